@@ -1,0 +1,8 @@
+//! ivrc: a compiler and runtime for `.ivr` phone call flows.
+
+pub mod ir;
+pub mod leads;
+pub mod phone;
+pub mod phrase;
+pub mod span;
+pub mod syntax;

@@ -1,0 +1,258 @@
+//! Syntax: source text → AST, with every syntax error collected and worded for people.
+//!
+//! Owns the grammar binding, the AST types, and the translation of pest's errors. It does
+//! not resolve names or judge values (that is `check`), and it never reads files: callers
+//! hand in text (or bytes, through [`decode_source`]).
+
+pub mod ast;
+pub mod error;
+mod from_pairs;
+mod grammar;
+pub mod template;
+
+pub use error::SyntaxError;
+pub use grammar::Rule;
+
+use crate::span::{FileId, Span};
+use grammar::IvrParser;
+use pest::Parser;
+
+/// The largest source file accepted, in bytes.
+pub const MAX_FILE_BYTES: usize = 16 * 1024 * 1024;
+
+/// The deepest nesting of `{` and `(` accepted. Deeper input is refused before parsing so
+/// that no recursive phase can exhaust the stack.
+pub const MAX_NESTING: usize = 64;
+
+/// Turns raw bytes into text, or explains why they are not a valid source file. On error the
+/// returned text is a lossy copy to show the error against.
+pub fn decode_source(file: FileId, bytes: Vec<u8>) -> Result<String, (String, SyntaxError)> {
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(text.strip_prefix('\u{feff}').map(str::to_string).unwrap_or(text)),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            // The lossy copy replaces the bad byte with U+FFFD at the same offset.
+            let err = SyntaxError::InvalidUtf8 { at: Span::new(file, at, at + 1).into() };
+            Err((lossy, err))
+        }
+    }
+}
+
+/// Parses one file. Returns the module (possibly partial) and every syntax error found.
+pub fn parse(file: FileId, text: &str) -> (ast::Module, Vec<SyntaxError>) {
+    if text.len() > MAX_FILE_BYTES {
+        let err = SyntaxError::TooLarge {
+            size: text.len(),
+            limit: MAX_FILE_BYTES,
+            at: Span::new(file, 0, 0).into(),
+        };
+        return (ast::Module::default(), vec![err]);
+    }
+    if let Some(at) = too_deep_at(text) {
+        let err = SyntaxError::TooDeep { limit: MAX_NESTING, at: Span::new(file, at, at + 1).into() };
+        return (ast::Module::default(), vec![err]);
+    }
+    match IvrParser::parse(Rule::file, text) {
+        Ok(mut pairs) => {
+            let mut builder = from_pairs::Builder::new(file, 0);
+            let module = match pairs.next() {
+                Some(p) => builder.module(p),
+                None => ast::Module::default(),
+            };
+            (module, builder.errors)
+        }
+        Err(_) => parse_in_chunks(file, text),
+    }
+}
+
+/// After a failure, parses each top-level item on its own so that one error per item is
+/// reported, not only the first in the file.
+fn parse_in_chunks(file: FileId, text: &str) -> (ast::Module, Vec<SyntaxError>) {
+    let mut module = ast::Module::default();
+    let mut errors = Vec::new();
+    for (start, end) in chunks(text) {
+        let chunk = &text[start..end];
+        match IvrParser::parse(Rule::file, chunk) {
+            Ok(mut pairs) => {
+                let mut builder = from_pairs::Builder::new(file, start);
+                if let Some(p) = pairs.next() {
+                    module.items.extend(builder.module(p).items);
+                }
+                errors.extend(builder.errors);
+            }
+            Err(e) => errors.push(translate(file, start, text, e)),
+        }
+    }
+    (module, errors)
+}
+
+/// Byte ranges of top-level items: a new item starts at a line beginning with a top-level
+/// keyword in the first column.
+fn chunks(text: &str) -> Vec<(usize, usize)> {
+    let mut starts = vec![0];
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let starts_item = ["flow ", "campaign ", "test ", "import "].iter().any(|k| line.starts_with(k));
+        if starts_item && offset > 0 {
+            starts.push(offset);
+        }
+        offset += line.len();
+    }
+    let mut out = Vec::new();
+    for (i, &s) in starts.iter().enumerate() {
+        let e = starts.get(i + 1).copied().unwrap_or(text.len());
+        out.push((s, e));
+    }
+    out
+}
+
+/// The offset of the first `{` or `(` nested deeper than [`MAX_NESTING`], skipping strings
+/// and comments.
+fn too_deep_at(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'{' | b'(' | b'[' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(i);
+                }
+            }
+            b'}' | b')' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Words pest's expectation lists are grouped into when several of a kind are expected.
+const GROUPS: &[(&str, &[&str])] = &[
+    (
+        "a statement",
+        &[
+            "`answer`", "`say`", "`play`", "`pause`", "`collect`", "`menu`", "`listen`", "`dial`",
+            "`bridge`", "`transfer`", "`record`", "`sms`", "`fetch`", "`let`", "`set`", "`if`",
+            "`goto`", "`label`", "`repeat`", "`break`", "`next`", "`report`", "`block`", "`hangup`",
+        ],
+    ),
+    (
+        "an option",
+        &[
+            "`prompt`", "`reprompt`", "`retries`", "`min_digits`", "`max_digits`", "`end_key`",
+            "`timeout`", "`digit_timeout`", "`where`", "`barge_in`", "`detect_machine`", "`header`",
+            "`max_length`",
+        ],
+    ),
+    (
+        "a campaign setting",
+        &[
+            "`leads`", "`delimiter`", "`attempts`", "`retry_after`", "`lines`", "`rate`", "`window`",
+            "`redial`", "`normalize`", "`record_calls`", "`result_webhook`",
+        ],
+    ),
+    (
+        "a test step",
+        &["`expect`", "`press`", "`speak`", "`wait`", "`respond`", "`receive`", "`busy`", "`no_answer`", "`fail`"],
+    ),
+    ("a setting", &["`lang`", "`voice`", "`caller_id`"]),
+];
+
+/// Translates a pest error at `base` within `text` into our wording.
+fn translate(file: FileId, base: usize, text: &str, e: pest::error::Error<Rule>) -> SyntaxError {
+    let pos = base
+        + match e.location {
+            pest::error::InputLocation::Pos(p) => p,
+            pest::error::InputLocation::Span((s, _)) => s,
+        };
+    let rest = text.get(pos..).unwrap_or("");
+    let (found, len) = describe_found(rest);
+    let mut names: Vec<&'static str> = Vec::new();
+    if let pest::error::ErrorVariant::ParsingError { positives, .. } = &e.variant {
+        for r in positives {
+            if matches!(r, Rule::WHITESPACE | Rule::COMMENT) {
+                continue;
+            }
+            let n = error::rule_name(*r);
+            if !names.contains(&n) {
+                names.push(n);
+            }
+        }
+    }
+    let mut expected = group(names);
+    if expected.is_empty() {
+        expected.push("something else".into());
+    }
+    let mut expected = join_or(&expected);
+    if expected.contains("a name") && is_reserved(rest) {
+        expected.push_str(&format!(" ({found} is a reserved word)"));
+    }
+    SyntaxError::UnexpectedToken { found, expected, at: Span::new(file, pos, pos + len).into() }
+}
+
+/// Collapses groups of expected keywords into their category.
+fn group(names: Vec<&'static str>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut used = vec![false; names.len()];
+    for (category, members) in GROUPS {
+        let hits: Vec<usize> = names.iter().enumerate().filter(|(_, n)| members.contains(n)).map(|(i, _)| i).collect();
+        if hits.len() >= 3 {
+            for i in hits {
+                used[i] = true;
+            }
+            out.push((*category).to_string());
+        }
+    }
+    for (i, n) in names.iter().enumerate() {
+        if !used[i] && !out.iter().any(|o| o == n) {
+            out.push((*n).to_string());
+        }
+    }
+    out
+}
+
+fn join_or(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {}", init.join(", "), last),
+    }
+}
+
+fn is_reserved(rest: &str) -> bool {
+    let word: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    !word.is_empty() && IvrParser::parse(Rule::keyword, &word).is_ok_and(|p| p.as_str() == word)
+}
+
+/// Describes the token at the start of `rest` and its length in bytes.
+fn describe_found(rest: &str) -> (String, usize) {
+    let Some(c) = rest.chars().next() else {
+        return ("end of file".into(), 0);
+    };
+    if c.is_ascii_alphanumeric() || c == '_' {
+        let word: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        let len = word.len();
+        return (format!("`{word}`"), len);
+    }
+    if c == '"' {
+        return ("a string".into(), rest.find(['\n', '\r']).unwrap_or(rest.len()).min(1));
+    }
+    if c.is_control() {
+        return (format!("character U+{:04X}", c as u32), c.len_utf8());
+    }
+    (format!("`{c}`"), c.len_utf8())
+}
