@@ -6,3 +6,4 @@ pub mod phone;
 pub mod phrase;
 pub mod span;
 pub mod syntax;
+pub mod check;

@@ -726,8 +726,12 @@ fn op_of(text: &str) -> BinaryOp {
     }
 }
 
-/// Minutes after midnight of `HH:MM` (the checker validates the range).
+/// Minutes after midnight of `HH:MM`.
+/// An impossible time (`25:00`, `10:75`) becomes `u32::MAX`, which the checker reports.
 fn minutes_of(text: &str) -> u32 {
-    let (h, m) = text.split_once(':').unwrap_or((text, "0"));
-    h.parse::<u32>().unwrap_or(99) * 60 + m.parse::<u32>().unwrap_or(99)
+    let (h, m) = text.split_once(':').unwrap_or((text, ""));
+    match (h.parse::<u32>(), m.parse::<u32>()) {
+        (Ok(h), Ok(m)) if m < 60 && (h < 24 || (h == 24 && m == 0)) => h * 60 + m,
+        _ => u32::MAX,
+    }
 }

@@ -1,0 +1,301 @@
+//! Campaign checks: settings and their ranges, the bound flow, and the leads file's header
+//! and rows (through `crate::leads`, with the bytes the caller loaded).
+
+use super::error::CheckError;
+use super::suggest::did_you_mean;
+use super::values;
+use super::LeadsFiles;
+use crate::ir::Type;
+use crate::leads::{self, ColumnKind, ExpectedColumn, LeadProblem, LeadsOptions};
+use crate::phone::Normalization;
+use crate::span::{FileId, Span};
+use crate::syntax::ast::{Campaign, CampaignSettingKind, ExprKind, Flow, RatePeriod};
+use std::collections::HashMap;
+
+/// At most this many bad rows are reported per leads file.
+const MAX_ROW_REPORTS: usize = 20;
+
+/// Checks a campaign; returns the valid leads rows (empty when the file is missing).
+pub fn check_campaign(
+    c: &Campaign,
+    flows: &HashMap<&str, &Flow>,
+    file: FileId,
+    leads_files: &LeadsFiles,
+    out: &mut Vec<CheckError>,
+) -> Vec<leads::Lead> {
+    let flow = flows.get(c.flow.name.as_str()).copied();
+    if flow.is_none() {
+        let help = did_you_mean(&c.flow.name, flows.keys().copied(), "define the flow, or import the file that defines it");
+        out.push(CheckError::UnknownFlow { name: c.flow.name.clone(), help, at: c.flow.span.into() });
+    }
+    let mut seen: HashMap<String, Span> = HashMap::new();
+    let mut leads_at = None;
+    let mut delimiter = None;
+    let mut normalization = Normalization::E164;
+    for s in &c.settings {
+        let key = setting_key(&s.kind);
+        if let Some(first) = seen.get(&key) {
+            out.push(CheckError::DuplicateSetting { name: key.clone(), at: s.span.into(), first: Some((*first).into()) });
+        } else {
+            seen.insert(key, s.span);
+        }
+        match &s.kind {
+            CampaignSettingKind::Leads(t) => match t.as_plain() {
+                Some(p) => leads_at = Some((p, t.span)),
+                None => out.push(CheckError::InvalidSetting {
+                    setting: "leads".into(),
+                    value: t.source_text(),
+                    help: "the leads path is a plain file name; placeholders are not allowed".into(),
+                    at: t.span.into(),
+                }),
+            },
+            CampaignSettingKind::Delimiter(t) => match t.as_plain().as_deref() {
+                Some(";") => delimiter = Some(b';'),
+                Some(",") => delimiter = Some(b','),
+                Some("\t") => delimiter = Some(b'\t'),
+                _ => out.push(CheckError::InvalidSetting {
+                    setting: "delimiter".into(),
+                    value: t.source_text(),
+                    help: "the delimiter is `\";\"`, `\",\"` or `\"\\t\"`".into(),
+                    at: t.span.into(),
+                }),
+            },
+            CampaignSettingKind::Dial(col) => match flow.and_then(|f| f.params.iter().find(|p| p.name.name == col.name)) {
+                Some(p) if p.ty.name == "phone" => {}
+                Some(p) => out.push(CheckError::TypeMismatch {
+                    expected: "a phone".into(),
+                    found: format!("a {}", p.ty.name),
+                    help: format!("declare `{}: phone` in the flow's parameters", col.name),
+                    at: col.span.into(),
+                }),
+                None if flow.is_some() => {
+                    let names: Vec<&str> = flow.map(|f| f.params.iter().map(|p| p.name.name.as_str()).collect()).unwrap_or_default();
+                    let help = did_you_mean(&col.name, names, "`dial` names the flow parameter (leads column) holding the number to call");
+                    out.push(CheckError::UnknownVariable { name: col.name.clone(), help, at: col.span.into() });
+                }
+                None => {}
+            },
+            CampaignSettingKind::Attempts(n) => {
+                values::count("attempts", n, 1, 100, out);
+            }
+            CampaignSettingKind::RetryAfter(d) => values::duration("retry_after", d, values::RETRY_AFTER, out),
+            CampaignSettingKind::Lines(n) => {
+                values::count("lines", n, 1, 1000, out);
+            }
+            CampaignSettingKind::Rate { calls, per } => {
+                values::count("rate", calls, 1, 1000, out);
+                match per {
+                    RatePeriod::Duration(d) => values::duration("rate period", d, values::Range { min: 1, max: 24 * 3_600_000 }, out),
+                    RatePeriod::Unit(u) if matches!(u.name.as_str(), "s" | "m" | "h") => {}
+                    RatePeriod::Unit(u) => out.push(CheckError::InvalidSetting {
+                        setting: "rate".into(),
+                        value: u.name.clone(),
+                        help: "write calls per second, minute or hour (`3/s`, `20/m`, `100/h`) or one call every period (`1/60s`)".into(),
+                        at: u.span.into(),
+                    }),
+                }
+            }
+            CampaignSettingKind::Window { from, to } => {
+                let bad = [from, to].into_iter().find(|t| t.0 > 24 * 60);
+                if let Some((_, at)) = bad {
+                    out.push(CheckError::InvalidWindow { help: "times are `HH:MM` from 00:00 to 24:00".into(), at: (*at).into() });
+                } else if from.0 >= to.0 {
+                    out.push(CheckError::InvalidWindow {
+                        help: "the window must start before it ends on the same day; windows across midnight are not supported, split the campaign".into(),
+                        at: from.1.to(to.1).into(),
+                    });
+                }
+            }
+            CampaignSettingKind::Redial { outcome, rule } => {
+                let outcomes = ["busy", "no_answer", "machine", "failed", "unproductive"];
+                if !outcomes.contains(&outcome.name.as_str()) {
+                    let help = did_you_mean(&outcome.name, outcomes, "redial rules are for `busy`, `no_answer`, `machine`, `failed` and `unproductive`");
+                    out.push(CheckError::UnknownOutcome { statement: "redial".into(), name: outcome.name.clone(), help, at: outcome.span.into() });
+                }
+                if let Some((every, max)) = rule {
+                    values::duration("redial every", every, values::RETRY_AFTER, out);
+                    values::count("redial max", max, 1, 100, out);
+                }
+            }
+            CampaignSettingKind::Normalize { scheme, on_error } => {
+                match scheme.name.as_str() {
+                    "ru" => normalization = Normalization::Ru,
+                    "e164" => normalization = Normalization::E164,
+                    _ => out.push(CheckError::InvalidSetting {
+                        setting: "normalize".into(),
+                        value: scheme.name.clone(),
+                        help: "normalization is `ru` (7XXXXXXXXXX from +7…, 8… or 10 digits) or `e164`".into(),
+                        at: scheme.span.into(),
+                    }),
+                }
+                if let Some(a) = on_error {
+                    if !matches!(a.name.as_str(), "skip" | "flag") {
+                        out.push(CheckError::InvalidSetting {
+                            setting: "normalize … else".into(),
+                            value: a.name.clone(),
+                            help: "a phone that cannot be normalized is `skip`ped or kept with a `flag`".into(),
+                            at: a.span.into(),
+                        });
+                    }
+                }
+            }
+            CampaignSettingKind::RecordCalls(trim) => {
+                if let Some((word, d)) = trim {
+                    if word.name != "trim" {
+                        out.push(CheckError::InvalidSetting {
+                            setting: "record_calls".into(),
+                            value: word.name.clone(),
+                            help: "write `record_calls` or `record_calls trim 2s`".into(),
+                            at: word.span.into(),
+                        });
+                    }
+                    values::duration("record_calls trim", d, values::RECORD_TRIM, out);
+                }
+            }
+            CampaignSettingKind::DetectMachine => {}
+            CampaignSettingKind::ResultWebhook(t) => values::url(t, out),
+            CampaignSettingKind::CallerId(e) => match &e.kind {
+                ExprKind::Phone(p) => {
+                    values::phone_literal(p, e.span, out);
+                }
+                _ => out.push(CheckError::TypeMismatch {
+                    expected: "a phone number".into(),
+                    found: "an expression".into(),
+                    help: "a campaign's caller id is a number such as `+74950000000`".into(),
+                    at: e.span.into(),
+                }),
+            },
+        }
+    }
+    let Some((path, at)) = leads_at else {
+        out.push(CheckError::MissingLeads { name: c.name.name.clone(), at: c.name.span.into() });
+        return Vec::new();
+    };
+    let Some(flow) = flow else { return Vec::new() };
+    match leads_files.get(&(file, path.clone())) {
+        Some(Some(bytes)) => {
+            let columns = flow
+                .params
+                .iter()
+                .map(|p| ExpectedColumn { name: p.name.name.clone(), kind: column_kind(&p.ty.name) })
+                .collect();
+            let report = leads::read_leads(bytes, &LeadsOptions { columns, delimiter, normalization });
+            let header = report.header.join(&(report.delimiter as char).to_string());
+            let mut rows = 0;
+            for p in &report.problems {
+                let is_row = matches!(
+                    p,
+                    LeadProblem::WrongFieldCount { .. } | LeadProblem::EmptyCell { .. } | LeadProblem::BadPhone { .. } | LeadProblem::BadNumber { .. }
+                );
+                if is_row {
+                    rows += 1;
+                    if rows > MAX_ROW_REPORTS {
+                        continue;
+                    }
+                }
+                out.push(leads_problem(&path, &header, p, at));
+            }
+            if rows > MAX_ROW_REPORTS {
+                out.push(CheckError::LeadsUnusable {
+                    path: path.clone(),
+                    problem: format!("{} more bad rows", rows - MAX_ROW_REPORTS),
+                    help: "only the first 20 bad rows are shown".into(),
+                    at: at.into(),
+                });
+            }
+            report.leads
+        }
+        _ => {
+            out.push(CheckError::LeadsNotFound { path, at: at.into() });
+            Vec::new()
+        }
+    }
+}
+
+fn setting_key(kind: &CampaignSettingKind) -> String {
+    match kind {
+        CampaignSettingKind::Leads(_) => "leads".into(),
+        CampaignSettingKind::Delimiter(_) => "delimiter".into(),
+        CampaignSettingKind::Dial(_) => "dial".into(),
+        CampaignSettingKind::Attempts(_) => "attempts".into(),
+        CampaignSettingKind::RetryAfter(_) => "retry_after".into(),
+        CampaignSettingKind::Lines(_) => "lines".into(),
+        CampaignSettingKind::Rate { .. } => "rate".into(),
+        CampaignSettingKind::Window { .. } => "window".into(),
+        CampaignSettingKind::Redial { outcome, .. } => format!("redial {}", outcome.name),
+        CampaignSettingKind::Normalize { .. } => "normalize".into(),
+        CampaignSettingKind::RecordCalls(_) => "record_calls".into(),
+        CampaignSettingKind::DetectMachine => "detect_machine".into(),
+        CampaignSettingKind::ResultWebhook(_) => "result_webhook".into(),
+        CampaignSettingKind::CallerId(_) => "caller_id".into(),
+    }
+}
+
+/// The leads column kind for a parameter type name.
+pub fn column_kind(ty: &str) -> ColumnKind {
+    match Type::from_name(ty) {
+        Some(Type::Phone) => ColumnKind::Phone,
+        Some(Type::Number) => ColumnKind::Number,
+        Some(Type::Digits) => ColumnKind::Digits,
+        _ => ColumnKind::Text,
+    }
+}
+
+fn leads_problem(path: &str, header: &str, p: &LeadProblem, at: Span) -> CheckError {
+    let path = path.to_string();
+    let at = at.into();
+    match p {
+        LeadProblem::Bom { .. } => CheckError::LeadsBom { path, at },
+        LeadProblem::InvalidUtf8 { range } => CheckError::LeadsUnusable {
+            path,
+            problem: format!("not valid UTF-8 at byte {}", range.start),
+            help: "save the file as UTF-8 without BOM".into(),
+            at,
+        },
+        LeadProblem::Empty => CheckError::LeadsUnusable {
+            path,
+            problem: "no header row".into(),
+            help: "the first line names the columns, e.g. `name;product;phone`".into(),
+            at,
+        },
+        LeadProblem::WrongDelimiter { expected, found, .. } => CheckError::LeadsDelimiter {
+            path,
+            expected: show_delimiter(*expected),
+            found: show_delimiter(*found),
+            at,
+        },
+        LeadProblem::MissingColumn { name, .. } => CheckError::LeadsMissingColumn { path, column: name.clone(), header: header.to_string(), at },
+        LeadProblem::DuplicateColumn { name, .. } => CheckError::LeadsUnusable {
+            path,
+            problem: format!("column `{name}` appears twice in the header"),
+            help: "keep one column of each name".into(),
+            at,
+        },
+        LeadProblem::WrongFieldCount { line, expected, found, .. } => CheckError::LeadsBadRow {
+            path,
+            line: *line,
+            problem: format!("{found} values, the header has {expected}"),
+            at,
+        },
+        LeadProblem::EmptyCell { line, column, .. } => CheckError::LeadsBadRow { path, line: *line, problem: format!("`{column}` is empty"), at },
+        LeadProblem::BadPhone { line, column, value, error, .. } => CheckError::LeadsBadRow {
+            path,
+            line: *line,
+            problem: format!("`{column}` value `{value}`: {error}"),
+            at,
+        },
+        LeadProblem::BadNumber { line, column, value, .. } => CheckError::LeadsBadRow {
+            path,
+            line: *line,
+            problem: format!("`{column}` value `{value}` is not a whole number"),
+            at,
+        },
+    }
+}
+
+fn show_delimiter(d: u8) -> String {
+    match d {
+        b'\t' => "\\t".into(),
+        other => (other as char).to_string(),
+    }
+}

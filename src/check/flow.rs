@@ -1,0 +1,951 @@
+//! Checks one flow: names and legs in scope, statement options and outcome arms, and the
+//! shape of its paths (unreachable code, bounded loops, gotos, `break`/`next`, reports).
+//!
+//! The walk computes, for every statement, how control can leave it ([`Exits`]); that one
+//! fact drives the unreachable-code warning, the "may have no value" errors and the
+//! missing-report warning. Expression types are in `types.rs`, value ranges in `values.rs`.
+
+use super::error::CheckError;
+use super::scope::{Binding, Kind, Scopes};
+use super::suggest::did_you_mean;
+use super::values::{self, Phrase};
+use super::{Analysis, Resolved};
+use crate::ir::Type;
+use crate::phrase;
+use crate::span::Span;
+use crate::syntax::ast::*;
+use std::collections::HashMap;
+
+/// What the program around a flow decides about it.
+pub struct FlowContext {
+    /// The campaign (name, span) that runs this flow without placing a call for it.
+    pub no_caller: Option<(String, Span)>,
+    /// The campaign whose attempts this flow must report.
+    pub must_report: Option<Span>,
+}
+
+/// How control can leave a statement or block.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Exits {
+    /// Goes on to the next statement.
+    pub falls: bool,
+    /// Leaves the enclosing arm with `next`.
+    pub next: bool,
+    /// Leaves the enclosing loop with `break`.
+    pub brk: bool,
+}
+
+impl Exits {
+    const FALLS: Exits = Exits { falls: true, next: false, brk: false };
+    const ENDS: Exits = Exits { falls: false, next: false, brk: false };
+
+    fn continues(self) -> bool {
+        self.falls || self.next
+    }
+}
+
+/// One block being walked: its statements and the labels directly in it.
+struct BlockCtx<'a> {
+    stmts: &'a [Stmt],
+    pos: usize,
+}
+
+/// The state of the walk over one flow.
+pub struct FlowChecker<'a> {
+    /// Problems found.
+    pub out: &'a mut Vec<CheckError>,
+    /// Side tables for `lower`.
+    pub analysis: &'a mut Analysis,
+    /// Visible names.
+    pub scopes: Scopes,
+    /// Whether the walk is inside `on sms`.
+    pub in_sms: bool,
+    blocks: Vec<BlockCtx<'a>>,
+    labels: HashMap<String, Span>,
+    loop_depth: usize,
+    arm_depth: usize,
+    no_caller: Option<(String, Span)>,
+    flow_name: String,
+    has_error_handler: bool,
+    unset_reported: Vec<Span>,
+}
+
+/// Checks a flow, pushing problems to `out`.
+pub fn check_flow(flow: &Flow, ctx: &FlowContext, analysis: &mut Analysis, out: &mut Vec<CheckError>) {
+    let mut labels = HashMap::new();
+    collect_labels(&flow.body, &mut labels, out);
+    for h in &flow.handlers {
+        collect_labels(&h.action, &mut labels, out);
+    }
+    let mut c = FlowChecker {
+        out,
+        analysis,
+        scopes: Scopes::default(),
+        in_sms: false,
+        blocks: Vec::new(),
+        labels,
+        loop_depth: 0,
+        arm_depth: 0,
+        no_caller: ctx.no_caller.clone(),
+        flow_name: flow.name.name.clone(),
+        has_error_handler: flow.handlers.iter().any(|h| h.event.name == "error"),
+        unset_reported: Vec::new(),
+    };
+    c.scopes.push();
+    c.scopes.define(Binding {
+        name: "caller".into(),
+        kind: Kind::Leg,
+        def: flow.name.span,
+        is_caller: true,
+        unset: None,
+    });
+    c.params(&flow.params);
+    c.settings(&flow.settings);
+    c.handlers(&flow.handlers);
+    let exits = c.block(&flow.body);
+    if exits.falls {
+        if let Some(campaign) = ctx.must_report {
+            let end = flow.span.end as usize;
+            c.out.push(CheckError::MissingReport {
+                flow: flow.name.name.clone(),
+                at: Span::new(flow.span.file, end.saturating_sub(1), end).into(),
+                campaign: (campaign.file == flow.span.file).then_some(campaign.into()),
+            });
+        }
+    }
+}
+
+fn collect_labels(stmts: &[Stmt], labels: &mut HashMap<String, Span>, out: &mut Vec<CheckError>) {
+    for s in stmts {
+        match &s.kind {
+            StmtKind::Label(l) => {
+                if let Some(first) = labels.get(&l.name) {
+                    out.push(CheckError::DuplicateLabel { name: l.name.clone(), at: l.span.into(), first: Some((*first).into()) });
+                } else {
+                    labels.insert(l.name.clone(), l.span);
+                }
+            }
+            _ => for_each_child_block(s, |b| collect_labels(b, labels, out)),
+        }
+    }
+}
+
+/// Calls `f` on every block nested directly in a statement.
+pub(super) fn for_each_child_block(s: &Stmt, mut f: impl FnMut(&[Stmt])) {
+    match &s.kind {
+        StmtKind::If { branches, otherwise } => {
+            for (_, b) in branches {
+                f(b);
+            }
+            if let Some(b) = otherwise {
+                f(b);
+            }
+        }
+        StmtKind::Repeat { body, .. } => f(body),
+        StmtKind::Collect { body, .. }
+        | StmtKind::Menu { body, .. }
+        | StmtKind::Listen { body, .. }
+        | StmtKind::Dial { body, .. }
+        | StmtKind::Record { body, .. }
+        | StmtKind::Fetch { body, .. } => {
+            for a in &body.arms {
+                f(&a.action);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Statements that define a name directly in their block.
+fn defines(s: &Stmt) -> Option<&Ident> {
+    match &s.kind {
+        StmtKind::Let { name, .. } => Some(name),
+        StmtKind::Collect { var, .. } | StmtKind::Record { var, .. } | StmtKind::Fetch { var, .. } => Some(var),
+        StmtKind::Dial { leg, .. } => Some(leg),
+        _ => None,
+    }
+}
+
+/// What the arms of one statement may match.
+struct ArmRules<'s> {
+    statement: &'static str,
+    outcomes: &'s [&'static str],
+    /// `Some("keys")` or `Some("phrases")` when string patterns are allowed.
+    texts: Option<&'static str>,
+    /// Outcomes whose arm sees the statement's new binding.
+    binding: Option<(Binding, &'s [&'static str])>,
+}
+
+/// What the walk learned about one arm.
+struct ArmInfo {
+    outcomes: Vec<String>,
+    texts: Vec<Template>,
+    is_else: bool,
+    exits: Exits,
+    span: Span,
+}
+
+impl<'a> FlowChecker<'a> {
+    fn params(&mut self, params: &[Param]) {
+        let mut seen: HashMap<&str, Span> = HashMap::new();
+        for p in params {
+            if let Some(first) = seen.get(p.name.name.as_str()) {
+                self.out.push(CheckError::DuplicateParameter { name: p.name.name.clone(), at: p.name.span.into(), first: Some((*first).into()) });
+                continue;
+            }
+            seen.insert(&p.name.name, p.name.span);
+            let Some(t) = self.type_name(&p.ty) else { continue };
+            if p.name.name == "caller" {
+                self.out.push(CheckError::DuplicateVariable { name: "caller".into(), at: p.name.span.into(), first: None });
+                continue;
+            }
+            self.define_value(&p.name, t, None);
+        }
+    }
+
+    /// Resolves a type name.
+    pub fn type_name(&mut self, t: &Ident) -> Option<Type> {
+        let ty = Type::from_name(&t.name);
+        if ty.is_none() {
+            let help = did_you_mean(&t.name, Type::NAMES, "the types are number, digits, text, phone, duration, bool and json");
+            self.out.push(CheckError::UnknownType { name: t.name.clone(), help, at: t.span.into() });
+        }
+        ty
+    }
+
+    fn settings(&mut self, settings: &[Setting]) {
+        let mut seen: HashMap<&'static str, Span> = HashMap::new();
+        for s in settings {
+            let key = match &s.kind {
+                SettingKind::Lang(l) => {
+                    let ok = l.name.split('-').count() <= 3 && l.name.split('-').next().is_some_and(|p| (2..=3).contains(&p.len()));
+                    if !ok {
+                        self.out.push(CheckError::InvalidSetting {
+                            setting: "lang".into(),
+                            value: l.name.clone(),
+                            help: "write a language tag such as `ru-RU` or `en-US`".into(),
+                            at: l.span.into(),
+                        });
+                    }
+                    "lang"
+                }
+                SettingKind::Voice(_) => "voice",
+                SettingKind::CallerId(e) => {
+                    self.expect(e, Type::Phone, "write the number as `+74950000000`");
+                    "caller_id"
+                }
+            };
+            if let Some(first) = seen.get(key) {
+                self.out.push(CheckError::DuplicateSetting { name: key.into(), at: s.span.into(), first: Some((*first).into()) });
+            } else {
+                seen.insert(key, s.span);
+            }
+        }
+    }
+
+    fn handlers(&mut self, handlers: &'a [Handler]) {
+        let mut seen: HashMap<&str, Span> = HashMap::new();
+        for h in handlers {
+            let name = h.event.name.as_str();
+            if !matches!(name, "hangup" | "error" | "sms") {
+                let help = did_you_mean(name, ["hangup", "error", "sms"], "the flow-wide handlers are `on hangup`, `on error` and `on sms`");
+                self.out.push(CheckError::UnknownHandler { name: name.into(), help, at: h.event.span.into() });
+            } else if let Some(first) = seen.get(name) {
+                self.out.push(CheckError::DuplicateHandler { name: name.into(), at: h.event.span.into(), first: Some((*first).into()) });
+            } else {
+                seen.insert(name, h.event.span);
+            }
+            self.in_sms = name == "sms";
+            self.block(&h.action);
+            self.in_sms = false;
+        }
+    }
+
+    fn define_value(&mut self, name: &Ident, t: Type, unset: Option<(String, Span)>) {
+        if let Some(b) = self.scopes.get(&name.name) {
+            let first = (b.def.file == name.span.file && !b.is_caller).then_some(b.def.into());
+            if b.kind == Kind::Leg {
+                self.out.push(CheckError::DuplicateLeg { name: name.name.clone(), at: name.span.into(), first });
+            } else {
+                self.out.push(CheckError::DuplicateVariable { name: name.name.clone(), at: name.span.into(), first });
+            }
+            return;
+        }
+        self.analysis.var_types.insert(name.span, t);
+        self.scopes.define(Binding { name: name.name.clone(), kind: Kind::Value(t), def: name.span, is_caller: false, unset });
+    }
+
+    /// Records what `id` refers to and reports a use without a value.
+    pub fn note_use(&mut self, id: &Ident, b: &Binding) {
+        let r = match b.kind {
+            Kind::Leg if b.is_caller => Resolved::Caller,
+            Kind::Leg => Resolved::Leg(b.def),
+            Kind::Value(_) => Resolved::Var(b.def),
+        };
+        self.analysis.resolved.insert(id.span, r);
+        if b.is_caller {
+            self.require_caller(id.span);
+        }
+        if let Some((outcome, arm)) = &b.unset {
+            if !self.unset_reported.contains(&b.def) {
+                self.unset_reported.push(b.def);
+                self.out.push(CheckError::MaybeUnset { name: id.name.clone(), outcome: outcome.clone(), at: id.span.into(), arm: Some((*arm).into()) });
+            }
+        }
+    }
+
+    fn require_caller(&mut self, at: Span) {
+        if self.in_sms {
+            return;
+        }
+        if let Some((campaign, campaign_at)) = self.no_caller.take() {
+            // Once per flow: the fix is the same for every statement.
+            self.out.push(CheckError::NoCallerLeg {
+                flow: self.flow_name.clone(),
+                campaign,
+                at: at.into(),
+                campaign_at: (campaign_at.file == at.file).then_some(campaign_at.into()),
+            });
+        }
+    }
+
+    /// Checks the leg a statement acts on (`None`: the caller).
+    fn leg(&mut self, leg: Option<&Ident>, stmt: Span) {
+        let Some(l) = leg else {
+            self.require_caller(stmt);
+            return;
+        };
+        match self.scopes.get(&l.name).cloned() {
+            Some(b) if b.kind == Kind::Leg => self.note_use(l, &b),
+            Some(b) => {
+                self.out.push(CheckError::WrongKindOfName {
+                    name: l.name.clone(),
+                    is: "variable".into(),
+                    wanted: "leg".into(),
+                    help: "legs are created by `dial NUMBER as NAME`".into(),
+                    at: l.span.into(),
+                });
+                let _ = b;
+            }
+            None => {
+                let names = self.scopes.names(true);
+                let help = did_you_mean(&l.name, names, "create the leg first with `dial NUMBER as NAME`");
+                self.out.push(CheckError::UnknownLeg { name: l.name.clone(), help, at: l.span.into() });
+            }
+        }
+    }
+
+    /// Walks a block in its own scope.
+    pub fn block(&mut self, stmts: &'a [Stmt]) -> Exits {
+        self.scopes.push();
+        self.blocks.push(BlockCtx { stmts, pos: 0 });
+        let mut acc = Exits::FALLS;
+        let mut ended_by: Option<Span> = None;
+        let mut warned = false;
+        for (i, s) in stmts.iter().enumerate() {
+            if let Some(b) = self.blocks.last_mut() {
+                b.pos = i;
+            }
+            if matches!(s.kind, StmtKind::Label(_)) {
+                acc.falls = true;
+                ended_by = None;
+            }
+            if !acc.falls && !warned {
+                warned = true;
+                self.out.push(CheckError::Unreachable { at: s.span.into(), ended_by: ended_by.map(Into::into) });
+            }
+            let ex = self.stmt(s);
+            acc.next |= ex.next;
+            acc.brk |= ex.brk;
+            if !ex.falls && acc.falls {
+                acc.falls = false;
+                ended_by = Some(s.span);
+            }
+        }
+        self.blocks.pop();
+        self.scopes.pop();
+        acc
+    }
+
+    /// Reports options not in `allowed` and options given twice.
+    fn options(&mut self, statement: &str, allowed: &[&str], body: &Body) {
+        let mut seen: HashMap<&str, Span> = HashMap::new();
+        for o in &body.options {
+            let k = o.kind.keyword();
+            let looped_prompt = matches!(o.kind, OptKind::Prompt { looped: true, .. });
+            if !allowed.contains(&k) || (looped_prompt && statement != "listen") {
+                let help = if looped_prompt {
+                    "`prompt loop` is for `listen`; for keys use `retries` and `reprompt`".to_string()
+                } else if allowed.is_empty() {
+                    format!("`{statement}` takes no options")
+                } else {
+                    format!("`{statement}` takes {}", allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", "))
+                };
+                self.out.push(CheckError::OptionNotAllowed { option: k.into(), statement: statement.into(), help, at: o.span.into() });
+            } else if let Some(first) = seen.get(k) {
+                self.out.push(CheckError::DuplicateSetting { name: k.into(), at: o.span.into(), first: Some((*first).into()) });
+            } else {
+                seen.insert(k, o.span);
+            }
+        }
+        for o in &body.options {
+            match &o.kind {
+                OptKind::Prompt { pause, text, .. } => {
+                    if let Some(p) = pause {
+                        values::duration("prompt pause", p, values::PROMPT_PAUSE, self.out);
+                    }
+                    self.template(text);
+                }
+                OptKind::Reprompt(t) => self.template(t),
+                OptKind::Retries(n) => {
+                    values::count("retries", n, 0, 10, self.out);
+                }
+                OptKind::EndKey(t) => {
+                    values::key(t, self.out);
+                }
+                OptKind::DigitTimeout(d) => values::duration("digit_timeout", d, values::DIGIT_TIMEOUT, self.out),
+                OptKind::CallerId(e) => {
+                    self.expect(e, Type::Phone, "write the number as `+74950000000`");
+                }
+                OptKind::Header(n, v) => {
+                    self.template(n);
+                    self.template(v);
+                }
+                OptKind::MaxLength(d) => values::duration("max_length", d, values::RECORD_LENGTH, self.out),
+                _ => {}
+            }
+        }
+    }
+
+    /// Validates and walks the arms of a statement.
+    fn arms(&mut self, rules: ArmRules<'_>, body: &'a Body) -> Vec<ArmInfo> {
+        let mut infos = Vec::new();
+        let mut covered: HashMap<String, Span> = HashMap::new();
+        for arm in &body.arms {
+            let mut outcomes = Vec::new();
+            let mut texts = Vec::new();
+            if arm.is_else {
+                if let Some(first) = covered.get("else") {
+                    self.out.push(CheckError::DuplicateOutcome { name: "else".into(), at: arm.span.into(), first: Some((*first).into()) });
+                }
+                covered.insert("else".into(), arm.span);
+            }
+            for p in &arm.patterns {
+                match p {
+                    Pattern::Outcome(o) => {
+                        if !rules.outcomes.contains(&o.name.as_str()) {
+                            let help = format!(
+                                "`{}` has {}{}",
+                                rules.statement,
+                                rules.outcomes.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", "),
+                                rules.texts.map_or(String::new(), |t| format!(" and {t} in quotes"))
+                            );
+                            let help = match super::suggest::closest(&o.name, rules.outcomes.iter().copied()) {
+                                Some(c) => format!("did you mean `{c}`? {help}"),
+                                None => help,
+                            };
+                            self.out.push(CheckError::UnknownOutcome { statement: rules.statement.into(), name: o.name.clone(), help, at: o.span.into() });
+                            continue;
+                        }
+                        if let Some(first) = covered.get(&o.name) {
+                            self.out.push(CheckError::DuplicateOutcome { name: o.name.clone(), at: o.span.into(), first: Some((*first).into()) });
+                        }
+                        covered.insert(o.name.clone(), o.span);
+                        outcomes.push(o.name.clone());
+                    }
+                    Pattern::Text(t) => match rules.texts {
+                        Some(_) => texts.push(t.clone()),
+                        None => {
+                            let help = format!(
+                                "`{}` has {}",
+                                rules.statement,
+                                rules.outcomes.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ")
+                            );
+                            self.out.push(CheckError::UnknownOutcome { statement: rules.statement.into(), name: t.source_text(), help, at: t.span.into() });
+                        }
+                    },
+                }
+            }
+            let sees_binding = rules
+                .binding
+                .as_ref()
+                .filter(|(_, oks)| !arm.is_else && texts.is_empty() && !outcomes.is_empty() && outcomes.iter().all(|o| oks.contains(&o.as_str())));
+            self.arm_depth += 1;
+            self.scopes.push();
+            if let Some((b, _)) = sees_binding {
+                self.scopes.define(b.clone());
+            }
+            let exits = self.block(&arm.action);
+            self.scopes.pop();
+            self.arm_depth -= 1;
+            infos.push(ArmInfo { outcomes, texts, is_else: arm.is_else, exits, span: arm.span });
+        }
+        infos
+    }
+
+    fn stmt(&mut self, s: &'a Stmt) -> Exits {
+        match &s.kind {
+            StmtKind::Answer => {
+                self.leg(None, s.span);
+                Exits::FALLS
+            }
+            StmtKind::Say { leg, text } => {
+                self.leg(leg.as_ref(), s.span);
+                self.template(text);
+                Exits::FALLS
+            }
+            StmtKind::Play { leg, audio } => {
+                self.leg(leg.as_ref(), s.span);
+                if let Audio::Location(t) = audio {
+                    self.template(t);
+                }
+                Exits::FALLS
+            }
+            StmtKind::Pause(d) => {
+                values::duration("pause", d, values::PAUSE, self.out);
+                Exits::FALLS
+            }
+            StmtKind::Collect { var, ty, leg, body } => self.collect(var, ty, leg.as_ref(), body, s.span),
+            StmtKind::Menu { leg, body } => self.menu(leg.as_ref(), body, s.span),
+            StmtKind::Listen { leg, within, body } => self.listen(leg.as_ref(), within, body, s.span),
+            StmtKind::Dial { target, leg, body } => self.dial(target, leg, body, s.span),
+            StmtKind::Bridge(a, b) => {
+                self.leg(Some(a), s.span);
+                self.leg(Some(b), s.span);
+                Exits::FALLS
+            }
+            StmtKind::Transfer { leg, target } => {
+                self.leg(leg.as_ref(), s.span);
+                self.expect(target, Type::Phone, "transfer to a phone number such as `+74951234567`");
+                let of_caller = leg.as_ref().is_none_or(|l| l.name == "caller");
+                if of_caller {
+                    Exits::ENDS
+                } else {
+                    Exits::FALLS
+                }
+            }
+            StmtKind::Record { var, leg, body } => {
+                self.leg(leg.as_ref(), s.span);
+                self.options("record", &["max_length", "end_key"], body);
+                self.arms(ArmRules { statement: "record", outcomes: &[], texts: None, binding: None }, body);
+                self.define_value(var, Type::Text, None);
+                Exits::FALLS
+            }
+            StmtKind::Sms { to, text } => {
+                match to {
+                    Some(e) => {
+                        self.expect(e, Type::Phone, "text a phone number such as `+79001234567`");
+                    }
+                    None => self.require_caller(s.span),
+                }
+                self.template(text);
+                Exits::FALLS
+            }
+            StmtKind::Fetch { var, url, params, body, .. } => self.fetch(var, url, params, body),
+            StmtKind::Let { name, ty, value } => {
+                let declared = ty.as_ref().and_then(|t| self.type_name(t));
+                let found = self.type_of(value);
+                let t = match (declared, found) {
+                    (Some(d), Some(f)) => {
+                        if !super::types::assignable(d, f) {
+                            self.out.push(CheckError::TypeMismatch {
+                                expected: super::types::article(d),
+                                found: super::types::article(f),
+                                help: format!("convert it with `{}(…)` or change the declared type", d.name()),
+                                at: value.span.into(),
+                            });
+                        }
+                        Some(d)
+                    }
+                    (d, f) => d.or(f),
+                };
+                if let Some(t) = t {
+                    self.define_value(name, t, None);
+                }
+                Exits::FALLS
+            }
+            StmtKind::Set { name, value } => {
+                match self.scopes.get(&name.name).cloned() {
+                    Some(b) => match b.kind {
+                        Kind::Value(t) => {
+                            self.note_use(name, &b);
+                            self.expect(value, t, &format!("`{}` holds {}", name.name, super::types::article(t)));
+                        }
+                        Kind::Leg => {
+                            self.out.push(CheckError::WrongKindOfName {
+                                name: name.name.clone(),
+                                is: "leg".into(),
+                                wanted: "variable".into(),
+                                help: "a leg cannot be assigned; dial a new leg with another name".into(),
+                                at: name.span.into(),
+                            });
+                            self.type_of(value);
+                        }
+                    },
+                    None => {
+                        let names = self.scopes.names(false);
+                        let help = did_you_mean(&name.name, names, "declare it first with `let`");
+                        self.out.push(CheckError::UnknownVariable { name: name.name.clone(), help, at: name.span.into() });
+                        self.type_of(value);
+                    }
+                }
+                Exits::FALLS
+            }
+            StmtKind::If { branches, otherwise } => {
+                let mut acc = Exits::ENDS;
+                for (cond, b) in branches {
+                    self.condition(cond);
+                    let ex = self.block(b);
+                    acc = merge(acc, ex);
+                }
+                match otherwise {
+                    Some(b) => {
+                        let ex = self.block(b);
+                        acc = merge(acc, ex);
+                    }
+                    None => acc.falls = true,
+                }
+                acc
+            }
+            StmtKind::Goto { label, max } => self.goto(label, max.as_ref(), s.span),
+            StmtKind::Label(_) => Exits::FALLS,
+            StmtKind::Repeat { count, within, body } => {
+                if count.is_none() && within.is_none() {
+                    self.out.push(CheckError::UnboundedLoop {
+                        help: "say how often or how long: `repeat 3 times { … }` or `repeat within 1m { … }`".into(),
+                        at: s.span.into(),
+                    });
+                }
+                if let Some(n) = count {
+                    values::count("repeat", n, 1, 1000, self.out);
+                }
+                if let Some(d) = within {
+                    values::duration("repeat within", d, values::REPEAT_WITHIN, self.out);
+                }
+                self.loop_depth += 1;
+                let ex = self.block(body);
+                self.loop_depth -= 1;
+                Exits { falls: true, next: ex.next, brk: false }
+            }
+            StmtKind::Break => {
+                if self.loop_depth == 0 {
+                    self.out.push(CheckError::BreakOutsideLoop { at: s.span.into() });
+                }
+                Exits { falls: false, next: false, brk: true }
+            }
+            StmtKind::Next => {
+                if self.arm_depth == 0 {
+                    self.out.push(CheckError::NextOutsideArm { at: s.span.into() });
+                    return Exits::FALLS;
+                }
+                Exits { falls: false, next: true, brk: false }
+            }
+            StmtKind::ReportOk(data) => {
+                for e in data {
+                    self.type_of(&e.value);
+                }
+                Exits::ENDS
+            }
+            StmtKind::ReportRetry(reason) => {
+                if let Some(t) = reason {
+                    self.template(t);
+                }
+                Exits::ENDS
+            }
+            StmtKind::Block => {
+                self.require_caller(s.span);
+                Exits::FALLS
+            }
+            StmtKind::Hangup(leg) => match leg {
+                Some(l) => {
+                    self.leg(Some(l), s.span);
+                    if l.name == "caller" {
+                        Exits::ENDS
+                    } else {
+                        Exits::FALLS
+                    }
+                }
+                None => Exits::ENDS,
+            },
+        }
+    }
+
+    fn collect(&mut self, var: &Ident, ty: &Ident, leg: Option<&Ident>, body: &'a Body, span: Span) -> Exits {
+        self.leg(leg, span);
+        let t = self.type_name(ty);
+        let t = match t {
+            Some(t @ (Type::Number | Type::Digits)) => Some(t),
+            Some(other) => {
+                self.out.push(CheckError::TypeMismatch {
+                    expected: "number or digits".into(),
+                    found: super::types::article(other),
+                    help: "keys are collected as `number` (arithmetic) or `digits` (codes, leading zeros kept)".into(),
+                    at: ty.span.into(),
+                });
+                None
+            }
+            None => None,
+        };
+        self.options(
+            "collect",
+            &["prompt", "reprompt", "retries", "min_digits", "max_digits", "end_key", "timeout", "digit_timeout", "where", "barge_in"],
+            body,
+        );
+        let (mut min, mut max) = (1i64, if t == Some(Type::Number) { 18 } else { 32 });
+        let limit = if t == Some(Type::Number) { 18 } else { 64 };
+        let mut where_expr = None;
+        for o in &body.options {
+            match &o.kind {
+                OptKind::MinDigits(n) => {
+                    if values::count("min_digits", n, 1, limit, self.out) {
+                        min = n.value;
+                    }
+                }
+                OptKind::MaxDigits(n) => {
+                    let help_limit = limit;
+                    if n.value < 1 || n.value > help_limit {
+                        self.out.push(CheckError::CountOutOfRange {
+                            what: "max_digits".into(),
+                            value: n.value,
+                            help: if t == Some(Type::Number) {
+                                "a `number` holds at most 18 digits, so that every input fits in 64 bits; use `digits` for longer codes".into()
+                            } else {
+                                format!("use a whole number from 1 to {help_limit}")
+                            },
+                            at: n.span.into(),
+                        });
+                    } else {
+                        max = n.value;
+                    }
+                }
+                OptKind::Timeout(d) => values::duration("timeout", d, values::INPUT_TIMEOUT, self.out),
+                OptKind::Where(e) => where_expr = Some(e),
+                _ => {}
+            }
+        }
+        if min > max {
+            if let Some(o) = body.options.iter().find(|o| matches!(o.kind, OptKind::MinDigits(_))) {
+                self.out.push(CheckError::CountOutOfRange {
+                    what: "min_digits".into(),
+                    value: min,
+                    help: format!("`min_digits` must not exceed `max_digits` ({max})"),
+                    at: o.span.into(),
+                });
+            }
+        }
+        let binding = t.map(|t| Binding { name: var.name.clone(), kind: Kind::Value(t), def: var.span, is_caller: false, unset: None });
+        if let (Some(e), Some(b)) = (where_expr, &binding) {
+            self.scopes.push();
+            self.scopes.define(b.clone());
+            self.condition(e);
+            self.scopes.pop();
+        }
+        let infos = self.arms(
+            ArmRules { statement: "collect", outcomes: &["ok", "timeout", "invalid"], texts: None, binding: binding.clone().map(|b| (b, &["ok"][..])) },
+            body,
+        );
+        let (exits, unset) = self.summarize(&infos, &["ok"], &["timeout", "invalid"]);
+        if let Some(t) = t {
+            self.define_value(var, t, unset);
+        }
+        exits
+    }
+
+    /// Exits of a statement with arms: `go_on` outcomes continue when they have no arm,
+    /// the others raise. Also returns the first failure arm that continues.
+    fn summarize(&self, infos: &[ArmInfo], go_on: &[&str], failures: &[&str]) -> (Exits, Option<(String, Span)>) {
+        let mut exits = Exits::ENDS;
+        let mut unset = None;
+        let else_arm = infos.iter().find(|a| a.is_else);
+        for o in go_on {
+            let arm = infos.iter().find(|a| a.outcomes.iter().any(|x| x == o)).or(else_arm);
+            match arm {
+                Some(a) => exits.falls |= a.exits.continues(),
+                None => exits.falls = true,
+            }
+        }
+        for o in failures {
+            let arm = infos.iter().find(|a| a.outcomes.iter().any(|x| x == o)).or(else_arm);
+            if let Some(a) = arm {
+                if a.exits.continues() {
+                    exits.falls = true;
+                    if unset.is_none() {
+                        unset = Some((if a.is_else { "else".to_string() } else { (*o).to_string() }, a.span));
+                    }
+                }
+            }
+        }
+        for a in infos {
+            exits.brk |= a.exits.brk;
+            if !a.texts.is_empty() {
+                exits.falls |= a.exits.continues();
+            }
+        }
+        (exits, unset)
+    }
+
+    fn menu(&mut self, leg: Option<&Ident>, body: &'a Body, span: Span) -> Exits {
+        self.leg(leg, span);
+        self.options("menu", &["prompt", "reprompt", "retries", "timeout", "barge_in"], body);
+        for o in &body.options {
+            if let OptKind::Timeout(d) = &o.kind {
+                values::duration("timeout", d, values::INPUT_TIMEOUT, self.out);
+            }
+        }
+        let infos = self.arms(ArmRules { statement: "menu", outcomes: &["timeout", "invalid"], texts: Some("keys"), binding: None }, body);
+        let mut keys: HashMap<String, Span> = HashMap::new();
+        for a in &infos {
+            for t in &a.texts {
+                if let Some(k) = values::key(t, self.out) {
+                    if let Some(first) = keys.get(&k) {
+                        self.out.push(CheckError::DuplicateKey { key: k, at: t.span.into(), first: Some((*first).into()) });
+                    } else {
+                        keys.insert(k, t.span);
+                    }
+                }
+            }
+        }
+        if keys.is_empty() && !infos.iter().any(|a| !a.texts.is_empty()) {
+            self.out.push(CheckError::NothingToWaitFor { statement: "menu".into(), what: "keys".into(), example: "\"1\"".into(), at: span.into() });
+        }
+        self.summarize(&infos, &[], &["timeout", "invalid"]).0
+    }
+
+    fn listen(&mut self, leg: Option<&Ident>, within: &Duration, body: &'a Body, span: Span) -> Exits {
+        self.leg(leg, span);
+        values::duration("listen within", within, values::LISTEN_WITHIN, self.out);
+        self.options("listen", &["prompt", "barge_in"], body);
+        let infos = self.arms(ArmRules { statement: "listen", outcomes: &["nomatch", "timeout"], texts: Some("phrases"), binding: None }, body);
+        let mut list = Vec::new();
+        for (i, a) in infos.iter().enumerate() {
+            for t in &a.texts {
+                let text = t.as_plain().unwrap_or_else(|| t.source_text());
+                list.push(Phrase { text: phrase::normalize(&text), arm: i, span: t.span });
+            }
+        }
+        if list.is_empty() {
+            self.out.push(CheckError::NothingToWaitFor { statement: "listen".into(), what: "phrases".into(), example: "\"да\"".into(), at: span.into() });
+        }
+        values::phrases(&list, self.out);
+        self.summarize(&infos, &[], &["nomatch", "timeout"]).0
+    }
+
+    fn dial(&mut self, target: &Expr, leg: &Ident, body: &'a Body, span: Span) -> Exits {
+        self.expect(target, Type::Phone, "dial a phone number such as `+74951234567` or a `phone` parameter");
+        self.options("dial", &["timeout", "caller_id", "detect_machine"], body);
+        let mut detect = false;
+        for o in &body.options {
+            match &o.kind {
+                OptKind::Timeout(d) => values::duration("timeout", d, values::DIAL_TIMEOUT, self.out),
+                OptKind::DetectMachine => detect = true,
+                _ => {}
+            }
+        }
+        let outcomes: &[&str] = &["answered", "busy", "no_answer", "failed", "machine"];
+        let infos = self.arms(ArmRules { statement: "dial", outcomes, texts: None, binding: None }, body);
+        for a in &body.arms {
+            for p in &a.patterns {
+                if let Pattern::Outcome(o) = p {
+                    if o.name == "machine" && !detect {
+                        self.out.push(CheckError::MachineWithoutDetection { at: o.span.into() });
+                    }
+                }
+            }
+        }
+        let failures: Vec<&str> = if detect { vec!["busy", "no_answer", "failed", "machine"] } else { vec!["busy", "no_answer", "failed"] };
+        let has_else = infos.iter().any(|a| a.is_else);
+        let unhandled: Vec<&str> = failures
+            .iter()
+            .copied()
+            .filter(|f| !has_else && !infos.iter().any(|a| a.outcomes.iter().any(|o| o == f)))
+            .collect();
+        if !unhandled.is_empty() && !self.has_error_handler {
+            self.out.push(CheckError::UnhandledDialOutcome {
+                outcomes: unhandled.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", "),
+                first: unhandled[0].to_string(),
+                at: span.into(),
+            });
+        }
+        let (exits, unset) = self.summarize(&infos, &["answered"], &failures);
+        match self.scopes.get(&leg.name) {
+            Some(b) => {
+                let first = (b.def.file == leg.span.file && !b.is_caller).then_some(b.def.into());
+                self.out.push(CheckError::DuplicateLeg { name: leg.name.clone(), at: leg.span.into(), first });
+            }
+            None => {
+                self.scopes.define(Binding { name: leg.name.clone(), kind: Kind::Leg, def: leg.span, is_caller: false, unset });
+            }
+        }
+        exits
+    }
+
+    fn fetch(&mut self, var: &Ident, url: &Template, params: &[MapEntry], body: &'a Body) -> Exits {
+        values::url(url, self.out);
+        self.template(url);
+        for p in params {
+            self.type_of(&p.value);
+        }
+        self.options("fetch", &["timeout", "header"], body);
+        for o in &body.options {
+            if let OptKind::Timeout(d) = &o.kind {
+                values::duration("timeout", d, values::FETCH_TIMEOUT, self.out);
+            }
+        }
+        let binding = Binding { name: var.name.clone(), kind: Kind::Value(Type::Json), def: var.span, is_caller: false, unset: None };
+        let infos = self.arms(ArmRules { statement: "fetch", outcomes: &["ok", "error"], texts: None, binding: Some((binding, &["ok"])) }, body);
+        let (exits, unset) = self.summarize(&infos, &["ok"], &["error"]);
+        self.define_value(var, Type::Json, unset);
+        exits
+    }
+
+    fn goto(&mut self, label: &Ident, max: Option<&Int>, span: Span) -> Exits {
+        if let Some(n) = max {
+            values::count("goto max", n, 1, 1000, self.out);
+        }
+        // Find the label in this block or an enclosing one.
+        let mut found = None;
+        for (depth, b) in self.blocks.iter().enumerate().rev() {
+            if let Some(j) = b.stmts.iter().position(|s| matches!(&s.kind, StmtKind::Label(l) if l.name == label.name)) {
+                found = Some((depth, j));
+                break;
+            }
+        }
+        match found {
+            None => match self.labels.get(&label.name) {
+                Some(l) => self.out.push(CheckError::LabelNotVisible { name: label.name.clone(), at: label.span.into(), label: Some((*l).into()) }),
+                None => {
+                    let help = did_you_mean(&label.name, self.labels.keys().map(String::as_str), "define it with `label NAME` in this block or one around it");
+                    self.out.push(CheckError::UnknownLabel { name: label.name.clone(), help, at: label.span.into() });
+                }
+            },
+            Some((depth, j)) => {
+                let b = &self.blocks[depth];
+                let k = b.pos;
+                let nested = depth + 1 < self.blocks.len();
+                if j <= k {
+                    if max.is_none() {
+                        self.out.push(CheckError::UnboundedLoop {
+                            help: format!("a jump back repeats the statements between; bound it: `goto {} max 3`", label.name),
+                            at: span.into(),
+                        });
+                    }
+                } else {
+                    let from = if nested { k } else { k + 1 };
+                    let skipped = b.stmts[from..j].iter().find_map(defines).cloned();
+                    if let Some(d) = skipped {
+                        self.out.push(CheckError::GotoSkipsDefinition { label: label.name.clone(), name: d.name.clone(), at: span.into(), definition: Some(d.span.into()) });
+                    }
+                }
+            }
+        }
+        if max.is_some() {
+            Exits::FALLS
+        } else {
+            Exits::ENDS
+        }
+    }
+}
+
+fn merge(a: Exits, b: Exits) -> Exits {
+    Exits { falls: a.falls || b.falls, next: a.next || b.next, brk: a.brk || b.brk }
+}

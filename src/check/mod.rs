@@ -1,0 +1,192 @@
+//! The checker: everything that can be known about a program before a call is placed.
+//!
+//! Resolves names, types every expression and placeholder, proves that paths end and loops
+//! are bounded, validates values (phones, durations, keys, phrases) and campaigns (including
+//! the leads file, whose bytes the caller supplies). Every problem is collected; nothing
+//! stops at the first. The result of a clean check is an [`Analysis`]: side tables that
+//! `lower` reads instead of resolving names again. No I/O happens here.
+
+mod campaign;
+pub mod error;
+mod flow;
+mod scope;
+mod suggest;
+mod test_blocks;
+mod types;
+mod values;
+
+pub use error::CheckError;
+
+use crate::ir::Type;
+use crate::span::{FileId, Span};
+use crate::syntax::ast::{CampaignSettingKind, Item, Module};
+use std::collections::HashMap;
+
+/// A checker diagnostic and the file its spans point into.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diag {
+    /// The file.
+    pub file: FileId,
+    /// The problem.
+    pub error: CheckError,
+}
+
+impl Diag {
+    /// Whether this is only a warning.
+    pub fn is_warning(&self) -> bool {
+        matches!(miette::Diagnostic::severity(&self.error), Some(miette::Severity::Warning))
+    }
+}
+
+/// What a name in an expression or statement refers to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolved {
+    /// A variable or parameter, by the span of its definition's name.
+    Var(Span),
+    /// A leg dialled by the `dial` whose leg name has this span.
+    Leg(Span),
+    /// The implicit caller leg.
+    Caller,
+    /// A built-in value.
+    Builtin(crate::ir::Builtin),
+}
+
+/// Leads files by the file that names them and the path as written; `None` when missing.
+pub type LeadsFiles = HashMap<(FileId, String), Option<Vec<u8>>>;
+
+/// Side tables of a checked program, keyed by spans in the AST.
+#[derive(Debug, Default)]
+pub struct Analysis {
+    /// The type of every expression, by its span.
+    pub expr_types: HashMap<Span, Type>,
+    /// The target of every name use (first path segment, placeholder or leg name).
+    pub resolved: HashMap<Span, Resolved>,
+    /// The type of every variable, by the span of its definition's name.
+    pub var_types: HashMap<Span, Type>,
+    /// Valid leads rows per campaign, by the campaign's span.
+    pub leads: HashMap<Span, Vec<crate::leads::Lead>>,
+}
+
+/// The leads files named by campaigns, for the caller to load before [`check`].
+pub fn leads_paths(modules: &[(FileId, &Module)]) -> Vec<(FileId, String)> {
+    let mut out = Vec::new();
+    for (file, module) in modules {
+        for item in &module.items {
+            if let Item::Campaign(c) = item {
+                for s in &c.settings {
+                    if let CampaignSettingKind::Leads(t) = &s.kind {
+                        if let Some(p) = t.as_plain() {
+                            out.push((*file, p));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Checks a program made of `modules` (a file and its imports).
+pub fn check(modules: &[(FileId, &Module)], leads: &LeadsFiles) -> (Analysis, Vec<Diag>) {
+    let mut analysis = Analysis::default();
+    let mut diags = Vec::new();
+    let mut flows: HashMap<&str, &crate::syntax::ast::Flow> = HashMap::new();
+    let mut campaigns: HashMap<&str, Span> = HashMap::new();
+    let mut tests: HashMap<String, Span> = HashMap::new();
+    let same_file = |a: Span, b: Span| (a.file == b.file).then_some(b.into());
+    for (file, module) in modules {
+        for item in &module.items {
+            match item {
+                Item::Flow(f) => {
+                    if let Some(first) = flows.get(f.name.name.as_str()).map(|x| x.name.span) {
+                        diags.push(Diag {
+                            file: *file,
+                            error: CheckError::DuplicateFlow {
+                                name: f.name.name.clone(),
+                                at: f.name.span.into(),
+                                first: same_file(f.name.span, first),
+                            },
+                        });
+                    } else {
+                        flows.insert(f.name.name.as_str(), f);
+                    }
+                }
+                Item::Campaign(c) => {
+                    if let Some(first) = campaigns.get(c.name.name.as_str()) {
+                        diags.push(Diag {
+                            file: *file,
+                            error: CheckError::DuplicateCampaign {
+                                name: c.name.name.clone(),
+                                at: c.name.span.into(),
+                                first: same_file(c.name.span, *first),
+                            },
+                        });
+                    } else {
+                        campaigns.insert(c.name.name.as_str(), c.name.span);
+                    }
+                }
+                Item::Test(t) => {
+                    let name = t.name.source_text();
+                    if let Some(first) = tests.get(&name) {
+                        diags.push(Diag {
+                            file: *file,
+                            error: CheckError::DuplicateTest {
+                                name,
+                                at: t.name.span.into(),
+                                first: same_file(t.name.span, *first),
+                            },
+                        });
+                    } else {
+                        tests.insert(name, t.name.span);
+                    }
+                }
+                Item::Import(_) => {}
+            }
+        }
+    }
+
+    // Campaigns first: they decide whether a flow has a caller leg.
+    let mut no_caller: HashMap<&str, (String, Span)> = HashMap::new();
+    let mut reported_by: HashMap<&str, Span> = HashMap::new();
+    for (file, module) in modules {
+        for item in &module.items {
+            if let Item::Campaign(c) = item {
+                let mut out = Vec::new();
+                let flow = flows.get(c.flow.name.as_str()).copied();
+                let rows = campaign::check_campaign(c, &flows, *file, leads, &mut out);
+                analysis.leads.insert(c.span, rows);
+                diags.extend(out.into_iter().map(|error| Diag { file: *file, error }));
+                if flow.is_some() {
+                    let dials = c.settings.iter().any(|s| matches!(s.kind, CampaignSettingKind::Dial(_)));
+                    if !dials {
+                        no_caller.entry(c.flow.name.as_str()).or_insert((c.name.name.clone(), c.name.span));
+                        reported_by.entry(c.flow.name.as_str()).or_insert(c.name.span);
+                    }
+                }
+            }
+        }
+    }
+
+    for (file, module) in modules {
+        for item in &module.items {
+            match item {
+                Item::Flow(f) => {
+                    let mut out = Vec::new();
+                    let ctx = flow::FlowContext {
+                        no_caller: no_caller.get(f.name.name.as_str()).cloned(),
+                        must_report: reported_by.get(f.name.name.as_str()).copied(),
+                    };
+                    flow::check_flow(f, &ctx, &mut analysis, &mut out);
+                    diags.extend(out.into_iter().map(|error| Diag { file: *file, error }));
+                }
+                Item::Test(t) => {
+                    let mut out = Vec::new();
+                    test_blocks::check_test(t, &flows, &mut analysis, &mut out);
+                    diags.extend(out.into_iter().map(|error| Diag { file: *file, error }));
+                }
+                Item::Campaign(_) | Item::Import(_) => {}
+            }
+        }
+    }
+    (analysis, diags)
+}

@@ -1,0 +1,171 @@
+//! Value checks: phone literals, duration and count ranges, phone keys, phrases and URLs.
+//!
+//! The ranges here are the language's documented limits (docs/language.md); they keep every
+//! wait bounded and every value representable on every target.
+
+use super::error::CheckError;
+use crate::phrase;
+use crate::span::Span;
+use crate::syntax::ast::{Duration, Int, Template, TemplatePart};
+
+/// Allowed range of a duration setting, milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Range {
+    /// Smallest.
+    pub min: u64,
+    /// Largest.
+    pub max: u64,
+}
+
+const SEC: u64 = 1000;
+const MIN: u64 = 60 * SEC;
+const HOUR: u64 = 60 * MIN;
+
+/// `pause`.
+pub const PAUSE: Range = Range { min: 1, max: 10 * MIN };
+/// `timeout` of collect and menu.
+pub const INPUT_TIMEOUT: Range = Range { min: SEC, max: 2 * MIN };
+/// `digit_timeout`.
+pub const DIGIT_TIMEOUT: Range = Range { min: SEC, max: MIN };
+/// `prompt loop pause`.
+pub const PROMPT_PAUSE: Range = Range { min: 0, max: MIN };
+/// `listen … within`.
+pub const LISTEN_WITHIN: Range = Range { min: SEC, max: HOUR };
+/// `dial` ring `timeout`.
+pub const DIAL_TIMEOUT: Range = Range { min: 5 * SEC, max: 5 * MIN };
+/// `fetch` `timeout`.
+pub const FETCH_TIMEOUT: Range = Range { min: 100, max: MIN };
+/// `record` `max_length`.
+pub const RECORD_LENGTH: Range = Range { min: SEC, max: HOUR };
+/// `repeat … within`.
+pub const REPEAT_WITHIN: Range = Range { min: SEC, max: 24 * HOUR };
+/// Campaign `retry_after` and redial periods.
+pub const RETRY_AFTER: Range = Range { min: SEC, max: 30 * 24 * HOUR };
+/// `record_calls trim`.
+pub const RECORD_TRIM: Range = Range { min: 0, max: MIN };
+
+/// Writes milliseconds the way they are written in source.
+pub fn show_ms(ms: u64) -> String {
+    if ms % HOUR == 0 && ms > 0 {
+        format!("{}h", ms / HOUR)
+    } else if ms % MIN == 0 && ms > 0 {
+        format!("{}m", ms / MIN)
+    } else if ms % SEC == 0 {
+        format!("{}s", ms / SEC)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
+/// Checks a duration against its range.
+pub fn duration(what: &str, d: &Duration, range: Range, out: &mut Vec<CheckError>) {
+    if d.ms < range.min || d.ms > range.max {
+        out.push(CheckError::DurationOutOfRange {
+            what: what.to_string(),
+            value: show_ms(d.ms),
+            min: show_ms(range.min),
+            max: show_ms(range.max),
+            at: d.span.into(),
+        });
+    }
+}
+
+/// Checks a count against `min..=max`.
+pub fn count(what: &str, n: &Int, min: i64, max: i64, out: &mut Vec<CheckError>) -> bool {
+    let ok = n.value >= min && n.value <= max;
+    if !ok {
+        out.push(CheckError::CountOutOfRange {
+            what: what.to_string(),
+            value: n.value,
+            help: format!("use a whole number from {min} to {max}"),
+            at: n.span.into(),
+        });
+    }
+    ok
+}
+
+/// Checks a phone literal and returns its E.164 form.
+pub fn phone_literal(text: &str, span: Span, out: &mut Vec<CheckError>) -> Option<String> {
+    match crate::phone::parse_e164(text) {
+        Ok(p) => Some(p.e164().to_string()),
+        Err(e) => {
+            out.push(CheckError::InvalidPhone { text: text.to_string(), reason: e.to_string(), at: span.into() });
+            None
+        }
+    }
+}
+
+/// Checks that a template is one phone key and returns it.
+pub fn key(t: &Template, out: &mut Vec<CheckError>) -> Option<String> {
+    let text = t.as_plain().unwrap_or_else(|| t.source_text());
+    let mut chars = text.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) if c.is_ascii_digit() || c == '*' || c == '#' => Some(text),
+        _ => {
+            out.push(CheckError::InvalidKey { key: text, at: t.span.into() });
+            None
+        }
+    }
+}
+
+/// Checks a URL template: literal `http://` or `https://` and a host before any placeholder.
+pub fn url(t: &Template, out: &mut Vec<CheckError>) {
+    let lead = match t.parts.first() {
+        Some(TemplatePart::Text(s)) => s.as_str(),
+        _ => "",
+    };
+    let rest = lead.strip_prefix("https://").or_else(|| lead.strip_prefix("http://"));
+    let host_ok = rest.is_some_and(|r| r.chars().next().is_some_and(|c| c.is_alphanumeric() || c == '['));
+    if !host_ok {
+        out.push(CheckError::InvalidUrl { url: t.source_text(), at: t.span.into() });
+    }
+}
+
+/// A phrase of a `listen` arm, normalized, with where it is written.
+pub struct Phrase {
+    /// Normalized text.
+    pub text: String,
+    /// Arm index it belongs to.
+    pub arm: usize,
+    /// Where.
+    pub span: Span,
+}
+
+/// Checks the phrases of a `listen`: none empty, none twice, and warns where one arm's
+/// phrase contains another arm's.
+pub fn phrases(list: &[Phrase], out: &mut Vec<CheckError>) {
+    for (i, p) in list.iter().enumerate() {
+        if p.text.is_empty() {
+            out.push(CheckError::EmptyPhrase { at: p.span.into() });
+            continue;
+        }
+        for q in &list[..i] {
+            if q.text.is_empty() {
+                continue;
+            }
+            if q.text == p.text {
+                out.push(CheckError::DuplicatePhrase {
+                    phrase: p.text.clone(),
+                    at: p.span.into(),
+                    first: Some(q.span.into()),
+                });
+            } else if q.arm != p.arm {
+                if phrase::contains_words(&p.text, &q.text) {
+                    out.push(CheckError::OverlappingPhrases {
+                        inner: q.text.clone(),
+                        outer: p.text.clone(),
+                        at: p.span.into(),
+                        other: Some(q.span.into()),
+                    });
+                } else if phrase::contains_words(&q.text, &p.text) {
+                    out.push(CheckError::OverlappingPhrases {
+                        inner: p.text.clone(),
+                        outer: q.text.clone(),
+                        at: q.span.into(),
+                        other: Some(p.span.into()),
+                    });
+                }
+            }
+        }
+    }
+}
