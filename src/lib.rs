@@ -7,3 +7,4 @@ pub mod phrase;
 pub mod span;
 pub mod syntax;
 pub mod check;
+pub mod lower;

@@ -67,6 +67,8 @@ pub struct SourceFile {
     pub name: String,
     /// The whole text.
     pub text: String,
+    /// Byte offsets where lines start, for quick line lookups.
+    line_starts: Vec<u32>,
 }
 
 /// Every file of one compilation, addressed by [`FileId`].
@@ -83,9 +85,14 @@ impl Sources {
 
     /// Adds a file and returns its id.
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> FileId {
+        let text = text.into();
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| clamp_u32(i + 1)))
+            .collect();
         self.files.push(SourceFile {
             name: name.into(),
-            text: text.into(),
+            text,
+            line_starts,
         });
         FileId(u32::try_from(self.files.len() - 1).unwrap_or(u32::MAX))
     }
@@ -124,9 +131,13 @@ impl Sources {
         let Some(f) = self.get(file) else {
             return (1, 1);
         };
-        let upto = f.text.get(..offset as usize).unwrap_or(&f.text);
-        let line = upto.matches('\n').count() + 1;
-        let col = upto.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        let line = f.line_starts.partition_point(|&s| s <= offset).max(1);
+        let start = f.line_starts.get(line - 1).copied().unwrap_or(0) as usize;
+        let col = f
+            .text
+            .get(start..(offset as usize).min(f.text.len()))
+            .map_or(0, |l| l.chars().count())
+            + 1;
         (line, col)
     }
 }

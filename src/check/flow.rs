@@ -130,8 +130,8 @@ fn collect_labels(stmts: &[Stmt], labels: &mut HashMap<String, Span>, out: &mut 
     }
 }
 
-/// Calls `f` on every block nested directly in a statement.
-pub(super) fn for_each_child_block(s: &Stmt, mut f: impl FnMut(&[Stmt])) {
+/// Calls `f` on every block nested directly in a statement (branches, loop bodies, arms).
+pub fn for_each_child_block(s: &Stmt, mut f: impl FnMut(&[Stmt])) {
     match &s.kind {
         StmtKind::If { branches, otherwise } => {
             for (_, b) in branches {

@@ -16,6 +16,7 @@ mod types;
 mod values;
 
 pub use error::CheckError;
+pub use flow::for_each_child_block;
 
 use crate::ir::Type;
 use crate::span::{FileId, Span};

@@ -58,7 +58,10 @@ impl FlowChecker<'_> {
 
     /// Types a condition: bool, or JSON truthiness.
     pub fn condition(&mut self, e: &Expr) {
-        self.expect(e, Type::Bool, "write a comparison such as `tries < 3`");
+        let Some(t) = self.type_of(e) else { return };
+        if !matches!(t, Type::Bool | Type::Json) {
+            self.mismatch(Type::Bool, t, e, "write a comparison such as `tries < 3`");
+        }
     }
 
     /// Checks every placeholder of a template.
@@ -254,7 +257,9 @@ impl FlowChecker<'_> {
     }
 }
 
-/// Whether a value of type `found` may be used where `want` is needed.
+/// Whether a value of type `found` may be used where `want` is needed. A JSON value
+/// converts to a number, digits, text or phone at run time (a failed conversion is a
+/// runtime error); `lower` inserts the conversion.
 pub fn assignable(want: Type, found: Type) -> bool {
-    want == found || found == Type::Json
+    want == found || (found == Type::Json && matches!(want, Type::Number | Type::Digits | Type::Text | Type::Phone))
 }

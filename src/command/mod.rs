@@ -1,0 +1,6 @@
+//! One module per subcommand, plus loading files and printing diagnostics.
+
+pub mod build;
+pub mod check;
+mod load;
+mod report;

@@ -1,0 +1,111 @@
+//! Printing diagnostics: miette's graphical reports for people, JSON for tools.
+
+use crate::cli::Format;
+use ivrc::span::{FileId, Sources};
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, NamedSource, Severity};
+use std::io::IsTerminal;
+
+/// A diagnostic of any phase and the file its spans point into.
+pub struct Problem {
+    /// The file.
+    pub file: FileId,
+    /// The diagnostic.
+    pub diag: Box<dyn Diagnostic + Send + Sync>,
+}
+
+impl Problem {
+    fn is_warning(&self) -> bool {
+        matches!(self.diag.severity(), Some(Severity::Warning))
+    }
+}
+
+/// Counts of errors and warnings.
+pub struct Counts {
+    /// Errors.
+    pub errors: usize,
+    /// Warnings.
+    pub warnings: usize,
+}
+
+impl Counts {
+    /// Exit status for these counts: 1 for errors (or warnings when denied), else 0.
+    pub fn exit_code(&self, deny_warnings: bool) -> u8 {
+        u8::from(self.errors > 0 || (deny_warnings && self.warnings > 0))
+    }
+}
+
+/// Prints `problems` to stderr (human) or stdout (JSON) and returns the counts.
+pub fn print(sources: &Sources, problems: Vec<Problem>, format: Format) -> Counts {
+    let counts = Counts {
+        errors: problems.iter().filter(|p| !p.is_warning()).count(),
+        warnings: problems.iter().filter(|p| p.is_warning()).count(),
+    };
+    match format {
+        Format::Human => {
+            let mut out = String::new();
+            for p in problems {
+                out.push_str(&render(sources, p));
+            }
+            if counts.errors + counts.warnings > 0 {
+                out.push_str(&format!("{} error{}, {} warning{}\n", counts.errors, plural(counts.errors), counts.warnings, plural(counts.warnings)));
+            }
+            eprint!("{out}");
+        }
+        Format::Json => {
+            let list: Vec<serde_json::Value> = problems.iter().map(|p| to_json(sources, p)).collect();
+            println!("{}", serde_json::to_string_pretty(&list).unwrap_or_else(|_| "[]".into()));
+        }
+    }
+    counts
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// One report as text: colour only on a terminal, width 80 otherwise.
+fn render(sources: &Sources, p: Problem) -> String {
+    let tty = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let theme = if tty { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+    let handler = GraphicalReportHandler::new_themed(theme).with_width(if tty { 100 } else { 80 });
+    let (name, text) = sources.get(p.file).map(|f| (f.name.clone(), f.text.clone())).unwrap_or_default();
+    let report = miette::Report::new_boxed(p.diag).with_source_code(NamedSource::new(name, text));
+    let mut out = String::new();
+    if handler.render_report(&mut out, report.as_ref()).is_err() {
+        out = format!("{report}\n");
+    }
+    out
+}
+
+fn to_json(sources: &Sources, p: &Problem) -> serde_json::Value {
+    let d = &p.diag;
+    let labels: Vec<serde_json::Value> = d
+        .labels()
+        .map(|ls| {
+            ls.map(|l| {
+                let start = u32::try_from(l.offset()).unwrap_or(u32::MAX);
+                let end = u32::try_from(l.offset() + l.len()).unwrap_or(u32::MAX);
+                let (line, column) = sources.line_col(p.file, start);
+                let (end_line, end_column) = sources.line_col(p.file, end);
+                serde_json::json!({
+                    "label": l.label(),
+                    "start": start, "end": end,
+                    "line": line, "column": column, "end_line": end_line, "end_column": end_column,
+                })
+            })
+            .collect()
+        })
+        .unwrap_or_default();
+    serde_json::json!({
+        "code": d.code().map(|c| c.to_string()),
+        "severity": if p.is_warning() { "warning" } else { "error" },
+        "message": d.to_string(),
+        "help": d.help().map(|h| h.to_string()),
+        "file": sources.get(p.file).map(|f| f.name.clone()),
+        "labels": labels,
+    })
+}

@@ -1,0 +1,923 @@
+//! Lowering: a checked AST and its [`Analysis`] → [`ir::Program`]. The only module that sees
+//! both the AST and the IR.
+//!
+//! Statements are lowered back to front, each given the node that follows it, so a
+//! statement's outcomes point straight at their targets. Labels are allocated before the
+//! walk so that jumps in either direction resolve. Every default of a missing arm is made
+//! explicit here (a failure without an arm becomes a `raise` node), and JSON values assigned
+//! to typed places get their conversion. Finally nodes are renumbered in path order so the
+//! IR reads top to bottom. Lowering assumes a program without check errors.
+
+use crate::check::{Analysis, Resolved};
+use crate::ir::{self, Edge, LegId, LoopId, Node, NodeId, Op, Outcome, Type, VarId, VarOrigin};
+use crate::span::{FileId, Span, Sources};
+use crate::syntax::ast::{self, Arm, Body, Item, Module, OptKind, Pattern, Stmt, StmtKind, TemplatePart};
+use std::collections::HashMap;
+
+/// Defaults of options left out (docs/language.md lists them).
+pub mod defaults {
+    /// `collect`/`menu` wait for the first key (as Twilio's Gather).
+    pub const INPUT_TIMEOUT_MS: u64 = 5_000;
+    /// `collect` wait between keys.
+    pub const DIGIT_TIMEOUT_MS: u64 = 5_000;
+    /// `collect`/`menu` retries after timeout or invalid input.
+    pub const RETRIES: u32 = 2;
+    /// `dial` ring time.
+    pub const DIAL_TIMEOUT_MS: u64 = 30_000;
+    /// `fetch` time limit.
+    pub const FETCH_TIMEOUT_MS: u64 = 5_000;
+    /// `record` longest recording.
+    pub const RECORD_MAX_MS: u64 = 60_000;
+    /// `prompt loop` pause between repetitions.
+    pub const PROMPT_LOOP_PAUSE_MS: u64 = 1_000;
+    /// Campaign attempts per lead.
+    pub const ATTEMPTS: u32 = 1;
+    /// Campaign pause before another attempt.
+    pub const RETRY_AFTER_MS: u64 = 10 * 60_000;
+    /// Campaign simultaneous calls.
+    pub const LINES: u32 = 1;
+}
+
+/// Lowers the modules of a checked program.
+pub fn lower(sources: &Sources, modules: &[(FileId, &Module)], analysis: &Analysis) -> ir::Program {
+    let mut program = ir::Program { ir_version: ir::IR_VERSION, flows: Vec::new(), campaigns: Vec::new(), tests: Vec::new() };
+    for (_, module) in modules {
+        for item in &module.items {
+            match item {
+                Item::Flow(f) => program.flows.push(FlowLowerer::new(sources, analysis).flow(f)),
+                Item::Campaign(c) => program.campaigns.push(campaign(sources, analysis, c)),
+                Item::Test(t) => program.tests.push(test(sources, t)),
+                Item::Import(_) => {}
+            }
+        }
+    }
+    program
+}
+
+/// A span as the IR keeps it.
+fn src_span(sources: &Sources, span: Span) -> ir::SrcSpan {
+    let (line, _) = sources.line_col(span.file, span.start);
+    ir::SrcSpan {
+        file: sources.get(span.file).map(|f| f.name.clone()).unwrap_or_default(),
+        start: span.start,
+        end: span.end,
+        line: u32::try_from(line).unwrap_or(u32::MAX),
+    }
+}
+
+struct FlowLowerer<'a> {
+    sources: &'a Sources,
+    analysis: &'a Analysis,
+    nodes: Vec<Node>,
+    vars: Vec<ir::Var>,
+    var_ids: HashMap<Span, VarId>,
+    legs: Vec<ir::Leg>,
+    leg_ids: HashMap<Span, LegId>,
+    loops: Vec<ir::Loop>,
+    labels: HashMap<String, NodeId>,
+    break_to: Vec<NodeId>,
+    next_to: Vec<NodeId>,
+    in_sms: bool,
+}
+
+fn u32_of(n: i64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl<'a> FlowLowerer<'a> {
+    fn new(sources: &'a Sources, analysis: &'a Analysis) -> Self {
+        FlowLowerer {
+            sources,
+            analysis,
+            nodes: Vec::new(),
+            vars: Vec::new(),
+            var_ids: HashMap::new(),
+            legs: vec![ir::Leg { id: LegId(0), name: "caller".into(), kind: ir::LegKind::Caller }],
+            leg_ids: HashMap::new(),
+            loops: Vec::new(),
+            labels: HashMap::new(),
+            break_to: Vec::new(),
+            next_to: Vec::new(),
+            in_sms: false,
+        }
+    }
+
+    fn span(&self, span: Span) -> ir::SrcSpan {
+        src_span(self.sources, span)
+    }
+
+    fn add(&mut self, op: Op, edges: Vec<Edge>, span: Span) -> NodeId {
+        let id = NodeId(u32::try_from(self.nodes.len()).unwrap_or(u32::MAX));
+        let span = self.span(span);
+        self.nodes.push(Node { id, op, edges, span });
+        id
+    }
+
+    fn then(&mut self, op: Op, next: NodeId, span: Span) -> NodeId {
+        self.add(op, vec![Edge { on: Outcome::Next, to: next }], span)
+    }
+
+    fn flow(mut self, f: &ast::Flow) -> ir::Flow {
+        let mut params = Vec::new();
+        for p in &f.params {
+            if let Some(id) = self.declare(&p.name, VarOrigin::Param) {
+                params.push(id);
+            }
+        }
+        self.declare_in(&f.body);
+        for h in &f.handlers {
+            self.declare_in(&h.action);
+        }
+        let mut settings = ir::FlowSettings::default();
+        for s in &f.settings {
+            match &s.kind {
+                ast::SettingKind::Lang(l) => settings.lang = Some(l.name.clone()),
+                ast::SettingKind::Voice(v) => settings.voice = Some(v.name.clone()),
+                ast::SettingKind::CallerId(e) => settings.caller_id = Some(self.coerce(e, Type::Phone)),
+            }
+        }
+        let end_span = Span::new(f.span.file, (f.span.end as usize).saturating_sub(1), f.span.end as usize);
+        let end = self.add(Op::End, Vec::new(), end_span);
+        let entry = self.block(&f.body, end);
+        let mut handlers = ir::Handlers::default();
+        for h in &f.handlers {
+            self.in_sms = h.event.name == "sms";
+            let end = self.add(Op::End, Vec::new(), h.span);
+            let id = self.block(&h.action, end);
+            self.in_sms = false;
+            match h.event.name.as_str() {
+                "hangup" => handlers.hangup = Some(id),
+                "error" => handlers.error = Some(id),
+                _ => handlers.sms = Some(id),
+            }
+        }
+        let (nodes, entry, handlers) = renumber(self.nodes, entry, handlers);
+        ir::Flow {
+            name: f.name.name.clone(),
+            params,
+            settings,
+            vars: self.vars,
+            legs: self.legs,
+            loops: self.loops,
+            entry,
+            handlers,
+            nodes,
+            span: src_span(self.sources, f.span),
+        }
+    }
+
+    fn declare(&mut self, name: &ast::Ident, origin: VarOrigin) -> Option<VarId> {
+        let ty = *self.analysis.var_types.get(&name.span)?;
+        let id = VarId(u32::try_from(self.vars.len()).unwrap_or(u32::MAX));
+        let taken = |n: &str| self.vars.iter().any(|v| v.name == n);
+        let mut unique = name.name.clone();
+        let mut k = 2;
+        while taken(&unique) {
+            unique = format!("{}#{k}", name.name);
+            k += 1;
+        }
+        let span = self.span(name.span);
+        self.vars.push(ir::Var { id, name: unique, ty, origin, span });
+        self.var_ids.insert(name.span, id);
+        Some(id)
+    }
+
+    /// Declares every variable, leg, label and loop target in a block, before lowering.
+    fn declare_in(&mut self, stmts: &[Stmt]) {
+        for s in stmts {
+            match &s.kind {
+                StmtKind::Let { name, .. } => {
+                    self.declare(name, VarOrigin::Let);
+                }
+                StmtKind::Collect { var, .. } => {
+                    self.declare(var, VarOrigin::Collect);
+                }
+                StmtKind::Fetch { var, .. } => {
+                    self.declare(var, VarOrigin::Fetch);
+                }
+                StmtKind::Record { var, .. } => {
+                    self.declare(var, VarOrigin::Record);
+                }
+                StmtKind::Dial { leg, .. } => {
+                    let id = LegId(u32::try_from(self.legs.len()).unwrap_or(u32::MAX));
+                    self.legs.push(ir::Leg { id, name: leg.name.clone(), kind: ir::LegKind::Dialed });
+                    self.leg_ids.insert(leg.span, id);
+                }
+                StmtKind::Label(l) => {
+                    let id = self.add(Op::Label { name: l.name.clone() }, Vec::new(), s.span);
+                    self.labels.insert(l.name.clone(), id);
+                }
+                _ => {}
+            }
+            crate::check::for_each_child_block(s, |b| self.declare_in(b));
+        }
+    }
+
+    fn leg(&self, leg: Option<&ast::Ident>) -> LegId {
+        match leg.and_then(|l| self.analysis.resolved.get(&l.span)) {
+            Some(Resolved::Leg(def)) => self.leg_ids.get(def).copied().unwrap_or(LegId(0)),
+            _ => LegId(0),
+        }
+    }
+
+    fn block(&mut self, stmts: &[Stmt], next: NodeId) -> NodeId {
+        stmts.iter().rev().fold(next, |cont, s| self.stmt(s, cont))
+    }
+
+    fn raise(&mut self, what: &str, span: Span) -> NodeId {
+        self.add(Op::Raise { reason: what.to_string() }, Vec::new(), span)
+    }
+
+    /// Edges for a statement's outcomes: an arm's action, or the default.
+    fn outcome_edges(&mut self, body: &Body, outcomes: &[(&str, Outcome, bool)], next: NodeId, span: Span, statement: &str) -> Vec<Edge> {
+        let mut edges = Vec::new();
+        let mut lowered: HashMap<usize, NodeId> = HashMap::new();
+        for (name, outcome, go_on) in outcomes {
+            let arm = body
+                .arms
+                .iter()
+                .position(|a| a.patterns.iter().any(|p| matches!(p, Pattern::Outcome(o) if o.name == *name)))
+                .or_else(|| body.arms.iter().position(|a| a.is_else));
+            let to = match arm {
+                Some(i) => self.arm(body, i, next, &mut lowered),
+                None if *go_on => next,
+                None => self.raise(&format!("{statement} {name}"), span),
+            };
+            edges.push(Edge { on: outcome.clone(), to });
+        }
+        edges
+    }
+
+    /// Lowers arm `i` once; several outcomes of one arm share its nodes.
+    fn arm(&mut self, body: &Body, i: usize, next: NodeId, lowered: &mut HashMap<usize, NodeId>) -> NodeId {
+        if let Some(id) = lowered.get(&i) {
+            return *id;
+        }
+        let arm: &Arm = &body.arms[i];
+        self.next_to.push(next);
+        let id = self.block(&arm.action, next);
+        self.next_to.pop();
+        lowered.insert(i, id);
+        id
+    }
+
+    fn text_arms(&mut self, body: &Body, next: NodeId, lowered: &mut HashMap<usize, NodeId>) -> Vec<(Vec<String>, NodeId)> {
+        let mut out = Vec::new();
+        for (i, a) in body.arms.iter().enumerate() {
+            let texts: Vec<String> = a
+                .patterns
+                .iter()
+                .filter_map(|p| match p {
+                    Pattern::Text(t) => Some(t.as_plain().unwrap_or_else(|| t.source_text())),
+                    Pattern::Outcome(_) => None,
+                })
+                .collect();
+            if !texts.is_empty() {
+                let to = self.arm(body, i, next, lowered);
+                out.push((texts, to));
+            }
+        }
+        out
+    }
+
+    fn prompt(&mut self, body: &Body) -> Option<ir::Prompt> {
+        body.options.iter().find_map(|o| match &o.kind {
+            OptKind::Prompt { looped, pause, text } => Some(ir::Prompt {
+                text: self.template(text),
+                looped: *looped,
+                pause_ms: pause.map_or(if *looped { defaults::PROMPT_LOOP_PAUSE_MS } else { 0 }, |p| p.ms),
+            }),
+            _ => None,
+        })
+    }
+
+    fn stmt(&mut self, s: &Stmt, next: NodeId) -> NodeId {
+        let span = s.span;
+        match &s.kind {
+            StmtKind::Answer => self.then(Op::Answer { leg: LegId(0) }, next, span),
+            StmtKind::Say { leg, text } => {
+                let op = Op::Say { leg: self.leg(leg.as_ref()), text: self.template(text) };
+                self.then(op, next, span)
+            }
+            StmtKind::Play { leg, audio } => {
+                let op = Op::Play { leg: self.leg(leg.as_ref()), audio: self.audio(audio) };
+                self.then(op, next, span)
+            }
+            StmtKind::Pause(d) => self.then(Op::Pause { ms: d.ms }, next, span),
+            StmtKind::Collect { var, ty, leg, body } => {
+                let kind = if ty.name == "digits" { ir::CollectKind::Digits } else { ir::CollectKind::Number };
+                let mut op_fields = CollectOptions::new(kind);
+                for o in &body.options {
+                    op_fields.read(&o.kind);
+                }
+                let valid_if = body.options.iter().find_map(|o| match &o.kind {
+                    OptKind::Where(e) => Some(self.expr(e)),
+                    _ => None,
+                });
+                let reprompt = self.reprompt(body);
+                let op = Op::Collect {
+                    leg: self.leg(leg.as_ref()),
+                    var: self.var_ids.get(&var.span).copied().unwrap_or(VarId(0)),
+                    kind,
+                    prompt: self.prompt(body),
+                    reprompt,
+                    retries: op_fields.retries,
+                    min_digits: op_fields.min_digits,
+                    max_digits: op_fields.max_digits,
+                    end_key: op_fields.end_key,
+                    timeout_ms: op_fields.timeout_ms,
+                    digit_timeout_ms: op_fields.digit_timeout_ms,
+                    valid_if,
+                    barge_in: op_fields.barge_in,
+                };
+                let edges = self.outcome_edges(
+                    body,
+                    &[("ok", Outcome::Ok, true), ("timeout", Outcome::Timeout, false), ("invalid", Outcome::Invalid, false)],
+                    next,
+                    span,
+                    "collect",
+                );
+                self.add(op, edges, span)
+            }
+            StmtKind::Menu { leg, body } => {
+                let mut lowered = HashMap::new();
+                let keys = self.text_arms(body, next, &mut lowered);
+                let mut edges: Vec<Edge> = keys.iter().flat_map(|(ks, to)| ks.iter().map(|k| Edge { on: Outcome::Key(k.clone()), to: *to })).collect();
+                edges.extend(self.outcome_edges(body, &[("timeout", Outcome::Timeout, false), ("invalid", Outcome::Invalid, false)], next, span, "menu"));
+                let reprompt = self.reprompt(body);
+                let op = Op::Menu {
+                    leg: self.leg(leg.as_ref()),
+                    prompt: self.prompt(body),
+                    reprompt,
+                    retries: retries(body),
+                    timeout_ms: timeout(body, defaults::INPUT_TIMEOUT_MS),
+                    keys: keys.iter().flat_map(|(ks, _)| ks.iter().cloned()).collect(),
+                    barge_in: barge_in(body),
+                };
+                self.add(op, edges, span)
+            }
+            StmtKind::Listen { leg, within, body } => {
+                let mut lowered = HashMap::new();
+                let groups = self.text_arms(body, next, &mut lowered);
+                let mut edges: Vec<Edge> = groups.iter().enumerate().map(|(i, (_, to))| Edge { on: Outcome::Phrase(u32::try_from(i).unwrap_or(u32::MAX)), to: *to }).collect();
+                let names_nomatch = body.arms.iter().any(|a| a.is_else || a.patterns.iter().any(|p| matches!(p, Pattern::Outcome(o) if o.name == "nomatch")));
+                let mut outcomes = vec![("timeout", Outcome::Timeout, false)];
+                if names_nomatch {
+                    outcomes.push(("nomatch", Outcome::NoMatch, false));
+                }
+                edges.extend(self.outcome_edges(body, &outcomes, next, span, "listen"));
+                let op = Op::Listen {
+                    leg: self.leg(leg.as_ref()),
+                    prompt: self.prompt(body),
+                    phrases: groups.iter().map(|(ps, _)| ps.iter().map(|p| crate::phrase::normalize(p)).collect()).collect(),
+                    within_ms: within.ms,
+                    barge_in: barge_in(body),
+                };
+                self.add(op, edges, span)
+            }
+            StmtKind::Dial { target, leg, body } => {
+                let detect = body.options.iter().any(|o| matches!(o.kind, OptKind::DetectMachine));
+                let mut outcomes = vec![
+                    ("answered", Outcome::Answered, true),
+                    ("busy", Outcome::Busy, false),
+                    ("no_answer", Outcome::NoAnswer, false),
+                    ("failed", Outcome::Failed, false),
+                ];
+                if detect {
+                    outcomes.push(("machine", Outcome::Machine, false));
+                }
+                let edges = self.outcome_edges(body, &outcomes, next, span, "dial");
+                let caller_id = body.options.iter().find_map(|o| match &o.kind {
+                    OptKind::CallerId(e) => Some(self.coerce(e, Type::Phone)),
+                    _ => None,
+                });
+                let op = Op::Dial {
+                    leg: self.leg_ids.get(&leg.span).copied().unwrap_or(LegId(0)),
+                    target: self.coerce(target, Type::Phone),
+                    timeout_ms: timeout(body, defaults::DIAL_TIMEOUT_MS),
+                    caller_id,
+                    detect_machine: detect,
+                };
+                self.add(op, edges, span)
+            }
+            StmtKind::Bridge(a, b) => {
+                let op = Op::Bridge { a: self.leg(Some(a)), b: self.leg(Some(b)) };
+                self.then(op, next, span)
+            }
+            StmtKind::Transfer { leg, target } => {
+                let leg_id = self.leg(leg.as_ref());
+                let op = Op::Transfer { leg: leg_id, target: self.coerce(target, Type::Phone) };
+                if leg_id == LegId(0) {
+                    self.add(op, Vec::new(), span)
+                } else {
+                    self.then(op, next, span)
+                }
+            }
+            StmtKind::Record { var, leg, body } => {
+                let op = Op::Record {
+                    leg: self.leg(leg.as_ref()),
+                    var: self.var_ids.get(&var.span).copied().unwrap_or(VarId(0)),
+                    max_length_ms: body.options.iter().find_map(|o| match &o.kind {
+                        OptKind::MaxLength(d) => Some(d.ms),
+                        _ => None,
+                    }).unwrap_or(defaults::RECORD_MAX_MS),
+                    end_key: end_key(body),
+                };
+                self.then(op, next, span)
+            }
+            StmtKind::Sms { to, text } => {
+                let to = match to {
+                    Some(e) => self.coerce(e, Type::Phone),
+                    None if self.in_sms => ir::Expr::Builtin { name: ir::Builtin::SmsFrom },
+                    None => ir::Expr::LegNumber { leg: LegId(0) },
+                };
+                let op = Op::Sms { to, text: self.template(text) };
+                self.then(op, next, span)
+            }
+            StmtKind::Fetch { var, method, url, params, body } => {
+                let edges = self.outcome_edges(body, &[("ok", Outcome::Ok, true), ("error", Outcome::Error, false)], next, span, "fetch");
+                let headers = body
+                    .options
+                    .iter()
+                    .filter_map(|o| match &o.kind {
+                        OptKind::Header(n, v) => Some((n.as_plain().unwrap_or_else(|| n.source_text()), v)),
+                        _ => None,
+                    })
+                    .collect::<Vec<_>>();
+                let headers = headers.into_iter().map(|(n, v)| (n, self.template(v))).collect();
+                let op = Op::Fetch {
+                    var: self.var_ids.get(&var.span).copied().unwrap_or(VarId(0)),
+                    method: match method {
+                        ast::Method::Get => ir::Method::Get,
+                        ast::Method::Post => ir::Method::Post,
+                    },
+                    url: self.template(url),
+                    params: params.iter().map(|p| (p.key.name.clone(), self.expr(&p.value))).collect(),
+                    headers,
+                    timeout_ms: timeout(body, defaults::FETCH_TIMEOUT_MS),
+                };
+                self.add(op, edges, span)
+            }
+            StmtKind::Let { name, value, .. } => {
+                let ty = self.analysis.var_types.get(&name.span).copied().unwrap_or(Type::Text);
+                let op = Op::Assign { var: self.var_ids.get(&name.span).copied().unwrap_or(VarId(0)), value: self.coerce(value, ty) };
+                self.then(op, next, span)
+            }
+            StmtKind::Set { name, value } => {
+                let def = match self.analysis.resolved.get(&name.span) {
+                    Some(Resolved::Var(def)) => *def,
+                    _ => name.span,
+                };
+                let ty = self.analysis.var_types.get(&def).copied().unwrap_or(Type::Text);
+                let op = Op::Assign { var: self.var_ids.get(&def).copied().unwrap_or(VarId(0)), value: self.coerce(value, ty) };
+                self.then(op, next, span)
+            }
+            StmtKind::If { branches, otherwise } => {
+                let mut cont = match otherwise {
+                    Some(b) => self.block(b, next),
+                    None => next,
+                };
+                for (cond, b) in branches.iter().rev() {
+                    let yes = self.block(b, next);
+                    let c = self.expr(cond);
+                    cont = self.add(Op::Branch { cond: c }, vec![Edge { on: Outcome::True, to: yes }, Edge { on: Outcome::False, to: cont }], span);
+                }
+                cont
+            }
+            StmtKind::Goto { label, max } => {
+                let target = self.labels.get(&label.name).copied().unwrap_or(next);
+                match max {
+                    None => target,
+                    Some(n) => {
+                        let id = self.new_loop(Some(u32_of(n.value)), None);
+                        self.add(Op::LoopCheck { id }, vec![Edge { on: Outcome::Body, to: target }, Edge { on: Outcome::Done, to: next }], span)
+                    }
+                }
+            }
+            StmtKind::Label(l) => {
+                let id = self.labels.get(&l.name).copied().unwrap_or(next);
+                if let Some(n) = self.nodes.get_mut(id.0 as usize) {
+                    n.edges = vec![Edge { on: Outcome::Next, to: next }];
+                }
+                id
+            }
+            StmtKind::Repeat { count, within, body } => {
+                let id = self.new_loop(count.map(|n| u32_of(n.value)), within.map(|d| d.ms));
+                let check = self.add(Op::LoopCheck { id }, Vec::new(), span);
+                self.break_to.push(next);
+                let body_entry = self.block(body, check);
+                self.break_to.pop();
+                if let Some(n) = self.nodes.get_mut(check.0 as usize) {
+                    n.edges = vec![Edge { on: Outcome::Body, to: body_entry }, Edge { on: Outcome::Done, to: next }];
+                }
+                self.then(Op::LoopStart { id }, check, span)
+            }
+            StmtKind::Break => self.break_to.last().copied().unwrap_or(next),
+            StmtKind::Next => self.next_to.last().copied().unwrap_or(next),
+            StmtKind::ReportOk(data) => {
+                let data = data.iter().map(|e| (e.key.name.clone(), self.expr(&e.value))).collect();
+                self.add(Op::Report { ok: true, data, reason: None }, Vec::new(), span)
+            }
+            StmtKind::ReportRetry(reason) => {
+                let reason = reason.as_ref().map(|t| self.template(t));
+                self.add(Op::Report { ok: false, data: Vec::new(), reason }, Vec::new(), span)
+            }
+            StmtKind::Block => self.then(Op::Block { leg: LegId(0) }, next, span),
+            StmtKind::Hangup(leg) => match leg {
+                None => self.add(Op::Hangup { leg: None }, Vec::new(), span),
+                Some(l) => {
+                    let id = self.leg(Some(l));
+                    if id == LegId(0) {
+                        self.add(Op::Hangup { leg: Some(id) }, Vec::new(), span)
+                    } else {
+                        self.then(Op::Hangup { leg: Some(id) }, next, span)
+                    }
+                }
+            },
+        }
+    }
+
+    fn new_loop(&mut self, max_count: Option<u32>, within_ms: Option<u64>) -> LoopId {
+        let id = LoopId(u32::try_from(self.loops.len()).unwrap_or(u32::MAX));
+        self.loops.push(ir::Loop { id, max_count, within_ms });
+        id
+    }
+
+    fn reprompt(&mut self, body: &Body) -> Option<ir::Template> {
+        body.options.iter().find_map(|o| match &o.kind {
+            OptKind::Reprompt(t) => Some(self.template(t)),
+            _ => None,
+        })
+    }
+
+    fn audio(&mut self, audio: &ast::Audio) -> ir::Audio {
+        match audio {
+            ast::Audio::Record { id, .. } => ir::Audio::Record { id: *id },
+            ast::Audio::Location(t) => {
+                let lead = match t.parts.first() {
+                    Some(TemplatePart::Text(s)) => s.as_str(),
+                    _ => "",
+                };
+                if lead.starts_with("http://") || lead.starts_with("https://") {
+                    ir::Audio::Url { url: self.template(t) }
+                } else {
+                    ir::Audio::File { path: self.template(t) }
+                }
+            }
+        }
+    }
+
+    fn template(&mut self, t: &ast::Template) -> ir::Template {
+        let parts = t
+            .parts
+            .iter()
+            .map(|p| match p {
+                TemplatePart::Text(s) => ir::TemplatePart::Text(s.clone()),
+                TemplatePart::Placeholder(ph) => ir::TemplatePart::Value(self.path(&ph.path)),
+            })
+            .collect();
+        ir::Template { parts }
+    }
+
+    fn path(&self, segs: &[ast::Ident]) -> ir::Expr {
+        let Some(first) = segs.first() else { return ir::Expr::Bool { value: false } };
+        let base = match self.analysis.resolved.get(&first.span) {
+            Some(Resolved::Var(def)) => ir::Expr::Var { id: self.var_ids.get(def).copied().unwrap_or(VarId(0)) },
+            Some(Resolved::Leg(def)) => return ir::Expr::LegNumber { leg: self.leg_ids.get(def).copied().unwrap_or(LegId(0)) },
+            Some(Resolved::Caller) => return ir::Expr::LegNumber { leg: LegId(0) },
+            Some(Resolved::Builtin(b)) => return ir::Expr::Builtin { name: *b },
+            None => return ir::Expr::Bool { value: false },
+        };
+        if segs.len() == 1 {
+            base
+        } else {
+            ir::Expr::Field { base: Box::new(base), path: segs[1..].iter().map(|s| s.name.clone()).collect() }
+        }
+    }
+
+    /// Lowers `e`, converting a JSON value to `want`.
+    fn coerce(&self, e: &ast::Expr, want: Type) -> ir::Expr {
+        let lowered = self.expr(e);
+        let found = self.analysis.expr_types.get(&e.span).copied();
+        let func = match want {
+            Type::Number => Some(ir::Func::Number),
+            Type::Digits => Some(ir::Func::Digits),
+            Type::Text => Some(ir::Func::Text),
+            Type::Phone => Some(ir::Func::Phone),
+            _ => None,
+        };
+        match (found, func) {
+            (Some(Type::Json), Some(func)) if want != Type::Json => ir::Expr::Call { func, arg: Box::new(lowered), ty: want },
+            _ => lowered,
+        }
+    }
+
+    fn expr(&self, e: &ast::Expr) -> ir::Expr {
+        match &e.kind {
+            ast::ExprKind::Int(v) => ir::Expr::Number { value: *v },
+            ast::ExprKind::Text(t) => {
+                let parts = t
+                    .parts
+                    .iter()
+                    .map(|p| match p {
+                        TemplatePart::Text(s) => ir::TemplatePart::Text(s.clone()),
+                        TemplatePart::Placeholder(ph) => ir::TemplatePart::Value(self.path(&ph.path)),
+                    })
+                    .collect();
+                ir::Expr::Text { template: ir::Template { parts } }
+            }
+            ast::ExprKind::Phone(p) => ir::Expr::Phone { value: p.clone() },
+            ast::ExprKind::Duration(ms) => ir::Expr::Duration { ms: *ms },
+            ast::ExprKind::Bool(b) => ir::Expr::Bool { value: *b },
+            ast::ExprKind::Path(segs) => self.path(segs),
+            ast::ExprKind::Call { func, args } => {
+                let f = match func.name.as_str() {
+                    "number" => ir::Func::Number,
+                    "text" => ir::Func::Text,
+                    "digits" => ir::Func::Digits,
+                    "phone" => ir::Func::Phone,
+                    _ => ir::Func::Len,
+                };
+                let ty = self.analysis.expr_types.get(&e.span).copied().unwrap_or(Type::Text);
+                let arg = args.first().map_or(ir::Expr::Bool { value: false }, |a| self.expr(a));
+                ir::Expr::Call { func: f, arg: Box::new(arg), ty }
+            }
+            ast::ExprKind::Unary(op, arg) => ir::Expr::Unary {
+                op: match op {
+                    ast::UnaryOp::Neg => ir::UnaryOp::Neg,
+                    ast::UnaryOp::Not => ir::UnaryOp::Not,
+                },
+                arg: Box::new(self.expr(arg)),
+            },
+            ast::ExprKind::Binary(op, l, r) => {
+                let result = self.analysis.expr_types.get(&e.span).copied();
+                let op = match op {
+                    ast::BinaryOp::Add if matches!(result, Some(Type::Text | Type::Digits)) => ir::BinaryOp::Concat,
+                    ast::BinaryOp::Add => ir::BinaryOp::Add,
+                    ast::BinaryOp::Sub => ir::BinaryOp::Sub,
+                    ast::BinaryOp::Mul => ir::BinaryOp::Mul,
+                    ast::BinaryOp::Div => ir::BinaryOp::Div,
+                    ast::BinaryOp::Rem => ir::BinaryOp::Rem,
+                    ast::BinaryOp::Eq => ir::BinaryOp::Eq,
+                    ast::BinaryOp::Ne => ir::BinaryOp::Ne,
+                    ast::BinaryOp::Lt => ir::BinaryOp::Lt,
+                    ast::BinaryOp::Le => ir::BinaryOp::Le,
+                    ast::BinaryOp::Gt => ir::BinaryOp::Gt,
+                    ast::BinaryOp::Ge => ir::BinaryOp::Ge,
+                    ast::BinaryOp::And => ir::BinaryOp::And,
+                    ast::BinaryOp::Or => ir::BinaryOp::Or,
+                };
+                ir::Expr::Binary { op, lhs: Box::new(self.expr(l)), rhs: Box::new(self.expr(r)) }
+            }
+        }
+    }
+}
+
+/// The options of a `collect`, with their defaults.
+struct CollectOptions {
+    retries: u32,
+    min_digits: u32,
+    max_digits: u32,
+    end_key: Option<String>,
+    timeout_ms: u64,
+    digit_timeout_ms: u64,
+    barge_in: bool,
+}
+
+impl CollectOptions {
+    fn new(kind: ir::CollectKind) -> Self {
+        CollectOptions {
+            retries: defaults::RETRIES,
+            min_digits: 1,
+            max_digits: if kind == ir::CollectKind::Number { 18 } else { 32 },
+            end_key: None,
+            timeout_ms: defaults::INPUT_TIMEOUT_MS,
+            digit_timeout_ms: defaults::DIGIT_TIMEOUT_MS,
+            barge_in: true,
+        }
+    }
+
+    fn read(&mut self, o: &OptKind) {
+        match o {
+            OptKind::Retries(n) => self.retries = u32_of(n.value),
+            OptKind::MinDigits(n) => self.min_digits = u32_of(n.value),
+            OptKind::MaxDigits(n) => self.max_digits = u32_of(n.value),
+            OptKind::EndKey(t) => self.end_key = t.as_plain(),
+            OptKind::Timeout(d) => self.timeout_ms = d.ms,
+            OptKind::DigitTimeout(d) => self.digit_timeout_ms = d.ms,
+            OptKind::BargeInOff => self.barge_in = false,
+            _ => {}
+        }
+    }
+}
+
+fn retries(body: &Body) -> u32 {
+    body.options.iter().find_map(|o| match &o.kind {
+        OptKind::Retries(n) => Some(u32_of(n.value)),
+        _ => None,
+    }).unwrap_or(defaults::RETRIES)
+}
+
+fn timeout(body: &Body, default: u64) -> u64 {
+    body.options.iter().find_map(|o| match &o.kind {
+        OptKind::Timeout(d) => Some(d.ms),
+        _ => None,
+    }).unwrap_or(default)
+}
+
+fn barge_in(body: &Body) -> bool {
+    !body.options.iter().any(|o| matches!(o.kind, OptKind::BargeInOff))
+}
+
+fn end_key(body: &Body) -> Option<String> {
+    body.options.iter().find_map(|o| match &o.kind {
+        OptKind::EndKey(t) => t.as_plain(),
+        _ => None,
+    })
+}
+
+/// Renumbers nodes in path order from the entry, then the handlers, then anything left.
+fn renumber(nodes: Vec<Node>, entry: NodeId, handlers: ir::Handlers) -> (Vec<Node>, NodeId, ir::Handlers) {
+    let mut order: Vec<usize> = Vec::with_capacity(nodes.len());
+    let mut seen = vec![false; nodes.len()];
+    let roots = [Some(entry), handlers.hangup, handlers.error, handlers.sms];
+    let mut stack: Vec<usize> = Vec::new();
+    for root in roots.into_iter().flatten().chain((0..nodes.len()).map(|i| NodeId(i as u32))) {
+        stack.push(root.0 as usize);
+        while let Some(i) = stack.pop() {
+            if i >= nodes.len() || seen[i] {
+                continue;
+            }
+            seen[i] = true;
+            order.push(i);
+            for e in nodes[i].edges.iter().rev() {
+                stack.push(e.to.0 as usize);
+            }
+        }
+    }
+    let mut new_id = vec![NodeId(0); nodes.len()];
+    for (new, &old) in order.iter().enumerate() {
+        new_id[old] = NodeId(new as u32);
+    }
+    let map = |id: NodeId| new_id.get(id.0 as usize).copied().unwrap_or(id);
+    let mut slots: Vec<Option<Node>> = nodes.into_iter().map(Some).collect();
+    let mut out = Vec::with_capacity(slots.len());
+    for &old in &order {
+        if let Some(mut n) = slots[old].take() {
+            n.id = map(n.id);
+            for e in &mut n.edges {
+                e.to = map(e.to);
+            }
+            out.push(n);
+        }
+    }
+    let handlers = ir::Handlers { hangup: handlers.hangup.map(map), error: handlers.error.map(map), sms: handlers.sms.map(map) };
+    (out, map(entry), handlers)
+}
+
+fn campaign(sources: &Sources, analysis: &Analysis, c: &ast::Campaign) -> ir::Campaign {
+    use ast::CampaignSettingKind as K;
+    let mut out = ir::Campaign {
+        name: c.name.name.clone(),
+        flow: c.flow.name.clone(),
+        leads: String::new(),
+        delimiter: ";".into(),
+        dial: None,
+        attempts: defaults::ATTEMPTS,
+        retry_after_ms: defaults::RETRY_AFTER_MS,
+        lines: defaults::LINES,
+        rate: None,
+        window: None,
+        redial: Vec::new(),
+        normalize: crate::phone::Normalization::E164,
+        on_bad_phone: ir::BadPhoneAction::Skip,
+        record_calls: None,
+        detect_machine: false,
+        result_webhook: None,
+        caller_id: None,
+        leads_rows: analysis.leads.get(&c.span).cloned().unwrap_or_default(),
+        span: src_span(sources, c.span),
+    };
+    for s in &c.settings {
+        match &s.kind {
+            K::Leads(t) => out.leads = t.as_plain().unwrap_or_default(),
+            K::Delimiter(t) => out.delimiter = t.as_plain().unwrap_or_else(|| ";".into()),
+            K::Dial(col) => out.dial = Some(col.name.clone()),
+            K::Attempts(n) => out.attempts = u32_of(n.value),
+            K::RetryAfter(d) => out.retry_after_ms = d.ms,
+            K::Lines(n) => out.lines = u32_of(n.value),
+            K::Rate { calls, per } => {
+                let per_ms = match per {
+                    ast::RatePeriod::Duration(d) => d.ms,
+                    ast::RatePeriod::Unit(u) => match u.name.as_str() {
+                        "m" => 60_000,
+                        "h" => 3_600_000,
+                        _ => 1_000,
+                    },
+                };
+                out.rate = Some(ir::Rate { calls: u32_of(calls.value), per_ms });
+            }
+            K::Window { from, to } => out.window = Some(ir::Window { from_minute: from.0, to_minute: to.0 }),
+            K::Redial { outcome, rule } => {
+                let outcome = match outcome.name.as_str() {
+                    "busy" => ir::RedialOutcome::Busy,
+                    "no_answer" => ir::RedialOutcome::NoAnswer,
+                    "machine" => ir::RedialOutcome::Machine,
+                    "failed" => ir::RedialOutcome::Failed,
+                    _ => ir::RedialOutcome::Unproductive,
+                };
+                out.redial.push(match rule {
+                    Some((every, max)) => ir::Redial { outcome, every_ms: Some(every.ms), max: u32_of(max.value) },
+                    None => ir::Redial { outcome, every_ms: None, max: 0 },
+                });
+            }
+            K::Normalize { scheme, on_error } => {
+                out.normalize = if scheme.name == "ru" { crate::phone::Normalization::Ru } else { crate::phone::Normalization::E164 };
+                if on_error.as_ref().is_some_and(|a| a.name == "flag") {
+                    out.on_bad_phone = ir::BadPhoneAction::Flag;
+                }
+            }
+            K::RecordCalls(trim) => out.record_calls = Some(ir::RecordCalls { trim_ms: trim.as_ref().map_or(0, |(_, d)| d.ms) }),
+            K::DetectMachine => out.detect_machine = true,
+            K::ResultWebhook(t) => out.result_webhook = Some(t.source_text()),
+            K::CallerId(e) => {
+                if let ast::ExprKind::Phone(p) = &e.kind {
+                    out.caller_id = Some(p.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+fn test(sources: &Sources, t: &ast::Test) -> ir::Test {
+    use ast::TestStepKind as K;
+    use ir::TestStepKind as S;
+    let leg = |l: &Option<ast::Ident>| l.as_ref().map(|l| l.name.clone());
+    let steps = t
+        .steps
+        .iter()
+        .map(|s| {
+            let kind = match &s.kind {
+                K::ExpectSay(l, p) => S::ExpectSay { leg: leg(l), pattern: p.source_text() },
+                K::ExpectPlay(l, a) => S::ExpectPlay {
+                    leg: leg(l),
+                    audio: match a {
+                        ast::Audio::Record { id, .. } => ir::Audio::Record { id: *id },
+                        ast::Audio::Location(p) => {
+                            let text = p.source_text();
+                            let template = ir::Template { parts: vec![ir::TemplatePart::Text(text.clone())] };
+                            if text.starts_with("http://") || text.starts_with("https://") {
+                                ir::Audio::Url { url: template }
+                            } else {
+                                ir::Audio::File { path: template }
+                            }
+                        }
+                    },
+                },
+                K::ExpectDial(l) => S::ExpectDial { leg: l.name.clone() },
+                K::ExpectBridge(a, b) => S::ExpectBridge { a: a.name.clone(), b: b.name.clone() },
+                K::ExpectTransfer(to) => S::ExpectTransfer { to: to.as_ref().map(|(p, _)| p.clone()) },
+                K::ExpectSms(p) => S::ExpectSms { pattern: p.source_text() },
+                K::ExpectFetch(u) => S::ExpectFetch { url: u.as_ref().map(|u| u.source_text()) },
+                K::ExpectReportOk => S::ExpectReport { ok: true, reason: None },
+                K::ExpectReportRetry(r) => S::ExpectReport { ok: false, reason: r.as_ref().map(|r| r.source_text()) },
+                K::ExpectHangup => S::ExpectHangup,
+                K::ExpectBlock => S::ExpectBlock,
+                K::Press(k, l) => S::Press { keys: k.source_text(), leg: leg(l) },
+                K::Speak(text, l) => S::Speak { text: text.source_text(), leg: leg(l) },
+                K::Wait(d) => S::Wait { ms: d.ms },
+                K::Respond(json) => S::Respond { json: json.clone() },
+                K::RespondFail => S::RespondFail,
+                K::ReceiveSms(text) => S::ReceiveSms { text: text.source_text() },
+                K::DialOutcome(o, l) => S::DialOutcome {
+                    leg: l.name.clone(),
+                    outcome: match o {
+                        ast::PartyOutcome::Answer => Outcome::Answered,
+                        ast::PartyOutcome::Busy => Outcome::Busy,
+                        ast::PartyOutcome::NoAnswer => Outcome::NoAnswer,
+                        ast::PartyOutcome::Fail => Outcome::Failed,
+                    },
+                },
+                K::PartyHangup(l) => S::Hangup { leg: leg(l) },
+            };
+            ir::TestStep { kind, span: src_span(sources, s.span) }
+        })
+        .collect();
+    let literal = |e: &ast::Expr| match &e.kind {
+        ast::ExprKind::Int(v) => ir::Expr::Number { value: *v },
+        ast::ExprKind::Phone(p) => ir::Expr::Phone { value: p.clone() },
+        ast::ExprKind::Bool(b) => ir::Expr::Bool { value: *b },
+        ast::ExprKind::Duration(ms) => ir::Expr::Duration { ms: *ms },
+        ast::ExprKind::Text(t) => ir::Expr::Text { template: ir::Template { parts: vec![ir::TemplatePart::Text(t.source_text())] } },
+        _ => ir::Expr::Bool { value: false },
+    };
+    ir::Test {
+        name: t.name.source_text(),
+        flow: t.flow.name.clone(),
+        from: t.from.as_ref().map(|(p, _)| p.clone()),
+        params: t.params.iter().map(|e| (e.key.name.clone(), literal(&e.value))).collect(),
+        steps,
+        span: src_span(sources, t.span),
+    }
+}
