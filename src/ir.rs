@@ -249,9 +249,11 @@ pub struct Edge {
     pub to: NodeId,
 }
 
-/// Outcomes that label edges.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case", tag = "kind", content = "value")]
+/// Outcomes that label edges. In JSON an outcome is a string: `next`, `ok`, `timeout`,
+/// `invalid`, `key:1`, `phrase:0`, `nomatch`, `answered`, `busy`, `no_answer`, `failed`,
+/// `machine`, `error`, `true`, `false`, `body`, `done`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub enum Outcome {
     /// The step finished.
     Next,
@@ -287,6 +289,66 @@ pub enum Outcome {
     Body,
     /// The loop is over.
     Done,
+}
+
+/// The plain outcomes and their names.
+const OUTCOME_NAMES: [(Outcome, &str); 15] = [
+    (Outcome::Next, "next"),
+    (Outcome::Ok, "ok"),
+    (Outcome::Timeout, "timeout"),
+    (Outcome::Invalid, "invalid"),
+    (Outcome::NoMatch, "nomatch"),
+    (Outcome::Answered, "answered"),
+    (Outcome::Busy, "busy"),
+    (Outcome::NoAnswer, "no_answer"),
+    (Outcome::Failed, "failed"),
+    (Outcome::Machine, "machine"),
+    (Outcome::Error, "error"),
+    (Outcome::True, "true"),
+    (Outcome::False, "false"),
+    (Outcome::Body, "body"),
+    (Outcome::Done, "done"),
+];
+
+impl From<Outcome> for String {
+    fn from(o: Outcome) -> String {
+        match o {
+            Outcome::Key(k) => format!("key:{k}"),
+            Outcome::Phrase(i) => format!("phrase:{i}"),
+            plain => OUTCOME_NAMES.iter().find(|(x, _)| *x == plain).map_or_else(String::new, |(_, n)| (*n).to_string()),
+        }
+    }
+}
+
+impl TryFrom<String> for Outcome {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Outcome, String> {
+        if let Some(k) = s.strip_prefix("key:") {
+            return Ok(Outcome::Key(k.to_string()));
+        }
+        if let Some(i) = s.strip_prefix("phrase:") {
+            return i.parse().map(Outcome::Phrase).map_err(|_| format!("bad phrase index in `{s}`"));
+        }
+        OUTCOME_NAMES.iter().find(|(_, n)| *n == s).map(|(o, _)| o.clone()).ok_or_else(|| format!("unknown outcome `{s}`"))
+    }
+}
+
+impl JsonSchema for Outcome {
+    fn schema_name() -> String {
+        "Outcome".into()
+    }
+
+    fn json_schema(_: &mut schemars::gen::SchemaGenerator) -> schemars::schema::Schema {
+        let names: Vec<&str> = OUTCOME_NAMES.iter().map(|(_, n)| *n).collect();
+        let pattern = format!("^(?:{}|key:[0-9*#]|phrase:[0-9]+)$", names.join("|"));
+        schemars::schema::SchemaObject {
+            instance_type: Some(schemars::schema::InstanceType::String.into()),
+            string: Some(Box::new(schemars::schema::StringValidation { pattern: Some(pattern), ..Default::default() })),
+            ..Default::default()
+        }
+        .into()
+    }
 }
 
 /// Kinds of collected input.

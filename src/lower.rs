@@ -229,9 +229,16 @@ impl<'a> FlowLowerer<'a> {
     }
 
     /// Edges for a statement's outcomes: an arm's action, or the default.
-    fn outcome_edges(&mut self, body: &Body, outcomes: &[(&str, Outcome, bool)], next: NodeId, span: Span, statement: &str) -> Vec<Edge> {
+    fn outcome_edges(
+        &mut self,
+        body: &Body,
+        outcomes: &[(&str, Outcome, bool)],
+        next: NodeId,
+        span: Span,
+        statement: &str,
+        lowered: &mut HashMap<usize, NodeId>,
+    ) -> Vec<Edge> {
         let mut edges = Vec::new();
-        let mut lowered: HashMap<usize, NodeId> = HashMap::new();
         for (name, outcome, go_on) in outcomes {
             let arm = body
                 .arms
@@ -239,7 +246,7 @@ impl<'a> FlowLowerer<'a> {
                 .position(|a| a.patterns.iter().any(|p| matches!(p, Pattern::Outcome(o) if o.name == *name)))
                 .or_else(|| body.arms.iter().position(|a| a.is_else));
             let to = match arm {
-                Some(i) => self.arm(body, i, next, &mut lowered),
+                Some(i) => self.arm(body, i, next, lowered),
                 None if *go_on => next,
                 None => self.raise(&format!("{statement} {name}"), span),
             };
@@ -336,6 +343,7 @@ impl<'a> FlowLowerer<'a> {
                     next,
                     span,
                     "collect",
+                    &mut HashMap::new(),
                 );
                 self.add(op, edges, span)
             }
@@ -343,7 +351,14 @@ impl<'a> FlowLowerer<'a> {
                 let mut lowered = HashMap::new();
                 let keys = self.text_arms(body, next, &mut lowered);
                 let mut edges: Vec<Edge> = keys.iter().flat_map(|(ks, to)| ks.iter().map(|k| Edge { on: Outcome::Key(k.clone()), to: *to })).collect();
-                edges.extend(self.outcome_edges(body, &[("timeout", Outcome::Timeout, false), ("invalid", Outcome::Invalid, false)], next, span, "menu"));
+                edges.extend(self.outcome_edges(
+                    body,
+                    &[("timeout", Outcome::Timeout, false), ("invalid", Outcome::Invalid, false)],
+                    next,
+                    span,
+                    "menu",
+                    &mut lowered,
+                ));
                 let reprompt = self.reprompt(body);
                 let op = Op::Menu {
                     leg: self.leg(leg.as_ref()),
@@ -365,7 +380,7 @@ impl<'a> FlowLowerer<'a> {
                 if names_nomatch {
                     outcomes.push(("nomatch", Outcome::NoMatch, false));
                 }
-                edges.extend(self.outcome_edges(body, &outcomes, next, span, "listen"));
+                edges.extend(self.outcome_edges(body, &outcomes, next, span, "listen", &mut lowered));
                 let op = Op::Listen {
                     leg: self.leg(leg.as_ref()),
                     prompt: self.prompt(body),
@@ -386,7 +401,7 @@ impl<'a> FlowLowerer<'a> {
                 if detect {
                     outcomes.push(("machine", Outcome::Machine, false));
                 }
-                let edges = self.outcome_edges(body, &outcomes, next, span, "dial");
+                let edges = self.outcome_edges(body, &outcomes, next, span, "dial", &mut HashMap::new());
                 let caller_id = body.options.iter().find_map(|o| match &o.kind {
                     OptKind::CallerId(e) => Some(self.coerce(e, Type::Phone)),
                     _ => None,
@@ -435,7 +450,14 @@ impl<'a> FlowLowerer<'a> {
                 self.then(op, next, span)
             }
             StmtKind::Fetch { var, method, url, params, body } => {
-                let edges = self.outcome_edges(body, &[("ok", Outcome::Ok, true), ("error", Outcome::Error, false)], next, span, "fetch");
+                let edges = self.outcome_edges(
+                    body,
+                    &[("ok", Outcome::Ok, true), ("error", Outcome::Error, false)],
+                    next,
+                    span,
+                    "fetch",
+                    &mut HashMap::new(),
+                );
                 let headers = body
                     .options
                     .iter()
@@ -736,13 +758,14 @@ fn end_key(body: &Body) -> Option<String> {
     })
 }
 
-/// Renumbers nodes in path order from the entry, then the handlers, then anything left.
+/// Renumbers nodes in path order from the entry, then the handlers. Nodes no path reaches
+/// (statements after a `hangup`, the end of a flow that always reports) are dropped.
 fn renumber(nodes: Vec<Node>, entry: NodeId, handlers: ir::Handlers) -> (Vec<Node>, NodeId, ir::Handlers) {
     let mut order: Vec<usize> = Vec::with_capacity(nodes.len());
     let mut seen = vec![false; nodes.len()];
     let roots = [Some(entry), handlers.hangup, handlers.error, handlers.sms];
     let mut stack: Vec<usize> = Vec::new();
-    for root in roots.into_iter().flatten().chain((0..nodes.len()).map(|i| NodeId(i as u32))) {
+    for root in roots.into_iter().flatten() {
         stack.push(root.0 as usize);
         while let Some(i) = stack.pop() {
             if i >= nodes.len() || seen[i] {

@@ -1,0 +1,61 @@
+//! Helpers shared by the integration tests: running the real `ivrc` binary.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// What a run of the binary produced.
+pub struct Run {
+    /// Exit status code (-1 when killed by a signal).
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+/// The longest a single command may run before the test calls it a hang.
+const HANG_LIMIT: Duration = Duration::from_secs(120);
+
+/// Runs `ivrc` with `args` in the repository root, without colour.
+pub fn ivrc(args: &[&str]) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ivrc"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the ivrc binary starts");
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("wait works").is_some() {
+            break;
+        }
+        if start.elapsed() > HANG_LIMIT {
+            let _ = child.kill();
+            panic!("ivrc {args:?} hung for more than {HANG_LIMIT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let Output { status, stdout, stderr } = child.wait_with_output().expect("output is read");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// Path relative to the repository root, as a string.
+pub fn rel(path: &Path) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    path.strip_prefix(root).unwrap_or(path).display().to_string()
+}
+
+/// Whether the run panicked (Rust's panic message on stderr).
+pub fn panicked(run: &Run) -> bool {
+    run.stderr.contains("panicked at") || run.code == 101
+}
