@@ -180,6 +180,12 @@ pub fn check_campaign(
                 .map(|p| ExpectedColumn { name: p.name.name.clone(), kind: column_kind(&p.ty.name) })
                 .collect();
             let report = leads::read_leads(bytes, &LeadsOptions { columns, delimiter, normalization });
+            // Call lists take `;` or `,`; a tab-separated export is a wrong delimiter even
+            // though it can be read.
+            if delimiter.is_none() && report.delimiter == b'\t' {
+                out.push(CheckError::LeadsDelimiter { path: path.clone(), expected: ";".into(), found: "\\t".into(), at: at.into() });
+                return Vec::new();
+            }
             let header = report.header.join(&(report.delimiter as char).to_string());
             let mut rows = 0;
             for p in &report.problems {

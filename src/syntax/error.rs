@@ -95,6 +95,19 @@ pub enum SyntaxError {
         #[label("this bracket is nested too deep")]
         at: SourceSpan,
     },
+    /// An expression with more operators than we accept.
+    #[error("expression too long")]
+    #[diagnostic(
+        code(ivrc::syntax::expression_too_long),
+        help("at most {limit} operands or unary operators in a row; split it with `let`")
+    )]
+    ExpressionTooLong {
+        /// The limit.
+        limit: usize,
+        /// The expression.
+        #[label("too many operators")]
+        at: SourceSpan,
+    },
     /// A file larger than we accept.
     #[error("file too large ({size} bytes)")]
     #[diagnostic(
@@ -119,6 +132,17 @@ pub enum SyntaxError {
     InvalidUtf8 {
         /// The first bad byte.
         #[label("invalid byte here")]
+        at: SourceSpan,
+    },
+    /// A file with nothing to compile.
+    #[error("the file has no flows, campaigns or tests")]
+    #[diagnostic(
+        code(ivrc::syntax::empty_file),
+        help("start with `flow main {{ answer; say \"Hello\"; hangup }}`")
+    )]
+    EmptyFile {
+        /// The start of the file.
+        #[label("nothing to compile here")]
         at: SourceSpan,
     },
     /// An `import` whose file cannot be read.

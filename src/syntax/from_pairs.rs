@@ -14,6 +14,10 @@ use pest::iterators::Pair;
 
 type P<'i> = Pair<'i, Rule>;
 
+/// The most operands of one operator chain (and unary operators in a row). Expressions
+/// are walked recursively by later phases, so their depth must stay small.
+const MAX_OPERANDS: usize = 256;
+
 /// Walks pairs of one file, collecting errors.
 pub struct Builder {
     file: FileId,
@@ -483,6 +487,10 @@ impl Builder {
                     Rule::or_expr => BinaryOp::Or,
                     _ => BinaryOp::And,
                 };
+                if p.clone().into_inner().count() > 2 * MAX_OPERANDS {
+                    self.errors.push(SyntaxError::ExpressionTooLong { limit: MAX_OPERANDS, at: span.into() });
+                    return Expr { kind: ExprKind::Bool(false), span };
+                }
                 let mut items = kids(&p);
                 let Some(first) = items.next() else {
                     return Expr { kind: ExprKind::Bool(false), span };
@@ -517,6 +525,10 @@ impl Builder {
                 let Some(inner) = inner else {
                     return Expr { kind: ExprKind::Bool(false), span };
                 };
+                if ops.len() > MAX_OPERANDS {
+                    self.errors.push(SyntaxError::ExpressionTooLong { limit: MAX_OPERANDS, at: span.into() });
+                    return Expr { kind: ExprKind::Bool(false), span };
+                }
                 let mut e = self.expr(inner);
                 for op in ops.into_iter().rev() {
                     e = Expr { kind: ExprKind::Unary(op, Box::new(e)), span };

@@ -60,6 +60,11 @@ pub fn parse(file: FileId, text: &str) -> (ast::Module, Vec<SyntaxError>) {
                 Some(p) => builder.module(p),
                 None => ast::Module::default(),
             };
+            let only_imports = module.items.iter().all(|i| matches!(i, ast::Item::Import(_)));
+            if only_imports && builder.errors.is_empty() {
+                let end = text.len().min(1);
+                builder.errors.push(SyntaxError::EmptyFile { at: Span::new(file, 0, end).into() });
+            }
             (module, builder.errors)
         }
         Err(_) => parse_in_chunks(file, text),
@@ -81,7 +86,18 @@ fn parse_in_chunks(file: FileId, text: &str) -> (ast::Module, Vec<SyntaxError>) 
                 }
                 errors.extend(builder.errors);
             }
-            Err(e) => errors.push(translate(file, start, text, e)),
+            Err(e) => {
+                let failed_at = match e.location {
+                    pest::error::InputLocation::Pos(p) => p,
+                    pest::error::InputLocation::Span((s, _)) => s,
+                };
+                match unterminated_string_at(chunk).filter(|(s, _)| *s < failed_at) {
+                    // An open string swallows the rest of its line, so the parser's complaint
+                    // comes later and says less; report the string instead.
+                    Some(at) => errors.push(SyntaxError::UnterminatedString { at: Span::new(file, start + at.0, start + at.1).into() }),
+                    None => errors.push(translate(file, start, text, e)),
+                }
+            }
         }
     }
     (module, errors)
@@ -133,6 +149,35 @@ fn too_deep_at(text: &str) -> Option<usize> {
                 }
             }
             b'}' | b')' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The byte range of the first string literal left open at the end of its line, skipping
+/// comments.
+fn unterminated_string_at(text: &str) -> Option<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' && bytes[i] != b'\r' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                if i >= bytes.len() || bytes[i] != b'"' {
+                    return Some((start, i.min(bytes.len())));
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
             _ => {}
         }
         i += 1;
