@@ -1,1 +1,33 @@
-fn main(){}
+//! Throughput of the front end: parse, check and lower a generated flow of 10,000 and
+//! 100,000 lines. Figures go to BENCHMARKS.md with the command that produced them.
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use ivrc::span::Sources;
+
+include!("generated_flow.rs");
+
+fn compile(text: &str) -> usize {
+    let mut sources = Sources::new();
+    let id = sources.add("big.ivr", text);
+    let (module, errors) = ivrc::syntax::parse(id, text);
+    assert!(errors.is_empty(), "{errors:?}");
+    let modules = vec![(id, &module)];
+    let (analysis, diags) = ivrc::check::check(&modules, &Default::default());
+    assert!(diags.is_empty(), "{:?}", diags.first());
+    let program = ivrc::lower::lower(&sources, &modules, &analysis);
+    program.flows[0].nodes.len()
+}
+
+fn bench(c: &mut Criterion) {
+    let mut group = c.benchmark_group("parse_check_lower");
+    group.sample_size(10);
+    for lines in [10_000, 100_000] {
+        let text = flow(lines);
+        group.throughput(Throughput::Bytes(text.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(lines), &text, |b, t| b.iter(|| compile(t)));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -70,6 +70,7 @@ struct FlowLowerer<'a> {
     analysis: &'a Analysis,
     nodes: Vec<Node>,
     vars: Vec<ir::Var>,
+    var_names: std::collections::HashSet<String>,
     var_ids: HashMap<Span, VarId>,
     legs: Vec<ir::Leg>,
     leg_ids: HashMap<Span, LegId>,
@@ -91,6 +92,7 @@ impl<'a> FlowLowerer<'a> {
             analysis,
             nodes: Vec::new(),
             vars: Vec::new(),
+            var_names: std::collections::HashSet::new(),
             var_ids: HashMap::new(),
             legs: vec![ir::Leg { id: LegId(0), name: "caller".into(), kind: ir::LegKind::Caller }],
             leg_ids: HashMap::new(),
@@ -169,13 +171,13 @@ impl<'a> FlowLowerer<'a> {
     fn declare(&mut self, name: &ast::Ident, origin: VarOrigin) -> Option<VarId> {
         let ty = *self.analysis.var_types.get(&name.span)?;
         let id = VarId(u32::try_from(self.vars.len()).unwrap_or(u32::MAX));
-        let taken = |n: &str| self.vars.iter().any(|v| v.name == n);
         let mut unique = name.name.clone();
         let mut k = 2;
-        while taken(&unique) {
+        while self.var_names.contains(&unique) {
             unique = format!("{}#{k}", name.name);
             k += 1;
         }
+        self.var_names.insert(unique.clone());
         let span = self.span(name.span);
         self.vars.push(ir::Var { id, name: unique, ty, origin, span });
         self.var_ids.insert(name.span, id);

@@ -31,10 +31,13 @@ pub struct Binding {
     pub unset: Option<(String, Span)>,
 }
 
-/// A stack of blocks, each with its bindings.
+/// A stack of blocks, each with its bindings, plus an index from name to binding so that
+/// lookups stay constant-time in flows with thousands of variables.
 #[derive(Debug, Default)]
 pub struct Scopes {
     frames: Vec<Vec<Binding>>,
+    /// For each visible name, (frame, position) of its binding.
+    by_name: std::collections::HashMap<String, (usize, usize)>,
 }
 
 impl Scopes {
@@ -45,21 +48,29 @@ impl Scopes {
 
     /// Closes a block.
     pub fn pop(&mut self) {
-        self.frames.pop();
+        if let Some(frame) = self.frames.pop() {
+            for b in frame {
+                self.by_name.remove(&b.name);
+            }
+        }
     }
 
     /// The visible binding of `name`.
     pub fn get(&self, name: &str) -> Option<&Binding> {
-        self.frames.iter().rev().flat_map(|f| f.iter().rev()).find(|b| b.name == name)
+        let (f, i) = *self.by_name.get(name)?;
+        self.frames.get(f)?.get(i)
     }
 
-    /// Adds a binding to the innermost block.
+    /// Adds a binding to the innermost block. Callers check first that the name is not
+    /// visible (no shadowing), so a name maps to one binding.
     pub fn define(&mut self, binding: Binding) {
         if self.frames.is_empty() {
             self.frames.push(Vec::new());
         }
-        if let Some(f) = self.frames.last_mut() {
-            f.push(binding);
+        let f = self.frames.len() - 1;
+        if let Some(frame) = self.frames.last_mut() {
+            self.by_name.insert(binding.name.clone(), (f, frame.len()));
+            frame.push(binding);
         }
     }
 

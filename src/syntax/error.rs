@@ -71,6 +71,19 @@ pub enum SyntaxError {
         #[label("not a variable name")]
         at: SourceSpan,
     },
+    /// A reserved word used as a name.
+    #[error("`{word}` is a reserved word")]
+    #[diagnostic(
+        code(ivrc::syntax::reserved_word),
+        help("choose another name, e.g. `{word}_1`; reserved words are listed in docs/language.md")
+    )]
+    ReservedWord {
+        /// The word.
+        word: String,
+        /// Where.
+        #[label("cannot be used as a name")]
+        at: SourceSpan,
+    },
     /// A number that does not fit in 64 bits.
     #[error("number too large")]
     #[diagnostic(
@@ -161,6 +174,10 @@ pub enum SyntaxError {
         at: SourceSpan,
     },
 }
+
+/// Every reserved word, sorted; the same words as the grammar's `keyword` rule (a test
+/// keeps the two in step).
+pub const RESERVED: [&str; 87] = ["and", "answer", "as", "attempts", "barge_in", "block", "break", "bridge", "busy", "by", "caller_id", "campaign", "collect", "delimiter", "detect_machine", "dial", "digit_timeout", "else", "end_key", "every", "expect", "fail", "false", "fetch", "flow", "for", "from", "get", "goto", "hangup", "header", "if", "import", "label", "lang", "leads", "let", "lines", "listen", "loop", "max", "max_digits", "max_length", "menu", "min_digits", "next", "no_answer", "normalize", "not", "off", "ok", "on", "or", "pause", "play", "post", "press", "prompt", "rate", "receive", "record", "record_calls", "redial", "repeat", "report", "reprompt", "respond", "result_webhook", "retries", "retry", "retry_after", "say", "set", "sms", "speak", "test", "timeout", "times", "to", "transfer", "true", "voice", "wait", "where", "window", "with", "within"];
 
 /// Whether a rule is a keyword token, which carries no information beyond its position.
 pub fn is_keyword(rule: Rule) -> bool {
@@ -351,7 +368,7 @@ pub fn rule_name(rule: Rule) -> &'static str {
         Rule::COMMENT => "a comment",
         Rule::ident_start | Rule::ident_char => "a letter",
         Rule::keyword => "a keyword",
-        Rule::ident => "a name",
+        Rule::ident | Rule::leg_name => "a name",
         Rule::word => "a name",
         Rule::integer => "a whole number",
         Rule::duration => "a duration such as `10s`",
@@ -426,18 +443,19 @@ pub fn rule_name(rule: Rule) -> &'static str {
         Rule::detect_machine_opt => "`detect_machine`",
         Rule::header_opt => "`header`",
         Rule::max_length_opt => "`max_length`",
-        Rule::expr
-        | Rule::or_expr
-        | Rule::and_expr
-        | Rule::not_expr
-        | Rule::compare
-        | Rule::sum
-        | Rule::product
-        | Rule::unary
-        | Rule::primary => "an expression",
-        Rule::compare_op => "a comparison",
-        Rule::sum_op | Rule::product_op => "an operator",
-        Rule::neg => "`-`",
+        Rule::expr | Rule::primary | Rule::prefix => "an expression",
+        Rule::infix => "an operator",
+        Rule::op_eq => "`==`",
+        Rule::op_ne => "`!=`",
+        Rule::op_le => "`<=`",
+        Rule::op_ge => "`>=`",
+        Rule::op_lt => "`<`",
+        Rule::op_gt => "`>`",
+        Rule::op_add => "`+`",
+        Rule::op_sub | Rule::op_neg => "`-`",
+        Rule::op_mul => "`*`",
+        Rule::op_div => "`/`",
+        Rule::op_rem => "`%`",
         Rule::boolean => "`true` or `false`",
         Rule::call => "a conversion such as `number(x)`",
         Rule::path => "a name",

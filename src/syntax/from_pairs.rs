@@ -6,11 +6,13 @@
 //! rest of the file is still read.
 
 use super::ast::*;
-use super::error::{is_keyword, SyntaxError};
+use super::error::{is_keyword, SyntaxError, RESERVED};
 use super::grammar::Rule;
 use super::template;
 use crate::span::{FileId, Span};
 use pest::iterators::Pair;
+use pest::pratt_parser::{Assoc, Op, PrattParser};
+use std::sync::OnceLock;
 
 type P<'i> = Pair<'i, Rule>;
 
@@ -53,11 +55,16 @@ impl Builder {
         Span::new(self.file, self.base + s.start(), self.base + s.end())
     }
 
-    fn ident(&self, p: &P<'_>) -> Ident {
-        Ident { name: p.as_str().to_string(), span: self.span(p) }
+    fn ident(&mut self, p: &P<'_>) -> Ident {
+        let name = p.as_str().to_string();
+        let span = self.span(p);
+        if p.as_rule() == Rule::ident && RESERVED.binary_search(&name.as_str()).is_ok() {
+            self.errors.push(SyntaxError::ReservedWord { word: name.clone(), at: span.into() });
+        }
+        Ident { name, span }
     }
 
-    fn first_ident(&self, p: &P<'_>) -> Ident {
+    fn first_ident(&mut self, p: &P<'_>) -> Ident {
         match child(p, Rule::ident).or_else(|| child(p, Rule::word)) {
             Some(c) => self.ident(&c),
             None => Ident { name: String::new(), span: self.span(p) },
@@ -156,7 +163,7 @@ impl Builder {
         }
     }
 
-    fn leg_in(&self, p: &P<'_>, r: Rule) -> Option<Ident> {
+    fn leg_in(&mut self, p: &P<'_>, r: Rule) -> Option<Ident> {
         child(p, r).map(|l| self.first_ident(&l))
     }
 
@@ -454,7 +461,7 @@ impl Builder {
                 None => return None,
             },
             Rule::block_stmt => StmtKind::Block,
-            Rule::hangup => StmtKind::Hangup(child(&p, Rule::ident).map(|i| self.ident(&i))),
+            Rule::hangup => StmtKind::Hangup(child(&p, Rule::leg_name).map(|i| self.ident(&i))),
             _ => return None,
         };
         Some(Stmt { kind, span })
@@ -467,74 +474,45 @@ impl Builder {
         }
     }
 
-    /// Builds an expression from any expression-level pair.
+    /// Builds an expression from an `expr` pair (operators by precedence) or a primary.
     fn expr(&mut self, p: P<'_>) -> Expr {
         let span = self.span(&p);
         match p.as_rule() {
-            Rule::expr | Rule::paren => match kids(&p).next() {
-                Some(c) => {
-                    let mut e = self.expr(c);
-                    if p.as_rule() == Rule::paren {
-                        e.span = span;
-                    }
-                    e
-                }
-                None => Expr { kind: ExprKind::Bool(false), span },
-            },
-            Rule::or_expr | Rule::and_expr | Rule::compare | Rule::sum | Rule::product => {
-                // `or` and `and` levels join with their keyword; the others carry an operator pair.
-                let level_op = match p.as_rule() {
-                    Rule::or_expr => BinaryOp::Or,
-                    _ => BinaryOp::And,
-                };
+            Rule::expr => {
                 if p.clone().into_inner().count() > 2 * MAX_OPERANDS {
                     self.errors.push(SyntaxError::ExpressionTooLong { limit: MAX_OPERANDS, at: span.into() });
                     return Expr { kind: ExprKind::Bool(false), span };
                 }
-                let mut items = kids(&p);
-                let Some(first) = items.next() else {
-                    return Expr { kind: ExprKind::Bool(false), span };
-                };
-                let mut lhs = self.expr(first);
-                let mut pending: Option<BinaryOp> = None;
-                for c in items {
-                    match c.as_rule() {
-                        Rule::compare_op | Rule::sum_op | Rule::product_op => {
-                            pending = Some(op_of(c.as_str()));
-                        }
-                        _ => {
-                            let rhs = self.expr(c);
-                            let op = pending.take().unwrap_or(level_op);
-                            let s = lhs.span.to(rhs.span);
-                            lhs = Expr { kind: ExprKind::Binary(op, Box::new(lhs), Box::new(rhs)), span: s };
-                        }
-                    }
-                }
-                lhs
+                let (file, base) = (self.file, self.base);
+                pratt()
+                    .map_primary(|primary| self.primary(primary))
+                    .map_prefix(move |op, arg| {
+                        let s = Span::new(file, base + op.as_span().start(), arg.span.end as usize);
+                        let op = if op.as_rule() == Rule::k_not { UnaryOp::Not } else { UnaryOp::Neg };
+                        Expr { kind: ExprKind::Unary(op, Box::new(arg)), span: s }
+                    })
+                    .map_infix(|lhs, op, rhs| {
+                        let s = lhs.span.to(rhs.span);
+                        Expr { kind: ExprKind::Binary(op_of(op.as_rule()), Box::new(lhs), Box::new(rhs)), span: s }
+                    })
+                    .parse(p.into_inner())
             }
-            Rule::not_expr | Rule::unary => {
-                let mut ops = Vec::new();
-                let mut inner = None;
-                for c in p.into_inner() {
-                    match c.as_rule() {
-                        Rule::k_not => ops.push(UnaryOp::Not),
-                        Rule::neg => ops.push(UnaryOp::Neg),
-                        _ => inner = Some(c),
-                    }
+            _ => self.primary(p),
+        }
+    }
+
+    /// Builds a primary expression.
+    fn primary(&mut self, p: P<'_>) -> Expr {
+        let span = self.span(&p);
+        match p.as_rule() {
+            Rule::paren => match child(&p, Rule::expr) {
+                Some(c) => {
+                    let mut e = self.expr(c);
+                    e.span = span;
+                    e
                 }
-                let Some(inner) = inner else {
-                    return Expr { kind: ExprKind::Bool(false), span };
-                };
-                if ops.len() > MAX_OPERANDS {
-                    self.errors.push(SyntaxError::ExpressionTooLong { limit: MAX_OPERANDS, at: span.into() });
-                    return Expr { kind: ExprKind::Bool(false), span };
-                }
-                let mut e = self.expr(inner);
-                for op in ops.into_iter().rev() {
-                    e = Expr { kind: ExprKind::Unary(op, Box::new(e)), span };
-                }
-                e
-            }
+                None => Expr { kind: ExprKind::Bool(false), span },
+            },
             Rule::integer => {
                 let i = self.int(&p);
                 Expr { kind: ExprKind::Int(i.value), span }
@@ -670,7 +648,7 @@ impl Builder {
                 },
                 Rule::receive_step => TestStepKind::ReceiveSms(self.template_in(&s)),
                 _ => {
-                    let leg = child(&s, Rule::ident).map(|i| self.ident(&i));
+                    let leg = child(&s, Rule::ident).or_else(|| child(&s, Rule::leg_name)).map(|i| self.ident(&i));
                     let outcome = if has(&s, Rule::k_answer) {
                         Some(PartyOutcome::Answer)
                     } else if has(&s, Rule::k_busy) {
@@ -721,21 +699,43 @@ impl Builder {
     }
 }
 
-/// The operator written as `text`.
-fn op_of(text: &str) -> BinaryOp {
-    match text {
-        "+" => BinaryOp::Add,
-        "-" => BinaryOp::Sub,
-        "*" => BinaryOp::Mul,
-        "/" => BinaryOp::Div,
-        "%" => BinaryOp::Rem,
-        "==" => BinaryOp::Eq,
-        "!=" => BinaryOp::Ne,
-        "<" => BinaryOp::Lt,
-        "<=" => BinaryOp::Le,
-        ">" => BinaryOp::Gt,
+/// The binary operator of an operator token.
+fn op_of(rule: Rule) -> BinaryOp {
+    match rule {
+        Rule::k_or => BinaryOp::Or,
+        Rule::k_and => BinaryOp::And,
+        Rule::op_add => BinaryOp::Add,
+        Rule::op_sub => BinaryOp::Sub,
+        Rule::op_mul => BinaryOp::Mul,
+        Rule::op_div => BinaryOp::Div,
+        Rule::op_rem => BinaryOp::Rem,
+        Rule::op_eq => BinaryOp::Eq,
+        Rule::op_ne => BinaryOp::Ne,
+        Rule::op_lt => BinaryOp::Lt,
+        Rule::op_le => BinaryOp::Le,
+        Rule::op_gt => BinaryOp::Gt,
         _ => BinaryOp::Ge,
     }
+}
+
+/// The precedence table, loosest first.
+fn pratt() -> &'static PrattParser<Rule> {
+    static PRATT: OnceLock<PrattParser<Rule>> = OnceLock::new();
+    PRATT.get_or_init(|| {
+        PrattParser::new()
+            .op(Op::infix(Rule::k_or, Assoc::Left))
+            .op(Op::infix(Rule::k_and, Assoc::Left))
+            .op(Op::prefix(Rule::k_not))
+            .op(Op::infix(Rule::op_eq, Assoc::Left)
+                | Op::infix(Rule::op_ne, Assoc::Left)
+                | Op::infix(Rule::op_lt, Assoc::Left)
+                | Op::infix(Rule::op_le, Assoc::Left)
+                | Op::infix(Rule::op_gt, Assoc::Left)
+                | Op::infix(Rule::op_ge, Assoc::Left))
+            .op(Op::infix(Rule::op_add, Assoc::Left) | Op::infix(Rule::op_sub, Assoc::Left))
+            .op(Op::infix(Rule::op_mul, Assoc::Left) | Op::infix(Rule::op_div, Assoc::Left) | Op::infix(Rule::op_rem, Assoc::Left))
+            .op(Op::prefix(Rule::op_neg))
+    })
 }
 
 /// Minutes after midnight of `HH:MM`.

@@ -280,7 +280,26 @@ fn join_or(items: &[String]) -> String {
 
 fn is_reserved(rest: &str) -> bool {
     let word: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-    !word.is_empty() && IvrParser::parse(Rule::keyword, &word).is_ok_and(|p| p.as_str() == word)
+    error::RESERVED.binary_search(&word.as_str()).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_words_are_the_grammar_keywords() {
+        let mut sorted = error::RESERVED.to_vec();
+        sorted.sort_unstable();
+        assert_eq!(sorted, error::RESERVED, "RESERVED must stay sorted for binary search");
+        for w in error::RESERVED {
+            let parsed = IvrParser::parse(Rule::keyword, w).map(|mut p| p.next().map(|x| x.as_str().to_string()));
+            assert_eq!(parsed.ok().flatten().as_deref(), Some(w), "`{w}` is not matched by the keyword rule");
+        }
+        for w in ["client", "sayx", "records", "max_x", "op", "tom"] {
+            assert!(IvrParser::parse(Rule::keyword, w).map_or(true, |p| p.as_str() != w), "`{w}` must not be a keyword");
+        }
+    }
 }
 
 /// Describes the token at the start of `rest` and its length in bytes.
