@@ -820,7 +820,7 @@ fn campaign(sources: &Sources, analysis: &Analysis, c: &ast::Campaign) -> ir::Ca
         detect_machine: false,
         result_webhook: None,
         caller_id: None,
-        leads_rows: analysis.leads.get(&c.span).cloned().unwrap_or_default(),
+        leads_rows: analysis.leads.get(&c.span).map(|l| l.rows.clone()).unwrap_or_default(),
         span: src_span(sources, c.span),
     };
     for s in &c.settings {
@@ -871,6 +871,10 @@ fn campaign(sources: &Sources, analysis: &Analysis, c: &ast::Campaign) -> ir::Ca
                 }
             }
         }
+    }
+    // The delimiter the file was read with, declared or detected.
+    if let Some(d) = analysis.leads.get(&c.span).and_then(|l| l.delimiter) {
+        out.delimiter = (d as char).to_string();
     }
     out
 }

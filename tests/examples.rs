@@ -30,6 +30,17 @@ fn example_ir_snapshots() {
 }
 
 #[test]
+fn ok_fixtures_check_clean_and_lower() {
+    insta::glob!("fixtures/ok", "*.ivr", |path| {
+        let check = ivrc(&["check", "--deny-warnings", &rel(path)]);
+        assert_eq!(check.code, 0, "{}", check.stderr);
+        let run = ivrc(&["build", &rel(path), "--target", "ir"]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        insta::assert_snapshot!(run.stdout);
+    });
+}
+
+#[test]
 fn the_seed_examples_are_short() {
     let lines = |f: &str| std::fs::read_to_string(format!("{}/examples/{f}", env!("CARGO_MANIFEST_DIR"))).expect("readable").lines().count();
     assert!(lines("sum.ivr") <= 20, "sum.ivr has {} lines", lines("sum.ivr"));

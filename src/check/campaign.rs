@@ -15,14 +15,15 @@ use std::collections::HashMap;
 /// At most this many bad rows are reported per leads file.
 const MAX_ROW_REPORTS: usize = 20;
 
-/// Checks a campaign; returns the valid leads rows (empty when the file is missing).
+/// Checks a campaign; returns the valid leads rows and the delimiter read (`None` when the
+/// file is missing).
 pub fn check_campaign(
     c: &Campaign,
     flows: &HashMap<&str, &Flow>,
     file: FileId,
     leads_files: &LeadsFiles,
     out: &mut Vec<CheckError>,
-) -> Vec<leads::Lead> {
+) -> super::CampaignLeads {
     let flow = flows.get(c.flow.name.as_str()).copied();
     if flow.is_none() {
         let help = did_you_mean(&c.flow.name, flows.keys().copied(), "define the flow, or import the file that defines it");
@@ -32,6 +33,7 @@ pub fn check_campaign(
     let mut leads_at = None;
     let mut delimiter = None;
     let mut normalization = Normalization::E164;
+    let mut skip_bad_phones = false;
     for s in &c.settings {
         let key = setting_key(&s.kind);
         if let Some(first) = seen.get(&key) {
@@ -40,15 +42,10 @@ pub fn check_campaign(
             seen.insert(key, s.span);
         }
         match &s.kind {
-            CampaignSettingKind::Leads(t) => match t.as_plain() {
-                Some(p) => leads_at = Some((p, t.span)),
-                None => out.push(CheckError::InvalidSetting {
-                    setting: "leads".into(),
-                    value: t.source_text(),
-                    help: "the leads path is a plain file name; placeholders are not allowed".into(),
-                    at: t.span.into(),
-                }),
-            },
+            CampaignSettingKind::Leads(t) => {
+                // Placeholders were refused by the parser.
+                leads_at = t.as_plain().map(|p| (p, t.span));
+            }
             CampaignSettingKind::Delimiter(t) => match t.as_plain().as_deref() {
                 Some(";") => delimiter = Some(b';'),
                 Some(",") => delimiter = Some(b','),
@@ -129,6 +126,7 @@ pub fn check_campaign(
                     }),
                 }
                 if let Some(a) = on_error {
+                    skip_bad_phones = true;
                     if !matches!(a.name.as_str(), "skip" | "flag") {
                         out.push(CheckError::InvalidSetting {
                             setting: "normalize … else".into(),
@@ -169,9 +167,19 @@ pub fn check_campaign(
     }
     let Some((path, at)) = leads_at else {
         out.push(CheckError::MissingLeads { name: c.name.name.clone(), at: c.name.span.into() });
-        return Vec::new();
+        return super::CampaignLeads::default();
     };
-    let Some(flow) = flow else { return Vec::new() };
+    let Some(flow) = flow else { return super::CampaignLeads::default() };
+    for p in &flow.params {
+        if matches!(Type::from_name(&p.ty.name), Some(Type::Bool | Type::Duration | Type::Json)) {
+            out.push(CheckError::InvalidSetting {
+                setting: "leads".into(),
+                value: format!("{}: {}", p.name.name, p.ty.name),
+                help: format!("flow `{}` is run from a leads file, whose columns are text, number, digits or phone; declare `{}` as one of those", flow.name.name, p.name.name),
+                at: p.ty.span.into(),
+            });
+        }
+    }
     match leads_files.get(&(file, path.clone())) {
         Some(Some(bytes)) => {
             let columns = flow
@@ -184,7 +192,7 @@ pub fn check_campaign(
             // though it can be read.
             if delimiter.is_none() && report.delimiter == b'\t' {
                 out.push(CheckError::LeadsDelimiter { path: path.clone(), expected: ";".into(), found: "\\t".into(), at: at.into() });
-                return Vec::new();
+                return super::CampaignLeads::default();
             }
             let header = report.header.join(&(report.delimiter as char).to_string());
             let mut rows = 0;
@@ -199,7 +207,16 @@ pub fn check_campaign(
                         continue;
                     }
                 }
-                out.push(leads_problem(&path, &header, p, at));
+                match p {
+                    // `normalize … else skip|flag` asks for such rows to be set aside.
+                    LeadProblem::BadPhone { line, column, error, .. } if skip_bad_phones => out.push(CheckError::LeadsRowSkipped {
+                        path: path.clone(),
+                        line: *line,
+                        problem: format!("`{column}`: {error}"),
+                        at: at.into(),
+                    }),
+                    _ => out.push(leads_problem(&path, &header, p, at)),
+                }
             }
             if rows > MAX_ROW_REPORTS {
                 out.push(CheckError::LeadsUnusable {
@@ -209,11 +226,11 @@ pub fn check_campaign(
                     at: at.into(),
                 });
             }
-            report.leads
+            super::CampaignLeads { rows: report.leads, delimiter: Some(report.delimiter) }
         }
         _ => {
             out.push(CheckError::LeadsNotFound { path, at: at.into() });
-            Vec::new()
+            super::CampaignLeads::default()
         }
     }
 }
@@ -287,13 +304,17 @@ fn leads_problem(path: &str, header: &str, p: &LeadProblem, at: Span) -> CheckEr
         LeadProblem::BadPhone { line, column, value, error, .. } => CheckError::LeadsBadRow {
             path,
             line: *line,
-            problem: format!("`{column}` value `{value}`: {error}"),
+            problem: if error.to_string().contains(value.as_str()) {
+                format!("`{column}`: {error}")
+            } else {
+                format!("`{column}` value `{value}`: {error}")
+            },
             at,
         },
         LeadProblem::BadNumber { line, column, value, .. } => CheckError::LeadsBadRow {
             path,
             line: *line,
-            problem: format!("`{column}` value `{value}` is not a whole number"),
+            problem: format!("`{column}` value `{value}` is not a whole number between -9223372036854775808 and 9223372036854775807"),
             at,
         },
     }

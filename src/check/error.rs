@@ -695,9 +695,23 @@ pub enum CheckError {
         #[label("this file")]
         at: SourceSpan,
     },
+    /// A row set aside as the campaign's `normalize … else skip|flag` asks.
+    #[error("leads file `{path}` line {line}: {problem}")]
+    #[diagnostic(code(ivrc::check::leads_row_skipped), severity(Warning), help("the row is set aside as `normalize … else` asks; fix the number to have it called"))]
+    LeadsRowSkipped {
+        /// The path.
+        path: String,
+        /// The 1-based line.
+        line: usize,
+        /// What is wrong.
+        problem: String,
+        /// The `leads` setting.
+        #[label("in this file")]
+        at: SourceSpan,
+    },
     /// A row of the leads file that cannot be called.
     #[error("leads file `{path}` line {line}: {problem}")]
-    #[diagnostic(code(ivrc::check::leads_bad_row), help("fix or remove the row; rows with errors are skipped by the dialer"))]
+    #[diagnostic(code(ivrc::check::leads_bad_row), help("fix or remove the row, or say `normalize … else skip` to have bad numbers set aside"))]
     LeadsBadRow {
         /// The path.
         path: String,

@@ -16,6 +16,9 @@ use crate::span::Span;
 use crate::syntax::ast::*;
 use std::collections::HashMap;
 
+/// The most phrases one `listen` may wait for.
+const MAX_PHRASES: usize = 200;
+
 /// What the program around a flow decides about it.
 pub struct FlowContext {
     /// The campaign (name, span) that runs this flow without placing a call for it.
@@ -44,9 +47,11 @@ impl Exits {
     }
 }
 
-/// One block being walked: its statements and the labels directly in it.
+/// One block being walked: its statements, the labels directly in it, and the position
+/// of the statement being walked.
 struct BlockCtx<'a> {
     stmts: &'a [Stmt],
+    labels: HashMap<&'a str, usize>,
     pos: usize,
 }
 
@@ -68,6 +73,8 @@ pub struct FlowChecker<'a> {
     flow_name: String,
     has_error_handler: bool,
     unset_reported: Vec<Span>,
+    /// Forward gotos: (label, skipped name, goto span), applied when the label is reached.
+    skips: Vec<(String, String, Span)>,
 }
 
 /// Checks a flow, pushing problems to `out`.
@@ -90,6 +97,7 @@ pub fn check_flow(flow: &Flow, ctx: &FlowContext, analysis: &mut Analysis, out: 
         flow_name: flow.name.name.clone(),
         has_error_handler: flow.handlers.iter().any(|h| h.event.name == "error"),
         unset_reported: Vec::new(),
+        skips: Vec::new(),
     };
     c.scopes.push();
     c.scopes.define(Binding {
@@ -98,6 +106,7 @@ pub fn check_flow(flow: &Flow, ctx: &FlowContext, analysis: &mut Analysis, out: 
         def: flow.name.span,
         is_caller: true,
         unset: None,
+        skipped_by: None,
     });
     c.params(&flow.params);
     c.settings(&flow.settings);
@@ -194,12 +203,15 @@ impl<'a> FlowChecker<'a> {
                 continue;
             }
             seen.insert(&p.name.name, p.name.span);
-            let Some(t) = self.type_name(&p.ty) else { continue };
+            let t = self.type_name(&p.ty);
             if p.name.name == "caller" {
                 self.out.push(CheckError::DuplicateVariable { name: "caller".into(), at: p.name.span.into(), first: None });
                 continue;
             }
-            self.define_value(&p.name, t, None);
+            match t {
+                Some(t) => self.define_value(&p.name, t, None),
+                None => self.define_broken(&p.name),
+            }
         }
     }
 
@@ -272,7 +284,24 @@ impl<'a> FlowChecker<'a> {
             return;
         }
         self.analysis.var_types.insert(name.span, t);
-        self.scopes.define(Binding { name: name.name.clone(), kind: Kind::Value(t), def: name.span, is_caller: false, unset });
+        self.scopes.define(Binding { name: name.name.clone(), kind: Kind::Value(t), def: name.span, is_caller: false, unset, skipped_by: None });
+    }
+
+    /// Defines a name whose definition was already reported as wrong.
+    fn define_broken(&mut self, name: &Ident) {
+        if self.scopes.get(&name.name).is_none() {
+            self.scopes.define(Binding { name: name.name.clone(), kind: Kind::Broken, def: name.span, is_caller: false, unset: None, skipped_by: None });
+        }
+    }
+
+    /// Marks the names that forward gotos to `label` jump over.
+    fn mark_skipped(&mut self, label: &str) {
+        let skips: Vec<(String, String, Span)> = self.skips.iter().filter(|(l, _, _)| l == label).cloned().collect();
+        for (label, name, goto) in skips {
+            if let Some(b) = self.scopes.get_mut(&name) {
+                b.skipped_by.get_or_insert((label, goto));
+            }
+        }
     }
 
     /// Records what `id` refers to and reports a use without a value.
@@ -281,10 +310,17 @@ impl<'a> FlowChecker<'a> {
             Kind::Leg if b.is_caller => Resolved::Caller,
             Kind::Leg => Resolved::Leg(b.def),
             Kind::Value(_) => Resolved::Var(b.def),
+            Kind::Broken => return,
         };
         self.analysis.resolved.insert(id.span, r);
         if b.is_caller {
             self.require_caller(id.span);
+        }
+        if let Some((label, goto)) = &b.skipped_by {
+            if !self.unset_reported.contains(&b.def) {
+                self.unset_reported.push(b.def);
+                self.out.push(CheckError::GotoSkipsDefinition { label: label.clone(), name: id.name.clone(), at: (*goto).into(), definition: Some(b.def.into()) });
+            }
         }
         if let Some((outcome, arm)) = &b.unset {
             if !self.unset_reported.contains(&b.def) {
@@ -317,6 +353,7 @@ impl<'a> FlowChecker<'a> {
         };
         match self.scopes.get(&l.name).cloned() {
             Some(b) if b.kind == Kind::Leg => self.note_use(l, &b),
+            Some(b) if b.kind == Kind::Broken => {}
             Some(b) => {
                 self.out.push(CheckError::WrongKindOfName {
                     name: l.name.clone(),
@@ -338,7 +375,15 @@ impl<'a> FlowChecker<'a> {
     /// Walks a block in its own scope.
     pub fn block(&mut self, stmts: &'a [Stmt]) -> Exits {
         self.scopes.push();
-        self.blocks.push(BlockCtx { stmts, pos: 0 });
+        let labels = stmts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| match &s.kind {
+                StmtKind::Label(l) => Some((l.name.as_str(), i)),
+                _ => None,
+            })
+            .collect();
+        self.blocks.push(BlockCtx { stmts, labels, pos: 0 });
         let mut acc = Exits::FALLS;
         let mut ended_by: Option<Span> = None;
         let mut warned = false;
@@ -346,9 +391,10 @@ impl<'a> FlowChecker<'a> {
             if let Some(b) = self.blocks.last_mut() {
                 b.pos = i;
             }
-            if matches!(s.kind, StmtKind::Label(_)) {
+            if let StmtKind::Label(l) = &s.kind {
                 acc.falls = true;
                 ended_by = None;
+                self.mark_skipped(&l.name);
             }
             if !acc.falls && !warned {
                 warned = true;
@@ -382,7 +428,7 @@ impl<'a> FlowChecker<'a> {
                     format!("`{statement}` takes {}", allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", "))
                 };
                 self.out.push(CheckError::OptionNotAllowed { option: k.into(), statement: statement.into(), help, at: o.span.into() });
-            } else if let Some(first) = seen.get(k) {
+            } else if let Some(first) = seen.get(k).filter(|_| k != "header") {
                 self.out.push(CheckError::DuplicateSetting { name: k.into(), at: o.span.into(), first: Some((*first).into()) });
             } else {
                 seen.insert(k, o.span);
@@ -527,7 +573,14 @@ impl<'a> FlowChecker<'a> {
             StmtKind::Record { var, leg, body } => {
                 self.leg(leg.as_ref(), s.span);
                 self.options("record", &["max_length", "end_key"], body);
-                self.arms(ArmRules { statement: "record", outcomes: &[], texts: None, binding: None }, body);
+                for arm in &body.arms {
+                    self.out.push(CheckError::UnknownOutcome {
+                        statement: "record".into(),
+                        name: if arm.is_else { "else".into() } else { "this".into() },
+                        help: "`record` has no outcomes; it goes on when the recording ends".into(),
+                        at: arm.span.into(),
+                    });
+                }
                 self.define_value(var, Type::Text, None);
                 Exits::FALLS
             }
@@ -559,8 +612,9 @@ impl<'a> FlowChecker<'a> {
                     }
                     (d, f) => d.or(f),
                 };
-                if let Some(t) = t {
-                    self.define_value(name, t, None);
+                match t {
+                    Some(t) => self.define_value(name, t, None),
+                    None => self.define_broken(name),
                 }
                 Exits::FALLS
             }
@@ -570,6 +624,9 @@ impl<'a> FlowChecker<'a> {
                         Kind::Value(t) => {
                             self.note_use(name, &b);
                             self.expect(value, t, &format!("`{}` holds {}", name.name, super::types::article(t)));
+                        }
+                        Kind::Broken => {
+                            self.type_of(value);
                         }
                         Kind::Leg => {
                             self.out.push(CheckError::WrongKindOfName {
@@ -733,7 +790,7 @@ impl<'a> FlowChecker<'a> {
                 });
             }
         }
-        let binding = t.map(|t| Binding { name: var.name.clone(), kind: Kind::Value(t), def: var.span, is_caller: false, unset: None });
+        let binding = t.map(|t| Binding { name: var.name.clone(), kind: Kind::Value(t), def: var.span, is_caller: false, unset: None, skipped_by: None });
         if let (Some(e), Some(b)) = (where_expr, &binding) {
             self.scopes.push();
             self.scopes.define(b.clone());
@@ -745,8 +802,9 @@ impl<'a> FlowChecker<'a> {
             body,
         );
         let (exits, unset) = self.summarize(&infos, &["ok"], &["timeout", "invalid"]);
-        if let Some(t) = t {
-            self.define_value(var, t, unset);
+        match t {
+            Some(t) => self.define_value(var, t, unset),
+            None => self.define_broken(var),
         }
         exits
     }
@@ -826,6 +884,15 @@ impl<'a> FlowChecker<'a> {
         if list.is_empty() {
             self.out.push(CheckError::NothingToWaitFor { statement: "listen".into(), what: "phrases".into(), example: "\"да\"".into(), at: span.into() });
         }
+        if list.len() > MAX_PHRASES {
+            self.out.push(CheckError::CountOutOfRange {
+                what: "listen phrases".into(),
+                value: i64::try_from(list.len()).unwrap_or(i64::MAX),
+                help: format!("a `listen` takes at most {MAX_PHRASES} phrases; recognizers take hints, not dictionaries"),
+                at: span.into(),
+            });
+            return self.summarize(&infos, &[], &["nomatch", "timeout"]).0;
+        }
         values::phrases(&list, self.out);
         self.summarize(&infos, &[], &["nomatch", "timeout"]).0
     }
@@ -842,7 +909,12 @@ impl<'a> FlowChecker<'a> {
             }
         }
         let outcomes: &[&str] = &["answered", "busy", "no_answer", "failed", "machine"];
-        let infos = self.arms(ArmRules { statement: "dial", outcomes, texts: None, binding: None }, body);
+        // The new leg is connected in the `answered` and `machine` arms, so they may use it.
+        let connected = Binding { name: leg.name.clone(), kind: Kind::Leg, def: leg.span, is_caller: false, unset: None, skipped_by: None };
+        let infos = self.arms(
+            ArmRules { statement: "dial", outcomes, texts: None, binding: Some((connected, &["answered", "machine"][..])) },
+            body,
+        );
         for a in &body.arms {
             for p in &a.patterns {
                 if let Pattern::Outcome(o) = p {
@@ -873,7 +945,7 @@ impl<'a> FlowChecker<'a> {
                 self.out.push(CheckError::DuplicateLeg { name: leg.name.clone(), at: leg.span.into(), first });
             }
             None => {
-                self.scopes.define(Binding { name: leg.name.clone(), kind: Kind::Leg, def: leg.span, is_caller: false, unset });
+                self.scopes.define(Binding { name: leg.name.clone(), kind: Kind::Leg, def: leg.span, is_caller: false, unset, skipped_by: None });
             }
         }
         exits
@@ -891,7 +963,7 @@ impl<'a> FlowChecker<'a> {
                 values::duration("timeout", d, values::FETCH_TIMEOUT, self.out);
             }
         }
-        let binding = Binding { name: var.name.clone(), kind: Kind::Value(Type::Json), def: var.span, is_caller: false, unset: None };
+        let binding = Binding { name: var.name.clone(), kind: Kind::Value(Type::Json), def: var.span, is_caller: false, unset: None, skipped_by: None };
         let infos = self.arms(ArmRules { statement: "fetch", outcomes: &["ok", "error"], texts: None, binding: Some((binding, &["ok"])) }, body);
         let (exits, unset) = self.summarize(&infos, &["ok"], &["error"]);
         self.define_value(var, Type::Json, unset);
@@ -903,13 +975,7 @@ impl<'a> FlowChecker<'a> {
             values::count("goto max", n, 1, 1000, self.out);
         }
         // Find the label in this block or an enclosing one.
-        let mut found = None;
-        for (depth, b) in self.blocks.iter().enumerate().rev() {
-            if let Some(j) = b.stmts.iter().position(|s| matches!(&s.kind, StmtKind::Label(l) if l.name == label.name)) {
-                found = Some((depth, j));
-                break;
-            }
-        }
+        let found = self.blocks.iter().enumerate().rev().find_map(|(depth, b)| b.labels.get(label.name.as_str()).map(|j| (depth, *j)));
         match found {
             None => match self.labels.get(&label.name) {
                 Some(l) => self.out.push(CheckError::LabelNotVisible { name: label.name.clone(), at: label.span.into(), label: Some((*l).into()) }),
@@ -930,10 +996,12 @@ impl<'a> FlowChecker<'a> {
                         });
                     }
                 } else {
+                    // Names defined between here and the label have no value after the label
+                    // when reached by this jump; uses there are reported (see `mark_skipped`).
                     let from = if nested { k } else { k + 1 };
-                    let skipped = b.stmts[from..j].iter().find_map(defines).cloned();
-                    if let Some(d) = skipped {
-                        self.out.push(CheckError::GotoSkipsDefinition { label: label.name.clone(), name: d.name.clone(), at: span.into(), definition: Some(d.span.into()) });
+                    let skipped: Vec<String> = b.stmts[from..j].iter().filter_map(defines).map(|d| d.name.clone()).collect();
+                    for name in skipped {
+                        self.skips.push((label.name.clone(), name, span));
                     }
                 }
             }

@@ -64,8 +64,17 @@ pub struct Analysis {
     pub resolved: HashMap<Span, Resolved>,
     /// The type of every variable, by the span of its definition's name.
     pub var_types: HashMap<Span, Type>,
-    /// Valid leads rows per campaign, by the campaign's span.
-    pub leads: HashMap<Span, Vec<crate::leads::Lead>>,
+    /// What was read from each campaign's leads file, by the campaign's span.
+    pub leads: HashMap<Span, CampaignLeads>,
+}
+
+/// What the checker read from a campaign's leads file.
+#[derive(Debug, Default, Clone)]
+pub struct CampaignLeads {
+    /// The valid rows.
+    pub rows: Vec<crate::leads::Lead>,
+    /// The delimiter used (declared or detected); `None` when the file was not read.
+    pub delimiter: Option<u8>,
 }
 
 /// The leads files named by campaigns, for the caller to load before [`check`].

@@ -14,6 +14,9 @@ pub enum Kind {
     Value(Type),
     /// A call leg.
     Leg,
+    /// A name whose definition was already reported as wrong (an unknown type, a value
+    /// that did not type); uses are accepted silently so one mistake is reported once.
+    Broken,
 }
 
 /// A visible name.
@@ -29,6 +32,9 @@ pub struct Binding {
     pub is_caller: bool,
     /// The outcome arm after which the flow goes on without a value, if any.
     pub unset: Option<(String, Span)>,
+    /// A forward `goto` (label, span) that jumps over this definition to a label the name
+    /// is still visible at.
+    pub skipped_by: Option<(String, Span)>,
 }
 
 /// A stack of blocks, each with its bindings, plus an index from name to binding so that
@@ -59,6 +65,12 @@ impl Scopes {
     pub fn get(&self, name: &str) -> Option<&Binding> {
         let (f, i) = *self.by_name.get(name)?;
         self.frames.get(f)?.get(i)
+    }
+
+    /// The visible binding of `name`, to update it.
+    pub fn get_mut(&mut self, name: &str) -> Option<&mut Binding> {
+        let (f, i) = *self.by_name.get(name)?;
+        self.frames.get_mut(f)?.get_mut(i)
     }
 
     /// Adds a binding to the innermost block. Callers check first that the name is not

@@ -103,7 +103,8 @@ fn check_keys(keys: &Template, out: &mut Vec<CheckError>) {
     let text = keys.as_plain().unwrap_or_else(|| keys.source_text());
     let bad = text.chars().find(|c| !(c.is_ascii_digit() || *c == '*' || *c == '#'));
     if text.is_empty() || bad.is_some() {
-        out.push(CheckError::InvalidKey { key: text, at: keys.span.into() });
+        let key = if text.is_empty() { "\"\"".to_string() } else { text };
+        out.push(CheckError::InvalidKey { key, at: keys.span.into() });
     }
 }
 

@@ -205,6 +205,7 @@ impl FlowChecker<'_> {
         if let Some(b) = self.scopes.get(&first.name).cloned() {
             self.note_use(first, &b);
             return match b.kind {
+                Kind::Broken => None,
                 Kind::Value(t) => match rest.first() {
                     None => Some(t),
                     Some(_) if t == Type::Json => Some(Type::Json),

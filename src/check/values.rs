@@ -102,7 +102,8 @@ pub fn key(t: &Template, out: &mut Vec<CheckError>) -> Option<String> {
     match (chars.next(), chars.next()) {
         (Some(c), None) if c.is_ascii_digit() || c == '*' || c == '#' => Some(text),
         _ => {
-            out.push(CheckError::InvalidKey { key: text, at: t.span.into() });
+            let key = if text.is_empty() { "\"\"".to_string() } else { text };
+            out.push(CheckError::InvalidKey { key, at: t.span.into() });
             None
         }
     }

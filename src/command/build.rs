@@ -2,14 +2,14 @@
 
 use super::check::analyse;
 use super::load::load;
-use super::report::print;
+use super::report::Printer;
 use crate::cli::{BuildArgs, Target};
 use ivrc::span::FileId;
 use ivrc::syntax::ast;
 
 /// Runs `ivrc build`.
 pub fn run(args: &BuildArgs) -> u8 {
-    let loaded = match load(std::slice::from_ref(&args.file)) {
+    let loaded = match load(&args.file) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("error: {}", e.0);
@@ -17,8 +17,9 @@ pub fn run(args: &BuildArgs) -> u8 {
         }
     };
     let (analysis, problems) = analyse(&loaded);
-    let counts = print(&loaded.sources, problems, args.format);
-    let code = counts.exit_code(args.deny_warnings);
+    let mut printer = Printer::new(args.format, true);
+    printer.add(&loaded.sources, problems);
+    let code = printer.finish().exit_code(args.deny_warnings);
     let Some(analysis) = analysis.filter(|_| code == 0) else { return 1 };
     let modules: Vec<(FileId, &ast::Module)> = loaded.modules.iter().map(|(f, m)| (*f, m)).collect();
     let program = ivrc::lower::lower(&loaded.sources, &modules, &analysis);

@@ -1,7 +1,7 @@
 //! `ivrc check`: parse and check files, print every problem.
 
 use super::load::{load, Loaded};
-use super::report::{print, Problem};
+use super::report::{Printer, Problem};
 use crate::cli::{CheckArgs, Format};
 use ivrc::check::Analysis;
 use ivrc::span::FileId;
@@ -24,21 +24,34 @@ pub fn analyse(loaded: &Loaded) -> (Option<Analysis>, Vec<Problem>) {
     (Some(analysis), problems)
 }
 
-/// Runs `ivrc check`.
+/// Runs `ivrc check`: each file is checked as its own program, with its imports.
 pub fn run(args: &CheckArgs) -> u8 {
-    let loaded = match load(&args.files) {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {}", e.0);
-            return 2;
-        }
-    };
-    let (_, problems) = analyse(&loaded);
-    let counts = print(&loaded.sources, problems, args.format);
-    let code = counts.exit_code(args.deny_warnings);
+    let mut printer = Printer::new(args.format, false);
+    let (mut files, mut flows) = (0, 0);
+    for file in &args.files {
+        let loaded = match load(file) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: {}", e.0);
+                return 2;
+            }
+        };
+        let (_, problems) = analyse(&loaded);
+        printer.add(&loaded.sources, problems);
+        files += 1;
+        flows += loaded.modules.iter().flat_map(|(_, m)| &m.items).filter(|i| matches!(i, ast::Item::Flow(_))).count();
+    }
+    let code = printer.finish().exit_code(args.deny_warnings);
     if code == 0 && args.format == Format::Human {
-        let flows = loaded.modules.iter().flat_map(|(_, m)| &m.items).filter(|i| matches!(i, ast::Item::Flow(_))).count();
-        eprintln!("ok: {} file{}, {flows} flow{}", loaded.modules.len(), if loaded.modules.len() == 1 { "" } else { "s" }, if flows == 1 { "" } else { "s" });
+        eprintln!("ok: {files} file{}, {flows} flow{}", plural(files), plural(flows));
     }
     code
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
 }

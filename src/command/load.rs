@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 pub struct Loaded {
     /// Every file read.
     pub sources: Sources,
-    /// Parsed modules, roots first.
+    /// Parsed modules, the root first.
     pub modules: Vec<(FileId, ast::Module)>,
     /// Syntax errors by file.
     pub syntax_errors: Vec<(FileId, SyntaxError)>,
@@ -18,14 +18,14 @@ pub struct Loaded {
     pub leads: LeadsFiles,
 }
 
-/// A root file that cannot be read: a usage or I/O error (exit 2).
+/// The root file cannot be read: a usage or I/O error (exit 2).
 pub struct LoadError(pub String);
 
-/// Reads `roots` and everything they import.
-pub fn load(roots: &[PathBuf]) -> Result<Loaded, LoadError> {
+/// Reads `root` and everything it imports.
+pub fn load(root: &Path) -> Result<Loaded, LoadError> {
     let mut loaded = Loaded { sources: Sources::new(), modules: Vec::new(), syntax_errors: Vec::new(), leads: LeadsFiles::new() };
     let mut seen: Vec<PathBuf> = Vec::new();
-    let mut queue: Vec<(PathBuf, String, Option<(FileId, Span)>)> = roots.iter().map(|p| (p.clone(), p.display().to_string(), None)).collect();
+    let mut queue: Vec<(PathBuf, String, Option<(FileId, Span)>)> = vec![(root.to_path_buf(), root.display().to_string(), None)];
     let mut paths: Vec<(FileId, PathBuf)> = Vec::new();
     let mut i = 0;
     while i < queue.len() {

@@ -34,29 +34,56 @@ impl Counts {
     }
 }
 
-/// Prints `problems` to stderr (human) or stdout (JSON) and returns the counts.
-pub fn print(sources: &Sources, problems: Vec<Problem>, format: Format) -> Counts {
-    let counts = Counts {
-        errors: problems.iter().filter(|p| !p.is_warning()).count(),
-        warnings: problems.iter().filter(|p| p.is_warning()).count(),
-    };
-    match format {
-        Format::Human => {
-            let mut out = String::new();
-            for p in problems {
-                out.push_str(&render(sources, p));
+/// Collects diagnostics of one or more programs and prints them: reports to stderr as
+/// they come (human), or one JSON array on stdout at the end.
+pub struct Printer {
+    format: Format,
+    json_to_stderr: bool,
+    json: Vec<serde_json::Value>,
+    /// Totals so far.
+    pub counts: Counts,
+}
+
+impl Printer {
+    /// A printer for `format`; JSON goes to stderr when stdout carries the command's output.
+    pub fn new(format: Format, json_to_stderr: bool) -> Printer {
+        Printer { format, json_to_stderr, json: Vec::new(), counts: Counts { errors: 0, warnings: 0 } }
+    }
+
+    /// Prints (or keeps, for JSON) the problems of one program.
+    pub fn add(&mut self, sources: &Sources, problems: Vec<Problem>) {
+        for p in problems {
+            if p.is_warning() {
+                self.counts.warnings += 1;
+            } else {
+                self.counts.errors += 1;
             }
-            if counts.errors + counts.warnings > 0 {
-                out.push_str(&format!("{} error{}, {} warning{}\n", counts.errors, plural(counts.errors), counts.warnings, plural(counts.warnings)));
+            match self.format {
+                Format::Human => eprint!("{}", render(sources, p)),
+                Format::Json => self.json.push(to_json(sources, &p)),
             }
-            eprint!("{out}");
-        }
-        Format::Json => {
-            let list: Vec<serde_json::Value> = problems.iter().map(|p| to_json(sources, p)).collect();
-            println!("{}", serde_json::to_string_pretty(&list).unwrap_or_else(|_| "[]".into()));
         }
     }
-    counts
+
+    /// Prints the summary line or the JSON array; returns the totals.
+    pub fn finish(self) -> Counts {
+        let c = self.counts;
+        match self.format {
+            Format::Human if c.errors + c.warnings > 0 => {
+                eprintln!("{} error{}, {} warning{}", c.errors, plural(c.errors), c.warnings, plural(c.warnings));
+            }
+            Format::Human => {}
+            Format::Json => {
+                let text = serde_json::to_string_pretty(&self.json).unwrap_or_else(|_| "[]".into());
+                if self.json_to_stderr {
+                    eprintln!("{text}");
+                } else {
+                    println!("{text}");
+                }
+            }
+        }
+        c
+    }
 }
 
 fn plural(n: usize) -> &'static str {

@@ -84,6 +84,19 @@ pub enum SyntaxError {
         #[label("cannot be used as a name")]
         at: SourceSpan,
     },
+    /// A placeholder where only fixed text is allowed.
+    #[error("placeholders are not allowed in {what}")]
+    #[diagnostic(
+        code(ivrc::syntax::placeholder_not_allowed),
+        help("{what} must be fixed text known when the flow is compiled")
+    )]
+    PlaceholderNotAllowed {
+        /// The kind of text.
+        what: String,
+        /// The placeholder.
+        #[label("not allowed here")]
+        at: SourceSpan,
+    },
     /// A number that does not fit in 64 bits.
     #[error("number too large")]
     #[diagnostic(
@@ -99,7 +112,7 @@ pub enum SyntaxError {
     #[error("nesting too deep")]
     #[diagnostic(
         code(ivrc::syntax::too_deep),
-        help("at most {limit} levels of `{{` and `(` are accepted; move inner parts into `label`s or separate flows")
+        help("at most {limit} levels of `{{`, `(` and `[` are accepted; move inner parts into `label`s or separate flows")
     )]
     TooDeep {
         /// The limit.
@@ -112,7 +125,7 @@ pub enum SyntaxError {
     #[error("expression too long")]
     #[diagnostic(
         code(ivrc::syntax::expression_too_long),
-        help("at most {limit} operands or unary operators in a row; split it with `let`")
+        help("an expression may hold at most {limit} operators; split it with `let`")
     )]
     ExpressionTooLong {
         /// The limit.
@@ -140,7 +153,7 @@ pub enum SyntaxError {
     #[error("the file is not valid UTF-8")]
     #[diagnostic(
         code(ivrc::source::invalid_utf8),
-        help("save the file as UTF-8 (without BOM)")
+        help("save the file as UTF-8")
     )]
     InvalidUtf8 {
         /// The first bad byte.

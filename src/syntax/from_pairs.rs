@@ -16,8 +16,8 @@ use std::sync::OnceLock;
 
 type P<'i> = Pair<'i, Rule>;
 
-/// The most operands of one operator chain (and unary operators in a row). Expressions
-/// are walked recursively by later phases, so their depth must stay small.
+/// The most operators in one expression, parentheses included. Expressions are walked
+/// recursively by later phases, so their depth must stay small.
 const MAX_OPERANDS: usize = 256;
 
 /// Walks pairs of one file, collecting errors.
@@ -78,7 +78,7 @@ impl Builder {
             match c.as_rule() {
                 Rule::import => {
                     let span = self.span(&c);
-                    let path = self.template_in(&c);
+                    let path = self.plain_in(&c, "import paths");
                     items.push(Item::Import(Import { path, span }));
                 }
                 Rule::flow => items.push(Item::Flow(self.flow(c))),
@@ -98,6 +98,22 @@ impl Builder {
             return template::decode(self.file, p.as_str(), start, &mut ignored);
         }
         template::decode(self.file, p.as_str(), start, &mut self.errors)
+    }
+
+    /// Reports the placeholders of a template that must be fixed text.
+    fn require_plain(&mut self, t: &Template, what: &str) {
+        for part in &t.parts {
+            if let TemplatePart::Placeholder(ph) = part {
+                self.errors.push(SyntaxError::PlaceholderNotAllowed { what: what.to_string(), at: ph.span.into() });
+            }
+        }
+    }
+
+    /// The template of the first string child of `p`, which must be fixed text.
+    fn plain_in(&mut self, p: &P<'_>, what: &str) -> Template {
+        let t = self.template_in(p);
+        self.require_plain(&t, what);
+        t
     }
 
     /// The template of the first string child of `p`.
@@ -202,6 +218,7 @@ impl Builder {
                                     Some(v) if v.as_rule() == Rule::word => self.ident(&v),
                                     Some(v) => {
                                         let t = self.template(&v);
+                                        self.require_plain(&t, "voice names");
                                         Ident {
                                             name: t.as_plain().unwrap_or_default(),
                                             span: t.span,
@@ -263,7 +280,9 @@ impl Builder {
                             if inner.as_rule() == Rule::word {
                                 patterns.push(Pattern::Outcome(self.ident(&inner)));
                             } else {
-                                patterns.push(Pattern::Text(self.template(&inner)));
+                                let t = self.template(&inner);
+                                self.require_plain(&t, "keys and phrases");
+                                patterns.push(Pattern::Text(t));
                             }
                         }
                     }
@@ -294,7 +313,7 @@ impl Builder {
             Rule::retries_opt => OptKind::Retries(self.int_in(o)),
             Rule::min_digits_opt => OptKind::MinDigits(self.int_in(o)),
             Rule::max_digits_opt => OptKind::MaxDigits(self.int_in(o)),
-            Rule::end_key_opt => OptKind::EndKey(self.template_in(o)),
+            Rule::end_key_opt => OptKind::EndKey(self.plain_in(o, "keys")),
             Rule::timeout_opt => OptKind::Timeout(self.duration_in(o)),
             Rule::digit_timeout_opt => OptKind::DigitTimeout(self.duration_in(o)),
             Rule::where_opt => OptKind::Where(self.expr_in(o)),
@@ -304,6 +323,7 @@ impl Builder {
             Rule::header_opt => {
                 let mut t = self.templates_in(o).into_iter();
                 let name = t.next()?;
+                self.require_plain(&name, "header names");
                 let value = t.next()?;
                 OptKind::Header(name, value)
             }
@@ -337,6 +357,7 @@ impl Builder {
             let (Some(k), Some(v)) = (it.next(), it.next()) else { continue };
             let key = if k.as_rule() == Rule::string {
                 let t = self.template(&k);
+                self.require_plain(&t, "names");
                 Ident { name: t.as_plain().unwrap_or_default(), span: t.span }
             } else {
                 self.ident(&k)
@@ -479,7 +500,10 @@ impl Builder {
         let span = self.span(&p);
         match p.as_rule() {
             Rule::expr => {
-                if p.clone().into_inner().count() > 2 * MAX_OPERANDS {
+                // Operators are counted over the whole expression, parentheses included, so
+                // that the tree's depth (and every recursive walk of it) stays bounded.
+                let operators = p.clone().into_inner().flatten().filter(|x| is_operator(x.as_rule())).count();
+                if operators > MAX_OPERANDS {
                     self.errors.push(SyntaxError::ExpressionTooLong { limit: MAX_OPERANDS, at: span.into() });
                     return Expr { kind: ExprKind::Bool(false), span };
                 }
@@ -550,8 +574,8 @@ impl Builder {
             let span = self.span(&c);
             let Some(s) = c.into_inner().next() else { continue };
             let kind = match s.as_rule() {
-                Rule::leads_setting => CampaignSettingKind::Leads(self.template_in(&s)),
-                Rule::delimiter_setting => CampaignSettingKind::Delimiter(self.template_in(&s)),
+                Rule::leads_setting => CampaignSettingKind::Leads(self.plain_in(&s, "file paths")),
+                Rule::delimiter_setting => CampaignSettingKind::Delimiter(self.plain_in(&s, "delimiters")),
                 Rule::dial_column => CampaignSettingKind::Dial(self.first_ident(&s)),
                 Rule::attempts_setting => CampaignSettingKind::Attempts(self.int_in(&s)),
                 Rule::retry_after_setting => CampaignSettingKind::RetryAfter(self.duration_in(&s)),
@@ -593,7 +617,7 @@ impl Builder {
                     child(&s, Rule::word).map(|w| (self.ident(&w), self.duration_in(&s))),
                 ),
                 Rule::detect_machine_opt => CampaignSettingKind::DetectMachine,
-                Rule::result_webhook_setting => CampaignSettingKind::ResultWebhook(self.template_in(&s)),
+                Rule::result_webhook_setting => CampaignSettingKind::ResultWebhook(self.plain_in(&s, "a campaign's webhook")),
                 _ => CampaignSettingKind::CallerId(self.expr_in(&s)),
             };
             settings.push(CampaignSetting { kind, span });
@@ -697,6 +721,28 @@ impl Builder {
             _ => Value::Null,
         }
     }
+}
+
+/// Whether a token is an operator of an expression.
+fn is_operator(rule: Rule) -> bool {
+    matches!(
+        rule,
+        Rule::k_or
+            | Rule::k_and
+            | Rule::k_not
+            | Rule::op_neg
+            | Rule::op_add
+            | Rule::op_sub
+            | Rule::op_mul
+            | Rule::op_div
+            | Rule::op_rem
+            | Rule::op_eq
+            | Rule::op_ne
+            | Rule::op_lt
+            | Rule::op_le
+            | Rule::op_gt
+            | Rule::op_ge
+    )
 }
 
 /// The binary operator of an operator token.

@@ -60,8 +60,7 @@ pub fn parse(file: FileId, text: &str) -> (ast::Module, Vec<SyntaxError>) {
                 Some(p) => builder.module(p),
                 None => ast::Module::default(),
             };
-            let only_imports = module.items.iter().all(|i| matches!(i, ast::Item::Import(_)));
-            if only_imports && builder.errors.is_empty() {
+            if module.items.is_empty() && builder.errors.is_empty() {
                 let end = text.len().min(1);
                 builder.errors.push(SyntaxError::EmptyFile { at: Span::new(file, 0, end).into() });
             }
@@ -74,6 +73,16 @@ pub fn parse(file: FileId, text: &str) -> (ast::Module, Vec<SyntaxError>) {
 /// After a failure, parses each top-level item on its own so that one error per item is
 /// reported, not only the first in the file.
 fn parse_in_chunks(file: FileId, text: &str) -> (ast::Module, Vec<SyntaxError>) {
+    // Detailed attempts (literal tokens such as `=` or `->`) cost time, so they are only
+    // collected on this error path. The switch is process-wide; another parse running
+    // meanwhile only gets slower, never different.
+    pest::set_error_detail(true);
+    let result = parse_chunks(file, text);
+    pest::set_error_detail(false);
+    result
+}
+
+fn parse_chunks(file: FileId, text: &str) -> (ast::Module, Vec<SyntaxError>) {
     let mut module = ast::Module::default();
     let mut errors = Vec::new();
     for (start, end) in chunks(text) {
@@ -131,14 +140,9 @@ fn too_deep_at(text: &str) -> Option<usize> {
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'"' => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
-                }
-            }
+            b'"' => i = string_end(bytes, i).saturating_sub(1),
             b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
+                while i < bytes.len() && !is_line_break(bytes[i]) {
                     i += 1;
                 }
             }
@@ -164,17 +168,15 @@ fn unterminated_string_at(text: &str) -> Option<(usize, usize)> {
     while i < bytes.len() {
         match bytes[i] {
             b'"' => {
-                let start = i;
-                i += 1;
-                while i < bytes.len() && bytes[i] != b'"' && bytes[i] != b'\n' && bytes[i] != b'\r' {
-                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                let end = string_end(bytes, i);
+                if bytes.get(end.wrapping_sub(1)) != Some(&b'"') || end == i + 1 {
+                    return Some((i, end));
                 }
-                if i >= bytes.len() || bytes[i] != b'"' {
-                    return Some((start, i.min(bytes.len())));
-                }
+                i = end;
+                continue;
             }
             b'/' if bytes.get(i + 1) == Some(&b'/') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
+                while i < bytes.len() && !is_line_break(bytes[i]) {
                     i += 1;
                 }
             }
@@ -183,6 +185,27 @@ fn unterminated_string_at(text: &str) -> Option<(usize, usize)> {
         i += 1;
     }
     None
+}
+
+/// Whether a byte ends a line (`\n`, or `\r` as in old Mac files).
+fn is_line_break(b: u8) -> bool {
+    b == b'\n' || b == b'\r'
+}
+
+/// The offset just past the string literal starting at `start` (past its closing quote, or
+/// at the line break or end of text that leaves it open). Matches the grammar's `string`:
+/// an escape never swallows a line break.
+fn string_end(bytes: &[u8], start: usize) -> usize {
+    let mut i = start + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => return i + 1,
+            b if is_line_break(b) => return i,
+            b'\\' if bytes.get(i + 1).is_some_and(|b| !is_line_break(*b)) => i += 2,
+            _ => i += 1,
+        }
+    }
+    bytes.len()
 }
 
 /// Words pest's expectation lists are grouped into when several of a kind are expected.
@@ -215,29 +238,68 @@ const GROUPS: &[(&str, &[&str])] = &[
         &["`expect`", "`press`", "`speak`", "`wait`", "`respond`", "`receive`", "`busy`", "`no_answer`", "`fail`"],
     ),
     ("a setting", &["`lang`", "`voice`", "`caller_id`"]),
+    (
+        "an operator",
+        &["`==`", "`!=`", "`<=`", "`>=`", "`<`", "`>`", "`+`", "`-`", "`*`", "`/`", "`%`", "`and`", "`or`", "`.`"],
+    ),
 ];
 
 /// Translates a pest error at `base` within `text` into our wording.
 fn translate(file: FileId, base: usize, text: &str, e: pest::error::Error<Rule>) -> SyntaxError {
-    let pos = base
-        + match e.location {
-            pest::error::InputLocation::Pos(p) => p,
-            pest::error::InputLocation::Span((s, _)) => s,
-        };
-    let rest = text.get(pos..).unwrap_or("");
-    let (found, len) = describe_found(rest);
-    let mut names: Vec<&'static str> = Vec::new();
-    if let pest::error::ErrorVariant::ParsingError { positives, .. } = &e.variant {
-        for r in positives {
-            if matches!(r, Rule::WHITESPACE | Rule::COMMENT) {
-                continue;
+    let mut pos = match e.location {
+        pest::error::InputLocation::Pos(p) => p,
+        pest::error::InputLocation::Span((s, _)) => s,
+    };
+    let mut names: Vec<String> = Vec::new();
+    let mut tokens: Vec<String> = Vec::new();
+    let add = |list: &mut Vec<String>, n: String| {
+        if !list.contains(&n) {
+            list.push(n);
+        }
+    };
+    match e.parse_attempts().filter(|a| a.max_position >= pos) {
+        // The furthest point any rule reached, with the rules and literal tokens that could
+        // have continued there: this names `=`, `->`, `}` … which rule lists cannot.
+        Some(attempts) => {
+            pos = attempts.max_position;
+            for stack in &attempts.call_stacks {
+                if let Some(r) = stack.deepest.get_rule() {
+                    if !matches!(r, Rule::WHITESPACE | Rule::COMMENT) {
+                        add(&mut names, error::rule_name(*r).to_string());
+                    }
+                }
             }
-            let n = error::rule_name(*r);
-            if !names.contains(&n) {
-                names.push(n);
+            for token in attempts.expected_tokens() {
+                // Literal tokens display as themselves. Single letters are the statement
+                // dispatch's look-ahead, ranges and built-ins are character classes: skip.
+                let token = token.to_string();
+                let dispatch = token.len() == 1 && token.bytes().all(|b| b.is_ascii_alphabetic());
+                let class = token.contains("..") || token == "BUILTIN_RULE";
+                // `//` (a comment may always follow) and `_` (the end-of-word check) are noise.
+                let noise = token == "//" || token == "_" || token.trim().is_empty();
+                if !dispatch && !class && !noise {
+                    add(&mut tokens, format!("`{token}`"));
+                }
+            }
+            // Literal tokens say exactly what is missing (`=`, `->`, `)`); the rules around
+            // them would only name the statement being written.
+            if !tokens.is_empty() {
+                names = tokens;
+            }
+        }
+        None => {
+            if let pest::error::ErrorVariant::ParsingError { positives, .. } = &e.variant {
+                for r in positives {
+                    if !matches!(r, Rule::WHITESPACE | Rule::COMMENT) {
+                        add(&mut names, error::rule_name(*r).to_string());
+                    }
+                }
             }
         }
     }
+    let pos = base + pos;
+    let rest = text.get(pos..).unwrap_or("");
+    let (found, len) = describe_found(rest);
     let mut expected = group(names);
     if expected.is_empty() {
         expected.push("something else".into());
@@ -250,11 +312,11 @@ fn translate(file: FileId, base: usize, text: &str, e: pest::error::Error<Rule>)
 }
 
 /// Collapses groups of expected keywords into their category.
-fn group(names: Vec<&'static str>) -> Vec<String> {
+fn group(names: Vec<String>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut used = vec![false; names.len()];
     for (category, members) in GROUPS {
-        let hits: Vec<usize> = names.iter().enumerate().filter(|(_, n)| members.contains(n)).map(|(i, _)| i).collect();
+        let hits: Vec<usize> = names.iter().enumerate().filter(|(_, n)| members.contains(&n.as_str())).map(|(i, _)| i).collect();
         if hits.len() >= 3 {
             for i in hits {
                 used[i] = true;
@@ -264,7 +326,7 @@ fn group(names: Vec<&'static str>) -> Vec<String> {
     }
     for (i, n) in names.iter().enumerate() {
         if !used[i] && !out.iter().any(|o| o == n) {
-            out.push((*n).to_string());
+            out.push(n.clone());
         }
     }
     out
@@ -307,13 +369,16 @@ fn describe_found(rest: &str) -> (String, usize) {
     let Some(c) = rest.chars().next() else {
         return ("end of file".into(), 0);
     };
-    if c.is_ascii_alphanumeric() || c == '_' {
-        let word: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    if c.is_alphanumeric() || c == '_' {
+        let word: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
         let len = word.len();
         return (format!("`{word}`"), len);
     }
     if c == '"' {
-        return ("a string".into(), rest.find(['\n', '\r']).unwrap_or(rest.len()).min(1));
+        return ("a string".into(), 1);
+    }
+    if c == '\n' || c == '\r' {
+        return ("end of line".into(), 1);
     }
     if c.is_control() {
         return (format!("character U+{:04X}", c as u32), c.len_utf8());
