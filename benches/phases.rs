@@ -3,7 +3,7 @@
 
 use ivrc::span::Sources;
 use std::time::Instant;
-include!("generated_flow.rs");
+include!("common/generated_flow.rs");
 /// Prints the time of each phase.
 fn main() {
     for lines in [10_000, 100_000] {
@@ -19,8 +19,17 @@ fn main() {
         let t3 = Instant::now();
         let p = ivrc::lower::lower(&sources, &modules, &analysis);
         let t4 = Instant::now();
-        drop(p); drop(analysis); drop(module);
+        drop(p);
+        drop(analysis);
+        drop(module);
         let t5 = Instant::now();
-        println!("{lines}: sources {:?} parse {:?} check {:?} lower {:?} drop {:?}", t1-t0, t2-t1, t3-t2, t4-t3, t5-t4);
+        println!(
+            "{lines}: sources {:?} parse {:?} check {:?} lower {:?} drop {:?}",
+            t1 - t0,
+            t2 - t1,
+            t3 - t2,
+            t4 - t3,
+            t5 - t4
+        );
     }
 }

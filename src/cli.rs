@@ -16,10 +16,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Parse and check flows; print every problem found.
-    #[command(after_help = "Examples:\n  ivrc check examples/sum.ivr\n  ivrc check examples/*.ivr --deny-warnings\n  ivrc check flow.ivr --format json\n\nExit status: 0 when clean, 1 when there are errors (or warnings with --deny-warnings), 2 when a file cannot be read.")]
+    #[command(
+        after_help = "Examples:\n  ivrc check examples/sum.ivr\n  ivrc check examples/*.ivr --deny-warnings\n  ivrc check flow.ivr --format json\n\nExit status: 0 when clean, 1 when there are errors (or warnings with --deny-warnings), 2 when a file cannot be read."
+    )]
     Check(CheckArgs),
     /// Compile a flow file for a target.
-    #[command(after_help = "Examples:\n  ivrc build examples/sum.ivr --target ir\n  ivrc build examples/callback.ivr --target ir -o callback.ir.json\n\nExit status: 0 on success, 1 when the flow has errors, 2 when a file cannot be read or written.")]
+    #[command(
+        after_help = "Examples:\n  ivrc build examples/sum.ivr --target ir\n  ivrc build examples/callback.ivr --target ir -o callback.ir.json\n\nExit status: 0 on success, 1 when the flow has errors, 2 when a file cannot be read or written."
+    )]
     Build(BuildArgs),
 }
 

@@ -61,7 +61,9 @@ impl Type {
     }
 
     /// All type names, for suggestions.
-    pub const NAMES: [&'static str; 7] = ["number", "digits", "text", "phone", "duration", "bool", "json"];
+    pub const NAMES: [&'static str; 7] = [
+        "number", "digits", "text", "phone", "duration", "bool", "json",
+    ];
 }
 
 /// A source location: file name and byte range, plus 1-based line for readers.
@@ -315,7 +317,10 @@ impl From<Outcome> for String {
         match o {
             Outcome::Key(k) => format!("key:{k}"),
             Outcome::Phrase(i) => format!("phrase:{i}"),
-            plain => OUTCOME_NAMES.iter().find(|(x, _)| *x == plain).map_or_else(String::new, |(_, n)| (*n).to_string()),
+            plain => OUTCOME_NAMES
+                .iter()
+                .find(|(x, _)| *x == plain)
+                .map_or_else(String::new, |(_, n)| (*n).to_string()),
         }
     }
 }
@@ -328,9 +333,16 @@ impl TryFrom<String> for Outcome {
             return Ok(Outcome::Key(k.to_string()));
         }
         if let Some(i) = s.strip_prefix("phrase:") {
-            return i.parse().map(Outcome::Phrase).map_err(|_| format!("bad phrase index in `{s}`"));
+            return i
+                .parse()
+                .map(Outcome::Phrase)
+                .map_err(|_| format!("bad phrase index in `{s}`"));
         }
-        OUTCOME_NAMES.iter().find(|(_, n)| *n == s).map(|(o, _)| o.clone()).ok_or_else(|| format!("unknown outcome `{s}`"))
+        OUTCOME_NAMES
+            .iter()
+            .find(|(_, n)| *n == s)
+            .map(|(o, _)| o.clone())
+            .ok_or_else(|| format!("unknown outcome `{s}`"))
     }
 }
 
@@ -344,7 +356,10 @@ impl JsonSchema for Outcome {
         let pattern = format!("^(?:{}|key:[0-9*#]|phrase:[0-9]+)$", names.join("|"));
         schemars::schema::SchemaObject {
             instance_type: Some(schemars::schema::InstanceType::String.into()),
-            string: Some(Box::new(schemars::schema::StringValidation { pattern: Some(pattern), ..Default::default() })),
+            string: Some(Box::new(schemars::schema::StringValidation {
+                pattern: Some(pattern),
+                ..Default::default()
+            })),
             ..Default::default()
         }
         .into()

@@ -60,7 +60,9 @@ pub struct LeadsOptions {
 }
 
 /// One valid row of the leads file.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
 pub struct Lead {
     /// The 1-based line the row starts on (the header is line 1).
     pub line: usize,

@@ -1,10 +1,10 @@
 //! ivrc: a compiler and runtime for `.ivr` phone call flows.
 
+pub mod check;
 pub mod ir;
 pub mod leads;
+pub mod lower;
 pub mod phone;
 pub mod phrase;
 pub mod span;
 pub mod syntax;
-pub mod check;
-pub mod lower;

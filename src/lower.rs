@@ -10,8 +10,10 @@
 
 use crate::check::{Analysis, Resolved};
 use crate::ir::{self, Edge, LegId, LoopId, Node, NodeId, Op, Outcome, Type, VarId, VarOrigin};
-use crate::span::{FileId, Span, Sources};
-use crate::syntax::ast::{self, Arm, Body, Item, Module, OptKind, Pattern, Stmt, StmtKind, TemplatePart};
+use crate::span::{FileId, Sources, Span};
+use crate::syntax::ast::{
+    self, Arm, Body, Item, Module, OptKind, Pattern, Stmt, StmtKind, TemplatePart,
+};
 use std::collections::HashMap;
 
 /// Defaults of options left out (docs/language.md lists them).
@@ -40,11 +42,18 @@ pub mod defaults {
 
 /// Lowers the modules of a checked program.
 pub fn lower(sources: &Sources, modules: &[(FileId, &Module)], analysis: &Analysis) -> ir::Program {
-    let mut program = ir::Program { ir_version: ir::IR_VERSION, flows: Vec::new(), campaigns: Vec::new(), tests: Vec::new() };
+    let mut program = ir::Program {
+        ir_version: ir::IR_VERSION,
+        flows: Vec::new(),
+        campaigns: Vec::new(),
+        tests: Vec::new(),
+    };
     for (_, module) in modules {
         for item in &module.items {
             match item {
-                Item::Flow(f) => program.flows.push(FlowLowerer::new(sources, analysis).flow(f)),
+                Item::Flow(f) => program
+                    .flows
+                    .push(FlowLowerer::new(sources, analysis).flow(f)),
                 Item::Campaign(c) => program.campaigns.push(campaign(sources, analysis, c)),
                 Item::Test(t) => program.tests.push(test(sources, t)),
                 Item::Import(_) => {}
@@ -58,7 +67,10 @@ pub fn lower(sources: &Sources, modules: &[(FileId, &Module)], analysis: &Analys
 fn src_span(sources: &Sources, span: Span) -> ir::SrcSpan {
     let (line, _) = sources.line_col(span.file, span.start);
     ir::SrcSpan {
-        file: sources.get(span.file).map(|f| f.name.clone()).unwrap_or_default(),
+        file: sources
+            .get(span.file)
+            .map(|f| f.name.clone())
+            .unwrap_or_default(),
         start: span.start,
         end: span.end,
         line: u32::try_from(line).unwrap_or(u32::MAX),
@@ -79,6 +91,8 @@ struct FlowLowerer<'a> {
     break_to: Vec<NodeId>,
     next_to: Vec<NodeId>,
     in_sms: bool,
+    /// The flow's `caller_id` setting, for dials without their own.
+    caller_id: Option<ir::Expr>,
 }
 
 fn u32_of(n: i64) -> u32 {
@@ -94,13 +108,18 @@ impl<'a> FlowLowerer<'a> {
             vars: Vec::new(),
             var_names: std::collections::HashSet::new(),
             var_ids: HashMap::new(),
-            legs: vec![ir::Leg { id: LegId(0), name: "caller".into(), kind: ir::LegKind::Caller }],
+            legs: vec![ir::Leg {
+                id: LegId(0),
+                name: "caller".into(),
+                kind: ir::LegKind::Caller,
+            }],
             leg_ids: HashMap::new(),
             loops: Vec::new(),
             labels: HashMap::new(),
             break_to: Vec::new(),
             next_to: Vec::new(),
             in_sms: false,
+            caller_id: None,
         }
     }
 
@@ -111,12 +130,24 @@ impl<'a> FlowLowerer<'a> {
     fn add(&mut self, op: Op, edges: Vec<Edge>, span: Span) -> NodeId {
         let id = NodeId(u32::try_from(self.nodes.len()).unwrap_or(u32::MAX));
         let span = self.span(span);
-        self.nodes.push(Node { id, op, edges, span });
+        self.nodes.push(Node {
+            id,
+            op,
+            edges,
+            span,
+        });
         id
     }
 
     fn then(&mut self, op: Op, next: NodeId, span: Span) -> NodeId {
-        self.add(op, vec![Edge { on: Outcome::Next, to: next }], span)
+        self.add(
+            op,
+            vec![Edge {
+                on: Outcome::Next,
+                to: next,
+            }],
+            span,
+        )
     }
 
     fn flow(mut self, f: &ast::Flow) -> ir::Flow {
@@ -135,10 +166,17 @@ impl<'a> FlowLowerer<'a> {
             match &s.kind {
                 ast::SettingKind::Lang(l) => settings.lang = Some(l.name.clone()),
                 ast::SettingKind::Voice(v) => settings.voice = Some(v.name.clone()),
-                ast::SettingKind::CallerId(e) => settings.caller_id = Some(self.coerce(e, Type::Phone)),
+                ast::SettingKind::CallerId(e) => {
+                    settings.caller_id = Some(self.coerce(e, Type::Phone))
+                }
             }
         }
-        let end_span = Span::new(f.span.file, (f.span.end as usize).saturating_sub(1), f.span.end as usize);
+        self.caller_id = settings.caller_id.clone();
+        let end_span = Span::new(
+            f.span.file,
+            (f.span.end as usize).saturating_sub(1),
+            f.span.end as usize,
+        );
         let end = self.add(Op::End, Vec::new(), end_span);
         let entry = self.block(&f.body, end);
         let mut handlers = ir::Handlers::default();
@@ -179,7 +217,13 @@ impl<'a> FlowLowerer<'a> {
         }
         self.var_names.insert(unique.clone());
         let span = self.span(name.span);
-        self.vars.push(ir::Var { id, name: unique, ty, origin, span });
+        self.vars.push(ir::Var {
+            id,
+            name: unique,
+            ty,
+            origin,
+            span,
+        });
         self.var_ids.insert(name.span, id);
         Some(id)
     }
@@ -202,11 +246,21 @@ impl<'a> FlowLowerer<'a> {
                 }
                 StmtKind::Dial { leg, .. } => {
                     let id = LegId(u32::try_from(self.legs.len()).unwrap_or(u32::MAX));
-                    self.legs.push(ir::Leg { id, name: leg.name.clone(), kind: ir::LegKind::Dialed });
+                    self.legs.push(ir::Leg {
+                        id,
+                        name: leg.name.clone(),
+                        kind: ir::LegKind::Dialed,
+                    });
                     self.leg_ids.insert(leg.span, id);
                 }
                 StmtKind::Label(l) => {
-                    let id = self.add(Op::Label { name: l.name.clone() }, Vec::new(), s.span);
+                    let id = self.add(
+                        Op::Label {
+                            name: l.name.clone(),
+                        },
+                        Vec::new(),
+                        s.span,
+                    );
                     self.labels.insert(l.name.clone(), id);
                 }
                 _ => {}
@@ -227,7 +281,13 @@ impl<'a> FlowLowerer<'a> {
     }
 
     fn raise(&mut self, what: &str, span: Span) -> NodeId {
-        self.add(Op::Raise { reason: what.to_string() }, Vec::new(), span)
+        self.add(
+            Op::Raise {
+                reason: what.to_string(),
+            },
+            Vec::new(),
+            span,
+        )
     }
 
     /// Edges for a statement's outcomes: an arm's action, or the default.
@@ -245,20 +305,33 @@ impl<'a> FlowLowerer<'a> {
             let arm = body
                 .arms
                 .iter()
-                .position(|a| a.patterns.iter().any(|p| matches!(p, Pattern::Outcome(o) if o.name == *name)))
+                .position(|a| {
+                    a.patterns
+                        .iter()
+                        .any(|p| matches!(p, Pattern::Outcome(o) if o.name == *name))
+                })
                 .or_else(|| body.arms.iter().position(|a| a.is_else));
             let to = match arm {
                 Some(i) => self.arm(body, i, next, lowered),
                 None if *go_on => next,
                 None => self.raise(&format!("{statement} {name}"), span),
             };
-            edges.push(Edge { on: outcome.clone(), to });
+            edges.push(Edge {
+                on: outcome.clone(),
+                to,
+            });
         }
         edges
     }
 
     /// Lowers arm `i` once; several outcomes of one arm share its nodes.
-    fn arm(&mut self, body: &Body, i: usize, next: NodeId, lowered: &mut HashMap<usize, NodeId>) -> NodeId {
+    fn arm(
+        &mut self,
+        body: &Body,
+        i: usize,
+        next: NodeId,
+        lowered: &mut HashMap<usize, NodeId>,
+    ) -> NodeId {
         if let Some(id) = lowered.get(&i) {
             return *id;
         }
@@ -270,7 +343,12 @@ impl<'a> FlowLowerer<'a> {
         id
     }
 
-    fn text_arms(&mut self, body: &Body, next: NodeId, lowered: &mut HashMap<usize, NodeId>) -> Vec<(Vec<String>, NodeId)> {
+    fn text_arms(
+        &mut self,
+        body: &Body,
+        next: NodeId,
+        lowered: &mut HashMap<usize, NodeId>,
+    ) -> Vec<(Vec<String>, NodeId)> {
         let mut out = Vec::new();
         for (i, a) in body.arms.iter().enumerate() {
             let texts: Vec<String> = a
@@ -291,10 +369,21 @@ impl<'a> FlowLowerer<'a> {
 
     fn prompt(&mut self, body: &Body) -> Option<ir::Prompt> {
         body.options.iter().find_map(|o| match &o.kind {
-            OptKind::Prompt { looped, pause, text } => Some(ir::Prompt {
+            OptKind::Prompt {
+                looped,
+                pause,
+                text,
+            } => Some(ir::Prompt {
                 text: self.template(text),
                 looped: *looped,
-                pause_ms: pause.map_or(if *looped { defaults::PROMPT_LOOP_PAUSE_MS } else { 0 }, |p| p.ms),
+                pause_ms: pause.map_or(
+                    if *looped {
+                        defaults::PROMPT_LOOP_PAUSE_MS
+                    } else {
+                        0
+                    },
+                    |p| p.ms,
+                ),
             }),
             _ => None,
         })
@@ -305,16 +394,26 @@ impl<'a> FlowLowerer<'a> {
         match &s.kind {
             StmtKind::Answer => self.then(Op::Answer { leg: LegId(0) }, next, span),
             StmtKind::Say { leg, text } => {
-                let op = Op::Say { leg: self.leg(leg.as_ref()), text: self.template(text) };
+                let op = Op::Say {
+                    leg: self.leg(leg.as_ref()),
+                    text: self.template(text),
+                };
                 self.then(op, next, span)
             }
             StmtKind::Play { leg, audio } => {
-                let op = Op::Play { leg: self.leg(leg.as_ref()), audio: self.audio(audio) };
+                let op = Op::Play {
+                    leg: self.leg(leg.as_ref()),
+                    audio: self.audio(audio),
+                };
                 self.then(op, next, span)
             }
             StmtKind::Pause(d) => self.then(Op::Pause { ms: d.ms }, next, span),
             StmtKind::Collect { var, ty, leg, body } => {
-                let kind = if ty.name == "digits" { ir::CollectKind::Digits } else { ir::CollectKind::Number };
+                let kind = if ty.name == "digits" {
+                    ir::CollectKind::Digits
+                } else {
+                    ir::CollectKind::Number
+                };
                 let mut op_fields = CollectOptions::new(kind);
                 for o in &body.options {
                     op_fields.read(&o.kind);
@@ -341,7 +440,11 @@ impl<'a> FlowLowerer<'a> {
                 };
                 let edges = self.outcome_edges(
                     body,
-                    &[("ok", Outcome::Ok, true), ("timeout", Outcome::Timeout, false), ("invalid", Outcome::Invalid, false)],
+                    &[
+                        ("ok", Outcome::Ok, true),
+                        ("timeout", Outcome::Timeout, false),
+                        ("invalid", Outcome::Invalid, false),
+                    ],
                     next,
                     span,
                     "collect",
@@ -352,10 +455,21 @@ impl<'a> FlowLowerer<'a> {
             StmtKind::Menu { leg, body } => {
                 let mut lowered = HashMap::new();
                 let keys = self.text_arms(body, next, &mut lowered);
-                let mut edges: Vec<Edge> = keys.iter().flat_map(|(ks, to)| ks.iter().map(|k| Edge { on: Outcome::Key(k.clone()), to: *to })).collect();
+                let mut edges: Vec<Edge> = keys
+                    .iter()
+                    .flat_map(|(ks, to)| {
+                        ks.iter().map(|k| Edge {
+                            on: Outcome::Key(k.clone()),
+                            to: *to,
+                        })
+                    })
+                    .collect();
                 edges.extend(self.outcome_edges(
                     body,
-                    &[("timeout", Outcome::Timeout, false), ("invalid", Outcome::Invalid, false)],
+                    &[
+                        ("timeout", Outcome::Timeout, false),
+                        ("invalid", Outcome::Invalid, false),
+                    ],
                     next,
                     span,
                     "menu",
@@ -376,24 +490,49 @@ impl<'a> FlowLowerer<'a> {
             StmtKind::Listen { leg, within, body } => {
                 let mut lowered = HashMap::new();
                 let groups = self.text_arms(body, next, &mut lowered);
-                let mut edges: Vec<Edge> = groups.iter().enumerate().map(|(i, (_, to))| Edge { on: Outcome::Phrase(u32::try_from(i).unwrap_or(u32::MAX)), to: *to }).collect();
-                let names_nomatch = body.arms.iter().any(|a| a.is_else || a.patterns.iter().any(|p| matches!(p, Pattern::Outcome(o) if o.name == "nomatch")));
+                let mut edges: Vec<Edge> = groups
+                    .iter()
+                    .enumerate()
+                    .map(|(i, (_, to))| Edge {
+                        on: Outcome::Phrase(u32::try_from(i).unwrap_or(u32::MAX)),
+                        to: *to,
+                    })
+                    .collect();
+                let names_nomatch = body.arms.iter().any(|a| {
+                    a.is_else
+                        || a.patterns
+                            .iter()
+                            .any(|p| matches!(p, Pattern::Outcome(o) if o.name == "nomatch"))
+                });
                 let mut outcomes = vec![("timeout", Outcome::Timeout, false)];
                 if names_nomatch {
                     outcomes.push(("nomatch", Outcome::NoMatch, false));
                 }
-                edges.extend(self.outcome_edges(body, &outcomes, next, span, "listen", &mut lowered));
+                edges.extend(self.outcome_edges(
+                    body,
+                    &outcomes,
+                    next,
+                    span,
+                    "listen",
+                    &mut lowered,
+                ));
                 let op = Op::Listen {
                     leg: self.leg(leg.as_ref()),
                     prompt: self.prompt(body),
-                    phrases: groups.iter().map(|(ps, _)| ps.iter().map(|p| crate::phrase::normalize(p)).collect()).collect(),
+                    phrases: groups
+                        .iter()
+                        .map(|(ps, _)| ps.iter().map(|p| crate::phrase::normalize(p)).collect())
+                        .collect(),
                     within_ms: within.ms,
                     barge_in: barge_in(body),
                 };
                 self.add(op, edges, span)
             }
             StmtKind::Dial { target, leg, body } => {
-                let detect = body.options.iter().any(|o| matches!(o.kind, OptKind::DetectMachine));
+                let detect = body
+                    .options
+                    .iter()
+                    .any(|o| matches!(o.kind, OptKind::DetectMachine));
                 let mut outcomes = vec![
                     ("answered", Outcome::Answered, true),
                     ("busy", Outcome::Busy, false),
@@ -403,11 +542,17 @@ impl<'a> FlowLowerer<'a> {
                 if detect {
                     outcomes.push(("machine", Outcome::Machine, false));
                 }
-                let edges = self.outcome_edges(body, &outcomes, next, span, "dial", &mut HashMap::new());
-                let caller_id = body.options.iter().find_map(|o| match &o.kind {
-                    OptKind::CallerId(e) => Some(self.coerce(e, Type::Phone)),
-                    _ => None,
-                });
+                let edges =
+                    self.outcome_edges(body, &outcomes, next, span, "dial", &mut HashMap::new());
+                // Without its own `caller_id`, a dial shows the flow's.
+                let caller_id = body
+                    .options
+                    .iter()
+                    .find_map(|o| match &o.kind {
+                        OptKind::CallerId(e) => Some(self.coerce(e, Type::Phone)),
+                        _ => None,
+                    })
+                    .or_else(|| self.caller_id.clone());
                 let op = Op::Dial {
                     leg: self.leg_ids.get(&leg.span).copied().unwrap_or(LegId(0)),
                     target: self.coerce(target, Type::Phone),
@@ -418,12 +563,18 @@ impl<'a> FlowLowerer<'a> {
                 self.add(op, edges, span)
             }
             StmtKind::Bridge(a, b) => {
-                let op = Op::Bridge { a: self.leg(Some(a)), b: self.leg(Some(b)) };
+                let op = Op::Bridge {
+                    a: self.leg(Some(a)),
+                    b: self.leg(Some(b)),
+                };
                 self.then(op, next, span)
             }
             StmtKind::Transfer { leg, target } => {
                 let leg_id = self.leg(leg.as_ref());
-                let op = Op::Transfer { leg: leg_id, target: self.coerce(target, Type::Phone) };
+                let op = Op::Transfer {
+                    leg: leg_id,
+                    target: self.coerce(target, Type::Phone),
+                };
                 if leg_id == LegId(0) {
                     self.add(op, Vec::new(), span)
                 } else {
@@ -434,10 +585,14 @@ impl<'a> FlowLowerer<'a> {
                 let op = Op::Record {
                     leg: self.leg(leg.as_ref()),
                     var: self.var_ids.get(&var.span).copied().unwrap_or(VarId(0)),
-                    max_length_ms: body.options.iter().find_map(|o| match &o.kind {
-                        OptKind::MaxLength(d) => Some(d.ms),
-                        _ => None,
-                    }).unwrap_or(defaults::RECORD_MAX_MS),
+                    max_length_ms: body
+                        .options
+                        .iter()
+                        .find_map(|o| match &o.kind {
+                            OptKind::MaxLength(d) => Some(d.ms),
+                            _ => None,
+                        })
+                        .unwrap_or(defaults::RECORD_MAX_MS),
                     end_key: end_key(body),
                 };
                 self.then(op, next, span)
@@ -445,13 +600,24 @@ impl<'a> FlowLowerer<'a> {
             StmtKind::Sms { to, text } => {
                 let to = match to {
                     Some(e) => self.coerce(e, Type::Phone),
-                    None if self.in_sms => ir::Expr::Builtin { name: ir::Builtin::SmsFrom },
+                    None if self.in_sms => ir::Expr::Builtin {
+                        name: ir::Builtin::SmsFrom,
+                    },
                     None => ir::Expr::LegNumber { leg: LegId(0) },
                 };
-                let op = Op::Sms { to, text: self.template(text) };
+                let op = Op::Sms {
+                    to,
+                    text: self.template(text),
+                };
                 self.then(op, next, span)
             }
-            StmtKind::Fetch { var, method, url, params, body } => {
+            StmtKind::Fetch {
+                var,
+                method,
+                url,
+                params,
+                body,
+            } => {
                 let edges = self.outcome_edges(
                     body,
                     &[("ok", Outcome::Ok, true), ("error", Outcome::Error, false)],
@@ -464,11 +630,16 @@ impl<'a> FlowLowerer<'a> {
                     .options
                     .iter()
                     .filter_map(|o| match &o.kind {
-                        OptKind::Header(n, v) => Some((n.as_plain().unwrap_or_else(|| n.source_text()), v)),
+                        OptKind::Header(n, v) => {
+                            Some((n.as_plain().unwrap_or_else(|| n.source_text()), v))
+                        }
                         _ => None,
                     })
                     .collect::<Vec<_>>();
-                let headers = headers.into_iter().map(|(n, v)| (n, self.template(v))).collect();
+                let headers = headers
+                    .into_iter()
+                    .map(|(n, v)| (n, self.template(v)))
+                    .collect();
                 let op = Op::Fetch {
                     var: self.var_ids.get(&var.span).copied().unwrap_or(VarId(0)),
                     method: match method {
@@ -476,15 +647,26 @@ impl<'a> FlowLowerer<'a> {
                         ast::Method::Post => ir::Method::Post,
                     },
                     url: self.template(url),
-                    params: params.iter().map(|p| (p.key.name.clone(), self.expr(&p.value))).collect(),
+                    params: params
+                        .iter()
+                        .map(|p| (p.key.name.clone(), self.expr(&p.value)))
+                        .collect(),
                     headers,
                     timeout_ms: timeout(body, defaults::FETCH_TIMEOUT_MS),
                 };
                 self.add(op, edges, span)
             }
             StmtKind::Let { name, value, .. } => {
-                let ty = self.analysis.var_types.get(&name.span).copied().unwrap_or(Type::Text);
-                let op = Op::Assign { var: self.var_ids.get(&name.span).copied().unwrap_or(VarId(0)), value: self.coerce(value, ty) };
+                let ty = self
+                    .analysis
+                    .var_types
+                    .get(&name.span)
+                    .copied()
+                    .unwrap_or(Type::Text);
+                let op = Op::Assign {
+                    var: self.var_ids.get(&name.span).copied().unwrap_or(VarId(0)),
+                    value: self.coerce(value, ty),
+                };
                 self.then(op, next, span)
             }
             StmtKind::Set { name, value } => {
@@ -492,11 +674,22 @@ impl<'a> FlowLowerer<'a> {
                     Some(Resolved::Var(def)) => *def,
                     _ => name.span,
                 };
-                let ty = self.analysis.var_types.get(&def).copied().unwrap_or(Type::Text);
-                let op = Op::Assign { var: self.var_ids.get(&def).copied().unwrap_or(VarId(0)), value: self.coerce(value, ty) };
+                let ty = self
+                    .analysis
+                    .var_types
+                    .get(&def)
+                    .copied()
+                    .unwrap_or(Type::Text);
+                let op = Op::Assign {
+                    var: self.var_ids.get(&def).copied().unwrap_or(VarId(0)),
+                    value: self.coerce(value, ty),
+                };
                 self.then(op, next, span)
             }
-            StmtKind::If { branches, otherwise } => {
+            StmtKind::If {
+                branches,
+                otherwise,
+            } => {
                 let mut cont = match otherwise {
                     Some(b) => self.block(b, next),
                     None => next,
@@ -504,7 +697,20 @@ impl<'a> FlowLowerer<'a> {
                 for (cond, b) in branches.iter().rev() {
                     let yes = self.block(b, next);
                     let c = self.expr(cond);
-                    cont = self.add(Op::Branch { cond: c }, vec![Edge { on: Outcome::True, to: yes }, Edge { on: Outcome::False, to: cont }], span);
+                    cont = self.add(
+                        Op::Branch { cond: c },
+                        vec![
+                            Edge {
+                                on: Outcome::True,
+                                to: yes,
+                            },
+                            Edge {
+                                on: Outcome::False,
+                                to: cont,
+                            },
+                        ],
+                        span,
+                    );
                 }
                 cont
             }
@@ -514,37 +720,85 @@ impl<'a> FlowLowerer<'a> {
                     None => target,
                     Some(n) => {
                         let id = self.new_loop(Some(u32_of(n.value)), None);
-                        self.add(Op::LoopCheck { id }, vec![Edge { on: Outcome::Body, to: target }, Edge { on: Outcome::Done, to: next }], span)
+                        self.add(
+                            Op::LoopCheck { id },
+                            vec![
+                                Edge {
+                                    on: Outcome::Body,
+                                    to: target,
+                                },
+                                Edge {
+                                    on: Outcome::Done,
+                                    to: next,
+                                },
+                            ],
+                            span,
+                        )
                     }
                 }
             }
             StmtKind::Label(l) => {
                 let id = self.labels.get(&l.name).copied().unwrap_or(next);
                 if let Some(n) = self.nodes.get_mut(id.0 as usize) {
-                    n.edges = vec![Edge { on: Outcome::Next, to: next }];
+                    n.edges = vec![Edge {
+                        on: Outcome::Next,
+                        to: next,
+                    }];
                 }
                 id
             }
-            StmtKind::Repeat { count, within, body } => {
+            StmtKind::Repeat {
+                count,
+                within,
+                body,
+            } => {
                 let id = self.new_loop(count.map(|n| u32_of(n.value)), within.map(|d| d.ms));
                 let check = self.add(Op::LoopCheck { id }, Vec::new(), span);
                 self.break_to.push(next);
                 let body_entry = self.block(body, check);
                 self.break_to.pop();
                 if let Some(n) = self.nodes.get_mut(check.0 as usize) {
-                    n.edges = vec![Edge { on: Outcome::Body, to: body_entry }, Edge { on: Outcome::Done, to: next }];
+                    n.edges = vec![
+                        Edge {
+                            on: Outcome::Body,
+                            to: body_entry,
+                        },
+                        Edge {
+                            on: Outcome::Done,
+                            to: next,
+                        },
+                    ];
                 }
                 self.then(Op::LoopStart { id }, check, span)
             }
             StmtKind::Break => self.break_to.last().copied().unwrap_or(next),
             StmtKind::Next => self.next_to.last().copied().unwrap_or(next),
             StmtKind::ReportOk(data) => {
-                let data = data.iter().map(|e| (e.key.name.clone(), self.expr(&e.value))).collect();
-                self.add(Op::Report { ok: true, data, reason: None }, Vec::new(), span)
+                let data = data
+                    .iter()
+                    .map(|e| (e.key.name.clone(), self.expr(&e.value)))
+                    .collect();
+                self.add(
+                    Op::Report {
+                        ok: true,
+                        data,
+                        reason: None,
+                    },
+                    Vec::new(),
+                    span,
+                )
             }
             StmtKind::ReportRetry(reason) => {
                 let reason = reason.as_ref().map(|t| self.template(t));
-                self.add(Op::Report { ok: false, data: Vec::new(), reason }, Vec::new(), span)
+                self.add(
+                    Op::Report {
+                        ok: false,
+                        data: Vec::new(),
+                        reason,
+                    },
+                    Vec::new(),
+                    span,
+                )
             }
             StmtKind::Block => self.then(Op::Block { leg: LegId(0) }, next, span),
             StmtKind::Hangup(leg) => match leg {
@@ -563,7 +817,11 @@ impl<'a> FlowLowerer<'a> {
 
     fn new_loop(&mut self, max_count: Option<u32>, within_ms: Option<u64>) -> LoopId {
         let id = LoopId(u32::try_from(self.loops.len()).unwrap_or(u32::MAX));
-        self.loops.push(ir::Loop { id, max_count, within_ms });
+        self.loops.push(ir::Loop {
+            id,
+            max_count,
+            within_ms,
+        });
         id
     }
 
@@ -583,9 +841,13 @@ impl<'a> FlowLowerer<'a> {
                     _ => "",
                 };
                 if lead.starts_with("http://") || lead.starts_with("https://") {
-                    ir::Audio::Url { url: self.template(t) }
+                    ir::Audio::Url {
+                        url: self.template(t),
+                    }
                 } else {
-                    ir::Audio::File { path: self.template(t) }
+                    ir::Audio::File {
+                        path: self.template(t),
+                    }
                 }
             }
         }
@@ -604,10 +866,18 @@ impl<'a> FlowLowerer<'a> {
     }
 
     fn path(&self, segs: &[ast::Ident]) -> ir::Expr {
-        let Some(first) = segs.first() else { return ir::Expr::Bool { value: false } };
+        let Some(first) = segs.first() else {
+            return ir::Expr::Bool { value: false };
+        };
         let base = match self.analysis.resolved.get(&first.span) {
-            Some(Resolved::Var(def)) => ir::Expr::Var { id: self.var_ids.get(def).copied().unwrap_or(VarId(0)) },
-            Some(Resolved::Leg(def)) => return ir::Expr::LegNumber { leg: self.leg_ids.get(def).copied().unwrap_or(LegId(0)) },
+            Some(Resolved::Var(def)) => ir::Expr::Var {
+                id: self.var_ids.get(def).copied().unwrap_or(VarId(0)),
+            },
+            Some(Resolved::Leg(def)) => {
+                return ir::Expr::LegNumber {
+                    leg: self.leg_ids.get(def).copied().unwrap_or(LegId(0)),
+                }
+            }
             Some(Resolved::Caller) => return ir::Expr::LegNumber { leg: LegId(0) },
             Some(Resolved::Builtin(b)) => return ir::Expr::Builtin { name: *b },
             None => return ir::Expr::Bool { value: false },
@@ -615,7 +885,10 @@ impl<'a> FlowLowerer<'a> {
         if segs.len() == 1 {
             base
         } else {
-            ir::Expr::Field { base: Box::new(base), path: segs[1..].iter().map(|s| s.name.clone()).collect() }
+            ir::Expr::Field {
+                base: Box::new(base),
+                path: segs[1..].iter().map(|s| s.name.clone()).collect(),
+            }
         }
     }
 
@@ -631,7 +904,11 @@ impl<'a> FlowLowerer<'a> {
             _ => None,
         };
         match (found, func) {
-            (Some(Type::Json), Some(func)) if want != Type::Json => ir::Expr::Call { func, arg: Box::new(lowered), ty: want },
+            (Some(Type::Json), Some(func)) if want != Type::Json => ir::Expr::Call {
+                func,
+                arg: Box::new(lowered),
+                ty: want,
+            },
             _ => lowered,
         }
     }
@@ -645,10 +922,14 @@ impl<'a> FlowLowerer<'a> {
                     .iter()
                     .map(|p| match p {
                         TemplatePart::Text(s) => ir::TemplatePart::Text(s.clone()),
-                        TemplatePart::Placeholder(ph) => ir::TemplatePart::Value(self.path(&ph.path)),
+                        TemplatePart::Placeholder(ph) => {
+                            ir::TemplatePart::Value(self.path(&ph.path))
+                        }
                     })
                     .collect();
-                ir::Expr::Text { template: ir::Template { parts } }
+                ir::Expr::Text {
+                    template: ir::Template { parts },
+                }
             }
             ast::ExprKind::Phone(p) => ir::Expr::Phone { value: p.clone() },
             ast::ExprKind::Duration(ms) => ir::Expr::Duration { ms: *ms },
@@ -662,9 +943,20 @@ impl<'a> FlowLowerer<'a> {
                     "phone" => ir::Func::Phone,
                     _ => ir::Func::Len,
                 };
-                let ty = self.analysis.expr_types.get(&e.span).copied().unwrap_or(Type::Text);
-                let arg = args.first().map_or(ir::Expr::Bool { value: false }, |a| self.expr(a));
-                ir::Expr::Call { func: f, arg: Box::new(arg), ty }
+                let ty = self
+                    .analysis
+                    .expr_types
+                    .get(&e.span)
+                    .copied()
+                    .unwrap_or(Type::Text);
+                let arg = args
+                    .first()
+                    .map_or(ir::Expr::Bool { value: false }, |a| self.expr(a));
+                ir::Expr::Call {
+                    func: f,
+                    arg: Box::new(arg),
+                    ty,
+                }
             }
             ast::ExprKind::Unary(op, arg) => ir::Expr::Unary {
                 op: match op {
@@ -676,7 +968,9 @@ impl<'a> FlowLowerer<'a> {
             ast::ExprKind::Binary(op, l, r) => {
                 let result = self.analysis.expr_types.get(&e.span).copied();
                 let op = match op {
-                    ast::BinaryOp::Add if matches!(result, Some(Type::Text | Type::Digits)) => ir::BinaryOp::Concat,
+                    ast::BinaryOp::Add if matches!(result, Some(Type::Text | Type::Digits)) => {
+                        ir::BinaryOp::Concat
+                    }
                     ast::BinaryOp::Add => ir::BinaryOp::Add,
                     ast::BinaryOp::Sub => ir::BinaryOp::Sub,
                     ast::BinaryOp::Mul => ir::BinaryOp::Mul,
@@ -691,7 +985,11 @@ impl<'a> FlowLowerer<'a> {
                     ast::BinaryOp::And => ir::BinaryOp::And,
                     ast::BinaryOp::Or => ir::BinaryOp::Or,
                 };
-                ir::Expr::Binary { op, lhs: Box::new(self.expr(l)), rhs: Box::new(self.expr(r)) }
+                ir::Expr::Binary {
+                    op,
+                    lhs: Box::new(self.expr(l)),
+                    rhs: Box::new(self.expr(r)),
+                }
             }
         }
     }
@@ -713,7 +1011,11 @@ impl CollectOptions {
         CollectOptions {
             retries: defaults::RETRIES,
             min_digits: 1,
-            max_digits: if kind == ir::CollectKind::Number { 18 } else { 32 },
+            max_digits: if kind == ir::CollectKind::Number {
+                18
+            } else {
+                32
+            },
             end_key: None,
             timeout_ms: defaults::INPUT_TIMEOUT_MS,
             digit_timeout_ms: defaults::DIGIT_TIMEOUT_MS,
@@ -736,21 +1038,30 @@ impl CollectOptions {
 }
 
 fn retries(body: &Body) -> u32 {
-    body.options.iter().find_map(|o| match &o.kind {
-        OptKind::Retries(n) => Some(u32_of(n.value)),
-        _ => None,
-    }).unwrap_or(defaults::RETRIES)
+    body.options
+        .iter()
+        .find_map(|o| match &o.kind {
+            OptKind::Retries(n) => Some(u32_of(n.value)),
+            _ => None,
+        })
+        .unwrap_or(defaults::RETRIES)
 }
 
 fn timeout(body: &Body, default: u64) -> u64 {
-    body.options.iter().find_map(|o| match &o.kind {
-        OptKind::Timeout(d) => Some(d.ms),
-        _ => None,
-    }).unwrap_or(default)
+    body.options
+        .iter()
+        .find_map(|o| match &o.kind {
+            OptKind::Timeout(d) => Some(d.ms),
+            _ => None,
+        })
+        .unwrap_or(default)
 }
 
 fn barge_in(body: &Body) -> bool {
-    !body.options.iter().any(|o| matches!(o.kind, OptKind::BargeInOff))
+    !body
+        .options
+        .iter()
+        .any(|o| matches!(o.kind, OptKind::BargeInOff))
 }
 
 fn end_key(body: &Body) -> Option<String> {
@@ -762,7 +1073,11 @@ fn end_key(body: &Body) -> Option<String> {
 
 /// Renumbers nodes in path order from the entry, then the handlers. Nodes no path reaches
 /// (statements after a `hangup`, the end of a flow that always reports) are dropped.
-fn renumber(nodes: Vec<Node>, entry: NodeId, handlers: ir::Handlers) -> (Vec<Node>, NodeId, ir::Handlers) {
+fn renumber(
+    nodes: Vec<Node>,
+    entry: NodeId,
+    handlers: ir::Handlers,
+) -> (Vec<Node>, NodeId, ir::Handlers) {
     let mut order: Vec<usize> = Vec::with_capacity(nodes.len());
     let mut seen = vec![false; nodes.len()];
     let roots = [Some(entry), handlers.hangup, handlers.error, handlers.sms];
@@ -796,7 +1111,11 @@ fn renumber(nodes: Vec<Node>, entry: NodeId, handlers: ir::Handlers) -> (Vec<Nod
             out.push(n);
         }
     }
-    let handlers = ir::Handlers { hangup: handlers.hangup.map(map), error: handlers.error.map(map), sms: handlers.sms.map(map) };
+    let handlers = ir::Handlers {
+        hangup: handlers.hangup.map(map),
+        error: handlers.error.map(map),
+        sms: handlers.sms.map(map),
+    };
     (out, map(entry), handlers)
 }
 
@@ -820,7 +1139,11 @@ fn campaign(sources: &Sources, analysis: &Analysis, c: &ast::Campaign) -> ir::Ca
         detect_machine: false,
         result_webhook: None,
         caller_id: None,
-        leads_rows: analysis.leads.get(&c.span).map(|l| l.rows.clone()).unwrap_or_default(),
+        leads_rows: analysis
+            .leads
+            .get(&c.span)
+            .map(|l| l.rows.clone())
+            .unwrap_or_default(),
         span: src_span(sources, c.span),
     };
     for s in &c.settings {
@@ -840,9 +1163,17 @@ fn campaign(sources: &Sources, analysis: &Analysis, c: &ast::Campaign) -> ir::Ca
                         _ => 1_000,
                     },
                 };
-                out.rate = Some(ir::Rate { calls: u32_of(calls.value), per_ms });
+                out.rate = Some(ir::Rate {
+                    calls: u32_of(calls.value),
+                    per_ms,
+                });
             }
-            K::Window { from, to } => out.window = Some(ir::Window { from_minute: from.0, to_minute: to.0 }),
+            K::Window { from, to } => {
+                out.window = Some(ir::Window {
+                    from_minute: from.0,
+                    to_minute: to.0,
+                })
+            }
             K::Redial { outcome, rule } => {
                 let outcome = match outcome.name.as_str() {
                     "busy" => ir::RedialOutcome::Busy,
@@ -852,17 +1183,33 @@ fn campaign(sources: &Sources, analysis: &Analysis, c: &ast::Campaign) -> ir::Ca
                     _ => ir::RedialOutcome::Unproductive,
                 };
                 out.redial.push(match rule {
-                    Some((every, max)) => ir::Redial { outcome, every_ms: Some(every.ms), max: u32_of(max.value) },
-                    None => ir::Redial { outcome, every_ms: None, max: 0 },
+                    Some((every, max)) => ir::Redial {
+                        outcome,
+                        every_ms: Some(every.ms),
+                        max: u32_of(max.value),
+                    },
+                    None => ir::Redial {
+                        outcome,
+                        every_ms: None,
+                        max: 0,
+                    },
                 });
             }
             K::Normalize { scheme, on_error } => {
-                out.normalize = if scheme.name == "ru" { crate::phone::Normalization::Ru } else { crate::phone::Normalization::E164 };
+                out.normalize = if scheme.name == "ru" {
+                    crate::phone::Normalization::Ru
+                } else {
+                    crate::phone::Normalization::E164
+                };
                 if on_error.as_ref().is_some_and(|a| a.name == "flag") {
                     out.on_bad_phone = ir::BadPhoneAction::Flag;
                 }
             }
-            K::RecordCalls(trim) => out.record_calls = Some(ir::RecordCalls { trim_ms: trim.as_ref().map_or(0, |(_, d)| d.ms) }),
+            K::RecordCalls(trim) => {
+                out.record_calls = Some(ir::RecordCalls {
+                    trim_ms: trim.as_ref().map_or(0, |(_, d)| d.ms),
+                })
+            }
             K::DetectMachine => out.detect_machine = true,
             K::ResultWebhook(t) => out.result_webhook = Some(t.source_text()),
             K::CallerId(e) => {
@@ -888,14 +1235,19 @@ fn test(sources: &Sources, t: &ast::Test) -> ir::Test {
         .iter()
         .map(|s| {
             let kind = match &s.kind {
-                K::ExpectSay(l, p) => S::ExpectSay { leg: leg(l), pattern: p.source_text() },
+                K::ExpectSay(l, p) => S::ExpectSay {
+                    leg: leg(l),
+                    pattern: p.source_text(),
+                },
                 K::ExpectPlay(l, a) => S::ExpectPlay {
                     leg: leg(l),
                     audio: match a {
                         ast::Audio::Record { id, .. } => ir::Audio::Record { id: *id },
                         ast::Audio::Location(p) => {
                             let text = p.source_text();
-                            let template = ir::Template { parts: vec![ir::TemplatePart::Text(text.clone())] };
+                            let template = ir::Template {
+                                parts: vec![ir::TemplatePart::Text(text.clone())],
+                            };
                             if text.starts_with("http://") || text.starts_with("https://") {
                                 ir::Audio::Url { url: template }
                             } else {
@@ -904,21 +1256,46 @@ fn test(sources: &Sources, t: &ast::Test) -> ir::Test {
                         }
                     },
                 },
-                K::ExpectDial(l) => S::ExpectDial { leg: l.name.clone() },
-                K::ExpectBridge(a, b) => S::ExpectBridge { a: a.name.clone(), b: b.name.clone() },
-                K::ExpectTransfer(to) => S::ExpectTransfer { to: to.as_ref().map(|(p, _)| p.clone()) },
-                K::ExpectSms(p) => S::ExpectSms { pattern: p.source_text() },
-                K::ExpectFetch(u) => S::ExpectFetch { url: u.as_ref().map(|u| u.source_text()) },
-                K::ExpectReportOk => S::ExpectReport { ok: true, reason: None },
-                K::ExpectReportRetry(r) => S::ExpectReport { ok: false, reason: r.as_ref().map(|r| r.source_text()) },
+                K::ExpectDial(l) => S::ExpectDial {
+                    leg: l.name.clone(),
+                },
+                K::ExpectBridge(a, b) => S::ExpectBridge {
+                    a: a.name.clone(),
+                    b: b.name.clone(),
+                },
+                K::ExpectTransfer(to) => S::ExpectTransfer {
+                    to: to.as_ref().map(|(p, _)| p.clone()),
+                },
+                K::ExpectSms(p) => S::ExpectSms {
+                    pattern: p.source_text(),
+                },
+                K::ExpectFetch(u) => S::ExpectFetch {
+                    url: u.as_ref().map(|u| u.source_text()),
+                },
+                K::ExpectReportOk => S::ExpectReport {
+                    ok: true,
+                    reason: None,
+                },
+                K::ExpectReportRetry(r) => S::ExpectReport {
+                    ok: false,
+                    reason: r.as_ref().map(|r| r.source_text()),
+                },
                 K::ExpectHangup => S::ExpectHangup,
                 K::ExpectBlock => S::ExpectBlock,
-                K::Press(k, l) => S::Press { keys: k.source_text(), leg: leg(l) },
-                K::Speak(text, l) => S::Speak { text: text.source_text(), leg: leg(l) },
+                K::Press(k, l) => S::Press {
+                    keys: k.source_text(),
+                    leg: leg(l),
+                },
+                K::Speak(text, l) => S::Speak {
+                    text: text.source_text(),
+                    leg: leg(l),
+                },
                 K::Wait(d) => S::Wait { ms: d.ms },
                 K::Respond(json) => S::Respond { json: json.clone() },
                 K::RespondFail => S::RespondFail,
-                K::ReceiveSms(text) => S::ReceiveSms { text: text.source_text() },
+                K::ReceiveSms(text) => S::ReceiveSms {
+                    text: text.source_text(),
+                },
                 K::DialOutcome(o, l) => S::DialOutcome {
                     leg: l.name.clone(),
                     outcome: match o {
@@ -930,7 +1307,10 @@ fn test(sources: &Sources, t: &ast::Test) -> ir::Test {
                 },
                 K::PartyHangup(l) => S::Hangup { leg: leg(l) },
             };
-            ir::TestStep { kind, span: src_span(sources, s.span) }
+            ir::TestStep {
+                kind,
+                span: src_span(sources, s.span),
+            }
         })
         .collect();
     let literal = |e: &ast::Expr| match &e.kind {
@@ -938,14 +1318,22 @@ fn test(sources: &Sources, t: &ast::Test) -> ir::Test {
         ast::ExprKind::Phone(p) => ir::Expr::Phone { value: p.clone() },
         ast::ExprKind::Bool(b) => ir::Expr::Bool { value: *b },
         ast::ExprKind::Duration(ms) => ir::Expr::Duration { ms: *ms },
-        ast::ExprKind::Text(t) => ir::Expr::Text { template: ir::Template { parts: vec![ir::TemplatePart::Text(t.source_text())] } },
+        ast::ExprKind::Text(t) => ir::Expr::Text {
+            template: ir::Template {
+                parts: vec![ir::TemplatePart::Text(t.source_text())],
+            },
+        },
         _ => ir::Expr::Bool { value: false },
     };
     ir::Test {
         name: t.name.source_text(),
         flow: t.flow.name.clone(),
         from: t.from.as_ref().map(|(p, _)| p.clone()),
-        params: t.params.iter().map(|e| (e.key.name.clone(), literal(&e.value))).collect(),
+        params: t
+            .params
+            .iter()
+            .map(|e| (e.key.name.clone(), literal(&e.value)))
+            .collect(),
         steps,
         span: src_span(sources, t.span),
     }

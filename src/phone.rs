@@ -76,7 +76,15 @@ impl From<Phone> for String {
 
 /// How free-form phone text (CSV cells, parameters) is turned into a Phone.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema, Default,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+    Default,
 )]
 #[serde(rename_all = "snake_case")]
 pub enum Normalization {

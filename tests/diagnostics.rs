@@ -13,8 +13,19 @@ const GENERATED: &[&str] = &["too_large"];
 fn error_fixtures() {
     insta::glob!("fixtures/err/*.ivr", |path| {
         let run = ivrc(&["check", &rel(path)]);
-        assert!(!panicked(&run), "ivrc panicked on {}:\n{}", path.display(), run.stderr);
-        assert!(run.code == 1 || (run.code == 0 && run.stderr.contains("warning")), "unexpected exit {} for {}:\n{}", run.code, path.display(), run.stderr);
+        assert!(
+            !panicked(&run),
+            "ivrc panicked on {}:\n{}",
+            path.display(),
+            run.stderr
+        );
+        assert!(
+            run.code == 1 || (run.code == 0 && run.stderr.contains("warning")),
+            "unexpected exit {} for {}:\n{}",
+            run.code,
+            path.display(),
+            run.stderr
+        );
         insta::assert_snapshot!(format!("exit: {}\n{}", run.code, run.stderr));
     });
 }
@@ -23,9 +34,13 @@ fn error_fixtures() {
 fn all_codes() -> BTreeSet<String> {
     let mut codes = BTreeSet::new();
     for file in ["src/syntax/error.rs", "src/check/error.rs"] {
-        let text = std::fs::read_to_string(format!("{}/{file}", env!("CARGO_MANIFEST_DIR"))).expect("error module");
+        let text = std::fs::read_to_string(format!("{}/{file}", env!("CARGO_MANIFEST_DIR")))
+            .expect("error module");
         for part in text.split("code(ivrc::").skip(1) {
-            let code: String = part.chars().take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':').collect();
+            let code: String = part
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_' || *c == ':')
+                .collect();
             codes.insert(format!("ivrc::{code}"));
         }
     }
@@ -43,23 +58,40 @@ fn every_code_has_a_fixture_that_produces_it() {
             continue;
         }
         let path = format!("tests/fixtures/err/{name}.ivr");
-        if !std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(&path).exists() {
+        if !std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(&path)
+            .exists()
+        {
             missing.push(format!("{code}: no {path}"));
             continue;
         }
         let run = ivrc(&["check", "--format", "json", &path]);
-        let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{path}: bad JSON ({e}): {}", run.stdout));
-        let found = json.as_array().into_iter().flatten().any(|d| d["code"] == code.as_str());
+        let json: serde_json::Value = serde_json::from_str(&run.stdout)
+            .unwrap_or_else(|e| panic!("{path}: bad JSON ({e}): {}", run.stdout));
+        let found = json
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|d| d["code"] == code.as_str());
         if !found {
             missing.push(format!("{code}: {path} does not produce it"));
         }
     }
-    assert!(missing.is_empty(), "codes without a working fixture:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "codes without a working fixture:\n{}",
+        missing.join("\n")
+    );
 }
 
 #[test]
 fn json_diagnostics_carry_code_span_and_help() {
-    let run = ivrc(&["check", "--format", "json", "tests/fixtures/err/unknown_leg.ivr"]);
+    let run = ivrc(&[
+        "check",
+        "--format",
+        "json",
+        "tests/fixtures/err/unknown_leg.ivr",
+    ]);
     assert_eq!(run.code, 1);
     let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON on stdout");
     let d = &json[0];
@@ -75,7 +107,11 @@ fn deny_warnings_turns_warnings_into_failure() {
     let ok = ivrc(&["check", "tests/fixtures/err/unreachable.ivr"]);
     assert_eq!(ok.code, 0, "{}", ok.stderr);
     assert!(ok.stderr.contains("ivrc::check::unreachable"));
-    let denied = ivrc(&["check", "--deny-warnings", "tests/fixtures/err/unreachable.ivr"]);
+    let denied = ivrc(&[
+        "check",
+        "--deny-warnings",
+        "tests/fixtures/err/unreachable.ivr",
+    ]);
     assert_eq!(denied.code, 1);
 }
 

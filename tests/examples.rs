@@ -6,14 +6,18 @@ use common::{ivrc, rel};
 
 #[test]
 fn every_example_checks_clean() {
-    let mut files: Vec<String> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/examples"))
-        .expect("examples/ exists")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "ivr"))
-        .map(|p| rel(&p))
-        .collect();
+    let mut files: Vec<String> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/examples"))
+            .expect("examples/ exists")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "ivr"))
+            .map(|p| rel(&p))
+            .collect();
     files.sort();
-    assert!(files.len() >= 12, "expected the six seed examples and their tests, found {files:?}");
+    assert!(
+        files.len() >= 12,
+        "expected the six seed examples and their tests, found {files:?}"
+    );
     let mut args = vec!["check", "--deny-warnings"];
     args.extend(files.iter().map(String::as_str));
     let run = ivrc(&args);
@@ -42,17 +46,37 @@ fn ok_fixtures_check_clean_and_lower() {
 
 #[test]
 fn the_seed_examples_are_short() {
-    let lines = |f: &str| std::fs::read_to_string(format!("{}/examples/{f}", env!("CARGO_MANIFEST_DIR"))).expect("readable").lines().count();
-    assert!(lines("sum.ivr") <= 20, "sum.ivr has {} lines", lines("sum.ivr"));
-    assert!(lines("callback.ivr") <= 45, "callback.ivr has {} lines", lines("callback.ivr"));
+    let lines = |f: &str| {
+        std::fs::read_to_string(format!("{}/examples/{f}", env!("CARGO_MANIFEST_DIR")))
+            .expect("readable")
+            .lines()
+            .count()
+    };
+    assert!(
+        lines("sum.ivr") <= 20,
+        "sum.ivr has {} lines",
+        lines("sum.ivr")
+    );
+    assert!(
+        lines("callback.ivr") <= 45,
+        "callback.ivr has {} lines",
+        lines("callback.ivr")
+    );
 }
 
 #[test]
 fn tests_in_examples_are_enough() {
     let mut count = 0;
-    for e in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/examples")).expect("examples/") {
+    for e in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/examples")).expect("examples/")
+    {
         let text = std::fs::read_to_string(e.expect("entry").path()).unwrap_or_default();
-        count += text.lines().filter(|l| l.trim_start().starts_with("test \"")).count();
+        count += text
+            .lines()
+            .filter(|l| l.trim_start().starts_with("test \""))
+            .count();
     }
-    assert!(count >= 25, "examples hold {count} test blocks, issue 3 asks for at least 25");
+    assert!(
+        count >= 25,
+        "examples hold {count} test blocks, issue 3 asks for at least 25"
+    );
 }

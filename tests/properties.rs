@@ -86,8 +86,14 @@ impl Writer<'_> {
 }
 
 fn program(tape: &[u8]) -> String {
-    let mut w = Writer { tape, pos: 0, fresh: 0, out: String::new() };
-    w.out.push_str("flow p(n: number, t: text, ph: phone) {\n  lang ru-RU\n  answer\n");
+    let mut w = Writer {
+        tape,
+        pos: 0,
+        fresh: 0,
+        out: String::new(),
+    };
+    w.out
+        .push_str("flow p(n: number, t: text, ph: phone) {\n  lang ru-RU\n  answer\n");
     w.block(0, "  ");
     w.out.push_str("  hangup\n  on error -> hangup\n}\n");
     w.out
@@ -102,11 +108,18 @@ fn compile(text: &str) -> (Vec<String>, Option<ivrc::ir::Program>) {
     }
     let modules = vec![(FileId(0), &module)];
     let (analysis, diags) = ivrc::check::check(&modules, &Default::default());
-    let errors: Vec<String> = diags.iter().filter(|d| !d.is_warning()).map(|d| format!("{:?}", d.error)).collect();
+    let errors: Vec<String> = diags
+        .iter()
+        .filter(|d| !d.is_warning())
+        .map(|d| format!("{:?}", d.error))
+        .collect();
     if !errors.is_empty() {
         return (errors, None);
     }
-    (Vec::new(), Some(ivrc::lower::lower(&sources, &modules, &analysis)))
+    (
+        Vec::new(),
+        Some(ivrc::lower::lower(&sources, &modules, &analysis)),
+    )
 }
 
 proptest! {

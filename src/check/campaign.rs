@@ -26,8 +26,16 @@ pub fn check_campaign(
 ) -> super::CampaignLeads {
     let flow = flows.get(c.flow.name.as_str()).copied();
     if flow.is_none() {
-        let help = did_you_mean(&c.flow.name, flows.keys().copied(), "define the flow, or import the file that defines it");
-        out.push(CheckError::UnknownFlow { name: c.flow.name.clone(), help, at: c.flow.span.into() });
+        let help = did_you_mean(
+            &c.flow.name,
+            flows.keys().copied(),
+            "define the flow, or import the file that defines it",
+        );
+        out.push(CheckError::UnknownFlow {
+            name: c.flow.name.clone(),
+            help,
+            at: c.flow.span.into(),
+        });
     }
     let mut seen: HashMap<String, Span> = HashMap::new();
     let mut leads_at = None;
@@ -37,7 +45,11 @@ pub fn check_campaign(
     for s in &c.settings {
         let key = setting_key(&s.kind);
         if let Some(first) = seen.get(&key) {
-            out.push(CheckError::DuplicateSetting { name: key.clone(), at: s.span.into(), first: Some((*first).into()) });
+            out.push(CheckError::DuplicateSetting {
+                name: key.clone(),
+                at: s.span.into(),
+                first: Some((*first).into()),
+            });
         } else {
             seen.insert(key, s.span);
         }
@@ -57,25 +69,35 @@ pub fn check_campaign(
                     at: t.span.into(),
                 }),
             },
-            CampaignSettingKind::Dial(col) => match flow.and_then(|f| f.params.iter().find(|p| p.name.name == col.name)) {
-                Some(p) if p.ty.name == "phone" => {}
-                Some(p) => out.push(CheckError::TypeMismatch {
-                    expected: "a phone".into(),
-                    found: format!("a {}", p.ty.name),
-                    help: format!("declare `{}: phone` in the flow's parameters", col.name),
-                    at: col.span.into(),
-                }),
-                None if flow.is_some() => {
-                    let names: Vec<&str> = flow.map(|f| f.params.iter().map(|p| p.name.name.as_str()).collect()).unwrap_or_default();
-                    let help = did_you_mean(&col.name, names, "`dial` names the flow parameter (leads column) holding the number to call");
-                    out.push(CheckError::UnknownVariable { name: col.name.clone(), help, at: col.span.into() });
+            CampaignSettingKind::Dial(col) => {
+                match flow.and_then(|f| f.params.iter().find(|p| p.name.name == col.name)) {
+                    Some(p) if p.ty.name == "phone" => {}
+                    Some(p) => out.push(CheckError::TypeMismatch {
+                        expected: "a phone".into(),
+                        found: format!("a {}", p.ty.name),
+                        help: format!("declare `{}: phone` in the flow's parameters", col.name),
+                        at: col.span.into(),
+                    }),
+                    None if flow.is_some() => {
+                        let names: Vec<&str> = flow
+                            .map(|f| f.params.iter().map(|p| p.name.name.as_str()).collect())
+                            .unwrap_or_default();
+                        let help = did_you_mean(&col.name, names, "`dial` names the flow parameter (leads column) holding the number to call");
+                        out.push(CheckError::UnknownVariable {
+                            name: col.name.clone(),
+                            help,
+                            at: col.span.into(),
+                        });
+                    }
+                    None => {}
                 }
-                None => {}
-            },
+            }
             CampaignSettingKind::Attempts(n) => {
                 values::count("attempts", n, 1, 100, out);
             }
-            CampaignSettingKind::RetryAfter(d) => values::duration("retry_after", d, values::RETRY_AFTER, out),
+            CampaignSettingKind::RetryAfter(d) => {
+                values::duration("retry_after", d, values::RETRY_AFTER, out)
+            }
             CampaignSettingKind::Lines(n) => {
                 values::count("lines", n, 1, 1000, out);
             }
@@ -95,7 +117,10 @@ pub fn check_campaign(
             CampaignSettingKind::Window { from, to } => {
                 let bad = [from, to].into_iter().find(|t| t.0 > 24 * 60);
                 if let Some((_, at)) = bad {
-                    out.push(CheckError::InvalidWindow { help: "times are `HH:MM` from 00:00 to 24:00".into(), at: (*at).into() });
+                    out.push(CheckError::InvalidWindow {
+                        help: "times are `HH:MM` from 00:00 to 24:00".into(),
+                        at: (*at).into(),
+                    });
                 } else if from.0 >= to.0 {
                     out.push(CheckError::InvalidWindow {
                         help: "the window must start before it ends on the same day; windows across midnight are not supported, split the campaign".into(),
@@ -107,7 +132,12 @@ pub fn check_campaign(
                 let outcomes = ["busy", "no_answer", "machine", "failed", "unproductive"];
                 if !outcomes.contains(&outcome.name.as_str()) {
                     let help = did_you_mean(&outcome.name, outcomes, "redial rules are for `busy`, `no_answer`, `machine`, `failed` and `unproductive`");
-                    out.push(CheckError::UnknownOutcome { statement: "redial".into(), name: outcome.name.clone(), help, at: outcome.span.into() });
+                    out.push(CheckError::UnknownOutcome {
+                        statement: "redial".into(),
+                        name: outcome.name.clone(),
+                        help,
+                        at: outcome.span.into(),
+                    });
                 }
                 if let Some((every, max)) = rule {
                     values::duration("redial every", every, values::RETRY_AFTER, out);
@@ -166,12 +196,20 @@ pub fn check_campaign(
         }
     }
     let Some((path, at)) = leads_at else {
-        out.push(CheckError::MissingLeads { name: c.name.name.clone(), at: c.name.span.into() });
+        out.push(CheckError::MissingLeads {
+            name: c.name.name.clone(),
+            at: c.name.span.into(),
+        });
         return super::CampaignLeads::default();
     };
-    let Some(flow) = flow else { return super::CampaignLeads::default() };
+    let Some(flow) = flow else {
+        return super::CampaignLeads::default();
+    };
     for p in &flow.params {
-        if matches!(Type::from_name(&p.ty.name), Some(Type::Bool | Type::Duration | Type::Json)) {
+        if matches!(
+            Type::from_name(&p.ty.name),
+            Some(Type::Bool | Type::Duration | Type::Json)
+        ) {
             out.push(CheckError::InvalidSetting {
                 setting: "leads".into(),
                 value: format!("{}: {}", p.name.name, p.ty.name),
@@ -185,13 +223,28 @@ pub fn check_campaign(
             let columns = flow
                 .params
                 .iter()
-                .map(|p| ExpectedColumn { name: p.name.name.clone(), kind: column_kind(&p.ty.name) })
+                .map(|p| ExpectedColumn {
+                    name: p.name.name.clone(),
+                    kind: column_kind(&p.ty.name),
+                })
                 .collect();
-            let report = leads::read_leads(bytes, &LeadsOptions { columns, delimiter, normalization });
+            let report = leads::read_leads(
+                bytes,
+                &LeadsOptions {
+                    columns,
+                    delimiter,
+                    normalization,
+                },
+            );
             // Call lists take `;` or `,`; a tab-separated export is a wrong delimiter even
             // though it can be read.
             if delimiter.is_none() && report.delimiter == b'\t' {
-                out.push(CheckError::LeadsDelimiter { path: path.clone(), expected: ";".into(), found: "\\t".into(), at: at.into() });
+                out.push(CheckError::LeadsDelimiter {
+                    path: path.clone(),
+                    expected: ";".into(),
+                    found: "\\t".into(),
+                    at: at.into(),
+                });
                 return super::CampaignLeads::default();
             }
             let header = report.header.join(&(report.delimiter as char).to_string());
@@ -199,7 +252,10 @@ pub fn check_campaign(
             for p in &report.problems {
                 let is_row = matches!(
                     p,
-                    LeadProblem::WrongFieldCount { .. } | LeadProblem::EmptyCell { .. } | LeadProblem::BadPhone { .. } | LeadProblem::BadNumber { .. }
+                    LeadProblem::WrongFieldCount { .. }
+                        | LeadProblem::EmptyCell { .. }
+                        | LeadProblem::BadPhone { .. }
+                        | LeadProblem::BadNumber { .. }
                 );
                 if is_row {
                     rows += 1;
@@ -209,7 +265,12 @@ pub fn check_campaign(
                 }
                 match p {
                     // `normalize … else skip|flag` asks for such rows to be set aside.
-                    LeadProblem::BadPhone { line, column, error, .. } if skip_bad_phones => out.push(CheckError::LeadsRowSkipped {
+                    LeadProblem::BadPhone {
+                        line,
+                        column,
+                        error,
+                        ..
+                    } if skip_bad_phones => out.push(CheckError::LeadsRowSkipped {
                         path: path.clone(),
                         line: *line,
                         problem: format!("`{column}`: {error}"),
@@ -226,10 +287,16 @@ pub fn check_campaign(
                     at: at.into(),
                 });
             }
-            super::CampaignLeads { rows: report.leads, delimiter: Some(report.delimiter) }
+            super::CampaignLeads {
+                rows: report.leads,
+                delimiter: Some(report.delimiter),
+            }
         }
         _ => {
-            out.push(CheckError::LeadsNotFound { path, at: at.into() });
+            out.push(CheckError::LeadsNotFound {
+                path,
+                at: at.into(),
+            });
             super::CampaignLeads::default()
         }
     }

@@ -24,7 +24,10 @@ pub enum CheckError {
     },
     /// A variable defined twice in the same scope.
     #[error("`{name}` is already defined")]
-    #[diagnostic(code(ivrc::check::duplicate_variable), help("choose another name, or use `set {name} = …` to change the value"))]
+    #[diagnostic(
+        code(ivrc::check::duplicate_variable),
+        help("choose another name, or use `set {name} = …` to change the value")
+    )]
     DuplicateVariable {
         /// The name.
         name: String,
@@ -49,7 +52,10 @@ pub enum CheckError {
     },
     /// `dial … as NAME` where NAME is taken.
     #[error("leg `{name}` clashes with an existing name")]
-    #[diagnostic(code(ivrc::check::duplicate_leg), help("name the leg differently, for example `{name}2`"))]
+    #[diagnostic(
+        code(ivrc::check::duplicate_leg),
+        help("name the leg differently, for example `{name}2`")
+    )]
     DuplicateLeg {
         /// The name.
         name: String,
@@ -90,7 +96,10 @@ pub enum CheckError {
     },
     /// Two labels with the same name in a flow.
     #[error("label `{name}` is defined twice")]
-    #[diagnostic(code(ivrc::check::duplicate_label), help("label names are unique within a flow"))]
+    #[diagnostic(
+        code(ivrc::check::duplicate_label),
+        help("label names are unique within a flow")
+    )]
     DuplicateLabel {
         /// The name.
         name: String,
@@ -121,7 +130,9 @@ pub enum CheckError {
     #[error("`goto {label}` skips the definition of `{name}`")]
     #[diagnostic(
         code(ivrc::check::goto_skips_definition),
-        help("move the definition of `{name}` before the `goto`, or the label before the definition")
+        help(
+            "move the definition of `{name}` before the `goto`, or the label before the definition"
+        )
     )]
     GotoSkipsDefinition {
         /// The label.
@@ -149,7 +160,10 @@ pub enum CheckError {
     },
     /// Two flows with one name.
     #[error("flow `{name}` is defined twice")]
-    #[diagnostic(code(ivrc::check::duplicate_flow), help("flow names are unique across a file and its imports"))]
+    #[diagnostic(
+        code(ivrc::check::duplicate_flow),
+        help("flow names are unique across a file and its imports")
+    )]
     DuplicateFlow {
         /// The name.
         name: String,
@@ -162,7 +176,10 @@ pub enum CheckError {
     },
     /// Two campaigns with one name.
     #[error("campaign `{name}` is defined twice")]
-    #[diagnostic(code(ivrc::check::duplicate_campaign), help("campaign names are unique"))]
+    #[diagnostic(
+        code(ivrc::check::duplicate_campaign),
+        help("campaign names are unique")
+    )]
     DuplicateCampaign {
         /// The name.
         name: String,
@@ -175,7 +192,10 @@ pub enum CheckError {
     },
     /// Two tests with one name.
     #[error("test `{name}` is defined twice")]
-    #[diagnostic(code(ivrc::check::duplicate_test), help("give each test its own name so failures can be told apart"))]
+    #[diagnostic(
+        code(ivrc::check::duplicate_test),
+        help("give each test its own name so failures can be told apart")
+    )]
     DuplicateTest {
         /// The name.
         name: String,
@@ -295,7 +315,11 @@ pub enum CheckError {
     },
     /// Statements that can never run.
     #[error("unreachable statement")]
-    #[diagnostic(code(ivrc::check::unreachable), severity(Warning), help("remove it, or move it before the statement that ends this path"))]
+    #[diagnostic(
+        code(ivrc::check::unreachable),
+        severity(Warning),
+        help("remove it, or move it before the statement that ends this path")
+    )]
     Unreachable {
         /// The first unreachable statement.
         #[label("never runs")]
@@ -306,7 +330,10 @@ pub enum CheckError {
     },
     /// `break` outside `repeat`.
     #[error("`break` outside a loop")]
-    #[diagnostic(code(ivrc::check::break_outside_loop), help("`break` leaves a `repeat`; to end the call use `hangup`"))]
+    #[diagnostic(
+        code(ivrc::check::break_outside_loop),
+        help("`break` leaves a `repeat`; to end the call use `hangup`")
+    )]
     BreakOutsideLoop {
         /// Where.
         #[label("not inside `repeat`")]
@@ -325,7 +352,9 @@ pub enum CheckError {
     #[diagnostic(
         code(ivrc::check::unhandled_dial_outcome),
         severity(Warning),
-        help("add `on {first} -> …` or a flow-wide `on error -> …`; otherwise the call ends there")
+        help(
+            "add `on {first} -> …` or a flow-wide `on error -> …`; otherwise the call ends there"
+        )
     )]
     UnhandledDialOutcome {
         /// The outcomes, listed.
@@ -369,7 +398,10 @@ pub enum CheckError {
     },
     /// One outcome handled by two arms.
     #[error("outcome `{name}` is handled twice")]
-    #[diagnostic(code(ivrc::check::duplicate_outcome), help("only the first arm would ever run; merge them"))]
+    #[diagnostic(
+        code(ivrc::check::duplicate_outcome),
+        help("only the first arm would ever run; merge them")
+    )]
     DuplicateOutcome {
         /// The outcome.
         name: String,
@@ -395,7 +427,10 @@ pub enum CheckError {
     },
     /// Something that is not a phone key.
     #[error("`{key}` is not a phone key")]
-    #[diagnostic(code(ivrc::check::invalid_key), help("keys are one of `0`–`9`, `*` and `#`"))]
+    #[diagnostic(
+        code(ivrc::check::invalid_key),
+        help("keys are one of `0`–`9`, `*` and `#`")
+    )]
     InvalidKey {
         /// The text.
         key: String,
@@ -405,7 +440,10 @@ pub enum CheckError {
     },
     /// A phrase listed twice.
     #[error("phrase «{phrase}» is listed twice")]
-    #[diagnostic(code(ivrc::check::duplicate_phrase), help("phrases are compared ignoring case, punctuation and ё/е; keep one"))]
+    #[diagnostic(
+        code(ivrc::check::duplicate_phrase),
+        help("phrases are compared ignoring case, punctuation and ё/е; keep one")
+    )]
     DuplicatePhrase {
         /// The phrase, normalized.
         phrase: String,
@@ -437,7 +475,10 @@ pub enum CheckError {
     },
     /// A phrase with no words.
     #[error("empty phrase")]
-    #[diagnostic(code(ivrc::check::empty_phrase), help("a phrase needs at least one word; punctuation is ignored"))]
+    #[diagnostic(
+        code(ivrc::check::empty_phrase),
+        help("a phrase needs at least one word; punctuation is ignored")
+    )]
     EmptyPhrase {
         /// Where.
         #[label("no words here")]
@@ -445,7 +486,10 @@ pub enum CheckError {
     },
     /// A `listen` or `menu` without any phrase or key arms.
     #[error("`{statement}` has no {what} to wait for")]
-    #[diagnostic(code(ivrc::check::nothing_to_wait_for), help("add arms such as `on {example} -> …`"))]
+    #[diagnostic(
+        code(ivrc::check::nothing_to_wait_for),
+        help("add arms such as `on {example} -> …`")
+    )]
     NothingToWaitFor {
         /// The statement.
         statement: String,
@@ -459,7 +503,10 @@ pub enum CheckError {
     },
     /// A phone literal that is not valid E.164.
     #[error("invalid phone number `{text}`")]
-    #[diagnostic(code(ivrc::check::invalid_phone), help("{reason}; write numbers as `+` then country code and number, e.g. `+74951234567`"))]
+    #[diagnostic(
+        code(ivrc::check::invalid_phone),
+        help("{reason}; write numbers as `+` then country code and number, e.g. `+74951234567`")
+    )]
     InvalidPhone {
         /// The literal.
         text: String,
@@ -471,7 +518,10 @@ pub enum CheckError {
     },
     /// A duration outside its allowed range.
     #[error("`{what}` of {value} is out of range")]
-    #[diagnostic(code(ivrc::check::duration_out_of_range), help("use a value from {min} to {max}"))]
+    #[diagnostic(
+        code(ivrc::check::duration_out_of_range),
+        help("use a value from {min} to {max}")
+    )]
     DurationOutOfRange {
         /// The option.
         what: String,
@@ -542,7 +592,10 @@ pub enum CheckError {
     },
     /// `on machine` without `detect_machine`.
     #[error("`on machine` without `detect_machine`")]
-    #[diagnostic(code(ivrc::check::machine_without_detection), help("add `detect_machine` to the dial's options, or remove the arm"))]
+    #[diagnostic(
+        code(ivrc::check::machine_without_detection),
+        help("add `detect_machine` to the dial's options, or remove the arm")
+    )]
     MachineWithoutDetection {
         /// The arm.
         #[label("never happens without detection")]
@@ -575,7 +628,10 @@ pub enum CheckError {
     },
     /// A URL that is not http(s).
     #[error("`{url}` is not an http or https URL")]
-    #[diagnostic(code(ivrc::check::invalid_url), help("write the full address, e.g. `https://crm.example/ivr`"))]
+    #[diagnostic(
+        code(ivrc::check::invalid_url),
+        help("write the full address, e.g. `https://crm.example/ivr`")
+    )]
     InvalidUrl {
         /// The URL.
         url: String,
@@ -613,7 +669,10 @@ pub enum CheckError {
     },
     /// A campaign without a leads file.
     #[error("campaign `{name}` has no leads")]
-    #[diagnostic(code(ivrc::check::missing_leads), help("add `leads \"leads.csv\"` with a header naming the flow's parameters"))]
+    #[diagnostic(
+        code(ivrc::check::missing_leads),
+        help("add `leads \"leads.csv\"` with a header naming the flow's parameters")
+    )]
     MissingLeads {
         /// The campaign.
         name: String,
@@ -659,7 +718,10 @@ pub enum CheckError {
     },
     /// The leads file has a BOM.
     #[error("leads file `{path}` starts with a byte order mark")]
-    #[diagnostic(code(ivrc::check::leads_bom), help("save it as UTF-8 without BOM; call lists (Voximplant) reject a BOM"))]
+    #[diagnostic(
+        code(ivrc::check::leads_bom),
+        help("save it as UTF-8 without BOM; call lists (Voximplant) reject a BOM")
+    )]
     LeadsBom {
         /// The path.
         path: String,
@@ -669,7 +731,10 @@ pub enum CheckError {
     },
     /// The leads file uses another delimiter.
     #[error("leads file `{path}` is delimited by `{found}`, not `{expected}`")]
-    #[diagnostic(code(ivrc::check::leads_delimiter), help("separate columns with `{expected}`, or say `delimiter \"{found}\"` in the campaign"))]
+    #[diagnostic(
+        code(ivrc::check::leads_delimiter),
+        help("separate columns with `{expected}`, or say `delimiter \"{found}\"` in the campaign")
+    )]
     LeadsDelimiter {
         /// The path.
         path: String,
@@ -683,7 +748,10 @@ pub enum CheckError {
     },
     /// A flow parameter missing from the leads header.
     #[error("leads file `{path}` has no column `{column}`")]
-    #[diagnostic(code(ivrc::check::leads_missing_column), help("the header is `{header}`; add `{column}`, which the flow's parameters need"))]
+    #[diagnostic(
+        code(ivrc::check::leads_missing_column),
+        help("the header is `{header}`; add `{column}`, which the flow's parameters need")
+    )]
     LeadsMissingColumn {
         /// The path.
         path: String,
@@ -697,7 +765,11 @@ pub enum CheckError {
     },
     /// A row set aside as the campaign's `normalize … else skip|flag` asks.
     #[error("leads file `{path}` line {line}: {problem}")]
-    #[diagnostic(code(ivrc::check::leads_row_skipped), severity(Warning), help("the row is set aside as `normalize … else` asks; fix the number to have it called"))]
+    #[diagnostic(
+        code(ivrc::check::leads_row_skipped),
+        severity(Warning),
+        help("the row is set aside as `normalize … else` asks; fix the number to have it called")
+    )]
     LeadsRowSkipped {
         /// The path.
         path: String,
@@ -711,7 +783,12 @@ pub enum CheckError {
     },
     /// A row of the leads file that cannot be called.
     #[error("leads file `{path}` line {line}: {problem}")]
-    #[diagnostic(code(ivrc::check::leads_bad_row), help("fix or remove the row, or say `normalize … else skip` to have bad numbers set aside"))]
+    #[diagnostic(
+        code(ivrc::check::leads_bad_row),
+        help(
+            "fix or remove the row, or say `normalize … else skip` to have bad numbers set aside"
+        )
+    )]
     LeadsBadRow {
         /// The path.
         path: String,

@@ -39,8 +39,16 @@ pub struct Exits {
 }
 
 impl Exits {
-    const FALLS: Exits = Exits { falls: true, next: false, brk: false };
-    const ENDS: Exits = Exits { falls: false, next: false, brk: false };
+    const FALLS: Exits = Exits {
+        falls: true,
+        next: false,
+        brk: false,
+    };
+    const ENDS: Exits = Exits {
+        falls: false,
+        next: false,
+        brk: false,
+    };
 
     fn continues(self) -> bool {
         self.falls || self.next
@@ -78,7 +86,12 @@ pub struct FlowChecker<'a> {
 }
 
 /// Checks a flow, pushing problems to `out`.
-pub fn check_flow(flow: &Flow, ctx: &FlowContext, analysis: &mut Analysis, out: &mut Vec<CheckError>) {
+pub fn check_flow(
+    flow: &Flow,
+    ctx: &FlowContext,
+    analysis: &mut Analysis,
+    out: &mut Vec<CheckError>,
+) {
     let mut labels = HashMap::new();
     collect_labels(&flow.body, &mut labels, out);
     for h in &flow.handlers {
@@ -129,7 +142,11 @@ fn collect_labels(stmts: &[Stmt], labels: &mut HashMap<String, Span>, out: &mut 
         match &s.kind {
             StmtKind::Label(l) => {
                 if let Some(first) = labels.get(&l.name) {
-                    out.push(CheckError::DuplicateLabel { name: l.name.clone(), at: l.span.into(), first: Some((*first).into()) });
+                    out.push(CheckError::DuplicateLabel {
+                        name: l.name.clone(),
+                        at: l.span.into(),
+                        first: Some((*first).into()),
+                    });
                 } else {
                     labels.insert(l.name.clone(), l.span);
                 }
@@ -142,7 +159,10 @@ fn collect_labels(stmts: &[Stmt], labels: &mut HashMap<String, Span>, out: &mut 
 /// Calls `f` on every block nested directly in a statement (branches, loop bodies, arms).
 pub fn for_each_child_block(s: &Stmt, mut f: impl FnMut(&[Stmt])) {
     match &s.kind {
-        StmtKind::If { branches, otherwise } => {
+        StmtKind::If {
+            branches,
+            otherwise,
+        } => {
             for (_, b) in branches {
                 f(b);
             }
@@ -169,7 +189,9 @@ pub fn for_each_child_block(s: &Stmt, mut f: impl FnMut(&[Stmt])) {
 fn defines(s: &Stmt) -> Option<&Ident> {
     match &s.kind {
         StmtKind::Let { name, .. } => Some(name),
-        StmtKind::Collect { var, .. } | StmtKind::Record { var, .. } | StmtKind::Fetch { var, .. } => Some(var),
+        StmtKind::Collect { var, .. }
+        | StmtKind::Record { var, .. }
+        | StmtKind::Fetch { var, .. } => Some(var),
         StmtKind::Dial { leg, .. } => Some(leg),
         _ => None,
     }
@@ -199,13 +221,21 @@ impl<'a> FlowChecker<'a> {
         let mut seen: HashMap<&str, Span> = HashMap::new();
         for p in params {
             if let Some(first) = seen.get(p.name.name.as_str()) {
-                self.out.push(CheckError::DuplicateParameter { name: p.name.name.clone(), at: p.name.span.into(), first: Some((*first).into()) });
+                self.out.push(CheckError::DuplicateParameter {
+                    name: p.name.name.clone(),
+                    at: p.name.span.into(),
+                    first: Some((*first).into()),
+                });
                 continue;
             }
             seen.insert(&p.name.name, p.name.span);
             let t = self.type_name(&p.ty);
             if p.name.name == "caller" {
-                self.out.push(CheckError::DuplicateVariable { name: "caller".into(), at: p.name.span.into(), first: None });
+                self.out.push(CheckError::DuplicateVariable {
+                    name: "caller".into(),
+                    at: p.name.span.into(),
+                    first: None,
+                });
                 continue;
             }
             match t {
@@ -219,8 +249,16 @@ impl<'a> FlowChecker<'a> {
     pub fn type_name(&mut self, t: &Ident) -> Option<Type> {
         let ty = Type::from_name(&t.name);
         if ty.is_none() {
-            let help = did_you_mean(&t.name, Type::NAMES, "the types are number, digits, text, phone, duration, bool and json");
-            self.out.push(CheckError::UnknownType { name: t.name.clone(), help, at: t.span.into() });
+            let help = did_you_mean(
+                &t.name,
+                Type::NAMES,
+                "the types are number, digits, text, phone, duration, bool and json",
+            );
+            self.out.push(CheckError::UnknownType {
+                name: t.name.clone(),
+                help,
+                at: t.span.into(),
+            });
         }
         ty
     }
@@ -230,7 +268,11 @@ impl<'a> FlowChecker<'a> {
         for s in settings {
             let key = match &s.kind {
                 SettingKind::Lang(l) => {
-                    let ok = l.name.split('-').count() <= 3 && l.name.split('-').next().is_some_and(|p| (2..=3).contains(&p.len()));
+                    let ok = l.name.split('-').count() <= 3
+                        && l.name
+                            .split('-')
+                            .next()
+                            .is_some_and(|p| (2..=3).contains(&p.len()));
                     if !ok {
                         self.out.push(CheckError::InvalidSetting {
                             setting: "lang".into(),
@@ -248,7 +290,11 @@ impl<'a> FlowChecker<'a> {
                 }
             };
             if let Some(first) = seen.get(key) {
-                self.out.push(CheckError::DuplicateSetting { name: key.into(), at: s.span.into(), first: Some((*first).into()) });
+                self.out.push(CheckError::DuplicateSetting {
+                    name: key.into(),
+                    at: s.span.into(),
+                    first: Some((*first).into()),
+                });
             } else {
                 seen.insert(key, s.span);
             }
@@ -260,10 +306,22 @@ impl<'a> FlowChecker<'a> {
         for h in handlers {
             let name = h.event.name.as_str();
             if !matches!(name, "hangup" | "error" | "sms") {
-                let help = did_you_mean(name, ["hangup", "error", "sms"], "the flow-wide handlers are `on hangup`, `on error` and `on sms`");
-                self.out.push(CheckError::UnknownHandler { name: name.into(), help, at: h.event.span.into() });
+                let help = did_you_mean(
+                    name,
+                    ["hangup", "error", "sms"],
+                    "the flow-wide handlers are `on hangup`, `on error` and `on sms`",
+                );
+                self.out.push(CheckError::UnknownHandler {
+                    name: name.into(),
+                    help,
+                    at: h.event.span.into(),
+                });
             } else if let Some(first) = seen.get(name) {
-                self.out.push(CheckError::DuplicateHandler { name: name.into(), at: h.event.span.into(), first: Some((*first).into()) });
+                self.out.push(CheckError::DuplicateHandler {
+                    name: name.into(),
+                    at: h.event.span.into(),
+                    first: Some((*first).into()),
+                });
             } else {
                 seen.insert(name, h.event.span);
             }
@@ -277,26 +335,53 @@ impl<'a> FlowChecker<'a> {
         if let Some(b) = self.scopes.get(&name.name) {
             let first = (b.def.file == name.span.file && !b.is_caller).then_some(b.def.into());
             if b.kind == Kind::Leg {
-                self.out.push(CheckError::DuplicateLeg { name: name.name.clone(), at: name.span.into(), first });
+                self.out.push(CheckError::DuplicateLeg {
+                    name: name.name.clone(),
+                    at: name.span.into(),
+                    first,
+                });
             } else {
-                self.out.push(CheckError::DuplicateVariable { name: name.name.clone(), at: name.span.into(), first });
+                self.out.push(CheckError::DuplicateVariable {
+                    name: name.name.clone(),
+                    at: name.span.into(),
+                    first,
+                });
             }
             return;
         }
         self.analysis.var_types.insert(name.span, t);
-        self.scopes.define(Binding { name: name.name.clone(), kind: Kind::Value(t), def: name.span, is_caller: false, unset, skipped_by: None });
+        self.scopes.define(Binding {
+            name: name.name.clone(),
+            kind: Kind::Value(t),
+            def: name.span,
+            is_caller: false,
+            unset,
+            skipped_by: None,
+        });
     }
 
     /// Defines a name whose definition was already reported as wrong.
     fn define_broken(&mut self, name: &Ident) {
         if self.scopes.get(&name.name).is_none() {
-            self.scopes.define(Binding { name: name.name.clone(), kind: Kind::Broken, def: name.span, is_caller: false, unset: None, skipped_by: None });
+            self.scopes.define(Binding {
+                name: name.name.clone(),
+                kind: Kind::Broken,
+                def: name.span,
+                is_caller: false,
+                unset: None,
+                skipped_by: None,
+            });
         }
     }
 
     /// Marks the names that forward gotos to `label` jump over.
     fn mark_skipped(&mut self, label: &str) {
-        let skips: Vec<(String, String, Span)> = self.skips.iter().filter(|(l, _, _)| l == label).cloned().collect();
+        let skips: Vec<(String, String, Span)> = self
+            .skips
+            .iter()
+            .filter(|(l, _, _)| l == label)
+            .cloned()
+            .collect();
         for (label, name, goto) in skips {
             if let Some(b) = self.scopes.get_mut(&name) {
                 b.skipped_by.get_or_insert((label, goto));
@@ -319,13 +404,23 @@ impl<'a> FlowChecker<'a> {
         if let Some((label, goto)) = &b.skipped_by {
             if !self.unset_reported.contains(&b.def) {
                 self.unset_reported.push(b.def);
-                self.out.push(CheckError::GotoSkipsDefinition { label: label.clone(), name: id.name.clone(), at: (*goto).into(), definition: Some(b.def.into()) });
+                self.out.push(CheckError::GotoSkipsDefinition {
+                    label: label.clone(),
+                    name: id.name.clone(),
+                    at: (*goto).into(),
+                    definition: Some(b.def.into()),
+                });
             }
         }
         if let Some((outcome, arm)) = &b.unset {
             if !self.unset_reported.contains(&b.def) {
                 self.unset_reported.push(b.def);
-                self.out.push(CheckError::MaybeUnset { name: id.name.clone(), outcome: outcome.clone(), at: id.span.into(), arm: Some((*arm).into()) });
+                self.out.push(CheckError::MaybeUnset {
+                    name: id.name.clone(),
+                    outcome: outcome.clone(),
+                    at: id.span.into(),
+                    arm: Some((*arm).into()),
+                });
             }
         }
     }
@@ -366,8 +461,16 @@ impl<'a> FlowChecker<'a> {
             }
             None => {
                 let names = self.scopes.names(true);
-                let help = did_you_mean(&l.name, names, "create the leg first with `dial NUMBER as NAME`");
-                self.out.push(CheckError::UnknownLeg { name: l.name.clone(), help, at: l.span.into() });
+                let help = did_you_mean(
+                    &l.name,
+                    names,
+                    "create the leg first with `dial NUMBER as NAME`",
+                );
+                self.out.push(CheckError::UnknownLeg {
+                    name: l.name.clone(),
+                    help,
+                    at: l.span.into(),
+                });
             }
         }
     }
@@ -383,7 +486,11 @@ impl<'a> FlowChecker<'a> {
                 _ => None,
             })
             .collect();
-        self.blocks.push(BlockCtx { stmts, labels, pos: 0 });
+        self.blocks.push(BlockCtx {
+            stmts,
+            labels,
+            pos: 0,
+        });
         let mut acc = Exits::FALLS;
         let mut ended_by: Option<Span> = None;
         let mut warned = false;
@@ -398,7 +505,10 @@ impl<'a> FlowChecker<'a> {
             }
             if !acc.falls && !warned {
                 warned = true;
-                self.out.push(CheckError::Unreachable { at: s.span.into(), ended_by: ended_by.map(Into::into) });
+                self.out.push(CheckError::Unreachable {
+                    at: s.span.into(),
+                    ended_by: ended_by.map(Into::into),
+                });
             }
             let ex = self.stmt(s);
             acc.next |= ex.next;
@@ -421,15 +531,32 @@ impl<'a> FlowChecker<'a> {
             let looped_prompt = matches!(o.kind, OptKind::Prompt { looped: true, .. });
             if !allowed.contains(&k) || (looped_prompt && statement != "listen") {
                 let help = if looped_prompt {
-                    "`prompt loop` is for `listen`; for keys use `retries` and `reprompt`".to_string()
+                    "`prompt loop` is for `listen`; for keys use `retries` and `reprompt`"
+                        .to_string()
                 } else if allowed.is_empty() {
                     format!("`{statement}` takes no options")
                 } else {
-                    format!("`{statement}` takes {}", allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", "))
+                    format!(
+                        "`{statement}` takes {}",
+                        allowed
+                            .iter()
+                            .map(|a| format!("`{a}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
                 };
-                self.out.push(CheckError::OptionNotAllowed { option: k.into(), statement: statement.into(), help, at: o.span.into() });
+                self.out.push(CheckError::OptionNotAllowed {
+                    option: k.into(),
+                    statement: statement.into(),
+                    help,
+                    at: o.span.into(),
+                });
             } else if let Some(first) = seen.get(k).filter(|_| k != "header") {
-                self.out.push(CheckError::DuplicateSetting { name: k.into(), at: o.span.into(), first: Some((*first).into()) });
+                self.out.push(CheckError::DuplicateSetting {
+                    name: k.into(),
+                    at: o.span.into(),
+                    first: Some((*first).into()),
+                });
             } else {
                 seen.insert(k, o.span);
             }
@@ -449,7 +576,9 @@ impl<'a> FlowChecker<'a> {
                 OptKind::EndKey(t) => {
                     values::key(t, self.out);
                 }
-                OptKind::DigitTimeout(d) => values::duration("digit_timeout", d, values::DIGIT_TIMEOUT, self.out),
+                OptKind::DigitTimeout(d) => {
+                    values::duration("digit_timeout", d, values::DIGIT_TIMEOUT, self.out)
+                }
                 OptKind::CallerId(e) => {
                     self.expect(e, Type::Phone, "write the number as `+74950000000`");
                 }
@@ -457,7 +586,9 @@ impl<'a> FlowChecker<'a> {
                     self.template(n);
                     self.template(v);
                 }
-                OptKind::MaxLength(d) => values::duration("max_length", d, values::RECORD_LENGTH, self.out),
+                OptKind::MaxLength(d) => {
+                    values::duration("max_length", d, values::RECORD_LENGTH, self.out)
+                }
                 _ => {}
             }
         }
@@ -472,7 +603,11 @@ impl<'a> FlowChecker<'a> {
             let mut texts = Vec::new();
             if arm.is_else {
                 if let Some(first) = covered.get("else") {
-                    self.out.push(CheckError::DuplicateOutcome { name: "else".into(), at: arm.span.into(), first: Some((*first).into()) });
+                    self.out.push(CheckError::DuplicateOutcome {
+                        name: "else".into(),
+                        at: arm.span.into(),
+                        first: Some((*first).into()),
+                    });
                 }
                 covered.insert("else".into(), arm.span);
             }
@@ -483,18 +618,37 @@ impl<'a> FlowChecker<'a> {
                             let help = format!(
                                 "`{}` has {}{}",
                                 rules.statement,
-                                rules.outcomes.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", "),
-                                rules.texts.map_or(String::new(), |t| format!(" and {t} in quotes"))
+                                rules
+                                    .outcomes
+                                    .iter()
+                                    .map(|x| format!("`{x}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(", "),
+                                rules
+                                    .texts
+                                    .map_or(String::new(), |t| format!(" and {t} in quotes"))
                             );
-                            let help = match super::suggest::closest(&o.name, rules.outcomes.iter().copied()) {
+                            let help = match super::suggest::closest(
+                                &o.name,
+                                rules.outcomes.iter().copied(),
+                            ) {
                                 Some(c) => format!("did you mean `{c}`? {help}"),
                                 None => help,
                             };
-                            self.out.push(CheckError::UnknownOutcome { statement: rules.statement.into(), name: o.name.clone(), help, at: o.span.into() });
+                            self.out.push(CheckError::UnknownOutcome {
+                                statement: rules.statement.into(),
+                                name: o.name.clone(),
+                                help,
+                                at: o.span.into(),
+                            });
                             continue;
                         }
                         if let Some(first) = covered.get(&o.name) {
-                            self.out.push(CheckError::DuplicateOutcome { name: o.name.clone(), at: o.span.into(), first: Some((*first).into()) });
+                            self.out.push(CheckError::DuplicateOutcome {
+                                name: o.name.clone(),
+                                at: o.span.into(),
+                                first: Some((*first).into()),
+                            });
                         }
                         covered.insert(o.name.clone(), o.span);
                         outcomes.push(o.name.clone());
@@ -505,17 +659,29 @@ impl<'a> FlowChecker<'a> {
                             let help = format!(
                                 "`{}` has {}",
                                 rules.statement,
-                                rules.outcomes.iter().map(|x| format!("`{x}`")).collect::<Vec<_>>().join(", ")
+                                rules
+                                    .outcomes
+                                    .iter()
+                                    .map(|x| format!("`{x}`"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
                             );
-                            self.out.push(CheckError::UnknownOutcome { statement: rules.statement.into(), name: t.source_text(), help, at: t.span.into() });
+                            self.out.push(CheckError::UnknownOutcome {
+                                statement: rules.statement.into(),
+                                name: t.source_text(),
+                                help,
+                                at: t.span.into(),
+                            });
                         }
                     },
                 }
             }
-            let sees_binding = rules
-                .binding
-                .as_ref()
-                .filter(|(_, oks)| !arm.is_else && texts.is_empty() && !outcomes.is_empty() && outcomes.iter().all(|o| oks.contains(&o.as_str())));
+            let sees_binding = rules.binding.as_ref().filter(|(_, oks)| {
+                !arm.is_else
+                    && texts.is_empty()
+                    && !outcomes.is_empty()
+                    && outcomes.iter().all(|o| oks.contains(&o.as_str()))
+            });
             self.arm_depth += 1;
             self.scopes.push();
             if let Some((b, _)) = sees_binding {
@@ -524,7 +690,13 @@ impl<'a> FlowChecker<'a> {
             let exits = self.block(&arm.action);
             self.scopes.pop();
             self.arm_depth -= 1;
-            infos.push(ArmInfo { outcomes, texts, is_else: arm.is_else, exits, span: arm.span });
+            infos.push(ArmInfo {
+                outcomes,
+                texts,
+                is_else: arm.is_else,
+                exits,
+                span: arm.span,
+            });
         }
         infos
     }
@@ -551,9 +723,13 @@ impl<'a> FlowChecker<'a> {
                 values::duration("pause", d, values::PAUSE, self.out);
                 Exits::FALLS
             }
-            StmtKind::Collect { var, ty, leg, body } => self.collect(var, ty, leg.as_ref(), body, s.span),
+            StmtKind::Collect { var, ty, leg, body } => {
+                self.collect(var, ty, leg.as_ref(), body, s.span)
+            }
             StmtKind::Menu { leg, body } => self.menu(leg.as_ref(), body, s.span),
-            StmtKind::Listen { leg, within, body } => self.listen(leg.as_ref(), within, body, s.span),
+            StmtKind::Listen { leg, within, body } => {
+                self.listen(leg.as_ref(), within, body, s.span)
+            }
             StmtKind::Dial { target, leg, body } => self.dial(target, leg, body, s.span),
             StmtKind::Bridge(a, b) => {
                 self.leg(Some(a), s.span);
@@ -562,7 +738,11 @@ impl<'a> FlowChecker<'a> {
             }
             StmtKind::Transfer { leg, target } => {
                 self.leg(leg.as_ref(), s.span);
-                self.expect(target, Type::Phone, "transfer to a phone number such as `+74951234567`");
+                self.expect(
+                    target,
+                    Type::Phone,
+                    "transfer to a phone number such as `+74951234567`",
+                );
                 let of_caller = leg.as_ref().is_none_or(|l| l.name == "caller");
                 if of_caller {
                     Exits::ENDS
@@ -574,9 +754,14 @@ impl<'a> FlowChecker<'a> {
                 self.leg(leg.as_ref(), s.span);
                 self.options("record", &["max_length", "end_key"], body);
                 for arm in &body.arms {
+                    let name = match arm.patterns.first() {
+                        Some(Pattern::Outcome(o)) => o.name.clone(),
+                        Some(Pattern::Text(t)) => t.source_text(),
+                        None => "else".into(),
+                    };
                     self.out.push(CheckError::UnknownOutcome {
                         statement: "record".into(),
-                        name: if arm.is_else { "else".into() } else { "this".into() },
+                        name,
                         help: "`record` has no outcomes; it goes on when the recording ends".into(),
                         at: arm.span.into(),
                     });
@@ -594,7 +779,13 @@ impl<'a> FlowChecker<'a> {
                 self.template(text);
                 Exits::FALLS
             }
-            StmtKind::Fetch { var, url, params, body, .. } => self.fetch(var, url, params, body),
+            StmtKind::Fetch {
+                var,
+                url,
+                params,
+                body,
+                ..
+            } => self.fetch(var, url, params, body),
             StmtKind::Let { name, ty, value } => {
                 let declared = ty.as_ref().and_then(|t| self.type_name(t));
                 let found = self.type_of(value);
@@ -604,7 +795,10 @@ impl<'a> FlowChecker<'a> {
                             self.out.push(CheckError::TypeMismatch {
                                 expected: super::types::article(d),
                                 found: super::types::article(f),
-                                help: format!("convert it with `{}(…)` or change the declared type", d.name()),
+                                help: format!(
+                                    "{}, or change the declared type",
+                                    super::types::conversion_help(d)
+                                ),
                                 at: value.span.into(),
                             });
                         }
@@ -623,7 +817,11 @@ impl<'a> FlowChecker<'a> {
                     Some(b) => match b.kind {
                         Kind::Value(t) => {
                             self.note_use(name, &b);
-                            self.expect(value, t, &format!("`{}` holds {}", name.name, super::types::article(t)));
+                            self.expect(
+                                value,
+                                t,
+                                &format!("`{}` holds {}", name.name, super::types::article(t)),
+                            );
                         }
                         Kind::Broken => {
                             self.type_of(value);
@@ -633,7 +831,8 @@ impl<'a> FlowChecker<'a> {
                                 name: name.name.clone(),
                                 is: "leg".into(),
                                 wanted: "variable".into(),
-                                help: "a leg cannot be assigned; dial a new leg with another name".into(),
+                                help: "a leg cannot be assigned; dial a new leg with another name"
+                                    .into(),
                                 at: name.span.into(),
                             });
                             self.type_of(value);
@@ -642,13 +841,20 @@ impl<'a> FlowChecker<'a> {
                     None => {
                         let names = self.scopes.names(false);
                         let help = did_you_mean(&name.name, names, "declare it first with `let`");
-                        self.out.push(CheckError::UnknownVariable { name: name.name.clone(), help, at: name.span.into() });
+                        self.out.push(CheckError::UnknownVariable {
+                            name: name.name.clone(),
+                            help,
+                            at: name.span.into(),
+                        });
                         self.type_of(value);
                     }
                 }
                 Exits::FALLS
             }
-            StmtKind::If { branches, otherwise } => {
+            StmtKind::If {
+                branches,
+                otherwise,
+            } => {
                 let mut acc = Exits::ENDS;
                 for (cond, b) in branches {
                     self.condition(cond);
@@ -666,7 +872,11 @@ impl<'a> FlowChecker<'a> {
             }
             StmtKind::Goto { label, max } => self.goto(label, max.as_ref(), s.span),
             StmtKind::Label(_) => Exits::FALLS,
-            StmtKind::Repeat { count, within, body } => {
+            StmtKind::Repeat {
+                count,
+                within,
+                body,
+            } => {
                 if count.is_none() && within.is_none() {
                     self.out.push(CheckError::UnboundedLoop {
                         help: "say how often or how long: `repeat 3 times { … }` or `repeat within 1m { … }`".into(),
@@ -682,20 +892,34 @@ impl<'a> FlowChecker<'a> {
                 self.loop_depth += 1;
                 let ex = self.block(body);
                 self.loop_depth -= 1;
-                Exits { falls: true, next: ex.next, brk: false }
+                Exits {
+                    falls: true,
+                    next: ex.next,
+                    brk: false,
+                }
             }
             StmtKind::Break => {
                 if self.loop_depth == 0 {
-                    self.out.push(CheckError::BreakOutsideLoop { at: s.span.into() });
+                    self.out
+                        .push(CheckError::BreakOutsideLoop { at: s.span.into() });
                 }
-                Exits { falls: false, next: false, brk: true }
+                Exits {
+                    falls: false,
+                    next: false,
+                    brk: true,
+                }
             }
             StmtKind::Next => {
                 if self.arm_depth == 0 {
-                    self.out.push(CheckError::NextOutsideArm { at: s.span.into() });
+                    self.out
+                        .push(CheckError::NextOutsideArm { at: s.span.into() });
                     return Exits::FALLS;
                 }
-                Exits { falls: false, next: true, brk: false }
+                Exits {
+                    falls: false,
+                    next: true,
+                    brk: false,
+                }
             }
             StmtKind::ReportOk(data) => {
                 for e in data {
@@ -727,7 +951,14 @@ impl<'a> FlowChecker<'a> {
         }
     }
 
-    fn collect(&mut self, var: &Ident, ty: &Ident, leg: Option<&Ident>, body: &'a Body, span: Span) -> Exits {
+    fn collect(
+        &mut self,
+        var: &Ident,
+        ty: &Ident,
+        leg: Option<&Ident>,
+        body: &'a Body,
+        span: Span,
+    ) -> Exits {
         self.leg(leg, span);
         let t = self.type_name(ty);
         let t = match t {
@@ -745,7 +976,18 @@ impl<'a> FlowChecker<'a> {
         };
         self.options(
             "collect",
-            &["prompt", "reprompt", "retries", "min_digits", "max_digits", "end_key", "timeout", "digit_timeout", "where", "barge_in"],
+            &[
+                "prompt",
+                "reprompt",
+                "retries",
+                "min_digits",
+                "max_digits",
+                "end_key",
+                "timeout",
+                "digit_timeout",
+                "where",
+                "barge_in",
+            ],
             body,
         );
         let (mut min, mut max) = (1i64, if t == Some(Type::Number) { 18 } else { 32 });
@@ -753,10 +995,8 @@ impl<'a> FlowChecker<'a> {
         let mut where_expr = None;
         for o in &body.options {
             match &o.kind {
-                OptKind::MinDigits(n) => {
-                    if values::count("min_digits", n, 1, limit, self.out) {
-                        min = n.value;
-                    }
+                OptKind::MinDigits(n) if values::count("min_digits", n, 1, limit, self.out) => {
+                    min = n.value
                 }
                 OptKind::MaxDigits(n) => {
                     let help_limit = limit;
@@ -775,13 +1015,19 @@ impl<'a> FlowChecker<'a> {
                         max = n.value;
                     }
                 }
-                OptKind::Timeout(d) => values::duration("timeout", d, values::INPUT_TIMEOUT, self.out),
+                OptKind::Timeout(d) => {
+                    values::duration("timeout", d, values::INPUT_TIMEOUT, self.out)
+                }
                 OptKind::Where(e) => where_expr = Some(e),
                 _ => {}
             }
         }
         if min > max {
-            if let Some(o) = body.options.iter().find(|o| matches!(o.kind, OptKind::MinDigits(_))) {
+            if let Some(o) = body
+                .options
+                .iter()
+                .find(|o| matches!(o.kind, OptKind::MinDigits(_)))
+            {
                 self.out.push(CheckError::CountOutOfRange {
                     what: "min_digits".into(),
                     value: min,
@@ -790,7 +1036,14 @@ impl<'a> FlowChecker<'a> {
                 });
             }
         }
-        let binding = t.map(|t| Binding { name: var.name.clone(), kind: Kind::Value(t), def: var.span, is_caller: false, unset: None, skipped_by: None });
+        let binding = t.map(|t| Binding {
+            name: var.name.clone(),
+            kind: Kind::Value(t),
+            def: var.span,
+            is_caller: false,
+            unset: None,
+            skipped_by: None,
+        });
         if let (Some(e), Some(b)) = (where_expr, &binding) {
             self.scopes.push();
             self.scopes.define(b.clone());
@@ -798,7 +1051,12 @@ impl<'a> FlowChecker<'a> {
             self.scopes.pop();
         }
         let infos = self.arms(
-            ArmRules { statement: "collect", outcomes: &["ok", "timeout", "invalid"], texts: None, binding: binding.clone().map(|b| (b, &["ok"][..])) },
+            ArmRules {
+                statement: "collect",
+                outcomes: &["ok", "timeout", "invalid"],
+                texts: None,
+                binding: binding.clone().map(|b| (b, &["ok"][..])),
+            },
             body,
         );
         let (exits, unset) = self.summarize(&infos, &["ok"], &["timeout", "invalid"]);
@@ -811,24 +1069,42 @@ impl<'a> FlowChecker<'a> {
 
     /// Exits of a statement with arms: `go_on` outcomes continue when they have no arm,
     /// the others raise. Also returns the first failure arm that continues.
-    fn summarize(&self, infos: &[ArmInfo], go_on: &[&str], failures: &[&str]) -> (Exits, Option<(String, Span)>) {
+    fn summarize(
+        &self,
+        infos: &[ArmInfo],
+        go_on: &[&str],
+        failures: &[&str],
+    ) -> (Exits, Option<(String, Span)>) {
         let mut exits = Exits::ENDS;
         let mut unset = None;
         let else_arm = infos.iter().find(|a| a.is_else);
         for o in go_on {
-            let arm = infos.iter().find(|a| a.outcomes.iter().any(|x| x == o)).or(else_arm);
+            let arm = infos
+                .iter()
+                .find(|a| a.outcomes.iter().any(|x| x == o))
+                .or(else_arm);
             match arm {
                 Some(a) => exits.falls |= a.exits.continues(),
                 None => exits.falls = true,
             }
         }
         for o in failures {
-            let arm = infos.iter().find(|a| a.outcomes.iter().any(|x| x == o)).or(else_arm);
+            let arm = infos
+                .iter()
+                .find(|a| a.outcomes.iter().any(|x| x == o))
+                .or(else_arm);
             if let Some(a) = arm {
                 if a.exits.continues() {
                     exits.falls = true;
                     if unset.is_none() {
-                        unset = Some((if a.is_else { "else".to_string() } else { (*o).to_string() }, a.span));
+                        unset = Some((
+                            if a.is_else {
+                                "else".to_string()
+                            } else {
+                                (*o).to_string()
+                            },
+                            a.span,
+                        ));
                     }
                 }
             }
@@ -844,19 +1120,35 @@ impl<'a> FlowChecker<'a> {
 
     fn menu(&mut self, leg: Option<&Ident>, body: &'a Body, span: Span) -> Exits {
         self.leg(leg, span);
-        self.options("menu", &["prompt", "reprompt", "retries", "timeout", "barge_in"], body);
+        self.options(
+            "menu",
+            &["prompt", "reprompt", "retries", "timeout", "barge_in"],
+            body,
+        );
         for o in &body.options {
             if let OptKind::Timeout(d) = &o.kind {
                 values::duration("timeout", d, values::INPUT_TIMEOUT, self.out);
             }
         }
-        let infos = self.arms(ArmRules { statement: "menu", outcomes: &["timeout", "invalid"], texts: Some("keys"), binding: None }, body);
+        let infos = self.arms(
+            ArmRules {
+                statement: "menu",
+                outcomes: &["timeout", "invalid"],
+                texts: Some("keys"),
+                binding: None,
+            },
+            body,
+        );
         let mut keys: HashMap<String, Span> = HashMap::new();
         for a in &infos {
             for t in &a.texts {
                 if let Some(k) = values::key(t, self.out) {
                     if let Some(first) = keys.get(&k) {
-                        self.out.push(CheckError::DuplicateKey { key: k, at: t.span.into(), first: Some((*first).into()) });
+                        self.out.push(CheckError::DuplicateKey {
+                            key: k,
+                            at: t.span.into(),
+                            first: Some((*first).into()),
+                        });
                     } else {
                         keys.insert(k, t.span);
                     }
@@ -864,25 +1156,53 @@ impl<'a> FlowChecker<'a> {
             }
         }
         if keys.is_empty() && !infos.iter().any(|a| !a.texts.is_empty()) {
-            self.out.push(CheckError::NothingToWaitFor { statement: "menu".into(), what: "keys".into(), example: "\"1\"".into(), at: span.into() });
+            self.out.push(CheckError::NothingToWaitFor {
+                statement: "menu".into(),
+                what: "keys".into(),
+                example: "\"1\"".into(),
+                at: span.into(),
+            });
         }
         self.summarize(&infos, &[], &["timeout", "invalid"]).0
     }
 
-    fn listen(&mut self, leg: Option<&Ident>, within: &Duration, body: &'a Body, span: Span) -> Exits {
+    fn listen(
+        &mut self,
+        leg: Option<&Ident>,
+        within: &Duration,
+        body: &'a Body,
+        span: Span,
+    ) -> Exits {
         self.leg(leg, span);
         values::duration("listen within", within, values::LISTEN_WITHIN, self.out);
         self.options("listen", &["prompt", "barge_in"], body);
-        let infos = self.arms(ArmRules { statement: "listen", outcomes: &["nomatch", "timeout"], texts: Some("phrases"), binding: None }, body);
+        let infos = self.arms(
+            ArmRules {
+                statement: "listen",
+                outcomes: &["nomatch", "timeout"],
+                texts: Some("phrases"),
+                binding: None,
+            },
+            body,
+        );
         let mut list = Vec::new();
         for (i, a) in infos.iter().enumerate() {
             for t in &a.texts {
                 let text = t.as_plain().unwrap_or_else(|| t.source_text());
-                list.push(Phrase { text: phrase::normalize(&text), arm: i, span: t.span });
+                list.push(Phrase {
+                    text: phrase::normalize(&text),
+                    arm: i,
+                    span: t.span,
+                });
             }
         }
         if list.is_empty() {
-            self.out.push(CheckError::NothingToWaitFor { statement: "listen".into(), what: "phrases".into(), example: "\"да\"".into(), at: span.into() });
+            self.out.push(CheckError::NothingToWaitFor {
+                statement: "listen".into(),
+                what: "phrases".into(),
+                example: "\"да\"".into(),
+                at: span.into(),
+            });
         }
         if list.len() > MAX_PHRASES {
             self.out.push(CheckError::CountOutOfRange {
@@ -898,33 +1218,56 @@ impl<'a> FlowChecker<'a> {
     }
 
     fn dial(&mut self, target: &Expr, leg: &Ident, body: &'a Body, span: Span) -> Exits {
-        self.expect(target, Type::Phone, "dial a phone number such as `+74951234567` or a `phone` parameter");
+        self.expect(
+            target,
+            Type::Phone,
+            "dial a phone number such as `+74951234567` or a `phone` parameter",
+        );
         self.options("dial", &["timeout", "caller_id", "detect_machine"], body);
         let mut detect = false;
         for o in &body.options {
             match &o.kind {
-                OptKind::Timeout(d) => values::duration("timeout", d, values::DIAL_TIMEOUT, self.out),
+                OptKind::Timeout(d) => {
+                    values::duration("timeout", d, values::DIAL_TIMEOUT, self.out)
+                }
                 OptKind::DetectMachine => detect = true,
                 _ => {}
             }
         }
         let outcomes: &[&str] = &["answered", "busy", "no_answer", "failed", "machine"];
         // The new leg is connected in the `answered` and `machine` arms, so they may use it.
-        let connected = Binding { name: leg.name.clone(), kind: Kind::Leg, def: leg.span, is_caller: false, unset: None, skipped_by: None };
+        let connected = Binding {
+            name: leg.name.clone(),
+            kind: Kind::Leg,
+            def: leg.span,
+            is_caller: false,
+            unset: None,
+            skipped_by: None,
+        };
         let infos = self.arms(
-            ArmRules { statement: "dial", outcomes, texts: None, binding: Some((connected, &["answered", "machine"][..])) },
+            ArmRules {
+                statement: "dial",
+                outcomes,
+                texts: None,
+                binding: Some((connected, &["answered", "machine"][..])),
+            },
             body,
         );
         for a in &body.arms {
             for p in &a.patterns {
                 if let Pattern::Outcome(o) = p {
                     if o.name == "machine" && !detect {
-                        self.out.push(CheckError::MachineWithoutDetection { at: o.span.into() });
+                        self.out
+                            .push(CheckError::MachineWithoutDetection { at: o.span.into() });
                     }
                 }
             }
         }
-        let failures: Vec<&str> = if detect { vec!["busy", "no_answer", "failed", "machine"] } else { vec!["busy", "no_answer", "failed"] };
+        let failures: Vec<&str> = if detect {
+            vec!["busy", "no_answer", "failed", "machine"]
+        } else {
+            vec!["busy", "no_answer", "failed"]
+        };
         let has_else = infos.iter().any(|a| a.is_else);
         let unhandled: Vec<&str> = failures
             .iter()
@@ -933,7 +1276,11 @@ impl<'a> FlowChecker<'a> {
             .collect();
         if !unhandled.is_empty() && !self.has_error_handler {
             self.out.push(CheckError::UnhandledDialOutcome {
-                outcomes: unhandled.iter().map(|o| format!("`{o}`")).collect::<Vec<_>>().join(", "),
+                outcomes: unhandled
+                    .iter()
+                    .map(|o| format!("`{o}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 first: unhandled[0].to_string(),
                 at: span.into(),
             });
@@ -942,10 +1289,21 @@ impl<'a> FlowChecker<'a> {
         match self.scopes.get(&leg.name) {
             Some(b) => {
                 let first = (b.def.file == leg.span.file && !b.is_caller).then_some(b.def.into());
-                self.out.push(CheckError::DuplicateLeg { name: leg.name.clone(), at: leg.span.into(), first });
+                self.out.push(CheckError::DuplicateLeg {
+                    name: leg.name.clone(),
+                    at: leg.span.into(),
+                    first,
+                });
             }
             None => {
-                self.scopes.define(Binding { name: leg.name.clone(), kind: Kind::Leg, def: leg.span, is_caller: false, unset, skipped_by: None });
+                self.scopes.define(Binding {
+                    name: leg.name.clone(),
+                    kind: Kind::Leg,
+                    def: leg.span,
+                    is_caller: false,
+                    unset,
+                    skipped_by: None,
+                });
             }
         }
         exits
@@ -963,8 +1321,23 @@ impl<'a> FlowChecker<'a> {
                 values::duration("timeout", d, values::FETCH_TIMEOUT, self.out);
             }
         }
-        let binding = Binding { name: var.name.clone(), kind: Kind::Value(Type::Json), def: var.span, is_caller: false, unset: None, skipped_by: None };
-        let infos = self.arms(ArmRules { statement: "fetch", outcomes: &["ok", "error"], texts: None, binding: Some((binding, &["ok"])) }, body);
+        let binding = Binding {
+            name: var.name.clone(),
+            kind: Kind::Value(Type::Json),
+            def: var.span,
+            is_caller: false,
+            unset: None,
+            skipped_by: None,
+        };
+        let infos = self.arms(
+            ArmRules {
+                statement: "fetch",
+                outcomes: &["ok", "error"],
+                texts: None,
+                binding: Some((binding, &["ok"])),
+            },
+            body,
+        );
         let (exits, unset) = self.summarize(&infos, &["ok"], &["error"]);
         self.define_value(var, Type::Json, unset);
         exits
@@ -975,13 +1348,30 @@ impl<'a> FlowChecker<'a> {
             values::count("goto max", n, 1, 1000, self.out);
         }
         // Find the label in this block or an enclosing one.
-        let found = self.blocks.iter().enumerate().rev().find_map(|(depth, b)| b.labels.get(label.name.as_str()).map(|j| (depth, *j)));
+        let found = self
+            .blocks
+            .iter()
+            .enumerate()
+            .rev()
+            .find_map(|(depth, b)| b.labels.get(label.name.as_str()).map(|j| (depth, *j)));
         match found {
             None => match self.labels.get(&label.name) {
-                Some(l) => self.out.push(CheckError::LabelNotVisible { name: label.name.clone(), at: label.span.into(), label: Some((*l).into()) }),
+                Some(l) => self.out.push(CheckError::LabelNotVisible {
+                    name: label.name.clone(),
+                    at: label.span.into(),
+                    label: Some((*l).into()),
+                }),
                 None => {
-                    let help = did_you_mean(&label.name, self.labels.keys().map(String::as_str), "define it with `label NAME` in this block or one around it");
-                    self.out.push(CheckError::UnknownLabel { name: label.name.clone(), help, at: label.span.into() });
+                    let help = did_you_mean(
+                        &label.name,
+                        self.labels.keys().map(String::as_str),
+                        "define it with `label NAME` in this block or one around it",
+                    );
+                    self.out.push(CheckError::UnknownLabel {
+                        name: label.name.clone(),
+                        help,
+                        at: label.span.into(),
+                    });
                 }
             },
             Some((depth, j)) => {
@@ -999,7 +1389,11 @@ impl<'a> FlowChecker<'a> {
                     // Names defined between here and the label have no value after the label
                     // when reached by this jump; uses there are reported (see `mark_skipped`).
                     let from = if nested { k } else { k + 1 };
-                    let skipped: Vec<String> = b.stmts[from..j].iter().filter_map(defines).map(|d| d.name.clone()).collect();
+                    let skipped: Vec<String> = b.stmts[from..j]
+                        .iter()
+                        .filter_map(defines)
+                        .map(|d| d.name.clone())
+                        .collect();
                     for name in skipped {
                         self.skips.push((label.name.clone(), name, span));
                     }
@@ -1015,5 +1409,9 @@ impl<'a> FlowChecker<'a> {
 }
 
 fn merge(a: Exits, b: Exits) -> Exits {
-    Exits { falls: a.falls || b.falls, next: a.next || b.next, brk: a.brk || b.brk }
+    Exits {
+        falls: a.falls || b.falls,
+        next: a.next || b.next,
+        brk: a.brk || b.brk,
+    }
 }

@@ -35,7 +35,10 @@ pub struct Diag {
 impl Diag {
     /// Whether this is only a warning.
     pub fn is_warning(&self) -> bool {
-        matches!(miette::Diagnostic::severity(&self.error), Some(miette::Severity::Warning))
+        matches!(
+            miette::Diagnostic::severity(&self.error),
+            Some(miette::Severity::Warning)
+        )
     }
 }
 
@@ -167,10 +170,17 @@ pub fn check(modules: &[(FileId, &Module)], leads: &LeadsFiles) -> (Analysis, Ve
                 analysis.leads.insert(c.span, rows);
                 diags.extend(out.into_iter().map(|error| Diag { file: *file, error }));
                 if flow.is_some() {
-                    let dials = c.settings.iter().any(|s| matches!(s.kind, CampaignSettingKind::Dial(_)));
+                    let dials = c
+                        .settings
+                        .iter()
+                        .any(|s| matches!(s.kind, CampaignSettingKind::Dial(_)));
                     if !dials {
-                        no_caller.entry(c.flow.name.as_str()).or_insert((c.name.name.clone(), c.name.span));
-                        reported_by.entry(c.flow.name.as_str()).or_insert(c.name.span);
+                        no_caller
+                            .entry(c.flow.name.as_str())
+                            .or_insert((c.name.name.clone(), c.name.span));
+                        reported_by
+                            .entry(c.flow.name.as_str())
+                            .or_insert(c.name.span);
                     }
                 }
             }

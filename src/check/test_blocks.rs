@@ -10,26 +10,49 @@ use crate::syntax::ast::{ExprKind, Flow, Ident, Stmt, StmtKind, Template, Test, 
 use std::collections::HashMap;
 
 /// Checks one test block.
-pub fn check_test(t: &Test, flows: &HashMap<&str, &Flow>, analysis: &mut Analysis, out: &mut Vec<CheckError>) {
+pub fn check_test(
+    t: &Test,
+    flows: &HashMap<&str, &Flow>,
+    analysis: &mut Analysis,
+    out: &mut Vec<CheckError>,
+) {
     if let Some((p, span)) = &t.from {
         values::phone_literal(p, *span, out);
     }
     let Some(flow) = flows.get(t.flow.name.as_str()).copied() else {
-        let help = did_you_mean(&t.flow.name, flows.keys().copied(), "define the flow, or import the file that defines it");
-        out.push(CheckError::UnknownFlow { name: t.flow.name.clone(), help, at: t.flow.span.into() });
+        let help = did_you_mean(
+            &t.flow.name,
+            flows.keys().copied(),
+            "define the flow, or import the file that defines it",
+        );
+        out.push(CheckError::UnknownFlow {
+            name: t.flow.name.clone(),
+            help,
+            at: t.flow.span.into(),
+        });
         return;
     };
     for entry in &t.params {
         let Some(param) = flow.params.iter().find(|p| p.name.name == entry.key.name) else {
-            let help = did_you_mean(&entry.key.name, flow.params.iter().map(|p| p.name.name.as_str()), &format!("flow `{}` has no such parameter", flow.name.name));
-            out.push(CheckError::UnknownVariable { name: entry.key.name.clone(), help, at: entry.key.span.into() });
+            let help = did_you_mean(
+                &entry.key.name,
+                flow.params.iter().map(|p| p.name.name.as_str()),
+                &format!("flow `{}` has no such parameter", flow.name.name),
+            );
+            out.push(CheckError::UnknownVariable {
+                name: entry.key.name.clone(),
+                help,
+                at: entry.key.span.into(),
+            });
             continue;
         };
         let want = Type::from_name(&param.ty.name);
         let found = match &entry.value.kind {
             ExprKind::Int(_) => Some(Type::Number),
             ExprKind::Text(t) if t.as_plain().is_some() => Some(Type::Text),
-            ExprKind::Phone(p) => values::phone_literal(p, entry.value.span, out).map(|_| Type::Phone),
+            ExprKind::Phone(p) => {
+                values::phone_literal(p, entry.value.span, out).map(|_| Type::Phone)
+            }
             ExprKind::Bool(_) => Some(Type::Bool),
             ExprKind::Duration(_) => Some(Type::Duration),
             _ => {
@@ -43,7 +66,9 @@ pub fn check_test(t: &Test, flows: &HashMap<&str, &Flow>, analysis: &mut Analysi
             }
         };
         if let (Some(w), Some(f)) = (want, found) {
-            let ok = w == f || (w == Type::Digits && f == Type::Text) || (w == Type::Json && f == Type::Text);
+            let ok = w == f
+                || (w == Type::Digits && f == Type::Text)
+                || (w == Type::Json && f == Type::Text);
             if ok {
                 analysis.expr_types.insert(entry.value.span, w);
             } else {
@@ -72,13 +97,23 @@ pub fn check_test(t: &Test, flows: &HashMap<&str, &Flow>, analysis: &mut Analysi
     }
     let check_leg = |l: &Ident, out: &mut Vec<CheckError>| {
         if !legs.contains(&l.name) {
-            let help = did_you_mean(&l.name, legs.iter().map(String::as_str), &format!("flow `{}` dials no leg of this name", flow.name.name));
-            out.push(CheckError::UnknownLeg { name: l.name.clone(), help, at: l.span.into() });
+            let help = did_you_mean(
+                &l.name,
+                legs.iter().map(String::as_str),
+                &format!("flow `{}` dials no leg of this name", flow.name.name),
+            );
+            out.push(CheckError::UnknownLeg {
+                name: l.name.clone(),
+                help,
+                at: l.span.into(),
+            });
         }
     };
     for step in &t.steps {
         match &step.kind {
-            TestStepKind::ExpectSay(Some(l), _) | TestStepKind::ExpectPlay(Some(l), _) => check_leg(l, out),
+            TestStepKind::ExpectSay(Some(l), _) | TestStepKind::ExpectPlay(Some(l), _) => {
+                check_leg(l, out)
+            }
             TestStepKind::ExpectDial(l) | TestStepKind::DialOutcome(_, l) => check_leg(l, out),
             TestStepKind::ExpectBridge(a, b) => {
                 check_leg(a, out);
@@ -90,7 +125,9 @@ pub fn check_test(t: &Test, flows: &HashMap<&str, &Flow>, analysis: &mut Analysi
                 }
                 check_keys(keys, out);
             }
-            TestStepKind::Speak(_, Some(l)) | TestStepKind::PartyHangup(Some(l)) => check_leg(l, out),
+            TestStepKind::Speak(_, Some(l)) | TestStepKind::PartyHangup(Some(l)) => {
+                check_leg(l, out)
+            }
             TestStepKind::ExpectTransfer(Some((p, span))) => {
                 values::phone_literal(p, *span, out);
             }
@@ -101,10 +138,19 @@ pub fn check_test(t: &Test, flows: &HashMap<&str, &Flow>, analysis: &mut Analysi
 
 fn check_keys(keys: &Template, out: &mut Vec<CheckError>) {
     let text = keys.as_plain().unwrap_or_else(|| keys.source_text());
-    let bad = text.chars().find(|c| !(c.is_ascii_digit() || *c == '*' || *c == '#'));
+    let bad = text
+        .chars()
+        .find(|c| !(c.is_ascii_digit() || *c == '*' || *c == '#'));
     if text.is_empty() || bad.is_some() {
-        let key = if text.is_empty() { "\"\"".to_string() } else { text };
-        out.push(CheckError::InvalidKey { key, at: keys.span.into() });
+        let key = if text.is_empty() {
+            "\"\"".to_string()
+        } else {
+            text
+        };
+        out.push(CheckError::InvalidKey {
+            key,
+            at: keys.span.into(),
+        });
     }
 }
 

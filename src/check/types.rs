@@ -17,10 +17,34 @@ use crate::syntax::ast::{BinaryOp, Expr, ExprKind, Ident, Template, TemplatePart
 
 /// The conversions and what they accept.
 const FUNCTIONS: [(&str, Type, &[Type]); 5] = [
-    ("number", Type::Number, &[Type::Number, Type::Digits, Type::Text, Type::Json]),
-    ("text", Type::Text, &[Type::Number, Type::Digits, Type::Text, Type::Phone, Type::Duration, Type::Bool, Type::Json]),
-    ("digits", Type::Digits, &[Type::Digits, Type::Number, Type::Text, Type::Json]),
-    ("phone", Type::Phone, &[Type::Phone, Type::Text, Type::Digits, Type::Json]),
+    (
+        "number",
+        Type::Number,
+        &[Type::Number, Type::Digits, Type::Text, Type::Json],
+    ),
+    (
+        "text",
+        Type::Text,
+        &[
+            Type::Number,
+            Type::Digits,
+            Type::Text,
+            Type::Phone,
+            Type::Duration,
+            Type::Bool,
+            Type::Json,
+        ],
+    ),
+    (
+        "digits",
+        Type::Digits,
+        &[Type::Digits, Type::Number, Type::Text, Type::Json],
+    ),
+    (
+        "phone",
+        Type::Phone,
+        &[Type::Phone, Type::Text, Type::Digits, Type::Json],
+    ),
     ("len", Type::Number, &[Type::Text, Type::Digits]),
 ];
 
@@ -116,7 +140,11 @@ impl FlowChecker<'_> {
         self.out.push(CheckError::TypeMismatch {
             expected: article(want),
             found: article(found),
-            help: if help.is_empty() { format!("convert it with `{}(…)`", want.name()) } else { help.to_string() },
+            help: if help.is_empty() {
+                format!("convert it with `{}(…)`", want.name())
+            } else {
+                help.to_string()
+            },
             at: at.span.into(),
         });
     }
@@ -137,7 +165,9 @@ impl FlowChecker<'_> {
                 (Duration, Duration) => Some(Duration),
                 _ => None,
             },
-            BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => (lt == Number && rt == Number).then_some(Number),
+            BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => {
+                (lt == Number && rt == Number).then_some(Number)
+            }
             BinaryOp::Eq | BinaryOp::Ne => {
                 let same = lt == rt
                     || lt == Json
@@ -156,39 +186,63 @@ impl FlowChecker<'_> {
         if result.is_none() {
             let (bad, want, found) = match op {
                 BinaryOp::And | BinaryOp::Or => {
-                    if matches!(lt, Bool | Json) { (r, Bool, rt) } else { (l, Bool, lt) }
+                    if matches!(lt, Bool | Json) {
+                        (r, Bool, rt)
+                    } else {
+                        (l, Bool, lt)
+                    }
                 }
                 BinaryOp::Add if lt == Text => (r, Text, rt),
                 _ if lt == Number || lt == Duration => (r, lt, rt),
                 _ => (l, if rt == Duration { Duration } else { Number }, lt),
             };
-            self.mismatch(
-                want,
-                found,
-                bad,
-                &format!("`{}` works on numbers (and durations; `+` also joins text); convert with `number(…)` or `text(…)`", op.symbol()),
-            );
+            let help = match op {
+                BinaryOp::Add => "`+` adds numbers or durations, or joins text; convert with `number(…)` or `text(…)`",
+                BinaryOp::Sub => "`-` subtracts numbers or durations",
+                BinaryOp::Mul | BinaryOp::Div | BinaryOp::Rem => "this operator works on numbers; convert with `number(…)`",
+                BinaryOp::Eq | BinaryOp::Ne => "compare values of the same type; convert one side with `text(…)`, `number(…)`, `digits(…)` or `phone(…)`",
+                BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => "order compares two numbers or two durations",
+                BinaryOp::And | BinaryOp::Or => "`and` and `or` join conditions such as `tries < 3`",
+            };
+            self.mismatch(want, found, bad, help);
         }
         result
     }
 
     fn call(&mut self, func: &Ident, args: &[Expr], e: &Expr) -> Option<Type> {
         let Some((name, result, accepts)) = FUNCTIONS.iter().find(|f| f.0 == func.name) else {
-            let help = did_you_mean(&func.name, FUNCTIONS.iter().map(|f| f.0), "the conversions are `number`, `text`, `digits`, `phone` and `len`");
-            self.out.push(CheckError::UnknownFunction { name: func.name.clone(), help, at: func.span.into() });
+            let help = did_you_mean(
+                &func.name,
+                FUNCTIONS.iter().map(|f| f.0),
+                "the conversions are `number`, `text`, `digits`, `phone` and `len`",
+            );
+            self.out.push(CheckError::UnknownFunction {
+                name: func.name.clone(),
+                help,
+                at: func.span.into(),
+            });
             for a in args {
                 self.type_of(a);
             }
             return None;
         };
         if args.len() != 1 {
-            self.out.push(CheckError::WrongArity { name: name.to_string(), expected: 1, found: args.len(), at: e.span.into() });
+            self.out.push(CheckError::WrongArity {
+                name: name.to_string(),
+                expected: 1,
+                found: args.len(),
+                at: e.span.into(),
+            });
             return None;
         }
         let t = self.type_of(&args[0])?;
         if !accepts.contains(&t) {
             self.out.push(CheckError::TypeMismatch {
-                expected: accepts.iter().map(|t| t.name()).collect::<Vec<_>>().join(" or "),
+                expected: accepts
+                    .iter()
+                    .map(|t| t.name())
+                    .collect::<Vec<_>>()
+                    .join(" or "),
                 found: article(t),
                 help: format!("`{name}` cannot convert {}", article(t)),
                 at: args[0].span.into(),
@@ -213,7 +267,11 @@ impl FlowChecker<'_> {
                         self.out.push(CheckError::NoSuchField {
                             name: first.name.clone(),
                             field: f.name.clone(),
-                            help: format!("`{}` is {}; only JSON values (fetch results) have fields", first.name, article(t)),
+                            help: format!(
+                                "`{}` is {}; only JSON values (fetch results) have fields",
+                                first.name,
+                                article(t)
+                            ),
                             at: f.span.into(),
                         });
                         None
@@ -238,11 +296,15 @@ impl FlowChecker<'_> {
             ("called", [f]) if f.name == "number" => Some((Builtin::CalledNumber, Type::Phone)),
             ("call", [f]) if f.name == "id" => Some((Builtin::CallId, Type::Text)),
             ("sms", [f]) if f.name == "text" && self.in_sms => Some((Builtin::SmsText, Type::Text)),
-            ("sms", [f]) if f.name == "from" && self.in_sms => Some((Builtin::SmsFrom, Type::Phone)),
+            ("sms", [f]) if f.name == "from" && self.in_sms => {
+                Some((Builtin::SmsFrom, Type::Phone))
+            }
             _ => None,
         };
         if let Some((b, t)) = builtin {
-            self.analysis.resolved.insert(first.span, Resolved::Builtin(b));
+            self.analysis
+                .resolved
+                .insert(first.span, Resolved::Builtin(b));
             return Some(t);
         }
         let help = if first.name == "sms" {
@@ -251,10 +313,28 @@ impl FlowChecker<'_> {
             "the built-in values are `called.number` and `call.id`".to_string()
         } else {
             let names = self.scopes.names(false);
-            did_you_mean(&first.name, names, "define it with `let`, `collect`, `fetch` or as a flow parameter first")
+            did_you_mean(
+                &first.name,
+                names,
+                "define it with `let`, `collect`, `fetch` or as a flow parameter first",
+            )
         };
-        self.out.push(CheckError::UnknownVariable { name: first.name.clone(), help, at: first.span.into() });
+        self.out.push(CheckError::UnknownVariable {
+            name: first.name.clone(),
+            help,
+            at: first.span.into(),
+        });
         None
+    }
+}
+
+/// What to suggest when a value is not of type `want`.
+pub fn conversion_help(want: Type) -> String {
+    match want {
+        Type::Number | Type::Text | Type::Digits | Type::Phone => {
+            format!("convert it with `{}(…)`", want.name())
+        }
+        _ => format!("write {} here", article(want)),
     }
 }
 
@@ -262,5 +342,7 @@ impl FlowChecker<'_> {
 /// converts to a number, digits, text or phone at run time (a failed conversion is a
 /// runtime error); `lower` inserts the conversion.
 pub fn assignable(want: Type, found: Type) -> bool {
-    want == found || (found == Type::Json && matches!(want, Type::Number | Type::Digits | Type::Text | Type::Phone))
+    want == found
+        || (found == Type::Json
+            && matches!(want, Type::Number | Type::Digits | Type::Text | Type::Phone))
 }

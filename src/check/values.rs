@@ -22,25 +22,46 @@ const MIN: u64 = 60 * SEC;
 const HOUR: u64 = 60 * MIN;
 
 /// `pause`.
-pub const PAUSE: Range = Range { min: 1, max: 10 * MIN };
+pub const PAUSE: Range = Range {
+    min: 1,
+    max: 10 * MIN,
+};
 /// `timeout` of collect and menu.
-pub const INPUT_TIMEOUT: Range = Range { min: SEC, max: 2 * MIN };
+pub const INPUT_TIMEOUT: Range = Range {
+    min: SEC,
+    max: 2 * MIN,
+};
 /// `digit_timeout`.
 pub const DIGIT_TIMEOUT: Range = Range { min: SEC, max: MIN };
 /// `prompt loop pause`.
 pub const PROMPT_PAUSE: Range = Range { min: 0, max: MIN };
 /// `listen … within`.
-pub const LISTEN_WITHIN: Range = Range { min: SEC, max: HOUR };
+pub const LISTEN_WITHIN: Range = Range {
+    min: SEC,
+    max: HOUR,
+};
 /// `dial` ring `timeout`.
-pub const DIAL_TIMEOUT: Range = Range { min: 5 * SEC, max: 5 * MIN };
+pub const DIAL_TIMEOUT: Range = Range {
+    min: 5 * SEC,
+    max: 5 * MIN,
+};
 /// `fetch` `timeout`.
 pub const FETCH_TIMEOUT: Range = Range { min: 100, max: MIN };
 /// `record` `max_length`.
-pub const RECORD_LENGTH: Range = Range { min: SEC, max: HOUR };
+pub const RECORD_LENGTH: Range = Range {
+    min: SEC,
+    max: HOUR,
+};
 /// `repeat … within`.
-pub const REPEAT_WITHIN: Range = Range { min: SEC, max: 24 * HOUR };
+pub const REPEAT_WITHIN: Range = Range {
+    min: SEC,
+    max: 24 * HOUR,
+};
 /// Campaign `retry_after` and redial periods.
-pub const RETRY_AFTER: Range = Range { min: SEC, max: 30 * 24 * HOUR };
+pub const RETRY_AFTER: Range = Range {
+    min: SEC,
+    max: 30 * 24 * HOUR,
+};
 /// `record_calls trim`.
 pub const RECORD_TRIM: Range = Range { min: 0, max: MIN };
 
@@ -89,7 +110,11 @@ pub fn phone_literal(text: &str, span: Span, out: &mut Vec<CheckError>) -> Optio
     match crate::phone::parse_e164(text) {
         Ok(p) => Some(p.e164().to_string()),
         Err(e) => {
-            out.push(CheckError::InvalidPhone { text: text.to_string(), reason: e.to_string(), at: span.into() });
+            out.push(CheckError::InvalidPhone {
+                text: text.to_string(),
+                reason: e.to_string(),
+                at: span.into(),
+            });
             None
         }
     }
@@ -102,8 +127,15 @@ pub fn key(t: &Template, out: &mut Vec<CheckError>) -> Option<String> {
     match (chars.next(), chars.next()) {
         (Some(c), None) if c.is_ascii_digit() || c == '*' || c == '#' => Some(text),
         _ => {
-            let key = if text.is_empty() { "\"\"".to_string() } else { text };
-            out.push(CheckError::InvalidKey { key, at: t.span.into() });
+            let key = if text.is_empty() {
+                "\"\"".to_string()
+            } else {
+                text
+            };
+            out.push(CheckError::InvalidKey {
+                key,
+                at: t.span.into(),
+            });
             None
         }
     }
@@ -115,10 +147,19 @@ pub fn url(t: &Template, out: &mut Vec<CheckError>) {
         Some(TemplatePart::Text(s)) => s.as_str(),
         _ => "",
     };
-    let rest = lead.strip_prefix("https://").or_else(|| lead.strip_prefix("http://"));
-    let host_ok = rest.is_some_and(|r| r.chars().next().is_some_and(|c| c.is_alphanumeric() || c == '['));
+    let rest = lead
+        .strip_prefix("https://")
+        .or_else(|| lead.strip_prefix("http://"));
+    let host_ok = rest.is_some_and(|r| {
+        r.chars()
+            .next()
+            .is_some_and(|c| c.is_alphanumeric() || c == '[')
+    });
     if !host_ok {
-        out.push(CheckError::InvalidUrl { url: t.source_text(), at: t.span.into() });
+        out.push(CheckError::InvalidUrl {
+            url: t.source_text(),
+            at: t.span.into(),
+        });
     }
 }
 

@@ -20,8 +20,11 @@ pub fn run(args: &BuildArgs) -> u8 {
     let mut printer = Printer::new(args.format, true);
     printer.add(&loaded.sources, problems);
     let code = printer.finish().exit_code(args.deny_warnings);
-    let Some(analysis) = analysis.filter(|_| code == 0) else { return 1 };
-    let modules: Vec<(FileId, &ast::Module)> = loaded.modules.iter().map(|(f, m)| (*f, m)).collect();
+    let Some(analysis) = analysis.filter(|_| code == 0) else {
+        return 1;
+    };
+    let modules: Vec<(FileId, &ast::Module)> =
+        loaded.modules.iter().map(|(f, m)| (*f, m)).collect();
     let program = ivrc::lower::lower(&loaded.sources, &modules, &analysis);
     let text = match args.target {
         Target::Ir => match serde_json::to_string_pretty(&program) {

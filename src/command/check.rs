@@ -13,14 +13,21 @@ pub fn analyse(loaded: &Loaded) -> (Option<Analysis>, Vec<Problem>) {
     let mut problems: Vec<Problem> = loaded
         .syntax_errors
         .iter()
-        .map(|(file, e)| Problem { file: *file, diag: Box::new(e.clone()) })
+        .map(|(file, e)| Problem {
+            file: *file,
+            diag: Box::new(e.clone()),
+        })
         .collect();
     if !problems.is_empty() {
         return (None, problems);
     }
-    let modules: Vec<(FileId, &ast::Module)> = loaded.modules.iter().map(|(f, m)| (*f, m)).collect();
+    let modules: Vec<(FileId, &ast::Module)> =
+        loaded.modules.iter().map(|(f, m)| (*f, m)).collect();
     let (analysis, diags) = ivrc::check::check(&modules, &loaded.leads);
-    problems.extend(diags.into_iter().map(|d| Problem { file: d.file, diag: Box::new(d.error) }));
+    problems.extend(diags.into_iter().map(|d| Problem {
+        file: d.file,
+        diag: Box::new(d.error),
+    }));
     (Some(analysis), problems)
 }
 
@@ -39,11 +46,20 @@ pub fn run(args: &CheckArgs) -> u8 {
         let (_, problems) = analyse(&loaded);
         printer.add(&loaded.sources, problems);
         files += 1;
-        flows += loaded.modules.iter().flat_map(|(_, m)| &m.items).filter(|i| matches!(i, ast::Item::Flow(_))).count();
+        flows += loaded
+            .modules
+            .iter()
+            .flat_map(|(_, m)| &m.items)
+            .filter(|i| matches!(i, ast::Item::Flow(_)))
+            .count();
     }
     let code = printer.finish().exit_code(args.deny_warnings);
     if code == 0 && args.format == Format::Human {
-        eprintln!("ok: {files} file{}, {flows} flow{}", plural(files), plural(flows));
+        eprintln!(
+            "ok: {files} file{}, {flows} flow{}",
+            plural(files),
+            plural(flows)
+        );
     }
     code
 }

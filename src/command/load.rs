@@ -2,7 +2,7 @@
 //! The one place that reads `.ivr` and leads files from disk.
 
 use ivrc::check::LeadsFiles;
-use ivrc::span::{FileId, Span, Sources};
+use ivrc::span::{FileId, Sources, Span};
 use ivrc::syntax::{self, ast, SyntaxError};
 use std::path::{Path, PathBuf};
 
@@ -18,14 +18,22 @@ pub struct Loaded {
     pub leads: LeadsFiles,
 }
 
+/// A file to read: its path, its name for messages, and the import that names it.
+type Pending = (PathBuf, String, Option<(FileId, Span)>);
+
 /// The root file cannot be read: a usage or I/O error (exit 2).
 pub struct LoadError(pub String);
 
 /// Reads `root` and everything it imports.
 pub fn load(root: &Path) -> Result<Loaded, LoadError> {
-    let mut loaded = Loaded { sources: Sources::new(), modules: Vec::new(), syntax_errors: Vec::new(), leads: LeadsFiles::new() };
+    let mut loaded = Loaded {
+        sources: Sources::new(),
+        modules: Vec::new(),
+        syntax_errors: Vec::new(),
+        leads: LeadsFiles::new(),
+    };
     let mut seen: Vec<PathBuf> = Vec::new();
-    let mut queue: Vec<(PathBuf, String, Option<(FileId, Span)>)> = vec![(root.to_path_buf(), root.display().to_string(), None)];
+    let mut queue: Vec<Pending> = vec![(root.to_path_buf(), root.display().to_string(), None)];
     let mut paths: Vec<(FileId, PathBuf)> = Vec::new();
     let mut i = 0;
     while i < queue.len() {
@@ -41,7 +49,14 @@ pub fn load(root: &Path) -> Result<Loaded, LoadError> {
             Err(e) => match imported_at {
                 None => return Err(LoadError(format!("cannot read `{name}`: {e}"))),
                 Some((file, at)) => {
-                    loaded.syntax_errors.push((file, SyntaxError::ImportNotFound { path: name, reason: e.to_string(), at: at.into() }));
+                    loaded.syntax_errors.push((
+                        file,
+                        SyntaxError::ImportNotFound {
+                            path: name,
+                            reason: e.to_string(),
+                            at: at.into(),
+                        },
+                    ));
                     continue;
                 }
             },
@@ -57,13 +72,19 @@ pub fn load(root: &Path) -> Result<Loaded, LoadError> {
         };
         let (module, errors) = syntax::parse(id, &text);
         loaded.sources.add(name, text);
-        loaded.syntax_errors.extend(errors.into_iter().map(|e| (id, e)));
+        loaded
+            .syntax_errors
+            .extend(errors.into_iter().map(|e| (id, e)));
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         for item in &module.items {
             if let ast::Item::Import(imp) = item {
                 if let Some(rel) = imp.path.as_plain() {
                     let p = dir.join(&rel);
-                    queue.push((p.clone(), p.display().to_string(), Some((id, imp.path.span))));
+                    queue.push((
+                        p.clone(),
+                        p.display().to_string(),
+                        Some((id, imp.path.span)),
+                    ));
                 }
             }
         }
@@ -71,9 +92,14 @@ pub fn load(root: &Path) -> Result<Loaded, LoadError> {
         loaded.modules.push((id, module));
     }
     if loaded.syntax_errors.is_empty() {
-        let modules: Vec<(FileId, &ast::Module)> = loaded.modules.iter().map(|(f, m)| (*f, m)).collect();
+        let modules: Vec<(FileId, &ast::Module)> =
+            loaded.modules.iter().map(|(f, m)| (*f, m)).collect();
         for (file, rel) in ivrc::check::leads_paths(&modules) {
-            let dir = paths.iter().find(|(f, _)| *f == file).map(|(_, d)| d.clone()).unwrap_or_default();
+            let dir = paths
+                .iter()
+                .find(|(f, _)| *f == file)
+                .map(|(_, d)| d.clone())
+                .unwrap_or_default();
             let bytes = std::fs::read(dir.join(&rel)).ok();
             loaded.leads.insert((file, rel), bytes);
         }

@@ -47,7 +47,15 @@ pub struct Printer {
 impl Printer {
     /// A printer for `format`; JSON goes to stderr when stdout carries the command's output.
     pub fn new(format: Format, json_to_stderr: bool) -> Printer {
-        Printer { format, json_to_stderr, json: Vec::new(), counts: Counts { errors: 0, warnings: 0 } }
+        Printer {
+            format,
+            json_to_stderr,
+            json: Vec::new(),
+            counts: Counts {
+                errors: 0,
+                warnings: 0,
+            },
+        }
     }
 
     /// Prints (or keeps, for JSON) the problems of one program.
@@ -70,7 +78,13 @@ impl Printer {
         let c = self.counts;
         match self.format {
             Format::Human if c.errors + c.warnings > 0 => {
-                eprintln!("{} error{}, {} warning{}", c.errors, plural(c.errors), c.warnings, plural(c.warnings));
+                eprintln!(
+                    "{} error{}, {} warning{}",
+                    c.errors,
+                    plural(c.errors),
+                    c.warnings,
+                    plural(c.warnings)
+                );
             }
             Format::Human => {}
             Format::Json => {
@@ -97,9 +111,16 @@ fn plural(n: usize) -> &'static str {
 /// One report as text: colour only on a terminal, width 80 otherwise.
 fn render(sources: &Sources, p: Problem) -> String {
     let tty = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let theme = if tty { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+    let theme = if tty {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(if tty { 100 } else { 80 });
-    let (name, text) = sources.get(p.file).map(|f| (f.name.clone(), f.text.clone())).unwrap_or_default();
+    let (name, text) = sources
+        .get(p.file)
+        .map(|f| (f.name.clone(), f.text.clone()))
+        .unwrap_or_default();
     let report = miette::Report::new_boxed(p.diag).with_source_code(NamedSource::new(name, text));
     let mut out = String::new();
     if handler.render_report(&mut out, report.as_ref()).is_err() {

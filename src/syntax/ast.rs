@@ -44,7 +44,13 @@ impl Template {
                 TemplatePart::Text(t) => out.push_str(t),
                 TemplatePart::Placeholder(p) => {
                     out.push_str("{{");
-                    out.push_str(&p.path.iter().map(|i| i.name.as_str()).collect::<Vec<_>>().join("."));
+                    out.push_str(
+                        &p.path
+                            .iter()
+                            .map(|i| i.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join("."),
+                    );
                     out.push_str("}}");
                 }
             }

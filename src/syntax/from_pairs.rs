@@ -47,7 +47,11 @@ fn has(p: &P<'_>, r: Rule) -> bool {
 impl Builder {
     /// A builder for text that starts at byte `base` of `file`.
     pub fn new(file: FileId, base: usize) -> Builder {
-        Builder { file, base, errors: Vec::new() }
+        Builder {
+            file,
+            base,
+            errors: Vec::new(),
+        }
     }
 
     fn span(&self, p: &P<'_>) -> Span {
@@ -59,7 +63,10 @@ impl Builder {
         let name = p.as_str().to_string();
         let span = self.span(p);
         if p.as_rule() == Rule::ident && RESERVED.binary_search(&name.as_str()).is_ok() {
-            self.errors.push(SyntaxError::ReservedWord { word: name.clone(), at: span.into() });
+            self.errors.push(SyntaxError::ReservedWord {
+                word: name.clone(),
+                at: span.into(),
+            });
         }
         Ident { name, span }
     }
@@ -67,7 +74,10 @@ impl Builder {
     fn first_ident(&mut self, p: &P<'_>) -> Ident {
         match child(p, Rule::ident).or_else(|| child(p, Rule::word)) {
             Some(c) => self.ident(&c),
-            None => Ident { name: String::new(), span: self.span(p) },
+            None => Ident {
+                name: String::new(),
+                span: self.span(p),
+            },
         }
     }
 
@@ -93,7 +103,9 @@ impl Builder {
     fn template(&mut self, p: &P<'_>) -> Template {
         let start = self.base + p.as_span().start();
         if p.as_rule() == Rule::unterminated_string {
-            self.errors.push(SyntaxError::UnterminatedString { at: self.span(p).into() });
+            self.errors.push(SyntaxError::UnterminatedString {
+                at: self.span(p).into(),
+            });
             let mut ignored = Vec::new();
             return template::decode(self.file, p.as_str(), start, &mut ignored);
         }
@@ -104,7 +116,10 @@ impl Builder {
     fn require_plain(&mut self, t: &Template, what: &str) {
         for part in &t.parts {
             if let TemplatePart::Placeholder(ph) = part {
-                self.errors.push(SyntaxError::PlaceholderNotAllowed { what: what.to_string(), at: ph.span.into() });
+                self.errors.push(SyntaxError::PlaceholderNotAllowed {
+                    what: what.to_string(),
+                    at: ph.span.into(),
+                });
             }
         }
     }
@@ -124,7 +139,10 @@ impl Builder {
             .find(|c| matches!(c.as_rule(), Rule::string | Rule::unterminated_string))
         {
             Some(s) => self.template(&s),
-            None => Template { parts: Vec::new(), span: self.span(p) },
+            None => Template {
+                parts: Vec::new(),
+                span: self.span(p),
+            },
         }
     }
 
@@ -140,7 +158,8 @@ impl Builder {
     fn int(&mut self, p: &P<'_>) -> Int {
         let span = self.span(p);
         let value = p.as_str().parse::<i64>().unwrap_or_else(|_| {
-            self.errors.push(SyntaxError::NumberTooLarge { at: span.into() });
+            self.errors
+                .push(SyntaxError::NumberTooLarge { at: span.into() });
             0
         });
         Int { value, span }
@@ -149,7 +168,9 @@ impl Builder {
     fn duration(&mut self, p: &P<'_>) -> Duration {
         let span = self.span(p);
         let text = p.as_str();
-        let digits_end = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+        let digits_end = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
         let (digits, unit) = text.split_at(digits_end);
         let factor: u64 = match unit {
             "ms" => 1,
@@ -157,9 +178,13 @@ impl Builder {
             "m" => 60_000,
             _ => 3_600_000,
         };
-        let ms = digits.parse::<u64>().ok().and_then(|n| n.checked_mul(factor));
+        let ms = digits
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(factor));
         let ms = ms.unwrap_or_else(|| {
-            self.errors.push(SyntaxError::NumberTooLarge { at: span.into() });
+            self.errors
+                .push(SyntaxError::NumberTooLarge { at: span.into() });
             0
         });
         Duration { ms, span }
@@ -168,14 +193,20 @@ impl Builder {
     fn duration_in(&mut self, p: &P<'_>) -> Duration {
         match child(p, Rule::duration) {
             Some(d) => self.duration(&d),
-            None => Duration { ms: 0, span: self.span(p) },
+            None => Duration {
+                ms: 0,
+                span: self.span(p),
+            },
         }
     }
 
     fn int_in(&mut self, p: &P<'_>) -> Int {
         match child(p, Rule::integer) {
             Some(d) => self.int(&d),
-            None => Int { value: 0, span: self.span(p) },
+            None => Int {
+                value: 0,
+                span: self.span(p),
+            },
         }
     }
 
@@ -200,7 +231,10 @@ impl Builder {
                     for param in c.into_inner() {
                         let mut it = param.into_inner();
                         if let (Some(n), Some(t)) = (it.next(), it.next()) {
-                            flow.params.push(Param { name: self.ident(&n), ty: self.ident(&t) });
+                            flow.params.push(Param {
+                                name: self.ident(&n),
+                                ty: self.ident(&t),
+                            });
                         }
                     }
                 }
@@ -208,10 +242,12 @@ impl Builder {
                     let span = self.span(&c);
                     if let Some(s) = c.into_inner().next() {
                         let kind = match s.as_rule() {
-                            Rule::lang_setting => SettingKind::Lang(match child(&s, Rule::lang_tag) {
-                                Some(t) => self.ident(&t),
-                                None => self.first_ident(&s),
-                            }),
+                            Rule::lang_setting => {
+                                SettingKind::Lang(match child(&s, Rule::lang_tag) {
+                                    Some(t) => self.ident(&t),
+                                    None => self.first_ident(&s),
+                                })
+                            }
                             Rule::voice_setting => {
                                 let v = kids(&s).next();
                                 SettingKind::Voice(match v {
@@ -236,7 +272,11 @@ impl Builder {
                     let span = self.span(&c);
                     let event = self.first_ident(&c);
                     let action = self.action_in(&c);
-                    flow.handlers.push(Handler { event, action, span });
+                    flow.handlers.push(Handler {
+                        event,
+                        action,
+                        span,
+                    });
                 }
                 _ => {
                     if let Some(s) = self.stmt(c) {
@@ -249,8 +289,12 @@ impl Builder {
     }
 
     fn action_in(&mut self, p: &P<'_>) -> Vec<Stmt> {
-        let Some(a) = child(p, Rule::action) else { return Vec::new() };
-        let Some(inner) = a.into_inner().next() else { return Vec::new() };
+        let Some(a) = child(p, Rule::action) else {
+            return Vec::new();
+        };
+        let Some(inner) = a.into_inner().next() else {
+            return Vec::new();
+        };
         if inner.as_rule() == Rule::block {
             self.block(inner)
         } else {
@@ -263,11 +307,15 @@ impl Builder {
     }
 
     fn block_in(&mut self, p: &P<'_>) -> Vec<Stmt> {
-        child(p, Rule::block).map(|b| self.block(b)).unwrap_or_default()
+        child(p, Rule::block)
+            .map(|b| self.block(b))
+            .unwrap_or_default()
     }
 
     fn body_in(&mut self, p: &P<'_>) -> Body {
-        let Some(b) = child(p, Rule::body) else { return Body::default() };
+        let Some(b) = child(p, Rule::body) else {
+            return Body::default();
+        };
         let mut body = Body::default();
         for c in b.into_inner() {
             let span = self.span(&c);
@@ -275,7 +323,11 @@ impl Builder {
                 Rule::arm => {
                     let is_else = has(&c, Rule::else_pattern);
                     let mut patterns = Vec::new();
-                    for pat in c.clone().into_inner().filter(|x| x.as_rule() == Rule::pattern) {
+                    for pat in c
+                        .clone()
+                        .into_inner()
+                        .filter(|x| x.as_rule() == Rule::pattern)
+                    {
                         if let Some(inner) = pat.into_inner().next() {
                             if inner.as_rule() == Rule::word {
                                 patterns.push(Pattern::Outcome(self.ident(&inner)));
@@ -287,7 +339,12 @@ impl Builder {
                         }
                     }
                     let action = self.action_in(&c);
-                    body.arms.push(Arm { patterns, is_else, action, span });
+                    body.arms.push(Arm {
+                        patterns,
+                        is_else,
+                        action,
+                        span,
+                    });
                 }
                 Rule::option => {
                     if let Some(o) = c.into_inner().next() {
@@ -339,26 +396,37 @@ impl Builder {
                 let id = child(&r, Rule::integer)
                     .and_then(|i| i.as_str().parse::<u64>().ok())
                     .unwrap_or_else(|| {
-                        self.errors.push(SyntaxError::NumberTooLarge { at: span.into() });
+                        self.errors
+                            .push(SyntaxError::NumberTooLarge { at: span.into() });
                         0
                     });
                 Audio::Record { id, span }
             }
             Some(s) => Audio::Location(self.template(&s)),
-            None => Audio::Location(Template { parts: Vec::new(), span: self.span(p) }),
+            None => Audio::Location(Template {
+                parts: Vec::new(),
+                span: self.span(p),
+            }),
         }
     }
 
     fn map_in(&mut self, p: &P<'_>) -> Vec<MapEntry> {
-        let Some(m) = child(p, Rule::map) else { return Vec::new() };
+        let Some(m) = child(p, Rule::map) else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for e in m.into_inner() {
             let mut it = e.into_inner();
-            let (Some(k), Some(v)) = (it.next(), it.next()) else { continue };
+            let (Some(k), Some(v)) = (it.next(), it.next()) else {
+                continue;
+            };
             let key = if k.as_rule() == Rule::string {
                 let t = self.template(&k);
                 self.require_plain(&t, "names");
-                Ident { name: t.as_plain().unwrap_or_default(), span: t.span }
+                Ident {
+                    name: t.as_plain().unwrap_or_default(),
+                    span: t.span,
+                }
             } else {
                 self.ident(&k)
             };
@@ -372,8 +440,14 @@ impl Builder {
         let span = self.span(&p);
         let kind = match p.as_rule() {
             Rule::answer => StmtKind::Answer,
-            Rule::say => StmtKind::Say { leg: self.leg_in(&p, Rule::to_leg), text: self.template_in(&p) },
-            Rule::play => StmtKind::Play { leg: self.leg_in(&p, Rule::to_leg), audio: self.audio(&p) },
+            Rule::say => StmtKind::Say {
+                leg: self.leg_in(&p, Rule::to_leg),
+                text: self.template_in(&p),
+            },
+            Rule::play => StmtKind::Play {
+                leg: self.leg_in(&p, Rule::to_leg),
+                audio: self.audio(&p),
+            },
             Rule::pause => StmtKind::Pause(self.duration_in(&p)),
             Rule::collect => {
                 let mut it = kids(&p);
@@ -386,7 +460,10 @@ impl Builder {
                     body: self.body_in(&p),
                 }
             }
-            Rule::menu => StmtKind::Menu { leg: self.leg_in(&p, Rule::from_leg), body: self.body_in(&p) },
+            Rule::menu => StmtKind::Menu {
+                leg: self.leg_in(&p, Rule::from_leg),
+                body: self.body_in(&p),
+            },
             Rule::listen => StmtKind::Listen {
                 leg: self.leg_in(&p, Rule::to_leg),
                 within: self.duration_in(&p),
@@ -432,7 +509,10 @@ impl Builder {
                 ty: child(&p, Rule::word).map(|w| self.ident(&w)),
                 value: self.expr_in(&p),
             },
-            Rule::set_stmt => StmtKind::Set { name: self.first_ident(&p), value: self.expr_in(&p) },
+            Rule::set_stmt => StmtKind::Set {
+                name: self.first_ident(&p),
+                value: self.expr_in(&p),
+            },
             Rule::if_stmt => {
                 let mut branches = Vec::new();
                 let mut otherwise = None;
@@ -455,7 +535,10 @@ impl Builder {
                         _ => {}
                     }
                 }
-                StmtKind::If { branches, otherwise }
+                StmtKind::If {
+                    branches,
+                    otherwise,
+                }
             }
             Rule::goto => StmtKind::Goto {
                 label: self.first_ident(&p),
@@ -472,7 +555,9 @@ impl Builder {
             Rule::report => match kids(&p).next() {
                 Some(r) if r.as_rule() == Rule::report_ok => StmtKind::ReportOk(self.map_in(&r)),
                 Some(r) => {
-                    let reason = if child(&r, Rule::string).is_some() || child(&r, Rule::unterminated_string).is_some() {
+                    let reason = if child(&r, Rule::string).is_some()
+                        || child(&r, Rule::unterminated_string).is_some()
+                    {
                         Some(self.template_in(&r))
                     } else {
                         None
@@ -491,7 +576,10 @@ impl Builder {
     fn expr_in(&mut self, p: &P<'_>) -> Expr {
         match child(p, Rule::expr) {
             Some(e) => self.expr(e),
-            None => Expr { kind: ExprKind::Bool(false), span: self.span(p) },
+            None => Expr {
+                kind: ExprKind::Bool(false),
+                span: self.span(p),
+            },
         }
     }
 
@@ -502,24 +590,62 @@ impl Builder {
             Rule::expr => {
                 // Operators are counted over the whole expression, parentheses included, so
                 // that the tree's depth (and every recursive walk of it) stays bounded.
-                let operators = p.clone().into_inner().flatten().filter(|x| is_operator(x.as_rule())).count();
+                let operators = p
+                    .clone()
+                    .into_inner()
+                    .flatten()
+                    .filter(|x| is_operator(x.as_rule()))
+                    .count();
                 if operators > MAX_OPERANDS {
-                    self.errors.push(SyntaxError::ExpressionTooLong { limit: MAX_OPERANDS, at: span.into() });
-                    return Expr { kind: ExprKind::Bool(false), span };
+                    self.errors.push(SyntaxError::ExpressionTooLong {
+                        limit: MAX_OPERANDS,
+                        at: span.into(),
+                    });
+                    return Expr {
+                        kind: ExprKind::Bool(false),
+                        span,
+                    };
                 }
                 let (file, base) = (self.file, self.base);
-                pratt()
+                let e = pratt()
                     .map_primary(|primary| self.primary(primary))
                     .map_prefix(move |op, arg| {
                         let s = Span::new(file, base + op.as_span().start(), arg.span.end as usize);
-                        let op = if op.as_rule() == Rule::k_not { UnaryOp::Not } else { UnaryOp::Neg };
-                        Expr { kind: ExprKind::Unary(op, Box::new(arg)), span: s }
+                        let op = if op.as_rule() == Rule::k_not {
+                            UnaryOp::Not
+                        } else {
+                            UnaryOp::Neg
+                        };
+                        Expr {
+                            kind: ExprKind::Unary(op, Box::new(arg)),
+                            span: s,
+                        }
                     })
                     .map_infix(|lhs, op, rhs| {
                         let s = lhs.span.to(rhs.span);
-                        Expr { kind: ExprKind::Binary(op_of(op.as_rule()), Box::new(lhs), Box::new(rhs)), span: s }
+                        Expr {
+                            kind: ExprKind::Binary(
+                                op_of(op.as_rule()),
+                                Box::new(lhs),
+                                Box::new(rhs),
+                            ),
+                            span: s,
+                        }
                     })
-                    .parse(p.into_inner())
+                    .parse(p.into_inner());
+                // The IR nests one JSON object per operator; common JSON readers stop at a
+                // depth of 128, so expressions stay well below it.
+                if depth(&e) > MAX_EXPR_DEPTH {
+                    self.errors.push(SyntaxError::ExpressionTooLong {
+                        limit: MAX_OPERANDS,
+                        at: span.into(),
+                    });
+                    return Expr {
+                        kind: ExprKind::Bool(false),
+                        span,
+                    };
+                }
+                e
             }
             _ => self.primary(p),
         }
@@ -535,47 +661,94 @@ impl Builder {
                     e.span = span;
                     e
                 }
-                None => Expr { kind: ExprKind::Bool(false), span },
+                None => Expr {
+                    kind: ExprKind::Bool(false),
+                    span,
+                },
             },
             Rule::integer => {
                 let i = self.int(&p);
-                Expr { kind: ExprKind::Int(i.value), span }
+                Expr {
+                    kind: ExprKind::Int(i.value),
+                    span,
+                }
             }
             Rule::duration => {
                 let d = self.duration(&p);
-                Expr { kind: ExprKind::Duration(d.ms), span }
+                Expr {
+                    kind: ExprKind::Duration(d.ms),
+                    span,
+                }
             }
-            Rule::phone => Expr { kind: ExprKind::Phone(p.as_str().to_string()), span },
+            Rule::phone => Expr {
+                kind: ExprKind::Phone(p.as_str().to_string()),
+                span,
+            },
             Rule::string | Rule::unterminated_string => {
                 let t = self.template(&p);
-                Expr { kind: ExprKind::Text(t), span }
+                Expr {
+                    kind: ExprKind::Text(t),
+                    span,
+                }
             }
-            Rule::boolean => Expr { kind: ExprKind::Bool(has(&p, Rule::k_true)), span },
+            Rule::boolean => Expr {
+                kind: ExprKind::Bool(has(&p, Rule::k_true)),
+                span,
+            },
             Rule::call => {
                 let func = self.first_ident(&p);
-                let args = p.into_inner().filter(|c| c.as_rule() == Rule::expr).map(|c| self.expr(c)).collect();
-                Expr { kind: ExprKind::Call { func, args }, span }
+                let args = p
+                    .into_inner()
+                    .filter(|c| c.as_rule() == Rule::expr)
+                    .map(|c| self.expr(c))
+                    .collect();
+                Expr {
+                    kind: ExprKind::Call { func, args },
+                    span,
+                }
             }
             Rule::path => {
                 let segs = p.into_inner().map(|c| self.ident(&c)).collect();
-                Expr { kind: ExprKind::Path(segs), span }
+                Expr {
+                    kind: ExprKind::Path(segs),
+                    span,
+                }
             }
-            _ => Expr { kind: ExprKind::Bool(false), span },
+            _ => Expr {
+                kind: ExprKind::Bool(false),
+                span,
+            },
         }
     }
 
     fn campaign(&mut self, p: P<'_>) -> Campaign {
         let span = self.span(&p);
-        let mut names = p.clone().into_inner().filter(|c| c.as_rule() == Rule::ident);
-        let name = names.next().map(|n| self.ident(&n)).unwrap_or_else(|| self.first_ident(&p));
-        let flow = names.next().map(|n| self.ident(&n)).unwrap_or_else(|| name.clone());
+        let mut names = p
+            .clone()
+            .into_inner()
+            .filter(|c| c.as_rule() == Rule::ident);
+        let name = names
+            .next()
+            .map(|n| self.ident(&n))
+            .unwrap_or_else(|| self.first_ident(&p));
+        let flow = names
+            .next()
+            .map(|n| self.ident(&n))
+            .unwrap_or_else(|| name.clone());
         let mut settings = Vec::new();
-        for c in p.into_inner().filter(|c| c.as_rule() == Rule::campaign_setting) {
+        for c in p
+            .into_inner()
+            .filter(|c| c.as_rule() == Rule::campaign_setting)
+        {
             let span = self.span(&c);
-            let Some(s) = c.into_inner().next() else { continue };
+            let Some(s) = c.into_inner().next() else {
+                continue;
+            };
             let kind = match s.as_rule() {
                 Rule::leads_setting => CampaignSettingKind::Leads(self.plain_in(&s, "file paths")),
-                Rule::delimiter_setting => CampaignSettingKind::Delimiter(self.plain_in(&s, "delimiters")),
+                Rule::delimiter_setting => {
+                    CampaignSettingKind::Delimiter(self.plain_in(&s, "delimiters"))
+                }
                 Rule::dial_column => CampaignSettingKind::Dial(self.first_ident(&s)),
                 Rule::attempts_setting => CampaignSettingKind::Attempts(self.int_in(&s)),
                 Rule::retry_after_setting => CampaignSettingKind::RetryAfter(self.duration_in(&s)),
@@ -594,7 +767,10 @@ impl Builder {
                         .filter(|t| t.as_rule() == Rule::time_of_day)
                         .map(|t| (minutes_of(t.as_str()), self.span(&t)))
                         .collect();
-                    let (Some(from), Some(to)) = (times.first().copied(), times.get(1).copied()) else { continue };
+                    let (Some(from), Some(to)) = (times.first().copied(), times.get(1).copied())
+                    else {
+                        continue;
+                    };
                     CampaignSettingKind::Window { from, to }
                 }
                 Rule::redial_setting => CampaignSettingKind::Redial {
@@ -608,21 +784,37 @@ impl Builder {
                     },
                 },
                 Rule::normalize_setting => {
-                    let words: Vec<Ident> =
-                        s.clone().into_inner().filter(|w| w.as_rule() == Rule::word).map(|w| self.ident(&w)).collect();
-                    let Some(scheme) = words.first().cloned() else { continue };
-                    CampaignSettingKind::Normalize { scheme, on_error: words.get(1).cloned() }
+                    let words: Vec<Ident> = s
+                        .clone()
+                        .into_inner()
+                        .filter(|w| w.as_rule() == Rule::word)
+                        .map(|w| self.ident(&w))
+                        .collect();
+                    let Some(scheme) = words.first().cloned() else {
+                        continue;
+                    };
+                    CampaignSettingKind::Normalize {
+                        scheme,
+                        on_error: words.get(1).cloned(),
+                    }
                 }
                 Rule::record_calls_setting => CampaignSettingKind::RecordCalls(
                     child(&s, Rule::word).map(|w| (self.ident(&w), self.duration_in(&s))),
                 ),
                 Rule::detect_machine_opt => CampaignSettingKind::DetectMachine,
-                Rule::result_webhook_setting => CampaignSettingKind::ResultWebhook(self.plain_in(&s, "a campaign's webhook")),
+                Rule::result_webhook_setting => {
+                    CampaignSettingKind::ResultWebhook(self.plain_in(&s, "a campaign's webhook"))
+                }
                 _ => CampaignSettingKind::CallerId(self.expr_in(&s)),
             };
             settings.push(CampaignSetting { kind, span });
         }
-        Campaign { name, flow, settings, span }
+        Campaign {
+            name,
+            flow,
+            settings,
+            span,
+        }
     }
 
     fn test(&mut self, p: P<'_>) -> Test {
@@ -634,31 +826,42 @@ impl Builder {
         let mut steps = Vec::new();
         for c in p.into_inner().filter(|c| c.as_rule() == Rule::test_step) {
             let span = self.span(&c);
-            let Some(s) = c.into_inner().next() else { continue };
+            let Some(s) = c.into_inner().next() else {
+                continue;
+            };
             let by = self.leg_in(&s, Rule::by_leg);
             let kind = match s.as_rule() {
                 Rule::expect_step => {
                     let Some(e) = kids(&s).next() else { continue };
                     match e.as_rule() {
-                        Rule::expect_say => TestStepKind::ExpectSay(self.leg_in(&e, Rule::to_leg), self.template_in(&e)),
-                        Rule::expect_play => TestStepKind::ExpectPlay(self.leg_in(&e, Rule::to_leg), self.audio(&e)),
+                        Rule::expect_say => TestStepKind::ExpectSay(
+                            self.leg_in(&e, Rule::to_leg),
+                            self.template_in(&e),
+                        ),
+                        Rule::expect_play => {
+                            TestStepKind::ExpectPlay(self.leg_in(&e, Rule::to_leg), self.audio(&e))
+                        }
                         Rule::expect_dial => TestStepKind::ExpectDial(self.first_ident(&e)),
                         Rule::expect_bridge => {
                             let legs: Vec<Ident> = kids(&e).map(|l| self.ident(&l)).collect();
-                            let (Some(a), Some(b)) = (legs.first().cloned(), legs.get(1).cloned()) else { continue };
+                            let (Some(a), Some(b)) = (legs.first().cloned(), legs.get(1).cloned())
+                            else {
+                                continue;
+                            };
                             TestStepKind::ExpectBridge(a, b)
                         }
                         Rule::expect_transfer => TestStepKind::ExpectTransfer(
-                            child(&e, Rule::phone).map(|ph| (ph.as_str().to_string(), self.span(&ph))),
+                            child(&e, Rule::phone)
+                                .map(|ph| (ph.as_str().to_string(), self.span(&ph))),
                         ),
                         Rule::expect_sms => TestStepKind::ExpectSms(self.template_in(&e)),
-                        Rule::expect_fetch => TestStepKind::ExpectFetch(
+                        Rule::expect_fetch => {
+                            TestStepKind::ExpectFetch(kids(&e).next().map(|t| self.template(&t)))
+                        }
+                        Rule::expect_report if has(&e, Rule::k_ok) => TestStepKind::ExpectReportOk,
+                        Rule::expect_report => TestStepKind::ExpectReportRetry(
                             kids(&e).next().map(|t| self.template(&t)),
                         ),
-                        Rule::expect_report if has(&e, Rule::k_ok) => TestStepKind::ExpectReportOk,
-                        Rule::expect_report => {
-                            TestStepKind::ExpectReportRetry(kids(&e).next().map(|t| self.template(&t)))
-                        }
                         Rule::expect_hangup => TestStepKind::ExpectHangup,
                         _ => TestStepKind::ExpectBlock,
                     }
@@ -672,7 +875,9 @@ impl Builder {
                 },
                 Rule::receive_step => TestStepKind::ReceiveSms(self.template_in(&s)),
                 _ => {
-                    let leg = child(&s, Rule::ident).or_else(|| child(&s, Rule::leg_name)).map(|i| self.ident(&i));
+                    let leg = child(&s, Rule::ident)
+                        .or_else(|| child(&s, Rule::leg_name))
+                        .map(|i| self.ident(&i));
                     let outcome = if has(&s, Rule::k_answer) {
                         Some(PartyOutcome::Answer)
                     } else if has(&s, Rule::k_busy) {
@@ -692,18 +897,29 @@ impl Builder {
             };
             steps.push(TestStep { kind, span });
         }
-        Test { name, flow, from, params, steps, span }
+        Test {
+            name,
+            flow,
+            from,
+            params,
+            steps,
+            span,
+        }
     }
 
     fn json(&mut self, p: P<'_>) -> serde_json::Value {
         use serde_json::Value;
-        let Some(v) = p.into_inner().next() else { return Value::Null };
+        let Some(v) = p.into_inner().next() else {
+            return Value::Null;
+        };
         match v.as_rule() {
             Rule::json_object => {
                 let mut map = serde_json::Map::new();
                 for pair in v.into_inner() {
                     let mut it = pair.into_inner();
-                    let (Some(k), Some(val)) = (it.next(), it.next()) else { continue };
+                    let (Some(k), Some(val)) = (it.next(), it.next()) else {
+                        continue;
+                    };
                     let key = self.template(&k).as_plain().unwrap_or_default();
                     let value = self.json(val);
                     map.insert(key, value);
@@ -720,6 +936,19 @@ impl Builder {
             Rule::k_false => Value::Bool(false),
             _ => Value::Null,
         }
+    }
+}
+
+/// The most operators and conversions nested in one expression.
+const MAX_EXPR_DEPTH: usize = 32;
+
+/// The nesting depth of an expression (bounded: operators ≤ 256, brackets ≤ 64).
+fn depth(e: &Expr) -> usize {
+    match &e.kind {
+        ExprKind::Unary(_, a) => 1 + depth(a),
+        ExprKind::Binary(_, l, r) => 1 + depth(l).max(depth(r)),
+        ExprKind::Call { args, .. } => 1 + args.iter().map(depth).max().unwrap_or(0),
+        _ => 0,
     }
 }
 
@@ -779,7 +1008,9 @@ fn pratt() -> &'static PrattParser<Rule> {
                 | Op::infix(Rule::op_gt, Assoc::Left)
                 | Op::infix(Rule::op_ge, Assoc::Left))
             .op(Op::infix(Rule::op_add, Assoc::Left) | Op::infix(Rule::op_sub, Assoc::Left))
-            .op(Op::infix(Rule::op_mul, Assoc::Left) | Op::infix(Rule::op_div, Assoc::Left) | Op::infix(Rule::op_rem, Assoc::Left))
+            .op(Op::infix(Rule::op_mul, Assoc::Left)
+                | Op::infix(Rule::op_div, Assoc::Left)
+                | Op::infix(Rule::op_rem, Assoc::Left))
             .op(Op::prefix(Rule::op_neg))
     })
 }

@@ -28,12 +28,17 @@ pub const MAX_NESTING: usize = 64;
 /// returned text is a lossy copy to show the error against.
 pub fn decode_source(file: FileId, bytes: Vec<u8>) -> Result<String, (String, SyntaxError)> {
     match String::from_utf8(bytes) {
-        Ok(text) => Ok(text.strip_prefix('\u{feff}').map(str::to_string).unwrap_or(text)),
+        Ok(text) => Ok(text
+            .strip_prefix('\u{feff}')
+            .map(str::to_string)
+            .unwrap_or(text)),
         Err(e) => {
             let at = e.utf8_error().valid_up_to();
             let lossy = String::from_utf8_lossy(e.as_bytes()).into_owned();
             // The lossy copy replaces the bad byte with U+FFFD at the same offset.
-            let err = SyntaxError::InvalidUtf8 { at: Span::new(file, at, at + 1).into() };
+            let err = SyntaxError::InvalidUtf8 {
+                at: Span::new(file, at, at + 1).into(),
+            };
             Err((lossy, err))
         }
     }
@@ -50,7 +55,10 @@ pub fn parse(file: FileId, text: &str) -> (ast::Module, Vec<SyntaxError>) {
         return (ast::Module::default(), vec![err]);
     }
     if let Some(at) = too_deep_at(text) {
-        let err = SyntaxError::TooDeep { limit: MAX_NESTING, at: Span::new(file, at, at + 1).into() };
+        let err = SyntaxError::TooDeep {
+            limit: MAX_NESTING,
+            at: Span::new(file, at, at + 1).into(),
+        };
         return (ast::Module::default(), vec![err]);
     }
     match IvrParser::parse(Rule::file, text) {
@@ -62,7 +70,9 @@ pub fn parse(file: FileId, text: &str) -> (ast::Module, Vec<SyntaxError>) {
             };
             if module.items.is_empty() && builder.errors.is_empty() {
                 let end = text.len().min(1);
-                builder.errors.push(SyntaxError::EmptyFile { at: Span::new(file, 0, end).into() });
+                builder.errors.push(SyntaxError::EmptyFile {
+                    at: Span::new(file, 0, end).into(),
+                });
             }
             (module, builder.errors)
         }
@@ -103,7 +113,9 @@ fn parse_chunks(file: FileId, text: &str) -> (ast::Module, Vec<SyntaxError>) {
                 match unterminated_string_at(chunk).filter(|(s, _)| *s < failed_at) {
                     // An open string swallows the rest of its line, so the parser's complaint
                     // comes later and says less; report the string instead.
-                    Some(at) => errors.push(SyntaxError::UnterminatedString { at: Span::new(file, start + at.0, start + at.1).into() }),
+                    Some(at) => errors.push(SyntaxError::UnterminatedString {
+                        at: Span::new(file, start + at.0, start + at.1).into(),
+                    }),
                     None => errors.push(translate(file, start, text, e)),
                 }
             }
@@ -118,7 +130,9 @@ fn chunks(text: &str) -> Vec<(usize, usize)> {
     let mut starts = vec![0];
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
-        let starts_item = ["flow ", "campaign ", "test ", "import "].iter().any(|k| line.starts_with(k));
+        let starts_item = ["flow ", "campaign ", "test ", "import "]
+            .iter()
+            .any(|k| line.starts_with(k));
         if starts_item && offset > 0 {
             starts.push(offset);
         }
@@ -213,34 +227,87 @@ const GROUPS: &[(&str, &[&str])] = &[
     (
         "a statement",
         &[
-            "`answer`", "`say`", "`play`", "`pause`", "`collect`", "`menu`", "`listen`", "`dial`",
-            "`bridge`", "`transfer`", "`record`", "`sms`", "`fetch`", "`let`", "`set`", "`if`",
-            "`goto`", "`label`", "`repeat`", "`break`", "`next`", "`report`", "`block`", "`hangup`",
+            "`answer`",
+            "`say`",
+            "`play`",
+            "`pause`",
+            "`collect`",
+            "`menu`",
+            "`listen`",
+            "`dial`",
+            "`bridge`",
+            "`transfer`",
+            "`record`",
+            "`sms`",
+            "`fetch`",
+            "`let`",
+            "`set`",
+            "`if`",
+            "`goto`",
+            "`label`",
+            "`repeat`",
+            "`break`",
+            "`next`",
+            "`report`",
+            "`block`",
+            "`hangup`",
         ],
     ),
     (
         "an option",
         &[
-            "`prompt`", "`reprompt`", "`retries`", "`min_digits`", "`max_digits`", "`end_key`",
-            "`timeout`", "`digit_timeout`", "`where`", "`barge_in`", "`detect_machine`", "`header`",
+            "`prompt`",
+            "`reprompt`",
+            "`retries`",
+            "`min_digits`",
+            "`max_digits`",
+            "`end_key`",
+            "`timeout`",
+            "`digit_timeout`",
+            "`where`",
+            "`barge_in`",
+            "`detect_machine`",
+            "`header`",
             "`max_length`",
         ],
     ),
     (
         "a campaign setting",
         &[
-            "`leads`", "`delimiter`", "`attempts`", "`retry_after`", "`lines`", "`rate`", "`window`",
-            "`redial`", "`normalize`", "`record_calls`", "`result_webhook`",
+            "`leads`",
+            "`delimiter`",
+            "`attempts`",
+            "`retry_after`",
+            "`lines`",
+            "`rate`",
+            "`window`",
+            "`redial`",
+            "`normalize`",
+            "`record_calls`",
+            "`result_webhook`",
         ],
     ),
     (
         "a test step",
-        &["`expect`", "`press`", "`speak`", "`wait`", "`respond`", "`receive`", "`busy`", "`no_answer`", "`fail`"],
+        &[
+            "`expect`",
+            "`press`",
+            "`speak`",
+            "`wait`",
+            "`respond`",
+            "`receive`",
+            "`busy`",
+            "`no_answer`",
+            "`fail`",
+        ],
     ),
     ("a setting", &["`lang`", "`voice`", "`caller_id`"]),
     (
         "an operator",
-        &["`==`", "`!=`", "`<=`", "`>=`", "`<`", "`>`", "`+`", "`-`", "`*`", "`/`", "`%`", "`and`", "`or`", "`.`"],
+        &[
+            "`==`", "`!=`", "`<=`", "`>=`", "`<`", "`>`", "`+`", "`-`", "`*`", "`/`", "`%`",
+            "`and`", "`or`", "`.`",
+        ],
     ),
 ];
 
@@ -308,7 +375,11 @@ fn translate(file: FileId, base: usize, text: &str, e: pest::error::Error<Rule>)
     if expected.contains("a name") && is_reserved(rest) {
         expected.push_str(&format!(" ({found} is a reserved word)"));
     }
-    SyntaxError::UnexpectedToken { found, expected, at: Span::new(file, pos, pos + len).into() }
+    SyntaxError::UnexpectedToken {
+        found,
+        expected,
+        at: Span::new(file, pos, pos + len).into(),
+    }
 }
 
 /// Collapses groups of expected keywords into their category.
@@ -316,7 +387,12 @@ fn group(names: Vec<String>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut used = vec![false; names.len()];
     for (category, members) in GROUPS {
-        let hits: Vec<usize> = names.iter().enumerate().filter(|(_, n)| members.contains(&n.as_str())).map(|(i, _)| i).collect();
+        let hits: Vec<usize> = names
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| members.contains(&n.as_str()))
+            .map(|(i, _)| i)
+            .collect();
         if hits.len() >= 3 {
             for i in hits {
                 used[i] = true;
@@ -341,27 +417,11 @@ fn join_or(items: &[String]) -> String {
 }
 
 fn is_reserved(rest: &str) -> bool {
-    let word: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    let word: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
     error::RESERVED.binary_search(&word.as_str()).is_ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reserved_words_are_the_grammar_keywords() {
-        let mut sorted = error::RESERVED.to_vec();
-        sorted.sort_unstable();
-        assert_eq!(sorted, error::RESERVED, "RESERVED must stay sorted for binary search");
-        for w in error::RESERVED {
-            let parsed = IvrParser::parse(Rule::keyword, w).map(|mut p| p.next().map(|x| x.as_str().to_string()));
-            assert_eq!(parsed.ok().flatten().as_deref(), Some(w), "`{w}` is not matched by the keyword rule");
-        }
-        for w in ["client", "sayx", "records", "max_x", "op", "tom"] {
-            assert!(IvrParser::parse(Rule::keyword, w).map_or(true, |p| p.as_str() != w), "`{w}` must not be a keyword");
-        }
-    }
 }
 
 /// Describes the token at the start of `rest` and its length in bytes.
@@ -370,7 +430,10 @@ fn describe_found(rest: &str) -> (String, usize) {
         return ("end of file".into(), 0);
     };
     if c.is_alphanumeric() || c == '_' {
-        let word: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+        let word: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
         let len = word.len();
         return (format!("`{word}`"), len);
     }
@@ -384,4 +447,35 @@ fn describe_found(rest: &str) -> (String, usize) {
         return (format!("character U+{:04X}", c as u32), c.len_utf8());
     }
     (format!("`{c}`"), c.len_utf8())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_words_are_the_grammar_keywords() {
+        let mut sorted = error::RESERVED.to_vec();
+        sorted.sort_unstable();
+        assert_eq!(
+            sorted,
+            error::RESERVED,
+            "RESERVED must stay sorted for binary search"
+        );
+        for w in error::RESERVED {
+            let parsed = IvrParser::parse(Rule::keyword, w)
+                .map(|mut p| p.next().map(|x| x.as_str().to_string()));
+            assert_eq!(
+                parsed.ok().flatten().as_deref(),
+                Some(w),
+                "`{w}` is not matched by the keyword rule"
+            );
+        }
+        for w in ["client", "sayx", "records", "max_x", "op", "tom"] {
+            assert!(
+                IvrParser::parse(Rule::keyword, w).map_or(true, |p| p.as_str() != w),
+                "`{w}` must not be a keyword"
+            );
+        }
+    }
 }

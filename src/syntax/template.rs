@@ -58,7 +58,10 @@ pub fn decode(file: FileId, raw: &str, start: usize, errors: &mut Vec<SyntaxErro
                                 if !text.is_empty() {
                                     parts.push(TemplatePart::Text(std::mem::take(&mut text)));
                                 }
-                                parts.push(TemplatePart::Placeholder(Placeholder { path, span: at }));
+                                parts.push(TemplatePart::Placeholder(Placeholder {
+                                    path,
+                                    span: at,
+                                }));
                             }
                             None => errors.push(SyntaxError::BadPlaceholder {
                                 text: body.trim().to_string(),
@@ -99,7 +102,9 @@ fn placeholder_path(file: FileId, body: &str, body_start: usize) -> Option<Vec<I
     let mut offset = body_start + lead;
     for segment in trimmed.split('.') {
         let mut cs = segment.chars();
-        let first_ok = cs.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+        let first_ok = cs
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
         if !first_ok || !cs.all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return None;
         }
@@ -133,7 +138,9 @@ mod tests {
     fn placeholder_spans_point_into_the_source() {
         let (p, e) = parts(r#""Сумма {{ crm.sum }}.""#);
         assert!(e.is_empty());
-        let TemplatePart::Placeholder(ph) = &p[1] else { panic!("{p:?}") };
+        let TemplatePart::Placeholder(ph) = &p[1] else {
+            panic!("{p:?}")
+        };
         assert_eq!(ph.path[0].name, "crm");
         assert_eq!(ph.path[1].name, "sum");
         // `"Сумма ` is 1 + 10 + 1 bytes; the placeholder starts after it.
@@ -143,8 +150,17 @@ mod tests {
 
     #[test]
     fn helpers_and_open_braces_are_errors() {
-        assert!(matches!(parts(r#""{{#if x}}""#).1[0], SyntaxError::BadPlaceholder { .. }));
-        assert!(matches!(parts(r#""{{x""#).1[0], SyntaxError::UnterminatedPlaceholder { .. }));
-        assert!(matches!(parts(r#""\q""#).1[0], SyntaxError::BadEscape { .. }));
+        assert!(matches!(
+            parts(r#""{{#if x}}""#).1[0],
+            SyntaxError::BadPlaceholder { .. }
+        ));
+        assert!(matches!(
+            parts(r#""{{x""#).1[0],
+            SyntaxError::UnterminatedPlaceholder { .. }
+        ));
+        assert!(matches!(
+            parts(r#""\q""#).1[0],
+            SyntaxError::BadEscape { .. }
+        ));
     }
 }

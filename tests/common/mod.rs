@@ -36,7 +36,11 @@ pub fn ivrc(args: &[&str]) -> Run {
     std::thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());
     });
-    let Output { status, stdout, stderr } = match rx.recv_timeout(HANG_LIMIT) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = match rx.recv_timeout(HANG_LIMIT) {
         Ok(out) => out.expect("output is read"),
         Err(_) => {
             let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
@@ -53,7 +57,10 @@ pub fn ivrc(args: &[&str]) -> Run {
 /// Path relative to the repository root, as a string.
 pub fn rel(path: &Path) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    path.strip_prefix(root).unwrap_or(path).display().to_string()
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 /// Whether the run panicked (Rust's panic message on stderr).

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what building and testing ivrc needs on a fresh Debian machine, and nothing by
+# hand: the Rust toolchain's rustfmt and clippy, and the C toolchain some crates build with.
+# Later issues add their tools here (sipp, espeak-ng, Node.js packages, …).
+set -euo pipefail
+
+need_apt=()
+command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
+command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl ca-certificates)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+  else
+    sudo apt-get update -qq
+    sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+  fi
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  # rustup from its official installer; Debian's packaged Rust is too old for our crates.
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
+  # shellcheck disable=SC1091
+  . "$HOME/.cargo/env"
+fi
+
+if command -v rustup >/dev/null 2>&1; then
+  rustup component add rustfmt clippy >/dev/null 2>&1 || true
+fi
+for tool in rustfmt cargo-clippy; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "setup: $tool is missing and could not be installed" >&2
+    exit 1
+  fi
+done
