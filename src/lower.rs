@@ -10,7 +10,7 @@
 
 use crate::check::{Analysis, Resolved};
 use crate::ir::{self, Edge, LegId, LoopId, Node, NodeId, Op, Outcome, Type, VarId, VarOrigin};
-use crate::span::{FileId, Sources, Span};
+use crate::span::{FileId, Sources, Span, SpanMap};
 use crate::syntax::ast::{
     self, Arm, Body, Item, Module, OptKind, Pattern, Stmt, StmtKind, TemplatePart,
 };
@@ -83,9 +83,9 @@ struct FlowLowerer<'a> {
     nodes: Vec<Node>,
     vars: Vec<ir::Var>,
     var_names: std::collections::HashSet<String>,
-    var_ids: HashMap<Span, VarId>,
+    var_ids: SpanMap<VarId>,
     legs: Vec<ir::Leg>,
-    leg_ids: HashMap<Span, LegId>,
+    leg_ids: SpanMap<LegId>,
     loops: Vec<ir::Loop>,
     labels: HashMap<String, NodeId>,
     break_to: Vec<NodeId>,
@@ -107,13 +107,13 @@ impl<'a> FlowLowerer<'a> {
             nodes: Vec::new(),
             vars: Vec::new(),
             var_names: std::collections::HashSet::new(),
-            var_ids: HashMap::new(),
+            var_ids: SpanMap::default(),
             legs: vec![ir::Leg {
                 id: LegId(0),
                 name: "caller".into(),
                 kind: ir::LegKind::Caller,
             }],
-            leg_ids: HashMap::new(),
+            leg_ids: SpanMap::default(),
             loops: Vec::new(),
             labels: HashMap::new(),
             break_to: Vec::new(),

@@ -19,7 +19,7 @@ pub use error::CheckError;
 pub use flow::for_each_child_block;
 
 use crate::ir::Type;
-use crate::span::{FileId, Span};
+use crate::span::{FileId, Span, SpanMap};
 use crate::syntax::ast::{CampaignSettingKind, Item, Module};
 use std::collections::HashMap;
 
@@ -62,13 +62,13 @@ pub type LeadsFiles = HashMap<(FileId, String), Option<Vec<u8>>>;
 #[derive(Debug, Default)]
 pub struct Analysis {
     /// The type of every expression, by its span.
-    pub expr_types: HashMap<Span, Type>,
+    pub expr_types: SpanMap<Type>,
     /// The target of every name use (first path segment, placeholder or leg name).
-    pub resolved: HashMap<Span, Resolved>,
+    pub resolved: SpanMap<Resolved>,
     /// The type of every variable, by the span of its definition's name.
-    pub var_types: HashMap<Span, Type>,
+    pub var_types: SpanMap<Type>,
     /// What was read from each campaign's leads file, by the campaign's span.
-    pub leads: HashMap<Span, CampaignLeads>,
+    pub leads: SpanMap<CampaignLeads>,
 }
 
 /// What the checker read from a campaign's leads file.

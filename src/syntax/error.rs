@@ -544,7 +544,7 @@ pub fn rule_name(rule: Rule) -> &'static str {
         Rule::header_opt => "`header`",
         Rule::max_length_opt => "`max_length`",
         Rule::expr | Rule::primary | Rule::prefix => "an expression",
-        Rule::infix => "an operator",
+        Rule::infix | Rule::operator_start => "an operator",
         Rule::op_eq => "`==`",
         Rule::op_ne => "`!=`",
         Rule::op_le => "`<=`",
