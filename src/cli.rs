@@ -25,6 +25,16 @@ pub enum Command {
         after_help = "Examples:\n  ivrc build examples/sum.ivr --target ir\n  ivrc build examples/callback.ivr --target ir -o callback.ir.json\n\nExit status: 0 on success, 1 when the flow has errors, 2 when a file cannot be read or written."
     )]
     Build(BuildArgs),
+    /// Run the `test` blocks of flow files: scripted conversations in virtual time.
+    #[command(
+        after_help = "Examples:\n  ivrc test examples/*.ivr\n  ivrc test examples/sum.test.ivr --format json\n\nEach file runs its own tests (those written in it, not in its imports).\nExit status: 0 when every test passes, 1 when one fails or a file has errors, 2 when a file cannot be read."
+    )]
+    Test(TestArgs),
+    /// Talk to a flow on the console: type keys, speech and commands, see what the robot does.
+    #[command(
+        after_help = "Input, one per line:\n  12#            keys\n  :да, конечно   speech (after a colon)\n  /wait 30s      let virtual time pass\n  /answer op     a dialled leg answers (also /busy, /no_answer, /fail)\n  /hangup [leg]  a party hangs up\n  /fetch {json}  the pending fetch answers (/fetch-fail: it fails)\n  /leg op        send keys and speech to this leg from now on\n\nExamples:\n  ivrc sim examples/sum.ivr\n  printf '12#\\n30#\\n' | ivrc sim examples/sum.ivr\n  ivrc sim examples/callback.ivr --param name=Иван --param product=чайник --param phone=+79001234567"
+    )]
+    Sim(SimArgs),
 }
 
 /// How diagnostics are printed.
@@ -48,6 +58,33 @@ pub struct CheckArgs {
     /// Treat warnings as errors (exit 1).
     #[arg(long)]
     pub deny_warnings: bool,
+}
+
+/// Arguments of `ivrc test`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// The `.ivr` files whose tests to run.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Output format of the results.
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+}
+
+/// Arguments of `ivrc sim`.
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// The `.ivr` file.
+    pub file: PathBuf,
+    /// The flow to run (the first flow of the file when left out).
+    #[arg(long)]
+    pub flow: Option<String>,
+    /// A parameter value, `name=value`; may be repeated.
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+    /// The caller's number.
+    #[arg(long, default_value = "+79990000000")]
+    pub from: String,
 }
 
 /// What `ivrc build` produces.

@@ -12,6 +12,22 @@ use serde::{Deserialize, Serialize};
 /// The version of this IR's shape.
 pub const IR_VERSION: u32 = 1;
 
+/// Writes milliseconds the way durations are written in source: `2h`, `1m`, `10s`, `500ms`.
+pub fn format_duration(ms: u64) -> String {
+    const SEC: u64 = 1000;
+    const MIN: u64 = 60 * SEC;
+    const HOUR: u64 = 60 * MIN;
+    if ms % HOUR == 0 && ms > 0 {
+        format!("{}h", ms / HOUR)
+    } else if ms % MIN == 0 && ms > 0 {
+        format!("{}m", ms / MIN)
+    } else if ms % SEC == 0 {
+        format!("{}s", ms / SEC)
+    } else {
+        format!("{ms}ms")
+    }
+}
+
 /// Value types of the language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]

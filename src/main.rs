@@ -13,6 +13,8 @@ fn main() -> ExitCode {
     let code = match cli.command {
         cli::Command::Check(args) => command::check::run(&args),
         cli::Command::Build(args) => command::build::run(&args),
+        cli::Command::Test(args) => command::test::run(&args),
+        cli::Command::Sim(args) => command::sim::run(&args),
     };
     ExitCode::from(code)
 }

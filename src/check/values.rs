@@ -67,15 +67,7 @@ pub const RECORD_TRIM: Range = Range { min: 0, max: MIN };
 
 /// Writes milliseconds the way they are written in source.
 pub fn show_ms(ms: u64) -> String {
-    if ms % HOUR == 0 && ms > 0 {
-        format!("{}h", ms / HOUR)
-    } else if ms % MIN == 0 && ms > 0 {
-        format!("{}m", ms / MIN)
-    } else if ms % SEC == 0 {
-        format!("{}s", ms / SEC)
-    } else {
-        format!("{ms}ms")
-    }
+    crate::ir::format_duration(ms)
 }
 
 /// Checks a duration against its range.

@@ -4,3 +4,5 @@ pub mod build;
 pub mod check;
 mod load;
 mod report;
+pub mod sim;
+pub mod test;

@@ -1,0 +1,96 @@
+//! `ivrc test`: run the `test` blocks of each file against the engine in virtual time.
+
+use super::check::analyse;
+use super::load::load;
+use super::report::Printer;
+use crate::cli::{Format, TestArgs};
+use ivrc::span::FileId;
+use ivrc::syntax::ast;
+use ivrc::testing::{self, TestResult};
+
+/// Runs `ivrc test`.
+pub fn run(args: &TestArgs) -> u8 {
+    let mut results: Vec<(String, TestResult)> = Vec::new();
+    let mut printer = Printer::new(args.format, true);
+    let mut broken = false;
+    for file in &args.files {
+        let loaded = match load(file) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: {}", e.0);
+                return 2;
+            }
+        };
+        let (analysis, problems) = analyse(&loaded);
+        let errors = problems
+            .iter()
+            .any(|p| !matches!(p.diag.severity(), Some(miette::Severity::Warning)));
+        printer.add(&loaded.sources, problems);
+        let Some(analysis) = analysis.filter(|_| !errors) else {
+            broken = true;
+            continue;
+        };
+        let modules: Vec<(FileId, &ast::Module)> =
+            loaded.modules.iter().map(|(f, m)| (*f, m)).collect();
+        let program = ivrc::lower::lower(&loaded.sources, &modules, &analysis);
+        let root = loaded
+            .sources
+            .get(FileId(0))
+            .map(|f| f.name.clone())
+            .unwrap_or_default();
+        for test in program.tests.iter().filter(|t| t.span.file == root) {
+            results.push((root.clone(), testing::run(&program, test)));
+        }
+    }
+    let counts = printer.finish();
+    broken |= counts.errors > 0;
+    let failed = results.iter().filter(|(_, r)| r.failure.is_some()).count();
+    let passed = results.len() - failed;
+    match args.format {
+        Format::Human => {
+            for (file, r) in &results {
+                match &r.failure {
+                    None => println!("ok    {file}: {}", r.name),
+                    Some(f) => {
+                        println!("FAIL  {file}: {}", r.name);
+                        println!("  at {}:{}", f.step.file, f.step.line);
+                        println!("  expected: {}", f.expected);
+                        match &f.flow_span {
+                            Some(s) => {
+                                println!("  actual:   {}   ({}:{})", f.actual, s.file, s.line)
+                            }
+                            None => println!("  actual:   {}", f.actual),
+                        }
+                    }
+                }
+            }
+            println!("{passed} passed, {failed} failed");
+        }
+        Format::Json => {
+            let list: Vec<serde_json::Value> = results
+                .iter()
+                .map(|(file, r)| {
+                    serde_json::json!({
+                        "file": file,
+                        "name": r.name,
+                        "line": r.span.line,
+                        "passed": r.failure.is_none(),
+                        "failure": r.failure.as_ref().map(|f| serde_json::json!({
+                            "line": f.step.line,
+                            "expected": f.expected,
+                            "actual": f.actual,
+                            "flow_file": f.flow_span.as_ref().map(|s| s.file.clone()),
+                            "flow_line": f.flow_span.as_ref().map(|s| s.line),
+                        })),
+                    })
+                })
+                .collect();
+            let summary = serde_json::json!({ "passed": passed, "failed": failed, "tests": list });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&summary).unwrap_or_default()
+            );
+        }
+    }
+    u8::from(failed > 0 || broken)
+}

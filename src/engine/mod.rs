@@ -1,0 +1,894 @@
+//! The engine: the single definition of how a flow behaves.
+//!
+//! A pure, deterministic interpreter of an [`ir::Flow`]: it takes [`Event`]s (call started,
+//! prompt finished, key pressed, phrase heard, timer fired, dial outcome, hangup, fetch
+//! result, …) and returns [`Output`]s — commands for whoever drives it (say, play, start a
+//! timer, dial, bridge, fetch, report, hang up, …). It does no I/O and has no clock: time
+//! passes only through the timers it asks for. The SIP runtime, the webhook server, the
+//! simulator and the test runner are all drivers of this engine.
+
+mod input;
+pub mod value;
+
+use crate::ir::{self, LegId, NodeId, Op, Outcome, VarId};
+pub use value::{EvalError, Value};
+
+/// Identifies a timer the engine asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TimerId(pub u64);
+
+/// Something that happened to the call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A call starts: inbound (the caller's and called numbers) or placed by a campaign.
+    /// Parameters are given as text and converted to the flow's declared types.
+    Start {
+        /// Whether there is a caller leg: an inbound call, or a campaign call the dialer
+        /// placed. A flow that places its own calls starts without one.
+        has_caller: bool,
+        /// The caller leg's number, when known.
+        caller: Option<String>,
+        /// The number that was called.
+        called: Option<String>,
+        /// The platform's call id.
+        call_id: String,
+        /// Parameter values by name.
+        params: Vec<(String, String)>,
+    },
+    /// An inbound text message starts the flow's `on sms` handler.
+    StartSms {
+        /// The sender.
+        from: String,
+        /// The message.
+        text: String,
+        /// Parameter values by name.
+        params: Vec<(String, String)>,
+    },
+    /// The prompt playing on a leg ended.
+    PromptDone {
+        /// The leg.
+        leg: LegId,
+    },
+    /// A key was pressed.
+    Key {
+        /// The leg.
+        leg: LegId,
+        /// `0`–`9`, `*` or `#`.
+        key: char,
+    },
+    /// Speech was recognized.
+    Speech {
+        /// The leg.
+        leg: LegId,
+        /// What was heard.
+        text: String,
+        /// The recognizer's confidence, 0–1.
+        confidence: f32,
+    },
+    /// A timer fired.
+    Timer {
+        /// Which.
+        id: TimerId,
+    },
+    /// A dial ended ringing: answered, busy, no_answer, failed or machine.
+    DialResult {
+        /// The leg.
+        leg: LegId,
+        /// The outcome (one of the dial outcomes).
+        outcome: Outcome,
+    },
+    /// A party hung up.
+    Hangup {
+        /// The leg.
+        leg: LegId,
+    },
+    /// The pending fetch finished.
+    FetchDone {
+        /// The JSON answer, or why it failed.
+        result: Result<serde_json::Value, String>,
+    },
+    /// The recording in progress finished.
+    RecordDone {
+        /// The leg.
+        leg: LegId,
+        /// Where the recording is.
+        url: String,
+    },
+}
+
+/// How a prompt's audio is given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audio {
+    /// A file path, relative to the flow file.
+    File(String),
+    /// An http(s) URL.
+    Url(String),
+    /// A platform record id.
+    Record(u64),
+}
+
+/// What the driver must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Answer the leg.
+    Answer {
+        /// The leg.
+        leg: LegId,
+    },
+    /// Speak text; report `PromptDone` when it ends.
+    Say {
+        /// The leg.
+        leg: LegId,
+        /// The text.
+        text: String,
+        /// The flow's language.
+        lang: Option<String>,
+        /// The flow's voice.
+        voice: Option<String>,
+    },
+    /// Play audio; report `PromptDone` when it ends.
+    Play {
+        /// The leg.
+        leg: LegId,
+        /// The audio.
+        audio: Audio,
+    },
+    /// Stop the prompt playing on a leg (barge-in); no `PromptDone` follows.
+    StopPrompt {
+        /// The leg.
+        leg: LegId,
+    },
+    /// Start a timer; report `Timer` when it fires.
+    StartTimer {
+        /// Its id.
+        id: TimerId,
+        /// Milliseconds from now.
+        ms: u64,
+    },
+    /// Forget a timer.
+    CancelTimer {
+        /// Its id.
+        id: TimerId,
+    },
+    /// Start recognizing these phrases on a leg.
+    Listen {
+        /// The leg.
+        leg: LegId,
+        /// Every phrase, normalized (hints for the recognizer).
+        phrases: Vec<String>,
+        /// The flow's language.
+        lang: Option<String>,
+    },
+    /// Stop recognizing.
+    StopListening {
+        /// The leg.
+        leg: LegId,
+    },
+    /// Call a number as a new leg; report `DialResult` (the driver enforces the timeout).
+    Dial {
+        /// The new leg.
+        leg: LegId,
+        /// The number.
+        number: String,
+        /// The number shown.
+        caller_id: Option<String>,
+        /// Ring time.
+        timeout_ms: u64,
+        /// Answering-machine detection.
+        detect_machine: bool,
+    },
+    /// Connect two legs' media.
+    Bridge {
+        /// One leg.
+        a: LegId,
+        /// The other.
+        b: LegId,
+    },
+    /// Hand a leg over to a number.
+    Transfer {
+        /// The leg.
+        leg: LegId,
+        /// The number.
+        number: String,
+    },
+    /// Record a party; report `RecordDone`.
+    Record {
+        /// The leg.
+        leg: LegId,
+        /// Longest recording.
+        max_ms: u64,
+        /// Ends recording.
+        end_key: Option<String>,
+    },
+    /// Send a text message.
+    Sms {
+        /// The number.
+        to: String,
+        /// The message.
+        text: String,
+    },
+    /// Make an HTTP request; report `FetchDone` (the driver enforces the timeout).
+    Fetch {
+        /// GET or POST.
+        method: ir::Method,
+        /// The URL.
+        url: String,
+        /// Query or body parameters.
+        params: Vec<(String, serde_json::Value)>,
+        /// Headers.
+        headers: Vec<(String, String)>,
+        /// Time limit.
+        timeout_ms: u64,
+    },
+    /// Report the campaign attempt.
+    Report {
+        /// Done, or retry.
+        ok: bool,
+        /// Data of `report ok with`.
+        data: Vec<(String, serde_json::Value)>,
+        /// Reason of `report retry`.
+        reason: Option<String>,
+    },
+    /// Blacklist a number.
+    Block {
+        /// The number.
+        number: String,
+    },
+    /// Hang up one leg, or every leg.
+    Hangup {
+        /// The leg, or all.
+        leg: Option<LegId>,
+    },
+    /// A runtime error (an outcome without an arm, an overflow, a missing value).
+    Error {
+        /// What went wrong.
+        reason: String,
+    },
+    /// The flow is over: hang up whatever is still connected.
+    End,
+}
+
+/// A command and the node that issued it (for messages that point at source).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Output {
+    /// The node.
+    pub node: NodeId,
+    /// The command.
+    pub command: Command,
+}
+
+/// The most nodes run for one event without waiting; more is a runtime error (a loop that
+/// never waits, e.g. `repeat within 1m` over statements that take no time).
+const MAX_STEPS_PER_EVENT: u32 = 100_000;
+
+/// Where a leg is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LegStatus {
+    Idle,
+    Dialing,
+    Connected,
+    Gone,
+}
+
+/// What the current node waits for.
+#[derive(Debug, Clone, PartialEq)]
+enum Wait {
+    /// Running, or not started.
+    Nothing,
+    /// A say or play to end.
+    Prompt { leg: LegId },
+    /// A pause.
+    Pause { timer: TimerId },
+    /// Keys for `collect`.
+    Collect(input::Collect),
+    /// A key for `menu`.
+    Menu(input::Menu),
+    /// A phrase for `listen`.
+    Listen(input::Listen),
+    /// A dial outcome.
+    Dial { leg: LegId },
+    /// A hangup of either bridged leg.
+    Bridge { a: LegId, b: LegId },
+    /// The fetch result.
+    Fetch,
+    /// The end of a recording.
+    Record { leg: LegId },
+    /// The flow ended.
+    Ended,
+}
+
+/// Which handler is running, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Handler {
+    Hangup,
+    Error,
+    Sms,
+}
+
+/// One run of a flow.
+pub struct Engine<'f> {
+    flow: &'f ir::Flow,
+    vars: Vec<Option<Value>>,
+    leg_status: Vec<LegStatus>,
+    leg_numbers: Vec<Option<String>>,
+    loop_counts: Vec<u32>,
+    loop_expired: Vec<Option<TimerId>>,
+    called: Option<String>,
+    call_id: String,
+    sms: Option<(String, String)>,
+    node: NodeId,
+    wait: Wait,
+    handler: Option<Handler>,
+    next_timer: u64,
+    out: Vec<Output>,
+}
+
+impl<'f> Engine<'f> {
+    /// A fresh run of `flow`, waiting for `Start` or `StartSms`.
+    pub fn new(flow: &'f ir::Flow) -> Engine<'f> {
+        Engine {
+            flow,
+            vars: vec![None; flow.vars.len()],
+            leg_status: vec![LegStatus::Idle; flow.legs.len()],
+            leg_numbers: vec![None; flow.legs.len()],
+            loop_counts: vec![0; flow.loops.len()],
+            loop_expired: vec![None; flow.loops.len()],
+            called: None,
+            call_id: String::new(),
+            sms: None,
+            node: flow.entry,
+            wait: Wait::Nothing,
+            handler: None,
+            next_timer: 0,
+            out: Vec::new(),
+        }
+    }
+
+    /// The flow being run.
+    pub fn flow(&self) -> &'f ir::Flow {
+        self.flow
+    }
+
+    /// Whether the flow has ended.
+    pub fn ended(&self) -> bool {
+        self.wait == Wait::Ended
+    }
+
+    /// Whether a leg is connected now.
+    pub fn connected(&self, leg: LegId) -> bool {
+        self.leg_status.get(leg.0 as usize) == Some(&LegStatus::Connected)
+    }
+
+    /// Handles one event and returns the commands it causes.
+    pub fn handle(&mut self, event: Event) -> Vec<Output> {
+        self.out.clear();
+        if self.wait == Wait::Ended {
+            return Vec::new();
+        }
+        match event {
+            Event::Start {
+                has_caller,
+                caller,
+                called,
+                call_id,
+                params,
+            } => {
+                self.leg_numbers[0] = caller;
+                if has_caller {
+                    self.leg_status[0] = LegStatus::Connected;
+                }
+                self.called = called;
+                self.call_id = call_id;
+                if self.bind_params(&params) {
+                    self.run(self.flow.entry);
+                }
+            }
+            Event::StartSms { from, text, params } => {
+                self.sms = Some((from, text));
+                self.handler = Some(Handler::Sms);
+                match self.flow.handlers.sms {
+                    Some(entry) => {
+                        if self.bind_params(&params) {
+                            self.run(entry);
+                        }
+                    }
+                    None => self.end(),
+                }
+            }
+            Event::Hangup { leg } => self.on_hangup(leg),
+            other => self.on_input(other),
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    fn bind_params(&mut self, params: &[(String, String)]) -> bool {
+        for id in &self.flow.params {
+            let var = &self.flow.vars[id.0 as usize];
+            let Some((_, text)) = params.iter().find(|(n, _)| *n == var.name) else {
+                self.error(format!("no value for parameter `{}`", var.name));
+                return false;
+            };
+            match Value::parse_as(text, var.ty) {
+                Ok(v) => self.vars[id.0 as usize] = Some(v),
+                Err(e) => {
+                    self.error(format!("parameter `{}`: {e}", var.name));
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    fn emit(&mut self, command: Command) {
+        self.out.push(Output {
+            node: self.node,
+            command,
+        });
+    }
+
+    fn timer(&mut self, ms: u64) -> TimerId {
+        self.next_timer += 1;
+        let id = TimerId(self.next_timer);
+        self.emit(Command::StartTimer { id, ms });
+        id
+    }
+
+    fn node(&self, id: NodeId) -> &'f ir::Node {
+        &self.flow.nodes[id.0 as usize]
+    }
+
+    /// Follows the edge of the current node for `outcome`, or raises when there is none.
+    fn follow(&mut self, outcome: &Outcome) {
+        match self.node(self.node).edge(outcome) {
+            Some(next) => self.run(next),
+            None => self.raise(format!("no edge for `{}`", String::from(outcome.clone()))),
+        }
+    }
+
+    fn end(&mut self) {
+        self.wait = Wait::Ended;
+        self.emit(Command::End);
+    }
+
+    fn error(&mut self, reason: String) {
+        self.emit(Command::Error { reason });
+        self.end();
+    }
+
+    /// A failure without an arm or a runtime error: the `on error` handler, else the end.
+    fn raise(&mut self, reason: String) {
+        self.emit(Command::Error { reason });
+        match (self.flow.handlers.error, self.handler) {
+            (Some(entry), None | Some(Handler::Hangup) | Some(Handler::Sms)) => {
+                self.handler = Some(Handler::Error);
+                self.run(entry);
+            }
+            _ => self.end(),
+        }
+    }
+
+    /// Stops whatever the current node waits for (prompts, recognition, timers).
+    fn cancel_wait(&mut self) {
+        match std::mem::replace(&mut self.wait, Wait::Nothing) {
+            Wait::Prompt { leg } => self.emit(Command::StopPrompt { leg }),
+            Wait::Pause { timer } => self.emit(Command::CancelTimer { id: timer }),
+            Wait::Collect(c) => c.cancel(&mut self.out, self.node),
+            Wait::Menu(m) => m.cancel(&mut self.out, self.node),
+            Wait::Listen(l) => l.cancel(&mut self.out, self.node),
+            Wait::Ended => self.wait = Wait::Ended,
+            _ => {}
+        }
+    }
+
+    fn on_hangup(&mut self, leg: LegId) {
+        let Some(status) = self.leg_status.get(leg.0 as usize).copied() else {
+            return;
+        };
+        if matches!(status, LegStatus::Gone | LegStatus::Idle) {
+            return;
+        }
+        self.leg_status[leg.0 as usize] = LegStatus::Gone;
+        match self.wait.clone() {
+            Wait::Bridge { a, b } if leg == a || leg == b => {
+                // The normal end of a bridge: the other party stays for what follows.
+                self.wait = Wait::Nothing;
+                self.follow(&Outcome::Next);
+            }
+            Wait::Dial { leg: dialing } if leg == dialing => {
+                self.wait = Wait::Nothing;
+                self.follow(&Outcome::Failed);
+            }
+            _ => {
+                self.cancel_wait();
+                match (self.flow.handlers.hangup, self.handler) {
+                    (Some(entry), None) => {
+                        self.handler = Some(Handler::Hangup);
+                        self.run(entry);
+                    }
+                    _ => self.end(),
+                }
+            }
+        }
+    }
+
+    fn on_input(&mut self, event: Event) {
+        match (self.wait.clone(), event) {
+            (Wait::Prompt { leg }, Event::PromptDone { leg: l }) if leg == l => {
+                self.wait = Wait::Nothing;
+                self.follow(&Outcome::Next);
+            }
+            (Wait::Pause { timer }, Event::Timer { id }) if timer == id => {
+                self.wait = Wait::Nothing;
+                self.follow(&Outcome::Next);
+            }
+            (Wait::Collect(c), e) => self.collect_event(c, e),
+            (Wait::Menu(m), e) => self.menu_event(m, e),
+            (Wait::Listen(l), e) => self.listen_event(l, e),
+            (Wait::Dial { leg }, Event::DialResult { leg: l, outcome }) if leg == l => {
+                if matches!(outcome, Outcome::Answered | Outcome::Machine) {
+                    self.leg_status[leg.0 as usize] = LegStatus::Connected;
+                } else {
+                    self.leg_status[leg.0 as usize] = LegStatus::Gone;
+                }
+                self.wait = Wait::Nothing;
+                self.follow(&outcome);
+            }
+            (Wait::Fetch, Event::FetchDone { result }) => {
+                self.wait = Wait::Nothing;
+                match result {
+                    Ok(json) => {
+                        if let Op::Fetch { var, .. } = &self.node(self.node).op {
+                            self.vars[var.0 as usize] = Some(Value::Json(json));
+                        }
+                        self.follow(&Outcome::Ok);
+                    }
+                    Err(reason) => {
+                        self.emit(Command::Error {
+                            reason: format!("fetch failed: {reason}"),
+                        });
+                        self.follow(&Outcome::Error);
+                    }
+                }
+            }
+            (Wait::Record { leg }, Event::RecordDone { leg: l, url }) if leg == l => {
+                if let Op::Record { var, .. } = &self.node(self.node).op {
+                    self.vars[var.0 as usize] = Some(Value::Text(url));
+                }
+                self.wait = Wait::Nothing;
+                self.follow(&Outcome::Next);
+            }
+            // Loop deadlines fire whenever they fire; anything else is stale or early.
+            (_, Event::Timer { id }) => {
+                for slot in self.loop_expired.iter_mut() {
+                    if *slot == Some(id) {
+                        *slot = Some(TimerId(0));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Runs nodes from `start` until one waits or the flow ends.
+    fn run(&mut self, start: NodeId) {
+        let mut id = start;
+        for _ in 0..MAX_STEPS_PER_EVENT {
+            self.node = id;
+            let node = self.node(id);
+            let next = |o: &Outcome| node.edge(o);
+            match &node.op {
+                Op::Answer { leg } => self.emit(Command::Answer { leg: *leg }),
+                Op::Say { leg, text } => {
+                    let Some(text) = self.render(text) else {
+                        return;
+                    };
+                    self.say(*leg, text);
+                    self.wait = Wait::Prompt { leg: *leg };
+                    return;
+                }
+                Op::Play { leg, audio } => {
+                    let Some(audio) = self.audio(audio) else {
+                        return;
+                    };
+                    self.emit(Command::Play { leg: *leg, audio });
+                    self.wait = Wait::Prompt { leg: *leg };
+                    return;
+                }
+                Op::Pause { ms } => {
+                    let timer = self.timer(*ms);
+                    self.wait = Wait::Pause { timer };
+                    return;
+                }
+                Op::Collect { .. } => {
+                    self.start_collect();
+                    return;
+                }
+                Op::Menu { .. } => {
+                    self.start_menu();
+                    return;
+                }
+                Op::Listen { .. } => {
+                    self.start_listen();
+                    return;
+                }
+                Op::Dial {
+                    leg,
+                    target,
+                    timeout_ms,
+                    caller_id,
+                    detect_machine,
+                } => {
+                    let Some(number) = self.phone(target) else {
+                        return;
+                    };
+                    let caller_id = match caller_id {
+                        Some(e) => match self.phone(e) {
+                            Some(n) => Some(n),
+                            None => return,
+                        },
+                        None => None,
+                    };
+                    self.leg_status[leg.0 as usize] = LegStatus::Dialing;
+                    self.leg_numbers[leg.0 as usize] = Some(number.clone());
+                    self.emit(Command::Dial {
+                        leg: *leg,
+                        number,
+                        caller_id,
+                        timeout_ms: *timeout_ms,
+                        detect_machine: *detect_machine,
+                    });
+                    self.wait = Wait::Dial { leg: *leg };
+                    return;
+                }
+                Op::Bridge { a, b } => {
+                    if !(self.connected(*a) && self.connected(*b)) {
+                        self.raise("bridge of a leg that is not connected".into());
+                        return;
+                    }
+                    self.emit(Command::Bridge { a: *a, b: *b });
+                    self.wait = Wait::Bridge { a: *a, b: *b };
+                    return;
+                }
+                Op::Transfer { leg, target } => {
+                    let Some(number) = self.phone(target) else {
+                        return;
+                    };
+                    self.emit(Command::Transfer { leg: *leg, number });
+                    self.leg_status[leg.0 as usize] = LegStatus::Gone;
+                    if node.edges.is_empty() {
+                        self.end();
+                        return;
+                    }
+                }
+                Op::Record {
+                    leg,
+                    max_length_ms,
+                    end_key,
+                    ..
+                } => {
+                    self.emit(Command::Record {
+                        leg: *leg,
+                        max_ms: *max_length_ms,
+                        end_key: end_key.clone(),
+                    });
+                    self.wait = Wait::Record { leg: *leg };
+                    return;
+                }
+                Op::Sms { to, text } => {
+                    let Some(to) = self.phone(to) else { return };
+                    let Some(text) = self.render(text) else {
+                        return;
+                    };
+                    self.emit(Command::Sms { to, text });
+                }
+                Op::Fetch {
+                    method,
+                    url,
+                    params,
+                    headers,
+                    timeout_ms,
+                    ..
+                } => {
+                    let Some(url) = self.render(url) else { return };
+                    let mut p = Vec::new();
+                    for (k, e) in params {
+                        let Some(v) = self.value(e) else { return };
+                        p.push((k.clone(), v.as_json()));
+                    }
+                    let mut h = Vec::new();
+                    for (k, t) in headers {
+                        let Some(v) = self.render(t) else { return };
+                        h.push((k.clone(), v));
+                    }
+                    self.emit(Command::Fetch {
+                        method: *method,
+                        url,
+                        params: p,
+                        headers: h,
+                        timeout_ms: *timeout_ms,
+                    });
+                    self.wait = Wait::Fetch;
+                    return;
+                }
+                Op::Assign { var, value } => {
+                    let Some(v) = self.value(value) else { return };
+                    self.vars[var.0 as usize] = Some(v);
+                }
+                Op::Branch { cond } => {
+                    let Some(v) = self.value(cond) else { return };
+                    let outcome = if v.truthy() {
+                        Outcome::True
+                    } else {
+                        Outcome::False
+                    };
+                    match next(&outcome) {
+                        Some(n) => {
+                            id = n;
+                            continue;
+                        }
+                        None => return self.raise("branch without a target".into()),
+                    }
+                }
+                Op::LoopStart { id: l } => {
+                    let i = l.0 as usize;
+                    self.loop_counts[i] = 0;
+                    if let Some(old) = self.loop_expired[i].take() {
+                        self.emit(Command::CancelTimer { id: old });
+                    }
+                    if let Some(ms) = self.flow.loops[i].within_ms {
+                        let t = self.timer(ms);
+                        self.loop_expired[i] = Some(t);
+                    }
+                }
+                Op::LoopCheck { id: l } => {
+                    let i = l.0 as usize;
+                    let spec = &self.flow.loops[i];
+                    let expired = self.loop_expired[i] == Some(TimerId(0));
+                    let within_count = spec.max_count.is_none_or(|m| self.loop_counts[i] < m);
+                    let outcome = if within_count && !expired {
+                        self.loop_counts[i] += 1;
+                        Outcome::Body
+                    } else {
+                        Outcome::Done
+                    };
+                    match next(&outcome) {
+                        Some(n) => {
+                            id = n;
+                            continue;
+                        }
+                        None => return self.raise("loop without a target".into()),
+                    }
+                }
+                Op::Label { .. } => {}
+                Op::Report { ok, data, reason } => {
+                    let mut d = Vec::new();
+                    for (k, e) in data {
+                        let Some(v) = self.value(e) else { return };
+                        d.push((k.clone(), v.as_json()));
+                    }
+                    let reason = match reason {
+                        Some(t) => match self.render(t) {
+                            Some(r) => Some(r),
+                            None => return,
+                        },
+                        None => None,
+                    };
+                    self.emit(Command::Report {
+                        ok: *ok,
+                        data: d,
+                        reason,
+                    });
+                    self.end();
+                    return;
+                }
+                Op::Block { leg } => match self.leg_numbers[leg.0 as usize].clone() {
+                    Some(number) => self.emit(Command::Block { number }),
+                    None => return self.raise("the number to block is not known".into()),
+                },
+                Op::Hangup { leg } => {
+                    self.emit(Command::Hangup { leg: *leg });
+                    match leg {
+                        None => {
+                            self.end();
+                            return;
+                        }
+                        Some(l) => {
+                            self.leg_status[l.0 as usize] = LegStatus::Gone;
+                            if node.edges.is_empty() {
+                                self.end();
+                                return;
+                            }
+                        }
+                    }
+                }
+                Op::Raise { reason } => return self.raise(reason.clone()),
+                Op::End => return self.end(),
+            }
+            match next(&Outcome::Next) {
+                Some(n) => id = n,
+                None => return self.raise("statement without a next step".into()),
+            }
+        }
+        self.raise(format!(
+            "the flow ran {MAX_STEPS_PER_EVENT} steps without waiting for anything"
+        ));
+    }
+
+    fn say(&mut self, leg: LegId, text: String) {
+        let s = &self.flow.settings;
+        let (lang, voice) = (s.lang.clone(), s.voice.clone());
+        self.emit(Command::Say {
+            leg,
+            text,
+            lang,
+            voice,
+        });
+    }
+
+    fn audio(&mut self, audio: &ir::Audio) -> Option<Audio> {
+        Some(match audio {
+            ir::Audio::File { path } => Audio::File(self.render(path)?),
+            ir::Audio::Url { url } => Audio::Url(self.render(url)?),
+            ir::Audio::Record { id } => Audio::Record(*id),
+        })
+    }
+
+    /// Evaluates, raising on error.
+    fn value(&mut self, e: &ir::Expr) -> Option<Value> {
+        match value::eval(e, &*self) {
+            Ok(v) => Some(v),
+            Err(err) => {
+                self.raise(err.0);
+                None
+            }
+        }
+    }
+
+    fn render(&mut self, t: &ir::Template) -> Option<String> {
+        match value::render(t, &*self) {
+            Ok(s) => Some(s),
+            Err(err) => {
+                self.raise(err.0);
+                None
+            }
+        }
+    }
+
+    fn phone(&mut self, e: &ir::Expr) -> Option<String> {
+        match self.value(e)? {
+            Value::Phone(p) => Some(p),
+            other => match other
+                .render()
+                .and_then(|t| Value::parse_as(&t, ir::Type::Phone))
+            {
+                Ok(Value::Phone(p)) => Some(p),
+                Ok(_) => None,
+                Err(e) => {
+                    self.raise(e.0);
+                    None
+                }
+            },
+        }
+    }
+}
+
+impl value::Scope for Engine<'_> {
+    fn var(&self, id: VarId) -> Option<&Value> {
+        self.vars.get(id.0 as usize).and_then(Option::as_ref)
+    }
+
+    fn leg_number(&self, leg: LegId) -> Option<&str> {
+        self.leg_numbers
+            .get(leg.0 as usize)
+            .and_then(|n| n.as_deref())
+    }
+
+    fn builtin(&self, name: ir::Builtin) -> Option<Value> {
+        match name {
+            ir::Builtin::CalledNumber => self.called.clone().map(Value::Phone),
+            ir::Builtin::CallId => Some(Value::Text(self.call_id.clone())),
+            ir::Builtin::SmsText => self.sms.as_ref().map(|(_, t)| Value::Text(t.clone())),
+            ir::Builtin::SmsFrom => self.sms.as_ref().map(|(f, _)| Value::Phone(f.clone())),
+        }
+    }
+}

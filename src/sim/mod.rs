@@ -1,0 +1,351 @@
+//! A call in virtual time: the engine driven without a phone line, for `ivrc sim` and
+//! `ivrc test`.
+//!
+//! Prompts take no time (each `say`/`play` ends at once), timers fire when virtual time is
+//! advanced with [`VirtualCall::wait`], a dial rings until its outcome is given or its timeout
+//! passes (then `no_answer`), a fetch waits for its response or its timeout (then `error`),
+//! and recordings end at once. Everything the engine asks for is kept in a log with the
+//! virtual time it happened at.
+
+pub mod console;
+
+use crate::engine::{Command, Engine, Event, Output, TimerId};
+use crate::ir::{self, LegId, Outcome};
+use std::collections::{BTreeMap, VecDeque};
+
+/// Whether any statement of the flow acts on, or reads, the caller leg.
+pub fn uses_caller(flow: &ir::Flow) -> bool {
+    let caller = LegId(0);
+    flow.nodes.iter().any(|n| match &n.op {
+        ir::Op::Answer { leg }
+        | ir::Op::Say { leg, .. }
+        | ir::Op::Play { leg, .. }
+        | ir::Op::Collect { leg, .. }
+        | ir::Op::Menu { leg, .. }
+        | ir::Op::Listen { leg, .. }
+        | ir::Op::Transfer { leg, .. }
+        | ir::Op::Record { leg, .. }
+        | ir::Op::Block { leg } => *leg == caller,
+        ir::Op::Bridge { a, b } => *a == caller || *b == caller,
+        ir::Op::Hangup { leg } => *leg == Some(caller),
+        ir::Op::Sms { to, .. } => reads_caller(to),
+        _ => false,
+    })
+}
+
+/// Whether an expression reads the caller's number.
+fn reads_caller(e: &ir::Expr) -> bool {
+    match e {
+        ir::Expr::LegNumber { leg } => *leg == LegId(0),
+        ir::Expr::Field { base, .. } => reads_caller(base),
+        ir::Expr::Call { arg, .. } | ir::Expr::Unary { arg, .. } => reads_caller(arg),
+        ir::Expr::Binary { lhs, rhs, .. } => reads_caller(lhs) || reads_caller(rhs),
+        ir::Expr::Text { template } => template
+            .parts
+            .iter()
+            .any(|p| matches!(p, ir::TemplatePart::Value(v) if reads_caller(v))),
+        _ => false,
+    }
+}
+
+/// One command the engine issued, at a virtual time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Logged {
+    /// Milliseconds since the call started.
+    pub at_ms: u64,
+    /// The command and its node.
+    pub output: Output,
+}
+
+/// What a timer in the virtual clock stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Due {
+    /// An engine timer.
+    Engine(TimerId),
+    /// A dial's ring time ran out.
+    DialTimeout(LegId),
+    /// A fetch's time limit ran out.
+    FetchTimeout,
+}
+
+/// A call run by the engine in virtual time.
+pub struct VirtualCall<'f> {
+    engine: Engine<'f>,
+    now: u64,
+    seq: u64,
+    due: BTreeMap<(u64, u64), Due>,
+    events: VecDeque<Event>,
+    dialing: Vec<LegId>,
+    fetching: bool,
+    recordings: u32,
+    /// Every command so far.
+    pub log: Vec<Logged>,
+}
+
+impl<'f> VirtualCall<'f> {
+    /// A call of `flow`, not started yet.
+    pub fn new(flow: &'f ir::Flow) -> VirtualCall<'f> {
+        VirtualCall {
+            engine: Engine::new(flow),
+            now: 0,
+            seq: 0,
+            due: BTreeMap::new(),
+            events: VecDeque::new(),
+            dialing: Vec::new(),
+            fetching: false,
+            recordings: 0,
+            log: Vec::new(),
+        }
+    }
+
+    /// The flow.
+    pub fn flow(&self) -> &'f ir::Flow {
+        self.engine.flow()
+    }
+
+    /// Virtual milliseconds since the start.
+    pub fn now_ms(&self) -> u64 {
+        self.now
+    }
+
+    /// Whether the flow has ended.
+    pub fn ended(&self) -> bool {
+        self.engine.ended()
+    }
+
+    /// Whether a dial of `leg` is ringing.
+    pub fn is_dialing(&self, leg: LegId) -> bool {
+        self.dialing.contains(&leg)
+    }
+
+    /// Whether a fetch is waiting for its response.
+    pub fn is_fetching(&self) -> bool {
+        self.fetching
+    }
+
+    /// The leg with this name.
+    pub fn leg(&self, name: &str) -> Option<LegId> {
+        self.flow()
+            .legs
+            .iter()
+            .find(|l| l.name == name)
+            .map(|l| l.id)
+    }
+
+    /// The leg input goes to when none is named: the caller while connected, else the last
+    /// connected dialled leg.
+    pub fn default_leg(&self) -> LegId {
+        if self.engine.connected(LegId(0)) {
+            return LegId(0);
+        }
+        self.flow()
+            .legs
+            .iter()
+            .rev()
+            .map(|l| l.id)
+            .find(|id| self.engine.connected(*id))
+            .unwrap_or(LegId(0))
+    }
+
+    /// Starts a call from `caller`, with parameter values. A flow that never acts on its
+    /// caller leg places its own calls (a campaign without `dial`), so it starts without one.
+    pub fn start_call(&mut self, caller: Option<String>, params: Vec<(String, String)>) {
+        let has_caller = uses_caller(self.flow());
+        self.feed(Event::Start {
+            has_caller,
+            caller,
+            called: Some("+70000000000".into()),
+            call_id: "sim-1".into(),
+            params,
+        });
+    }
+
+    /// Starts the flow's `on sms` handler with an inbound message.
+    pub fn start_sms(&mut self, from: String, text: String, params: Vec<(String, String)>) {
+        self.feed(Event::StartSms { from, text, params });
+    }
+
+    /// Keys pressed on a leg, one event per key.
+    pub fn press(&mut self, leg: LegId, keys: &str) {
+        for key in keys.chars() {
+            self.feed(Event::Key { leg, key });
+        }
+    }
+
+    /// Speech heard on a leg.
+    pub fn speak(&mut self, leg: LegId, text: &str) {
+        self.feed(Event::Speech {
+            leg,
+            text: text.to_string(),
+            confidence: 1.0,
+        });
+    }
+
+    /// A party hangs up.
+    pub fn hangup(&mut self, leg: LegId) {
+        self.dialing.retain(|l| *l != leg);
+        self.feed(Event::Hangup { leg });
+    }
+
+    /// A ringing dial ends with `outcome`. Returns false when no dial of `leg` is ringing.
+    pub fn dial_result(&mut self, leg: LegId, outcome: Outcome) -> bool {
+        if !self.dialing.contains(&leg) {
+            return false;
+        }
+        self.dialing.retain(|l| *l != leg);
+        self.due.retain(|_, d| *d != Due::DialTimeout(leg));
+        self.feed(Event::DialResult { leg, outcome });
+        true
+    }
+
+    /// The pending fetch answers. Returns false when none is pending.
+    pub fn respond(&mut self, result: Result<serde_json::Value, String>) -> bool {
+        if !self.fetching {
+            return false;
+        }
+        self.fetching = false;
+        self.due.retain(|_, d| *d != Due::FetchTimeout);
+        self.feed(Event::FetchDone { result });
+        true
+    }
+
+    /// Lets `ms` of virtual time pass, firing what falls due.
+    pub fn wait(&mut self, ms: u64) {
+        let target = self.now.saturating_add(ms);
+        while let Some((&(at, seq), &due)) = self.due.iter().next() {
+            if at > target || self.ended() {
+                break;
+            }
+            self.due.remove(&(at, seq));
+            self.now = at;
+            match due {
+                Due::Engine(id) => self.feed(Event::Timer { id }),
+                Due::DialTimeout(leg) => {
+                    self.dialing.retain(|l| *l != leg);
+                    self.feed(Event::DialResult {
+                        leg,
+                        outcome: Outcome::NoAnswer,
+                    });
+                }
+                Due::FetchTimeout => {
+                    self.fetching = false;
+                    self.feed(Event::FetchDone {
+                        result: Err("timed out".into()),
+                    });
+                }
+            }
+        }
+        self.now = target;
+    }
+
+    fn schedule(&mut self, ms: u64, due: Due) {
+        self.seq += 1;
+        self.due
+            .insert((self.now.saturating_add(ms), self.seq), due);
+    }
+
+    /// Gives an event to the engine and carries out what it asks, until nothing is left.
+    fn feed(&mut self, event: Event) {
+        self.events.push_back(event);
+        while let Some(e) = self.events.pop_front() {
+            for output in self.engine.handle(e) {
+                self.carry_out(&output);
+                self.log.push(Logged {
+                    at_ms: self.now,
+                    output,
+                });
+            }
+        }
+    }
+
+    fn carry_out(&mut self, output: &Output) {
+        match &output.command {
+            Command::Say { leg, .. } | Command::Play { leg, .. } => {
+                self.events.push_back(Event::PromptDone { leg: *leg })
+            }
+            Command::StartTimer { id, ms } => self.schedule(*ms, Due::Engine(*id)),
+            Command::CancelTimer { id } => self.due.retain(|_, d| *d != Due::Engine(*id)),
+            Command::Dial {
+                leg, timeout_ms, ..
+            } => {
+                self.dialing.push(*leg);
+                self.schedule(*timeout_ms, Due::DialTimeout(*leg));
+            }
+            Command::Fetch { timeout_ms, .. } => {
+                self.fetching = true;
+                self.schedule(*timeout_ms, Due::FetchTimeout);
+            }
+            Command::Record { leg, .. } => {
+                self.recordings += 1;
+                let url = format!("recording-{}.wav", self.recordings);
+                self.events.push_back(Event::RecordDone { leg: *leg, url });
+            }
+            Command::End => {
+                self.due.clear();
+                self.dialing.clear();
+                self.fetching = false;
+            }
+            _ => {}
+        }
+    }
+
+    /// A one-line description of a command as a person would say it, or `None` for the
+    /// engine's bookkeeping (timers, prompt control, recognition).
+    pub fn describe(&self, command: &Command) -> Option<String> {
+        let leg = |id: &LegId| {
+            self.flow()
+                .legs
+                .get(id.0 as usize)
+                .map_or("?".to_string(), |l| l.name.clone())
+        };
+        Some(match command {
+            Command::Say { leg: l, text, .. } => format!("say to {} \"{text}\"", leg(l)),
+            Command::Play { leg: l, audio, .. } => match audio {
+                crate::engine::Audio::Record(id) => format!("play to {} record {id}", leg(l)),
+                crate::engine::Audio::File(p) | crate::engine::Audio::Url(p) => {
+                    format!("play to {} \"{p}\"", leg(l))
+                }
+            },
+            Command::Dial { leg: l, number, .. } => format!("dial {number} as {}", leg(l)),
+            Command::Bridge { a, b } => format!("bridge {} and {}", leg(a), leg(b)),
+            Command::Transfer { leg: l, number } => format!("transfer {} to {number}", leg(l)),
+            Command::Record { leg: l, .. } => format!("record {}", leg(l)),
+            Command::Sms { to, text } => format!("sms to {to} \"{text}\""),
+            Command::Fetch { method, url, .. } => format!(
+                "fetch {} {url}",
+                if *method == ir::Method::Get {
+                    "GET"
+                } else {
+                    "POST"
+                }
+            ),
+            Command::Report { ok: true, data, .. } if data.is_empty() => "report ok".to_string(),
+            Command::Report { ok: true, data, .. } => {
+                format!(
+                    "report ok with {{ {} }}",
+                    data.iter()
+                        .map(|(k, v)| format!("{k}: {v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }
+            Command::Report {
+                ok: false, reason, ..
+            } => match reason {
+                Some(r) => format!("report retry \"{r}\""),
+                None => "report retry".to_string(),
+            },
+            Command::Block { number } => format!("block {number}"),
+            Command::Hangup { leg: None } => "hangup".to_string(),
+            Command::Hangup { leg: Some(l) } => format!("hangup {}", leg(l)),
+            Command::Error { reason } => format!("error: {reason}"),
+            Command::End => "end of the call".to_string(),
+            Command::Answer { .. }
+            | Command::StopPrompt { .. }
+            | Command::StartTimer { .. }
+            | Command::CancelTimer { .. }
+            | Command::Listen { .. }
+            | Command::StopListening { .. } => return None,
+        })
+    }
+}
