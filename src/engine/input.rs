@@ -183,6 +183,13 @@ impl Engine<'_> {
                     self.emit(Command::CancelTimer { id: t });
                 }
                 let ends = end_key.as_deref().is_some_and(|k| k.starts_with(key));
+                if ends && c.digits.is_empty() {
+                    // An end key before any digit (often the `#` after a number that reached
+                    // `max_digits`) submits nothing; keep waiting for the first digit.
+                    c.timer = Some(self.timer(*timeout_ms));
+                    self.wait = Wait::Collect(c);
+                    return;
+                }
                 if !ends {
                     c.digits.push(key);
                 }

@@ -689,7 +689,10 @@ impl<'f> Engine<'f> {
                     timeout_ms,
                     ..
                 } => {
-                    let Some(url) = self.render(url) else { return };
+                    let url = match value::render_url(url, &*self) {
+                        Ok(u) => u,
+                        Err(err) => return self.raise(err.0),
+                    };
                     let mut p = Vec::new();
                     for (k, e) in params {
                         let Some(v) = self.value(e) else { return };

@@ -145,6 +145,27 @@ pub fn render(t: &Template, scope: &dyn Scope) -> Result<String, EvalError> {
     Ok(out)
 }
 
+/// Renders a URL template: values put into it are percent-encoded (RFC 3986 unreserved
+/// characters stay as they are), so a `+7…` number or Cyrillic text arrives intact.
+pub fn render_url(t: &Template, scope: &dyn Scope) -> Result<String, EvalError> {
+    let mut out = String::new();
+    for part in &t.parts {
+        match part {
+            TemplatePart::Text(s) => out.push_str(s),
+            TemplatePart::Value(e) => {
+                for b in eval(e, scope)?.render()?.bytes() {
+                    if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                        out.push(char::from(b));
+                    } else {
+                        out.push_str(&format!("%{b:02X}"));
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Evaluates an expression.
 pub fn eval(e: &Expr, scope: &dyn Scope) -> Result<Value, EvalError> {
     Ok(match e {

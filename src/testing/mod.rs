@@ -226,12 +226,14 @@ impl<'p> Runner<'p> {
     fn leg(&self, name: &Option<String>, step: &ir::TestStep) -> Result<ir::LegId, Box<Failure>> {
         match name {
             None => Ok(self.call.default_leg()),
-            Some(n) => self.call.leg(n).ok_or_else(|| Box::new(Failure {
-                step: step.span.clone(),
-                expected: format!("a leg `{n}`"),
-                actual: "no such leg in the flow".into(),
-                flow_span: None,
-            })),
+            Some(n) => self.call.leg(n).ok_or_else(|| {
+                Box::new(Failure {
+                    step: step.span.clone(),
+                    expected: format!("a leg `{n}`"),
+                    actual: "no such leg in the flow".into(),
+                    flow_span: None,
+                })
+            }),
         }
     }
 
