@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing ivrc needs on a fresh Debian machine, and nothing by
-# hand: the Rust toolchain's rustfmt and clippy, and the C toolchain some crates build with.
+# hand: the Rust toolchain's rustfmt and clippy, the C toolchain some crates build with, and
+# Node.js with the npm packages of tests/js (TypeScript for checking generated scenarios).
 # Later issues add their tools here (sipp, espeak-ng, Node.js packages, …).
 set -euo pipefail
 
@@ -8,6 +9,8 @@ need_apt=()
 command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl ca-certificates)
+# Node.js runs the generated VoxEngine scenarios in the differential tests.
+command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     apt-get update -qq

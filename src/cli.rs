@@ -22,7 +22,7 @@ pub enum Command {
     Check(CheckArgs),
     /// Compile a flow file for a target.
     #[command(
-        after_help = "Examples:\n  ivrc build examples/sum.ivr --target ir\n  ivrc build examples/callback.ivr --target ir -o callback.ir.json\n\nExit status: 0 on success, 1 when the flow has errors, 2 when a file cannot be read or written."
+        after_help = "Examples:\n  ivrc build examples/sum.ivr --target ir\n  ivrc build examples/callback.ivr --target ir -o callback.ir.json\n  ivrc build examples/callback.ivr --target voximplant -o out/\n\nExit status: 0 on success, 1 when the flow has errors, 2 when a file cannot be read or written."
     )]
     Build(BuildArgs),
     /// Run the `test` blocks of flow files: scripted conversations in virtual time.
@@ -92,6 +92,8 @@ pub struct SimArgs {
 pub enum Target {
     /// The IR as JSON (docs/ir.md), for tools that consume flows.
     Ir,
+    /// VoxEngine scenarios (one `.voxengine.js` per flow) and CallList files per campaign.
+    Voximplant,
 }
 
 /// Arguments of `ivrc build`.
@@ -102,7 +104,8 @@ pub struct BuildArgs {
     /// The target to emit.
     #[arg(long, value_enum)]
     pub target: Target,
-    /// Where to write the output (stdout when left out).
+    /// Where to write the output: a file for `ir`, a directory for the other targets
+    /// (stdout when left out).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
     /// Output format of diagnostics.

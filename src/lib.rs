@@ -1,6 +1,7 @@
 //! ivrc: a compiler and runtime for `.ivr` phone call flows.
 
 pub mod check;
+pub mod codegen;
 pub mod engine;
 pub mod ir;
 pub mod leads;

@@ -2,10 +2,12 @@
 
 use super::check::analyse;
 use super::load::load;
-use super::report::Printer;
+use super::report::{Printer, Problem};
 use crate::cli::{BuildArgs, Target};
+use ivrc::codegen::Artifact;
 use ivrc::span::FileId;
 use ivrc::syntax::ast;
+use std::path::Path;
 
 /// Runs `ivrc build`.
 pub fn run(args: &BuildArgs) -> u8 {
@@ -19,23 +21,52 @@ pub fn run(args: &BuildArgs) -> u8 {
     let (analysis, problems) = analyse(&loaded);
     let mut printer = Printer::new(args.format, true);
     printer.add(&loaded.sources, problems);
-    let code = printer.finish().exit_code(args.deny_warnings);
-    let Some(analysis) = analysis.filter(|_| code == 0) else {
+    let failed = printer.counts.errors > 0 || (args.deny_warnings && printer.counts.warnings > 0);
+    let Some(analysis) = analysis.filter(|_| !failed) else {
+        printer.finish();
         return 1;
     };
     let modules: Vec<(FileId, &ast::Module)> =
         loaded.modules.iter().map(|(f, m)| (*f, m)).collect();
     let program = ivrc::lower::lower(&loaded.sources, &modules, &analysis);
-    let text = match args.target {
+    let artifacts = match args.target {
         Target::Ir => match serde_json::to_string_pretty(&program) {
-            Ok(t) => t + "\n",
+            Ok(t) => {
+                printer.finish();
+                return write_one(args.output.as_deref(), t + "\n");
+            }
             Err(e) => {
                 eprintln!("error: cannot serialize the IR: {e}");
                 return 2;
             }
         },
+        Target::Voximplant => ivrc::codegen::voximplant::generate(&program),
     };
-    match &args.output {
+    match artifacts {
+        Ok(files) => {
+            printer.finish();
+            write_all(args.output.as_deref(), &files)
+        }
+        Err(unsupported) => {
+            for u in unsupported {
+                let file = loaded.sources.find(&u.span.file).unwrap_or(FileId(0));
+                printer.add(
+                    &loaded.sources,
+                    vec![Problem {
+                        file,
+                        diag: Box::new(u.diagnostic()),
+                    }],
+                );
+            }
+            printer.finish();
+            1
+        }
+    }
+}
+
+/// Writes one output to a file, or stdout.
+fn write_one(output: Option<&Path>, text: String) -> u8 {
+    match output {
         None => {
             print!("{text}");
             0
@@ -48,4 +79,28 @@ pub fn run(args: &BuildArgs) -> u8 {
             }
         },
     }
+}
+
+/// Writes several outputs into a directory, or to stdout one after another.
+fn write_all(output: Option<&Path>, files: &[Artifact]) -> u8 {
+    let Some(dir) = output else {
+        for f in files {
+            println!("// ==== {} ====", f.path);
+            print!("{}", f.contents);
+        }
+        return 0;
+    };
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        eprintln!("error: cannot create `{}`: {e}", dir.display());
+        return 2;
+    }
+    for f in files {
+        let path = dir.join(&f.path);
+        if let Err(e) = std::fs::write(&path, &f.contents) {
+            eprintln!("error: cannot write `{}`: {e}", path.display());
+            return 2;
+        }
+        eprintln!("wrote {}", path.display());
+    }
+    0
 }

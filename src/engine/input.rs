@@ -430,12 +430,13 @@ impl Engine<'_> {
                     }
                 };
                 self.wait = Wait::Nothing;
-                let prompting = l.prompting && *barge_in;
+                // Leaving the listen always stops its prompt (barge-in only decides whether
+                // unmatched speech interrupts it), so no stale prompt end can follow.
                 stop(
                     &mut self.out,
                     self.node,
                     l.leg,
-                    prompting,
+                    l.prompting,
                     &[l.pause, Some(l.deadline)],
                 );
                 self.emit(Command::StopListening { leg: l.leg });

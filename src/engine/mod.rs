@@ -512,6 +512,17 @@ impl<'f> Engine<'f> {
     }
 
     fn on_input(&mut self, event: Event) {
+        // A loop's deadline may fire while any statement waits; it only marks the loop.
+        if let Event::Timer { id } = &event {
+            if let Some(slot) = self
+                .loop_expired
+                .iter_mut()
+                .find(|slot| **slot == Some(*id))
+            {
+                *slot = Some(TimerId(0));
+                return;
+            }
+        }
         match (self.wait.clone(), event) {
             (Wait::Prompt { leg }, Event::PromptDone { leg: l }) if leg == l => {
                 self.wait = Wait::Nothing;
@@ -557,14 +568,7 @@ impl<'f> Engine<'f> {
                 self.wait = Wait::Nothing;
                 self.follow(&Outcome::Next);
             }
-            // Loop deadlines fire whenever they fire; anything else is stale or early.
-            (_, Event::Timer { id }) => {
-                for slot in self.loop_expired.iter_mut() {
-                    if *slot == Some(id) {
-                        *slot = Some(TimerId(0));
-                    }
-                }
-            }
+            // Anything else is stale (a cancelled timer) or early (input nobody waits for).
             _ => {}
         }
     }

@@ -48,6 +48,9 @@ fn reads_caller(e: &ir::Expr) -> bool {
     }
 }
 
+/// The most events handled at one virtual instant before the call is declared stuck.
+pub const MAX_EVENTS_AT_ONCE: usize = 100_000;
+
 /// One command the engine issued, at a virtual time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Logged {
@@ -78,6 +81,7 @@ pub struct VirtualCall<'f> {
     dialing: Vec<LegId>,
     fetching: bool,
     recordings: u32,
+    stuck: bool,
     /// Every command so far.
     pub log: Vec<Logged>,
 }
@@ -94,6 +98,7 @@ impl<'f> VirtualCall<'f> {
             dialing: Vec::new(),
             fetching: false,
             recordings: 0,
+            stuck: false,
             log: Vec::new(),
         }
     }
@@ -108,9 +113,9 @@ impl<'f> VirtualCall<'f> {
         self.now
     }
 
-    /// Whether the flow has ended.
+    /// Whether the flow has ended (or was stopped as stuck).
     pub fn ended(&self) -> bool {
-        self.engine.ended()
+        self.stuck || self.engine.ended()
     }
 
     /// Whether a dial of `leg` is ringing.
@@ -245,9 +250,35 @@ impl<'f> VirtualCall<'f> {
     }
 
     /// Gives an event to the engine and carries out what it asks, until nothing is left.
+    /// Prompts take no virtual time, so a loop of prompts alone would never let time pass:
+    /// after [`MAX_EVENTS_AT_ONCE`] events at one instant the call is stopped with an error.
     fn feed(&mut self, event: Event) {
         self.events.push_back(event);
+        let mut handled = 0;
         while let Some(e) = self.events.pop_front() {
+            handled += 1;
+            if handled > MAX_EVENTS_AT_ONCE {
+                self.events.clear();
+                self.stuck = true;
+                let node = self.log.last().map_or(self.flow().entry, |l| l.output.node);
+                let reason = format!("{MAX_EVENTS_AT_ONCE} events without virtual time passing (a loop of prompts only?)");
+                self.log.push(Logged {
+                    at_ms: self.now,
+                    output: Output {
+                        node,
+                        command: Command::Error { reason },
+                    },
+                });
+                self.log.push(Logged {
+                    at_ms: self.now,
+                    output: Output {
+                        node,
+                        command: Command::End,
+                    },
+                });
+                self.due.clear();
+                return;
+            }
             for output in self.engine.handle(e) {
                 self.carry_out(&output);
                 self.log.push(Logged {
@@ -309,7 +340,6 @@ impl<'f> VirtualCall<'f> {
             Command::Dial { leg: l, number, .. } => format!("dial {number} as {}", leg(l)),
             Command::Bridge { a, b } => format!("bridge {} and {}", leg(a), leg(b)),
             Command::Transfer { leg: l, number } => format!("transfer {} to {number}", leg(l)),
-            Command::Record { leg: l, .. } => format!("record {}", leg(l)),
             Command::Sms { to, text } => format!("sms to {to} \"{text}\""),
             Command::Fetch { method, url, .. } => format!(
                 "fetch {} {url}",
@@ -341,6 +371,7 @@ impl<'f> VirtualCall<'f> {
             Command::Error { reason } => format!("error: {reason}"),
             Command::End => "end of the call".to_string(),
             Command::Answer { .. }
+            | Command::Record { .. }
             | Command::StopPrompt { .. }
             | Command::StartTimer { .. }
             | Command::CancelTimer { .. }

@@ -157,16 +157,19 @@ impl<'p> Runner<'p> {
             .map(|n| n.span.clone())
     }
 
-    /// The last error the flow raised, to explain an unexpected end.
+    /// The error that ended the call, when the call ended right after one.
     fn last_error(&self) -> Option<String> {
-        self.call
+        let mut before_end = self
+            .call
             .log
             .iter()
             .rev()
-            .find_map(|l| match &l.output.command {
-                Command::Error { reason } => Some(reason.clone()),
-                _ => None,
-            })
+            .skip_while(|l| !matches!(l.output.command, Command::End))
+            .skip(1);
+        match before_end.next().map(|l| &l.output.command) {
+            Some(Command::Error { reason }) => Some(reason.clone()),
+            _ => None,
+        }
     }
 
     fn expect(&mut self, step: &ir::TestStep) -> Result<(), Box<Failure>> {
@@ -337,7 +340,7 @@ impl<'p> Runner<'p> {
                         .as_ref()
                         .is_none_or(|p| r.as_ref().is_some_and(|r| glob(p, r)))
             }
-            (TestStepKind::ExpectHangup, Command::Hangup { leg: None } | Command::End) => true,
+            (TestStepKind::ExpectHangup, Command::Hangup { .. } | Command::End) => true,
             (TestStepKind::ExpectBlock, Command::Block { .. }) => true,
             _ => false,
         }

@@ -1,0 +1,65 @@
+//! Code generation: the IR turned into what each platform runs.
+//!
+//! Every target has the same entry — `generate(&ir::Program) -> Result<Vec<Artifact>,
+//! Vec<Unsupported>>` — in its own folder; targets never import each other. Text reaches
+//! generated code only through the escaping writer of its language (`js` for JavaScript).
+//! A construct a platform cannot run is refused with [`Unsupported`], pointing at it.
+
+pub mod js;
+pub mod voximplant;
+
+use crate::ir;
+
+/// One generated file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Artifact {
+    /// File name, relative to the output directory.
+    pub path: String,
+    /// Its contents.
+    pub contents: String,
+}
+
+/// A construct the target cannot express.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsupported {
+    /// The target.
+    pub target: &'static str,
+    /// The construct, in words.
+    pub construct: String,
+    /// What to use instead.
+    pub help: String,
+    /// Where it is.
+    pub span: ir::SrcSpan,
+}
+
+/// The diagnostic of an [`Unsupported`] construct.
+#[derive(Debug, Clone, thiserror::Error, miette::Diagnostic)]
+#[error("{construct} is not supported by the {target} target")]
+#[diagnostic(code(ivrc::codegen::unsupported_by_target), help("{help}"))]
+pub struct UnsupportedByTarget {
+    /// The target.
+    pub target: String,
+    /// The construct.
+    pub construct: String,
+    /// What to use instead.
+    pub help: String,
+    /// Where.
+    #[label("not available on {target}")]
+    pub at: miette::SourceSpan,
+}
+
+impl Unsupported {
+    /// The diagnostic to show for this problem.
+    pub fn diagnostic(&self) -> UnsupportedByTarget {
+        UnsupportedByTarget {
+            target: self.target.to_string(),
+            construct: self.construct.clone(),
+            help: self.help.clone(),
+            at: (
+                self.span.start as usize,
+                (self.span.end - self.span.start) as usize,
+            )
+                .into(),
+        }
+    }
+}

@@ -1,0 +1,577 @@
+//! The Voximplant target: one VoxEngine scenario per flow, and for each campaign a CallList
+//! CSV and a CreateCallList request description.
+//!
+//! A scenario is the ivrc runtime for VoxEngine (`runtime.js`, the engine's semantics in
+//! JavaScript over `call.say`, `handleTones`/`ToneReceived`, the ASR module, `callPSTN`,
+//! `sendMediaBetween`, `Net.httpRequestAsync` and `CallList.report*`) followed by the flow as
+//! a table of nodes, each commented with the `.ivr` line it comes from, and the start-up for
+//! its kind: inbound (`AppEvents.CallAlerting`) or call list (`AppEvents.Started` with
+//! `JSON.parse(VoxEngine.customData())`). Text reaches the JavaScript only through
+//! `codegen::js`. Constructs VoxEngine cannot run are refused with a diagnostic.
+
+use super::js;
+use super::{Artifact, Unsupported};
+use crate::ir::{self, Expr, Op, Template, TemplatePart};
+
+const RUNTIME: &str = include_str!("runtime.js");
+const TARGET: &str = "voximplant";
+
+/// How a flow's scenario is started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Start {
+    /// An inbound call.
+    Inbound,
+    /// A call-list task; the flow places its own calls.
+    CallList,
+    /// A call-list task; the scenario calls the lead (the parameter) first.
+    CallListDialing(String),
+}
+
+/// Generates the scenarios and call-list files of a program.
+pub fn generate(program: &ir::Program) -> Result<Vec<Artifact>, Vec<Unsupported>> {
+    let mut problems = Vec::new();
+    let mut artifacts = Vec::new();
+    for flow in &program.flows {
+        let campaigns: Vec<&ir::Campaign> = program
+            .campaigns
+            .iter()
+            .filter(|c| c.flow == flow.name)
+            .collect();
+        let start = match campaigns.first() {
+            None => Start::Inbound,
+            Some(c) => match &c.dial {
+                None => Start::CallList,
+                Some(col) => Start::CallListDialing(col.clone()),
+            },
+        };
+        for c in &campaigns {
+            campaign_capabilities(c, &mut problems);
+        }
+        flow_capabilities(flow, &mut problems);
+        if problems.is_empty() {
+            artifacts.push(Artifact {
+                path: format!("{}.voxengine.js", flow.name),
+                contents: scenario(flow, &start),
+            });
+        }
+    }
+    for c in &program.campaigns {
+        if let Some(flow) = program.flows.iter().find(|f| f.name == c.flow) {
+            artifacts.push(Artifact {
+                path: format!("{}.calllist.csv", c.name),
+                contents: call_list_csv(c, flow),
+            });
+            artifacts.push(Artifact {
+                path: format!("{}.calllist.json", c.name),
+                contents: create_call_list(c),
+            });
+        }
+    }
+    if problems.is_empty() {
+        Ok(artifacts)
+    } else {
+        Err(problems)
+    }
+}
+
+fn unsupported(span: &ir::SrcSpan, construct: &str, help: &str) -> Unsupported {
+    Unsupported {
+        target: TARGET,
+        construct: construct.to_string(),
+        help: help.to_string(),
+        span: span.clone(),
+    }
+}
+
+fn flow_capabilities(flow: &ir::Flow, out: &mut Vec<Unsupported>) {
+    if voice(flow).is_none() {
+        out.push(unsupported(
+            &flow.span,
+            "this language and voice",
+            "the Voximplant target knows `lang ru-RU` and `en-US` with `voice female`/`male`, or a VoxEngine voice such as `voice \"Google.ru_RU_Wavenet_A\"`",
+        ));
+    }
+    if flow.handlers.sms.is_some() {
+        out.push(unsupported(
+            &flow.span,
+            "`on sms`",
+            "inbound SMS does not start VoxEngine scenarios; use the Twilio target (`ivrc serve`)",
+        ));
+    }
+    for n in &flow.nodes {
+        let problem = match &n.op {
+            Op::Play { audio: ir::Audio::Record { .. }, .. } => Some(("`play record`", "record ids are Zvonobot audio; play a file URL (`play \"https://…\"`) or `say` the text")),
+            Op::Play { audio: ir::Audio::File { .. }, .. } => Some(("`play` of a local file", "VoxEngine plays URLs; upload the file and `play \"https://…\"`")),
+            Op::Sms { .. } => Some(("`sms`", "sending SMS from a scenario is not confirmed (targets.md A.8); send it from your backend with `fetch … post`")),
+            Op::Block { .. } => Some(("`block`", "Voximplant has no blacklist for scenarios; record the number with `fetch … post` to your CRM")),
+            Op::Record { .. } => Some(("`record`", "recording is not emitted for Voximplant yet; use the campaign's `record_calls` on another target")),
+            Op::Dial { detect_machine: true, .. } => Some(("`detect_machine`", "answering-machine detection is not emitted for Voximplant yet; remove it or handle `answered`")),
+            _ => None,
+        };
+        if let Some((construct, help)) = problem {
+            out.push(unsupported(&n.span, construct, help));
+        }
+    }
+}
+
+fn campaign_capabilities(c: &ir::Campaign, out: &mut Vec<Unsupported>) {
+    if !(1..=5).contains(&c.attempts) {
+        out.push(unsupported(
+            &c.span,
+            "more than 5 attempts",
+            "Voximplant call lists allow 1 to 5 attempts (`num_attempts`)",
+        ));
+    }
+    if c.window.is_some() {
+        out.push(unsupported(
+            &c.span,
+            "`window` in the recipient's time",
+            "call lists take UTC windows per row; the recipient's time zone is not known here",
+        ));
+    }
+    if c.rate.is_some() {
+        out.push(unsupported(
+            &c.span,
+            "`rate`",
+            "call lists limit calls at once (`lines`), not calls per second",
+        ));
+    }
+    if !c.redial.is_empty() {
+        out.push(unsupported(
+            &c.span,
+            "`redial` rules per outcome",
+            "call lists retry every attempt after `retry_after`; drop the per-outcome rules",
+        ));
+    }
+    if c.record_calls.is_some() || c.detect_machine {
+        out.push(unsupported(
+            &c.span,
+            "`record_calls` / `detect_machine`",
+            "not emitted for Voximplant yet",
+        ));
+    }
+    if c.result_webhook.is_some() {
+        out.push(unsupported(&c.span, "`result_webhook`", "results are in the call list (GetCallListDetails); post them from the flow with `fetch` if you need a webhook"));
+    }
+}
+
+/// The VoxEngine voice for the flow's settings, as a property path.
+fn voice(flow: &ir::Flow) -> Option<String> {
+    let lang = flow.settings.lang.as_deref().unwrap_or("ru-RU");
+    let voice = flow.settings.voice.as_deref().unwrap_or("female");
+    let known = match (lang, voice) {
+        ("ru-RU", "female") => Some("VoiceList.Default.ru_RU_Female"),
+        ("ru-RU", "male") => Some("VoiceList.Default.ru_RU_Male"),
+        ("en-US", "female") => Some("VoiceList.Amazon.en_US_Joanna"),
+        ("en-US", "male") => Some("VoiceList.Amazon.en_US_Matthew"),
+        _ => None,
+    };
+    match known {
+        Some(v) => Some(v.to_string()),
+        None if voice.contains('.') => js::path(&format!("VoiceList.{voice}")),
+        None => None,
+    }
+}
+
+fn asr_profile(flow: &ir::Flow) -> &'static str {
+    match flow.settings.lang.as_deref() {
+        Some("en-US") => "ASRProfileList.Google.en_US",
+        _ => "ASRProfileList.Google.ru_RU",
+    }
+}
+
+fn scenario(flow: &ir::Flow, start: &Start) -> String {
+    let mut out = String::new();
+    let uses_listen = flow.nodes.iter().any(|n| matches!(n.op, Op::Listen { .. }));
+    out.push_str(&format!(
+        "// Generated by ivrc from {} (flow `{}`); edit the .ivr file and rebuild, not this file.\n",
+        flow.span.file.replace('\n', " "),
+        flow.name
+    ));
+    out.push_str(match start {
+        Start::Inbound => "// Starts on an inbound call (AppEvents.CallAlerting).\n",
+        Start::CallList => "// Starts for each call-list task (AppEvents.Started); the flow places its own calls.\n",
+        Start::CallListDialing(_) => "// Starts for each call-list task (AppEvents.Started) and first calls the lead.\n",
+    });
+    out.push_str("\"use strict\";\n");
+    if uses_listen {
+        out.push_str("require(Modules.ASR);\n");
+    }
+    if *start != Start::Inbound {
+        out.push_str("if (typeof Modules.CallList !== \"undefined\") require(Modules.CallList);\n");
+    }
+    out.push('\n');
+    out.push_str(RUNTIME);
+    out.push_str("\n/* ---- the flow ---- */\n");
+    out.push_str(&flow_table(flow, start));
+    out.push('\n');
+    out.push_str(&startup(flow, start));
+    out
+}
+
+fn flow_table(flow: &ir::Flow, start: &Start) -> String {
+    let file = flow
+        .span
+        .file
+        .rsplit('/')
+        .next()
+        .unwrap_or(&flow.span.file)
+        .to_string();
+    let voice = voice(flow).unwrap_or_else(|| "VoiceList.Default.ru_RU_Female".into());
+    let mut o = String::new();
+    o.push_str("const FLOW = {\n");
+    o.push_str(&format!("  name: {},\n", js::string(&flow.name)));
+    o.push_str(&format!(
+        "  sayOptions: {{ voice: {voice}, language: {voice} }},\n"
+    ));
+    o.push_str(&format!("  asrProfile: {},\n", asr_profile(flow)));
+    let caller_id = match &flow.settings.caller_id {
+        Some(Expr::Phone { value }) => js::string(value),
+        _ => "null".into(),
+    };
+    o.push_str(&format!("  callerId: {caller_id},\n"));
+    o.push_str(&format!(
+        "  callList: {},\n",
+        match start {
+            Start::Inbound => "null".to_string(),
+            Start::CallList => "{ dialsLead: false }".to_string(),
+            Start::CallListDialing(_) => "{ dialsLead: true }".to_string(),
+        }
+    ));
+    let params: Vec<String> = flow
+        .params
+        .iter()
+        .map(|id| {
+            let v = &flow.vars[id.0 as usize];
+            format!(
+                "{{ name: {}, var: {}, type: {} }}",
+                js::string(&v.name),
+                id.0,
+                js::string(v.ty.name())
+            )
+        })
+        .collect();
+    o.push_str(&format!("  params: [{}],\n", params.join(", ")));
+    o.push_str(&format!(
+        "  legs: [{}],\n",
+        flow.legs
+            .iter()
+            .map(|l| js::string(&l.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let loops: Vec<String> = flow
+        .loops
+        .iter()
+        .map(|l| {
+            format!(
+                "{{ max: {}, within: {} }}",
+                opt_num(l.max_count.map(u64::from)),
+                opt_num(l.within_ms)
+            )
+        })
+        .collect();
+    o.push_str(&format!("  loops: [{}],\n", loops.join(", ")));
+    o.push_str(&format!("  entry: {},\n", flow.entry.0));
+    let h = &flow.handlers;
+    o.push_str(&format!(
+        "  handlers: {{ hangup: {}, error: {}, sms: {} }},\n",
+        opt_num(h.hangup.map(|n| u64::from(n.0))),
+        opt_num(h.error.map(|n| u64::from(n.0))),
+        opt_num(h.sms.map(|n| u64::from(n.0)))
+    ));
+    o.push_str("  nodes: [\n");
+    for n in &flow.nodes {
+        o.push_str(&format!("    // {}:{}\n", file, n.span.line));
+        o.push_str(&format!("    {},\n", node(n)));
+    }
+    o.push_str("  ],\n};\n");
+    o
+}
+
+fn opt_num(n: Option<u64>) -> String {
+    n.map_or("null".into(), |n| n.to_string())
+}
+
+fn edges(n: &ir::Node) -> String {
+    let e: Vec<String> = n
+        .edges
+        .iter()
+        .map(|e| format!("{}: {}", js::string(&String::from(e.on.clone())), e.to.0))
+        .collect();
+    format!("{{ {} }}", e.join(", "))
+}
+
+fn node(n: &ir::Node) -> String {
+    let id = n.id.0;
+    let e = edges(n);
+    let body = match &n.op {
+        Op::Answer { leg } => format!("op: \"answer\", leg: {}", leg.0),
+        Op::Say { leg, text } => format!("op: \"say\", leg: {}, text: {}", leg.0, template(text)),
+        Op::Play { leg, audio } => match audio {
+            ir::Audio::Url { url } | ir::Audio::File { path: url } => format!("op: \"play\", leg: {}, url: {}", leg.0, template(url)),
+            ir::Audio::Record { id } => format!("op: \"play\", leg: {}, record: {id}", leg.0),
+        },
+        Op::Pause { ms } => format!("op: \"pause\", ms: {ms}"),
+        Op::Collect { leg, var, kind, prompt, reprompt, retries, min_digits, max_digits, end_key, timeout_ms, digit_timeout_ms, valid_if, barge_in } => {
+            format!(
+                "op: \"collect\", leg: {}, var: {}, kind: {}, prompt: {}, reprompt: {}, retries: {retries}, minDigits: {min_digits}, maxDigits: {max_digits}, endKey: {}, timeout: {timeout_ms}, digitTimeout: {digit_timeout_ms}, validIf: {}, bargeIn: {barge_in}",
+                leg.0,
+                var.0,
+                js::string(if *kind == ir::CollectKind::Number { "number" } else { "digits" }),
+                prompt_js(prompt),
+                reprompt.as_ref().map_or("null".into(), template),
+                end_key.as_ref().map_or("null".into(), |k| js::string(k)),
+                valid_if.as_ref().map_or("null".into(), |e| format!("(s) => {}", expr(e))),
+            )
+        }
+        Op::Menu { leg, prompt, reprompt, retries, timeout_ms, keys, barge_in } => format!(
+            "op: \"menu\", leg: {}, prompt: {}, reprompt: {}, retries: {retries}, timeout: {timeout_ms}, keys: [{}], bargeIn: {barge_in}",
+            leg.0,
+            prompt_js(prompt),
+            reprompt.as_ref().map_or("null".into(), template),
+            keys.iter().map(|k| js::string(k)).collect::<Vec<_>>().join(", ")
+        ),
+        Op::Listen { leg, prompt, phrases, within_ms, barge_in } => format!(
+            "op: \"listen\", leg: {}, prompt: {}, phrases: [{}], within: {within_ms}, bargeIn: {barge_in}",
+            leg.0,
+            prompt_js(prompt),
+            phrases.iter().map(|g| format!("[{}]", g.iter().map(|p| js::string(p)).collect::<Vec<_>>().join(", "))).collect::<Vec<_>>().join(", ")
+        ),
+        Op::Dial { leg, target, timeout_ms, caller_id, .. } => format!(
+            "op: \"dial\", leg: {}, target: (s) => {}, timeout: {timeout_ms}, callerId: {}",
+            leg.0,
+            phone_expr(target),
+            caller_id.as_ref().map_or("null".into(), |e| format!("(s) => {}", phone_expr(e)))
+        ),
+        Op::Bridge { a, b } => format!("op: \"bridge\", a: {}, b: {}", a.0, b.0),
+        Op::Transfer { leg, target } => format!("op: \"transfer\", leg: {}, target: (s) => {}", leg.0, phone_expr(target)),
+        Op::Fetch { var, method, url, params, headers, timeout_ms } => format!(
+            "op: \"fetch\", var: {}, method: {}, url: {}, params: [{}], headers: [{}], timeout: {timeout_ms}",
+            var.0,
+            js::string(if *method == ir::Method::Get { "GET" } else { "POST" }),
+            url_template(url),
+            params.iter().map(|(k, e)| format!("[{}, (s) => {}]", js::string(k), expr(e))).collect::<Vec<_>>().join(", "),
+            headers.iter().map(|(k, t)| format!("[{}, {}]", js::string(k), template(t))).collect::<Vec<_>>().join(", ")
+        ),
+        Op::Assign { var, value } => format!("op: \"assign\", var: {}, value: (s) => {}", var.0, expr(value)),
+        Op::Branch { cond } => format!("op: \"branch\", cond: (s) => {}", expr(cond)),
+        Op::LoopStart { id } => format!("op: \"loop_start\", loop: {}", id.0),
+        Op::LoopCheck { id } => format!("op: \"loop_check\", loop: {}", id.0),
+        Op::Label { name } => format!("op: \"label\", name: {}", js::string(name)),
+        Op::Report { ok, data, reason } => format!(
+            "op: \"report\", ok: {ok}, data: [{}], reason: {}",
+            data.iter().map(|(k, e)| format!("[{}, (s) => {}]", js::string(k), expr(e))).collect::<Vec<_>>().join(", "),
+            reason.as_ref().map_or("null".into(), template)
+        ),
+        Op::Hangup { leg } => format!("op: \"hangup\", leg: {}", leg.map_or("null".into(), |l| l.0.to_string())),
+        Op::Raise { reason } => format!("op: \"raise\", reason: {}", js::string(reason)),
+        Op::End => "op: \"end\"".to_string(),
+        // Refused by `flow_capabilities` before emission.
+        Op::Record { .. } | Op::Sms { .. } | Op::Block { .. } => "op: \"unsupported\"".to_string(),
+    };
+    format!("{{ id: {id}, {body}, e: {e} }}")
+}
+
+fn prompt_js(p: &Option<ir::Prompt>) -> String {
+    match p {
+        None => "null".into(),
+        Some(p) => format!(
+            "{{ text: {}, looped: {}, pause: {} }}",
+            template(&p.text),
+            p.looped,
+            p.pause_ms
+        ),
+    }
+}
+
+/// A template as a function of the state `s` returning the text.
+fn template(t: &Template) -> String {
+    format!("(s) => {}", template_expr(t))
+}
+
+fn template_expr(t: &Template) -> String {
+    if t.parts.is_empty() {
+        return js::string("");
+    }
+    let parts: Vec<String> = t
+        .parts
+        .iter()
+        .map(|p| match p {
+            TemplatePart::Text(s) => js::string(s),
+            TemplatePart::Value(e) => format!("$r({})", expr(e)),
+        })
+        .collect();
+    parts.join(" + ")
+}
+
+/// A URL template: text pieces and values alternate, values are percent-encoded.
+fn url_template(t: &Template) -> String {
+    let mut parts = Vec::new();
+    let mut expect_text = true;
+    for p in &t.parts {
+        match p {
+            TemplatePart::Text(s) => {
+                if !expect_text {
+                    parts.push(js::string(""));
+                }
+                parts.push(js::string(s));
+                expect_text = false;
+            }
+            TemplatePart::Value(e) => {
+                if expect_text {
+                    parts.push(js::string(""));
+                }
+                parts.push(expr(e));
+                expect_text = true;
+            }
+        }
+    }
+    format!("(s) => $url([{}])", parts.join(", "))
+}
+
+fn phone_expr(e: &Expr) -> String {
+    match e {
+        Expr::Phone { value } => js::string(value),
+        other => format!("$phone({})", expr(other)),
+    }
+}
+
+/// An IR expression as JavaScript over the state `s`.
+fn expr(e: &Expr) -> String {
+    match e {
+        Expr::Number { value } => format!("{value}n"),
+        Expr::Text { template } => format!("({})", template_expr(template)),
+        Expr::Phone { value } => js::string(value),
+        Expr::Duration { ms } => format!("{{ d: {ms} }}"),
+        Expr::Bool { value } => value.to_string(),
+        Expr::Var { id } => format!("$var(s, {})", id.0),
+        Expr::LegNumber { leg } => format!("$legNumber(s, {})", leg.0),
+        Expr::Builtin { name } => format!(
+            "$builtin(s, {})",
+            js::string(match name {
+                ir::Builtin::CalledNumber => "called",
+                ir::Builtin::CallId => "call_id",
+                ir::Builtin::SmsText => "sms_text",
+                ir::Builtin::SmsFrom => "sms_from",
+            })
+        ),
+        Expr::Field { base, path } => format!(
+            "$field({}, [{}])",
+            expr(base),
+            path.iter()
+                .map(|p| js::string(p))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Expr::Call { func, arg, .. } => {
+            let f = match func {
+                ir::Func::Number => "$number",
+                ir::Func::Text => "$text",
+                ir::Func::Digits => "$digits",
+                ir::Func::Phone => "$phone",
+                ir::Func::Len => "$len",
+            };
+            format!("{f}({})", expr(arg))
+        }
+        Expr::Unary { op, arg } => match op {
+            ir::UnaryOp::Neg => format!("$neg({})", expr(arg)),
+            ir::UnaryOp::Not => format!("!$truthy({})", expr(arg)),
+        },
+        Expr::Binary { op, lhs, rhs } => {
+            let (l, r) = (expr(lhs), expr(rhs));
+            match op {
+                ir::BinaryOp::Add => format!("$add({l}, {r})"),
+                ir::BinaryOp::Sub => format!("$sub({l}, {r})"),
+                ir::BinaryOp::Mul => format!("$mul({l}, {r})"),
+                ir::BinaryOp::Div => format!("$div({l}, {r})"),
+                ir::BinaryOp::Rem => format!("$rem({l}, {r})"),
+                ir::BinaryOp::Concat => format!("($r({l}) + $r({r}))"),
+                ir::BinaryOp::Eq => format!("$eq({l}, {r})"),
+                ir::BinaryOp::Ne => format!("!$eq({l}, {r})"),
+                ir::BinaryOp::Lt => format!("($cmp({l}, {r}) < 0)"),
+                ir::BinaryOp::Le => format!("($cmp({l}, {r}) <= 0)"),
+                ir::BinaryOp::Gt => format!("($cmp({l}, {r}) > 0)"),
+                ir::BinaryOp::Ge => format!("($cmp({l}, {r}) >= 0)"),
+                ir::BinaryOp::And => format!("($truthy({l}) && $truthy({r}))"),
+                ir::BinaryOp::Or => format!("($truthy({l}) || $truthy({r}))"),
+            }
+        }
+    }
+}
+
+fn startup(_flow: &ir::Flow, start: &Start) -> String {
+    match start {
+        Start::Inbound => "VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {\n  ivrcRun(FLOW, (rt) => {\n    rt.attach(0, e.call);\n    rt.setCalled(e.destination, e.call.id());\n    e.call.handleTones(true);\n    rt.begin({}, e.callerid, true);\n  });\n});\n".to_string(),
+        Start::CallList => "VoxEngine.addEventListener(AppEvents.Started, () => {\n  const row = JSON.parse(VoxEngine.customData() || \"{}\");\n  ivrcRun(FLOW, (rt) => rt.begin(row, null, false));\n});\n".to_string(),
+        Start::CallListDialing(column) => format!(
+            "VoxEngine.addEventListener(AppEvents.Started, () => {{\n  const row = JSON.parse(VoxEngine.customData() || \"{{}}\");\n  ivrcRun(FLOW, (rt) => {{\n    const lead = $phone(String(row[{col}]));\n    const call = VoxEngine.callPSTN(lead, FLOW.callerId || \"\");\n    rt.attach(0, call);\n    call.addEventListener(CallEvents.Connected, () => {{\n      call.handleTones(true);\n      rt.begin(row, lead, true);\n    }});\n    call.addEventListener(CallEvents.Failed, () => rt.callerDialFailed());\n  }});\n}});\n",
+            col = js::string(column)
+        ),
+    }
+}
+
+/// The CallList CSV: UTF-8 without BOM, `;`-delimited, the flow's parameters as columns.
+fn call_list_csv(c: &ir::Campaign, flow: &ir::Flow) -> String {
+    let columns: Vec<String> = flow
+        .params
+        .iter()
+        .map(|id| flow.vars[id.0 as usize].name.clone())
+        .collect();
+    let cell = |v: &str| {
+        if v.contains([';', '"', '\n', '\r']) {
+            format!("\"{}\"", v.replace('"', "\"\""))
+        } else {
+            v.to_string()
+        }
+    };
+    let mut out = columns
+        .iter()
+        .map(|c| cell(c))
+        .collect::<Vec<_>>()
+        .join(";");
+    out.push('\n');
+    for lead in &c.leads_rows {
+        let row: Vec<String> = columns
+            .iter()
+            .map(|col| cell(lead.values.get(col).map_or("", String::as_str)))
+            .collect();
+        out.push_str(&row.join(";"));
+        out.push('\n');
+    }
+    out
+}
+
+/// The CreateCallList request, with the routing rule left for the user to fill in.
+fn create_call_list(c: &ir::Campaign) -> String {
+    let body = serde_json::json!({
+        "rule_id": "<RULE_ID: the routing rule that starts the scenario>",
+        "priority": 1,
+        "max_simultaneous": c.lines,
+        "num_attempts": c.attempts,
+        "interval_seconds": c.retry_after_ms / 1000,
+        "name": c.name,
+        "encoding": "utf-8",
+        "delimiter": ";",
+        "file_content": format!("@{}.calllist.csv", c.name),
+    });
+    serde_json::to_string_pretty(&body).unwrap_or_default() + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::Outcome;
+
+    #[test]
+    fn outcome_names_match_the_runtime() {
+        for (o, name) in [
+            (Outcome::Key("1".into()), "key:1"),
+            (Outcome::Phrase(0), "phrase:0"),
+            (Outcome::NoAnswer, "no_answer"),
+        ] {
+            assert_eq!(String::from(o), name);
+            assert!(RUNTIME.contains(name.split(':').next().unwrap_or(name)));
+        }
+    }
+}

@@ -1,0 +1,320 @@
+//! The Voximplant target, checked by independent tools: every scenario passes `node --check`,
+//! runs in a VoxEngine stand-in under Node (tests/js/harness.mjs) and does exactly what the
+//! engine does for the same `test` blocks (a differential test), says escaped text exactly,
+//! and its scenarios and CallList files are snapshot.
+
+mod common;
+
+use common::{ivrc, rel};
+use ivrc::ir;
+use ivrc::sim::VirtualCall;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Node must be present; under CI its absence is a failure, elsewhere too (it is installed
+/// by scripts/setup.sh), so this never skips.
+fn node() -> &'static str {
+    let ok = Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        ok,
+        "node is required for the Voximplant tests; run scripts/setup.sh"
+    );
+    "node"
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("voximplant")
+        .join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// Builds `file` for Voximplant into a fresh directory; `None` when the target refuses it.
+fn build(file: &str, name: &str) -> Option<PathBuf> {
+    let dir = scratch(name);
+    let run = ivrc(&[
+        "build",
+        file,
+        "--target",
+        "voximplant",
+        "-o",
+        &dir.display().to_string(),
+    ]);
+    assert!(!common::panicked(&run), "{}", run.stderr);
+    (run.code == 0).then_some(dir)
+}
+
+fn ir_of(file: &str) -> (String, ir::Program) {
+    let run = ivrc(&["build", file, "--target", "ir"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let program = serde_json::from_str(&run.stdout).expect("IR");
+    (run.stdout, program)
+}
+
+/// What the engine does for the inputs of a test, in the harness's words.
+fn engine_transcript(program: &ir::Program, test: &ir::Test) -> Vec<String> {
+    let flow = program
+        .flows
+        .iter()
+        .find(|f| f.name == test.flow)
+        .expect("flow");
+    let mut call = VirtualCall::new(flow);
+    let params = test
+        .params
+        .iter()
+        .map(|(k, v)| {
+            let text = match v {
+                ir::Expr::Number { value } => value.to_string(),
+                ir::Expr::Phone { value } => value.clone(),
+                ir::Expr::Text { template } => template
+                    .parts
+                    .iter()
+                    .map(|p| match p {
+                        ir::TemplatePart::Text(t) => t.clone(),
+                        ir::TemplatePart::Value(_) => String::new(),
+                    })
+                    .collect(),
+                other => format!("{other:?}"),
+            };
+            (k.clone(), text)
+        })
+        .collect();
+    call.start_call(
+        Some(test.from.clone().unwrap_or_else(|| "+79990000000".into())),
+        params,
+    );
+    for step in &test.steps {
+        if call.ended() {
+            break;
+        }
+        let leg = |call: &VirtualCall<'_>, name: &Option<String>| match name {
+            Some(n) => call.leg(n),
+            None => Some(call.default_leg()),
+        };
+        match &step.kind {
+            ir::TestStepKind::Press { keys, leg: l } => {
+                if let Some(l) = leg(&call, l) {
+                    call.press(l, keys);
+                }
+            }
+            ir::TestStepKind::Speak { text, leg: l } => {
+                if let Some(l) = leg(&call, l) {
+                    call.speak(l, text);
+                }
+            }
+            ir::TestStepKind::Wait { ms } => call.wait(*ms),
+            ir::TestStepKind::DialOutcome { leg: l, outcome } => {
+                if let Some(l) = call.leg(l) {
+                    call.dial_result(l, outcome.clone());
+                }
+            }
+            ir::TestStepKind::Hangup { leg: l } => {
+                if let Some(l) = leg(&call, l) {
+                    call.hangup(l);
+                }
+            }
+            ir::TestStepKind::Respond { json } => {
+                call.respond(Ok(json.clone()));
+            }
+            ir::TestStepKind::RespondFail => {
+                call.respond(Err("failed".into()));
+            }
+            _ => {}
+        }
+    }
+    call.log
+        .iter()
+        .filter(|l| {
+            use ivrc::engine::Command as C;
+            matches!(
+                l.output.command,
+                C::Say { .. }
+                    | C::Play { .. }
+                    | C::Dial { .. }
+                    | C::Bridge { .. }
+                    | C::Transfer { .. }
+                    | C::Fetch { .. }
+                    | C::Report { .. }
+                    | C::End
+            )
+        })
+        .filter_map(|l| call.describe(&l.output.command))
+        .collect()
+}
+
+fn harness(scenario: &Path, ir_json: &str, name: &str) -> serde_json::Value {
+    let ir_path = scratch(&format!("{name}-ir")).join("program.json");
+    std::fs::write(&ir_path, ir_json).expect("IR written");
+    let harness = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js/harness.mjs");
+    let out = Command::new(node())
+        .arg(harness)
+        .arg(scenario)
+        .arg(&ir_path)
+        .output()
+        .expect("node runs");
+    assert!(
+        out.status.success(),
+        "harness failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("harness prints JSON")
+}
+
+fn example_files() -> Vec<String> {
+    let mut files: Vec<String> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/examples"))
+            .expect("examples/")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "ivr"))
+            .map(|p| rel(&p))
+            .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn scenarios_pass_node_check() {
+    let mut checked = 0;
+    for file in example_files() {
+        let name = file.replace(['/', '.'], "_");
+        let Some(dir) = build(&file, &name) else {
+            continue;
+        };
+        for entry in std::fs::read_dir(&dir).expect("output") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "js") {
+                let out = Command::new(node())
+                    .arg("--check")
+                    .arg(&path)
+                    .output()
+                    .expect("node runs");
+                assert!(
+                    out.status.success(),
+                    "{}: {}",
+                    path.display(),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 3, "only {checked} scenarios were checked");
+}
+
+#[test]
+fn scenarios_do_what_the_engine_does() {
+    let mut compared = 0;
+    for file in example_files()
+        .into_iter()
+        .filter(|f| f.ends_with(".test.ivr"))
+    {
+        let name = file.replace(['/', '.'], "_");
+        let Some(dir) = build(&file, &name) else {
+            continue;
+        };
+        let (json, program) = ir_of(&file);
+        for flow in &program.flows {
+            let scenario = dir.join(format!("{}.voxengine.js", flow.name));
+            let results = harness(&scenario, &json, &name);
+            for test in program.tests.iter().filter(|t| t.flow == flow.name) {
+                let js: Vec<String> = results[&test.name]
+                    .as_array()
+                    .expect("a transcript per test")
+                    .iter()
+                    .map(|v| v.as_str().unwrap_or_default().to_string())
+                    .collect();
+                let engine = engine_transcript(&program, test);
+                assert_eq!(
+                    js, engine,
+                    "{file}: test \"{}\": the VoxEngine scenario and the engine differ",
+                    test.name
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared >= 14, "only {compared} tests were compared");
+}
+
+#[test]
+fn escaped_text_is_said_exactly() {
+    let file = "tests/fixtures/voximplant/escaping.ivr";
+    let dir = build(file, "escaping").expect("builds");
+    let (json, program) = ir_of(file);
+    let results = harness(&dir.join("escaping.voxengine.js"), &json, "escaping");
+    let said = results["says the text exactly"][0]
+        .as_str()
+        .expect("a say")
+        .to_string();
+    let expected =
+        "She said \"hi\" \\ ${alert(1)} </script> `tick` \n next line\u{2028}sep\u{2029}end";
+    assert_eq!(said, format!("say to caller \"{expected}\""));
+    assert_eq!(engine_transcript(&program, &program.tests[0])[0], said);
+}
+
+#[test]
+fn scenario_and_call_list_snapshots() {
+    for file in [
+        "examples/sum.ivr",
+        "examples/callback.ivr",
+        "examples/courier.ivr",
+    ] {
+        let name = file.replace(['/', '.'], "_");
+        let dir = build(file, &name).expect("builds for Voximplant");
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .expect("output")
+            .map(|e| e.expect("entry").path())
+            .collect();
+        names.sort();
+        for path in names {
+            let text = std::fs::read_to_string(&path).expect("readable");
+            // The runtime is the same in every scenario; snapshot what is generated.
+            let shown = match text.split_once("/* ---- the flow ---- */") {
+                Some((head, flow)) => format!(
+                    "{}\n[runtime.js]\n{flow}",
+                    head.lines().take(5).collect::<Vec<_>>().join("\n")
+                ),
+                None => text,
+            };
+            let file_name = path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            insta::assert_snapshot!(format!("voximplant__{file_name}"), shown);
+        }
+    }
+}
+
+#[test]
+fn unsupported_constructs_are_refused_with_a_diagnostic() {
+    let run = ivrc(&[
+        "build",
+        "examples/promo.ivr",
+        "--target",
+        "voximplant",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.code, 1);
+    let json: serde_json::Value =
+        serde_json::from_str(&run.stderr).expect("JSON diagnostics on stderr");
+    let codes: Vec<&str> = json
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d["code"].as_str())
+        .collect();
+    assert!(
+        codes
+            .iter()
+            .all(|c| *c == "ivrc::codegen::unsupported_by_target"),
+        "{codes:?}"
+    );
+    assert!(json.as_array().is_some_and(|a| a.len() >= 3), "{json}");
+    assert!(json[0]["labels"][0]["line"].as_u64().is_some());
+}
