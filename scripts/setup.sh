@@ -4,6 +4,7 @@
 # Node.js with the npm packages of tests/js (TypeScript for checking generated scenarios).
 # Later issues add their tools here (sipp, espeak-ng, Node.js packages, …).
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
@@ -37,3 +38,8 @@ for tool in rustfmt cargo-clippy; do
     exit 1
   fi
 done
+
+# TypeScript (pinned in tests/js/package-lock.json) checks the generated VoxEngine scenarios.
+if [ ! -x tests/js/node_modules/.bin/tsc ]; then
+  (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
+fi

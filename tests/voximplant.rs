@@ -206,6 +206,52 @@ fn scenarios_pass_node_check() {
     assert!(checked >= 3, "only {checked} scenarios were checked");
 }
 
+/// TypeScript checks every scenario against tests/js/voxengine.d.ts, which declares only the
+/// VoxEngine API as documented (a misspelt event, voice or method fails).
+#[test]
+fn scenarios_type_check_against_the_voxengine_declarations() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let tsc = root.join("tests/js/node_modules/.bin/tsc");
+    assert!(
+        tsc.exists(),
+        "TypeScript is missing; run scripts/setup.sh (npm ci in tests/js)"
+    );
+    let declarations = root.join("tests/js/voxengine.d.ts");
+    let mut checked = 0;
+    for file in example_files() {
+        let name = format!("tsc_{}", file.replace(['/', '.'], "_"));
+        let Some(dir) = build(&file, &name) else {
+            continue;
+        };
+        for entry in std::fs::read_dir(&dir).expect("output") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_none_or(|e| e != "js") {
+                continue;
+            }
+            let config = serde_json::json!({
+                "compilerOptions": { "allowJs": true, "checkJs": true, "noEmit": true, "target": "ES2020", "lib": ["ES2020"], "types": [] },
+                "files": [declarations, path],
+            });
+            let config_path = dir.join("tsconfig.json");
+            std::fs::write(&config_path, config.to_string()).expect("tsconfig written");
+            let out = Command::new(node())
+                .arg(&tsc)
+                .arg("-p")
+                .arg(&config_path)
+                .output()
+                .expect("tsc runs");
+            assert!(
+                out.status.success(),
+                "{}:\n{}",
+                path.display(),
+                String::from_utf8_lossy(&out.stdout)
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 3, "only {checked} scenarios were type-checked");
+}
+
 #[test]
 fn scenarios_do_what_the_engine_does() {
     let mut compared = 0;

@@ -372,8 +372,10 @@ function ivrcRun(FLOW, start) {
 
   async function startFetch(n) {
     const url = value(n.url); if (!url) return;
+    /** @type {Object<string, unknown>} */
     const params = {};
     for (const [k, f] of n.params) { const v = value(f); if (!v) return; params[k] = $json(v.ok); }
+    /** @type {Object<string, string>} */
     const headers = {};
     for (const [k, f] of n.headers) { const v = value(f); if (!v) return; headers[k] = v.ok; }
     let target = url.ok;
