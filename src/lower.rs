@@ -1303,6 +1303,7 @@ fn test(sources: &Sources, t: &ast::Test) -> ir::Test {
                         ast::PartyOutcome::Busy => Outcome::Busy,
                         ast::PartyOutcome::NoAnswer => Outcome::NoAnswer,
                         ast::PartyOutcome::Fail => Outcome::Failed,
+                        ast::PartyOutcome::Machine => Outcome::Machine,
                     },
                 },
                 K::PartyHangup(l) => S::Hangup { leg: leg(l) },

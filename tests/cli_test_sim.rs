@@ -38,6 +38,28 @@ fn every_example_test_passes_and_there_are_at_least_25() {
     );
 }
 
+#[test]
+fn tests_in_ok_fixtures_pass() {
+    let mut files: Vec<String> =
+        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ok"))
+            .expect("fixtures/ok")
+            .map(|e| e.expect("entry").path())
+            .filter(|p| p.extension().is_some_and(|e| e == "ivr"))
+            .map(|p| {
+                p.strip_prefix(env!("CARGO_MANIFEST_DIR"))
+                    .unwrap_or(&p)
+                    .display()
+                    .to_string()
+            })
+            .collect();
+    files.sort();
+    let mut args = vec!["test"];
+    args.extend(files.iter().map(String::as_str));
+    let run = ivrc(&args);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(run.stdout.contains("2 passed, 0 failed"), "{}", run.stdout);
+}
+
 /// A copy of an example with one prompt changed makes exactly the test that hears it fail,
 /// with the test line, the flow line and expected vs actual.
 #[test]

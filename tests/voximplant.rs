@@ -255,10 +255,19 @@ fn scenarios_type_check_against_the_voxengine_declarations() {
 #[test]
 fn scenarios_do_what_the_engine_does() {
     let mut compared = 0;
-    for file in example_files()
+    let fixtures = std::fs::read_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/voximplant"
+    ))
+    .expect("fixtures/voximplant")
+    .map(|e| rel(&e.expect("entry").path()))
+    .filter(|p| p.ends_with(".ivr"));
+    let files: Vec<String> = example_files()
         .into_iter()
         .filter(|f| f.ends_with(".test.ivr"))
-    {
+        .chain(fixtures)
+        .collect();
+    for file in files {
         let name = file.replace(['/', '.'], "_");
         let Some(dir) = build(&file, &name) else {
             continue;
@@ -284,7 +293,7 @@ fn scenarios_do_what_the_engine_does() {
             }
         }
     }
-    assert!(compared >= 14, "only {compared} tests were compared");
+    assert!(compared >= 16, "only {compared} tests were compared");
 }
 
 #[test]

@@ -189,10 +189,12 @@ pub fn eval(e: &Expr, scope: &dyn Scope) -> Result<Value, EvalError> {
         Expr::Field { base, path } => {
             let mut j = eval(base, scope)?.as_json();
             for key in path {
-                j = j
-                    .get(key.as_str())
-                    .cloned()
-                    .unwrap_or(serde_json::Value::Null);
+                // Digits index arrays (`crm.items.0`); everything else names an object field.
+                let next = match (&j, key.parse::<usize>()) {
+                    (serde_json::Value::Array(items), Ok(i)) => items.get(i),
+                    _ => j.get(key.as_str()),
+                };
+                j = next.cloned().unwrap_or(serde_json::Value::Null);
             }
             Value::Json(j)
         }

@@ -736,4 +736,6 @@ pub enum PartyOutcome {
     NoAnswer,
     /// The call fails.
     Fail,
+    /// An answering machine picks up.
+    Machine,
 }

@@ -189,7 +189,7 @@ pub enum SyntaxError {
 
 /// Every reserved word, sorted; the same words as the grammar's `keyword` rule (a test
 /// keeps the two in step).
-pub const RESERVED: [&str; 87] = [
+pub const RESERVED: [&str; 88] = [
     "and",
     "answer",
     "as",
@@ -230,6 +230,7 @@ pub const RESERVED: [&str; 87] = [
     "lines",
     "listen",
     "loop",
+    "machine",
     "max",
     "max_digits",
     "max_length",
@@ -370,6 +371,7 @@ pub fn is_keyword(rule: Rule) -> bool {
             | Rule::k_busy
             | Rule::k_no_answer
             | Rule::k_fail
+            | Rule::k_machine
     )
 }
 
@@ -463,6 +465,7 @@ pub fn rule_name(rule: Rule) -> &'static str {
         Rule::k_busy => "`busy`",
         Rule::k_no_answer => "`no_answer`",
         Rule::k_fail => "`fail`",
+        Rule::k_machine => "`machine`",
         Rule::EOI => "end of file",
         Rule::WHITESPACE => "a space",
         Rule::COMMENT => "a comment",
@@ -559,6 +562,7 @@ pub fn rule_name(rule: Rule) -> &'static str {
         Rule::boolean => "`true` or `false`",
         Rule::call => "a conversion such as `number(x)`",
         Rule::path => "a name",
+        Rule::index => "an array position",
         Rule::paren => "`(`",
         Rule::map => "`{ name: value, … }`",
         Rule::map_entry => "`name: value`",
@@ -595,7 +599,7 @@ pub fn rule_name(rule: Rule) -> &'static str {
         Rule::wait_step => "`wait`",
         Rule::respond_step => "`respond`",
         Rule::receive_step => "`receive`",
-        Rule::party_step => "`answer`, `busy`, `no_answer`, `fail` or `hangup`",
+        Rule::party_step => "`answer`, `busy`, `no_answer`, `fail`, `machine` or `hangup`",
         Rule::json_value => "a JSON value",
         Rule::json_object => "a JSON object",
         Rule::json_pair => "`\"name\": value`",

@@ -886,6 +886,8 @@ impl Builder {
                         Some(PartyOutcome::NoAnswer)
                     } else if has(&s, Rule::k_fail) {
                         Some(PartyOutcome::Fail)
+                    } else if has(&s, Rule::k_machine) {
+                        Some(PartyOutcome::Machine)
                     } else {
                         None
                     };

@@ -100,12 +100,15 @@ fn placeholder_path(file: FileId, body: &str, body_start: usize) -> Option<Vec<I
     }
     let mut path = Vec::new();
     let mut offset = body_start + lead;
-    for segment in trimmed.split('.') {
+    for (n, segment) in trimmed.split('.').enumerate() {
         let mut cs = segment.chars();
         let first_ok = cs
             .next()
             .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
-        if !first_ok || !cs.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        let name = first_ok && cs.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        // After the first segment, digits index a JSON array: `{{crm.items.0}}`.
+        let index = n > 0 && !segment.is_empty() && segment.bytes().all(|b| b.is_ascii_digit());
+        if !name && !index {
             return None;
         }
         path.push(Ident {
