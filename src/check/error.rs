@@ -375,8 +375,8 @@ pub enum CheckError {
     MissingReport {
         /// The flow.
         flow: String,
-        /// The flow's end.
-        #[label("the flow can reach its end here")]
+        /// Where the attempt ends.
+        #[label("the attempt can end here without a report")]
         at: SourceSpan,
         /// The campaign.
         #[label("run by this campaign")]

@@ -83,6 +83,8 @@ pub struct FlowChecker<'a> {
     unset_reported: Vec<Span>,
     /// Forward gotos: (label, skipped name, goto span), applied when the label is reached.
     skips: Vec<(String, String, Span)>,
+    /// The campaign whose attempts this flow must report, if any.
+    must_report: Option<Span>,
 }
 
 /// Checks a flow, pushing problems to `out`.
@@ -111,6 +113,7 @@ pub fn check_flow(
         has_error_handler: flow.handlers.iter().any(|h| h.event.name == "error"),
         unset_reported: Vec::new(),
         skips: Vec::new(),
+        must_report: ctx.must_report,
     };
     c.scopes.push();
     c.scopes.define(Binding {
@@ -126,14 +129,8 @@ pub fn check_flow(
     c.handlers(&flow.handlers);
     let exits = c.block(&flow.body);
     if exits.falls {
-        if let Some(campaign) = ctx.must_report {
-            let end = flow.span.end as usize;
-            c.out.push(CheckError::MissingReport {
-                flow: flow.name.name.clone(),
-                at: Span::new(flow.span.file, end.saturating_sub(1), end).into(),
-                campaign: (campaign.file == flow.span.file).then_some(campaign.into()),
-            });
-        }
+        let end = flow.span.end as usize;
+        c.unreported_end(Span::new(flow.span.file, end.saturating_sub(1), end));
     }
 }
 
@@ -326,7 +323,10 @@ impl<'a> FlowChecker<'a> {
                 seen.insert(name, h.event.span);
             }
             self.in_sms = name == "sms";
-            self.block(&h.action);
+            if self.block(&h.action).falls {
+                let end = h.span.end as usize;
+                self.unreported_end(Span::new(h.span.file, end.saturating_sub(1), end));
+            }
             self.in_sms = false;
         }
     }
@@ -370,6 +370,17 @@ impl<'a> FlowChecker<'a> {
                 is_caller: false,
                 unset: None,
                 skipped_by: None,
+            });
+        }
+    }
+
+    /// In a flow whose campaign needs a report, warns that the attempt ends at `at` without one.
+    fn unreported_end(&mut self, at: Span) {
+        if let Some(campaign) = self.must_report {
+            self.out.push(CheckError::MissingReport {
+                flow: self.flow_name.clone(),
+                at: at.into(),
+                campaign: (campaign.file == at.file).then_some(campaign.into()),
             });
         }
     }
@@ -946,7 +957,10 @@ impl<'a> FlowChecker<'a> {
                         Exits::FALLS
                     }
                 }
-                None => Exits::ENDS,
+                None => {
+                    self.unreported_end(s.span);
+                    Exits::ENDS
+                }
             },
         }
     }
