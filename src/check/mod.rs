@@ -14,6 +14,7 @@ mod suggest;
 mod test_blocks;
 mod types;
 mod values;
+mod waits;
 
 pub use error::CheckError;
 pub use flow::for_each_child_block;

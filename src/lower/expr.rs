@@ -1,0 +1,150 @@
+//! Lowering of expressions, paths and templates, with the conversions a JSON value needs
+//! where a typed value is expected.
+
+use super::FlowLowerer;
+use crate::check::Resolved;
+use crate::ir::{self, LegId, Type, VarId};
+use crate::syntax::ast::{self, TemplatePart};
+
+impl FlowLowerer<'_> {
+    pub(super) fn template(&mut self, t: &ast::Template) -> ir::Template {
+        let parts = t
+            .parts
+            .iter()
+            .map(|p| match p {
+                TemplatePart::Text(s) => ir::TemplatePart::Text(s.clone()),
+                TemplatePart::Placeholder(ph) => ir::TemplatePart::Value(self.path(&ph.path)),
+            })
+            .collect();
+        ir::Template { parts }
+    }
+
+    pub(super) fn path(&self, segs: &[ast::Ident]) -> ir::Expr {
+        let Some(first) = segs.first() else {
+            return ir::Expr::Bool { value: false };
+        };
+        let base = match self.analysis.resolved.get(&first.span) {
+            Some(Resolved::Var(def)) => ir::Expr::Var {
+                id: self.var_ids.get(def).copied().unwrap_or(VarId(0)),
+            },
+            Some(Resolved::Leg(def)) => {
+                return ir::Expr::LegNumber {
+                    leg: self.leg_ids.get(def).copied().unwrap_or(LegId(0)),
+                }
+            }
+            Some(Resolved::Caller) => return ir::Expr::LegNumber { leg: LegId(0) },
+            Some(Resolved::Builtin(b)) => return ir::Expr::Builtin { name: *b },
+            None => return ir::Expr::Bool { value: false },
+        };
+        if segs.len() == 1 {
+            base
+        } else {
+            ir::Expr::Field {
+                base: Box::new(base),
+                path: segs[1..].iter().map(|s| s.name.clone()).collect(),
+            }
+        }
+    }
+
+    /// Lowers `e`, converting a JSON value to `want`.
+    pub(super) fn coerce(&self, e: &ast::Expr, want: Type) -> ir::Expr {
+        let lowered = self.expr(e);
+        let found = self.analysis.expr_types.get(&e.span).copied();
+        let func = match want {
+            Type::Number => Some(ir::Func::Number),
+            Type::Digits => Some(ir::Func::Digits),
+            Type::Text => Some(ir::Func::Text),
+            Type::Phone => Some(ir::Func::Phone),
+            _ => None,
+        };
+        match (found, func) {
+            (Some(Type::Json), Some(func)) if want != Type::Json => ir::Expr::Call {
+                func,
+                arg: Box::new(lowered),
+                ty: want,
+            },
+            _ => lowered,
+        }
+    }
+
+    pub(super) fn expr(&self, e: &ast::Expr) -> ir::Expr {
+        match &e.kind {
+            ast::ExprKind::Int(v) => ir::Expr::Number { value: *v },
+            ast::ExprKind::Text(t) => {
+                let parts = t
+                    .parts
+                    .iter()
+                    .map(|p| match p {
+                        TemplatePart::Text(s) => ir::TemplatePart::Text(s.clone()),
+                        TemplatePart::Placeholder(ph) => {
+                            ir::TemplatePart::Value(self.path(&ph.path))
+                        }
+                    })
+                    .collect();
+                ir::Expr::Text {
+                    template: ir::Template { parts },
+                }
+            }
+            ast::ExprKind::Phone(p) => ir::Expr::Phone { value: p.clone() },
+            ast::ExprKind::Duration(ms) => ir::Expr::Duration { ms: *ms },
+            ast::ExprKind::Bool(b) => ir::Expr::Bool { value: *b },
+            ast::ExprKind::Path(segs) => self.path(segs),
+            ast::ExprKind::Call { func, args } => {
+                let f = match func.name.as_str() {
+                    "number" => ir::Func::Number,
+                    "text" => ir::Func::Text,
+                    "digits" => ir::Func::Digits,
+                    "phone" => ir::Func::Phone,
+                    _ => ir::Func::Len,
+                };
+                let ty = self
+                    .analysis
+                    .expr_types
+                    .get(&e.span)
+                    .copied()
+                    .unwrap_or(Type::Text);
+                let arg = args
+                    .first()
+                    .map_or(ir::Expr::Bool { value: false }, |a| self.expr(a));
+                ir::Expr::Call {
+                    func: f,
+                    arg: Box::new(arg),
+                    ty,
+                }
+            }
+            ast::ExprKind::Unary(op, arg) => ir::Expr::Unary {
+                op: match op {
+                    ast::UnaryOp::Neg => ir::UnaryOp::Neg,
+                    ast::UnaryOp::Not => ir::UnaryOp::Not,
+                },
+                arg: Box::new(self.expr(arg)),
+            },
+            ast::ExprKind::Binary(op, l, r) => {
+                let result = self.analysis.expr_types.get(&e.span).copied();
+                let op = match op {
+                    ast::BinaryOp::Add if matches!(result, Some(Type::Text | Type::Digits)) => {
+                        ir::BinaryOp::Concat
+                    }
+                    ast::BinaryOp::Add => ir::BinaryOp::Add,
+                    ast::BinaryOp::Sub => ir::BinaryOp::Sub,
+                    ast::BinaryOp::Mul => ir::BinaryOp::Mul,
+                    ast::BinaryOp::Div => ir::BinaryOp::Div,
+                    ast::BinaryOp::Rem => ir::BinaryOp::Rem,
+                    ast::BinaryOp::Eq => ir::BinaryOp::Eq,
+                    ast::BinaryOp::Ne => ir::BinaryOp::Ne,
+                    ast::BinaryOp::Lt => ir::BinaryOp::Lt,
+                    ast::BinaryOp::Le => ir::BinaryOp::Le,
+                    ast::BinaryOp::Gt => ir::BinaryOp::Gt,
+                    ast::BinaryOp::Ge => ir::BinaryOp::Ge,
+                    ast::BinaryOp::And => ir::BinaryOp::And,
+                    ast::BinaryOp::Or => ir::BinaryOp::Or,
+                };
+                ir::Expr::Binary {
+                    op,
+                    lhs: Box::new(self.expr(l)),
+                    rhs: Box::new(self.expr(r)),
+                }
+            }
+        }
+    }
+}
