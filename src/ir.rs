@@ -536,12 +536,15 @@ pub enum Op {
         /// Answering-machine detection.
         detect_machine: bool,
     },
-    /// Connect two legs until one hangs up. Edges: next.
+    /// Connect two legs until one hangs up, or until `max_length_ms` passes and both are
+    /// hung up. Edges: next.
     Bridge {
         /// One leg.
         a: LegId,
         /// The other.
         b: LegId,
+        /// The longest the bridge lasts.
+        max_length_ms: u64,
     },
     /// Hand a leg over to a number. Terminal when the leg is the caller; else edges: next.
     Transfer {

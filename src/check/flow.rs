@@ -363,6 +363,23 @@ impl<'a> FlowChecker<'a> {
         }
     }
 
+    /// Refuses every arm of a statement that has no outcomes.
+    fn no_arms(&mut self, statement: &str, goes_on: &str, body: &Body) {
+        for arm in &body.arms {
+            let name = match arm.patterns.first() {
+                Some(Pattern::Outcome(o)) => o.name.clone(),
+                Some(Pattern::Text(t)) => t.source_text(),
+                None => "else".into(),
+            };
+            self.out.push(CheckError::UnknownOutcome {
+                statement: statement.into(),
+                name,
+                help: format!("`{statement}` has no outcomes; {goes_on}"),
+                at: arm.span.into(),
+            });
+        }
+    }
+
     /// Marks the names that forward gotos to `label` jump over.
     fn mark_skipped(&mut self, label: &str) {
         let skips: Vec<(String, String, Span)> = self
@@ -542,9 +559,15 @@ impl<'a> FlowChecker<'a> {
                 self.listen(leg.as_ref(), within, body, s.span)
             }
             StmtKind::Dial { target, leg, body } => self.dial(target, leg, body, s.span),
-            StmtKind::Bridge(a, b) => {
+            StmtKind::Bridge { a, b, body } => {
                 self.leg(Some(a), s.span);
                 self.leg(Some(b), s.span);
+                self.options("bridge", &["max_length"], body);
+                self.no_arms(
+                    "bridge",
+                    "it goes on when a party hangs up or its `max_length` passes",
+                    body,
+                );
                 Exits::FALLS
             }
             StmtKind::Transfer { leg, target } => {
@@ -564,19 +587,7 @@ impl<'a> FlowChecker<'a> {
             StmtKind::Record { var, leg, body } => {
                 self.leg(leg.as_ref(), s.span);
                 self.options("record", &["max_length", "end_key"], body);
-                for arm in &body.arms {
-                    let name = match arm.patterns.first() {
-                        Some(Pattern::Outcome(o)) => o.name.clone(),
-                        Some(Pattern::Text(t)) => t.source_text(),
-                        None => "else".into(),
-                    };
-                    self.out.push(CheckError::UnknownOutcome {
-                        statement: "record".into(),
-                        name,
-                        help: "`record` has no outcomes; it goes on when the recording ends".into(),
-                        at: arm.span.into(),
-                    });
-                }
+                self.no_arms("record", "it goes on when the recording ends", body);
                 self.define_value(var, Type::Text, None);
                 Exits::FALLS
             }

@@ -52,6 +52,11 @@ pub const RECORD_LENGTH: Range = Range {
     min: SEC,
     max: HOUR,
 };
+/// `bridge` `max_length`.
+pub const BRIDGE_LENGTH: Range = Range {
+    min: MIN,
+    max: 24 * HOUR,
+};
 /// `repeat … within`.
 pub const REPEAT_WITHIN: Range = Range {
     min: SEC,

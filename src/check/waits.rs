@@ -99,7 +99,12 @@ impl<'a> FlowChecker<'a> {
                     self.template(v);
                 }
                 OptKind::MaxLength(d) => {
-                    values::duration("max_length", d, values::RECORD_LENGTH, self.out)
+                    let range = if statement == "bridge" {
+                        values::BRIDGE_LENGTH
+                    } else {
+                        values::RECORD_LENGTH
+                    };
+                    values::duration("max_length", d, range, self.out)
                 }
                 _ => {}
             }

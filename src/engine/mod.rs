@@ -287,8 +287,8 @@ enum Wait {
     Listen(input::Listen),
     /// A dial outcome.
     Dial { leg: LegId },
-    /// A hangup of either bridged leg.
-    Bridge { a: LegId, b: LegId },
+    /// A hangup of either bridged leg, or the end of the bridge's time limit.
+    Bridge { a: LegId, b: LegId, timer: TimerId },
     /// The fetch result.
     Fetch,
     /// The end of a recording.
@@ -489,9 +489,10 @@ impl<'f> Engine<'f> {
         }
         self.leg_status[leg.0 as usize] = LegStatus::Gone;
         match self.wait.clone() {
-            Wait::Bridge { a, b } if leg == a || leg == b => {
+            Wait::Bridge { a, b, timer } if leg == a || leg == b => {
                 // The normal end of a bridge: the other party stays for what follows.
                 self.wait = Wait::Nothing;
+                self.emit(Command::CancelTimer { id: timer });
                 self.follow(&Outcome::Next);
             }
             Wait::Dial { leg: dialing } if leg == dialing => {
@@ -526,6 +527,15 @@ impl<'f> Engine<'f> {
         match (self.wait.clone(), event) {
             (Wait::Prompt { leg }, Event::PromptDone { leg: l }) if leg == l => {
                 self.wait = Wait::Nothing;
+                self.follow(&Outcome::Next);
+            }
+            (Wait::Bridge { a, b, timer }, Event::Timer { id }) if timer == id => {
+                // The bridge's time limit: both parties are hung up and the flow goes on.
+                self.wait = Wait::Nothing;
+                for leg in [a, b] {
+                    self.emit(Command::Hangup { leg: Some(leg) });
+                    self.leg_status[leg.0 as usize] = LegStatus::Gone;
+                }
                 self.follow(&Outcome::Next);
             }
             (Wait::Pause { timer }, Event::Timer { id }) if timer == id => {
@@ -644,13 +654,22 @@ impl<'f> Engine<'f> {
                     self.wait = Wait::Dial { leg: *leg };
                     return;
                 }
-                Op::Bridge { a, b } => {
+                Op::Bridge {
+                    a,
+                    b,
+                    max_length_ms,
+                } => {
                     if !(self.connected(*a) && self.connected(*b)) {
                         self.raise("bridge of a leg that is not connected".into());
                         return;
                     }
                     self.emit(Command::Bridge { a: *a, b: *b });
-                    self.wait = Wait::Bridge { a: *a, b: *b };
+                    let timer = self.timer(*max_length_ms);
+                    self.wait = Wait::Bridge {
+                        a: *a,
+                        b: *b,
+                        timer,
+                    };
                     return;
                 }
                 Op::Transfer { leg, target } => {

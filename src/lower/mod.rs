@@ -19,7 +19,7 @@ use crate::span::{FileId, Sources, Span, SpanMap};
 use crate::syntax::ast::{
     self, Arm, Body, Item, Module, OptKind, Pattern, Stmt, StmtKind, TemplatePart,
 };
-use options::{barge_in, end_key, retries, timeout, CollectOptions};
+use options::{barge_in, end_key, max_length, retries, timeout, CollectOptions};
 use std::collections::HashMap;
 
 /// Defaults of options left out (docs/language.md lists them).
@@ -36,6 +36,8 @@ pub mod defaults {
     pub const FETCH_TIMEOUT_MS: u64 = 5_000;
     /// `record` longest recording.
     pub const RECORD_MAX_MS: u64 = 60_000;
+    /// `bridge` longest connection.
+    pub const BRIDGE_MAX_MS: u64 = 4 * 3_600_000;
     /// `prompt loop` pause between repetitions.
     pub const PROMPT_LOOP_PAUSE_MS: u64 = 1_000;
     /// Campaign attempts per lead.
@@ -570,10 +572,11 @@ impl<'a> FlowLowerer<'a> {
                 };
                 self.add(op, edges, span)
             }
-            StmtKind::Bridge(a, b) => {
+            StmtKind::Bridge { a, b, body } => {
                 let op = Op::Bridge {
                     a: self.leg(Some(a)),
                     b: self.leg(Some(b)),
+                    max_length_ms: max_length(body).unwrap_or(defaults::BRIDGE_MAX_MS),
                 };
                 self.then(op, next, span)
             }
@@ -593,14 +596,7 @@ impl<'a> FlowLowerer<'a> {
                 let op = Op::Record {
                     leg: self.leg(leg.as_ref()),
                     var: self.var_ids.get(&var.span).copied().unwrap_or(VarId(0)),
-                    max_length_ms: body
-                        .options
-                        .iter()
-                        .find_map(|o| match &o.kind {
-                            OptKind::MaxLength(d) => Some(d.ms),
-                            _ => None,
-                        })
-                        .unwrap_or(defaults::RECORD_MAX_MS),
+                    max_length_ms: max_length(body).unwrap_or(defaults::RECORD_MAX_MS),
                     end_key: end_key(body),
                 };
                 self.then(op, next, span)

@@ -79,3 +79,11 @@ pub(super) fn end_key(body: &Body) -> Option<String> {
         _ => None,
     })
 }
+
+/// The `max_length` option, if given.
+pub(super) fn max_length(body: &Body) -> Option<u64> {
+    body.options.iter().find_map(|o| match &o.kind {
+        OptKind::MaxLength(d) => Some(d.ms),
+        _ => None,
+    })
+}

@@ -26,7 +26,7 @@ pub fn uses_caller(flow: &ir::Flow) -> bool {
         | ir::Op::Transfer { leg, .. }
         | ir::Op::Record { leg, .. }
         | ir::Op::Block { leg } => *leg == caller,
-        ir::Op::Bridge { a, b } => *a == caller || *b == caller,
+        ir::Op::Bridge { a, b, .. } => *a == caller || *b == caller,
         ir::Op::Hangup { leg } => *leg == Some(caller),
         ir::Op::Sms { to, .. } => reads_caller(to),
         _ => false,

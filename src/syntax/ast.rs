@@ -252,8 +252,15 @@ pub enum StmtKind {
         /// Options and arms.
         body: Body,
     },
-    /// `bridge A and B`.
-    Bridge(Ident, Ident),
+    /// `bridge A and B [{ max_length D }]`.
+    Bridge {
+        /// One leg.
+        a: Ident,
+        /// The other.
+        b: Ident,
+        /// Options (and, refused by the checker, arms).
+        body: Body,
+    },
     /// `transfer [LEG to] EXPR`.
     Transfer {
         /// The leg handed over, if named.

@@ -475,10 +475,17 @@ impl Builder {
                 body: self.body_in(&p),
             },
             Rule::bridge => {
-                let legs: Vec<Ident> = kids(&p).map(|l| self.ident(&l)).collect();
+                let legs: Vec<Ident> = kids(&p)
+                    .filter(|l| l.as_rule() == Rule::ident)
+                    .map(|l| self.ident(&l))
+                    .collect();
                 let a = legs.first().cloned()?;
                 let b = legs.get(1).cloned()?;
-                StmtKind::Bridge(a, b)
+                StmtKind::Bridge {
+                    a,
+                    b,
+                    body: self.body_in(&p),
+                }
             }
             Rule::transfer => StmtKind::Transfer {
                 leg: self.leg_in(&p, Rule::transfer_leg),

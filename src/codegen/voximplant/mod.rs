@@ -344,7 +344,7 @@ fn node(n: &ir::Node) -> String {
             phone_expr(target),
             caller_id.as_ref().map_or("null".into(), |e| format!("(s) => {}", phone_expr(e)))
         ),
-        Op::Bridge { a, b } => format!("op: \"bridge\", a: {}, b: {}", a.0, b.0),
+        Op::Bridge { a, b, max_length_ms } => format!("op: \"bridge\", a: {}, b: {}, maxLength: {max_length_ms}", a.0, b.0),
         Op::Transfer { leg, target } => format!("op: \"transfer\", leg: {}, target: (s) => {}", leg.0, phone_expr(target)),
         Op::Fetch { var, method, url, params, headers, timeout_ms } => format!(
             "op: \"fetch\", var: {}, method: {}, url: {}, params: [{}], headers: [{}], timeout: {timeout_ms}",

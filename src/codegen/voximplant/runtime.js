@@ -259,7 +259,14 @@ function ivrcRun(FLOW, start) {
           const a = s.legs[n.a], b = s.legs[n.b];
           if (a.status !== "connected" || b.status !== "connected") { raise("bridge of a leg that is not connected"); return; }
           VoxEngine.sendMediaBetween(a.call, b.call);
-          s.wait = { kind: "bridge", a: n.a, b: n.b };
+          const w = { kind: "bridge", a: n.a, b: n.b, timer: null };
+          w.timer = timer(n.maxLength, () => {
+            if (s.wait !== w) return;
+            s.wait = null;
+            for (const l of [a, b]) { if (l.call) l.call.hangup(); l.status = "gone"; }
+            follow("next");
+          });
+          s.wait = w;
           return;
         }
         case "transfer": {
@@ -536,7 +543,7 @@ function ivrcRun(FLOW, start) {
     if (l.status === "gone" || l.status === "idle") return;
     l.status = "gone";
     const w = s.wait;
-    if (w && w.kind === "bridge" && (leg === w.a || leg === w.b)) { s.wait = null; follow("next"); return; }
+    if (w && w.kind === "bridge" && (leg === w.a || leg === w.b)) { s.wait = null; cancel(w.timer); follow("next"); return; }
     if (w && w.kind === "dial" && w.leg === leg) { s.wait = null; follow("failed"); return; }
     cancelWait();
     if (FLOW.handlers.hangup !== null && s.handler === null) { s.handler = "hangup"; run(FLOW.handlers.hangup); } else end();
