@@ -7,7 +7,7 @@ use crate::ir::{CollectKind, LegId, NodeId, Op, Outcome};
 use crate::phrase;
 
 /// State of a `collect`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Collect {
     leg: LegId,
     attempt: u32,
@@ -17,7 +17,7 @@ pub struct Collect {
 }
 
 /// State of a `menu`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Menu {
     leg: LegId,
     attempt: u32,
@@ -26,7 +26,7 @@ pub struct Menu {
 }
 
 /// State of a `listen`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Listen {
     leg: LegId,
     prompting: bool,

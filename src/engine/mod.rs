@@ -14,7 +14,7 @@ use crate::ir::{self, LegId, NodeId, Op, Outcome, VarId};
 pub use value::{EvalError, Value};
 
 /// Identifies a timer the engine asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub struct TimerId(pub u64);
 
 /// Something that happened to the call.
@@ -262,7 +262,7 @@ pub struct Output {
 const MAX_STEPS_PER_EVENT: u32 = 100_000;
 
 /// Where a leg is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 enum LegStatus {
     Idle,
     Dialing,
@@ -271,7 +271,7 @@ enum LegStatus {
 }
 
 /// What the current node waits for.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 enum Wait {
     /// Running, or not started.
     Nothing,
@@ -298,11 +298,48 @@ enum Wait {
 }
 
 /// Which handler is running, if any.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 enum Handler {
     Hangup,
     Error,
     Sms,
+}
+
+/// Everything an engine knows about a call, apart from the flow: what a driver keeps between
+/// requests when it cannot keep the engine in memory (the webhook server puts it, signed,
+/// into the next request's URL). Resuming from it continues exactly where the call was.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Snapshot {
+    /// The flow it belongs to.
+    flow: String,
+    /// The IR version it was taken with.
+    ir_version: u32,
+    vars: Vec<Option<Value>>,
+    leg_status: Vec<LegStatus>,
+    leg_numbers: Vec<Option<String>>,
+    loop_counts: Vec<u32>,
+    loop_expired: Vec<Option<TimerId>>,
+    called: Option<String>,
+    call_id: String,
+    sms: Option<(String, String)>,
+    node: NodeId,
+    wait: Wait,
+    handler: Option<Handler>,
+    next_timer: u64,
+}
+
+/// Why a snapshot cannot be resumed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the snapshot is of flow `{snapshot}` (IR {snapshot_ir}), not of `{flow}` (IR {flow_ir}) or its shape changed")]
+pub struct SnapshotMismatch {
+    /// The snapshot's flow.
+    pub snapshot: String,
+    /// The snapshot's IR version.
+    pub snapshot_ir: u32,
+    /// The flow given.
+    pub flow: String,
+    /// This build's IR version.
+    pub flow_ir: u32,
 }
 
 /// One run of a flow.
@@ -342,6 +379,57 @@ impl<'f> Engine<'f> {
             next_timer: 0,
             out: Vec::new(),
         }
+    }
+
+    /// The state of the call, to resume it later with [`Engine::resume`].
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            flow: self.flow.name.clone(),
+            ir_version: ir::IR_VERSION,
+            vars: self.vars.clone(),
+            leg_status: self.leg_status.clone(),
+            leg_numbers: self.leg_numbers.clone(),
+            loop_counts: self.loop_counts.clone(),
+            loop_expired: self.loop_expired.clone(),
+            called: self.called.clone(),
+            call_id: self.call_id.clone(),
+            sms: self.sms.clone(),
+            node: self.node,
+            wait: self.wait.clone(),
+            handler: self.handler,
+            next_timer: self.next_timer,
+        }
+    }
+
+    /// An engine that continues the call a snapshot was taken of.
+    pub fn resume(flow: &'f ir::Flow, s: Snapshot) -> Result<Engine<'f>, SnapshotMismatch> {
+        let fits = s.flow == flow.name
+            && s.ir_version == ir::IR_VERSION
+            && s.vars.len() == flow.vars.len()
+            && s.leg_status.len() == flow.legs.len()
+            && s.leg_numbers.len() == flow.legs.len()
+            && s.loop_counts.len() == flow.loops.len()
+            && s.loop_expired.len() == flow.loops.len()
+            && (s.node.0 as usize) < flow.nodes.len();
+        if !fits {
+            return Err(SnapshotMismatch { snapshot: s.flow, snapshot_ir: s.ir_version, flow: flow.name.clone(), flow_ir: ir::IR_VERSION });
+        }
+        Ok(Engine {
+            flow,
+            vars: s.vars,
+            leg_status: s.leg_status,
+            leg_numbers: s.leg_numbers,
+            loop_counts: s.loop_counts,
+            loop_expired: s.loop_expired,
+            called: s.called,
+            call_id: s.call_id,
+            sms: s.sms,
+            node: s.node,
+            wait: s.wait,
+            handler: s.handler,
+            next_timer: s.next_timer,
+            out: Vec::new(),
+        })
     }
 
     /// The flow being run.

@@ -9,7 +9,8 @@ use crate::ir::{BinaryOp, Builtin, Expr, Func, Template, TemplatePart, Type, Una
 use std::fmt;
 
 /// A value held by a variable.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type", content = "value")]
 pub enum Value {
     /// 64-bit integer.
     Number(i64),
