@@ -8,6 +8,7 @@ pub mod leads;
 pub mod lower;
 pub mod phone;
 pub mod phrase;
+pub mod serve;
 pub mod sim;
 pub mod span;
 pub mod syntax;

@@ -120,17 +120,32 @@ fn next_event(choice: u8, outputs: &[ivrc::engine::Output], legs: usize) -> ivrc
     let leg = LegId(u32::from(choice) % legs.max(1) as u32);
     match choice % 8 {
         0 | 1 => Event::PromptDone { leg: prompt_leg },
-        2 => Event::Key { leg, key: ['1', '2', '#', '0'][usize::from(choice / 8) % 4] },
-        3 => Event::Speech { leg, text: ["да", "нет", "что?"][usize::from(choice / 8) % 3].into(), confidence: 0.9 },
+        2 => Event::Key {
+            leg,
+            key: ['1', '2', '#', '0'][usize::from(choice / 8) % 4],
+        },
+        3 => Event::Speech {
+            leg,
+            text: ["да", "нет", "что?"][usize::from(choice / 8) % 3].into(),
+            confidence: 0.9,
+        },
         4 => match timers.get(usize::from(choice / 8) % timers.len().max(1)) {
             Some(id) => Event::Timer { id: *id },
             None => Event::PromptDone { leg: prompt_leg },
         },
         5 => Event::DialResult {
             leg: dialing.unwrap_or(leg),
-            outcome: [Outcome::Answered, Outcome::Busy, Outcome::NoAnswer][usize::from(choice / 8) % 3].clone(),
+            outcome: [Outcome::Answered, Outcome::Busy, Outcome::NoAnswer]
+                [usize::from(choice / 8) % 3]
+                .clone(),
         },
-        6 => Event::FetchDone { result: if choice > 128 { Ok(serde_json::json!({ "ok": true, "text": "да" })) } else { Err("down".into()) } },
+        6 => Event::FetchDone {
+            result: if choice > 128 {
+                Ok(serde_json::json!({ "ok": true, "text": "да" }))
+            } else {
+                Err("down".into())
+            },
+        },
         _ => Event::Hangup { leg },
     }
 }

@@ -14,7 +14,9 @@ use crate::ir::{self, LegId, NodeId, Op, Outcome, VarId};
 pub use value::{EvalError, Value};
 
 /// Identifies a timer the engine asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct TimerId(pub u64);
 
 /// Something that happened to the call.
@@ -412,7 +414,12 @@ impl<'f> Engine<'f> {
             && s.loop_expired.len() == flow.loops.len()
             && (s.node.0 as usize) < flow.nodes.len();
         if !fits {
-            return Err(SnapshotMismatch { snapshot: s.flow, snapshot_ir: s.ir_version, flow: flow.name.clone(), flow_ir: ir::IR_VERSION });
+            return Err(SnapshotMismatch {
+                snapshot: s.flow,
+                snapshot_ir: s.ir_version,
+                flow: flow.name.clone(),
+                flow_ir: ir::IR_VERSION,
+            });
         }
         Ok(Engine {
             flow,
