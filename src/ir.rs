@@ -834,6 +834,9 @@ pub struct Campaign {
     pub rate: Option<Rate>,
     /// Calling window in the recipient's local time, minutes after midnight.
     pub window: Option<Window>,
+    /// The recipients' offset from UTC in minutes (`timezone`), for platforms that take
+    /// windows in UTC.
+    pub utc_offset_minutes: Option<i32>,
     /// Redial rules per outcome.
     pub redial: Vec<Redial>,
     /// Phone normalization.

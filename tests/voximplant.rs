@@ -318,6 +318,7 @@ fn scenario_and_call_list_snapshots() {
         "examples/sum.ivr",
         "examples/callback.ivr",
         "examples/courier.ivr",
+        "tests/fixtures/voximplant/window_campaign.ivr",
     ] {
         let name = file.replace(['/', '.'], "_");
         let dir = build(file, &name).expect("builds for Voximplant");

@@ -128,6 +128,17 @@ pub fn check_campaign(
                     });
                 }
             }
+            CampaignSettingKind::Timezone(t) => {
+                let text = t.as_plain().unwrap_or_default();
+                if values::utc_offset(&text).is_none() {
+                    out.push(CheckError::InvalidSetting {
+                        setting: "timezone".into(),
+                        value: text,
+                        help: "write the recipients' offset from UTC as `\"+03:00\"` (from -12:00 to +14:00)".into(),
+                        at: t.span.into(),
+                    });
+                }
+            }
             CampaignSettingKind::Redial { outcome, rule } => {
                 let outcomes = ["busy", "no_answer", "machine", "failed", "unproductive"];
                 if !outcomes.contains(&outcome.name.as_str()) {
@@ -312,6 +323,7 @@ fn setting_key(kind: &CampaignSettingKind) -> String {
         CampaignSettingKind::Lines(_) => "lines".into(),
         CampaignSettingKind::Rate { .. } => "rate".into(),
         CampaignSettingKind::Window { .. } => "window".into(),
+        CampaignSettingKind::Timezone(_) => "timezone".into(),
         CampaignSettingKind::Redial { outcome, .. } => format!("redial {}", outcome.name),
         CampaignSettingKind::Normalize { .. } => "normalize".into(),
         CampaignSettingKind::RecordCalls(_) => "record_calls".into(),

@@ -18,6 +18,7 @@ mod waits;
 
 pub use error::CheckError;
 pub use flow::for_each_child_block;
+pub use values::utc_offset;
 
 use crate::ir::Type;
 use crate::span::{FileId, Span, SpanMap};

@@ -208,3 +208,35 @@ pub fn phrases(list: &[Phrase], out: &mut Vec<CheckError>) {
         }
     }
 }
+
+/// Minutes east of UTC for `+03:00` / `-05:30` (from −12:00 to +14:00), or `None`.
+pub fn utc_offset(text: &str) -> Option<i32> {
+    let (sign, rest) = match text.as_bytes().first() {
+        Some(b'+') => (1, &text[1..]),
+        Some(b'-') => (-1, &text[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    let minutes = sign * (h * 60 + m);
+    (m < 60 && (-12 * 60..=14 * 60).contains(&minutes)).then_some(minutes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::utc_offset;
+
+    #[test]
+    fn utc_offsets_are_signed_hours_and_minutes_within_the_earths_zones() {
+        assert_eq!(utc_offset("+03:00"), Some(180));
+        assert_eq!(utc_offset("-05:30"), Some(-330));
+        assert_eq!(utc_offset("+14:00"), Some(840));
+        assert_eq!(utc_offset("+15:00"), None);
+        assert_eq!(utc_offset("+3"), None);
+        assert_eq!(utc_offset("03:00"), None);
+        assert_eq!(utc_offset("+03:60"), None);
+    }
+}

@@ -25,6 +25,7 @@ pub(super) fn campaign(sources: &Sources, analysis: &Analysis, c: &ast::Campaign
         on_bad_phone: ir::BadPhoneAction::Skip,
         record_calls: None,
         detect_machine: false,
+        utc_offset_minutes: None,
         result_webhook: None,
         caller_id: None,
         leads_rows: analysis
@@ -61,6 +62,9 @@ pub(super) fn campaign(sources: &Sources, analysis: &Analysis, c: &ast::Campaign
                     from_minute: from.0,
                     to_minute: to.0,
                 })
+            }
+            K::Timezone(t) => {
+                out.utc_offset_minutes = t.as_plain().and_then(|t| crate::check::utc_offset(&t))
             }
             K::Redial { outcome, rule } => {
                 let outcome = match outcome.name.as_str() {

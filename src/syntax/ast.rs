@@ -630,6 +630,8 @@ pub enum CampaignSettingKind {
         /// End, minutes after midnight, with its span.
         to: (u32, Span),
     },
+    /// `timezone "+03:00"`.
+    Timezone(Template),
     /// `redial OUTCOME every D max N` or `redial OUTCOME off`.
     Redial {
         /// The outcome word.

@@ -189,7 +189,7 @@ pub enum SyntaxError {
 
 /// Every reserved word, sorted; the same words as the grammar's `keyword` rule (a test
 /// keeps the two in step).
-pub const RESERVED: [&str; 88] = [
+pub const RESERVED: [&str; 89] = [
     "and",
     "answer",
     "as",
@@ -269,6 +269,7 @@ pub const RESERVED: [&str; 88] = [
     "test",
     "timeout",
     "times",
+    "timezone",
     "to",
     "transfer",
     "true",
@@ -357,6 +358,7 @@ pub fn is_keyword(rule: Rule) -> bool {
             | Rule::k_lines
             | Rule::k_rate
             | Rule::k_window
+            | Rule::k_timezone
             | Rule::k_redial
             | Rule::k_every
             | Rule::k_normalize
@@ -451,6 +453,7 @@ pub fn rule_name(rule: Rule) -> &'static str {
         Rule::k_lines => "`lines`",
         Rule::k_rate => "`rate`",
         Rule::k_window => "`window`",
+        Rule::k_timezone => "`timezone`",
         Rule::k_redial => "`redial`",
         Rule::k_every => "`every`",
         Rule::k_normalize => "`normalize`",
@@ -576,6 +579,7 @@ pub fn rule_name(rule: Rule) -> &'static str {
         Rule::lines_setting => "`lines`",
         Rule::rate_setting => "`rate`",
         Rule::window_setting => "`window`",
+        Rule::timezone_setting => "`timezone`",
         Rule::redial_setting => "`redial`",
         Rule::normalize_setting => "`normalize`",
         Rule::record_calls_setting => "`record_calls`",

@@ -780,6 +780,9 @@ impl Builder {
                     };
                     CampaignSettingKind::Window { from, to }
                 }
+                Rule::timezone_setting => {
+                    CampaignSettingKind::Timezone(self.plain_in(&s, "time zones"))
+                }
                 Rule::redial_setting => CampaignSettingKind::Redial {
                     outcome: self.first_ident(&s),
                     rule: match child(&s, Rule::duration) {

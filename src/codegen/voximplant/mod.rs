@@ -122,11 +122,11 @@ fn campaign_capabilities(c: &ir::Campaign, out: &mut Vec<Unsupported>) {
             "Voximplant call lists allow 1 to 5 attempts (`num_attempts`)",
         ));
     }
-    if c.window.is_some() {
+    if c.window.is_some() && c.utc_offset_minutes.is_none() {
         out.push(unsupported(
             &c.span,
-            "`window` in the recipient's time",
-            "call lists take UTC windows per row; the recipient's time zone is not known here",
+            "`window` without `timezone`",
+            "call lists take calling windows in UTC; say the recipients' zone, e.g. `timezone \"+03:00\"`",
         ));
     }
     if c.rate.is_some() {
@@ -511,7 +511,8 @@ fn startup(_flow: &ir::Flow, start: &Start) -> String {
     }
 }
 
-/// The CallList CSV: UTF-8 without BOM, `;`-delimited, the flow's parameters as columns.
+/// The CallList CSV: UTF-8 without BOM, `;`-delimited, the flow's parameters as columns, and
+/// the reserved `__start_execution_time`/`__end_execution_time` columns (UTC) for a window.
 fn call_list_csv(c: &ir::Campaign, flow: &ir::Flow) -> String {
     let columns: Vec<String> = flow
         .params
@@ -525,21 +526,40 @@ fn call_list_csv(c: &ir::Campaign, flow: &ir::Flow) -> String {
             v.to_string()
         }
     };
-    let mut out = columns
-        .iter()
-        .map(|c| cell(c))
-        .collect::<Vec<_>>()
-        .join(";");
+    let window = match (c.window, c.utc_offset_minutes) {
+        (Some(w), Some(offset)) => Some((
+            utc_clock(w.from_minute, offset),
+            utc_clock(w.to_minute, offset),
+        )),
+        _ => None,
+    };
+    let mut header: Vec<String> = columns.iter().map(|c| cell(c)).collect();
+    if window.is_some() {
+        header.push("__start_execution_time".into());
+        header.push("__end_execution_time".into());
+    }
+    let mut out = header.join(";");
     out.push('\n');
     for lead in &c.leads_rows {
-        let row: Vec<String> = columns
+        let mut row: Vec<String> = columns
             .iter()
             .map(|col| cell(lead.values.get(col).map_or("", String::as_str)))
             .collect();
+        if let Some((from, to)) = &window {
+            row.push(from.clone());
+            row.push(to.clone());
+        }
         out.push_str(&row.join(";"));
         out.push('\n');
     }
     out
+}
+
+/// A local time of day (minutes after midnight) as `HH:MM:SS` in UTC; a window that crosses
+/// midnight in UTC has its start after its end, which call lists read as wrapping.
+fn utc_clock(local_minute: u32, offset_minutes: i32) -> String {
+    let utc = (i64::from(local_minute) - i64::from(offset_minutes)).rem_euclid(24 * 60);
+    format!("{:02}:{:02}:00", utc / 60, utc % 60)
 }
 
 /// The CreateCallList request, with the routing rule left for the user to fill in.
@@ -562,6 +582,15 @@ fn create_call_list(c: &ir::Campaign) -> String {
 mod tests {
     use super::*;
     use crate::ir::Outcome;
+
+    #[test]
+    fn windows_move_to_utc_and_may_wrap_past_midnight() {
+        assert_eq!(utc_clock(9 * 60, 180), "06:00:00");
+        assert_eq!(utc_clock(21 * 60, 180), "18:00:00");
+        assert_eq!(utc_clock(60, 180), "22:00:00");
+        assert_eq!(utc_clock(9 * 60, -330), "14:30:00");
+        assert_eq!(utc_clock(24 * 60, 600), "14:00:00");
+    }
 
     #[test]
     fn outcome_names_match_the_runtime() {
