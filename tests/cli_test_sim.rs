@@ -2,24 +2,11 @@
 
 mod common;
 
-use common::{ivrc, panicked};
+use common::{ivr_files, ivrc, panicked};
 use std::path::PathBuf;
 
 fn examples() -> Vec<String> {
-    let mut files: Vec<String> =
-        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/examples"))
-            .expect("examples/")
-            .map(|e| e.expect("entry").path())
-            .filter(|p| p.extension().is_some_and(|e| e == "ivr"))
-            .map(|p| {
-                p.strip_prefix(env!("CARGO_MANIFEST_DIR"))
-                    .unwrap_or(&p)
-                    .display()
-                    .to_string()
-            })
-            .collect();
-    files.sort();
-    files
+    ivr_files("examples")
 }
 
 #[test]
@@ -40,19 +27,7 @@ fn every_example_test_passes_and_there_are_at_least_25() {
 
 #[test]
 fn tests_in_ok_fixtures_pass() {
-    let mut files: Vec<String> =
-        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ok"))
-            .expect("fixtures/ok")
-            .map(|e| e.expect("entry").path())
-            .filter(|p| p.extension().is_some_and(|e| e == "ivr"))
-            .map(|p| {
-                p.strip_prefix(env!("CARGO_MANIFEST_DIR"))
-                    .unwrap_or(&p)
-                    .display()
-                    .to_string()
-            })
-            .collect();
-    files.sort();
+    let files = ivr_files("tests/fixtures/ok");
     let mut args = vec!["test"];
     args.extend(files.iter().map(String::as_str));
     let run = ivrc(&args);

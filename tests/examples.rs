@@ -2,18 +2,11 @@
 
 mod common;
 
-use common::{ivrc, rel};
+use common::{ivr_files, ivrc, rel};
 
 #[test]
 fn every_example_checks_clean() {
-    let mut files: Vec<String> =
-        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/examples"))
-            .expect("examples/ exists")
-            .map(|e| e.expect("entry").path())
-            .filter(|p| p.extension().is_some_and(|e| e == "ivr"))
-            .map(|p| rel(&p))
-            .collect();
-    files.sort();
+    let files = ivr_files("examples");
     assert!(
         files.len() >= 12,
         "expected the six seed examples and their tests, found {files:?}"

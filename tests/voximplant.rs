@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{ivrc, rel};
+use common::{ivr_files, ivrc};
 use ivrc::ir;
 use ivrc::sim::VirtualCall;
 use std::path::{Path, PathBuf};
@@ -166,15 +166,7 @@ fn harness(scenario: &Path, ir_json: &str, name: &str) -> serde_json::Value {
 }
 
 fn example_files() -> Vec<String> {
-    let mut files: Vec<String> =
-        std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/examples"))
-            .expect("examples/")
-            .map(|e| e.expect("entry").path())
-            .filter(|p| p.extension().is_some_and(|e| e == "ivr"))
-            .map(|p| rel(&p))
-            .collect();
-    files.sort();
-    files
+    ivr_files("examples")
 }
 
 #[test]
@@ -255,13 +247,7 @@ fn scenarios_type_check_against_the_voxengine_declarations() {
 #[test]
 fn scenarios_do_what_the_engine_does() {
     let mut compared = 0;
-    let fixtures = std::fs::read_dir(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/fixtures/voximplant"
-    ))
-    .expect("fixtures/voximplant")
-    .map(|e| rel(&e.expect("entry").path()))
-    .filter(|p| p.ends_with(".ivr"));
+    let fixtures = ivr_files("tests/fixtures/voximplant");
     let files: Vec<String> = example_files()
         .into_iter()
         .filter(|f| f.ends_with(".test.ivr"))

@@ -1,22 +1,18 @@
 //! `ivrc build`: check a file and emit it for a target.
 
 use super::check::analyse;
-use super::load::load;
+use super::load::load_or_exit;
 use super::report::{Printer, Problem};
 use crate::cli::{BuildArgs, Target};
 use ivrc::codegen::Artifact;
 use ivrc::span::FileId;
-use ivrc::syntax::ast;
 use std::path::Path;
 
 /// Runs `ivrc build`.
 pub fn run(args: &BuildArgs) -> u8 {
-    let loaded = match load(&args.file) {
+    let loaded = match load_or_exit(&args.file) {
         Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {}", e.0);
-            return 2;
-        }
+        Err(code) => return code,
     };
     let (analysis, problems) = analyse(&loaded);
     let mut printer = Printer::new(args.format, true);
@@ -26,9 +22,7 @@ pub fn run(args: &BuildArgs) -> u8 {
         printer.finish();
         return 1;
     };
-    let modules: Vec<(FileId, &ast::Module)> =
-        loaded.modules.iter().map(|(f, m)| (*f, m)).collect();
-    let program = ivrc::lower::lower(&loaded.sources, &modules, &analysis);
+    let program = loaded.lower(&analysis);
     let artifacts = match args.target {
         Target::Ir => match serde_json::to_string_pretty(&program) {
             Ok(t) => {

@@ -1,6 +1,6 @@
 //! `ivrc check`: parse and check files, print every problem.
 
-use super::load::{load, Loaded};
+use super::load::{load_or_exit, Loaded};
 use super::report::{Printer, Problem};
 use crate::cli::{CheckArgs, Format};
 use ivrc::check::Analysis;
@@ -36,12 +36,9 @@ pub fn run(args: &CheckArgs) -> u8 {
     let mut printer = Printer::new(args.format, false);
     let (mut files, mut flows) = (0, 0);
     for file in &args.files {
-        let loaded = match load(file) {
+        let loaded = match load_or_exit(file) {
             Ok(l) => l,
-            Err(e) => {
-                eprintln!("error: {}", e.0);
-                return 2;
-            }
+            Err(code) => return code,
         };
         let (_, problems) = analyse(&loaded);
         printer.add(&loaded.sources, problems);

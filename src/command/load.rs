@@ -18,6 +18,31 @@ pub struct Loaded {
     pub leads: LeadsFiles,
 }
 
+impl Loaded {
+    /// The IR of these modules, after a check without errors gave `analysis`.
+    pub fn lower(&self, analysis: &ivrc::check::Analysis) -> ivrc::ir::Program {
+        let modules: Vec<(FileId, &ast::Module)> =
+            self.modules.iter().map(|(f, m)| (*f, m)).collect();
+        ivrc::lower::lower(&self.sources, &modules, analysis)
+    }
+
+    /// The name of the root file, as IR spans give it.
+    pub fn root(&self) -> String {
+        self.sources
+            .get(FileId(0))
+            .map(|f| f.name.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// Loads `root`, or prints why it cannot be read and gives exit status 2.
+pub fn load_or_exit(root: &Path) -> Result<Loaded, u8> {
+    load(root).map_err(|e| {
+        eprintln!("error: {}", e.0);
+        2
+    })
+}
+
 /// A file to read: its path, its name for messages, and the import that names it.
 type Pending = (PathBuf, String, Option<(FileId, Span)>);
 
@@ -25,7 +50,7 @@ type Pending = (PathBuf, String, Option<(FileId, Span)>);
 pub struct LoadError(pub String);
 
 /// Reads `root` and everything it imports.
-pub fn load(root: &Path) -> Result<Loaded, LoadError> {
+fn load(root: &Path) -> Result<Loaded, LoadError> {
     let mut loaded = Loaded {
         sources: Sources::new(),
         modules: Vec::new(),

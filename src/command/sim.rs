@@ -2,23 +2,18 @@
 //! from stdin (a terminal or a script).
 
 use super::check::analyse;
-use super::load::load;
+use super::load::load_or_exit;
 use super::report::Printer;
 use crate::cli::{Format, SimArgs};
 use ivrc::sim::console::{self, Console};
 use ivrc::sim::VirtualCall;
-use ivrc::span::FileId;
-use ivrc::syntax::ast;
 use std::io::BufRead;
 
 /// Runs `ivrc sim`.
 pub fn run(args: &SimArgs) -> u8 {
-    let loaded = match load(&args.file) {
+    let loaded = match load_or_exit(&args.file) {
         Ok(l) => l,
-        Err(e) => {
-            eprintln!("error: {}", e.0);
-            return 2;
-        }
+        Err(code) => return code,
     };
     let (analysis, problems) = analyse(&loaded);
     let mut printer = Printer::new(Format::Human, true);
@@ -27,14 +22,8 @@ pub fn run(args: &SimArgs) -> u8 {
     let Some(analysis) = analysis.filter(|_| counts.errors == 0) else {
         return 1;
     };
-    let modules: Vec<(FileId, &ast::Module)> =
-        loaded.modules.iter().map(|(f, m)| (*f, m)).collect();
-    let program = ivrc::lower::lower(&loaded.sources, &modules, &analysis);
-    let root = loaded
-        .sources
-        .get(FileId(0))
-        .map(|f| f.name.clone())
-        .unwrap_or_default();
+    let program = loaded.lower(&analysis);
+    let root = loaded.root();
     let flow = match &args.flow {
         Some(name) => program.flows.iter().find(|f| &f.name == name),
         None => program

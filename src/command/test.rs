@@ -1,11 +1,9 @@
 //! `ivrc test`: run the `test` blocks of each file against the engine in virtual time.
 
 use super::check::analyse;
-use super::load::load;
+use super::load::load_or_exit;
 use super::report::Printer;
 use crate::cli::{Format, TestArgs};
-use ivrc::span::FileId;
-use ivrc::syntax::ast;
 use ivrc::testing::{self, TestResult};
 
 /// Runs `ivrc test`.
@@ -14,12 +12,9 @@ pub fn run(args: &TestArgs) -> u8 {
     let mut printer = Printer::new(args.format, true);
     let mut broken = false;
     for file in &args.files {
-        let loaded = match load(file) {
+        let loaded = match load_or_exit(file) {
             Ok(l) => l,
-            Err(e) => {
-                eprintln!("error: {}", e.0);
-                return 2;
-            }
+            Err(code) => return code,
         };
         let (analysis, problems) = analyse(&loaded);
         let errors = problems
@@ -30,14 +25,8 @@ pub fn run(args: &TestArgs) -> u8 {
             broken = true;
             continue;
         };
-        let modules: Vec<(FileId, &ast::Module)> =
-            loaded.modules.iter().map(|(f, m)| (*f, m)).collect();
-        let program = ivrc::lower::lower(&loaded.sources, &modules, &analysis);
-        let root = loaded
-            .sources
-            .get(FileId(0))
-            .map(|f| f.name.clone())
-            .unwrap_or_default();
+        let program = loaded.lower(&analysis);
+        let root = loaded.root();
         for test in program.tests.iter().filter(|t| t.span.file == root) {
             results.push((root.clone(), testing::run(&program, test)));
         }

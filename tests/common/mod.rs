@@ -56,6 +56,19 @@ pub fn ivrc(args: &[&str]) -> Run {
     }
 }
 
+/// The `.ivr` files in a directory of the repository, relative to its root, sorted.
+pub fn ivr_files(dir: &str) -> Vec<String> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<String> = std::fs::read_dir(root.join(dir))
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ivr"))
+        .map(|p| rel(&p))
+        .collect();
+    files.sort();
+    files
+}
+
 /// Path relative to the repository root, as a string.
 pub fn rel(path: &Path) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
