@@ -4,19 +4,13 @@
 #![allow(missing_docs)] // criterion's macros generate undocumented functions.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use ivrc::span::Sources;
 
 include!("common/generated_flow.rs");
 
 fn compile(text: &str) -> usize {
-    let mut sources = Sources::new();
-    let id = sources.add("big.ivr", text);
-    let (module, errors) = ivrc::syntax::parse(id, text);
-    assert!(errors.is_empty(), "{errors:?}");
-    let modules = vec![(id, &module)];
-    let (analysis, diags) = ivrc::check::check(&modules, &Default::default());
-    assert!(diags.is_empty(), "{:?}", diags.first());
-    let program = ivrc::lower::lower(&sources, &modules, &analysis);
+    let program = ivrc::compile("big.ivr", text)
+        .program
+        .expect("the generated flow checks clean");
     program.flows[0].nodes.len()
 }
 

@@ -6,7 +6,6 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use ivrc::engine::{Engine, Event};
 use ivrc::ir::{LegId, Outcome};
-use ivrc::span::Sources;
 
 fn callback_flow() -> ivrc::ir::Program {
     let text = std::fs::read_to_string(concat!(
@@ -14,13 +13,9 @@ fn callback_flow() -> ivrc::ir::Program {
         "/examples/callback.ivr"
     ))
     .expect("example");
-    let mut sources = Sources::new();
-    let id = sources.add("callback.ivr", text.as_str());
-    let (module, errors) = ivrc::syntax::parse(id, &text);
-    assert!(errors.is_empty());
-    let modules = vec![(id, &module)];
-    let (analysis, _) = ivrc::check::check(&modules, &Default::default());
-    ivrc::lower::lower(&sources, &modules, &analysis)
+    ivrc::compile("callback.ivr", &text)
+        .program
+        .expect("the example checks clean")
 }
 
 /// One whole call: 8 events.

@@ -7,18 +7,12 @@ mod common;
 use common::generate::program;
 use ivrc::ir::Outcome;
 use ivrc::sim::VirtualCall;
-use ivrc::span::Sources;
 use proptest::prelude::*;
 
 fn lower(text: &str) -> ivrc::ir::Program {
-    let mut sources = Sources::new();
-    let id = sources.add("p.ivr", text);
-    let (module, errors) = ivrc::syntax::parse(id, text);
-    assert!(errors.is_empty(), "{errors:?}\n{text}");
-    let modules = vec![(id, &module)];
-    let (analysis, diags) = ivrc::check::check(&modules, &Default::default());
-    assert!(diags.iter().all(|d| d.is_warning()), "{diags:?}\n{text}");
-    ivrc::lower::lower(&sources, &modules, &analysis)
+    let c = ivrc::compile("p.ivr", text);
+    c.program
+        .unwrap_or_else(|| panic!("{:?} {:?}\n{text}", c.syntax_errors, c.diagnostics))
 }
 
 /// One thing a party or the world does to the call.

@@ -5,20 +5,19 @@
 
 use ivrc::sim::console::{self, Console};
 use ivrc::sim::VirtualCall;
-use ivrc::span::Sources;
 use std::fmt::Write as _;
 
 fn compile(path: &std::path::Path) -> ivrc::ir::Program {
     let text = std::fs::read_to_string(path).expect("fixture readable");
-    let mut sources = Sources::new();
-    let id = sources.add(path.display().to_string(), text.as_str());
-    let (module, errors) = ivrc::syntax::parse(id, &text);
-    assert!(errors.is_empty(), "{}: {errors:?}", path.display());
-    let modules = vec![(id, &module)];
-    let (analysis, diags) = ivrc::check::check(&modules, &Default::default());
-    let errors: Vec<_> = diags.iter().filter(|d| !d.is_warning()).collect();
-    assert!(errors.is_empty(), "{}: {errors:?}", path.display());
-    ivrc::lower::lower(&sources, &modules, &analysis)
+    let c = ivrc::compile(&path.display().to_string(), &text);
+    c.program.unwrap_or_else(|| {
+        panic!(
+            "{}: {:?} {:?}",
+            path.display(),
+            c.syntax_errors,
+            c.diagnostics
+        )
+    })
 }
 
 fn entries(call: &VirtualCall<'_>, from: usize, out: &mut String) -> usize {

@@ -4,30 +4,22 @@
 mod common;
 
 use common::generate::program;
-use ivrc::span::{FileId, Sources};
 use proptest::prelude::*;
 
 fn compile(text: &str) -> (Vec<String>, Option<ivrc::ir::Program>) {
-    let mut sources = Sources::new();
-    let id = sources.add("p.ivr", text);
-    let (module, syntax) = ivrc::syntax::parse(id, text);
-    if !syntax.is_empty() {
-        return (syntax.iter().map(|e| format!("{e:?}")).collect(), None);
-    }
-    let modules = vec![(FileId(0), &module)];
-    let (analysis, diags) = ivrc::check::check(&modules, &Default::default());
-    let errors: Vec<String> = diags
+    let c = ivrc::compile("p.ivr", text);
+    let errors = c
+        .syntax_errors
         .iter()
-        .filter(|d| !d.is_warning())
-        .map(|d| format!("{:?}", d.error))
+        .map(|e| format!("{e:?}"))
+        .chain(
+            c.diagnostics
+                .iter()
+                .filter(|d| !d.is_warning())
+                .map(|d| format!("{:?}", d.error)),
+        )
         .collect();
-    if !errors.is_empty() {
-        return (errors, None);
-    }
-    (
-        Vec::new(),
-        Some(ivrc::lower::lower(&sources, &modules, &analysis)),
-    )
+    (errors, c.program)
 }
 
 proptest! {

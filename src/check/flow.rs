@@ -18,10 +18,9 @@ use std::collections::HashMap;
 
 /// What the program around a flow decides about it.
 pub struct FlowContext {
-    /// The campaign (name, span) that runs this flow without placing a call for it.
-    pub no_caller: Option<(String, Span)>,
-    /// The campaign whose attempts this flow must report.
-    pub must_report: Option<Span>,
+    /// The campaign (name, span) that runs this flow without placing a call for it: the flow
+    /// has no caller leg and must report every attempt.
+    pub self_dialing: Option<(String, Span)>,
 }
 
 /// How control can leave a statement or block.
@@ -74,14 +73,13 @@ pub struct FlowChecker<'a> {
     labels: HashMap<String, Span>,
     loop_depth: usize,
     pub(super) arm_depth: usize,
-    no_caller: Option<(String, Span)>,
+    self_dialing: Option<(String, Span)>,
+    caller_reported: bool,
     flow_name: String,
     pub(super) has_error_handler: bool,
     unset_reported: Vec<Span>,
     /// Forward gotos: (label, skipped name, goto span), applied when the label is reached.
     skips: Vec<(String, String, Span)>,
-    /// The campaign whose attempts this flow must report, if any.
-    must_report: Option<Span>,
 }
 
 /// Checks a flow, pushing problems to `out`.
@@ -105,12 +103,12 @@ pub fn check_flow(
         labels,
         loop_depth: 0,
         arm_depth: 0,
-        no_caller: ctx.no_caller.clone(),
+        self_dialing: ctx.self_dialing.clone(),
+        caller_reported: false,
         flow_name: flow.name.name.clone(),
         has_error_handler: flow.handlers.iter().any(|h| h.event.name == "error"),
         unset_reported: Vec::new(),
         skips: Vec::new(),
-        must_report: ctx.must_report,
     };
     c.scopes.push();
     c.scopes.define(Binding {
@@ -354,7 +352,7 @@ impl<'a> FlowChecker<'a> {
 
     /// In a flow whose campaign needs a report, warns that the attempt ends at `at` without one.
     fn unreported_end(&mut self, at: Span) {
-        if let Some(campaign) = self.must_report {
+        if let Some((_, campaign)) = self.self_dialing {
             self.out.push(CheckError::MissingReport {
                 flow: self.flow_name.clone(),
                 at: at.into(),
@@ -435,8 +433,11 @@ impl<'a> FlowChecker<'a> {
         if self.in_sms {
             return;
         }
-        if let Some((campaign, campaign_at)) = self.no_caller.take() {
+        if let Some((campaign, campaign_at)) =
+            self.self_dialing.clone().filter(|_| !self.caller_reported)
+        {
             // Once per flow: the fix is the same for every statement.
+            self.caller_reported = true;
             self.out.push(CheckError::NoCallerLeg {
                 flow: self.flow_name.clone(),
                 campaign,

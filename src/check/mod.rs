@@ -161,8 +161,7 @@ pub fn check(modules: &[(FileId, &Module)], leads: &LeadsFiles) -> (Analysis, Ve
     }
 
     // Campaigns first: they decide whether a flow has a caller leg.
-    let mut no_caller: HashMap<&str, (String, Span)> = HashMap::new();
-    let mut reported_by: HashMap<&str, Span> = HashMap::new();
+    let mut self_dialing: HashMap<&str, (String, Span)> = HashMap::new();
     for (file, module) in modules {
         for item in &module.items {
             if let Item::Campaign(c) = item {
@@ -177,12 +176,9 @@ pub fn check(modules: &[(FileId, &Module)], leads: &LeadsFiles) -> (Analysis, Ve
                         .iter()
                         .any(|s| matches!(s.kind, CampaignSettingKind::Dial(_)));
                     if !dials {
-                        no_caller
+                        self_dialing
                             .entry(c.flow.name.as_str())
                             .or_insert((c.name.name.clone(), c.name.span));
-                        reported_by
-                            .entry(c.flow.name.as_str())
-                            .or_insert(c.name.span);
                     }
                 }
             }
@@ -195,8 +191,7 @@ pub fn check(modules: &[(FileId, &Module)], leads: &LeadsFiles) -> (Analysis, Ve
                 Item::Flow(f) => {
                     let mut out = Vec::new();
                     let ctx = flow::FlowContext {
-                        no_caller: no_caller.get(f.name.name.as_str()).cloned(),
-                        must_report: reported_by.get(f.name.name.as_str()).copied(),
+                        self_dialing: self_dialing.get(f.name.name.as_str()).cloned(),
                     };
                     flow::check_flow(f, &ctx, &mut analysis, &mut out);
                     diags.extend(out.into_iter().map(|error| Diag { file: *file, error }));

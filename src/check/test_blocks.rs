@@ -6,7 +6,7 @@ use super::suggest::did_you_mean;
 use super::values;
 use super::Analysis;
 use crate::ir::Type;
-use crate::syntax::ast::{ExprKind, Flow, Ident, Stmt, StmtKind, Template, Test, TestStepKind};
+use crate::syntax::ast::{ExprKind, Flow, Ident, Stmt, StmtKind, Test, TestStepKind};
 use std::collections::HashMap;
 
 /// Checks one test block.
@@ -123,7 +123,7 @@ pub fn check_test(
                 if let Some(l) = by {
                     check_leg(l, out);
                 }
-                check_keys(keys, out);
+                values::keys(keys, false, out);
             }
             TestStepKind::Speak(_, Some(l)) | TestStepKind::PartyHangup(Some(l)) => {
                 check_leg(l, out)
@@ -133,24 +133,6 @@ pub fn check_test(
             }
             _ => {}
         }
-    }
-}
-
-fn check_keys(keys: &Template, out: &mut Vec<CheckError>) {
-    let text = keys.as_plain().unwrap_or_else(|| keys.source_text());
-    let bad = text
-        .chars()
-        .find(|c| !(c.is_ascii_digit() || *c == '*' || *c == '#'));
-    if text.is_empty() || bad.is_some() {
-        let key = if text.is_empty() {
-            "\"\"".to_string()
-        } else {
-            text
-        };
-        out.push(CheckError::InvalidKey {
-            key,
-            at: keys.span.into(),
-        });
     }
 }
 

@@ -70,19 +70,14 @@ pub const RETRY_AFTER: Range = Range {
 /// `record_calls trim`.
 pub const RECORD_TRIM: Range = Range { min: 0, max: MIN };
 
-/// Writes milliseconds the way they are written in source.
-pub fn show_ms(ms: u64) -> String {
-    crate::ir::format_duration(ms)
-}
-
 /// Checks a duration against its range.
 pub fn duration(what: &str, d: &Duration, range: Range, out: &mut Vec<CheckError>) {
     if d.ms < range.min || d.ms > range.max {
         out.push(CheckError::DurationOutOfRange {
             what: what.to_string(),
-            value: show_ms(d.ms),
-            min: show_ms(range.min),
-            max: show_ms(range.max),
+            value: crate::ir::format_duration(d.ms),
+            min: crate::ir::format_duration(range.min),
+            max: crate::ir::format_duration(range.max),
             at: d.span.into(),
         });
     }
@@ -119,23 +114,30 @@ pub fn phone_literal(text: &str, span: Span, out: &mut Vec<CheckError>) -> Optio
 
 /// Checks that a template is one phone key and returns it.
 pub fn key(t: &Template, out: &mut Vec<CheckError>) -> Option<String> {
+    keys(t, true, out)
+}
+
+/// Checks that a template is phone keys (`0`–`9`, `*`, `#`): exactly one when `one`, else at
+/// least one. Returns the keys.
+pub fn keys(t: &Template, one: bool, out: &mut Vec<CheckError>) -> Option<String> {
     let text = t.as_plain().unwrap_or_else(|| t.source_text());
-    let mut chars = text.chars();
-    match (chars.next(), chars.next()) {
-        (Some(c), None) if c.is_ascii_digit() || c == '*' || c == '#' => Some(text),
-        _ => {
-            let key = if text.is_empty() {
-                "\"\"".to_string()
-            } else {
-                text
-            };
-            out.push(CheckError::InvalidKey {
-                key,
-                at: t.span.into(),
-            });
-            None
-        }
+    let count = text.chars().count();
+    let all_keys = text
+        .chars()
+        .all(|c| c.is_ascii_digit() || c == '*' || c == '#');
+    if all_keys && count >= 1 && (!one || count == 1) {
+        return Some(text);
     }
+    let key = if text.is_empty() {
+        "\"\"".to_string()
+    } else {
+        text
+    };
+    out.push(CheckError::InvalidKey {
+        key,
+        at: t.span.into(),
+    });
+    None
 }
 
 /// Checks a URL template: literal `http://` or `https://` and a host before any placeholder.

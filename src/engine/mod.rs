@@ -347,18 +347,8 @@ pub struct SnapshotMismatch {
 /// One run of a flow.
 pub struct Engine<'f> {
     flow: &'f ir::Flow,
-    vars: Vec<Option<Value>>,
-    leg_status: Vec<LegStatus>,
-    leg_numbers: Vec<Option<String>>,
-    loop_counts: Vec<u32>,
-    loop_expired: Vec<Option<TimerId>>,
-    called: Option<String>,
-    call_id: String,
-    sms: Option<(String, String)>,
-    node: NodeId,
-    wait: Wait,
-    handler: Option<Handler>,
-    next_timer: u64,
+    /// The state of the call; everything but the flow and the pending output.
+    s: Snapshot,
     out: Vec<Output>,
 }
 
@@ -367,40 +357,29 @@ impl<'f> Engine<'f> {
     pub fn new(flow: &'f ir::Flow) -> Engine<'f> {
         Engine {
             flow,
-            vars: vec![None; flow.vars.len()],
-            leg_status: vec![LegStatus::Idle; flow.legs.len()],
-            leg_numbers: vec![None; flow.legs.len()],
-            loop_counts: vec![0; flow.loops.len()],
-            loop_expired: vec![None; flow.loops.len()],
-            called: None,
-            call_id: String::new(),
-            sms: None,
-            node: flow.entry,
-            wait: Wait::Nothing,
-            handler: None,
-            next_timer: 0,
+            s: Snapshot {
+                flow: flow.name.clone(),
+                ir_version: ir::IR_VERSION,
+                vars: vec![None; flow.vars.len()],
+                leg_status: vec![LegStatus::Idle; flow.legs.len()],
+                leg_numbers: vec![None; flow.legs.len()],
+                loop_counts: vec![0; flow.loops.len()],
+                loop_expired: vec![None; flow.loops.len()],
+                called: None,
+                call_id: String::new(),
+                sms: None,
+                node: flow.entry,
+                wait: Wait::Nothing,
+                handler: None,
+                next_timer: 0,
+            },
             out: Vec::new(),
         }
     }
 
     /// The state of the call, to resume it later with [`Engine::resume`].
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot {
-            flow: self.flow.name.clone(),
-            ir_version: ir::IR_VERSION,
-            vars: self.vars.clone(),
-            leg_status: self.leg_status.clone(),
-            leg_numbers: self.leg_numbers.clone(),
-            loop_counts: self.loop_counts.clone(),
-            loop_expired: self.loop_expired.clone(),
-            called: self.called.clone(),
-            call_id: self.call_id.clone(),
-            sms: self.sms.clone(),
-            node: self.node,
-            wait: self.wait.clone(),
-            handler: self.handler,
-            next_timer: self.next_timer,
-        }
+        self.s.clone()
     }
 
     /// An engine that continues the call a snapshot was taken of.
@@ -423,18 +402,7 @@ impl<'f> Engine<'f> {
         }
         Ok(Engine {
             flow,
-            vars: s.vars,
-            leg_status: s.leg_status,
-            leg_numbers: s.leg_numbers,
-            loop_counts: s.loop_counts,
-            loop_expired: s.loop_expired,
-            called: s.called,
-            call_id: s.call_id,
-            sms: s.sms,
-            node: s.node,
-            wait: s.wait,
-            handler: s.handler,
-            next_timer: s.next_timer,
+            s,
             out: Vec::new(),
         })
     }
@@ -446,18 +414,18 @@ impl<'f> Engine<'f> {
 
     /// Whether the flow has ended.
     pub fn ended(&self) -> bool {
-        self.wait == Wait::Ended
+        self.s.wait == Wait::Ended
     }
 
     /// Whether a leg is connected now.
     pub fn connected(&self, leg: LegId) -> bool {
-        self.leg_status.get(leg.0 as usize) == Some(&LegStatus::Connected)
+        self.s.leg_status.get(leg.0 as usize) == Some(&LegStatus::Connected)
     }
 
     /// Handles one event and returns the commands it causes.
     pub fn handle(&mut self, event: Event) -> Vec<Output> {
         self.out.clear();
-        if self.wait == Wait::Ended {
+        if self.s.wait == Wait::Ended {
             return Vec::new();
         }
         match event {
@@ -468,19 +436,19 @@ impl<'f> Engine<'f> {
                 call_id,
                 params,
             } => {
-                self.leg_numbers[0] = caller;
+                self.s.leg_numbers[0] = caller;
                 if has_caller {
-                    self.leg_status[0] = LegStatus::Connected;
+                    self.s.leg_status[0] = LegStatus::Connected;
                 }
-                self.called = called;
-                self.call_id = call_id;
+                self.s.called = called;
+                self.s.call_id = call_id;
                 if self.bind_params(&params) {
                     self.run(self.flow.entry);
                 }
             }
             Event::StartSms { from, text, params } => {
-                self.sms = Some((from, text));
-                self.handler = Some(Handler::Sms);
+                self.s.sms = Some((from, text));
+                self.s.handler = Some(Handler::Sms);
                 match self.flow.handlers.sms {
                     Some(entry) => {
                         if self.bind_params(&params) {
@@ -504,7 +472,7 @@ impl<'f> Engine<'f> {
                 return false;
             };
             match Value::parse_as(text, var.ty) {
-                Ok(v) => self.vars[id.0 as usize] = Some(v),
+                Ok(v) => self.s.vars[id.0 as usize] = Some(v),
                 Err(e) => {
                     self.error(format!("parameter `{}`: {e}", var.name));
                     return false;
@@ -516,14 +484,14 @@ impl<'f> Engine<'f> {
 
     fn emit(&mut self, command: Command) {
         self.out.push(Output {
-            node: self.node,
+            node: self.s.node,
             command,
         });
     }
 
     fn timer(&mut self, ms: u64) -> TimerId {
-        self.next_timer += 1;
-        let id = TimerId(self.next_timer);
+        self.s.next_timer += 1;
+        let id = TimerId(self.s.next_timer);
         self.emit(Command::StartTimer { id, ms });
         id
     }
@@ -534,14 +502,14 @@ impl<'f> Engine<'f> {
 
     /// Follows the edge of the current node for `outcome`, or raises when there is none.
     fn follow(&mut self, outcome: &Outcome) {
-        match self.node(self.node).edge(outcome) {
+        match self.node(self.s.node).edge(outcome) {
             Some(next) => self.run(next),
             None => self.raise(format!("no edge for `{}`", String::from(outcome.clone()))),
         }
     }
 
     fn end(&mut self) {
-        self.wait = Wait::Ended;
+        self.s.wait = Wait::Ended;
         self.emit(Command::End);
     }
 
@@ -553,9 +521,9 @@ impl<'f> Engine<'f> {
     /// A failure without an arm or a runtime error: the `on error` handler, else the end.
     fn raise(&mut self, reason: String) {
         self.emit(Command::Error { reason });
-        match (self.flow.handlers.error, self.handler) {
+        match (self.flow.handlers.error, self.s.handler) {
             (Some(entry), None | Some(Handler::Hangup) | Some(Handler::Sms)) => {
-                self.handler = Some(Handler::Error);
+                self.s.handler = Some(Handler::Error);
                 self.run(entry);
             }
             _ => self.end(),
@@ -564,41 +532,41 @@ impl<'f> Engine<'f> {
 
     /// Stops whatever the current node waits for (prompts, recognition, timers).
     fn cancel_wait(&mut self) {
-        match std::mem::replace(&mut self.wait, Wait::Nothing) {
+        match std::mem::replace(&mut self.s.wait, Wait::Nothing) {
             Wait::Prompt { leg } => self.emit(Command::StopPrompt { leg }),
             Wait::Pause { timer } => self.emit(Command::CancelTimer { id: timer }),
-            Wait::Collect(c) => c.cancel(&mut self.out, self.node),
-            Wait::Menu(m) => m.cancel(&mut self.out, self.node),
-            Wait::Listen(l) => l.cancel(&mut self.out, self.node),
-            Wait::Ended => self.wait = Wait::Ended,
+            Wait::Collect(c) => c.cancel(&mut self.out, self.s.node),
+            Wait::Menu(m) => m.cancel(&mut self.out, self.s.node),
+            Wait::Listen(l) => l.cancel(&mut self.out, self.s.node),
+            Wait::Ended => self.s.wait = Wait::Ended,
             _ => {}
         }
     }
 
     fn on_hangup(&mut self, leg: LegId) {
-        let Some(status) = self.leg_status.get(leg.0 as usize).copied() else {
+        let Some(status) = self.s.leg_status.get(leg.0 as usize).copied() else {
             return;
         };
         if matches!(status, LegStatus::Gone | LegStatus::Idle) {
             return;
         }
-        self.leg_status[leg.0 as usize] = LegStatus::Gone;
-        match self.wait.clone() {
+        self.s.leg_status[leg.0 as usize] = LegStatus::Gone;
+        match self.s.wait.clone() {
             Wait::Bridge { a, b, timer } if leg == a || leg == b => {
                 // The normal end of a bridge: the other party stays for what follows.
-                self.wait = Wait::Nothing;
+                self.s.wait = Wait::Nothing;
                 self.emit(Command::CancelTimer { id: timer });
                 self.follow(&Outcome::Next);
             }
             Wait::Dial { leg: dialing } if leg == dialing => {
-                self.wait = Wait::Nothing;
+                self.s.wait = Wait::Nothing;
                 self.follow(&Outcome::Failed);
             }
             _ => {
                 self.cancel_wait();
-                match (self.flow.handlers.hangup, self.handler) {
+                match (self.flow.handlers.hangup, self.s.handler) {
                     (Some(entry), None) => {
-                        self.handler = Some(Handler::Hangup);
+                        self.s.handler = Some(Handler::Hangup);
                         self.run(entry);
                     }
                     _ => self.end(),
@@ -611,6 +579,7 @@ impl<'f> Engine<'f> {
         // A loop's deadline may fire while any statement waits; it only marks the loop.
         if let Event::Timer { id } = &event {
             if let Some(slot) = self
+                .s
                 .loop_expired
                 .iter_mut()
                 .find(|slot| **slot == Some(*id))
@@ -619,22 +588,22 @@ impl<'f> Engine<'f> {
                 return;
             }
         }
-        match (self.wait.clone(), event) {
+        match (self.s.wait.clone(), event) {
             (Wait::Prompt { leg }, Event::PromptDone { leg: l }) if leg == l => {
-                self.wait = Wait::Nothing;
+                self.s.wait = Wait::Nothing;
                 self.follow(&Outcome::Next);
             }
             (Wait::Bridge { a, b, timer }, Event::Timer { id }) if timer == id => {
                 // The bridge's time limit: both parties are hung up and the flow goes on.
-                self.wait = Wait::Nothing;
+                self.s.wait = Wait::Nothing;
                 for leg in [a, b] {
                     self.emit(Command::Hangup { leg: Some(leg) });
-                    self.leg_status[leg.0 as usize] = LegStatus::Gone;
+                    self.s.leg_status[leg.0 as usize] = LegStatus::Gone;
                 }
                 self.follow(&Outcome::Next);
             }
             (Wait::Pause { timer }, Event::Timer { id }) if timer == id => {
-                self.wait = Wait::Nothing;
+                self.s.wait = Wait::Nothing;
                 self.follow(&Outcome::Next);
             }
             (Wait::Collect(c), e) => self.collect_event(c, e),
@@ -642,19 +611,19 @@ impl<'f> Engine<'f> {
             (Wait::Listen(l), e) => self.listen_event(l, e),
             (Wait::Dial { leg }, Event::DialResult { leg: l, outcome }) if leg == l => {
                 if matches!(outcome, Outcome::Answered | Outcome::Machine) {
-                    self.leg_status[leg.0 as usize] = LegStatus::Connected;
+                    self.s.leg_status[leg.0 as usize] = LegStatus::Connected;
                 } else {
-                    self.leg_status[leg.0 as usize] = LegStatus::Gone;
+                    self.s.leg_status[leg.0 as usize] = LegStatus::Gone;
                 }
-                self.wait = Wait::Nothing;
+                self.s.wait = Wait::Nothing;
                 self.follow(&outcome);
             }
             (Wait::Fetch, Event::FetchDone { result }) => {
-                self.wait = Wait::Nothing;
+                self.s.wait = Wait::Nothing;
                 match result {
                     Ok(json) => {
-                        if let Op::Fetch { var, .. } = &self.node(self.node).op {
-                            self.vars[var.0 as usize] = Some(Value::Json(json));
+                        if let Op::Fetch { var, .. } = &self.node(self.s.node).op {
+                            self.s.vars[var.0 as usize] = Some(Value::Json(json));
                         }
                         self.follow(&Outcome::Ok);
                     }
@@ -667,10 +636,10 @@ impl<'f> Engine<'f> {
                 }
             }
             (Wait::Record { leg }, Event::RecordDone { leg: l, url }) if leg == l => {
-                if let Op::Record { var, .. } = &self.node(self.node).op {
-                    self.vars[var.0 as usize] = Some(Value::Text(url));
+                if let Op::Record { var, .. } = &self.node(self.s.node).op {
+                    self.s.vars[var.0 as usize] = Some(Value::Text(url));
                 }
-                self.wait = Wait::Nothing;
+                self.s.wait = Wait::Nothing;
                 self.follow(&Outcome::Next);
             }
             // Anything else is stale (a cancelled timer) or early (input nobody waits for).
@@ -682,7 +651,7 @@ impl<'f> Engine<'f> {
     fn run(&mut self, start: NodeId) {
         let mut id = start;
         for _ in 0..MAX_STEPS_PER_EVENT {
-            self.node = id;
+            self.s.node = id;
             let node = self.node(id);
             let next = |o: &Outcome| node.edge(o);
             match &node.op {
@@ -692,7 +661,7 @@ impl<'f> Engine<'f> {
                         return;
                     };
                     self.say(*leg, text);
-                    self.wait = Wait::Prompt { leg: *leg };
+                    self.s.wait = Wait::Prompt { leg: *leg };
                     return;
                 }
                 Op::Play { leg, audio } => {
@@ -700,12 +669,12 @@ impl<'f> Engine<'f> {
                         return;
                     };
                     self.emit(Command::Play { leg: *leg, audio });
-                    self.wait = Wait::Prompt { leg: *leg };
+                    self.s.wait = Wait::Prompt { leg: *leg };
                     return;
                 }
                 Op::Pause { ms } => {
                     let timer = self.timer(*ms);
-                    self.wait = Wait::Pause { timer };
+                    self.s.wait = Wait::Pause { timer };
                     return;
                 }
                 Op::Collect { .. } => {
@@ -737,8 +706,8 @@ impl<'f> Engine<'f> {
                         },
                         None => None,
                     };
-                    self.leg_status[leg.0 as usize] = LegStatus::Dialing;
-                    self.leg_numbers[leg.0 as usize] = Some(number.clone());
+                    self.s.leg_status[leg.0 as usize] = LegStatus::Dialing;
+                    self.s.leg_numbers[leg.0 as usize] = Some(number.clone());
                     self.emit(Command::Dial {
                         leg: *leg,
                         number,
@@ -746,7 +715,7 @@ impl<'f> Engine<'f> {
                         timeout_ms: *timeout_ms,
                         detect_machine: *detect_machine,
                     });
-                    self.wait = Wait::Dial { leg: *leg };
+                    self.s.wait = Wait::Dial { leg: *leg };
                     return;
                 }
                 Op::Bridge {
@@ -760,7 +729,7 @@ impl<'f> Engine<'f> {
                     }
                     self.emit(Command::Bridge { a: *a, b: *b });
                     let timer = self.timer(*max_length_ms);
-                    self.wait = Wait::Bridge {
+                    self.s.wait = Wait::Bridge {
                         a: *a,
                         b: *b,
                         timer,
@@ -772,7 +741,7 @@ impl<'f> Engine<'f> {
                         return;
                     };
                     self.emit(Command::Transfer { leg: *leg, number });
-                    self.leg_status[leg.0 as usize] = LegStatus::Gone;
+                    self.s.leg_status[leg.0 as usize] = LegStatus::Gone;
                     if node.edges.is_empty() {
                         self.end();
                         return;
@@ -789,7 +758,7 @@ impl<'f> Engine<'f> {
                         max_ms: *max_length_ms,
                         end_key: end_key.clone(),
                     });
-                    self.wait = Wait::Record { leg: *leg };
+                    self.s.wait = Wait::Record { leg: *leg };
                     return;
                 }
                 Op::Sms { to, text } => {
@@ -828,12 +797,12 @@ impl<'f> Engine<'f> {
                         headers: h,
                         timeout_ms: *timeout_ms,
                     });
-                    self.wait = Wait::Fetch;
+                    self.s.wait = Wait::Fetch;
                     return;
                 }
                 Op::Assign { var, value } => {
                     let Some(v) = self.value(value) else { return };
-                    self.vars[var.0 as usize] = Some(v);
+                    self.s.vars[var.0 as usize] = Some(v);
                 }
                 Op::Branch { cond } => {
                     let Some(v) = self.value(cond) else { return };
@@ -852,22 +821,22 @@ impl<'f> Engine<'f> {
                 }
                 Op::LoopStart { id: l } => {
                     let i = l.0 as usize;
-                    self.loop_counts[i] = 0;
-                    if let Some(old) = self.loop_expired[i].take() {
+                    self.s.loop_counts[i] = 0;
+                    if let Some(old) = self.s.loop_expired[i].take() {
                         self.emit(Command::CancelTimer { id: old });
                     }
                     if let Some(ms) = self.flow.loops[i].within_ms {
                         let t = self.timer(ms);
-                        self.loop_expired[i] = Some(t);
+                        self.s.loop_expired[i] = Some(t);
                     }
                 }
                 Op::LoopCheck { id: l } => {
                     let i = l.0 as usize;
                     let spec = &self.flow.loops[i];
-                    let expired = self.loop_expired[i] == Some(TimerId(0));
-                    let within_count = spec.max_count.is_none_or(|m| self.loop_counts[i] < m);
+                    let expired = self.s.loop_expired[i] == Some(TimerId(0));
+                    let within_count = spec.max_count.is_none_or(|m| self.s.loop_counts[i] < m);
                     let outcome = if within_count && !expired {
-                        self.loop_counts[i] += 1;
+                        self.s.loop_counts[i] += 1;
                         Outcome::Body
                     } else {
                         Outcome::Done
@@ -902,7 +871,7 @@ impl<'f> Engine<'f> {
                     self.end();
                     return;
                 }
-                Op::Block { leg } => match self.leg_numbers[leg.0 as usize].clone() {
+                Op::Block { leg } => match self.s.leg_numbers[leg.0 as usize].clone() {
                     Some(number) => self.emit(Command::Block { number }),
                     None => return self.raise("the number to block is not known".into()),
                 },
@@ -914,7 +883,7 @@ impl<'f> Engine<'f> {
                             return;
                         }
                         Some(l) => {
-                            self.leg_status[l.0 as usize] = LegStatus::Gone;
+                            self.s.leg_status[l.0 as usize] = LegStatus::Gone;
                             if node.edges.is_empty() {
                                 self.end();
                                 return;
@@ -995,21 +964,22 @@ impl<'f> Engine<'f> {
 
 impl value::Scope for Engine<'_> {
     fn var(&self, id: VarId) -> Option<&Value> {
-        self.vars.get(id.0 as usize).and_then(Option::as_ref)
+        self.s.vars.get(id.0 as usize).and_then(Option::as_ref)
     }
 
     fn leg_number(&self, leg: LegId) -> Option<&str> {
-        self.leg_numbers
+        self.s
+            .leg_numbers
             .get(leg.0 as usize)
             .and_then(|n| n.as_deref())
     }
 
     fn builtin(&self, name: ir::Builtin) -> Option<Value> {
         match name {
-            ir::Builtin::CalledNumber => self.called.clone().map(Value::Phone),
-            ir::Builtin::CallId => Some(Value::Text(self.call_id.clone())),
-            ir::Builtin::SmsText => self.sms.as_ref().map(|(_, t)| Value::Text(t.clone())),
-            ir::Builtin::SmsFrom => self.sms.as_ref().map(|(f, _)| Value::Phone(f.clone())),
+            ir::Builtin::CalledNumber => self.s.called.clone().map(Value::Phone),
+            ir::Builtin::CallId => Some(Value::Text(self.s.call_id.clone())),
+            ir::Builtin::SmsText => self.s.sms.as_ref().map(|(_, t)| Value::Text(t.clone())),
+            ir::Builtin::SmsFrom => self.s.sms.as_ref().map(|(f, _)| Value::Phone(f.clone())),
         }
     }
 }

@@ -254,7 +254,7 @@ fn binary(op: BinaryOp, lhs: &Expr, rhs: &Expr, scope: &dyn Scope) -> Result<Val
         _ => {}
     }
     let (l, r) = (eval(lhs, scope)?, eval(rhs, scope)?);
-    let overflow = || EvalError(format!("number overflow in `{}`", symbol(op)));
+    let overflow = || EvalError(format!("number overflow in `{}`", op.symbol()));
     Ok(match (op, &l, &r) {
         (BinaryOp::Add, Value::Number(a), Value::Number(b)) => {
             Value::Number(a.checked_add(*b).ok_or_else(overflow)?)
@@ -297,7 +297,7 @@ fn binary(op: BinaryOp, lhs: &Expr, rhs: &Expr, scope: &dyn Scope) -> Result<Val
                 _ => ord.is_ge(),
             })
         }
-        _ => return err(format!("`{}` cannot combine these values", symbol(op))),
+        _ => return err(format!("`{}` cannot combine these values", op.symbol())),
     })
 }
 
@@ -306,25 +306,6 @@ fn equal(a: &Value, b: &Value) -> bool {
         (Value::Json(_), _) | (_, Value::Json(_)) => a.as_json() == b.as_json(),
         (Value::Digits(x) | Value::Text(x), Value::Digits(y) | Value::Text(y)) => x == y,
         _ => a == b,
-    }
-}
-
-fn symbol(op: BinaryOp) -> &'static str {
-    match op {
-        BinaryOp::Add => "+",
-        BinaryOp::Sub => "-",
-        BinaryOp::Mul => "*",
-        BinaryOp::Div => "/",
-        BinaryOp::Rem => "%",
-        BinaryOp::Concat => "+",
-        BinaryOp::Eq => "==",
-        BinaryOp::Ne => "!=",
-        BinaryOp::Lt => "<",
-        BinaryOp::Le => "<=",
-        BinaryOp::Gt => ">",
-        BinaryOp::Ge => ">=",
-        BinaryOp::And => "and",
-        BinaryOp::Or => "or",
     }
 }
 

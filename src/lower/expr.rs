@@ -7,7 +7,8 @@ use crate::ir::{self, LegId, Type, VarId};
 use crate::syntax::ast::{self, TemplatePart};
 
 impl FlowLowerer<'_> {
-    pub(super) fn template(&mut self, t: &ast::Template) -> ir::Template {
+    /// A template with its placeholders resolved.
+    pub(super) fn template(&self, t: &ast::Template) -> ir::Template {
         let parts = t
             .parts
             .iter()
@@ -70,21 +71,9 @@ impl FlowLowerer<'_> {
     pub(super) fn expr(&self, e: &ast::Expr) -> ir::Expr {
         match &e.kind {
             ast::ExprKind::Int(v) => ir::Expr::Number { value: *v },
-            ast::ExprKind::Text(t) => {
-                let parts = t
-                    .parts
-                    .iter()
-                    .map(|p| match p {
-                        TemplatePart::Text(s) => ir::TemplatePart::Text(s.clone()),
-                        TemplatePart::Placeholder(ph) => {
-                            ir::TemplatePart::Value(self.path(&ph.path))
-                        }
-                    })
-                    .collect();
-                ir::Expr::Text {
-                    template: ir::Template { parts },
-                }
-            }
+            ast::ExprKind::Text(t) => ir::Expr::Text {
+                template: self.template(t),
+            },
             ast::ExprKind::Phone(p) => ir::Expr::Phone { value: p.clone() },
             ast::ExprKind::Duration(ms) => ir::Expr::Duration { ms: *ms },
             ast::ExprKind::Bool(b) => ir::Expr::Bool { value: *b },

@@ -88,13 +88,9 @@ mod tests {
 
     fn snapshot() -> (crate::ir::Program, Snapshot) {
         let text = "flow f { answer; collect n: number { prompt \"Число?\"; on timeout | invalid -> hangup }; say \"{{n}}\" }";
-        let mut sources = crate::span::Sources::new();
-        let id = sources.add("f.ivr", text);
-        let (module, errors) = crate::syntax::parse(id, text);
-        assert!(errors.is_empty());
-        let modules = vec![(id, &module)];
-        let (analysis, _) = crate::check::check(&modules, &Default::default());
-        let program = crate::lower::lower(&sources, &modules, &analysis);
+        let program = crate::compile("f.ivr", text)
+            .program
+            .expect("the flow checks clean");
         let mut engine = Engine::new(&program.flows[0]);
         engine.handle(Event::Start {
             has_caller: true,
