@@ -19,12 +19,7 @@ fn expect_code(path: &str, code: &str) {
     assert!(!panicked(&run), "panic on {path}: {}", run.stderr);
     assert_eq!(run.code, 1, "{path}: {}{}", run.stdout, run.stderr);
     let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
-    let codes: Vec<&str> = json
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|d| d["code"].as_str())
-        .collect();
+    let codes = common::diagnostic_codes(&json);
     assert!(
         codes.contains(&code),
         "{path}: expected {code}, got {codes:?}"

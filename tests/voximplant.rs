@@ -7,7 +7,6 @@ mod common;
 
 use common::{ivr_files, ivrc};
 use ivrc::ir;
-use ivrc::sim::VirtualCall;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -58,75 +57,8 @@ fn ir_of(file: &str) -> (String, ir::Program) {
 
 /// What the engine does for the inputs of a test, in the harness's words.
 fn engine_transcript(program: &ir::Program, test: &ir::Test) -> Vec<String> {
-    let flow = program
-        .flows
-        .iter()
-        .find(|f| f.name == test.flow)
-        .expect("flow");
-    let mut call = VirtualCall::new(flow);
-    let params = test
-        .params
-        .iter()
-        .map(|(k, v)| {
-            let text = match v {
-                ir::Expr::Number { value } => value.to_string(),
-                ir::Expr::Phone { value } => value.clone(),
-                ir::Expr::Text { template } => template
-                    .parts
-                    .iter()
-                    .map(|p| match p {
-                        ir::TemplatePart::Text(t) => t.clone(),
-                        ir::TemplatePart::Value(_) => String::new(),
-                    })
-                    .collect(),
-                other => format!("{other:?}"),
-            };
-            (k.clone(), text)
-        })
-        .collect();
-    call.start_call(
-        Some(test.from.clone().unwrap_or_else(|| "+79990000000".into())),
-        params,
-    );
-    for step in &test.steps {
-        if call.ended() {
-            break;
-        }
-        let leg = |call: &VirtualCall<'_>, name: &Option<String>| match name {
-            Some(n) => call.leg(n),
-            None => Some(call.default_leg()),
-        };
-        match &step.kind {
-            ir::TestStepKind::Press { keys, leg: l } => {
-                if let Some(l) = leg(&call, l) {
-                    call.press(l, keys);
-                }
-            }
-            ir::TestStepKind::Speak { text, leg: l } => {
-                if let Some(l) = leg(&call, l) {
-                    call.speak(l, text);
-                }
-            }
-            ir::TestStepKind::Wait { ms } => call.wait(*ms),
-            ir::TestStepKind::DialOutcome { leg: l, outcome } => {
-                if let Some(l) = call.leg(l) {
-                    call.dial_result(l, outcome.clone());
-                }
-            }
-            ir::TestStepKind::Hangup { leg: l } => {
-                if let Some(l) = leg(&call, l) {
-                    call.hangup(l);
-                }
-            }
-            ir::TestStepKind::Respond { json } => {
-                call.respond(Ok(json.clone()));
-            }
-            ir::TestStepKind::RespondFail => {
-                call.respond(Err("failed".into()));
-            }
-            _ => {}
-        }
-    }
+    let call = ivrc::testing::play_inputs(program, test)
+        .unwrap_or_else(|f| panic!("test \"{}\": {} ({})", test.name, f.expected, f.actual));
     call.log
         .iter()
         .filter(|l| {
@@ -345,12 +277,7 @@ fn unsupported_constructs_are_refused_with_a_diagnostic() {
     assert_eq!(run.code, 1);
     let json: serde_json::Value =
         serde_json::from_str(&run.stderr).expect("JSON diagnostics on stderr");
-    let codes: Vec<&str> = json
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|d| d["code"].as_str())
-        .collect();
+    let codes = common::diagnostic_codes(&json);
     assert!(
         codes
             .iter()

@@ -24,19 +24,7 @@ pub fn check_campaign(
     leads_files: &LeadsFiles,
     out: &mut Vec<CheckError>,
 ) -> super::CampaignLeads {
-    let flow = flows.get(c.flow.name.as_str()).copied();
-    if flow.is_none() {
-        let help = did_you_mean(
-            &c.flow.name,
-            flows.keys().copied(),
-            "define the flow, or import the file that defines it",
-        );
-        out.push(CheckError::UnknownFlow {
-            name: c.flow.name.clone(),
-            help,
-            at: c.flow.span.into(),
-        });
-    }
+    let flow = super::flow_named(flows, &c.flow, out);
     let mut seen: HashMap<String, Span> = HashMap::new();
     let mut leads_at = None;
     let mut delimiter = None;

@@ -207,3 +207,25 @@ pub fn check(modules: &[(FileId, &Module)], leads: &LeadsFiles) -> (Analysis, Ve
     }
     (analysis, diags)
 }
+
+/// The flow `name` refers to, or an `UnknownFlow` error (with the closest defined name) in `out`.
+fn flow_named<'a>(
+    flows: &HashMap<&str, &'a crate::syntax::ast::Flow>,
+    name: &crate::syntax::ast::Ident,
+    out: &mut Vec<error::CheckError>,
+) -> Option<&'a crate::syntax::ast::Flow> {
+    let flow = flows.get(name.name.as_str()).copied();
+    if flow.is_none() {
+        let help = suggest::did_you_mean(
+            &name.name,
+            flows.keys().copied(),
+            "define the flow, or import the file that defines it",
+        );
+        out.push(error::CheckError::UnknownFlow {
+            name: name.name.clone(),
+            help,
+            at: name.span.into(),
+        });
+    }
+    flow
+}

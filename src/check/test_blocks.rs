@@ -19,17 +19,7 @@ pub fn check_test(
     if let Some((p, span)) = &t.from {
         values::phone_literal(p, *span, out);
     }
-    let Some(flow) = flows.get(t.flow.name.as_str()).copied() else {
-        let help = did_you_mean(
-            &t.flow.name,
-            flows.keys().copied(),
-            "define the flow, or import the file that defines it",
-        );
-        out.push(CheckError::UnknownFlow {
-            name: t.flow.name.clone(),
-            help,
-            at: t.flow.span.into(),
-        });
+    let Some(flow) = super::flow_named(flows, &t.flow, out) else {
         return;
     };
     for entry in &t.params {

@@ -25,6 +25,14 @@ pub(super) struct ArmRules<'s> {
     binding: Option<(Binding, &'s [&'static str])>,
 }
 
+impl ArmRules<'_> {
+    /// "`statement` has `a`, `b`": the outcomes, for help lines.
+    fn what_it_has(&self) -> String {
+        let outcomes: Vec<String> = self.outcomes.iter().map(|x| format!("`{x}`")).collect();
+        format!("`{}` has {}", self.statement, outcomes.join(", "))
+    }
+}
+
 /// What the walk learned about one arm.
 pub(super) struct ArmInfo {
     outcomes: Vec<String>,
@@ -133,14 +141,8 @@ impl<'a> FlowChecker<'a> {
                     Pattern::Outcome(o) => {
                         if !rules.outcomes.contains(&o.name.as_str()) {
                             let help = format!(
-                                "`{}` has {}{}",
-                                rules.statement,
-                                rules
-                                    .outcomes
-                                    .iter()
-                                    .map(|x| format!("`{x}`"))
-                                    .collect::<Vec<_>>()
-                                    .join(", "),
+                                "{}{}",
+                                rules.what_it_has(),
                                 rules
                                     .texts
                                     .map_or(String::new(), |t| format!(" and {t} in quotes"))
@@ -173,20 +175,10 @@ impl<'a> FlowChecker<'a> {
                     Pattern::Text(t) => match rules.texts {
                         Some(_) => texts.push(t.clone()),
                         None => {
-                            let help = format!(
-                                "`{}` has {}",
-                                rules.statement,
-                                rules
-                                    .outcomes
-                                    .iter()
-                                    .map(|x| format!("`{x}`"))
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
-                            );
                             self.out.push(CheckError::UnknownOutcome {
                                 statement: rules.statement.into(),
                                 name: t.source_text(),
-                                help,
+                                help: rules.what_it_has(),
                                 at: t.span.into(),
                             });
                         }

@@ -48,6 +48,50 @@ pub fn run(program: &ir::Program, test: &ir::Test) -> TestResult {
     }
 }
 
+/// The call as a test's inputs leave it, its `expect` steps skipped and inputs after the
+/// call ended dropped: what the flow does for those inputs, to compare with another
+/// implementation of the same flow.
+pub fn play_inputs<'p>(
+    program: &'p ir::Program,
+    test: &ir::Test,
+) -> Result<VirtualCall<'p>, Box<Failure>> {
+    let mut runner = Runner::start(program, test)?;
+    for step in after_start(test) {
+        if runner.call.ended() {
+            break;
+        }
+        if !is_expectation(&step.kind) {
+            runner.input(step)?;
+        }
+    }
+    Ok(runner.call)
+}
+
+/// The steps after the one that starts the call (`receive sms`, when it is first).
+fn after_start(test: &ir::Test) -> &[ir::TestStep] {
+    match test.steps.split_first() {
+        Some((first, rest)) if matches!(first.kind, TestStepKind::ReceiveSms { .. }) => rest,
+        _ => &test.steps,
+    }
+}
+
+/// Whether the step checks what the flow did (rather than acting on the call).
+fn is_expectation(step: &TestStepKind) -> bool {
+    matches!(
+        step,
+        TestStepKind::ExpectSay { .. }
+            | TestStepKind::ExpectPlay { .. }
+            | TestStepKind::ExpectDial { .. }
+            | TestStepKind::ExpectBridge { .. }
+            | TestStepKind::ExpectTransfer { .. }
+            | TestStepKind::ExpectSms { .. }
+            | TestStepKind::ExpectFetch { .. }
+            | TestStepKind::ExpectReport { .. }
+            | TestStepKind::ExpectHangup
+            | TestStepKind::ExpectBlock
+    )
+}
+
 /// Whether `text` matches `pattern`, where `*` matches any run of characters.
 pub fn glob(pattern: &str, text: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
@@ -111,25 +155,12 @@ impl<'p> Runner<'p> {
     }
 
     fn steps(&mut self, test: &ir::Test) -> Result<(), Box<Failure>> {
-        for (i, step) in test.steps.iter().enumerate() {
-            if i == 0 && matches!(step.kind, TestStepKind::ReceiveSms { .. }) {
-                continue;
-            }
-            match &step.kind {
-                TestStepKind::ExpectSay { .. }
-                | TestStepKind::ExpectPlay { .. }
-                | TestStepKind::ExpectDial { .. }
-                | TestStepKind::ExpectBridge { .. }
-                | TestStepKind::ExpectTransfer { .. }
-                | TestStepKind::ExpectSms { .. }
-                | TestStepKind::ExpectFetch { .. }
-                | TestStepKind::ExpectReport { .. }
-                | TestStepKind::ExpectHangup
-                | TestStepKind::ExpectBlock => self.expect(step)?,
-                _ => {
-                    self.nothing_left(step)?;
-                    self.input(step)?;
-                }
+        for step in after_start(test) {
+            if is_expectation(&step.kind) {
+                self.expect(step)?;
+            } else {
+                self.nothing_left(step)?;
+                self.input(step)?;
             }
         }
         Ok(())

@@ -82,3 +82,12 @@ pub fn rel(path: &Path) -> String {
 pub fn panicked(run: &Run) -> bool {
     run.stderr.contains("panicked at") || run.code == 101
 }
+
+/// The `code` of each diagnostic in `--format json` output.
+pub fn diagnostic_codes(json: &serde_json::Value) -> Vec<&str> {
+    json.as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d["code"].as_str())
+        .collect()
+}

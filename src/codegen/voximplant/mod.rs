@@ -205,7 +205,7 @@ fn scenario(flow: &ir::Flow, start: &Start) -> String {
     out.push_str("\n/* ---- the flow ---- */\n");
     out.push_str(&flow_table(flow, start));
     out.push('\n');
-    out.push_str(&startup(flow, start));
+    out.push_str(&startup(start));
     out
 }
 
@@ -500,7 +500,7 @@ fn expr(e: &Expr) -> String {
     }
 }
 
-fn startup(_flow: &ir::Flow, start: &Start) -> String {
+fn startup(start: &Start) -> String {
     match start {
         Start::Inbound => "VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {\n  ivrcRun(FLOW, (rt) => {\n    rt.attach(0, e.call);\n    rt.setCalled(e.destination, e.call.id());\n    e.call.handleTones(true);\n    rt.begin({}, e.callerid, true);\n  });\n});\n".to_string(),
         Start::CallList => "VoxEngine.addEventListener(AppEvents.Started, () => {\n  const row = JSON.parse(VoxEngine.customData() || \"{}\");\n  ivrcRun(FLOW, (rt) => rt.begin(row, null, false));\n});\n".to_string(),
