@@ -4,7 +4,8 @@
 //! Prompts take no time (each `say`/`play` ends at once), timers fire when virtual time is
 //! advanced with [`VirtualCall::wait`], a dial rings until its outcome is given or its timeout
 //! passes (then `no_answer`), a fetch waits for its response or its timeout (then `error`),
-//! and recordings end at once. Everything the engine asks for is kept in a log with the
+//! and a recording runs until its end key is pressed (the key is not passed on) or its
+//! longest length passes; a hangup of the recorded party drops it. Everything the engine asks for is kept in a log with the
 //! virtual time it happened at.
 
 pub mod console;
@@ -69,6 +70,15 @@ enum Due {
     DialTimeout(LegId),
     /// A fetch's time limit ran out.
     FetchTimeout,
+    /// A recording reached its longest length.
+    RecordLimit,
+}
+
+/// The recording in progress: the recorded leg and the key that ends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Recording {
+    leg: LegId,
+    end_key: Option<char>,
 }
 
 /// A call run by the engine in virtual time.
@@ -81,6 +91,7 @@ pub struct VirtualCall<'f> {
     dialing: Vec<LegId>,
     fetching: bool,
     recordings: u32,
+    recording: Option<Recording>,
     stuck: bool,
     /// Every command so far.
     pub log: Vec<Logged>,
@@ -98,6 +109,7 @@ impl<'f> VirtualCall<'f> {
             dialing: Vec::new(),
             fetching: false,
             recordings: 0,
+            recording: None,
             stuck: false,
             log: Vec::new(),
         }
@@ -170,11 +182,31 @@ impl<'f> VirtualCall<'f> {
         self.feed(Event::StartSms { from, text, params });
     }
 
-    /// Keys pressed on a leg, one event per key.
+    /// Keys pressed on a leg, one event per key; the end key of a recording of that leg
+    /// ends the recording instead.
     pub fn press(&mut self, leg: LegId, keys: &str) {
         for key in keys.chars() {
-            self.feed(Event::Key { leg, key });
+            let ends_recording = self
+                .recording
+                .as_ref()
+                .is_some_and(|r| r.leg == leg && r.end_key == Some(key));
+            if ends_recording {
+                self.finish_recording();
+            } else {
+                self.feed(Event::Key { leg, key });
+            }
         }
+    }
+
+    /// Ends the recording in progress and hands its address to the engine.
+    fn finish_recording(&mut self) {
+        let Some(r) = self.recording.take() else {
+            return;
+        };
+        self.due.retain(|_, d| *d != Due::RecordLimit);
+        self.recordings += 1;
+        let url = format!("recording-{}.wav", self.recordings);
+        self.feed(Event::RecordDone { leg: r.leg, url });
     }
 
     /// Speech heard on a leg.
@@ -189,6 +221,10 @@ impl<'f> VirtualCall<'f> {
     /// A party hangs up.
     pub fn hangup(&mut self, leg: LegId) {
         self.dialing.retain(|l| *l != leg);
+        if self.recording.as_ref().is_some_and(|r| r.leg == leg) {
+            self.recording = None;
+            self.due.retain(|_, d| *d != Due::RecordLimit);
+        }
         self.feed(Event::Hangup { leg });
     }
 
@@ -238,6 +274,7 @@ impl<'f> VirtualCall<'f> {
                         result: Err("timed out".into()),
                     });
                 }
+                Due::RecordLimit => self.finish_recording(),
             }
         }
         self.now = target;
@@ -306,12 +343,19 @@ impl<'f> VirtualCall<'f> {
                 self.fetching = true;
                 self.schedule(*timeout_ms, Due::FetchTimeout);
             }
-            Command::Record { leg, .. } => {
-                self.recordings += 1;
-                let url = format!("recording-{}.wav", self.recordings);
-                self.events.push_back(Event::RecordDone { leg: *leg, url });
+            Command::Record {
+                leg,
+                max_ms,
+                end_key,
+            } => {
+                self.recording = Some(Recording {
+                    leg: *leg,
+                    end_key: end_key.as_ref().and_then(|k| k.chars().next()),
+                });
+                self.schedule(*max_ms, Due::RecordLimit);
             }
             Command::End => {
+                self.recording = None;
                 self.due.clear();
                 self.dialing.clear();
                 self.fetching = false;
