@@ -71,6 +71,7 @@ fn engine_transcript(program: &ir::Program, test: &ir::Test) -> Vec<String> {
                     | C::Bridge { .. }
                     | C::Transfer { .. }
                     | C::Fetch { .. }
+                    | C::Sms { .. }
                     | C::Report { .. }
                     | C::End
             )
@@ -101,11 +102,18 @@ fn example_files() -> Vec<String> {
     ivr_files("examples")
 }
 
+/// The examples and the Voximplant fixtures: everything that targets Voximplant.
+fn voximplant_files() -> Vec<String> {
+    let mut files = example_files();
+    files.extend(ivr_files("tests/fixtures/voximplant"));
+    files
+}
+
 #[test]
 fn scenarios_pass_node_check() {
     let mut checked = 0;
-    for file in example_files() {
-        let name = file.replace(['/', '.'], "_");
+    for file in voximplant_files() {
+        let name = format!("check_{}", file.replace(['/', '.'], "_"));
         let Some(dir) = build(&file, &name) else {
             continue;
         };
@@ -142,7 +150,7 @@ fn scenarios_type_check_against_the_voxengine_declarations() {
     );
     let declarations = root.join("tests/js/voxengine.d.ts");
     let mut checked = 0;
-    for file in example_files() {
+    for file in voximplant_files() {
         let name = format!("tsc_{}", file.replace(['/', '.'], "_"));
         let Some(dir) = build(&file, &name) else {
             continue;
@@ -237,6 +245,7 @@ fn scenario_and_call_list_snapshots() {
         "examples/callback.ivr",
         "examples/courier.ivr",
         "tests/fixtures/voximplant/window_campaign.ivr",
+        "tests/fixtures/voximplant/voicemail.ivr",
     ] {
         let name = file.replace(['/', '.'], "_");
         let dir = build(file, &name).expect("builds for Voximplant");

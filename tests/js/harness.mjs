@@ -8,7 +8,11 @@
 // `ivrc test`), stopPlayback (no PlaybackFinished), handleTones + ToneReceived, Connected,
 // Failed {code}, Disconnected, callPSTN, sendMediaBetween, createASR + ASREvents.Result,
 // Net.httpRequestAsync (with timeout → code -7), CallList.reportResult/reportError,
-// VoxEngine.terminate, setTimeout/clearTimeout on a virtual clock.
+// VoxEngine.terminate, setTimeout/clearTimeout on a virtual clock; createRecorder +
+// sendMediaTo → RecorderEvents.Started {url} and, after stop(), Stopped (addresses numbered
+// as `ivrc test` numbers them); AMD.create + callPSTN {amd} → AMD.Events.DetectionComplete
+// after Connected (HUMAN, or VOICEMAIL for the `machine` outcome); call.record;
+// VoximplantAPI.Client().SMS.sendSmsMessage.
 
 import fs from "node:fs";
 import vm from "node:vm";
@@ -27,10 +31,12 @@ function runTest(test, flowName) {
   let customData = "{}";
   let pendingFetch = null;
   let asr = null;
+  let recordings = 0;
 
   class Call {
-    constructor(number, outbound) {
+    constructor(number, outbound, parameters) {
       this.number = number; this.outbound = outbound; this.listeners = {};
+      this.detector = parameters && parameters.amd ? parameters.amd : null;
       this.leg = null; this.state = outbound ? "ringing" : "connected"; calls.push(this);
     }
     addEventListener(ev, f) { (this.listeners[ev] = this.listeners[ev] || []).push(f); }
@@ -41,7 +47,15 @@ function runTest(test, flowName) {
     say(text) { out.push(`say to ${this.leg} "${text}"`); queue.push(() => this.emit("Call.PlaybackFinished")); this.playing = true; }
     startPlayback(url) { out.push(`play to ${this.leg} "${url}"`); queue.push(() => this.emit("Call.PlaybackFinished")); }
     stopPlayback() { queue.splice(0, queue.length, ...queue.filter(() => true)); }
-    sendMediaTo(a) { asr = { call: this, asr: a }; }
+    sendMediaTo(a) { if (a.isRecorder) a.start(); else asr = { call: this, asr: a }; }
+    record() {}
+    // Answers the call; a detector then classifies it.
+    connect(machine) {
+      this.state = "connected";
+      this.emit("Call.Connected");
+      const d = this.detector;
+      if (d) queue.push(() => d.fire("AMD.Events.DetectionComplete", { call: this, resultClass: machine ? "VOICEMAIL" : "HUMAN" }));
+    }
     hangup() { if (this.state === "connected" || this.state === "ringing") { this.state = "gone"; } }
   }
 
@@ -50,18 +64,39 @@ function runTest(test, flowName) {
     setTimeout: (f, ms) => { const id = ++seq; timers.set(id, { at: now + ms, f, seq: id }); return id; },
     clearTimeout: (id) => timers.delete(id),
     Logger: { write: () => {} },
-    Modules: { ASR: "ASR" },
+    Modules: { ASR: "ASR", Recorder: "recorder", VoximplantAPI: "voximplantapi" },
     require: () => {},
     AppEvents: { CallAlerting: "Application.CallAlerting", Started: "Application.Started" },
     CallEvents: { PlaybackFinished: "Call.PlaybackFinished", ToneReceived: "Call.ToneReceived", Connected: "Call.Connected",
-      Disconnected: "Call.Disconnected", Failed: "Call.Failed" },
+      Disconnected: "Call.Disconnected", Failed: "Call.Failed", RecordStarted: "Call.RecordStarted" },
+    RecorderEvents: { Started: "Recorder.Started", Stopped: "Recorder.Stopped", RecorderError: "Recorder.Error" },
+    AMD: {
+      Model: { RU: "ru", US: "us" },
+      Events: { DetectionComplete: "AMD.Events.DetectionComplete", DetectionError: "AMD.Events.DetectionError" },
+      ResultClass: { VOICEMAIL: "VOICEMAIL", HUMAN: "HUMAN", TIMEOUT: "TIMEOUT", CALL_ENDED: "CALL_ENDED" },
+      create: () => { const l = {}; return { addEventListener: (ev, f) => { l[ev] = f; }, fire: (ev, e) => l[ev] && l[ev](e) }; },
+    },
+    VoximplantAPI: {
+      Client: class { constructor() { this.SMS = { sendSmsMessage: () => Promise.resolve({ result: 1, messageId: 1, fragmentsCount: 1 }) }; } },
+    },
     ASREvents: { Result: "ASR.Result" },
     VoiceList: new Proxy({}, { get: (_, a) => new Proxy({}, { get: (_, b) => `${String(a)}.${String(b)}` }) }),
     ASRProfileList: new Proxy({}, { get: (_, a) => new Proxy({}, { get: (_, b) => `${String(a)}.${String(b)}` }) }),
     VoxEngine: {
       addEventListener: (ev, f) => { appListeners[ev] = f; },
       customData: () => customData,
-      callPSTN: (number) => new Call(number, true),
+      callPSTN: (number, callerid, parameters) => new Call(number, true, parameters),
+      createRecorder: () => {
+        const l = {};
+        const fire = (ev, e) => l[ev] && l[ev](e);
+        let url = null;
+        return {
+          isRecorder: true,
+          addEventListener: (ev, f) => { l[ev] = f; },
+          start: () => { url = `recording-${++recordings}.wav`; queue.push(() => fire("Recorder.Started", { url })); },
+          stop: () => { if (url !== null) queue.push(() => fire("Recorder.Stopped", { cost: "0", duration: 0 })); },
+        };
+      },
       sendMediaBetween: (a, b) => out.push(`bridge ${a.leg} and ${b.leg}`),
       createASR: () => { const l = {}; return { addEventListener: (ev, f) => { l[ev] = f; }, stop: () => { asr = null; }, fire: (text) => l["ASR.Result"] && l["ASR.Result"]({ text, confidence: 1 }) }; },
       terminate: () => { terminated = true; },
@@ -83,6 +118,7 @@ function runTest(test, flowName) {
       if (kind === "dial") out.push(`dial ${b} as ${a}`);
       if (kind === "transfer") out.push(`transfer ${a} to ${b}`);
       if (kind === "fetch") out.push(`fetch ${a} ${b}`);
+      if (kind === "sms") out.push(`sms to ${a} "${b}"`);
       if (kind === "report") {
         if (a) out.push(Object.keys(c).length ? `report ok with { ${Object.entries(c).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(", ")} }` : "report ok");
         else out.push(b === null ? "report retry" : `report retry "${b}"`);
@@ -128,7 +164,7 @@ function runTest(test, flowName) {
     } else {
       customData = JSON.stringify(params);
       appListeners["Application.Started"]({});
-      if (FLOW.callList.dialsLead) { const lead = calls[0]; lead.state = "connected"; lead.emit("Call.Connected"); }
+      if (FLOW.callList.dialsLead) calls[0].connect(false);
     }
     await settle();
     for (const step of test.steps) {
@@ -141,7 +177,7 @@ function runTest(test, flowName) {
         case "dial_outcome": {
           const c = legCall(k.leg);
           if (!c || c.state !== "ringing") break;
-          if (k.outcome === "answered") { c.state = "connected"; c.emit("Call.Connected"); }
+          if (k.outcome === "answered" || k.outcome === "machine") c.connect(k.outcome === "machine");
           else { c.state = "gone"; c.emit("Call.Failed", { code: k.outcome === "busy" ? 486 : k.outcome === "no_answer" ? 480 : 503 }); }
           await settle();
           break;

@@ -7,6 +7,16 @@
 //   `language` (3.0.0–25.0.0) options; startPlayback/stopPlayback; handleTones; callPSTN;
 //   sendMediaBetween; createASR with profile/singleUtterance/phraseHints; Net.httpRequestAsync
 //   and its result codes; CallList.reportResult/reportError; Logger.write; customData.
+// - The same file (VoxEngine 7.57.0), read for session 11 of issue 4: Call.record with
+//   CallRecordParameters and CallEvents.RecordStarted {url}; Modules.Recorder,
+//   VoxEngine.createRecorder(RecorderParameters) — declared there as returning
+//   `Recorder | ConferenceRecorder`, narrowed here to the Recorder a call records into —,
+//   Recorder.stop, RecorderEvents.Started {url} / Stopped {cost, duration} / RecorderError
+//   {error}; the AMD namespace (no module to require): AMD.create({model, timeout?}),
+//   AMD.Model.RU/US, AMD.Events.DetectionComplete {resultClass, confidence?} /
+//   DetectionError {message}, AMD.ResultClass; callPSTN's third argument {amd?,
+//   followDiversion?}; Modules.VoximplantAPI with `new VoximplantAPI.Client()` and
+//   SMS.sendSmsMessage({source, destination, smsBody, storeBody?}).
 // - VoiceList and ASRProfileList constants listed in targets.md A.3 and A.6.
 // - `Modules.CallList` is absent from the official Modules enum (targets.md A.9); the
 //   scenario guards its `require` with `typeof`, so it is declared optional here.
@@ -28,7 +38,7 @@ declare const ASRProfileList: {
   Google: { ru_RU: ASRProfile; en_US: ASRProfile };
 };
 
-declare const Modules: { ASR: string; CallList?: string };
+declare const Modules: { ASR: string; Recorder: string; VoximplantAPI: string; CallList?: string };
 declare function require(module: string | undefined): void;
 
 declare enum AppEvents {
@@ -42,6 +52,7 @@ declare enum CallEvents {
   Failed = "Call.Failed",
   PlaybackFinished = "Call.PlaybackFinished",
   ToneReceived = "Call.ToneReceived",
+  RecordStarted = "Call.RecordStarted",
 }
 
 declare enum ASREvents {
@@ -52,6 +63,8 @@ interface CallEvent { call: Call; name: string; id: string }
 interface CallFailedEvent extends CallEvent { code: number; reason: string }
 interface CallDisconnectedEvent extends CallEvent { internalCode: number; reason: string; duration: number }
 interface ToneReceivedEvent extends CallEvent { tone: string; type: number }
+interface CallRecordStartedEvent extends CallEvent { url: string }
+interface CallRecordParameters { hd_audio?: boolean; stereo?: boolean; lossless?: boolean; transcribe?: boolean }
 interface CallAlertingEvent { call: Call; callerid: string; destination: string; toURI: string; fromURI: string; displayName: string }
 
 interface SayOptions { voice?: Voice; language?: Voice; progressivePlayback?: boolean }
@@ -60,6 +73,7 @@ interface Call {
   addEventListener(event: CallEvents.Failed, handler: (e: CallFailedEvent) => void): void;
   addEventListener(event: CallEvents.Disconnected, handler: (e: CallDisconnectedEvent) => void): void;
   addEventListener(event: CallEvents.ToneReceived, handler: (e: ToneReceivedEvent) => void): void;
+  addEventListener(event: CallEvents.RecordStarted, handler: (e: CallRecordStartedEvent) => void): void;
   addEventListener(event: CallEvents.Connected | CallEvents.PlaybackFinished, handler: (e: CallEvent) => void): void;
   answer(): void;
   hangup(): void;
@@ -67,7 +81,8 @@ interface Call {
   startPlayback(url: string, options?: { loop?: boolean; progressivePlayback?: boolean }): void;
   stopPlayback(): void;
   handleTones(doHandle: boolean): void;
-  sendMediaTo(target: ASR): void;
+  sendMediaTo(target: ASR | Recorder): void;
+  record(parameters: CallRecordParameters): void;
   id(): string;
 }
 
@@ -80,11 +95,56 @@ interface ASR {
 
 interface ASRParameters { profile: ASRProfile; singleUtterance?: boolean; phraseHints?: string[]; interimResults?: boolean }
 
+declare enum RecorderEvents {
+  RecorderError = "Recorder.Error",
+  Started = "Recorder.Started",
+  Stopped = "Recorder.Stopped",
+}
+
+interface RecorderStartedEvent { recorder: Recorder; url: string }
+interface RecorderStoppedEvent { recorder: Recorder; cost: string; duration: number }
+interface RecorderErrorEvent { recorder: Recorder; error: string }
+interface RecorderParameters { name?: string; secure?: boolean; hd_audio?: boolean; lossless?: boolean }
+
+interface Recorder {
+  addEventListener(event: RecorderEvents.Started, handler: (e: RecorderStartedEvent) => void): void;
+  addEventListener(event: RecorderEvents.Stopped, handler: (e: RecorderStoppedEvent) => void): void;
+  addEventListener(event: RecorderEvents.RecorderError, handler: (e: RecorderErrorEvent) => void): void;
+  stop(): void;
+}
+
+declare namespace AMD {
+  enum Model { RU = "ru", US = "us" }
+  enum Events { DetectionComplete = "AMD.Events.DetectionComplete", DetectionError = "AMD.Events.DetectionError" }
+  enum ResultClass { VOICEMAIL, HUMAN, TIMEOUT, CALL_ENDED }
+  interface Parameters { model: Model; timeout?: number }
+  interface DetectionCompleteEvent { amd: AnsweringMachineDetector; call: Call; callId: string; resultClass: ResultClass; confidence?: number }
+  interface DetectionErrorEvent { amd: AnsweringMachineDetector; callId?: string; message: string }
+  interface AnsweringMachineDetector {
+    addEventListener(event: Events.DetectionComplete, handler: (e: DetectionCompleteEvent) => void): void;
+    addEventListener(event: Events.DetectionError, handler: (e: DetectionErrorEvent) => void): void;
+  }
+  function create(parameters: Parameters): AnsweringMachineDetector;
+}
+
+interface CallPSTNParameters { amd?: AMD.AnsweringMachineDetector; followDiversion?: boolean }
+
+declare namespace VoximplantAPI {
+  interface SendSmsMessageRequest { source: string; destination: string; smsBody: string; storeBody?: boolean }
+  interface SendSmsMessageResponse { result: number; messageId: number; fragmentsCount: number; error?: object }
+  interface SMSInterface { sendSmsMessage(request: SendSmsMessageRequest): Promise<SendSmsMessageResponse> }
+  class Client {
+    constructor();
+    SMS: SMSInterface;
+  }
+}
+
 declare namespace VoxEngine {
   function addEventListener(event: AppEvents.CallAlerting, handler: (e: CallAlertingEvent) => void): void;
   function addEventListener(event: AppEvents.Started, handler: (e: object) => void): void;
   function customData(): string;
-  function callPSTN(number: string, callerid: string): Call;
+  function callPSTN(number: string, callerid: string, parameters?: CallPSTNParameters): Call;
+  function createRecorder(parameters?: RecorderParameters): Recorder;
   function sendMediaBetween(a: Call, b: Call): void;
   function createASR(parameters: ASRParameters): ASR;
   function terminate(): void;

@@ -2,8 +2,9 @@
 //! CSV and a CreateCallList request description.
 //!
 //! A scenario is the ivrc runtime for VoxEngine (`runtime.js`, the engine's semantics in
-//! JavaScript over `call.say`, `handleTones`/`ToneReceived`, the ASR module, `callPSTN`,
-//! `sendMediaBetween`, `Net.httpRequestAsync` and `CallList.report*`) followed by the flow as
+//! JavaScript over `call.say`, `handleTones`/`ToneReceived`, the ASR module, `callPSTN` with
+//! AMD detectors, the Recorder module, `call.record`, `sendMediaBetween`,
+//! `Net.httpRequestAsync`, the VoximplantAPI SMS client and `CallList.report*`) followed by the flow as
 //! a table of nodes, each commented with the `.ivr` line it comes from, and the start-up for
 //! its kind: inbound (`AppEvents.CallAlerting`) or call list (`AppEvents.Started` with
 //! `JSON.parse(VoxEngine.customData())`). Text reaches the JavaScript only through
@@ -45,13 +46,13 @@ pub fn generate(program: &ir::Program) -> Result<Vec<Artifact>, Vec<Unsupported>
             },
         };
         for c in &campaigns {
-            campaign_capabilities(c, &mut problems);
+            campaign_capabilities(c, flow, &mut problems);
         }
         flow_capabilities(flow, &mut problems);
         if problems.is_empty() {
             artifacts.push(Artifact {
                 path: format!("{}.voxengine.js", flow.name),
-                contents: scenario(flow, &start),
+                contents: scenario(flow, &start, campaigns.first().copied()),
             });
         }
     }
@@ -102,10 +103,9 @@ fn flow_capabilities(flow: &ir::Flow, out: &mut Vec<Unsupported>) {
         let problem = match &n.op {
             Op::Play { audio: ir::Audio::Record { .. }, .. } => Some(("`play record`", "record ids are Zvonobot audio; play a file URL (`play \"https://…\"`) or `say` the text")),
             Op::Play { audio: ir::Audio::File { .. }, .. } => Some(("`play` of a local file", "VoxEngine plays URLs; upload the file and `play \"https://…\"`")),
-            Op::Sms { .. } => Some(("`sms`", "sending SMS from a scenario is not confirmed (targets.md A.8); send it from your backend with `fetch … post`")),
+            Op::Sms { .. } if !matches!(flow.settings.caller_id, Some(Expr::Phone { .. })) => Some(("`sms` without a `caller_id`", "Voximplant sends SMS from one of your numbers with SMS enabled; set it with `caller_id +7…` in the flow")),
             Op::Block { .. } => Some(("`block`", "Voximplant has no blacklist for scenarios; record the number with `fetch … post` to your CRM")),
-            Op::Record { .. } => Some(("`record`", "recording is not emitted for Voximplant yet; use the campaign's `record_calls` on another target")),
-            Op::Dial { detect_machine: true, .. } => Some(("`detect_machine`", "answering-machine detection is not emitted for Voximplant yet; remove it or handle `answered`")),
+            Op::Dial { detect_machine: true, .. } if amd_model(flow).is_none() => Some(("`detect_machine` in this language", AMD_HELP)),
             _ => None,
         };
         if let Some((construct, help)) = problem {
@@ -114,7 +114,18 @@ fn flow_capabilities(flow: &ir::Flow, out: &mut Vec<Unsupported>) {
     }
 }
 
-fn campaign_capabilities(c: &ir::Campaign, out: &mut Vec<Unsupported>) {
+const AMD_HELP: &str = "VoxEngine detects answering machines for `lang ru-RU` (AMD.Model.RU) and `en-US` (AMD.Model.US); remove `detect_machine` or change the flow's `lang`";
+
+/// The VoxEngine answering-machine model for the flow's language (targets.md A.7).
+fn amd_model(flow: &ir::Flow) -> Option<&'static str> {
+    match flow.settings.lang.as_deref().unwrap_or("ru-RU") {
+        "ru-RU" => Some("AMD.Model.RU"),
+        "en-US" => Some("AMD.Model.US"),
+        _ => None,
+    }
+}
+
+fn campaign_capabilities(c: &ir::Campaign, flow: &ir::Flow, out: &mut Vec<Unsupported>) {
     if !(1..=5).contains(&c.attempts) {
         out.push(unsupported(
             &c.span,
@@ -143,11 +154,25 @@ fn campaign_capabilities(c: &ir::Campaign, out: &mut Vec<Unsupported>) {
             "call lists retry every attempt after `retry_after`; drop the per-outcome rules",
         ));
     }
-    if c.record_calls.is_some() || c.detect_machine {
+    if c.record_calls.is_some_and(|r| r.trim_ms > 0) {
         out.push(unsupported(
             &c.span,
-            "`record_calls` / `detect_machine`",
-            "not emitted for Voximplant yet",
+            "`record_calls trim`",
+            "VoxEngine records whole calls (`call.record`); drop `trim`",
+        ));
+    }
+    if c.detect_machine && c.dial.is_none() {
+        out.push(unsupported(
+            &c.span,
+            "`detect_machine` on a campaign whose flow places its own calls",
+            "put `detect_machine` on the flow's `dial` instead",
+        ));
+    }
+    if c.detect_machine && amd_model(flow).is_none() {
+        out.push(unsupported(
+            &c.span,
+            "`detect_machine` in this language",
+            AMD_HELP,
         ));
     }
     if c.result_webhook.is_some() {
@@ -180,9 +205,9 @@ fn asr_profile(flow: &ir::Flow) -> &'static str {
     }
 }
 
-fn scenario(flow: &ir::Flow, start: &Start) -> String {
+fn scenario(flow: &ir::Flow, start: &Start, campaign: Option<&ir::Campaign>) -> String {
     let mut out = String::new();
-    let uses_listen = flow.nodes.iter().any(|n| matches!(n.op, Op::Listen { .. }));
+    let uses = |f: fn(&Op) -> bool| flow.nodes.iter().any(|n| f(&n.op));
     out.push_str(&format!(
         "// Generated by ivrc from {} (flow `{}`); edit the .ivr file and rebuild, not this file.\n",
         flow.span.file.replace('\n', " "),
@@ -194,8 +219,14 @@ fn scenario(flow: &ir::Flow, start: &Start) -> String {
         Start::CallListDialing(_) => "// Starts for each call-list task (AppEvents.Started) and first calls the lead.\n",
     });
     out.push_str("\"use strict\";\n");
-    if uses_listen {
+    if uses(|op| matches!(op, Op::Listen { .. })) {
         out.push_str("require(Modules.ASR);\n");
+    }
+    if uses(|op| matches!(op, Op::Record { .. })) {
+        out.push_str("require(Modules.Recorder);\n");
+    }
+    if uses(|op| matches!(op, Op::Sms { .. })) {
+        out.push_str("require(Modules.VoximplantAPI);\n");
     }
     if *start != Start::Inbound {
         out.push_str("if (typeof Modules.CallList !== \"undefined\") require(Modules.CallList);\n");
@@ -203,13 +234,13 @@ fn scenario(flow: &ir::Flow, start: &Start) -> String {
     out.push('\n');
     out.push_str(RUNTIME);
     out.push_str("\n/* ---- the flow ---- */\n");
-    out.push_str(&flow_table(flow, start));
+    out.push_str(&flow_table(flow, start, campaign));
     out.push('\n');
     out.push_str(&startup(start));
     out
 }
 
-fn flow_table(flow: &ir::Flow, start: &Start) -> String {
+fn flow_table(flow: &ir::Flow, start: &Start, campaign: Option<&ir::Campaign>) -> String {
     let file = flow
         .span
         .file
@@ -230,13 +261,34 @@ fn flow_table(flow: &ir::Flow, start: &Start) -> String {
         _ => "null".into(),
     };
     o.push_str(&format!("  callerId: {caller_id},\n"));
+    let detect_lead = campaign.is_some_and(|c| c.detect_machine);
     o.push_str(&format!(
         "  callList: {},\n",
         match start {
             Start::Inbound => "null".to_string(),
-            Start::CallList => "{ dialsLead: false }".to_string(),
-            Start::CallListDialing(_) => "{ dialsLead: true }".to_string(),
+            Start::CallList => "{ dialsLead: false, detectMachine: false }".to_string(),
+            Start::CallListDialing(_) => {
+                format!("{{ dialsLead: true, detectMachine: {detect_lead} }}")
+            }
         }
+    ));
+    let uses_amd = detect_lead
+        || flow.nodes.iter().any(|n| {
+            matches!(
+                n.op,
+                Op::Dial {
+                    detect_machine: true,
+                    ..
+                }
+            )
+        });
+    o.push_str(&format!(
+        "  amdModel: {},\n",
+        amd_model(flow).filter(|_| uses_amd).unwrap_or("null")
+    ));
+    o.push_str(&format!(
+        "  recordCalls: {},\n",
+        campaign.is_some_and(|c| c.record_calls.is_some())
     ));
     let params: Vec<String> = flow
         .params
@@ -338,8 +390,8 @@ fn node(n: &ir::Node) -> String {
             prompt_js(prompt),
             phrases.iter().map(|g| format!("[{}]", g.iter().map(|p| js::string(p)).collect::<Vec<_>>().join(", "))).collect::<Vec<_>>().join(", ")
         ),
-        Op::Dial { leg, target, timeout_ms, caller_id, .. } => format!(
-            "op: \"dial\", leg: {}, target: (s) => {}, timeout: {timeout_ms}, callerId: {}",
+        Op::Dial { leg, target, timeout_ms, caller_id, detect_machine } => format!(
+            "op: \"dial\", leg: {}, target: (s) => {}, timeout: {timeout_ms}, callerId: {}, amd: {detect_machine}",
             leg.0,
             phone_expr(target),
             caller_id.as_ref().map_or("null".into(), |e| format!("(s) => {}", phone_expr(e)))
@@ -367,8 +419,15 @@ fn node(n: &ir::Node) -> String {
         Op::Hangup { leg } => format!("op: \"hangup\", leg: {}", leg.map_or("null".into(), |l| l.0.to_string())),
         Op::Raise { reason } => format!("op: \"raise\", reason: {}", js::string(reason)),
         Op::End => "op: \"end\"".to_string(),
+        Op::Record { leg, var, max_length_ms, end_key } => format!(
+            "op: \"record\", leg: {}, var: {}, maxMs: {max_length_ms}, endKey: {}",
+            leg.0,
+            var.0,
+            end_key.as_ref().map_or("null".into(), |k| js::string(k))
+        ),
+        Op::Sms { to, text } => format!("op: \"sms\", to: (s) => {}, text: {}", phone_expr(to), template(text)),
         // Refused by `flow_capabilities` before emission.
-        Op::Record { .. } | Op::Sms { .. } | Op::Block { .. } => "op: \"unsupported\"".to_string(),
+        Op::Block { .. } => "op: \"unsupported\"".to_string(),
     };
     format!("{{ id: {id}, {body}, e: {e} }}")
 }
@@ -505,7 +564,7 @@ fn startup(start: &Start) -> String {
         Start::Inbound => "VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {\n  ivrcRun(FLOW, (rt) => {\n    rt.attach(0, e.call);\n    rt.setCalled(e.destination, e.call.id());\n    e.call.handleTones(true);\n    rt.begin({}, e.callerid, true);\n  });\n});\n".to_string(),
         Start::CallList => "VoxEngine.addEventListener(AppEvents.Started, () => {\n  const row = JSON.parse(VoxEngine.customData() || \"{}\");\n  ivrcRun(FLOW, (rt) => rt.begin(row, null, false));\n});\n".to_string(),
         Start::CallListDialing(column) => format!(
-            "VoxEngine.addEventListener(AppEvents.Started, () => {{\n  const row = JSON.parse(VoxEngine.customData() || \"{{}}\");\n  ivrcRun(FLOW, (rt) => {{\n    const lead = $phone(String(row[{col}]));\n    const call = VoxEngine.callPSTN(lead, FLOW.callerId || \"\");\n    rt.attach(0, call);\n    call.addEventListener(CallEvents.Connected, () => {{\n      call.handleTones(true);\n      rt.begin(row, lead, true);\n    }});\n    call.addEventListener(CallEvents.Failed, () => rt.callerDialFailed());\n  }});\n}});\n",
+            "VoxEngine.addEventListener(AppEvents.Started, () => {{\n  const row = JSON.parse(VoxEngine.customData() || \"{{}}\");\n  ivrcRun(FLOW, (rt) => rt.dialLead(row, row[{col}]));\n}});\n",
             col = js::string(column)
         ),
     }

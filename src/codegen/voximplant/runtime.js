@@ -209,6 +209,7 @@ function ivrcRun(FLOW, start) {
     if (w.prompting) stopPrompt(w.leg);
     cancel(w.timer); cancel(w.pause); cancel(w.deadline);
     if (w.kind === "listen") stopListening();
+    if (w.kind === "record") stopRecording(w);
   }
 
   function value(f) {
@@ -252,7 +253,7 @@ function ivrcRun(FLOW, start) {
           const num = value(n.target); if (!num) return;
           let cid = null;
           if (n.callerId) { const c = value(n.callerId); if (!c) return; cid = c.ok; }
-          dial(n.leg, num.ok, cid, n.timeout);
+          dial(n.leg, num.ok, cid, n.timeout, n.amd);
           return;
         }
         case "bridge": {
@@ -276,6 +277,13 @@ function ivrcRun(FLOW, start) {
           break;
         }
         case "fetch": { startFetch(n); return; }
+        case "record": { startRecording(n); return; }
+        case "sms": {
+          const to = value(n.to); if (!to) return;
+          const t = value(n.text); if (!t) return;
+          sendSms(to.ok, t.ok);
+          break;
+        }
         case "assign": { const v = value(n.value); if (!v) return; s.v[n.var] = v.ok; break; }
         case "branch": { const v = value(n.cond); if (!v) return; id = n.e[$truthy(v.ok) ? "true" : "false"]; continue; }
         case "loop_start": {
@@ -334,20 +342,49 @@ function ivrcRun(FLOW, start) {
     call.addEventListener(CallEvents.PlaybackFinished, () => onEvent({ type: "prompt_done", leg: leg }));
     call.addEventListener(CallEvents.ToneReceived, (e) => onEvent({ type: "key", leg: leg, key: e.tone }));
     call.addEventListener(CallEvents.Disconnected, () => onEvent({ type: "hangup", leg: leg }));
+    if (FLOW.recordCalls) {
+      // The campaign's `record_calls`: the whole call, kept in the session's call history.
+      call.addEventListener(CallEvents.RecordStarted, (e) => log("recording " + FLOW.legs[leg] + ": " + e.url));
+      call.addEventListener(CallEvents.Connected, () => call.record({}));
+    }
   }
 
-  function dial(leg, number, callerId, timeoutMs) {
+  /* A PSTN call, with an answering-machine detector when `amd` (AMD.create, targets.md A.7). */
+  function callOut(number, callerId, amd) {
+    const detector = amd ? AMD.create({ model: FLOW.amdModel }) : null;
+    const call = detector ? VoxEngine.callPSTN(number, callerId, { amd: detector }) : VoxEngine.callPSTN(number, callerId);
+    return { call: call, detector: detector };
+  }
+  /* Calls `done(isMachine)` once the detector has classified the answered call; a detection
+   * error or timeout counts as a person, as the call is already connected. */
+  function onDetection(detector, done) {
+    let decided = false;
+    detector.addEventListener(AMD.Events.DetectionComplete, (e) => {
+      if (decided) return; decided = true;
+      log("machine detection: " + e.resultClass);
+      done(e.resultClass === AMD.ResultClass.VOICEMAIL);
+    });
+    detector.addEventListener(AMD.Events.DetectionError, (e) => {
+      if (decided) return; decided = true;
+      log("machine detection failed: " + e.message);
+      done(false);
+    });
+  }
+
+  function dial(leg, number, callerId, timeoutMs, amd) {
     const l = s.legs[leg];
     $trace("dial", FLOW.legs[leg], number);
     l.status = "dialing"; l.number = number;
-    const call = VoxEngine.callPSTN(number, callerId || FLOW.callerId || "");
+    const out = callOut(number, callerId || FLOW.callerId || "", amd);
+    const call = out.call;
     attach(leg, call);
     let settled = false;
     const ring = timer(timeoutMs, () => { if (!settled) { settled = true; call.hangup(); dialResult(leg, "no_answer"); } });
     call.addEventListener(CallEvents.Connected, () => {
       if (settled) return; settled = true; cancel(ring);
       call.handleTones(true);
-      dialResult(leg, "answered");
+      if (out.detector) onDetection(out.detector, (machine) => dialResult(leg, machine ? "machine" : "answered"));
+      else dialResult(leg, "answered");
     });
     call.addEventListener(CallEvents.Failed, (e) => {
       if (settled) return; settled = true; cancel(ring);
@@ -359,7 +396,7 @@ function ivrcRun(FLOW, start) {
 
   function dialResult(leg, outcome) {
     const w = s.wait;
-    s.legs[leg].status = outcome === "answered" ? "connected" : "gone";
+    s.legs[leg].status = outcome === "answered" || outcome === "machine" ? "connected" : "gone";
     if (!w || w.kind !== "dial" || w.leg !== leg) return;
     s.wait = null;
     follow(outcome);
@@ -408,6 +445,38 @@ function ivrcRun(FLOW, start) {
     if (s.ended || !s.wait || s.wait.kind !== "fetch" || s.node !== me) return;
     s.wait = null;
     if ("ok" in result) { s.v[n.var] = { j: result.ok }; follow("ok"); } else { log("fetch failed: " + result.error); follow("error"); }
+  }
+
+  /* `record`: what the party says goes to a Recorder (Modules.Recorder) until the end key,
+   * the longest length or a hangup; the address comes with RecorderEvents.Started. */
+  function startRecording(n) {
+    const c = s.legs[n.leg].call;
+    const recorder = VoxEngine.createRecorder({ name: FLOW.name + " " + FLOW.legs[n.leg] });
+    const w = { kind: "record", leg: n.leg, recorder: recorder, url: null, stopping: false, timer: null };
+    recorder.addEventListener(RecorderEvents.Started, (e) => { w.url = e.url; });
+    recorder.addEventListener(RecorderEvents.Stopped, () => onEvent({ type: "recorded", w: w }));
+    recorder.addEventListener(RecorderEvents.RecorderError, (e) => {
+      if (s.ended || s.wait !== w) return;
+      s.wait = null; cancel(w.timer);
+      raise("recording failed: " + e.error);
+    });
+    if (c) c.sendMediaTo(recorder);
+    w.timer = timer(n.maxMs, () => stopRecording(w));
+    s.wait = w;
+  }
+  function stopRecording(w) {
+    cancel(w.timer); w.timer = null;
+    if (!w.stopping) { w.stopping = true; w.recorder.stop(); }
+  }
+
+  /* `sms`: through the Management API client of Modules.VoximplantAPI, from the flow's
+   * caller id (a Voximplant number with SMS enabled). The call goes on without waiting. */
+  function sendSms(to, text) {
+    $trace("sms", to, text);
+    const api = new VoximplantAPI.Client();
+    api.SMS.sendSmsMessage({ source: String(FLOW.callerId).replace("+", ""), destination: to.replace("+", ""), smsBody: text })
+      .then((r) => { if (r.error) log("sms to " + to + " failed: " + JSON.stringify(r.error)); })
+      .catch((e) => log("sms to " + to + " failed: " + String(e)));
   }
 
   function startCollect(n, attempt) {
@@ -510,6 +579,16 @@ function ivrcRun(FLOW, start) {
       }
       return;
     }
+    if (w.kind === "record") {
+      if (ev.type === "key" && ev.leg === w.leg && n.endKey !== null && n.endKey === ev.key) { stopRecording(w); return; }
+      if (ev.type === "recorded" && ev.w === w) {
+        s.wait = null;
+        if (w.url === null) { raise("the recording has no address"); return; }
+        s.v[n.var] = w.url;
+        follow("next");
+      }
+      return;
+    }
     if (w.kind === "listen") {
       if (ev.type === "prompt_done" && ev.leg === w.leg && w.prompting) {
         w.prompting = false;
@@ -562,13 +641,34 @@ function ivrcRun(FLOW, start) {
     return true;
   }
 
+  function begin(row, caller, hasCaller) {
+    if (hasCaller) { s.legs[0].status = "connected"; s.legs[0].number = caller; }
+    if (bindParams(row)) run(FLOW.entry);
+  }
+
   start({
     attach: attach,
-    begin: (row, caller, hasCaller) => {
-      if (hasCaller) { s.legs[0].status = "connected"; s.legs[0].number = caller; }
-      if (bindParams(row)) run(FLOW.entry);
+    begin: begin,
+    /* A call-list task of a campaign with `dial COLUMN`: call the lead, run the flow once a
+     * person answers; otherwise report the attempt as failed so that the list retries it. */
+    dialLead: (row, raw) => {
+      const unreached = (why) => { log(why); s.reported = true; CallList.reportError({ ivrc: why }, () => VoxEngine.terminate()); };
+      let lead;
+      try { lead = $phone(String(raw)); } catch (e) { unreached("the lead's phone: " + e.message); return; }
+      const out = callOut(lead, FLOW.callerId || "", FLOW.callList.detectMachine);
+      const call = out.call;
+      attach(0, call);
+      call.addEventListener(CallEvents.Connected, () => {
+        call.handleTones(true);
+        if (!out.detector) { begin(row, lead, true); return; }
+        onDetection(out.detector, (machine) => {
+          if (!machine) { begin(row, lead, true); return; }
+          call.hangup();
+          unreached("an answering machine answered the lead");
+        });
+      });
+      call.addEventListener(CallEvents.Failed, () => unreached("the lead did not answer"));
     },
-    callerDialFailed: () => { s.reported = true; CallList.reportError({ ivrc: "the lead did not answer" }, () => VoxEngine.terminate()); },
     setCalled: (n, id) => { s.called = n; s.callId = id; },
   });
 }
