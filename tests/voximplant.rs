@@ -198,12 +198,15 @@ fn scenarios_do_what_the_engine_does() {
         let Some(dir) = build(&file, &name) else {
             continue;
         };
+        // The test blocks themselves hold against the engine.
+        let tests = ivrc(&["test", &file]);
+        assert_eq!(tests.code, 0, "{file}: {}{}", tests.stdout, tests.stderr);
         let (json, program) = ir_of(&file);
         for flow in &program.flows {
             let scenario = dir.join(format!("{}.voxengine.js", flow.name));
             let results = harness(&scenario, &json, &name);
             for test in program.tests.iter().filter(|t| t.flow == flow.name) {
-                let js: Vec<String> = results[&test.name]
+                let js: Vec<String> = results["transcripts"][&test.name]
                     .as_array()
                     .expect("a transcript per test")
                     .iter()
@@ -228,7 +231,7 @@ fn escaped_text_is_said_exactly() {
     let dir = build(file, "escaping").expect("builds");
     let (json, program) = ir_of(file);
     let results = harness(&dir.join("escaping.voxengine.js"), &json, "escaping");
-    let said = results["says the text exactly"][0]
+    let said = results["transcripts"]["says the text exactly"][0]
         .as_str()
         .expect("a say")
         .to_string();
@@ -236,6 +239,30 @@ fn escaped_text_is_said_exactly() {
         "She said \"hi\" \\ ${alert(1)} </script> `tick` \n next line\u{2028}sep\u{2029}end";
     assert_eq!(said, format!("say to caller \"{expected}\""));
     assert_eq!(engine_transcript(&program, &program.tests[0])[0], said);
+}
+
+/// A campaign's result webhook gets the lead, whether the attempt succeeded and its result,
+/// before the call list does.
+#[test]
+fn results_are_posted_to_the_result_webhook() {
+    let file = "tests/fixtures/voximplant/recorded_campaign.ivr";
+    let dir = build(file, "result_webhook").expect("builds");
+    let (json, _) = ir_of(file);
+    let results = harness(&dir.join("survey.voxengine.js"), &json, "result_webhook");
+    let happy = &results["webhooks"]["a person answers and is happy"];
+    assert_eq!(
+        happy,
+        &serde_json::json!([{
+            "campaign": "survey_calls",
+            "flow": "survey",
+            "lead": { "name": "Ирина", "phone": "+79161234567" },
+            "ok": true,
+            "result": { "happy": true }
+        }])
+    );
+    let silent = &results["webhooks"]["nobody presses a key"];
+    assert_eq!(silent[0]["ok"], false);
+    assert_eq!(silent[0]["result"]["reason"], "нет ответа");
 }
 
 #[test]

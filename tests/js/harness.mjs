@@ -12,7 +12,9 @@
 // sendMediaTo → RecorderEvents.Started {url} and, after stop(), Stopped (addresses numbered
 // as `ivrc test` numbers them); AMD.create + callPSTN {amd} → AMD.Events.DetectionComplete
 // after Connected (HUMAN, or VOICEMAIL for the `machine` outcome); call.record;
-// VoximplantAPI.Client().SMS.sendSmsMessage.
+// VoximplantAPI.Client().SMS.sendSmsMessage; a POST to the campaign's result webhook is
+// answered 200 at once and its body kept. Prints { transcripts: {test: lines}, webhooks:
+// {test: bodies} }.
 
 import fs from "node:fs";
 import vm from "node:vm";
@@ -32,6 +34,8 @@ function runTest(test, flowName) {
   let pendingFetch = null;
   let asr = null;
   let recordings = 0;
+  const webhooks = [];
+  let resultWebhook = null;
 
   class Call {
     constructor(number, outbound, parameters) {
@@ -107,6 +111,7 @@ function runTest(test, flowName) {
     },
     Net: {
       httpRequestAsync: (url, options) => new Promise((resolve) => {
+        if (url === resultWebhook) { webhooks.push(JSON.parse(options.postData)); resolve({ code: 200, text: "" }); return; }
         const id = ++seq;
         pendingFetch = { resolve, timer: id };
         timers.set(id, { at: now + (options.timeout || 90) * 1000, f: () => { pendingFetch = null; resolve({ code: -7, text: "" }); }, seq: id });
@@ -128,6 +133,7 @@ function runTest(test, flowName) {
   const ctx = vm.createContext(sandbox);
   vm.runInContext(scenario, ctx, { filename: scenarioPath });
   const FLOW = vm.runInContext("FLOW", ctx);
+  resultWebhook = FLOW.callList && FLOW.callList.resultWebhook;
 
   async function settle() {
     for (let i = 0; i < 1000; i++) {
@@ -195,12 +201,15 @@ function runTest(test, flowName) {
         default: break;
       }
     }
-    return out;
+    await settle();
+    return { out, webhooks };
   })();
 }
 
-const results = {};
+const results = { transcripts: {}, webhooks: {} };
 for (const test of program.tests) {
-  results[test.name] = await runTest(test, test.flow);
+  const { out, webhooks } = await runTest(test, test.flow);
+  results.transcripts[test.name] = out;
+  results.webhooks[test.name] = webhooks;
 }
 console.log(JSON.stringify(results, null, 1));

@@ -175,9 +175,6 @@ fn campaign_capabilities(c: &ir::Campaign, flow: &ir::Flow, out: &mut Vec<Unsupp
             AMD_HELP,
         ));
     }
-    if c.result_webhook.is_some() {
-        out.push(unsupported(&c.span, "`result_webhook`", "results are in the call list (GetCallListDetails); post them from the flow with `fetch` if you need a webhook"));
-    }
 }
 
 /// The VoxEngine voice for the flow's settings, as a property path.
@@ -262,13 +259,20 @@ fn flow_table(flow: &ir::Flow, start: &Start, campaign: Option<&ir::Campaign>) -
     };
     o.push_str(&format!("  callerId: {caller_id},\n"));
     let detect_lead = campaign.is_some_and(|c| c.detect_machine);
+    let webhook = format!(
+        "campaign: {}, resultWebhook: {}",
+        campaign.map_or("null".into(), |c| js::string(&c.name)),
+        campaign
+            .and_then(|c| c.result_webhook.as_deref())
+            .map_or("null".into(), js::string)
+    );
     o.push_str(&format!(
         "  callList: {},\n",
         match start {
             Start::Inbound => "null".to_string(),
-            Start::CallList => "{ dialsLead: false, detectMachine: false }".to_string(),
+            Start::CallList => format!("{{ dialsLead: false, detectMachine: false, {webhook} }}"),
             Start::CallListDialing(_) => {
-                format!("{{ dialsLead: true, detectMachine: {detect_lead} }}")
+                format!("{{ dialsLead: true, detectMachine: {detect_lead}, {webhook} }}")
             }
         }
     ));

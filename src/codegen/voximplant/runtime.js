@@ -147,7 +147,7 @@ function ivrcRun(FLOW, start) {
     v: [], legs: FLOW.legs.map(() => ({ call: null, status: "idle", number: null })),
     loops: FLOW.loops.map(() => ({ count: 0, timer: null, expired: false })),
     called: null, callId: "", sms: null, node: FLOW.entry, wait: null, handler: null,
-    ended: false, reported: false, timers: new Set(), asr: null,
+    ended: false, reported: false, timers: new Set(), asr: null, row: {},
   };
   const node = (id) => FLOW.nodes[id];
   function log(text) { Logger.write("[ivrc " + FLOW.name + "] " + text); }
@@ -174,13 +174,28 @@ function ivrcRun(FLOW, start) {
     if (FLOW.callList && !s.reported) {
       // An attempt that ends without `report`: done when the dialer placed the call, else
       // retry. Voximplant counts an unreported attempt as done, so always report.
-      s.reported = true;
-      const cb = () => VoxEngine.terminate();
-      if (FLOW.callList.dialsLead) CallList.reportResult({ ivrc: "ended" }, cb);
-      else CallList.reportError({ ivrc: "ended without report" }, cb);
+      if (FLOW.callList.dialsLead) listReport(true, { ivrc: "ended" });
+      else listReport(false, { ivrc: "ended without report" });
       return;
     }
     VoxEngine.terminate();
+  }
+
+  /* Reports the attempt to the call list — after POSTing it to the campaign's result
+   * webhook, when there is one; a webhook failure is logged and the list still gets the
+   * result — then ends the session once the report is delivered. */
+  function listReport(ok, result) {
+    s.reported = true;
+    const deliver = () => {
+      const cb = () => VoxEngine.terminate();
+      if (ok) CallList.reportResult(result, cb); else CallList.reportError(result, cb);
+    };
+    const hook = FLOW.callList.resultWebhook;
+    if (hook === null) { deliver(); return; }
+    const body = JSON.stringify({ campaign: FLOW.callList.campaign, flow: FLOW.name, lead: s.row, ok: ok, result: result });
+    Net.httpRequestAsync(hook, { method: "POST", headers: { "Content-Type": "application/json" }, postData: body, timeout: 10 })
+      .then((r) => { if (r.code < 200 || r.code >= 300) log("result webhook: HTTP " + r.code); }, (e) => log("result webhook: " + String(e)))
+      .then(deliver);
   }
 
   function raise(reason) {
@@ -330,9 +345,7 @@ function ivrcRun(FLOW, start) {
     stopListening();
     for (const l of s.legs) if (l.call && l.status === "connected") l.call.hangup();
     if (!FLOW.callList) { VoxEngine.terminate(); return; }
-    s.reported = true;
-    const cb = () => VoxEngine.terminate();
-    if (n.ok) CallList.reportResult(data, cb); else CallList.reportError({ reason: reason }, cb);
+    listReport(n.ok, n.ok ? data : { reason: reason });
   }
 
   function attach(leg, call) {
@@ -642,6 +655,7 @@ function ivrcRun(FLOW, start) {
   }
 
   function begin(row, caller, hasCaller) {
+    s.row = row;
     if (hasCaller) { s.legs[0].status = "connected"; s.legs[0].number = caller; }
     if (bindParams(row)) run(FLOW.entry);
   }
@@ -652,7 +666,8 @@ function ivrcRun(FLOW, start) {
     /* A call-list task of a campaign with `dial COLUMN`: call the lead, run the flow once a
      * person answers; otherwise report the attempt as failed so that the list retries it. */
     dialLead: (row, raw) => {
-      const unreached = (why) => { log(why); s.reported = true; CallList.reportError({ ivrc: why }, () => VoxEngine.terminate()); };
+      s.row = row;
+      const unreached = (why) => { log(why); listReport(false, { ivrc: why }); };
       let lead;
       try { lead = $phone(String(raw)); } catch (e) { unreached("the lead's phone: " + e.message); return; }
       const out = callOut(lead, FLOW.callerId || "", FLOW.callList.detectMachine);
