@@ -72,6 +72,7 @@ fn engine_transcript(program: &ir::Program, test: &ir::Test) -> Vec<String> {
                     | C::Transfer { .. }
                     | C::Fetch { .. }
                     | C::Sms { .. }
+                    | C::Hangup { .. }
                     | C::Report { .. }
                     | C::End
             )

@@ -124,6 +124,7 @@ function runTest(test, flowName) {
       if (kind === "transfer") out.push(`transfer ${a} to ${b}`);
       if (kind === "fetch") out.push(`fetch ${a} ${b}`);
       if (kind === "sms") out.push(`sms to ${a} "${b}"`);
+      if (kind === "hangup") out.push(a === null ? "hangup" : `hangup ${a}`);
       if (kind === "report") {
         if (a) out.push(Object.keys(c).length ? `report ok with { ${Object.entries(c).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(", ")} }` : "report ok");
         else out.push(b === null ? "report retry" : `report retry "${b}"`);

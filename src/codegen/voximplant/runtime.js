@@ -279,7 +279,7 @@ function ivrcRun(FLOW, start) {
           w.timer = timer(n.maxLength, () => {
             if (s.wait !== w) return;
             s.wait = null;
-            for (const l of [a, b]) { if (l.call) l.call.hangup(); l.status = "gone"; }
+            for (const [i, l] of [[n.a, a], [n.b, b]]) { $trace("hangup", FLOW.legs[i]); if (l.call) l.call.hangup(); l.status = "gone"; }
             follow("next");
           });
           s.wait = w;
@@ -316,6 +316,7 @@ function ivrcRun(FLOW, start) {
         case "label": break;
         case "report": { report(n); return; }
         case "hangup": {
+          $trace("hangup", n.leg === null ? null : FLOW.legs[n.leg]);
           if (n.leg === null) { end(); return; }
           const l = s.legs[n.leg];
           if (l.call) l.call.hangup();
