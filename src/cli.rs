@@ -35,6 +35,29 @@ pub enum Command {
         after_help = "Input, one per line:\n  12#            keys\n  :да, конечно   speech (after a colon)\n  /wait 30s      let virtual time pass\n  /answer op     a dialled leg answers (also /busy, /no_answer, /fail)\n  /hangup [leg]  a party hangs up\n  /fetch {json}  the pending fetch answers (/fetch-fail: it fails)\n  /leg op        send keys and speech to this leg from now on\n\nExamples:\n  ivrc sim examples/sum.ivr\n  printf '12#\\n30#\\n' | ivrc sim examples/sum.ivr\n  ivrc sim examples/callback.ivr --param name=Иван --param product=чайник --param phone=+79001234567"
     )]
     Sim(SimArgs),
+    /// Answer Twilio's voice and SMS webhooks with TwiML for flows: `POST /voice/{flow}`,
+    /// `POST /sms/{flow}`.
+    #[command(
+        after_help = "Examples:\n  ivrc serve examples/sum.ivr\n  ivrc serve examples/*.ivr --listen 127.0.0.1:8080 --base-url https://ivr.example.com\n\nPaste https://YOUR-HOST/voice/FLOW into the number's \"A call comes in\" webhook (and /sms/FLOW for messages).\nEnvironment: IVRC_STATE_KEY (at least 16 characters) seals the call state carried in URLs, so it survives restarts and\nworks across servers; without it a random key is used. TWILIO_AUTH_TOKEN turns on X-Twilio-Signature checks\n(then --base-url must be the public address Twilio calls).\nExit status: 1 when a flow has errors or constructs the server cannot run, 2 when a file cannot be read or the\naddress cannot be bound."
+    )]
+    Serve(ServeArgs),
+}
+
+/// Arguments of `ivrc serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The `.ivr` files whose flows to serve.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The address to listen on (loopback by default; port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// The public address Twilio reaches this server at; action URLs are absolute under it.
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// Output format of diagnostics.
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
 }
 
 /// How diagnostics are printed.

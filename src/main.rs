@@ -15,6 +15,7 @@ fn main() -> ExitCode {
         cli::Command::Build(args) => command::build::run(&args),
         cli::Command::Test(args) => command::test::run(&args),
         cli::Command::Sim(args) => command::sim::run(&args),
+        cli::Command::Serve(args) => command::serve::run(&args),
     };
     ExitCode::from(code)
 }

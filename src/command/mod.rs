@@ -4,5 +4,6 @@ pub mod build;
 pub mod check;
 mod load;
 mod report;
+pub mod serve;
 pub mod sim;
 pub mod test;

@@ -299,6 +299,31 @@ enum Wait {
     Ended,
 }
 
+/// What a call waits for: what a driver must ask its platform for so that the call goes on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Awaiting {
+    /// Not started, or a handler just ran out of statements.
+    Nothing,
+    /// The end of a prompt on a leg.
+    Prompt(LegId),
+    /// Only time: a pause.
+    Time,
+    /// Keys on a leg (`collect`, `menu`).
+    Keys(LegId),
+    /// Speech on a leg (`listen`).
+    Speech(LegId),
+    /// The outcome of dialling a leg.
+    Dial(LegId),
+    /// The end of a bridge of two legs.
+    Bridge(LegId, LegId),
+    /// The answer to a fetch.
+    Fetch,
+    /// The end of a recording on a leg.
+    Record(LegId),
+    /// Nothing more: the flow ended.
+    Ended,
+}
+
 /// Which handler is running, if any.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 enum Handler {
@@ -415,6 +440,31 @@ impl<'f> Engine<'f> {
     /// Whether the flow has ended.
     pub fn ended(&self) -> bool {
         self.s.wait == Wait::Ended
+    }
+
+    /// What the call waits for now.
+    pub fn awaiting(&self) -> Awaiting {
+        let leg = match &self.node(self.s.node).op {
+            Op::Collect { leg, .. } | Op::Menu { leg, .. } | Op::Listen { leg, .. } => *leg,
+            _ => LegId(0),
+        };
+        match &self.s.wait {
+            Wait::Nothing => Awaiting::Nothing,
+            Wait::Prompt { leg } => Awaiting::Prompt(*leg),
+            Wait::Pause { .. } => Awaiting::Time,
+            Wait::Collect(_) | Wait::Menu(_) => Awaiting::Keys(leg),
+            Wait::Listen(_) => Awaiting::Speech(leg),
+            Wait::Dial { leg } => Awaiting::Dial(*leg),
+            Wait::Bridge { a, b, .. } => Awaiting::Bridge(*a, *b),
+            Wait::Fetch => Awaiting::Fetch,
+            Wait::Record { leg } => Awaiting::Record(*leg),
+            Wait::Ended => Awaiting::Ended,
+        }
+    }
+
+    /// The statement the call is at (the one it waits in, while it waits).
+    pub fn current(&self) -> &'f ir::Node {
+        self.node(self.s.node)
     }
 
     /// Whether a leg is connected now.

@@ -1,6 +1,9 @@
 //! The webhook server for request/response platforms (Twilio TwiML): issue 5, in progress.
 //!
-//! What exists: `state`, the signed call state that travels in webhook URLs so the server
-//! keeps no session. The HTTP server and the TwiML driver of the engine come next.
+//! `state` seals the call state that travels in webhook URLs so the server keeps no session;
+//! `voice` runs one webhook turn of a call (engine in, TwiML out) without any I/O; `http` is
+//! the server itself.
 
+pub mod http;
 pub mod state;
+pub mod voice;

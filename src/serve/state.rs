@@ -1,11 +1,11 @@
-//! Call state carried in webhook URLs: an engine [`Snapshot`] sealed with HMAC-SHA256 and an
-//! expiry, so the server keeps no session and a caller cannot forge or replay old state.
+//! Call state carried in webhook URLs: any serializable state (the server seals a
+//! `voice::CallState`, which holds an engine snapshot) sealed with HMAC-SHA256 and an expiry,
+//! so the server keeps no session and a caller cannot forge or replay old state.
 //!
-//! A token is `base64url(json) "." base64url(mac)` where the JSON holds the snapshot and the
+//! A token is `base64url(json) "." base64url(mac)` where the JSON holds the state and the
 //! expiry (seconds since the Unix epoch) and the MAC covers the JSON bytes. The clock is
 //! the caller's: `seal` and `open` take "now" as an argument, so this module reads none.
 
-use crate::engine::Snapshot;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
@@ -31,11 +31,11 @@ pub enum StateError {
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
-struct Sealed {
+struct Sealed<T> {
     /// Seconds since the epoch after which the token is refused.
     exp: u64,
     /// The call.
-    snapshot: Snapshot,
+    state: T,
 }
 
 fn mac(key: &[u8], payload: &[u8]) -> HmacSha256 {
@@ -46,11 +46,11 @@ fn mac(key: &[u8], payload: &[u8]) -> HmacSha256 {
     m
 }
 
-/// Seals a snapshot valid for `ttl_secs` from `now_secs`.
-pub fn seal(key: &[u8], snapshot: Snapshot, now_secs: u64, ttl_secs: u64) -> String {
+/// Seals a state valid for `ttl_secs` from `now_secs`.
+pub fn seal<T: serde::Serialize>(key: &[u8], state: &T, now_secs: u64, ttl_secs: u64) -> String {
     let sealed = Sealed {
         exp: now_secs.saturating_add(ttl_secs),
-        snapshot,
+        state,
     };
     let payload = serde_json::to_vec(&sealed).unwrap_or_default();
     let tag = mac(key, &payload).finalize().into_bytes();
@@ -62,7 +62,11 @@ pub fn seal(key: &[u8], snapshot: Snapshot, now_secs: u64, ttl_secs: u64) -> Str
 }
 
 /// Opens a token sealed with `key`, checking its signature (in constant time) and expiry.
-pub fn open(key: &[u8], token: &str, now_secs: u64) -> Result<Snapshot, StateError> {
+pub fn open<T: serde::de::DeserializeOwned>(
+    key: &[u8],
+    token: &str,
+    now_secs: u64,
+) -> Result<T, StateError> {
     let (payload, tag) = token.split_once('.').ok_or(StateError::Malformed)?;
     let payload = URL_SAFE_NO_PAD
         .decode(payload)
@@ -73,18 +77,18 @@ pub fn open(key: &[u8], token: &str, now_secs: u64) -> Result<Snapshot, StateErr
     mac(key, &payload)
         .verify_slice(&tag)
         .map_err(|_| StateError::BadSignature)?;
-    let sealed: Sealed =
+    let sealed: Sealed<T> =
         serde_json::from_slice(&payload).map_err(|e| StateError::Unreadable(e.to_string()))?;
     if now_secs > sealed.exp {
         return Err(StateError::Expired);
     }
-    Ok(sealed.snapshot)
+    Ok(sealed.state)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::{Engine, Event};
+    use crate::engine::{Engine, Event, Snapshot};
 
     fn snapshot() -> (crate::ir::Program, Snapshot) {
         let text = "flow f { answer; collect n: number { prompt \"Число?\"; on timeout | invalid -> hangup }; say \"{{n}}\" }";
@@ -106,33 +110,45 @@ mod tests {
     #[test]
     fn a_sealed_state_opens_with_the_key_until_it_expires() {
         let (_, s) = snapshot();
-        let token = seal(b"secret", s.clone(), 1_000, 600);
+        let token = seal(b"secret", &s, 1_000, 600);
         assert_eq!(open(b"secret", &token, 1_300), Ok(s));
-        assert_eq!(open(b"secret", &token, 1_601), Err(StateError::Expired));
-        assert_eq!(open(b"other", &token, 1_300), Err(StateError::BadSignature));
+        assert_eq!(
+            open::<Snapshot>(b"secret", &token, 1_601),
+            Err(StateError::Expired)
+        );
+        assert_eq!(
+            open::<Snapshot>(b"other", &token, 1_300),
+            Err(StateError::BadSignature)
+        );
     }
 
     #[test]
     fn tampered_or_broken_tokens_are_refused() {
         let (_, s) = snapshot();
-        let token = seal(b"secret", s, 1_000, 600);
+        let token = seal(b"secret", &s, 1_000, 600);
         let (payload, tag) = token.split_once('.').unwrap_or_default();
         let mut bytes = URL_SAFE_NO_PAD.decode(payload).unwrap_or_default();
         bytes[10] ^= 1;
         let forged = format!("{}.{tag}", URL_SAFE_NO_PAD.encode(&bytes));
         assert_eq!(
-            open(b"secret", &forged, 1_000),
+            open::<Snapshot>(b"secret", &forged, 1_000),
             Err(StateError::BadSignature)
         );
-        assert_eq!(open(b"secret", "no-dot", 1_000), Err(StateError::Malformed));
-        assert_eq!(open(b"secret", "!!.??", 1_000), Err(StateError::Malformed));
+        assert_eq!(
+            open::<Snapshot>(b"secret", "no-dot", 1_000),
+            Err(StateError::Malformed)
+        );
+        assert_eq!(
+            open::<Snapshot>(b"secret", "!!.??", 1_000),
+            Err(StateError::Malformed)
+        );
         let unsigned_garbage = format!(
             "{}.{}",
             URL_SAFE_NO_PAD.encode(b"{}"),
             URL_SAFE_NO_PAD.encode(mac(b"secret", b"{}").finalize().into_bytes())
         );
         assert!(matches!(
-            open(b"secret", &unsigned_garbage, 1_000),
+            open::<Snapshot>(b"secret", &unsigned_garbage, 1_000),
             Err(StateError::Unreadable(_))
         ));
     }
@@ -140,8 +156,8 @@ mod tests {
     #[test]
     fn an_opened_state_resumes_the_call() {
         let (program, s) = snapshot();
-        let token = seal(b"k", s, 0, 60);
-        let resumed = open(b"k", &token, 30).and_then(|s| {
+        let token = seal(b"k", &s, 0, 60);
+        let resumed = open::<Snapshot>(b"k", &token, 30).and_then(|s| {
             Engine::resume(&program.flows[0], s).map_err(|e| StateError::Unreadable(e.to_string()))
         });
         assert!(resumed.is_ok());

@@ -1,0 +1,150 @@
+//! `ivrc serve`: check flow files, then answer Twilio's webhooks for them over HTTP.
+//!
+//! Reads the files, refuses flows with constructs the server cannot run (with the same
+//! diagnostics as `ivrc build`), takes its secrets from the environment (`IVRC_STATE_KEY`
+//! seals call states, random per start when unset; `TWILIO_AUTH_TOKEN` turns on signature
+//! checks) and runs `ivrc::serve::http` on a tokio runtime until Ctrl-C.
+
+use super::check::analyse;
+use super::load::load_or_exit;
+use super::report::{Printer, Problem};
+use crate::cli::ServeArgs;
+use ivrc::ir;
+use ivrc::serve::http::{self, App, Config};
+use ivrc::serve::voice;
+use ivrc::span::FileId;
+use std::io::{Read, Write};
+use std::sync::Arc;
+
+/// How long a sealed call state stays valid: longer than any call step waits.
+const STATE_TTL_SECS: u64 = 4 * 60 * 60;
+
+/// Runs `ivrc serve`.
+pub fn run(args: &ServeArgs) -> u8 {
+    let mut printer = Printer::new(args.format, true);
+    let mut program: Option<ir::Program> = None;
+    let mut failed = false;
+    for file in &args.files {
+        let loaded = match load_or_exit(file) {
+            Ok(l) => l,
+            Err(code) => return code,
+        };
+        let (analysis, problems) = analyse(&loaded);
+        printer.add(&loaded.sources, problems);
+        let Some(analysis) = analysis.filter(|_| printer.counts.errors == 0) else {
+            failed = true;
+            continue;
+        };
+        let lowered = loaded.lower(&analysis);
+        for flow in &lowered.flows {
+            for u in voice::capabilities(flow) {
+                let file = loaded.sources.find(&u.span.file).unwrap_or(FileId(0));
+                printer.add(
+                    &loaded.sources,
+                    vec![Problem {
+                        file,
+                        diag: Box::new(u.diagnostic()),
+                    }],
+                );
+                failed = true;
+            }
+        }
+        match &mut program {
+            None => program = Some(lowered),
+            Some(p) => {
+                for f in lowered.flows {
+                    if p.flows.iter().any(|g| g.name == f.name) {
+                        eprintln!("error: two files define the flow `{}`", f.name);
+                        return 2;
+                    }
+                    p.flows.push(f);
+                }
+            }
+        }
+    }
+    printer.finish();
+    let Some(program) = program.filter(|_| !failed) else {
+        return 1;
+    };
+    let auth_token = std::env::var("TWILIO_AUTH_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
+    if auth_token.is_some() && args.base_url.is_none() {
+        eprintln!("error: TWILIO_AUTH_TOKEN is set but --base-url is not: signatures are computed over the public URL");
+        return 2;
+    }
+    let state_key = match std::env::var("IVRC_STATE_KEY") {
+        Ok(k) if k.len() >= 16 => k.into_bytes(),
+        Ok(_) => {
+            eprintln!("error: IVRC_STATE_KEY must be at least 16 characters");
+            return 2;
+        }
+        Err(_) => match random_key() {
+            Ok(k) => k,
+            Err(e) => {
+                eprintln!("error: cannot read random bytes for the state key: {e}");
+                return 2;
+            }
+        },
+    };
+    let names: Vec<String> = program.flows.iter().map(|f| f.name.clone()).collect();
+    let config = Config {
+        state_key,
+        state_ttl_secs: STATE_TTL_SECS,
+        base_url: args
+            .base_url
+            .clone()
+            .map(|u| u.trim_end_matches('/').to_string()),
+        auth_token,
+    };
+    let app = Arc::new(App::new(program, config));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return 2;
+        }
+    };
+    runtime.block_on(async {
+        let listener = match tokio::net::TcpListener::bind(&args.listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: cannot listen on {}: {e}", args.listen);
+                return 2;
+            }
+        };
+        let addr = listener
+            .local_addr()
+            .map_or(args.listen.clone(), |a| a.to_string());
+        // Printing may fail (a closed pipe); the server goes on regardless.
+        let mut stdout = std::io::stdout();
+        let _ = writeln!(stdout, "listening on http://{addr}");
+        for n in &names {
+            let _ = writeln!(
+                stdout,
+                "  voice webhook: POST /voice/{n}   sms webhook: POST /sms/{n}"
+            );
+        }
+        let _ = stdout.flush();
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        match http::serve(listener, app, shutdown).await {
+            Ok(()) => 0,
+            Err(e) => {
+                eprintln!("error: the server stopped: {e}");
+                2
+            }
+        }
+    })
+}
+
+/// 32 random bytes from the operating system.
+fn random_key() -> std::io::Result<Vec<u8>> {
+    let mut key = vec![0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut key)?;
+    Ok(key)
+}

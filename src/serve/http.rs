@@ -1,0 +1,434 @@
+//! The HTTP server: Twilio's voice webhook `POST /voice/{flow}` and messaging webhook
+//! `POST /sms/{flow}`, answered with TwiML the engine produces.
+//!
+//! Owns request parsing (strict `application/x-www-form-urlencoded`: invalid UTF-8, a
+//! parameter given twice or a missing one is a 400), sealing and opening the call state in the
+//! `s` query parameter (tampered, expired or another call's state is a 400), and checking
+//! `X-Twilio-Signature` when an auth token is configured. Bodies over 64 KiB get a 413 and a
+//! body that takes more than 10 s to arrive a 408. It binds nothing itself: the caller gives a
+//! bound listener, so tests use port 0 and the CLI decides the address. Flow behaviour lives
+//! in `voice` and the engine, not here.
+
+use super::state;
+use super::voice::{self, CallState, Input, Links};
+use crate::codegen::twiml::{self, Message};
+use crate::engine::{Command, Engine, Event};
+use crate::ir;
+use axum::body::{to_bytes, Body};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The largest request body read.
+const MAX_BODY: usize = 64 * 1024;
+/// How long a request body may take to arrive.
+const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How the server is set up.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The key call states are sealed with.
+    pub state_key: Vec<u8>,
+    /// How long a sealed state stays valid, in seconds.
+    pub state_ttl_secs: u64,
+    /// The public address Twilio calls (`https://ivr.example.com`); action URLs are absolute
+    /// under it, and signatures are checked against it. Relative URLs without it.
+    pub base_url: Option<String>,
+    /// Twilio's auth token: when set, every request must carry a valid `X-Twilio-Signature`.
+    pub auth_token: Option<String>,
+}
+
+/// What the server serves: flows by name, and its configuration.
+pub struct App {
+    flows: HashMap<String, ir::Flow>,
+    config: Config,
+}
+
+impl App {
+    /// An app serving every flow of `program`.
+    pub fn new(program: ir::Program, config: Config) -> App {
+        App {
+            flows: program
+                .flows
+                .into_iter()
+                .map(|f| (f.name.clone(), f))
+                .collect(),
+            config,
+        }
+    }
+}
+
+/// The routes, for tests that call the router directly.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/voice/{flow}", post(voice_webhook))
+        .route("/sms/{flow}", post(sms_webhook))
+        .with_state(app)
+}
+
+/// Serves on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(app))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// A refusal: the status and why, in plain text.
+struct Refusal(StatusCode, String);
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        (
+            self.0,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            self.1 + "\n",
+        )
+            .into_response()
+    }
+}
+
+fn bad(why: impl Into<String>) -> Refusal {
+    Refusal(StatusCode::BAD_REQUEST, why.into())
+}
+
+fn xml(doc: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], doc).into_response()
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A decoded form: each name once.
+struct Form(HashMap<String, String>);
+
+impl Form {
+    /// Parses `a=1&b=x+y` strictly: percent escapes must be valid and decode to UTF-8, and no
+    /// name may repeat.
+    fn parse(raw: &[u8]) -> Result<Form, Refusal> {
+        let mut map = HashMap::new();
+        for pair in raw.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+            let (name, value) = match pair.iter().position(|b| *b == b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, &pair[pair.len()..]),
+            };
+            let name = decode(name)?;
+            let value = decode(value)?;
+            if map.insert(name.clone(), value).is_some() {
+                return Err(bad(format!("the parameter `{name}` is given twice")));
+            }
+        }
+        Ok(Form(map))
+    }
+
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    fn require(&self, name: &str) -> Result<&str, Refusal> {
+        self.get(name)
+            .ok_or_else(|| bad(format!("the parameter `{name}` is missing")))
+    }
+}
+
+/// Decodes one form component: `+` is a space, `%XX` a byte; the bytes must be UTF-8.
+fn decode(raw: &[u8]) -> Result<String, Refusal> {
+    let mut bytes = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => bytes.push(b' '),
+            b'%' => {
+                let hex = raw
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| bad("a malformed percent escape"))?;
+                bytes.push(hex);
+                i += 2;
+            }
+            b => bytes.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(bytes).map_err(|_| bad("a parameter is not UTF-8"))
+}
+
+/// Reads the body within the size and time limits.
+async fn read_body(body: Body) -> Result<Vec<u8>, Refusal> {
+    match tokio::time::timeout(BODY_TIMEOUT, to_bytes(body, MAX_BODY)).await {
+        Err(_) => Err(Refusal(
+            StatusCode::REQUEST_TIMEOUT,
+            "the body took too long".into(),
+        )),
+        Ok(Err(_)) => Err(Refusal(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the body is over {MAX_BODY} bytes or broken"),
+        )),
+        Ok(Ok(bytes)) => Ok(bytes.to_vec()),
+    }
+}
+
+/// Twilio's request signature: base64(HMAC-SHA1(token, URL + each POST name and value in
+/// name order)), compared in constant time.
+fn signature_ok(token: &str, url: &str, form: &Form, given: &str) -> bool {
+    let mut names: Vec<&String> = form.0.keys().collect();
+    names.sort();
+    let mut m = <Hmac<sha1::Sha1> as Mac>::new_from_slice(token.as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
+    m.update(url.as_bytes());
+    for n in names {
+        m.update(n.as_bytes());
+        m.update(form.0[n].as_bytes());
+    }
+    match STANDARD.decode(given) {
+        Ok(tag) => m.verify_slice(&tag).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// The body, parsed and (with an auth token) authenticated.
+async fn authentic_form(
+    app: &App,
+    path: &str,
+    query: &Option<String>,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Form, Refusal> {
+    let form = Form::parse(&read_body(body).await?)?;
+    if let Some(token) = &app.config.auth_token {
+        let base = app.config.base_url.as_deref().unwrap_or_default();
+        let url = match query {
+            Some(q) => format!("{base}{path}?{q}"),
+            None => format!("{base}{path}"),
+        };
+        let given = headers
+            .get("x-twilio-signature")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| Refusal(StatusCode::FORBIDDEN, "no X-Twilio-Signature".into()))?;
+        if !signature_ok(token, &url, &form, given) {
+            return Err(Refusal(
+                StatusCode::FORBIDDEN,
+                "X-Twilio-Signature does not match".into(),
+            ));
+        }
+    }
+    Ok(form)
+}
+
+/// Seals states into action URLs of one flow.
+struct Sealer<'a> {
+    app: &'a App,
+    flow: &'a str,
+    now: u64,
+}
+
+impl Links for Sealer<'_> {
+    fn next(&mut self, s: &CallState) -> String {
+        let token = state::seal(
+            &self.app.config.state_key,
+            s,
+            self.now,
+            self.app.config.state_ttl_secs,
+        );
+        format!(
+            "{}/voice/{}?s={token}",
+            self.app.config.base_url.as_deref().unwrap_or_default(),
+            self.flow
+        )
+    }
+}
+
+async fn voice_webhook(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Refusal> {
+    let flow = app
+        .flows
+        .get(&name)
+        .ok_or_else(|| Refusal(StatusCode::NOT_FOUND, format!("no flow `{name}`")))?;
+    let form = authentic_form(&app, &format!("/voice/{name}"), &query, &headers, body).await?;
+    let call_sid = form.require("CallSid")?.to_string();
+    let query = Form::parse(query.as_deref().unwrap_or_default().as_bytes())?;
+    let now = now_secs();
+    let (state, input) = match query.get("s") {
+        None => (
+            None,
+            Input::Start {
+                call_sid: call_sid.clone(),
+                from: form.require("From")?.to_string(),
+                to: form.require("To")?.to_string(),
+            },
+        ),
+        Some(token) => {
+            let s: CallState =
+                state::open(&app.config.state_key, token, now).map_err(|e| bad(e.to_string()))?;
+            if s.call_sid != call_sid {
+                return Err(bad("the state belongs to another call"));
+            }
+            (Some(s), input_of(&form)?)
+        }
+    };
+    let mut sealer = Sealer {
+        app: &app,
+        flow: &name,
+        now,
+    };
+    let turn = voice::turn(flow, state, input, &mut sealer).map_err(|e| bad(e.to_string()))?;
+    Ok(xml(turn.twiml))
+}
+
+/// What a stateful request reports, by the parameters Twilio adds for each verb.
+fn input_of(form: &Form) -> Result<Input, Refusal> {
+    if let Some(d) = form.get("Digits") {
+        return Ok(Input::Digits(d.to_string()));
+    }
+    if let Some(text) = form.get("SpeechResult") {
+        let confidence = match form.get("Confidence") {
+            None => 1.0,
+            Some(c) => c
+                .parse::<f32>()
+                .ok()
+                .filter(|c| (0.0..=1.0).contains(c))
+                .ok_or_else(|| bad("`Confidence` is not a number from 0 to 1"))?,
+        };
+        return Ok(Input::Speech {
+            text: text.to_string(),
+            confidence,
+        });
+    }
+    if let Some(url) = form.get("RecordingUrl") {
+        return Ok(Input::Recorded(url.to_string()));
+    }
+    if let Some(status) = form.get("DialCallStatus") {
+        return Ok(Input::DialStatus(status.to_string()));
+    }
+    Ok(Input::NoInput)
+}
+
+async fn sms_webhook(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Refusal> {
+    let flow = app
+        .flows
+        .get(&name)
+        .ok_or_else(|| Refusal(StatusCode::NOT_FOUND, format!("no flow `{name}`")))?;
+    let form = authentic_form(&app, &format!("/sms/{name}"), &query, &headers, body).await?;
+    form.require("MessageSid")?;
+    let from = form.require("From")?.to_string();
+    let text = form.require("Body")?.to_string();
+    let mut engine = Engine::new(flow);
+    let messages: Vec<Message> = engine
+        .handle(Event::StartSms {
+            from: from.clone(),
+            text,
+            params: Vec::new(),
+        })
+        .into_iter()
+        .filter_map(|o| match o.command {
+            Command::Sms { to, text } => Some(Message {
+                to: (to != from).then_some(to),
+                body: text,
+            }),
+            _ => None,
+        })
+        .collect();
+    Ok(xml(twiml::messaging_response(&messages)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_are_decoded_strictly() {
+        let f = Form::parse(b"Digits=12%23&SpeechResult=%D0%B4%D0%B0+%D0%BA%D0%BE%D0%BD")
+            .unwrap_or(Form(HashMap::new()));
+        assert_eq!(f.get("Digits"), Some("12#"));
+        assert_eq!(f.get("SpeechResult"), Some("да кон"));
+        assert!(Form::parse(b"a=1&a=2").is_err());
+        assert!(Form::parse(b"a=%FF").is_err());
+        assert!(Form::parse(b"a=%G1").is_err());
+        assert!(Form::parse(b"a=%4").is_err());
+    }
+
+    #[test]
+    fn twilio_signatures_are_checked() {
+        // The test vector of twilio-ruby's request validator spec
+        // (spec/util/request_validator_spec.rb, "should properly validate a Twilio Voice
+        // request"): this token, URL and these parameters sign to this value.
+        let url = "http://twiliotests.heroku.com/validate/voice";
+        let params = [
+            ("ToState", "California"),
+            ("CalledState", "California"),
+            ("Direction", "inbound"),
+            ("FromState", "CA"),
+            ("AccountSid", "ACba8bc05eacf94afdae398e642c9cc32d"),
+            ("Caller", "+14153595711"),
+            ("CallerZip", "94108"),
+            ("CallerCountry", "US"),
+            ("From", "+14153595711"),
+            ("FromCity", "SAN FRANCISCO"),
+            ("CallerCity", "SAN FRANCISCO"),
+            ("To", "+14157669926"),
+            ("FromZip", "94108"),
+            ("FromCountry", "US"),
+            ("ToCity", ""),
+            ("CallStatus", "ringing"),
+            ("CalledCity", ""),
+            ("CallerState", "CA"),
+            ("CalledZip", ""),
+            ("ToZip", ""),
+            ("ToCountry", "US"),
+            ("CallSid", "CA136d09cd59a3c0ec8dbff44da5c03f31"),
+            ("CalledCountry", "US"),
+            ("Called", "+14157669926"),
+            ("ApiVersion", "2010-04-01"),
+            ("ApplicationSid", "AP44efecad51364e80b133bb7c07eb8204"),
+        ];
+        let form = Form(
+            params
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        );
+        let token = "2bd9e9638872de601313dc77410d3b23";
+        let good = "oVb2kXoVy8GEfwBDjR8bk/ZZ6eA=";
+        assert!(signature_ok(token, url, &form, good));
+        assert!(!signature_ok(
+            "2bd9e9638872de601313dc77410d3b24",
+            url,
+            &form,
+            good
+        ));
+        assert!(!signature_ok(
+            token,
+            "http://twiliotests.heroku.com/validate/sms",
+            &form,
+            good
+        ));
+        assert!(!signature_ok(token, url, &form, "not base64!"));
+    }
+}

@@ -1,0 +1,572 @@
+//! One webhook turn of a voice call: the engine is resumed from the state the request carries,
+//! fed what Twilio reports (keys, speech, a recording, a dial status, a timeout), and run until
+//! it waits again; what it did becomes TwiML verbs and what it waits for becomes the closing
+//! verb (`<Gather>`, `<Record>`, `<Dial>`) whose action URL carries the new state.
+//!
+//! Time is virtual, as in `ivrc test`: prompts take none, and the engine's timers are due
+//! against a clock kept in the state. A `<Gather>` waits until the next timer is due (its
+//! `timeout`); when Twilio reports no input, that timer fires. A pause becomes `<Pause>` and
+//! the turn goes on. Twilio runs one leg per document, so the flows served are those whose
+//! statements act on the caller, with `dial` answered straight into `bridge caller and LEG`
+//! (one `<Dial>`); [`capabilities`] says what else is refused. This module does no I/O and
+//! reads no clock: the server seals the state and builds the URLs ([`Links`]).
+
+use crate::codegen::twiml::{self, GatherInput, Verb};
+use crate::codegen::Unsupported;
+use crate::engine::{Audio, Awaiting, Command, Engine, Event, Output, Snapshot, TimerId};
+use crate::ir::{self, LegId, Op, Outcome};
+use std::collections::VecDeque;
+
+/// The caller: the one leg a Twilio document speaks to.
+const CALLER: LegId = LegId(0);
+
+/// What the server keeps about a call between webhooks, sealed into the next action URL.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CallState {
+    /// Twilio's id of the call; a state is only accepted back from the same call.
+    pub call_sid: String,
+    snapshot: Snapshot,
+    /// Virtual milliseconds since the call started.
+    now_ms: u64,
+    /// Pending engine timers: when each is due.
+    timers: Vec<(u64, TimerId)>,
+}
+
+/// What a webhook request reports.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// The call comes in (the first webhook, without state).
+    Start {
+        /// `CallSid`.
+        call_sid: String,
+        /// `From`.
+        from: String,
+        /// `To`.
+        to: String,
+    },
+    /// A `<Gather>` ended with keys (`Digits`).
+    Digits(String),
+    /// A `<Gather>` ended with speech (`SpeechResult`, `Confidence`).
+    Speech {
+        /// What was heard.
+        text: String,
+        /// 0–1.
+        confidence: f32,
+    },
+    /// A `<Gather>` heard nothing and the document went on to its `<Redirect>`.
+    NoInput,
+    /// A `<Record>` ended (`RecordingUrl`).
+    Recorded(String),
+    /// A `<Dial>` ended (`DialCallStatus`).
+    DialStatus(String),
+}
+
+/// Builds the action URL that carries a state (the server seals it).
+pub trait Links {
+    /// The URL of the next request of this call.
+    fn next(&mut self, state: &CallState) -> String;
+}
+
+/// What a turn produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Turn {
+    /// The TwiML document.
+    pub twiml: String,
+    /// What the engine did, in order (for the call's record).
+    pub log: Vec<Output>,
+}
+
+/// Why a request cannot go on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TurnError {
+    /// The state belongs to another flow or version.
+    #[error("the state does not belong to this flow: {0}")]
+    Mismatch(String),
+    /// The request reports something the call is not waiting for.
+    #[error("the call is not waiting for {0}")]
+    Unexpected(&'static str),
+    /// `DialCallStatus` is not one Twilio sends.
+    #[error("unknown DialCallStatus `{0}`")]
+    DialStatus(String),
+}
+
+/// Constructs of a flow that `ivrc serve` cannot run on Twilio.
+pub fn capabilities(flow: &ir::Flow) -> Vec<Unsupported> {
+    let mut out = Vec::new();
+    let refuse = |n: &ir::Node, construct: &str, help: &str| Unsupported {
+        target: "twilio",
+        construct: construct.to_string(),
+        help: help.to_string(),
+        span: n.span.clone(),
+    };
+    if twiml::voice_name(
+        flow.settings.lang.as_deref(),
+        flow.settings.voice.as_deref(),
+    )
+    .is_none()
+    {
+        out.push(Unsupported {
+            target: "twilio",
+            construct: "this language and voice".into(),
+            help: "use `lang ru-RU` or `en-US` with `voice female`/`male`, or a Twilio voice such as `voice \"Polly.Tatyana\"`".into(),
+            span: flow.span.clone(),
+        });
+    }
+    let on_other_leg = "a Twilio document speaks to the caller only; acting on a dialled party needs a `<Number url>` step, which `ivrc serve` does not emit yet";
+    for n in &flow.nodes {
+        let problem = match &n.op {
+            Op::Say { leg, .. }
+            | Op::Play { leg, .. }
+            | Op::Collect { leg, .. }
+            | Op::Menu { leg, .. }
+            | Op::Listen { leg, .. }
+            | Op::Record { leg, .. }
+                if *leg != CALLER =>
+            {
+                Some(("a statement on a dialled leg", on_other_leg))
+            }
+            Op::Play {
+                audio: ir::Audio::Record { .. },
+                ..
+            } => Some((
+                "`play record`",
+                "record ids are Zvonobot audio; play a URL or `say` the text",
+            )),
+            Op::Play {
+                audio: ir::Audio::File { .. },
+                ..
+            } => Some((
+                "`play` of a local file",
+                "Twilio plays URLs; upload the file and `play \"https://…\"`",
+            )),
+            Op::Dial { leg, .. } if !answered_into_bridge(flow, n, *leg) => Some((
+                "a `dial` whose answer does not go straight to `bridge caller and LEG`",
+                on_other_leg,
+            )),
+            Op::Fetch { .. } => Some((
+                "`fetch`",
+                "`ivrc serve` does not make HTTP requests for a call yet",
+            )),
+            Op::Sms { .. } => Some((
+                "`sms`",
+                "`ivrc serve` does not send text messages from a voice call yet",
+            )),
+            Op::Block { .. } => Some((
+                "`block`",
+                "Twilio has no blacklist for calls; record the number with your CRM",
+            )),
+            _ => None,
+        };
+        if let Some((construct, help)) = problem {
+            out.push(refuse(n, construct, help));
+        }
+    }
+    if flow.handlers.hangup.is_some() {
+        out.push(Unsupported {
+            target: "twilio",
+            construct: "`on hangup`".into(),
+            help: "`ivrc serve` does not take call status callbacks yet".into(),
+            span: flow.span.clone(),
+        });
+    }
+    out
+}
+
+/// Whether a dial's `answered` edge goes straight to bridging the caller with that leg, which
+/// one `<Dial>` does by itself.
+fn answered_into_bridge(flow: &ir::Flow, dial: &ir::Node, leg: LegId) -> bool {
+    dial.edge(&Outcome::Answered)
+        .and_then(|to| flow.nodes.get(to.0 as usize))
+        .is_some_and(|n| {
+            matches!(n.op, Op::Bridge { a, b, .. } if (a, b) == (CALLER, leg) || (a, b) == (leg, CALLER))
+        })
+}
+
+/// Runs one webhook turn of `flow`.
+pub fn turn(
+    flow: &ir::Flow,
+    state: Option<CallState>,
+    input: Input,
+    links: &mut dyn Links,
+) -> Result<Turn, TurnError> {
+    let mut driver = match state {
+        None => Driver {
+            engine: Engine::new(flow),
+            call_sid: String::new(),
+            now: 0,
+            timers: Vec::new(),
+            verbs: Vec::new(),
+            log: Vec::new(),
+            dialled: None,
+        },
+        Some(s) => Driver {
+            engine: Engine::resume(flow, s.snapshot)
+                .map_err(|e| TurnError::Mismatch(e.to_string()))?,
+            call_sid: s.call_sid,
+            now: s.now_ms,
+            timers: s.timers,
+            verbs: Vec::new(),
+            log: Vec::new(),
+            dialled: None,
+        },
+    };
+    driver.apply(input)?;
+    Ok(driver.finish(links))
+}
+
+struct Driver<'f> {
+    engine: Engine<'f>,
+    call_sid: String,
+    now: u64,
+    timers: Vec<(u64, TimerId)>,
+    /// Verbs so far, each with the node that produced it.
+    verbs: Vec<(ir::NodeId, Verb)>,
+    log: Vec<Output>,
+    /// The leg a `<Dial>` connected in this turn (its bridge has already happened).
+    dialled: Option<LegId>,
+}
+
+impl Driver<'_> {
+    fn apply(&mut self, input: Input) -> Result<(), TurnError> {
+        let awaiting = self.engine.awaiting();
+        match input {
+            Input::Start { call_sid, from, to } => {
+                if awaiting != Awaiting::Nothing || self.engine.ended() {
+                    return Err(TurnError::Unexpected("a new call"));
+                }
+                self.call_sid = call_sid.clone();
+                self.feed(Event::Start {
+                    has_caller: true,
+                    caller: Some(from),
+                    called: Some(to),
+                    call_id: call_sid,
+                    params: Vec::new(),
+                });
+            }
+            Input::Digits(digits) => {
+                let Awaiting::Keys(leg) = awaiting else {
+                    return Err(TurnError::Unexpected("keys"));
+                };
+                // Nothing but the finish key: the engine hears the end key on its own (and
+                // waits on), not a timeout.
+                let end_key = match &self.engine.current().op {
+                    Op::Collect { end_key, .. } => end_key.as_ref().and_then(|k| k.chars().next()),
+                    _ => None,
+                };
+                if let (true, Some(key)) = (digits.is_empty(), end_key) {
+                    self.feed(Event::Key { leg, key });
+                    return Ok(());
+                }
+                // Still the same gather: the same statement, and nothing said since (a retry
+                // or the next statement would have prompted).
+                let node = self.engine.current().id;
+                let same_gather = |d: &Driver| {
+                    d.engine.awaiting() == Awaiting::Keys(leg)
+                        && d.engine.current().id == node
+                        && d.verbs.is_empty()
+                };
+                for key in digits
+                    .chars()
+                    .filter(|c| c.is_ascii_digit() || *c == '*' || *c == '#')
+                {
+                    if !same_gather(self) {
+                        break;
+                    }
+                    self.feed(Event::Key { leg, key });
+                }
+                // The gather ended by its finish key or its timeout, which both end the wait
+                // for the next key the same way.
+                if same_gather(self) {
+                    self.fire_next_timer();
+                }
+            }
+            Input::Speech { text, confidence } => {
+                let Awaiting::Speech(leg) = awaiting else {
+                    return Err(TurnError::Unexpected("speech"));
+                };
+                if text.trim().is_empty() {
+                    self.fire_next_timer();
+                } else {
+                    self.feed(Event::Speech {
+                        leg,
+                        text,
+                        confidence,
+                    });
+                }
+            }
+            Input::NoInput => {
+                if !matches!(awaiting, Awaiting::Keys(_) | Awaiting::Speech(_)) {
+                    return Err(TurnError::Unexpected("the end of a gather"));
+                }
+                self.fire_next_timer();
+            }
+            Input::Recorded(url) => {
+                let Awaiting::Record(leg) = awaiting else {
+                    return Err(TurnError::Unexpected("a recording"));
+                };
+                self.feed(Event::RecordDone { leg, url });
+            }
+            Input::DialStatus(status) => {
+                let Awaiting::Dial(leg) = awaiting else {
+                    return Err(TurnError::Unexpected("a dial status"));
+                };
+                let outcome = match status.as_str() {
+                    "completed" | "answered" => Outcome::Answered,
+                    "busy" => Outcome::Busy,
+                    "no-answer" => Outcome::NoAnswer,
+                    "failed" | "canceled" => Outcome::Failed,
+                    _ => return Err(TurnError::DialStatus(status)),
+                };
+                if outcome == Outcome::Answered {
+                    self.dialled = Some(leg);
+                }
+                self.feed(Event::DialResult { leg, outcome });
+            }
+        }
+        Ok(())
+    }
+
+    /// Lets virtual time pass until the next engine timer and fires it.
+    fn fire_next_timer(&mut self) {
+        let Some(&(at, id)) = self.timers.iter().min_by_key(|(at, id)| (*at, id.0)) else {
+            return;
+        };
+        self.timers.retain(|(_, t)| *t != id);
+        self.now = self.now.max(at);
+        self.feed(Event::Timer { id });
+    }
+
+    fn feed(&mut self, event: Event) {
+        let mut queue = VecDeque::from([event]);
+        while let Some(e) = queue.pop_front() {
+            for out in self.engine.handle(e) {
+                if let Some(next) = self.carry_out(&out) {
+                    queue.push_back(next);
+                }
+                self.log.push(out);
+            }
+        }
+    }
+
+    /// Turns one command into verbs and bookkeeping; returns the event it causes at once.
+    fn carry_out(&mut self, out: &Output) -> Option<Event> {
+        let node = out.node;
+        match &out.command {
+            Command::Say {
+                leg,
+                text,
+                lang,
+                voice,
+            } => {
+                self.verbs.push((
+                    node,
+                    Verb::Say {
+                        text: text.clone(),
+                        voice: twiml::voice_name(lang.as_deref(), voice.as_deref()),
+                        language: Some(lang.clone().unwrap_or_else(|| "ru-RU".into())),
+                    },
+                ));
+                Some(Event::PromptDone { leg: *leg })
+            }
+            Command::Play { leg, audio } => {
+                if let Audio::Url(url) = audio {
+                    self.verbs.push((node, Verb::Play { url: url.clone() }));
+                }
+                Some(Event::PromptDone { leg: *leg })
+            }
+            Command::StartTimer { id, ms } => {
+                self.timers.push((self.now.saturating_add(*ms), *id));
+                None
+            }
+            Command::CancelTimer { id } => {
+                self.timers.retain(|(_, t)| t != id);
+                None
+            }
+            Command::Transfer { number, .. } => {
+                self.verbs.push((
+                    node,
+                    Verb::Dial {
+                        action: None,
+                        caller_id: None,
+                        timeout_secs: 30,
+                        number: number.clone(),
+                    },
+                ));
+                None
+            }
+            Command::Hangup { leg: None } | Command::End => {
+                if !matches!(self.verbs.last(), Some((_, Verb::Hangup))) {
+                    self.verbs.push((node, Verb::Hangup));
+                }
+                None
+            }
+            Command::Hangup { leg: Some(leg) } if *leg == CALLER => {
+                self.verbs.push((node, Verb::Hangup));
+                None
+            }
+            // A bridge right after `<Dial>` answered has happened and ended inside the dial.
+            Command::Bridge { a, b } => {
+                let other = if *a == CALLER { *b } else { *a };
+                (self.dialled == Some(other)).then_some(Event::Hangup { leg: other })
+            }
+            _ => None,
+        }
+    }
+
+    /// Closes the document with what the engine waits for, after letting pauses pass.
+    fn finish(mut self, links: &mut dyn Links) -> Turn {
+        while self.engine.awaiting() == Awaiting::Time {
+            let Some(at) = self.timers.iter().map(|(at, _)| *at).min() else {
+                break;
+            };
+            let seconds = at.saturating_sub(self.now).div_ceil(1000);
+            self.verbs
+                .push((self.engine.current().id, Verb::Pause { seconds }));
+            self.fire_next_timer();
+        }
+        let closing = match self.engine.awaiting() {
+            Awaiting::Keys(_) | Awaiting::Speech(_) => Some(self.gather(links)),
+            Awaiting::Record(_) => {
+                let Op::Record {
+                    max_length_ms,
+                    end_key,
+                    ..
+                } = &self.engine.current().op
+                else {
+                    unreachable!("a call awaiting a recording is at a `record`")
+                };
+                let (max_length_ms, end_key) = (*max_length_ms, end_key.clone());
+                Some(vec![Verb::Record {
+                    action: links.next(&self.state()),
+                    max_length_secs: max_length_ms.div_ceil(1000),
+                    finish_on_key: end_key.unwrap_or_default(),
+                }])
+            }
+            Awaiting::Dial(_) => {
+                let dial = self.log.iter().rev().find_map(|o| match &o.command {
+                    Command::Dial {
+                        number,
+                        caller_id,
+                        timeout_ms,
+                        ..
+                    } => Some((number.clone(), caller_id.clone(), *timeout_ms)),
+                    _ => None,
+                });
+                dial.map(|(number, caller_id, timeout_ms)| {
+                    vec![Verb::Dial {
+                        action: Some(links.next(&self.state())),
+                        caller_id,
+                        timeout_secs: timeout_ms.div_ceil(1000),
+                        number,
+                    }]
+                })
+            }
+            _ => None,
+        };
+        let mut verbs: Vec<Verb> = self.verbs.into_iter().map(|(_, v)| v).collect();
+        match closing {
+            Some(mut c) => verbs.append(&mut c),
+            None => {
+                if !matches!(verbs.last(), Some(Verb::Hangup)) {
+                    verbs.push(Verb::Hangup);
+                }
+            }
+        }
+        Turn {
+            twiml: twiml::voice_response(&verbs),
+            log: self.log,
+        }
+    }
+
+    /// How many of the last verbs the node produced (its prompt).
+    fn verbs_after(&self, node: ir::NodeId) -> usize {
+        self.verbs
+            .iter()
+            .rev()
+            .take_while(|(n, _)| *n == node)
+            .count()
+    }
+
+    /// A `<Gather>` for the keys or speech the current statement waits for, with its prompt
+    /// nested (or before it, without barge-in), then a `<Redirect>` for no input.
+    fn gather(&mut self, links: &mut dyn Links) -> Vec<Verb> {
+        let node = self.engine.current();
+        let timeout = self
+            .timers
+            .iter()
+            .map(|(at, _)| at.saturating_sub(self.now))
+            .min()
+            .unwrap_or(5_000);
+        let prompt_len = self.verbs_after(node.id);
+        let prompt: Vec<Verb> = self
+            .verbs
+            .split_off(self.verbs.len() - prompt_len)
+            .into_iter()
+            .map(|(_, v)| v)
+            .collect();
+        let url = links.next(&self.state());
+        let lang = self.engine.flow().settings.lang.clone();
+        let (input, num_digits, finish_on_key, hints, barge_in) = match &node.op {
+            Op::Collect {
+                max_digits,
+                end_key,
+                barge_in,
+                ..
+            } => (
+                GatherInput::Dtmf,
+                Some(*max_digits),
+                end_key.clone().unwrap_or_default(),
+                Vec::new(),
+                *barge_in,
+            ),
+            Op::Menu { barge_in, .. } => (
+                GatherInput::Dtmf,
+                Some(1),
+                String::new(),
+                Vec::new(),
+                *barge_in,
+            ),
+            Op::Listen {
+                phrases, barge_in, ..
+            } => (
+                GatherInput::Speech,
+                None,
+                String::new(),
+                phrases.iter().flatten().cloned().collect(),
+                *barge_in,
+            ),
+            _ => (GatherInput::Dtmf, None, String::new(), Vec::new(), true),
+        };
+        let (before, nested) = if barge_in {
+            (Vec::new(), prompt)
+        } else {
+            (prompt, Vec::new())
+        };
+        let mut verbs = before;
+        verbs.push(Verb::Gather {
+            input,
+            action: url.clone(),
+            num_digits,
+            finish_on_key,
+            timeout_secs: timeout.div_ceil(1000),
+            hints,
+            language: if input == GatherInput::Speech {
+                Some(lang.unwrap_or_else(|| "ru-RU".into()))
+            } else {
+                None
+            },
+            prompt: nested,
+        });
+        verbs.push(Verb::Redirect { url });
+        verbs
+    }
+
+    fn state(&self) -> CallState {
+        CallState {
+            call_sid: self.call_sid.clone(),
+            snapshot: self.engine.snapshot(),
+            now_ms: self.now,
+            timers: self.timers.clone(),
+        }
+    }
+}
