@@ -53,7 +53,11 @@ pub fn run(args: &TestArgs) -> u8 {
                     }
                 }
             }
-            println!("{passed} passed, {failed} failed");
+            if broken {
+                println!("{passed} passed, {failed} failed; files with errors were not run");
+            } else {
+                println!("{passed} passed, {failed} failed");
+            }
         }
         Format::Json => {
             let list: Vec<serde_json::Value> = results

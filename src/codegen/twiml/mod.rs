@@ -3,11 +3,14 @@
 //!
 //! Owns the verb model ([`Verb`], [`Message`]), the choice of a Twilio voice for a flow's
 //! `lang`/`voice`, and [`voice_response`] / [`messaging_response`], which write documents with
-//! quick-xml so every text and attribute is escaped by construction. Characters XML 1.0 cannot
+//! quick-xml; every text and attribute goes through [`escaped`], so markup characters are
+//! references and so are tabs and line breaks, which XML parsers would otherwise normalize
+//! (CR LF to LF in text, any of them to a space in attributes). Characters XML 1.0 cannot
 //! carry at all (most C0 controls, U+FFFE, U+FFFF) become U+FFFD. It does not decide which
 //! verbs a flow needs: the webhook server (`serve`) drives the engine and builds them.
 //! Names and attributes: targets.md §B.1–B.2 (the twilio helper library's TwiML classes).
 
+use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
@@ -134,7 +137,7 @@ pub fn messaging_response(messages: &[Message]) -> String {
         for m in messages {
             let mut start = BytesStart::new("Message");
             if let Some(to) = &m.to {
-                start.push_attribute(("to", clean(to).as_str()));
+                attr(&mut start, "to", to);
             }
             element(w, start, Some(&m.body));
         }
@@ -155,15 +158,31 @@ fn document(body: impl FnOnce(&mut Xml)) -> String {
     text
 }
 
-/// Text XML 1.0 can carry: characters it forbids even as references become U+FFFD.
-fn clean(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '\t' | '\n' | '\r' => c,
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => '\u{FFFD}',
-            c => c,
-        })
-        .collect()
+/// `text` as XML character data or an attribute value: markup characters, tabs and line
+/// breaks as references; characters XML 1.0 forbids even as references as U+FFFD.
+fn escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Adds an attribute whose value is escaped by [`escaped`].
+fn attr(start: &mut BytesStart<'_>, name: &str, value: &str) {
+    let value = escaped(value);
+    start.push_attribute(Attribute::from((name.as_bytes(), value.as_bytes())));
 }
 
 fn element(w: &mut Xml, start: BytesStart<'_>, text: Option<&str>) {
@@ -174,7 +193,7 @@ fn element(w: &mut Xml, start: BytesStart<'_>, text: Option<&str>) {
         }
         Some(t) => {
             let _ = w.write_event(Event::Start(start));
-            let _ = w.write_event(Event::Text(BytesText::new(&clean(t))));
+            let _ = w.write_event(Event::Text(BytesText::from_escaped(escaped(t))));
             let _ = w.write_event(Event::End(BytesEnd::new(name)));
         }
     }
@@ -189,17 +208,17 @@ fn verb(w: &mut Xml, v: &Verb) {
         } => {
             let mut s = BytesStart::new("Say");
             if let Some(voice) = voice {
-                s.push_attribute(("voice", clean(voice).as_str()));
+                attr(&mut s, "voice", voice);
             }
             if let Some(lang) = language {
-                s.push_attribute(("language", clean(lang).as_str()));
+                attr(&mut s, "language", lang);
             }
             element(w, s, Some(text));
         }
         Verb::Play { url } => element(w, BytesStart::new("Play"), Some(url)),
         Verb::Pause { seconds } => {
             let mut s = BytesStart::new("Pause");
-            s.push_attribute(("length", seconds.max(&1).to_string().as_str()));
+            attr(&mut s, "length", &seconds.max(&1).to_string());
             element(w, s, None);
         }
         Verb::Gather {
@@ -213,29 +232,27 @@ fn verb(w: &mut Xml, v: &Verb) {
             prompt,
         } => {
             let mut s = BytesStart::new("Gather");
-            s.push_attribute((
-                "input",
-                match input {
-                    GatherInput::Dtmf => "dtmf",
-                    GatherInput::Speech => "speech",
-                },
-            ));
-            s.push_attribute(("action", clean(action).as_str()));
-            s.push_attribute(("method", "POST"));
+            let kind = match input {
+                GatherInput::Dtmf => "dtmf",
+                GatherInput::Speech => "speech",
+            };
+            attr(&mut s, "input", kind);
+            attr(&mut s, "action", action);
+            attr(&mut s, "method", "POST");
             if let Some(n) = num_digits {
-                s.push_attribute(("numDigits", n.to_string().as_str()));
+                attr(&mut s, "numDigits", &n.to_string());
             }
             if *input == GatherInput::Dtmf {
-                s.push_attribute(("finishOnKey", clean(finish_on_key).as_str()));
+                attr(&mut s, "finishOnKey", finish_on_key);
             }
-            s.push_attribute(("timeout", timeout_secs.max(&1).to_string().as_str()));
+            attr(&mut s, "timeout", &timeout_secs.max(&1).to_string());
             if *input == GatherInput::Speech {
-                s.push_attribute(("speechTimeout", "auto"));
+                attr(&mut s, "speechTimeout", "auto");
                 if !hints.is_empty() {
-                    s.push_attribute(("hints", clean(&hints.join(", ")).as_str()));
+                    attr(&mut s, "hints", &hints.join(", "));
                 }
                 if let Some(lang) = language {
-                    s.push_attribute(("language", clean(lang).as_str()));
+                    attr(&mut s, "language", lang);
                 }
             }
             if prompt.is_empty() {
@@ -254,11 +271,11 @@ fn verb(w: &mut Xml, v: &Verb) {
             finish_on_key,
         } => {
             let mut s = BytesStart::new("Record");
-            s.push_attribute(("action", clean(action).as_str()));
-            s.push_attribute(("method", "POST"));
-            s.push_attribute(("maxLength", max_length_secs.max(&1).to_string().as_str()));
-            s.push_attribute(("finishOnKey", clean(finish_on_key).as_str()));
-            s.push_attribute(("playBeep", "false"));
+            attr(&mut s, "action", action);
+            attr(&mut s, "method", "POST");
+            attr(&mut s, "maxLength", &max_length_secs.max(&1).to_string());
+            attr(&mut s, "finishOnKey", finish_on_key);
+            attr(&mut s, "playBeep", "false");
             element(w, s, None);
         }
         Verb::Dial {
@@ -269,20 +286,20 @@ fn verb(w: &mut Xml, v: &Verb) {
         } => {
             let mut s = BytesStart::new("Dial");
             if let Some(action) = action {
-                s.push_attribute(("action", clean(action).as_str()));
-                s.push_attribute(("method", "POST"));
+                attr(&mut s, "action", action);
+                attr(&mut s, "method", "POST");
             }
             if let Some(id) = caller_id {
-                s.push_attribute(("callerId", clean(id).as_str()));
+                attr(&mut s, "callerId", id);
             }
-            s.push_attribute(("timeout", timeout_secs.max(&1).to_string().as_str()));
+            attr(&mut s, "timeout", &timeout_secs.max(&1).to_string());
             let _ = w.write_event(Event::Start(s));
             element(w, BytesStart::new("Number"), Some(number));
             let _ = w.write_event(Event::End(BytesEnd::new("Dial")));
         }
         Verb::Redirect { url } => {
             let mut s = BytesStart::new("Redirect");
-            s.push_attribute(("method", "POST"));
+            attr(&mut s, "method", "POST");
             element(w, s, Some(url));
         }
         Verb::Hangup => element(w, BytesStart::new("Hangup"), None),
@@ -297,7 +314,7 @@ mod tests {
     fn text_and_attributes_are_escaped_and_forbidden_characters_replaced() {
         let doc = voice_response(&[
             Verb::Say {
-                text: "a < b & \"c\" ]]> d\u{1}e".into(),
+                text: "a < b & \"c\" ]]> d\u{1}e\r\nf\t'".into(),
                 voice: Some("Polly.\"x\"".into()),
                 language: None,
             },
@@ -307,7 +324,7 @@ mod tests {
         ]);
         assert_eq!(
             doc,
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say voice=\"Polly.&quot;x&quot;\">a &lt; b &amp; &quot;c&quot; ]]&gt; d\u{FFFD}e</Say><Redirect method=\"POST\">/voice/f?s=a&amp;b=&lt;</Redirect></Response>\n"
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say voice=\"Polly.&quot;x&quot;\">a &lt; b &amp; &quot;c&quot; ]]&gt; d\u{FFFD}e&#13;&#10;f&#9;&apos;</Say><Redirect method=\"POST\">/voice/f?s=a&amp;b=&lt;</Redirect></Response>\n"
         );
     }
 
