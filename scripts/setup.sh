@@ -39,7 +39,8 @@ for tool in rustfmt cargo-clippy; do
   fi
 done
 
-# TypeScript (pinned in tests/js/package-lock.json) checks the generated VoxEngine scenarios.
-if [ ! -x tests/js/node_modules/.bin/tsc ]; then
+# TypeScript and the twilio package (pinned in tests/js/package-lock.json) check the generated
+# VoxEngine scenarios and the TwiML `ivrc serve` answers with.
+if [ ! -x tests/js/node_modules/.bin/tsc ] || [ ! -d tests/js/node_modules/twilio ]; then
   (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
 fi

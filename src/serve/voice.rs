@@ -113,7 +113,8 @@ pub fn capabilities(flow: &ir::Flow) -> Vec<Unsupported> {
         });
     }
     let on_other_leg = "a Twilio document speaks to the caller only; acting on a dialled party needs a `<Number url>` step, which `ivrc serve` does not emit yet";
-    for n in &flow.nodes {
+    let in_calls = reached_by_calls(flow);
+    for n in flow.nodes.iter().filter(|n| in_calls[n.id.0 as usize]) {
         let problem = match &n.op {
             Op::Say { leg, .. }
             | Op::Play { leg, .. }
@@ -170,6 +171,25 @@ pub fn capabilities(flow: &ir::Flow) -> Vec<Unsupported> {
         });
     }
     out
+}
+
+/// Which nodes a call can reach (from the entry and the hangup and error handlers); the rest
+/// belong to the `on sms` handler, which the messaging webhook runs.
+fn reached_by_calls(flow: &ir::Flow) -> Vec<bool> {
+    let mut seen = vec![false; flow.nodes.len()];
+    let mut stack: Vec<ir::NodeId> = [Some(flow.entry), flow.handlers.hangup, flow.handlers.error]
+        .into_iter()
+        .flatten()
+        .collect();
+    while let Some(id) = stack.pop() {
+        let i = id.0 as usize;
+        if i >= seen.len() || seen[i] {
+            continue;
+        }
+        seen[i] = true;
+        stack.extend(flow.nodes[i].edges.iter().map(|e| e.to));
+    }
+    seen
 }
 
 /// Whether a dial's `answered` edge goes straight to bridging the caller with that leg, which
