@@ -3,7 +3,9 @@
 //! Reads the files, refuses flows with constructs the server cannot run (with the same
 //! diagnostics as `ivrc build`), takes its secrets from the environment (`IVRC_STATE_KEY`
 //! seals call states, random per start when unset; `TWILIO_AUTH_TOKEN` turns on signature
-//! checks) and runs `ivrc::serve::http` on a tokio runtime until Ctrl-C.
+//! checks; with `TWILIO_ACCOUNT_SID` too, calls can send text messages through the REST API
+//! at `TWILIO_API_BASE`, `https://api.twilio.com` by default) and runs `ivrc::serve::http` on
+//! a tokio runtime until Ctrl-C.
 
 use super::check::analyse;
 use super::load::load_or_exit;
@@ -11,6 +13,7 @@ use super::report::{Printer, Problem};
 use crate::cli::ServeArgs;
 use ivrc::ir;
 use ivrc::serve::http::{self, App, Config};
+use ivrc::serve::outbound::TwilioApi;
 use ivrc::serve::voice;
 use ivrc::span::FileId;
 use std::io::{Read, Write};
@@ -87,6 +90,33 @@ pub fn run(args: &ServeArgs) -> u8 {
             }
         },
     };
+    let twilio_api = match (
+        std::env::var("TWILIO_ACCOUNT_SID")
+            .ok()
+            .filter(|s| !s.is_empty()),
+        auth_token.clone(),
+    ) {
+        (Some(account_sid), Some(auth_token)) => Some(TwilioApi {
+            base: std::env::var("TWILIO_API_BASE")
+                .ok()
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| "https://api.twilio.com".into())
+                .trim_end_matches('/')
+                .to_string(),
+            account_sid,
+            auth_token,
+        }),
+        _ => None,
+    };
+    if twilio_api.is_none() {
+        if let Some(f) = program.flows.iter().find(|f| voice::sends_sms_in_calls(f)) {
+            eprintln!(
+                "error: flow `{}` sends text messages during calls, which needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN",
+                f.name
+            );
+            return 2;
+        }
+    }
     let names: Vec<String> = program.flows.iter().map(|f| f.name.clone()).collect();
     let config = Config {
         state_key,
@@ -96,6 +126,7 @@ pub fn run(args: &ServeArgs) -> u8 {
             .clone()
             .map(|u| u.trim_end_matches('/').to_string()),
         auth_token,
+        twilio_api,
     };
     let app = Arc::new(App::new(program, config));
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -9,8 +9,9 @@
 //! bound listener, so tests use port 0 and the CLI decides the address. Flow behaviour lives
 //! in `voice` and the engine, not here.
 
+use super::outbound::{Outbound, TwilioApi};
 use super::state;
-use super::voice::{self, CallState, Input, Links};
+use super::voice::{self, CallState, Input, Links, Step};
 use crate::codegen::twiml::{self, Message};
 use crate::engine::{Command, Engine, Event};
 use crate::ir;
@@ -32,6 +33,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 const MAX_BODY: usize = 64 * 1024;
 /// How long a request body may take to arrive.
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// The most fetches one webhook request may wait for (a loop of fetches that never says
+/// anything would otherwise hold the request forever).
+const MAX_FETCHES_PER_REQUEST: usize = 16;
 
 /// How the server is set up.
 #[derive(Debug, Clone)]
@@ -45,12 +49,15 @@ pub struct Config {
     pub base_url: Option<String>,
     /// Twilio's auth token: when set, every request must carry a valid `X-Twilio-Signature`.
     pub auth_token: Option<String>,
+    /// Twilio's REST API, for text messages sent during calls.
+    pub twilio_api: Option<TwilioApi>,
 }
 
 /// What the server serves: flows by name, and its configuration.
 pub struct App {
     flows: HashMap<String, ir::Flow>,
     config: Config,
+    outbound: Outbound,
 }
 
 impl App {
@@ -62,6 +69,7 @@ impl App {
                 .into_iter()
                 .map(|f| (f.name.clone(), f))
                 .collect(),
+            outbound: Outbound::new(config.twilio_api.clone()),
             config,
         }
     }
@@ -292,8 +300,24 @@ async fn voice_webhook(
         flow: &name,
         now,
     };
-    let turn = voice::turn(flow, state, input, &mut sealer).map_err(|e| bad(e.to_string()))?;
-    Ok(xml(turn.twiml))
+    let mut step = voice::turn(flow, state, input, &mut sealer).map_err(|e| bad(e.to_string()))?;
+    for _ in 0..MAX_FETCHES_PER_REQUEST {
+        match step {
+            Step::Answer(turn) => {
+                app.outbound.send_sms(turn.sms);
+                return Ok(xml(turn.twiml));
+            }
+            Step::Fetch(pending) => {
+                let result = app.outbound.fetch(&pending.request).await;
+                step = voice::resume(flow, pending, result, &mut sealer)
+                    .map_err(|e| bad(e.to_string()))?;
+            }
+        }
+    }
+    Err(Refusal(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("the flow made more than {MAX_FETCHES_PER_REQUEST} requests without answering"),
+    ))
 }
 
 /// What a stateful request reports, by the parameters Twilio adds for each verb.

@@ -9,11 +9,14 @@
 //! the turn goes on. Twilio runs one leg per document, so the flows served are those whose
 //! statements act on the caller, with `dial` answered straight into `bridge caller and LEG`
 //! (one `<Dial>`); [`capabilities`] says what else is refused. This module does no I/O and
-//! reads no clock: the server seals the state and builds the URLs ([`Links`]).
+//! reads no clock: the server seals the state and builds the URLs ([`Links`]), makes the HTTP
+//! request a `fetch` waits for ([`Step::Fetch`], then [`resume`]) and sends the text messages
+//! a turn asks for ([`Turn::sms`]).
 
 use crate::codegen::twiml::{self, GatherInput, Verb};
 use crate::codegen::Unsupported;
 use crate::engine::{Audio, Awaiting, Command, Engine, Event, Output, Snapshot, TimerId};
+use crate::ir::Method;
 use crate::ir::{self, LegId, Op, Outcome};
 use std::collections::VecDeque;
 
@@ -25,6 +28,8 @@ const CALLER: LegId = LegId(0);
 pub struct CallState {
     /// Twilio's id of the call; a state is only accepted back from the same call.
     pub call_sid: String,
+    /// The number that was called (the sender of the call's text messages).
+    called: String,
     snapshot: Snapshot,
     /// Virtual milliseconds since the call started.
     now_ms: u64,
@@ -74,6 +79,54 @@ pub struct Turn {
     pub twiml: String,
     /// What the engine did, in order (for the call's record).
     pub log: Vec<Output>,
+    /// Text messages to send (the call goes on without waiting for them).
+    pub sms: Vec<OutgoingSms>,
+}
+
+/// A text message a call sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingSms {
+    /// The sender: the flow's `caller_id`, else the number that was called.
+    pub from: String,
+    /// The recipient.
+    pub to: String,
+    /// The text.
+    pub body: String,
+}
+
+/// An HTTP request a `fetch` waits for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchRequest {
+    /// GET or POST.
+    pub method: Method,
+    /// The URL, placeholders filled in.
+    pub url: String,
+    /// Query (GET) or JSON body (POST) values.
+    pub params: Vec<(String, serde_json::Value)>,
+    /// Headers, in order.
+    pub headers: Vec<(String, String)>,
+    /// Time limit in milliseconds.
+    pub timeout_ms: u64,
+}
+
+/// A turn that waits for a fetch before it can answer.
+#[derive(Debug, Clone)]
+pub struct PendingFetch {
+    /// The request to make.
+    pub request: FetchRequest,
+    state: CallState,
+    verbs: Vec<(ir::NodeId, Verb)>,
+    log: Vec<Output>,
+    sms: Vec<OutgoingSms>,
+}
+
+/// Where a turn got to.
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// The answer to the webhook.
+    Answer(Turn),
+    /// A fetch to make; then [`resume`] with its result.
+    Fetch(Box<PendingFetch>),
 }
 
 /// Why a request cannot go on.
@@ -144,14 +197,6 @@ pub fn capabilities(flow: &ir::Flow) -> Vec<Unsupported> {
                 "a `dial` whose answer does not go straight to `bridge caller and LEG`",
                 on_other_leg,
             )),
-            Op::Fetch { .. } => Some((
-                "`fetch`",
-                "`ivrc serve` does not make HTTP requests for a call yet",
-            )),
-            Op::Sms { .. } => Some((
-                "`sms`",
-                "`ivrc serve` does not send text messages from a voice call yet",
-            )),
             Op::Block { .. } => Some((
                 "`block`",
                 "Twilio has no blacklist for calls; record the number with your CRM",
@@ -171,6 +216,14 @@ pub fn capabilities(flow: &ir::Flow) -> Vec<Unsupported> {
         });
     }
     out
+}
+
+/// Whether calls of the flow send text messages (which needs Twilio's REST API).
+pub fn sends_sms_in_calls(flow: &ir::Flow) -> bool {
+    let in_calls = reached_by_calls(flow);
+    flow.nodes
+        .iter()
+        .any(|n| in_calls[n.id.0 as usize] && matches!(n.op, Op::Sms { .. }))
 }
 
 /// Which nodes a call can reach (from the entry and the hangup and error handlers); the rest
@@ -208,35 +261,56 @@ pub fn turn(
     state: Option<CallState>,
     input: Input,
     links: &mut dyn Links,
-) -> Result<Turn, TurnError> {
+) -> Result<Step, TurnError> {
     let mut driver = match state {
-        None => Driver {
-            engine: Engine::new(flow),
-            call_sid: String::new(),
-            now: 0,
-            timers: Vec::new(),
-            verbs: Vec::new(),
-            log: Vec::new(),
-            dialled: None,
-        },
-        Some(s) => Driver {
-            engine: Engine::resume(flow, s.snapshot)
-                .map_err(|e| TurnError::Mismatch(e.to_string()))?,
-            call_sid: s.call_sid,
-            now: s.now_ms,
-            timers: s.timers,
-            verbs: Vec::new(),
-            log: Vec::new(),
-            dialled: None,
-        },
+        None => Driver::new(
+            Engine::new(flow),
+            String::new(),
+            String::new(),
+            0,
+            Vec::new(),
+        ),
+        Some(s) => Driver::new(
+            Engine::resume(flow, s.snapshot).map_err(|e| TurnError::Mismatch(e.to_string()))?,
+            s.call_sid,
+            s.called,
+            s.now_ms,
+            s.timers,
+        ),
     };
     driver.apply(input)?;
+    Ok(driver.finish(links))
+}
+
+/// Goes on with a turn once its fetch has a result: the JSON answer, or why it failed.
+pub fn resume(
+    flow: &ir::Flow,
+    pending: Box<PendingFetch>,
+    result: Result<serde_json::Value, String>,
+    links: &mut dyn Links,
+) -> Result<Step, TurnError> {
+    let s = pending.state;
+    let mut driver = Driver::new(
+        Engine::resume(flow, s.snapshot).map_err(|e| TurnError::Mismatch(e.to_string()))?,
+        s.call_sid,
+        s.called,
+        s.now_ms,
+        s.timers,
+    );
+    driver.verbs = pending.verbs;
+    driver.log = pending.log;
+    driver.sms = pending.sms;
+    if driver.engine.awaiting() != Awaiting::Fetch {
+        return Err(TurnError::Unexpected("a fetch result"));
+    }
+    driver.feed(Event::FetchDone { result });
     Ok(driver.finish(links))
 }
 
 struct Driver<'f> {
     engine: Engine<'f>,
     call_sid: String,
+    called: String,
     now: u64,
     timers: Vec<(u64, TimerId)>,
     /// Verbs so far, each with the node that produced it.
@@ -244,9 +318,30 @@ struct Driver<'f> {
     log: Vec<Output>,
     /// The leg a `<Dial>` connected in this turn (its bridge has already happened).
     dialled: Option<LegId>,
+    sms: Vec<OutgoingSms>,
 }
 
-impl Driver<'_> {
+impl<'f> Driver<'f> {
+    fn new(
+        engine: Engine<'f>,
+        call_sid: String,
+        called: String,
+        now: u64,
+        timers: Vec<(u64, TimerId)>,
+    ) -> Driver<'f> {
+        Driver {
+            engine,
+            call_sid,
+            called,
+            now,
+            timers,
+            verbs: Vec::new(),
+            log: Vec::new(),
+            dialled: None,
+            sms: Vec::new(),
+        }
+    }
+
     fn apply(&mut self, input: Input) -> Result<(), TurnError> {
         let awaiting = self.engine.awaiting();
         match input {
@@ -255,6 +350,7 @@ impl Driver<'_> {
                     return Err(TurnError::Unexpected("a new call"));
                 }
                 self.call_sid = call_sid.clone();
+                self.called = to.clone();
                 self.feed(Event::Start {
                     has_caller: true,
                     caller: Some(from),
@@ -402,6 +498,18 @@ impl Driver<'_> {
                 self.timers.retain(|(_, t)| t != id);
                 None
             }
+            Command::Sms { to, text } => {
+                let from = match &self.engine.flow().settings.caller_id {
+                    Some(ir::Expr::Phone { value }) => value.clone(),
+                    _ => self.called.clone(),
+                };
+                self.sms.push(OutgoingSms {
+                    from,
+                    to: to.clone(),
+                    body: text.clone(),
+                });
+                None
+            }
             Command::Transfer { number, .. } => {
                 self.verbs.push((
                     node,
@@ -434,7 +542,7 @@ impl Driver<'_> {
     }
 
     /// Closes the document with what the engine waits for, after letting pauses pass.
-    fn finish(mut self, links: &mut dyn Links) -> Turn {
+    fn finish(mut self, links: &mut dyn Links) -> Step {
         while self.engine.awaiting() == Awaiting::Time {
             let Some(at) = self.timers.iter().map(|(at, _)| *at).min() else {
                 break;
@@ -443,6 +551,33 @@ impl Driver<'_> {
             self.verbs
                 .push((self.engine.current().id, Verb::Pause { seconds }));
             self.fire_next_timer();
+        }
+        if self.engine.awaiting() == Awaiting::Fetch {
+            let request = self.log.iter().rev().find_map(|o| match &o.command {
+                Command::Fetch {
+                    method,
+                    url,
+                    params,
+                    headers,
+                    timeout_ms,
+                } => Some(FetchRequest {
+                    method: *method,
+                    url: url.clone(),
+                    params: params.clone(),
+                    headers: headers.clone(),
+                    timeout_ms: *timeout_ms,
+                }),
+                _ => None,
+            });
+            if let Some(request) = request {
+                return Step::Fetch(Box::new(PendingFetch {
+                    request,
+                    state: self.state(),
+                    verbs: self.verbs,
+                    log: self.log,
+                    sms: self.sms,
+                }));
+            }
         }
         let closing = match self.engine.awaiting() {
             Awaiting::Keys(_) | Awaiting::Speech(_) => Some(self.gather(links)),
@@ -492,10 +627,11 @@ impl Driver<'_> {
                 }
             }
         }
-        Turn {
+        Step::Answer(Turn {
             twiml: twiml::voice_response(&verbs),
             log: self.log,
-        }
+            sms: self.sms,
+        })
     }
 
     /// How many of the last verbs the node produced (its prompt).
@@ -584,6 +720,7 @@ impl Driver<'_> {
     fn state(&self) -> CallState {
         CallState {
             call_sid: self.call_sid.clone(),
+            called: self.called.clone(),
             snapshot: self.engine.snapshot(),
             now_ms: self.now,
             timers: self.timers.clone(),

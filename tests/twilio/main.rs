@@ -1,0 +1,420 @@
+//! `ivrc serve` against an independent client: the real binary listens on 127.0.0.1, and a
+//! client that walks TwiML the way Twilio does (`walker`: HTTP by ureq, XML by roxmltree)
+//! plays the inputs of every `test` block, with a loopback mock as the CRM that `fetch` asks
+//! and as Twilio's REST API for texts (`mock`). What the caller hears, what is dialled and
+//! texted must be what the engine does for the same inputs (a differential test); every
+//! served document is rebuilt with the official twilio npm package and must match
+//! (`typings`). Bad requests get a 4xx and the server keeps serving.
+
+#[path = "../common/mod.rs"]
+mod common;
+mod mock;
+mod typings;
+mod walker;
+
+use common::{ivr_files, ivrc};
+use ivrc::ir;
+use mock::Mock;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use typings::same_as_the_twilio_library;
+use walker::walk;
+
+/// Twilio's auth token in these tests (every request is signed with it).
+const TOKEN: &str = "2bd9e9638872de601313dc77410d3b23";
+/// The port of the mock CRM, fixed because tests/fixtures/twilio/crm.ivr names it.
+const CRM_PORT: u16 = 18777;
+
+/// A running `ivrc serve`, killed when dropped.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:PORT`, also its `--base-url`.
+    pub base: String,
+    /// The auth token it checks signatures with, if any.
+    token: Option<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `ivrc serve` on a free loopback port, with that address as its `--base-url` (so
+/// that signatures over its URLs can be checked) and these environment variables.
+fn serve(files: &[&str], envs: &[(&str, &str)]) -> Server {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    let base = format!("http://127.0.0.1:{port}");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_ivrc"));
+    cmd.arg("serve")
+        .args(files)
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--base-url",
+            &base,
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("TWILIO_AUTH_TOKEN")
+        .env_remove("TWILIO_ACCOUNT_SID")
+        .env_remove("IVRC_STATE_KEY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("ivrc serve starts");
+    let line = first_line(&mut child);
+    assert!(
+        line.starts_with("listening on "),
+        "unexpected first line: {line}"
+    );
+    let token = envs
+        .iter()
+        .find(|(k, _)| *k == "TWILIO_AUTH_TOKEN")
+        .map(|(_, v)| v.to_string());
+    Server { child, base, token }
+}
+
+/// The server's first line of output; the rest is drained so the server never blocks.
+fn first_line(child: &mut Child) -> String {
+    let mut reader = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    reader
+        .read_line(&mut line)
+        .expect("the server prints its address");
+    std::thread::spawn(move || {
+        let mut rest = String::new();
+        while reader.read_line(&mut rest).is_ok_and(|n| n > 0) {
+            rest.clear();
+        }
+    });
+    line
+}
+
+fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()
+}
+
+/// POSTs a form; returns the status and the body.
+fn post(agent: &ureq::Agent, url: &str, form: &[(&str, &str)]) -> (u16, String) {
+    answer(agent.post(url).send_form(form), url)
+}
+
+/// POSTs a form signed as Twilio signs it when the server checks signatures.
+fn signed_post(
+    agent: &ureq::Agent,
+    server: &Server,
+    url: &str,
+    form: &[(&str, &str)],
+) -> (u16, String) {
+    let mut request = agent.post(url);
+    if let Some(token) = &server.token {
+        request = request.set("X-Twilio-Signature", &sign(token, url, form));
+    }
+    answer(request.send_form(form), url)
+}
+
+fn answer(r: Result<ureq::Response, ureq::Error>, url: &str) -> (u16, String) {
+    match r {
+        Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
+        Err(e) => panic!("request to {url} failed: {e}"),
+    }
+}
+
+/// What the engine does for the same inputs, in the walker's words: what a TwiML call leg
+/// shows (prompts, dials, bridges, transfers, the end), without the leg names TwiML lacks.
+fn engine_transcript(program: &ir::Program, test: &ir::Test) -> Vec<String> {
+    use ivrc::engine::Command as C;
+    let call = ivrc::testing::play_inputs(program, test)
+        .unwrap_or_else(|f| panic!("test \"{}\": {} ({})", test.name, f.expected, f.actual));
+    call.log
+        .iter()
+        .filter(|l| {
+            matches!(
+                l.output.command,
+                C::Say { .. }
+                    | C::Play { .. }
+                    | C::Dial { .. }
+                    | C::Bridge { .. }
+                    | C::Transfer { .. }
+                    | C::Sms { .. }
+                    | C::End
+            )
+        })
+        .filter_map(|l| call.describe(&l.output.command))
+        .map(|line| match line.split_once(" as ") {
+            Some((dial, _)) if line.starts_with("dial ") => dial.to_string(),
+            _ => line,
+        })
+        .collect()
+}
+
+fn servable_files() -> Vec<String> {
+    let mut files = vec![
+        "examples/sum.test.ivr".to_string(),
+        "examples/sms_reply.test.ivr".to_string(),
+    ];
+    files.extend(ivr_files("tests/fixtures/twilio"));
+    files
+}
+
+#[test]
+fn served_calls_do_what_the_engine_does() {
+    let mut compared = 0;
+    let mut docs = Vec::new();
+    // The CRM of tests/fixtures/twilio/crm.ivr and Twilio's REST API.
+    let mock = Mock::start(CRM_PORT);
+    let account = [
+        ("TWILIO_ACCOUNT_SID", "AC00000000000000000000000000000000"),
+        ("TWILIO_AUTH_TOKEN", TOKEN),
+        ("TWILIO_API_BASE", mock.base.as_str()),
+    ];
+    for file in servable_files() {
+        let tests = ivrc(&["test", &file]);
+        assert_eq!(tests.code, 0, "{file}: {}{}", tests.stdout, tests.stderr);
+        let ir = ivrc(&["build", &file, "--target", "ir"]);
+        assert_eq!(ir.code, 0, "{}", ir.stderr);
+        let program: ir::Program = serde_json::from_str(&ir.stdout).expect("IR");
+        let server = serve(&[&file], &account);
+        for (n, test) in program.tests.iter().enumerate() {
+            let (served, served_docs) = walk(&server, &mock, &test.flow, test, n);
+            docs.extend(served_docs);
+            let engine = engine_transcript(&program, test);
+            // Texts sent during calls go through the REST API, after the answer; they are
+            // compared in their own order.
+            let is_sms = |l: &String| l.starts_with("sms to ");
+            let (engine_sms, engine_rest): (Vec<String>, Vec<String>) =
+                engine.into_iter().partition(is_sms);
+            let (mut served_sms, served_rest): (Vec<String>, Vec<String>) =
+                served.into_iter().partition(is_sms);
+            let expected_rest_api = engine_sms.len().saturating_sub(served_sms.len());
+            for (from, to, body) in mock.take_sms(expected_rest_api) {
+                assert_eq!(from, "+70000000000", "texts come from the number called");
+                served_sms.push(format!("sms to {to} \"{body}\""));
+            }
+            assert_eq!(
+                (served_rest, served_sms),
+                (engine_rest, engine_sms),
+                "{file}: test \"{}\": the served call and the engine differ",
+                test.name
+            );
+            let requests = mock.take_requests();
+            if test.name == "a courier keys the order and reaches its operator" {
+                // What the CRM received: the GET's query, then the POST's JSON body.
+                let sid = format!("CA{n:032}");
+                assert_eq!(requests.len(), 2, "{requests:?}");
+                assert_eq!(requests[0].0, "GET");
+                assert_eq!(
+                    requests[0].1,
+                    format!("/ivr?cdr_id={sid}&numa=%2B79161234567")
+                );
+                assert_eq!(requests[1].0, "POST");
+                let body: serde_json::Value = serde_json::from_str(&requests[1].2).expect("JSON");
+                assert_eq!(
+                    body,
+                    serde_json::json!({ "cdr_id": sid, "input_result": "10452" })
+                );
+            }
+            compared += 1;
+        }
+    }
+    assert!(compared >= 20, "only {compared} tests were compared");
+    same_as_the_twilio_library(&docs);
+}
+
+#[test]
+fn flows_the_server_cannot_run_are_refused_before_it_starts() {
+    let run = ivrc(&[
+        "serve",
+        "examples/callback.ivr",
+        "--listen",
+        "127.0.0.1:0",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let json: serde_json::Value = serde_json::from_str(&run.stderr).expect("JSON diagnostics");
+    let codes = common::diagnostic_codes(&json);
+    assert!(!codes.is_empty());
+    assert!(
+        codes
+            .iter()
+            .all(|c| *c == "ivrc::codegen::unsupported_by_target"),
+        "{codes:?}"
+    );
+}
+
+#[test]
+fn bad_requests_get_a_4xx_and_the_server_keeps_serving() {
+    let server = serve(&["examples/sum.ivr"], &[]);
+    let agent = agent();
+    let voice = format!("{}/voice/sum", server.base);
+    let start = [
+        ("CallSid", "CA1"),
+        ("From", "+79001234567"),
+        ("To", "+74950000000"),
+    ];
+    let (status, doc) = post(&agent, &voice, &start);
+    assert_eq!(status, 200);
+    let action = roxmltree::Document::parse(&doc)
+        .ok()
+        .and_then(|d| {
+            d.descendants()
+                .find(|n| n.has_tag_name("Gather"))
+                .and_then(|g| g.attribute("action").map(str::to_string))
+        })
+        .expect("a gather with an action");
+    let at = |path: &str| format!("{}{path}", server.base);
+    // Missing and duplicated parameters.
+    assert_eq!(post(&agent, &voice, &[("From", "+7900")]).0, 400);
+    assert_eq!(
+        post(
+            &agent,
+            &voice,
+            &[
+                ("CallSid", "A"),
+                ("CallSid", "B"),
+                ("From", "x"),
+                ("To", "y")
+            ]
+        )
+        .0,
+        400
+    );
+    // An unknown flow.
+    assert_eq!(post(&agent, &at("/voice/nope"), &start).0, 404);
+    // Another call's state, a tampered state, garbage instead of a state.
+    assert_eq!(
+        post(&agent, &action, &[("CallSid", "CA2"), ("Digits", "1")]).0,
+        400
+    );
+    let tampered = action.replacen("s=ey", "s=eZ", 1);
+    assert_eq!(
+        post(&agent, &tampered, &[("CallSid", "CA1"), ("Digits", "1")]).0,
+        400
+    );
+    assert_eq!(
+        post(&agent, &at("/voice/sum?s=abc.def"), &[("CallSid", "CA1")]).0,
+        400
+    );
+    // A state replayed for what the call is not waiting for.
+    assert_eq!(
+        post(
+            &agent,
+            &action,
+            &[("CallSid", "CA1"), ("DialCallStatus", "busy")]
+        )
+        .0,
+        400
+    );
+    // Invalid UTF-8, a broken escape, a 10 MB body (the server answers 413 without reading
+    // it all, so the client may not get to send it all).
+    assert_eq!(huge_post(&server.base, "/voice/sum", 10 * 1024 * 1024), 413);
+    let raw = |body: Vec<u8>| match agent
+        .post(&voice)
+        .set("Content-Type", "application/x-www-form-urlencoded")
+        .send_bytes(&body)
+    {
+        Ok(r) => r.status(),
+        Err(ureq::Error::Status(code, _)) => code,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(raw(b"CallSid=%FF&From=a&To=b".to_vec()), 400);
+    assert_eq!(raw(b"CallSid=\xff&From=a&To=b".to_vec()), 400);
+    assert_eq!(raw(b"CallSid=%F&From=a&To=b".to_vec()), 400);
+    // Still serving, and the genuine state still works.
+    assert_eq!(post(&agent, &voice, &start).0, 200);
+    let (status, doc) = post(&agent, &action, &[("CallSid", "CA1"), ("Digits", "12")]);
+    assert_eq!(status, 200);
+    assert!(doc.contains("Введите второе число"), "{doc}");
+}
+
+#[test]
+fn with_an_auth_token_only_signed_requests_are_served() {
+    let token = "2bd9e9638872de601313dc77410d3b23";
+    // Without --base-url the server refuses to start: signatures cover the public URL.
+    let refused = Command::new(env!("CARGO_BIN_EXE_ivrc"))
+        .args(["serve", "examples/sum.ivr", "--listen", "127.0.0.1:0"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("TWILIO_AUTH_TOKEN", token)
+        .output()
+        .expect("ivrc runs");
+    assert_eq!(refused.status.code(), Some(2));
+    let envs = [
+        ("TWILIO_AUTH_TOKEN", token),
+        ("IVRC_STATE_KEY", "a key of at least sixteen characters"),
+    ];
+    let server = serve(&["examples/sum.ivr"], &envs);
+    let agent = agent();
+    let url = format!("{}/voice/sum", server.base);
+    let form = [
+        ("CallSid", "CA1"),
+        ("From", "+79001234567"),
+        ("To", "+74950000000"),
+    ];
+    assert_eq!(post(&agent, &url, &form).0, 403);
+    let signature = sign(token, &url, &form);
+    let signed = agent
+        .post(&url)
+        .set("X-Twilio-Signature", &signature)
+        .send_form(&form);
+    assert_eq!(signed.map(|r| r.status()).unwrap_or(0), 200);
+    let forged = agent
+        .post(&url)
+        .set("X-Twilio-Signature", &signature)
+        .send_form(&[
+            ("CallSid", "CA2"),
+            ("From", "+79001234567"),
+            ("To", "+74950000000"),
+        ]);
+    assert!(matches!(forged, Err(ureq::Error::Status(403, _))));
+}
+
+/// Sends a form body of `len` bytes over a plain socket, as far as the server reads it, and
+/// returns the status it answers.
+fn huge_post(base: &str, path: &str, len: usize) -> u16 {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).expect("connects");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    let head = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {len}\r\n\r\n");
+    s.write_all(head.as_bytes()).expect("head sent");
+    let chunk = vec![b'a'; 64 * 1024];
+    let mut sent = 0;
+    while sent < len && s.write_all(&chunk).is_ok() {
+        sent += chunk.len();
+    }
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    text.split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {text:?}"))
+}
+
+/// Twilio's signature of a request, computed here independently of the server's code.
+fn sign(token: &str, url: &str, form: &[(&str, &str)]) -> String {
+    use base64::Engine as _;
+    use hmac::Mac;
+    let mut pairs: Vec<&(&str, &str)> = form.iter().collect();
+    pairs.sort();
+    let mut data = url.to_string();
+    for (k, v) in pairs {
+        data.push_str(k);
+        data.push_str(v);
+    }
+    let mut m = hmac::Hmac::<sha1::Sha1>::new_from_slice(token.as_bytes()).expect("key");
+    m.update(data.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(m.finalize().into_bytes())
+}

@@ -1,0 +1,150 @@
+//! A loopback HTTP server standing in for the systems `ivrc serve` calls out to: a CRM that
+//! `fetch` asks (answers are queued by the test, in order) and Twilio's REST API, whose
+//! Messages requests it records. Plain std sockets, one request per connection.
+
+use std::collections::VecDeque;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Default)]
+struct Log {
+    answers: VecDeque<(u16, String)>,
+    /// Text messages posted to the Messages API: (From, To, Body).
+    sms: Vec<(String, String, String)>,
+    /// Requests other than text messages: method, path with query, body.
+    requests: Vec<(String, String, String)>,
+}
+
+/// The running mock; it lives as long as the test process.
+pub struct Mock {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    log: Arc<Mutex<Log>>,
+}
+
+impl Mock {
+    /// A mock on `port` (0 for any free one).
+    pub fn start(port: u16) -> Mock {
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("the mock port is free");
+        let base = format!("http://{}", listener.local_addr().expect("a local address"));
+        let log = Arc::new(Mutex::new(Log::default()));
+        let shared = log.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let log = shared.clone();
+                std::thread::spawn(move || handle(stream, &log));
+            }
+        });
+        Mock { base, log }
+    }
+
+    /// Queues the answer to the next request that is not a text message.
+    pub fn answer(&self, status: u16, body: String) {
+        self.lock().answers.push_back((status, body));
+    }
+
+    /// Waits up to 5 s for `count` text messages, then takes all that arrived: (From, To,
+    /// Body).
+    pub fn take_sms(&self, count: usize) -> Vec<(String, String, String)> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.lock().sms.len() < count && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::mem::take(&mut self.lock().sms)
+    }
+
+    /// Takes the requests made so far (not text messages): method, path, body.
+    pub fn take_requests(&self) -> Vec<(String, String, String)> {
+        let mut log = self.lock();
+        log.answers.clear();
+        std::mem::take(&mut log.requests)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Log> {
+        self.log.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn handle(mut stream: TcpStream, log: &Mutex<Log>) {
+    let Ok(read_half) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(read_half);
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).is_err() || line.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let mut parts = request_line.split_whitespace();
+    let method = parts.next().unwrap_or_default().to_string();
+    let path = parts.next().unwrap_or_default().to_string();
+    let (status, answer) = {
+        let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+        if path.ends_with("/Messages.json") {
+            let field = |name: &str| {
+                form(&body)
+                    .into_iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v)
+                    .unwrap_or_default()
+            };
+            log.sms.push((field("From"), field("To"), field("Body")));
+            (201, "{\"sid\": \"SM1\"}".to_string())
+        } else {
+            log.requests.push((method, path, body));
+            log.answers
+                .pop_front()
+                .unwrap_or((404, "{\"error\": \"no answer queued\"}".into()))
+        }
+    };
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+        answer.len()
+    );
+}
+
+/// Decodes an `application/x-www-form-urlencoded` body.
+fn form(body: &str) -> Vec<(String, String)> {
+    let decode = |s: &str| {
+        let bytes = s.replace('+', " ").into_bytes();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == b'%' && i + 2 < bytes.len() {
+                if let Ok(b) =
+                    u8::from_str_radix(&String::from_utf8_lossy(&bytes[i + 1..i + 3]), 16)
+                {
+                    out.push(b);
+                    i += 3;
+                    continue;
+                }
+            }
+            out.push(bytes[i]);
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    body.split('&')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
+}
