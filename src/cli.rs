@@ -41,6 +41,25 @@ pub enum Command {
         after_help = "Examples:\n  ivrc serve examples/sum.ivr\n  ivrc serve examples/*.ivr --listen 127.0.0.1:8080 --base-url https://ivr.example.com\n\nPaste https://YOUR-HOST/voice/FLOW into the number's \"A call comes in\" webhook (and /sms/FLOW for messages).\nEnvironment: IVRC_STATE_KEY (at least 16 characters) seals the call state carried in URLs, so it survives restarts and\nworks across servers; without it a random key is used. TWILIO_AUTH_TOKEN turns on X-Twilio-Signature checks\n(then --base-url must be the public address Twilio calls).\nExit status: 1 when a flow has errors or constructs the server cannot run, 2 when a file cannot be read or the\naddress cannot be bound."
     )]
     Serve(ServeArgs),
+    /// Print a contact's timeline: the calls, recordings and text messages `ivrc serve` wrote.
+    #[command(
+        after_help = "Examples:\n  ivrc entries --contact +15146300808\n  ivrc entries --contact '+7 916 123-45-67' --store /var/lib/ivrc/entries.db --format json\n\nExit status: 0, or 2 when the number or the store cannot be read."
+    )]
+    Entries(EntriesArgs),
+}
+
+/// Arguments of `ivrc entries`.
+#[derive(Debug, Args)]
+pub struct EntriesArgs {
+    /// The contact's phone number, in international form.
+    #[arg(long)]
+    pub contact: String,
+    /// The entries store `ivrc serve` writes.
+    #[arg(long, default_value = "ivrc-entries.db")]
+    pub store: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
 }
 
 /// Arguments of `ivrc serve`.
@@ -55,6 +74,9 @@ pub struct ServeArgs {
     /// The public address Twilio reaches this server at; action URLs are absolute under it.
     #[arg(long)]
     pub base_url: Option<String>,
+    /// The entries store (SQLite) every call and text message is written to.
+    #[arg(long, default_value = "ivrc-entries.db")]
+    pub store: PathBuf,
     /// Output format of diagnostics.
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,

@@ -27,6 +27,7 @@ pub mod phrase;
 pub mod serve;
 pub mod sim;
 pub mod span;
+pub mod store;
 pub mod syntax;
 pub mod testing;
 

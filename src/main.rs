@@ -16,6 +16,7 @@ fn main() -> ExitCode {
         cli::Command::Test(args) => command::test::run(&args),
         cli::Command::Sim(args) => command::sim::run(&args),
         cli::Command::Serve(args) => command::serve::run(&args),
+        cli::Command::Entries(args) => command::entries::run(&args),
     };
     ExitCode::from(code)
 }

@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod check;
+pub mod entries;
 mod load;
 mod report;
 pub mod serve;

@@ -16,6 +16,7 @@ use ivrc::serve::http::{self, App, Config};
 use ivrc::serve::outbound::TwilioApi;
 use ivrc::serve::voice;
 use ivrc::span::FileId;
+use ivrc::store::Store;
 use std::io::{Read, Write};
 use std::sync::Arc;
 
@@ -128,7 +129,14 @@ pub fn run(args: &ServeArgs) -> u8 {
         auth_token,
         twilio_api,
     };
-    let app = Arc::new(App::new(program, config));
+    let store = match Store::open(&args.store) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot open `{}`: {e}", args.store.display());
+            return 2;
+        }
+    };
+    let app = Arc::new(App::new(program, config, store));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -6,8 +6,9 @@
 //! `s` query parameter (tampered, expired or another call's state is a 400), and checking
 //! `X-Twilio-Signature` when an auth token is configured. Bodies over 64 KiB get a 413 and a
 //! body that takes more than 10 s to arrive a 408. It binds nothing itself: the caller gives a
-//! bound listener, so tests use port 0 and the CLI decides the address. Flow behaviour lives
-//! in `voice` and the engine, not here.
+//! bound listener, so tests use port 0 and the CLI decides the address. Every call, recording
+//! and text message becomes an entry in the store. Flow behaviour lives in `voice` and the
+//! engine, not here.
 
 use super::outbound::{Outbound, TwilioApi};
 use super::state;
@@ -15,6 +16,7 @@ use super::voice::{self, CallState, Input, Links, Step};
 use crate::codegen::twiml::{self, Message};
 use crate::engine::{Command, Engine, Event};
 use crate::ir;
+use crate::store::{Entry, EntryKind, Store};
 use axum::body::{to_bytes, Body};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -58,12 +60,14 @@ pub struct App {
     flows: HashMap<String, ir::Flow>,
     config: Config,
     outbound: Outbound,
+    store: Store,
 }
 
 impl App {
-    /// An app serving every flow of `program`.
-    pub fn new(program: ir::Program, config: Config) -> App {
+    /// An app serving every flow of `program`, writing entries to `store`.
+    pub fn new(program: ir::Program, config: Config, store: Store) -> App {
         App {
+            store,
             flows: program
                 .flows
                 .into_iter()
@@ -71,6 +75,18 @@ impl App {
                 .collect(),
             outbound: Outbound::new(config.twilio_api.clone()),
             config,
+        }
+    }
+}
+
+impl App {
+    /// Writes an entry; a failure is logged and the call goes on.
+    fn note(&self, entry: Entry) {
+        if let Err(e) = self.store.add(&entry) {
+            eprintln!(
+                "ivrc serve: cannot write an entry for {}: {e}",
+                entry.contact
+            );
         }
     }
 }
@@ -116,10 +132,10 @@ fn xml(doc: String) -> Response {
     ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], doc).into_response()
 }
 
-fn now_secs() -> u64 {
+fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// A decoded form: each name once.
@@ -276,23 +292,43 @@ async fn voice_webhook(
     let form = authentic_form(&app, &format!("/voice/{name}"), &query, &headers, body).await?;
     let call_sid = form.require("CallSid")?.to_string();
     let query = Form::parse(query.as_deref().unwrap_or_default().as_bytes())?;
-    let now = now_secs();
+    let at_ms = now_ms();
+    let now = at_ms / 1000;
+    let entry = |kind, contact: &str, our_number: &str| Entry {
+        at_ms,
+        kind,
+        contact: contact.to_string(),
+        our_number: our_number.to_string(),
+        flow: name.clone(),
+        sid: call_sid.clone(),
+        body: None,
+        url: None,
+    };
     let (state, input) = match query.get("s") {
-        None => (
-            None,
-            Input::Start {
+        None => {
+            let (from, to) = (form.require("From")?, form.require("To")?);
+            app.note(entry(EntryKind::Call, from, to));
+            let input = Input::Start {
                 call_sid: call_sid.clone(),
-                from: form.require("From")?.to_string(),
-                to: form.require("To")?.to_string(),
-            },
-        ),
+                from: from.to_string(),
+                to: to.to_string(),
+            };
+            (None, input)
+        }
         Some(token) => {
             let s: CallState =
                 state::open(&app.config.state_key, token, now).map_err(|e| bad(e.to_string()))?;
             if s.call_sid != call_sid {
                 return Err(bad("the state belongs to another call"));
             }
-            (Some(s), input_of(&form)?)
+            let input = input_of(&form)?;
+            if let Input::Recorded(url) = &input {
+                app.note(Entry {
+                    url: Some(url.clone()),
+                    ..entry(EntryKind::Voicemail, s.caller(), s.called())
+                });
+            }
+            (Some(s), input)
         }
     };
     let mut sealer = Sealer {
@@ -304,6 +340,12 @@ async fn voice_webhook(
     for _ in 0..MAX_FETCHES_PER_REQUEST {
         match step {
             Step::Answer(turn) => {
+                for m in &turn.sms {
+                    app.note(Entry {
+                        body: Some(m.body.clone()),
+                        ..entry(EntryKind::SmsOut, &m.to, &m.from)
+                    });
+                }
                 app.outbound.send_sms(turn.sms);
                 return Ok(xml(turn.twiml));
             }
@@ -360,9 +402,22 @@ async fn sms_webhook(
         .get(&name)
         .ok_or_else(|| Refusal(StatusCode::NOT_FOUND, format!("no flow `{name}`")))?;
     let form = authentic_form(&app, &format!("/sms/{name}"), &query, &headers, body).await?;
-    form.require("MessageSid")?;
+    let sid = form.require("MessageSid")?.to_string();
     let from = form.require("From")?.to_string();
+    let to = form.require("To")?.to_string();
     let text = form.require("Body")?.to_string();
+    let at_ms = now_ms();
+    let entry = |kind, contact: &str, body: &str| Entry {
+        at_ms,
+        kind,
+        contact: contact.to_string(),
+        our_number: to.clone(),
+        flow: name.clone(),
+        sid: sid.clone(),
+        body: Some(body.to_string()),
+        url: None,
+    };
+    app.note(entry(EntryKind::SmsIn, &from, &text));
     let mut engine = Engine::new(flow);
     let messages: Vec<Message> = engine
         .handle(Event::StartSms {
@@ -379,6 +434,13 @@ async fn sms_webhook(
             _ => None,
         })
         .collect();
+    for m in &messages {
+        app.note(entry(
+            EntryKind::SmsOut,
+            m.to.as_deref().unwrap_or(&from),
+            &m.body,
+        ));
+    }
     Ok(xml(twiml::messaging_response(&messages)))
 }
 

@@ -30,11 +30,25 @@ pub struct CallState {
     pub call_sid: String,
     /// The number that was called (the sender of the call's text messages).
     called: String,
+    /// The caller's number.
+    caller: String,
     snapshot: Snapshot,
     /// Virtual milliseconds since the call started.
     now_ms: u64,
     /// Pending engine timers: when each is due.
     timers: Vec<(u64, TimerId)>,
+}
+
+impl CallState {
+    /// The caller's number.
+    pub fn caller(&self) -> &str {
+        &self.caller
+    }
+
+    /// The number that was called.
+    pub fn called(&self) -> &str {
+        &self.called
+    }
 }
 
 /// What a webhook request reports.
@@ -263,20 +277,8 @@ pub fn turn(
     links: &mut dyn Links,
 ) -> Result<Step, TurnError> {
     let mut driver = match state {
-        None => Driver::new(
-            Engine::new(flow),
-            String::new(),
-            String::new(),
-            0,
-            Vec::new(),
-        ),
-        Some(s) => Driver::new(
-            Engine::resume(flow, s.snapshot).map_err(|e| TurnError::Mismatch(e.to_string()))?,
-            s.call_sid,
-            s.called,
-            s.now_ms,
-            s.timers,
-        ),
+        None => Driver::new(Engine::new(flow), Numbers::default(), 0, Vec::new()),
+        Some(s) => Driver::from_state(flow, s)?,
     };
     driver.apply(input)?;
     Ok(driver.finish(links))
@@ -290,13 +292,7 @@ pub fn resume(
     links: &mut dyn Links,
 ) -> Result<Step, TurnError> {
     let s = pending.state;
-    let mut driver = Driver::new(
-        Engine::resume(flow, s.snapshot).map_err(|e| TurnError::Mismatch(e.to_string()))?,
-        s.call_sid,
-        s.called,
-        s.now_ms,
-        s.timers,
-    );
+    let mut driver = Driver::from_state(flow, s)?;
     driver.verbs = pending.verbs;
     driver.log = pending.log;
     driver.sms = pending.sms;
@@ -307,10 +303,17 @@ pub fn resume(
     Ok(driver.finish(links))
 }
 
-struct Driver<'f> {
-    engine: Engine<'f>,
+/// Who the call is between, and Twilio's id of it.
+#[derive(Default)]
+struct Numbers {
     call_sid: String,
     called: String,
+    caller: String,
+}
+
+struct Driver<'f> {
+    engine: Engine<'f>,
+    ids: Numbers,
     now: u64,
     timers: Vec<(u64, TimerId)>,
     /// Verbs so far, each with the node that produced it.
@@ -322,17 +325,21 @@ struct Driver<'f> {
 }
 
 impl<'f> Driver<'f> {
-    fn new(
-        engine: Engine<'f>,
-        call_sid: String,
-        called: String,
-        now: u64,
-        timers: Vec<(u64, TimerId)>,
-    ) -> Driver<'f> {
+    fn from_state(flow: &'f ir::Flow, s: CallState) -> Result<Driver<'f>, TurnError> {
+        let engine =
+            Engine::resume(flow, s.snapshot).map_err(|e| TurnError::Mismatch(e.to_string()))?;
+        let ids = Numbers {
+            call_sid: s.call_sid,
+            called: s.called,
+            caller: s.caller,
+        };
+        Ok(Driver::new(engine, ids, s.now_ms, s.timers))
+    }
+
+    fn new(engine: Engine<'f>, ids: Numbers, now: u64, timers: Vec<(u64, TimerId)>) -> Driver<'f> {
         Driver {
             engine,
-            call_sid,
-            called,
+            ids,
             now,
             timers,
             verbs: Vec::new(),
@@ -349,8 +356,11 @@ impl<'f> Driver<'f> {
                 if awaiting != Awaiting::Nothing || self.engine.ended() {
                     return Err(TurnError::Unexpected("a new call"));
                 }
-                self.call_sid = call_sid.clone();
-                self.called = to.clone();
+                self.ids = Numbers {
+                    call_sid: call_sid.clone(),
+                    called: to.clone(),
+                    caller: from.clone(),
+                };
                 self.feed(Event::Start {
                     has_caller: true,
                     caller: Some(from),
@@ -501,7 +511,7 @@ impl<'f> Driver<'f> {
             Command::Sms { to, text } => {
                 let from = match &self.engine.flow().settings.caller_id {
                     Some(ir::Expr::Phone { value }) => value.clone(),
-                    _ => self.called.clone(),
+                    _ => self.ids.called.clone(),
                 };
                 self.sms.push(OutgoingSms {
                     from,
@@ -719,8 +729,9 @@ impl<'f> Driver<'f> {
 
     fn state(&self) -> CallState {
         CallState {
-            call_sid: self.call_sid.clone(),
-            called: self.called.clone(),
+            call_sid: self.ids.call_sid.clone(),
+            called: self.ids.called.clone(),
+            caller: self.ids.caller.clone(),
             snapshot: self.engine.snapshot(),
             now_ms: self.now,
             timers: self.timers.clone(),

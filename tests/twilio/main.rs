@@ -32,6 +32,8 @@ pub struct Server {
     pub base: String,
     /// The auth token it checks signatures with, if any.
     token: Option<String>,
+    /// Its entries store.
+    store: std::path::PathBuf,
 }
 
 impl Drop for Server {
@@ -49,9 +51,14 @@ fn serve(files: &[&str], envs: &[(&str, &str)]) -> Server {
         .map(|a| a.port())
         .expect("a free port");
     let base = format!("http://127.0.0.1:{port}");
+    let store =
+        std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("entries-{port}.db"));
+    let _ = std::fs::remove_file(&store);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ivrc"));
     cmd.arg("serve")
         .args(files)
+        .arg("--store")
+        .arg(&store)
         .args([
             "--listen",
             &format!("127.0.0.1:{port}"),
@@ -78,7 +85,12 @@ fn serve(files: &[&str], envs: &[(&str, &str)]) -> Server {
         .iter()
         .find(|(k, _)| *k == "TWILIO_AUTH_TOKEN")
         .map(|(_, v)| v.to_string());
-    Server { child, base, token }
+    Server {
+        child,
+        base,
+        token,
+        store,
+    }
 }
 
 /// The server's first line of output; the rest is drained so the server never blocks.
@@ -158,6 +170,67 @@ fn engine_transcript(program: &ir::Program, test: &ir::Test) -> Vec<String> {
         .collect()
 }
 
+/// Every interaction of the sms_reply tests is an entry of the customer's timeline, which
+/// `ivrc entries` prints: the inbound text and its reply, the calls, the text after the
+/// missed call.
+fn timeline_of_the_talkdesk_customer(server: &Server) {
+    let store = server.store.display().to_string();
+    let run = ivrc(&[
+        "entries",
+        "--contact",
+        "+1 514 630 0808",
+        "--store",
+        &store,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let entries: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON entries");
+    let seen: Vec<(String, String)> = entries
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|e| {
+            (
+                e["kind"].as_str().unwrap_or_default().to_string(),
+                e["body"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("sms_in", "Please call me back"),
+        (
+            "sms_out",
+            "Thanks for your message! An agent will call you back shortly.",
+        ),
+        ("call", ""),
+        (
+            "sms_out",
+            "Sorry we missed your call. We will call you back soon.",
+        ),
+        ("call", ""),
+    ];
+    assert_eq!(
+        seen,
+        expected
+            .map(|(k, b)| (k.to_string(), b.to_string()))
+            .to_vec(),
+        "{}",
+        run.stdout
+    );
+    assert!(entries
+        .as_array()
+        .is_some_and(|a| a.iter().all(|e| e["contact"] == "+15146300808")));
+    let human = ivrc(&["entries", "--contact", "+15146300808", "--store", &store]);
+    assert!(
+        human
+            .stdout
+            .contains("sms from contact: \"Please call me back\""),
+        "{}",
+        human.stdout
+    );
+}
+
 fn servable_files() -> Vec<String> {
     let mut files = vec![
         "examples/sum.test.ivr".to_string(),
@@ -225,6 +298,9 @@ fn served_calls_do_what_the_engine_does() {
                 );
             }
             compared += 1;
+        }
+        if file == "examples/sms_reply.test.ivr" {
+            timeline_of_the_talkdesk_customer(&server);
         }
     }
     assert!(compared >= 20, "only {compared} tests were compared");

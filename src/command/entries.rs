@@ -1,0 +1,61 @@
+//! `ivrc entries`: a contact's timeline from the entries store — the calls, recordings and
+//! text messages `ivrc serve` wrote, oldest first.
+
+use crate::cli::{EntriesArgs, Format};
+use ivrc::phone::{self, Normalization};
+use ivrc::store::{self, EntryKind, Store};
+
+/// Runs `ivrc entries`.
+pub fn run(args: &EntriesArgs) -> u8 {
+    let contact = match phone::normalize(&args.contact, Normalization::E164) {
+        Ok(p) => p.to_string(),
+        Err(e) => {
+            eprintln!("error: `{}` is not a phone number: {e}", args.contact);
+            return 2;
+        }
+    };
+    if !args.store.exists() {
+        eprintln!("error: no entries store at `{}`", args.store.display());
+        return 2;
+    }
+    let entries = match Store::open(&args.store).and_then(|s| s.timeline(&contact)) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    match args.format {
+        Format::Json => match serde_json::to_string_pretty(&entries) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 2;
+            }
+        },
+        Format::Human => {
+            if entries.is_empty() {
+                println!("no entries for {contact}");
+            }
+            for e in &entries {
+                let what = match e.kind {
+                    EntryKind::Call => format!("call to {}", e.our_number),
+                    EntryKind::Voicemail => {
+                        format!("voicemail {}", e.url.as_deref().unwrap_or_default())
+                    }
+                    EntryKind::SmsIn => format!(
+                        "sms from contact: \"{}\"",
+                        e.body.as_deref().unwrap_or_default()
+                    ),
+                    EntryKind::SmsOut => format!(
+                        "sms from {}: \"{}\"",
+                        e.our_number,
+                        e.body.as_deref().unwrap_or_default()
+                    ),
+                };
+                println!("{}  {what}   ({} {})", store::utc(e.at_ms), e.flow, e.sid);
+            }
+        }
+    }
+    0
+}

@@ -1,0 +1,240 @@
+//! The entries store: every call, recording and text message, attached to a contact by phone
+//! number, in an embedded SQLite file — a customer's timeline, the "entries" of the Talkdesk
+//! seed. Shared by the drivers that meet real calls (`ivrc serve` now, the SIP runtime later).
+//!
+//! Owns the schema and its queries. Times are given by the caller (milliseconds since the
+//! Unix epoch) and printed in UTC; this module reads no clock. It does not decide which events
+//! become entries: the drivers do.
+
+use rusqlite::{params, Connection};
+use std::path::Path;
+use std::sync::Mutex;
+
+/// What an entry records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntryKind {
+    /// A call came in.
+    Call,
+    /// A recording the caller left (`record`).
+    Voicemail,
+    /// A text message received.
+    SmsIn,
+    /// A text message sent.
+    SmsOut,
+}
+
+impl EntryKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::Call => "call",
+            EntryKind::Voicemail => "voicemail",
+            EntryKind::SmsIn => "sms_in",
+            EntryKind::SmsOut => "sms_out",
+        }
+    }
+
+    fn parse(s: &str) -> Option<EntryKind> {
+        [
+            EntryKind::Call,
+            EntryKind::Voicemail,
+            EntryKind::SmsIn,
+            EntryKind::SmsOut,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// One interaction with a contact.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Entry {
+    /// When, in milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    /// What happened.
+    pub kind: EntryKind,
+    /// The customer's number.
+    pub contact: String,
+    /// Our number: the one called or texted, or the sender of our texts.
+    pub our_number: String,
+    /// The flow that handled it.
+    pub flow: String,
+    /// The platform's id of the call or message.
+    pub sid: String,
+    /// The text of a message.
+    pub body: Option<String>,
+    /// The address of a recording.
+    pub url: Option<String>,
+}
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite refused (cannot open, disk full, a broken file …).
+    #[error("the entries store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A row holds something this version does not write.
+    #[error("the entries store holds an unknown entry kind `{0}`")]
+    UnknownKind(String),
+}
+
+/// An open store.
+pub struct Store {
+    db: Mutex<Connection>,
+}
+
+impl Store {
+    /// Opens (creating when needed) the store at `path`.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db = Connection::open(path)?;
+        // WAL lets `ivrc entries` read while a server writes; NORMAL syncs at checkpoints,
+        // which keeps every committed entry across a crash of the process.
+        db.pragma_update(None, "journal_mode", "WAL")?;
+        db.pragma_update(None, "synchronous", "NORMAL")?;
+        db.execute_batch(
+            "CREATE TABLE IF NOT EXISTS entries (
+                id INTEGER PRIMARY KEY,
+                at_ms INTEGER NOT NULL,
+                kind TEXT NOT NULL,
+                contact TEXT NOT NULL,
+                our_number TEXT NOT NULL,
+                flow TEXT NOT NULL,
+                sid TEXT NOT NULL,
+                body TEXT,
+                url TEXT
+            );
+            CREATE INDEX IF NOT EXISTS entries_by_contact ON entries (contact, at_ms);",
+        )?;
+        Ok(Store { db: Mutex::new(db) })
+    }
+
+    /// Adds an entry.
+    pub fn add(&self, e: &Entry) -> Result<(), StoreError> {
+        let db = self.db.lock().unwrap_or_else(|p| p.into_inner());
+        db.prepare_cached(
+            "INSERT INTO entries (at_ms, kind, contact, our_number, flow, sid, body, url)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![
+            i64::try_from(e.at_ms).unwrap_or(i64::MAX),
+            e.kind.as_str(),
+            e.contact,
+            e.our_number,
+            e.flow,
+            e.sid,
+            e.body,
+            e.url
+        ])?;
+        Ok(())
+    }
+
+    /// A contact's entries, oldest first.
+    pub fn timeline(&self, contact: &str) -> Result<Vec<Entry>, StoreError> {
+        let db = self.db.lock().unwrap_or_else(|p| p.into_inner());
+        let mut query = db.prepare_cached(
+            "SELECT at_ms, kind, contact, our_number, flow, sid, body, url FROM entries
+             WHERE contact = ?1 ORDER BY at_ms, id",
+        )?;
+        let rows = query.query_map([contact], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                Entry {
+                    at_ms: 0,
+                    kind: EntryKind::Call,
+                    contact: r.get(2)?,
+                    our_number: r.get(3)?,
+                    flow: r.get(4)?,
+                    sid: r.get(5)?,
+                    body: r.get(6)?,
+                    url: r.get(7)?,
+                },
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (at, kind, mut e) = row?;
+            e.at_ms = u64::try_from(at).unwrap_or(0);
+            e.kind = EntryKind::parse(&kind).ok_or(StoreError::UnknownKind(kind))?;
+            out.push(e);
+        }
+        Ok(out)
+    }
+}
+
+/// Milliseconds since the Unix epoch as `YYYY-MM-DD HH:MM:SS` in UTC.
+pub fn utc(at_ms: u64) -> String {
+    let secs = at_ms / 1000;
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Days since 1970-01-01 to a civil date (the proleptic Gregorian calendar), by
+    // counting 400-year eras of 146,097 days from 0000-03-01.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(at_ms: u64, kind: EntryKind, contact: &str) -> Entry {
+        Entry {
+            at_ms,
+            kind,
+            contact: contact.into(),
+            our_number: "+16502907793".into(),
+            flow: "support".into(),
+            sid: "CA1".into(),
+            body: Some("Перезвоните мне".into()),
+            url: None,
+        }
+    }
+
+    #[test]
+    fn a_contacts_timeline_is_in_time_order_and_survives_reopening() {
+        let dir = std::env::temp_dir().join(format!("ivrc-store-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("entries.db");
+        let _ = std::fs::remove_file(&path);
+        {
+            let store = Store::open(&path).expect("opens");
+            store
+                .add(&entry(2_000, EntryKind::SmsOut, "+15146300808"))
+                .expect("added");
+            store
+                .add(&entry(1_000, EntryKind::SmsIn, "+15146300808"))
+                .expect("added");
+            store
+                .add(&entry(1_500, EntryKind::Call, "+15550000000"))
+                .expect("added");
+        }
+        let store = Store::open(&path).expect("reopens");
+        let t = store.timeline("+15146300808").expect("reads");
+        assert_eq!(
+            t.iter().map(|e| (e.at_ms, e.kind)).collect::<Vec<_>>(),
+            [(1_000, EntryKind::SmsIn), (2_000, EntryKind::SmsOut)]
+        );
+        assert_eq!(t[0].body.as_deref(), Some("Перезвоните мне"));
+        assert!(store.timeline("+10000000000").expect("reads").is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn times_print_in_utc() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00");
+        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00");
+        assert_eq!(utc(1_795_312_861_000), "2026-11-22 02:01:01");
+    }
+}
