@@ -8,7 +8,14 @@
 
 use rusqlite::{params, Connection};
 use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Mutex;
+use std::thread::JoinHandle;
+
+/// Entries queued for the writer thread before `add` waits (backpressure, not loss).
+const QUEUE: usize = 10_000;
+/// The most entries written in one transaction.
+const BATCH: usize = 512;
 
 /// What an entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -110,22 +117,29 @@ impl Store {
 
     /// Adds an entry.
     pub fn add(&self, e: &Entry) -> Result<(), StoreError> {
-        let db = self.db.lock().unwrap_or_else(|p| p.into_inner());
-        db.prepare_cached(
-            "INSERT INTO entries (at_ms, kind, contact, our_number, flow, sid, body, url)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?
-        .execute(params![
-            i64::try_from(e.at_ms).unwrap_or(i64::MAX),
-            e.kind.as_str(),
-            e.contact,
-            e.our_number,
-            e.flow,
-            e.sid,
-            e.body,
-            e.url
-        ])?;
+        self.add_all(std::slice::from_ref(e))
+    }
+
+    /// Adds entries in one transaction.
+    pub fn add_all(&self, entries: &[Entry]) -> Result<(), StoreError> {
+        let mut db = self.db.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = db.transaction()?;
+        for e in entries {
+            insert(&tx, e)?;
+        }
+        tx.commit()?;
         Ok(())
+    }
+
+    /// Moves the store to a writer thread: [`Writer::add`] queues and returns at once, and
+    /// the thread commits what is queued in batches. Dropping the writer writes what is left.
+    pub fn into_writer(self) -> Writer {
+        let (tx, rx) = sync_channel::<Entry>(QUEUE);
+        let thread = std::thread::spawn(move || write_batches(&self, &rx));
+        Writer {
+            queue: Some(tx),
+            thread: Some(thread),
+        }
     }
 
     /// A contact's entries, oldest first.
@@ -159,6 +173,68 @@ impl Store {
             out.push(e);
         }
         Ok(out)
+    }
+}
+
+fn insert(db: &Connection, e: &Entry) -> Result<(), StoreError> {
+    db.prepare_cached(
+        "INSERT INTO entries (at_ms, kind, contact, our_number, flow, sid, body, url)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        i64::try_from(e.at_ms).unwrap_or(i64::MAX),
+        e.kind.as_str(),
+        e.contact,
+        e.our_number,
+        e.flow,
+        e.sid,
+        e.body,
+        e.url
+    ])?;
+    Ok(())
+}
+
+/// The writer thread: waits for an entry, takes what else is queued (up to [`BATCH`]) and
+/// commits them together, until the queue is closed and empty.
+fn write_batches(store: &Store, queue: &Receiver<Entry>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match queue.try_recv() {
+                Ok(e) => batch.push(e),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = store.add_all(&batch) {
+            eprintln!("ivrc: cannot write {} entries: {e}", batch.len());
+        }
+    }
+}
+
+/// Queues entries for a store's writer thread.
+pub struct Writer {
+    queue: Option<SyncSender<Entry>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Writer {
+    /// Queues an entry; waits only while the queue is full.
+    pub fn add(&self, entry: Entry) {
+        if let Some(q) = &self.queue {
+            if q.send(entry).is_err() {
+                eprintln!("ivrc: the entries writer has stopped; an entry was not written");
+            }
+        }
+    }
+}
+
+impl Drop for Writer {
+    /// Closes the queue and waits until everything queued is written.
+    fn drop(&mut self) {
+        self.queue.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
@@ -228,6 +304,26 @@ mod tests {
         );
         assert_eq!(t[0].body.as_deref(), Some("Перезвоните мне"));
         assert!(store.timeline("+10000000000").expect("reads").is_empty());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_writer_writes_everything_queued_before_it_is_dropped() {
+        let dir = std::env::temp_dir().join(format!("ivrc-writer-{}", std::process::id()));
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("entries.db");
+        let _ = std::fs::remove_file(&path);
+        let writer = Store::open(&path).expect("opens").into_writer();
+        for i in 0..2_000 {
+            writer.add(entry(i, EntryKind::SmsIn, "+15146300808"));
+        }
+        drop(writer);
+        let t = Store::open(&path)
+            .expect("reopens")
+            .timeline("+15146300808")
+            .expect("reads");
+        assert_eq!(t.len(), 2_000);
+        assert!(t.windows(2).all(|w| w[0].at_ms < w[1].at_ms));
         let _ = std::fs::remove_dir_all(&dir);
     }
 

@@ -16,7 +16,7 @@ use super::voice::{self, CallState, Input, Links, Step};
 use crate::codegen::twiml::{self, Message};
 use crate::engine::{Command, Engine, Event};
 use crate::ir;
-use crate::store::{Entry, EntryKind, Store};
+use crate::store::{Entry, EntryKind, Store, Writer};
 use axum::body::{to_bytes, Body};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -60,14 +60,14 @@ pub struct App {
     flows: HashMap<String, ir::Flow>,
     config: Config,
     outbound: Outbound,
-    store: Store,
+    entries: Writer,
 }
 
 impl App {
     /// An app serving every flow of `program`, writing entries to `store`.
     pub fn new(program: ir::Program, config: Config, store: Store) -> App {
         App {
-            store,
+            entries: store.into_writer(),
             flows: program
                 .flows
                 .into_iter()
@@ -80,14 +80,10 @@ impl App {
 }
 
 impl App {
-    /// Writes an entry; a failure is logged and the call goes on.
+    /// Queues an entry for the store's writer thread (a failed write is logged there and
+    /// the call goes on).
     fn note(&self, entry: Entry) {
-        if let Err(e) = self.store.add(&entry) {
-            eprintln!(
-                "ivrc serve: cannot write an entry for {}: {e}",
-                entry.contact
-            );
-        }
+        self.entries.add(entry);
     }
 }
 

@@ -175,7 +175,8 @@ fn engine_transcript(program: &ir::Program, test: &ir::Test) -> Vec<String> {
 /// missed call.
 fn timeline_of_the_talkdesk_customer(server: &Server) {
     let store = server.store.display().to_string();
-    let run = ivrc(&[
+    // The server's writer thread commits entries just after it answers; give it a moment.
+    let mut run = ivrc(&[
         "entries",
         "--contact",
         "+1 514 630 0808",
@@ -184,6 +185,21 @@ fn timeline_of_the_talkdesk_customer(server: &Server) {
         "--format",
         "json",
     ]);
+    for _ in 0..50 {
+        if run.stdout.matches("\"kind\"").count() >= 5 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        run = ivrc(&[
+            "entries",
+            "--contact",
+            "+1 514 630 0808",
+            "--store",
+            &store,
+            "--format",
+            "json",
+        ]);
+    }
     assert_eq!(run.code, 0, "{}", run.stderr);
     let entries: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON entries");
     let seen: Vec<(String, String)> = entries
