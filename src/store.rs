@@ -29,6 +29,8 @@ pub enum EntryKind {
     SmsIn,
     /// A text message sent.
     SmsOut,
+    /// A flow's `report` (a campaign attempt's result): `body` holds it as JSON.
+    Report,
 }
 
 impl EntryKind {
@@ -38,6 +40,7 @@ impl EntryKind {
             EntryKind::Voicemail => "voicemail",
             EntryKind::SmsIn => "sms_in",
             EntryKind::SmsOut => "sms_out",
+            EntryKind::Report => "report",
         }
     }
 
@@ -47,6 +50,7 @@ impl EntryKind {
             EntryKind::Voicemail,
             EntryKind::SmsIn,
             EntryKind::SmsOut,
+            EntryKind::Report,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

@@ -47,6 +47,9 @@ pub fn run(args: &EntriesArgs) -> u8 {
                         "sms from contact: \"{}\"",
                         e.body.as_deref().unwrap_or_default()
                     ),
+                    EntryKind::Report => {
+                        format!("report {}", e.body.as_deref().unwrap_or_default())
+                    }
                     EntryKind::SmsOut => format!(
                         "sms from {}: \"{}\"",
                         e.our_number,

@@ -300,15 +300,32 @@ async fn voice_webhook(
         body: None,
         url: None,
     };
+    // The party the flow talks to and our number, for the entries.
+    let party: (String, String);
     let (state, input) = match query.get("s") {
         None => {
             let (from, to) = (form.require("From")?, form.require("To")?);
-            app.note(entry(EntryKind::Call, from, to));
+            // A call placed through the REST API (a campaign lead) talks to `To`.
+            let placed = form
+                .get("Direction")
+                .is_some_and(|d| d.starts_with("outbound"));
+            let (caller, called) = if placed { (to, from) } else { (from, to) };
+            app.note(entry(EntryKind::Call, caller, called));
+            let params = flow
+                .params
+                .iter()
+                .filter_map(|id| {
+                    let name = &flow.vars[id.0 as usize].name;
+                    query.get(name).map(|v| (name.clone(), v.to_string()))
+                })
+                .collect();
             let input = Input::Start {
                 call_sid: call_sid.clone(),
-                from: from.to_string(),
-                to: to.to_string(),
+                caller: caller.to_string(),
+                called: called.to_string(),
+                params,
             };
+            party = (caller.to_string(), called.to_string());
             (None, input)
         }
         Some(token) => {
@@ -318,6 +335,7 @@ async fn voice_webhook(
                 return Err(bad("the state belongs to another call"));
             }
             let input = input_of(&form)?;
+            party = (s.caller().to_string(), s.called().to_string());
             if let Input::Recorded(url) = &input {
                 app.note(Entry {
                     url: Some(url.clone()),
@@ -336,6 +354,18 @@ async fn voice_webhook(
     for _ in 0..MAX_FETCHES_PER_REQUEST {
         match step {
             Step::Answer(turn) => {
+                for o in &turn.log {
+                    if let Command::Report { ok, data, reason } = &o.command {
+                        let data: serde_json::Map<String, serde_json::Value> =
+                            data.iter().cloned().collect();
+                        let result =
+                            serde_json::json!({ "ok": ok, "data": data, "reason": reason });
+                        app.note(Entry {
+                            body: Some(result.to_string()),
+                            ..entry(EntryKind::Report, &party.0, &party.1)
+                        });
+                    }
+                }
                 for m in &turn.sms {
                     app.note(Entry {
                         body: Some(m.body.clone()),

@@ -54,14 +54,17 @@ impl CallState {
 /// What a webhook request reports.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {
-    /// The call comes in (the first webhook, without state).
+    /// The call starts (the first webhook, without state): an inbound call, or one placed
+    /// through the REST API for a campaign lead.
     Start {
         /// `CallSid`.
         call_sid: String,
-        /// `From`.
-        from: String,
-        /// `To`.
-        to: String,
+        /// The party the flow talks to: `From` of an inbound call, `To` of a placed one.
+        caller: String,
+        /// Our number: `To` of an inbound call, `From` of a placed one.
+        called: String,
+        /// The flow's parameters (from the webhook URL of a placed call), by name.
+        params: Vec<(String, String)>,
     },
     /// A `<Gather>` ended with keys (`Digits`).
     Digits(String),
@@ -352,21 +355,26 @@ impl<'f> Driver<'f> {
     fn apply(&mut self, input: Input) -> Result<(), TurnError> {
         let awaiting = self.engine.awaiting();
         match input {
-            Input::Start { call_sid, from, to } => {
+            Input::Start {
+                call_sid,
+                caller,
+                called,
+                params,
+            } => {
                 if awaiting != Awaiting::Nothing || self.engine.ended() {
                     return Err(TurnError::Unexpected("a new call"));
                 }
                 self.ids = Numbers {
                     call_sid: call_sid.clone(),
-                    called: to.clone(),
-                    caller: from.clone(),
+                    called: called.clone(),
+                    caller: caller.clone(),
                 };
                 self.feed(Event::Start {
                     has_caller: true,
-                    caller: Some(from),
-                    called: Some(to),
+                    caller: Some(caller),
+                    called: Some(called),
                     call_id: call_sid,
-                    params: Vec::new(),
+                    params,
                 });
             }
             Input::Digits(digits) => {

@@ -247,10 +247,71 @@ fn timeline_of_the_talkdesk_customer(server: &Server) {
     );
 }
 
+/// A test's literal parameter value as the text a webhook URL carries.
+fn literal(e: &ir::Expr) -> String {
+    match e {
+        ir::Expr::Number { value } => value.to_string(),
+        ir::Expr::Phone { value } => value.clone(),
+        ir::Expr::Bool { value } => value.to_string(),
+        ir::Expr::Text { template } => template
+            .parts
+            .iter()
+            .map(|p| match p {
+                ir::TemplatePart::Text(t) => t.clone(),
+                ir::TemplatePart::Value(_) => String::new(),
+            })
+            .collect(),
+        other => panic!("a test parameter that is not a literal: {other:?}"),
+    }
+}
+
+/// A campaign call's `report` is an entry of the lead (the party the placed call talks to).
+fn reports_are_entries_of_the_lead(server: &Server) {
+    let store = server.store.display().to_string();
+    let args = [
+        "entries",
+        "--contact",
+        "+79990000000",
+        "--store",
+        &store,
+        "--format",
+        "json",
+    ];
+    let mut run = ivrc(&args);
+    for _ in 0..50 {
+        if run.stdout.contains("\"report\"") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        run = ivrc(&args);
+    }
+    let entries: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON entries");
+    let reports: Vec<serde_json::Value> = entries
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter(|e| e["kind"] == "report")
+        .map(|e| serde_json::from_str(e["body"].as_str().unwrap_or_default()).expect("JSON"))
+        .collect();
+    assert!(
+        reports.contains(
+            &serde_json::json!({ "ok": true, "data": { "confirmed": true }, "reason": null })
+        ),
+        "{reports:?}"
+    );
+    assert!(
+        reports.contains(
+            &serde_json::json!({ "ok": false, "data": {}, "reason": "клиент не выбрал" })
+        ),
+        "{reports:?}"
+    );
+}
+
 fn servable_files() -> Vec<String> {
     let mut files = vec![
         "examples/sum.test.ivr".to_string(),
         "examples/sms_reply.test.ivr".to_string(),
+        "examples/robocall.test.ivr".to_string(),
     ];
     files.extend(ivr_files("tests/fixtures/twilio"));
     files
@@ -275,7 +336,20 @@ fn served_calls_do_what_the_engine_does() {
         let program: ir::Program = serde_json::from_str(&ir.stdout).expect("IR");
         let server = serve(&[&file], &account);
         for (n, test) in program.tests.iter().enumerate() {
-            let (served, served_docs) = walk(&server, &mock, &test.flow, test, n);
+            // A flow whose campaign dials the lead runs as a call placed through the REST
+            // API, its parameters in the webhook URL.
+            let placed: Option<Vec<(String, String)>> = program
+                .campaigns
+                .iter()
+                .any(|c| c.flow == test.flow && c.dial.is_some())
+                .then(|| {
+                    test.params
+                        .iter()
+                        .map(|(k, v)| (k.clone(), literal(v)))
+                        .collect()
+                });
+            let (served, served_docs) =
+                walk(&server, &mock, &test.flow, test, placed.as_deref(), n);
             docs.extend(served_docs);
             let engine = engine_transcript(&program, test);
             // Texts sent during calls go through the REST API, after the answer; they are
@@ -317,6 +391,9 @@ fn served_calls_do_what_the_engine_does() {
         }
         if file == "examples/sms_reply.test.ivr" {
             timeline_of_the_talkdesk_customer(&server);
+        }
+        if file == "examples/robocall.test.ivr" {
+            reports_are_entries_of_the_lead(&server);
         }
     }
     assert!(compared >= 20, "only {compared} tests were compared");

@@ -169,16 +169,34 @@ impl Walker<'_> {
         self.pending = Pending::Nothing;
     }
 
-    fn start(&mut self, flow: &str, from: &str) {
-        let path = format!("/voice/{flow}");
-        self.request(
-            &path,
-            &[
-                ("From", from),
-                ("To", "+70000000000"),
-                ("CallStatus", "ringing"),
-            ],
-        );
+    /// An inbound call from `from`, or — with `placed` parameters — a call placed through
+    /// the REST API to `from` as a campaign lead, the parameters in the webhook URL.
+    fn start(&mut self, flow: &str, from: &str, placed: Option<&[(String, String)]>) {
+        match placed {
+            None => self.request(
+                &format!("/voice/{flow}"),
+                &[
+                    ("From", from),
+                    ("To", "+70000000000"),
+                    ("CallStatus", "ringing"),
+                ],
+            ),
+            Some(params) => {
+                let query: Vec<String> = params
+                    .iter()
+                    .map(|(k, v)| format!("{}={}", percent(k), percent(v)))
+                    .collect();
+                self.request(
+                    &format!("/voice/{flow}?{}", query.join("&")),
+                    &[
+                        ("From", "+70000000000"),
+                        ("To", from),
+                        ("Direction", "outbound-api"),
+                        ("CallStatus", "in-progress"),
+                    ],
+                );
+            }
+        }
     }
 
     fn press(&mut self, keys: &str) {
@@ -349,6 +367,7 @@ pub fn walk(
     mock: &Mock,
     flow: &str,
     test: &ir::Test,
+    placed: Option<&[(String, String)]>,
     n: usize,
 ) -> (Vec<String>, Vec<String>) {
     for step in &test.steps {
@@ -390,7 +409,7 @@ pub fn walk(
         w.docs.push(doc);
         return (w.out, w.docs);
     }
-    w.start(flow, from);
+    w.start(flow, from, placed);
     for step in &test.steps {
         if w.ended {
             break;
@@ -405,4 +424,16 @@ pub fn walk(
         }
     }
     (w.out, w.docs)
+}
+
+/// Percent-encodes everything but the RFC 3986 unreserved characters.
+fn percent(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
