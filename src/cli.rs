@@ -22,7 +22,7 @@ pub enum Command {
     Check(CheckArgs),
     /// Compile a flow file for a target.
     #[command(
-        after_help = "Examples:\n  ivrc build examples/sum.ivr --target ir\n  ivrc build examples/callback.ivr --target ir -o callback.ir.json\n  ivrc build examples/callback.ivr --target voximplant -o out/\n\nExit status: 0 on success, 1 when the flow has errors, 2 when a file cannot be read or written."
+        after_help = "Examples:\n  ivrc build examples/sum.ivr --target ir\n  ivrc build examples/callback.ivr --target ir -o callback.ir.json\n  ivrc build examples/callback.ivr --target voximplant -o out/\n  ivrc build examples/robocall.ivr --target twiml --base-url https://ivr.example.com -o out/\n\nExit status: 0 on success, 1 when the flow has errors, 2 when a file cannot be read or written."
     )]
     Build(BuildArgs),
     /// Run the `test` blocks of flow files: scripted conversations in virtual time.
@@ -139,6 +139,9 @@ pub enum Target {
     Ir,
     /// VoxEngine scenarios (one `.voxengine.js` per flow) and CallList files per campaign.
     Voximplant,
+    /// TwiML documents for flows that need no server, and each campaign's Twilio call
+    /// requests; the other flows run under `ivrc serve`.
+    Twiml,
 }
 
 /// Arguments of `ivrc build`.
@@ -159,4 +162,8 @@ pub struct BuildArgs {
     /// Treat warnings as errors.
     #[arg(long)]
     pub deny_warnings: bool,
+    /// Where documents and `ivrc serve` are reachable (`--target twiml`): URLs in call
+    /// requests are made under it.
+    #[arg(long, default_value = "https://YOUR-HOST")]
+    pub base_url: String,
 }

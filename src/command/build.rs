@@ -35,6 +35,24 @@ pub fn run(args: &BuildArgs) -> u8 {
             }
         },
         Target::Voximplant => ivrc::codegen::voximplant::generate(&program),
+        Target::Twiml => {
+            let built = ivrc::codegen::twiml::build::generate(&program, &args.base_url);
+            for note in &built.notes {
+                let file = loaded.sources.find(&note.span.file).unwrap_or(FileId(0));
+                printer.add(
+                    &loaded.sources,
+                    vec![Problem {
+                        file,
+                        diag: Box::new(note.diagnostic()),
+                    }],
+                );
+            }
+            if args.deny_warnings && !built.notes.is_empty() {
+                printer.finish();
+                return 1;
+            }
+            Ok(built.artifacts)
+        }
     };
     match artifacts {
         Ok(files) => {

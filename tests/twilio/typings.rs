@@ -10,7 +10,7 @@ use std::process::Command;
 /// MessagingResponse builders in TypeScript: tsc type-checks every verb's attributes and
 /// values against the library's typings, node runs the builders, and each document the
 /// library writes must be the one the server wrote (as parsed XML).
-pub fn same_as_the_twilio_library(docs: &[String]) {
+pub fn same_as_the_twilio_library(docs: &[String], name: &str) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let modules = root.join("tests/js/node_modules");
     let tsc = modules.join(".bin/tsc");
@@ -18,7 +18,8 @@ pub fn same_as_the_twilio_library(docs: &[String]) {
         modules.join("twilio").exists() && tsc.exists(),
         "the twilio npm package or TypeScript is missing; run scripts/setup.sh"
     );
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("twilio-typings");
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("twilio-typings-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch dir");
     let mut ts = String::from(
@@ -84,15 +85,10 @@ pub fn same_as_the_twilio_library(docs: &[String]) {
             "ours: {ours}\ntheirs: {theirs}"
         );
     }
-    assert!(
-        docs.len() >= 30,
-        "only {} documents were checked",
-        docs.len()
-    );
 }
 
 /// An element as a comparable value: name, sorted attributes, text, children.
-fn tree(e: roxmltree::Node) -> String {
+pub fn tree(e: roxmltree::Node) -> String {
     let mut attrs: Vec<String> = e
         .attributes()
         .map(|a| format!("{}={:?}", a.name(), a.value()))

@@ -10,6 +10,8 @@
 //! verbs a flow needs: the webhook server (`serve`) drives the engine and builds them.
 //! Names and attributes: targets.md §B.1–B.2 (the twilio helper library's TwiML classes).
 
+pub mod build;
+
 use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;

@@ -1,0 +1,297 @@
+//! `ivrc build --target twiml`: a TwiML document for each flow that needs no server (it only
+//! says, plays, pauses, transfers and hangs up, with fixed text), and for each campaign the
+//! parameters of the REST requests that place its calls. A flow that waits for input or
+//! computes runs under `ivrc serve`; it gets no document and a [`NeedsServe`] note pointing at
+//! the first statement that needs the server.
+
+use super::{voice_name, voice_response, Verb};
+use crate::codegen::Artifact;
+use crate::ir::{self, Expr, LegId, Op, Outcome, Template, TemplatePart};
+
+/// Why a flow has no static document, or a campaign setting Twilio does not take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NeedsServe {
+    /// The construct, in words.
+    pub construct: String,
+    /// What is the matter with it.
+    pub problem: &'static str,
+    /// What to do.
+    pub help: String,
+    /// Where it is.
+    pub span: ir::SrcSpan,
+}
+
+/// The diagnostic of a [`NeedsServe`] note (a warning: the build goes on).
+#[derive(Debug, Clone, thiserror::Error, miette::Diagnostic)]
+#[error("{construct} {problem}")]
+#[diagnostic(code(ivrc::codegen::needs_serve), severity(Warning), help("{help}"))]
+pub struct NeedsServeDiagnostic {
+    /// The construct.
+    pub construct: String,
+    /// What is the matter with it.
+    pub problem: &'static str,
+    /// What to do.
+    pub help: String,
+    /// Where.
+    #[label("here")]
+    pub at: miette::SourceSpan,
+}
+
+impl NeedsServe {
+    /// The diagnostic to show.
+    pub fn diagnostic(&self) -> NeedsServeDiagnostic {
+        NeedsServeDiagnostic {
+            construct: self.construct.clone(),
+            problem: self.problem,
+            help: self.help.clone(),
+            at: (
+                self.span.start as usize,
+                (self.span.end - self.span.start) as usize,
+            )
+                .into(),
+        }
+    }
+}
+
+/// What a TwiML build produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Built {
+    /// Documents and call lists.
+    pub artifacts: Vec<Artifact>,
+    /// Flows left to `ivrc serve`, and campaign settings Twilio does not take.
+    pub notes: Vec<NeedsServe>,
+}
+
+/// Builds the documents of static flows and the call requests of campaigns; `base_url` is
+/// where the documents (`/<flow>.xml`) and `ivrc serve` (`/voice/<flow>`) are reachable.
+pub fn generate(program: &ir::Program, base_url: &str) -> Built {
+    let base = base_url.trim_end_matches('/');
+    let mut built = Built {
+        artifacts: Vec::new(),
+        notes: Vec::new(),
+    };
+    let mut statics = Vec::new();
+    for flow in &program.flows {
+        match static_verbs(flow) {
+            Ok(verbs) => {
+                statics.push(flow.name.clone());
+                built.artifacts.push(Artifact {
+                    path: format!("{}.xml", flow.name),
+                    contents: voice_response(&verbs),
+                });
+            }
+            Err((construct, span)) => built.notes.push(NeedsServe {
+                construct,
+                problem: "needs a webhook server: no static TwiML for this flow",
+                help: format!(
+                    "this flow runs under `ivrc serve`: its webhook is {base}/voice/{}",
+                    flow.name
+                ),
+                span,
+            }),
+        }
+    }
+    for c in &program.campaigns {
+        if let Some(flow) = program.flows.iter().find(|f| f.name == c.flow) {
+            let is_static = statics.contains(&flow.name);
+            built
+                .artifacts
+                .push(calls(c, flow, base, is_static, &mut built.notes));
+        }
+    }
+    built
+}
+
+/// The one document of a flow that needs no input and computes nothing.
+fn static_verbs(flow: &ir::Flow) -> Result<Vec<Verb>, (String, ir::SrcSpan)> {
+    let caller = LegId(0);
+    let voice = voice_name(
+        flow.settings.lang.as_deref(),
+        flow.settings.voice.as_deref(),
+    );
+    let language = Some(flow.settings.lang.clone().unwrap_or_else(|| "ru-RU".into()));
+    let mut verbs = Vec::new();
+    let mut id = flow.entry;
+    for _ in 0..=flow.nodes.len() {
+        let Some(n) = flow.nodes.get(id.0 as usize) else {
+            break;
+        };
+        let dynamic = |what: &str| Err((what.to_string(), n.span.clone()));
+        match &n.op {
+            Op::Answer { .. } | Op::Label { .. } => {}
+            Op::Say { leg, text } if *leg == caller => match fixed(text) {
+                Some(text) => verbs.push(Verb::Say {
+                    text,
+                    voice: voice.clone(),
+                    language: language.clone(),
+                }),
+                None => return dynamic("a `say` with a value"),
+            },
+            Op::Play {
+                leg,
+                audio: ir::Audio::Url { url },
+            } if *leg == caller => match fixed(url) {
+                Some(url) => verbs.push(Verb::Play { url }),
+                None => return dynamic("a `play` with a value"),
+            },
+            Op::Pause { ms } => verbs.push(Verb::Pause {
+                seconds: ms.div_ceil(1000),
+            }),
+            Op::Transfer {
+                leg,
+                target: Expr::Phone { value },
+            } if *leg == caller => verbs.push(Verb::Dial {
+                action: None,
+                caller_id: None,
+                timeout_secs: 30,
+                number: value.clone(),
+            }),
+            Op::Hangup { leg: None } | Op::End => {
+                verbs.push(Verb::Hangup);
+                return Ok(verbs);
+            }
+            other => return dynamic(&format!("`{}`", op_name(other))),
+        }
+        match n.edge(&Outcome::Next) {
+            Some(next) => id = next,
+            None => {
+                verbs.push(Verb::Hangup);
+                return Ok(verbs);
+            }
+        }
+    }
+    Err(("a loop".into(), flow.span.clone()))
+}
+
+/// A template's text when it has no values.
+fn fixed(t: &Template) -> Option<String> {
+    t.parts
+        .iter()
+        .map(|p| match p {
+            TemplatePart::Text(s) => Some(s.as_str()),
+            TemplatePart::Value(_) => None,
+        })
+        .collect()
+}
+
+/// The statement an op comes from, in the language's words.
+fn op_name(op: &Op) -> &'static str {
+    match op {
+        Op::Answer { .. } => "answer",
+        Op::Say { .. } => "say",
+        Op::Play { .. } => "play",
+        Op::Pause { .. } => "pause",
+        Op::Collect { .. } => "collect",
+        Op::Menu { .. } => "menu",
+        Op::Listen { .. } => "listen",
+        Op::Dial { .. } => "dial",
+        Op::Bridge { .. } => "bridge",
+        Op::Transfer { .. } => "transfer",
+        Op::Record { .. } => "record",
+        Op::Sms { .. } => "sms",
+        Op::Fetch { .. } => "fetch",
+        Op::Assign { .. } => "let",
+        Op::Branch { .. } => "if",
+        Op::LoopStart { .. } | Op::LoopCheck { .. } => "repeat",
+        Op::Label { .. } => "label",
+        Op::Report { .. } => "report",
+        Op::Block { .. } => "block",
+        Op::Hangup { .. } => "hangup",
+        Op::Raise { .. } => "an outcome without an arm",
+        Op::End => "end",
+    }
+}
+
+/// `<campaign>.calls.json`: one `POST /2010-04-01/Accounts/{AccountSid}/Calls.json` per lead.
+fn calls(
+    c: &ir::Campaign,
+    flow: &ir::Flow,
+    base: &str,
+    is_static: bool,
+    notes: &mut Vec<NeedsServe>,
+) -> Artifact {
+    let from = match (&c.caller_id, &flow.settings.caller_id) {
+        (Some(id), _) => id.clone(),
+        (None, Some(Expr::Phone { value })) => value.clone(),
+        _ => "<FROM: a Twilio number of yours>".to_string(),
+    };
+    if c.record_calls.is_some_and(|r| r.trim_ms > 0) {
+        notes.push(NeedsServe {
+            construct: "`record_calls trim`".into(),
+            problem: "is not available on Twilio",
+            help: "Twilio records whole calls (`Record=true`); its `Trim` removes silence, not a fixed length, so the trim is left out".into(),
+            span: c.span.clone(),
+        });
+    }
+    let params: Vec<String> = flow
+        .params
+        .iter()
+        .map(|id| flow.vars[id.0 as usize].name.clone())
+        .collect();
+    let list: Vec<serde_json::Value> = c
+        .leads_rows
+        .iter()
+        .filter_map(|lead| {
+            let to = lead.values.get(c.dial.as_deref()?)?.clone();
+            let (url, method) = if is_static {
+                (format!("{base}/{}.xml", flow.name), "GET")
+            } else {
+                let query: Vec<String> = params
+                    .iter()
+                    .filter_map(|p| {
+                        let v = lead.values.get(p)?;
+                        Some(format!("{}={}", encode(p), encode(v)))
+                    })
+                    .collect();
+                (
+                    format!("{base}/voice/{}?{}", flow.name, query.join("&")),
+                    "POST",
+                )
+            };
+            let mut call = serde_json::json!({
+                "To": to, "From": from, "Url": url, "Method": method,
+            });
+            if c.detect_machine {
+                call["MachineDetection"] = "Enable".into();
+            }
+            if c.record_calls.is_some() {
+                call["Record"] = true.into();
+            }
+            Some(call)
+        })
+        .collect();
+    let body = serde_json::json!({
+        "campaign": c.name,
+        "flow": flow.name,
+        "request": "POST https://api.twilio.com/2010-04-01/Accounts/{AccountSid}/Calls.json (form-encoded, basic auth AccountSid:AuthToken)",
+        "schedule": {
+            "attempts": c.attempts,
+            "retry_after_seconds": c.retry_after_ms / 1000,
+            "lines": c.lines,
+            "rate": c.rate.map(|r| serde_json::json!({ "calls": r.calls, "per_ms": r.per_ms })),
+            "window": c.window.map(|w| format!("{:02}:{:02}-{:02}:{:02}", w.from_minute / 60, w.from_minute % 60, w.to_minute / 60, w.to_minute % 60)),
+            "utc_offset_minutes": c.utc_offset_minutes,
+            "redial": c.redial.iter().map(|r| serde_json::json!({ "outcome": r.outcome, "every_seconds": r.every_ms.map(|ms| ms / 1000), "max": r.max })).collect::<Vec<_>>(),
+            "result_webhook": c.result_webhook,
+        },
+        "calls": list,
+    });
+    Artifact {
+        path: format!("{}.calls.json", c.name),
+        contents: serde_json::to_string_pretty(&body).unwrap_or_default() + "\n",
+    }
+}
+
+/// Percent-encodes everything but the RFC 3986 unreserved characters.
+fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
