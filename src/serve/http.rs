@@ -486,6 +486,22 @@ mod tests {
         assert!(Form::parse(b"a=%4").is_err());
     }
 
+    proptest::proptest! {
+        /// Any body parses or is refused, never a panic; what parses has each name once.
+        #[test]
+        fn any_body_parses_or_is_refused(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            if let Ok(form) = Form::parse(&body) {
+                proptest::prop_assert!(form.0.len() <= body.len());
+            }
+        }
+
+        /// Any state token opens or is refused, never a panic.
+        #[test]
+        fn any_token_opens_or_is_refused(token in ".{0,200}") {
+            let _ = state::open::<CallState>(b"a key of sixteen chars", &token, 0);
+        }
+    }
+
     #[test]
     fn twilio_signatures_are_checked() {
         // The test vector of twilio-ruby's request validator spec

@@ -600,20 +600,19 @@ impl<'f> Driver<'f> {
         let closing = match self.engine.awaiting() {
             Awaiting::Keys(_) | Awaiting::Speech(_) => Some(self.gather(links)),
             Awaiting::Record(_) => {
-                let Op::Record {
-                    max_length_ms,
-                    end_key,
-                    ..
-                } = &self.engine.current().op
-                else {
-                    unreachable!("a call awaiting a recording is at a `record`")
-                };
-                let (max_length_ms, end_key) = (*max_length_ms, end_key.clone());
-                Some(vec![Verb::Record {
-                    action: links.next(&self.state()),
-                    max_length_secs: max_length_ms.div_ceil(1000),
-                    finish_on_key: end_key.unwrap_or_default(),
-                }])
+                let record = self.log.iter().rev().find_map(|o| match &o.command {
+                    Command::Record {
+                        max_ms, end_key, ..
+                    } => Some((*max_ms, end_key.clone())),
+                    _ => None,
+                });
+                record.map(|(max_ms, end_key)| {
+                    vec![Verb::Record {
+                        action: links.next(&self.state()),
+                        max_length_secs: max_ms.div_ceil(1000),
+                        finish_on_key: end_key.unwrap_or_default(),
+                    }]
+                })
             }
             Awaiting::Dial(_) => {
                 let dial = self.log.iter().rev().find_map(|o| match &o.command {
