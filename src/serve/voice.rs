@@ -325,6 +325,8 @@ struct Driver<'f> {
     /// The leg a `<Dial>` connected in this turn (its bridge has already happened).
     dialled: Option<LegId>,
     sms: Vec<OutgoingSms>,
+    /// Whether this is the call's first webhook.
+    first: bool,
 }
 
 impl<'f> Driver<'f> {
@@ -349,6 +351,7 @@ impl<'f> Driver<'f> {
             log: Vec::new(),
             dialled: None,
             sms: Vec::new(),
+            first: false,
         }
     }
 
@@ -369,6 +372,7 @@ impl<'f> Driver<'f> {
                     called: called.clone(),
                     caller: caller.clone(),
                 };
+                self.first = true;
                 self.feed(Event::Start {
                     has_caller: true,
                     caller: Some(caller),
@@ -643,6 +647,15 @@ impl<'f> Driver<'f> {
                     verbs.push(Verb::Hangup);
                 }
             }
+        }
+        // A call the flow hangs up before answering or saying anything is rejected: the
+        // caller hears it refused, and Twilio does not answer (or bill) it.
+        let answered = self
+            .log
+            .iter()
+            .any(|o| matches!(o.command, Command::Answer { .. }));
+        if self.first && !answered && verbs == [Verb::Hangup] {
+            verbs = vec![Verb::Reject];
         }
         Step::Answer(Turn {
             twiml: twiml::voice_response(&verbs),

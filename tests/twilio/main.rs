@@ -593,3 +593,30 @@ fn sign(token: &str, url: &str, form: &[(&str, &str)]) -> String {
     m.update(data.as_bytes());
     base64::engine::general_purpose::STANDARD.encode(m.finalize().into_bytes())
 }
+
+#[test]
+fn a_call_hung_up_before_answering_is_rejected() {
+    let server = serve(&["tests/fixtures/twilio/screen.ivr"], &[]);
+    let url = format!("{}/voice/screen", server.base);
+    let blocked = [
+        ("CallSid", "CA1"),
+        ("From", "+15005550009"),
+        ("To", "+15005550001"),
+    ];
+    let (status, doc) = post(&agent(), &url, &blocked);
+    assert_eq!(status, 200);
+    assert!(
+        doc.ends_with("<Response><Reject reason=\"rejected\"/></Response>\n"),
+        "{doc}"
+    );
+    let welcome = [
+        ("CallSid", "CA2"),
+        ("From", "+15005550010"),
+        ("To", "+15005550001"),
+    ];
+    let (_, doc) = post(&agent(), &url, &welcome);
+    assert!(
+        doc.contains("<Say") && doc.contains("<Hangup/>") && !doc.contains("Reject"),
+        "{doc}"
+    );
+}

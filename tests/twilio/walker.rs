@@ -151,7 +151,7 @@ impl Walker<'_> {
                     self.request(&text, &[]);
                     return;
                 }
-                "Hangup" => {
+                "Hangup" | "Reject" => {
                     self.end();
                     return;
                 }

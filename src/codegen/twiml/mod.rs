@@ -94,6 +94,8 @@ pub enum Verb {
     },
     /// `<Hangup/>`.
     Hangup,
+    /// `<Reject reason="rejected"/>`: refuse a call that was never answered (not billed).
+    Reject,
 }
 
 /// One `<Message>` of a messaging response.
@@ -305,6 +307,11 @@ fn verb(w: &mut Xml, v: &Verb) {
             element(w, s, Some(url));
         }
         Verb::Hangup => element(w, BytesStart::new("Hangup"), None),
+        Verb::Reject => {
+            let mut s = BytesStart::new("Reject");
+            attr(&mut s, "reason", "rejected");
+            element(w, s, None);
+        }
     }
 }
 
