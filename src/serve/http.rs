@@ -58,6 +58,8 @@ pub struct Config {
 /// What the server serves: flows by name, and its configuration.
 pub struct App {
     flows: HashMap<String, ir::Flow>,
+    /// Campaigns by name: their flow and result webhook.
+    campaigns: HashMap<String, (String, Option<String>)>,
     config: Config,
     outbound: Outbound,
     entries: Writer,
@@ -68,6 +70,11 @@ impl App {
     pub fn new(program: ir::Program, config: Config, store: Store) -> App {
         App {
             entries: store.into_writer(),
+            campaigns: program
+                .campaigns
+                .iter()
+                .map(|c| (c.name.clone(), (c.flow.clone(), c.result_webhook.clone())))
+                .collect(),
             flows: program
                 .flows
                 .into_iter()
@@ -91,6 +98,7 @@ impl App {
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/voice/{flow}", post(voice_webhook))
+        .route("/campaign/{campaign}", post(campaign_webhook))
         .route("/sms/{flow}", post(sms_webhook))
         .with_state(app)
 }
@@ -254,7 +262,8 @@ async fn authentic_form(
 /// Seals states into action URLs of one flow.
 struct Sealer<'a> {
     app: &'a App,
-    flow: &'a str,
+    /// The webhook path the call came in on (`/voice/FLOW` or `/campaign/NAME`).
+    path: &'a str,
     now: u64,
 }
 
@@ -267,11 +276,18 @@ impl Links for Sealer<'_> {
             self.app.config.state_ttl_secs,
         );
         format!(
-            "{}/voice/{}?s={token}",
+            "{}{}?s={token}",
             self.app.config.base_url.as_deref().unwrap_or_default(),
-            self.flow
+            self.path
         )
     }
+}
+
+/// Where a call came in: its webhook path, its flow, and its campaign's result webhook.
+struct Route<'a> {
+    path: String,
+    flow: &'a ir::Flow,
+    campaign: Option<(&'a str, Option<&'a str>)>,
 }
 
 async fn voice_webhook(
@@ -285,7 +301,51 @@ async fn voice_webhook(
         .flows
         .get(&name)
         .ok_or_else(|| Refusal(StatusCode::NOT_FOUND, format!("no flow `{name}`")))?;
-    let form = authentic_form(&app, &format!("/voice/{name}"), &query, &headers, body).await?;
+    let route = Route {
+        path: format!("/voice/{name}"),
+        flow,
+        campaign: None,
+    };
+    call_webhook(&app, route, query, headers, body).await
+}
+
+/// A call a campaign placed through the REST API (`Url` of its call requests): the campaign's
+/// flow, with each `report` also POSTed to its result webhook.
+async fn campaign_webhook(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Refusal> {
+    let (flow_name, webhook) = app
+        .campaigns
+        .get(&name)
+        .ok_or_else(|| Refusal(StatusCode::NOT_FOUND, format!("no campaign `{name}`")))?;
+    let flow = app
+        .flows
+        .get(flow_name)
+        .ok_or_else(|| Refusal(StatusCode::NOT_FOUND, format!("no flow `{flow_name}`")))?;
+    let route = Route {
+        path: format!("/campaign/{name}"),
+        flow,
+        campaign: Some((name.as_str(), webhook.as_deref())),
+    };
+    call_webhook(&app, route, query, headers, body).await
+}
+
+/// One webhook of a call: the state opened, the turn run (with its fetches), entries noted,
+/// texts sent, reports posted, the TwiML answered.
+async fn call_webhook(
+    app: &App,
+    route: Route<'_>,
+    query: Option<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Refusal> {
+    let flow = route.flow;
+    let name = flow.name.clone();
+    let form = authentic_form(app, &route.path, &query, &headers, body).await?;
     let call_sid = form.require("CallSid")?.to_string();
     let query = Form::parse(query.as_deref().unwrap_or_default().as_bytes())?;
     let at_ms = now_ms();
@@ -346,8 +406,8 @@ async fn voice_webhook(
         }
     };
     let mut sealer = Sealer {
-        app: &app,
-        flow: &name,
+        app,
+        path: &route.path,
         now,
     };
     let mut step = voice::turn(flow, state, input, &mut sealer).map_err(|e| bad(e.to_string()))?;
@@ -364,6 +424,13 @@ async fn voice_webhook(
                             body: Some(result.to_string()),
                             ..entry(EntryKind::Report, &party.0, &party.1)
                         });
+                        if let Some((campaign, Some(url))) = route.campaign {
+                            let posted = serde_json::json!({
+                                "campaign": campaign, "flow": name, "call_sid": call_sid,
+                                "lead": party.0, "ok": ok, "data": data, "reason": reason,
+                            });
+                            app.outbound.post_result(url, posted);
+                        }
                     }
                 }
                 for m in &turn.sms {

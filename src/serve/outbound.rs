@@ -12,7 +12,7 @@ use std::time::Duration;
 
 /// The largest fetch answer read.
 const MAX_ANSWER: usize = 2 * 1024 * 1024;
-/// How long sending one text message may take.
+/// How long sending one text message or one result may take.
 const SMS_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Twilio's REST API, for text messages sent during calls.
@@ -117,6 +117,35 @@ impl Outbound {
                 }
             });
         }
+    }
+}
+
+impl Outbound {
+    /// POSTs a campaign result to its webhook in the background: up to 3 tries, 1 s and 2 s
+    /// apart, until a 2xx; a result that cannot be delivered is logged.
+    pub fn post_result(&self, url: &str, result: serde_json::Value) {
+        let client = self.client.clone();
+        let url = url.to_string();
+        tokio::spawn(async move {
+            let mut why = String::new();
+            for attempt in 0..3u32 {
+                if attempt > 0 {
+                    tokio::time::sleep(Duration::from_secs(u64::from(attempt))).await;
+                }
+                match client
+                    .post(&url)
+                    .json(&result)
+                    .timeout(SMS_TIMEOUT)
+                    .send()
+                    .await
+                {
+                    Ok(r) if r.status().is_success() => return,
+                    Ok(r) => why = format!("HTTP {}", r.status().as_u16()),
+                    Err(e) => why = describe(&e),
+                }
+            }
+            eprintln!("ivrc serve: the result webhook {url} did not take {result}: {why}");
+        });
     }
 }
 

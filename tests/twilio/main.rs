@@ -19,7 +19,7 @@ use mock::Mock;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use typings::same_as_the_twilio_library;
-use walker::walk;
+use walker::{walk, Placed};
 
 /// Twilio's auth token in these tests (every request is signed with it).
 const TOKEN: &str = "2bd9e9638872de601313dc77410d3b23";
@@ -141,6 +141,15 @@ fn answer(r: Result<ureq::Response, ureq::Error>, url: &str) -> (u16, String) {
         Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
         Err(e) => panic!("request to {url} failed: {e}"),
     }
+}
+
+/// The engine's `report` for a test's inputs, in words.
+fn engine_report(program: &ir::Program, test: &ir::Test) -> Option<String> {
+    let call = ivrc::testing::play_inputs(program, test).ok()?;
+    call.log
+        .iter()
+        .filter(|l| matches!(l.output.command, ivrc::engine::Command::Report { .. }))
+        .find_map(|l| call.describe(&l.output.command))
 }
 
 /// What the engine does for the same inputs, in the walker's words: what a TwiML call leg
@@ -266,6 +275,27 @@ fn literal(e: &ir::Expr) -> String {
     }
 }
 
+/// Each `report` of a campaign call placed at `/campaign/NAME` is POSTed to the campaign's
+/// result webhook (the mock): ok or not, and the data or reason, as the engine reported.
+fn results_reach_the_webhook(mock: &Mock, report: Option<String>) {
+    let report = report.expect("a campaign test of these fixtures ends in a report");
+    let results = mock.take_results(1);
+    assert_eq!(results.len(), 1, "{results:?}");
+    let posted: serde_json::Value = serde_json::from_str(&results[0]).expect("JSON result");
+    assert_eq!(
+        posted["ok"],
+        report.starts_with("report ok"),
+        "{posted} vs {report}"
+    );
+    assert_eq!(posted["campaign"], "survey_calls");
+    if let Some(reason) = report.strip_prefix("report retry ") {
+        assert_eq!(
+            format!("\"{}\"", posted["reason"].as_str().unwrap_or_default()),
+            reason
+        );
+    }
+}
+
 /// A campaign call's `report` is an entry of the lead (the party the placed call talks to).
 fn reports_are_entries_of_the_lead(server: &Server) {
     let store = server.store.display().to_string();
@@ -338,19 +368,37 @@ fn served_calls_do_what_the_engine_does() {
         let server = serve(&[&file], &account);
         for (n, test) in program.tests.iter().enumerate() {
             // A flow whose campaign dials the lead runs as a call placed through the REST
-            // API, its parameters in the webhook URL.
-            let placed: Option<Vec<(String, String)>> = program
+            // API, its parameters in the webhook URL: at the campaign's webhook when its
+            // results go to the mock (not to a host outside), else at the flow's.
+            let placed = program
                 .campaigns
                 .iter()
-                .any(|c| c.flow == test.flow && c.dial.is_some())
-                .then(|| {
-                    test.params
-                        .iter()
-                        .map(|(k, v)| (k.clone(), literal(v)))
-                        .collect()
+                .find(|c| c.flow == test.flow && c.dial.is_some())
+                .map(|c| {
+                    let to_mock = c
+                        .result_webhook
+                        .as_deref()
+                        .is_none_or(|u| u.starts_with(&mock.base));
+                    Placed {
+                        path: if to_mock {
+                            format!("/campaign/{}", c.name)
+                        } else {
+                            format!("/voice/{}", c.flow)
+                        },
+                        params: test
+                            .params
+                            .iter()
+                            .map(|(k, v)| (k.clone(), literal(v)))
+                            .collect(),
+                    }
                 });
-            let (served, served_docs) =
-                walk(&server, &mock, &test.flow, test, placed.as_deref(), n);
+            let (served, served_docs) = walk(&server, &mock, &test.flow, test, placed.as_ref(), n);
+            if placed
+                .as_ref()
+                .is_some_and(|p| p.path.starts_with("/campaign/"))
+            {
+                results_reach_the_webhook(&mock, engine_report(&program, test));
+            }
             docs.extend(served_docs);
             let engine = engine_transcript(&program, test);
             // Texts sent during calls go through the REST API, after the answer; they are

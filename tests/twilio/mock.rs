@@ -13,8 +13,10 @@ struct Log {
     answers: VecDeque<(u16, String)>,
     /// Text messages posted to the Messages API: (From, To, Body).
     sms: Vec<(String, String, String)>,
-    /// Requests other than text messages: method, path with query, body.
+    /// Requests other than text messages and results: method, path with query, body.
     requests: Vec<(String, String, String)>,
+    /// Bodies POSTed to `/results` (a campaign's result webhook).
+    results: Vec<String>,
 }
 
 /// The running mock; it lives as long as the test process.
@@ -53,6 +55,15 @@ impl Mock {
             std::thread::sleep(Duration::from_millis(10));
         }
         std::mem::take(&mut self.lock().sms)
+    }
+
+    /// Waits up to 5 s for `count` results, then takes all that arrived.
+    pub fn take_results(&self, count: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.lock().results.len() < count && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::mem::take(&mut self.lock().results)
     }
 
     /// Takes the requests made so far (not text messages): method, path, body.
@@ -108,6 +119,9 @@ fn handle(mut stream: TcpStream, log: &Mutex<Log>) {
             };
             log.sms.push((field("From"), field("To"), field("Body")));
             (201, "{\"sid\": \"SM1\"}".to_string())
+        } else if path == "/results" {
+            log.results.push(body);
+            (200, "{}".to_string())
         } else {
             log.requests.push((method, path, body));
             log.answers

@@ -34,6 +34,15 @@ enum Pending {
     },
 }
 
+/// A call placed through the REST API for a campaign lead: the webhook path and the flow's
+/// parameters in its URL.
+pub struct Placed {
+    /// `/campaign/NAME` or `/voice/FLOW`.
+    pub path: String,
+    /// The lead's values.
+    pub params: Vec<(String, String)>,
+}
+
 /// A caller's phone and Twilio, for one call.
 struct Walker<'a> {
     agent: ureq::Agent,
@@ -171,7 +180,7 @@ impl Walker<'_> {
 
     /// An inbound call from `from`, or — with `placed` parameters — a call placed through
     /// the REST API to `from` as a campaign lead, the parameters in the webhook URL.
-    fn start(&mut self, flow: &str, from: &str, placed: Option<&[(String, String)]>) {
+    fn start(&mut self, flow: &str, from: &str, placed: Option<&Placed>) {
         match placed {
             None => self.request(
                 &format!("/voice/{flow}"),
@@ -181,13 +190,14 @@ impl Walker<'_> {
                     ("CallStatus", "ringing"),
                 ],
             ),
-            Some(params) => {
-                let query: Vec<String> = params
+            Some(placed) => {
+                let query: Vec<String> = placed
+                    .params
                     .iter()
                     .map(|(k, v)| format!("{}={}", percent(k), percent(v)))
                     .collect();
                 self.request(
-                    &format!("/voice/{flow}?{}", query.join("&")),
+                    &format!("{}?{}", placed.path, query.join("&")),
                     &[
                         ("From", "+70000000000"),
                         ("To", from),
@@ -367,7 +377,7 @@ pub fn walk(
     mock: &Mock,
     flow: &str,
     test: &ir::Test,
-    placed: Option<&[(String, String)]>,
+    placed: Option<&Placed>,
     n: usize,
 ) -> (Vec<String>, Vec<String>) {
     for step in &test.steps {

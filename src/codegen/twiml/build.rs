@@ -244,7 +244,7 @@ fn calls(
                     })
                     .collect();
                 (
-                    format!("{base}/voice/{}?{}", flow.name, query.join("&")),
+                    format!("{base}/campaign/{}?{}", c.name, query.join("&")),
                     "POST",
                 )
             };
