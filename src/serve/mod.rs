@@ -1,4 +1,4 @@
-//! The webhook server for request/response platforms (Twilio TwiML): issue 5, in progress.
+//! The webhook server for request/response platforms (Twilio TwiML).
 //!
 //! `state` seals the call state that travels in webhook URLs so the server keeps no session;
 //! `voice` runs one webhook turn of a call (engine in, TwiML out) without any I/O; `http` is
