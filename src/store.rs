@@ -21,8 +21,10 @@ const BATCH: usize = 512;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
-    /// A call came in.
+    /// A call came in, or was placed.
     Call,
+    /// A call ended: its status and duration (Twilio's status callback).
+    CallEnded,
     /// A recording the caller left (`record`).
     Voicemail,
     /// A text message received.
@@ -37,6 +39,7 @@ impl EntryKind {
     fn as_str(self) -> &'static str {
         match self {
             EntryKind::Call => "call",
+            EntryKind::CallEnded => "call_ended",
             EntryKind::Voicemail => "voicemail",
             EntryKind::SmsIn => "sms_in",
             EntryKind::SmsOut => "sms_out",
@@ -47,6 +50,7 @@ impl EntryKind {
     fn parse(s: &str) -> Option<EntryKind> {
         [
             EntryKind::Call,
+            EntryKind::CallEnded,
             EntryKind::Voicemail,
             EntryKind::SmsIn,
             EntryKind::SmsOut,

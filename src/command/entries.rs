@@ -39,7 +39,10 @@ pub fn run(args: &EntriesArgs) -> u8 {
             }
             for e in &entries {
                 let what = match e.kind {
-                    EntryKind::Call => format!("call to {}", e.our_number),
+                    EntryKind::Call => format!("call with {}", e.our_number),
+                    EntryKind::CallEnded => {
+                        format!("call ended: {}", e.body.as_deref().unwrap_or_default())
+                    }
                     EntryKind::Voicemail => {
                         format!("voicemail {}", e.url.as_deref().unwrap_or_default())
                     }

@@ -99,6 +99,8 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/voice/{flow}", post(voice_webhook))
         .route("/campaign/{campaign}", post(campaign_webhook))
+        .route("/status", post(status_webhook))
+        .route("/campaign/{campaign}/status", post(campaign_status_webhook))
         .route("/sms/{flow}", post(sms_webhook))
         .with_state(app)
 }
@@ -371,6 +373,29 @@ async fn call_webhook(
                 .is_some_and(|d| d.starts_with("outbound"));
             let (caller, called) = if placed { (to, from) } else { (from, to) };
             app.note(entry(EntryKind::Call, caller, called));
+            // A placed call with `MachineDetection` reports who answered; a machine or a fax
+            // is not the lead: the call ends and the attempt is reported as not done.
+            let machine = form
+                .get("AnsweredBy")
+                .is_some_and(|a| a.starts_with("machine") || a == "fax");
+            if placed && machine {
+                let reason = "answering machine";
+                let result = serde_json::json!({ "ok": false, "data": {}, "reason": reason });
+                app.note(Entry {
+                    body: Some(result.to_string()),
+                    ..entry(EntryKind::Report, caller, called)
+                });
+                if let Some((campaign, Some(url))) = route.campaign {
+                    app.outbound.post_result(
+                        url,
+                        serde_json::json!({
+                            "campaign": campaign, "flow": name, "call_sid": call_sid,
+                            "lead": caller, "ok": false, "data": {}, "reason": reason,
+                        }),
+                    );
+                }
+                return Ok(xml(twiml::voice_response(&[twiml::Verb::Hangup])));
+            }
             let params = flow
                 .params
                 .iter()
@@ -481,6 +506,110 @@ fn input_of(form: &Form) -> Result<Input, Refusal> {
         return Ok(Input::DialStatus(status.to_string()));
     }
     Ok(Input::NoInput)
+}
+
+/// Twilio's call status callback (`StatusCallback`, event `completed`): the end of a call
+/// becomes an entry (its status and duration).
+async fn status_webhook(
+    State(app): State<Arc<App>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Refusal> {
+    let form = authentic_form(&app, "/status", &query, &headers, body).await?;
+    call_ended(&app, &form, None)?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The status callback of a call a campaign placed: besides the entry, a call that never
+/// reached the flow (busy, no answer, failed, canceled) is reported to the campaign's result
+/// webhook as not done, with that status as the reason.
+async fn campaign_status_webhook(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Refusal> {
+    let path = format!("/campaign/{name}/status");
+    let form = authentic_form(&app, &path, &query, &headers, body).await?;
+    let (flow, webhook) = app
+        .campaigns
+        .get(&name)
+        .ok_or_else(|| Refusal(StatusCode::NOT_FOUND, format!("no campaign `{name}`")))?;
+    call_ended(
+        &app,
+        &form,
+        Some((name.as_str(), flow.as_str(), webhook.as_deref())),
+    )?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Notes the end of a call from a status callback, and for a campaign call that did not
+/// connect, reports it.
+fn call_ended(
+    app: &App,
+    form: &Form,
+    campaign: Option<(&str, &str, Option<&str>)>,
+) -> Result<(), Refusal> {
+    let call_sid = form.require("CallSid")?.to_string();
+    let status = form.require("CallStatus")?.to_string();
+    let known = [
+        "queued",
+        "ringing",
+        "in-progress",
+        "completed",
+        "busy",
+        "failed",
+        "no-answer",
+        "canceled",
+    ];
+    if !known.contains(&status.as_str()) {
+        return Err(bad(format!("unknown CallStatus `{status}`")));
+    }
+    let (from, to) = (form.require("From")?, form.require("To")?);
+    let placed = form
+        .get("Direction")
+        .is_some_and(|d| d.starts_with("outbound"));
+    let (party, ours) = if placed { (to, from) } else { (from, to) };
+    let duration = match form.get("CallDuration") {
+        None => None,
+        Some(d) => Some(
+            d.parse::<u64>()
+                .map_err(|_| bad("`CallDuration` is not a number of seconds"))?,
+        ),
+    };
+    let body = match duration {
+        Some(d) => format!("{status}, {d} s"),
+        None => status.clone(),
+    };
+    let entry = |kind, body: String| Entry {
+        at_ms: now_ms(),
+        kind,
+        contact: party.to_string(),
+        our_number: ours.to_string(),
+        flow: campaign.map_or(String::new(), |(_, f, _)| f.to_string()),
+        sid: call_sid.clone(),
+        body: Some(body),
+        url: None,
+    };
+    app.note(entry(EntryKind::CallEnded, body));
+    if let Some((name, flow, webhook)) = campaign {
+        if status != "completed" {
+            let result = serde_json::json!({ "ok": false, "data": {}, "reason": status });
+            app.note(entry(EntryKind::Report, result.to_string()));
+            if let Some(url) = webhook {
+                app.outbound.post_result(
+                    url,
+                    serde_json::json!({
+                        "campaign": name, "flow": flow, "call_sid": call_sid,
+                        "lead": party, "ok": false, "data": {}, "reason": status,
+                    }),
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn sms_webhook(

@@ -296,6 +296,64 @@ fn results_reach_the_webhook(mock: &Mock, report: Option<String>) {
     }
 }
 
+/// A campaign call that never reached the flow — busy (the status callback says so) or
+/// answered by a machine (`AnsweredBy`) — is reported to the result webhook as not done, and
+/// the end of the call is an entry.
+fn unreached_leads_are_reported(server: &Server, mock: &Mock) {
+    let agent = agent();
+    let status_url = format!("{}/campaign/survey_calls/status", server.base);
+    let busy = [
+        ("CallSid", "CA9"),
+        ("CallStatus", "busy"),
+        ("From", "+70000000000"),
+        ("To", "+79161234567"),
+        ("Direction", "outbound-api"),
+    ];
+    let (status, _) = signed_post(&agent, server, &status_url, &busy);
+    assert_eq!(status, 204);
+    let results = mock.take_results(1);
+    let posted: serde_json::Value = serde_json::from_str(&results[0]).expect("JSON");
+    assert_eq!(
+        (posted["ok"].clone(), posted["reason"].clone()),
+        (false.into(), "busy".into())
+    );
+    let url = format!(
+        "{}/campaign/survey_calls?name=X&phone=%2B79161234567",
+        server.base
+    );
+    let machine = [
+        ("CallSid", "CA10"),
+        ("From", "+70000000000"),
+        ("To", "+79161234567"),
+        ("Direction", "outbound-api"),
+        ("AnsweredBy", "machine_start"),
+    ];
+    let (status, doc) = signed_post(&agent, server, &url, &machine);
+    assert_eq!(status, 200);
+    assert!(doc.ends_with("<Response><Hangup/></Response>\n"), "{doc}");
+    let results = mock.take_results(1);
+    let posted: serde_json::Value = serde_json::from_str(&results[0]).expect("JSON");
+    assert_eq!(posted["reason"], "answering machine");
+    let bad = [
+        ("CallSid", "CA9"),
+        ("CallStatus", "exploded"),
+        ("From", "a"),
+        ("To", "b"),
+    ];
+    assert_eq!(signed_post(&agent, server, &status_url, &bad).0, 400);
+    let store = server.store.display().to_string();
+    let args = ["entries", "--contact", "+79161234567", "--store", &store];
+    let mut run = ivrc(&args);
+    for _ in 0..50 {
+        if run.stdout.contains("call ended: busy") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        run = ivrc(&args);
+    }
+    assert!(run.stdout.contains("call ended: busy"), "{}", run.stdout);
+}
+
 /// A campaign call's `report` is an entry of the lead (the party the placed call talks to).
 fn reports_are_entries_of_the_lead(server: &Server) {
     let store = server.store.display().to_string();
@@ -443,6 +501,9 @@ fn served_calls_do_what_the_engine_does() {
         }
         if file == "examples/robocall.test.ivr" {
             reports_are_entries_of_the_lead(&server);
+        }
+        if file == "tests/fixtures/twilio/survey.ivr" {
+            unreached_leads_are_reported(&server, &mock);
         }
     }
     assert!(compared >= 20, "only {compared} tests were compared");

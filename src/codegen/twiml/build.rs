@@ -250,6 +250,9 @@ fn calls(
             };
             let mut call = serde_json::json!({
                 "To": to, "From": from, "Url": url, "Method": method,
+                "StatusCallback": format!("{base}/campaign/{}/status", c.name),
+                "StatusCallbackEvent": "completed",
+                "StatusCallbackMethod": "POST",
             });
             if c.detect_machine {
                 call["MachineDetection"] = "Enable".into();
