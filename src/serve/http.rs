@@ -35,6 +35,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 const MAX_BODY: usize = 64 * 1024;
 /// How long a request body may take to arrive.
 const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest TwiML answer Twilio takes (its error 11750: "larger than 64 kB").
+const MAX_TWIML: usize = 64 * 1000;
 /// The most fetches one webhook request may wait for (a loop of fetches that never says
 /// anything would otherwise hold the request forever).
 const MAX_FETCHES_PER_REQUEST: usize = 16;
@@ -465,6 +467,17 @@ async fn call_webhook(
                     });
                 }
                 app.outbound.send_sms(turn.sms);
+                if turn.twiml.len() > MAX_TWIML {
+                    // The state rides in the URLs twice; a big fetched answer makes it grow.
+                    eprintln!(
+                        "ivrc serve: call {call_sid}: the answer is {} bytes, over Twilio's 64 kB",
+                        turn.twiml.len()
+                    );
+                    return Err(Refusal(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        format!("the TwiML answer is {} bytes, over Twilio's 64 kB limit (the call's state holds a large fetched answer)", turn.twiml.len()),
+                    ));
+                }
                 return Ok(xml(turn.twiml));
             }
             Step::Fetch(pending) => {

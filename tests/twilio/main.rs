@@ -729,3 +729,23 @@ fn a_call_hung_up_before_answering_is_rejected() {
         "{doc}"
     );
 }
+
+#[test]
+fn an_answer_over_twilios_limit_is_refused_not_sent() {
+    let mock = Mock::start(18778);
+    let notes = "x".repeat(70_000);
+    mock.answer(
+        200,
+        serde_json::json!({ "greeting": "Hello", "notes": notes }).to_string(),
+    );
+    let server = serve(&["tests/fixtures/twilio_big/big_answer.ivr"], &[]);
+    let url = format!("{}/voice/big_answer", server.base);
+    let form = [
+        ("CallSid", "CA1"),
+        ("From", "+15005550009"),
+        ("To", "+15005550001"),
+    ];
+    let (status, body) = post(&agent(), &url, &form);
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("over Twilio's 64 kB limit"), "{body}");
+}
