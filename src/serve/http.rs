@@ -60,6 +60,8 @@ pub struct Config {
 /// What the server serves: flows by name, and its configuration.
 pub struct App {
     flows: HashMap<String, ir::Flow>,
+    /// Per flow, the audio files it names and the directory they are read from.
+    audio: HashMap<String, (std::path::PathBuf, Vec<String>)>,
     /// Campaigns by name: their flow and result webhook.
     campaigns: HashMap<String, (String, Option<String>)>,
     config: Config,
@@ -71,6 +73,27 @@ impl App {
     /// An app serving every flow of `program`, writing entries to `store`.
     pub fn new(program: ir::Program, config: Config, store: Store) -> App {
         App {
+            audio: program
+                .flows
+                .iter()
+                .map(|f| {
+                    let dir = std::path::Path::new(&f.span.file)
+                        .parent()
+                        .map(std::path::Path::to_path_buf)
+                        .unwrap_or_default();
+                    // Only relative paths inside the flow's directory are ever served.
+                    let files = voice::audio_files(f)
+                        .into_iter()
+                        .filter(|p| {
+                            let p = std::path::Path::new(p);
+                            p.is_relative()
+                                && p.components()
+                                    .all(|c| matches!(c, std::path::Component::Normal(_)))
+                        })
+                        .collect();
+                    (f.name.clone(), (dir, files))
+                })
+                .collect(),
             entries: store.into_writer(),
             campaigns: program
                 .campaigns
@@ -102,6 +125,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/voice/{flow}", post(voice_webhook))
         .route("/campaign/{campaign}", post(campaign_webhook))
         .route("/status", post(status_webhook))
+        .route("/audio/{flow}/{*file}", axum::routing::get(audio_file))
         .route("/campaign/{campaign}/status", post(campaign_status_webhook))
         .route("/sms/{flow}", post(sms_webhook))
         .with_state(app)
@@ -266,12 +290,22 @@ async fn authentic_form(
 /// Seals states into action URLs of one flow.
 struct Sealer<'a> {
     app: &'a App,
+    /// The flow, whose audio files the server serves.
+    flow: &'a str,
     /// The webhook path the call came in on (`/voice/FLOW` or `/campaign/NAME`).
     path: &'a str,
     now: u64,
 }
 
 impl Links for Sealer<'_> {
+    fn audio_base(&self) -> String {
+        format!(
+            "{}/audio/{}",
+            self.app.config.base_url.as_deref().unwrap_or_default(),
+            self.flow
+        )
+    }
+
     fn next(&mut self, s: &CallState) -> String {
         let token = state::seal(
             &self.app.config.state_key,
@@ -434,6 +468,7 @@ async fn call_webhook(
     };
     let mut sealer = Sealer {
         app,
+        flow: &name,
         path: &route.path,
         now,
     };
@@ -519,6 +554,41 @@ fn input_of(form: &Form) -> Result<Input, Refusal> {
         return Ok(Input::DialStatus(status.to_string()));
     }
     Ok(Input::NoInput)
+}
+
+/// A flow's audio file, for `<Play>`: only the files the flow names, from its directory.
+async fn audio_file(
+    State(app): State<Arc<App>>,
+    Path((flow, file)): Path<(String, String)>,
+) -> Result<Response, Refusal> {
+    let not_found = || {
+        Refusal(
+            StatusCode::NOT_FOUND,
+            format!("no audio `{file}` for `{flow}`"),
+        )
+    };
+    let (dir, files) = app.audio.get(&flow).ok_or_else(not_found)?;
+    if !files.contains(&file) {
+        return Err(not_found());
+    }
+    let bytes = tokio::fs::read(dir.join(&file)).await.map_err(|e| {
+        eprintln!(
+            "ivrc serve: cannot read `{}`: {e}",
+            dir.join(&file).display()
+        );
+        not_found()
+    })?;
+    let kind = match std::path::Path::new(&file)
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        Some("mp3") => "audio/mpeg",
+        Some("wav") => "audio/wav",
+        _ => "application/octet-stream",
+    };
+    Ok(([(header::CONTENT_TYPE, kind)], bytes).into_response())
 }
 
 /// Twilio's call status callback (`StatusCallback`, event `completed`): the end of a call

@@ -13,7 +13,7 @@
 //! request a `fetch` waits for ([`Step::Fetch`], then [`resume`]) and sends the text messages
 //! a turn asks for ([`Turn::sms`]).
 
-use crate::codegen::twiml::{self, GatherInput, Verb};
+use crate::codegen::twiml::{self, build, GatherInput, Verb};
 use crate::codegen::Unsupported;
 use crate::engine::{Audio, Awaiting, Command, Engine, Event, Output, Snapshot, TimerId};
 use crate::ir::Method;
@@ -87,6 +87,8 @@ pub enum Input {
 pub trait Links {
     /// The URL of the next request of this call.
     fn next(&mut self, state: &CallState) -> String;
+    /// Where the server serves the flow's audio files (`…/audio/FLOW`).
+    fn audio_base(&self) -> String;
 }
 
 /// What a turn produced.
@@ -204,11 +206,11 @@ pub fn capabilities(flow: &ir::Flow) -> Vec<Unsupported> {
                 "record ids are Zvonobot audio; play a URL or `say` the text",
             )),
             Op::Play {
-                audio: ir::Audio::File { .. },
+                audio: ir::Audio::File { path },
                 ..
-            } => Some((
-                "`play` of a local file",
-                "Twilio plays URLs; upload the file and `play \"https://…\"`",
+            } if path.parts.iter().any(|p| matches!(p, ir::TemplatePart::Value(_))) => Some((
+                "`play` of a local file named by a value",
+                "the server only serves the files a flow names in fixed text; play a URL, or name the file",
             )),
             Op::Dial { leg, .. } if !answered_into_bridge(flow, n, *leg) => Some((
                 "a `dial` whose answer does not go straight to `bridge caller and LEG`",
@@ -233,6 +235,35 @@ pub fn capabilities(flow: &ir::Flow) -> Vec<Unsupported> {
         });
     }
     out
+}
+
+/// A flow's file path as the tail of its audio URL: each segment percent-encoded.
+pub fn file_url_path(path: &str) -> String {
+    path.split('/')
+        .map(build::percent_encode)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The audio files a flow names (fixed text only), which the server may serve.
+pub fn audio_files(flow: &ir::Flow) -> Vec<String> {
+    flow.nodes
+        .iter()
+        .filter_map(|n| match &n.op {
+            Op::Play {
+                audio: ir::Audio::File { path },
+                ..
+            } => path
+                .parts
+                .iter()
+                .map(|p| match p {
+                    ir::TemplatePart::Text(t) => Some(t.as_str()),
+                    ir::TemplatePart::Value(_) => None,
+                })
+                .collect::<Option<String>>(),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Whether calls of the flow send text messages (which needs Twilio's REST API).
@@ -283,6 +314,7 @@ pub fn turn(
         None => Driver::new(Engine::new(flow), Numbers::default(), 0, Vec::new()),
         Some(s) => Driver::from_state(flow, s)?,
     };
+    driver.audio_base = links.audio_base();
     driver.apply(input)?;
     Ok(driver.finish(links))
 }
@@ -296,6 +328,7 @@ pub fn resume(
 ) -> Result<Step, TurnError> {
     let s = pending.state;
     let mut driver = Driver::from_state(flow, s)?;
+    driver.audio_base = links.audio_base();
     driver.verbs = pending.verbs;
     driver.log = pending.log;
     driver.sms = pending.sms;
@@ -327,6 +360,8 @@ struct Driver<'f> {
     sms: Vec<OutgoingSms>,
     /// Whether this is the call's first webhook.
     first: bool,
+    /// Where the flow's audio files are served.
+    audio_base: String,
 }
 
 impl<'f> Driver<'f> {
@@ -352,6 +387,7 @@ impl<'f> Driver<'f> {
             dialled: None,
             sms: Vec::new(),
             first: false,
+            audio_base: String::new(),
         }
     }
 
@@ -507,8 +543,15 @@ impl<'f> Driver<'f> {
                 Some(Event::PromptDone { leg: *leg })
             }
             Command::Play { leg, audio } => {
-                if let Audio::Url(url) = audio {
-                    self.verbs.push((node, Verb::Play { url: url.clone() }));
+                let url = match audio {
+                    Audio::Url(url) => Some(url.clone()),
+                    Audio::File(path) => {
+                        Some(format!("{}/{}", self.audio_base, file_url_path(path)))
+                    }
+                    Audio::Record(_) => None,
+                };
+                if let Some(url) = url {
+                    self.verbs.push((node, Verb::Play { url }));
                 }
                 Some(Event::PromptDone { leg: *leg })
             }

@@ -749,3 +749,18 @@ fn an_answer_over_twilios_limit_is_refused_not_sent() {
     assert_eq!(status, 500, "{body}");
     assert!(body.contains("over Twilio's 64 kB limit"), "{body}");
 }
+
+#[test]
+fn only_the_audio_files_a_flow_names_are_served() {
+    let server = serve(&["tests/fixtures/twilio/greeting.ivr"], &[]);
+    let get = |path: &str| match agent().get(&format!("{}{path}", server.base)).call() {
+        Ok(r) => r.status(),
+        Err(ureq::Error::Status(code, _)) => code,
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(get("/audio/greeting/audio/hello%20world.wav"), 200);
+    assert_eq!(get("/audio/greeting/greeting.ivr"), 404);
+    assert_eq!(get("/audio/greeting/audio/..%2F..%2F..%2FCargo.toml"), 404);
+    assert_eq!(get("/audio/greeting/..%2F..%2F..%2FCargo.toml"), 404);
+    assert_eq!(get("/audio/nope/audio/hello%20world.wav"), 404);
+}

@@ -90,14 +90,20 @@ impl Walker<'_> {
             let secs = |name: &str| attr(name).parse::<u64>().expect("seconds") * 1000;
             match v.tag_name().name() {
                 "Say" => self.out.push(format!("say to caller \"{text}\"")),
-                "Play" => self.out.push(format!("play to caller \"{text}\"")),
+                "Play" => {
+                    let shown = self.audio(&text);
+                    self.out.push(format!("play to caller \"{shown}\""));
+                }
                 "Pause" => {}
                 "Gather" => {
                     for p in v.children().filter(|n| n.is_element()) {
                         let t = p.text().unwrap_or_default();
                         match p.tag_name().name() {
                             "Say" => self.out.push(format!("say to caller \"{t}\"")),
-                            "Play" => self.out.push(format!("play to caller \"{t}\"")),
+                            "Play" => {
+                                let shown = self.audio(t);
+                                self.out.push(format!("play to caller \"{shown}\""));
+                            }
                             "Pause" => {}
                             other => panic!("<{other}> inside <Gather>"),
                         }
@@ -168,6 +174,34 @@ impl Walker<'_> {
             }
         }
         self.end();
+    }
+
+    /// A file the server serves (`…/audio/FLOW/PATH`) is fetched like Twilio would and
+    /// shown as the flow names it; any other URL as it is.
+    fn audio(&self, url: &str) -> String {
+        let prefix = format!("{}/audio/", self.server.base);
+        let Some((_, file)) = url.strip_prefix(&prefix).and_then(|r| r.split_once('/')) else {
+            return url.to_string();
+        };
+        let response = self.agent.get(url).call().expect("the audio is served");
+        assert_eq!(response.status(), 200);
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut response.into_reader(), &mut bytes).expect("audio bytes");
+        assert!(bytes.starts_with(b"RIFF"), "{url}");
+        let mut out = Vec::new();
+        let raw = file.as_bytes();
+        let mut i = 0;
+        while i < raw.len() {
+            if raw[i] == b'%' && i + 2 < raw.len() {
+                let hex = std::str::from_utf8(&raw[i + 1..i + 3]).expect("hex");
+                out.push(u8::from_str_radix(hex, 16).expect("hex"));
+                i += 3;
+            } else {
+                out.push(raw[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8(out).expect("UTF-8")
     }
 
     fn end(&mut self) {

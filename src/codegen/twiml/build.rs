@@ -240,7 +240,7 @@ fn calls(
                     .iter()
                     .filter_map(|p| {
                         let v = lead.values.get(p)?;
-                        Some(format!("{}={}", encode(p), encode(v)))
+                        Some(format!("{}={}", percent_encode(p), percent_encode(v)))
                     })
                     .collect();
                 (
@@ -286,7 +286,7 @@ fn calls(
 }
 
 /// Percent-encodes everything but the RFC 3986 unreserved characters.
-fn encode(text: &str) -> String {
+pub fn percent_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
         match b {
