@@ -12,9 +12,9 @@ use super::load::load_or_exit;
 use super::report::{Printer, Problem};
 use crate::cli::ServeArgs;
 use ivrc::ir;
+use ivrc::serve::capabilities;
 use ivrc::serve::http::{self, App, Config};
 use ivrc::serve::outbound::TwilioApi;
-use ivrc::serve::voice;
 use ivrc::span::FileId;
 use ivrc::store::Store;
 use std::io::{Read, Write};
@@ -41,7 +41,7 @@ pub fn run(args: &ServeArgs) -> u8 {
         };
         let lowered = loaded.lower(&analysis);
         for flow in &lowered.flows {
-            for u in voice::capabilities(flow) {
+            for u in capabilities::capabilities(flow) {
                 let file = loaded.sources.find(&u.span.file).unwrap_or(FileId(0));
                 printer.add(
                     &loaded.sources,
@@ -110,7 +110,11 @@ pub fn run(args: &ServeArgs) -> u8 {
         _ => None,
     };
     if twilio_api.is_none() {
-        if let Some(f) = program.flows.iter().find(|f| voice::sends_sms_in_calls(f)) {
+        if let Some(f) = program
+            .flows
+            .iter()
+            .find(|f| capabilities::sends_sms_in_calls(f))
+        {
             eprintln!(
                 "error: flow `{}` sends text messages during calls, which needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN",
                 f.name

@@ -1,40 +1,34 @@
-//! The HTTP server: Twilio's voice webhook `POST /voice/{flow}` and messaging webhook
-//! `POST /sms/{flow}`, answered with TwiML the engine produces.
+//! The HTTP server: Twilio's webhooks — voice (`POST /voice/{flow}`, `/campaign/{name}` for
+//! calls a campaign places), messaging (`/sms/{flow}`), call status (`/status`,
+//! `/campaign/{name}/status`) — and the audio files flows name (`GET /audio/{flow}/…`).
 //!
-//! Owns request parsing (strict `application/x-www-form-urlencoded`: invalid UTF-8, a
-//! parameter given twice or a missing one is a 400), sealing and opening the call state in the
-//! `s` query parameter (tampered, expired or another call's state is a 400), and checking
-//! `X-Twilio-Signature` when an auth token is configured. Bodies over 64 KiB get a 413 and a
-//! body that takes more than 10 s to arrive a 408. It binds nothing itself: the caller gives a
-//! bound listener, so tests use port 0 and the CLI decides the address. Every call, recording
-//! and text message becomes an entry in the store. Flow behaviour lives in `voice` and the
-//! engine, not here.
+//! Owns the routes, sealing and opening the call state in the `s` query parameter (tampered,
+//! expired or another call's state is a 400), checking `X-Twilio-Signature` when an auth token
+//! is configured (the parsing itself is `request`'s), and what each call leaves behind: entries
+//! in the store, texts, campaign results. It binds nothing itself: the caller gives a bound
+//! listener, so tests use port 0 and the CLI decides the address. Flow behaviour lives in
+//! `voice` and the engine, not here.
 
+use super::capabilities;
 use super::outbound::{Outbound, TwilioApi};
+use super::request::{bad, read_body, signature_ok, Form, Refusal};
 use super::state;
 use super::voice::{self, CallState, Input, Links, Step};
 use crate::codegen::twiml::{self, Message};
 use crate::engine::{Command, Engine, Event};
 use crate::ir;
 use crate::store::{Entry, EntryKind, Store, Writer};
-use axum::body::{to_bytes, Body};
+use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-/// The largest request body read.
-const MAX_BODY: usize = 64 * 1024;
-/// How long a request body may take to arrive.
-const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest TwiML answer Twilio takes (its error 11750: "larger than 64 kB").
 const MAX_TWIML: usize = 64 * 1000;
 /// The most fetches one webhook request may wait for (a loop of fetches that never says
@@ -82,7 +76,7 @@ impl App {
                         .map(std::path::Path::to_path_buf)
                         .unwrap_or_default();
                     // Only relative paths inside the flow's directory are ever served.
-                    let files = voice::audio_files(f)
+                    let files = capabilities::audio_files(f)
                         .into_iter()
                         .filter(|p| {
                             let p = std::path::Path::new(p);
@@ -142,24 +136,6 @@ pub async fn serve(
         .await
 }
 
-/// A refusal: the status and why, in plain text.
-struct Refusal(StatusCode, String);
-
-impl IntoResponse for Refusal {
-    fn into_response(self) -> Response {
-        (
-            self.0,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            self.1 + "\n",
-        )
-            .into_response()
-    }
-}
-
-fn bad(why: impl Into<String>) -> Refusal {
-    Refusal(StatusCode::BAD_REQUEST, why.into())
-}
-
 fn xml(doc: String) -> Response {
     ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], doc).into_response()
 }
@@ -168,94 +144,6 @@ fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
-/// A decoded form: each name once.
-struct Form(HashMap<String, String>);
-
-impl Form {
-    /// Parses `a=1&b=x+y` strictly: percent escapes must be valid and decode to UTF-8, and no
-    /// name may repeat.
-    fn parse(raw: &[u8]) -> Result<Form, Refusal> {
-        let mut map = HashMap::new();
-        for pair in raw.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
-            let (name, value) = match pair.iter().position(|b| *b == b'=') {
-                Some(i) => (&pair[..i], &pair[i + 1..]),
-                None => (pair, &pair[pair.len()..]),
-            };
-            let name = decode(name)?;
-            let value = decode(value)?;
-            if map.insert(name.clone(), value).is_some() {
-                return Err(bad(format!("the parameter `{name}` is given twice")));
-            }
-        }
-        Ok(Form(map))
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(String::as_str)
-    }
-
-    fn require(&self, name: &str) -> Result<&str, Refusal> {
-        self.get(name)
-            .ok_or_else(|| bad(format!("the parameter `{name}` is missing")))
-    }
-}
-
-/// Decodes one form component: `+` is a space, `%XX` a byte; the bytes must be UTF-8.
-fn decode(raw: &[u8]) -> Result<String, Refusal> {
-    let mut bytes = Vec::with_capacity(raw.len());
-    let mut i = 0;
-    while i < raw.len() {
-        match raw[i] {
-            b'+' => bytes.push(b' '),
-            b'%' => {
-                let hex = raw
-                    .get(i + 1..i + 3)
-                    .and_then(|h| std::str::from_utf8(h).ok())
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| bad("a malformed percent escape"))?;
-                bytes.push(hex);
-                i += 2;
-            }
-            b => bytes.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8(bytes).map_err(|_| bad("a parameter is not UTF-8"))
-}
-
-/// Reads the body within the size and time limits.
-async fn read_body(body: Body) -> Result<Vec<u8>, Refusal> {
-    match tokio::time::timeout(BODY_TIMEOUT, to_bytes(body, MAX_BODY)).await {
-        Err(_) => Err(Refusal(
-            StatusCode::REQUEST_TIMEOUT,
-            "the body took too long".into(),
-        )),
-        Ok(Err(_)) => Err(Refusal(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the body is over {MAX_BODY} bytes or broken"),
-        )),
-        Ok(Ok(bytes)) => Ok(bytes.to_vec()),
-    }
-}
-
-/// Twilio's request signature: base64(HMAC-SHA1(token, URL + each POST name and value in
-/// name order)), compared in constant time.
-fn signature_ok(token: &str, url: &str, form: &Form, given: &str) -> bool {
-    let mut names: Vec<&String> = form.0.keys().collect();
-    names.sort();
-    let mut m = <Hmac<sha1::Sha1> as Mac>::new_from_slice(token.as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC accepts any key length"));
-    m.update(url.as_bytes());
-    for n in names {
-        m.update(n.as_bytes());
-        m.update(form.0[n].as_bytes());
-    }
-    match STANDARD.decode(given) {
-        Ok(tag) => m.verify_slice(&tag).is_ok(),
-        Err(_) => false,
-    }
 }
 
 /// The body, parsed and (with an auth token) authenticated.
@@ -753,89 +641,11 @@ async fn sms_webhook(
 mod tests {
     use super::*;
 
-    #[test]
-    fn forms_are_decoded_strictly() {
-        let f = Form::parse(b"Digits=12%23&SpeechResult=%D0%B4%D0%B0+%D0%BA%D0%BE%D0%BD")
-            .unwrap_or(Form(HashMap::new()));
-        assert_eq!(f.get("Digits"), Some("12#"));
-        assert_eq!(f.get("SpeechResult"), Some("да кон"));
-        assert!(Form::parse(b"a=1&a=2").is_err());
-        assert!(Form::parse(b"a=%FF").is_err());
-        assert!(Form::parse(b"a=%G1").is_err());
-        assert!(Form::parse(b"a=%4").is_err());
-    }
-
     proptest::proptest! {
-        /// Any body parses or is refused, never a panic; what parses has each name once.
-        #[test]
-        fn any_body_parses_or_is_refused(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
-            if let Ok(form) = Form::parse(&body) {
-                proptest::prop_assert!(form.0.len() <= body.len());
-            }
-        }
-
         /// Any state token opens or is refused, never a panic.
         #[test]
         fn any_token_opens_or_is_refused(token in ".{0,200}") {
             let _ = state::open::<CallState>(b"a key of sixteen chars", &token, 0);
         }
-    }
-
-    #[test]
-    fn twilio_signatures_are_checked() {
-        // The test vector of twilio-ruby's request validator spec
-        // (spec/util/request_validator_spec.rb, "should properly validate a Twilio Voice
-        // request"): this token, URL and these parameters sign to this value.
-        let url = "http://twiliotests.heroku.com/validate/voice";
-        let params = [
-            ("ToState", "California"),
-            ("CalledState", "California"),
-            ("Direction", "inbound"),
-            ("FromState", "CA"),
-            ("AccountSid", "ACba8bc05eacf94afdae398e642c9cc32d"),
-            ("Caller", "+14153595711"),
-            ("CallerZip", "94108"),
-            ("CallerCountry", "US"),
-            ("From", "+14153595711"),
-            ("FromCity", "SAN FRANCISCO"),
-            ("CallerCity", "SAN FRANCISCO"),
-            ("To", "+14157669926"),
-            ("FromZip", "94108"),
-            ("FromCountry", "US"),
-            ("ToCity", ""),
-            ("CallStatus", "ringing"),
-            ("CalledCity", ""),
-            ("CallerState", "CA"),
-            ("CalledZip", ""),
-            ("ToZip", ""),
-            ("ToCountry", "US"),
-            ("CallSid", "CA136d09cd59a3c0ec8dbff44da5c03f31"),
-            ("CalledCountry", "US"),
-            ("Called", "+14157669926"),
-            ("ApiVersion", "2010-04-01"),
-            ("ApplicationSid", "AP44efecad51364e80b133bb7c07eb8204"),
-        ];
-        let form = Form(
-            params
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        );
-        let token = "2bd9e9638872de601313dc77410d3b23";
-        let good = "oVb2kXoVy8GEfwBDjR8bk/ZZ6eA=";
-        assert!(signature_ok(token, url, &form, good));
-        assert!(!signature_ok(
-            "2bd9e9638872de601313dc77410d3b24",
-            url,
-            &form,
-            good
-        ));
-        assert!(!signature_ok(
-            token,
-            "http://twiliotests.heroku.com/validate/sms",
-            &form,
-            good
-        ));
-        assert!(!signature_ok(token, url, &form, "not base64!"));
     }
 }

@@ -2,9 +2,13 @@
 //!
 //! `state` seals the call state that travels in webhook URLs so the server keeps no session;
 //! `voice` runs one webhook turn of a call (engine in, TwiML out) without any I/O; `http` is
-//! the server itself; `outbound` makes the HTTP requests of `fetch` and sends text messages.
+//! the server itself, with `request` reading each request strictly; `capabilities` decides
+//! what of a flow can run on Twilio; `outbound` makes the HTTP requests of `fetch` and sends
+//! text messages and campaign results.
 
+pub mod capabilities;
 pub mod http;
 pub mod outbound;
+mod request;
 pub mod state;
 pub mod voice;

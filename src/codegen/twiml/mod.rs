@@ -3,7 +3,7 @@
 //!
 //! Owns the verb model ([`Verb`], [`Message`]), the choice of a Twilio voice for a flow's
 //! `lang`/`voice`, and [`voice_response`] / [`messaging_response`], which write documents with
-//! quick-xml; every text and attribute goes through [`escaped`], so markup characters are
+//! quick-xml; every text and attribute goes through one escaping function, so markup characters are
 //! references and so are tabs and line breaks, which XML parsers would otherwise normalize
 //! (CR LF to LF in text, any of them to a space in attributes). Characters XML 1.0 cannot
 //! carry at all (most C0 controls, U+FFFE, U+FFFF) become U+FFFD. It does not decide which
