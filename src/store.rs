@@ -273,6 +273,15 @@ pub fn utc(at_ms: u64) -> String {
 mod tests {
     use super::*;
 
+    /// A fresh directory for a test's store, and the store's path in it.
+    fn scratch(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("ivrc-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("entries.db");
+        (dir, path)
+    }
+
     fn entry(at_ms: u64, kind: EntryKind, contact: &str) -> Entry {
         Entry {
             at_ms,
@@ -288,10 +297,7 @@ mod tests {
 
     #[test]
     fn a_contacts_timeline_is_in_time_order_and_survives_reopening() {
-        let dir = std::env::temp_dir().join(format!("ivrc-store-{}", std::process::id()));
-        let _ = std::fs::create_dir_all(&dir);
-        let path = dir.join("entries.db");
-        let _ = std::fs::remove_file(&path);
+        let (dir, path) = scratch("store");
         {
             let store = Store::open(&path).expect("opens");
             store
@@ -317,10 +323,7 @@ mod tests {
 
     #[test]
     fn the_writer_writes_everything_queued_before_it_is_dropped() {
-        let dir = std::env::temp_dir().join(format!("ivrc-writer-{}", std::process::id()));
-        let _ = std::fs::create_dir_all(&dir);
-        let path = dir.join("entries.db");
-        let _ = std::fs::remove_file(&path);
+        let (dir, path) = scratch("writer");
         let writer = Store::open(&path).expect("opens").into_writer();
         for i in 0..2_000 {
             writer.add(entry(i, EntryKind::SmsIn, "+15146300808"));

@@ -57,28 +57,22 @@ fn ir_of(file: &str) -> (String, ir::Program) {
 
 /// What the engine does for the inputs of a test, in the harness's words.
 fn engine_transcript(program: &ir::Program, test: &ir::Test) -> Vec<String> {
-    let call = ivrc::testing::play_inputs(program, test)
-        .unwrap_or_else(|f| panic!("test \"{}\": {} ({})", test.name, f.expected, f.actual));
-    call.log
-        .iter()
-        .filter(|l| {
-            use ivrc::engine::Command as C;
-            matches!(
-                l.output.command,
-                C::Say { .. }
-                    | C::Play { .. }
-                    | C::Dial { .. }
-                    | C::Bridge { .. }
-                    | C::Transfer { .. }
-                    | C::Fetch { .. }
-                    | C::Sms { .. }
-                    | C::Hangup { .. }
-                    | C::Report { .. }
-                    | C::End
-            )
-        })
-        .filter_map(|l| call.describe(&l.output.command))
-        .collect()
+    common::engine_lines(program, test, |c| {
+        use ivrc::engine::Command as C;
+        matches!(
+            c,
+            C::Say { .. }
+                | C::Play { .. }
+                | C::Dial { .. }
+                | C::Bridge { .. }
+                | C::Transfer { .. }
+                | C::Fetch { .. }
+                | C::Sms { .. }
+                | C::Hangup { .. }
+                | C::Report { .. }
+                | C::End
+        )
+    })
 }
 
 fn harness(scenario: &Path, ir_json: &str, name: &str) -> serde_json::Value {

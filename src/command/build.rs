@@ -2,10 +2,9 @@
 
 use super::check::analyse;
 use super::load::load_or_exit;
-use super::report::{Printer, Problem};
+use super::report::Printer;
 use crate::cli::{BuildArgs, Target};
 use ivrc::codegen::Artifact;
-use ivrc::span::FileId;
 use std::path::Path;
 
 /// Runs `ivrc build`.
@@ -38,13 +37,10 @@ pub fn run(args: &BuildArgs) -> u8 {
         Target::Twiml => {
             let built = ivrc::codegen::twiml::build::generate(&program, &args.base_url);
             for note in &built.notes {
-                let file = loaded.sources.find(&note.span.file).unwrap_or(FileId(0));
-                printer.add(
+                printer.add_in(
                     &loaded.sources,
-                    vec![Problem {
-                        file,
-                        diag: Box::new(note.diagnostic()),
-                    }],
+                    &note.span.file,
+                    Box::new(note.diagnostic()),
                 );
             }
             if args.deny_warnings && !built.notes.is_empty() {
@@ -61,14 +57,7 @@ pub fn run(args: &BuildArgs) -> u8 {
         }
         Err(unsupported) => {
             for u in unsupported {
-                let file = loaded.sources.find(&u.span.file).unwrap_or(FileId(0));
-                printer.add(
-                    &loaded.sources,
-                    vec![Problem {
-                        file,
-                        diag: Box::new(u.diagnostic()),
-                    }],
-                );
+                printer.add_in(&loaded.sources, &u.span.file, Box::new(u.diagnostic()));
             }
             printer.finish();
             1

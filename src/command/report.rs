@@ -73,6 +73,18 @@ impl Printer {
         }
     }
 
+    /// Prints (or keeps) a problem a later phase found, located by the file name its IR
+    /// span gives (the root file when that name is unknown).
+    pub fn add_in(
+        &mut self,
+        sources: &Sources,
+        file_name: &str,
+        diag: Box<dyn Diagnostic + Send + Sync>,
+    ) {
+        let file = sources.find(file_name).unwrap_or(FileId(0));
+        self.add(sources, vec![Problem { file, diag }]);
+    }
+
     /// Prints the summary line or the JSON array; returns the totals.
     pub fn finish(self) -> Counts {
         let c = self.counts;

@@ -9,13 +9,12 @@
 
 use super::check::analyse;
 use super::load::load_or_exit;
-use super::report::{Printer, Problem};
+use super::report::Printer;
 use crate::cli::ServeArgs;
 use ivrc::ir;
 use ivrc::serve::capabilities;
 use ivrc::serve::http::{self, App, Config};
 use ivrc::serve::outbound::TwilioApi;
-use ivrc::span::FileId;
 use ivrc::store::Store;
 use std::io::{Read, Write};
 use std::sync::Arc;
@@ -42,14 +41,7 @@ pub fn run(args: &ServeArgs) -> u8 {
         let lowered = loaded.lower(&analysis);
         for flow in &lowered.flows {
             for u in capabilities::capabilities(flow) {
-                let file = loaded.sources.find(&u.span.file).unwrap_or(FileId(0));
-                printer.add(
-                    &loaded.sources,
-                    vec![Problem {
-                        file,
-                        diag: Box::new(u.diagnostic()),
-                    }],
-                );
+                printer.add_in(&loaded.sources, &u.span.file, Box::new(u.diagnostic()));
                 failed = true;
             }
         }

@@ -56,8 +56,8 @@ pub struct App {
     flows: HashMap<String, ir::Flow>,
     /// Per flow, the audio files it names and the directory they are read from.
     audio: HashMap<String, (std::path::PathBuf, Vec<String>)>,
-    /// Campaigns by name: their flow and result webhook.
-    campaigns: HashMap<String, (String, Option<String>)>,
+    /// Campaigns by name.
+    campaigns: HashMap<String, Campaign>,
     config: Config,
     outbound: Outbound,
     entries: Writer,
@@ -92,7 +92,13 @@ impl App {
             campaigns: program
                 .campaigns
                 .iter()
-                .map(|c| (c.name.clone(), (c.flow.clone(), c.result_webhook.clone())))
+                .map(|c| {
+                    let campaign = Campaign {
+                        flow: c.flow.clone(),
+                        result_webhook: c.result_webhook.clone(),
+                    };
+                    (c.name.clone(), campaign)
+                })
                 .collect(),
             flows: program
                 .flows
@@ -105,12 +111,79 @@ impl App {
     }
 }
 
+/// A campaign whose calls the server runs: its flow and where its results go.
+struct Campaign {
+    flow: String,
+    result_webhook: Option<String>,
+}
+
 impl App {
     /// Queues an entry for the store's writer thread (a failed write is logged there and
     /// the call goes on).
     fn note(&self, entry: Entry) {
         self.entries.add(entry);
     }
+
+    /// The flow of that name, or a 404.
+    fn flow(&self, name: &str) -> Result<&ir::Flow, Refusal> {
+        self.flows
+            .get(name)
+            .ok_or_else(|| Refusal(StatusCode::NOT_FOUND, format!("no flow `{name}`")))
+    }
+
+    /// The campaign of that name, or a 404.
+    fn campaign(&self, name: &str) -> Result<&Campaign, Refusal> {
+        self.campaigns
+            .get(name)
+            .ok_or_else(|| Refusal(StatusCode::NOT_FOUND, format!("no campaign `{name}`")))
+    }
+
+    /// A call's result: a `report` entry of the call's party (`call`: an entry naming the
+    /// party, our number, the flow and the call), and for a campaign with a result webhook,
+    /// the same result POSTed there.
+    fn report(
+        &self,
+        call: Entry,
+        campaign: Option<(&str, &Campaign)>,
+        ok: bool,
+        data: serde_json::Value,
+        reason: Option<&str>,
+    ) {
+        if let Some((
+            name,
+            Campaign {
+                result_webhook: Some(url),
+                ..
+            },
+        )) = campaign
+        {
+            let posted = serde_json::json!({
+                "campaign": name, "flow": call.flow, "call_sid": call.sid,
+                "lead": call.contact, "ok": ok, "data": data, "reason": reason,
+            });
+            self.outbound.post_result(url, posted);
+        }
+        let result = serde_json::json!({ "ok": ok, "data": data, "reason": reason });
+        self.note(Entry {
+            kind: EntryKind::Report,
+            body: Some(result.to_string()),
+            ..call
+        });
+    }
+}
+
+/// The party a call is with and our number, and whether we placed the call: a call placed
+/// through the REST API (`Direction` `outbound-…`, a campaign lead) is with `To`.
+fn parties(form: &Form) -> Result<(&str, &str, bool), Refusal> {
+    let (from, to) = (form.require("From")?, form.require("To")?);
+    let placed = form
+        .get("Direction")
+        .is_some_and(|d| d.starts_with("outbound"));
+    Ok(if placed {
+        (to, from, placed)
+    } else {
+        (from, to, placed)
+    })
 }
 
 /// The routes, for tests that call the router directly.
@@ -209,11 +282,11 @@ impl Links for Sealer<'_> {
     }
 }
 
-/// Where a call came in: its webhook path, its flow, and its campaign's result webhook.
+/// Where a call came in: its webhook path, its flow, and its campaign (by name).
 struct Route<'a> {
     path: String,
     flow: &'a ir::Flow,
-    campaign: Option<(&'a str, Option<&'a str>)>,
+    campaign: Option<(&'a str, &'a Campaign)>,
 }
 
 async fn voice_webhook(
@@ -223,10 +296,7 @@ async fn voice_webhook(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Refusal> {
-    let flow = app
-        .flows
-        .get(&name)
-        .ok_or_else(|| Refusal(StatusCode::NOT_FOUND, format!("no flow `{name}`")))?;
+    let flow = app.flow(&name)?;
     let route = Route {
         path: format!("/voice/{name}"),
         flow,
@@ -244,18 +314,11 @@ async fn campaign_webhook(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Refusal> {
-    let (flow_name, webhook) = app
-        .campaigns
-        .get(&name)
-        .ok_or_else(|| Refusal(StatusCode::NOT_FOUND, format!("no campaign `{name}`")))?;
-    let flow = app
-        .flows
-        .get(flow_name)
-        .ok_or_else(|| Refusal(StatusCode::NOT_FOUND, format!("no flow `{flow_name}`")))?;
+    let campaign = app.campaign(&name)?;
     let route = Route {
         path: format!("/campaign/{name}"),
-        flow,
-        campaign: Some((name.as_str(), webhook.as_deref())),
+        flow: app.flow(&campaign.flow)?,
+        campaign: Some((name.as_str(), campaign)),
     };
     call_webhook(&app, route, query, headers, body).await
 }
@@ -290,12 +353,7 @@ async fn call_webhook(
     let party: (String, String);
     let (state, input) = match query.get("s") {
         None => {
-            let (from, to) = (form.require("From")?, form.require("To")?);
-            // A call placed through the REST API (a campaign lead) talks to `To`.
-            let placed = form
-                .get("Direction")
-                .is_some_and(|d| d.starts_with("outbound"));
-            let (caller, called) = if placed { (to, from) } else { (from, to) };
+            let (caller, called, placed) = parties(&form)?;
             app.note(entry(EntryKind::Call, caller, called));
             // A placed call with `MachineDetection` reports who answered; a machine or a fax
             // is not the lead: the call ends and the attempt is reported as not done.
@@ -303,21 +361,9 @@ async fn call_webhook(
                 .get("AnsweredBy")
                 .is_some_and(|a| a.starts_with("machine") || a == "fax");
             if placed && machine {
-                let reason = "answering machine";
-                let result = serde_json::json!({ "ok": false, "data": {}, "reason": reason });
-                app.note(Entry {
-                    body: Some(result.to_string()),
-                    ..entry(EntryKind::Report, caller, called)
-                });
-                if let Some((campaign, Some(url))) = route.campaign {
-                    app.outbound.post_result(
-                        url,
-                        serde_json::json!({
-                            "campaign": campaign, "flow": name, "call_sid": call_sid,
-                            "lead": caller, "ok": false, "data": {}, "reason": reason,
-                        }),
-                    );
-                }
+                let call = entry(EntryKind::Report, caller, called);
+                let data = serde_json::json!({});
+                app.report(call, route.campaign, false, data, Some("answering machine"));
                 return Ok(xml(twiml::voice_response(&[twiml::Verb::Hangup])));
             }
             let params = flow
@@ -368,19 +414,8 @@ async fn call_webhook(
                     if let Command::Report { ok, data, reason } = &o.command {
                         let data: serde_json::Map<String, serde_json::Value> =
                             data.iter().cloned().collect();
-                        let result =
-                            serde_json::json!({ "ok": ok, "data": data, "reason": reason });
-                        app.note(Entry {
-                            body: Some(result.to_string()),
-                            ..entry(EntryKind::Report, &party.0, &party.1)
-                        });
-                        if let Some((campaign, Some(url))) = route.campaign {
-                            let posted = serde_json::json!({
-                                "campaign": campaign, "flow": name, "call_sid": call_sid,
-                                "lead": party.0, "ok": ok, "data": data, "reason": reason,
-                            });
-                            app.outbound.post_result(url, posted);
-                        }
+                        let call = entry(EntryKind::Report, &party.0, &party.1);
+                        app.report(call, route.campaign, *ok, data.into(), reason.as_deref());
                     }
                 }
                 for m in &turn.sms {
@@ -504,25 +539,14 @@ async fn campaign_status_webhook(
 ) -> Result<Response, Refusal> {
     let path = format!("/campaign/{name}/status");
     let form = authentic_form(&app, &path, &query, &headers, body).await?;
-    let (flow, webhook) = app
-        .campaigns
-        .get(&name)
-        .ok_or_else(|| Refusal(StatusCode::NOT_FOUND, format!("no campaign `{name}`")))?;
-    call_ended(
-        &app,
-        &form,
-        Some((name.as_str(), flow.as_str(), webhook.as_deref())),
-    )?;
+    let campaign = app.campaign(&name)?;
+    call_ended(&app, &form, Some((name.as_str(), campaign)))?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// Notes the end of a call from a status callback, and for a campaign call that did not
 /// connect, reports it.
-fn call_ended(
-    app: &App,
-    form: &Form,
-    campaign: Option<(&str, &str, Option<&str>)>,
-) -> Result<(), Refusal> {
+fn call_ended(app: &App, form: &Form, campaign: Option<(&str, &Campaign)>) -> Result<(), Refusal> {
     let call_sid = form.require("CallSid")?.to_string();
     let status = form.require("CallStatus")?.to_string();
     let known = [
@@ -538,11 +562,7 @@ fn call_ended(
     if !known.contains(&status.as_str()) {
         return Err(bad(format!("unknown CallStatus `{status}`")));
     }
-    let (from, to) = (form.require("From")?, form.require("To")?);
-    let placed = form
-        .get("Direction")
-        .is_some_and(|d| d.starts_with("outbound"));
-    let (party, ours) = if placed { (to, from) } else { (from, to) };
+    let (party, ours, _) = parties(form)?;
     let duration = match form.get("CallDuration") {
         None => None,
         Some(d) => Some(
@@ -559,26 +579,15 @@ fn call_ended(
         kind,
         contact: party.to_string(),
         our_number: ours.to_string(),
-        flow: campaign.map_or(String::new(), |(_, f, _)| f.to_string()),
+        flow: campaign.map_or(String::new(), |(_, c)| c.flow.clone()),
         sid: call_sid.clone(),
         body: Some(body),
         url: None,
     };
     app.note(entry(EntryKind::CallEnded, body));
-    if let Some((name, flow, webhook)) = campaign {
-        if status != "completed" {
-            let result = serde_json::json!({ "ok": false, "data": {}, "reason": status });
-            app.note(entry(EntryKind::Report, result.to_string()));
-            if let Some(url) = webhook {
-                app.outbound.post_result(
-                    url,
-                    serde_json::json!({
-                        "campaign": name, "flow": flow, "call_sid": call_sid,
-                        "lead": party, "ok": false, "data": {}, "reason": status,
-                    }),
-                );
-            }
-        }
+    if campaign.is_some() && status != "completed" {
+        let call = entry(EntryKind::Report, String::new());
+        app.report(call, campaign, false, serde_json::json!({}), Some(&status));
     }
     Ok(())
 }
@@ -590,10 +599,7 @@ async fn sms_webhook(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, Refusal> {
-    let flow = app
-        .flows
-        .get(&name)
-        .ok_or_else(|| Refusal(StatusCode::NOT_FOUND, format!("no flow `{name}`")))?;
+    let flow = app.flow(&name)?;
     let form = authentic_form(&app, &format!("/sms/{name}"), &query, &headers, body).await?;
     let sid = form.require("MessageSid")?.to_string();
     let from = form.require("From")?.to_string();

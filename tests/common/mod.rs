@@ -91,3 +91,19 @@ pub fn diagnostic_codes(json: &serde_json::Value) -> Vec<&str> {
         .filter_map(|d| d["code"].as_str())
         .collect()
 }
+
+/// What the engine does for the inputs of a test: the commands `keep` selects, in the words
+/// of the transcripts (`say to caller "…"`, `dial +7… as op`, …).
+pub fn engine_lines(
+    program: &ivrc::ir::Program,
+    test: &ivrc::ir::Test,
+    keep: fn(&ivrc::engine::Command) -> bool,
+) -> Vec<String> {
+    let call = ivrc::testing::play_inputs(program, test)
+        .unwrap_or_else(|f| panic!("test \"{}\": {} ({})", test.name, f.expected, f.actual));
+    call.log
+        .iter()
+        .filter(|l| keep(&l.output.command))
+        .filter_map(|l| call.describe(&l.output.command))
+        .collect()
+}

@@ -3,8 +3,9 @@
 //! `<Redirect>`, `<Record>` with its key and length, `<Dial>` with its action and ring time,
 //! `<Redirect>`, `<Hangup>` — and feeds it the inputs of a `test` block in virtual time.
 
-use super::mock::Mock;
+use super::mock::{percent_decode, Mock};
 use super::{agent, signed_post, Server};
+use ivrc::codegen::twiml::build::percent_encode;
 use ivrc::ir::{self, TestStepKind};
 
 /// What the walker waits in, as Twilio would.
@@ -188,20 +189,7 @@ impl Walker<'_> {
         let mut bytes = Vec::new();
         std::io::Read::read_to_end(&mut response.into_reader(), &mut bytes).expect("audio bytes");
         assert!(bytes.starts_with(b"RIFF"), "{url}");
-        let mut out = Vec::new();
-        let raw = file.as_bytes();
-        let mut i = 0;
-        while i < raw.len() {
-            if raw[i] == b'%' && i + 2 < raw.len() {
-                let hex = std::str::from_utf8(&raw[i + 1..i + 3]).expect("hex");
-                out.push(u8::from_str_radix(hex, 16).expect("hex"));
-                i += 3;
-            } else {
-                out.push(raw[i]);
-                i += 1;
-            }
-        }
-        String::from_utf8(out).expect("UTF-8")
+        percent_decode(file)
     }
 
     fn end(&mut self) {
@@ -228,7 +216,7 @@ impl Walker<'_> {
                 let query: Vec<String> = placed
                     .params
                     .iter()
-                    .map(|(k, v)| format!("{}={}", percent(k), percent(v)))
+                    .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
                     .collect();
                 self.request(
                     &format!("{}?{}", placed.path, query.join("&")),
@@ -305,11 +293,9 @@ impl Walker<'_> {
                     digits,
                     ..
                 } => {
-                    if *elapsed + ms < *timeout_ms {
-                        *elapsed += ms;
+                    if !runs_out(elapsed, *timeout_ms, &mut ms) {
                         return;
                     }
-                    ms -= *timeout_ms - *elapsed;
                     if digits.is_empty() {
                         match redirect.clone() {
                             Some(r) => self.request(&r, &[]),
@@ -326,11 +312,9 @@ impl Walker<'_> {
                     elapsed,
                     ..
                 } => {
-                    if *elapsed + ms < *max_ms {
-                        *elapsed += ms;
+                    if !runs_out(elapsed, *max_ms, &mut ms) {
                         return;
                     }
-                    ms -= *max_ms - *elapsed;
                     let a = action.clone();
                     self.finish_recording(&a);
                 }
@@ -340,11 +324,9 @@ impl Walker<'_> {
                     elapsed,
                     bridged: None,
                 } => {
-                    if *elapsed + ms < *timeout_ms {
-                        *elapsed += ms;
+                    if !runs_out(elapsed, *timeout_ms, &mut ms) {
                         return;
                     }
-                    ms -= *timeout_ms - *elapsed;
                     let a = action.clone();
                     self.request(&a, &[("DialCallStatus", "no-answer")]);
                 }
@@ -470,14 +452,13 @@ pub fn walk(
     (w.out, w.docs)
 }
 
-/// Percent-encodes everything but the RFC 3986 unreserved characters.
-fn percent(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+/// Lets `ms` pass on a wait that has run `elapsed` of its `limit`: true when the wait runs
+/// out within it (`ms` is then what is left after), false when it goes on (and has used it).
+fn runs_out(elapsed: &mut u64, limit: u64, ms: &mut u64) -> bool {
+    if *elapsed + *ms < limit {
+        *elapsed += *ms;
+        return false;
+    }
+    *ms -= limit - *elapsed;
+    true
 }

@@ -165,12 +165,18 @@ function ivrcRun(FLOW, start) {
   }
   function stopPrompt(leg) { const c = s.legs[leg].call; if (c) c.stopPlayback(); }
 
-  function end() {
-    if (s.ended) return;
+  /* The flow is over: no timer fires and nothing listens any more; with `hangUp`, every
+   * connected leg is hung up too. */
+  function stop(hangUp) {
     s.ended = true; $trace("end");
     for (const t of s.timers) clearTimeout(t);
     stopListening();
-    for (const l of s.legs) if (l.call && l.status === "connected") l.call.hangup();
+    if (hangUp) for (const l of s.legs) if (l.call && l.status === "connected") l.call.hangup();
+  }
+
+  function end() {
+    if (s.ended) return;
+    stop(true);
     if (FLOW.callList && !s.reported) {
       // An attempt that ends without `report`: done when the dialer placed the call, else
       // retry. Voximplant counts an unreported attempt as done, so always report.
@@ -341,10 +347,7 @@ function ivrcRun(FLOW, start) {
     if (n.reason) { const r = value(n.reason); if (!r) return; reason = r.ok; }
     log(n.ok ? "report ok " + JSON.stringify(data) : "report retry " + reason);
     $trace("report", n.ok, reason, data);
-    s.ended = true; $trace("end");
-    for (const t of s.timers) clearTimeout(t);
-    stopListening();
-    for (const l of s.legs) if (l.call && l.status === "connected") l.call.hangup();
+    stop(true);
     if (!FLOW.callList) { VoxEngine.terminate(); return; }
     listReport(n.ok, n.ok ? data : { reason: reason });
   }
@@ -425,7 +428,7 @@ function ivrcRun(FLOW, start) {
     other.addEventListener(CallEvents.Failed, () => { if (from.call) from.call.hangup(); });
     other.addEventListener(CallEvents.Disconnected, () => { if (from.call) from.call.hangup(); });
     if (from.call) from.call.addEventListener(CallEvents.Disconnected, () => { other.hangup(); VoxEngine.terminate(); });
-    if (ends) { s.ended = true; $trace("end"); for (const t of s.timers) clearTimeout(t); stopListening(); }
+    if (ends) stop(false);
   }
 
   async function startFetch(n) {
