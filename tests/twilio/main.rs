@@ -754,3 +754,32 @@ fn only_the_audio_files_a_flow_names_are_served() {
     assert_eq!(get("/audio/greeting/..%2F..%2F..%2FCargo.toml"), 404);
     assert_eq!(get("/audio/nope/audio/hello%20world.wav"), 404);
 }
+
+/// A client that stops sending its body is answered 408 once the body time (10 s) runs out,
+/// and the server serves others meanwhile.
+#[test]
+fn a_slow_client_gets_a_408_and_others_are_served_meanwhile() {
+    use std::io::{Read, Write};
+    let server = serve(&["examples/sum.ivr"], &[]);
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut slow = std::net::TcpStream::connect(&addr).expect("connects");
+    let head = format!("POST /voice/sum HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nCallSid=CA1");
+    slow.write_all(head.as_bytes())
+        .expect("part of a request sent");
+    let start = [
+        ("CallSid", "CA2"),
+        ("From", "+79001234567"),
+        ("To", "+74950000000"),
+    ];
+    let (status, _) = post(&agent(), &format!("{}/voice/sum", server.base), &start);
+    assert_eq!(
+        status, 200,
+        "another caller is served while the slow one waits"
+    );
+    slow.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("timeout");
+    let mut answer = Vec::new();
+    let _ = slow.read_to_end(&mut answer);
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+}
