@@ -142,6 +142,11 @@ pub enum Target {
     /// TwiML documents for flows that need no server, and each campaign's Twilio call
     /// requests; the other flows run under `ivrc serve`.
     Twiml,
+    /// Zvonobot create-call requests per lead, Salebot `zvonobot_*call` arguments and a
+    /// send script, for robocall campaigns.
+    Zvonobot,
+    /// A Twin24 autoCall task, its candidate batch and a send script per campaign.
+    Twin24,
 }
 
 /// Arguments of `ivrc build`.
@@ -166,4 +171,83 @@ pub struct BuildArgs {
     /// requests are made under it.
     #[arg(long, default_value = "https://YOUR-HOST")]
     pub base_url: String,
+    /// Twin24: the bot scenario's UUID that runs the dialogue (`defaultExecData`).
+    #[arg(
+        long,
+        value_name = "UUID",
+        help_heading = "Twin24",
+        required_if_eq("target", "twin24")
+    )]
+    pub twin24_bot: Option<String>,
+    /// Twin24: the number shown: `default`, `gornum:ID` or `pool:ID` (the trunk's default
+    /// when left out and the flow sets no `caller_id`).
+    #[arg(long, value_name = "SOURCE", help_heading = "Twin24")]
+    pub twin24_caller_id: Option<ivrc::codegen::twin24::CallerIdSource>,
+    /// Twin24: the channel the bot transfers calls to (`secondExec: ch`).
+    #[arg(long, value_name = "UUID", help_heading = "Twin24")]
+    pub twin24_transfer_channel: Option<String>,
+    /// Twin24: start at this company-local time instead of when the candidates arrive.
+    #[arg(long, value_name = "YYYY-MM-DD HH:mm", value_parser = ivrc::codegen::twin24::parse_start_moment, help_heading = "Twin24")]
+    pub twin24_start: Option<String>,
+    /// Twin24: your own trunk's UUID (`providerId`).
+    #[arg(long, value_name = "UUID", help_heading = "Twin24")]
+    pub twin24_provider: Option<String>,
+    /// Twin24: seconds after which an answered call counts as effective (`fullListTime`).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 0,
+        help_heading = "Twin24"
+    )]
+    pub twin24_effective_after: u64,
+    /// Twin24: send `candidateLimit` as a number (older docs) instead of `{redial, count}`.
+    #[arg(long, help_heading = "Twin24")]
+    pub twin24_candidate_limit_number: bool,
+    /// Zvonobot: the `ivrs` item key that plays another record.
+    #[arg(
+        long,
+        value_name = "KEY",
+        default_value = "record",
+        help_heading = "Zvonobot"
+    )]
+    pub zvonobot_record_key: String,
+    /// Zvonobot: the `ivrs` item key that transfers to a manager.
+    #[arg(
+        long,
+        value_name = "KEY",
+        default_value = "managerPhone",
+        help_heading = "Zvonobot"
+    )]
+    pub zvonobot_transfer_key: String,
+    /// Zvonobot: the `gender` value of a female voice (a male voice gets the other).
+    #[arg(long, value_name = "0|1", default_value_t = 1, value_parser = clap::value_parser!(u8).range(0..=1), help_heading = "Zvonobot")]
+    pub zvonobot_female_gender: u8,
+    /// Zvonobot: one request with a `phones` list for leads whose calls are the same.
+    #[arg(long, help_heading = "Zvonobot")]
+    pub zvonobot_phones_list: bool,
+}
+
+impl BuildArgs {
+    /// The Twin24 options given.
+    pub fn twin24(&self) -> ivrc::codegen::twin24::Options {
+        ivrc::codegen::twin24::Options {
+            bot: self.twin24_bot.clone().unwrap_or_default(),
+            caller_id: self.twin24_caller_id.clone(),
+            transfer_channel: self.twin24_transfer_channel.clone(),
+            start_at: self.twin24_start.clone(),
+            provider: self.twin24_provider.clone(),
+            effective_after_s: self.twin24_effective_after,
+            candidate_limit_as_number: self.twin24_candidate_limit_number,
+        }
+    }
+
+    /// The Zvonobot options given.
+    pub fn zvonobot(&self) -> ivrc::codegen::zvonobot::Options {
+        ivrc::codegen::zvonobot::Options {
+            record_key: self.zvonobot_record_key.clone(),
+            transfer_key: self.zvonobot_transfer_key.clone(),
+            female_gender: self.zvonobot_female_gender,
+            phones_list: self.zvonobot_phones_list,
+        }
+    }
 }

@@ -7,7 +7,9 @@
 
 pub mod js;
 pub mod twiml;
+pub mod twin24;
 pub mod voximplant;
+pub mod zvonobot;
 
 use crate::ir;
 
@@ -63,4 +65,66 @@ impl Unsupported {
                 .into(),
         }
     }
+}
+
+/// Something a target builds with a consequence the user must know (a warning: the build
+/// goes on), e.g. a flow whose dialogue has to be rebuilt in the platform's own editor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caveat {
+    /// The target.
+    pub target: &'static str,
+    /// The construct, in words.
+    pub construct: String,
+    /// What happens to it on this target.
+    pub problem: String,
+    /// What to do.
+    pub help: String,
+    /// Where it is.
+    pub span: ir::SrcSpan,
+}
+
+/// The diagnostic of a [`Caveat`].
+#[derive(Debug, Clone, thiserror::Error, miette::Diagnostic)]
+#[error("{construct}: {problem}")]
+#[diagnostic(code(ivrc::codegen::target_caveat), severity(Warning), help("{help}"))]
+pub struct TargetCaveat {
+    /// The construct.
+    pub construct: String,
+    /// What happens to it.
+    pub problem: String,
+    /// What to do.
+    pub help: String,
+    /// Where.
+    #[label("on {target}")]
+    pub at: miette::SourceSpan,
+    /// The target.
+    pub target: String,
+}
+
+impl Caveat {
+    /// The diagnostic to show for this caveat.
+    pub fn diagnostic(&self) -> TargetCaveat {
+        TargetCaveat {
+            construct: self.construct.clone(),
+            problem: self.problem.clone(),
+            help: self.help.clone(),
+            at: (
+                self.span.start as usize,
+                (self.span.end - self.span.start) as usize,
+            )
+                .into(),
+            target: self.target.to_string(),
+        }
+    }
+}
+
+/// What a target that builds with caveats produced: files when nothing was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Generated {
+    /// The files; empty when anything was refused.
+    pub artifacts: Vec<Artifact>,
+    /// Warnings.
+    pub caveats: Vec<Caveat>,
+    /// Constructs the target cannot express (errors).
+    pub refused: Vec<Unsupported>,
 }

@@ -4,7 +4,7 @@ use super::check::analyse;
 use super::load::load_or_exit;
 use super::report::Printer;
 use crate::cli::{BuildArgs, Target};
-use ivrc::codegen::Artifact;
+use ivrc::codegen::{Artifact, Generated};
 use std::path::Path;
 
 /// Runs `ivrc build`.
@@ -49,6 +49,22 @@ pub fn run(args: &BuildArgs) -> u8 {
             }
             Ok(built.artifacts)
         }
+        Target::Zvonobot => {
+            return finish_generated(
+                printer,
+                &loaded,
+                args,
+                ivrc::codegen::zvonobot::generate(&program, &args.zvonobot()),
+            )
+        }
+        Target::Twin24 => {
+            return finish_generated(
+                printer,
+                &loaded,
+                args,
+                ivrc::codegen::twin24::generate(&program, &args.twin24()),
+            )
+        }
     };
     match artifacts {
         Ok(files) => {
@@ -63,6 +79,27 @@ pub fn run(args: &BuildArgs) -> u8 {
             1
         }
     }
+}
+
+/// Reports a target's caveats and refusals, and writes its files when nothing was refused.
+fn finish_generated(
+    mut printer: Printer,
+    loaded: &super::load::Loaded,
+    args: &BuildArgs,
+    generated: Generated,
+) -> u8 {
+    for c in &generated.caveats {
+        printer.add_in(&loaded.sources, &c.span.file, Box::new(c.diagnostic()));
+    }
+    for u in &generated.refused {
+        printer.add_in(&loaded.sources, &u.span.file, Box::new(u.diagnostic()));
+    }
+    let denied = args.deny_warnings && !generated.caveats.is_empty();
+    printer.finish();
+    if !generated.refused.is_empty() || denied {
+        return 1;
+    }
+    write_all(args.output.as_deref(), &generated.artifacts)
 }
 
 /// Writes one output to a file, or stdout.

@@ -1,0 +1,481 @@
+//! `ivrc build --target zvonobot`: a campaign's robocall as Zvonobot create-call requests
+//! (`POST /apiCalls/create`, one per lead), the same calls as arguments of Salebot's
+//! `zvonobot_call` / `zvonobot_digits_call`, and a script that sends the requests
+//! (targets.md §C, seed 004).
+//!
+//! A Zvonobot call plays one record — a moderated record id, or text its TTS reads with a
+//! male or female voice — and then takes at most one key, each key running one action:
+//! another record, a transfer to a manager, an SMS to the lead, or the blacklist
+//! ([`shape`]). The API key is never written: the send script reads `ZVONOBOT_API_KEY`.
+//! Item keys the sources do not confirm are [`Options`], defaulting to Salebot's names.
+
+mod shape;
+
+use super::{Artifact, Caveat, Generated, Unsupported};
+use crate::ir::{self, Expr, Template, TemplatePart};
+use crate::leads::Lead;
+use serde_json::{json, Value};
+use shape::{Action, Audio1, Call};
+
+/// The target's name in diagnostics.
+const TARGET: &str = "zvonobot";
+/// Where the API is, unless `ZVONOBOT_API` says otherwise (targets.md §C).
+const DEFAULT_API: &str = "https://lk.zvonobot.ru";
+/// Zvonobot's moderation refuses records shorter than this (seed 004).
+const MIN_RECORD_SECONDS: usize = 7;
+/// Characters a TTS voice reads in a second, for the length estimate of text records
+/// (a brisk reading; slower voices only make a record longer).
+const TTS_CHARS_PER_SECOND: usize = 14;
+
+/// Choices where the sources disagree or are silent (docs/targets/zvonobot.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// The `ivrs` item key that plays another record (Salebot's `record` by default).
+    pub record_key: String,
+    /// The `ivrs` item key that transfers to a manager (Salebot's `managerPhone`).
+    pub transfer_key: String,
+    /// The `gender` value of a female voice (the male one is the other of 0 and 1).
+    pub female_gender: u8,
+    /// Send leads whose calls are otherwise the same as one request with a `phones` list.
+    pub phones_list: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            record_key: "record".into(),
+            transfer_key: "managerPhone".into(),
+            female_gender: 1,
+            phones_list: false,
+        }
+    }
+}
+
+/// Builds the requests, the Salebot calls and the send script of every campaign.
+pub fn generate(program: &ir::Program, options: &Options) -> Generated {
+    let mut out = Generated::default();
+    if program.campaigns.is_empty() {
+        if let Some(flow) = program.flows.first() {
+            out.refused.push(refuse(
+                &flow.span,
+                "a flow without a campaign",
+                "Zvonobot calls leads: add `campaign NAME for FLOW { leads \"…\"; dial PARAM }`",
+            ));
+        }
+        return out;
+    }
+    for flow in &program.flows {
+        if !program.campaigns.iter().any(|c| c.flow == flow.name) {
+            out.caveats.push(Caveat {
+                target: TARGET,
+                construct: format!("flow `{}`", flow.name),
+                problem: "is run by no campaign, so nothing is built for it".into(),
+                help: "Zvonobot only places campaign calls; bind the flow with `campaign NAME for FLOW { … }` or build it for another target".into(),
+                span: flow.span.clone(),
+            });
+        }
+    }
+    for c in &program.campaigns {
+        let Some(flow) = program.flows.iter().find(|f| f.name == c.flow) else {
+            continue;
+        };
+        let call = shape::read(flow, TARGET);
+        let settings_ok = campaign_capabilities(c, flow, &mut out.refused);
+        let call = match call {
+            Ok(call) if settings_ok => call,
+            Ok(_) => continue,
+            Err(mut refused) => {
+                out.refused.append(&mut refused);
+                continue;
+            }
+        };
+        let build = CampaignBuild {
+            campaign: c,
+            flow,
+            call: &call,
+            options,
+        };
+        build.requests(&mut out);
+        build.salebot(&mut out);
+        build.length_caveat(&mut out.caveats);
+        out.artifacts.push(Artifact {
+            path: format!("{}.send.sh", c.name),
+            contents: send_script(&c.name),
+        });
+    }
+    if !out.refused.is_empty() {
+        out.artifacts.clear();
+    }
+    out
+}
+
+fn refuse(span: &ir::SrcSpan, construct: &str, help: &str) -> Unsupported {
+    Unsupported {
+        target: TARGET,
+        construct: construct.to_string(),
+        help: help.to_string(),
+        span: span.clone(),
+    }
+}
+
+/// Refuses the campaign settings a create-call request cannot hold; true when none.
+fn campaign_capabilities(
+    c: &ir::Campaign,
+    flow: &ir::Flow,
+    refused: &mut Vec<Unsupported>,
+) -> bool {
+    let before = refused.len();
+    let later = "Zvonobot's create-call request places each call once, now; ";
+    let mut no = |construct: &str, help: String| refused.push(refuse(&c.span, construct, &help));
+    if c.dial.is_none() {
+        no(
+            "a campaign without `dial`",
+            "Zvonobot calls each lead itself: add `dial PARAM` naming the phone column".into(),
+        );
+    }
+    if c.attempts > 1 || !c.redial.is_empty() {
+        no("more than one attempt", format!("{later}read the call reports (`POST /api/calls/getPagination`) and send the request again for leads that did not answer"));
+    }
+    if c.rate.is_some() || c.lines > 1 {
+        no(
+            "`rate` and `lines`",
+            format!(
+                "{later}pace the requests yourself (the send script sends them one after another)"
+            ),
+        );
+    }
+    if c.window.is_some() || c.utc_offset_minutes.is_some() {
+        no(
+            "a calling window",
+            format!("{later}run the send script inside the calling hours"),
+        );
+    }
+    if c.record_calls.is_some() {
+        no(
+            "`record_calls`",
+            "Zvonobot does not record calls through this API".into(),
+        );
+    }
+    if c.detect_machine {
+        no(
+            "`detect_machine`",
+            "Zvonobot's create-call request has no answering-machine detection".into(),
+        );
+    }
+    if c.result_webhook.is_some() {
+        no("`result_webhook`", "the create-call request's webhook field is not confirmed (docs/targets/zvonobot.md); read the call reports instead".into());
+    }
+    for literal in [
+        c.caller_id.as_deref(),
+        match &flow.settings.caller_id {
+            Some(Expr::Phone { value }) => Some(value.as_str()),
+            _ => None,
+        },
+    ]
+    .into_iter()
+    .flatten()
+    {
+        if let Err(e) = wire_phone(literal) {
+            no(
+                "this `caller_id`",
+                format!("Zvonobot numbers have 11 or more digits, country code first: {e}"),
+            );
+        }
+    }
+    refused.len() == before
+}
+
+/// A phone in Zvonobot's form: digits only, country code first, 11 or more digits.
+fn wire_phone(e164: &str) -> Result<String, String> {
+    let phone = crate::phone::parse_e164(e164).map_err(|e| format!("`{e164}`: {e}"))?;
+    crate::phone::zvonobot_format(&phone).map_err(|e| format!("`{e164}`: {e}"))
+}
+
+/// One campaign being built.
+struct CampaignBuild<'a> {
+    campaign: &'a ir::Campaign,
+    flow: &'a ir::Flow,
+    call: &'a Call,
+    options: &'a Options,
+}
+
+impl CampaignBuild<'_> {
+    /// A value for one lead: literals as written, parameters from the lead's columns.
+    fn value(&self, e: &Expr, lead: &Lead) -> String {
+        match e {
+            Expr::Phone { value } => value.clone(),
+            Expr::Number { value } => value.to_string(),
+            Expr::Text { template } => self.text(template, lead),
+            Expr::Var { id } => self
+                .flow
+                .vars
+                .get(id.0 as usize)
+                .and_then(|v| lead.values.get(&v.name))
+                .cloned()
+                .unwrap_or_default(),
+            Expr::LegNumber { .. } => self.dial_phone(lead).to_string(),
+            // shape::read refuses every other value
+            _ => String::new(),
+        }
+    }
+
+    fn text(&self, t: &Template, lead: &Lead) -> String {
+        t.parts
+            .iter()
+            .map(|p| match p {
+                TemplatePart::Text(s) => s.clone(),
+                TemplatePart::Value(e) => self.value(e, lead),
+            })
+            .collect()
+    }
+
+    fn dial_phone<'l>(&self, lead: &'l Lead) -> &'l str {
+        let dial = self.campaign.dial.as_deref().unwrap_or_default();
+        lead.values.get(dial).map_or("", String::as_str)
+    }
+
+    fn caller_id(&self, lead: &Lead) -> Option<String> {
+        if let Some(c) = &self.campaign.caller_id {
+            return Some(c.clone());
+        }
+        self.flow
+            .settings
+            .caller_id
+            .as_ref()
+            .map(|e| self.value(e, lead))
+    }
+
+    fn spoken_text(&self, texts: &[Template], lead: &Lead) -> String {
+        texts
+            .iter()
+            .map(|t| self.text(t, lead).trim().to_string())
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    fn gender(&self) -> u8 {
+        let female = self.options.female_gender;
+        match self.flow.settings.voice.as_deref() {
+            Some("male") => 1 - female.min(1),
+            _ => female,
+        }
+    }
+
+    /// The create-call body of one lead, without `phone` and `apiKey`; a number not in
+    /// Zvonobot's form is refused.
+    fn body(&self, lead: &Lead, refused: &mut Vec<Unsupported>) -> serde_json::Map<String, Value> {
+        let mut bad = |what: &str, e: String| {
+            refused.push(refuse(
+                &self.campaign.span,
+                &format!("the {what} of the lead on line {}", lead.line),
+                &format!("Zvonobot numbers have 11 or more digits, country code first: {e}"),
+            ));
+        };
+        let mut body = serde_json::Map::new();
+        if let Some(cid) = self.caller_id(lead) {
+            match wire_phone(&cid) {
+                Ok(p) => {
+                    body.insert("outgoingPhone".into(), json!(p));
+                }
+                Err(e) => bad("calling number", e),
+            }
+        }
+        match &self.call.audio {
+            Audio1::Record(id) => {
+                body.insert("record".into(), json!({ "id": id }));
+                body.insert("recordId".into(), json!(id));
+            }
+            Audio1::Text(texts) => {
+                body.insert(
+                    "record".into(),
+                    json!({ "text": self.spoken_text(texts, lead), "gender": self.gender() }),
+                );
+            }
+        }
+        let mut ivrs = Vec::new();
+        for (digit, action) in &self.call.keys {
+            let mut item = json!({ "digit": digit });
+            match action {
+                Action::Record(id) => item[&self.options.record_key] = json!(id),
+                Action::Transfer(to) => match wire_phone(&self.value(to, lead)) {
+                    Ok(p) => item[&self.options.transfer_key] = json!(p),
+                    Err(e) => bad("manager's number", e),
+                },
+                Action::Sms(text) => item["smsText"] = json!(self.text(text, lead)),
+                Action::Block => item["needBlock"] = json!(1),
+            }
+            ivrs.push(item);
+        }
+        if !ivrs.is_empty() {
+            body.insert("ivrs".into(), Value::Array(ivrs));
+        }
+        body
+    }
+
+    /// One request per lead, or per group of leads with the same call (`phones_list`).
+    fn requests(&self, out: &mut Generated) {
+        let mut groups: Vec<(serde_json::Map<String, Value>, Vec<(usize, String)>)> = Vec::new();
+        for lead in &self.campaign.leads_rows {
+            let phone = match wire_phone(self.dial_phone(lead)) {
+                Ok(p) => p,
+                Err(e) => {
+                    out.refused.push(refuse(
+                        &self.campaign.span,
+                        &format!("the phone of the lead on line {}", lead.line),
+                        &format!(
+                            "Zvonobot numbers have 11 or more digits, country code first: {e}"
+                        ),
+                    ));
+                    continue;
+                }
+            };
+            let body = self.body(lead, &mut out.refused);
+            match groups
+                .iter_mut()
+                .find(|(b, _)| self.options.phones_list && *b == body)
+            {
+                Some((_, phones)) => phones.push((lead.line, phone)),
+                None => groups.push((body, vec![(lead.line, phone)])),
+            }
+        }
+        let name = &self.campaign.name;
+        for (mut body, phones) in groups {
+            let path = if self.options.phones_list {
+                body.insert(
+                    "phones".into(),
+                    json!(phones.iter().map(|(_, p)| p).collect::<Vec<_>>()),
+                );
+                format!("{name}.call-{}.json", phones[0].0)
+            } else {
+                body.insert("phone".into(), json!(phones[0].1));
+                format!("{name}.call-{}.json", phones[0].0)
+            };
+            out.artifacts.push(json_file(path, &Value::Object(body)));
+        }
+    }
+
+    /// Salebot's `zvonobot_call` / `zvonobot_digits_call` arguments per lead, when the call
+    /// plays a record id from a known number (Salebot takes nothing else).
+    fn salebot(&self, out: &mut Generated) {
+        let Audio1::Record(record_id) = self.call.audio else {
+            out.caveats
+                .push(self.no_salebot("a moderated record id: `play record ID` instead of `say`"));
+            return;
+        };
+        let mut calls = Vec::new();
+        for lead in &self.campaign.leads_rows {
+            let Some(number) = self.caller_id(lead).and_then(|c| wire_phone(&c).ok()) else {
+                out.caveats
+                    .push(self.no_salebot("the calling number: set `caller_id +7…`"));
+                return;
+            };
+            let Ok(client_phone) = wire_phone(self.dial_phone(lead)) else {
+                continue;
+            };
+            let mut call = json!({
+                "line": lead.line,
+                "number": number,
+                "client_phone": client_phone,
+                "record_id": record_id.to_string(),
+            });
+            if self.call.keys.is_empty() {
+                call["function"] = json!("zvonobot_call");
+            } else {
+                call["function"] = json!("zvonobot_digits_call");
+                call["payload"] = Value::Array(self.payload(lead));
+            }
+            calls.push(call);
+        }
+        out.artifacts.push(json_file(
+            format!("{}.salebot.json", self.campaign.name),
+            &Value::Array(calls),
+        ));
+    }
+
+    /// The payload list: index = digit, one key per entry, `{}` for digits without action.
+    fn payload(&self, lead: &Lead) -> Vec<Value> {
+        let last = self.call.keys.iter().map(|(d, _)| *d).max().unwrap_or(0);
+        (0..=last)
+            .map(|digit| match self.call.keys.iter().find(|(d, _)| *d == digit) {
+                None => json!({}),
+                Some((_, Action::Record(id))) => json!({ "record": id.to_string() }),
+                Some((_, Action::Transfer(to))) => {
+                    json!({ "managerPhone": wire_phone(&self.value(to, lead)).unwrap_or_default() })
+                }
+                Some((_, Action::Sms(text))) => json!({ "smsText": self.text(text, lead) }),
+                Some((_, Action::Block)) => json!({ "needBlock": "1" }),
+            })
+            .collect()
+    }
+
+    fn no_salebot(&self, needs: &str) -> Caveat {
+        Caveat {
+            target: TARGET,
+            construct: format!("campaign `{}`", self.campaign.name),
+            problem: "gets no Salebot form".into(),
+            help: format!("Salebot's zvonobot_call needs {needs}; the API requests are built"),
+            span: self.campaign.span.clone(),
+        }
+    }
+
+    /// Warns when a text record is likely shorter than moderation allows.
+    fn length_caveat(&self, caveats: &mut Vec<Caveat>) {
+        let Audio1::Text(texts) = &self.call.audio else {
+            return;
+        };
+        let shortest = self
+            .campaign
+            .leads_rows
+            .iter()
+            .map(|lead| (lead.line, self.spoken_text(texts, lead).chars().count()))
+            .min_by_key(|(_, chars)| *chars);
+        if let Some((line, chars)) = shortest {
+            let seconds = chars.div_ceil(TTS_CHARS_PER_SECOND);
+            if seconds < MIN_RECORD_SECONDS {
+                caveats.push(Caveat {
+                    target: TARGET,
+                    construct: "the text record".into(),
+                    problem: format!("reads in about {seconds} s for the lead on line {line} ({chars} characters)"),
+                    help: format!("Zvonobot's moderation refuses records shorter than {MIN_RECORD_SECONDS} seconds; lengthen the text"),
+                    span: self.call.audio_span.clone(),
+                });
+            }
+        }
+    }
+}
+
+fn json_file(path: String, body: &Value) -> Artifact {
+    Artifact {
+        path,
+        contents: serde_json::to_string_pretty(body).unwrap_or_default() + "\n",
+    }
+}
+
+/// A script that sends every request of the campaign with the key from the environment.
+fn send_script(campaign: &str) -> String {
+    format!(
+        r#"#!/bin/sh
+# Sends the Zvonobot create-call requests of campaign `{campaign}` (generated by ivrc).
+# Needs curl and jq. ZVONOBOT_API_KEY: your API key; ZVONOBOT_API: the API root.
+set -eu
+cd "$(dirname "$0")"
+: "${{ZVONOBOT_API_KEY:?set ZVONOBOT_API_KEY to your Zvonobot API key}}"
+api="${{ZVONOBOT_API:-{DEFAULT_API}}}"
+failed=0
+for request in {campaign}.call-*.json; do
+  answer=$(jq --arg key "$ZVONOBOT_API_KEY" '.apiKey = $key' "$request" \
+    | curl --fail-with-body -sS -X POST "$api/apiCalls/create" \
+        -H 'Content-Type: application/json' -H 'accept: application/json' --data-binary @-) \
+    || {{ echo "$request: $answer" >&2; failed=1; continue; }}
+  if echo "$answer" | jq -e '.status == "success" and all(.data[]?; .status != "error")' >/dev/null; then
+    echo "$request: sent"
+  else
+    echo "$request: refused: $answer" >&2
+    failed=1
+  fi
+done
+exit $failed
+"#
+    )
+}
