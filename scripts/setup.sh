@@ -10,6 +10,8 @@ need_apt=()
 command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
 command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl ca-certificates)
+# jq: the generated Zvonobot/Twin24 send scripts use it, and their tests run them.
+command -v jq >/dev/null 2>&1 || need_apt+=(jq)
 # Node.js runs the generated VoxEngine scenarios in the differential tests.
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
 if [ ${#need_apt[@]} -gt 0 ]; then

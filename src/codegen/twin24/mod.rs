@@ -137,6 +137,14 @@ pub fn generate(program: &ir::Program, options: &Options) -> Generated {
             continue;
         };
         let before = out.refused.len();
+        if c.lines > 1 {
+            out.caveats.push(caveat(
+                &c.span,
+                "`lines`",
+                "is not sent: an autoCall task is paced by its call rate only",
+                "Twin24 limits calls at once by your trunk's capacity; keep `rate` as the limit",
+            ));
+        }
         flow_capabilities(flow, options, &mut out);
         let task = task(c, flow, options, &mut out.refused);
         if out.refused.len() > before {
@@ -188,9 +196,9 @@ fn json_file(path: String, body: &Value) -> Artifact {
 
 /// Refuses what no Twin24 bot runs and names, in one caveat, what the bot has to run.
 fn flow_capabilities(flow: &ir::Flow, options: &Options, out: &mut Generated) {
-    if flow.handlers.sms.is_some() {
+    if let Some(entry) = flow.handlers.sms {
         out.refused.push(refuse(
-            &flow.span,
+            &flow.nodes[entry.0 as usize].span,
             "`on sms`",
             "Twin24 voice bots do not receive SMS; use the Twilio target (`ivrc serve`)",
         ));

@@ -136,12 +136,18 @@ fn campaign_capabilities(
     if c.attempts > 1 || !c.redial.is_empty() {
         no("more than one attempt", format!("{later}read the call reports (`POST /api/calls/getPagination`) and send the request again for leads that did not answer"));
     }
-    if c.rate.is_some() || c.lines > 1 {
+    if c.rate.is_some() {
         no(
-            "`rate` and `lines`",
+            "`rate`",
             format!(
                 "{later}pace the requests yourself (the send script sends them one after another)"
             ),
+        );
+    }
+    if c.lines > 1 {
+        no(
+            "`lines`",
+            format!("{later}the send script sends the requests one after another"),
         );
     }
     if c.window.is_some() || c.utc_offset_minutes.is_some() {
@@ -190,6 +196,9 @@ fn wire_phone(e164: &str) -> Result<String, String> {
     let phone = crate::phone::parse_e164(e164).map_err(|e| format!("`{e164}`: {e}"))?;
     crate::phone::zvonobot_format(&phone).map_err(|e| format!("`{e164}`: {e}"))
 }
+
+/// A lead's line in the leads file and its phone in Zvonobot's form.
+type LeadPhone = (usize, String);
 
 /// One campaign being built.
 struct CampaignBuild<'a> {
@@ -315,7 +324,7 @@ impl CampaignBuild<'_> {
 
     /// One request per lead, or per group of leads with the same call (`phones_list`).
     fn requests(&self, out: &mut Generated) {
-        let mut groups: Vec<(serde_json::Map<String, Value>, Vec<(usize, String)>)> = Vec::new();
+        let mut groups: Vec<(serde_json::Map<String, Value>, Vec<LeadPhone>)> = Vec::new();
         for lead in &self.campaign.leads_rows {
             let phone = match wire_phone(self.dial_phone(lead)) {
                 Ok(p) => p,

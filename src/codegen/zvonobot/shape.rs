@@ -129,7 +129,7 @@ impl Reader<'_> {
                 Op::Raise { .. } => None,
                 _ => {
                     self.unsupported(&node);
-                    self.next(&node)
+                    node.edges.first().map(|e| e.to)
                 }
             };
         }
