@@ -138,7 +138,26 @@ fn write_all(output: Option<&Path>, files: &[Artifact]) -> u8 {
             eprintln!("error: cannot write `{}`: {e}", path.display());
             return 2;
         }
+        if f.path.ends_with(".sh") {
+            if let Err(e) = make_executable(&path) {
+                eprintln!("error: cannot make `{}` executable: {e}", path.display());
+                return 2;
+            }
+        }
         eprintln!("wrote {}", path.display());
     }
     0
+}
+
+/// Lets the owner, group and others run a generated script.
+#[cfg(unix)]
+fn make_executable(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+}
+
+/// Scripts need no mode bit where there is none.
+#[cfg(not(unix))]
+fn make_executable(_: &Path) -> std::io::Result<()> {
+    Ok(())
 }

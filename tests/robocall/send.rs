@@ -1,4 +1,4 @@
-//! The generated send scripts, run with sh, curl and jq against a loopback stand-in of each
+//! The generated send scripts, run as written (executable, `#!/bin/sh`) with curl and jq against a loopback stand-in of each
 //! API: the requests they make are the documented ones, carry the key or token from the
 //! environment, and their bodies satisfy the schemas; a refusal by the API fails the script.
 
@@ -22,8 +22,7 @@ fn require(tool: &str) {
 fn run_script(script: &Path, env: &[(&str, &str)]) -> std::process::Output {
     require("curl");
     require("jq");
-    Command::new("sh")
-        .arg(script)
+    Command::new(script)
         .envs(env.iter().copied())
         .output()
         .expect("sh runs")

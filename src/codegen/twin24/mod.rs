@@ -478,6 +478,15 @@ mod tests {
         assert!("+74951234567".parse::<CallerIdSource>().is_err());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn start_moments_never_panic_and_round_trip(text in "\\PC{0,20}|[0-9: -]{16}") {
+            if let Ok(ok) = parse_start_moment(&text) {
+                proptest::prop_assert_eq!(ok, text);
+            }
+        }
+    }
+
     #[test]
     fn start_moments() {
         assert!(parse_start_moment("2026-12-01 09:30").is_ok());
