@@ -874,7 +874,30 @@ pub struct Campaign {
     pub caller_id: Option<String>,
     /// Leads read at compile time (empty when the file was not found).
     pub leads_rows: Vec<crate::leads::Lead>,
+    /// Where each setting is written, for diagnostics on one setting.
+    #[serde(default)]
+    pub settings: Vec<SettingAt>,
     /// The campaign in source.
+    pub span: SrcSpan,
+}
+
+impl Campaign {
+    /// Where the setting `key` (`rate`, `redial busy`, …) is written, or the whole campaign
+    /// when it is not.
+    pub fn setting_span(&self, key: &str) -> &SrcSpan {
+        self.settings
+            .iter()
+            .find(|s| s.key == key)
+            .map_or(&self.span, |s| &s.span)
+    }
+}
+
+/// A campaign setting's place in source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SettingAt {
+    /// The setting as named in source, with the outcome for `redial`: `rate`, `redial busy`.
+    pub key: String,
+    /// The whole setting.
     pub span: SrcSpan,
 }
 

@@ -31,7 +31,7 @@ pub fn check_campaign(
     let mut normalization = Normalization::E164;
     let mut skip_bad_phones = false;
     for s in &c.settings {
-        let key = setting_key(&s.kind);
+        let key = s.kind.key();
         if let Some(first) = seen.get(&key) {
             out.push(CheckError::DuplicateSetting {
                 name: key.clone(),
@@ -298,26 +298,6 @@ pub fn check_campaign(
             });
             super::CampaignLeads::default()
         }
-    }
-}
-
-fn setting_key(kind: &CampaignSettingKind) -> String {
-    match kind {
-        CampaignSettingKind::Leads(_) => "leads".into(),
-        CampaignSettingKind::Delimiter(_) => "delimiter".into(),
-        CampaignSettingKind::Dial(_) => "dial".into(),
-        CampaignSettingKind::Attempts(_) => "attempts".into(),
-        CampaignSettingKind::RetryAfter(_) => "retry_after".into(),
-        CampaignSettingKind::Lines(_) => "lines".into(),
-        CampaignSettingKind::Rate { .. } => "rate".into(),
-        CampaignSettingKind::Window { .. } => "window".into(),
-        CampaignSettingKind::Timezone(_) => "timezone".into(),
-        CampaignSettingKind::Redial { outcome, .. } => format!("redial {}", outcome.name),
-        CampaignSettingKind::Normalize { .. } => "normalize".into(),
-        CampaignSettingKind::RecordCalls(_) => "record_calls".into(),
-        CampaignSettingKind::DetectMachine => "detect_machine".into(),
-        CampaignSettingKind::ResultWebhook(_) => "result_webhook".into(),
-        CampaignSettingKind::CallerId(_) => "caller_id".into(),
     }
 }
 

@@ -33,6 +33,14 @@ pub(super) fn campaign(sources: &Sources, analysis: &Analysis, c: &ast::Campaign
             .get(&c.span)
             .map(|l| l.rows.clone())
             .unwrap_or_default(),
+        settings: c
+            .settings
+            .iter()
+            .map(|s| ir::SettingAt {
+                key: s.kind.key(),
+                span: src_span(sources, s.span),
+            })
+            .collect(),
         span: src_span(sources, c.span),
     };
     for s in &c.settings {

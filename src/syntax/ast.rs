@@ -656,6 +656,30 @@ pub enum CampaignSettingKind {
     CallerId(Expr),
 }
 
+impl CampaignSettingKind {
+    /// The setting's name as written, the outcome included for `redial`: `rate`,
+    /// `redial busy`. Each may be given once per campaign.
+    pub fn key(&self) -> String {
+        match self {
+            Self::Leads(_) => "leads".into(),
+            Self::Delimiter(_) => "delimiter".into(),
+            Self::Dial(_) => "dial".into(),
+            Self::Attempts(_) => "attempts".into(),
+            Self::RetryAfter(_) => "retry_after".into(),
+            Self::Lines(_) => "lines".into(),
+            Self::Rate { .. } => "rate".into(),
+            Self::Window { .. } => "window".into(),
+            Self::Timezone(_) => "timezone".into(),
+            Self::Redial { outcome, .. } => format!("redial {}", outcome.name),
+            Self::Normalize { .. } => "normalize".into(),
+            Self::RecordCalls(_) => "record_calls".into(),
+            Self::DetectMachine => "detect_machine".into(),
+            Self::ResultWebhook(_) => "result_webhook".into(),
+            Self::CallerId(_) => "caller_id".into(),
+        }
+    }
+}
+
 /// The period of a `rate`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RatePeriod {

@@ -139,7 +139,7 @@ pub fn generate(program: &ir::Program, options: &Options) -> Generated {
         let before = out.refused.len();
         if c.lines > 1 {
             out.caveats.push(caveat(
-                &c.span,
+                c.setting_span("lines"),
                 "`lines`",
                 "is not sent: an autoCall task is paced by its call rate only",
                 "Twin24 limits calls at once by your trunk's capacity; keep `rate` as the limit",
@@ -256,13 +256,16 @@ fn task(
     refused: &mut Vec<Unsupported>,
 ) -> Option<Value> {
     let before = refused.len();
-    let mut no = |construct: &str, help: String| refused.push(refuse(&c.span, construct, &help));
+    let mut no = |key: &str, construct: &str, help: String| {
+        refused.push(refuse(c.setting_span(key), construct, &help));
+    };
     if c.dial.is_none() {
-        no("a campaign without `dial`", "Twin24 calls each candidate itself and runs the bot on the answered call; add `dial PARAM` naming the phone column".into());
+        no("", "a campaign without `dial`", "Twin24 calls each candidate itself and runs the bot on the answered call; add `dial PARAM` naming the phone column".into());
     }
     let cps = match c.rate {
         None => {
             no(
+                "",
                 "a campaign without `rate`",
                 "Twin24 needs the calling intensity: add e.g. `rate 1/s` or `rate 1/60s`".into(),
             );
@@ -272,6 +275,7 @@ fn task(
             Ok(v) => Some(v),
             Err(e) => {
                 no(
+                    "rate",
                     "this `rate`",
                     format!("{e}; write `rate N/s` (N 1–99) or `rate 1/Ns` (N 1–99)"),
                 );
@@ -283,13 +287,14 @@ fn task(
         (Some(source), _, _) => source.clone(),
         (None, None, None) => CallerIdSource::Default,
         (None, _, _) => {
-            no("`caller_id`", "Twin24 shows a number by its id in your account, not by the number: pass `--twin24-caller-id gornum:ID` or `pool:ID`".into());
+            no("caller_id", "`caller_id`", "Twin24 shows a number by its id in your account, not by the number: pass `--twin24-caller-id gornum:ID` or `pool:ID`".into());
             CallerIdSource::Default
         }
     };
     let trim_s = match c.record_calls {
         Some(r) if r.trim_ms % 1000 != 0 => {
             no(
+                "record_calls",
                 "`record_calls trim` of part of a second",
                 "Twin24 trims whole seconds (`recTrimLeft`); write e.g. `trim 2s`".into(),
             );
@@ -298,25 +303,33 @@ fn task(
         Some(r) => r.trim_ms / 1000,
         None => 0,
     };
-    let mut seconds = |ms: u64, what: &str| {
+    let mut seconds = |ms: u64, key: &str, what: &str| {
         if ms % 1000 != 0 {
             refused.push(refuse(
-                &c.span,
+                c.setting_span(key),
                 what,
                 "Twin24 takes redial times in whole seconds; write e.g. `10m` or `90s`",
             ));
         }
         ms / 1000
     };
-    let retry_s = seconds(c.retry_after_ms, "`retry_after` of part of a second");
+    let retry_s = seconds(
+        c.retry_after_ms,
+        "retry_after",
+        "`retry_after` of part of a second",
+    );
     let mut rules = serde_json::Map::new();
     let mut any_redial = false;
-    for (outcome, key) in [
-        (RedialOutcome::Busy, "busy"),
-        (RedialOutcome::NoAnswer, "noAnswer"),
-        (RedialOutcome::Machine, "answerMash"),
-        (RedialOutcome::Failed, "congestion"),
-        (RedialOutcome::Unproductive, "answerNoList"),
+    for (outcome, source, key) in [
+        (RedialOutcome::Busy, "redial busy", "busy"),
+        (RedialOutcome::NoAnswer, "redial no_answer", "noAnswer"),
+        (RedialOutcome::Machine, "redial machine", "answerMash"),
+        (RedialOutcome::Failed, "redial failed", "congestion"),
+        (
+            RedialOutcome::Unproductive,
+            "redial unproductive",
+            "answerNoList",
+        ),
     ] {
         let (redial, time, count) = match c.redial.iter().find(|r| r.outcome == outcome) {
             Some(ir::Redial { every_ms: None, .. }) => (false, 0, 0),
@@ -326,7 +339,7 @@ fn task(
                 ..
             }) => (
                 true,
-                seconds(*ms, "a `redial` time of part of a second"),
+                seconds(*ms, source, "a `redial` time of part of a second"),
                 *max,
             ),
             None if c.attempts > 1 => (true, retry_s, c.attempts - 1),

@@ -126,18 +126,26 @@ fn campaign_capabilities(
 ) -> bool {
     let before = refused.len();
     let later = "Zvonobot's create-call request places each call once, now; ";
-    let mut no = |construct: &str, help: String| refused.push(refuse(&c.span, construct, &help));
+    let mut no = |key: &str, construct: &str, help: String| {
+        refused.push(refuse(c.setting_span(key), construct, &help));
+    };
     if c.dial.is_none() {
         no(
+            "",
             "a campaign without `dial`",
             "Zvonobot calls each lead itself: add `dial PARAM` naming the phone column".into(),
         );
     }
     if c.attempts > 1 || !c.redial.is_empty() {
-        no("more than one attempt", format!("{later}read the call reports (`POST /api/calls/getPagination`) and send the request again for leads that did not answer"));
+        let key = match c.redial.first() {
+            Some(r) if c.attempts <= 1 => redial_key(r.outcome),
+            _ => "attempts".into(),
+        };
+        no(&key, "more than one attempt", format!("{later}read the call reports (`POST /api/calls/getPagination`) and send the request again for leads that did not answer"));
     }
     if c.rate.is_some() {
         no(
+            "rate",
             "`rate`",
             format!(
                 "{later}pace the requests yourself (the send script sends them one after another)"
@@ -146,30 +154,38 @@ fn campaign_capabilities(
     }
     if c.lines > 1 {
         no(
+            "lines",
             "`lines`",
             format!("{later}the send script sends the requests one after another"),
         );
     }
     if c.window.is_some() || c.utc_offset_minutes.is_some() {
         no(
+            if c.window.is_some() {
+                "window"
+            } else {
+                "timezone"
+            },
             "a calling window",
             format!("{later}run the send script inside the calling hours"),
         );
     }
     if c.record_calls.is_some() {
         no(
+            "record_calls",
             "`record_calls`",
             "Zvonobot does not record calls through this API".into(),
         );
     }
     if c.detect_machine {
         no(
+            "detect_machine",
             "`detect_machine`",
             "Zvonobot's create-call request has no answering-machine detection".into(),
         );
     }
     if c.result_webhook.is_some() {
-        no("`result_webhook`", "the create-call request's webhook field is not confirmed (docs/targets/zvonobot.md); read the call reports instead".into());
+        no("result_webhook", "`result_webhook`", "the create-call request's webhook field is not confirmed (docs/targets/zvonobot.md); read the call reports instead".into());
     }
     for literal in [
         c.caller_id.as_deref(),
@@ -183,12 +199,25 @@ fn campaign_capabilities(
     {
         if let Err(e) = wire_phone(literal) {
             no(
+                "caller_id",
                 "this `caller_id`",
                 format!("Zvonobot numbers have 11 or more digits, country code first: {e}"),
             );
         }
     }
     refused.len() == before
+}
+
+/// The setting key of a redial rule: `redial busy`.
+fn redial_key(outcome: ir::RedialOutcome) -> String {
+    let name = match outcome {
+        ir::RedialOutcome::Busy => "busy",
+        ir::RedialOutcome::NoAnswer => "no_answer",
+        ir::RedialOutcome::Machine => "machine",
+        ir::RedialOutcome::Failed => "failed",
+        ir::RedialOutcome::Unproductive => "unproductive",
+    };
+    format!("redial {name}")
 }
 
 /// A phone in Zvonobot's form: digits only, country code first, 11 or more digits.
