@@ -203,6 +203,10 @@ pub struct BuildArgs {
     /// Twin24: send `candidateLimit` as a number (older docs) instead of `{redial, count}`.
     #[arg(long, help_heading = "Twin24")]
     pub twin24_candidate_limit_number: bool,
+    /// Twin24: `normalizationErrorAction` as your account's docs name it (sent only when
+    /// given; the values are unconfirmed).
+    #[arg(long, value_name = "VALUE", help_heading = "Twin24")]
+    pub twin24_normalization_error_action: Option<String>,
     /// Zvonobot: the `ivrs` item key that plays another record.
     #[arg(
         long,
@@ -238,6 +242,7 @@ impl BuildArgs {
             provider: self.twin24_provider.clone(),
             effective_after_s: self.twin24_effective_after,
             candidate_limit_as_number: self.twin24_candidate_limit_number,
+            normalization_error_action: self.twin24_normalization_error_action.clone(),
         }
     }
 

@@ -182,6 +182,8 @@ fn twin24_options_fill_the_account_fields() {
             "--twin24-effective-after",
             "20",
             "--twin24-candidate-limit-number",
+            "--twin24-normalization-error-action",
+            "skip",
         ],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -201,6 +203,13 @@ fn twin24_options_fill_the_account_fields() {
         (Some("time"), Some("2026-12-01 09:30"))
     );
     assert_eq!(task["cps"], 0.4);
+    assert_eq!(
+        (
+            task["phoneNormalization"].as_str(),
+            task["normalizationErrorAction"].as_str()
+        ),
+        (Some("RU"), Some("skip"))
+    );
     assert_eq!(task["secondExec"], "end", "the flow never transfers");
     let options = &task["additionalOptions"];
     assert_eq!(options["providerId"], "trunk-1");

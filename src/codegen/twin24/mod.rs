@@ -76,6 +76,9 @@ pub struct Options {
     pub effective_after_s: u64,
     /// Send `candidateLimit` as a number (older docs) instead of `{redial, count}`.
     pub candidate_limit_as_number: bool,
+    /// `normalizationErrorAction` as the account's docs name it (its values are
+    /// unconfirmed, so it is only sent when given).
+    pub normalization_error_action: Option<String>,
 }
 
 /// Checks a start time in Twin24's `YYYY-MM-DD HH:mm` form.
@@ -259,6 +262,11 @@ fn task(
     let mut no = |key: &str, construct: &str, help: String| {
         refused.push(refuse(c.setting_span(key), construct, &help));
     };
+    if options.normalization_error_action.is_some()
+        && c.normalize != crate::phone::Normalization::Ru
+    {
+        no("normalize", "`--twin24-normalization-error-action` without `normalize ru`", "Twin24 applies the error action only when it normalizes: add `normalize ru` to the campaign".into());
+    }
     if c.dial.is_none() {
         no("", "a campaign without `dial`", "Twin24 calls each candidate itself and runs the bot on the answered call; add `dial PARAM` naming the phone column".into());
     }
@@ -412,6 +420,9 @@ fn task(
     });
     if transfers {
         task["secondExecData"] = json!(options.transfer_channel);
+    }
+    if let Some(action) = &options.normalization_error_action {
+        task["normalizationErrorAction"] = json!(action);
     }
     if let Some(id) = cid_data {
         task["cidData"] = json!(id);
