@@ -12,6 +12,11 @@ command -v pkg-config >/dev/null 2>&1 || need_apt+=(pkg-config)
 command -v curl >/dev/null 2>&1 || need_apt+=(curl ca-certificates)
 # jq: the generated Zvonobot/Twin24 send scripts use it, and their tests run them.
 command -v jq >/dev/null 2>&1 || need_apt+=(jq)
+# The SIP runtime's tests: sipp places real calls over loopback, espeak-ng speaks prompts (and
+# the callers' words), sox converts audio to 8 kHz G.711.
+command -v sipp >/dev/null 2>&1 || need_apt+=(sip-tester)
+command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
+command -v sox >/dev/null 2>&1 || need_apt+=(sox)
 # Node.js runs the generated VoxEngine scenarios in the differential tests.
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -46,6 +46,86 @@ pub enum Command {
         after_help = "Examples:\n  ivrc entries --contact +15146300808\n  ivrc entries --contact '+7 916 123-45-67' --store /var/lib/ivrc/entries.db --format json\n\nExit status: 0, or 2 when the number or the store cannot be read."
     )]
     Entries(EntriesArgs),
+    /// Answer SIP calls and run flows on them: the bundled runtime (UDP, G.711, RFC 4733).
+    #[command(
+        after_help = "Examples:\n  ivrc run examples/sum.ivr\n  ivrc run examples/*.ivr --listen 0.0.0.0:5060 --rtp-ip 203.0.113.7 --max-calls 500\n\nThe request-URI user picks the flow (sip:sum@host runs `sum`); otherwise --default-flow, or the only flow.\nPrompts are spoken by espeak-ng and cached in --cache-dir; every call is written to --store (ivrc calls).\nSIGINT/SIGTERM: new calls get 503, calls have --grace to finish, the rest are hung up.\nExit status: 1 when a flow has errors or constructs the runtime cannot run, 2 when a file cannot be read or an\naddress cannot be bound."
+    )]
+    Run(RunArgs),
+    /// List the call records `ivrc run` wrote.
+    #[command(
+        after_help = "Examples:\n  ivrc calls\n  ivrc calls --since 2026-11-22 --format json\n\nExit status: 0, or 2 when the store cannot be read."
+    )]
+    Calls(CallsArgs),
+}
+
+/// Arguments of `ivrc run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The `.ivr` files whose flows answer calls.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// The SIP address (UDP) to listen on; loopback by default.
+    #[arg(long, default_value = "127.0.0.1:5060")]
+    pub listen: String,
+    /// The address given in SDP for media; the SIP address's by default.
+    #[arg(long)]
+    pub rtp_ip: Option<std::net::IpAddr>,
+    /// The RTP port range.
+    #[arg(long, default_value = "20000-20999", value_parser = parse_port_range)]
+    pub rtp_ports: (u16, u16),
+    /// Calls at once; more get 486 Busy Here.
+    #[arg(long, default_value_t = 500)]
+    pub max_calls: usize,
+    /// The flow for calls whose request-URI names no flow.
+    #[arg(long)]
+    pub default_flow: Option<String>,
+    /// How long calls may go on after SIGINT/SIGTERM (seconds).
+    #[arg(long, default_value_t = 30)]
+    pub grace: u64,
+    /// Where spoken prompts are cached.
+    #[arg(long, default_value = ".ivrc-cache/prompts")]
+    pub cache_dir: PathBuf,
+    /// The store call records and entries are written to.
+    #[arg(long, default_value = "ivrc-entries.db")]
+    pub store: PathBuf,
+    /// Output format of diagnostics.
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
+}
+
+/// Reads `LOW-HIGH` with at least two ports.
+fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
+    let (low, high) = text
+        .split_once('-')
+        .ok_or_else(|| format!("`{text}` is not a range like 20000-20999"))?;
+    let low: u16 = low
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{low}` is not a port"))?;
+    let high: u16 = high
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{high}` is not a port"))?;
+    if low == 0 || high <= low {
+        return Err(format!(
+            "`{text}`: the range must run from a lower port to a higher one, not 0"
+        ));
+    }
+    Ok((low, high))
+}
+
+/// Arguments of `ivrc calls`.
+#[derive(Debug, Args)]
+pub struct CallsArgs {
+    /// The store `ivrc run` writes.
+    #[arg(long, default_value = "ivrc-entries.db")]
+    pub store: PathBuf,
+    /// Only calls that started on or after this day (UTC), `YYYY-MM-DD`.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    pub format: Format,
 }
 
 /// Arguments of `ivrc entries`.

@@ -24,6 +24,7 @@ pub mod leads;
 pub mod lower;
 pub mod phone;
 pub mod phrase;
+pub mod runtime;
 pub mod serve;
 pub mod sim;
 pub mod span;

@@ -17,6 +17,8 @@ fn main() -> ExitCode {
         cli::Command::Sim(args) => command::sim::run(&args),
         cli::Command::Serve(args) => command::serve::run(&args),
         cli::Command::Entries(args) => command::entries::run(&args),
+        cli::Command::Run(args) => command::run::run(&args),
+        cli::Command::Calls(args) => command::calls::run(&args),
     };
     ExitCode::from(code)
 }

@@ -1,6 +1,7 @@
 //! The entries store: every call, recording and text message, attached to a contact by phone
 //! number, in an embedded SQLite file — a customer's timeline, the "entries" of the Talkdesk
-//! seed. Shared by the drivers that meet real calls (`ivrc serve` now, the SIP runtime later).
+//! seed — and the SIP runtime's call records (what each call did, step by step). Shared by
+//! the drivers that meet real calls (`ivrc serve`, `ivrc run`).
 //!
 //! Owns the schema and its queries. Times are given by the caller (milliseconds since the
 //! Unix epoch) and printed in UTC; this module reads no clock. It does not decide which events
@@ -82,6 +83,39 @@ pub struct Entry {
     pub url: Option<String>,
 }
 
+/// What one call on the SIP runtime did (`ivrc calls` lists them).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CallRecord {
+    /// The SIP Call-ID.
+    pub call_id: String,
+    /// The flow that ran.
+    pub flow: String,
+    /// The caller's number (the From user).
+    pub caller: String,
+    /// The called number (the request-URI user).
+    pub called: String,
+    /// When the INVITE arrived, milliseconds since the Unix epoch.
+    pub started_ms: u64,
+    /// When the call was answered.
+    pub answered_ms: Option<u64>,
+    /// When it ended.
+    pub ended_ms: u64,
+    /// Who ended it: `caller`, `flow`, `cancel`, `transfer`, `shutdown`, `no_ack`, `error`.
+    pub ended_by: String,
+    /// The keys pressed, in order.
+    pub keys: String,
+    /// The statements that ran, as source lines, in order (repeats of a line kept once).
+    pub path: Vec<u32>,
+    /// Every variable with a value at the end, rendered as text.
+    pub values: Vec<(String, String)>,
+    /// What was said and played, in order.
+    pub prompts: Vec<String>,
+    /// The flow's `report`: `ok` or `retry`, its reason and data.
+    pub report: Option<serde_json::Value>,
+    /// Runtime errors (a failed prompt, an unhandled outcome …).
+    pub errors: Vec<String>,
+}
+
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -118,7 +152,15 @@ impl Store {
                 body TEXT,
                 url TEXT
             );
-            CREATE INDEX IF NOT EXISTS entries_by_contact ON entries (contact, at_ms);",
+            CREATE INDEX IF NOT EXISTS entries_by_contact ON entries (contact, at_ms);
+            CREATE TABLE IF NOT EXISTS calls (
+                id INTEGER PRIMARY KEY,
+                started_ms INTEGER NOT NULL,
+                call_id TEXT NOT NULL,
+                flow TEXT NOT NULL,
+                record TEXT NOT NULL
+            );
+            CREATE INDEX IF NOT EXISTS calls_by_start ON calls (started_ms);",
         )?;
         Ok(Store { db: Mutex::new(db) })
     }
@@ -139,10 +181,54 @@ impl Store {
         Ok(())
     }
 
+    /// Adds call records (and their entries) in one transaction.
+    pub fn add_rows(&self, rows: &[Row]) -> Result<(), StoreError> {
+        let mut db = self.db.lock().unwrap_or_else(|p| p.into_inner());
+        let tx = db.transaction()?;
+        for row in rows {
+            match row {
+                Row::Entry(e) => insert(&tx, e)?,
+                Row::Call(c) => {
+                    let json = serde_json::to_string(c).unwrap_or_default();
+                    tx.prepare_cached(
+                        "INSERT INTO calls (started_ms, call_id, flow, record) VALUES (?1, ?2, ?3, ?4)",
+                    )?
+                    .execute(params![
+                        i64::try_from(c.started_ms).unwrap_or(i64::MAX),
+                        c.call_id,
+                        c.flow,
+                        json
+                    ])?;
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Call records that started at or after `since_ms`, oldest first.
+    pub fn calls(&self, since_ms: u64) -> Result<Vec<CallRecord>, StoreError> {
+        let db = self.db.lock().unwrap_or_else(|p| p.into_inner());
+        let mut query = db.prepare_cached(
+            "SELECT record FROM calls WHERE started_ms >= ?1 ORDER BY started_ms, id",
+        )?;
+        let rows = query.query_map([i64::try_from(since_ms).unwrap_or(i64::MAX)], |r| {
+            r.get::<_, String>(0)
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let text = row?;
+            let record = serde_json::from_str(&text)
+                .map_err(|e| StoreError::UnknownKind(format!("call record: {e}")))?;
+            out.push(record);
+        }
+        Ok(out)
+    }
+
     /// Moves the store to a writer thread: [`Writer::add`] queues and returns at once, and
     /// the thread commits what is queued in batches. Dropping the writer writes what is left.
     pub fn into_writer(self) -> Writer {
-        let (tx, rx) = sync_channel::<Entry>(QUEUE);
+        let (tx, rx) = sync_channel::<Row>(QUEUE);
         let thread = std::thread::spawn(move || write_batches(&self, &rx));
         Writer {
             queue: Some(tx),
@@ -204,33 +290,54 @@ fn insert(db: &Connection, e: &Entry) -> Result<(), StoreError> {
 
 /// The writer thread: waits for an entry, takes what else is queued (up to [`BATCH`]) and
 /// commits them together, until the queue is closed and empty.
-fn write_batches(store: &Store, queue: &Receiver<Entry>) {
+fn write_batches(store: &Store, queue: &Receiver<Row>) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         while batch.len() < BATCH {
             match queue.try_recv() {
-                Ok(e) => batch.push(e),
+                Ok(row) => batch.push(row),
                 Err(_) => break,
             }
         }
-        if let Err(e) = store.add_all(&batch) {
-            eprintln!("ivrc: cannot write {} entries: {e}", batch.len());
+        if let Err(e) = store.add_rows(&batch) {
+            eprintln!(
+                "ivrc: cannot write {} entries and call records: {e}",
+                batch.len()
+            );
         }
     }
 }
 
+/// What the writer thread writes.
+#[derive(Debug, Clone)]
+pub enum Row {
+    /// An entry of a contact's timeline.
+    Entry(Entry),
+    /// A call record.
+    Call(Box<CallRecord>),
+}
+
 /// Queues entries for a store's writer thread.
 pub struct Writer {
-    queue: Option<SyncSender<Entry>>,
+    queue: Option<SyncSender<Row>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl Writer {
     /// Queues an entry; waits only while the queue is full.
     pub fn add(&self, entry: Entry) {
+        self.queue(Row::Entry(entry));
+    }
+
+    /// Queues a call record.
+    pub fn add_call(&self, record: CallRecord) {
+        self.queue(Row::Call(Box::new(record)));
+    }
+
+    fn queue(&self, row: Row) {
         if let Some(q) = &self.queue {
-            if q.send(entry).is_err() {
-                eprintln!("ivrc: the entries writer has stopped; an entry was not written");
+            if q.send(row).is_err() {
+                eprintln!("ivrc: the entries writer has stopped; a row was not written");
             }
         }
     }

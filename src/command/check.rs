@@ -68,3 +68,46 @@ fn plural(n: usize) -> &'static str {
         "s"
     }
 }
+
+/// Loads, checks and lowers several files into one program for a driver (`serve`, `run`),
+/// refusing the flows `refuse` finds constructs in. Prints every diagnostic; the error is the
+/// exit status (1 for diagnostics, 2 when a file cannot be read or two files define a flow).
+pub fn program_for(
+    files: &[std::path::PathBuf],
+    format: Format,
+    refuse: fn(&ivrc::ir::Flow) -> Vec<ivrc::codegen::Unsupported>,
+) -> Result<ivrc::ir::Program, u8> {
+    let mut printer = Printer::new(format, true);
+    let mut program: Option<ivrc::ir::Program> = None;
+    let mut failed = false;
+    for file in files {
+        let loaded = load_or_exit(file)?;
+        let (analysis, problems) = analyse(&loaded);
+        printer.add(&loaded.sources, problems);
+        let Some(analysis) = analysis.filter(|_| printer.counts.errors == 0) else {
+            failed = true;
+            continue;
+        };
+        let lowered = loaded.lower(&analysis);
+        for flow in &lowered.flows {
+            for u in refuse(flow) {
+                printer.add_in(&loaded.sources, &u.span.file, Box::new(u.diagnostic()));
+                failed = true;
+            }
+        }
+        match &mut program {
+            None => program = Some(lowered),
+            Some(p) => {
+                for f in lowered.flows {
+                    if p.flows.iter().any(|g| g.name == f.name) {
+                        eprintln!("error: two files define the flow `{}`", f.name);
+                        return Err(2);
+                    }
+                    p.flows.push(f);
+                }
+            }
+        }
+    }
+    printer.finish();
+    program.filter(|_| !failed).ok_or(1)
+}

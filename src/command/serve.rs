@@ -7,11 +7,7 @@
 //! at `TWILIO_API_BASE`, `https://api.twilio.com` by default) and runs `ivrc::serve::http` on
 //! a tokio runtime until Ctrl-C.
 
-use super::check::analyse;
-use super::load::load_or_exit;
-use super::report::Printer;
 use crate::cli::ServeArgs;
-use ivrc::ir;
 use ivrc::serve::capabilities;
 use ivrc::serve::http::{self, App, Config};
 use ivrc::serve::outbound::TwilioApi;
@@ -24,44 +20,11 @@ const STATE_TTL_SECS: u64 = 4 * 60 * 60;
 
 /// Runs `ivrc serve`.
 pub fn run(args: &ServeArgs) -> u8 {
-    let mut printer = Printer::new(args.format, true);
-    let mut program: Option<ir::Program> = None;
-    let mut failed = false;
-    for file in &args.files {
-        let loaded = match load_or_exit(file) {
-            Ok(l) => l,
+    let program =
+        match super::check::program_for(&args.files, args.format, capabilities::capabilities) {
+            Ok(p) => p,
             Err(code) => return code,
         };
-        let (analysis, problems) = analyse(&loaded);
-        printer.add(&loaded.sources, problems);
-        let Some(analysis) = analysis.filter(|_| printer.counts.errors == 0) else {
-            failed = true;
-            continue;
-        };
-        let lowered = loaded.lower(&analysis);
-        for flow in &lowered.flows {
-            for u in capabilities::capabilities(flow) {
-                printer.add_in(&loaded.sources, &u.span.file, Box::new(u.diagnostic()));
-                failed = true;
-            }
-        }
-        match &mut program {
-            None => program = Some(lowered),
-            Some(p) => {
-                for f in lowered.flows {
-                    if p.flows.iter().any(|g| g.name == f.name) {
-                        eprintln!("error: two files define the flow `{}`", f.name);
-                        return 2;
-                    }
-                    p.flows.push(f);
-                }
-            }
-        }
-    }
-    printer.finish();
-    let Some(program) = program.filter(|_| !failed) else {
-        return 1;
-    };
     let auth_token = std::env::var("TWILIO_AUTH_TOKEN")
         .ok()
         .filter(|t| !t.is_empty());

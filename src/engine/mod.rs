@@ -467,6 +467,16 @@ impl<'f> Engine<'f> {
         self.node(self.s.node)
     }
 
+    /// Every variable that has a value, by name, in declaration order (for call records).
+    pub fn variables(&self) -> impl Iterator<Item = (&'f str, &Value)> + '_ {
+        let flow = self.flow;
+        self.s
+            .vars
+            .iter()
+            .zip(&flow.vars)
+            .filter_map(|(value, var)| value.as_ref().map(|v| (var.name.as_str(), v)))
+    }
+
     /// Whether a leg is connected now.
     pub fn connected(&self, leg: LegId) -> bool {
         self.s.leg_status.get(leg.0 as usize) == Some(&LegStatus::Connected)

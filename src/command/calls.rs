@@ -1,0 +1,115 @@
+//! `ivrc calls`: the call records `ivrc run` wrote, oldest first.
+
+use crate::cli::{CallsArgs, Format};
+use ivrc::store::{self, Store};
+
+/// Milliseconds since the epoch at the start of a `YYYY-MM-DD` day (UTC).
+fn day_start_ms(day: &str) -> Option<u64> {
+    let mut parts = day.split('-');
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return None;
+    }
+    let (y, m, d): (i64, i64, i64) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) || y < 1970 {
+        return None;
+    }
+    // Days from civil date (proleptic Gregorian), the inverse of store::utc.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400_000).ok()
+}
+
+/// Runs `ivrc calls`.
+pub fn run(args: &CallsArgs) -> u8 {
+    let since = match &args.since {
+        None => 0,
+        Some(day) => match day_start_ms(day) {
+            Some(ms) => ms,
+            None => {
+                eprintln!("error: --since `{day}` is not a day like 2026-11-22");
+                return 2;
+            }
+        },
+    };
+    if !args.store.exists() {
+        eprintln!("error: no store at `{}`", args.store.display());
+        return 2;
+    }
+    let calls = match Store::open(&args.store).and_then(|s| s.calls(since)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    match args.format {
+        Format::Json => match serde_json::to_string_pretty(&calls) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 2;
+            }
+        },
+        Format::Human => {
+            if calls.is_empty() {
+                println!("no calls");
+            }
+            for c in &calls {
+                let seconds = c.ended_ms.saturating_sub(c.started_ms) as f64 / 1000.0;
+                let values: Vec<String> =
+                    c.values.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                println!(
+                    "{}  {} → {}  flow {}  {:.1} s  ended by {}  keys \"{}\"  {}",
+                    store::utc(c.started_ms),
+                    c.caller,
+                    c.called,
+                    c.flow,
+                    seconds,
+                    c.ended_by,
+                    c.keys,
+                    values.join(" ")
+                );
+                if let Some(r) = &c.report {
+                    println!("    report {r}");
+                }
+                for e in &c.errors {
+                    println!("    error: {e}");
+                }
+            }
+        }
+    }
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days() {
+        assert_eq!(day_start_ms("1970-01-01"), Some(0));
+        assert_eq!(
+            day_start_ms("2026-11-22").map(store::utc),
+            Some("2026-11-22 00:00:00".into())
+        );
+        assert_eq!(
+            day_start_ms("2024-02-29").map(store::utc),
+            Some("2024-02-29 00:00:00".into())
+        );
+        for bad in [
+            "2026-13-01",
+            "2026-1-01",
+            "yesterday",
+            "2026-11-22-1",
+            "1969-12-31",
+        ] {
+            assert_eq!(day_start_ms(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! `ivrc run`: check flow files, refuse what the runtime cannot run yet, then answer SIP calls
+//! on a UDP socket until SIGINT or SIGTERM (`ivrc::runtime`).
+
+use crate::cli::RunArgs;
+use ivrc::runtime::media::prompts::{Espeak, Prompts};
+use ivrc::runtime::{self, server, Config};
+use ivrc::store::Store;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Runs `ivrc run`.
+pub fn run(args: &RunArgs) -> u8 {
+    let program = match super::check::program_for(&args.files, args.format, runtime::capabilities) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let flow_dir = args
+        .files
+        .first()
+        .and_then(|f| f.parent())
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    if let Some(d) = &args.default_flow {
+        if !program.flows.iter().any(|f| &f.name == d) {
+            eprintln!("error: --default-flow `{d}` is not a flow of these files");
+            return 2;
+        }
+    }
+    let store = match Store::open(&args.store) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot open `{}`: {e}", args.store.display());
+            return 2;
+        }
+    };
+    let names: Vec<String> = program.flows.iter().map(|f| f.name.clone()).collect();
+    let shared = server::Shared {
+        program: Arc::new(program),
+        config: Config {
+            rtp_ip: args.rtp_ip,
+            rtp_ports: args.rtp_ports,
+            max_calls: args.max_calls,
+            default_flow: args.default_flow.clone(),
+            grace: Duration::from_secs(args.grace),
+            flow_dir,
+        },
+        prompts: Arc::new(Prompts::new(Box::new(Espeak), args.cache_dir.clone())),
+        records: Some(store.into_writer()),
+        http: Arc::new(ivrc::serve::outbound::Outbound::new(None)),
+    };
+    let tokio = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return 2;
+        }
+    };
+    let code = tokio.block_on(async {
+        let socket = match tokio::net::UdpSocket::bind(&args.listen).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: cannot listen on {}: {e}", args.listen);
+                return 2;
+            }
+        };
+        let addr = socket
+            .local_addr()
+            .map_or(args.listen.clone(), |a| a.to_string());
+        // Printing may fail (a closed pipe); the server goes on regardless.
+        let mut stdout = std::io::stdout();
+        let _ = writeln!(stdout, "listening on sip:{addr} (UDP)");
+        for n in &names {
+            let _ = writeln!(stdout, "  flow: sip:{n}@{addr}");
+        }
+        let _ = stdout.flush();
+        match server::run(socket, shared, shutdown_signal()).await {
+            Ok(summary) => {
+                let _ = writeln!(
+                    stdout,
+                    "stopped: {} calls, {} refused, {} hung up at shutdown",
+                    summary.calls, summary.refused, summary.cut
+                );
+                0
+            }
+            Err(e) => {
+                eprintln!("error: the runtime stopped: {e}");
+                2
+            }
+        }
+    });
+    // Spawned prompt renders may still hold the store's writer; dropping the runtime waits
+    // for them, then the writer (inside `shared`) flushes every record.
+    drop(tokio);
+    code
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        () = term => {},
+    }
+}

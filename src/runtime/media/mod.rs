@@ -1,0 +1,8 @@
+//! Media of a call: RTP packets, G.711, RFC 4733 and SIP INFO keys, and prompt audio
+//! (speech and files at 8 kHz).
+
+pub mod dtmf;
+pub mod g711;
+pub mod prompts;
+pub mod resample;
+pub mod rtp;

@@ -1,0 +1,247 @@
+//! Prompt audio as 8 kHz 16-bit samples: text spoken by a [`Tts`] engine (espeak-ng by
+//! default) and WAV files, each rendered once and shared by every call that plays it. Spoken
+//! prompts are also kept on disk, keyed by engine, voice and text, so a restart does not
+//! render them again. G.711 encoding happens per call, since calls differ in codec.
+
+use super::resample::to_8k;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// 8 kHz mono samples, shared.
+pub type Samples = Arc<[i16]>;
+
+/// Why a prompt has no audio.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PromptError {
+    /// The speech engine failed or is missing.
+    #[error("text to speech: {0}")]
+    Tts(String),
+    /// The audio file cannot be read.
+    #[error("audio file `{path}`: {reason}")]
+    File {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A text-to-speech engine.
+pub trait Tts: Send + Sync {
+    /// A name that changes when the engine's output would (part of the cache key).
+    fn id(&self) -> String;
+    /// Speaks `text` as a WAV file at `out`.
+    fn speak(&self, text: &str, voice: &Voice, out: &Path) -> Result<(), PromptError>;
+}
+
+/// The voice of a flow: its language and `voice` setting.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Voice {
+    /// BCP 47 language, `ru-RU` when the flow sets none.
+    pub lang: String,
+    /// `female` or `male`.
+    pub gender: String,
+}
+
+impl Voice {
+    /// The voice of a flow's `lang` and `voice`; `None` for a voice name espeak-ng does not
+    /// have (only `female` and `male` are mapped).
+    pub fn of(lang: Option<&str>, voice: Option<&str>) -> Option<Voice> {
+        let gender = match voice.unwrap_or("female") {
+            g @ ("female" | "male") => g.to_string(),
+            _ => return None,
+        };
+        Some(Voice {
+            lang: lang.unwrap_or("ru-RU").to_string(),
+            gender,
+        })
+    }
+}
+
+/// espeak-ng, run once per text (Debian `espeak-ng`).
+#[derive(Debug, Clone, Default)]
+pub struct Espeak;
+
+impl Espeak {
+    /// The espeak-ng voice for a language and gender: `ru+f3`, `en-us+m3`.
+    pub fn voice_name(voice: &Voice) -> String {
+        let lang = voice.lang.to_ascii_lowercase();
+        let base = match lang.as_str() {
+            "ru-ru" => "ru",
+            "en-gb" => "en",
+            other => other,
+        };
+        let variant = if voice.gender == "male" { "m3" } else { "f3" };
+        format!("{base}+{variant}")
+    }
+}
+
+impl Tts for Espeak {
+    fn id(&self) -> String {
+        "espeak-ng".into()
+    }
+
+    fn speak(&self, text: &str, voice: &Voice, out: &Path) -> Result<(), PromptError> {
+        use std::io::Write as _;
+        // The text goes through stdin, so no text can be read as an option.
+        let mut child = std::process::Command::new("espeak-ng")
+            .arg("-v")
+            .arg(Espeak::voice_name(voice))
+            .arg("-w")
+            .arg(out)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| {
+                PromptError::Tts(format!(
+                    "cannot start espeak-ng ({e}); install it (Debian: espeak-ng)"
+                ))
+            })?;
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin
+                .write_all(text.as_bytes())
+                .map_err(|e| PromptError::Tts(e.to_string()))?;
+        }
+        let output = child
+            .wait_with_output()
+            .map_err(|e| PromptError::Tts(e.to_string()))?;
+        if !output.status.success() {
+            return Err(PromptError::Tts(format!(
+                "espeak-ng failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Every prompt rendered so far, in memory and (spoken ones) on disk.
+pub struct Prompts {
+    tts: Box<dyn Tts>,
+    cache_dir: PathBuf,
+    memory: Mutex<HashMap<String, Samples>>,
+}
+
+impl Prompts {
+    /// A prompt store that speaks with `tts` and keeps spoken prompts in `cache_dir`.
+    pub fn new(tts: Box<dyn Tts>, cache_dir: PathBuf) -> Prompts {
+        Prompts {
+            tts,
+            cache_dir,
+            memory: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn remembered(&self, key: &str) -> Option<Samples> {
+        self.memory
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(key)
+            .cloned()
+    }
+
+    fn remember(&self, key: String, samples: Samples) -> Samples {
+        self.memory
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key)
+            .or_insert(samples)
+            .clone()
+    }
+
+    /// `text` spoken with `voice`, from memory, the disk cache, or the engine. Blocking: run
+    /// it off the async threads.
+    ///
+    /// # Errors
+    ///
+    /// [`PromptError::Tts`] when the engine fails.
+    pub fn speech(&self, text: &str, voice: &Voice) -> Result<Samples, PromptError> {
+        let mut hash = Sha256::new();
+        for part in [self.tts.id().as_str(), &voice.lang, &voice.gender, text] {
+            hash.update(part.as_bytes());
+            hash.update([0]);
+        }
+        let key: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        if let Some(s) = self.remembered(&key) {
+            return Ok(s);
+        }
+        let cached = self.cache_dir.join(format!("{key}.s16"));
+        if let Ok(bytes) = std::fs::read(&cached) {
+            let samples: Vec<i16> = bytes
+                .chunks_exact(2)
+                .map(|b| i16::from_le_bytes([b[0], b[1]]))
+                .collect();
+            return Ok(self.remember(key, samples.into()));
+        }
+        std::fs::create_dir_all(&self.cache_dir)
+            .map_err(|e| PromptError::Tts(format!("cache `{}`: {e}", self.cache_dir.display())))?;
+        let wav = self
+            .cache_dir
+            .join(format!("{key}.{}.wav", std::process::id()));
+        self.tts.speak(text, voice, &wav)?;
+        let samples = read_wav(&wav);
+        let _ = std::fs::remove_file(&wav);
+        let samples = samples.map_err(PromptError::Tts)?;
+        let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+        // Written under a temporary name and renamed, so a reader never sees half a file.
+        let tmp = self
+            .cache_dir
+            .join(format!("{key}.{}.tmp", std::process::id()));
+        if std::fs::write(&tmp, bytes).is_ok() {
+            let _ = std::fs::rename(&tmp, &cached);
+        }
+        Ok(self.remember(key, samples.into()))
+    }
+
+    /// A WAV file's audio at 8 kHz.
+    ///
+    /// # Errors
+    ///
+    /// [`PromptError::File`] when it cannot be read.
+    pub fn file(&self, path: &Path) -> Result<Samples, PromptError> {
+        let key = format!("file:{}", path.display());
+        if let Some(s) = self.remembered(&key) {
+            return Ok(s);
+        }
+        let samples = read_wav(path).map_err(|reason| PromptError::File {
+            path: path.display().to_string(),
+            reason,
+        })?;
+        Ok(self.remember(key, samples.into()))
+    }
+}
+
+/// Reads a WAV file (integer or float PCM, any rate and channel count) as 8 kHz mono.
+fn read_wav(path: &Path) -> Result<Vec<i16>, String> {
+    let mut reader = hound::WavReader::open(path).map_err(|e| e.to_string())?;
+    let spec = reader.spec();
+    let channels = usize::from(spec.channels.max(1));
+    let mono: Vec<f32> = match spec.sample_format {
+        hound::SampleFormat::Int => {
+            // integers span ±2^(bits-1)
+            let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
+            let all: Result<Vec<i32>, _> = reader.samples::<i32>().collect();
+            downmix(
+                all.map_err(|e| e.to_string())?
+                    .into_iter()
+                    .map(|s| s as f32 * scale),
+                channels,
+            )
+        }
+        hound::SampleFormat::Float => {
+            let all: Result<Vec<f32>, _> = reader.samples::<f32>().collect();
+            downmix(all.map_err(|e| e.to_string())?.into_iter(), channels)
+        }
+    };
+    Ok(to_8k(&mono, spec.sample_rate))
+}
+
+fn downmix(samples: impl Iterator<Item = f32>, channels: usize) -> Vec<f32> {
+    let all: Vec<f32> = samples.collect();
+    all.chunks(channels)
+        .map(|frame| frame.iter().sum::<f32>() / frame.len() as f32)
+        .collect()
+}

@@ -1,0 +1,84 @@
+//! `ivrc run`: the bundled SIP runtime. A real SIP endpoint over UDP that answers calls and
+//! runs flows with the engine in real time — prompts spoken by espeak-ng and sent as G.711 RTP,
+//! keys from RFC 4733 and SIP INFO, timers, `fetch`, transfers (302/REFER) — and writes a
+//! record of every call.
+//!
+//! Layout: [`sip`] (messages and the user-agent core; the only code that imports rsip),
+//! [`sdp`], [`media`] (RTP, G.711, DTMF, prompts), [`call`] (one task per call), [`server`]
+//! (the socket loop and shutdown). What the runtime cannot run yet is refused before it
+//! starts ([`capabilities`]).
+
+pub mod call;
+pub mod media;
+pub mod sdp;
+pub mod server;
+pub mod sip;
+
+use crate::codegen::Unsupported;
+use crate::ir::{self, Audio, Op};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Settings of a runtime.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The address put in SDP for our media; the SIP address's when not given.
+    pub rtp_ip: Option<IpAddr>,
+    /// The RTP port range (even ports used).
+    pub rtp_ports: (u16, u16),
+    /// Calls at once; more get 486.
+    pub max_calls: usize,
+    /// The flow for request-URIs that name none.
+    pub default_flow: Option<String>,
+    /// How long calls may go on after a shutdown signal.
+    pub grace: Duration,
+    /// The flow file's directory, for `play` of local files.
+    pub flow_dir: PathBuf,
+}
+
+/// What the runtime cannot run in `flow` yet, each on its statement.
+pub fn capabilities(flow: &ir::Flow) -> Vec<Unsupported> {
+    let refuse = |span: &ir::SrcSpan, construct: &str, help: &str| Unsupported {
+        target: "runtime",
+        construct: construct.into(),
+        help: help.into(),
+        span: span.clone(),
+    };
+    let mut out = Vec::new();
+    if media::prompts::Voice::of(
+        flow.settings.lang.as_deref(),
+        flow.settings.voice.as_deref(),
+    )
+    .is_none()
+    {
+        out.push(refuse(
+            &flow.span,
+            "this `voice`",
+            "the runtime speaks with espeak-ng: `voice female` or `voice male`",
+        ));
+    }
+    if let Some(entry) = flow.handlers.sms {
+        out.push(refuse(
+            &flow.nodes[entry.0 as usize].span,
+            "`on sms`",
+            "SIP MESSAGE arrives with issue 8; use `ivrc serve` (Twilio) for texts",
+        ));
+    }
+    for n in &flow.nodes {
+        let problem = match &n.op {
+            Op::Listen { .. } => Some(("`listen`", "speech recognition on the runtime is not built yet; use `collect` or a `menu`, or the Voximplant/Twilio targets")),
+            Op::Dial { .. } | Op::Bridge { .. } => Some(("`dial` and `bridge`", "outbound legs come with `--trunk` (issue 8); `transfer` hands the call over")),
+            Op::Record { .. } => Some(("`record`", "recording on the runtime is not built yet")),
+            Op::Sms { .. } => Some(("`sms`", "SIP MESSAGE comes with issue 8")),
+            Op::Block { .. } => Some(("`block`", "the runtime keeps no blacklist yet")),
+            Op::Play { audio: Audio::Url { .. }, .. } => Some(("`play` of a URL", "the runtime plays local WAV files: `play \"prompt.wav\"`")),
+            Op::Play { audio: Audio::Record { .. }, .. } => Some(("`play record`", "record ids are Zvonobot audio; play a WAV file or `say` the text")),
+            _ => None,
+        };
+        if let Some((construct, help)) = problem {
+            out.push(refuse(&n.span, construct, help));
+        }
+    }
+    out
+}

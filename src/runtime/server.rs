@@ -1,0 +1,289 @@
+//! The runtime's server: one task owns the SIP socket and the [`Core`], creates a call task
+//! per accepted INVITE (with its RTP socket from the port range), carries requests between
+//! calls and the core, writes call records, and shuts down gracefully: 503 to new calls, a
+//! grace period for the others, then BYE to the rest.
+
+use super::call::{self, CallInput, CallRequest, CallSetup};
+use super::media::prompts::Prompts;
+use super::sdp::{self, SdpError};
+use super::sip::core::{Core, Effect, NewCall};
+use super::Config;
+use crate::ir;
+use crate::store::{Entry, EntryKind, Writer};
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+
+/// What a server run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Calls accepted.
+    pub calls: u64,
+    /// INVITEs refused (capacity, no flow, no codec, shutdown).
+    pub refused: u64,
+    /// Calls still up at the end of the grace period, hung up by us.
+    pub cut: u64,
+}
+
+/// Everything calls share.
+pub struct Shared {
+    /// The program.
+    pub program: Arc<ir::Program>,
+    /// Settings.
+    pub config: Config,
+    /// Prompt audio.
+    pub prompts: Arc<Prompts>,
+    /// Where records go.
+    pub records: Option<Writer>,
+    /// For `fetch`.
+    pub http: Arc<crate::serve::outbound::Outbound>,
+}
+
+/// Hands out RTP ports: even numbers of the range, round robin, skipping ports in use.
+struct Ports {
+    low: u16,
+    high: u16,
+    next: u16,
+}
+
+impl Ports {
+    fn bind(&mut self, ip: std::net::IpAddr) -> Option<std::net::UdpSocket> {
+        let count = (self.high - self.low) / 2 + 1;
+        for _ in 0..count {
+            let port = self.next;
+            self.next = if self.next + 2 > self.high {
+                self.low
+            } else {
+                self.next + 2
+            };
+            if let Ok(s) = std::net::UdpSocket::bind((ip, port)) {
+                return Some(s);
+            }
+        }
+        None
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Serves calls on `socket` until `shutdown` completes and the calls are over.
+///
+/// # Errors
+///
+/// The socket's errors other than a peer's ICMP refusal.
+pub async fn run(
+    socket: UdpSocket,
+    shared: Shared,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<Summary> {
+    let local = socket.local_addr()?;
+    let mut core = Core::new(local);
+    let shared = Arc::new(shared);
+    let low = shared.config.rtp_ports.0 + shared.config.rtp_ports.0 % 2;
+    let mut ports = Ports {
+        low,
+        high: shared.config.rtp_ports.1,
+        next: low,
+    };
+    let (requests_tx, mut requests) = mpsc::unbounded_channel::<CallRequest>();
+    let mut calls: HashMap<String, mpsc::UnboundedSender<CallInput>> = HashMap::new();
+    let mut summary = Summary::default();
+    let mut buf = vec![0u8; 65_535];
+    tokio::pin!(shutdown);
+    let mut stopping = false;
+    let mut grace_ends: Option<Instant> = None;
+    let mut cut = false;
+    let far = Instant::now() + Duration::from_secs(86_400);
+    loop {
+        let now = Instant::now();
+        while core.effects_pending() {
+            for effect in core.effects() {
+                match effect {
+                    Effect::Send(bytes, to) => {
+                        let _ = socket.send_to(&bytes, to).await;
+                    }
+                    Effect::Start(new) => {
+                        match start(
+                            &shared,
+                            &mut ports,
+                            &new,
+                            stopping,
+                            calls.len(),
+                            local,
+                            &requests_tx,
+                        ) {
+                            Ok((setup, input)) => {
+                                summary.calls += 1;
+                                calls.insert(new.call_id.clone(), input);
+                                tokio::spawn(call::run(setup));
+                            }
+                            Err((status, reason)) => {
+                                summary.refused += 1;
+                                core.call_ended(&new.call_id);
+                                core.reject(&new.call_id, status, reason, now);
+                            }
+                        }
+                    }
+                    Effect::Key(id, key) => {
+                        if let Some(c) = calls.get(&id) {
+                            let _ = c.send(CallInput::Key(key));
+                        }
+                    }
+                    Effect::Gone(id, why) => {
+                        if let Some(c) = calls.get(&id) {
+                            let _ = c.send(CallInput::Gone(why));
+                        }
+                    }
+                    Effect::Closed(_) => {}
+                }
+            }
+        }
+        if stopping && calls.is_empty() && core.busy_dialogs() == 0 {
+            break;
+        }
+        if cut
+            && calls.is_empty()
+            && grace_ends.is_some_and(|g| now > g + super::sip::core::TIMEOUT)
+        {
+            break; // peers that never answer our BYE
+        }
+        let next_timer = core.next_timer();
+        tokio::select! {
+            received = socket.recv_from(&mut buf) => match received {
+                Ok((n, peer)) => core.datagram(&buf[..n], peer, Instant::now()),
+                // An ICMP port-unreachable from a peer that went away surfaces here on Linux.
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {}
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+                Err(e) => return Err(e),
+            },
+            Some(request) = requests.recv() => {
+                let now = Instant::now();
+                match request {
+                    CallRequest::Answer(id, sdp) => core.answer(&id, sdp, now),
+                    CallRequest::Hangup(id) => core.hangup(&id, now),
+                    CallRequest::Transfer(id, number) => core.transfer(&id, &number, now),
+                    CallRequest::Ended(record) => {
+                        calls.remove(&record.call_id);
+                        core.call_ended(&record.call_id);
+                        if let Some(w) = &shared.records {
+                            w.add(Entry {
+                                at_ms: record.started_ms,
+                                kind: EntryKind::Call,
+                                contact: record.caller.clone(),
+                                our_number: record.called.clone(),
+                                flow: record.flow.clone(),
+                                sid: record.call_id.clone(),
+                                body: None,
+                                url: None,
+                            });
+                            if let Some(report) = &record.report {
+                                w.add(Entry {
+                                    at_ms: record.ended_ms,
+                                    kind: EntryKind::Report,
+                                    contact: record.caller.clone(),
+                                    our_number: record.called.clone(),
+                                    flow: record.flow.clone(),
+                                    sid: record.call_id.clone(),
+                                    body: Some(report.to_string()),
+                                    url: None,
+                                });
+                            }
+                            w.add_call(*record);
+                        }
+                    }
+                }
+            },
+            () = tokio::time::sleep_until(next_timer.unwrap_or(far).into()), if next_timer.is_some() => {
+                core.fire(Instant::now());
+            },
+            () = &mut shutdown, if !stopping => {
+                stopping = true;
+                grace_ends = Some(Instant::now() + shared.config.grace);
+                eprintln!("ivrc: shutting down: new calls get 503; {} calls have {:?} to finish", calls.len(), shared.config.grace);
+            },
+            () = tokio::time::sleep_until(grace_ends.unwrap_or(far).into()), if grace_ends.is_some() && !cut => {
+                cut = true;
+                summary.cut = calls.len() as u64;
+                for c in calls.values() {
+                    let _ = c.send(CallInput::Shutdown);
+                }
+            },
+        }
+    }
+    Ok(summary)
+}
+
+/// Accepts a new call: a flow, a codec and an RTP port, or the response that refuses it.
+fn start(
+    shared: &Arc<Shared>,
+    ports: &mut Ports,
+    new: &NewCall,
+    stopping: bool,
+    live: usize,
+    local: SocketAddr,
+    requests: &mpsc::UnboundedSender<CallRequest>,
+) -> Result<(CallSetup, mpsc::UnboundedSender<CallInput>), (u16, &'static str)> {
+    if stopping {
+        return Err((503, "Service Unavailable"));
+    }
+    if live >= shared.config.max_calls {
+        return Err((486, "Busy Here"));
+    }
+    let program = &shared.program;
+    let by_name = new
+        .service
+        .as_deref()
+        .and_then(|s| program.flows.iter().position(|f| f.name == s));
+    let flow = by_name
+        .or_else(|| {
+            shared
+                .config
+                .default_flow
+                .as_deref()
+                .and_then(|d| program.flows.iter().position(|f| f.name == d))
+        })
+        .or_else(|| (program.flows.len() == 1).then_some(0))
+        .ok_or((404, "Not Found"))?;
+    let negotiated = sdp::negotiate(&new.offer).map_err(|e| match e {
+        SdpError::NoCommonCodec => (488, "Not Acceptable Here"),
+        SdpError::Malformed(_) => (488, "Not Acceptable Here"),
+    })?;
+    let ip = shared.config.rtp_ip.unwrap_or(local.ip());
+    let std_socket = ports.bind(ip).ok_or((503, "Service Unavailable"))?;
+    let media_addr = std_socket
+        .local_addr()
+        .map_err(|_| (500, "Server Internal Error"))?;
+    std_socket
+        .set_nonblocking(true)
+        .map_err(|_| (500, "Server Internal Error"))?;
+    let media = UdpSocket::from_std(std_socket).map_err(|_| (500, "Server Internal Error"))?;
+    let answer_sdp = sdp::answer(media_addr, &negotiated, now_ms());
+    let (input_tx, inputs) = mpsc::unbounded_channel();
+    Ok((
+        CallSetup {
+            program: program.clone(),
+            flow,
+            call_id: new.call_id.clone(),
+            caller: new.caller.clone(),
+            called: new.service.clone(),
+            started_ms: now_ms(),
+            media,
+            answer_sdp,
+            negotiated,
+            inputs,
+            requests: requests.clone(),
+            prompts: shared.prompts.clone(),
+            flow_dir: shared.config.flow_dir.clone(),
+            http: shared.http.clone(),
+        },
+        input_tx,
+    ))
+}

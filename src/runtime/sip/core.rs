@@ -1,0 +1,698 @@
+//! The SIP user-agent core of the runtime: server transactions for INVITE (100 Trying, the
+//! final response retransmitted with timer G until ACK or timer H, RFC 3261 §17.2.1), BYE,
+//! CANCEL, OPTIONS and INFO; dialogs; and the client transactions of the BYE and REFER we send
+//! (timers E and F, §17.1.2). It does no I/O: datagrams in, [`Effect`]s out, and time passes
+//! only through [`Core::fire`], so every rule here is tested without sockets.
+//!
+//! It decides how to answer requests; it does not run flows. A new INVITE becomes
+//! [`Effect::Start`] for the server to create a call, which later asks the core to answer,
+//! reject, redirect, transfer or hang up (`Core::answer`, …).
+
+use super::message::{self, branch, cseq, tag, uri_user, Headers, Message, Method, Request};
+use std::collections::{BinaryHeap, HashMap};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// RFC 3261 T1: the round-trip estimate.
+pub const T1: Duration = Duration::from_millis(500);
+/// RFC 3261 T2: the longest retransmit interval of non-INVITE requests and INVITE responses.
+pub const T2: Duration = Duration::from_secs(4);
+/// Timer H, F and J: 64·T1.
+pub const TIMEOUT: Duration = Duration::from_secs(32);
+/// What we allow, for OPTIONS and 405.
+const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
+
+/// What the core asks its server to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Send a datagram.
+    Send(Vec<u8>, SocketAddr),
+    /// A new call: the server checks capacity and the flow, then creates it or rejects it.
+    Start(Box<NewCall>),
+    /// A key pressed with SIP INFO.
+    Key(String, char),
+    /// The caller left (BYE or CANCEL), or the dialog failed (no ACK): stop the call.
+    Gone(String, Gone),
+    /// The dialog is over and forgotten; its call slot is free.
+    Closed(String),
+}
+
+/// Why a call's caller is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gone {
+    /// BYE from the caller.
+    Bye,
+    /// CANCEL before the answer.
+    Cancel,
+    /// Our 200 OK was never acknowledged (timer H).
+    NoAck,
+}
+
+/// An INVITE that starts a dialog.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewCall {
+    /// Its Call-ID.
+    pub call_id: String,
+    /// The request-URI user (which flow).
+    pub service: Option<String>,
+    /// The From user (the caller's number).
+    pub caller: Option<String>,
+    /// The SDP offer.
+    pub offer: Vec<u8>,
+    /// Where it came from.
+    pub peer: SocketAddr,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// 100 Trying sent, no final response yet.
+    Proceeding,
+    /// A final response sent; waiting for its ACK (2xx: `confirmed` after it).
+    Answered { ok: bool },
+    /// The call is up.
+    Confirmed,
+    /// Our REFER is out; BYE follows its answer.
+    Referring,
+    /// Our BYE is out.
+    Closing,
+    /// Over; kept until timer J so retransmissions are answered.
+    Terminated,
+}
+
+#[derive(Debug, Clone)]
+struct Dialog {
+    peer: SocketAddr,
+    invite: Headers,
+    invite_branch: String,
+    invite_uri: String,
+    local_tag: String,
+    state: State,
+    /// Bumped to cancel the timers of the previous state.
+    generation: u64,
+    /// The last response to the INVITE, for retransmitted INVITEs and timer G.
+    last_response: Vec<u8>,
+    /// Our SDP answer, for re-INVITEs.
+    answer: Vec<u8>,
+    /// The request we are retransmitting (BYE or REFER) and its interval.
+    request: Vec<u8>,
+    interval: Duration,
+    local_cseq: u32,
+    /// Whether the call task still runs.
+    live: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum TimerKind {
+    /// G: retransmit the INVITE's final response.
+    Response,
+    /// H: no ACK came.
+    AckTimeout,
+    /// E: retransmit our request.
+    Request,
+    /// F: our request got no answer.
+    RequestTimeout,
+    /// J: forget a terminated dialog.
+    Forget,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Timer {
+    at: std::cmp::Reverse<Instant>,
+    seq: u64,
+    call_id: String,
+    generation: u64,
+    kind: TimerKind,
+}
+
+/// The core: dialogs by Call-ID and pending timers.
+pub struct Core {
+    /// Our SIP address, for Contact and Via.
+    local: SocketAddr,
+    dialogs: HashMap<String, Dialog>,
+    timers: BinaryHeap<Timer>,
+    next_seq: u64,
+    out: Vec<Effect>,
+}
+
+impl Core {
+    /// A core listening at `local`.
+    pub fn new(local: SocketAddr) -> Core {
+        Core {
+            local,
+            dialogs: HashMap::new(),
+            timers: BinaryHeap::new(),
+            next_seq: 0,
+            out: Vec::new(),
+        }
+    }
+
+    /// Dialogs whose call task still runs.
+    pub fn live_calls(&self) -> usize {
+        self.dialogs.values().filter(|d| d.live).count()
+    }
+
+    /// Dialogs with a transaction still going (a response or request being retransmitted),
+    /// which a shutdown waits for; terminated ones only absorb retransmissions.
+    pub fn busy_dialogs(&self) -> usize {
+        self.dialogs
+            .values()
+            .filter(|d| d.state != State::Terminated)
+            .count()
+    }
+
+    /// When the next timer is due.
+    pub fn next_timer(&self) -> Option<Instant> {
+        self.timers.peek().map(|t| t.at.0)
+    }
+
+    /// Whether effects wait to be taken.
+    pub fn effects_pending(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    /// Takes the effects produced so far.
+    pub fn effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.out)
+    }
+
+    fn token(&mut self) -> String {
+        self.next_seq += 1;
+        format!("{:x}{:x}", std::process::id(), self.next_seq ^ 0x5bd1_e995)
+    }
+
+    fn timer(&mut self, now: Instant, after: Duration, call_id: &str, kind: TimerKind) {
+        let Some(d) = self.dialogs.get(call_id) else {
+            return;
+        };
+        self.next_seq += 1;
+        self.timers.push(Timer {
+            at: std::cmp::Reverse(now + after),
+            seq: self.next_seq,
+            call_id: call_id.to_string(),
+            generation: d.generation,
+            kind,
+        });
+    }
+
+    fn send(&mut self, bytes: Vec<u8>, to: SocketAddr) {
+        self.out.push(Effect::Send(bytes, to));
+    }
+
+    fn respond(&mut self, to: &Headers, peer: SocketAddr, status: u16, reason: &str) {
+        let bytes = message::response(to, status, reason, None, &[], b"");
+        self.send(bytes, peer);
+    }
+
+    /// Handles one datagram from `peer`.
+    pub fn datagram(&mut self, bytes: &[u8], peer: SocketAddr, now: Instant) {
+        match message::parse(bytes) {
+            Ok(Message::Request(r)) => self.request(r, peer, now),
+            Ok(Message::Response(r)) => self.response(&r.headers, r.status, now),
+            Err(e) => {
+                if let Some(h) = e.respond_to {
+                    let (status, reason) = if e.reason.starts_with("unknown method") {
+                        (501, "Not Implemented")
+                    } else {
+                        (400, "Bad Request")
+                    };
+                    // ACK gets no response, whatever its shape.
+                    if !matches!(cseq(&h), Some((_, Method::Ack))) {
+                        self.respond(&h, peer, status, reason);
+                    }
+                }
+            }
+        }
+    }
+
+    fn request(&mut self, r: Request, peer: SocketAddr, now: Instant) {
+        let Some(call_id) = r.headers.get("Call-ID").map(str::to_string) else {
+            return;
+        };
+        match r.method {
+            Method::Invite => self.invite(r, call_id, peer),
+            Method::Ack => self.ack(&call_id, now),
+            Method::Bye => self.bye(&r, &call_id, peer, now),
+            Method::Cancel => self.cancel(&r, &call_id, peer, now),
+            Method::Options => {
+                let extra = [
+                    ("Allow", ALLOW.to_string()),
+                    ("Accept", "application/sdp".into()),
+                ];
+                let bytes = message::response(&r.headers, 200, "OK", Some("opt"), &extra, b"");
+                self.send(bytes, peer);
+            }
+            Method::Info => {
+                if !self.in_dialog(&r, &call_id) {
+                    self.respond(&r.headers, peer, 481, "Call/Transaction Does Not Exist");
+                    return;
+                }
+                let kind = r.headers.get("Content-Type").unwrap_or_default();
+                if let Some(key) = crate::runtime::media::dtmf::key_of_info(kind, &r.body) {
+                    self.out.push(Effect::Key(call_id, key));
+                }
+                self.respond(&r.headers, peer, 200, "OK");
+            }
+            Method::Message => {
+                let bytes = message::response(
+                    &r.headers,
+                    405,
+                    "Method Not Allowed",
+                    None,
+                    &[("Allow", ALLOW.into())],
+                    b"",
+                );
+                self.send(bytes, peer);
+            }
+            Method::Other(_) => self.respond(&r.headers, peer, 501, "Not Implemented"),
+        }
+    }
+
+    /// Whether a request belongs to a known dialog (Call-ID and both tags).
+    fn in_dialog(&self, r: &Request, call_id: &str) -> bool {
+        let Some(d) = self.dialogs.get(call_id) else {
+            return false;
+        };
+        let to_tag = r.headers.get("To").and_then(tag);
+        let from_tag = r.headers.get("From").and_then(tag);
+        let their = d.invite.get("From").and_then(tag);
+        to_tag == Some(d.local_tag.as_str()) && from_tag == their
+    }
+
+    fn invite(&mut self, r: Request, call_id: String, peer: SocketAddr) {
+        let branch = branch(&r.headers).unwrap_or_default().to_string();
+        if let Some(d) = self.dialogs.get(&call_id) {
+            if d.invite_branch == branch {
+                // A retransmission: repeat the last response (100 Trying at first).
+                let again = d.last_response.clone();
+                self.send(again, peer);
+                return;
+            }
+            if self.in_dialog(&r, &call_id) {
+                self.reinvite(&r, &call_id, peer);
+                return;
+            }
+            self.respond(&r.headers, peer, 482, "Loop Detected");
+            return;
+        }
+        if r.headers.get("To").and_then(tag).is_some() {
+            // A re-INVITE for a dialog we do not have.
+            self.respond(&r.headers, peer, 481, "Call/Transaction Does Not Exist");
+            return;
+        }
+        let local_tag = self.token();
+        let trying = message::response(&r.headers, 100, "Trying", None, &[], b"");
+        self.send(trying.clone(), peer);
+        let caller = r.headers.get("From").and_then(uri_user).map(str::to_string);
+        let service = uri_user(&r.uri).map(str::to_string);
+        self.dialogs.insert(
+            call_id.clone(),
+            Dialog {
+                peer,
+                invite_branch: branch,
+                invite_uri: r.uri.clone(),
+                invite: r.headers,
+                local_tag,
+                state: State::Proceeding,
+                generation: 0,
+                last_response: trying,
+                answer: Vec::new(),
+                request: Vec::new(),
+                interval: T1,
+                local_cseq: 0,
+                live: true,
+            },
+        );
+        self.out.push(Effect::Start(Box::new(NewCall {
+            call_id,
+            service,
+            caller,
+            offer: r.body,
+            peer,
+        })));
+    }
+
+    /// A re-INVITE in the dialog (hold, unhold, session refresh): the same answer again.
+    fn reinvite(&mut self, r: &Request, call_id: &str, peer: SocketAddr) {
+        let Some(d) = self.dialogs.get(call_id) else {
+            return;
+        };
+        if d.state != State::Confirmed {
+            self.respond(&r.headers, peer, 491, "Request Pending");
+            return;
+        }
+        let contact = self.contact();
+        let extra = [
+            ("Contact", contact),
+            ("Content-Type", "application/sdp".into()),
+        ];
+        let answer = d.answer.clone();
+        let bytes = message::response(&r.headers, 200, "OK", None, &extra, &answer);
+        self.send(bytes, peer);
+    }
+
+    fn contact(&self) -> String {
+        format!("<sip:ivrc@{}>", self.local)
+    }
+
+    fn ack(&mut self, call_id: &str, now: Instant) {
+        let Some(d) = self.dialogs.get_mut(call_id) else {
+            return;
+        };
+        match d.state {
+            State::Answered { ok: true } => {
+                d.state = State::Confirmed;
+                d.generation += 1;
+            }
+            State::Answered { ok: false } => {
+                d.state = State::Terminated;
+                d.generation += 1;
+                self.timer(now, TIMEOUT, call_id, TimerKind::Forget);
+            }
+            _ => {}
+        }
+    }
+
+    fn bye(&mut self, r: &Request, call_id: &str, peer: SocketAddr, now: Instant) {
+        if !self.in_dialog(r, call_id) {
+            self.respond(&r.headers, peer, 481, "Call/Transaction Does Not Exist");
+            return;
+        }
+        self.respond(&r.headers, peer, 200, "OK");
+        let Some(d) = self.dialogs.get_mut(call_id) else {
+            return;
+        };
+        if d.state == State::Terminated {
+            return; // a retransmitted BYE: answered again above
+        }
+        d.state = State::Terminated;
+        d.generation += 1;
+        self.out.push(Effect::Gone(call_id.to_string(), Gone::Bye));
+        self.timer(now, TIMEOUT, call_id, TimerKind::Forget);
+    }
+
+    fn cancel(&mut self, r: &Request, call_id: &str, peer: SocketAddr, now: Instant) {
+        let matches = self
+            .dialogs
+            .get(call_id)
+            .is_some_and(|d| Some(d.invite_branch.as_str()) == branch(&r.headers));
+        if !matches {
+            self.respond(&r.headers, peer, 481, "Call/Transaction Does Not Exist");
+            return;
+        }
+        self.respond(&r.headers, peer, 200, "OK");
+        if self
+            .dialogs
+            .get(call_id)
+            .is_some_and(|d| d.state == State::Proceeding)
+        {
+            self.final_response(call_id, 487, "Request Terminated", &[], now);
+            self.out
+                .push(Effect::Gone(call_id.to_string(), Gone::Cancel));
+        }
+    }
+
+    fn response(&mut self, headers: &Headers, status: u16, now: Instant) {
+        if status < 200 {
+            return;
+        }
+        let Some(call_id) = headers.get("Call-ID").map(str::to_string) else {
+            return;
+        };
+        let Some((n, method)) = cseq(headers) else {
+            return;
+        };
+        let Some(d) = self.dialogs.get_mut(&call_id) else {
+            return;
+        };
+        if n != d.local_cseq {
+            return;
+        }
+        match (d.state, method) {
+            (State::Closing, Method::Bye) => {
+                d.state = State::Terminated;
+                d.generation += 1;
+                self.timer(now, TIMEOUT, &call_id, TimerKind::Forget);
+            }
+            (State::Referring, Method::Other(m)) if m == "REFER" => {
+                d.generation += 1;
+                self.send_bye(&call_id, now);
+            }
+            _ => {}
+        }
+    }
+
+    /// Sends a final response to the INVITE and retransmits it until ACK (G, H).
+    fn final_response(
+        &mut self,
+        call_id: &str,
+        status: u16,
+        reason: &str,
+        extra: &[(&str, String)],
+        now: Instant,
+    ) {
+        let body = self
+            .dialogs
+            .get(call_id)
+            .map(|d| d.answer.clone())
+            .unwrap_or_default();
+        let Some(d) = self.dialogs.get_mut(call_id) else {
+            return;
+        };
+        let ok = (200..300).contains(&status);
+        let bytes = message::response(
+            &d.invite,
+            status,
+            reason,
+            Some(&d.local_tag),
+            extra,
+            if ok { &body } else { b"" },
+        );
+        d.last_response = bytes.clone();
+        d.state = State::Answered { ok };
+        d.generation += 1;
+        d.interval = T1;
+        let peer = d.peer;
+        self.send(bytes, peer);
+        self.timer(now, T1, call_id, TimerKind::Response);
+        self.timer(now, TIMEOUT, call_id, TimerKind::AckTimeout);
+    }
+
+    /// Answers the call with our SDP.
+    pub fn answer(&mut self, call_id: &str, sdp: Vec<u8>, now: Instant) {
+        let contact = self.contact();
+        let Some(d) = self.dialogs.get_mut(call_id) else {
+            return;
+        };
+        if d.state != State::Proceeding {
+            return;
+        }
+        d.answer = sdp;
+        let extra = [
+            ("Contact", contact),
+            ("Content-Type", "application/sdp".to_string()),
+            ("Allow", ALLOW.to_string()),
+        ];
+        self.final_response(call_id, 200, "OK", &extra, now);
+    }
+
+    /// Refuses the call before the answer (capacity, no flow, no codec, shutdown, the flow
+    /// hanging up first).
+    pub fn reject(&mut self, call_id: &str, status: u16, reason: &str, now: Instant) {
+        if self
+            .dialogs
+            .get(call_id)
+            .is_some_and(|d| d.state == State::Proceeding)
+        {
+            self.final_response(call_id, status, reason, &[], now);
+        }
+    }
+
+    /// Sends the unanswered call elsewhere (302) — `transfer` before the answer.
+    pub fn redirect(&mut self, call_id: &str, number: &str, now: Instant) {
+        let Some(d) = self.dialogs.get(call_id) else {
+            return;
+        };
+        if d.state != State::Proceeding {
+            return;
+        }
+        let contact = format!("<{}>", target_uri(number, &d.invite_uri));
+        self.final_response(
+            call_id,
+            302,
+            "Moved Temporarily",
+            &[("Contact", contact)],
+            now,
+        );
+    }
+
+    /// Hands the answered call to `number` with REFER (a blind transfer), then hangs up.
+    pub fn transfer(&mut self, call_id: &str, number: &str, now: Instant) {
+        let Some(d) = self.dialogs.get(call_id) else {
+            return;
+        };
+        match d.state {
+            State::Proceeding => self.redirect(call_id, number, now),
+            State::Confirmed | State::Answered { ok: true } => {
+                let refer_to = format!("<{}>", target_uri(number, &d.invite_uri));
+                self.send_request(
+                    call_id,
+                    Method::Other("REFER".into()),
+                    &[("Refer-To", refer_to)],
+                    State::Referring,
+                    now,
+                );
+            }
+            _ => {}
+        }
+    }
+
+    /// Ends the call from our side: BYE when answered, 480 before.
+    pub fn hangup(&mut self, call_id: &str, now: Instant) {
+        let Some(d) = self.dialogs.get(call_id) else {
+            return;
+        };
+        match d.state {
+            State::Proceeding => self.reject(call_id, 480, "Temporarily Unavailable", now),
+            State::Answered { ok: true } | State::Confirmed => self.send_bye(call_id, now),
+            _ => {}
+        }
+    }
+
+    /// The call task ended; the dialog is forgotten once it is over.
+    pub fn call_ended(&mut self, call_id: &str) {
+        if let Some(d) = self.dialogs.get_mut(call_id) {
+            d.live = false;
+        }
+    }
+
+    fn send_bye(&mut self, call_id: &str, now: Instant) {
+        self.send_request(call_id, Method::Bye, &[], State::Closing, now);
+    }
+
+    /// Sends a request in the dialog from our side (UAS: From is their To with our tag).
+    fn send_request(
+        &mut self,
+        call_id: &str,
+        method: Method,
+        extra: &[(&str, String)],
+        state: State,
+        now: Instant,
+    ) {
+        let branch = format!("z9hG4bK{}", self.token());
+        let local = self.local;
+        let contact = self.contact();
+        let Some(d) = self.dialogs.get_mut(call_id) else {
+            return;
+        };
+        d.local_cseq += 1;
+        let their_from = d.invite.get("From").unwrap_or_default().to_string();
+        let our_to = d.invite.get("To").unwrap_or_default().to_string();
+        let our_from = if tag(&our_to).is_some() {
+            our_to
+        } else {
+            format!("{our_to};tag={}", d.local_tag)
+        };
+        let target = d
+            .invite
+            .get("Contact")
+            .map(|c| strip_angle(c).to_string())
+            .unwrap_or_else(|| strip_angle(&their_from).to_string());
+        let mut headers: Vec<(&str, String)> = vec![
+            ("Via", format!("SIP/2.0/UDP {local};branch={branch};rport")),
+            ("Max-Forwards", "70".into()),
+            ("From", our_from),
+            ("To", their_from),
+            ("Call-ID", call_id.to_string()),
+            ("CSeq", format!("{} {}", d.local_cseq, method.as_str())),
+            ("Contact", contact),
+        ];
+        // The route set of a UAS is the INVITE's Record-Route, in order (§12.1.1).
+        for rr in d.invite.all("Record-Route") {
+            headers.push(("Route", rr.to_string()));
+        }
+        headers.extend(extra.iter().cloned());
+        let bytes = message::request(&method, &target, &headers, b"");
+        d.request = bytes.clone();
+        d.interval = T1;
+        d.state = state;
+        d.generation += 1;
+        let peer = d.peer;
+        self.send(bytes, peer);
+        self.timer(now, T1, call_id, TimerKind::Request);
+        self.timer(now, TIMEOUT, call_id, TimerKind::RequestTimeout);
+    }
+
+    /// Runs the timers due at `now`.
+    pub fn fire(&mut self, now: Instant) {
+        while self.timers.peek().is_some_and(|t| t.at.0 <= now) {
+            let Some(t) = self.timers.pop() else { break };
+            let Some(d) = self.dialogs.get_mut(&t.call_id) else {
+                continue;
+            };
+            if d.generation != t.generation {
+                continue;
+            }
+            let id = t.call_id;
+            match t.kind {
+                TimerKind::Response | TimerKind::Request => {
+                    d.interval = (d.interval * 2).min(T2);
+                    let bytes = if t.kind == TimerKind::Response {
+                        d.last_response.clone()
+                    } else {
+                        d.request.clone()
+                    };
+                    let (peer, after) = (d.peer, d.interval);
+                    self.send(bytes, peer);
+                    self.timer(now, after, &id, t.kind);
+                }
+                TimerKind::AckTimeout => {
+                    let ok = d.state == State::Answered { ok: true };
+                    d.state = State::Terminated;
+                    d.generation += 1;
+                    if ok {
+                        // RFC 3261 §13.3.1.4: no ACK for our 2xx — end the dialog with BYE.
+                        self.out.push(Effect::Gone(id.clone(), Gone::NoAck));
+                        self.send_bye(&id, now);
+                    } else {
+                        self.timer(now, Duration::ZERO, &id, TimerKind::Forget);
+                    }
+                }
+                TimerKind::RequestTimeout => {
+                    let referring = d.state == State::Referring;
+                    d.generation += 1;
+                    if referring {
+                        self.send_bye(&id, now);
+                    } else {
+                        d.state = State::Terminated;
+                        self.timer(now, Duration::ZERO, &id, TimerKind::Forget);
+                    }
+                }
+                TimerKind::Forget => {
+                    if d.live {
+                        // the call task has not finished yet; look again later
+                        self.timer(now, T1, &id, TimerKind::Forget);
+                    } else {
+                        self.dialogs.remove(&id);
+                        self.out.push(Effect::Closed(id));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A SIP URI for a number, at the host the call was addressed to: `sip:+7495…@host`.
+fn target_uri(number: &str, request_uri: &str) -> String {
+    let host = request_uri
+        .split_once('@')
+        .map_or_else(|| request_uri.trim_start_matches("sip:"), |(_, h)| h);
+    let host = host.split(';').next().unwrap_or(host);
+    format!("sip:{number}@{host}")
+}
+
+fn strip_angle(value: &str) -> &str {
+    match (value.find('<'), value.find('>')) {
+        (Some(a), Some(b)) if a < b => &value[a + 1..b],
+        _ => value.split(';').next().unwrap_or(value),
+    }
+}
