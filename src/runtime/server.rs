@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 
+/// How long a shutdown waits, after the grace period, for BYEs to be answered.
+const AFTER_GRACE: Duration = Duration::from_secs(4);
+
 /// What a server run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
@@ -149,10 +152,7 @@ pub async fn run(
         if stopping && calls.is_empty() && core.busy_dialogs() == 0 {
             break;
         }
-        if cut
-            && calls.is_empty()
-            && grace_ends.is_some_and(|g| now > g + super::sip::core::TIMEOUT)
-        {
+        if cut && calls.is_empty() && grace_ends.is_some_and(|g| now > g + AFTER_GRACE) {
             break; // peers that never answer our BYE
         }
         let next_timer = core.next_timer();
@@ -209,6 +209,7 @@ pub async fn run(
                 grace_ends = Some(Instant::now() + shared.config.grace);
                 eprintln!("ivrc: shutting down: new calls get 503; {} calls have {:?} to finish", calls.len(), shared.config.grace);
             },
+            () = tokio::time::sleep_until(grace_ends.map_or(far, |g| g + AFTER_GRACE).into()), if cut => {}
             () = tokio::time::sleep_until(grace_ends.unwrap_or(far).into()), if grace_ends.is_some() && !cut => {
                 cut = true;
                 summary.cut = calls.len() as u64;

@@ -8,7 +8,9 @@
 //! [`Effect::Start`] for the server to create a call, which later asks the core to answer,
 //! reject, redirect, transfer or hang up (`Core::answer`, …).
 
-use super::message::{self, branch, cseq, tag, uri_user, Headers, Message, Method, Request};
+use super::message::{
+    self, branch, cseq, tag, uri_user, ErrorKind, Headers, Message, Method, Request,
+};
 use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -151,12 +153,18 @@ impl Core {
         self.dialogs.values().filter(|d| d.live).count()
     }
 
-    /// Dialogs with a transaction still going (a response or request being retransmitted),
-    /// which a shutdown waits for; terminated ones only absorb retransmissions.
+    /// Dialogs a shutdown waits for: an answer not yet acknowledged, our BYE or REFER not yet
+    /// answered. (Refusals waiting for their ACK and terminated dialogs only absorb
+    /// retransmissions.)
     pub fn busy_dialogs(&self) -> usize {
         self.dialogs
             .values()
-            .filter(|d| d.state != State::Terminated)
+            .filter(|d| {
+                matches!(
+                    d.state,
+                    State::Answered { ok: true } | State::Closing | State::Referring
+                )
+            })
             .count()
     }
 
@@ -210,10 +218,10 @@ impl Core {
             Ok(Message::Response(r)) => self.response(&r.headers, r.status, now),
             Err(e) => {
                 if let Some(h) = e.respond_to {
-                    let (status, reason) = if e.reason.starts_with("unknown method") {
-                        (501, "Not Implemented")
-                    } else {
-                        (400, "Bad Request")
+                    let (status, reason) = match e.kind {
+                        ErrorKind::UnknownMethod => (501, "Not Implemented"),
+                        ErrorKind::Version => (505, "Version Not Supported"),
+                        ErrorKind::Malformed => (400, "Bad Request"),
                     };
                     // ACK gets no response, whatever its shape.
                     if !matches!(cseq(&h), Some((_, Method::Ack))) {
@@ -292,6 +300,16 @@ impl Core {
                 return;
             }
             self.respond(&r.headers, peer, 482, "Loop Detected");
+            return;
+        }
+        let scheme = r
+            .uri
+            .split(':')
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if !matches!(scheme.as_str(), "sip" | "sips" | "tel") {
+            self.respond(&r.headers, peer, 416, "Unsupported URI Scheme");
             return;
         }
         if r.headers.get("To").and_then(tag).is_some() {

@@ -116,11 +116,24 @@ pub enum Message {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("malformed SIP message: {reason}")]
 pub struct ParseError {
+    /// Which answer it gets.
+    pub kind: ErrorKind,
     /// What is wrong.
     pub reason: String,
-    /// The headers a 400 needs (Via, From, To, Call-ID, CSeq), when the datagram looks like
-    /// a request that has them.
+    /// The headers a response copies (at least a Via), when the datagram looks like a
+    /// request; `None` when no response is possible.
     pub respond_to: Option<Headers>,
+}
+
+/// Kinds of unusable requests, by the response they get.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// 400 Bad Request.
+    Malformed,
+    /// 501 Not Implemented: a well-formed request with a method we do not know.
+    UnknownMethod,
+    /// 505 Version Not Supported.
+    Version,
 }
 
 /// The headers a response copies from its request.
@@ -184,7 +197,7 @@ fn lenient(bytes: &[u8], why: &str) -> ParseError {
         && method
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b));
-    let looks_like_request = is_token && !uri.is_empty() && version == "SIP/2.0";
+    let looks_like_request = is_token && !uri.is_empty() && version.starts_with("SIP/");
     let mut headers = Vec::new();
     for line in lines {
         if let Some((name, value)) = line.split_once(':') {
@@ -195,22 +208,30 @@ fn lenient(bytes: &[u8], why: &str) -> ParseError {
         }
     }
     let headers = Headers(headers);
-    let complete = DIALOG_HEADERS.iter().all(|h| headers.get(h).is_some());
-    if !looks_like_request || !complete {
+    // A response needs somewhere to go: the top Via.
+    if !looks_like_request || headers.get("Via").is_none() {
         return ParseError {
+            kind: ErrorKind::Malformed,
             reason: why.to_string(),
             respond_to: None,
         };
     }
-    if matches!(Method::from_token(method), Method::Other(_)) {
+    let complete = DIALOG_HEADERS.iter().all(|h| headers.get(h).is_some());
+    let kind = if version != "SIP/2.0" {
+        ErrorKind::Version
+    } else if complete && matches!(Method::from_token(method), Method::Other(_)) {
         // An extension method rsip does not know: a well-formed request we answer with 501.
-        return ParseError {
-            reason: format!("unknown method {method}"),
-            respond_to: Some(headers),
-        };
-    }
+        ErrorKind::UnknownMethod
+    } else {
+        ErrorKind::Malformed
+    };
     ParseError {
-        reason: why.to_string(),
+        kind,
+        reason: match kind {
+            ErrorKind::Version => format!("version {version}"),
+            ErrorKind::UnknownMethod => format!("unknown method {method}"),
+            ErrorKind::Malformed => why.to_string(),
+        },
         respond_to: Some(headers),
     }
 }
@@ -222,12 +243,14 @@ fn validate(message: Message) -> Result<Message, ParseError> {
     };
     let fail = |reason: String| {
         let respond_to = match &message {
-            Message::Request(_) if DIALOG_HEADERS.iter().all(|h| headers.get(h).is_some()) => {
-                Some(headers.clone())
-            }
+            Message::Request(_) if headers.get("Via").is_some() => Some(headers.clone()),
             _ => None,
         };
-        Err(ParseError { reason, respond_to })
+        Err(ParseError {
+            kind: ErrorKind::Malformed,
+            reason,
+            respond_to,
+        })
     };
     for h in DIALOG_HEADERS {
         if headers.get(h).is_none() {
@@ -250,6 +273,9 @@ fn validate(message: Message) -> Result<Message, ParseError> {
         if branch(headers).is_none() {
             return fail("the top Via has no branch".into());
         }
+    }
+    if headers.all("Content-Length").count() > 1 {
+        return fail("more than one Content-Length".into());
     }
     if let Some(len) = headers.get("Content-Length") {
         match len.parse::<usize>() {
@@ -436,7 +462,10 @@ mod tests {
     fn an_extension_method_can_be_answered() {
         let text = "FOO sip:sum@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bK-1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: x\r\nCSeq: 1 FOO\r\n\r\n";
         let err = parse(text.as_bytes()).expect_err("rsip refuses FOO");
-        assert_eq!(err.reason, "unknown method FOO");
+        assert_eq!(
+            (err.kind, err.reason.as_str()),
+            (ErrorKind::UnknownMethod, "unknown method FOO")
+        );
         assert!(err.respond_to.is_some());
     }
 

@@ -1,0 +1,376 @@
+//! Running `ivrc run` for a test: the real binary on a free loopback port with its own RTP
+//! range, store and prompt cache; sipp as the caller; a UDP sink that receives and checks the
+//! RTP we send; a plain SIP client for protocol tests.
+
+use std::io::{BufRead, BufReader};
+use std::net::UdpSocket;
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+/// RTP ranges handed to runtimes of this test process, 100 ports each.
+static NEXT_RANGE: AtomicU16 = AtomicU16::new(0);
+
+/// Fails unless `tool` runs (scripts/setup.sh installs it; these tests are never skipped).
+pub fn require(tool: &str, arg: &str) {
+    let ok = Command::new(tool).arg(arg).output().is_ok();
+    assert!(
+        ok,
+        "{tool} is required for the runtime tests; run scripts/setup.sh"
+    );
+}
+
+/// A UDP port free right now.
+pub fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0")
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A fresh scratch directory.
+pub fn scratch(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("runtime-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch dir");
+    dir
+}
+
+/// A running `ivrc run`, killed when dropped.
+pub struct Runtime {
+    child: Child,
+    /// Its SIP port on 127.0.0.1.
+    pub port: u16,
+    /// Its scratch directory (store, cache, sipp traces).
+    pub dir: PathBuf,
+}
+
+impl Runtime {
+    /// Starts `ivrc run FILES --grace 1` plus `extra`, and waits until it listens.
+    pub fn start(name: &str, files: &[&str], extra: &[&str]) -> Runtime {
+        let dir = scratch(name);
+        let port = free_port();
+        // Test binaries run one after another, so ranges only differ within this process.
+        let base = 24_000 + 100 * NEXT_RANGE.fetch_add(1, Ordering::SeqCst);
+        let listen = format!("127.0.0.1:{port}");
+        let range = format!("{base}-{}", base + 99);
+        let store = dir.join("calls.db").display().to_string();
+        let cache = dir.join("cache").display().to_string();
+        let mut args = vec!["run"];
+        args.extend(files);
+        args.extend([
+            "--listen",
+            &listen,
+            "--rtp-ports",
+            &range,
+            "--store",
+            &store,
+            "--cache-dir",
+            &cache,
+            "--grace",
+            "1",
+        ]);
+        args.extend(extra);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ivrc"))
+            .args(&args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ivrc starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(line) if line.starts_with("listening on") => break,
+                Ok(_) => {}
+                Err(_) => {
+                    let _ = child.kill();
+                    let out = child.wait_with_output().expect("output");
+                    panic!(
+                        "ivrc run did not start: {}",
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                }
+            }
+        }
+        Runtime { child, port, dir }
+    }
+
+    /// SIGTERM, then waits for the exit (at most 60 s); the status and stderr.
+    pub fn stop(mut self) -> (i32, String) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                let mut err = String::new();
+                if let Some(mut e) = self.child.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut e, &mut err);
+                }
+                return (status.code().unwrap_or(-1), err);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "ivrc run did not stop after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Whether the process still runs.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The call records, after a stop.
+    pub fn calls(dir: &std::path::Path) -> Vec<serde_json::Value> {
+        let store = dir.join("calls.db").display().to_string();
+        let out = Command::new(env!("CARGO_BIN_EXE_ivrc"))
+            .args(["calls", "--store", &store, "--format", "json"])
+            .output()
+            .expect("ivrc calls");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON records")
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs one sipp call of `scenario` (tests/sip) to `service` at the runtime on `port`
+/// (traces in `dir`), our RTP going to `rtp_sink`.
+pub fn sipp(
+    dir: &std::path::Path,
+    port: u16,
+    scenario: &str,
+    service: &str,
+    rtp_sink: u16,
+) -> Output {
+    require("sipp", "-v");
+    let scenario = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sip")
+        .join(scenario);
+    let media = free_port();
+    Command::new("sipp")
+        .current_dir(dir)
+        .args(["-sf", &scenario.display().to_string()])
+        .args(["-i", "127.0.0.1", "-p", &free_port().to_string()])
+        .args(["-mi", "127.0.0.1", "-mp", &(media & !1).to_string()])
+        .args(["-key", "rtp_sink", &rtp_sink.to_string()])
+        .args([
+            "-s",
+            service,
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            "40s",
+            "-timeout_error",
+            "-trace_err",
+        ])
+        .arg(format!("127.0.0.1:{port}"))
+        .output()
+        .expect("sipp runs")
+}
+
+/// What an RTP sink received.
+#[derive(Debug, Default)]
+pub struct Received {
+    /// Packets.
+    pub packets: usize,
+    /// Packets with audible μ-law (not only silence codes).
+    pub audible: usize,
+    /// Packets whose sequence number was not the previous one plus one.
+    pub sequence_gaps: usize,
+    /// Packets whose timestamp did not advance by 160.
+    pub timestamp_jumps: usize,
+    /// Distinct SSRCs.
+    pub ssrcs: Vec<u32>,
+    /// Packets with the marker bit.
+    pub markers: usize,
+    /// Payload types seen.
+    pub payload_types: Vec<u8>,
+}
+
+/// Receives RTP on a free port until `idle` passes without a packet (after the first) or
+/// `limit` passes; the port and a handle for the result.
+pub fn rtp_sink(idle: Duration, limit: Duration) -> (u16, std::thread::JoinHandle<Received>) {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("a sink port");
+    let port = socket.local_addr().expect("addr").port();
+    let handle = std::thread::spawn(move || {
+        let mut r = Received::default();
+        let start = Instant::now();
+        let mut last: Option<(u16, u32)> = None;
+        let mut buf = [0u8; 2048];
+        let _ = socket.set_read_timeout(Some(Duration::from_millis(100)));
+        let mut last_packet = Instant::now();
+        while start.elapsed() < limit {
+            match socket.recv(&mut buf) {
+                Ok(n) if n >= 12 => {
+                    last_packet = Instant::now();
+                    let p = &buf[..n];
+                    let seq = u16::from_be_bytes([p[2], p[3]]);
+                    let ts = u32::from_be_bytes([p[4], p[5], p[6], p[7]]);
+                    let ssrc = u32::from_be_bytes([p[8], p[9], p[10], p[11]]);
+                    r.packets += 1;
+                    if p[1] & 0x80 != 0 {
+                        r.markers += 1;
+                    }
+                    if !r.payload_types.contains(&(p[1] & 0x7f)) {
+                        r.payload_types.push(p[1] & 0x7f);
+                    }
+                    if !r.ssrcs.contains(&ssrc) {
+                        r.ssrcs.push(ssrc);
+                    }
+                    if let Some((s, t)) = last {
+                        if seq != s.wrapping_add(1) {
+                            r.sequence_gaps += 1;
+                        }
+                        if ts != t.wrapping_add(160) {
+                            r.timestamp_jumps += 1;
+                        }
+                    }
+                    last = Some((seq, ts));
+                    if p[12..]
+                        .iter()
+                        .any(|&b| !matches!(b, 0xff | 0x7f | 0xfe | 0x7e))
+                    {
+                        r.audible += 1;
+                    }
+                }
+                _ => {
+                    if r.packets > 0 && last_packet.elapsed() > idle {
+                        break;
+                    }
+                }
+            }
+        }
+        r
+    });
+    (port, handle)
+}
+
+/// A bare SIP client on a free port.
+pub struct Client {
+    socket: UdpSocket,
+    /// Its port.
+    pub port: u16,
+    server: u16,
+}
+
+impl Client {
+    /// A client talking to the runtime.
+    pub fn new(rt: &Runtime) -> Client {
+        Client::new_to(rt.port)
+    }
+
+    /// A client talking to the runtime on `server`.
+    pub fn new_to(server: u16) -> Client {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("client port");
+        socket
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .expect("timeout");
+        let port = socket.local_addr().expect("addr").port();
+        Client {
+            socket,
+            port,
+            server,
+        }
+    }
+
+    /// The runtime's port.
+    pub fn server_port(&self) -> u16 {
+        self.server
+    }
+
+    /// Sends raw bytes.
+    pub fn send(&self, bytes: &[u8]) {
+        self.socket
+            .send_to(bytes, ("127.0.0.1", self.server))
+            .expect("send");
+    }
+
+    /// The next datagram within `wait`, as text.
+    pub fn recv(&self, wait: Duration) -> Option<String> {
+        let deadline = Instant::now() + wait;
+        let mut buf = [0u8; 65_535];
+        while Instant::now() < deadline {
+            if let Ok(n) = self.socket.recv(&mut buf) {
+                return Some(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+        }
+        None
+    }
+
+    /// Waits for a response whose status line starts with `SIP/2.0 {status}`, skipping
+    /// others; the response.
+    pub fn expect(&self, status: u16, wait: Duration) -> String {
+        let deadline = Instant::now() + wait;
+        let mut seen = Vec::new();
+        while Instant::now() < deadline {
+            if let Some(m) = self.recv(Duration::from_millis(200)) {
+                if m.starts_with(&format!("SIP/2.0 {status} ")) {
+                    return m;
+                }
+                seen.push(m.lines().next().unwrap_or_default().to_string());
+            }
+        }
+        panic!("no {status} within {wait:?}; saw {seen:?}");
+    }
+
+    /// A request from this client: `method` to `service` with the dialog fields given (each
+    /// is a field of the message, so they stay separate arguments).
+    #[allow(clippy::too_many_arguments)]
+    pub fn request(
+        &self,
+        method: &str,
+        service: &str,
+        call_id: &str,
+        branch: &str,
+        cseq: u32,
+        to_tag: Option<&str>,
+        body: &str,
+    ) -> String {
+        let to_tag = to_tag.map_or(String::new(), |t| format!(";tag={t}"));
+        let content_type = if body.is_empty() {
+            ""
+        } else {
+            "Content-Type: application/sdp\r\n"
+        };
+        format!(
+            "{method} sip:{service}@127.0.0.1:{server} SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{port};branch={branch}\r\nFrom: <sip:+79001234567@127.0.0.1>;tag=c{port}\r\nTo: <sip:{service}@127.0.0.1>{to_tag}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nContact: <sip:t@127.0.0.1:{port}>\r\nMax-Forwards: 70\r\n{content_type}Content-Length: {}\r\n\r\n{body}",
+            body.len(),
+            server = self.server,
+            port = self.port,
+        )
+    }
+}
+
+/// An SDP offer with PCMU and telephone-event 101, media at `port`.
+pub fn offer(port: u16) -> String {
+    format!("v=0\r\no=t 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n")
+}
+
+/// The To tag of a response.
+pub fn to_tag(response: &str) -> Option<String> {
+    let to = response.lines().find(|l| l.starts_with("To:"))?;
+    Some(to.split(";tag=").nth(1)?.trim().to_string())
+}

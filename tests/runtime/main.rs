@@ -1,0 +1,8 @@
+//! `ivrc run` end to end over loopback: sipp places real calls (keys as RFC 4733 events from
+//! its pcaps, CANCEL, BYE), a UDP sink checks the RTP we send, a bare SIP client checks the
+//! protocol's edges and a malformed-message corpus, and the call records are read back with
+//! `ivrc calls`. Nothing is skipped: sipp and espeak-ng come from scripts/setup.sh.
+
+mod calls;
+mod harness;
+mod protocol;
