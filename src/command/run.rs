@@ -2,7 +2,7 @@
 //! on a UDP socket until SIGINT or SIGTERM (`ivrc::runtime`).
 
 use crate::cli::RunArgs;
-use ivrc::runtime::media::prompts::{Espeak, Prompts};
+use ivrc::runtime::media::prompts::{Espeak, Prompts, Voice};
 use ivrc::runtime::{self, server, Config};
 use ivrc::store::Store;
 use std::io::Write;
@@ -34,6 +34,18 @@ pub fn run(args: &RunArgs) -> u8 {
             return 2;
         }
     };
+    let prompts = Arc::new(Prompts::new(Box::new(Espeak), args.cache_dir.clone()));
+    for flow in &program.flows {
+        let Some(voice) = Voice::of(flow.settings.lang.as_deref(), flow.settings.voice.as_deref()) else {
+            continue;
+        };
+        for text in runtime::fixed_prompts(flow) {
+            if let Err(e) = prompts.speech(&text, &voice) {
+                eprintln!("error: flow `{}`: cannot speak \"{text}\": {e}", flow.name);
+                return 2;
+            }
+        }
+    }
     let names: Vec<String> = program.flows.iter().map(|f| f.name.clone()).collect();
     let shared = server::Shared {
         program: Arc::new(program),
@@ -45,7 +57,7 @@ pub fn run(args: &RunArgs) -> u8 {
             grace: Duration::from_secs(args.grace),
             flow_dir,
         },
-        prompts: Arc::new(Prompts::new(Box::new(Espeak), args.cache_dir.clone())),
+        prompts,
         records: Some(store.into_writer()),
         http: Arc::new(ivrc::serve::outbound::Outbound::new(None)),
     };

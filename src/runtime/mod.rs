@@ -37,6 +37,37 @@ pub struct Config {
     pub flow_dir: PathBuf,
 }
 
+/// The fixed texts `flow` speaks (`say`, prompts and re-prompts without values), to render
+/// before the first call instead of while callers wait.
+pub fn fixed_prompts(flow: &ir::Flow) -> Vec<String> {
+    let fixed = |t: &ir::Template| -> Option<String> {
+        t.parts
+            .iter()
+            .map(|p| match p {
+                ir::TemplatePart::Text(s) => Some(s.as_str()),
+                ir::TemplatePart::Value(_) => None,
+            })
+            .collect()
+    };
+    let mut out: Vec<String> = Vec::new();
+    for n in &flow.nodes {
+        let templates: Vec<&ir::Template> = match &n.op {
+            Op::Say { text, .. } => vec![text],
+            Op::Collect { prompt, reprompt, .. } | Op::Menu { prompt, reprompt, .. } => {
+                prompt.iter().map(|p| &p.text).chain(reprompt.iter()).collect()
+            }
+            Op::Listen { prompt, .. } => prompt.iter().map(|p| &p.text).collect(),
+            _ => Vec::new(),
+        };
+        for text in templates.into_iter().filter_map(fixed) {
+            if !out.contains(&text) {
+                out.push(text);
+            }
+        }
+    }
+    out
+}
+
 /// What the runtime cannot run in `flow` yet, each on its statement.
 pub fn capabilities(flow: &ir::Flow) -> Vec<Unsupported> {
     let refuse = |span: &ir::SrcSpan, construct: &str, help: &str| Unsupported {

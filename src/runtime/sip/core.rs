@@ -103,6 +103,21 @@ struct Dialog {
     live: bool,
 }
 
+impl Dialog {
+    /// The dialog is over: it only absorbs retransmitted BYEs now, which need its tags, so
+    /// everything else is dropped (with thousands of calls an hour, timer J keeps many).
+    fn terminate(&mut self) {
+        self.state = State::Terminated;
+        self.generation += 1;
+        self.answer = Vec::new();
+        self.request = Vec::new();
+        self.last_response = Vec::new();
+        self.invite_uri = String::new();
+        let from = self.invite.get("From").map(str::to_string);
+        self.invite = Headers(from.map(|f| vec![("From".to_string(), f)]).unwrap_or_default());
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum TimerKind {
     /// G: retransmit the INVITE's final response.
@@ -290,9 +305,12 @@ impl Core {
         let branch = branch(&r.headers).unwrap_or_default().to_string();
         if let Some(d) = self.dialogs.get(&call_id) {
             if d.invite_branch == branch {
-                // A retransmission: repeat the last response (100 Trying at first).
+                // A retransmission: repeat the last response (100 Trying at first; nothing
+                // once the dialog is over).
                 let again = d.last_response.clone();
-                self.send(again, peer);
+                if !again.is_empty() {
+                    self.send(again, peer);
+                }
                 return;
             }
             if self.in_dialog(&r, &call_id) {
@@ -382,8 +400,7 @@ impl Core {
                 d.generation += 1;
             }
             State::Answered { ok: false } => {
-                d.state = State::Terminated;
-                d.generation += 1;
+                d.terminate();
                 self.timer(now, TIMEOUT, call_id, TimerKind::Forget);
             }
             _ => {}
@@ -402,8 +419,7 @@ impl Core {
         if d.state == State::Terminated {
             return; // a retransmitted BYE: answered again above
         }
-        d.state = State::Terminated;
-        d.generation += 1;
+        d.terminate();
         self.out.push(Effect::Gone(call_id.to_string(), Gone::Bye));
         self.timer(now, TIMEOUT, call_id, TimerKind::Forget);
     }
@@ -447,8 +463,7 @@ impl Core {
         }
         match (d.state, method) {
             (State::Closing, Method::Bye) => {
-                d.state = State::Terminated;
-                d.generation += 1;
+                d.terminate();
                 self.timer(now, TIMEOUT, &call_id, TimerKind::Forget);
             }
             (State::Referring, Method::Other(m)) if m == "REFER" => {
@@ -681,7 +696,7 @@ impl Core {
                     if referring {
                         self.send_bye(&id, now);
                     } else {
-                        d.state = State::Terminated;
+                        d.terminate();
                         self.timer(now, Duration::ZERO, &id, TimerKind::Forget);
                     }
                 }
@@ -692,6 +707,11 @@ impl Core {
                     } else {
                         self.dialogs.remove(&id);
                         self.out.push(Effect::Closed(id));
+                        // After a burst, give the tables' room back.
+                        if self.dialogs.capacity() > 4 * self.dialogs.len() + 1024 {
+                            self.dialogs.shrink_to_fit();
+                            self.timers.shrink_to_fit();
+                        }
                     }
                 }
             }
