@@ -36,7 +36,10 @@ pub fn run(args: &RunArgs) -> u8 {
     };
     let prompts = Arc::new(Prompts::new(Box::new(Espeak), args.cache_dir.clone()));
     for flow in &program.flows {
-        let Some(voice) = Voice::of(flow.settings.lang.as_deref(), flow.settings.voice.as_deref()) else {
+        let Some(voice) = Voice::of(
+            flow.settings.lang.as_deref(),
+            flow.settings.voice.as_deref(),
+        ) else {
             continue;
         };
         for text in runtime::fixed_prompts(flow) {

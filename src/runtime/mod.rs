@@ -53,9 +53,16 @@ pub fn fixed_prompts(flow: &ir::Flow) -> Vec<String> {
     for n in &flow.nodes {
         let templates: Vec<&ir::Template> = match &n.op {
             Op::Say { text, .. } => vec![text],
-            Op::Collect { prompt, reprompt, .. } | Op::Menu { prompt, reprompt, .. } => {
-                prompt.iter().map(|p| &p.text).chain(reprompt.iter()).collect()
+            Op::Collect {
+                prompt, reprompt, ..
             }
+            | Op::Menu {
+                prompt, reprompt, ..
+            } => prompt
+                .iter()
+                .map(|p| &p.text)
+                .chain(reprompt.iter())
+                .collect(),
             Op::Listen { prompt, .. } => prompt.iter().map(|p| &p.text).collect(),
             _ => Vec::new(),
         };

@@ -245,3 +245,100 @@ fn downmix(samples: impl Iterator<Item = f32>, channels: usize) -> Vec<f32> {
         .map(|frame| frame.iter().sum::<f32>() / frame.len() as f32)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Writes a 16 kHz stereo 440 Hz tone as the "speech", counting renders.
+    struct Tone(Arc<AtomicUsize>);
+
+    impl Tts for Tone {
+        fn id(&self) -> String {
+            "tone".into()
+        }
+
+        fn speak(&self, text: &str, _: &Voice, out: &Path) -> Result<(), PromptError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            let spec = hound::WavSpec {
+                channels: 2,
+                sample_rate: 16_000,
+                bits_per_sample: 16,
+                sample_format: hound::SampleFormat::Int,
+            };
+            let mut w =
+                hound::WavWriter::create(out, spec).map_err(|e| PromptError::Tts(e.to_string()))?;
+            // one tenth of a second per character
+            for i in 0..(1600 * text.chars().count()) {
+                let s = (10_000.0
+                    * (2.0 * std::f64::consts::PI * 440.0 * i as f64 / 16_000.0).sin())
+                    as i16;
+                w.write_sample(s)
+                    .and_then(|()| w.write_sample(s))
+                    .map_err(|e| PromptError::Tts(e.to_string()))?;
+            }
+            w.finalize().map_err(|e| PromptError::Tts(e.to_string()))
+        }
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("ivrc-prompts-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn speech_is_rendered_once_then_served_from_memory_and_disk() {
+        let dir = scratch("cache");
+        let renders = Arc::new(AtomicUsize::new(0));
+        let voice = Voice::of(Some("ru-RU"), None).expect("a voice");
+        let prompts = Prompts::new(Box::new(Tone(renders.clone())), dir.clone());
+        let a = prompts.speech("abc", &voice).expect("rendered");
+        assert_eq!(a.len(), 2400, "0.3 s at 8 kHz");
+        assert!(
+            a.iter().any(|&s| s.abs() > 5000),
+            "the tone survives resampling"
+        );
+        let again = prompts.speech("abc", &voice).expect("from memory");
+        assert!(Arc::ptr_eq(&a, &again));
+        let fresh = Prompts::new(Box::new(Tone(renders.clone())), dir.clone());
+        assert_eq!(fresh.speech("abc", &voice).expect("from disk"), a);
+        assert_eq!(renders.load(Ordering::SeqCst), 1);
+        let male = Voice::of(Some("ru-RU"), Some("male")).expect("a voice");
+        prompts.speech("abc", &male).expect("another voice");
+        assert_eq!(
+            renders.load(Ordering::SeqCst),
+            2,
+            "the voice is part of the key"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn wav_files_and_their_errors() {
+        let dir = scratch("wav");
+        std::fs::create_dir_all(&dir).expect("dir");
+        let path = dir.join("t.wav");
+        Tone(Arc::new(AtomicUsize::new(0)))
+            .speak("ab", &Voice::of(None, None).expect("voice"), &path)
+            .expect("written");
+        let prompts = Prompts::new(Box::new(Espeak), dir.clone());
+        assert_eq!(prompts.file(&path).expect("read").len(), 1600);
+        std::fs::write(dir.join("bad.wav"), b"RIFF junk").expect("written");
+        assert!(matches!(
+            prompts.file(&dir.join("bad.wav")),
+            Err(PromptError::File { .. })
+        ));
+        assert!(matches!(
+            prompts.file(&dir.join("missing.wav")),
+            Err(PromptError::File { .. })
+        ));
+        assert_eq!(Voice::of(None, Some("Google.ru_RU_Wavenet_A")), None);
+        assert_eq!(
+            Espeak::voice_name(&Voice::of(Some("en-US"), Some("male")).expect("voice")),
+            "en-us+m3"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -114,7 +114,10 @@ impl Dialog {
         self.last_response = Vec::new();
         self.invite_uri = String::new();
         let from = self.invite.get("From").map(str::to_string);
-        self.invite = Headers(from.map(|f| vec![("From".to_string(), f)]).unwrap_or_default());
+        self.invite = Headers(
+            from.map(|f| vec![("From".to_string(), f)])
+                .unwrap_or_default(),
+        );
     }
 }
 
@@ -732,5 +735,209 @@ fn strip_angle(value: &str) -> &str {
     match (value.find('<'), value.find('>')) {
         (Some(a), Some(b)) if a < b => &value[a + 1..b],
         _ => value.split(';').next().unwrap_or(value),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PEER: &str = "127.0.0.1:5080";
+
+    fn invite(call: &str, branch: &str) -> String {
+        format!("INVITE sip:sum@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {PEER};branch={branch}\r\nFrom: <sip:+79001234567@127.0.0.1>;tag=caller\r\nTo: <sip:sum@127.0.0.1>\r\nCall-ID: {call}\r\nCSeq: 1 INVITE\r\nContact: <sip:c@{PEER}>\r\nContent-Length: 0\r\n\r\n")
+    }
+
+    fn in_dialog(method: &str, call: &str, branch: &str, cseq: u32, to_tag: &str) -> String {
+        format!("{method} sip:ivrc@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {PEER};branch={branch}\r\nFrom: <sip:+79001234567@127.0.0.1>;tag=caller\r\nTo: <sip:sum@127.0.0.1>;tag={to_tag}\r\nCall-ID: {call}\r\nCSeq: {cseq} {method}\r\nContent-Length: 0\r\n\r\n")
+    }
+
+    /// The first lines of what was sent, and the other effects.
+    fn drain(core: &mut Core) -> (Vec<String>, Vec<Effect>) {
+        let mut sent = Vec::new();
+        let mut other = Vec::new();
+        for e in core.effects() {
+            match e {
+                Effect::Send(b, _) => sent.push(
+                    String::from_utf8_lossy(&b)
+                        .lines()
+                        .next()
+                        .unwrap_or_default()
+                        .to_string(),
+                ),
+                e => other.push(e),
+            }
+        }
+        (sent, other)
+    }
+
+    fn start(core: &mut Core, call: &str, now: Instant) -> String {
+        core.datagram(
+            invite(call, &format!("z9hG4bK-{call}")).as_bytes(),
+            PEER.parse().expect("addr"),
+            now,
+        );
+        let (sent, other) = drain(core);
+        assert_eq!(sent, ["SIP/2.0 100 Trying"]);
+        assert!(
+            matches!(&other[..], [Effect::Start(c)] if c.call_id == call && c.service.as_deref() == Some("sum") && c.caller.as_deref() == Some("+79001234567"))
+        );
+        core.answer(call, b"v=0\r\n".to_vec(), now);
+        let bytes = match core.effects().pop() {
+            Some(Effect::Send(b, _)) => String::from_utf8_lossy(&b).into_owned(),
+            other => panic!("{other:?}"),
+        };
+        assert!(bytes.starts_with("SIP/2.0 200 OK"));
+        bytes
+            .lines()
+            .find(|l| l.starts_with("To:"))
+            .and_then(|l| l.split(";tag=").nth(1))
+            .expect("a To tag")
+            .to_string()
+    }
+
+    #[test]
+    fn the_answer_is_retransmitted_on_timer_g_until_ack() {
+        let t0 = Instant::now();
+        let mut core = Core::new("127.0.0.1:5060".parse().expect("addr"));
+        let tag = start(&mut core, "g", t0);
+        let mut resent = Vec::new();
+        for ms in (100..4000).step_by(100) {
+            core.fire(t0 + Duration::from_millis(ms));
+            if !drain(&mut core).0.is_empty() {
+                resent.push(ms);
+            }
+        }
+        assert_eq!(resent, [500, 1500, 3500], "T1, then doubling");
+        core.datagram(
+            in_dialog("ACK", "g", "z9hG4bK-ack", 1, &tag).as_bytes(),
+            PEER.parse().expect("addr"),
+            t0 + Duration::from_secs(4),
+        );
+        core.fire(t0 + Duration::from_secs(40));
+        assert_eq!(
+            drain(&mut core).0,
+            Vec::<String>::new(),
+            "no retransmission or BYE after the ACK"
+        );
+        assert_eq!(core.busy_dialogs(), 0);
+    }
+
+    #[test]
+    fn no_ack_ends_the_call_with_bye_and_the_dialog_is_forgotten() {
+        let t0 = Instant::now();
+        let mut core = Core::new("127.0.0.1:5060".parse().expect("addr"));
+        start(&mut core, "h", t0);
+        core.fire(t0 + TIMEOUT);
+        let (sent, other) = drain(&mut core);
+        assert!(
+            sent.iter()
+                .any(|l| l.starts_with("BYE sip:c@127.0.0.1:5080 SIP/2.0")),
+            "{sent:?}"
+        );
+        assert!(matches!(&other[..], [Effect::Gone(c, Gone::NoAck)] if c == "h"));
+        core.call_ended("h");
+        core.fire(t0 + TIMEOUT * 3);
+        let (_, other) = drain(&mut core);
+        assert!(
+            other
+                .iter()
+                .any(|e| matches!(e, Effect::Closed(c) if c == "h")),
+            "{other:?}"
+        );
+        assert_eq!(core.busy_dialogs(), 0);
+    }
+
+    #[test]
+    fn cancel_before_the_answer_and_bye_after_it() {
+        let t0 = Instant::now();
+        let peer = PEER.parse().expect("addr");
+        let mut core = Core::new("127.0.0.1:5060".parse().expect("addr"));
+        core.datagram(invite("c", "z9hG4bK-c").as_bytes(), peer, t0);
+        drain(&mut core);
+        let cancel = invite("c", "z9hG4bK-c")
+            .replace("INVITE sip", "CANCEL sip")
+            .replace("1 INVITE", "1 CANCEL");
+        core.datagram(cancel.as_bytes(), peer, t0);
+        let (sent, other) = drain(&mut core);
+        assert_eq!(sent, ["SIP/2.0 200 OK", "SIP/2.0 487 Request Terminated"]);
+        assert!(matches!(&other[..], [Effect::Gone(_, Gone::Cancel)]));
+        // a CANCEL for another branch matches nothing
+        core.datagram(
+            cancel.replace("z9hG4bK-c", "z9hG4bK-x").as_bytes(),
+            peer,
+            t0,
+        );
+        assert_eq!(
+            drain(&mut core).0,
+            ["SIP/2.0 481 Call/Transaction Does Not Exist"]
+        );
+
+        let tag = start(&mut core, "b", t0);
+        core.datagram(
+            in_dialog("BYE", "b", "z9hG4bK-bye", 2, "wrong").as_bytes(),
+            peer,
+            t0,
+        );
+        assert_eq!(
+            drain(&mut core).0,
+            ["SIP/2.0 481 Call/Transaction Does Not Exist"],
+            "tags must match"
+        );
+        core.datagram(
+            in_dialog("BYE", "b", "z9hG4bK-bye", 2, &tag).as_bytes(),
+            peer,
+            t0,
+        );
+        let (sent, other) = drain(&mut core);
+        assert_eq!(sent, ["SIP/2.0 200 OK"]);
+        assert!(matches!(&other[..], [Effect::Gone(c, Gone::Bye)] if c == "b"));
+        core.datagram(
+            in_dialog("BYE", "b", "z9hG4bK-bye", 2, &tag).as_bytes(),
+            peer,
+            t0,
+        );
+        let (sent, other) = drain(&mut core);
+        assert_eq!(
+            (sent.len(), other.len()),
+            (1, 0),
+            "a retransmitted BYE is answered again, once"
+        );
+    }
+
+    #[test]
+    fn transfer_redirects_before_the_answer_and_refers_after() {
+        let t0 = Instant::now();
+        let peer = PEER.parse().expect("addr");
+        let mut core = Core::new("127.0.0.1:5060".parse().expect("addr"));
+        core.datagram(invite("r", "z9hG4bK-r").as_bytes(), peer, t0);
+        drain(&mut core);
+        core.transfer("r", "+74951234567", t0);
+        let redirect = match core.effects().pop() {
+            Some(Effect::Send(b, _)) => String::from_utf8_lossy(&b).into_owned(),
+            other => panic!("{other:?}"),
+        };
+        assert!(redirect.starts_with("SIP/2.0 302 Moved Temporarily"));
+        assert!(
+            redirect.contains("Contact: <sip:+74951234567@127.0.0.1>"),
+            "{redirect}"
+        );
+
+        let tag = start(&mut core, "f", t0);
+        core.datagram(
+            in_dialog("ACK", "f", "z9hG4bK-ack", 1, &tag).as_bytes(),
+            peer,
+            t0,
+        );
+        core.transfer("f", "+74951234567", t0);
+        let (sent, _) = drain(&mut core);
+        assert_eq!(sent, ["REFER sip:c@127.0.0.1:5080 SIP/2.0"]);
+        let accepted = format!("SIP/2.0 202 Accepted\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-x\r\nFrom: <sip:sum@127.0.0.1>;tag={tag}\r\nTo: <sip:+79001234567@127.0.0.1>;tag=caller\r\nCall-ID: f\r\nCSeq: 1 REFER\r\nContent-Length: 0\r\n\r\n");
+        core.datagram(accepted.as_bytes(), peer, t0);
+        assert_eq!(
+            drain(&mut core).0,
+            ["BYE sip:c@127.0.0.1:5080 SIP/2.0"],
+            "BYE once the REFER is accepted"
+        );
     }
 }

@@ -1,0 +1,44 @@
+//! Fuzz target: any datagram through the SIP core (parse, transactions, dialogs), then the
+//! calls it starts answered, hung up and their timers run. Must never panic; everything the
+//! core sends must parse again as SIP.
+
+#![no_main]
+
+use ivrc::runtime::sip::core::{Core, Effect};
+use ivrc::runtime::sip::message;
+use libfuzzer_sys::fuzz_target;
+use std::time::{Duration, Instant};
+
+fuzz_target!(|data: &[u8]| {
+    let local = "127.0.0.1:5060".parse().expect("addr");
+    let peer = "127.0.0.1:5080".parse().expect("addr");
+    let mut core = Core::new(local);
+    let start = Instant::now();
+    // The same datagram twice (a retransmission), split on a marker into several.
+    for part in data.split(|&b| b == 0xfe).take(8) {
+        core.datagram(part, peer, start);
+        core.datagram(part, peer, start);
+    }
+    let mut started = Vec::new();
+    for step in 0..6u64 {
+        let now = start + Duration::from_millis(700 * step);
+        for effect in core.effects() {
+            match effect {
+                Effect::Send(bytes, _) => {
+                    assert!(message::parse(&bytes).is_ok(), "we sent what we cannot read: {:?}", String::from_utf8_lossy(&bytes));
+                }
+                Effect::Start(call) => started.push(call.call_id),
+                _ => {}
+            }
+        }
+        for (i, id) in started.iter().enumerate() {
+            match (step + i as u64) % 4 {
+                0 => core.answer(id, b"v=0\r\n".to_vec(), now),
+                1 => core.transfer(id, "+74951234567", now),
+                2 => core.hangup(id, now),
+                _ => core.call_ended(id),
+            }
+        }
+        core.fire(now);
+    }
+});

@@ -1,0 +1,58 @@
+//! Import rules of ARCHITECTURE.md, checked over the source text: rsip only in
+//! `runtime/sip/message.rs`; code generation targets never import each other.
+
+use std::path::{Path, PathBuf};
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("src readable").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+fn sources() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("src"), &mut files);
+    files
+        .into_iter()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).expect("readable");
+            let rel = p.strip_prefix(root).unwrap_or(&p).display().to_string();
+            (rel, text)
+        })
+        .collect()
+}
+
+#[test]
+fn only_the_sip_message_module_uses_rsip() {
+    let users: Vec<String> = sources()
+        .into_iter()
+        .filter(|(_, text)| text.contains("rsip::"))
+        .map(|(path, _)| path)
+        .collect();
+    assert_eq!(users, ["src/runtime/sip/message.rs"]);
+}
+
+#[test]
+fn targets_do_not_import_each_other() {
+    let targets = ["voximplant", "twiml", "zvonobot", "twin24"];
+    for (path, text) in sources() {
+        let Some(own) = targets
+            .iter()
+            .find(|t| path.starts_with(&format!("src/codegen/{t}")))
+        else {
+            continue;
+        };
+        for other in targets.iter().filter(|t| *t != own) {
+            assert!(
+                !text.contains(&format!("codegen::{other}")),
+                "{path} imports the {other} target"
+            );
+        }
+    }
+}
