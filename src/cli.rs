@@ -88,6 +88,9 @@ pub struct RunArgs {
     /// The store call records and entries are written to.
     #[arg(long, default_value = "ivrc-entries.db")]
     pub store: PathBuf,
+    /// The pocketsphinx acoustic model the keyword spotter uses for `listen`.
+    #[arg(long, default_value = "/usr/share/pocketsphinx/model/en-us")]
+    pub asr_model: PathBuf,
     /// Output format of diagnostics.
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,

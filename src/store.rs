@@ -110,6 +110,9 @@ pub struct CallRecord {
     pub values: Vec<(String, String)>,
     /// What was said and played, in order.
     pub prompts: Vec<String>,
+    /// The phrases recognized, in order.
+    #[serde(default)]
+    pub phrases: Vec<String>,
     /// The flow's `report`: `ok` or `retry`, its reason and data.
     pub report: Option<serde_json::Value>,
     /// Runtime errors (a failed prompt, an unhandled outcome …).

@@ -2,6 +2,7 @@
 //! on a UDP socket until SIGINT or SIGTERM (`ivrc::runtime`).
 
 use crate::cli::RunArgs;
+use ivrc::runtime::asr::{Recognizer, Spotter};
 use ivrc::runtime::media::prompts::{Espeak, Prompts, Voice};
 use ivrc::runtime::{self, server, Config};
 use ivrc::store::Store;
@@ -49,6 +50,13 @@ pub fn run(args: &RunArgs) -> u8 {
             }
         }
     }
+    let asr = match listening_recognizer(&program, args) {
+        Ok(a) => a,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return 2;
+        }
+    };
     let names: Vec<String> = program.flows.iter().map(|f| f.name.clone()).collect();
     let shared = server::Shared {
         program: Arc::new(program),
@@ -63,6 +71,7 @@ pub fn run(args: &RunArgs) -> u8 {
         prompts,
         records: Some(store.into_writer()),
         http: Arc::new(ivrc::serve::outbound::Outbound::new(None)),
+        asr,
     };
     let tokio = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -111,6 +120,33 @@ pub fn run(args: &RunArgs) -> u8 {
     // for them, then the writer (inside `shared`) flushes every record.
     drop(tokio);
     code
+}
+
+/// The keyword spotter, when a flow listens, prepared for every `listen`'s phrases.
+fn listening_recognizer(
+    program: &ivrc::ir::Program,
+    args: &RunArgs,
+) -> Result<Option<Arc<dyn Recognizer>>, String> {
+    let listens: Vec<(&str, u32, Vec<String>)> = program
+        .flows
+        .iter()
+        .flat_map(|f| {
+            runtime::listened_phrases(f)
+                .into_iter()
+                .map(move |(line, phrases)| (f.name.as_str(), line, phrases))
+        })
+        .collect();
+    if listens.is_empty() {
+        return Ok(None);
+    }
+    let spotter =
+        Spotter::new(&args.asr_model, args.cache_dir.join("asr")).map_err(|e| e.to_string())?;
+    for (flow, line, phrases) in &listens {
+        spotter
+            .prepare(phrases)
+            .map_err(|e| format!("flow `{flow}`, `listen` on line {line}: the keyword spotter cannot listen for it: {e}"))?;
+    }
+    Ok(Some(Arc::new(spotter)))
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -4,6 +4,7 @@
 //! (answer, hang-up, transfer) is asked of the core through the server. It ends with the call
 //! record.
 
+use super::asr::{Listening, Recognizer};
 use super::media::{dtmf, g711, prompts::Prompts, prompts::Samples, prompts::Voice, rtp};
 use super::sdp::{Codec, Negotiated};
 use super::sip::core::Gone;
@@ -83,6 +84,8 @@ pub struct CallSetup {
     pub flow_dir: PathBuf,
     /// For `fetch`.
     pub http: Arc<crate::serve::outbound::Outbound>,
+    /// For `listen`.
+    pub asr: Option<Arc<dyn Recognizer>>,
 }
 
 /// The RTP stream we send.
@@ -134,6 +137,14 @@ async fn join_or_wait<T>(task: &mut Option<JoinHandle<T>>) -> Result<T, tokio::t
     }
 }
 
+/// The next phrase of a listening when there is one, forever otherwise.
+async fn heard_or_wait(listening: &mut Option<Listening>) -> Option<super::asr::Heard> {
+    match listening {
+        Some(l) => l.heard.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 /// A number that differs between calls without a random-number crate: the clock's
 /// nanoseconds mixed with the call id.
 fn seed(call_id: &str) -> u32 {
@@ -174,6 +185,10 @@ struct Call<'f> {
     stop_render: bool,
     /// A fetch started, until the loop takes it.
     new_fetch: Option<JoinHandle<Result<serde_json::Value, String>>>,
+    asr: Option<Arc<dyn Recognizer>>,
+    /// A listening started, until the loop takes it; `stop_listening` ends the current one.
+    new_listening: Option<Listening>,
+    stop_listening: bool,
     sender: Sender,
     record: CallRecord,
 }
@@ -297,11 +312,22 @@ impl<'f> Call<'f> {
                 leg: None | Some(CALLER),
             }
             | Command::End => self.hang_up("flow"),
+            Command::Listen { phrases, .. } => {
+                self.answer();
+                self.stop_listening = true;
+                match self.asr.as_ref().map(|a| a.listen(&phrases)) {
+                    Some(Ok(l)) => self.new_listening = Some(l),
+                    Some(Err(e)) => self.record.errors.push(format!("listen: {e}")),
+                    None => self.record.errors.push("listen: no recognizer".into()),
+                }
+            }
+            Command::StopListening { .. } => {
+                self.stop_listening = true;
+                self.new_listening = None;
+            }
             Command::Error { reason } => self.record.errors.push(reason),
             // Refused before the runtime starts (runtime::capabilities).
-            Command::Listen { .. }
-            | Command::StopListening { .. }
-            | Command::Dial { .. }
+            Command::Dial { .. }
             | Command::Bridge { .. }
             | Command::Record { .. }
             | Command::Sms { .. }
@@ -362,6 +388,7 @@ pub async fn run(setup: CallSetup) {
         prompts,
         flow_dir,
         http,
+        asr,
     } = setup;
     let Some(flow) = program.flows.get(flow) else {
         return;
@@ -387,6 +414,9 @@ pub async fn run(setup: CallSetup) {
         new_render: None,
         stop_render: false,
         new_fetch: None,
+        asr,
+        new_listening: None,
+        stop_listening: false,
         sender: Sender {
             header: rtp::Header {
                 payload_type: negotiated.codec.payload_type(),
@@ -415,6 +445,7 @@ pub async fn run(setup: CallSetup) {
             path: Vec::new(),
             values: Vec::new(),
             prompts: Vec::new(),
+            phrases: Vec::new(),
             report: None,
             errors: Vec::new(),
         },
@@ -430,7 +461,16 @@ pub async fn run(setup: CallSetup) {
     let mut buf = [0u8; 2048];
     let mut rendering: Option<JoinHandle<Result<Samples, String>>> = None;
     let mut fetching: Option<JoinHandle<Result<serde_json::Value, String>>> = None;
+    let mut listening: Option<Listening> = None;
+    let mut audio = [0i16; 2048];
     loop {
+        if call.stop_listening {
+            call.stop_listening = false;
+            listening = None;
+        }
+        if let Some(l) = call.new_listening.take() {
+            listening = Some(l);
+        }
         if call.stop_render {
             call.stop_render = false;
             if let Some(r) = rendering.take() {
@@ -480,6 +520,16 @@ pub async fn run(setup: CallSetup) {
                                 call.record.keys.push(k);
                                 call.handle(Event::Key { leg: CALLER, key: k });
                             }
+                        } else if p.header.payload_type == negotiated.codec.payload_type() {
+                            if let Some(l) = &listening {
+                                let n = p.payload.len().min(audio.len());
+                                let decode = if negotiated.codec == Codec::Pcma { g711::alaw_decode } else { g711::ulaw_decode };
+                                for (a, &b) in audio.iter_mut().zip(&p.payload[..n]) {
+                                    *a = decode(b);
+                                }
+                                // A recognizer that falls behind loses audio, not the call.
+                                let _ = l.audio.try_send(audio[..n].to_vec());
+                            }
                         }
                     }
                 }
@@ -505,6 +555,15 @@ pub async fn run(setup: CallSetup) {
                         call.handle(Event::PromptDone { leg: CALLER });
                     }
                     Err(_) => {} // aborted by barge-in
+                }
+            },
+            heard = heard_or_wait(&mut listening) => {
+                match heard {
+                    Some(h) => {
+                        call.record.phrases.push(h.text.clone());
+                        call.handle(Event::Speech { leg: CALLER, text: h.text, confidence: h.confidence });
+                    }
+                    None => listening = None,
                 }
             },
             fetched = join_or_wait(&mut fetching) => {

@@ -8,6 +8,7 @@
 //! (the socket loop and shutdown). What the runtime cannot run yet is refused before it
 //! starts ([`capabilities`]).
 
+pub mod asr;
 pub mod call;
 pub mod media;
 pub mod sdp;
@@ -75,6 +76,20 @@ pub fn fixed_prompts(flow: &ir::Flow) -> Vec<String> {
     out
 }
 
+/// The phrases of every `listen` of `flow` (what the recognizer must be prepared for), with
+/// the statement's line.
+pub fn listened_phrases(flow: &ir::Flow) -> Vec<(u32, Vec<String>)> {
+    flow.nodes
+        .iter()
+        .filter_map(|n| match &n.op {
+            Op::Listen { phrases, .. } => {
+                Some((n.span.line, phrases.iter().flatten().cloned().collect()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
 /// What the runtime cannot run in `flow` yet, each on its statement.
 pub fn capabilities(flow: &ir::Flow) -> Vec<Unsupported> {
     let refuse = |span: &ir::SrcSpan, construct: &str, help: &str| Unsupported {
@@ -105,13 +120,27 @@ pub fn capabilities(flow: &ir::Flow) -> Vec<Unsupported> {
     }
     for n in &flow.nodes {
         let problem = match &n.op {
-            Op::Listen { .. } => Some(("`listen`", "speech recognition on the runtime is not built yet; use `collect` or a `menu`, or the Voximplant/Twilio targets")),
-            Op::Dial { .. } | Op::Bridge { .. } => Some(("`dial` and `bridge`", "outbound legs come with `--trunk` (issue 8); `transfer` hands the call over")),
+            Op::Dial { .. } | Op::Bridge { .. } => Some((
+                "`dial` and `bridge`",
+                "outbound legs come with `--trunk` (issue 8); `transfer` hands the call over",
+            )),
             Op::Record { .. } => Some(("`record`", "recording on the runtime is not built yet")),
             Op::Sms { .. } => Some(("`sms`", "SIP MESSAGE comes with issue 8")),
             Op::Block { .. } => Some(("`block`", "the runtime keeps no blacklist yet")),
-            Op::Play { audio: Audio::Url { .. }, .. } => Some(("`play` of a URL", "the runtime plays local WAV files: `play \"prompt.wav\"`")),
-            Op::Play { audio: Audio::Record { .. }, .. } => Some(("`play record`", "record ids are Zvonobot audio; play a WAV file or `say` the text")),
+            Op::Play {
+                audio: Audio::Url { .. },
+                ..
+            } => Some((
+                "`play` of a URL",
+                "the runtime plays local WAV files: `play \"prompt.wav\"`",
+            )),
+            Op::Play {
+                audio: Audio::Record { .. },
+                ..
+            } => Some((
+                "`play record`",
+                "record ids are Zvonobot audio; play a WAV file or `say` the text",
+            )),
             _ => None,
         };
         if let Some((construct, help)) = problem {

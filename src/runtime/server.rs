@@ -44,6 +44,8 @@ pub struct Shared {
     pub records: Option<Writer>,
     /// For `fetch`.
     pub http: Arc<crate::serve::outbound::Outbound>,
+    /// For `listen`, when a flow listens.
+    pub asr: Option<Arc<dyn super::asr::Recognizer>>,
 }
 
 /// Hands out RTP ports: even numbers of the range, round robin, skipping ports in use.
@@ -284,6 +286,7 @@ fn start(
             prompts: shared.prompts.clone(),
             flow_dir: shared.config.flow_dir.clone(),
             http: shared.http.clone(),
+            asr: shared.asr.clone(),
         },
         input_tx,
     ))

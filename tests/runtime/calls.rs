@@ -139,3 +139,57 @@ fn no_input_takes_the_timeout_path() {
     );
     assert!(rtp.audible > 20, "{rtp:?}");
 }
+
+/// Speaks `text` with espeak-ng into `dir/phrase.ulaw` (8 kHz μ-law), for sipp to stream.
+fn phrase(dir: &std::path::Path, text: &str) {
+    require("sox", "--version");
+    let wav = dir.join("phrase.wav");
+    let ok = std::process::Command::new("espeak-ng")
+        .args(["-v", "ru", "-w"])
+        .arg(&wav)
+        .arg(text)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "espeak-ng speaks");
+    let ok = std::process::Command::new("sox")
+        .arg(&wav)
+        .args(["-r", "8000", "-c", "1", "-t", "ul"])
+        .arg(dir.join("phrase.ulaw"))
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "sox converts");
+}
+
+#[test]
+fn a_listen_flow_hears_the_phrase_the_caller_speaks() {
+    require("espeak-ng", "--version");
+    for (said, answer) in [("готов", "Соединяю."), ("отмена", "Отменено.")]
+    {
+        let rt = Runtime::start(
+            &format!("listen-{said}"),
+            &["tests/fixtures/runtime/flows.ivr"],
+            &[],
+        );
+        phrase(&rt.dir, said);
+        let (sink, received) = rtp_sink(Duration::from_secs(2), Duration::from_secs(30));
+        let out = sipp(&rt.dir, rt.port, "uac_say.xml", "ready", sink);
+        assert!(
+            out.status.success(),
+            "sipp failed:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        received.join().expect("sink");
+        let dir = rt.dir.clone();
+        let (code, stderr) = rt.stop();
+        assert_eq!(code, 0, "{stderr}");
+        let r = record(&Runtime::calls(&dir), "ready").clone();
+        assert_eq!(r["phrases"], serde_json::json!([said]), "{r:#}");
+        assert!(
+            r["prompts"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(|t| t == answer)),
+            "{r:#}"
+        );
+        assert_eq!(r["ended_by"], "flow");
+    }
+}

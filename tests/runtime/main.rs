@@ -3,6 +3,7 @@
 //! protocol's edges and a malformed-message corpus, and the call records are read back with
 //! `ivrc calls`. Nothing is skipped: sipp and espeak-ng come from scripts/setup.sh.
 
+mod asr;
 mod calls;
 mod harness;
 mod protocol;

@@ -628,11 +628,14 @@ impl Core {
         } else {
             format!("{our_to};tag={}", d.local_tag)
         };
-        let target = d
-            .invite
-            .get("Contact")
-            .map(|c| strip_angle(c).to_string())
-            .unwrap_or_else(|| strip_angle(&their_from).to_string());
+        // The caller's Contact, else its From; a URI we could not send to (a broken header)
+        // gives way to the address the INVITE came from.
+        let target = [d.invite.get("Contact"), Some(their_from.as_str())]
+            .into_iter()
+            .flatten()
+            .map(strip_angle)
+            .find(|u| is_plain_sip_uri(u))
+            .map_or_else(|| format!("sip:{}", d.peer), str::to_string);
         let mut headers: Vec<(&str, String)> = vec![
             ("Via", format!("SIP/2.0/UDP {local};branch={branch};rport")),
             ("Max-Forwards", "70".into()),
@@ -729,6 +732,15 @@ fn target_uri(number: &str, request_uri: &str) -> String {
         .map_or_else(|| request_uri.trim_start_matches("sip:"), |(_, h)| h);
     let host = host.split(';').next().unwrap_or(host);
     format!("sip:{number}@{host}")
+}
+
+/// A `sip:`/`sips:` URI with no characters that would break a request line.
+fn is_plain_sip_uri(uri: &str) -> bool {
+    (uri.starts_with("sip:") || uri.starts_with("sips:"))
+        && uri.len() > 4
+        && !uri
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"'))
 }
 
 fn strip_angle(value: &str) -> &str {
@@ -903,6 +915,37 @@ mod tests {
             (1, 0),
             "a retransmitted BYE is answered again, once"
         );
+    }
+
+    #[test]
+    fn a_broken_contact_does_not_break_our_bye() {
+        let t0 = Instant::now();
+        let peer = PEER.parse().expect("addr");
+        let mut core = Core::new("127.0.0.1:5060".parse().expect("addr"));
+        let broken = invite("k", "z9hG4bK-k")
+            .replace(
+                &format!("Contact: <sip:c@{PEER}>"),
+                "Contact: <sip:+7900 oops",
+            )
+            .replace(
+                "From: <sip:+79001234567@127.0.0.1>",
+                "From: \"x\" <tel:+7900>",
+            );
+        core.datagram(broken.as_bytes(), peer, t0);
+        drain(&mut core);
+        core.answer("k", b"v=0\r\n".to_vec(), t0);
+        core.hangup("k", t0);
+        let bye = core
+            .effects()
+            .into_iter()
+            .filter_map(|e| match e {
+                Effect::Send(b, _) if b.starts_with(b"BYE ") => Some(b),
+                _ => None,
+            })
+            .next()
+            .expect("a BYE");
+        assert!(String::from_utf8_lossy(&bye).starts_with("BYE sip:127.0.0.1:5080 SIP/2.0"));
+        assert!(message::parse(&bye).is_ok());
     }
 
     #[test]
