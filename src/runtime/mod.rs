@@ -1,7 +1,7 @@
 //! `ivrc run`: the bundled SIP runtime. A real SIP endpoint over UDP that answers calls and
 //! runs flows with the engine in real time — prompts spoken by espeak-ng and sent as G.711 RTP,
-//! keys from RFC 4733 and SIP INFO, timers, `fetch`, transfers (302/REFER) — and writes a
-//! record of every call.
+//! keys from RFC 4733 and SIP INFO, phrases heard by a keyword spotter ([`asr`]), timers,
+//! `fetch`, transfers (302/REFER) — and writes a record of every call.
 //!
 //! Layout: [`sip`] (messages and the user-agent core; the only code that imports rsip),
 //! [`sdp`], [`media`] (RTP, G.711, DTMF, prompts), [`call`] (one task per call), [`server`]
