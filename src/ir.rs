@@ -641,6 +641,36 @@ pub enum Op {
     End,
 }
 
+impl Op {
+    /// The statement as named in source (`say`, `let`, `if`, `repeat` …), for messages.
+    pub fn keyword(&self) -> &'static str {
+        match self {
+            Op::Answer { .. } => "answer",
+            Op::Say { .. } => "say",
+            Op::Play { .. } => "play",
+            Op::Pause { .. } => "pause",
+            Op::Collect { .. } => "collect",
+            Op::Menu { .. } => "menu",
+            Op::Listen { .. } => "listen",
+            Op::Dial { .. } => "dial",
+            Op::Bridge { .. } => "bridge",
+            Op::Transfer { .. } => "transfer",
+            Op::Record { .. } => "record",
+            Op::Sms { .. } => "sms",
+            Op::Fetch { .. } => "fetch",
+            Op::Assign { .. } => "let",
+            Op::Branch { .. } => "if",
+            Op::LoopStart { .. } | Op::LoopCheck { .. } => "repeat",
+            Op::Label { .. } => "label",
+            Op::Report { .. } => "report",
+            Op::Block { .. } => "block",
+            Op::Hangup { .. } => "hangup",
+            Op::Raise { .. } => "an outcome without an arm",
+            Op::End => "end",
+        }
+    }
+}
+
 /// Text with values put in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]

@@ -51,7 +51,32 @@ pub struct UnsupportedByTarget {
     pub at: miette::SourceSpan,
 }
 
+impl Artifact {
+    /// A JSON file, pretty-printed (text in it is escaped by serde_json).
+    pub fn json(path: String, body: &serde_json::Value) -> Artifact {
+        Artifact {
+            path,
+            contents: serde_json::to_string_pretty(body).unwrap_or_default() + "\n",
+        }
+    }
+}
+
 impl Unsupported {
+    /// A construct `target` cannot express, at `span`, with what to use instead.
+    pub fn new(
+        target: &'static str,
+        span: &ir::SrcSpan,
+        construct: &str,
+        help: &str,
+    ) -> Unsupported {
+        Unsupported {
+            target,
+            construct: construct.to_string(),
+            help: help.to_string(),
+            span: span.clone(),
+        }
+    }
+
     /// The diagnostic to show for this problem.
     pub fn diagnostic(&self) -> UnsupportedByTarget {
         UnsupportedByTarget {

@@ -92,11 +92,8 @@ pub fn listened_phrases(flow: &ir::Flow) -> Vec<(u32, Vec<String>)> {
 
 /// What the runtime cannot run in `flow` yet, each on its statement.
 pub fn capabilities(flow: &ir::Flow) -> Vec<Unsupported> {
-    let refuse = |span: &ir::SrcSpan, construct: &str, help: &str| Unsupported {
-        target: "runtime",
-        construct: construct.into(),
-        help: help.into(),
-        span: span.clone(),
+    let refuse = |span: &ir::SrcSpan, construct: &str, help: &str| {
+        Unsupported::new("runtime", span, construct, help)
     };
     let mut out = Vec::new();
     if media::prompts::Voice::of(

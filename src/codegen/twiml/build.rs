@@ -150,7 +150,7 @@ fn static_verbs(flow: &ir::Flow) -> Result<Vec<Verb>, (String, ir::SrcSpan)> {
                 verbs.push(Verb::Hangup);
                 return Ok(verbs);
             }
-            other => return dynamic(&format!("`{}`", op_name(other))),
+            other => return dynamic(&format!("`{}`", other.keyword())),
         }
         match n.edge(&Outcome::Next) {
             Some(next) => id = next,
@@ -172,34 +172,6 @@ fn fixed(t: &Template) -> Option<String> {
             TemplatePart::Value(_) => None,
         })
         .collect()
-}
-
-/// The statement an op comes from, in the language's words.
-fn op_name(op: &Op) -> &'static str {
-    match op {
-        Op::Answer { .. } => "answer",
-        Op::Say { .. } => "say",
-        Op::Play { .. } => "play",
-        Op::Pause { .. } => "pause",
-        Op::Collect { .. } => "collect",
-        Op::Menu { .. } => "menu",
-        Op::Listen { .. } => "listen",
-        Op::Dial { .. } => "dial",
-        Op::Bridge { .. } => "bridge",
-        Op::Transfer { .. } => "transfer",
-        Op::Record { .. } => "record",
-        Op::Sms { .. } => "sms",
-        Op::Fetch { .. } => "fetch",
-        Op::Assign { .. } => "let",
-        Op::Branch { .. } => "if",
-        Op::LoopStart { .. } | Op::LoopCheck { .. } => "repeat",
-        Op::Label { .. } => "label",
-        Op::Report { .. } => "report",
-        Op::Block { .. } => "block",
-        Op::Hangup { .. } => "hangup",
-        Op::Raise { .. } => "an outcome without an arm",
-        Op::End => "end",
-    }
 }
 
 /// `<campaign>.calls.json`: one `POST /2010-04-01/Accounts/{AccountSid}/Calls.json` per lead.

@@ -155,8 +155,8 @@ pub fn generate(program: &ir::Program, options: &Options) -> Generated {
         }
         let Some(task) = task else { continue };
         out.artifacts
-            .push(json_file(format!("{}.task.json", c.name), &task));
-        out.artifacts.push(json_file(
+            .push(Artifact::json(format!("{}.task.json", c.name), &task));
+        out.artifacts.push(Artifact::json(
             format!("{}.candidates.json", c.name),
             &candidates(c),
         ));
@@ -172,12 +172,7 @@ pub fn generate(program: &ir::Program, options: &Options) -> Generated {
 }
 
 fn refuse(span: &ir::SrcSpan, construct: &str, help: &str) -> Unsupported {
-    Unsupported {
-        target: TARGET,
-        construct: construct.to_string(),
-        help: help.to_string(),
-        span: span.clone(),
-    }
+    Unsupported::new(TARGET, span, construct, help)
 }
 
 fn caveat(span: &ir::SrcSpan, construct: &str, problem: &str, help: &str) -> Caveat {
@@ -187,13 +182,6 @@ fn caveat(span: &ir::SrcSpan, construct: &str, problem: &str, help: &str) -> Cav
         problem: problem.to_string(),
         help: help.to_string(),
         span: span.clone(),
-    }
-}
-
-fn json_file(path: String, body: &Value) -> Artifact {
-    Artifact {
-        path,
-        contents: serde_json::to_string_pretty(body).unwrap_or_default() + "\n",
     }
 }
 
@@ -224,16 +212,18 @@ fn flow_capabilities(flow: &ir::Flow, options: &Options, out: &mut Generated) {
             out.refused.push(refuse(&n.span, construct, help));
             continue;
         }
+        // what the bot has to do: everything but bookkeeping (labels, loops, the end)
         let step = match &n.op {
-            Op::Say { .. } => "say",
-            Op::Play { .. } => "play",
-            Op::Pause { .. } => "pause",
-            Op::Collect { .. } => "collect",
-            Op::Menu { .. } => "menu",
-            Op::Listen { .. } => "listen",
-            Op::Transfer { .. } => "transfer",
-            Op::Report { .. } => "report",
-            Op::Assign { .. } | Op::Branch { .. } => "logic",
+            Op::Say { .. }
+            | Op::Play { .. }
+            | Op::Pause { .. }
+            | Op::Collect { .. }
+            | Op::Menu { .. }
+            | Op::Listen { .. }
+            | Op::Transfer { .. }
+            | Op::Report { .. }
+            | Op::Assign { .. }
+            | Op::Branch { .. } => n.op.keyword(),
             _ => continue,
         };
         first_bot_step.get_or_insert(&n.span);

@@ -110,12 +110,7 @@ pub fn generate(program: &ir::Program, options: &Options) -> Generated {
 }
 
 fn refuse(span: &ir::SrcSpan, construct: &str, help: &str) -> Unsupported {
-    Unsupported {
-        target: TARGET,
-        construct: construct.to_string(),
-        help: help.to_string(),
-        span: span.clone(),
-    }
+    Unsupported::new(TARGET, span, construct, help)
 }
 
 /// Refuses the campaign settings a create-call request cannot hold; true when none.
@@ -389,7 +384,8 @@ impl CampaignBuild<'_> {
                 body.insert("phone".into(), json!(phones[0].1));
                 format!("{name}.call-{}.json", phones[0].0)
             };
-            out.artifacts.push(json_file(path, &Value::Object(body)));
+            out.artifacts
+                .push(Artifact::json(path, &Value::Object(body)));
         }
     }
 
@@ -425,7 +421,7 @@ impl CampaignBuild<'_> {
             }
             calls.push(call);
         }
-        out.artifacts.push(json_file(
+        out.artifacts.push(Artifact::json(
             format!("{}.salebot.json", self.campaign.name),
             &Value::Array(calls),
         ));
@@ -480,13 +476,6 @@ impl CampaignBuild<'_> {
                 });
             }
         }
-    }
-}
-
-fn json_file(path: String, body: &Value) -> Artifact {
-    Artifact {
-        path,
-        contents: serde_json::to_string_pretty(body).unwrap_or_default() + "\n",
     }
 }
 

@@ -67,12 +67,8 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn refuse(&mut self, span: &ir::SrcSpan, construct: &str, help: &str) {
-        self.refused.push(Unsupported {
-            target: self.target,
-            construct: construct.into(),
-            help: help.into(),
-            span: span.clone(),
-        });
+        self.refused
+            .push(Unsupported::new(self.target, span, construct, help));
     }
 
     fn node(&self, id: NodeId) -> &ir::Node {

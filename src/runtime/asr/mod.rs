@@ -182,40 +182,24 @@ fn spot(
     let decoder = pocketsphinx::PsDecoder::init(config);
     let mut cutter = Cutter::default();
     loop {
-        let samples = match input.recv_timeout(GAP) {
-            Ok(s) => s,
+        let utterance = match input.recv_timeout(GAP) {
+            Ok(samples) => cutter.push(&samples),
             // A caller whose RTP stops (no comfort noise) must not hold an utterance open:
             // a gap is heard as silence.
-            Err(RecvTimeoutError::Timeout) => {
-                if let Some(utterance) = cutter.gap(SILENCE_SAMPLES) {
-                    if let Some(text) = decode(&decoder, &utterance) {
-                        if heard
-                            .send(Heard {
-                                text,
-                                confidence: 1.0,
-                            })
-                            .is_err()
-                        {
-                            break;
-                        }
-                    }
-                }
-                continue;
-            }
+            Err(RecvTimeoutError::Timeout) => cutter.gap(SILENCE_SAMPLES),
             Err(RecvTimeoutError::Disconnected) => break,
         };
-        if let Some(utterance) = cutter.push(&samples) {
-            if let Some(text) = decode(&decoder, &utterance) {
-                if heard
-                    .send(Heard {
-                        text,
-                        confidence: 1.0,
-                    })
-                    .is_err()
-                {
-                    break;
-                }
-            }
+        let Some(text) = utterance.and_then(|u| decode(&decoder, &u)) else {
+            continue;
+        };
+        if heard
+            .send(Heard {
+                text,
+                confidence: 1.0,
+            })
+            .is_err()
+        {
+            break;
         }
     }
 }
