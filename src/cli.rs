@@ -88,6 +88,10 @@ pub struct RunArgs {
     /// The store call records and entries are written to.
     #[arg(long, default_value = "ivrc-entries.db")]
     pub store: PathBuf,
+    /// The recognizer for `listen`: `pocketsphinx` (the bundled offline keyword spotter) or
+    /// `vosk:ws://HOST:PORT` (a Vosk server).
+    #[arg(long, default_value = "pocketsphinx")]
+    pub asr: String,
     /// The pocketsphinx acoustic model the keyword spotter uses for `listen`.
     #[arg(long, default_value = "/usr/share/pocketsphinx/model/en-us")]
     pub asr_model: PathBuf,

@@ -2,7 +2,7 @@
 //! on a UDP socket until SIGINT or SIGTERM (`ivrc::runtime`).
 
 use crate::cli::RunArgs;
-use ivrc::runtime::asr::{Recognizer, Spotter};
+use ivrc::runtime::asr::{Recognizer, Spotter, Vosk};
 use ivrc::runtime::media::prompts::{Espeak, Prompts, Voice};
 use ivrc::runtime::{self, server, Config};
 use ivrc::store::Store;
@@ -139,14 +139,26 @@ fn listening_recognizer(
     if listens.is_empty() {
         return Ok(None);
     }
-    let spotter =
-        Spotter::new(&args.asr_model, args.cache_dir.join("asr")).map_err(|e| e.to_string())?;
+    let recognizer: Arc<dyn Recognizer> = match args.asr.strip_prefix("vosk:") {
+        Some(url) => Arc::new(Vosk::new(url).map_err(|e| format!("--asr: {e}"))?),
+        None if args.asr == "pocketsphinx" => Arc::new(
+            Spotter::new(&args.asr_model, args.cache_dir.join("asr")).map_err(|e| e.to_string())?,
+        ),
+        None => {
+            return Err(format!(
+                "--asr `{}` is not `pocketsphinx` or `vosk:ws://HOST:PORT`",
+                args.asr
+            ))
+        }
+    };
     for (flow, line, phrases) in &listens {
-        spotter
-            .prepare(phrases)
-            .map_err(|e| format!("flow `{flow}`, `listen` on line {line}: the keyword spotter cannot listen for it: {e}"))?;
+        recognizer.prepare(phrases).map_err(|e| {
+            format!(
+                "flow `{flow}`, `listen` on line {line}: the recognizer cannot listen for it: {e}"
+            )
+        })?;
     }
-    Ok(Some(Arc::new(spotter)))
+    Ok(Some(recognizer))
 }
 
 /// Completes on SIGINT or SIGTERM.

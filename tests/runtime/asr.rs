@@ -113,3 +113,95 @@ fn keyword_spotter_accuracy_on_espeak_speech() {
         );
     }
 }
+
+/// A stand-in Vosk server: takes one connection, keeps its config, and once 0.5 s of audio has
+/// arrived answers with `said` as a final result (partials before).
+fn mock_vosk(said: &'static str) -> (u16, std::thread::JoinHandle<(String, usize)>) {
+    use tokio_tungstenite::tungstenite::{accept, Message};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let port = listener.local_addr().expect("addr").port();
+    let handle = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("the runtime connects");
+        let mut ws = accept(stream).expect("a WebSocket handshake");
+        let mut config = String::new();
+        let mut audio = 0;
+        let mut answered = false;
+        while let Ok(m) = ws.read() {
+            let reply = match m {
+                Message::Text(t) if t.contains("\"config\"") => {
+                    config = t;
+                    continue;
+                }
+                Message::Text(t) if t.contains("eof") => r#"{"text": ""}"#.to_string(),
+                Message::Binary(b) => {
+                    audio += b.len();
+                    if audio >= 8000 && !answered {
+                        answered = true;
+                        format!(
+                            r#"{{"result": [{{"word": "{said}", "conf": 0.8}}], "text": "{said}"}}"#
+                        )
+                    } else {
+                        r#"{"partial": ""}"#.to_string()
+                    }
+                }
+                Message::Close(_) => break,
+                _ => continue,
+            };
+            if ws.send(Message::Text(reply)).is_err() {
+                break;
+            }
+        }
+        (config, audio)
+    });
+    (port, handle)
+}
+
+#[test]
+fn the_vosk_client_sends_the_phrases_and_audio_and_the_flow_takes_its_answer() {
+    require("espeak-ng", "--version");
+    // The caller says «готов»; the stand-in server answers «отмена»: the branch taken shows
+    // the answer came from the server.
+    let (vosk, server) = mock_vosk("отмена");
+    let url = format!("vosk:ws://127.0.0.1:{vosk}");
+    let rt = super::harness::Runtime::start(
+        "vosk",
+        &["tests/fixtures/runtime/flows.ivr"],
+        &["--asr", &url],
+    );
+    super::calls::phrase(&rt.dir, "готов");
+    let (sink, received) =
+        super::harness::rtp_sink(Duration::from_secs(2), Duration::from_secs(30));
+    let out = super::harness::sipp(&rt.dir, rt.port, "uac_say.xml", "ready", sink);
+    assert!(
+        out.status.success(),
+        "sipp failed:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    received.join().expect("sink");
+    let dir = rt.dir.clone();
+    let (code, stderr) = rt.stop();
+    assert_eq!(code, 0, "{stderr}");
+    let (config, audio) = server.join().expect("the stand-in server");
+    let config: serde_json::Value = serde_json::from_str(&config).expect("a JSON config");
+    assert_eq!(config["config"]["sample_rate"], 8000);
+    assert_eq!(
+        config["config"]["phrase_list"],
+        serde_json::json!(["готов", "отмена", "[unk]"])
+    );
+    assert!(
+        audio >= 8000,
+        "16-bit audio reached the server: {audio} bytes"
+    );
+    let records = super::harness::Runtime::calls(&dir);
+    let r = records
+        .iter()
+        .find(|r| r["flow"] == "ready")
+        .expect("a record");
+    assert_eq!(r["phrases"], serde_json::json!(["отмена"]), "{r:#}");
+    assert!(
+        r["prompts"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|t| t == "Отменено.")),
+        "{r:#}"
+    );
+}

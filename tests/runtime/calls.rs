@@ -141,7 +141,7 @@ fn no_input_takes_the_timeout_path() {
 }
 
 /// Speaks `text` with espeak-ng into `dir/phrase.ulaw` (8 kHz μ-law), for sipp to stream.
-fn phrase(dir: &std::path::Path, text: &str) {
+pub fn phrase(dir: &std::path::Path, text: &str) {
     require("sox", "--version");
     let wav = dir.join("phrase.wav");
     let ok = std::process::Command::new("espeak-ng")

@@ -1,11 +1,14 @@
 //! Keyword listening for `listen`: a [`Recognizer`] is given a flow's phrases and fed the
 //! caller's 8 kHz audio, and reports each phrase it hears at the end of an utterance. The
-//! bundled one is an offline keyword spotter on pocketsphinx ([`Spotter`]); each listening
-//! runs on its own thread, since the decoder is not thread-safe.
+//! bundled one is an offline keyword spotter on pocketsphinx ([`Spotter`]; each listening runs
+//! on its own thread, since the decoder is not thread-safe); [`Vosk`] is a client for a Vosk
+//! server.
 
 mod lexicon;
+mod vosk;
 
 pub use lexicon::{dictionary, grammar, russian};
+pub use vosk::Vosk;
 
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
