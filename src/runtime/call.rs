@@ -137,6 +137,39 @@ async fn join_or_wait<T>(task: &mut Option<JoinHandle<T>>) -> Result<T, tokio::t
     }
 }
 
+/// One RTP packet from the caller: a key (RFC 4733), or audio for the recognizer.
+fn incoming(
+    packet: &[u8],
+    call: &mut Call<'_>,
+    keys: &mut dtmf::Receiver,
+    listening: Option<&Listening>,
+    negotiated: &Negotiated,
+) {
+    let Some(p) = rtp::parse(packet) else {
+        return;
+    };
+    if Some(p.header.payload_type) == negotiated.dtmf_payload_type {
+        if let Some(k) = keys.packet(p.header.timestamp, p.payload) {
+            call.record.keys.push(k);
+            call.handle(Event::Key {
+                leg: CALLER,
+                key: k,
+            });
+        }
+    } else if p.header.payload_type == negotiated.codec.payload_type() {
+        if let Some(l) = listening {
+            let decode = if negotiated.codec == Codec::Pcma {
+                g711::alaw_decode
+            } else {
+                g711::ulaw_decode
+            };
+            let audio: Vec<i16> = p.payload.iter().map(|&b| decode(b)).collect();
+            // A recognizer that falls behind loses audio, not the call.
+            let _ = l.audio.try_send(audio);
+        }
+    }
+}
+
 /// The next phrase of a listening when there is one, forever otherwise.
 async fn heard_or_wait(listening: &mut Option<Listening>) -> Option<super::asr::Heard> {
     match listening {
@@ -462,7 +495,6 @@ pub async fn run(setup: CallSetup) {
     let mut rendering: Option<JoinHandle<Result<Samples, String>>> = None;
     let mut fetching: Option<JoinHandle<Result<serde_json::Value, String>>> = None;
     let mut listening: Option<Listening> = None;
-    let mut audio = [0i16; 2048];
     loop {
         if call.stop_listening {
             call.stop_listening = false;
@@ -512,30 +544,14 @@ pub async fn run(setup: CallSetup) {
                 }
                 None => break,
             },
-            received = media.recv_from(&mut buf) => {
-                if let Ok((n, _)) = received {
-                    if let Some(p) = rtp::parse(&buf[..n]) {
-                        if Some(p.header.payload_type) == negotiated.dtmf_payload_type {
-                            if let Some(k) = receiver.packet(p.header.timestamp, p.payload) {
-                                call.record.keys.push(k);
-                                call.handle(Event::Key { leg: CALLER, key: k });
-                            }
-                        } else if p.header.payload_type == negotiated.codec.payload_type() {
-                            if let Some(l) = &listening {
-                                let n = p.payload.len().min(audio.len());
-                                let decode = if negotiated.codec == Codec::Pcma { g711::alaw_decode } else { g711::ulaw_decode };
-                                for (a, &b) in audio.iter_mut().zip(&p.payload[..n]) {
-                                    *a = decode(b);
-                                }
-                                // A recognizer that falls behind loses audio, not the call.
-                                let _ = l.audio.try_send(audio[..n].to_vec());
-                            }
-                        }
-                    }
-                }
-            },
             () = sleep_until(call.sender.next.into()), if call.answered && !call.sip_done => {
-                if call.sender.tick(&media, Instant::now()) {
+                let prompt_done = call.sender.tick(&media, Instant::now());
+                // What the caller sent since the last tick (keys, speech), read once per packet
+                // time rather than woken for on every packet: half the wake-ups under load.
+                while let Ok((n, _)) = media.try_recv_from(&mut buf) {
+                    incoming(&buf[..n], &mut call, &mut receiver, listening.as_ref(), &negotiated);
+                }
+                if prompt_done {
                     call.handle(Event::PromptDone { leg: CALLER });
                 }
             },
