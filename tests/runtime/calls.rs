@@ -64,6 +64,23 @@ fn the_sum_task_keys_12_and_30_and_hears_42() {
         "{rtp:?}"
     );
     assert_eq!(rtp.payload_types, [0], "PCMU as offered");
+    // The same record as people read it.
+    let store = dir.join("calls.db").display().to_string();
+    let human = std::process::Command::new(env!("CARGO_BIN_EXE_ivrc"))
+        .args(["calls", "--store", &store])
+        .output()
+        .expect("ivrc calls");
+    let text = String::from_utf8_lossy(&human.stdout);
+    assert!(
+        text.contains("+79001234567 → sum  flow sum")
+            && text.contains("ended by flow  keys \"12#30#\"  a=12 b=30 sum=42"),
+        "{text}"
+    );
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_ivrc"))
+        .args(["calls", "--store", &store, "--since", "yesterday"])
+        .output()
+        .expect("ivrc calls");
+    assert_eq!(bad.status.code(), Some(2), "a bad --since is a usage error");
 }
 
 #[test]
