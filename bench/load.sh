@@ -36,8 +36,9 @@ for _ in $(seq 50); do grep -q listening "$work/ivrc.log" 2>/dev/null && break; 
 grep -q listening "$work/ivrc.log" || { cat "$work/ivrc.log" >&2; exit 1; }
 base_fds=$(ls /proc/$ivrc_pid/fd | wc -l)
 export SUT_PID=$ivrc_pid SUT_ADDR=127.0.0.1:5070 OUT_DIR=$out CAPTURE=1
-# Each live call holds one RTP socket: open descriptors above the idle count are live calls.
-export SUT_CHANNELS="echo \$(( \$(ls /proc/$ivrc_pid/fd | wc -l) - $base_fds )) active channels"
+# Each live call holds its RTP socket twice (the call reads, the media clock sends): half the
+# open descriptors above the idle count are live calls.
+export SUT_CHANNELS="echo \$(( (\$(ls /proc/$ivrc_pid/fd | wc -l) - $base_fds) / 2 )) active channels"
 rm -rf "$out"; mkdir -p "$out"
 cd "$work"
 case $test in

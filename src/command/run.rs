@@ -72,6 +72,13 @@ pub fn run(args: &RunArgs) -> u8 {
         records: Some(store.into_writer()),
         http: Arc::new(ivrc::serve::outbound::Outbound::new(None)),
         asr,
+        clock: match ivrc::runtime::media::clock::Clock::start() {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                eprintln!("error: cannot start the media clock: {e}");
+                return 2;
+            }
+        },
     };
     let tokio = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -5,6 +5,7 @@
 //! record.
 
 use super::asr::{Listening, Recognizer};
+use super::media::clock::{Clock, Play, Stream};
 use super::media::{dtmf, g711, prompts::Prompts, prompts::Samples, prompts::Voice, rtp};
 use super::sdp::{Codec, Negotiated};
 use super::sip::core::Gone;
@@ -12,7 +13,6 @@ use crate::engine::{Audio, Command, Engine, Event, TimerId};
 use crate::ir::{self, LegId};
 use crate::store::CallRecord;
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,13 +22,6 @@ use tokio::time::sleep_until;
 
 /// The caller's leg.
 const CALLER: LegId = LegId(0);
-/// One RTP packet of G.711 at 8 kHz: 20 ms.
-const PACKET: Duration = Duration::from_millis(20);
-/// Samples in one packet.
-const SAMPLES: usize = 160;
-/// When sending falls this far behind (a stalled machine), the clock restarts instead of
-/// sending a burst.
-const MAX_LAG: Duration = Duration::from_millis(100);
 
 /// What reaches a call from the SIP side.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,47 +79,10 @@ pub struct CallSetup {
     pub http: Arc<crate::serve::outbound::Outbound>,
     /// For `listen`.
     pub asr: Option<Arc<dyn Recognizer>>,
-}
-
-/// The RTP stream we send.
-struct Sender {
-    header: rtp::Header,
-    a_law: bool,
-    next: Instant,
-    playing: Option<(Samples, usize)>,
-    packet: Vec<u8>,
-    payload: Vec<u8>,
-    remote: SocketAddr,
-}
-
-impl Sender {
-    /// Sends one packet: the next 20 ms of the prompt, or silence. True when the prompt ended
-    /// with this packet.
-    fn tick(&mut self, socket: &tokio::net::UdpSocket, now: Instant) -> bool {
-        let mut frame = [0i16; SAMPLES];
-        let mut finished = false;
-        if let Some((samples, pos)) = &mut self.playing {
-            let end = (*pos + SAMPLES).min(samples.len());
-            frame[..end - *pos].copy_from_slice(&samples[*pos..end]);
-            *pos = end;
-            finished = end >= samples.len();
-        }
-        if finished {
-            self.playing = None;
-        }
-        g711::encode(&frame, self.a_law, &mut self.payload);
-        self.header.write(&self.payload, &mut self.packet);
-        // A full socket buffer loses this packet, as a network would; the clock goes on.
-        let _ = socket.try_send_to(&self.packet, self.remote);
-        self.header.marker = false;
-        self.header.sequence = self.header.sequence.wrapping_add(1);
-        self.header.timestamp = self.header.timestamp.wrapping_add(SAMPLES as u32);
-        self.next += PACKET;
-        if now.saturating_duration_since(self.next) > MAX_LAG {
-            self.next = now + PACKET;
-        }
-        finished
-    }
+    /// The media clock that sends our RTP once the call is answered.
+    pub clock: Arc<Clock>,
+    /// A handle of `media` for the clock to send with.
+    pub media_out: std::net::UdpSocket,
 }
 
 /// Waits for a task when there is one, forever otherwise (a disabled `select!` branch).
@@ -222,7 +178,11 @@ struct Call<'f> {
     /// A listening started, until the loop takes it; `stop_listening` ends the current one.
     new_listening: Option<Listening>,
     stop_listening: bool,
-    sender: Sender,
+    /// Our RTP stream, until the answer hands it to the clock.
+    stream: Option<Stream>,
+    clock: Arc<Clock>,
+    /// What the stream sends.
+    play: Arc<std::sync::Mutex<Play>>,
     record: CallRecord,
 }
 
@@ -235,8 +195,24 @@ impl<'f> Call<'f> {
             let _ = self
                 .requests
                 .send(CallRequest::Answer(self.call_id.clone(), sdp));
-            self.sender.next = Instant::now();
+            if let Some(stream) = self.stream.take() {
+                self.clock.add(stream);
+            }
         }
+    }
+
+    /// Puts a prompt on the stream (or silence), starting a new generation.
+    fn set_prompt(&mut self, samples: Option<Samples>) {
+        let mut play = self.play.lock().unwrap_or_else(|p| p.into_inner());
+        play.generation += 1;
+        play.prompt = samples.map(|s| (s, 0));
+    }
+
+    fn prompt_generation(&self) -> u64 {
+        self.play
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .generation
     }
 
     fn handle(&mut self, event: Event) {
@@ -299,7 +275,7 @@ impl<'f> Call<'f> {
                 }
             }
             Command::StopPrompt { .. } => {
-                self.sender.playing = None;
+                self.set_prompt(None);
                 self.stop_render = true;
                 if let Some(r) = self.new_render.take() {
                     r.abort();
@@ -336,6 +312,7 @@ impl<'f> Call<'f> {
             }
             Command::Transfer { number, .. } => {
                 self.sip_done = true;
+                self.stop_media();
                 self.record.ended_by = "transfer".into();
                 let _ = self
                     .requests
@@ -381,9 +358,15 @@ impl<'f> Call<'f> {
         self.new_render = Some(tokio::task::spawn_blocking(job));
     }
 
+    /// No more RTP: the call is over on the SIP side.
+    fn stop_media(&mut self) {
+        self.play.lock().unwrap_or_else(|p| p.into_inner()).stopped = true;
+    }
+
     fn hang_up(&mut self, by: &str) {
         if !self.sip_done {
             self.sip_done = true;
+            self.stop_media();
             if self.record.ended_by.is_empty() {
                 self.record.ended_by = by.into();
             }
@@ -395,6 +378,7 @@ impl<'f> Call<'f> {
 
     fn gone(&mut self, why: &str) {
         self.sip_done = true;
+        self.stop_media();
         if self.record.ended_by.is_empty() {
             self.record.ended_by = why.into();
         }
@@ -422,7 +406,11 @@ pub async fn run(setup: CallSetup) {
         flow_dir,
         http,
         asr,
+        clock,
+        media_out,
     } = setup;
+    let play = Arc::new(std::sync::Mutex::new(Play::default()));
+    let (done_tx, mut prompt_done) = mpsc::unbounded_channel::<u64>();
     let Some(flow) = program.flows.get(flow) else {
         return;
     };
@@ -450,7 +438,9 @@ pub async fn run(setup: CallSetup) {
         asr,
         new_listening: None,
         stop_listening: false,
-        sender: Sender {
+        stream: Some(Stream {
+            socket: media_out,
+            remote: negotiated.remote,
             header: rtp::Header {
                 payload_type: negotiated.codec.payload_type(),
                 marker: true,
@@ -459,12 +449,11 @@ pub async fn run(setup: CallSetup) {
                 ssrc: seed.rotate_left(7) ^ 0x1bad_b002,
             },
             a_law: negotiated.codec == Codec::Pcma,
-            next: Instant::now(),
-            playing: None,
-            packet: Vec::with_capacity(12 + SAMPLES),
-            payload: Vec::with_capacity(SAMPLES),
-            remote: negotiated.remote,
-        },
+            play: play.clone(),
+            done: done_tx,
+        }),
+        clock,
+        play,
         record: CallRecord {
             call_id: call_id.clone(),
             flow: flow.name.clone(),
@@ -544,14 +533,13 @@ pub async fn run(setup: CallSetup) {
                 }
                 None => break,
             },
-            () = sleep_until(call.sender.next.into()), if call.answered && !call.sip_done => {
-                let prompt_done = call.sender.tick(&media, Instant::now());
-                // What the caller sent since the last tick (keys, speech), read once per packet
-                // time rather than woken for on every packet: half the wake-ups under load.
-                while let Ok((n, _)) = media.try_recv_from(&mut buf) {
+            received = media.recv_from(&mut buf) => {
+                if let Ok((n, _)) = received {
                     incoming(&buf[..n], &mut call, &mut receiver, listening.as_ref(), &negotiated);
                 }
-                if prompt_done {
+            },
+            Some(generation) = prompt_done.recv() => {
+                if generation == call.prompt_generation() && !call.sip_done {
                     call.handle(Event::PromptDone { leg: CALLER });
                 }
             },
@@ -564,7 +552,7 @@ pub async fn run(setup: CallSetup) {
             rendered = join_or_wait(&mut rendering) => {
                 rendering = None;
                 match rendered {
-                    Ok(Ok(samples)) if !samples.is_empty() => call.sender.playing = Some((samples, 0)),
+                    Ok(Ok(samples)) if !samples.is_empty() => call.set_prompt(Some(samples)),
                     Ok(Ok(_)) => call.handle(Event::PromptDone { leg: CALLER }),
                     Ok(Err(e)) => {
                         call.record.errors.push(format!("prompt: {e}"));
@@ -589,6 +577,7 @@ pub async fn run(setup: CallSetup) {
             },
         }
     }
+    call.stop_media();
     if let Some(r) = rendering.take() {
         r.abort();
     }

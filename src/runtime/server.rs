@@ -46,6 +46,8 @@ pub struct Shared {
     pub http: Arc<crate::serve::outbound::Outbound>,
     /// For `listen`, when a flow listens.
     pub asr: Option<Arc<dyn super::asr::Recognizer>>,
+    /// Sends every call's RTP.
+    pub clock: Arc<super::media::clock::Clock>,
 }
 
 /// Hands out RTP ports: even numbers of the range, round robin, skipping ports in use.
@@ -264,6 +266,9 @@ fn start(
     let media_addr = std_socket
         .local_addr()
         .map_err(|_| (500, "Server Internal Error"))?;
+    let media_out = std_socket
+        .try_clone()
+        .map_err(|_| (500, "Server Internal Error"))?;
     std_socket
         .set_nonblocking(true)
         .map_err(|_| (500, "Server Internal Error"))?;
@@ -287,6 +292,8 @@ fn start(
             flow_dir: shared.config.flow_dir.clone(),
             http: shared.http.clone(),
             asr: shared.asr.clone(),
+            clock: shared.clock.clone(),
+            media_out,
         },
         input_tx,
     ))

@@ -1,6 +1,7 @@
 //! Media of a call: RTP packets, G.711, RFC 4733 and SIP INFO keys, and prompt audio
 //! (speech and files at 8 kHz).
 
+pub mod clock;
 pub mod dtmf;
 pub mod g711;
 pub mod prompts;
