@@ -249,6 +249,19 @@ impl<'f> Call<'f> {
                     return;
                 }
                 self.answer();
+                let known = self
+                    .voice
+                    .as_ref()
+                    .and_then(|v| self.prompts.speech_in_memory(&text, v));
+                if let Some(samples) = known.filter(|s| !s.is_empty()) {
+                    // heard before: no render task
+                    self.stop_render = true;
+                    if let Some(r) = self.new_render.take() {
+                        r.abort();
+                    }
+                    self.set_prompt(Some(samples));
+                    return;
+                }
                 let (prompts, voice) = (self.prompts.clone(), self.voice.clone());
                 self.start_render(move || match voice {
                     Some(v) => prompts.speech(&text, &v).map_err(|e| e.to_string()),

@@ -152,6 +152,22 @@ impl Prompts {
             .clone()
     }
 
+    /// The cache key of `text` spoken with `voice` (engine, language, voice and text).
+    fn speech_key(&self, text: &str, voice: &Voice) -> String {
+        let mut hash = Sha256::new();
+        for part in [self.tts.id().as_str(), &voice.lang, &voice.gender, text] {
+            hash.update(part.as_bytes());
+            hash.update([0]);
+        }
+        hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// `text` spoken with `voice` when it is in memory already: no blocking, so a call can
+    /// start a prompt it has heard before without a render task.
+    pub fn speech_in_memory(&self, text: &str, voice: &Voice) -> Option<Samples> {
+        self.remembered(&self.speech_key(text, voice))
+    }
+
     /// `text` spoken with `voice`, from memory, the disk cache, or the engine. Blocking: run
     /// it off the async threads.
     ///
@@ -159,12 +175,7 @@ impl Prompts {
     ///
     /// [`PromptError::Tts`] when the engine fails.
     pub fn speech(&self, text: &str, voice: &Voice) -> Result<Samples, PromptError> {
-        let mut hash = Sha256::new();
-        for part in [self.tts.id().as_str(), &voice.lang, &voice.gender, text] {
-            hash.update(part.as_bytes());
-            hash.update([0]);
-        }
-        let key: String = hash.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        let key = self.speech_key(text, voice);
         if let Some(s) = self.remembered(&key) {
             return Ok(s);
         }
