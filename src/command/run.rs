@@ -101,14 +101,22 @@ pub fn run(args: &RunArgs) -> u8 {
         let addr = socket
             .local_addr()
             .map_or(args.listen.clone(), |a| a.to_string());
+        // TCP on the same address and port as UDP.
+        let tcp = match tokio::net::TcpListener::bind(&addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: cannot listen on {addr} (TCP): {e}");
+                return 2;
+            }
+        };
         // Printing may fail (a closed pipe); the server goes on regardless.
         let mut stdout = std::io::stdout();
-        let _ = writeln!(stdout, "listening on sip:{addr} (UDP)");
+        let _ = writeln!(stdout, "listening on sip:{addr} (UDP and TCP)");
         for n in &names {
             let _ = writeln!(stdout, "  flow: sip:{n}@{addr}");
         }
         let _ = stdout.flush();
-        match server::run(socket, shared, shutdown_signal()).await {
+        match server::run(socket, Some(tcp), shared, shutdown_signal()).await {
             Ok(summary) => {
                 let _ = writeln!(
                     stdout,

@@ -81,16 +81,26 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Serves calls on `socket` until `shutdown` completes and the calls are over.
+/// Serves calls on `socket` (UDP) and `tcp` until `shutdown` completes and the calls are over.
 ///
 /// # Errors
 ///
 /// The socket's errors other than a peer's ICMP refusal.
 pub async fn run(
     socket: UdpSocket,
+    tcp: Option<tokio::net::TcpListener>,
     shared: Shared,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<Summary> {
+    let connections = super::sip::tcp::Connections::default();
+    let (tcp_messages, mut from_tcp) = mpsc::unbounded_channel::<(Vec<u8>, SocketAddr)>();
+    if let Some(listener) = tcp {
+        tokio::spawn(super::sip::tcp::accept(
+            listener,
+            connections.clone(),
+            tcp_messages,
+        ));
+    }
     let local = socket.local_addr()?;
     let mut core = Core::new(local);
     let shared = Arc::new(shared);
@@ -115,7 +125,10 @@ pub async fn run(
             for effect in core.effects() {
                 match effect {
                     Effect::Send(bytes, to) => {
-                        let _ = socket.send_to(&bytes, to).await;
+                        // On the peer's TCP connection when it has one, else by UDP.
+                        if let Err(bytes) = connections.send(to, bytes) {
+                            let _ = socket.send_to(&bytes, to).await;
+                        }
                     }
                     Effect::Start(new) => {
                         match start(
@@ -168,6 +181,7 @@ pub async fn run(
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
                 Err(e) => return Err(e),
             },
+            Some((bytes, peer)) = from_tcp.recv() => core.datagram(&bytes, peer, Instant::now()),
             Some(request) = requests.recv() => {
                 let now = Instant::now();
                 match request {

@@ -210,3 +210,30 @@ fn a_listen_flow_hears_the_phrase_the_caller_speaks() {
         assert_eq!(r["ended_by"], "flow");
     }
 }
+
+#[test]
+fn the_sum_task_works_over_tcp() {
+    require("espeak-ng", "--version");
+    let rt = Runtime::start("tcp", &["examples/sum.ivr"], &[]);
+    let (sink, received) = rtp_sink(Duration::from_secs(2), Duration::from_secs(40));
+    let out =
+        super::harness::sipp_with(&rt.dir, rt.port, "uac_sum.xml", "sum", sink, &["-t", "t1"]);
+    assert!(
+        out.status.success(),
+        "sipp over TCP failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    received.join().expect("sink");
+    let dir = rt.dir.clone();
+    let (code, stderr) = rt.stop();
+    assert_eq!(code, 0, "{stderr}");
+    let records = Runtime::calls(&dir);
+    let r = record(&records, "sum");
+    assert_eq!(r["keys"], "12#30#");
+    assert_eq!(value(r, "sum"), Some("42"));
+    assert_eq!(
+        r["ended_by"], "flow",
+        "our BYE went back over the connection: {r:#}"
+    );
+}

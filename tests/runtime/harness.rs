@@ -164,6 +164,18 @@ pub fn sipp(
     service: &str,
     rtp_sink: u16,
 ) -> Output {
+    sipp_with(dir, port, scenario, service, rtp_sink, &[])
+}
+
+/// [`sipp`] with more sipp arguments (`-t t1` for TCP).
+pub fn sipp_with(
+    dir: &std::path::Path,
+    port: u16,
+    scenario: &str,
+    service: &str,
+    rtp_sink: u16,
+    extra: &[&str],
+) -> Output {
     require("sipp", "-v");
     let scenario = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/sip")
@@ -186,6 +198,7 @@ pub fn sipp(
             "-timeout_error",
             "-trace_err",
         ])
+        .args(extra)
         .arg(format!("127.0.0.1:{port}"))
         .output()
         .expect("sipp runs")

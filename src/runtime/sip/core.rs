@@ -636,8 +636,21 @@ impl Core {
             .map(strip_angle)
             .find(|u| is_plain_sip_uri(u))
             .map_or_else(|| format!("sip:{}", d.peer), str::to_string);
+        // The transport the caller used (their top Via), for our Via.
+        let transport = if d
+            .invite
+            .get("Via")
+            .is_some_and(|v| v.to_ascii_uppercase().starts_with("SIP/2.0/TCP"))
+        {
+            "TCP"
+        } else {
+            "UDP"
+        };
         let mut headers: Vec<(&str, String)> = vec![
-            ("Via", format!("SIP/2.0/UDP {local};branch={branch};rport")),
+            (
+                "Via",
+                format!("SIP/2.0/{transport} {local};branch={branch};rport"),
+            ),
             ("Max-Forwards", "70".into()),
             ("From", our_from),
             ("To", their_from),
