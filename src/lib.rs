@@ -19,6 +19,7 @@
 pub mod check;
 pub mod codegen;
 pub mod engine;
+pub mod fetch;
 pub mod ir;
 pub mod leads;
 pub mod lower;

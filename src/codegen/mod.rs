@@ -143,6 +143,25 @@ impl Caveat {
     }
 }
 
+impl Caveat {
+    /// A caveat of `target` about `construct` at `span`: what happens to it and what to do.
+    pub fn new(
+        target: &'static str,
+        span: &ir::SrcSpan,
+        construct: &str,
+        problem: &str,
+        help: &str,
+    ) -> Caveat {
+        Caveat {
+            target,
+            construct: construct.to_string(),
+            problem: problem.to_string(),
+            help: help.to_string(),
+            span: span.clone(),
+        }
+    }
+}
+
 /// What a target that builds with caveats produced: files when nothing was refused.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Generated {
@@ -152,4 +171,52 @@ pub struct Generated {
     pub caveats: Vec<Caveat>,
     /// Constructs the target cannot express (errors).
     pub refused: Vec<Unsupported>,
+}
+
+impl Generated {
+    /// The start of a target that only runs campaigns, and whether there is anything to build:
+    /// a program without campaigns is refused at its first flow, and every flow no campaign
+    /// runs gets a caveat. `add_one` and `bind` say how, in the target's words.
+    pub fn for_campaigns(
+        program: &ir::Program,
+        target: &'static str,
+        add_one: &str,
+        bind: &str,
+    ) -> (Generated, bool) {
+        let mut out = Generated::default();
+        if program.campaigns.is_empty() {
+            if let Some(flow) = program.flows.first() {
+                out.refused.push(Unsupported::new(
+                    target,
+                    &flow.span,
+                    "a flow without a campaign",
+                    add_one,
+                ));
+            }
+            return (out, false);
+        }
+        for flow in program
+            .flows
+            .iter()
+            .filter(|f| !program.campaigns.iter().any(|c| c.flow == f.name))
+        {
+            let construct = format!("flow `{}`", flow.name);
+            out.caveats.push(Caveat::new(
+                target,
+                &flow.span,
+                &construct,
+                "is run by no campaign, so nothing is built for it",
+                bind,
+            ));
+        }
+        (out, true)
+    }
+
+    /// The result: no files when anything was refused.
+    pub fn finish(mut self) -> Generated {
+        if !self.refused.is_empty() {
+            self.artifacts.clear();
+        }
+        self
+    }
 }

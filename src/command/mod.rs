@@ -10,3 +10,14 @@ pub mod run;
 pub mod serve;
 pub mod sim;
 pub mod test;
+
+/// The tokio runtime of the servers (`serve`, `run`), or exit status 2 with the reason printed.
+fn async_runtime() -> Result<tokio::runtime::Runtime, u8> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("error: cannot start the runtime: {e}");
+            2
+        })
+}

@@ -70,7 +70,7 @@ pub fn run(args: &RunArgs) -> u8 {
         },
         prompts,
         records: Some(store.into_writer()),
-        http: Arc::new(ivrc::serve::outbound::Outbound::new(None)),
+        http: Arc::new(ivrc::fetch::Fetcher::new()),
         asr,
         clock: match ivrc::runtime::media::clock::Clock::start() {
             Ok(c) => Arc::new(c),
@@ -80,15 +80,9 @@ pub fn run(args: &RunArgs) -> u8 {
             }
         },
     };
-    let tokio = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let tokio = match super::async_runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return 2;
-        }
+        Err(code) => return code,
     };
     let code = tokio.block_on(async {
         let socket = match tokio::net::UdpSocket::bind(&args.listen).await {

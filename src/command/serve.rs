@@ -96,15 +96,9 @@ pub fn run(args: &ServeArgs) -> u8 {
         }
     };
     let app = Arc::new(App::new(program, config, store));
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::async_runtime() {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
-            return 2;
-        }
+        Err(code) => return code,
     };
     runtime.block_on(async {
         let listener = match tokio::net::TcpListener::bind(&args.listen).await {

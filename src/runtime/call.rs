@@ -76,7 +76,7 @@ pub struct CallSetup {
     /// Where the flow file is (for `play` of local files).
     pub flow_dir: PathBuf,
     /// For `fetch`.
-    pub http: Arc<crate::serve::outbound::Outbound>,
+    pub http: Arc<crate::fetch::Fetcher>,
     /// For `listen`.
     pub asr: Option<Arc<dyn Recognizer>>,
     /// The media clock that sends our RTP once the call is answered.
@@ -159,7 +159,7 @@ struct Call<'f> {
     requests: mpsc::UnboundedSender<CallRequest>,
     prompts: Arc<Prompts>,
     flow_dir: PathBuf,
-    http: Arc<crate::serve::outbound::Outbound>,
+    http: Arc<crate::fetch::Fetcher>,
     voice: Option<Voice>,
     answer_sdp: Vec<u8>,
     answered: bool,
@@ -309,7 +309,7 @@ impl<'f> Call<'f> {
                 timeout_ms,
             } => {
                 let http = self.http.clone();
-                let request = crate::serve::voice::FetchRequest {
+                let request = crate::fetch::FetchRequest {
                     method,
                     url,
                     params,
@@ -520,7 +520,7 @@ pub async fn run(setup: CallSetup) {
         if call.engine.ended() {
             call.hang_up("flow");
         }
-        if call.sip_done && (call.engine.ended() || call.record.ended_by == "shutdown") {
+        if call.sip_done && call.engine.ended() {
             break;
         }
         let timer = call
@@ -543,6 +543,7 @@ pub async fn run(setup: CallSetup) {
                 Some(CallInput::Shutdown) => {
                     call.record.ended_by = "shutdown".into();
                     call.hang_up("shutdown");
+                    break;
                 }
                 None => break,
             },

@@ -43,7 +43,7 @@ pub struct Shared {
     /// Where records go.
     pub records: Option<Writer>,
     /// For `fetch`.
-    pub http: Arc<crate::serve::outbound::Outbound>,
+    pub http: Arc<crate::fetch::Fetcher>,
     /// For `listen`, when a flow listens.
     pub asr: Option<Arc<dyn super::asr::Recognizer>>,
     /// Sends every call's RTP.

@@ -2,16 +2,13 @@
 //! text messages through Twilio's REST API (`POST /2010-04-01/Accounts/{sid}/Messages.json`,
 //! form-encoded `To`, `From`, `Body`, HTTP basic auth with the account SID and auth token).
 //!
-//! Owns the HTTP client and the rules of a fetch's answer: a 2xx status with a JSON body of at
-//! most 2 MB is the result; anything else (another status, a body that is not JSON, a timeout,
-//! a connection error) fails with a reason. It does not decide what the flow does next.
+//! Owns the Twilio side; `fetch` requests go through [`crate::fetch`], shared with the SIP
+//! runtime. It does not decide what the flow does next.
 
 use super::voice::{FetchRequest, OutgoingSms};
-use crate::ir::Method;
+use crate::fetch::{describe, Fetcher};
 use std::time::Duration;
 
-/// The largest fetch answer read.
-const MAX_ANSWER: usize = 2 * 1024 * 1024;
 /// How long sending one text message or one result may take.
 const SMS_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -29,61 +26,24 @@ pub struct TwilioApi {
 /// The server's outgoing side.
 pub struct Outbound {
     client: reqwest::Client,
+    fetcher: Fetcher,
     twilio: Option<TwilioApi>,
 }
 
 impl Outbound {
     /// An outgoing side; text messages need `twilio`.
     pub fn new(twilio: Option<TwilioApi>) -> Outbound {
+        let client = reqwest::Client::new();
         Outbound {
-            client: reqwest::Client::new(),
+            fetcher: Fetcher::with_client(client.clone()),
+            client,
             twilio,
         }
     }
 
-    /// Makes a fetch's request; the JSON answer, or why it failed.
+    /// Makes a fetch's request (see [`crate::fetch`]).
     pub async fn fetch(&self, r: &FetchRequest) -> Result<serde_json::Value, String> {
-        let mut request = match r.method {
-            Method::Get => {
-                let query: Vec<(String, String)> = r
-                    .params
-                    .iter()
-                    .map(|(k, v)| {
-                        let text = match v {
-                            serde_json::Value::String(s) => s.clone(),
-                            other => other.to_string(),
-                        };
-                        (k.clone(), text)
-                    })
-                    .collect();
-                self.client.get(&r.url).query(&query)
-            }
-            Method::Post => {
-                let body: serde_json::Map<String, serde_json::Value> =
-                    r.params.iter().cloned().collect();
-                self.client.post(&r.url).json(&body)
-            }
-        };
-        for (name, value) in &r.headers {
-            request = request.header(name, value);
-        }
-        let mut response = request
-            .timeout(Duration::from_millis(r.timeout_ms))
-            .send()
-            .await
-            .map_err(|e| describe(&e))?;
-        let status = response.status();
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e))? {
-            if body.len() + chunk.len() > MAX_ANSWER {
-                return Err("the answer is over 2 MB".into());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        if !status.is_success() {
-            return Err(format!("HTTP {}", status.as_u16()));
-        }
-        serde_json::from_slice(&body).map_err(|_| "the answer is not JSON".to_string())
+        self.fetcher.fetch(r).await
     }
 
     /// Sends text messages in the background; failures are logged.
@@ -146,18 +106,5 @@ impl Outbound {
             }
             eprintln!("ivrc serve: the result webhook {url} did not take {result}: {why}");
         });
-    }
-}
-
-/// A failed request in words.
-fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out".into()
-    } else if e.is_connect() {
-        "cannot connect".into()
-    } else if e.is_builder() {
-        format!("bad request: {e}")
-    } else {
-        e.to_string()
     }
 }

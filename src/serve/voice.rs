@@ -15,7 +15,7 @@
 
 use crate::codegen::twiml::{self, build, GatherInput, Verb};
 use crate::engine::{Audio, Awaiting, Command, Engine, Event, Output, Snapshot, TimerId};
-use crate::ir::Method;
+pub use crate::fetch::FetchRequest;
 use crate::ir::{self, LegId, Op, Outcome};
 use std::collections::VecDeque;
 
@@ -110,21 +110,6 @@ pub struct OutgoingSms {
     pub to: String,
     /// The text.
     pub body: String,
-}
-
-/// An HTTP request a `fetch` waits for.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FetchRequest {
-    /// GET or POST.
-    pub method: Method,
-    /// The URL, placeholders filled in.
-    pub url: String,
-    /// Query (GET) or JSON body (POST) values.
-    pub params: Vec<(String, serde_json::Value)>,
-    /// Headers, in order.
-    pub headers: Vec<(String, String)>,
-    /// Time limit in milliseconds.
-    pub timeout_ms: u64,
 }
 
 /// A turn that waits for a fetch before it can answer.

@@ -163,24 +163,14 @@ fn the_vosk_client_sends_the_phrases_and_audio_and_the_flow_takes_its_answer() {
     // the answer came from the server.
     let (vosk, server) = mock_vosk("отмена");
     let url = format!("vosk:ws://127.0.0.1:{vosk}");
-    let rt = super::harness::Runtime::start(
-        "vosk",
-        &["tests/fixtures/runtime/flows.ivr"],
-        &["--asr", &url],
-    );
-    super::calls::phrase(&rt.dir, "готов");
-    let (sink, received) =
-        super::harness::rtp_sink(Duration::from_secs(2), Duration::from_secs(30));
-    let out = super::harness::sipp(&rt.dir, rt.port, "uac_say.xml", "ready", sink);
-    assert!(
-        out.status.success(),
-        "sipp failed:\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    received.join().expect("sink");
-    let dir = rt.dir.clone();
-    let (code, stderr) = rt.stop();
-    assert_eq!(code, 0, "{stderr}");
+    let placed = super::harness::CallSpec {
+        name: "vosk",
+        run_args: &["--asr", &url],
+        scenario: "uac_say.xml",
+        service: "ready",
+        ..super::harness::CallSpec::default()
+    }
+    .place(|dir| super::calls::phrase(dir, "готов"));
     let (config, audio) = server.join().expect("the stand-in server");
     let config: serde_json::Value = serde_json::from_str(&config).expect("a JSON config");
     assert_eq!(config["config"]["sample_rate"], 8000);
@@ -192,11 +182,7 @@ fn the_vosk_client_sends_the_phrases_and_audio_and_the_flow_takes_its_answer() {
         audio >= 8000,
         "16-bit audio reached the server: {audio} bytes"
     );
-    let records = super::harness::Runtime::calls(&dir);
-    let r = records
-        .iter()
-        .find(|r| r["flow"] == "ready")
-        .expect("a record");
+    let r = &placed.record;
     assert_eq!(r["phrases"], serde_json::json!(["отмена"]), "{r:#}");
     assert!(
         r["prompts"]

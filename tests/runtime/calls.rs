@@ -1,14 +1,7 @@
 //! Calls placed by sipp.
 
-use super::harness::{require, rtp_sink, sipp, Runtime};
+use super::harness::{require, CallSpec, Placed};
 use std::time::Duration;
-
-fn record<'a>(records: &'a [serde_json::Value], flow: &str) -> &'a serde_json::Value {
-    records
-        .iter()
-        .find(|r| r["flow"] == flow)
-        .unwrap_or_else(|| panic!("no record of `{flow}` in {records:#?}"))
-}
 
 fn value<'a>(record: &'a serde_json::Value, name: &str) -> Option<&'a str> {
     record["values"]
@@ -21,21 +14,15 @@ fn value<'a>(record: &'a serde_json::Value, name: &str) -> Option<&'a str> {
 #[test]
 fn the_sum_task_keys_12_and_30_and_hears_42() {
     require("espeak-ng", "--version");
-    let rt = Runtime::start("sum", &["examples/sum.ivr"], &[]);
-    let (sink, received) = rtp_sink(Duration::from_secs(2), Duration::from_secs(40));
-    let out = sipp(&rt.dir, rt.port, "uac_sum.xml", "sum", sink);
-    assert!(
-        out.status.success(),
-        "sipp failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rtp = received.join().expect("sink");
-    let dir = rt.dir.clone();
-    let (code, stderr) = rt.stop();
-    assert_eq!(code, 0, "{stderr}");
-    let records = Runtime::calls(&dir);
-    let r = record(&records, "sum");
+    let Placed { record, rtp, dir } = CallSpec {
+        name: "sum",
+        file: "examples/sum.ivr",
+        scenario: "uac_sum.xml",
+        service: "sum",
+        ..CallSpec::default()
+    }
+    .place(|_| {});
+    let r = &record;
     assert_eq!(r["keys"], "12#30#");
     assert_eq!(
         (value(r, "a"), value(r, "b"), value(r, "sum")),
@@ -85,24 +72,15 @@ fn the_sum_task_keys_12_and_30_and_hears_42() {
 
 #[test]
 fn a_cancel_before_the_answer_gets_487_and_ends_the_call() {
-    let rt = Runtime::start("cancel", &["tests/fixtures/runtime/flows.ivr"], &[]);
-    let out = sipp(
-        &rt.dir,
-        rt.port,
-        "uac_cancel.xml",
-        "slow_answer",
-        super::harness::free_port(),
-    );
-    assert!(
-        out.status.success(),
-        "sipp failed:\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let dir = rt.dir.clone();
-    let (code, stderr) = rt.stop();
-    assert_eq!(code, 0, "{stderr}");
-    let records = Runtime::calls(&dir);
-    let r = record(&records, "slow_answer");
+    let Placed { record, .. } = CallSpec {
+        name: "cancel",
+        scenario: "uac_cancel.xml",
+        service: "slow_answer",
+        limit: Duration::from_secs(1),
+        ..CallSpec::default()
+    }
+    .place(|_| {});
+    let r = &record;
     assert_eq!(r["ended_by"], "cancel");
     assert!(r["answered_ms"].is_null(), "{r:#}");
 }
@@ -110,19 +88,14 @@ fn a_cancel_before_the_answer_gets_487_and_ends_the_call() {
 #[test]
 fn a_bye_from_the_caller_mid_prompt_ends_the_call() {
     require("espeak-ng", "--version");
-    let rt = Runtime::start("bye", &["tests/fixtures/runtime/flows.ivr"], &[]);
-    let (sink, received) = rtp_sink(Duration::from_secs(1), Duration::from_secs(20));
-    let out = sipp(&rt.dir, rt.port, "uac_hangup.xml", "long_prompt", sink);
-    assert!(
-        out.status.success(),
-        "sipp failed:\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let rtp = received.join().expect("sink");
-    let dir = rt.dir.clone();
-    let (code, _) = rt.stop();
-    assert_eq!(code, 0);
-    let r = record(&Runtime::calls(&dir), "long_prompt").clone();
+    let Placed { record: r, rtp, .. } = CallSpec {
+        name: "bye",
+        scenario: "uac_hangup.xml",
+        service: "long_prompt",
+        idle: Duration::from_secs(1),
+        ..CallSpec::default()
+    }
+    .place(|_| {});
     assert_eq!(r["ended_by"], "caller");
     let talk_ms = r["ended_ms"].as_u64().unwrap_or(0) - r["answered_ms"].as_u64().unwrap_or(0);
     assert!(
@@ -135,19 +108,13 @@ fn a_bye_from_the_caller_mid_prompt_ends_the_call() {
 #[test]
 fn no_input_takes_the_timeout_path() {
     require("espeak-ng", "--version");
-    let rt = Runtime::start("timeout", &["tests/fixtures/runtime/flows.ivr"], &[]);
-    let (sink, received) = rtp_sink(Duration::from_secs(2), Duration::from_secs(30));
-    let out = sipp(&rt.dir, rt.port, "uac_wait.xml", "quick_timeout", sink);
-    assert!(
-        out.status.success(),
-        "sipp failed:\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let rtp = received.join().expect("sink");
-    let dir = rt.dir.clone();
-    let (code, _) = rt.stop();
-    assert_eq!(code, 0);
-    let r = record(&Runtime::calls(&dir), "quick_timeout").clone();
+    let Placed { record: r, rtp, .. } = CallSpec {
+        name: "timeout",
+        scenario: "uac_wait.xml",
+        service: "quick_timeout",
+        ..CallSpec::default()
+    }
+    .place(|_| {});
     assert_eq!(r["ended_by"], "flow");
     assert_eq!(r["keys"], "");
     assert_eq!(
@@ -182,24 +149,14 @@ fn a_listen_flow_hears_the_phrase_the_caller_speaks() {
     require("espeak-ng", "--version");
     for (said, answer) in [("готов", "Соединяю."), ("отмена", "Отменено.")]
     {
-        let rt = Runtime::start(
-            &format!("listen-{said}"),
-            &["tests/fixtures/runtime/flows.ivr"],
-            &[],
-        );
-        phrase(&rt.dir, said);
-        let (sink, received) = rtp_sink(Duration::from_secs(2), Duration::from_secs(30));
-        let out = sipp(&rt.dir, rt.port, "uac_say.xml", "ready", sink);
-        assert!(
-            out.status.success(),
-            "sipp failed:\n{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        received.join().expect("sink");
-        let dir = rt.dir.clone();
-        let (code, stderr) = rt.stop();
-        assert_eq!(code, 0, "{stderr}");
-        let r = record(&Runtime::calls(&dir), "ready").clone();
+        let name = format!("listen-{said}");
+        let Placed { record: r, .. } = CallSpec {
+            name: &name,
+            scenario: "uac_say.xml",
+            service: "ready",
+            ..CallSpec::default()
+        }
+        .place(|dir| phrase(dir, said));
         assert_eq!(r["phrases"], serde_json::json!([said]), "{r:#}");
         assert!(
             r["prompts"]
@@ -214,22 +171,16 @@ fn a_listen_flow_hears_the_phrase_the_caller_speaks() {
 #[test]
 fn the_sum_task_works_over_tcp() {
     require("espeak-ng", "--version");
-    let rt = Runtime::start("tcp", &["examples/sum.ivr"], &[]);
-    let (sink, received) = rtp_sink(Duration::from_secs(2), Duration::from_secs(40));
-    let out =
-        super::harness::sipp_with(&rt.dir, rt.port, "uac_sum.xml", "sum", sink, &["-t", "t1"]);
-    assert!(
-        out.status.success(),
-        "sipp over TCP failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    received.join().expect("sink");
-    let dir = rt.dir.clone();
-    let (code, stderr) = rt.stop();
-    assert_eq!(code, 0, "{stderr}");
-    let records = Runtime::calls(&dir);
-    let r = record(&records, "sum");
+    let Placed { record, .. } = CallSpec {
+        name: "tcp",
+        file: "examples/sum.ivr",
+        scenario: "uac_sum.xml",
+        service: "sum",
+        sipp_args: &["-t", "t1"],
+        ..CallSpec::default()
+    }
+    .place(|_| {});
+    let r = &record;
     assert_eq!(r["keys"], "12#30#");
     assert_eq!(value(r, "sum"), Some("42"));
     assert_eq!(

@@ -349,6 +349,28 @@ impl Client {
         panic!("no {status} within {wait:?}; saw {seen:?}");
     }
 
+    /// Waits up to `wait` for a BYE from the runtime (failing with `what` otherwise) and
+    /// answers it 200 OK, copying its dialog headers.
+    pub fn answer_bye(&self, wait: Duration, what: &str) {
+        let deadline = Instant::now() + wait;
+        let bye = std::iter::from_fn(|| {
+            (Instant::now() < deadline).then(|| self.recv(Duration::from_millis(300)))
+        })
+        .flatten()
+        .find(|m| m.starts_with("BYE "))
+        .unwrap_or_else(|| panic!("{what}: none within {wait:?}"));
+        let reply = bye
+            .lines()
+            .filter(|l| {
+                ["Via:", "From:", "To:", "Call-ID:", "CSeq:"]
+                    .iter()
+                    .any(|h| l.starts_with(h))
+            })
+            .collect::<Vec<_>>()
+            .join("\r\n");
+        self.send(format!("SIP/2.0 200 OK\r\n{reply}\r\nContent-Length: 0\r\n\r\n").as_bytes());
+    }
+
     /// A request from this client: `method` to `service` with the dialog fields given (each
     /// is a field of the message, so they stay separate arguments).
     #[allow(clippy::too_many_arguments)]
@@ -386,4 +408,85 @@ pub fn offer(port: u16) -> String {
 pub fn to_tag(response: &str) -> Option<String> {
     let to = response.lines().find(|l| l.starts_with("To:"))?;
     Some(to.split(";tag=").nth(1)?.trim().to_string())
+}
+
+/// One call placed by sipp on a fresh runtime: fields say what to run; [`CallSpec::place`]
+/// asserts that sipp succeeded and that the runtime stopped with status 0.
+pub struct CallSpec<'a> {
+    /// The scratch directory's name.
+    pub name: &'a str,
+    /// The flow file.
+    pub file: &'a str,
+    /// More `ivrc run` arguments.
+    pub run_args: &'a [&'a str],
+    /// The sipp scenario (tests/sip).
+    pub scenario: &'a str,
+    /// The flow called (request-URI user); the record looked up is this flow's.
+    pub service: &'a str,
+    /// More sipp arguments.
+    pub sipp_args: &'a [&'a str],
+    /// How long the RTP sink waits after the last packet.
+    pub idle: Duration,
+    /// The longest the RTP sink listens (short for calls that are never answered).
+    pub limit: Duration,
+}
+
+/// What a placed call left behind.
+pub struct Placed {
+    /// The call's record.
+    pub record: serde_json::Value,
+    /// The RTP we sent.
+    pub rtp: Received,
+    /// The runtime's directory (store, traces).
+    pub dir: PathBuf,
+}
+
+impl Default for CallSpec<'_> {
+    fn default() -> Self {
+        CallSpec {
+            name: "call",
+            file: "tests/fixtures/runtime/flows.ivr",
+            run_args: &[],
+            scenario: "uac_wait.xml",
+            service: "",
+            sipp_args: &[],
+            idle: Duration::from_secs(2),
+            limit: Duration::from_secs(40),
+        }
+    }
+}
+
+impl CallSpec<'_> {
+    /// Starts the runtime, lets `prepare` put files in its directory (sipp runs there), places
+    /// the call, stops the runtime and reads the record back.
+    pub fn place(&self, prepare: impl FnOnce(&std::path::Path)) -> Placed {
+        let rt = Runtime::start(self.name, &[self.file], self.run_args);
+        prepare(&rt.dir);
+        let (sink, received) = rtp_sink(self.idle, self.limit);
+        let out = sipp_with(
+            &rt.dir,
+            rt.port,
+            self.scenario,
+            self.service,
+            sink,
+            self.sipp_args,
+        );
+        assert!(
+            out.status.success(),
+            "sipp failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let rtp = received.join().expect("sink");
+        let dir = rt.dir.clone();
+        let (code, stderr) = rt.stop();
+        assert_eq!(code, 0, "{stderr}");
+        let records = Runtime::calls(&dir);
+        let record = records
+            .iter()
+            .find(|r| r["flow"] == self.service)
+            .unwrap_or_else(|| panic!("no record of `{}` in {records:#?}", self.service))
+            .clone();
+        Placed { record, rtp, dir }
+    }
 }

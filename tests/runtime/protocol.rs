@@ -300,23 +300,7 @@ fn the_answer_is_retransmitted_until_ack_and_info_keys_reach_the_flow() {
         client.expect(200, Duration::from_secs(2));
     }
     // "Код 1234 принят." then BYE from ivrc.
-    let bye = (0..40)
-        .find_map(|_| {
-            client
-                .recv(Duration::from_millis(500))
-                .filter(|m| m.starts_with("BYE "))
-        })
-        .expect("BYE from ivrc");
-    let reply = bye
-        .lines()
-        .filter(|l| {
-            ["Via:", "From:", "To:", "Call-ID:", "CSeq:"]
-                .iter()
-                .any(|h| l.starts_with(h))
-        })
-        .collect::<Vec<_>>()
-        .join("\r\n");
-    client.send(format!("SIP/2.0 200 OK\r\n{reply}\r\nContent-Length: 0\r\n\r\n").as_bytes());
+    client.answer_bye(Duration::from_secs(20), "BYE from ivrc");
     let dir = rt.dir.clone();
     let (code, _) = rt.stop();
     assert_eq!(code, 0);
@@ -372,23 +356,7 @@ fn calls_over_the_limit_get_486_and_a_shutdown_hangs_up_the_rest() {
             .as_bytes(),
     );
     third.expect(503, Duration::from_secs(2));
-    let bye = (0..20)
-        .find_map(|_| {
-            first
-                .recv(Duration::from_millis(300))
-                .filter(|m| m.starts_with("BYE "))
-        })
-        .expect("BYE at the end of the grace period");
-    let reply = bye
-        .lines()
-        .filter(|l| {
-            ["Via:", "From:", "To:", "Call-ID:", "CSeq:"]
-                .iter()
-                .any(|h| l.starts_with(h))
-        })
-        .collect::<Vec<_>>()
-        .join("\r\n");
-    first.send(format!("SIP/2.0 200 OK\r\n{reply}\r\nContent-Length: 0\r\n\r\n").as_bytes());
+    first.answer_bye(Duration::from_secs(6), "BYE at the end of the grace period");
     let (code, stderr) = stopper.join().expect("stop");
     assert_eq!(code, 0, "{stderr}");
     let records = Runtime::calls(&dir);

@@ -114,26 +114,14 @@ pub fn parse_start_moment(text: &str) -> Result<String, String> {
 
 /// Builds the task, candidate batch and send script of every campaign.
 pub fn generate(program: &ir::Program, options: &Options) -> Generated {
-    let mut out = Generated::default();
-    if program.campaigns.is_empty() {
-        if let Some(flow) = program.flows.first() {
-            out.refused.push(refuse(
-                &flow.span,
-                "a flow without a campaign",
-                "Twin24 places calls from an autoCall task; add `campaign NAME for FLOW { leads \"…\"; dial PARAM; rate 1/s }`",
-            ));
-        }
+    let (mut out, any) = Generated::for_campaigns(
+        program,
+        TARGET,
+        "Twin24 places calls from an autoCall task; add `campaign NAME for FLOW { leads \"…\"; dial PARAM; rate 1/s }`",
+        "Twin24 only runs campaigns; bind the flow with `campaign NAME for FLOW { … }` or build it for another target",
+    );
+    if !any {
         return out;
-    }
-    for flow in &program.flows {
-        if !program.campaigns.iter().any(|c| c.flow == flow.name) {
-            out.caveats.push(caveat(
-                &flow.span,
-                &format!("flow `{}`", flow.name),
-                "is run by no campaign, so nothing is built for it",
-                "Twin24 only runs campaigns; bind the flow with `campaign NAME for FLOW { … }` or build it for another target",
-            ));
-        }
     }
     for c in &program.campaigns {
         let Some(flow) = program.flows.iter().find(|f| f.name == c.flow) else {
@@ -165,10 +153,7 @@ pub fn generate(program: &ir::Program, options: &Options) -> Generated {
             contents: send_script(&c.name),
         });
     }
-    if !out.refused.is_empty() {
-        out.artifacts.clear();
-    }
-    out
+    out.finish()
 }
 
 fn refuse(span: &ir::SrcSpan, construct: &str, help: &str) -> Unsupported {
@@ -176,13 +161,7 @@ fn refuse(span: &ir::SrcSpan, construct: &str, help: &str) -> Unsupported {
 }
 
 fn caveat(span: &ir::SrcSpan, construct: &str, problem: &str, help: &str) -> Caveat {
-    Caveat {
-        target: TARGET,
-        construct: construct.to_string(),
-        problem: problem.to_string(),
-        help: help.to_string(),
-        span: span.clone(),
-    }
+    Caveat::new(TARGET, span, construct, problem, help)
 }
 
 /// Refuses what no Twin24 bot runs and names, in one caveat, what the bot has to run.

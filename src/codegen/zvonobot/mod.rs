@@ -53,27 +53,14 @@ impl Default for Options {
 
 /// Builds the requests, the Salebot calls and the send script of every campaign.
 pub fn generate(program: &ir::Program, options: &Options) -> Generated {
-    let mut out = Generated::default();
-    if program.campaigns.is_empty() {
-        if let Some(flow) = program.flows.first() {
-            out.refused.push(refuse(
-                &flow.span,
-                "a flow without a campaign",
-                "Zvonobot calls leads: add `campaign NAME for FLOW { leads \"…\"; dial PARAM }`",
-            ));
-        }
+    let (mut out, any) = Generated::for_campaigns(
+        program,
+        TARGET,
+        "Zvonobot calls leads: add `campaign NAME for FLOW { leads \"…\"; dial PARAM }`",
+        "Zvonobot only places campaign calls; bind the flow with `campaign NAME for FLOW { … }` or build it for another target",
+    );
+    if !any {
         return out;
-    }
-    for flow in &program.flows {
-        if !program.campaigns.iter().any(|c| c.flow == flow.name) {
-            out.caveats.push(Caveat {
-                target: TARGET,
-                construct: format!("flow `{}`", flow.name),
-                problem: "is run by no campaign, so nothing is built for it".into(),
-                help: "Zvonobot only places campaign calls; bind the flow with `campaign NAME for FLOW { … }` or build it for another target".into(),
-                span: flow.span.clone(),
-            });
-        }
     }
     for c in &program.campaigns {
         let Some(flow) = program.flows.iter().find(|f| f.name == c.flow) else {
@@ -103,10 +90,7 @@ pub fn generate(program: &ir::Program, options: &Options) -> Generated {
             contents: send_script(&c.name),
         });
     }
-    if !out.refused.is_empty() {
-        out.artifacts.clear();
-    }
-    out
+    out.finish()
 }
 
 fn refuse(span: &ir::SrcSpan, construct: &str, help: &str) -> Unsupported {
@@ -444,13 +428,13 @@ impl CampaignBuild<'_> {
     }
 
     fn no_salebot(&self, needs: &str) -> Caveat {
-        Caveat {
-            target: TARGET,
-            construct: format!("campaign `{}`", self.campaign.name),
-            problem: "gets no Salebot form".into(),
-            help: format!("Salebot's zvonobot_call needs {needs}; the API requests are built"),
-            span: self.campaign.span.clone(),
-        }
+        Caveat::new(
+            TARGET,
+            &self.campaign.span,
+            &format!("campaign `{}`", self.campaign.name),
+            "gets no Salebot form",
+            &format!("Salebot's zvonobot_call needs {needs}; the API requests are built"),
+        )
     }
 
     /// Warns when a text record is likely shorter than moderation allows.
@@ -467,13 +451,13 @@ impl CampaignBuild<'_> {
         if let Some((line, chars)) = shortest {
             let seconds = chars.div_ceil(TTS_CHARS_PER_SECOND);
             if seconds < MIN_RECORD_SECONDS {
-                caveats.push(Caveat {
-                    target: TARGET,
-                    construct: "the text record".into(),
-                    problem: format!("reads in about {seconds} s for the lead on line {line} ({chars} characters)"),
-                    help: format!("Zvonobot's moderation refuses records shorter than {MIN_RECORD_SECONDS} seconds; lengthen the text"),
-                    span: self.call.audio_span.clone(),
-                });
+                caveats.push(Caveat::new(
+                    TARGET,
+                    &self.call.audio_span,
+                    "the text record",
+                    &format!("reads in about {seconds} s for the lead on line {line} ({chars} characters)"),
+                    &format!("Zvonobot's moderation refuses records shorter than {MIN_RECORD_SECONDS} seconds; lengthen the text"),
+                ));
             }
         }
     }

@@ -166,11 +166,6 @@ impl Core {
         }
     }
 
-    /// Dialogs whose call task still runs.
-    pub fn live_calls(&self) -> usize {
-        self.dialogs.values().filter(|d| d.live).count()
-    }
-
     /// Dialogs a shutdown waits for: an answer not yet acknowledged, our BYE or REFER not yet
     /// answered. (Refusals waiting for their ACK and terminated dialogs only absorb
     /// retransmissions.)
