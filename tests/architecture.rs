@@ -61,7 +61,10 @@ fn targets_do_not_import_each_other() {
 fn the_sip_runtime_does_not_use_the_webhook_server() {
     for (path, text) in sources() {
         if path.starts_with("src/runtime/") {
-            assert!(!text.contains("serve::"), "{path} reaches into the webhook server");
+            assert!(
+                !text.contains("serve::"),
+                "{path} reaches into the webhook server"
+            );
         }
     }
 }

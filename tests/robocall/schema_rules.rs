@@ -5,8 +5,13 @@
 use super::{assert_valid, build, json, schema, scratch, BOT, CHANNEL};
 use serde_json::{json, Value};
 
-/// Removes the field at a `/`-separated path.
-fn without(value: &Value, path: &str) -> Value {
+/// A copy of `value` with `change` applied to the object holding the field at a
+/// `/`-separated path (and the field's key).
+fn edit(
+    value: &Value,
+    path: &str,
+    change: impl FnOnce(&mut serde_json::Map<String, Value>, &str),
+) -> Value {
     let mut v = value.clone();
     let (parent, key) = path.rsplit_once('/').unwrap_or(("", path));
     let target = if parent.is_empty() {
@@ -14,27 +19,25 @@ fn without(value: &Value, path: &str) -> Value {
     } else {
         v.pointer_mut(&format!("/{parent}"))
     };
-    let removed = target
+    let object = target
         .and_then(Value::as_object_mut)
-        .and_then(|o| o.remove(key));
-    assert!(removed.is_some(), "{path} is not in the payload");
+        .unwrap_or_else(|| panic!("{path}: `{parent}` is not an object"));
+    change(object, key);
     v
+}
+
+/// Removes the field at a `/`-separated path.
+fn without(value: &Value, path: &str) -> Value {
+    edit(value, path, |o, key| {
+        assert!(o.remove(key).is_some(), "{path} is not in the payload");
+    })
 }
 
 /// Sets the field at a `/`-separated path.
 fn with(value: &Value, path: &str, new: Value) -> Value {
-    let mut v = value.clone();
-    let (parent, key) = path.rsplit_once('/').unwrap_or(("", path));
-    let target = if parent.is_empty() {
-        Some(&mut v)
-    } else {
-        v.pointer_mut(&format!("/{parent}"))
-    };
-    target
-        .and_then(Value::as_object_mut)
-        .unwrap_or_else(|| panic!("{parent} is not an object"))
-        .insert(key.to_string(), new);
-    v
+    edit(value, path, |o, key| {
+        o.insert(key.to_string(), new);
+    })
 }
 
 fn assert_rejected(schema: &jsonschema::JSONSchema, value: &Value, rule: &str) {
