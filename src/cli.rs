@@ -95,6 +95,18 @@ pub struct RunArgs {
     /// The pocketsphinx acoustic model the keyword spotter uses for `listen`.
     #[arg(long, default_value = "/usr/share/pocketsphinx/model/en-us")]
     pub asr_model: PathBuf,
+    /// The SIP trunk the legs of `dial` are placed through: `sip:HOST:PORT` (UDP).
+    #[arg(long)]
+    pub trunk: Option<String>,
+    /// The user name for the trunk's digest challenges (and the From user without a caller id).
+    #[arg(long, env = "IVRC_TRUNK_USER")]
+    pub trunk_user: Option<String>,
+    /// The password for the trunk's digest challenges.
+    #[arg(long, env = "IVRC_TRUNK_PASSWORD", hide_env_values = true)]
+    pub trunk_password: Option<String>,
+    /// A party that sends no RTP for this many seconds is hung up.
+    #[arg(long, default_value_t = 30)]
+    pub rtp_timeout: u64,
     /// Output format of diagnostics.
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,

@@ -8,6 +8,12 @@ mod command;
 use clap::Parser;
 use std::process::ExitCode;
 
+/// jemalloc with its background threads hands freed pages back to the system within seconds
+/// (dirty/muzzy decay), so `ivrc run` returns to its idle size after a load peak; glibc's
+/// per-thread arenas kept most of it (see BENCHMARKS.md, memory after load).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let code = match cli.command {

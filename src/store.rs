@@ -84,7 +84,7 @@ pub struct Entry {
 }
 
 /// What one call on the SIP runtime did (`ivrc calls` lists them).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CallRecord {
     /// The SIP Call-ID.
     pub call_id: String,
@@ -117,6 +117,32 @@ pub struct CallRecord {
     pub report: Option<serde_json::Value>,
     /// Runtime errors (a failed prompt, an unhandled outcome …).
     pub errors: Vec<String>,
+    /// The legs the flow dialled.
+    #[serde(default)]
+    pub legs: Vec<LegRecord>,
+}
+
+/// A leg a call dialled.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LegRecord {
+    /// The leg's name in the flow.
+    pub leg: String,
+    /// The number called.
+    pub number: String,
+    /// Its SIP Call-ID.
+    pub sip_id: String,
+    /// When the INVITE went out, ms since the epoch.
+    pub started_ms: u64,
+    /// When it answered.
+    pub answered_ms: Option<u64>,
+    /// When it ended.
+    pub ended_ms: Option<u64>,
+    /// `answered`, `busy`, `no_answer`, `failed`, or `cancelled` (the flow gave up first).
+    pub outcome: String,
+    /// The SIP status or why it failed.
+    pub detail: String,
+    /// Who ended it: `callee`, `flow`, `rtp_timeout`, `dial_timeout`, `shutdown`.
+    pub ended_by: String,
 }
 
 /// Why the store failed.

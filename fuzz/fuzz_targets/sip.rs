@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 fuzz_target!(|data: &[u8]| {
     let local = "127.0.0.1:5060".parse().expect("addr");
     let peer = "127.0.0.1:5080".parse().expect("addr");
-    let mut core = Core::new(local);
+    let mut core = Core::new(local, None);
     let start = Instant::now();
     // The same datagram twice (a retransmission), split on a marker into several.
     for part in data.split(|&b| b == 0xfe).take(8) {

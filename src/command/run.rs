@@ -4,6 +4,7 @@
 use crate::cli::RunArgs;
 use ivrc::runtime::asr::{Recognizer, Spotter, Vosk};
 use ivrc::runtime::media::prompts::{Espeak, Prompts, Voice};
+use ivrc::runtime::sip::uac::Trunk;
 use ivrc::runtime::{self, server, Config};
 use ivrc::store::Store;
 use std::io::Write;
@@ -26,6 +27,28 @@ pub fn run(args: &RunArgs) -> u8 {
         if !program.flows.iter().any(|f| &f.name == d) {
             eprintln!("error: --default-flow `{d}` is not a flow of these files");
             return 2;
+        }
+    }
+    let trunk = match trunk(args) {
+        Ok(t) => t,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return 2;
+        }
+    };
+    if trunk.is_none() {
+        for flow in &program.flows {
+            if let Some(n) = flow
+                .nodes
+                .iter()
+                .find(|n| matches!(n.op, ivrc::ir::Op::Dial { .. }))
+            {
+                eprintln!(
+                    "error: flow `{}` dials (line {}): give the trunk to call through with --trunk sip:HOST:PORT",
+                    flow.name, n.span.line
+                );
+                return 2;
+            }
         }
     }
     let store = match Store::open(&args.store) {
@@ -67,11 +90,14 @@ pub fn run(args: &RunArgs) -> u8 {
             default_flow: args.default_flow.clone(),
             grace: Duration::from_secs(args.grace),
             flow_dir,
+            trunk,
+            rtp_timeout: Duration::from_secs(args.rtp_timeout.max(1)),
         },
         prompts,
         records: Some(store.into_writer()),
         http: Arc::new(ivrc::fetch::Fetcher::new()),
         asr,
+        ports: Arc::new(ivrc::runtime::media::ports::RtpPorts::new(args.rtp_ports)),
         clock: match ivrc::runtime::media::clock::Clock::start() {
             Ok(c) => Arc::new(c),
             Err(e) => {
@@ -129,6 +155,41 @@ pub fn run(args: &RunArgs) -> u8 {
     // for them, then the writer (inside `shared`) flushes every record.
     drop(tokio);
     code
+}
+
+/// The trunk of `--trunk sip:HOST:PORT`, its address resolved, with the digest credentials.
+fn trunk(args: &RunArgs) -> Result<Option<Trunk>, String> {
+    let Some(text) = &args.trunk else {
+        return Ok(None);
+    };
+    let host = text
+        .strip_prefix("sip:")
+        .ok_or_else(|| format!("--trunk `{text}` is not a SIP URI like sip:HOST:PORT"))?;
+    let host = host.split(';').next().unwrap_or(host);
+    if host.is_empty() || host.contains('@') || host.chars().any(|c| c.is_whitespace() || c == '>')
+    {
+        return Err(format!(
+            "--trunk `{text}`: give only the host and port (sip:HOST:PORT); the user goes in --trunk-user"
+        ));
+    }
+    let with_port = if host
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+    {
+        host.to_string()
+    } else {
+        format!("{host}:5060")
+    };
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(&with_port)
+        .map_err(|e| format!("--trunk `{text}`: {e}"))?
+        .next()
+        .ok_or_else(|| format!("--trunk `{text}`: the host has no address"))?;
+    Ok(Some(Trunk {
+        addr,
+        host: with_port,
+        user: args.trunk_user.clone(),
+        password: args.trunk_password.clone(),
+    }))
 }
 
 /// The keyword spotter, when a flow listens, prepared for every `listen`'s phrases.

@@ -1,18 +1,23 @@
 //! One call on the runtime: a task that drives the engine in real time. Engine timers become
 //! tokio sleeps, prompts are rendered off the async threads and sent as RTP on a 20 ms clock
-//! (silence between them), RFC 4733 packets and SIP INFO become key events, and the SIP side
-//! (answer, hang-up, transfer) is asked of the core through the server. It ends with the call
-//! record.
+//! (silence between them), keys come from RFC 4733 and SIP INFO, the legs the flow dials are
+//! placed through the server's trunk and bridged by relaying their RTP ([`super::leg`]), and
+//! the SIP side (answer, hang-up, transfer, dial) is asked of the core through the server. It
+//! ends with the call record.
 
 use super::asr::{Listening, Recognizer};
-use super::media::clock::{Clock, Play, Stream};
-use super::media::{dtmf, g711, prompts::Prompts, prompts::Samples, prompts::Voice, rtp};
-use super::sdp::{Codec, Negotiated};
+use super::leg::{Leg, LegState, MediaEvent};
+use super::media::clock::Clock;
+use super::media::ports::{Bound, RtpPorts};
+use super::media::prompts::{Prompts, Samples, Voice};
+use super::sdp::{self, Negotiated};
 use super::sip::core::Gone;
+use super::sip::uac::{Dial, Dialed};
 use crate::engine::{Audio, Command, Engine, Event, TimerId};
-use crate::ir::{self, LegId};
-use crate::store::CallRecord;
+use crate::ir::{self, LegId, Outcome};
+use crate::store::{CallRecord, LegRecord};
 use std::collections::BTreeMap;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,13 +28,15 @@ use tokio::time::sleep_until;
 /// The caller's leg.
 const CALLER: LegId = LegId(0);
 
-/// What reaches a call from the SIP side.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What reaches a call from the SIP side, by the leg's SIP Call-ID.
+#[derive(Debug, Clone, PartialEq)]
 pub enum CallInput {
     /// A key sent with SIP INFO.
-    Key(char),
-    /// The caller is gone.
-    Gone(Gone),
+    Key(String, char),
+    /// A party is gone.
+    Gone(String, Gone),
+    /// How a dialled leg got on.
+    Dialed(String, Dialed),
     /// The server shuts down: end the call now.
     Shutdown,
 }
@@ -37,14 +44,30 @@ pub enum CallInput {
 /// What a call asks of the SIP side.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallRequest {
-    /// Answer with this SDP.
+    /// Answer the inbound leg with this SDP.
     Answer(String, Vec<u8>),
-    /// Hang up (BYE, or 480 before the answer).
+    /// Hang up a leg (BYE; 480 or CANCEL before the answer).
     Hangup(String),
-    /// Hand the call to a number (302 before the answer, REFER after).
+    /// Hand the inbound leg to a number (302 before the answer, REFER after).
     Transfer(String, String),
-    /// The call is over.
-    Ended(Box<CallRecord>),
+    /// Place a leg for the call whose id comes first.
+    Dial(String, Dial),
+    /// The call is over; its record, and the SIP Call-IDs of all its legs.
+    Ended(Box<CallRecord>, Vec<String>),
+}
+
+/// The inbound leg of a call that came in.
+pub struct Inbound {
+    /// Its RTP socket.
+    pub bound: Bound,
+    /// Our SDP answer.
+    pub answer_sdp: Vec<u8>,
+    /// What the offer settled.
+    pub negotiated: Negotiated,
+    /// The caller's number.
+    pub caller: Option<String>,
+    /// The called number.
+    pub called: Option<String>,
 }
 
 /// Everything a call needs.
@@ -53,20 +76,16 @@ pub struct CallSetup {
     pub program: Arc<ir::Program>,
     /// Which flow.
     pub flow: usize,
-    /// The SIP Call-ID.
+    /// The call's id: the inbound leg's SIP Call-ID, or one made up for a placed call.
     pub call_id: String,
-    /// The caller's number.
-    pub caller: Option<String>,
-    /// The called number.
-    pub called: Option<String>,
-    /// When the INVITE came, ms since the epoch.
+    /// The caller's leg, for a call that came in.
+    pub inbound: Option<Inbound>,
+    /// The flow's parameters (a campaign's lead).
+    pub params: Vec<(String, String)>,
+    /// The number shown on dialled legs when the flow sets none.
+    pub caller_id: Option<String>,
+    /// When the call started, ms since the epoch.
     pub started_ms: u64,
-    /// The call's RTP socket.
-    pub media: tokio::net::UdpSocket,
-    /// Our SDP answer.
-    pub answer_sdp: Vec<u8>,
-    /// What the offer settled.
-    pub negotiated: Negotiated,
     /// From the SIP side.
     pub inputs: mpsc::UnboundedReceiver<CallInput>,
     /// To the SIP side.
@@ -79,10 +98,14 @@ pub struct CallSetup {
     pub http: Arc<crate::fetch::Fetcher>,
     /// For `listen`.
     pub asr: Option<Arc<dyn Recognizer>>,
-    /// The media clock that sends our RTP once the call is answered.
+    /// The media clock that sends our RTP.
     pub clock: Arc<Clock>,
-    /// A handle of `media` for the clock to send with.
-    pub media_out: std::net::UdpSocket,
+    /// RTP ports for dialled legs, on this address.
+    pub ports: Arc<RtpPorts>,
+    /// Our media address.
+    pub rtp_ip: IpAddr,
+    /// A party that sends no RTP this long is hung up.
+    pub rtp_timeout: Duration,
 }
 
 /// Waits for a task when there is one, forever otherwise (a disabled `select!` branch).
@@ -93,43 +116,12 @@ async fn join_or_wait<T>(task: &mut Option<JoinHandle<T>>) -> Result<T, tokio::t
     }
 }
 
-/// One RTP packet from the caller: a key (RFC 4733), or audio for the recognizer.
-fn incoming(
-    packet: &[u8],
-    call: &mut Call<'_>,
-    keys: &mut dtmf::Receiver,
-    listening: Option<&Listening>,
-    negotiated: &Negotiated,
-) {
-    let Some(p) = rtp::parse(packet) else {
-        return;
-    };
-    if Some(p.header.payload_type) == negotiated.dtmf_payload_type {
-        if let Some(k) = keys.packet(p.header.timestamp, p.payload) {
-            call.record.keys.push(k);
-            call.handle(Event::Key {
-                leg: CALLER,
-                key: k,
-            });
-        }
-    } else if p.header.payload_type == negotiated.codec.payload_type() {
-        if let Some(l) = listening {
-            let decode = if negotiated.codec == Codec::Pcma {
-                g711::alaw_decode
-            } else {
-                g711::ulaw_decode
-            };
-            let audio: Vec<i16> = p.payload.iter().map(|&b| decode(b)).collect();
-            // A recognizer that falls behind loses audio, not the call.
-            let _ = l.audio.try_send(audio);
-        }
-    }
-}
-
 /// The next phrase of a listening when there is one, forever otherwise.
-async fn heard_or_wait(listening: &mut Option<Listening>) -> Option<super::asr::Heard> {
+async fn heard_or_wait(
+    listening: &mut Option<(LegId, Listening)>,
+) -> Option<(LegId, super::asr::Heard)> {
     match listening {
-        Some(l) => l.heard.recv().await,
+        Some((leg, l)) => l.heard.recv().await.map(|h| (*leg, h)),
         None => std::future::pending().await,
     }
 }
@@ -151,6 +143,16 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
+/// The engine's outcome for a dial's final SIP status.
+pub fn dial_outcome(status: u16) -> Outcome {
+    match status {
+        200..=299 => Outcome::Answered,
+        486 | 600 => Outcome::Busy,
+        408 | 480 | 487 => Outcome::NoAnswer,
+        _ => Outcome::Failed,
+    }
+}
+
 /// The running call.
 struct Call<'f> {
     engine: Engine<'f>,
@@ -161,58 +163,90 @@ struct Call<'f> {
     flow_dir: PathBuf,
     http: Arc<crate::fetch::Fetcher>,
     voice: Option<Voice>,
-    answer_sdp: Vec<u8>,
-    answered: bool,
-    /// The caller is gone, or the call was handed over: no BYE from us.
-    sip_done: bool,
+    /// The number shown on dialled legs when the flow sets none (a campaign's `caller_id`).
+    caller_id: Option<String>,
+    /// The inbound leg's SDP answer and what its offer settled, until the answer is sent.
+    answer_sdp: Option<(Vec<u8>, Negotiated)>,
+    legs: Vec<Option<Leg>>,
+    /// Records of the legs, by leg id.
+    leg_records: BTreeMap<u32, LegRecord>,
+    /// Dialled legs not answered yet, and when the flow stops waiting for them.
+    dialing: BTreeMap<u32, Instant>,
     timers: BTreeMap<TimerId, Instant>,
     /// Events the call causes itself, handled after the current one.
     deferred: std::collections::VecDeque<Event>,
-    /// A prompt being rendered, until the loop takes it.
-    new_render: Option<JoinHandle<Result<Samples, String>>>,
+    /// A prompt being rendered (and for which leg), until the loop takes it.
+    new_render: Option<(LegId, JoinHandle<Result<Samples, String>>)>,
     /// Barge-in: the prompt being rendered must be dropped.
     stop_render: bool,
     /// A fetch started, until the loop takes it.
     new_fetch: Option<JoinHandle<Result<serde_json::Value, String>>>,
     asr: Option<Arc<dyn Recognizer>>,
     /// A listening started, until the loop takes it; `stop_listening` ends the current one.
-    new_listening: Option<Listening>,
+    new_listening: Option<(LegId, Listening)>,
     stop_listening: bool,
-    /// Our RTP stream, until the answer hands it to the clock.
-    stream: Option<Stream>,
     clock: Arc<Clock>,
-    /// What the stream sends.
-    play: Arc<std::sync::Mutex<Play>>,
+    ports: Arc<RtpPorts>,
+    rtp_ip: IpAddr,
+    rtp_timeout: Duration,
+    done: mpsc::UnboundedSender<(u32, u64)>,
+    media_events: mpsc::UnboundedSender<MediaEvent>,
     record: CallRecord,
 }
 
 impl<'f> Call<'f> {
+    fn leg(&self, id: LegId) -> Option<&Leg> {
+        self.legs.get(id.0 as usize).and_then(Option::as_ref)
+    }
+
+    fn leg_mut(&mut self, id: LegId) -> Option<&mut Leg> {
+        self.legs.get_mut(id.0 as usize).and_then(Option::as_mut)
+    }
+
+    fn leg_by_sip(&self, sip_id: &str) -> Option<LegId> {
+        self.legs
+            .iter()
+            .flatten()
+            .find(|l| l.sip_id == sip_id)
+            .map(|l| l.id)
+    }
+
+    fn is_up(&self, id: LegId) -> bool {
+        self.leg(id).is_some_and(|l| l.state == LegState::Up)
+    }
+
+    /// Answers the inbound leg (once) and starts its media.
     fn answer(&mut self) {
-        if !self.answered {
-            self.answered = true;
-            self.record.answered_ms = Some(now_ms());
-            let sdp = std::mem::take(&mut self.answer_sdp);
-            let _ = self
-                .requests
-                .send(CallRequest::Answer(self.call_id.clone(), sdp));
-            if let Some(stream) = self.stream.take() {
-                self.clock.add(stream);
-            }
+        let Some((sdp, negotiated)) = self.answer_sdp.take() else {
+            return;
+        };
+        self.record.answered_ms = Some(now_ms());
+        let _ = self
+            .requests
+            .send(CallRequest::Answer(self.call_id.clone(), sdp));
+        let seed = seed(&self.call_id);
+        let (clock, done, events, timeout) = (
+            self.clock.clone(),
+            self.done.clone(),
+            self.media_events.clone(),
+            self.rtp_timeout,
+        );
+        if let Some(l) = self.leg_mut(CALLER) {
+            l.start_media(negotiated, &clock, done, events, timeout, seed);
         }
     }
 
-    /// Puts a prompt on the stream (or silence), starting a new generation.
-    fn set_prompt(&mut self, samples: Option<Samples>) {
-        let mut play = self.play.lock().unwrap_or_else(|p| p.into_inner());
-        play.generation += 1;
-        play.prompt = samples.map(|s| (s, 0));
+    fn set_prompt(&mut self, leg: LegId, samples: Option<Samples>) {
+        if let Some(l) = self.leg(leg) {
+            let mut play = l.play.lock().unwrap_or_else(|p| p.into_inner());
+            play.generation += 1;
+            play.prompt = samples.map(|s| (s, 0));
+        }
     }
 
-    fn prompt_generation(&self) -> u64 {
-        self.play
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .generation
+    fn prompt_generation(&self, leg: LegId) -> Option<u64> {
+        self.leg(leg)
+            .map(|l| l.play.lock().unwrap_or_else(|p| p.into_inner()).generation)
     }
 
     fn handle(&mut self, event: Event) {
@@ -232,67 +266,76 @@ impl<'f> Call<'f> {
         }
     }
 
-    /// A prompt on a call whose caller is gone ends at once.
-    fn prompt_to_nobody(&mut self) -> bool {
-        if self.sip_done {
-            self.deferred.push_back(Event::PromptDone { leg: CALLER });
+    /// A prompt to a leg that is not up ends at once.
+    fn prompt_to_nobody(&mut self, leg: LegId) -> bool {
+        let nobody = if leg == CALLER && self.answer_sdp.is_some() {
+            false // the inbound leg is answered by its first prompt
+        } else {
+            !self.is_up(leg)
+        };
+        if nobody {
+            self.deferred.push_back(Event::PromptDone { leg });
         }
-        self.sip_done
+        nobody
     }
 
     fn command(&mut self, command: Command) {
         match command {
-            Command::Answer { .. } => self.answer(),
-            Command::Say { text, .. } => {
+            Command::Answer { leg } => {
+                if leg == CALLER {
+                    self.answer();
+                }
+            }
+            Command::Say { leg, text, .. } => {
                 self.record.prompts.push(text.clone());
-                if self.prompt_to_nobody() {
+                if self.prompt_to_nobody(leg) {
                     return;
                 }
-                self.answer();
+                if leg == CALLER {
+                    self.answer();
+                }
                 let known = self
                     .voice
                     .as_ref()
                     .and_then(|v| self.prompts.speech_in_memory(&text, v));
                 if let Some(samples) = known.filter(|s| !s.is_empty()) {
                     // heard before: no render task
-                    self.stop_render = true;
-                    if let Some(r) = self.new_render.take() {
-                        r.abort();
-                    }
-                    self.set_prompt(Some(samples));
+                    self.cancel_render();
+                    self.set_prompt(leg, Some(samples));
                     return;
                 }
                 let (prompts, voice) = (self.prompts.clone(), self.voice.clone());
-                self.start_render(move || match voice {
+                self.start_render(leg, move || match voice {
                     Some(v) => prompts.speech(&text, &v).map_err(|e| e.to_string()),
                     None => Err("the flow's voice has no espeak-ng voice".into()),
                 });
             }
-            Command::Play { audio, .. } => {
-                if self.prompt_to_nobody() {
+            Command::Play { leg, audio } => {
+                if self.prompt_to_nobody(leg) {
                     return;
                 }
-                self.answer();
+                if leg == CALLER {
+                    self.answer();
+                }
                 match audio {
                     Audio::File(path) => {
                         self.record.prompts.push(format!("play {path}"));
                         let (prompts, full) = (self.prompts.clone(), self.flow_dir.join(&path));
-                        self.start_render(move || prompts.file(&full).map_err(|e| e.to_string()));
+                        self.start_render(leg, move || {
+                            prompts.file(&full).map_err(|e| e.to_string())
+                        });
                     }
                     other => {
                         self.record
                             .errors
                             .push(format!("cannot play {other:?} on the runtime"));
-                        self.start_render(|| Ok(Samples::from(Vec::new())));
+                        self.start_render(leg, || Ok(Samples::from(Vec::new())));
                     }
                 }
             }
-            Command::StopPrompt { .. } => {
-                self.set_prompt(None);
-                self.stop_render = true;
-                if let Some(r) = self.new_render.take() {
-                    r.abort();
-                }
+            Command::StopPrompt { leg } => {
+                self.set_prompt(leg, None);
+                self.cancel_render();
             }
             Command::StartTimer { id, ms } => {
                 self.timers
@@ -323,23 +366,33 @@ impl<'f> Call<'f> {
                 self.record.report =
                     Some(serde_json::json!({ "ok": ok, "reason": reason, "data": data }));
             }
-            Command::Transfer { number, .. } => {
-                self.sip_done = true;
-                self.stop_media();
-                self.record.ended_by = "transfer".into();
-                let _ = self
-                    .requests
-                    .send(CallRequest::Transfer(self.call_id.clone(), number));
+            Command::Transfer { leg, number } => {
+                if leg == CALLER {
+                    self.record.ended_by = "transfer".into();
+                    self.leg_gone(leg, "transfer");
+                    let _ = self
+                        .requests
+                        .send(CallRequest::Transfer(self.call_id.clone(), number));
+                } else {
+                    self.record.errors.push(format!(
+                        "transfer of a dialled leg is not available on the runtime (to {number})"
+                    ));
+                    self.hang_up(leg, "flow");
+                }
             }
-            Command::Hangup {
-                leg: None | Some(CALLER),
+            Command::Hangup { leg } => self.hang_up(leg.unwrap_or(CALLER), "flow"),
+            Command::End => {
+                for id in 0..self.legs.len() {
+                    self.hang_up(LegId(id as u32), "flow");
+                }
             }
-            | Command::End => self.hang_up("flow"),
-            Command::Listen { phrases, .. } => {
-                self.answer();
+            Command::Listen { leg, phrases, .. } => {
+                if leg == CALLER {
+                    self.answer();
+                }
                 self.stop_listening = true;
                 match self.asr.as_ref().map(|a| a.listen(&phrases)) {
-                    Some(Ok(l)) => self.new_listening = Some(l),
+                    Some(Ok(l)) => self.new_listening = Some((leg, l)),
                     Some(Err(e)) => self.record.errors.push(format!("listen: {e}")),
                     None => self.record.errors.push("listen: no recognizer".into()),
                 }
@@ -349,13 +402,27 @@ impl<'f> Call<'f> {
                 self.new_listening = None;
             }
             Command::Error { reason } => self.record.errors.push(reason),
+            Command::Dial {
+                leg,
+                number,
+                caller_id,
+                timeout_ms,
+                ..
+            } => self.dial(leg, number, caller_id, timeout_ms),
+            Command::Bridge { a, b } => {
+                let seed = seed(&self.call_id);
+                let bridged = match (self.leg(a), self.leg(b)) {
+                    (Some(la), Some(lb)) => Leg::bridge(la, lb, seed),
+                    _ => false,
+                };
+                if !bridged {
+                    self.record
+                        .errors
+                        .push("bridge: a leg has no media".to_string());
+                }
+            }
             // Refused before the runtime starts (runtime::capabilities).
-            Command::Dial { .. }
-            | Command::Bridge { .. }
-            | Command::Record { .. }
-            | Command::Sms { .. }
-            | Command::Block { .. }
-            | Command::Hangup { .. } => {
+            Command::Record { .. } | Command::Sms { .. } | Command::Block { .. } => {
                 self.record
                     .errors
                     .push(format!("not available on the runtime: {command:?}"));
@@ -363,41 +430,192 @@ impl<'f> Call<'f> {
         }
     }
 
-    fn start_render(&mut self, job: impl FnOnce() -> Result<Samples, String> + Send + 'static) {
+    fn dial(&mut self, leg: LegId, number: String, caller_id: Option<String>, timeout_ms: u64) {
+        let sip_id = format!("{}-{}-{}", self.call_id, leg.0, seed(&number));
+        let name = self
+            .flow
+            .legs
+            .get(leg.0 as usize)
+            .map_or_else(String::new, |l| l.name.clone());
+        self.leg_records.insert(
+            leg.0,
+            LegRecord {
+                leg: name,
+                number: number.clone(),
+                sip_id: sip_id.clone(),
+                started_ms: now_ms(),
+                ..LegRecord::default()
+            },
+        );
+        let Some(bound) = self.ports.bind(self.rtp_ip) else {
+            self.dial_result(leg, "no RTP port free", Outcome::Failed);
+            return;
+        };
+        let offer = sdp::offer(bound.local, now_ms());
+        let Ok(mut l) = Leg::new(leg, sip_id.clone(), bound, LegState::Dialing) else {
+            self.dial_result(leg, "out of descriptors", Outcome::Failed);
+            return;
+        };
+        l.number = Some(number.clone());
+        if let Some(slot) = self.legs.get_mut(leg.0 as usize) {
+            *slot = Some(l);
+        }
+        self.dialing.insert(
+            leg.0,
+            Instant::now() + Duration::from_millis(timeout_ms.max(1)),
+        );
+        let _ = self.requests.send(CallRequest::Dial(
+            self.call_id.clone(),
+            Dial {
+                call_id: sip_id,
+                number,
+                caller_id: caller_id.or_else(|| match &self.flow.settings.caller_id {
+                    Some(ir::Expr::Phone { value }) => Some(value.clone()),
+                    _ => self.caller_id.clone(),
+                }),
+                offer,
+            },
+        ));
+    }
+
+    /// A dial is decided: the leg record and the engine learn it.
+    fn dial_result(&mut self, leg: LegId, detail: &str, outcome: Outcome) {
+        self.dialing.remove(&leg.0);
+        if let Some(r) = self.leg_records.get_mut(&leg.0) {
+            r.outcome = String::from(outcome.clone());
+            r.detail = detail.to_string();
+            if outcome == Outcome::Answered {
+                r.answered_ms = Some(now_ms());
+            } else {
+                r.ended_ms = Some(now_ms());
+            }
+        }
+        if outcome != Outcome::Answered {
+            if let Some(l) = self.leg_mut(leg) {
+                l.state = LegState::Gone;
+                l.stop();
+            }
+        }
+        self.handle(Event::DialResult { leg, outcome });
+    }
+
+    fn dialed(&mut self, leg: LegId, what: Dialed) {
+        if !self.dialing.contains_key(&leg.0) {
+            return; // the flow gave up on it; the core cancels or hangs up
+        }
+        match what {
+            Dialed::Ringing => {}
+            Dialed::Failed(status) => {
+                self.dial_result(leg, &format!("SIP {status}"), dial_outcome(status));
+            }
+            Dialed::Answered(sdp) => match sdp::negotiate(&sdp) {
+                Ok(negotiated) => {
+                    let seed = seed(&self.call_id) ^ leg.0;
+                    let (clock, done, events, timeout) = (
+                        self.clock.clone(),
+                        self.done.clone(),
+                        self.media_events.clone(),
+                        self.rtp_timeout,
+                    );
+                    if let Some(l) = self.leg_mut(leg) {
+                        l.state = LegState::Up;
+                        l.start_media(negotiated, &clock, done, events, timeout, seed);
+                    }
+                    self.dial_result(leg, "SIP 200", Outcome::Answered);
+                }
+                Err(e) => {
+                    self.record
+                        .errors
+                        .push(format!("dial: the answer's SDP: {e}"));
+                    self.hang_up(leg, "flow");
+                    self.dial_result(leg, "unusable SDP answer", Outcome::Failed);
+                }
+            },
+        }
+    }
+
+    fn cancel_render(&mut self) {
         self.stop_render = true;
-        if let Some(r) = self.new_render.take() {
+        if let Some((_, r)) = self.new_render.take() {
             r.abort();
         }
-        self.new_render = Some(tokio::task::spawn_blocking(job));
     }
 
-    /// No more RTP: the call is over on the SIP side.
-    fn stop_media(&mut self) {
-        self.play.lock().unwrap_or_else(|p| p.into_inner()).stopped = true;
+    fn start_render(
+        &mut self,
+        leg: LegId,
+        job: impl FnOnce() -> Result<Samples, String> + Send + 'static,
+    ) {
+        self.cancel_render();
+        self.new_render = Some((leg, tokio::task::spawn_blocking(job)));
     }
 
-    fn hang_up(&mut self, by: &str) {
-        if !self.sip_done {
-            self.sip_done = true;
-            self.stop_media();
-            if self.record.ended_by.is_empty() {
-                self.record.ended_by = by.into();
+    /// Ends a leg from our side (BYE, CANCEL, or 480 for an unanswered inbound call).
+    fn hang_up(&mut self, leg: LegId, by: &str) {
+        let Some(l) = self.leg(leg) else {
+            return;
+        };
+        if l.state == LegState::Gone {
+            return;
+        }
+        let sip_id = l.sip_id.clone();
+        if self.dialing.remove(&leg.0).is_some() {
+            if let Some(r) = self.leg_records.get_mut(&leg.0) {
+                r.outcome = "cancelled".into();
+                r.ended_ms = Some(now_ms());
             }
-            let _ = self
-                .requests
-                .send(CallRequest::Hangup(self.call_id.clone()));
+        }
+        self.leg_gone(leg, by);
+        let _ = self.requests.send(CallRequest::Hangup(sip_id));
+    }
+
+    /// A leg is over on the SIP side: its media stops, a bridge with it ends.
+    fn leg_gone(&mut self, leg: LegId, by: &str) {
+        if leg == CALLER && self.record.ended_by.is_empty() {
+            self.record.ended_by = by.into();
+        }
+        if let Some(r) = self.leg_records.get_mut(&leg.0) {
+            if r.ended_by.is_empty() {
+                r.ended_by = by.into();
+                r.ended_ms = Some(now_ms());
+            }
+        }
+        let Some(l) = self.leg_mut(leg) else {
+            return;
+        };
+        let bridged = l.bridged();
+        l.state = LegState::Gone;
+        l.stop();
+        if bridged {
+            for other in self.legs.iter().flatten() {
+                if other.bridged() {
+                    other.unbridge();
+                }
+            }
         }
     }
 
-    fn gone(&mut self, why: &str) {
-        self.sip_done = true;
-        self.stop_media();
-        if self.record.ended_by.is_empty() {
-            self.record.ended_by = why.into();
+    /// The other side ended a leg (BYE, CANCEL, no ACK, media timeout).
+    fn gone(&mut self, leg: LegId, why: &str) {
+        if self.leg(leg).is_none_or(|l| l.state == LegState::Gone) {
+            return;
         }
+        if self.dialing.contains_key(&leg.0) {
+            self.dial_result(leg, why, Outcome::Failed);
+            return;
+        }
+        self.leg_gone(leg, why);
         if !self.engine.ended() {
-            self.handle(Event::Hangup { leg: CALLER });
+            self.handle(Event::Hangup { leg });
         }
+    }
+
+    /// Whether any leg still needs the call task.
+    fn any_leg_live(&self) -> bool {
+        self.legs
+            .iter()
+            .flatten()
+            .any(|l| l.state != LegState::Gone)
     }
 }
 
@@ -407,12 +625,10 @@ pub async fn run(setup: CallSetup) {
         program,
         flow,
         call_id,
-        caller,
-        called,
+        inbound,
+        params,
+        caller_id,
         started_ms,
-        media,
-        answer_sdp,
-        negotiated,
         mut inputs,
         requests,
         prompts,
@@ -420,14 +636,18 @@ pub async fn run(setup: CallSetup) {
         http,
         asr,
         clock,
-        media_out,
+        ports,
+        rtp_ip,
+        rtp_timeout,
     } = setup;
-    let play = Arc::new(std::sync::Mutex::new(Play::default()));
-    let (done_tx, mut prompt_done) = mpsc::unbounded_channel::<u64>();
+    let (done_tx, mut prompt_done) = mpsc::unbounded_channel::<(u32, u64)>();
+    let (media_tx, mut media_events) = mpsc::unbounded_channel::<MediaEvent>();
     let Some(flow) = program.flows.get(flow) else {
         return;
     };
-    let seed = seed(&call_id);
+    let (caller, called) = inbound
+        .as_ref()
+        .map_or((None, None), |i| (i.caller.clone(), i.called.clone()));
     let mut call = Call {
         engine: Engine::new(flow),
         flow,
@@ -440,9 +660,11 @@ pub async fn run(setup: CallSetup) {
             flow.settings.lang.as_deref(),
             flow.settings.voice.as_deref(),
         ),
-        answer_sdp,
-        answered: false,
-        sip_done: false,
+        caller_id,
+        answer_sdp: None,
+        legs: (0..flow.legs.len().max(1)).map(|_| None).collect(),
+        leg_records: BTreeMap::new(),
+        dialing: BTreeMap::new(),
         timers: BTreeMap::new(),
         deferred: std::collections::VecDeque::new(),
         new_render: None,
@@ -451,76 +673,86 @@ pub async fn run(setup: CallSetup) {
         asr,
         new_listening: None,
         stop_listening: false,
-        stream: Some(Stream {
-            socket: media_out,
-            remote: negotiated.remote,
-            header: rtp::Header {
-                payload_type: negotiated.codec.payload_type(),
-                marker: true,
-                sequence: seed as u16,
-                timestamp: seed.rotate_left(13),
-                ssrc: seed.rotate_left(7) ^ 0x1bad_b002,
-            },
-            a_law: negotiated.codec == Codec::Pcma,
-            play: play.clone(),
-            done: done_tx,
-        }),
-        clock,
-        play,
+        clock: clock.clone(),
+        ports,
+        rtp_ip,
+        rtp_timeout,
+        done: done_tx,
+        media_events: media_tx,
         record: CallRecord {
             call_id: call_id.clone(),
             flow: flow.name.clone(),
             caller: caller.clone().unwrap_or_default(),
             called: called.clone().unwrap_or_default(),
             started_ms,
-            answered_ms: None,
-            ended_ms: 0,
-            ended_by: String::new(),
-            keys: String::new(),
-            path: Vec::new(),
-            values: Vec::new(),
-            prompts: Vec::new(),
-            phrases: Vec::new(),
-            report: None,
-            errors: Vec::new(),
+            ..CallRecord::default()
         },
     };
+    let has_caller = inbound.is_some();
+    if let Some(i) = inbound {
+        match Leg::new(CALLER, call_id.clone(), i.bound, LegState::Up) {
+            Ok(mut l) => {
+                // Its media starts with the answer.
+                l.number = i.caller.clone();
+                call.legs[0] = Some(l);
+                call.answer_sdp = Some((i.answer_sdp, i.negotiated));
+            }
+            Err(e) => {
+                call.record.errors.push(format!("media: {e}"));
+                let _ = requests.send(CallRequest::Hangup(call_id.clone()));
+                let _ = requests.send(CallRequest::Ended(
+                    Box::new(call.record),
+                    vec![call_id.clone()],
+                ));
+                return;
+            }
+        }
+    }
     call.handle(Event::Start {
-        has_caller: true,
+        has_caller,
         caller,
         called,
         call_id: call_id.clone(),
-        params: Vec::new(),
+        params,
     });
-    let mut receiver = dtmf::Receiver::new();
-    let mut buf = [0u8; 2048];
-    let mut rendering: Option<JoinHandle<Result<Samples, String>>> = None;
+    let mut render_leg = CALLER;
     let mut fetching: Option<JoinHandle<Result<serde_json::Value, String>>> = None;
-    let mut listening: Option<Listening> = None;
+    let mut listening: Option<(LegId, Listening)> = None;
+    let mut render_task: Option<JoinHandle<Result<Samples, String>>> = None;
     loop {
         if call.stop_listening {
             call.stop_listening = false;
-            listening = None;
+            if let Some((leg, _)) = listening.take() {
+                if let Some(l) = call.leg(leg) {
+                    l.listen(None);
+                }
+            }
         }
-        if let Some(l) = call.new_listening.take() {
-            listening = Some(l);
+        if let Some((leg, l)) = call.new_listening.take() {
+            if let Some(leg_media) = call.leg(leg) {
+                leg_media.listen(Some(l.audio.clone()));
+            }
+            listening = Some((leg, l));
         }
         if call.stop_render {
             call.stop_render = false;
-            if let Some(r) = rendering.take() {
+            if let Some(r) = render_task.take() {
                 r.abort();
             }
         }
-        if let Some(r) = call.new_render.take() {
-            rendering = Some(r);
+        if let Some((leg, r)) = call.new_render.take() {
+            render_task = Some(r);
+            render_leg = leg;
         }
         if let Some(f) = call.new_fetch.take() {
             fetching = Some(f);
         }
         if call.engine.ended() {
-            call.hang_up("flow");
+            for id in 0..call.legs.len() {
+                call.hang_up(LegId(id as u32), "flow");
+            }
         }
-        if call.sip_done && call.engine.ended() {
+        if call.engine.ended() && !call.any_leg_live() {
             break;
         }
         let timer = call
@@ -528,33 +760,61 @@ pub async fn run(setup: CallSetup) {
             .iter()
             .min_by_key(|(_, at)| **at)
             .map(|(id, at)| (*id, *at));
+        let dial_deadline = call
+            .dialing
+            .iter()
+            .min_by_key(|(_, at)| **at)
+            .map(|(leg, at)| (*leg, *at));
         let far = Instant::now() + Duration::from_secs(3600);
         tokio::select! {
             input = inputs.recv() => match input {
-                Some(CallInput::Key(k)) => {
-                    call.record.keys.push(k);
-                    call.handle(Event::Key { leg: CALLER, key: k });
+                Some(CallInput::Key(sip, k)) => {
+                    if let Some(leg) = call.leg_by_sip(&sip) {
+                        call.record.keys.push(k);
+                        call.handle(Event::Key { leg, key: k });
+                    }
                 }
-                Some(CallInput::Gone(g)) => call.gone(match g {
-                    Gone::Bye => "caller",
-                    Gone::Cancel => "cancel",
-                    Gone::NoAck => "no_ack",
-                }),
+                Some(CallInput::Gone(sip, g)) => {
+                    if let Some(leg) = call.leg_by_sip(&sip) {
+                        call.gone(leg, match (g, leg == CALLER) {
+                            (Gone::Bye, true) => "caller",
+                            (Gone::Bye, false) => "callee",
+                            (Gone::Cancel, _) => "cancel",
+                            (Gone::NoAck, _) => "no_ack",
+                        });
+                    }
+                }
+                Some(CallInput::Dialed(sip, what)) => {
+                    if let Some(leg) = call.leg_by_sip(&sip) {
+                        call.dialed(leg, what);
+                    }
+                }
                 Some(CallInput::Shutdown) => {
                     call.record.ended_by = "shutdown".into();
-                    call.hang_up("shutdown");
+                    for id in 0..call.legs.len() {
+                        call.hang_up(LegId(id as u32), "shutdown");
+                    }
                     break;
                 }
                 None => break,
             },
-            received = media.recv_from(&mut buf) => {
-                if let Ok((n, _)) = received {
-                    incoming(&buf[..n], &mut call, &mut receiver, listening.as_ref(), &negotiated);
+            Some(event) = media_events.recv() => match event {
+                MediaEvent::Key(leg, k) => {
+                    call.record.keys.push(k);
+                    call.handle(Event::Key { leg, key: k });
+                }
+                MediaEvent::Silent(leg) => {
+                    call.record.errors.push(format!("no RTP from leg {} for {:?}", leg.0, call.rtp_timeout));
+                    call.hang_up(leg, "rtp_timeout");
+                    if !call.engine.ended() {
+                        call.handle(Event::Hangup { leg });
+                    }
                 }
             },
-            Some(generation) = prompt_done.recv() => {
-                if generation == call.prompt_generation() && !call.sip_done {
-                    call.handle(Event::PromptDone { leg: CALLER });
+            Some((tag, generation)) = prompt_done.recv() => {
+                let leg = LegId(tag);
+                if Some(generation) == call.prompt_generation(leg) && call.is_up(leg) {
+                    call.handle(Event::PromptDone { leg });
                 }
             },
             () = sleep_until(timer.map_or(far, |(_, at)| at).into()), if timer.is_some() => {
@@ -563,23 +823,31 @@ pub async fn run(setup: CallSetup) {
                     call.handle(Event::Timer { id });
                 }
             },
-            rendered = join_or_wait(&mut rendering) => {
-                rendering = None;
+            () = sleep_until(dial_deadline.map_or(far, |(_, at)| at).into()), if dial_deadline.is_some() => {
+                if let Some((leg, _)) = dial_deadline {
+                    let leg = LegId(leg);
+                    call.hang_up(leg, "dial_timeout");
+                    call.dial_result(leg, "no answer in time", Outcome::NoAnswer);
+                }
+            },
+            rendered = join_or_wait(&mut render_task) => {
+                render_task = None;
+                let leg = render_leg;
                 match rendered {
-                    Ok(Ok(samples)) if !samples.is_empty() => call.set_prompt(Some(samples)),
-                    Ok(Ok(_)) => call.handle(Event::PromptDone { leg: CALLER }),
+                    Ok(Ok(samples)) if !samples.is_empty() => call.set_prompt(leg, Some(samples)),
+                    Ok(Ok(_)) => call.handle(Event::PromptDone { leg }),
                     Ok(Err(e)) => {
                         call.record.errors.push(format!("prompt: {e}"));
-                        call.handle(Event::PromptDone { leg: CALLER });
+                        call.handle(Event::PromptDone { leg });
                     }
                     Err(_) => {} // aborted by barge-in
                 }
             },
             heard = heard_or_wait(&mut listening) => {
                 match heard {
-                    Some(h) => {
+                    Some((leg, h)) => {
                         call.record.phrases.push(h.text.clone());
-                        call.handle(Event::Speech { leg: CALLER, text: h.text, confidence: h.confidence });
+                        call.handle(Event::Speech { leg, text: h.text, confidence: h.confidence });
                     }
                     None => listening = None,
                 }
@@ -591,12 +859,16 @@ pub async fn run(setup: CallSetup) {
             },
         }
     }
-    call.stop_media();
-    if let Some(r) = rendering.take() {
+    if let Some(r) = render_task.take() {
         r.abort();
     }
     if let Some(f) = fetching.take() {
         f.abort();
+    }
+    let mut sip_ids = Vec::new();
+    for l in call.legs.iter_mut().flatten() {
+        l.stop();
+        sip_ids.push(l.sip_id.clone());
     }
     call.record.values = call
         .engine
@@ -608,9 +880,15 @@ pub async fn run(setup: CallSetup) {
             )
         })
         .collect();
+    call.record.legs = std::mem::take(&mut call.leg_records)
+        .into_values()
+        .collect();
     call.record.ended_ms = now_ms();
     if call.record.ended_by.is_empty() {
         call.record.ended_by = "flow".into();
     }
-    let _ = requests.send(CallRequest::Ended(Box::new(call.record)));
+    if !sip_ids.contains(&call_id) {
+        sip_ids.push(call_id);
+    }
+    let _ = requests.send(CallRequest::Ended(Box::new(call.record), sip_ids));
 }

@@ -10,6 +10,7 @@
 
 pub mod asr;
 pub mod call;
+pub mod leg;
 pub mod media;
 pub mod sdp;
 pub mod server;
@@ -36,6 +37,10 @@ pub struct Config {
     pub grace: Duration,
     /// The flow file's directory, for `play` of local files.
     pub flow_dir: PathBuf,
+    /// Where the legs flows dial go, and how we authenticate there.
+    pub trunk: Option<sip::uac::Trunk>,
+    /// A party that sends no RTP this long is hung up.
+    pub rtp_timeout: Duration,
 }
 
 /// The fixed texts `flow` speaks (`say`, prompts and re-prompts without values), to render
@@ -117,10 +122,6 @@ pub fn capabilities(flow: &ir::Flow) -> Vec<Unsupported> {
     }
     for n in &flow.nodes {
         let problem = match &n.op {
-            Op::Dial { .. } | Op::Bridge { .. } => Some((
-                "`dial` and `bridge`",
-                "outbound legs come with `--trunk` (issue 8); `transfer` hands the call over",
-            )),
             Op::Record { .. } => Some(("`record`", "recording on the runtime is not built yet")),
             Op::Sms { .. } => Some(("`sms`", "SIP MESSAGE comes with issue 8")),
             Op::Block { .. } => Some(("`block`", "the runtime keeps no blacklist yet")),

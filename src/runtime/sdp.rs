@@ -172,6 +172,23 @@ pub fn answer(local: SocketAddr, n: &Negotiated, session_id: u64) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// The payload type we offer for RFC 4733 events.
+pub const OFFERED_DTMF: u8 = 101;
+
+/// Our offer for a leg we dial: audio on `local`, PCMU and PCMA, telephone-event.
+pub fn offer(local: SocketAddr, session_id: u64) -> Vec<u8> {
+    let family = if local.is_ipv4() { "IP4" } else { "IP6" };
+    let ip = local.ip();
+    let d = OFFERED_DTMF;
+    format!(
+        "v=0\r\no=ivrc {session_id} {session_id} IN {family} {ip}\r\ns=ivrc\r\nc=IN {family} {ip}\r\nt=0 0\r\n\
+         m=audio {} RTP/AVP 0 8 {d}\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
+         a=rtpmap:{d} telephone-event/8000\r\na=fmtp:{d} 0-15\r\na=ptime:20\r\na=sendrecv\r\n",
+        local.port()
+    )
+    .into_bytes()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +205,14 @@ mod tests {
             .unwrap_or_default();
         assert!(a.contains("m=audio 20000 RTP/AVP 0 101\r\n"), "{a}");
         assert!(a.contains("a=rtpmap:101 telephone-event/8000\r\n"), "{a}");
+    }
+
+    #[test]
+    fn our_offer_negotiates_as_an_answer_would() {
+        let o = offer("127.0.0.1:20002".parse().expect("addr"), 9);
+        let n = negotiate(&o).expect("negotiates");
+        assert_eq!(n.remote, "127.0.0.1:20002".parse().expect("addr"));
+        assert_eq!((n.codec, n.dtmf_payload_type), (Codec::Pcmu, Some(101)));
     }
 
     #[test]

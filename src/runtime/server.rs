@@ -3,7 +3,8 @@
 //! calls and the core, writes call records, and shuts down gracefully: 503 to new calls, a
 //! grace period for the others, then BYE to the rest.
 
-use super::call::{self, CallInput, CallRequest, CallSetup};
+use super::call::{self, CallInput, CallRequest, CallSetup, Inbound};
+use super::media::ports::RtpPorts;
 use super::media::prompts::Prompts;
 use super::sdp::{self, SdpError};
 use super::sip::core::{Core, Effect, NewCall};
@@ -48,31 +49,8 @@ pub struct Shared {
     pub asr: Option<Arc<dyn super::asr::Recognizer>>,
     /// Sends every call's RTP.
     pub clock: Arc<super::media::clock::Clock>,
-}
-
-/// Hands out RTP ports: even numbers of the range, round robin, skipping ports in use.
-struct Ports {
-    low: u16,
-    high: u16,
-    next: u16,
-}
-
-impl Ports {
-    fn bind(&mut self, ip: std::net::IpAddr) -> Option<std::net::UdpSocket> {
-        let count = (self.high - self.low) / 2 + 1;
-        for _ in 0..count {
-            let port = self.next;
-            self.next = if self.next + 2 > self.high {
-                self.low
-            } else {
-                self.next + 2
-            };
-            if let Ok(s) = std::net::UdpSocket::bind((ip, port)) {
-                return Some(s);
-            }
-        }
-        None
-    }
+    /// The RTP port range.
+    pub ports: Arc<RtpPorts>,
 }
 
 fn now_ms() -> u64 {
@@ -102,14 +80,8 @@ pub async fn run(
         ));
     }
     let local = socket.local_addr()?;
-    let mut core = Core::new(local);
+    let mut core = Core::new(local, shared.config.trunk.clone());
     let shared = Arc::new(shared);
-    let low = shared.config.rtp_ports.0 + shared.config.rtp_ports.0 % 2;
-    let mut ports = Ports {
-        low,
-        high: shared.config.rtp_ports.1,
-        next: low,
-    };
     let (requests_tx, mut requests) = mpsc::unbounded_channel::<CallRequest>();
     let mut calls: HashMap<String, mpsc::UnboundedSender<CallInput>> = HashMap::new();
     let mut summary = Summary::default();
@@ -131,15 +103,7 @@ pub async fn run(
                         }
                     }
                     Effect::Start(new) => {
-                        match start(
-                            &shared,
-                            &mut ports,
-                            &new,
-                            stopping,
-                            calls.len(),
-                            local,
-                            &requests_tx,
-                        ) {
+                        match start(&shared, &new, stopping, calls.len(), local, &requests_tx) {
                             Ok((setup, input)) => {
                                 summary.calls += 1;
                                 calls.insert(new.call_id.clone(), input);
@@ -154,12 +118,17 @@ pub async fn run(
                     }
                     Effect::Key(id, key) => {
                         if let Some(c) = calls.get(&id) {
-                            let _ = c.send(CallInput::Key(key));
+                            let _ = c.send(CallInput::Key(id, key));
                         }
                     }
                     Effect::Gone(id, why) => {
                         if let Some(c) = calls.get(&id) {
-                            let _ = c.send(CallInput::Gone(why));
+                            let _ = c.send(CallInput::Gone(id, why));
+                        }
+                    }
+                    Effect::Dialed(id, what) => {
+                        if let Some(c) = calls.get(&id) {
+                            let _ = c.send(CallInput::Dialed(id, what));
                         }
                     }
                     Effect::Closed(_) => {}
@@ -188,9 +157,17 @@ pub async fn run(
                     CallRequest::Answer(id, sdp) => core.answer(&id, sdp, now),
                     CallRequest::Hangup(id) => core.hangup(&id, now),
                     CallRequest::Transfer(id, number) => core.transfer(&id, &number, now),
-                    CallRequest::Ended(record) => {
-                        calls.remove(&record.call_id);
-                        core.call_ended(&record.call_id);
+                    CallRequest::Dial(owner, dial) => {
+                        if let Some(c) = calls.get(&owner).cloned() {
+                            calls.insert(dial.call_id.clone(), c);
+                            core.dial(dial, now);
+                        }
+                    }
+                    CallRequest::Ended(record, legs) => {
+                        for id in &legs {
+                            calls.remove(id);
+                            core.call_ended(id);
+                        }
                         if let Some(w) = &shared.records {
                             w.add(Entry {
                                 at_ms: record.started_ms,
@@ -243,7 +220,6 @@ pub async fn run(
 /// Accepts a new call: a flow, a codec and an RTP port, or the response that refuses it.
 fn start(
     shared: &Arc<Shared>,
-    ports: &mut Ports,
     new: &NewCall,
     stopping: bool,
     live: usize,
@@ -276,30 +252,24 @@ fn start(
         SdpError::Malformed(_) => (488, "Not Acceptable Here"),
     })?;
     let ip = shared.config.rtp_ip.unwrap_or(local.ip());
-    let std_socket = ports.bind(ip).ok_or((503, "Service Unavailable"))?;
-    let media_addr = std_socket
-        .local_addr()
-        .map_err(|_| (500, "Server Internal Error"))?;
-    let media_out = std_socket
-        .try_clone()
-        .map_err(|_| (500, "Server Internal Error"))?;
-    std_socket
-        .set_nonblocking(true)
-        .map_err(|_| (500, "Server Internal Error"))?;
-    let media = UdpSocket::from_std(std_socket).map_err(|_| (500, "Server Internal Error"))?;
-    let answer_sdp = sdp::answer(media_addr, &negotiated, now_ms());
+    let bound = shared.ports.bind(ip).ok_or((503, "Service Unavailable"))?;
+    let answer_sdp = sdp::answer(bound.local, &negotiated, now_ms());
     let (input_tx, inputs) = mpsc::unbounded_channel();
     Ok((
         CallSetup {
             program: program.clone(),
             flow,
             call_id: new.call_id.clone(),
-            caller: new.caller.clone(),
-            called: new.service.clone(),
+            inbound: Some(Inbound {
+                bound,
+                answer_sdp,
+                negotiated,
+                caller: new.caller.clone(),
+                called: new.service.clone(),
+            }),
+            params: Vec::new(),
+            caller_id: None,
             started_ms: now_ms(),
-            media,
-            answer_sdp,
-            negotiated,
             inputs,
             requests: requests.clone(),
             prompts: shared.prompts.clone(),
@@ -307,7 +277,9 @@ fn start(
             http: shared.http.clone(),
             asr: shared.asr.clone(),
             clock: shared.clock.clone(),
-            media_out,
+            ports: shared.ports.clone(),
+            rtp_ip: ip,
+            rtp_timeout: shared.config.rtp_timeout,
         },
         input_tx,
     ))

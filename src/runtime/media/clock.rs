@@ -34,6 +34,9 @@ pub struct Play {
     pub generation: u64,
     /// The call is over: the stream ends.
     pub stopped: bool,
+    /// The leg is bridged: its peer's packets are relayed to it, the clock sends nothing
+    /// (and marks the first packet after the bridge).
+    pub relayed: bool,
 }
 
 /// A stream handed to the clock.
@@ -48,8 +51,10 @@ pub struct Stream {
     pub a_law: bool,
     /// What to send.
     pub play: Arc<Mutex<Play>>,
-    /// Told the generation of each prompt that has been sent to its end.
-    pub done: tokio::sync::mpsc::UnboundedSender<u64>,
+    /// Which stream of the call this is, in `done` messages.
+    pub tag: u32,
+    /// Told the tag and generation of each prompt that has been sent to its end.
+    pub done: tokio::sync::mpsc::UnboundedSender<(u32, u64)>,
 }
 
 /// The clock thread's handle.
@@ -153,6 +158,17 @@ fn send(r: &mut Running, now: Instant) -> bool {
         if play.stopped {
             return false;
         }
+        if play.relayed {
+            // Time goes on for the receiver's jitter buffer; the next packet we send is marked.
+            let h = &mut r.stream.header;
+            h.timestamp = h.timestamp.wrapping_add(SAMPLES as u32);
+            h.marker = true;
+            r.next += PACKET;
+            if now.saturating_duration_since(r.next) > MAX_LAG {
+                r.next = now + PACKET;
+            }
+            return true;
+        }
         let mut finished = None;
         if let Some((samples, pos)) = &mut play.prompt {
             let end = (*pos + SAMPLES).min(samples.len());
@@ -180,7 +196,7 @@ fn send(r: &mut Running, now: Instant) -> bool {
         r.next = now + PACKET;
     }
     if let Some(generation) = finished {
-        let _ = r.stream.done.send(generation);
+        let _ = r.stream.done.send((r.stream.tag, generation));
     }
     true
 }

@@ -1,9 +1,11 @@
 //! Media of a call: RTP packets, G.711, RFC 4733 and SIP INFO keys, and prompt audio
-//! (speech and files at 8 kHz).
+//! (speech and files at 8 kHz), the RTP port range, and the relay of bridged legs.
 
 pub mod clock;
 pub mod dtmf;
 pub mod g711;
+pub mod ports;
 pub mod prompts;
+pub mod relay;
 pub mod resample;
 pub mod rtp;

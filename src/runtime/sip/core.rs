@@ -11,6 +11,7 @@
 use super::message::{
     self, branch, cseq, tag, uri_user, ErrorKind, Headers, Message, Method, Request,
 };
+use super::uac::{Dial, Dialed, Outbound, Trunk};
 use std::collections::{BinaryHeap, HashMap};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -37,6 +38,8 @@ pub enum Effect {
     Gone(String, Gone),
     /// The dialog is over and forgotten; its call slot is free.
     Closed(String),
+    /// How an outbound leg placed with [`Core::dial`] got on.
+    Dialed(String, Dialed),
 }
 
 /// Why a call's caller is gone.
@@ -152,48 +155,64 @@ pub struct Core {
     timers: BinaryHeap<Timer>,
     next_seq: u64,
     out: Vec<Effect>,
+    /// The calls we place.
+    outbound: Outbound,
 }
 
 impl Core {
-    /// A core listening at `local`.
-    pub fn new(local: SocketAddr) -> Core {
+    /// A core listening at `local`, placing calls through `trunk`.
+    pub fn new(local: SocketAddr, trunk: Option<Trunk>) -> Core {
         Core {
             local,
             dialogs: HashMap::new(),
             timers: BinaryHeap::new(),
             next_seq: 0,
             out: Vec::new(),
+            outbound: Outbound::new(local, trunk),
         }
+    }
+
+    /// Places an outbound call; its progress comes back as [`Effect::Dialed`].
+    pub fn dial(&mut self, dial: Dial, now: Instant) {
+        self.outbound.dial(dial, now);
     }
 
     /// Dialogs a shutdown waits for: an answer not yet acknowledged, our BYE or REFER not yet
     /// answered. (Refusals waiting for their ACK and terminated dialogs only absorb
     /// retransmissions.)
     pub fn busy_dialogs(&self) -> usize {
-        self.dialogs
-            .values()
-            .filter(|d| {
-                matches!(
-                    d.state,
-                    State::Answered { ok: true } | State::Closing | State::Referring
-                )
-            })
-            .count()
+        self.outbound.busy()
+            + self
+                .dialogs
+                .values()
+                .filter(|d| {
+                    matches!(
+                        d.state,
+                        State::Answered { ok: true } | State::Closing | State::Referring
+                    )
+                })
+                .count()
     }
 
     /// When the next timer is due.
     pub fn next_timer(&self) -> Option<Instant> {
-        self.timers.peek().map(|t| t.at.0)
+        let ours = self.timers.peek().map(|t| t.at.0);
+        match (ours, self.outbound.next_timer()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Whether effects wait to be taken.
     pub fn effects_pending(&self) -> bool {
-        !self.out.is_empty()
+        !self.out.is_empty() || self.outbound.effects_pending()
     }
 
     /// Takes the effects produced so far.
     pub fn effects(&mut self) -> Vec<Effect> {
-        std::mem::take(&mut self.out)
+        let mut out = std::mem::take(&mut self.out);
+        out.extend(self.outbound.effects());
+        out
     }
 
     fn token(&mut self) -> String {
@@ -227,8 +246,28 @@ impl Core {
     /// Handles one datagram from `peer`.
     pub fn datagram(&mut self, bytes: &[u8], peer: SocketAddr, now: Instant) {
         match message::parse(bytes) {
-            Ok(Message::Request(r)) => self.request(r, peer, now),
-            Ok(Message::Response(r)) => self.response(&r.headers, r.status, now),
+            Ok(Message::Request(r)) => {
+                let outbound = r
+                    .headers
+                    .get("Call-ID")
+                    .is_some_and(|id| self.outbound.owns(id));
+                if outbound {
+                    self.outbound.request(&r, peer, now);
+                } else {
+                    self.request(r, peer, now);
+                }
+            }
+            Ok(Message::Response(r)) => {
+                let outbound = r
+                    .headers
+                    .get("Call-ID")
+                    .is_some_and(|id| self.outbound.owns(id));
+                if outbound {
+                    self.outbound.response(&r, now);
+                } else {
+                    self.response(&r.headers, r.status, now);
+                }
+            }
             Err(e) => {
                 if let Some(h) = e.respond_to {
                     let (status, reason) = match e.kind {
@@ -577,8 +616,13 @@ impl Core {
         }
     }
 
-    /// Ends the call from our side: BYE when answered, 480 before.
+    /// Ends the call from our side: BYE when answered, 480 before (an outbound leg: CANCEL
+    /// before the answer, BYE after).
     pub fn hangup(&mut self, call_id: &str, now: Instant) {
+        if self.outbound.owns(call_id) {
+            self.outbound.hangup(call_id, now);
+            return;
+        }
         let Some(d) = self.dialogs.get(call_id) else {
             return;
         };
@@ -671,6 +715,7 @@ impl Core {
 
     /// Runs the timers due at `now`.
     pub fn fire(&mut self, now: Instant) {
+        self.outbound.fire(now);
         while self.timers.peek().is_some_and(|t| t.at.0 <= now) {
             let Some(t) = self.timers.pop() else { break };
             let Some(d) = self.dialogs.get_mut(&t.call_id) else {
@@ -743,7 +788,7 @@ fn target_uri(number: &str, request_uri: &str) -> String {
 }
 
 /// A `sip:`/`sips:` URI with no characters that would break a request line.
-fn is_plain_sip_uri(uri: &str) -> bool {
+pub(super) fn is_plain_sip_uri(uri: &str) -> bool {
     (uri.starts_with("sip:") || uri.starts_with("sips:"))
         && uri.len() > 4
         && !uri
@@ -751,7 +796,7 @@ fn is_plain_sip_uri(uri: &str) -> bool {
             .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"'))
 }
 
-fn strip_angle(value: &str) -> &str {
+pub(super) fn strip_angle(value: &str) -> &str {
     match (value.find('<'), value.find('>')) {
         (Some(a), Some(b)) if a < b => &value[a + 1..b],
         _ => value.split(';').next().unwrap_or(value),
@@ -819,7 +864,7 @@ mod tests {
     #[test]
     fn the_answer_is_retransmitted_on_timer_g_until_ack() {
         let t0 = Instant::now();
-        let mut core = Core::new("127.0.0.1:5060".parse().expect("addr"));
+        let mut core = Core::new("127.0.0.1:5060".parse().expect("addr"), None);
         let tag = start(&mut core, "g", t0);
         let mut resent = Vec::new();
         for ms in (100..4000).step_by(100) {
@@ -846,7 +891,7 @@ mod tests {
     #[test]
     fn no_ack_ends_the_call_with_bye_and_the_dialog_is_forgotten() {
         let t0 = Instant::now();
-        let mut core = Core::new("127.0.0.1:5060".parse().expect("addr"));
+        let mut core = Core::new("127.0.0.1:5060".parse().expect("addr"), None);
         start(&mut core, "h", t0);
         core.fire(t0 + TIMEOUT);
         let (sent, other) = drain(&mut core);
@@ -872,7 +917,7 @@ mod tests {
     fn cancel_before_the_answer_and_bye_after_it() {
         let t0 = Instant::now();
         let peer = PEER.parse().expect("addr");
-        let mut core = Core::new("127.0.0.1:5060".parse().expect("addr"));
+        let mut core = Core::new("127.0.0.1:5060".parse().expect("addr"), None);
         core.datagram(invite("c", "z9hG4bK-c").as_bytes(), peer, t0);
         drain(&mut core);
         let cancel = invite("c", "z9hG4bK-c")
@@ -929,7 +974,7 @@ mod tests {
     fn a_broken_contact_does_not_break_our_bye() {
         let t0 = Instant::now();
         let peer = PEER.parse().expect("addr");
-        let mut core = Core::new("127.0.0.1:5060".parse().expect("addr"));
+        let mut core = Core::new("127.0.0.1:5060".parse().expect("addr"), None);
         let broken = invite("k", "z9hG4bK-k")
             .replace(
                 &format!("Contact: <sip:c@{PEER}>"),
@@ -960,7 +1005,7 @@ mod tests {
     fn transfer_redirects_before_the_answer_and_refers_after() {
         let t0 = Instant::now();
         let peer = PEER.parse().expect("addr");
-        let mut core = Core::new("127.0.0.1:5060".parse().expect("addr"));
+        let mut core = Core::new("127.0.0.1:5060".parse().expect("addr"), None);
         core.datagram(invite("r", "z9hG4bK-r").as_bytes(), peer, t0);
         drain(&mut core);
         core.transfer("r", "+74951234567", t0);

@@ -1,0 +1,255 @@
+//! One party of a call on the runtime: its RTP socket, the stream the media clock sends to it,
+//! and a reader task that turns what the party sends into keys, audio for the recognizer, or —
+//! while the leg is bridged — packets relayed to the other party; a party that sends nothing
+//! for the media timeout is reported silent.
+
+use super::media::clock::{Clock, Play, Stream};
+use super::media::ports::Bound;
+use super::media::relay::{Relay, Rewrite, Side};
+use super::media::{dtmf, g711, rtp};
+use super::sdp::{Codec, Negotiated};
+use crate::ir::LegId;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// What a leg's reader tells its call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// An RFC 4733 key.
+    Key(LegId, char),
+    /// No RTP for the media timeout.
+    Silent(LegId),
+}
+
+/// What the reader does with packets besides keys, changed by the call.
+#[derive(Debug, Default)]
+struct Tap {
+    /// Audio for the recognizer while the leg is listened to.
+    listening: Option<std::sync::mpsc::SyncSender<Vec<i16>>>,
+    /// The other party while bridged.
+    relay: Option<Relay>,
+}
+
+/// Where a leg is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegState {
+    /// Dialled, not answered yet.
+    Dialing,
+    /// Connected: media flows.
+    Up,
+    /// Hung up, by either side.
+    Gone,
+}
+
+/// One party.
+pub struct Leg {
+    /// Which leg of the flow.
+    pub id: LegId,
+    /// Its SIP Call-ID.
+    pub sip_id: String,
+    /// Where it is.
+    pub state: LegState,
+    /// The party's number.
+    pub number: Option<String>,
+    /// Its RTP socket, until the media starts.
+    bound: Option<Bound>,
+    /// Our RTP address (in our SDP).
+    pub local: SocketAddr,
+    /// A handle of the socket for relays into this leg.
+    out: std::net::UdpSocket,
+    /// What the clock sends to it.
+    pub play: Arc<Mutex<Play>>,
+    tap: Arc<Mutex<Tap>>,
+    /// What the SDP exchange settled, once it has.
+    pub media: Option<Negotiated>,
+    reader: Option<JoinHandle<()>>,
+}
+
+impl Leg {
+    /// A leg on a bound RTP socket.
+    ///
+    /// # Errors
+    ///
+    /// The socket cannot be cloned (descriptors exhausted).
+    pub fn new(id: LegId, sip_id: String, bound: Bound, state: LegState) -> std::io::Result<Leg> {
+        let out = bound.out.try_clone()?;
+        Ok(Leg {
+            id,
+            sip_id,
+            state,
+            number: None,
+            local: bound.local,
+            bound: Some(bound),
+            out,
+            play: Arc::new(Mutex::new(Play::default())),
+            tap: Arc::new(Mutex::new(Tap::default())),
+            media: None,
+            reader: None,
+        })
+    }
+
+    /// Starts the media once the SDP exchange settled it: our stream on the clock and the
+    /// reader.
+    pub fn start_media(
+        &mut self,
+        negotiated: Negotiated,
+        clock: &Clock,
+        done: mpsc::UnboundedSender<(u32, u64)>,
+        events: mpsc::UnboundedSender<MediaEvent>,
+        rtp_timeout: Duration,
+        seed: u32,
+    ) {
+        let Some(bound) = self.bound.take() else {
+            return;
+        };
+        clock.add(Stream {
+            socket: bound.out,
+            remote: negotiated.remote,
+            header: rtp::Header {
+                payload_type: negotiated.codec.payload_type(),
+                marker: true,
+                sequence: seed as u16,
+                timestamp: seed.rotate_left(13),
+                ssrc: seed.rotate_left(7) ^ 0x1bad_b002,
+            },
+            a_law: negotiated.codec == Codec::Pcma,
+            play: self.play.clone(),
+            tag: self.id.0,
+            done,
+        });
+        self.reader = Some(tokio::spawn(read(
+            bound.socket,
+            self.id,
+            negotiated.clone(),
+            self.tap.clone(),
+            events,
+            rtp_timeout,
+        )));
+        self.media = Some(negotiated);
+    }
+
+    /// Sends the leg's audio to a recognizer (or stops, with `None`).
+    pub fn listen(&self, audio: Option<std::sync::mpsc::SyncSender<Vec<i16>>>) {
+        self.tap.lock().unwrap_or_else(|p| p.into_inner()).listening = audio;
+    }
+
+    fn side(&self) -> Option<Side> {
+        self.media.as_ref().map(|m| Side {
+            a_law: m.codec == Codec::Pcma,
+            dtmf: m.dtmf_payload_type,
+        })
+    }
+
+    /// Connects two legs' media: each one's packets are relayed to the other, the clock stops
+    /// sending to both. False when either has no media yet.
+    pub fn bridge(a: &Leg, b: &Leg, seed: u32) -> bool {
+        let (Some(sa), Some(sb), Some(ma), Some(mb)) = (a.side(), b.side(), &a.media, &b.media)
+        else {
+            return false;
+        };
+        let (Ok(to_b), Ok(to_a)) = (b.out.try_clone(), a.out.try_clone()) else {
+            return false;
+        };
+        for (from, socket, remote, rewrite) in [
+            (a, to_b, mb.remote, Rewrite::new(sa, sb, seed ^ 0x5eed_0001)),
+            (b, to_a, ma.remote, Rewrite::new(sb, sa, seed ^ 0x5eed_0002)),
+        ] {
+            from.play.lock().unwrap_or_else(|p| p.into_inner()).relayed = true;
+            from.tap.lock().unwrap_or_else(|p| p.into_inner()).relay = Some(Relay {
+                socket,
+                remote,
+                rewrite,
+                buffer: Vec::with_capacity(172),
+            });
+        }
+        true
+    }
+
+    /// Ends the bridge on this leg's side: the clock sends to it again.
+    pub fn unbridge(&self) {
+        self.play.lock().unwrap_or_else(|p| p.into_inner()).relayed = false;
+        self.tap.lock().unwrap_or_else(|p| p.into_inner()).relay = None;
+    }
+
+    /// Whether the leg is bridged.
+    pub fn bridged(&self) -> bool {
+        self.tap
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .relay
+            .is_some()
+    }
+
+    /// No more media: the stream ends, the reader stops.
+    pub fn stop(&mut self) {
+        self.play.lock().unwrap_or_else(|p| p.into_inner()).stopped = true;
+        let mut tap = self.tap.lock().unwrap_or_else(|p| p.into_inner());
+        tap.relay = None;
+        tap.listening = None;
+        drop(tap);
+        if let Some(r) = self.reader.take() {
+            r.abort();
+        }
+        self.bound = None;
+    }
+}
+
+impl Drop for Leg {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Reads a leg's RTP until aborted or silent for `timeout`.
+async fn read(
+    socket: tokio::net::UdpSocket,
+    leg: LegId,
+    media: Negotiated,
+    tap: Arc<Mutex<Tap>>,
+    events: mpsc::UnboundedSender<MediaEvent>,
+    timeout: Duration,
+) {
+    let mut buf = [0u8; 2048];
+    let mut keys = dtmf::Receiver::new();
+    let mut last = Instant::now();
+    let silence = tokio::time::sleep(timeout);
+    tokio::pin!(silence);
+    loop {
+        tokio::select! {
+            received = socket.recv_from(&mut buf) => {
+                let Ok((n, _)) = received else { continue };
+                last = Instant::now();
+                let Some(p) = rtp::parse(&buf[..n]) else { continue };
+                let mut tap = tap.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(relay) = tap.relay.as_mut() {
+                    relay.forward(&p);
+                } else if Some(p.header.payload_type) == media.dtmf_payload_type {
+                    if let Some(k) = keys.packet(p.header.timestamp, p.payload) {
+                        let _ = events.send(MediaEvent::Key(leg, k));
+                    }
+                } else if p.header.payload_type == media.codec.payload_type() {
+                    if let Some(audio) = &tap.listening {
+                        let decode = if media.codec == Codec::Pcma {
+                            g711::alaw_decode
+                        } else {
+                            g711::ulaw_decode
+                        };
+                        // A recognizer that falls behind loses audio, not the call.
+                        let _ = audio.try_send(p.payload.iter().map(|&b| decode(b)).collect());
+                    }
+                }
+            },
+            () = &mut silence => {
+                let due = last + timeout;
+                if due <= Instant::now() {
+                    let _ = events.send(MediaEvent::Silent(leg));
+                    return;
+                }
+                silence.as_mut().reset(due.into());
+            },
+        }
+    }
+}

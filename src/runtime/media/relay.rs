@@ -1,0 +1,196 @@
+//! The relay of a bridge: each packet one leg sends is rewritten for the other — its payload
+//! type mapped (audio, and RFC 4733 events to the other side's event type), G.711 transcoded
+//! when the legs settled on different laws, and our own SSRC with the sender's sequence
+//! numbers and timestamps moved by fixed offsets, so that loss and timing show through.
+
+use super::{g711, rtp};
+use std::net::{SocketAddr, UdpSocket};
+
+/// One side of a codec mapping: an audio law and the telephone-event type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Side {
+    /// A-law, else μ-law.
+    pub a_law: bool,
+    /// The RFC 4733 payload type, when this side has events.
+    pub dtmf: Option<u8>,
+}
+
+impl Side {
+    fn audio_type(self) -> u8 {
+        if self.a_law {
+            8
+        } else {
+            0
+        }
+    }
+}
+
+/// Rewrites one direction of a bridge.
+#[derive(Debug, Clone)]
+pub struct Rewrite {
+    from: Side,
+    to: Side,
+    ssrc: u32,
+    sequence_offset: u16,
+    timestamp_offset: u32,
+    first: bool,
+}
+
+impl Rewrite {
+    /// Packets from a `from` leg to a `to` leg, sent as stream `ssrc`.
+    pub fn new(from: Side, to: Side, ssrc: u32) -> Rewrite {
+        Rewrite {
+            from,
+            to,
+            ssrc,
+            sequence_offset: ssrc as u16,
+            timestamp_offset: ssrc.rotate_left(11),
+            first: true,
+        }
+    }
+
+    /// The packet for the other leg, or `None` for what it cannot take (events it did not
+    /// negotiate, payloads of neither type).
+    pub fn packet(&mut self, p: &rtp::Packet<'_>, out: &mut Vec<u8>) -> Option<()> {
+        let pt = p.header.payload_type;
+        let payload_type;
+        let mut transcoded = Vec::new();
+        let payload: &[u8] = if pt == self.from.audio_type() {
+            payload_type = self.to.audio_type();
+            if self.from.a_law == self.to.a_law {
+                p.payload
+            } else {
+                let decode = if self.from.a_law {
+                    g711::alaw_decode
+                } else {
+                    g711::ulaw_decode
+                };
+                let samples: Vec<i16> = p.payload.iter().map(|&b| decode(b)).collect();
+                g711::encode(&samples, self.to.a_law, &mut transcoded);
+                &transcoded
+            }
+        } else if Some(pt) == self.from.dtmf {
+            payload_type = self.to.dtmf?;
+            p.payload
+        } else {
+            return None;
+        };
+        let header = rtp::Header {
+            payload_type,
+            marker: p.header.marker || self.first,
+            sequence: p.header.sequence.wrapping_add(self.sequence_offset),
+            timestamp: p.header.timestamp.wrapping_add(self.timestamp_offset),
+            ssrc: self.ssrc,
+        };
+        self.first = false;
+        header.write(payload, out);
+        Some(())
+    }
+}
+
+/// Where a bridged leg's packets go: the other leg's socket and remote address.
+#[derive(Debug)]
+pub struct Relay {
+    /// The other leg's RTP socket (so the packets come from the port it expects).
+    pub socket: UdpSocket,
+    /// The other party's RTP address.
+    pub remote: SocketAddr,
+    /// The rewriting.
+    pub rewrite: Rewrite,
+    /// A buffer for the rewritten packet.
+    pub buffer: Vec<u8>,
+}
+
+impl Relay {
+    /// Relays one packet; a full socket buffer loses it, as a network would.
+    pub fn forward(&mut self, p: &rtp::Packet<'_>) {
+        self.buffer.clear();
+        if self.rewrite.packet(p, &mut self.buffer).is_some() {
+            let _ = self.socket.send_to(&self.buffer, self.remote);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packet(pt: u8, seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        rtp::Header {
+            payload_type: pt,
+            marker: false,
+            sequence: seq,
+            timestamp: ts,
+            ssrc: 42,
+        }
+        .write(payload, &mut out);
+        out
+    }
+
+    #[test]
+    fn same_law_keeps_the_payload_and_shifts_numbers() {
+        let ulaw = Side {
+            a_law: false,
+            dtmf: Some(101),
+        };
+        let mut r = Rewrite::new(ulaw, ulaw, 7);
+        let mut out = Vec::new();
+        let first = packet(0, 100, 1000, &[0x55; 160]);
+        r.packet(&rtp::parse(&first).unwrap(), &mut out).unwrap();
+        let p1 = rtp::parse(&out).unwrap();
+        assert_eq!((p1.header.ssrc, p1.header.marker), (7, true));
+        assert_eq!(p1.payload, &[0x55; 160][..]);
+        let (s1, t1) = (p1.header.sequence, p1.header.timestamp);
+        let mut out2 = Vec::new();
+        let second = packet(0, 101, 1160, &[0x55; 160]);
+        r.packet(&rtp::parse(&second).unwrap(), &mut out2).unwrap();
+        let p2 = rtp::parse(&out2).unwrap();
+        assert!(!p2.header.marker);
+        assert_eq!(p2.header.sequence, s1.wrapping_add(1));
+        assert_eq!(p2.header.timestamp, t1.wrapping_add(160));
+    }
+
+    #[test]
+    fn laws_are_transcoded_and_event_types_mapped() {
+        let from = Side {
+            a_law: false,
+            dtmf: Some(101),
+        };
+        let to = Side {
+            a_law: true,
+            dtmf: Some(96),
+        };
+        let mut r = Rewrite::new(from, to, 1);
+        let mut out = Vec::new();
+        let mut ulaw = Vec::new();
+        g711::encode(&[1000i16; 160], false, &mut ulaw);
+        r.packet(&rtp::parse(&packet(0, 1, 0, &ulaw)).unwrap(), &mut out)
+            .unwrap();
+        let p = rtp::parse(&out).unwrap();
+        assert_eq!(p.header.payload_type, 8);
+        let back = g711::alaw_decode(p.payload[0]);
+        assert!((back - 1000).abs() < 64, "{back}");
+        let mut out = Vec::new();
+        let event = [5u8, 0x0a, 0, 160];
+        r.packet(&rtp::parse(&packet(101, 2, 0, &event)).unwrap(), &mut out)
+            .unwrap();
+        let p = rtp::parse(&out).unwrap();
+        assert_eq!((p.header.payload_type, p.payload), (96, &event[..]));
+        // Comfort noise (13) and events the other side did not negotiate are dropped.
+        assert!(r
+            .packet(&rtp::parse(&packet(13, 3, 0, &[0])).unwrap(), &mut out)
+            .is_none());
+        let mut no_events = Rewrite::new(
+            from,
+            Side {
+                a_law: true,
+                dtmf: None,
+            },
+            1,
+        );
+        assert!(no_events
+            .packet(&rtp::parse(&packet(101, 2, 0, &event)).unwrap(), &mut out)
+            .is_none());
+    }
+}

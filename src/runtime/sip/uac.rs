@@ -1,0 +1,881 @@
+//! Outbound legs: the client side of the calls a flow places through the trunk. The INVITE
+//! client transaction (timer A retransmissions, timer B, RFC 3261 §17.1.1), digest challenges
+//! answered once (401/407, [`super::digest`]), ACK for every final response (the same branch
+//! for errors, a new transaction for 2xx, §13.2.2.4), CANCEL before the answer (§9.1: only
+//! after a provisional response), BYE both ways, and re-INVITEs answered with our offer so a
+//! hold does not drop the call. No I/O: the [`super::core::Core`] hands it datagrams and takes
+//! its effects.
+
+use super::core::{Effect, Gone, T1, T2, TIMEOUT};
+use super::digest::Challenge;
+use super::message::{self, cseq, tag, Method, Request, Response};
+use std::collections::{BinaryHeap, HashMap};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// Where outbound calls go and how we authenticate there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trunk {
+    /// The trunk's address.
+    pub addr: SocketAddr,
+    /// The host part of the URIs we call (`sip:NUMBER@host`).
+    pub host: String,
+    /// The digest user name (also our From user when the flow sets no caller id).
+    pub user: Option<String>,
+    /// The digest password.
+    pub password: Option<String>,
+}
+
+/// A call to place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dial {
+    /// The new leg's Call-ID.
+    pub call_id: String,
+    /// The number to call.
+    pub number: String,
+    /// The number shown.
+    pub caller_id: Option<String>,
+    /// Our SDP offer.
+    pub offer: Vec<u8>,
+}
+
+/// How an outbound leg got on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dialed {
+    /// 180/183: it rings.
+    Ringing,
+    /// 2xx with the callee's SDP answer.
+    Answered(Vec<u8>),
+    /// A final error response (its status), 408 when nothing answered.
+    Failed(u16),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// INVITE sent, nothing back yet.
+    Calling,
+    /// A provisional response came.
+    Proceeding,
+    /// 2xx acknowledged: the call is up.
+    Confirmed,
+    /// Our BYE is out.
+    Closing,
+    /// Over; kept until timer J to absorb retransmissions.
+    Terminated,
+}
+
+#[derive(Debug, Clone)]
+struct Leg {
+    state: State,
+    /// Bumped to cancel the previous state's timers.
+    generation: u64,
+    request_uri: String,
+    /// From (with our tag), To (their tag once known), and the Call-ID.
+    from: String,
+    to: String,
+    offer: Vec<u8>,
+    caller_user: String,
+    /// The INVITE as last sent, its CSeq number and its Via branch.
+    invite: Vec<u8>,
+    invite_cseq: u32,
+    branch: String,
+    /// The request being retransmitted (INVITE, CANCEL or BYE) and the interval.
+    retransmit: Vec<u8>,
+    interval: Duration,
+    /// Challenges answered so far (one, and one more when the nonce was stale).
+    challenges: u8,
+    /// The flow gave up on this leg (dial timeout, hang-up before the answer).
+    cancelled: bool,
+    /// Our ACK for the 2xx, resent when the 2xx is retransmitted.
+    ack: Vec<u8>,
+    /// The callee's Contact and the route set (Record-Route reversed), after the answer.
+    remote_target: String,
+    routes: Vec<String>,
+    cseq: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum TimerKind {
+    /// A: retransmit the INVITE (CANCEL and BYE use E).
+    Retransmit,
+    /// B (INVITE) or F (CANCEL, BYE): no answer.
+    GiveUp,
+    /// J: forget the leg.
+    Forget,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Timer {
+    at: std::cmp::Reverse<Instant>,
+    seq: u64,
+    call_id: String,
+    generation: u64,
+    kind: TimerKind,
+}
+
+/// The outbound legs by Call-ID.
+pub struct Outbound {
+    local: SocketAddr,
+    trunk: Option<Trunk>,
+    legs: HashMap<String, Leg>,
+    timers: BinaryHeap<Timer>,
+    next_seq: u64,
+    out: Vec<Effect>,
+}
+
+/// Whether `number` can go into a URI as it is: digits, `+`, `*` and `#` only.
+fn dialable(number: &str) -> bool {
+    !number.is_empty()
+        && number
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '+' | '*' | '#'))
+}
+
+impl Outbound {
+    /// Outbound legs from `local` through `trunk` (none: every dial fails with 503).
+    pub fn new(local: SocketAddr, trunk: Option<Trunk>) -> Outbound {
+        Outbound {
+            local,
+            trunk,
+            legs: HashMap::new(),
+            timers: BinaryHeap::new(),
+            next_seq: 0,
+            out: Vec::new(),
+        }
+    }
+
+    /// Whether `call_id` is one of our legs.
+    pub fn owns(&self, call_id: &str) -> bool {
+        self.legs.contains_key(call_id)
+    }
+
+    /// Legs a shutdown waits for: up, or with our BYE out.
+    pub fn busy(&self) -> usize {
+        self.legs
+            .values()
+            .filter(|l| !matches!(l.state, State::Terminated))
+            .count()
+    }
+
+    /// When the next timer is due.
+    pub fn next_timer(&self) -> Option<Instant> {
+        self.timers.peek().map(|t| t.at.0)
+    }
+
+    /// Takes the effects produced so far.
+    pub fn effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// Whether effects wait to be taken.
+    pub fn effects_pending(&self) -> bool {
+        !self.out.is_empty()
+    }
+
+    fn token(&mut self) -> String {
+        self.next_seq += 1;
+        format!("{:x}o{:x}", std::process::id(), self.next_seq ^ 0x2545_f491)
+    }
+
+    fn timer(&mut self, now: Instant, after: Duration, call_id: &str, kind: TimerKind) {
+        let Some(l) = self.legs.get(call_id) else {
+            return;
+        };
+        self.next_seq += 1;
+        self.timers.push(Timer {
+            at: std::cmp::Reverse(now + after),
+            seq: self.next_seq,
+            call_id: call_id.to_string(),
+            generation: l.generation,
+            kind,
+        });
+    }
+
+    fn dialed(&mut self, call_id: &str, what: Dialed) {
+        self.out.push(Effect::Dialed(call_id.to_string(), what));
+    }
+
+    fn send(&mut self, bytes: Vec<u8>) {
+        if let Some(t) = &self.trunk {
+            self.out.push(Effect::Send(bytes, t.addr));
+        }
+    }
+
+    /// Places a call.
+    pub fn dial(&mut self, dial: Dial, now: Instant) {
+        let Some(trunk) = self.trunk.clone() else {
+            self.dialed(&dial.call_id, Dialed::Failed(503));
+            return;
+        };
+        if !dialable(&dial.number) || self.legs.contains_key(&dial.call_id) {
+            self.dialed(&dial.call_id, Dialed::Failed(484));
+            return;
+        }
+        let caller_user = dial
+            .caller_id
+            .filter(|c| dialable(c))
+            .or_else(|| trunk.user.clone().filter(|u| dialable(u)))
+            .unwrap_or_else(|| "ivrc".into());
+        let local_tag = self.token();
+        let leg = Leg {
+            state: State::Calling,
+            generation: 0,
+            request_uri: format!("sip:{}@{}", dial.number, trunk.host),
+            from: format!("<sip:{caller_user}@{}>;tag={local_tag}", trunk.host),
+            to: format!("<sip:{}@{}>", dial.number, trunk.host),
+            offer: dial.offer,
+            caller_user,
+            invite: Vec::new(),
+            invite_cseq: 0,
+            branch: String::new(),
+            retransmit: Vec::new(),
+            interval: T1,
+            challenges: 0,
+            cancelled: false,
+            ack: Vec::new(),
+            remote_target: String::new(),
+            routes: Vec::new(),
+            cseq: 0,
+        };
+        self.legs.insert(dial.call_id.clone(), leg);
+        self.send_invite(&dial.call_id, None, now);
+    }
+
+    fn via(&self, branch: &str) -> String {
+        format!("SIP/2.0/UDP {};branch={branch};rport", self.local)
+    }
+
+    /// Sends (or re-sends with credentials) the INVITE.
+    fn send_invite(&mut self, call_id: &str, credentials: Option<(&str, String)>, now: Instant) {
+        let branch = format!("z9hG4bK{}", self.token());
+        let via = self.via(&branch);
+        let local = self.local;
+        let Some(l) = self.legs.get_mut(call_id) else {
+            return;
+        };
+        l.cseq += 1;
+        l.invite_cseq = l.cseq;
+        l.branch = branch;
+        let mut headers: Vec<(&str, String)> = vec![
+            ("Via", via),
+            ("Max-Forwards", "70".into()),
+            ("From", l.from.clone()),
+            ("To", l.to.clone()),
+            ("Call-ID", call_id.to_string()),
+            ("CSeq", format!("{} INVITE", l.cseq)),
+            ("Contact", format!("<sip:{}@{local}>", l.caller_user)),
+            ("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO".into()),
+            ("Content-Type", "application/sdp".into()),
+        ];
+        if let Some((name, value)) = credentials {
+            headers.push((name, value));
+        }
+        let bytes = message::request(&Method::Invite, &l.request_uri, &headers, &l.offer);
+        l.invite = bytes.clone();
+        l.retransmit = bytes.clone();
+        l.interval = T1;
+        l.state = State::Calling;
+        l.generation += 1;
+        self.send(bytes);
+        self.timer(now, T1, call_id, TimerKind::Retransmit);
+        self.timer(now, TIMEOUT, call_id, TimerKind::GiveUp);
+    }
+
+    /// The ACK of a final error response: the INVITE's branch and URI, their To (§17.1.1.3).
+    fn ack_error(&mut self, call_id: &str, response: &Response) {
+        let Some(l) = self.legs.get(call_id) else {
+            return;
+        };
+        let to = response.headers.get("To").unwrap_or(&l.to).to_string();
+        let headers = [
+            ("Via", self.via(&l.branch)),
+            ("Max-Forwards", "70".into()),
+            ("From", l.from.clone()),
+            ("To", to),
+            ("Call-ID", call_id.to_string()),
+            ("CSeq", format!("{} ACK", l.invite_cseq)),
+        ];
+        let bytes = message::request(&Method::Ack, &l.request_uri, &headers, b"");
+        self.send(bytes);
+    }
+
+    /// A request within the established dialog (ACK of the 2xx, BYE).
+    fn in_dialog(&mut self, call_id: &str, method: &Method, cseq_number: u32) -> Vec<u8> {
+        let branch = format!("z9hG4bK{}", self.token());
+        let via = self.via(&branch);
+        let Some(l) = self.legs.get(call_id) else {
+            return Vec::new();
+        };
+        let mut headers: Vec<(&str, String)> = vec![
+            ("Via", via),
+            ("Max-Forwards", "70".into()),
+            ("From", l.from.clone()),
+            ("To", l.to.clone()),
+            ("Call-ID", call_id.to_string()),
+            ("CSeq", format!("{cseq_number} {}", method.as_str())),
+        ];
+        for r in &l.routes {
+            headers.push(("Route", r.clone()));
+        }
+        message::request(method, &l.remote_target, &headers, b"")
+    }
+
+    /// A response to one of our requests.
+    pub fn response(&mut self, response: &Response, now: Instant) {
+        let Some(call_id) = response.headers.get("Call-ID").map(str::to_string) else {
+            return;
+        };
+        let Some((n, method)) = cseq(&response.headers) else {
+            return;
+        };
+        let Some(l) = self.legs.get_mut(&call_id) else {
+            return;
+        };
+        match method {
+            Method::Invite if n == l.invite_cseq => self.invite_response(&call_id, response, now),
+            // The CANCEL is answered: no more retransmissions (the INVITE's 487 follows).
+            Method::Cancel if response.status >= 200 => l.generation += 1,
+            Method::Bye if response.status >= 200 && l.state == State::Closing => {
+                self.forget_later(&call_id, now);
+            }
+            _ => {}
+        }
+    }
+
+    fn invite_response(&mut self, call_id: &str, response: &Response, now: Instant) {
+        let Some(l) = self.legs.get_mut(call_id) else {
+            return;
+        };
+        let status = response.status;
+        if status < 200 {
+            if l.state == State::Calling {
+                l.state = State::Proceeding;
+                l.generation += 1; // no more INVITE retransmissions, no timer B
+                if l.cancelled {
+                    self.send_cancel(call_id, now);
+                    return;
+                }
+            }
+            if matches!(status, 180 | 183) && !l.cancelled {
+                self.dialed(call_id, Dialed::Ringing);
+            }
+            return;
+        }
+        if status < 300 {
+            if matches!(l.state, State::Confirmed | State::Closing) {
+                // A retransmitted 2xx: our ACK went missing.
+                let ack = l.ack.clone();
+                self.send(ack);
+                return;
+            }
+            if l.state == State::Terminated {
+                return;
+            }
+            l.to = response.headers.get("To").unwrap_or(&l.to).to_string();
+            l.remote_target = response
+                .headers
+                .get("Contact")
+                .map(super::core::strip_angle)
+                .filter(|u| super::core::is_plain_sip_uri(u))
+                .map_or_else(|| l.request_uri.clone(), str::to_string);
+            l.routes = response
+                .headers
+                .all("Record-Route")
+                .flat_map(|v| v.split(','))
+                .map(|v| v.trim().to_string())
+                .collect();
+            l.routes.reverse();
+            l.state = State::Confirmed;
+            l.generation += 1;
+            let cancelled = l.cancelled;
+            let invite_cseq = l.invite_cseq;
+            let ack = self.in_dialog(call_id, &Method::Ack, invite_cseq);
+            if let Some(l) = self.legs.get_mut(call_id) {
+                l.ack = ack.clone();
+            }
+            self.send(ack);
+            if cancelled {
+                // The answer crossed our CANCEL: the flow has moved on.
+                self.send_bye(call_id, now);
+            } else {
+                self.dialed(call_id, Dialed::Answered(response.body.clone()));
+            }
+            return;
+        }
+        if l.state == State::Terminated {
+            self.ack_error(call_id, response); // a retransmission of the final response
+            return;
+        }
+        self.ack_error(call_id, response);
+        let Some(l) = self.legs.get_mut(call_id) else {
+            return;
+        };
+        if matches!(status, 401 | 407) && !l.cancelled {
+            if let Some(answer) = self.answer_challenge(call_id, response) {
+                self.send_invite(call_id, Some(answer), now);
+                return;
+            }
+        }
+        let Some(l) = self.legs.get_mut(call_id) else {
+            return;
+        };
+        let cancelled = l.cancelled;
+        l.state = State::Terminated;
+        l.generation += 1;
+        if !cancelled {
+            self.dialed(call_id, Dialed::Failed(status));
+        }
+        self.forget_later(call_id, now);
+    }
+
+    /// The credentials for a 401/407, when we have them and have not answered this one yet.
+    fn answer_challenge(
+        &mut self,
+        call_id: &str,
+        response: &Response,
+    ) -> Option<(&'static str, String)> {
+        let trunk = self.trunk.as_ref()?;
+        let (user, password) = (trunk.user.as_ref()?, trunk.password.as_ref()?);
+        let (ask, give) = if response.status == 407 {
+            ("Proxy-Authenticate", "Proxy-Authorization")
+        } else {
+            ("WWW-Authenticate", "Authorization")
+        };
+        let challenge = Challenge::parse(response.headers.get(ask)?).ok()?;
+        let cnonce = format!("{:x}", self.next_seq.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        let l = self.legs.get_mut(call_id)?;
+        let allowed = l.challenges == 0 || (l.challenges == 1 && challenge.stale);
+        if !allowed {
+            return None;
+        }
+        l.challenges += 1;
+        Some((
+            give,
+            challenge.answer(user, password, "INVITE", &l.request_uri, &cnonce),
+        ))
+    }
+
+    fn send_cancel(&mut self, call_id: &str, now: Instant) {
+        let Some(l) = self.legs.get(call_id) else {
+            return;
+        };
+        let headers = [
+            ("Via", self.via(&l.branch)),
+            ("Max-Forwards", "70".into()),
+            ("From", l.from.clone()),
+            ("To", l.to.clone()),
+            ("Call-ID", call_id.to_string()),
+            ("CSeq", format!("{} CANCEL", l.invite_cseq)),
+        ];
+        let bytes = message::request(&Method::Cancel, &l.request_uri, &headers, b"");
+        self.retransmit(call_id, bytes, now);
+    }
+
+    /// Sends a non-INVITE request and retransmits it on timer E until an answer or timer F.
+    fn retransmit(&mut self, call_id: &str, bytes: Vec<u8>, now: Instant) {
+        let Some(l) = self.legs.get_mut(call_id) else {
+            return;
+        };
+        l.retransmit = bytes.clone();
+        l.interval = T1;
+        l.generation += 1;
+        self.send(bytes);
+        self.timer(now, T1, call_id, TimerKind::Retransmit);
+        self.timer(now, TIMEOUT, call_id, TimerKind::GiveUp);
+    }
+
+    fn send_bye(&mut self, call_id: &str, now: Instant) {
+        let Some(l) = self.legs.get_mut(call_id) else {
+            return;
+        };
+        l.cseq += 1;
+        l.state = State::Closing;
+        let n = l.cseq;
+        let bytes = self.in_dialog(call_id, &Method::Bye, n);
+        self.retransmit(call_id, bytes, now);
+    }
+
+    /// The flow is done with the leg: CANCEL while it rings (after a provisional response),
+    /// BYE once it is up. No outcome is reported for a leg given up before its answer.
+    pub fn hangup(&mut self, call_id: &str, now: Instant) {
+        let Some(l) = self.legs.get_mut(call_id) else {
+            return;
+        };
+        match l.state {
+            State::Calling => l.cancelled = true,
+            State::Proceeding => {
+                l.cancelled = true;
+                self.send_cancel(call_id, now);
+            }
+            State::Confirmed => self.send_bye(call_id, now),
+            State::Closing | State::Terminated => {}
+        }
+    }
+
+    /// A request from the callee in one of our dialogs.
+    pub fn request(&mut self, r: &Request, peer: SocketAddr, now: Instant) {
+        let Some(call_id) = r.headers.get("Call-ID").map(str::to_string) else {
+            return;
+        };
+        let ours = self.legs.get(&call_id).is_some_and(|l| {
+            let our_tag = tag(&l.from);
+            r.headers.get("To").and_then(tag) == our_tag
+                && matches!(
+                    l.state,
+                    State::Confirmed | State::Closing | State::Terminated
+                )
+        });
+        let respond = |status: u16, reason: &str, extra: &[(&str, String)], body: &[u8]| {
+            Effect::Send(
+                message::response(&r.headers, status, reason, None, extra, body),
+                peer,
+            )
+        };
+        if r.method == Method::Ack {
+            return; // of our 200 to a re-INVITE
+        }
+        if !ours {
+            self.out
+                .push(respond(481, "Call/Transaction Does Not Exist", &[], b""));
+            return;
+        }
+        match &r.method {
+            Method::Bye => {
+                self.out.push(respond(200, "OK", &[], b""));
+                let Some(l) = self.legs.get_mut(&call_id) else {
+                    return;
+                };
+                if l.state == State::Confirmed {
+                    l.state = State::Terminated;
+                    l.generation += 1;
+                    self.out.push(Effect::Gone(call_id.clone(), Gone::Bye));
+                    self.forget_later(&call_id, now);
+                }
+            }
+            Method::Invite => {
+                // Hold, unhold, a session refresh: our offer stands as the answer.
+                let (offer, contact) = match self.legs.get(&call_id) {
+                    Some(l) => (
+                        l.offer.clone(),
+                        format!("<sip:{}@{}>", l.caller_user, self.local),
+                    ),
+                    None => return,
+                };
+                let extra = [
+                    ("Contact", contact),
+                    ("Content-Type", "application/sdp".to_string()),
+                ];
+                self.out.push(respond(200, "OK", &extra, &offer));
+            }
+            Method::Info => {
+                let kind = r.headers.get("Content-Type").unwrap_or_default();
+                if let Some(key) = crate::runtime::media::dtmf::key_of_info(kind, &r.body) {
+                    self.out.push(Effect::Key(call_id.clone(), key));
+                }
+                self.out.push(respond(200, "OK", &[], b""));
+            }
+            Method::Options => self.out.push(respond(200, "OK", &[], b"")),
+            _ => self.out.push(respond(501, "Not Implemented", &[], b"")),
+        }
+    }
+
+    fn forget_later(&mut self, call_id: &str, now: Instant) {
+        if let Some(l) = self.legs.get_mut(call_id) {
+            l.state = State::Terminated;
+            l.generation += 1;
+            l.offer = Vec::new();
+            l.invite = Vec::new();
+            l.retransmit = Vec::new();
+        }
+        self.timer(now, TIMEOUT, call_id, TimerKind::Forget);
+    }
+
+    /// Runs the timers due at `now`.
+    pub fn fire(&mut self, now: Instant) {
+        while self.timers.peek().is_some_and(|t| t.at.0 <= now) {
+            let Some(t) = self.timers.pop() else { break };
+            let Some(l) = self.legs.get_mut(&t.call_id) else {
+                continue;
+            };
+            if l.generation != t.generation {
+                continue;
+            }
+            let id = t.call_id;
+            match t.kind {
+                TimerKind::Retransmit => {
+                    // INVITE doubles without limit (timer A); CANCEL and BYE stop at T2 (E).
+                    let invite = l.state == State::Calling && !l.cancelled;
+                    l.interval = if invite {
+                        l.interval * 2
+                    } else {
+                        (l.interval * 2).min(T2)
+                    };
+                    let (bytes, after) = (l.retransmit.clone(), l.interval);
+                    self.send(bytes);
+                    self.timer(now, after, &id, TimerKind::Retransmit);
+                }
+                TimerKind::GiveUp => {
+                    let report = l.state == State::Calling && !l.cancelled;
+                    self.forget_later(&id, now);
+                    if report {
+                        self.dialed(&id, Dialed::Failed(408));
+                    }
+                }
+                TimerKind::Forget => {
+                    self.legs.remove(&id);
+                    self.out.push(Effect::Closed(id));
+                    if self.legs.capacity() > 4 * self.legs.len() + 1024 {
+                        self.legs.shrink_to_fit();
+                        self.timers.shrink_to_fit();
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trunk(auth: bool) -> Trunk {
+        Trunk {
+            addr: "127.0.0.1:5080".parse().unwrap(),
+            host: "127.0.0.1:5080".into(),
+            user: auth.then(|| "100".into()),
+            password: auth.then(|| "secret".into()),
+        }
+    }
+
+    fn sent(o: &mut Outbound) -> Vec<String> {
+        o.effects()
+            .into_iter()
+            .filter_map(|e| match e {
+                Effect::Send(b, _) => Some(String::from_utf8(b).unwrap()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn reply(invite: &str, status: u16, extra: &str) -> Response {
+        let head = |name: &str| {
+            invite
+                .lines()
+                .find(|l| l.starts_with(&format!("{name}:")))
+                .unwrap()
+                .to_string()
+        };
+        let text = format!(
+            "SIP/2.0 {status} X\r\n{}\r\n{}\r\n{};tag=callee\r\n{}\r\n{}\r\n{extra}Content-Length: 0\r\n\r\n",
+            head("Via"),
+            head("From"),
+            head("To"),
+            head("Call-ID"),
+            head("CSeq")
+        );
+        match message::parse(text.as_bytes()).unwrap() {
+            message::Message::Response(r) => r,
+            message::Message::Request(_) => unreachable!(),
+        }
+    }
+
+    fn dial(o: &mut Outbound, now: Instant) -> String {
+        o.dial(
+            Dial {
+                call_id: "leg1".into(),
+                number: "+79001234567".into(),
+                caller_id: Some("+74950000001".into()),
+                offer: b"v=0\r\n".to_vec(),
+            },
+            now,
+        );
+        sent(o).remove(0)
+    }
+
+    #[test]
+    fn answered_call_is_acked_and_hung_up_with_bye() {
+        let now = Instant::now();
+        let mut o = Outbound::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
+        let invite = dial(&mut o, now);
+        assert!(invite.starts_with("INVITE sip:+79001234567@127.0.0.1:5080 SIP/2.0\r\n"));
+        assert!(invite.contains("From: <sip:+74950000001@127.0.0.1:5080>;tag="));
+        o.response(&reply(&invite, 180, ""), now);
+        assert_eq!(
+            o.effects(),
+            vec![Effect::Dialed("leg1".into(), Dialed::Ringing)]
+        );
+        o.response(
+            &reply(&invite, 200, "Contact: <sip:callee@127.0.0.1:5090>\r\n"),
+            now,
+        );
+        let effects = o.effects();
+        let ack = match &effects[0] {
+            Effect::Send(b, _) => String::from_utf8(b.clone()).unwrap(),
+            other => panic!("{other:?}"),
+        };
+        assert!(ack.starts_with("ACK sip:callee@127.0.0.1:5090 SIP/2.0"));
+        assert!(ack.contains("tag=callee"));
+        assert!(ack.contains("CSeq: 1 ACK"));
+        assert!(matches!(
+            &effects[1],
+            Effect::Dialed(_, Dialed::Answered(_))
+        ));
+        o.hangup("leg1", now);
+        let bye = sent(&mut o).remove(0);
+        assert!(bye.starts_with("BYE sip:callee@127.0.0.1:5090 SIP/2.0"));
+        assert!(bye.contains("CSeq: 2 BYE"));
+    }
+
+    #[test]
+    fn busy_and_unanswered_invites_report_their_status() {
+        let now = Instant::now();
+        let mut o = Outbound::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
+        let invite = dial(&mut o, now);
+        o.response(&reply(&invite, 486, ""), now);
+        let effects = o.effects();
+        assert!(
+            matches!(&effects[0], Effect::Send(b, _) if b.starts_with(b"ACK sip:+79001234567@"))
+        );
+        assert_eq!(
+            effects[1],
+            Effect::Dialed("leg1".into(), Dialed::Failed(486))
+        );
+
+        let mut o = Outbound::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
+        dial(&mut o, now);
+        // Timer A doubles: 0.5, 1, 2, 4, 8, 16 s; timer B at 32 s gives up with 408.
+        o.fire(now + Duration::from_millis(500));
+        o.fire(now + Duration::from_millis(1500));
+        assert_eq!(sent(&mut o).len(), 2);
+        o.fire(now + TIMEOUT);
+        let effects = o.effects();
+        assert!(effects.contains(&Effect::Dialed("leg1".into(), Dialed::Failed(408))));
+    }
+
+    #[test]
+    fn cancel_waits_for_a_provisional_response() {
+        let now = Instant::now();
+        let mut o = Outbound::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
+        let invite = dial(&mut o, now);
+        o.hangup("leg1", now);
+        assert!(sent(&mut o).is_empty());
+        o.response(&reply(&invite, 100, ""), now);
+        let cancel = sent(&mut o).remove(0);
+        assert!(cancel.starts_with("CANCEL sip:+79001234567@127.0.0.1:5080 SIP/2.0"));
+        assert!(cancel.contains("CSeq: 1 CANCEL"));
+        let branch = |m: &str| {
+            m.lines()
+                .find(|l| l.starts_with("Via:"))
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(branch(&cancel), branch(&invite));
+        o.response(&reply(&invite, 487, ""), now);
+        let effects = o.effects();
+        // ACKed, and no outcome: the flow already took its own (no_answer).
+        assert_eq!(effects.len(), 1);
+        assert!(matches!(&effects[0], Effect::Send(b, _) if b.starts_with(b"ACK ")));
+    }
+
+    #[test]
+    fn an_answer_crossing_our_cancel_is_acked_and_hung_up() {
+        let now = Instant::now();
+        let mut o = Outbound::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
+        let invite = dial(&mut o, now);
+        o.response(&reply(&invite, 180, ""), now);
+        o.effects();
+        o.hangup("leg1", now);
+        o.effects();
+        o.response(&reply(&invite, 200, ""), now);
+        let out = sent(&mut o);
+        assert!(out[0].starts_with("ACK "));
+        assert!(out[1].starts_with("BYE "));
+    }
+
+    #[test]
+    fn a_407_is_answered_once_with_proxy_authorization() {
+        let now = Instant::now();
+        let mut o = Outbound::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(true)));
+        let invite = dial(&mut o, now);
+        let challenge =
+            "Proxy-Authenticate: Digest realm=\"trunk\", nonce=\"abc\", qop=\"auth\"\r\n";
+        o.response(&reply(&invite, 407, challenge), now);
+        let out = sent(&mut o);
+        assert!(out[0].starts_with("ACK "));
+        let again = &out[1];
+        assert!(again.starts_with("INVITE "));
+        assert!(again.contains("CSeq: 2 INVITE"));
+        assert!(again.contains("Proxy-Authorization: Digest username=\"100\", realm=\"trunk\""));
+        // A second challenge for the same credentials: they are wrong.
+        o.response(&reply(again, 407, challenge), now);
+        let effects = o.effects();
+        assert!(effects.contains(&Effect::Dialed("leg1".into(), Dialed::Failed(407))));
+    }
+
+    #[test]
+    fn requests_from_the_callee_in_the_dialog() {
+        let now = Instant::now();
+        let mut o = Outbound::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
+        let invite = dial(&mut o, now);
+        o.response(&reply(&invite, 200, ""), now);
+        o.effects();
+        let our_tag = invite
+            .lines()
+            .find(|l| l.starts_with("From:"))
+            .and_then(|l| l.split("tag=").nth(1))
+            .unwrap()
+            .to_string();
+        let request = |method: &str, to_tag: &str| {
+            let text = format!(
+                "{method} sip:ivrc@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bKx\r\nFrom: <sip:+79001234567@127.0.0.1>;tag=callee\r\nTo: <sip:ivrc@127.0.0.1>;tag={to_tag}\r\nCall-ID: leg1\r\nCSeq: 7 {method}\r\nContent-Length: 0\r\n\r\n"
+            );
+            match message::parse(text.as_bytes()).unwrap() {
+                message::Message::Request(r) => r,
+                message::Message::Response(_) => unreachable!(),
+            }
+        };
+        let peer: SocketAddr = "127.0.0.1:5080".parse().unwrap();
+        o.request(&request("INVITE", &our_tag), peer, now);
+        let ok = sent(&mut o).remove(0);
+        assert!(ok.starts_with("SIP/2.0 200 OK") && ok.ends_with("v=0\r\n"));
+        o.request(&request("BYE", "wrong"), peer, now);
+        assert!(sent(&mut o)[0].starts_with("SIP/2.0 481"));
+        o.request(&request("BYE", &our_tag), peer, now);
+        let effects = o.effects();
+        assert!(effects.contains(&Effect::Gone("leg1".into(), Gone::Bye)));
+        assert_eq!(o.busy(), 0);
+    }
+
+    #[test]
+    fn no_trunk_or_a_bad_number_fails_at_once() {
+        let now = Instant::now();
+        let mut o = Outbound::new("127.0.0.1:5060".parse().unwrap(), None);
+        o.dial(
+            Dial {
+                call_id: "x".into(),
+                number: "100".into(),
+                caller_id: None,
+                offer: Vec::new(),
+            },
+            now,
+        );
+        assert_eq!(
+            o.effects(),
+            vec![Effect::Dialed("x".into(), Dialed::Failed(503))]
+        );
+        let mut o = Outbound::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
+        o.dial(
+            Dial {
+                call_id: "x".into(),
+                number: "1@evil".into(),
+                caller_id: None,
+                offer: Vec::new(),
+            },
+            now,
+        );
+        assert_eq!(
+            o.effects(),
+            vec![Effect::Dialed("x".into(), Dialed::Failed(484))]
+        );
+    }
+}
