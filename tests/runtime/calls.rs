@@ -126,8 +126,13 @@ fn no_input_takes_the_timeout_path() {
 
 /// Speaks `text` with espeak-ng into `dir/phrase.ulaw` (8 kHz μ-law), for sipp to stream.
 pub fn phrase(dir: &std::path::Path, text: &str) {
+    speak(dir, text, "phrase");
+}
+
+/// Speaks `text` with espeak-ng into `dir/NAME.ulaw` (8 kHz μ-law).
+pub fn speak(dir: &std::path::Path, text: &str, name: &str) {
     require("sox", "--version");
-    let wav = dir.join("phrase.wav");
+    let wav = dir.join(format!("{name}.wav"));
     let ok = std::process::Command::new("espeak-ng")
         .args(["-v", "ru", "-w"])
         .arg(&wav)
@@ -138,7 +143,7 @@ pub fn phrase(dir: &std::path::Path, text: &str) {
     let ok = std::process::Command::new("sox")
         .arg(&wav)
         .args(["-r", "8000", "-c", "1", "-t", "ul"])
-        .arg(dir.join("phrase.ulaw"))
+        .arg(dir.join(format!("{name}.ulaw")))
         .status()
         .is_ok_and(|s| s.success());
     assert!(ok, "sox converts");

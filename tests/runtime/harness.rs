@@ -204,6 +204,42 @@ pub fn sipp_with(
         .expect("sipp runs")
 }
 
+/// Starts sipp as a UAS (the party behind the trunk) on `port` with `scenario` (tests/sip),
+/// for one call; its media answer names `rtp_sink`. It runs in `dir` (audio files, traces).
+pub fn sipp_uas(
+    dir: &std::path::Path,
+    port: u16,
+    scenario: &str,
+    rtp_sink: u16,
+    extra: &[&str],
+) -> Child {
+    require("sipp", "-v");
+    let scenario = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/sip")
+        .join(scenario);
+    let media = free_port();
+    Command::new("sipp")
+        .current_dir(dir)
+        .args(["-sf", &scenario.display().to_string()])
+        .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-mi", "127.0.0.1", "-mp", &(media & !1).to_string()])
+        .args(["-key", "rtp_sink", &rtp_sink.to_string()])
+        .args([
+            "-m",
+            "1",
+            "-nostdin",
+            "-timeout",
+            "40s",
+            "-timeout_error",
+            "-trace_err",
+        ])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sipp runs")
+}
+
 /// What an RTP sink received.
 #[derive(Debug, Default)]
 pub struct Received {
@@ -221,6 +257,8 @@ pub struct Received {
     pub markers: usize,
     /// Payload types seen.
     pub payload_types: Vec<u8>,
+    /// SSRCs of the streams that carried audible audio.
+    pub audible_ssrcs: Vec<u32>,
 }
 
 /// Receives RTP on a free port until `idle` passes without a packet (after the first) or
@@ -262,11 +300,16 @@ pub fn rtp_sink(idle: Duration, limit: Duration) -> (u16, std::thread::JoinHandl
                         }
                     }
                     last = Some((seq, ts));
-                    if p[12..]
-                        .iter()
-                        .any(|&b| !matches!(b, 0xff | 0x7f | 0xfe | 0x7e))
+                    let audio = matches!(p[1] & 0x7f, 0 | 8);
+                    if audio
+                        && p[12..]
+                            .iter()
+                            .any(|&b| !matches!(b, 0xff | 0x7f | 0xfe | 0x7e | 0xd5 | 0x55))
                     {
                         r.audible += 1;
+                        if !r.audible_ssrcs.contains(&ssrc) {
+                            r.audible_ssrcs.push(ssrc);
+                        }
                     }
                 }
                 _ => {

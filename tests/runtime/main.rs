@@ -6,4 +6,5 @@
 mod asr;
 mod calls;
 mod harness;
+mod legs;
 mod protocol;

@@ -1,7 +1,9 @@
 //! The relay of a bridge: each packet one leg sends is rewritten for the other — its payload
 //! type mapped (audio, and RFC 4733 events to the other side's event type), G.711 transcoded
 //! when the legs settled on different laws, and our own SSRC with the sender's sequence
-//! numbers and timestamps moved by fixed offsets, so that loss and timing show through.
+//! numbers and timestamps moved by offsets, so that loss and timing show through. When the
+//! sender's SSRC changes (a phone restarting its stream, a second source), the offsets are
+//! chosen again so that our stream goes on where it was, marked.
 
 use super::{g711, rtp};
 use std::net::{SocketAddr, UdpSocket};
@@ -33,7 +35,10 @@ pub struct Rewrite {
     ssrc: u32,
     sequence_offset: u16,
     timestamp_offset: u32,
-    first: bool,
+    /// The sender's SSRC the offsets are for.
+    source: Option<u32>,
+    /// Our last sequence number and timestamp.
+    last: (u16, u32),
 }
 
 impl Rewrite {
@@ -43,9 +48,10 @@ impl Rewrite {
             from,
             to,
             ssrc,
-            sequence_offset: ssrc as u16,
-            timestamp_offset: ssrc.rotate_left(11),
-            first: true,
+            sequence_offset: 0,
+            timestamp_offset: 0,
+            source: None,
+            last: (ssrc as u16, ssrc.rotate_left(11)),
         }
     }
 
@@ -75,14 +81,24 @@ impl Rewrite {
         } else {
             return None;
         };
+        let rebased = self.source != Some(p.header.ssrc);
+        if rebased {
+            self.source = Some(p.header.ssrc);
+            self.sequence_offset = self.last.0.wrapping_add(1).wrapping_sub(p.header.sequence);
+            self.timestamp_offset = self
+                .last
+                .1
+                .wrapping_add(160)
+                .wrapping_sub(p.header.timestamp);
+        }
         let header = rtp::Header {
             payload_type,
-            marker: p.header.marker || self.first,
+            marker: p.header.marker || rebased,
             sequence: p.header.sequence.wrapping_add(self.sequence_offset),
             timestamp: p.header.timestamp.wrapping_add(self.timestamp_offset),
             ssrc: self.ssrc,
         };
-        self.first = false;
+        self.last = (header.sequence, header.timestamp);
         header.write(payload, out);
         Some(())
     }
@@ -116,13 +132,17 @@ mod tests {
     use super::*;
 
     fn packet(pt: u8, seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
+        from(42, pt, seq, ts, payload)
+    }
+
+    fn from(ssrc: u32, pt: u8, seq: u16, ts: u32, payload: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
         rtp::Header {
             payload_type: pt,
             marker: false,
             sequence: seq,
             timestamp: ts,
-            ssrc: 42,
+            ssrc,
         }
         .write(payload, &mut out);
         out
@@ -149,6 +169,15 @@ mod tests {
         assert!(!p2.header.marker);
         assert_eq!(p2.header.sequence, s1.wrapping_add(1));
         assert_eq!(p2.header.timestamp, t1.wrapping_add(160));
+        // Another source: our stream goes on from where it was, marked.
+        let mut out3 = Vec::new();
+        let other = from(99, 0, 40_000, 77, &[0x55; 160]);
+        r.packet(&rtp::parse(&other).unwrap(), &mut out3).unwrap();
+        let p3 = rtp::parse(&out3).unwrap();
+        assert!(p3.header.marker);
+        assert_eq!(p3.header.ssrc, 7);
+        assert_eq!(p3.header.sequence, s1.wrapping_add(2));
+        assert_eq!(p3.header.timestamp, t1.wrapping_add(320));
     }
 
     #[test]

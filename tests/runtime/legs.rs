@@ -1,0 +1,93 @@
+//! Legs the flow dials: sipp plays the party behind the trunk (a UAS), the caller is another
+//! sipp, and the RTP sinks stand in for both parties' ears.
+
+use super::calls::speak;
+use super::harness::{free_port, require, rtp_sink, sipp_uas, sipp_with, Runtime};
+use std::time::Duration;
+
+#[test]
+fn a_dialled_agent_is_bridged_to_the_caller_both_ways() {
+    require("espeak-ng", "--version");
+    let trunk = free_port();
+    let trunk_arg = format!("sip:127.0.0.1:{trunk}");
+    let rt = Runtime::start(
+        "bridge",
+        &["tests/fixtures/runtime/flows.ivr"],
+        &["--trunk", &trunk_arg],
+    );
+    speak(&rt.dir, "Алло, я клиент, хочу купить чайник.", "phrase");
+    speak(&rt.dir, "Здравствуйте, оператор слушает.", "agent");
+    let (caller_sink, caller_heard) = rtp_sink(Duration::from_secs(2), Duration::from_secs(40));
+    let (agent_sink, agent_heard) = rtp_sink(Duration::from_secs(2), Duration::from_secs(40));
+    let agent = sipp_uas(&rt.dir, trunk, "uas_agent.xml", agent_sink, &["-d", "4000"]);
+    let caller = sipp_with(
+        &rt.dir,
+        rt.port,
+        "uac_bridge.xml",
+        "connect",
+        caller_sink,
+        &[],
+    );
+    let agent = agent.wait_with_output().expect("agent sipp");
+    assert!(
+        caller.status.success(),
+        "caller sipp failed:\n{}",
+        String::from_utf8_lossy(&caller.stderr)
+    );
+    assert!(
+        agent.status.success(),
+        "agent sipp failed:\n{}{}",
+        String::from_utf8_lossy(&agent.stdout),
+        String::from_utf8_lossy(&agent.stderr)
+    );
+    let (caller_heard, agent_heard) = (
+        caller_heard.join().expect("sink"),
+        agent_heard.join().expect("sink"),
+    );
+    let dir = rt.dir.clone();
+    let (code, stderr) = rt.stop();
+    assert_eq!(code, 0, "{stderr}");
+    let records = Runtime::calls(&dir);
+    let r = records
+        .iter()
+        .find(|r| r["flow"] == "connect")
+        .unwrap_or_else(|| panic!("no record in {records:#?}"));
+    // The agent answered, was bridged, and hung up; the caller heard the last prompt and
+    // ivrc ended the call.
+    let leg = &r["legs"][0];
+    assert_eq!(
+        (
+            leg["leg"].as_str(),
+            leg["number"].as_str(),
+            leg["outcome"].as_str()
+        ),
+        (Some("agent"), Some("+74950000000"), Some("answered")),
+        "{r:#}"
+    );
+    assert_eq!(leg["ended_by"], "callee", "{r:#}");
+    assert_eq!(r["ended_by"], "flow", "{r:#}");
+    assert_eq!(
+        r["prompts"],
+        serde_json::json!(["Соединяю.", "Оператор завершил разговор."]),
+        "{r:#}"
+    );
+    // Audio and keys both ways. The agent hears nothing from ivrc itself but silence, so its
+    // audible audio is the caller's; ivrc never sends events, so the events each side got
+    // were the other's key.
+    assert!(
+        agent_heard.audible > 25 && !agent_heard.audible_ssrcs.is_empty(),
+        "the caller's speech reached the agent: {agent_heard:?}"
+    );
+    assert!(
+        agent_heard.payload_types.contains(&101),
+        "the caller's key reached the agent: {agent_heard:?}"
+    );
+    assert!(
+        caller_heard.payload_types.contains(&101),
+        "the agent's key reached the caller: {caller_heard:?}"
+    );
+    assert!(
+        caller_heard.audible_ssrcs.len() >= 2,
+        "the caller heard ivrc's prompts and, on another stream, the agent: {caller_heard:?}"
+    );
+}
