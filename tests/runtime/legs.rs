@@ -91,3 +91,79 @@ fn a_dialled_agent_is_bridged_to_the_caller_both_ways() {
         "the caller heard ivrc's prompts and, on another stream, the agent: {caller_heard:?}"
     );
 }
+
+/// Places a `uac_wait` call to the `connect` flow with `scenario` playing the trunk; both
+/// sipps must succeed. The call's record.
+fn connect_with_trunk(name: &str, scenario: &str, run_args: &[&str]) -> serde_json::Value {
+    let trunk = free_port();
+    let trunk_arg = format!("sip:127.0.0.1:{trunk}");
+    let mut args = vec!["--trunk", trunk_arg.as_str()];
+    args.extend(run_args);
+    let rt = Runtime::start(name, &["tests/fixtures/runtime/flows.ivr"], &args);
+    let (agent_sink, _) = rtp_sink(Duration::from_secs(1), Duration::from_secs(1));
+    let (caller_sink, _) = rtp_sink(Duration::from_secs(1), Duration::from_secs(1));
+    let agent = sipp_uas(&rt.dir, trunk, scenario, agent_sink, &[]);
+    let caller = sipp_with(
+        &rt.dir,
+        rt.port,
+        "uac_wait.xml",
+        "connect",
+        caller_sink,
+        &[],
+    );
+    let agent = agent.wait_with_output().expect("agent sipp");
+    for (who, out) in [("caller", &caller), ("trunk", &agent)] {
+        assert!(
+            out.status.success(),
+            "{who} sipp failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let dir = rt.dir.clone();
+    let (code, stderr) = rt.stop();
+    assert_eq!(code, 0, "{stderr}");
+    Runtime::calls(&dir)
+        .into_iter()
+        .find(|r| r["flow"] == "connect")
+        .expect("a record of the call")
+}
+
+#[test]
+fn a_busy_agent_behind_a_digest_challenge_takes_the_busy_path() {
+    let r = connect_with_trunk(
+        "busy",
+        "uas_busy_auth.xml",
+        &["--trunk-user", "100", "--trunk-password", "secret"],
+    );
+    let leg = &r["legs"][0];
+    assert_eq!(
+        (leg["outcome"].as_str(), leg["detail"].as_str()),
+        (Some("busy"), Some("SIP 486")),
+        "{r:#}"
+    );
+    assert_eq!(
+        r["prompts"],
+        serde_json::json!(["Соединяю.", "Оператор недоступен."]),
+        "{r:#}"
+    );
+    assert_eq!(r["ended_by"], "flow");
+}
+
+#[test]
+fn an_agent_who_does_not_answer_is_cancelled_at_the_dial_timeout() {
+    let r = connect_with_trunk("ring", "uas_ring.xml", &[]);
+    let leg = &r["legs"][0];
+    assert_eq!(leg["outcome"], "no_answer", "{r:#}");
+    assert_eq!(leg["ended_by"], "dial_timeout", "{r:#}");
+    let rang = leg["ended_ms"].as_u64().unwrap_or(0) - leg["started_ms"].as_u64().unwrap_or(0);
+    assert!(
+        (4_900..8_000).contains(&rang),
+        "the 5 s dial timeout: {rang} ms"
+    );
+    assert_eq!(
+        r["prompts"],
+        serde_json::json!(["Соединяю.", "Оператор недоступен."]),
+        "{r:#}"
+    );
+}
