@@ -107,9 +107,33 @@ pub struct RunArgs {
     /// A party that sends no RTP for this many seconds is hung up.
     #[arg(long, default_value_t = 30)]
     pub rtp_timeout: u64,
+    /// Run this campaign: call its leads through --trunk, then stop.
+    #[arg(long)]
+    pub campaign: Option<String>,
+    /// The campaign's leads from this file instead of the one it names.
+    #[arg(long, requires = "campaign")]
+    pub leads: Option<PathBuf>,
+    /// Write the campaign's results here at the end (`.json`, else CSV).
+    #[arg(long, requires = "campaign")]
+    pub results: Option<PathBuf>,
+    /// Run flow timers, dial timeouts and campaign intervals this many times faster (tests).
+    #[arg(long, default_value_t = 1.0, value_parser = parse_time_scale)]
+    pub time_scale: f64,
     /// Output format of diagnostics.
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
+}
+
+/// Reads a time scale: a number from 1 to 1000.
+fn parse_time_scale(text: &str) -> Result<f64, String> {
+    let scale: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number"))?;
+    if !(1.0..=1000.0).contains(&scale) {
+        return Err(format!("`{text}`: the time scale runs from 1 to 1000"));
+    }
+    Ok(scale)
 }
 
 /// Reads `LOW-HIGH` with at least two ports.

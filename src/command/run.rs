@@ -2,12 +2,14 @@
 //! on a UDP socket until SIGINT or SIGTERM (`ivrc::runtime`).
 
 use crate::cli::RunArgs;
+use ivrc::leads::Lead;
 use ivrc::runtime::asr::{Recognizer, Spotter, Vosk};
+use ivrc::runtime::dialer::Dialer;
 use ivrc::runtime::media::prompts::{Espeak, Prompts, Voice};
 use ivrc::runtime::sip::uac::Trunk;
 use ivrc::runtime::{self, server, Config};
 use ivrc::store::Store;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +31,16 @@ pub fn run(args: &RunArgs) -> u8 {
             return 2;
         }
     }
+    let campaign = match &args.campaign {
+        Some(name) => match campaign_of(&program, name, args, &flow_dir) {
+            Ok(c) => Some(c),
+            Err(message) => {
+                eprintln!("error: {message}");
+                return 2;
+            }
+        },
+        None => None,
+    };
     let trunk = match trunk(args) {
         Ok(t) => t,
         Err(message) => {
@@ -37,6 +49,13 @@ pub fn run(args: &RunArgs) -> u8 {
         }
     };
     if trunk.is_none() {
+        if let Some((c, ..)) = &campaign {
+            eprintln!(
+                "error: campaign `{}` places calls: give the trunk to call through with --trunk sip:HOST:PORT",
+                c.name
+            );
+            return 2;
+        }
         for flow in &program.flows {
             if let Some(n) = flow
                 .nodes
@@ -92,6 +111,7 @@ pub fn run(args: &RunArgs) -> u8 {
             flow_dir,
             trunk,
             rtp_timeout: Duration::from_secs(args.rtp_timeout.max(1)),
+            time_scale: args.time_scale,
         },
         prompts,
         records: Some(store.into_writer()),
@@ -136,7 +156,35 @@ pub fn run(args: &RunArgs) -> u8 {
             let _ = writeln!(stdout, "  flow: sip:{n}@{addr}");
         }
         let _ = stdout.flush();
-        match server::run(socket, Some(tcp), shared, shutdown_signal()).await {
+        let (place_tx, place_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let dialer_finished = Arc::new(tokio::sync::Notify::new());
+        let dialer = campaign.map(|(c, flow, leads)| {
+            let finished = dialer_finished.clone();
+            let dialer = Dialer {
+                campaign: c,
+                flow,
+                store: args.store.clone(),
+                time_scale: args.time_scale,
+                results: args.results.clone(),
+                progress: std::io::stderr().is_terminal(),
+            };
+            let place_tx = place_tx.clone();
+            tokio::spawn(async move {
+                let result = dialer.run(&leads, place_tx, stop_rx).await;
+                finished.notify_one();
+                result
+            })
+        });
+        let shutdown = async {
+            tokio::select! {
+                () = shutdown_signal() => { let _ = stop_tx.send(true); }
+                () = dialer_finished.notified() => {}
+            }
+        };
+        let served = server::run(socket, Some(tcp), shared, place_rx, shutdown).await;
+        drop(place_tx);
+        let mut code = match served {
             Ok(summary) => {
                 let _ = writeln!(
                     stdout,
@@ -149,12 +197,138 @@ pub fn run(args: &RunArgs) -> u8 {
                 eprintln!("error: the runtime stopped: {e}");
                 2
             }
+        };
+        if let Some(task) = dialer {
+            match task.await {
+                Ok(Ok(s)) => {
+                    let _ = writeln!(
+                        stdout,
+                        "campaign: {} done, {} failed, {} pending; {} calls placed",
+                        s.done, s.failed, s.pending, s.calls
+                    );
+                }
+                Ok(Err(e)) => {
+                    eprintln!("error: the campaign stopped: {e}");
+                    code = 2;
+                }
+                Err(e) => {
+                    eprintln!("error: the campaign stopped: {e}");
+                    code = 2;
+                }
+            }
         }
+        code
     });
     // Spawned prompt renders may still hold the store's writer; dropping the runtime waits
     // for them, then the writer (inside `shared`) flushes every record.
     drop(tokio);
     code
+}
+
+/// The campaign to run, its flow's index and its leads: the file it names (read when the
+/// program was checked) or `--leads`, whose bad rows are reported with their lines and left
+/// out.
+fn campaign_of(
+    program: &ivrc::ir::Program,
+    name: &str,
+    args: &RunArgs,
+    flow_dir: &std::path::Path,
+) -> Result<(ivrc::ir::Campaign, usize, Vec<Lead>), String> {
+    let Some(c) = program.campaigns.iter().find(|c| c.name == name) else {
+        let known: Vec<&str> = program.campaigns.iter().map(|c| c.name.as_str()).collect();
+        return Err(format!(
+            "no campaign `{name}` in these files (campaigns: {})",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        ));
+    };
+    let flow = program
+        .flows
+        .iter()
+        .position(|f| f.name == c.flow)
+        .ok_or_else(|| {
+            format!(
+                "campaign `{name}` runs flow `{}`, which is not there",
+                c.flow
+            )
+        })?;
+    if c.detect_machine {
+        eprintln!("warning: campaign `{name}`: the runtime has no answering-machine detection; every answer counts as a person");
+    }
+    if c.record_calls.is_some() {
+        eprintln!("warning: campaign `{name}`: the runtime does not record calls yet; `record_calls` is ignored");
+    }
+    let leads = match &args.leads {
+        None => c.leads_rows.clone(),
+        Some(path) => read_leads_file(path, c, &program.flows[flow])?,
+    };
+    if leads.is_empty() {
+        let file = args
+            .leads
+            .clone()
+            .unwrap_or_else(|| flow_dir.join(&c.leads));
+        return Err(format!(
+            "campaign `{name}`: no usable leads in {}",
+            file.display()
+        ));
+    }
+    Ok((c.clone(), flow, leads))
+}
+
+/// Reads `--leads`: the columns the flow's parameters name, the campaign's delimiter and
+/// phone normalization. Bad rows are reported and left out; a file that cannot be read at
+/// all is an error.
+fn read_leads_file(
+    path: &std::path::Path,
+    c: &ivrc::ir::Campaign,
+    flow: &ivrc::ir::Flow,
+) -> Result<Vec<Lead>, String> {
+    use ivrc::leads::{ColumnKind, ExpectedColumn, LeadProblem, LeadsOptions};
+    let bytes = std::fs::read(path).map_err(|e| format!("--leads {}: {e}", path.display()))?;
+    let columns = flow
+        .params
+        .iter()
+        .map(|id| {
+            let var = &flow.vars[id.0 as usize];
+            ExpectedColumn {
+                name: var.name.clone(),
+                kind: match var.ty {
+                    ivrc::ir::Type::Phone => ColumnKind::Phone,
+                    ivrc::ir::Type::Number => ColumnKind::Number,
+                    ivrc::ir::Type::Digits => ColumnKind::Digits,
+                    _ => ColumnKind::Text,
+                },
+            }
+        })
+        .collect();
+    let report = ivrc::leads::read_leads(
+        &bytes,
+        &LeadsOptions {
+            columns,
+            delimiter: c.delimiter.bytes().next(),
+            normalization: c.normalize,
+        },
+    );
+    for p in &report.problems {
+        let row = matches!(
+            p,
+            LeadProblem::WrongFieldCount { .. }
+                | LeadProblem::EmptyCell { .. }
+                | LeadProblem::BadPhone { .. }
+                | LeadProblem::BadNumber { .. }
+        );
+        if !row {
+            return Err(format!("--leads {}: {p}", path.display()));
+        }
+        eprintln!(
+            "warning: --leads {}: {p}; the row is left out",
+            path.display()
+        );
+    }
+    Ok(report.leads)
 }
 
 /// The trunk of `--trunk sip:HOST:PORT`, its address resolved, with the digest credentials.

@@ -80,6 +80,9 @@ pub struct CallSetup {
     pub call_id: String,
     /// The caller's leg, for a call that came in.
     pub inbound: Option<Inbound>,
+    /// For a call we place: the number called first, whose answer starts the flow with it as
+    /// the caller leg.
+    pub dial_first: Option<String>,
     /// The flow's parameters (a campaign's lead).
     pub params: Vec<(String, String)>,
     /// The number shown on dialled legs when the flow sets none.
@@ -106,7 +109,12 @@ pub struct CallSetup {
     pub rtp_ip: IpAddr,
     /// A party that sends no RTP this long is hung up.
     pub rtp_timeout: Duration,
+    /// Timers and dial timeouts run this many times faster.
+    pub time_scale: f64,
 }
+
+/// How long a placed call rings before it counts as not answered.
+const PLACED_RING: Duration = Duration::from_secs(30);
 
 /// Waits for a task when there is one, forever otherwise (a disabled `select!` branch).
 async fn join_or_wait<T>(task: &mut Option<JoinHandle<T>>) -> Result<T, tokio::task::JoinError> {
@@ -189,6 +197,11 @@ struct Call<'f> {
     ports: Arc<RtpPorts>,
     rtp_ip: IpAddr,
     rtp_timeout: Duration,
+    time_scale: f64,
+    /// The flow's start, held until the first dialled party answers (a placed call).
+    pending_start: Option<Event>,
+    /// A placed call whose party was not reached: the flow never runs.
+    unreached: bool,
     done: mpsc::UnboundedSender<(u32, u64)>,
     media_events: mpsc::UnboundedSender<MediaEvent>,
     record: CallRecord,
@@ -338,8 +351,8 @@ impl<'f> Call<'f> {
                 self.cancel_render();
             }
             Command::StartTimer { id, ms } => {
-                self.timers
-                    .insert(id, Instant::now() + Duration::from_millis(ms));
+                let at = Instant::now() + self.scaled(Duration::from_millis(ms));
+                self.timers.insert(id, at);
             }
             Command::CancelTimer { id } => {
                 self.timers.remove(&id);
@@ -460,10 +473,8 @@ impl<'f> Call<'f> {
         if let Some(slot) = self.legs.get_mut(leg.0 as usize) {
             *slot = Some(l);
         }
-        self.dialing.insert(
-            leg.0,
-            Instant::now() + Duration::from_millis(timeout_ms.max(1)),
-        );
+        let ring = self.scaled(Duration::from_millis(timeout_ms.max(1)));
+        self.dialing.insert(leg.0, Instant::now() + ring);
         let _ = self.requests.send(CallRequest::Dial(
             self.call_id.clone(),
             Dial {
@@ -478,7 +489,13 @@ impl<'f> Call<'f> {
         ));
     }
 
-    /// A dial is decided: the leg record and the engine learn it.
+    /// A duration of the flow at the call's time scale.
+    fn scaled(&self, d: Duration) -> Duration {
+        d.div_f64(self.time_scale.max(1.0))
+    }
+
+    /// A dial is decided: the leg record and the engine learn it (a placed call's first leg
+    /// starts the flow, or ends the call unreached).
     fn dial_result(&mut self, leg: LegId, detail: &str, outcome: Outcome) {
         self.dialing.remove(&leg.0);
         if let Some(r) = self.leg_records.get_mut(&leg.0) {
@@ -494,6 +511,18 @@ impl<'f> Call<'f> {
             if let Some(l) = self.leg_mut(leg) {
                 l.state = LegState::Gone;
                 l.stop();
+            }
+        }
+        if leg == CALLER {
+            if let Some(start) = self.pending_start.take() {
+                if outcome == Outcome::Answered {
+                    self.record.answered_ms = Some(now_ms());
+                    self.handle(start);
+                } else {
+                    self.unreached = true;
+                    self.record.ended_by = String::from(outcome);
+                }
+                return;
             }
         }
         self.handle(Event::DialResult { leg, outcome });
@@ -626,6 +655,7 @@ pub async fn run(setup: CallSetup) {
         flow,
         call_id,
         inbound,
+        dial_first,
         params,
         caller_id,
         started_ms,
@@ -639,6 +669,7 @@ pub async fn run(setup: CallSetup) {
         ports,
         rtp_ip,
         rtp_timeout,
+        time_scale,
     } = setup;
     let (done_tx, mut prompt_done) = mpsc::unbounded_channel::<(u32, u64)>();
     let (media_tx, mut media_events) = mpsc::unbounded_channel::<MediaEvent>();
@@ -677,6 +708,9 @@ pub async fn run(setup: CallSetup) {
         ports,
         rtp_ip,
         rtp_timeout,
+        time_scale,
+        pending_start: None,
+        unreached: false,
         done: done_tx,
         media_events: media_tx,
         record: CallRecord {
@@ -708,13 +742,22 @@ pub async fn run(setup: CallSetup) {
             }
         }
     }
-    call.handle(Event::Start {
-        has_caller,
+    let start = Event::Start {
+        has_caller: has_caller || dial_first.is_some(),
         caller,
         called,
         call_id: call_id.clone(),
         params,
-    });
+    };
+    match dial_first {
+        Some(number) => {
+            call.record.called.clone_from(&number);
+            call.pending_start = Some(start);
+            let ring = PLACED_RING.as_millis() as u64;
+            call.dial(CALLER, number, None, ring);
+        }
+        None => call.handle(start),
+    }
     let mut render_leg = CALLER;
     let mut fetching: Option<JoinHandle<Result<serde_json::Value, String>>> = None;
     let mut listening: Option<(LegId, Listening)> = None;
@@ -747,12 +790,13 @@ pub async fn run(setup: CallSetup) {
         if let Some(f) = call.new_fetch.take() {
             fetching = Some(f);
         }
-        if call.engine.ended() {
+        let finished = call.engine.ended() || call.unreached;
+        if finished {
             for id in 0..call.legs.len() {
                 call.hang_up(LegId(id as u32), "flow");
             }
         }
-        if call.engine.ended() && !call.any_leg_live() {
+        if finished && !call.any_leg_live() {
             break;
         }
         let timer = call

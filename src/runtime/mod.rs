@@ -10,6 +10,7 @@
 
 pub mod asr;
 pub mod call;
+pub mod dialer;
 pub mod leg;
 pub mod media;
 pub mod sdp;
@@ -41,6 +42,8 @@ pub struct Config {
     pub trunk: Option<sip::uac::Trunk>,
     /// A party that sends no RTP this long is hung up.
     pub rtp_timeout: Duration,
+    /// Flow timers and dial timeouts run this many times faster (tests of long flows).
+    pub time_scale: f64,
 }
 
 /// The fixed texts `flow` speaks (`say`, prompts and re-prompts without values), to render

@@ -10,7 +10,7 @@ use super::sdp::{self, SdpError};
 use super::sip::core::{Core, Effect, NewCall};
 use super::Config;
 use crate::ir;
-use crate::store::{Entry, EntryKind, Writer};
+use crate::store::{CallRecord, Entry, EntryKind, Writer};
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -31,6 +31,24 @@ pub struct Summary {
     pub refused: u64,
     /// Calls still up at the end of the grace period, hung up by us.
     pub cut: u64,
+}
+
+/// A call the runtime places itself (a campaign's attempt): the flow runs once the lead's
+/// phone answers, or at once when the flow dials its own legs.
+#[derive(Debug)]
+pub struct Placement {
+    /// The call's id (unique; the campaign's attempts name theirs).
+    pub call_id: String,
+    /// Which flow.
+    pub flow: usize,
+    /// The flow's parameters (the lead).
+    pub params: Vec<(String, String)>,
+    /// The number to call first; it becomes the flow's caller leg.
+    pub dial: Option<String>,
+    /// The number shown.
+    pub caller_id: Option<String>,
+    /// Told the call's record when it is over.
+    pub done: tokio::sync::oneshot::Sender<CallRecord>,
 }
 
 /// Everything calls share.
@@ -59,7 +77,8 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Serves calls on `socket` (UDP) and `tcp` until `shutdown` completes and the calls are over.
+/// Serves calls on `socket` (UDP) and `tcp`, and places the calls `placements` asks for,
+/// until `shutdown` completes and the calls are over.
 ///
 /// # Errors
 ///
@@ -68,6 +87,7 @@ pub async fn run(
     socket: UdpSocket,
     tcp: Option<tokio::net::TcpListener>,
     shared: Shared,
+    mut placements: mpsc::UnboundedReceiver<Placement>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<Summary> {
     let connections = super::sip::tcp::Connections::default();
@@ -84,6 +104,7 @@ pub async fn run(
     let shared = Arc::new(shared);
     let (requests_tx, mut requests) = mpsc::unbounded_channel::<CallRequest>();
     let mut calls: HashMap<String, mpsc::UnboundedSender<CallInput>> = HashMap::new();
+    let mut placed: HashMap<String, tokio::sync::oneshot::Sender<CallRecord>> = HashMap::new();
     let mut summary = Summary::default();
     let mut buf = vec![0u8; 65_535];
     tokio::pin!(shutdown);
@@ -168,6 +189,9 @@ pub async fn run(
                             calls.remove(id);
                             core.call_ended(id);
                         }
+                        if let Some(done) = placed.remove(&record.call_id) {
+                            let _ = done.send((*record).clone());
+                        }
                         if let Some(w) = &shared.records {
                             w.add(Entry {
                                 at_ms: record.started_ms,
@@ -196,6 +220,14 @@ pub async fn run(
                     }
                 }
             },
+            Some(p) = placements.recv(), if !stopping => {
+                let call_id = p.call_id.clone();
+                let (setup, input) = place(&shared, &p, call_id.clone(), local, &requests_tx);
+                summary.calls += 1;
+                calls.insert(call_id.clone(), input);
+                placed.insert(call_id, p.done);
+                tokio::spawn(call::run(setup));
+            },
             () = tokio::time::sleep_until(next_timer.unwrap_or(far).into()), if next_timer.is_some() => {
                 core.fire(Instant::now());
             },
@@ -215,6 +247,39 @@ pub async fn run(
         }
     }
     Ok(summary)
+}
+
+/// The setup of a call we place.
+fn place(
+    shared: &Arc<Shared>,
+    p: &Placement,
+    call_id: String,
+    local: SocketAddr,
+    requests: &mpsc::UnboundedSender<CallRequest>,
+) -> (CallSetup, mpsc::UnboundedSender<CallInput>) {
+    let (input_tx, inputs) = mpsc::unbounded_channel();
+    let setup = CallSetup {
+        program: shared.program.clone(),
+        flow: p.flow,
+        call_id,
+        inbound: None,
+        dial_first: p.dial.clone(),
+        params: p.params.clone(),
+        caller_id: p.caller_id.clone(),
+        started_ms: now_ms(),
+        inputs,
+        requests: requests.clone(),
+        prompts: shared.prompts.clone(),
+        flow_dir: shared.config.flow_dir.clone(),
+        http: shared.http.clone(),
+        asr: shared.asr.clone(),
+        clock: shared.clock.clone(),
+        ports: shared.ports.clone(),
+        rtp_ip: shared.config.rtp_ip.unwrap_or(local.ip()),
+        rtp_timeout: shared.config.rtp_timeout,
+        time_scale: shared.config.time_scale,
+    };
+    (setup, input_tx)
 }
 
 /// Accepts a new call: a flow, a codec and an RTP port, or the response that refuses it.
@@ -267,6 +332,7 @@ fn start(
                 caller: new.caller.clone(),
                 called: new.service.clone(),
             }),
+            dial_first: None,
             params: Vec::new(),
             caller_id: None,
             started_ms: now_ms(),
@@ -280,6 +346,7 @@ fn start(
             ports: shared.ports.clone(),
             rtp_ip: ip,
             rtp_timeout: shared.config.rtp_timeout,
+            time_scale: shared.config.time_scale,
         },
         input_tx,
     ))

@@ -40,6 +40,8 @@ pub fn scratch(name: &str) -> PathBuf {
 /// A running `ivrc run`, killed when dropped.
 pub struct Runtime {
     child: Child,
+    /// Its stdout lines after `listening on`.
+    stdout: std::sync::mpsc::Receiver<String>,
     /// Its SIP port on 127.0.0.1.
     pub port: u16,
     /// Its scratch directory (store, cache, sipp traces).
@@ -103,7 +105,34 @@ impl Runtime {
                 }
             }
         }
-        Runtime { child, port, dir }
+        Runtime {
+            child,
+            stdout: rx,
+            port,
+            dir,
+        }
+    }
+
+    /// Waits (at most `limit`) for the runtime to exit by itself — a campaign's end; its
+    /// status, stdout lines and stderr.
+    pub fn wait(mut self, limit: Duration) -> (i32, Vec<String>, String) {
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("ivrc run did not finish within {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = std::io::Read::read_to_string(&mut e, &mut err);
+        }
+        let lines = self.stdout.iter().collect();
+        (status.code().unwrap_or(-1), lines, err)
     }
 
     /// SIGTERM, then waits for the exit (at most 60 s); the status and stderr.

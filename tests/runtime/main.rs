@@ -5,6 +5,7 @@
 
 mod asr;
 mod calls;
+mod campaign;
 mod harness;
 mod legs;
 mod protocol;

@@ -1,0 +1,293 @@
+//! The campaign dialer of `ivrc run --campaign NAME`: it places one call per due lead through
+//! the server ([`Placement`]) within the campaign's simultaneous lines, call rate (token
+//! bucket) and calling window; decides each attempt's sequel with the campaign's attempts,
+//! retry interval and redial rules ([`plan`]); keeps all of it in the store ([`state`]) so a
+//! killed process resumes where it was; shows progress; posts each lead's final result to the
+//! result webhook (with retries); and ends with a summary and, when asked, the results as CSV
+//! or JSON.
+
+pub mod plan;
+pub mod results;
+pub mod state;
+
+use super::server::Placement;
+use crate::ir::{Campaign, RedialOutcome};
+use crate::leads::Lead;
+use crate::store::CallRecord;
+use plan::{Attempt, Bucket, Next};
+use state::{CampaignState, LeadRow, LeadState};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// What the dialer needs.
+pub struct Dialer {
+    /// The campaign.
+    pub campaign: Campaign,
+    /// The index of its flow in the program.
+    pub flow: usize,
+    /// The store (the campaign's state lives beside the call records).
+    pub store: PathBuf,
+    /// Campaign intervals and flow timers run this many times faster.
+    pub time_scale: f64,
+    /// Where to write the results at the end (`.csv` or `.json`).
+    pub results: Option<PathBuf>,
+    /// Draw a progress bar (stderr is a terminal).
+    pub progress: bool,
+}
+
+/// How a campaign run ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Leads reported ok.
+    pub done: usize,
+    /// Leads that failed.
+    pub failed: usize,
+    /// Leads still waiting (the run was stopped).
+    pub pending: usize,
+    /// Calls placed in this run.
+    pub calls: usize,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// How an attempt's call ended, for the rules.
+pub fn attempt_of(record: &CallRecord, dials_lead: bool) -> Attempt {
+    if let Some(report) = &record.report {
+        if report["ok"] == serde_json::Value::Bool(true) {
+            return Attempt::Ok;
+        }
+        return Attempt::Retry(report["reason"].as_str().unwrap_or_default().to_string());
+    }
+    if dials_lead {
+        match record.ended_by.as_str() {
+            "busy" => return Attempt::Unreached(RedialOutcome::Busy),
+            "no_answer" => return Attempt::Unreached(RedialOutcome::NoAnswer),
+            "failed" => return Attempt::Unreached(RedialOutcome::Failed),
+            _ => {}
+        }
+    }
+    if record.ended_by == "shutdown" {
+        return Attempt::Interrupted;
+    }
+    Attempt::NoReport
+}
+
+/// An attempt under way.
+struct Active {
+    lead: LeadRow,
+    attempt: u32,
+}
+
+impl Dialer {
+    /// Runs the campaign over `leads` until every lead is final or `stop` turns true (then
+    /// the calls under way finish first); places calls through `placements`.
+    ///
+    /// # Errors
+    ///
+    /// The store cannot be read or written: the dialer stops rather than call blind.
+    pub async fn run(
+        self,
+        leads: &[Lead],
+        placements: mpsc::UnboundedSender<Placement>,
+        mut stop: watch::Receiver<bool>,
+    ) -> Result<Summary, String> {
+        let c = &self.campaign;
+        let mut st = CampaignState::open(&self.store, &c.name).map_err(|e| e.to_string())?;
+        let added = st.add_leads(leads, now_ms()).map_err(|e| e.to_string())?;
+        let recovered = st
+            .recover(c, now_ms(), self.time_scale)
+            .map_err(|e| e.to_string())?;
+        if !recovered.is_empty() {
+            eprintln!(
+                "campaign `{}`: {} attempts were cut off by the last stop and count as interrupted (lines {recovered:?})",
+                c.name,
+                recovered.len()
+            );
+        }
+        let mut rows = st.leads().map_err(|e| e.to_string())?;
+        let total = rows.len();
+        println!(
+            "campaign `{}`: {total} leads ({added} new), {} finished before",
+            c.name,
+            rows.iter().filter(|l| l.state.is_final()).count()
+        );
+        let offset = c.utc_offset_minutes.unwrap_or(0);
+        if c.window.is_some() && c.utc_offset_minutes.is_none() {
+            eprintln!(
+                "campaign `{}`: the calling window is taken in UTC; set `timezone` for the recipients' local time",
+                c.name
+            );
+        }
+        let bar = self.progress.then(|| {
+            let b = indicatif::ProgressBar::new(total as u64);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {pos}/{len} leads finished [{bar:30}] {msg}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            b.set_position(rows.iter().filter(|l| l.state.is_final()).count() as u64);
+            b
+        });
+        let mut bucket = c.rate.map(|r| Bucket::new(r.calls, r.per_ms, now_ms()));
+        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(usize, Option<CallRecord>)>();
+        let mut active: std::collections::HashMap<usize, Active> = Default::default();
+        let mut summary = Summary::default();
+        let mut webhooks = tokio::task::JoinSet::new();
+        let http = reqwest::Client::new();
+        let lines = c.lines.max(1) as usize;
+        let dials_lead = c.dial.is_some();
+        loop {
+            let stopping = *stop.borrow();
+            if active.is_empty() && (stopping || rows.iter().all(|l| l.state.is_final())) {
+                break;
+            }
+            let now = now_ms();
+            let mut wake = now + 1000;
+            if !stopping {
+                let busy: BTreeSet<usize> = active.keys().copied().collect();
+                while active.len() < lines {
+                    let Some(lead) = rows
+                        .iter()
+                        .filter(|l| l.state == LeadState::Pending && !busy.contains(&l.line))
+                        .filter(|l| !active.contains_key(&l.line))
+                        .min_by_key(|l| (l.next_at_ms, l.line))
+                    else {
+                        break;
+                    };
+                    if lead.next_at_ms > now {
+                        wake = wake.min(lead.next_at_ms);
+                        break;
+                    }
+                    if !plan::in_window(c.window, offset, now) {
+                        wake = wake.min(plan::window_opens(c.window, offset, now));
+                        break;
+                    }
+                    if let Some(b) = bucket.as_mut() {
+                        if !b.take(now) {
+                            wake = wake.min(b.next_ms(now));
+                            break;
+                        }
+                    }
+                    let mut lead = lead.clone();
+                    let call_id = format!(
+                        "{}-{}-{}-{:x}@ivrc",
+                        c.name,
+                        lead.line,
+                        lead.attempts + 1,
+                        now
+                    );
+                    let attempt = st
+                        .begin(lead.line, &call_id, now)
+                        .map_err(|e| e.to_string())?;
+                    lead.attempts = attempt;
+                    lead.state = LeadState::Calling;
+                    if let Some(r) = rows.iter_mut().find(|r| r.line == lead.line) {
+                        *r = lead.clone();
+                    }
+                    let (tx, rx) = oneshot::channel();
+                    let number = c.dial.as_ref().and_then(|p| lead.params.get(p).cloned());
+                    let placed = placements.send(Placement {
+                        call_id,
+                        flow: self.flow,
+                        params: lead.params.clone().into_iter().collect(),
+                        dial: number,
+                        caller_id: c.caller_id.clone(),
+                        done: tx,
+                    });
+                    let line = lead.line;
+                    let done_tx = done_tx.clone();
+                    tokio::spawn(async move {
+                        let record = match placed {
+                            Ok(()) => rx.await.ok(),
+                            Err(_) => None,
+                        };
+                        let _ = done_tx.send((line, record));
+                    });
+                    summary.calls += 1;
+                    active.insert(line, Active { lead, attempt });
+                }
+            }
+            let sleep = Duration::from_millis(wake.saturating_sub(now_ms()).clamp(5, 1000));
+            tokio::select! {
+                Some((line, record)) = done_rx.recv() => {
+                    let Some(Active { mut lead, attempt }) = active.remove(&line) else { continue };
+                    let outcome = match &record {
+                        Some(r) => attempt_of(r, dials_lead),
+                        None => Attempt::Interrupted,
+                    };
+                    if outcome == Attempt::NoReport {
+                        eprintln!(
+                            "campaign `{}`: line {line}: the call ended without `report` (a flow defect); counted as a retry",
+                            c.name
+                        );
+                    }
+                    let now = now_ms();
+                    let next = plan::after(c, &outcome, lead.attempts, &mut lead.redials, now, self.time_scale);
+                    let data = record.as_ref().and_then(|r| r.report.as_ref()).map(|r| r["data"].clone());
+                    st.finish(&lead, attempt, &outcome, data.as_ref(), &next, now).map_err(|e| e.to_string())?;
+                    lead.outcome = outcome.name().to_string();
+                    match &next {
+                        Next::Done => lead.state = LeadState::Done,
+                        Next::Failed(why) => {
+                            lead.state = LeadState::Failed;
+                            lead.reason.clone_from(why);
+                        }
+                        Next::RetryAt(at) => {
+                            lead.state = LeadState::Pending;
+                            lead.next_at_ms = *at;
+                        }
+                    }
+                    if data.is_some() {
+                        lead.result = data;
+                    }
+                    if lead.state.is_final() {
+                        let line_text = results::line_of(&c.name, &lead);
+                        match &bar {
+                            Some(b) => {
+                                b.inc(1);
+                                b.set_message(line_text);
+                            }
+                            None => println!("{line_text}"),
+                        }
+                        if let Some(url) = &c.result_webhook {
+                            let body = results::webhook_body(&c.name, &lead);
+                            webhooks.spawn(results::post_with_retries(http.clone(), url.clone(), body));
+                        }
+                    }
+                    if let Some(r) = rows.iter_mut().find(|r| r.line == lead.line) {
+                        *r = lead;
+                    }
+                },
+                _ = stop.changed() => {},
+                () = tokio::time::sleep(sleep) => {},
+            }
+        }
+        if let Some(b) = &bar {
+            b.finish();
+        }
+        while let Some(posted) = webhooks.join_next().await {
+            if let Ok(Err(e)) = posted {
+                eprintln!("campaign `{}`: result webhook: {e}", c.name);
+            }
+        }
+        let rows = st.leads().map_err(|e| e.to_string())?;
+        for l in &rows {
+            match l.state {
+                LeadState::Done => summary.done += 1,
+                LeadState::Failed => summary.failed += 1,
+                LeadState::Pending | LeadState::Calling => summary.pending += 1,
+            }
+        }
+        if let Some(path) = &self.results {
+            results::export(path, &rows).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        Ok(summary)
+    }
+}
