@@ -129,7 +129,8 @@ pub fn phrase(dir: &std::path::Path, text: &str) {
     speak(dir, text, "phrase");
 }
 
-/// Speaks `text` with espeak-ng into `dir/NAME.ulaw` (8 kHz μ-law).
+/// Speaks `text` with espeak-ng into `dir/NAME.ulaw` (8 kHz μ-law), with a second of
+/// silence after it so that a looped stream has pauses between the words.
 pub fn speak(dir: &std::path::Path, text: &str, name: &str) {
     require("sox", "--version");
     let wav = dir.join(format!("{name}.wav"));
@@ -144,6 +145,7 @@ pub fn speak(dir: &std::path::Path, text: &str, name: &str) {
         .arg(&wav)
         .args(["-r", "8000", "-c", "1", "-t", "ul"])
         .arg(dir.join(format!("{name}.ulaw")))
+        .args(["pad", "0", "1"])
         .status()
         .is_ok_and(|s| s.success());
     assert!(ok, "sox converts");

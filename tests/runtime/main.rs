@@ -4,6 +4,7 @@
 //! `ivrc calls`. Nothing is skipped: sipp and espeak-ng come from scripts/setup.sh.
 
 mod asr;
+mod callback;
 mod calls;
 mod campaign;
 mod harness;
