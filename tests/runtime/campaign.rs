@@ -100,3 +100,91 @@ fn a_campaign_calls_every_lead_redials_the_busy_one_and_exports_the_results() {
         busy[1]["started_ms"].as_u64().unwrap_or(0) - busy[0]["ended_ms"].as_u64().unwrap_or(0);
     assert!(gap >= 950, "redialled after {gap} ms");
 }
+
+#[test]
+fn a_campaign_killed_with_sigkill_resumes_without_losing_or_repeating_a_lead() {
+    use ivrc::runtime::dialer::state::{CampaignState, LeadState};
+    let trunk = free_port();
+    let trunk_arg = format!("sip:127.0.0.1:{trunk}");
+    let (sink, _) = rtp_sink(Duration::from_secs(1), Duration::from_secs(1));
+    let sipp_dir = super::harness::scratch("crash-trunk");
+    let mut leads_csv = String::from("phone\n");
+    for i in 1..=200 {
+        leads_csv.push_str(&format!("+7900100{i:04}\n"));
+    }
+    let leads_file = sipp_dir.join("leads.csv");
+    std::fs::write(&leads_file, leads_csv).expect("leads");
+    let leads_arg = leads_file.display().to_string();
+    let mut answering = sipp_uas(
+        &sipp_dir,
+        trunk,
+        "uas_lead.xml",
+        sink,
+        &["-m", "1000", "-timeout", "150s"],
+    );
+    let args = [
+        "--trunk",
+        trunk_arg.as_str(),
+        "--campaign",
+        "crash",
+        "--leads",
+        leads_arg.as_str(),
+        "--time-scale",
+        "30",
+    ];
+    let files = ["tests/fixtures/runtime/crash.ivr"];
+    let first = Runtime::start("crash", &files, &args);
+    std::thread::sleep(Duration::from_secs(5));
+    let dir = first.kill9();
+    let store = dir.join("calls.db");
+    let cut = {
+        let state = CampaignState::open(&store, "crash").expect("state");
+        let leads = state.leads().expect("leads");
+        assert!(
+            leads.iter().any(|l| l.state == LeadState::Calling),
+            "the kill came while calls were on"
+        );
+        assert!(
+            leads.iter().any(|l| l.state == LeadState::Pending),
+            "and before the campaign was over"
+        );
+        leads.iter().filter(|l| l.state == LeadState::Calling).count()
+    };
+    let second = Runtime::start_in(dir, &files, &args);
+    let (code, stdout, stderr) = second.wait(Duration::from_secs(120));
+    let _ = answering.kill();
+    let _ = answering.wait();
+    assert_eq!(code, 0, "{stderr}\n{stdout:#?}");
+    assert!(
+        stderr.contains(&format!("{cut} attempts were cut off by the last stop")),
+        "{stderr}"
+    );
+    let state = CampaignState::open(&store, "crash").expect("state");
+    let leads = state.leads().expect("leads");
+    assert_eq!(leads.len(), 200, "no lead lost");
+    for l in &leads {
+        assert_eq!(l.state, LeadState::Done, "line {}: {l:?}", l.line);
+        assert!((1..=3).contains(&l.attempts), "line {}: {l:?}", l.line);
+    }
+    let interrupted = leads.iter().filter(|l| l.attempts == 2).count();
+    assert_eq!(interrupted, cut, "exactly the cut-off leads were called again");
+    let attempts = state.attempts().expect("attempts");
+    assert_eq!(
+        attempts.len(),
+        200 + cut,
+        "one attempt per lead plus one per cut-off call"
+    );
+    for pair in attempts.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        if a.line == b.line {
+            let ended = a.ended_ms.expect("every attempt closed");
+            assert!(
+                b.started_ms >= ended,
+                "line {}: attempt {} started before attempt {} ended",
+                a.line,
+                b.attempt,
+                a.attempt
+            );
+        }
+    }
+}

@@ -49,9 +49,14 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// Starts `ivrc run FILES --grace 1` plus `extra`, and waits until it listens.
+    /// Starts `ivrc run FILES --grace 1` plus `extra` in a fresh scratch directory, and waits
+    /// until it listens.
     pub fn start(name: &str, files: &[&str], extra: &[&str]) -> Runtime {
-        let dir = scratch(name);
+        Runtime::start_in(scratch(name), files, extra)
+    }
+
+    /// [`Runtime::start`] in `dir` as it is (its store and cache kept: a restart).
+    pub fn start_in(dir: PathBuf, files: &[&str], extra: &[&str]) -> Runtime {
         let port = free_port();
         // Test binaries run one after another, so ranges only differ within this process.
         let base = 24_000 + 100 * NEXT_RANGE.fetch_add(1, Ordering::SeqCst);
@@ -154,6 +159,13 @@ impl Runtime {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Kills the process with SIGKILL (no shutdown at all); its directory.
+    pub fn kill9(mut self) -> PathBuf {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.dir.clone()
     }
 
     /// Whether the process still runs.
