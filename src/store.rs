@@ -120,6 +120,9 @@ pub struct CallRecord {
     /// The legs the flow dialled.
     #[serde(default)]
     pub legs: Vec<LegRecord>,
+    /// The texts the flow sent (`to NUMBER: TEXT`).
+    #[serde(default)]
+    pub texts: Vec<String>,
 }
 
 /// A leg a call dialled.

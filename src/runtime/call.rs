@@ -52,8 +52,23 @@ pub enum CallRequest {
     Transfer(String, String),
     /// Place a leg for the call whose id comes first.
     Dial(String, Dial),
+    /// Send a text for the flow named first.
+    Text(String, OutgoingText),
     /// The call is over; its record, and the SIP Call-IDs of all its legs.
     Ended(Box<CallRecord>, Vec<String>),
+}
+
+/// A text message to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingText {
+    /// Its id (the MESSAGE's Call-ID).
+    pub id: String,
+    /// The number it goes to.
+    pub to: String,
+    /// The number it comes from.
+    pub from: Option<String>,
+    /// The text.
+    pub text: String,
 }
 
 /// The inbound leg of a call that came in.
@@ -83,6 +98,8 @@ pub struct CallSetup {
     /// For a call we place: the number called first, whose answer starts the flow with it as
     /// the caller leg.
     pub dial_first: Option<String>,
+    /// For a text message that came: its sender and text, for the flow's `on sms`.
+    pub text: Option<(String, String)>,
     /// The flow's parameters (a campaign's lead).
     pub params: Vec<(String, String)>,
     /// The number shown on dialled legs when the flow sets none.
@@ -434,8 +451,20 @@ impl<'f> Call<'f> {
                         .push("bridge: a leg has no media".to_string());
                 }
             }
+            Command::Sms { to, text } => {
+                let from = match &self.flow.settings.caller_id {
+                    Some(ir::Expr::Phone { value }) => Some(value.clone()),
+                    _ => self.caller_id.clone(),
+                };
+                let id = format!("{}-sms-{}", self.call_id, seed(&text));
+                self.record.texts.push(format!("to {to}: {text}"));
+                let _ = self.requests.send(CallRequest::Text(
+                    self.flow.name.clone(),
+                    OutgoingText { id, to, from, text },
+                ));
+            }
             // Refused before the runtime starts (runtime::capabilities).
-            Command::Record { .. } | Command::Sms { .. } | Command::Block { .. } => {
+            Command::Record { .. } | Command::Block { .. } => {
                 self.record
                     .errors
                     .push(format!("not available on the runtime: {command:?}"));
@@ -656,6 +685,7 @@ pub async fn run(setup: CallSetup) {
         call_id,
         inbound,
         dial_first,
+        text,
         params,
         caller_id,
         started_ms,
@@ -748,6 +778,14 @@ pub async fn run(setup: CallSetup) {
         called,
         call_id: call_id.clone(),
         params,
+    };
+    let start = match text {
+        Some((from, text)) => Event::StartSms {
+            from,
+            text,
+            params: Vec::new(),
+        },
+        None => start,
     };
     match dial_first {
         Some(number) => {

@@ -116,17 +116,9 @@ pub fn capabilities(flow: &ir::Flow) -> Vec<Unsupported> {
             "the runtime speaks with espeak-ng: `voice female` or `voice male`",
         ));
     }
-    if let Some(entry) = flow.handlers.sms {
-        out.push(refuse(
-            &flow.nodes[entry.0 as usize].span,
-            "`on sms`",
-            "SIP MESSAGE arrives with issue 8; use `ivrc serve` (Twilio) for texts",
-        ));
-    }
     for n in &flow.nodes {
         let problem = match &n.op {
             Op::Record { .. } => Some(("`record`", "recording on the runtime is not built yet")),
-            Op::Sms { .. } => Some(("`sms`", "SIP MESSAGE comes with issue 8")),
             Op::Block { .. } => Some(("`block`", "the runtime keeps no blacklist yet")),
             Op::Play {
                 audio: Audio::Url { .. },

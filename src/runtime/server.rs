@@ -105,6 +105,7 @@ pub async fn run(
     let (requests_tx, mut requests) = mpsc::unbounded_channel::<CallRequest>();
     let mut calls: HashMap<String, mpsc::UnboundedSender<CallInput>> = HashMap::new();
     let mut placed: HashMap<String, tokio::sync::oneshot::Sender<CallRecord>> = HashMap::new();
+    let mut texts_out: HashMap<String, Entry> = HashMap::new();
     let mut summary = Summary::default();
     let mut buf = vec![0u8; 65_535];
     tokio::pin!(shutdown);
@@ -153,6 +154,50 @@ pub async fn run(
                         }
                     }
                     Effect::Closed(_) => {}
+                    Effect::Text(t) => match text_flow(&shared, t.service.as_deref(), stopping) {
+                        Err((status, reason)) => core.reply(&t.headers, t.peer, status, reason),
+                        Ok(flow) => {
+                            core.reply(&t.headers, t.peer, 200, "OK");
+                            let from = t.from.clone().unwrap_or_default();
+                            if let Some(w) = &shared.records {
+                                w.add(Entry {
+                                    at_ms: now_ms(),
+                                    kind: EntryKind::SmsIn,
+                                    contact: from.clone(),
+                                    our_number: t.service.clone().unwrap_or_default(),
+                                    flow: shared.program.flows[flow].name.clone(),
+                                    sid: t.id.clone(),
+                                    body: Some(t.text.clone()),
+                                    url: None,
+                                });
+                            }
+                            let (mut setup, input) = place(
+                                &shared,
+                                &Placement::text(flow),
+                                t.id.clone(),
+                                local,
+                                &requests_tx,
+                            );
+                            setup.text = Some((from, t.text.clone()));
+                            summary.calls += 1;
+                            calls.insert(t.id.clone(), input);
+                            tokio::spawn(call::run(setup));
+                        }
+                    },
+                    Effect::Texted(id, status) => {
+                        if let Some(entry) = texts_out.remove(&id) {
+                            if (200..300).contains(&status) {
+                                if let Some(w) = &shared.records {
+                                    w.add(entry);
+                                }
+                            } else {
+                                eprintln!(
+                                    "ivrc: the text to {} was refused: SIP {status}",
+                                    entry.contact
+                                );
+                            }
+                        }
+                    }
                 }
             }
         }
@@ -178,6 +223,19 @@ pub async fn run(
                     CallRequest::Answer(id, sdp) => core.answer(&id, sdp, now),
                     CallRequest::Hangup(id) => core.hangup(&id, now),
                     CallRequest::Transfer(id, number) => core.transfer(&id, &number, now),
+                    CallRequest::Text(flow, text) => {
+                        core.message(&text.id, &text.to, text.from.as_deref(), &text.text, now);
+                        texts_out.insert(text.id.clone(), Entry {
+                            at_ms: now_ms(),
+                            kind: EntryKind::SmsOut,
+                            contact: text.to,
+                            our_number: text.from.unwrap_or_default(),
+                            flow,
+                            sid: text.id,
+                            body: Some(text.text),
+                            url: None,
+                        });
+                    }
                     CallRequest::Dial(owner, dial) => {
                         if let Some(c) = calls.get(&owner).cloned() {
                             calls.insert(dial.call_id.clone(), c);
@@ -249,6 +307,50 @@ pub async fn run(
     Ok(summary)
 }
 
+impl Placement {
+    /// The run of a flow's `on sms` handler (not a call: no number to dial, no one waiting).
+    fn text(flow: usize) -> Placement {
+        Placement {
+            call_id: String::new(),
+            flow,
+            params: Vec::new(),
+            dial: None,
+            caller_id: None,
+            done: tokio::sync::oneshot::channel().0,
+        }
+    }
+}
+
+/// The flow whose `on sms` takes a text sent to `service`: that flow, else the default flow,
+/// else the only flow with `on sms`; or the refusal.
+fn text_flow(
+    shared: &Shared,
+    service: Option<&str>,
+    stopping: bool,
+) -> Result<usize, (u16, &'static str)> {
+    if stopping {
+        return Err((503, "Service Unavailable"));
+    }
+    let flows = &shared.program.flows;
+    let takes = |i: &usize| flows[*i].handlers.sms.is_some();
+    let by_name = service.and_then(|s| flows.iter().position(|f| f.name == s));
+    let default = shared
+        .config
+        .default_flow
+        .as_deref()
+        .and_then(|d| flows.iter().position(|f| f.name == d));
+    let mut with_sms = (0..flows.len()).filter(takes);
+    let only = match (with_sms.next(), with_sms.next()) {
+        (Some(i), None) => Some(i),
+        _ => None,
+    };
+    by_name
+        .filter(takes)
+        .or(default.filter(takes))
+        .or(only)
+        .ok_or((404, "Not Found"))
+}
+
 /// The setup of a call we place.
 fn place(
     shared: &Arc<Shared>,
@@ -264,6 +366,7 @@ fn place(
         call_id,
         inbound: None,
         dial_first: p.dial.clone(),
+        text: None,
         params: p.params.clone(),
         caller_id: p.caller_id.clone(),
         started_ms: now_ms(),
@@ -333,6 +436,7 @@ fn start(
                 called: new.service.clone(),
             }),
             dial_first: None,
+            text: None,
             params: Vec::new(),
             caller_id: None,
             started_ms: now_ms(),

@@ -148,7 +148,10 @@ fn a_campaign_killed_with_sigkill_resumes_without_losing_or_repeating_a_lead() {
             leads.iter().any(|l| l.state == LeadState::Pending),
             "and before the campaign was over"
         );
-        leads.iter().filter(|l| l.state == LeadState::Calling).count()
+        leads
+            .iter()
+            .filter(|l| l.state == LeadState::Calling)
+            .count()
     };
     let second = Runtime::start_in(dir, &files, &args);
     let (code, stdout, stderr) = second.wait(Duration::from_secs(120));
@@ -167,7 +170,10 @@ fn a_campaign_killed_with_sigkill_resumes_without_losing_or_repeating_a_lead() {
         assert!((1..=3).contains(&l.attempts), "line {}: {l:?}", l.line);
     }
     let interrupted = leads.iter().filter(|l| l.attempts == 2).count();
-    assert_eq!(interrupted, cut, "exactly the cut-off leads were called again");
+    assert_eq!(
+        interrupted, cut,
+        "exactly the cut-off leads were called again"
+    );
     let attempts = state.attempts().expect("attempts");
     assert_eq!(
         attempts.len(),

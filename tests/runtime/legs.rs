@@ -12,7 +12,7 @@ fn a_dialled_agent_is_bridged_to_the_caller_both_ways() {
     let trunk_arg = format!("sip:127.0.0.1:{trunk}");
     let rt = Runtime::start(
         "bridge",
-        &["tests/fixtures/runtime/flows.ivr"],
+        &["tests/fixtures/runtime/connect.ivr"],
         &["--trunk", &trunk_arg],
     );
     speak(&rt.dir, "Алло, я клиент, хочу купить чайник.", "phrase");
@@ -99,7 +99,7 @@ fn connect_with_trunk(name: &str, scenario: &str, run_args: &[&str]) -> serde_js
     let trunk_arg = format!("sip:127.0.0.1:{trunk}");
     let mut args = vec!["--trunk", trunk_arg.as_str()];
     args.extend(run_args);
-    let rt = Runtime::start(name, &["tests/fixtures/runtime/flows.ivr"], &args);
+    let rt = Runtime::start(name, &["tests/fixtures/runtime/connect.ivr"], &args);
     let (agent_sink, _) = rtp_sink(Duration::from_secs(1), Duration::from_secs(1));
     let (caller_sink, _) = rtp_sink(Duration::from_secs(1), Duration::from_secs(1));
     let agent = sipp_uas(&rt.dir, trunk, scenario, agent_sink, &[]);
@@ -166,4 +166,83 @@ fn an_agent_who_does_not_answer_is_cancelled_at_the_dial_timeout() {
         serde_json::json!(["Соединяю.", "Оператор недоступен."]),
         "{r:#}"
     );
+}
+
+/// The contact's timeline as `ivrc entries` prints it.
+fn timeline(dir: &std::path::Path, contact: &str) -> String {
+    let store = dir.join("calls.db").display().to_string();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ivrc"))
+        .args(["entries", "--contact", contact, "--store", &store])
+        .output()
+        .expect("ivrc entries");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_text_message_starts_on_sms_and_its_reply_goes_out_through_the_trunk() {
+    let trunk = free_port();
+    let trunk_arg = format!("sip:127.0.0.1:{trunk}");
+    let rt = Runtime::start(
+        "text",
+        &["examples/sms_reply.ivr"],
+        &["--trunk", &trunk_arg, "--trunk-user", "+15005550001"],
+    );
+    let (sink, _) = rtp_sink(Duration::from_secs(1), Duration::from_secs(1));
+    let trunk_side = sipp_uas(&rt.dir, trunk, "uas_text.xml", sink, &[]);
+    let customer = sipp_with(&rt.dir, rt.port, "uac_text.xml", "support", sink, &[]);
+    let trunk_side = trunk_side.wait_with_output().expect("sipp");
+    for (who, out) in [("customer", &customer), ("trunk", &trunk_side)] {
+        assert!(
+            out.status.success(),
+            "{who} sipp failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let dir = rt.dir.clone();
+    let (code, stderr) = rt.stop();
+    assert_eq!(code, 0, "{stderr}");
+    let text = timeline(&dir, "+15551234567");
+    assert!(
+        text.contains("Hello, my order has not arrived.")
+            && text.contains("Thanks for your message! An agent will call you back shortly."),
+        "the customer's timeline has both texts:\n{text}"
+    );
+}
+
+#[test]
+fn a_missed_call_is_followed_by_a_text_to_the_caller() {
+    let r = connect_missed();
+    assert!(
+        r.contains("Sorry we missed your call. We will call you back soon."),
+        "the caller's timeline has the text:\n{r}"
+    );
+}
+
+/// A call to examples/sms_reply.ivr whose agent is busy; the caller's timeline.
+fn connect_missed() -> String {
+    require("espeak-ng", "--version");
+    let trunk = free_port();
+    let trunk_arg = format!("sip:127.0.0.1:{trunk}");
+    let rt = Runtime::start(
+        "missed",
+        &["examples/sms_reply.ivr"],
+        &["--trunk", &trunk_arg],
+    );
+    let (sink, _) = rtp_sink(Duration::from_secs(1), Duration::from_secs(1));
+    let trunk_side = sipp_uas(&rt.dir, trunk, "uas_missed.xml", sink, &["-m", "2"]);
+    let caller = sipp_with(&rt.dir, rt.port, "uac_wait.xml", "support", sink, &[]);
+    let trunk_side = trunk_side.wait_with_output().expect("sipp");
+    for (who, out) in [("caller", &caller), ("trunk", &trunk_side)] {
+        assert!(
+            out.status.success(),
+            "{who} sipp failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let dir = rt.dir.clone();
+    let (code, stderr) = rt.stop();
+    assert_eq!(code, 0, "{stderr}");
+    timeline(&dir, "+79001234567")
 }

@@ -34,7 +34,8 @@ const CORPUS: &[(&str, Option<u16>)] = &[
     ("invite_without_sdp", Some(488)),
     ("lf_only_line_ends", None),
     ("many_via_lines", Some(488)),
-    ("message_not_allowed", Some(405)),
+    ("message_html_body", Some(415)),
+    ("message_no_sms_flow", Some(404)),
     ("no_call_id", Some(400)),
     ("no_cseq", Some(400)),
     ("no_from", Some(400)),
@@ -188,7 +189,7 @@ fn the_malformed_corpus_gets_the_right_answers_and_a_call_goes_on_unaffected() {
     );
     let ok = client.expect(200, Duration::from_secs(2));
     assert!(
-        ok.contains("Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"),
+        ok.contains("Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, MESSAGE"),
         "{ok}"
     );
     let out = caller.join().expect("sipp thread");

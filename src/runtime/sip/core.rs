@@ -23,7 +23,7 @@ pub const T2: Duration = Duration::from_secs(4);
 /// Timer H, F and J: 64·T1.
 pub const TIMEOUT: Duration = Duration::from_secs(32);
 /// What we allow, for OPTIONS and 405.
-const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
+const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, MESSAGE";
 
 /// What the core asks its server to do.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +40,28 @@ pub enum Effect {
     Closed(String),
     /// How an outbound leg placed with [`Core::dial`] got on.
     Dialed(String, Dialed),
+    /// A text message came (out of dialog MESSAGE); the server answers it with
+    /// [`Core::reply`].
+    Text(Box<IncomingText>),
+    /// The final status of a text sent with [`Core::message`].
+    Texted(String, u16),
+}
+
+/// A text message that came.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncomingText {
+    /// The request's headers (for the reply).
+    pub headers: Headers,
+    /// Where it came from.
+    pub peer: SocketAddr,
+    /// Its Call-ID.
+    pub id: String,
+    /// The request-URI user (which flow).
+    pub service: Option<String>,
+    /// The sender (From user).
+    pub from: Option<String>,
+    /// The text.
+    pub text: String,
 }
 
 /// Why a call's caller is gone.
@@ -157,6 +179,9 @@ pub struct Core {
     out: Vec<Effect>,
     /// The calls we place.
     outbound: Outbound,
+    /// Text messages seen lately by branch, with our reply (empty until given), so a
+    /// retransmitted MESSAGE is answered again instead of starting its flow twice.
+    texts: HashMap<String, (Instant, Vec<u8>)>,
 }
 
 impl Core {
@@ -169,6 +194,7 @@ impl Core {
             next_seq: 0,
             out: Vec::new(),
             outbound: Outbound::new(local, trunk),
+            texts: HashMap::new(),
         }
     }
 
@@ -312,19 +338,78 @@ impl Core {
                 }
                 self.respond(&r.headers, peer, 200, "OK");
             }
-            Method::Message => {
-                let bytes = message::response(
-                    &r.headers,
-                    405,
-                    "Method Not Allowed",
-                    None,
-                    &[("Allow", ALLOW.into())],
-                    b"",
-                );
-                self.send(bytes, peer);
-            }
+            Method::Message => self.text(r, call_id, peer, now),
             Method::Other(_) => self.respond(&r.headers, peer, 501, "Not Implemented"),
         }
+    }
+
+    /// A MESSAGE: plain text (UTF-8) goes to the server; other bodies are refused here.
+    fn text(&mut self, r: Request, call_id: String, peer: SocketAddr, now: Instant) {
+        let key = format!("{call_id} {}", branch(&r.headers).unwrap_or_default());
+        self.texts
+            .retain(|_, (at, _)| now.saturating_duration_since(*at) < TIMEOUT);
+        if let Some((_, reply)) = self.texts.get(&key) {
+            if !reply.is_empty() {
+                let again = reply.clone();
+                self.send(again, peer);
+            }
+            return;
+        }
+        let kind = r
+            .headers
+            .get("Content-Type")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let media = kind.split(';').next().unwrap_or_default().trim();
+        if media != "text/plain" {
+            let extra = [("Accept", "text/plain".to_string())];
+            let bytes =
+                message::response(&r.headers, 415, "Unsupported Media Type", None, &extra, b"");
+            self.send(bytes, peer);
+            return;
+        }
+        let Ok(text) = String::from_utf8(r.body) else {
+            self.respond(&r.headers, peer, 400, "Bad Request");
+            return;
+        };
+        let from = r.headers.get("From").and_then(uri_user).map(str::to_string);
+        let service = uri_user(&r.uri).map(str::to_string);
+        self.texts.insert(key, (now, Vec::new()));
+        self.out.push(Effect::Text(Box::new(IncomingText {
+            headers: r.headers,
+            peer,
+            id: call_id,
+            service,
+            from,
+            text,
+        })));
+    }
+
+    /// Answers a text message with `status` (and again when it is retransmitted).
+    pub fn reply(&mut self, to: &Headers, peer: SocketAddr, status: u16, reason: &str) {
+        let tag = self.token();
+        let bytes = message::response(to, status, reason, Some(&tag), &[], b"");
+        let key = format!(
+            "{} {}",
+            to.get("Call-ID").unwrap_or_default(),
+            branch(to).unwrap_or_default()
+        );
+        if let Some(seen) = self.texts.get_mut(&key) {
+            seen.1.clone_from(&bytes);
+        }
+        self.send(bytes, peer);
+    }
+
+    /// Sends a text message through the trunk; its status comes back as [`Effect::Texted`].
+    pub fn message(
+        &mut self,
+        id: &str,
+        number: &str,
+        from: Option<&str>,
+        text: &str,
+        now: Instant,
+    ) {
+        self.outbound.message(id, number, from, text, now);
     }
 
     /// Whether a request belongs to a known dialog (Call-ID and both tags).
@@ -1035,5 +1120,46 @@ mod tests {
             ["BYE sip:c@127.0.0.1:5080 SIP/2.0"],
             "BYE once the REFER is accepted"
         );
+    }
+
+    #[test]
+    fn a_retransmitted_text_starts_its_flow_once_and_gets_the_same_reply() {
+        let now = Instant::now();
+        let mut core = Core::new("127.0.0.1:5060".parse().expect("addr"), None);
+        let text = format!("MESSAGE sip:support@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {PEER};branch=z9hG4bKt1\r\nFrom: <sip:+15551234567@127.0.0.1>;tag=c\r\nTo: <sip:support@127.0.0.1>\r\nCall-ID: t1\r\nCSeq: 1 MESSAGE\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nHello");
+        let peer: SocketAddr = PEER.parse().expect("peer");
+        core.datagram(text.as_bytes(), peer, now);
+        let (sent, other) = drain(&mut core);
+        assert!(sent.is_empty());
+        let Some(Effect::Text(t)) = other.first() else {
+            panic!("{other:?}")
+        };
+        assert_eq!(
+            (t.service.as_deref(), t.from.as_deref(), t.text.as_str()),
+            (Some("support"), Some("+15551234567"), "Hello")
+        );
+        // Again before the server answered: nothing; after: the same 200 again.
+        core.datagram(text.as_bytes(), peer, now);
+        assert_eq!(drain(&mut core), (vec![], vec![]));
+        let headers = t.headers.clone();
+        core.reply(&headers, peer, 200, "OK");
+        assert_eq!(drain(&mut core).0, ["SIP/2.0 200 OK"]);
+        core.datagram(text.as_bytes(), peer, now + Duration::from_secs(1));
+        assert_eq!(
+            drain(&mut core),
+            (vec!["SIP/2.0 200 OK".to_string()], vec![])
+        );
+        // A new transaction is a new text; after timer J the old one is forgotten.
+        let html = text
+            .replace("text/plain", "text/html")
+            .replace("z9hG4bKt1", "z9hG4bKt2");
+        core.datagram(html.as_bytes(), peer, now);
+        assert_eq!(drain(&mut core).0, ["SIP/2.0 415 Unsupported Media Type"]);
+        core.datagram(
+            text.as_bytes(),
+            peer,
+            now + TIMEOUT + Duration::from_secs(1),
+        );
+        assert!(matches!(drain(&mut core).1.as_slice(), [Effect::Text(_)]));
     }
 }

@@ -3,8 +3,9 @@
 //! answered once (401/407, [`super::digest`]), ACK for every final response (the same branch
 //! for errors, a new transaction for 2xx, §13.2.2.4), CANCEL before the answer (§9.1: only
 //! after a provisional response), BYE both ways, and re-INVITEs answered with our offer so a
-//! hold does not drop the call. No I/O: the [`super::core::Core`] hands it datagrams and takes
-//! its effects.
+//! hold does not drop the call. Text messages go out the same way as MESSAGE requests (RFC
+//! 3428: a non-INVITE transaction, timers E and F, challenges answered). No I/O: the
+//! [`super::core::Core`] hands it datagrams and takes its effects.
 
 use super::core::{Effect, Gone, T1, T2, TIMEOUT};
 use super::digest::Challenge;
@@ -66,6 +67,8 @@ enum State {
 
 #[derive(Debug, Clone)]
 struct Leg {
+    /// INVITE for a call, MESSAGE for a text.
+    method: Method,
     state: State,
     /// Bumped to cancel the previous state's timers.
     generation: u64,
@@ -218,6 +221,7 @@ impl Outbound {
             .unwrap_or_else(|| "ivrc".into());
         let local_tag = self.token();
         let leg = Leg {
+            method: Method::Invite,
             state: State::Calling,
             generation: 0,
             request_uri: format!("sip:{}@{}", dial.number, trunk.host),
@@ -245,7 +249,56 @@ impl Outbound {
         format!("SIP/2.0/UDP {};branch={branch};rport", self.local)
     }
 
-    /// Sends (or re-sends with credentials) the INVITE.
+    /// Sends a text message: MESSAGE with a text/plain body; how it went comes back as
+    /// [`Effect::Texted`].
+    pub fn message(
+        &mut self,
+        call_id: &str,
+        number: &str,
+        from: Option<&str>,
+        text: &str,
+        now: Instant,
+    ) {
+        let Some(trunk) = self.trunk.clone() else {
+            self.out.push(Effect::Texted(call_id.to_string(), 503));
+            return;
+        };
+        if !dialable(number) || self.legs.contains_key(call_id) {
+            self.out.push(Effect::Texted(call_id.to_string(), 484));
+            return;
+        }
+        let caller_user = from
+            .filter(|c| dialable(c))
+            .map(str::to_string)
+            .or_else(|| trunk.user.clone().filter(|u| dialable(u)))
+            .unwrap_or_else(|| "ivrc".into());
+        let local_tag = self.token();
+        let leg = Leg {
+            method: Method::Message,
+            state: State::Calling,
+            generation: 0,
+            request_uri: format!("sip:{number}@{}", trunk.host),
+            from: format!("<sip:{caller_user}@{}>;tag={local_tag}", trunk.host),
+            to: format!("<sip:{number}@{}>", trunk.host),
+            offer: text.as_bytes().to_vec(),
+            caller_user,
+            invite: Vec::new(),
+            invite_cseq: 0,
+            branch: String::new(),
+            retransmit: Vec::new(),
+            interval: T1,
+            challenges: 0,
+            cancelled: false,
+            ack: Vec::new(),
+            remote_target: String::new(),
+            routes: Vec::new(),
+            cseq: 0,
+        };
+        self.legs.insert(call_id.to_string(), leg);
+        self.send_invite(call_id, None, now);
+    }
+
+    /// Sends (or re-sends with credentials) the INVITE, or the MESSAGE of a text.
     fn send_invite(&mut self, call_id: &str, credentials: Option<(&str, String)>, now: Instant) {
         let branch = format!("z9hG4bK{}", self.token());
         let via = self.via(&branch);
@@ -262,15 +315,19 @@ impl Outbound {
             ("From", l.from.clone()),
             ("To", l.to.clone()),
             ("Call-ID", call_id.to_string()),
-            ("CSeq", format!("{} INVITE", l.cseq)),
-            ("Contact", format!("<sip:{}@{local}>", l.caller_user)),
-            ("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO".into()),
-            ("Content-Type", "application/sdp".into()),
+            ("CSeq", format!("{} {}", l.cseq, l.method.as_str())),
         ];
+        if l.method == Method::Invite {
+            headers.push(("Contact", format!("<sip:{}@{local}>", l.caller_user)));
+            headers.push(("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO".into()));
+            headers.push(("Content-Type", "application/sdp".into()));
+        } else {
+            headers.push(("Content-Type", "text/plain;charset=UTF-8".into()));
+        }
         if let Some((name, value)) = credentials {
             headers.push((name, value));
         }
-        let bytes = message::request(&Method::Invite, &l.request_uri, &headers, &l.offer);
+        let bytes = message::request(&l.method, &l.request_uri, &headers, &l.offer);
         l.invite = bytes.clone();
         l.retransmit = bytes.clone();
         l.interval = T1;
@@ -333,6 +390,7 @@ impl Outbound {
         };
         match method {
             Method::Invite if n == l.invite_cseq => self.invite_response(&call_id, response, now),
+            Method::Message if n == l.invite_cseq => self.message_response(&call_id, response, now),
             // The CANCEL is answered: no more retransmissions (the INVITE's 487 follows).
             Method::Cancel if response.status >= 200 => l.generation += 1,
             Method::Bye if response.status >= 200 && l.state == State::Closing => {
@@ -411,7 +469,7 @@ impl Outbound {
             return;
         };
         if matches!(status, 401 | 407) && !l.cancelled {
-            if let Some(answer) = self.answer_challenge(call_id, response) {
+            if let Some(answer) = self.answer_challenge(call_id, response, "INVITE") {
                 self.send_invite(call_id, Some(answer), now);
                 return;
             }
@@ -428,11 +486,32 @@ impl Outbound {
         self.forget_later(call_id, now);
     }
 
+    fn message_response(&mut self, call_id: &str, response: &Response, now: Instant) {
+        if response.status < 200
+            || self
+                .legs
+                .get(call_id)
+                .is_none_or(|l| l.state != State::Calling)
+        {
+            return;
+        }
+        if matches!(response.status, 401 | 407) {
+            if let Some(answer) = self.answer_challenge(call_id, response, "MESSAGE") {
+                self.send_invite(call_id, Some(answer), now);
+                return;
+            }
+        }
+        self.out
+            .push(Effect::Texted(call_id.to_string(), response.status));
+        self.forget_later(call_id, now);
+    }
+
     /// The credentials for a 401/407, when we have them and have not answered this one yet.
     fn answer_challenge(
         &mut self,
         call_id: &str,
         response: &Response,
+        method: &str,
     ) -> Option<(&'static str, String)> {
         let trunk = self.trunk.as_ref()?;
         let (user, password) = (trunk.user.as_ref()?, trunk.password.as_ref()?);
@@ -451,7 +530,7 @@ impl Outbound {
         l.challenges += 1;
         Some((
             give,
-            challenge.answer(user, password, "INVITE", &l.request_uri, &cnonce),
+            challenge.answer(user, password, method, &l.request_uri, &cnonce),
         ))
     }
 
@@ -603,8 +682,10 @@ impl Outbound {
             let id = t.call_id;
             match t.kind {
                 TimerKind::Retransmit => {
-                    // INVITE doubles without limit (timer A); CANCEL and BYE stop at T2 (E).
-                    let invite = l.state == State::Calling && !l.cancelled;
+                    // INVITE doubles without limit (timer A); CANCEL, BYE and MESSAGE stop at
+                    // T2 (E).
+                    let invite =
+                        l.method == Method::Invite && l.state == State::Calling && !l.cancelled;
                     l.interval = if invite {
                         l.interval * 2
                     } else {
@@ -616,8 +697,11 @@ impl Outbound {
                 }
                 TimerKind::GiveUp => {
                     let report = l.state == State::Calling && !l.cancelled;
+                    let text = l.method == Method::Message;
                     self.forget_later(&id, now);
-                    if report {
+                    if report && text {
+                        self.out.push(Effect::Texted(id, 408));
+                    } else if report {
                         self.dialed(&id, Dialed::Failed(408));
                     }
                 }
@@ -844,6 +928,36 @@ mod tests {
         let effects = o.effects();
         assert!(effects.contains(&Effect::Gone("leg1".into(), Gone::Bye)));
         assert_eq!(o.busy(), 0);
+    }
+
+    #[test]
+    fn a_text_goes_out_as_message_and_answers_a_challenge() {
+        let now = Instant::now();
+        let mut o = Outbound::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(true)));
+        o.message("t1", "+79001234567", Some("+74950000001"), "Спасибо!", now);
+        let msg = sent(&mut o).remove(0);
+        assert!(msg.starts_with("MESSAGE sip:+79001234567@127.0.0.1:5080 SIP/2.0\r\n"));
+        assert!(
+            msg.contains("CSeq: 1 MESSAGE")
+                && msg.contains("Content-Type: text/plain;charset=UTF-8")
+        );
+        assert!(msg.ends_with("Спасибо!"));
+        let challenge = "WWW-Authenticate: Digest realm=\"trunk\", nonce=\"n1\"\r\n";
+        o.response(&reply(&msg, 401, challenge), now);
+        let again = sent(&mut o).remove(0);
+        assert!(
+            again.contains("CSeq: 2 MESSAGE")
+                && again.contains("Authorization: Digest username=\"100\"")
+        );
+        // No answer at all: retransmitted on E, 408 on F.
+        o.fire(now + Duration::from_millis(500));
+        assert_eq!(sent(&mut o).len(), 1);
+        o.response(&reply(&again, 202, ""), now);
+        assert_eq!(o.effects(), vec![Effect::Texted("t1".into(), 202)]);
+        let mut lost = Outbound::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
+        lost.message("t2", "+79001234567", None, "x", now);
+        lost.fire(now + TIMEOUT);
+        assert!(lost.effects().contains(&Effect::Texted("t2".into(), 408)));
     }
 
     #[test]
