@@ -195,3 +195,25 @@ fn the_sum_task_works_over_tcp() {
         "our BYE went back over the connection: {r:#}"
     );
 }
+
+#[test]
+fn a_caller_who_sends_no_rtp_is_hung_up_at_the_media_timeout() {
+    let Placed { record: r, .. } = CallSpec {
+        name: "rtp-timeout",
+        service: "long_wait",
+        run_args: &["--rtp-timeout", "2"],
+        ..CallSpec::default()
+    }
+    .place(|_| {});
+    assert_eq!(r["ended_by"], "rtp_timeout", "{r:#}");
+    let talk = r["ended_ms"].as_u64().unwrap_or(0) - r["answered_ms"].as_u64().unwrap_or(0);
+    assert!(
+        (1_900..6_000).contains(&talk),
+        "ended {talk} ms after the answer"
+    );
+    assert_eq!(
+        r["prompts"],
+        serde_json::json!([]),
+        "the pause never ended: {r:#}"
+    );
+}

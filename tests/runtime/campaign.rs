@@ -4,17 +4,83 @@
 use super::harness::{free_port, rtp_sink, sipp_uas, Runtime};
 use std::time::Duration;
 
+/// A result webhook on 127.0.0.1: answers the first POST with 500 and the rest with 200;
+/// its URL and a handle that yields the bodies of the POSTs (after `posts` of them, or 30 s).
+fn webhook(posts: usize) -> (String, std::thread::JoinHandle<Vec<serde_json::Value>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/results", listener.local_addr().expect("addr"));
+    let handle = std::thread::spawn(move || {
+        let _ = listener.set_nonblocking(false);
+        let mut bodies = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let mut seen = 0;
+        while bodies.len() < posts && std::time::Instant::now() < deadline {
+            let Ok((stream, _)) = listener.accept() else {
+                break;
+            };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut reader = BufReader::new(stream);
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            seen += 1;
+            let status = if seen == 1 {
+                "500 Internal Server Error"
+            } else {
+                "200 OK"
+            };
+            let _ = reader.get_mut().write_all(
+                format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            );
+            if seen > 1 {
+                bodies.push(serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null));
+            }
+        }
+        bodies
+    });
+    (url, handle)
+}
+
 #[test]
 fn a_campaign_calls_every_lead_redials_the_busy_one_and_exports_the_results() {
     let trunk = free_port();
     let trunk_arg = format!("sip:127.0.0.1:{trunk}");
     let (sink, _) = rtp_sink(Duration::from_secs(1), Duration::from_secs(1));
     let dir = super::harness::scratch("campaign-trunk");
+    // The fixture with a result webhook of this test's own.
+    let (url, posted) = webhook(3);
+    let source = std::fs::read_to_string("tests/fixtures/runtime/campaign.ivr").expect("fixture");
+    let flow_file = dir.join("campaign.ivr");
+    std::fs::write(
+        &flow_file,
+        source.replace(
+            "  rate 5/s\n",
+            &format!("  rate 5/s\n  result_webhook \"{url}\"\n"),
+        ),
+    )
+    .expect("flow");
+    std::fs::copy(
+        "tests/fixtures/runtime/campaign_leads.csv",
+        dir.join("campaign_leads.csv"),
+    )
+    .expect("leads");
+    let flow_arg = flow_file.display().to_string();
     // Иван and Мария answer; Борис is busy twice (attempts 2).
     let leads = sipp_uas(&dir, trunk, "uas_lead.xml", sink, &["-m", "4"]);
     let rt = Runtime::start(
         "campaign",
-        &["tests/fixtures/runtime/campaign.ivr"],
+        &[flow_arg.as_str()],
         &[
             "--trunk",
             &trunk_arg,
