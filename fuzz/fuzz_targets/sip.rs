@@ -1,10 +1,13 @@
 //! Fuzz target: any datagram through the SIP core (parse, transactions, dialogs), then the
-//! calls it starts answered, hung up and their timers run. Must never panic; everything the
-//! core sends has a valid status line, and every request it sends parses again.
+//! calls it starts answered, hung up and their timers run. An outbound leg (Call-ID
+//! `fuzz-leg`) and a text (`fuzz-text`) are out through an authenticating trunk first, so
+//! responses, challenges and in-dialog requests reach the client side too. Must never panic;
+//! everything the core sends has a valid status line, and every request it sends parses again.
 
 #![no_main]
 
 use ivrc::runtime::sip::core::{Core, Effect};
+use ivrc::runtime::sip::uac::{Dial, Trunk};
 use ivrc::runtime::sip::message;
 use libfuzzer_sys::fuzz_target;
 use std::time::{Duration, Instant};
@@ -12,8 +15,24 @@ use std::time::{Duration, Instant};
 fuzz_target!(|data: &[u8]| {
     let local = "127.0.0.1:5060".parse().expect("addr");
     let peer = "127.0.0.1:5080".parse().expect("addr");
-    let mut core = Core::new(local, None);
+    let trunk = Trunk {
+        addr: peer,
+        host: "127.0.0.1:5080".into(),
+        user: Some("100".into()),
+        password: Some("secret".into()),
+    };
+    let mut core = Core::new(local, Some(trunk));
     let start = Instant::now();
+    core.dial(
+        Dial {
+            call_id: "fuzz-leg".into(),
+            number: "+79001234567".into(),
+            caller_id: None,
+            offer: b"v=0\r\n".to_vec(),
+        },
+        start,
+    );
+    core.message("fuzz-text", "+79001234567", None, "hello", start);
     // The same datagram twice (a retransmission), split on a marker into several.
     for part in data.split(|&b| b == 0xfe).take(8) {
         core.datagram(part, peer, start);
@@ -39,6 +58,7 @@ fuzz_target!(|data: &[u8]| {
                     }
                 }
                 Effect::Start(call) => started.push(call.call_id),
+                Effect::Text(t) => core.reply(&t.headers, t.peer, 200, "OK"),
                 _ => {}
             }
         }
@@ -49,6 +69,9 @@ fuzz_target!(|data: &[u8]| {
                 2 => core.hangup(id, now),
                 _ => core.call_ended(id),
             }
+        }
+        if step == 3 {
+            core.hangup("fuzz-leg", now);
         }
         core.fire(now);
     }

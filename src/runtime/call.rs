@@ -494,10 +494,7 @@ impl<'f> Call<'f> {
             return;
         };
         let offer = sdp::offer(bound.local, now_ms());
-        let Ok(mut l) = Leg::new(leg, sip_id.clone(), bound, LegState::Dialing) else {
-            self.dial_result(leg, "out of descriptors", Outcome::Failed);
-            return;
-        };
+        let mut l = Leg::new(leg, sip_id.clone(), bound, LegState::Dialing);
         l.number = Some(number.clone());
         if let Some(slot) = self.legs.get_mut(leg.0 as usize) {
             *slot = Some(l);
@@ -754,23 +751,11 @@ pub async fn run(setup: CallSetup) {
     };
     let has_caller = inbound.is_some();
     if let Some(i) = inbound {
-        match Leg::new(CALLER, call_id.clone(), i.bound, LegState::Up) {
-            Ok(mut l) => {
-                // Its media starts with the answer.
-                l.number = i.caller.clone();
-                call.legs[0] = Some(l);
-                call.answer_sdp = Some((i.answer_sdp, i.negotiated));
-            }
-            Err(e) => {
-                call.record.errors.push(format!("media: {e}"));
-                let _ = requests.send(CallRequest::Hangup(call_id.clone()));
-                let _ = requests.send(CallRequest::Ended(
-                    Box::new(call.record),
-                    vec![call_id.clone()],
-                ));
-                return;
-            }
-        }
+        // Its media starts with the answer.
+        let mut l = Leg::new(CALLER, call_id.clone(), i.bound, LegState::Up);
+        l.number = i.caller.clone();
+        call.legs[0] = Some(l);
+        call.answer_sdp = Some((i.answer_sdp, i.negotiated));
     }
     let start = Event::Start {
         has_caller: has_caller || dial_first.is_some(),

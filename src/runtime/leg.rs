@@ -58,8 +58,8 @@ pub struct Leg {
     bound: Option<Bound>,
     /// Our RTP address (in our SDP).
     pub local: SocketAddr,
-    /// A handle of the socket for relays into this leg.
-    out: std::net::UdpSocket,
+    /// The socket for sending to this leg (the clock's and relays').
+    out: Arc<std::net::UdpSocket>,
     /// What the clock sends to it.
     pub play: Arc<Mutex<Play>>,
     tap: Arc<Mutex<Tap>>,
@@ -70,13 +70,9 @@ pub struct Leg {
 
 impl Leg {
     /// A leg on a bound RTP socket.
-    ///
-    /// # Errors
-    ///
-    /// The socket cannot be cloned (descriptors exhausted).
-    pub fn new(id: LegId, sip_id: String, bound: Bound, state: LegState) -> std::io::Result<Leg> {
-        let out = bound.out.try_clone()?;
-        Ok(Leg {
+    pub fn new(id: LegId, sip_id: String, bound: Bound, state: LegState) -> Leg {
+        let out = bound.out.clone();
+        Leg {
             id,
             sip_id,
             state,
@@ -88,7 +84,7 @@ impl Leg {
             tap: Arc::new(Mutex::new(Tap::default())),
             media: None,
             reader: None,
-        })
+        }
     }
 
     /// Starts the media once the SDP exchange settled it: our stream on the clock and the
@@ -150,9 +146,7 @@ impl Leg {
         else {
             return false;
         };
-        let (Ok(to_b), Ok(to_a)) = (b.out.try_clone(), a.out.try_clone()) else {
-            return false;
-        };
+        let (to_b, to_a) = (b.out.clone(), a.out.clone());
         for (from, socket, remote, rewrite) in [
             (a, to_b, mb.remote, Rewrite::new(sa, sb, seed ^ 0x5eed_0001)),
             (b, to_a, ma.remote, Rewrite::new(sb, sa, seed ^ 0x5eed_0002)),

@@ -41,8 +41,8 @@ pub struct Play {
 
 /// A stream handed to the clock.
 pub struct Stream {
-    /// A handle of the call's RTP socket.
-    pub socket: UdpSocket,
+    /// The leg's RTP socket (shared with relays into the leg).
+    pub socket: Arc<UdpSocket>,
     /// Where the peer wants our RTP.
     pub remote: SocketAddr,
     /// The next packet's header.

@@ -15,8 +15,8 @@ pub struct RtpPorts {
 pub struct Bound {
     /// For reading, registered with tokio.
     pub socket: tokio::net::UdpSocket,
-    /// A handle for sending.
-    pub out: std::net::UdpSocket,
+    /// A handle for sending (one descriptor shared by the clock and relays).
+    pub out: std::sync::Arc<std::net::UdpSocket>,
     /// Its address, for SDP.
     pub local: SocketAddr,
 }
@@ -52,7 +52,7 @@ impl RtpPorts {
             };
             if let Ok(s) = std::net::UdpSocket::bind((ip, port)) {
                 let local = s.local_addr().ok()?;
-                let out = s.try_clone().ok()?;
+                let out = std::sync::Arc::new(s.try_clone().ok()?);
                 s.set_nonblocking(true).ok()?;
                 let socket = tokio::net::UdpSocket::from_std(s).ok()?;
                 return Some(Bound { socket, out, local });

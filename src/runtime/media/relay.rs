@@ -108,7 +108,7 @@ impl Rewrite {
 #[derive(Debug)]
 pub struct Relay {
     /// The other leg's RTP socket (so the packets come from the port it expects).
-    pub socket: UdpSocket,
+    pub socket: std::sync::Arc<UdpSocket>,
     /// The other party's RTP address.
     pub remote: SocketAddr,
     /// The rewriting.
