@@ -165,6 +165,25 @@ fn a_campaign_calls_every_lead_redials_the_busy_one_and_exports_the_results() {
     let gap =
         busy[1]["started_ms"].as_u64().unwrap_or(0) - busy[0]["ended_ms"].as_u64().unwrap_or(0);
     assert!(gap >= 950, "redialled after {gap} ms");
+    // Each final lead was posted to the webhook, the first after a retry.
+    let mut posted = posted.join().expect("webhook");
+    posted.sort_by_key(|p| p["line"].as_u64());
+    let states: Vec<(u64, &str)> = posted
+        .iter()
+        .map(|p| {
+            (
+                p["line"].as_u64().unwrap_or(0),
+                p["state"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [(2, "done"), (3, "done"), (4, "failed")],
+        "{posted:#?}"
+    );
+    assert_eq!(posted[0]["lead"]["name"], "Иван");
+    assert_eq!(posted[0]["result"], serde_json::json!({"heard": true}));
 }
 
 #[test]
