@@ -172,6 +172,8 @@ impl Store {
         // which keeps every committed entry across a crash of the process.
         db.pragma_update(None, "journal_mode", "WAL")?;
         db.pragma_update(None, "synchronous", "NORMAL")?;
+        // The campaign dialer writes to the same file from its own connection.
+        db.busy_timeout(std::time::Duration::from_secs(10))?;
         db.execute_batch(
             "CREATE TABLE IF NOT EXISTS entries (
                 id INTEGER PRIMARY KEY,

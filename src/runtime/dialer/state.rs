@@ -161,7 +161,9 @@ impl CampaignState {
     ///
     /// SQLite refused.
     pub fn add_leads(&mut self, leads: &[Lead], now_ms: u64) -> Result<usize, StateError> {
-        let tx = self.db.transaction()?;
+        let tx = self
+            .db
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut added = 0;
         {
             let mut insert = tx.prepare(
@@ -271,7 +273,9 @@ impl CampaignState {
     ///
     /// SQLite refused (the call must not start then).
     pub fn begin(&mut self, line: usize, call_id: &str, now_ms: u64) -> Result<u32, StateError> {
-        let tx = self.db.transaction()?;
+        let tx = self
+            .db
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let attempts: i64 = tx
             .query_row(
                 "SELECT attempts FROM campaign_leads WHERE campaign = ?1 AND line = ?2",
@@ -321,7 +325,9 @@ impl CampaignState {
                 },
             ),
         };
-        let tx = self.db.transaction()?;
+        let tx = self
+            .db
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         tx.execute(
             "UPDATE campaign_attempts SET ended_ms = ?4, outcome = ?5
              WHERE campaign = ?1 AND line = ?2 AND attempt = ?3",
