@@ -494,8 +494,7 @@ impl<'f> Call<'f> {
             return;
         };
         let offer = sdp::offer(bound.local, now_ms());
-        let mut l = Leg::new(leg, sip_id.clone(), bound, LegState::Dialing);
-        l.number = Some(number.clone());
+        let l = Leg::new(leg, sip_id.clone(), bound, LegState::Dialing);
         if let Some(slot) = self.legs.get_mut(leg.0 as usize) {
             *slot = Some(l);
         }
@@ -752,9 +751,7 @@ pub async fn run(setup: CallSetup) {
     let has_caller = inbound.is_some();
     if let Some(i) = inbound {
         // Its media starts with the answer.
-        let mut l = Leg::new(CALLER, call_id.clone(), i.bound, LegState::Up);
-        l.number = i.caller.clone();
-        call.legs[0] = Some(l);
+        call.legs[0] = Some(Leg::new(CALLER, call_id.clone(), i.bound, LegState::Up));
         call.answer_sdp = Some((i.answer_sdp, i.negotiated));
     }
     let start = Event::Start {

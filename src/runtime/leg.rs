@@ -52,8 +52,6 @@ pub struct Leg {
     pub sip_id: String,
     /// Where it is.
     pub state: LegState,
-    /// The party's number.
-    pub number: Option<String>,
     /// Its RTP socket, until the media starts.
     bound: Option<Bound>,
     /// Our RTP address (in our SDP).
@@ -76,7 +74,6 @@ impl Leg {
             id,
             sip_id,
             state,
-            number: None,
             local: bound.local,
             bound: Some(bound),
             out,

@@ -160,7 +160,7 @@ fn the_operator_and_the_client_agree_and_are_bridged() {
         "the operator hung up: {call:#}"
     );
     // Through the bridge: each party heard ivrc's prompt and, on another stream, the other
-    // party's speech; the operator's key reached the client.
+    // party's speech; each one's key reached the other (ivrc itself never sends events).
     for (who, heard) in [("operator", &r.operator_heard), ("client", &r.client_heard)] {
         assert!(
             heard.audible_ssrcs.len() >= 2,
@@ -171,6 +171,11 @@ fn the_operator_and_the_client_agree_and_are_bridged() {
         r.client_heard.payload_types.contains(&101),
         "{:?}",
         r.client_heard
+    );
+    assert!(
+        r.operator_heard.payload_types.contains(&101),
+        "{:?}",
+        r.operator_heard
     );
 }
 
