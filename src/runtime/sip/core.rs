@@ -758,7 +758,7 @@ impl Core {
             .into_iter()
             .flatten()
             .map(strip_angle)
-            .find(|u| is_plain_sip_uri(u))
+            .find(|u| message::is_sendable_uri(u))
             .map_or_else(|| format!("sip:{}", d.peer), str::to_string);
         // The transport the caller used (their top Via), for our Via.
         let transport = if d
@@ -870,15 +870,6 @@ fn target_uri(number: &str, request_uri: &str) -> String {
         .map_or_else(|| request_uri.trim_start_matches("sip:"), |(_, h)| h);
     let host = host.split(';').next().unwrap_or(host);
     format!("sip:{number}@{host}")
-}
-
-/// A `sip:`/`sips:` URI with no characters that would break a request line.
-pub(super) fn is_plain_sip_uri(uri: &str) -> bool {
-    (uri.starts_with("sip:") || uri.starts_with("sips:"))
-        && uri.len() > 4
-        && !uri
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"'))
 }
 
 pub(super) fn strip_angle(value: &str) -> &str {

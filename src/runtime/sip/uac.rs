@@ -434,7 +434,7 @@ impl Outbound {
                 .headers
                 .get("Contact")
                 .map(super::core::strip_angle)
-                .filter(|u| super::core::is_plain_sip_uri(u))
+                .filter(|u| message::is_sendable_uri(u))
                 .map_or_else(|| l.request_uri.clone(), str::to_string);
             l.routes = response
                 .headers
@@ -808,6 +808,28 @@ mod tests {
         let bye = sent(&mut o).remove(0);
         assert!(bye.starts_with("BYE sip:callee@127.0.0.1:5090 SIP/2.0"));
         assert!(bye.contains("CSeq: 2 BYE"));
+    }
+
+    #[test]
+    fn a_contact_we_could_not_send_to_gives_way_to_the_request_uri() {
+        // Found by the fuzzer: a port that does not fit made our ACK unreadable.
+        let now = Instant::now();
+        let mut o = Outbound::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
+        let invite = dial(&mut o, now);
+        o.response(
+            &reply(
+                &invite,
+                200,
+                "Contact: <sip:callee@127.0.0.1:509127.0.0.1>\r\n",
+            ),
+            now,
+        );
+        let ack = sent(&mut o).remove(0);
+        assert!(
+            ack.starts_with("ACK sip:+79001234567@127.0.0.1:5080 SIP/2.0"),
+            "{ack}"
+        );
+        assert!(message::parse(ack.as_bytes()).is_ok());
     }
 
     #[test]
