@@ -56,11 +56,11 @@ starts = sorted(r[0] for r in sqlite3.connect(db).execute("SELECT started_ms FRO
 n = len(starts)
 span = (starts[-1] - starts[0]) / 1000
 held = (n - 1) / span if span else 0
-# Calls started in each whole second after the first second (the bucket starts full).
+# Calls started in each whole second of the run (the last, partial one left out).
 per_second = {}
 for s in starts:
     per_second[(s - starts[0]) // 1000] = per_second.get((s - starts[0]) // 1000, 0) + 1
-inner = [per_second.get(k, 0) for k in range(1, int(span))]
+inner = [per_second.get(k, 0) for k in range(0, int(span))]
 print(f"calls={n} span_s={span:.2f} rate_held={held:.2f}/s (configured {rate}/s, {100 * (held - rate) / rate:+.2f} %)"
       f" per_second_min={min(inner) if inner else 0} per_second_max={max(inner) if inner else 0}")
 PY

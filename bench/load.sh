@@ -54,7 +54,7 @@ case $test in
   setup) "$sipp_dir/loadrun.sh" "$test-$level" short_call_uac.xml short "$level" $((4 * level)) $((20 * level)) 1000 60 ;;
   media) "$sipp_dir/loadrun.sh" "$test-$level" rtp_load_uac.xml media $((level / 10)) "$level" $((2 * level)) 20000 90 ;;
   dtmf) "$sipp_dir/loadrun.sh" "$test-$level" ivr_dtmf_uac.xml add "$level" $((12 * level)) $((30 * level)) 0 90 ;;
-  bridge) "$sipp_dir/loadrun.sh" "$test-$level" rtp_load_uac.xml bridge $((level / 10)) "$level" "$level" 20000 90 ;;
+  bridge) "$sipp_dir/loadrun.sh" "$test-$level" rtp_load_uac.xml bridged $((level / 10)) "$level" "$level" 20000 90 ;;
   *) echo "unknown test $test" >&2; exit 2 ;;
 esac
 rss_idle_after=$(awk '/VmRSS/{print $2}' /proc/$ivrc_pid/status)

@@ -56,3 +56,6 @@ done
 if [ ! -x tests/js/node_modules/.bin/tsc ] || [ ! -d tests/js/node_modules/twilio ]; then
   (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# The editor grammar's tests (vscode-tmgrammar-test) and the extension's packaging tools,
+# pinned in editors/vscode/package-lock.json.
+editors/vscode/setup.sh

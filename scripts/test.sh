@@ -8,3 +8,5 @@ scripts/setup.sh
 cargo fmt --all -- --check
 cargo clippy --locked --all-targets -- -D warnings
 cargo test --locked
+# The VS Code / TextMate grammar over hand-written cases and every example and fixture.
+editors/vscode/test/run.sh

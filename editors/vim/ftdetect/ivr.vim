@@ -1,0 +1,2 @@
+" Detects .ivr phone call flows (the ivrc compiler's language).
+autocmd BufRead,BufNewFile *.ivr set filetype=ivr
