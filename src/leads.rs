@@ -182,6 +182,18 @@ pub enum LeadProblem {
 }
 
 impl LeadProblem {
+    /// Whether the problem is one row's (the row can be left out and the rest read).
+    #[must_use]
+    pub fn is_row(&self) -> bool {
+        matches!(
+            self,
+            LeadProblem::WrongFieldCount { .. }
+                | LeadProblem::EmptyCell { .. }
+                | LeadProblem::BadPhone { .. }
+                | LeadProblem::BadNumber { .. }
+        )
+    }
+
     /// The byte range the problem points at (`0..0` for [`LeadProblem::Empty`]).
     #[must_use]
     pub fn range(&self) -> Range<usize> {

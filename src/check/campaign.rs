@@ -249,14 +249,7 @@ pub fn check_campaign(
             let header = report.header.join(&(report.delimiter as char).to_string());
             let mut rows = 0;
             for p in &report.problems {
-                let is_row = matches!(
-                    p,
-                    LeadProblem::WrongFieldCount { .. }
-                        | LeadProblem::EmptyCell { .. }
-                        | LeadProblem::BadPhone { .. }
-                        | LeadProblem::BadNumber { .. }
-                );
-                if is_row {
+                if p.is_row() {
                     rows += 1;
                     if rows > MAX_ROW_REPORTS {
                         continue;

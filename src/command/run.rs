@@ -286,7 +286,7 @@ fn read_leads_file(
     c: &ivrc::ir::Campaign,
     flow: &ivrc::ir::Flow,
 ) -> Result<Vec<Lead>, String> {
-    use ivrc::leads::{ColumnKind, ExpectedColumn, LeadProblem, LeadsOptions};
+    use ivrc::leads::{ColumnKind, ExpectedColumn, LeadsOptions};
     let bytes = std::fs::read(path).map_err(|e| format!("--leads {}: {e}", path.display()))?;
     let columns = flow
         .params
@@ -313,14 +313,7 @@ fn read_leads_file(
         },
     );
     for p in &report.problems {
-        let row = matches!(
-            p,
-            LeadProblem::WrongFieldCount { .. }
-                | LeadProblem::EmptyCell { .. }
-                | LeadProblem::BadPhone { .. }
-                | LeadProblem::BadNumber { .. }
-        );
-        if !row {
+        if !p.is_row() {
             return Err(format!("--leads {}: {p}", path.display()));
         }
         eprintln!(

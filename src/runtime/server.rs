@@ -173,7 +173,7 @@ pub async fn run(
                             }
                             let (mut setup, input) = place(
                                 &shared,
-                                &Placement::text(flow),
+                                &Placement::run_of(flow),
                                 t.id.clone(),
                                 local,
                                 &requests_tx,
@@ -308,8 +308,9 @@ pub async fn run(
 }
 
 impl Placement {
-    /// The run of a flow's `on sms` handler (not a call: no number to dial, no one waiting).
-    fn text(flow: usize) -> Placement {
+    /// A run of `flow` with nothing to dial and no one waiting for its record: the base of an
+    /// inbound call's and of an `on sms` run's setup.
+    fn run_of(flow: usize) -> Placement {
         Placement {
             call_id: String::new(),
             flow,
@@ -351,7 +352,7 @@ fn text_flow(
         .ok_or((404, "Not Found"))
 }
 
-/// The setup of a call we place.
+/// The setup of a call we place (and the base of the others').
 fn place(
     shared: &Arc<Shared>,
     p: &Placement,
@@ -422,36 +423,19 @@ fn start(
     let ip = shared.config.rtp_ip.unwrap_or(local.ip());
     let bound = shared.ports.bind(ip).ok_or((503, "Service Unavailable"))?;
     let answer_sdp = sdp::answer(bound.local, &negotiated, now_ms());
-    let (input_tx, inputs) = mpsc::unbounded_channel();
-    Ok((
-        CallSetup {
-            program: program.clone(),
-            flow,
-            call_id: new.call_id.clone(),
-            inbound: Some(Inbound {
-                bound,
-                answer_sdp,
-                negotiated,
-                caller: new.caller.clone(),
-                called: new.service.clone(),
-            }),
-            dial_first: None,
-            text: None,
-            params: Vec::new(),
-            caller_id: None,
-            started_ms: now_ms(),
-            inputs,
-            requests: requests.clone(),
-            prompts: shared.prompts.clone(),
-            flow_dir: shared.config.flow_dir.clone(),
-            http: shared.http.clone(),
-            asr: shared.asr.clone(),
-            clock: shared.clock.clone(),
-            ports: shared.ports.clone(),
-            rtp_ip: ip,
-            rtp_timeout: shared.config.rtp_timeout,
-            time_scale: shared.config.time_scale,
-        },
-        input_tx,
-    ))
+    let (mut setup, input_tx) = place(
+        shared,
+        &Placement::run_of(flow),
+        new.call_id.clone(),
+        local,
+        requests,
+    );
+    setup.inbound = Some(Inbound {
+        bound,
+        answer_sdp,
+        negotiated,
+        caller: new.caller.clone(),
+        called: new.service.clone(),
+    });
+    Ok((setup, input_tx))
 }

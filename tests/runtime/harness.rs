@@ -217,28 +217,8 @@ pub fn sipp_with(
     rtp_sink: u16,
     extra: &[&str],
 ) -> Output {
-    require("sipp", "-v");
-    let scenario = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/sip")
-        .join(scenario);
-    let media = free_port();
-    Command::new("sipp")
-        .current_dir(dir)
-        .args(["-sf", &scenario.display().to_string()])
-        .args(["-i", "127.0.0.1", "-p", &free_port().to_string()])
-        .args(["-mi", "127.0.0.1", "-mp", &(media & !1).to_string()])
-        .args(["-key", "rtp_sink", &rtp_sink.to_string()])
-        .args([
-            "-s",
-            service,
-            "-m",
-            "1",
-            "-nostdin",
-            "-timeout",
-            "40s",
-            "-timeout_error",
-            "-trace_err",
-        ])
+    sipp_command(dir, scenario, free_port(), rtp_sink)
+        .args(["-s", service])
         .args(extra)
         .arg(format!("127.0.0.1:{port}"))
         .output()
@@ -254,13 +234,24 @@ pub fn sipp_uas(
     rtp_sink: u16,
     extra: &[&str],
 ) -> Child {
+    sipp_command(dir, scenario, port, rtp_sink)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("sipp runs")
+}
+
+/// sipp in `dir` with `scenario` (tests/sip) on 127.0.0.1:`port`, media on a free port, the
+/// key `rtp_sink`, one call, bounded to 40 s.
+fn sipp_command(dir: &std::path::Path, scenario: &str, port: u16, rtp_sink: u16) -> Command {
     require("sipp", "-v");
     let scenario = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/sip")
         .join(scenario);
     let media = free_port();
-    Command::new("sipp")
-        .current_dir(dir)
+    let mut sipp = Command::new("sipp");
+    sipp.current_dir(dir)
         .args(["-sf", &scenario.display().to_string()])
         .args(["-i", "127.0.0.1", "-p", &port.to_string()])
         .args(["-mi", "127.0.0.1", "-mp", &(media & !1).to_string()])
@@ -273,12 +264,8 @@ pub fn sipp_uas(
             "40s",
             "-timeout_error",
             "-trace_err",
-        ])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("sipp runs")
+        ]);
+    sipp
 }
 
 /// What an RTP sink received.

@@ -92,37 +92,58 @@ fn a_dialled_agent_is_bridged_to_the_caller_both_ways() {
     );
 }
 
-/// Places a `uac_wait` call to the `connect` flow with `scenario` playing the trunk; both
-/// sipps must succeed. The call's record.
-fn connect_with_trunk(name: &str, scenario: &str, run_args: &[&str]) -> serde_json::Value {
-    let trunk = free_port();
-    let trunk_arg = format!("sip:127.0.0.1:{trunk}");
-    let mut args = vec!["--trunk", trunk_arg.as_str()];
-    args.extend(run_args);
-    let rt = Runtime::start(name, &["tests/fixtures/runtime/connect.ivr"], &args);
-    let (agent_sink, _) = rtp_sink(Duration::from_secs(1), Duration::from_secs(1));
-    let (caller_sink, _) = rtp_sink(Duration::from_secs(1), Duration::from_secs(1));
-    let agent = sipp_uas(&rt.dir, trunk, scenario, agent_sink, &[]);
-    let caller = sipp_with(
-        &rt.dir,
-        rt.port,
-        "uac_wait.xml",
-        "connect",
-        caller_sink,
-        &[],
-    );
-    let agent = agent.wait_with_output().expect("agent sipp");
-    for (who, out) in [("caller", &caller), ("trunk", &agent)] {
-        assert!(
-            out.status.success(),
-            "{who} sipp failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+/// One call through a trunk: `caller` (a tests/sip scenario) calls `service` of `file` run
+/// with `--trunk` (plus `run_args`), and `trunk` (a UAS scenario, plus `trunk_args`) plays the
+/// far side; both sipps must succeed and the runtime stop cleanly. Its directory (store).
+struct TrunkCall<'a> {
+    name: &'a str,
+    file: &'a str,
+    service: &'a str,
+    caller: &'a str,
+    trunk: &'a str,
+    run_args: &'a [&'a str],
+    trunk_args: &'a [&'a str],
+}
+
+impl TrunkCall<'_> {
+    fn place(&self) -> std::path::PathBuf {
+        let trunk = free_port();
+        let trunk_arg = format!("sip:127.0.0.1:{trunk}");
+        let mut args = vec!["--trunk", trunk_arg.as_str()];
+        args.extend(self.run_args);
+        let rt = Runtime::start(self.name, &[self.file], &args);
+        let (sink, _) = rtp_sink(Duration::from_secs(1), Duration::from_secs(1));
+        let far = sipp_uas(&rt.dir, trunk, self.trunk, sink, self.trunk_args);
+        let caller = sipp_with(&rt.dir, rt.port, self.caller, self.service, sink, &[]);
+        let far = far.wait_with_output().expect("trunk sipp");
+        for (who, out) in [("caller", &caller), ("trunk", &far)] {
+            assert!(
+                out.status.success(),
+                "{who} sipp failed:\n{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let dir = rt.dir.clone();
+        let (code, stderr) = rt.stop();
+        assert_eq!(code, 0, "{stderr}");
+        dir
     }
-    let dir = rt.dir.clone();
-    let (code, stderr) = rt.stop();
-    assert_eq!(code, 0, "{stderr}");
+}
+
+/// Places a `uac_wait` call to the `connect` flow with `scenario` playing the trunk. The
+/// call's record.
+fn connect_with_trunk(name: &str, scenario: &str, run_args: &[&str]) -> serde_json::Value {
+    let dir = TrunkCall {
+        name,
+        file: "tests/fixtures/runtime/connect.ivr",
+        service: "connect",
+        caller: "uac_wait.xml",
+        trunk: scenario,
+        run_args,
+        trunk_args: &[],
+    }
+    .place();
     Runtime::calls(&dir)
         .into_iter()
         .find(|r| r["flow"] == "connect")
@@ -180,28 +201,16 @@ fn timeline(dir: &std::path::Path, contact: &str) -> String {
 
 #[test]
 fn a_text_message_starts_on_sms_and_its_reply_goes_out_through_the_trunk() {
-    let trunk = free_port();
-    let trunk_arg = format!("sip:127.0.0.1:{trunk}");
-    let rt = Runtime::start(
-        "text",
-        &["examples/sms_reply.ivr"],
-        &["--trunk", &trunk_arg, "--trunk-user", "+15005550001"],
-    );
-    let (sink, _) = rtp_sink(Duration::from_secs(1), Duration::from_secs(1));
-    let trunk_side = sipp_uas(&rt.dir, trunk, "uas_text.xml", sink, &[]);
-    let customer = sipp_with(&rt.dir, rt.port, "uac_text.xml", "support", sink, &[]);
-    let trunk_side = trunk_side.wait_with_output().expect("sipp");
-    for (who, out) in [("customer", &customer), ("trunk", &trunk_side)] {
-        assert!(
-            out.status.success(),
-            "{who} sipp failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+    let dir = TrunkCall {
+        name: "text",
+        file: "examples/sms_reply.ivr",
+        service: "support",
+        caller: "uac_text.xml",
+        trunk: "uas_text.xml",
+        run_args: &["--trunk-user", "+15005550001"],
+        trunk_args: &[],
     }
-    let dir = rt.dir.clone();
-    let (code, stderr) = rt.stop();
-    assert_eq!(code, 0, "{stderr}");
+    .place();
     let text = timeline(&dir, "+15551234567");
     assert!(
         text.contains("Hello, my order has not arrived.")
@@ -212,37 +221,21 @@ fn a_text_message_starts_on_sms_and_its_reply_goes_out_through_the_trunk() {
 
 #[test]
 fn a_missed_call_is_followed_by_a_text_to_the_caller() {
-    let r = connect_missed();
-    assert!(
-        r.contains("Sorry we missed your call. We will call you back soon."),
-        "the caller's timeline has the text:\n{r}"
-    );
-}
-
-/// A call to examples/sms_reply.ivr whose agent is busy; the caller's timeline.
-fn connect_missed() -> String {
     require("espeak-ng", "--version");
-    let trunk = free_port();
-    let trunk_arg = format!("sip:127.0.0.1:{trunk}");
-    let rt = Runtime::start(
-        "missed",
-        &["examples/sms_reply.ivr"],
-        &["--trunk", &trunk_arg],
-    );
-    let (sink, _) = rtp_sink(Duration::from_secs(1), Duration::from_secs(1));
-    let trunk_side = sipp_uas(&rt.dir, trunk, "uas_missed.xml", sink, &["-m", "2"]);
-    let caller = sipp_with(&rt.dir, rt.port, "uac_wait.xml", "support", sink, &[]);
-    let trunk_side = trunk_side.wait_with_output().expect("sipp");
-    for (who, out) in [("caller", &caller), ("trunk", &trunk_side)] {
-        assert!(
-            out.status.success(),
-            "{who} sipp failed:\n{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+    // The agent is busy; the caller then gets a text.
+    let dir = TrunkCall {
+        name: "missed",
+        file: "examples/sms_reply.ivr",
+        service: "support",
+        caller: "uac_wait.xml",
+        trunk: "uas_missed.xml",
+        run_args: &[],
+        trunk_args: &["-m", "2"],
     }
-    let dir = rt.dir.clone();
-    let (code, stderr) = rt.stop();
-    assert_eq!(code, 0, "{stderr}");
-    timeline(&dir, "+79001234567")
+    .place();
+    let text = timeline(&dir, "+79001234567");
+    assert!(
+        text.contains("Sorry we missed your call. We will call you back soon."),
+        "the caller's timeline has the text:\n{text}"
+    );
 }

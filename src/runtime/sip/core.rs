@@ -11,8 +11,9 @@
 use super::message::{
     self, branch, cseq, tag, uri_user, ErrorKind, Headers, Message, Method, Request,
 };
+use super::timers::{token, Timers};
 use super::uac::{Dial, Dialed, Outbound, Trunk};
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -160,21 +161,12 @@ enum TimerKind {
     Forget,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Timer {
-    at: std::cmp::Reverse<Instant>,
-    seq: u64,
-    call_id: String,
-    generation: u64,
-    kind: TimerKind,
-}
-
 /// The core: dialogs by Call-ID and pending timers.
 pub struct Core {
     /// Our SIP address, for Contact and Via.
     local: SocketAddr,
     dialogs: HashMap<String, Dialog>,
-    timers: BinaryHeap<Timer>,
+    timers: Timers<TimerKind>,
     next_seq: u64,
     out: Vec<Effect>,
     /// The calls we place.
@@ -190,7 +182,7 @@ impl Core {
         Core {
             local,
             dialogs: HashMap::new(),
-            timers: BinaryHeap::new(),
+            timers: Timers::default(),
             next_seq: 0,
             out: Vec::new(),
             outbound: Outbound::new(local, trunk),
@@ -222,7 +214,7 @@ impl Core {
 
     /// When the next timer is due.
     pub fn next_timer(&self) -> Option<Instant> {
-        let ours = self.timers.peek().map(|t| t.at.0);
+        let ours = self.timers.next();
         match (ours, self.outbound.next_timer()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -242,22 +234,14 @@ impl Core {
     }
 
     fn token(&mut self) -> String {
-        self.next_seq += 1;
-        format!("{:x}{:x}", std::process::id(), self.next_seq ^ 0x5bd1_e995)
+        token(&mut self.next_seq, 0x5bd1_e995)
     }
 
     fn timer(&mut self, now: Instant, after: Duration, call_id: &str, kind: TimerKind) {
         let Some(d) = self.dialogs.get(call_id) else {
             return;
         };
-        self.next_seq += 1;
-        self.timers.push(Timer {
-            at: std::cmp::Reverse(now + after),
-            seq: self.next_seq,
-            call_id: call_id.to_string(),
-            generation: d.generation,
-            kind,
-        });
+        self.timers.set(now, after, call_id, d.generation, kind);
     }
 
     fn send(&mut self, bytes: Vec<u8>, to: SocketAddr) {
@@ -801,8 +785,7 @@ impl Core {
     /// Runs the timers due at `now`.
     pub fn fire(&mut self, now: Instant) {
         self.outbound.fire(now);
-        while self.timers.peek().is_some_and(|t| t.at.0 <= now) {
-            let Some(t) = self.timers.pop() else { break };
+        while let Some(t) = self.timers.pop_due(now) {
             let Some(d) = self.dialogs.get_mut(&t.call_id) else {
                 continue;
             };
@@ -854,7 +837,7 @@ impl Core {
                         // After a burst, give the tables' room back.
                         if self.dialogs.capacity() > 4 * self.dialogs.len() + 1024 {
                             self.dialogs.shrink_to_fit();
-                            self.timers.shrink_to_fit();
+                            self.timers.shrink();
                         }
                     }
                 }

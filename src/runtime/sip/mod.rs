@@ -7,4 +7,5 @@ pub mod core;
 pub mod digest;
 pub mod message;
 pub mod tcp;
+pub mod timers;
 pub mod uac;

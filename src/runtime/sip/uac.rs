@@ -10,7 +10,8 @@
 use super::core::{Effect, Gone, T1, T2, TIMEOUT};
 use super::digest::Challenge;
 use super::message::{self, cseq, tag, Method, Request, Response};
-use std::collections::{BinaryHeap, HashMap};
+use super::timers::{token, Timers};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -107,21 +108,12 @@ enum TimerKind {
     Forget,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct Timer {
-    at: std::cmp::Reverse<Instant>,
-    seq: u64,
-    call_id: String,
-    generation: u64,
-    kind: TimerKind,
-}
-
 /// The outbound legs by Call-ID.
 pub struct Outbound {
     local: SocketAddr,
     trunk: Option<Trunk>,
     legs: HashMap<String, Leg>,
-    timers: BinaryHeap<Timer>,
+    timers: Timers<TimerKind>,
     next_seq: u64,
     out: Vec<Effect>,
 }
@@ -141,7 +133,7 @@ impl Outbound {
             local,
             trunk,
             legs: HashMap::new(),
-            timers: BinaryHeap::new(),
+            timers: Timers::default(),
             next_seq: 0,
             out: Vec::new(),
         }
@@ -162,7 +154,7 @@ impl Outbound {
 
     /// When the next timer is due.
     pub fn next_timer(&self) -> Option<Instant> {
-        self.timers.peek().map(|t| t.at.0)
+        self.timers.next()
     }
 
     /// Takes the effects produced so far.
@@ -176,22 +168,14 @@ impl Outbound {
     }
 
     fn token(&mut self) -> String {
-        self.next_seq += 1;
-        format!("{:x}o{:x}", std::process::id(), self.next_seq ^ 0x2545_f491)
+        token(&mut self.next_seq, 0x2545_f491)
     }
 
     fn timer(&mut self, now: Instant, after: Duration, call_id: &str, kind: TimerKind) {
         let Some(l) = self.legs.get(call_id) else {
             return;
         };
-        self.next_seq += 1;
-        self.timers.push(Timer {
-            at: std::cmp::Reverse(now + after),
-            seq: self.next_seq,
-            call_id: call_id.to_string(),
-            generation: l.generation,
-            kind,
-        });
+        self.timers.set(now, after, call_id, l.generation, kind);
     }
 
     fn dialed(&mut self, call_id: &str, what: Dialed) {
@@ -214,20 +198,41 @@ impl Outbound {
             self.dialed(&dial.call_id, Dialed::Failed(484));
             return;
         }
-        let caller_user = dial
-            .caller_id
+        let leg = self.leg(
+            Method::Invite,
+            &dial.number,
+            dial.caller_id.as_deref(),
+            dial.offer,
+            &trunk,
+        );
+        self.legs.insert(dial.call_id.clone(), leg);
+        self.send_invite(&dial.call_id, None, now);
+    }
+
+    /// A new leg (or text) to `number` at the trunk, carrying `body`, from `caller_id` (else
+    /// the trunk user, else `ivrc`).
+    fn leg(
+        &mut self,
+        method: Method,
+        number: &str,
+        caller_id: Option<&str>,
+        body: Vec<u8>,
+        trunk: &Trunk,
+    ) -> Leg {
+        let caller_user = caller_id
             .filter(|c| dialable(c))
+            .map(str::to_string)
             .or_else(|| trunk.user.clone().filter(|u| dialable(u)))
             .unwrap_or_else(|| "ivrc".into());
         let local_tag = self.token();
-        let leg = Leg {
-            method: Method::Invite,
+        Leg {
+            method,
             state: State::Calling,
             generation: 0,
-            request_uri: format!("sip:{}@{}", dial.number, trunk.host),
+            request_uri: format!("sip:{number}@{}", trunk.host),
             from: format!("<sip:{caller_user}@{}>;tag={local_tag}", trunk.host),
-            to: format!("<sip:{}@{}>", dial.number, trunk.host),
-            offer: dial.offer,
+            to: format!("<sip:{number}@{}>", trunk.host),
+            offer: body,
             caller_user,
             invite: Vec::new(),
             invite_cseq: 0,
@@ -240,9 +245,7 @@ impl Outbound {
             remote_target: String::new(),
             routes: Vec::new(),
             cseq: 0,
-        };
-        self.legs.insert(dial.call_id.clone(), leg);
-        self.send_invite(&dial.call_id, None, now);
+        }
     }
 
     fn via(&self, branch: &str) -> String {
@@ -267,33 +270,13 @@ impl Outbound {
             self.out.push(Effect::Texted(call_id.to_string(), 484));
             return;
         }
-        let caller_user = from
-            .filter(|c| dialable(c))
-            .map(str::to_string)
-            .or_else(|| trunk.user.clone().filter(|u| dialable(u)))
-            .unwrap_or_else(|| "ivrc".into());
-        let local_tag = self.token();
-        let leg = Leg {
-            method: Method::Message,
-            state: State::Calling,
-            generation: 0,
-            request_uri: format!("sip:{number}@{}", trunk.host),
-            from: format!("<sip:{caller_user}@{}>;tag={local_tag}", trunk.host),
-            to: format!("<sip:{number}@{}>", trunk.host),
-            offer: text.as_bytes().to_vec(),
-            caller_user,
-            invite: Vec::new(),
-            invite_cseq: 0,
-            branch: String::new(),
-            retransmit: Vec::new(),
-            interval: T1,
-            challenges: 0,
-            cancelled: false,
-            ack: Vec::new(),
-            remote_target: String::new(),
-            routes: Vec::new(),
-            cseq: 0,
-        };
+        let leg = self.leg(
+            Method::Message,
+            number,
+            from,
+            text.as_bytes().to_vec(),
+            &trunk,
+        );
         self.legs.insert(call_id.to_string(), leg);
         self.send_invite(call_id, None, now);
     }
@@ -671,8 +654,7 @@ impl Outbound {
 
     /// Runs the timers due at `now`.
     pub fn fire(&mut self, now: Instant) {
-        while self.timers.peek().is_some_and(|t| t.at.0 <= now) {
-            let Some(t) = self.timers.pop() else { break };
+        while let Some(t) = self.timers.pop_due(now) {
             let Some(l) = self.legs.get_mut(&t.call_id) else {
                 continue;
             };
@@ -710,7 +692,7 @@ impl Outbound {
                     self.out.push(Effect::Closed(id));
                     if self.legs.capacity() > 4 * self.legs.len() + 1024 {
                         self.legs.shrink_to_fit();
-                        self.timers.shrink_to_fit();
+                        self.timers.shrink();
                     }
                 }
             }
