@@ -20,6 +20,8 @@ command -v sox >/dev/null 2>&1 || need_apt+=(sox)
 # The runtime's keyword spotter links libpocketsphinx and reads its en-us acoustic model.
 [ -f /usr/include/pocketsphinx/pocketsphinx.h ] || need_apt+=(libpocketsphinx-dev libsphinxbase-dev)
 [ -d /usr/share/pocketsphinx/model/en-us/en-us ] || need_apt+=(pocketsphinx-en-us)
+# `ivrc graph --format svg` draws with Graphviz dot; its tests render every example.
+command -v dot >/dev/null 2>&1 || need_apt+=(graphviz)
 # The load scripts in bench/ read peak RSS and CPU time with GNU time.
 [ -x /usr/bin/time ] || need_apt+=(time)
 # Node.js runs the generated VoxEngine scenarios in the differential tests.

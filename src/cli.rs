@@ -56,6 +56,11 @@ pub enum Command {
         after_help = "Examples:\n  ivrc calls\n  ivrc calls --since 2026-11-22 --format json\n\nExit status: 0, or 2 when the store cannot be read."
     )]
     Calls(CallsArgs),
+    /// Draw flows: statements as nodes, edges labelled by outcome.
+    #[command(
+        after_help = "Examples:\n  ivrc graph examples/callback.ivr --format mermaid\n  ivrc graph examples/sum.ivr --format svg -o sum.svg\n\nsvg is drawn by Graphviz's `dot` (Debian: graphviz).\nExit status: 1 when a flow has errors, 2 when a file cannot be read or written, --flow names no flow, or\n`dot` is missing or fails."
+    )]
+    Graph(GraphArgs),
 }
 
 /// Arguments of `ivrc run`.
@@ -155,6 +160,33 @@ fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
         ));
     }
     Ok((low, high))
+}
+
+/// How `ivrc graph` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GraphFormat {
+    /// Graphviz DOT.
+    Dot,
+    /// A Mermaid flowchart (Markdown, GitHub, GitLab).
+    Mermaid,
+    /// SVG, drawn by Graphviz `dot`.
+    Svg,
+}
+
+/// Arguments of `ivrc graph`.
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    /// The `.ivr` file.
+    pub file: PathBuf,
+    /// Only this flow (all flows otherwise).
+    #[arg(long)]
+    pub flow: Option<String>,
+    /// The output format.
+    #[arg(long, value_enum, default_value = "dot")]
+    pub format: GraphFormat,
+    /// Write here instead of stdout.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
 }
 
 /// Arguments of `ivrc calls`.

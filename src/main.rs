@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         cli::Command::Entries(args) => command::entries::run(&args),
         cli::Command::Run(args) => command::run::run(&args),
         cli::Command::Calls(args) => command::calls::run(&args),
+        cli::Command::Graph(args) => command::graph::run(&args),
     };
     ExitCode::from(code)
 }
