@@ -106,6 +106,7 @@ pub async fn run(
     let mut calls: HashMap<String, mpsc::UnboundedSender<CallInput>> = HashMap::new();
     let mut placed: HashMap<String, tokio::sync::oneshot::Sender<CallRecord>> = HashMap::new();
     let mut texts_out: HashMap<String, Entry> = HashMap::new();
+    let mut texts_in: u64 = 0;
     let mut summary = Summary::default();
     let mut buf = vec![0u8; 65_535];
     tokio::pin!(shutdown);
@@ -171,16 +172,19 @@ pub async fn run(
                                     url: None,
                                 });
                             }
+                            // Its own id: a MESSAGE may carry the Call-ID of a call.
+                            texts_in += 1;
+                            let run_id = format!("{}#sms{texts_in}", t.id);
                             let (mut setup, input) = place(
                                 &shared,
                                 &Placement::run_of(flow),
-                                t.id.clone(),
+                                run_id.clone(),
                                 local,
                                 &requests_tx,
                             );
                             setup.text = Some((from, t.text.clone()));
                             summary.calls += 1;
-                            calls.insert(t.id.clone(), input);
+                            calls.insert(run_id, input);
                             tokio::spawn(call::run(setup));
                         }
                     },
