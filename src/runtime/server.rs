@@ -105,6 +105,8 @@ pub async fn run(
     let (requests_tx, mut requests) = mpsc::unbounded_channel::<CallRequest>();
     let mut calls: HashMap<String, mpsc::UnboundedSender<CallInput>> = HashMap::new();
     let mut placed: HashMap<String, tokio::sync::oneshot::Sender<CallRecord>> = HashMap::new();
+    // Calls running (inbound, placed, `on sms` runs); `calls` also holds their dialled legs.
+    let mut live: usize = 0;
     let mut texts_out: HashMap<String, Entry> = HashMap::new();
     let mut texts_in: u64 = 0;
     let mut summary = Summary::default();
@@ -126,9 +128,10 @@ pub async fn run(
                         }
                     }
                     Effect::Start(new) => {
-                        match start(&shared, &new, stopping, calls.len(), local, &requests_tx) {
+                        match start(&shared, &new, stopping, live, local, &requests_tx) {
                             Ok((setup, input)) => {
                                 summary.calls += 1;
+                                live += 1;
                                 calls.insert(new.call_id.clone(), input);
                                 tokio::spawn(call::run(setup));
                             }
@@ -184,6 +187,7 @@ pub async fn run(
                             );
                             setup.text = Some((from, t.text.clone()));
                             summary.calls += 1;
+                            live += 1;
                             calls.insert(run_id, input);
                             tokio::spawn(call::run(setup));
                         }
@@ -247,6 +251,7 @@ pub async fn run(
                         }
                     }
                     CallRequest::Ended(record, legs) => {
+                        live = live.saturating_sub(1);
                         for id in &legs {
                             calls.remove(id);
                             core.call_ended(id);
@@ -286,6 +291,7 @@ pub async fn run(
                 let call_id = p.call_id.clone();
                 let (setup, input) = place(&shared, &p, call_id.clone(), local, &requests_tx);
                 summary.calls += 1;
+                live += 1;
                 calls.insert(call_id.clone(), input);
                 placed.insert(call_id, p.done);
                 tokio::spawn(call::run(setup));
@@ -296,12 +302,12 @@ pub async fn run(
             () = &mut shutdown, if !stopping => {
                 stopping = true;
                 grace_ends = Some(Instant::now() + shared.config.grace);
-                eprintln!("ivrc: shutting down: new calls get 503; {} calls have {:?} to finish", calls.len(), shared.config.grace);
+                eprintln!("ivrc: shutting down: new calls get 503; {live} calls have {:?} to finish", shared.config.grace);
             },
             () = tokio::time::sleep_until(grace_ends.map_or(far, |g| g + AFTER_GRACE).into()), if cut => {}
             () = tokio::time::sleep_until(grace_ends.unwrap_or(far).into()), if grace_ends.is_some() && !cut => {
                 cut = true;
-                summary.cut = calls.len() as u64;
+                summary.cut = live as u64;
                 for c in calls.values() {
                     let _ = c.send(CallInput::Shutdown);
                 }
