@@ -16,7 +16,8 @@ use crate::leads::Lead;
 use crate::store::CallRecord;
 use plan::{Attempt, Bucket, Next};
 use state::{CampaignState, LeadRow, LeadState};
-use std::collections::BTreeSet;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -110,7 +111,7 @@ impl Dialer {
                 recovered.len()
             );
         }
-        let mut rows = st.leads().map_err(|e| e.to_string())?;
+        let rows = st.leads().map_err(|e| e.to_string())?;
         let total = rows.len();
         println!(
             "campaign `{}`: {total} leads ({added} new), {} finished before",
@@ -138,6 +139,15 @@ impl Dialer {
         let mut bucket = c.rate.map(|r| Bucket::new(r.calls, r.per_ms, now_ms()));
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(usize, Option<CallRecord>)>();
         let mut active: std::collections::HashMap<usize, Active> = Default::default();
+        // Pending leads by when they are due (entries of leads that moved on are skipped when
+        // they surface), the leads by line, and how many are not finished.
+        let mut due: BinaryHeap<Reverse<(u64, usize)>> = rows
+            .iter()
+            .filter(|l| l.state == LeadState::Pending)
+            .map(|l| Reverse((l.next_at_ms, l.line)))
+            .collect();
+        let mut unfinished = rows.iter().filter(|l| !l.state.is_final()).count();
+        let mut rows: HashMap<usize, LeadRow> = rows.into_iter().map(|l| (l.line, l)).collect();
         let mut summary = Summary::default();
         let mut webhooks = tokio::task::JoinSet::new();
         let http = reqwest::Client::new();
@@ -145,37 +155,39 @@ impl Dialer {
         let dials_lead = c.dial.is_some();
         loop {
             let stopping = *stop.borrow();
-            if active.is_empty() && (stopping || rows.iter().all(|l| l.state.is_final())) {
+            if active.is_empty() && (stopping || unfinished == 0) {
                 break;
             }
             let now = now_ms();
             let mut wake = now + 1000;
             if !stopping {
-                let busy: BTreeSet<usize> = active.keys().copied().collect();
                 while active.len() < lines {
-                    let Some(lead) = rows
-                        .iter()
-                        .filter(|l| l.state == LeadState::Pending && !busy.contains(&l.line))
-                        .filter(|l| !active.contains_key(&l.line))
-                        .min_by_key(|l| (l.next_at_ms, l.line))
-                    else {
+                    let Some(&Reverse((at, line))) = due.peek() else {
                         break;
                     };
-                    if lead.next_at_ms > now {
-                        wake = wake.min(lead.next_at_ms);
+                    if at > now {
+                        wake = wake.min(at);
                         break;
                     }
                     if !plan::in_window(c.window, offset, now) {
                         wake = wake.min(plan::window_opens(c.window, offset, now));
                         break;
                     }
+                    due.pop();
+                    let Some(mut lead) = rows
+                        .get(&line)
+                        .filter(|l| l.state == LeadState::Pending && l.next_at_ms == at)
+                        .cloned()
+                    else {
+                        continue;
+                    };
                     if let Some(b) = bucket.as_mut() {
                         if !b.take(now) {
                             wake = wake.min(b.next_ms(now));
+                            due.push(Reverse((at, line)));
                             break;
                         }
                     }
-                    let mut lead = lead.clone();
                     let call_id = format!(
                         "{}-{}-{}-{:x}@ivrc",
                         c.name,
@@ -188,9 +200,7 @@ impl Dialer {
                         .map_err(|e| e.to_string())?;
                     lead.attempts = attempt;
                     lead.state = LeadState::Calling;
-                    if let Some(r) = rows.iter_mut().find(|r| r.line == lead.line) {
-                        *r = lead.clone();
-                    }
+                    rows.insert(lead.line, lead.clone());
                     let (tx, rx) = oneshot::channel();
                     let number = c.dial.as_ref().and_then(|p| lead.params.get(p).cloned());
                     let placed = placements.send(Placement {
@@ -247,6 +257,11 @@ impl Dialer {
                     if data.is_some() {
                         lead.result = data;
                     }
+                    if lead.state == LeadState::Pending {
+                        due.push(Reverse((lead.next_at_ms, lead.line)));
+                    } else {
+                        unfinished = unfinished.saturating_sub(1);
+                    }
                     if lead.state.is_final() {
                         let line_text = results::line_of(&c.name, &lead);
                         match &bar {
@@ -261,9 +276,7 @@ impl Dialer {
                             webhooks.spawn(results::post_with_retries(http.clone(), url.clone(), body));
                         }
                     }
-                    if let Some(r) = rows.iter_mut().find(|r| r.line == lead.line) {
-                        *r = lead;
-                    }
+                    rows.insert(lead.line, lead);
                 },
                 _ = stop.changed() => {},
                 () = tokio::time::sleep(sleep) => {},
