@@ -53,7 +53,7 @@ fn expr_text(flow: &Flow, e: &Expr) -> String {
         Expr::Number { value } => value.to_string(),
         Expr::Phone { value } => value.clone(),
         Expr::Bool { value } => value.to_string(),
-        Expr::Duration { ms } => format!("{ms}ms"),
+        Expr::Duration { ms } => ir::format_duration(*ms),
         Expr::Text { template } => format!("\"{}\"", template_text(flow, template)),
         Expr::Var { id } => flow
             .vars
@@ -187,16 +187,8 @@ fn describe(flow: &Flow, op: &Op) -> (String, Shape) {
         ),
         Op::End => ("end".into(), Shape::End),
         Op::Label { name } => (format!("label {name}"), Shape::Step),
-        Op::Pause { ms } => (format!("pause {}", human_ms(*ms)), Shape::Step),
+        Op::Pause { ms } => (format!("pause {}", ir::format_duration(*ms)), Shape::Step),
         other => (other.keyword().to_string(), Shape::Step),
-    }
-}
-
-fn human_ms(ms: u64) -> String {
-    match ms {
-        m if m % 60_000 == 0 => format!("{}m", m / 60_000),
-        m if m % 1000 == 0 => format!("{}s", m / 1000),
-        m => format!("{m}ms"),
     }
 }
 

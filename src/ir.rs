@@ -164,6 +164,16 @@ pub struct FlowSettings {
     pub caller_id: Option<Expr>,
 }
 
+impl FlowSettings {
+    /// The `caller_id` when it is a literal number (the form every target can use as is).
+    pub fn caller_id_number(&self) -> Option<&str> {
+        match &self.caller_id {
+            Some(Expr::Phone { value }) => Some(value),
+            _ => None,
+        }
+    }
+}
+
 /// Where a variable comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]

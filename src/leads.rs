@@ -39,6 +39,18 @@ pub enum ColumnKind {
     Phone,
 }
 
+impl ColumnKind {
+    /// What the values of a column read into a parameter of type `ty` must look like.
+    pub fn of_type(ty: crate::ir::Type) -> ColumnKind {
+        match ty {
+            crate::ir::Type::Phone => ColumnKind::Phone,
+            crate::ir::Type::Number => ColumnKind::Number,
+            crate::ir::Type::Digits => ColumnKind::Digits,
+            _ => ColumnKind::Text,
+        }
+    }
+}
+
 /// A column the flow reads from every lead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExpectedColumn {

@@ -296,12 +296,7 @@ pub fn check_campaign(
 
 /// The leads column kind for a parameter type name.
 pub fn column_kind(ty: &str) -> ColumnKind {
-    match Type::from_name(ty) {
-        Some(Type::Phone) => ColumnKind::Phone,
-        Some(Type::Number) => ColumnKind::Number,
-        Some(Type::Digits) => ColumnKind::Digits,
-        _ => ColumnKind::Text,
-    }
+    Type::from_name(ty).map_or(ColumnKind::Text, ColumnKind::of_type)
 }
 
 fn leads_problem(path: &str, header: &str, p: &LeadProblem, at: Span) -> CheckError {

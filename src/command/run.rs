@@ -295,12 +295,7 @@ fn read_leads_file(
             let var = &flow.vars[id.0 as usize];
             ExpectedColumn {
                 name: var.name.clone(),
-                kind: match var.ty {
-                    ivrc::ir::Type::Phone => ColumnKind::Phone,
-                    ivrc::ir::Type::Number => ColumnKind::Number,
-                    ivrc::ir::Type::Digits => ColumnKind::Digits,
-                    _ => ColumnKind::Text,
-                },
+                kind: ColumnKind::of_type(var.ty),
             }
         })
         .collect();

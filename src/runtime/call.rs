@@ -10,6 +10,7 @@ use super::leg::{Leg, LegState, MediaEvent};
 use super::media::clock::Clock;
 use super::media::ports::{Bound, RtpPorts};
 use super::media::prompts::{Prompts, Samples, Voice};
+use super::now_ms;
 use super::sdp::{self, Negotiated};
 use super::sip::core::Gone;
 use super::sip::uac::{Dial, Dialed};
@@ -162,14 +163,8 @@ fn seed(call_id: &str) -> u32 {
         .fold(nanos ^ 0x9e37_79b9, |h, b| h.rotate_left(5) ^ u32::from(b))
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 /// The engine's outcome for a dial's final SIP status.
-pub fn dial_outcome(status: u16) -> Outcome {
+fn dial_outcome(status: u16) -> Outcome {
     match status {
         200..=299 => Outcome::Answered,
         486 | 600 => Outcome::Busy,
@@ -188,7 +183,8 @@ struct Call<'f> {
     flow_dir: PathBuf,
     http: Arc<crate::fetch::Fetcher>,
     voice: Option<Voice>,
-    /// The number shown on dialled legs when the flow sets none (a campaign's `caller_id`).
+    /// The number shown on dialled legs and texts when a `dial` sets none: the flow's
+    /// `caller_id`, else the campaign's.
     caller_id: Option<String>,
     /// The inbound leg's SDP answer and what its offer settled, until the answer is sent.
     answer_sdp: Option<(Vec<u8>, Negotiated)>,
@@ -254,14 +250,20 @@ impl<'f> Call<'f> {
         let _ = self
             .requests
             .send(CallRequest::Answer(self.call_id.clone(), sdp));
-        let seed = seed(&self.call_id);
+        self.start_media(CALLER, negotiated);
+    }
+
+    /// Starts a connected leg's media: its stream on the clock, its reader.
+    fn start_media(&mut self, leg: LegId, negotiated: Negotiated) {
+        let seed = seed(&self.call_id) ^ leg.0;
         let (clock, done, events, timeout) = (
             self.clock.clone(),
             self.done.clone(),
             self.media_events.clone(),
             self.rtp_timeout,
         );
-        if let Some(l) = self.leg_mut(CALLER) {
+        if let Some(l) = self.leg_mut(leg) {
+            l.state = LegState::Up;
             l.start_media(negotiated, &clock, done, events, timeout, seed);
         }
     }
@@ -452,10 +454,7 @@ impl<'f> Call<'f> {
                 }
             }
             Command::Sms { to, text } => {
-                let from = match &self.flow.settings.caller_id {
-                    Some(ir::Expr::Phone { value }) => Some(value.clone()),
-                    _ => self.caller_id.clone(),
-                };
+                let from = self.caller_id.clone();
                 let id = format!("{}-sms-{}", self.call_id, seed(&text));
                 self.record.texts.push(format!("to {to}: {text}"));
                 let _ = self.requests.send(CallRequest::Text(
@@ -505,10 +504,7 @@ impl<'f> Call<'f> {
             Dial {
                 call_id: sip_id,
                 number,
-                caller_id: caller_id.or_else(|| match &self.flow.settings.caller_id {
-                    Some(ir::Expr::Phone { value }) => Some(value.clone()),
-                    _ => self.caller_id.clone(),
-                }),
+                caller_id: caller_id.or_else(|| self.caller_id.clone()),
                 offer,
             },
         ));
@@ -564,17 +560,7 @@ impl<'f> Call<'f> {
             }
             Dialed::Answered(sdp) => match sdp::negotiate(&sdp) {
                 Ok(negotiated) => {
-                    let seed = seed(&self.call_id) ^ leg.0;
-                    let (clock, done, events, timeout) = (
-                        self.clock.clone(),
-                        self.done.clone(),
-                        self.media_events.clone(),
-                        self.rtp_timeout,
-                    );
-                    if let Some(l) = self.leg_mut(leg) {
-                        l.state = LegState::Up;
-                        l.start_media(negotiated, &clock, done, events, timeout, seed);
-                    }
+                    self.start_media(leg, negotiated);
                     self.dial_result(leg, "SIP 200", Outcome::Answered);
                 }
                 Err(e) => {
@@ -717,7 +703,11 @@ pub async fn run(setup: CallSetup) {
             flow.settings.lang.as_deref(),
             flow.settings.voice.as_deref(),
         ),
-        caller_id,
+        caller_id: flow
+            .settings
+            .caller_id_number()
+            .map(str::to_string)
+            .or(caller_id),
         answer_sdp: None,
         legs: (0..flow.legs.len().max(1)).map(|_| None).collect(),
         leg_records: BTreeMap::new(),

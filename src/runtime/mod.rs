@@ -23,6 +23,13 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// Now, in milliseconds since the Unix epoch (the times of call records and campaign state).
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 /// Settings of a runtime.
 #[derive(Debug, Clone)]
 pub struct Config {

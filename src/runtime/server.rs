@@ -6,6 +6,7 @@
 use super::call::{self, CallInput, CallRequest, CallSetup, Inbound};
 use super::media::ports::RtpPorts;
 use super::media::prompts::Prompts;
+use super::now_ms;
 use super::sdp::{self, SdpError};
 use super::sip::core::{Core, Effect, NewCall};
 use super::Config;
@@ -71,12 +72,6 @@ pub struct Shared {
     pub ports: Arc<RtpPorts>,
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 /// Serves calls on `socket` (UDP) and `tcp`, and places the calls `placements` asks for,
 /// until `shutdown` completes and the calls are over.
 ///
@@ -103,10 +98,10 @@ pub async fn run(
     let mut core = Core::new(local, shared.config.trunk.clone());
     let shared = Arc::new(shared);
     let (requests_tx, mut requests) = mpsc::unbounded_channel::<CallRequest>();
+    // Running calls (inbound, placed, `on sms` runs) by id, and the legs they dialled.
     let mut calls: HashMap<String, mpsc::UnboundedSender<CallInput>> = HashMap::new();
+    let mut legs: HashMap<String, String> = HashMap::new();
     let mut placed: HashMap<String, tokio::sync::oneshot::Sender<CallRecord>> = HashMap::new();
-    // Calls running (inbound, placed, `on sms` runs); `calls` also holds their dialled legs.
-    let mut live: usize = 0;
     let mut texts_out: HashMap<String, Entry> = HashMap::new();
     let mut texts_in: u64 = 0;
     let mut summary = Summary::default();
@@ -128,13 +123,8 @@ pub async fn run(
                         }
                     }
                     Effect::Start(new) => {
-                        match start(&shared, &new, stopping, live, local, &requests_tx) {
-                            Ok((setup, input)) => {
-                                summary.calls += 1;
-                                live += 1;
-                                calls.insert(new.call_id.clone(), input);
-                                tokio::spawn(call::run(setup));
-                            }
+                        match start(&shared, &new, stopping, calls.len(), local, &requests_tx) {
+                            Ok(call) => launch(&mut calls, &mut summary, call),
                             Err((status, reason)) => {
                                 summary.refused += 1;
                                 core.call_ended(&new.call_id);
@@ -143,17 +133,17 @@ pub async fn run(
                         }
                     }
                     Effect::Key(id, key) => {
-                        if let Some(c) = calls.get(&id) {
+                        if let Some(c) = owner(&calls, &legs, &id) {
                             let _ = c.send(CallInput::Key(id, key));
                         }
                     }
                     Effect::Gone(id, why) => {
-                        if let Some(c) = calls.get(&id) {
+                        if let Some(c) = owner(&calls, &legs, &id) {
                             let _ = c.send(CallInput::Gone(id, why));
                         }
                     }
                     Effect::Dialed(id, what) => {
-                        if let Some(c) = calls.get(&id) {
+                        if let Some(c) = owner(&calls, &legs, &id) {
                             let _ = c.send(CallInput::Dialed(id, what));
                         }
                     }
@@ -178,18 +168,9 @@ pub async fn run(
                             // Its own id: a MESSAGE may carry the Call-ID of a call.
                             texts_in += 1;
                             let run_id = format!("{}#sms{texts_in}", t.id);
-                            let (mut setup, input) = place(
-                                &shared,
-                                &Placement::run_of(flow),
-                                run_id.clone(),
-                                local,
-                                &requests_tx,
-                            );
-                            setup.text = Some((from, t.text.clone()));
-                            summary.calls += 1;
-                            live += 1;
-                            calls.insert(run_id, input);
-                            tokio::spawn(call::run(setup));
+                            let mut call = base_setup(&shared, flow, run_id, local, &requests_tx);
+                            call.0.text = Some((from, t.text.clone()));
+                            launch(&mut calls, &mut summary, call);
                         }
                     },
                     Effect::Texted(id, status) => {
@@ -245,15 +226,15 @@ pub async fn run(
                         });
                     }
                     CallRequest::Dial(owner, dial) => {
-                        if let Some(c) = calls.get(&owner).cloned() {
-                            calls.insert(dial.call_id.clone(), c);
+                        if calls.contains_key(&owner) {
+                            legs.insert(dial.call_id.clone(), owner);
                             core.dial(dial, now);
                         }
                     }
-                    CallRequest::Ended(record, legs) => {
-                        live = live.saturating_sub(1);
-                        for id in &legs {
-                            calls.remove(id);
+                    CallRequest::Ended(record, ids) => {
+                        calls.remove(&record.call_id);
+                        for id in &ids {
+                            legs.remove(id);
                             core.call_ended(id);
                         }
                         if let Some(done) = placed.remove(&record.call_id) {
@@ -288,13 +269,12 @@ pub async fn run(
                 }
             },
             Some(p) = placements.recv(), if !stopping => {
-                let call_id = p.call_id.clone();
-                let (setup, input) = place(&shared, &p, call_id.clone(), local, &requests_tx);
-                summary.calls += 1;
-                live += 1;
-                calls.insert(call_id.clone(), input);
-                placed.insert(call_id, p.done);
-                tokio::spawn(call::run(setup));
+                let mut call = base_setup(&shared, p.flow, p.call_id.clone(), local, &requests_tx);
+                call.0.dial_first = p.dial;
+                call.0.params = p.params;
+                call.0.caller_id = p.caller_id;
+                placed.insert(p.call_id, p.done);
+                launch(&mut calls, &mut summary, call);
             },
             () = tokio::time::sleep_until(next_timer.unwrap_or(far).into()), if next_timer.is_some() => {
                 core.fire(Instant::now());
@@ -302,12 +282,12 @@ pub async fn run(
             () = &mut shutdown, if !stopping => {
                 stopping = true;
                 grace_ends = Some(Instant::now() + shared.config.grace);
-                eprintln!("ivrc: shutting down: new calls get 503; {live} calls have {:?} to finish", shared.config.grace);
+                eprintln!("ivrc: shutting down: new calls get 503; {} calls have {:?} to finish", calls.len(), shared.config.grace);
             },
             () = tokio::time::sleep_until(grace_ends.map_or(far, |g| g + AFTER_GRACE).into()), if cut => {}
             () = tokio::time::sleep_until(grace_ends.unwrap_or(far).into()), if grace_ends.is_some() && !cut => {
                 cut = true;
-                summary.cut = live as u64;
+                summary.cut = calls.len() as u64;
                 for c in calls.values() {
                     let _ = c.send(CallInput::Shutdown);
                 }
@@ -317,19 +297,26 @@ pub async fn run(
     Ok(summary)
 }
 
-impl Placement {
-    /// A run of `flow` with nothing to dial and no one waiting for its record: the base of an
-    /// inbound call's and of an `on sms` run's setup.
-    fn run_of(flow: usize) -> Placement {
-        Placement {
-            call_id: String::new(),
-            flow,
-            params: Vec::new(),
-            dial: None,
-            caller_id: None,
-            done: tokio::sync::oneshot::channel().0,
-        }
-    }
+/// Starts a call's task and keeps the way to it.
+fn launch(
+    calls: &mut HashMap<String, mpsc::UnboundedSender<CallInput>>,
+    summary: &mut Summary,
+    (setup, input): (CallSetup, mpsc::UnboundedSender<CallInput>),
+) {
+    summary.calls += 1;
+    calls.insert(setup.call_id.clone(), input);
+    tokio::spawn(call::run(setup));
+}
+
+/// The call a SIP Call-ID belongs to: its own, or the call that dialled that leg.
+fn owner<'a>(
+    calls: &'a HashMap<String, mpsc::UnboundedSender<CallInput>>,
+    legs: &HashMap<String, String>,
+    id: &str,
+) -> Option<&'a mpsc::UnboundedSender<CallInput>> {
+    calls
+        .get(id)
+        .or_else(|| legs.get(id).and_then(|call| calls.get(call)))
 }
 
 /// The flow whose `on sms` takes a text sent to `service`: that flow, else the default flow,
@@ -362,10 +349,11 @@ fn text_flow(
         .ok_or((404, "Not Found"))
 }
 
-/// The setup of a call we place (and the base of the others').
-fn place(
+/// A run of `flow` as `call_id` with nothing to dial, no caller and no parameters yet, and
+/// the way to send it inputs; inbound calls, placed calls and `on sms` runs fill in theirs.
+fn base_setup(
     shared: &Arc<Shared>,
-    p: &Placement,
+    flow: usize,
     call_id: String,
     local: SocketAddr,
     requests: &mpsc::UnboundedSender<CallRequest>,
@@ -373,13 +361,13 @@ fn place(
     let (input_tx, inputs) = mpsc::unbounded_channel();
     let setup = CallSetup {
         program: shared.program.clone(),
-        flow: p.flow,
+        flow,
         call_id,
         inbound: None,
-        dial_first: p.dial.clone(),
+        dial_first: None,
         text: None,
-        params: p.params.clone(),
-        caller_id: p.caller_id.clone(),
+        params: Vec::new(),
+        caller_id: None,
         started_ms: now_ms(),
         inputs,
         requests: requests.clone(),
@@ -401,14 +389,14 @@ fn start(
     shared: &Arc<Shared>,
     new: &NewCall,
     stopping: bool,
-    live: usize,
+    running: usize,
     local: SocketAddr,
     requests: &mpsc::UnboundedSender<CallRequest>,
 ) -> Result<(CallSetup, mpsc::UnboundedSender<CallInput>), (u16, &'static str)> {
     if stopping {
         return Err((503, "Service Unavailable"));
     }
-    if live >= shared.config.max_calls {
+    if running >= shared.config.max_calls {
         return Err((486, "Busy Here"));
     }
     let program = &shared.program;
@@ -433,13 +421,7 @@ fn start(
     let ip = shared.config.rtp_ip.unwrap_or(local.ip());
     let bound = shared.ports.bind(ip).ok_or((503, "Service Unavailable"))?;
     let answer_sdp = sdp::answer(bound.local, &negotiated, now_ms());
-    let (mut setup, input_tx) = place(
-        shared,
-        &Placement::run_of(flow),
-        new.call_id.clone(),
-        local,
-        requests,
-    );
+    let (mut setup, input_tx) = base_setup(shared, flow, new.call_id.clone(), local, requests);
     setup.inbound = Some(Inbound {
         bound,
         answer_sdp,

@@ -415,10 +415,12 @@ impl<'f> Driver<'f> {
                 None
             }
             Command::Sms { to, text } => {
-                let from = match &self.engine.flow().settings.caller_id {
-                    Some(ir::Expr::Phone { value }) => value.clone(),
-                    _ => self.ids.called.clone(),
-                };
+                let from = self
+                    .engine
+                    .flow()
+                    .settings
+                    .caller_id_number()
+                    .map_or_else(|| self.ids.called.clone(), str::to_string);
                 self.sms.push(OutgoingSms {
                     from,
                     to: to.clone(),

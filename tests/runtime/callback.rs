@@ -6,8 +6,6 @@
 
 use super::calls::speak;
 use super::harness::{free_port, require, rtp_sink, scratch, sipp_uas, Received, Runtime};
-use std::path::Path;
-use std::process::Output;
 use std::time::Duration;
 
 /// What a campaign run left.
@@ -15,7 +13,6 @@ struct Run {
     stdout: Vec<String>,
     results: serde_json::Value,
     records: Vec<serde_json::Value>,
-    parties: Output,
     operator_heard: Received,
     client_heard: Received,
 }
@@ -81,13 +78,18 @@ fn run(
     let (code, stdout, stderr) = rt.wait(Duration::from_secs(120));
     assert_eq!(code, 0, "{stderr}\n{stdout:#?}");
     let parties = parties.wait_with_output().expect("sipp");
+    assert!(
+        parties.status.success(),
+        "the parties' sipp failed (traces in {}):\n{}",
+        parties_dir.display(),
+        String::from_utf8_lossy(&parties.stderr)
+    );
     let results = serde_json::from_str(&std::fs::read_to_string(&results).expect("results"))
         .expect("results json");
     Run {
         stdout,
         results,
         records: Runtime::calls(&dir),
-        parties,
         operator_heard: op_heard.join().expect("sink"),
         client_heard: client_heard.join().expect("sink"),
     }
@@ -100,15 +102,6 @@ fn lead<'a>(results: &'a serde_json::Value, name: &str) -> &'a serde_json::Value
         .unwrap_or_else(|| panic!("{name} in {results:#}"))
 }
 
-fn parties_ok(out: &Output, dir: &Path) {
-    assert!(
-        out.status.success(),
-        "the parties' sipp failed (traces in {}):\n{}",
-        dir.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 #[test]
 fn the_operator_and_the_client_agree_and_are_bridged() {
     let r = run(
@@ -119,7 +112,6 @@ fn the_operator_and_the_client_agree_and_are_bridged() {
         Some("готов"),
         2,
     );
-    parties_ok(&r.parties, &scratch_path("callback-parties"));
     assert!(
         r.stdout
             .iter()
@@ -179,10 +171,6 @@ fn the_operator_and_the_client_agree_and_are_bridged() {
     );
 }
 
-fn scratch_path(name: &str) -> std::path::PathBuf {
-    std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("runtime-{name}"))
-}
-
 #[test]
 fn a_refusing_client_and_a_busy_one_are_retried_then_failed() {
     let r = run(
@@ -193,7 +181,6 @@ fn a_refusing_client_and_a_busy_one_are_retried_then_failed() {
         Some("готов"),
         8,
     );
-    parties_ok(&r.parties, &scratch_path("callback-variants-parties"));
     assert!(
         r.stdout
             .iter()
@@ -248,7 +235,6 @@ fn a_silent_operator_is_prompted_until_the_listen_times_out() {
         None,
         2,
     );
-    parties_ok(&r.parties, &scratch_path("callback-silent-parties"));
     let ivan = lead(&r.results, "Иван Петров");
     assert_eq!(ivan["state"], "failed", "{ivan:#}");
     assert_eq!(

@@ -182,11 +182,11 @@ fn calls(
     is_static: bool,
     notes: &mut Vec<NeedsServe>,
 ) -> Artifact {
-    let from = match (&c.caller_id, &flow.settings.caller_id) {
-        (Some(id), _) => id.clone(),
-        (None, Some(Expr::Phone { value })) => value.clone(),
-        _ => "<FROM: a Twilio number of yours>".to_string(),
-    };
+    let from = c
+        .caller_id
+        .clone()
+        .or_else(|| flow.settings.caller_id_number().map(str::to_string))
+        .unwrap_or_else(|| "<FROM: a Twilio number of yours>".to_string());
     if c.record_calls.is_some_and(|r| r.trim_ms > 0) {
         notes.push(NeedsServe {
             construct: "`record_calls trim`".into(),

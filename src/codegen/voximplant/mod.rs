@@ -103,7 +103,7 @@ fn flow_capabilities(flow: &ir::Flow, out: &mut Vec<Unsupported>) {
         let problem = match &n.op {
             Op::Play { audio: ir::Audio::Record { .. }, .. } => Some(("`play record`", "record ids are Zvonobot audio; play a file URL (`play \"https://…\"`) or `say` the text")),
             Op::Play { audio: ir::Audio::File { .. }, .. } => Some(("`play` of a local file", "VoxEngine plays URLs; upload the file and `play \"https://…\"`")),
-            Op::Sms { .. } if !matches!(flow.settings.caller_id, Some(Expr::Phone { .. })) => Some(("`sms` without a `caller_id`", "Voximplant sends SMS from one of your numbers with SMS enabled; set it with `caller_id +7…` in the flow")),
+            Op::Sms { .. } if flow.settings.caller_id_number().is_none() => Some(("`sms` without a `caller_id`", "Voximplant sends SMS from one of your numbers with SMS enabled; set it with `caller_id +7…` in the flow")),
             Op::Block { .. } => Some(("`block`", "Voximplant has no blacklist for scenarios; record the number with `fetch … post` to your CRM")),
             Op::Dial { detect_machine: true, .. } if amd_model(flow).is_none() => Some(("`detect_machine` in this language", AMD_HELP)),
             _ => None,
@@ -253,10 +253,10 @@ fn flow_table(flow: &ir::Flow, start: &Start, campaign: Option<&ir::Campaign>) -
         "  sayOptions: {{ voice: {voice}, language: {voice} }},\n"
     ));
     o.push_str(&format!("  asrProfile: {},\n", asr_profile(flow)));
-    let caller_id = match &flow.settings.caller_id {
-        Some(Expr::Phone { value }) => js::string(value),
-        _ => "null".into(),
-    };
+    let caller_id = flow
+        .settings
+        .caller_id_number()
+        .map_or_else(|| "null".into(), js::string);
     o.push_str(&format!("  callerId: {caller_id},\n"));
     let detect_lead = campaign.is_some_and(|c| c.detect_machine);
     let webhook = format!(

@@ -166,15 +166,9 @@ fn campaign_capabilities(
     if c.result_webhook.is_some() {
         no("result_webhook", "`result_webhook`", "the create-call request's webhook field is not confirmed (docs/targets/zvonobot.md); read the call reports instead".into());
     }
-    for literal in [
-        c.caller_id.as_deref(),
-        match &flow.settings.caller_id {
-            Some(Expr::Phone { value }) => Some(value.as_str()),
-            _ => None,
-        },
-    ]
-    .into_iter()
-    .flatten()
+    for literal in [c.caller_id.as_deref(), flow.settings.caller_id_number()]
+        .into_iter()
+        .flatten()
     {
         if let Err(e) = wire_phone(literal) {
             no(

@@ -10,11 +10,12 @@ pub mod plan;
 pub mod results;
 pub mod state;
 
+use super::now_ms;
 use super::server::Placement;
 use crate::ir::{Campaign, RedialOutcome};
 use crate::leads::Lead;
 use crate::store::CallRecord;
-use plan::{Attempt, Bucket, Next};
+use plan::{Attempt, Bucket, Rules};
 use state::{CampaignState, LeadRow, LeadState};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -51,12 +52,6 @@ pub struct Summary {
     pub calls: usize,
 }
 
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
 /// How an attempt's call ended, for the rules.
 pub fn attempt_of(record: &CallRecord, dials_lead: bool) -> Attempt {
     if let Some(report) = &record.report {
@@ -79,12 +74,6 @@ pub fn attempt_of(record: &CallRecord, dials_lead: bool) -> Attempt {
     Attempt::NoReport
 }
 
-/// An attempt under way.
-struct Active {
-    lead: LeadRow,
-    attempt: u32,
-}
-
 impl Dialer {
     /// Runs the campaign over `leads` until every lead is final or `stop` turns true (then
     /// the calls under way finish first); places calls through `placements`.
@@ -99,11 +88,13 @@ impl Dialer {
         mut stop: watch::Receiver<bool>,
     ) -> Result<Summary, String> {
         let c = &self.campaign;
+        let rules = Rules {
+            campaign: c,
+            time_scale: self.time_scale,
+        };
         let mut st = CampaignState::open(&self.store, &c.name).map_err(|e| e.to_string())?;
         let added = st.add_leads(leads, now_ms()).map_err(|e| e.to_string())?;
-        let recovered = st
-            .recover(c, now_ms(), self.time_scale)
-            .map_err(|e| e.to_string())?;
+        let recovered = st.recover(rules, now_ms()).map_err(|e| e.to_string())?;
         if !recovered.is_empty() {
             eprintln!(
                 "campaign `{}`: {} attempts were cut off by the last stop and count as interrupted (lines {recovered:?})",
@@ -138,7 +129,8 @@ impl Dialer {
         });
         let mut bucket = c.rate.map(|r| Bucket::new(r.calls, r.per_ms, now_ms()));
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(usize, Option<CallRecord>)>();
-        let mut active: std::collections::HashMap<usize, Active> = Default::default();
+        // Attempts under way: the lead's line and the attempt's number.
+        let mut active: HashMap<usize, u32> = HashMap::new();
         // Pending leads by when they are due (entries of leads that moved on are skipped when
         // they surface), the leads by line, and how many are not finished.
         let mut due: BinaryHeap<Reverse<(u64, usize)>> = rows
@@ -221,13 +213,14 @@ impl Dialer {
                         let _ = done_tx.send((line, record));
                     });
                     summary.calls += 1;
-                    active.insert(line, Active { lead, attempt });
+                    active.insert(line, attempt);
                 }
             }
             let sleep = Duration::from_millis(wake.saturating_sub(now_ms()).clamp(5, 1000));
             tokio::select! {
                 Some((line, record)) = done_rx.recv() => {
-                    let Some(Active { mut lead, attempt }) = active.remove(&line) else { continue };
+                    let Some(attempt) = active.remove(&line) else { continue };
+                    let Some(mut lead) = rows.get(&line).cloned() else { continue };
                     let outcome = match &record {
                         Some(r) => attempt_of(r, dials_lead),
                         None => Attempt::Interrupted,
@@ -238,25 +231,9 @@ impl Dialer {
                             c.name
                         );
                     }
-                    let now = now_ms();
-                    let next = plan::after(c, &outcome, lead.attempts, &mut lead.redials, now, self.time_scale);
                     let data = record.as_ref().and_then(|r| r.report.as_ref()).map(|r| r["data"].clone());
-                    st.finish(&lead, attempt, &outcome, data.as_ref(), &next, now).map_err(|e| e.to_string())?;
-                    lead.outcome = outcome.name().to_string();
-                    match &next {
-                        Next::Done => lead.state = LeadState::Done,
-                        Next::Failed(why) => {
-                            lead.state = LeadState::Failed;
-                            lead.reason.clone_from(why);
-                        }
-                        Next::RetryAt(at) => {
-                            lead.state = LeadState::Pending;
-                            lead.next_at_ms = *at;
-                        }
-                    }
-                    if data.is_some() {
-                        lead.result = data;
-                    }
+                    st.end_attempt(rules, &mut lead, attempt, &outcome, data, now_ms())
+                        .map_err(|e| e.to_string())?;
                     if lead.state == LeadState::Pending {
                         due.push(Reverse((lead.next_at_ms, lead.line)));
                     } else {

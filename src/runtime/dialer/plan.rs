@@ -57,6 +57,15 @@ pub enum Next {
     RetryAt(u64),
 }
 
+/// A campaign's rules at a time scale: what [`after`] needs besides the attempt.
+#[derive(Debug, Clone, Copy)]
+pub struct Rules<'a> {
+    /// The campaign.
+    pub campaign: &'a Campaign,
+    /// Its intervals run this many times faster.
+    pub time_scale: f64,
+}
+
 /// Decides what follows an attempt. `attempts` counts the attempts made so far (this one
 /// included), `redials` the redials already made per outcome; the outcome's redial count is
 /// bumped when it schedules one. Intervals are divided by `time_scale`.

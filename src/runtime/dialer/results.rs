@@ -16,10 +16,7 @@ pub fn line_of(campaign: &str, lead: &LeadRow) -> String {
     } else {
         format!("{} attempts", lead.attempts)
     };
-    let state = serde_json::to_value(lead.state)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default();
+    let state = lead.state.name();
     let mut out = format!(
         "campaign {campaign}: line {} {}: {state} after {attempts}",
         lead.line,
@@ -114,12 +111,8 @@ pub fn export(path: &Path, leads: &[LeadRow]) -> std::io::Result<()> {
                 .iter()
                 .map(|c| l.params.get(*c).cloned().unwrap_or_default()),
         );
-        let state = serde_json::to_value(l.state)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
         row.extend([
-            state,
+            l.state.name().to_string(),
             l.attempts.to_string(),
             l.outcome.clone(),
             l.reason.clone(),

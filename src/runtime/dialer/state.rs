@@ -4,8 +4,7 @@
 //! process loses nothing: on restart, attempts still marked as calling are closed as
 //! interrupted and count against the lead's limit.
 
-use super::plan::{self, Attempt, Next};
-use crate::ir::Campaign;
+use super::plan::{self, Attempt, Next, Rules};
 use crate::leads::Lead;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::BTreeMap;
@@ -26,7 +25,8 @@ pub enum LeadState {
 }
 
 impl LeadState {
-    fn name(self) -> &'static str {
+    /// Its name in the store and the results.
+    pub fn name(self) -> &'static str {
         match self {
             LeadState::Pending => "pending",
             LeadState::Calling => "calling",
@@ -190,12 +190,7 @@ impl CampaignState {
     /// # Errors
     ///
     /// SQLite refused.
-    pub fn recover(
-        &mut self,
-        campaign: &Campaign,
-        now_ms: u64,
-        time_scale: f64,
-    ) -> Result<Vec<usize>, StateError> {
+    pub fn recover(&mut self, rules: Rules<'_>, now_ms: u64) -> Result<Vec<usize>, StateError> {
         let calling: Vec<LeadRow> = self
             .leads()?
             .into_iter()
@@ -203,20 +198,13 @@ impl CampaignState {
             .collect();
         let mut lines = Vec::new();
         for mut lead in calling {
-            let next = plan::after(
-                campaign,
-                &Attempt::Interrupted,
-                lead.attempts,
-                &mut lead.redials,
-                now_ms,
-                time_scale,
-            );
-            self.finish(
-                &lead,
-                lead.attempts,
+            let number = lead.attempts;
+            self.end_attempt(
+                rules,
+                &mut lead,
+                number,
                 &Attempt::Interrupted,
                 None,
-                &next,
                 now_ms,
             )?;
             lines.push(lead.line);
@@ -299,32 +287,46 @@ impl CampaignState {
         Ok(u32::try_from(attempt).unwrap_or(u32::MAX))
     }
 
-    /// Records how an attempt ended and what the lead does next.
+    /// Ends an attempt: the campaign's rules ([`plan::after`]) decide what the lead does
+    /// next, `lead` is updated to it (state, next time, redials, outcome, reason, result) and
+    /// both the attempt and the lead are written in one transaction.
     ///
     /// # Errors
     ///
     /// SQLite refused.
-    pub fn finish(
+    pub fn end_attempt(
         &mut self,
-        lead: &LeadRow,
+        rules: Rules<'_>,
+        lead: &mut LeadRow,
         attempt_number: u32,
         attempt: &Attempt,
-        result: Option<&serde_json::Value>,
-        next: &Next,
+        result: Option<serde_json::Value>,
         now_ms: u64,
     ) -> Result<(), StateError> {
-        let (state, next_at, reason) = match next {
+        let next = plan::after(
+            rules.campaign,
+            attempt,
+            lead.attempts,
+            &mut lead.redials,
+            now_ms,
+            rules.time_scale,
+        );
+        lead.outcome = attempt.name().to_string();
+        (lead.state, lead.next_at_ms, lead.reason) = match next {
             Next::Done => (LeadState::Done, now_ms, String::new()),
-            Next::Failed(why) => (LeadState::Failed, now_ms, why.clone()),
+            Next::Failed(why) => (LeadState::Failed, now_ms, why),
             Next::RetryAt(at) => (
                 LeadState::Pending,
-                *at,
+                at,
                 match attempt {
                     Attempt::Retry(r) => r.clone(),
                     other => other.name().to_string(),
                 },
             ),
         };
+        if result.is_some() {
+            lead.result = result;
+        }
         let tx = self
             .db
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -336,22 +338,22 @@ impl CampaignState {
                 lead.line as i64,
                 attempt_number,
                 as_i64(now_ms),
-                attempt.name()
+                lead.outcome
             ],
         )?;
         tx.execute(
             "UPDATE campaign_leads SET state = ?3, next_at_ms = ?4, redials = ?5, outcome = ?6,
-             reason = ?7, result = COALESCE(?8, result)
+             reason = ?7, result = ?8
              WHERE campaign = ?1 AND line = ?2",
             params![
                 self.campaign,
                 lead.line as i64,
-                state.name(),
-                as_i64(next_at),
+                lead.state.name(),
+                as_i64(lead.next_at_ms),
                 serde_json::to_string(&lead.redials).unwrap_or_default(),
-                attempt.name(),
-                reason,
-                result.map(serde_json::Value::to_string)
+                lead.outcome,
+                lead.reason,
+                lead.result.as_ref().map(serde_json::Value::to_string)
             ],
         )?;
         tx.commit()?;
@@ -395,7 +397,7 @@ mod tests {
         }
     }
 
-    fn campaign() -> Campaign {
+    fn campaign() -> crate::ir::Campaign {
         crate::compile(
             "t.ivr",
             "campaign c for f {\n  leads \"x.csv\"\n  attempts 2\n  retry_after 1m\n}\nflow f(phone: phone) {\n  report ok\n}\n",
@@ -413,6 +415,10 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("s.db");
         let c = campaign();
+        let rules = Rules {
+            campaign: &c,
+            time_scale: 1.0,
+        };
         {
             let mut s = CampaignState::open(&path, "c").unwrap();
             assert_eq!(
@@ -421,14 +427,14 @@ mod tests {
                 2
             );
             assert_eq!(s.begin(2, "call-a", 10).unwrap(), 1);
-            let l3 = s.leads().unwrap().remove(1);
             assert_eq!(s.begin(3, "call-b", 10).unwrap(), 1);
-            s.finish(
-                &l3,
+            let mut l3 = s.leads().unwrap().remove(1);
+            s.end_attempt(
+                rules,
+                &mut l3,
                 1,
                 &Attempt::Ok,
-                Some(&serde_json::json!({"x": 1})),
-                &Next::Done,
+                Some(serde_json::json!({"x": 1})),
                 20,
             )
             .unwrap();
@@ -440,7 +446,7 @@ mod tests {
             0,
             "known leads stay"
         );
-        assert_eq!(s.recover(&c, 40, 1.0).unwrap(), vec![2]);
+        assert_eq!(s.recover(rules, 40).unwrap(), vec![2]);
         let leads = s.leads().unwrap();
         assert_eq!(
             (leads[0].state, leads[0].attempts, leads[0].next_at_ms),
@@ -453,7 +459,7 @@ mod tests {
         );
         // The second attempt uses the last one allowed.
         assert_eq!(s.begin(2, "call-c", 70_000).unwrap(), 2);
-        assert_eq!(s.recover(&c, 80_000, 1.0).unwrap(), vec![2]);
+        assert_eq!(s.recover(rules, 80_000).unwrap(), vec![2]);
         let l2 = &s.leads().unwrap()[0];
         assert_eq!(l2.state, LeadState::Failed);
         let attempts = s.attempts().unwrap();

@@ -256,26 +256,17 @@ impl Core {
     /// Handles one datagram from `peer`.
     pub fn datagram(&mut self, bytes: &[u8], peer: SocketAddr, now: Instant) {
         match message::parse(bytes) {
-            Ok(Message::Request(r)) => {
-                let outbound = r
-                    .headers
+            Ok(m) => {
+                // Our outbound legs' dialogs are the client side's; the rest are ours.
+                let outbound = m
+                    .headers()
                     .get("Call-ID")
                     .is_some_and(|id| self.outbound.owns(id));
-                if outbound {
-                    self.outbound.request(&r, peer, now);
-                } else {
-                    self.request(r, peer, now);
-                }
-            }
-            Ok(Message::Response(r)) => {
-                let outbound = r
-                    .headers
-                    .get("Call-ID")
-                    .is_some_and(|id| self.outbound.owns(id));
-                if outbound {
-                    self.outbound.response(&r, now);
-                } else {
-                    self.response(&r.headers, r.status, now);
+                match (m, outbound) {
+                    (Message::Request(r), true) => self.outbound.request(&r, peer, now),
+                    (Message::Request(r), false) => self.request(r, peer, now),
+                    (Message::Response(r), true) => self.outbound.response(&r, now),
+                    (Message::Response(r), false) => self.response(&r.headers, r.status, now),
                 }
             }
             Err(e) => {
@@ -329,7 +320,7 @@ impl Core {
 
     /// A MESSAGE: plain text (UTF-8) goes to the server; other bodies are refused here.
     fn text(&mut self, r: Request, call_id: String, peer: SocketAddr, now: Instant) {
-        let key = format!("{call_id} {}", branch(&r.headers).unwrap_or_default());
+        let key = text_key(&r.headers);
         self.texts
             .retain(|_, (at, _)| now.saturating_duration_since(*at) < TIMEOUT);
         if let Some((_, reply)) = self.texts.get(&key) {
@@ -373,12 +364,7 @@ impl Core {
     pub fn reply(&mut self, to: &Headers, peer: SocketAddr, status: u16, reason: &str) {
         let tag = self.token();
         let bytes = message::response(to, status, reason, Some(&tag), &[], b"");
-        let key = format!(
-            "{} {}",
-            to.get("Call-ID").unwrap_or_default(),
-            branch(to).unwrap_or_default()
-        );
-        if let Some(seen) = self.texts.get_mut(&key) {
+        if let Some(seen) = self.texts.get_mut(&text_key(to)) {
             seen.1.clone_from(&bytes);
         }
         self.send(bytes, peer);
@@ -844,6 +830,15 @@ impl Core {
             }
         }
     }
+}
+
+/// A text message's transaction: its Call-ID and top Via branch.
+fn text_key(headers: &Headers) -> String {
+    format!(
+        "{} {}",
+        headers.get("Call-ID").unwrap_or_default(),
+        branch(headers).unwrap_or_default()
+    )
 }
 
 /// A SIP URI for a number, at the host the call was addressed to: `sip:+7495…@host`.

@@ -112,6 +112,16 @@ pub enum Message {
     Response(Response),
 }
 
+impl Message {
+    /// Its headers.
+    pub fn headers(&self) -> &Headers {
+        match self {
+            Message::Request(r) => &r.headers,
+            Message::Response(r) => &r.headers,
+        }
+    }
+}
+
 /// Why a datagram is not a usable SIP message.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("malformed SIP message: {reason}")]

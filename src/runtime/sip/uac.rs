@@ -77,11 +77,11 @@ struct Leg {
     /// From (with our tag), To (their tag once known), and the Call-ID.
     from: String,
     to: String,
-    offer: Vec<u8>,
+    /// Our SDP offer (also our answer to a re-INVITE), or a text's words.
+    body: Vec<u8>,
     caller_user: String,
-    /// The INVITE as last sent, its CSeq number and its Via branch.
-    invite: Vec<u8>,
-    invite_cseq: u32,
+    /// The INVITE's (or MESSAGE's) CSeq number and Via branch.
+    first_cseq: u32,
     branch: String,
     /// The request being retransmitted (INVITE, CANCEL or BYE) and the interval.
     retransmit: Vec<u8>,
@@ -206,7 +206,7 @@ impl Outbound {
             &trunk,
         );
         self.legs.insert(dial.call_id.clone(), leg);
-        self.send_invite(&dial.call_id, None, now);
+        self.send_first(&dial.call_id, None, now);
     }
 
     /// A new leg (or text) to `number` at the trunk, carrying `body`, from `caller_id` (else
@@ -232,10 +232,9 @@ impl Outbound {
             request_uri: format!("sip:{number}@{}", trunk.host),
             from: format!("<sip:{caller_user}@{}>;tag={local_tag}", trunk.host),
             to: format!("<sip:{number}@{}>", trunk.host),
-            offer: body,
+            body,
             caller_user,
-            invite: Vec::new(),
-            invite_cseq: 0,
+            first_cseq: 0,
             branch: String::new(),
             retransmit: Vec::new(),
             interval: T1,
@@ -278,11 +277,11 @@ impl Outbound {
             &trunk,
         );
         self.legs.insert(call_id.to_string(), leg);
-        self.send_invite(call_id, None, now);
+        self.send_first(call_id, None, now);
     }
 
     /// Sends (or re-sends with credentials) the INVITE, or the MESSAGE of a text.
-    fn send_invite(&mut self, call_id: &str, credentials: Option<(&str, String)>, now: Instant) {
+    fn send_first(&mut self, call_id: &str, credentials: Option<(&str, String)>, now: Instant) {
         let branch = format!("z9hG4bK{}", self.token());
         let via = self.via(&branch);
         let local = self.local;
@@ -290,7 +289,7 @@ impl Outbound {
             return;
         };
         l.cseq += 1;
-        l.invite_cseq = l.cseq;
+        l.first_cseq = l.cseq;
         l.branch = branch;
         let mut headers: Vec<(&str, String)> = vec![
             ("Via", via),
@@ -310,33 +309,34 @@ impl Outbound {
         if let Some((name, value)) = credentials {
             headers.push((name, value));
         }
-        let bytes = message::request(&l.method, &l.request_uri, &headers, &l.offer);
-        l.invite = bytes.clone();
-        l.retransmit = bytes.clone();
-        l.interval = T1;
+        let bytes = message::request(&l.method, &l.request_uri, &headers, &l.body);
         l.state = State::Calling;
-        l.generation += 1;
-        self.send(bytes);
-        self.timer(now, T1, call_id, TimerKind::Retransmit);
-        self.timer(now, TIMEOUT, call_id, TimerKind::GiveUp);
+        // Timer A for INVITE (the interval is not capped in `fire` while calling), E for
+        // MESSAGE; B or F gives up.
+        self.retransmit(call_id, bytes, now);
     }
 
-    /// The ACK of a final error response: the INVITE's branch and URI, their To (§17.1.1.3).
-    fn ack_error(&mut self, call_id: &str, response: &Response) {
+    /// A request of the INVITE's own transaction (its branch, URI and CSeq number): the ACK
+    /// of a final error response, with their To (§17.1.1.3), or our CANCEL (§9.1).
+    fn same_transaction(&self, call_id: &str, method: &Method, to: Option<&str>) -> Vec<u8> {
         let Some(l) = self.legs.get(call_id) else {
-            return;
+            return Vec::new();
         };
-        let to = response.headers.get("To").unwrap_or(&l.to).to_string();
         let headers = [
             ("Via", self.via(&l.branch)),
             ("Max-Forwards", "70".into()),
             ("From", l.from.clone()),
-            ("To", to),
+            ("To", to.unwrap_or(&l.to).to_string()),
             ("Call-ID", call_id.to_string()),
-            ("CSeq", format!("{} ACK", l.invite_cseq)),
+            ("CSeq", format!("{} {}", l.first_cseq, method.as_str())),
         ];
-        let bytes = message::request(&Method::Ack, &l.request_uri, &headers, b"");
-        self.send(bytes);
+        message::request(method, &l.request_uri, &headers, b"")
+    }
+
+    /// ACKs a final error response to the INVITE.
+    fn ack_error(&mut self, call_id: &str, response: &Response) {
+        let ack = self.same_transaction(call_id, &Method::Ack, response.headers.get("To"));
+        self.send(ack);
     }
 
     /// A request within the established dialog (ACK of the 2xx, BYE).
@@ -372,8 +372,8 @@ impl Outbound {
             return;
         };
         match method {
-            Method::Invite if n == l.invite_cseq => self.invite_response(&call_id, response, now),
-            Method::Message if n == l.invite_cseq => self.message_response(&call_id, response, now),
+            Method::Invite if n == l.first_cseq => self.invite_response(&call_id, response, now),
+            Method::Message if n == l.first_cseq => self.message_response(&call_id, response, now),
             // The CANCEL is answered: no more retransmissions (the INVITE's 487 follows).
             Method::Cancel if response.status >= 200 => l.generation += 1,
             Method::Bye if response.status >= 200 && l.state == State::Closing => {
@@ -429,8 +429,8 @@ impl Outbound {
             l.state = State::Confirmed;
             l.generation += 1;
             let cancelled = l.cancelled;
-            let invite_cseq = l.invite_cseq;
-            let ack = self.in_dialog(call_id, &Method::Ack, invite_cseq);
+            let first_cseq = l.first_cseq;
+            let ack = self.in_dialog(call_id, &Method::Ack, first_cseq);
             if let Some(l) = self.legs.get_mut(call_id) {
                 l.ack = ack.clone();
             }
@@ -443,26 +443,18 @@ impl Outbound {
             }
             return;
         }
-        if l.state == State::Terminated {
-            self.ack_error(call_id, response); // a retransmission of the final response
+        let again = l.state == State::Terminated; // a retransmission of the final response
+        let cancelled = l.cancelled;
+        self.ack_error(call_id, response);
+        if again {
             return;
         }
-        self.ack_error(call_id, response);
-        let Some(l) = self.legs.get_mut(call_id) else {
-            return;
-        };
-        if matches!(status, 401 | 407) && !l.cancelled {
+        if matches!(status, 401 | 407) && !cancelled {
             if let Some(answer) = self.answer_challenge(call_id, response, "INVITE") {
-                self.send_invite(call_id, Some(answer), now);
+                self.send_first(call_id, Some(answer), now);
                 return;
             }
         }
-        let Some(l) = self.legs.get_mut(call_id) else {
-            return;
-        };
-        let cancelled = l.cancelled;
-        l.state = State::Terminated;
-        l.generation += 1;
         if !cancelled {
             self.dialed(call_id, Dialed::Failed(status));
         }
@@ -480,7 +472,7 @@ impl Outbound {
         }
         if matches!(response.status, 401 | 407) {
             if let Some(answer) = self.answer_challenge(call_id, response, "MESSAGE") {
-                self.send_invite(call_id, Some(answer), now);
+                self.send_first(call_id, Some(answer), now);
                 return;
             }
         }
@@ -518,22 +510,12 @@ impl Outbound {
     }
 
     fn send_cancel(&mut self, call_id: &str, now: Instant) {
-        let Some(l) = self.legs.get(call_id) else {
-            return;
-        };
-        let headers = [
-            ("Via", self.via(&l.branch)),
-            ("Max-Forwards", "70".into()),
-            ("From", l.from.clone()),
-            ("To", l.to.clone()),
-            ("Call-ID", call_id.to_string()),
-            ("CSeq", format!("{} CANCEL", l.invite_cseq)),
-        ];
-        let bytes = message::request(&Method::Cancel, &l.request_uri, &headers, b"");
-        self.retransmit(call_id, bytes, now);
+        let cancel = self.same_transaction(call_id, &Method::Cancel, None);
+        self.retransmit(call_id, cancel, now);
     }
 
-    /// Sends a non-INVITE request and retransmits it on timer E until an answer or timer F.
+    /// Sends a request and retransmits it until an answer: timer A for the INVITE, E for the
+    /// others; timer B or F gives up.
     fn retransmit(&mut self, call_id: &str, bytes: Vec<u8>, now: Instant) {
         let Some(l) = self.legs.get_mut(call_id) else {
             return;
@@ -618,7 +600,7 @@ impl Outbound {
                 // Hold, unhold, a session refresh: our offer stands as the answer.
                 let (offer, contact) = match self.legs.get(&call_id) {
                     Some(l) => (
-                        l.offer.clone(),
+                        l.body.clone(),
                         format!("<sip:{}@{}>", l.caller_user, self.local),
                     ),
                     None => return,
@@ -645,8 +627,7 @@ impl Outbound {
         if let Some(l) = self.legs.get_mut(call_id) {
             l.state = State::Terminated;
             l.generation += 1;
-            l.offer = Vec::new();
-            l.invite = Vec::new();
+            l.body = Vec::new();
             l.retransmit = Vec::new();
         }
         self.timer(now, TIMEOUT, call_id, TimerKind::Forget);
