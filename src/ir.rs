@@ -261,6 +261,44 @@ pub struct Node {
     pub span: SrcSpan,
 }
 
+impl Flow {
+    /// Whether any statement of the flow acts on, or reads, the caller leg. A flow without
+    /// one places its own calls: its first dial is the call.
+    pub fn uses_caller(&self) -> bool {
+        let caller = LegId(0);
+        self.nodes.iter().any(|n| match &n.op {
+            Op::Answer { leg }
+            | Op::Say { leg, .. }
+            | Op::Play { leg, .. }
+            | Op::Collect { leg, .. }
+            | Op::Menu { leg, .. }
+            | Op::Listen { leg, .. }
+            | Op::Transfer { leg, .. }
+            | Op::Record { leg, .. }
+            | Op::Block { leg } => *leg == caller,
+            Op::Bridge { a, b, .. } => *a == caller || *b == caller,
+            Op::Hangup { leg } => *leg == Some(caller),
+            Op::Sms { to, .. } => reads_caller(to),
+            _ => false,
+        })
+    }
+}
+
+/// Whether an expression reads the caller's number.
+fn reads_caller(e: &Expr) -> bool {
+    match e {
+        Expr::LegNumber { leg } => *leg == LegId(0),
+        Expr::Field { base, .. } => reads_caller(base),
+        Expr::Call { arg, .. } | Expr::Unary { arg, .. } => reads_caller(arg),
+        Expr::Binary { lhs, rhs, .. } => reads_caller(lhs) || reads_caller(rhs),
+        Expr::Text { template } => template
+            .parts
+            .iter()
+            .any(|p| matches!(p, TemplatePart::Value(v) if reads_caller(v))),
+        _ => false,
+    }
+}
+
 impl Node {
     /// The target of the edge for `outcome`.
     pub fn edge(&self, outcome: &Outcome) -> Option<NodeId> {

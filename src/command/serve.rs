@@ -88,14 +88,16 @@ pub fn run(args: &ServeArgs) -> u8 {
         auth_token,
         twilio_api,
     };
-    let store = match Store::open(&args.store) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: cannot open `{}`: {e}", args.store.display());
-            return 2;
-        }
-    };
-    let app = Arc::new(App::new(program, config, store));
+    // Two connections: entries are written in batches by a thread, call states at once.
+    let (entries, states) =
+        match Store::open(&args.store).and_then(|e| Ok((e, Store::open(&args.store)?))) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: cannot open `{}`: {e}", args.store.display());
+                return 2;
+            }
+        };
+    let app = Arc::new(App::new(program, config, entries, states));
     let runtime = match super::async_runtime() {
         Ok(r) => r,
         Err(code) => return code,

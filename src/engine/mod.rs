@@ -437,6 +437,22 @@ impl<'f> Engine<'f> {
         self.flow
     }
 
+    /// The call a flow without a caller places first, for these parameter values: the
+    /// `Command::Dial` it starts with, when it dials before waiting for anything else.
+    pub fn first_dial(flow: &ir::Flow, params: Vec<(String, String)>) -> Option<Command> {
+        let mut engine = Engine::new(flow);
+        let out = engine.handle(Event::Start {
+            has_caller: false,
+            caller: None,
+            called: None,
+            call_id: String::new(),
+            params,
+        });
+        matches!(engine.awaiting(), Awaiting::Dial(_))
+            .then(|| out.into_iter().map(|o| o.command))
+            .and_then(|mut c| c.find(|c| matches!(c, Command::Dial { .. })))
+    }
+
     /// Whether the flow has ended.
     pub fn ended(&self) -> bool {
         self.s.wait == Wait::Ended

@@ -1,14 +1,15 @@
 //! What `ivrc serve` can run of a flow on Twilio, decided before the server starts: one
-//! Twilio document speaks to one call leg, so statements on a dialled party are refused unless
-//! the dial is answered straight into a bridge (one `<Dial>`); `play record` and files named by
-//! values are refused; and the facts the server needs up front — which audio files a flow
-//! names, whether its calls send texts.
+//! Twilio document speaks to one party — the call's own, or a dialled party during its
+//! `<Number url>` step — so statements on any other party at that point are refused, as are
+//! `play record` and files named by values; and the facts the server needs up front — which
+//! audio files a flow names, whether its calls send texts.
 
+use super::voice;
 use crate::codegen::twiml;
 use crate::codegen::Unsupported;
 use crate::ir::{self, LegId, Op, Outcome};
 
-/// The caller: the one leg a Twilio document speaks to.
+/// The caller leg.
 const CALLER: LegId = LegId(0);
 
 /// Constructs of a flow that `ivrc serve` cannot run on Twilio.
@@ -33,20 +34,9 @@ pub fn capabilities(flow: &ir::Flow) -> Vec<Unsupported> {
             span: flow.span.clone(),
         });
     }
-    let on_other_leg = "a Twilio document speaks to the caller only; acting on a dialled party needs a `<Number url>` step, which `ivrc serve` does not emit yet";
     let in_calls = reached_by_calls(flow);
     for n in flow.nodes.iter().filter(|n| in_calls[n.id.0 as usize]) {
         let problem = match &n.op {
-            Op::Say { leg, .. }
-            | Op::Play { leg, .. }
-            | Op::Collect { leg, .. }
-            | Op::Menu { leg, .. }
-            | Op::Listen { leg, .. }
-            | Op::Record { leg, .. }
-                if *leg != CALLER =>
-            {
-                Some(("a statement on a dialled leg", on_other_leg))
-            }
             Op::Play {
                 audio: ir::Audio::Record { .. },
                 ..
@@ -61,10 +51,6 @@ pub fn capabilities(flow: &ir::Flow) -> Vec<Unsupported> {
                 "`play` of a local file named by a value",
                 "the server only serves the files a flow names in fixed text; play a URL, or name the file",
             )),
-            Op::Dial { leg, .. } if !answered_into_bridge(flow, n, *leg) => Some((
-                "a `dial` whose answer does not go straight to `bridge caller and LEG`",
-                on_other_leg,
-            )),
             Op::Block { .. } => Some((
                 "`block`",
                 "Twilio has no blacklist for calls; record the number with your CRM",
@@ -75,13 +61,151 @@ pub fn capabilities(flow: &ir::Flow) -> Vec<Unsupported> {
             out.push(refuse(n, construct, help));
         }
     }
-    if flow.handlers.hangup.is_some() {
-        out.push(Unsupported {
-            target: "twilio",
-            construct: "`on hangup`".into(),
-            help: "`ivrc serve` does not take call status callbacks yet".into(),
-            span: flow.span.clone(),
-        });
+    for (n, construct, help) in parties(flow) {
+        out.push(refuse(n, &construct, help));
+    }
+    out
+}
+
+/// Whom the statements at a point of the flow reach on Twilio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Doc {
+    /// A document of a call, speaking to this party.
+    Party(LegId),
+    /// `on hangup`, run from the status callback: no one hears anything.
+    Hangup,
+    /// The rest of a flow whose first dial (the call Twilio placed) never connected, run
+    /// from the status callback.
+    Unplaced,
+}
+
+/// Which party each Twilio document speaks to, walked through the flow: a call's own party
+/// (the caller, or the leg a flow without one dials first), or a dialled party during its
+/// `<Number url>` step — from its answer until it is bridged with the call, hung up or the
+/// flow ends. Statements on any other party, dials during such a step, bridges without the
+/// call, and statements on parties where no document plays are refused.
+fn parties(flow: &ir::Flow) -> Vec<(&ir::Node, String, &'static str)> {
+    const OTHER: &str = "a Twilio document speaks to one party: the call's own, or a dialled party from its answer until it is bridged with the call (its `<Number url>` step)";
+    const SILENT: &str = "this part of the flow runs from the call's status callback, when no party can hear anything: it can `report`, `sms`, `fetch` and set values";
+    // Where the walk is: the node, the call's own leg (unknown before a flow without a
+    // caller dials), and whom its statements reach.
+    type At = (ir::NodeId, Option<LegId>, Doc);
+    let caller = flow.uses_caller().then_some(CALLER);
+    let name = |l: LegId| flow.legs.get(l.0 as usize).map_or("?", |l| l.name.as_str());
+    let mut seen = std::collections::HashSet::<At>::new();
+    let mut stack: Vec<At> = vec![(flow.entry, caller, caller.map_or(Doc::Unplaced, Doc::Party))];
+    if let Some(h) = flow.handlers.hangup {
+        stack.push((h, caller, Doc::Hangup));
+    }
+    let mut error_handler = flow.handlers.error;
+    let mut first_home = caller;
+    let mut out = Vec::new();
+    loop {
+        let Some(at @ (id, home, doc)) = stack.pop() else {
+            // Errors may come anywhere; their handler is walked from the call's own party.
+            match (error_handler.take(), first_home) {
+                (Some(h), Some(home)) => {
+                    stack.push((h, Some(home), Doc::Party(home)));
+                    continue;
+                }
+                _ => break,
+            }
+        };
+        let Some(n) = flow.nodes.get(id.0 as usize) else {
+            continue;
+        };
+        if !seen.insert(at) {
+            continue;
+        }
+        let acts_on = match &n.op {
+            Op::Say { leg, .. }
+            | Op::Play { leg, .. }
+            | Op::Collect { leg, .. }
+            | Op::Menu { leg, .. }
+            | Op::Listen { leg, .. }
+            | Op::Record { leg, .. }
+            | Op::Transfer { leg, .. } => Some(*leg),
+            _ => None,
+        };
+        let in_step = |on: LegId| Some(on) != home;
+        // Whom the `answered` edge of a dial reaches, when not this document's party.
+        let mut answered = None;
+        let mut after = (home, doc);
+        let problem: Option<(String, &'static str)> = match (&n.op, doc) {
+            (Op::Dial { leg, .. }, Doc::Unplaced) if home.is_none() => {
+                // The first dial of a flow without a caller is the call Twilio places.
+                first_home.get_or_insert(*leg);
+                after = (Some(*leg), Doc::Unplaced);
+                answered = Some((Some(*leg), Doc::Party(*leg)));
+                None
+            }
+            (_, Doc::Hangup | Doc::Unplaced)
+                if acts_on.is_some() || matches!(n.op, Op::Dial { .. } | Op::Bridge { .. }) =>
+            {
+                let place = if doc == Doc::Hangup {
+                    "in `on hangup`"
+                } else {
+                    "after the call's first dial failed"
+                };
+                Some((format!("`{}` {place}", n.op.keyword()), SILENT))
+            }
+            (_, Doc::Party(on)) if acts_on.is_some_and(|l| l != on) => Some((
+                format!(
+                    "`{}` on `{}` while the document speaks to `{}`",
+                    n.op.keyword(),
+                    name(acts_on.unwrap_or(on)),
+                    name(on)
+                ),
+                OTHER,
+            )),
+            (Op::Dial { .. }, Doc::Party(on)) if in_step(on) => Some((
+                format!("`dial` during the `<Number url>` step of `{}`", name(on)),
+                "Twilio does not dial from a dialled party's step; dial once it is bridged or hung up",
+            )),
+            (Op::Dial { leg, .. }, Doc::Party(on)) => {
+                if !voice::answered_into_bridge(flow, n, on) {
+                    answered = Some((home, Doc::Party(*leg)));
+                }
+                None
+            }
+            (Op::Bridge { a, b, .. }, Doc::Party(on)) => {
+                if !home.is_some_and(|h| *a == h || *b == h) {
+                    Some((
+                        format!("`bridge {} and {}`", name(*a), name(*b)),
+                        "Twilio bridges a call with a party it dials; bridge the call's own party",
+                    ))
+                } else {
+                    if in_step(on) {
+                        // The step ends by connecting its party; the call goes on after.
+                        after = (home, home.map_or(doc, Doc::Party));
+                    }
+                    None
+                }
+            }
+            (Op::Hangup { leg: Some(l) }, Doc::Party(on)) if in_step(on) && Some(*l) == home => {
+                Some((
+                    format!("`hangup {}` during the `<Number url>` step of `{}`", name(*l), name(on)),
+                    OTHER,
+                ))
+            }
+            (Op::Hangup { leg: Some(l) }, Doc::Party(on)) if in_step(on) && *l == on => {
+                // Hanging up the step's party ends the step; the flow goes on for the call.
+                after = (home, home.map_or(doc, Doc::Party));
+                None
+            }
+            _ => None,
+        };
+        if let Some((construct, help)) = problem {
+            out.push((n, construct, help));
+            continue;
+        }
+        for e in &n.edges {
+            let (h, d) = match (&e.on, answered) {
+                (Outcome::Answered | Outcome::Machine, Some(to)) => to,
+                _ => after,
+            };
+            stack.push((e.to, h, d));
+        }
     }
     out
 }
@@ -132,14 +256,4 @@ fn reached_by_calls(flow: &ir::Flow) -> Vec<bool> {
         stack.extend(flow.nodes[i].edges.iter().map(|e| e.to));
     }
     seen
-}
-
-/// Whether a dial's `answered` edge goes straight to bridging the caller with that leg, which
-/// one `<Dial>` does by itself.
-fn answered_into_bridge(flow: &ir::Flow, dial: &ir::Node, leg: LegId) -> bool {
-    dial.edge(&Outcome::Answered)
-        .and_then(|to| flow.nodes.get(to.0 as usize))
-        .is_some_and(|n| {
-            matches!(n.op, Op::Bridge { a, b, .. } if (a, b) == (CALLER, leg) || (a, b) == (leg, CALLER))
-        })
 }

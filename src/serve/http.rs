@@ -16,8 +16,8 @@ use super::state;
 use super::voice::{self, CallState, Input, Links, Step};
 use crate::codegen::twiml::{self, Message};
 use crate::engine::{Command, Engine, Event};
-use crate::ir;
-use crate::store::{Entry, EntryKind, Store, Writer};
+use crate::ir::{self, Outcome};
+use crate::store::{Entry, EntryKind, SavedState, Store, Writer};
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -61,11 +61,15 @@ pub struct App {
     config: Config,
     outbound: Outbound,
     entries: Writer,
+    /// The latest state of calls whose next request does not carry it (a dialled party's
+    /// step, `on hangup`), written before the answer goes out.
+    states: Arc<Store>,
 }
 
 impl App {
-    /// An app serving every flow of `program`, writing entries to `store`.
-    pub fn new(program: ir::Program, config: Config, store: Store) -> App {
+    /// An app serving every flow of `program`, writing entries to `entries` and call states
+    /// to `states` (two connections to one store).
+    pub fn new(program: ir::Program, config: Config, entries: Store, states: Store) -> App {
         App {
             audio: program
                 .flows
@@ -88,7 +92,8 @@ impl App {
                     (f.name.clone(), (dir, files))
                 })
                 .collect(),
-            entries: store.into_writer(),
+            entries: entries.into_writer(),
+            states: Arc::new(states),
             campaigns: program
                 .campaigns
                 .iter()
@@ -170,6 +175,65 @@ impl App {
             ..call
         });
     }
+}
+
+impl App {
+    /// Keeps a call's state after a turn, before the answer goes out: always for a dialled
+    /// party's step (the call's `<Dial>` action goes on from it), and for flows with
+    /// `on hangup` (the status callback runs it from the latest state).
+    async fn keep(&self, flow: &ir::Flow, s: &CallState, now: u64) -> Result<(), Refusal> {
+        if !s.continues_elsewhere() && flow.handlers.hangup.is_none() {
+            return Ok(());
+        }
+        let saved = SavedState {
+            call_sid: s.call_sid.clone(),
+            flow: flow.name.clone(),
+            turn: s.turn,
+            state: state::seal(&self.config.state_key, s, now, self.config.state_ttl_secs),
+        };
+        let states = Arc::clone(&self.states);
+        let at_ms = now.saturating_mul(1000);
+        tokio::task::spawn_blocking(move || states.keep_call_state(&saved, at_ms))
+            .await
+            .map_err(|e| internal(format!("keeping a call state: {e}")))?
+            .map_err(|e| internal(format!("keeping a call state: {e}")))
+    }
+
+    /// The latest kept state of a call, with its flow's name; `None` when none is kept.
+    async fn kept(&self, call_sid: &str, now: u64) -> Result<Option<(String, CallState)>, Refusal> {
+        let states = Arc::clone(&self.states);
+        let sid = call_sid.to_string();
+        let saved = tokio::task::spawn_blocking(move || states.call_state(&sid))
+            .await
+            .map_err(|e| internal(format!("reading a call state: {e}")))?
+            .map_err(|e| internal(format!("reading a call state: {e}")))?;
+        let Some(saved) = saved else {
+            return Ok(None);
+        };
+        let s = state::open(&self.config.state_key, &saved.state, now)
+            .map_err(|e| internal(format!("the kept state of call {call_sid}: {e}")))?;
+        Ok(Some((saved.flow, s)))
+    }
+
+    /// Forgets an ended call's kept state, and those older than a state lives.
+    async fn forget(&self, call_sid: &str, now: u64) {
+        let states = Arc::clone(&self.states);
+        let sid = call_sid.to_string();
+        let before_ms = now
+            .saturating_sub(self.config.state_ttl_secs)
+            .saturating_mul(1000);
+        let done =
+            tokio::task::spawn_blocking(move || states.forget_call_state(&sid, before_ms)).await;
+        if let Ok(Err(e)) = done {
+            eprintln!("ivrc serve: cannot forget the state of call {call_sid}: {e}");
+        }
+    }
+}
+
+/// A 500 with a line in the server's log.
+fn internal(why: String) -> Refusal {
+    eprintln!("ivrc serve: {why}");
+    Refusal(StatusCode::INTERNAL_SERVER_ERROR, why)
 }
 
 /// The party a call is with and our number, and whether we placed the call: a call placed
@@ -324,7 +388,8 @@ async fn campaign_webhook(
 }
 
 /// One webhook of a call: the state opened, the turn run (with its fetches), entries noted,
-/// texts sent, reports posted, the TwiML answered.
+/// texts sent, reports posted, the state kept where later requests need it, the TwiML
+/// answered.
 async fn call_webhook(
     app: &App,
     route: Route<'_>,
@@ -333,80 +398,169 @@ async fn call_webhook(
     body: Body,
 ) -> Result<Response, Refusal> {
     let flow = route.flow;
-    let name = flow.name.clone();
     let form = authentic_form(app, &route.path, &query, &headers, body).await?;
     let call_sid = form.require("CallSid")?.to_string();
     let query = Form::parse(query.as_deref().unwrap_or_default().as_bytes())?;
     let at_ms = now_ms();
     let now = at_ms / 1000;
-    let entry = |kind, contact: &str, our_number: &str| Entry {
-        at_ms,
-        kind,
-        contact: contact.to_string(),
-        our_number: our_number.to_string(),
-        flow: name.clone(),
-        sid: call_sid.clone(),
-        body: None,
-        url: None,
-    };
-    // The party the flow talks to and our number, for the entries.
-    let party: (String, String);
-    let (state, input) = match query.get("s") {
+    let (state, input, call) = match query.get("s") {
         None => {
             let (caller, called, placed) = parties(&form)?;
-            app.note(entry(EntryKind::Call, caller, called));
+            let call = Call::new(at_ms, flow, &call_sid, caller, called, route.campaign);
+            app.note(call.entry(EntryKind::Call, caller));
             // A placed call with `MachineDetection` reports who answered; a machine or a fax
             // is not the lead: the call ends and the attempt is reported as not done.
             let machine = form
                 .get("AnsweredBy")
                 .is_some_and(|a| a.starts_with("machine") || a == "fax");
             if placed && machine {
-                let call = entry(EntryKind::Report, caller, called);
                 let data = serde_json::json!({});
-                app.report(call, route.campaign, false, data, Some("answering machine"));
+                app.report(
+                    call.entry(EntryKind::Report, caller),
+                    route.campaign,
+                    false,
+                    data,
+                    Some("answering machine"),
+                );
                 return Ok(xml(twiml::voice_response(&[twiml::Verb::Hangup])));
             }
-            let params = flow
-                .params
-                .iter()
-                .filter_map(|id| {
-                    let name = &flow.vars[id.0 as usize].name;
-                    query.get(name).map(|v| (name.clone(), v.to_string()))
-                })
-                .collect();
-            let input = Input::Start {
-                call_sid: call_sid.clone(),
-                caller: caller.to_string(),
-                called: called.to_string(),
-                params,
-            };
-            party = (caller.to_string(), called.to_string());
-            (None, input)
+            let input = start(flow, &query, &call, Outcome::Answered);
+            (None, input, call)
         }
         Some(token) => {
-            let s: CallState =
+            let mut s: CallState =
                 state::open(&app.config.state_key, token, now).map_err(|e| bad(e.to_string()))?;
-            if s.call_sid != call_sid {
+            // A dialled party's step is a request of that party's call, which ours dialled.
+            let owner = if s.on_dialled_party() {
+                form.require("ParentCallSid")?
+            } else {
+                call_sid.as_str()
+            };
+            if s.call_sid != owner {
                 return Err(bad("the state belongs to another call"));
             }
             let input = input_of(&form)?;
-            party = (s.caller().to_string(), s.called().to_string());
+            if matches!(input, Input::DialStatus(_)) {
+                // A dialled party's step ran on its own call; the call goes on from the last
+                // state of that step, which no URL of ours carries.
+                if let Some((_, latest)) = app.kept(&s.call_sid, now).await? {
+                    if latest.turn > s.turn {
+                        s = latest;
+                    }
+                }
+            }
+            let call = Call::new(
+                at_ms,
+                flow,
+                &s.call_sid,
+                s.caller(),
+                s.called(),
+                route.campaign,
+            );
             if let Input::Recorded(url) = &input {
                 app.note(Entry {
                     url: Some(url.clone()),
-                    ..entry(EntryKind::Voicemail, s.caller(), s.called())
+                    ..call.entry(EntryKind::Voicemail, s.caller())
                 });
             }
-            (Some(s), input)
+            (Some(s), input, call)
         }
     };
     let mut sealer = Sealer {
         app,
-        flow: &name,
+        flow: &flow.name,
         path: &route.path,
         now,
     };
-    let mut step = voice::turn(flow, state, input, &mut sealer).map_err(|e| bad(e.to_string()))?;
+    let step = voice::turn(flow, state, input, &mut sealer).map_err(|e| bad(e.to_string()))?;
+    let turn = run_turn(app, flow, &call, step, &mut sealer).await?;
+    app.keep(flow, &turn.state, now).await?;
+    if turn.twiml.len() > MAX_TWIML {
+        // The state rides in the URLs twice; a big fetched answer makes it grow.
+        return Err(internal(format!(
+            "call {call_sid}: the TwiML answer is {} bytes, over Twilio's 64 kB limit (the call's state holds a large fetched answer)",
+            turn.twiml.len()
+        )));
+    }
+    Ok(xml(turn.twiml))
+}
+
+/// Who a call's entries and reports are about.
+struct Call<'a> {
+    at_ms: u64,
+    flow: String,
+    /// The call's id (of the call that dialled, for a dialled party's step).
+    sid: String,
+    /// The party the flow talks to: the caller, or the party of a call placed for it.
+    party: String,
+    /// Our number.
+    ours: String,
+    campaign: Option<(&'a str, &'a Campaign)>,
+}
+
+impl<'a> Call<'a> {
+    fn new(
+        at_ms: u64,
+        flow: &ir::Flow,
+        sid: &str,
+        party: &str,
+        ours: &str,
+        campaign: Option<(&'a str, &'a Campaign)>,
+    ) -> Call<'a> {
+        Call {
+            at_ms,
+            flow: flow.name.clone(),
+            sid: sid.to_string(),
+            party: party.to_string(),
+            ours: ours.to_string(),
+            campaign,
+        }
+    }
+
+    /// An entry of this call on `contact`'s timeline.
+    fn entry(&self, kind: EntryKind, contact: &str) -> Entry {
+        Entry {
+            at_ms: self.at_ms,
+            kind,
+            contact: contact.to_string(),
+            our_number: self.ours.clone(),
+            flow: self.flow.clone(),
+            sid: self.sid.clone(),
+            body: None,
+            url: None,
+        }
+    }
+}
+
+/// The first input of a call: its parties, the flow's parameters from the webhook's query,
+/// and — for a flow that places its own calls — what became of the call placed for it.
+fn start(flow: &ir::Flow, query: &Form, call: &Call, first_dial: Outcome) -> Input {
+    let params = flow
+        .params
+        .iter()
+        .filter_map(|id| {
+            let name = &flow.vars[id.0 as usize].name;
+            query.get(name).map(|v| (name.clone(), v.to_string()))
+        })
+        .collect();
+    Input::Start {
+        call_sid: call.sid.clone(),
+        caller: call.party.clone(),
+        called: call.ours.clone(),
+        params,
+        first_dial,
+    }
+}
+
+/// Carries out a turn: its fetches made, its reports noted and posted, its texts noted and
+/// sent; returns the finished turn.
+async fn run_turn(
+    app: &App,
+    flow: &ir::Flow,
+    call: &Call<'_>,
+    mut step: Step,
+    sealer: &mut Sealer<'_>,
+) -> Result<voice::Turn, Refusal> {
     for _ in 0..MAX_FETCHES_PER_REQUEST {
         match step {
             Step::Answer(turn) => {
@@ -414,41 +568,31 @@ async fn call_webhook(
                     if let Command::Report { ok, data, reason } = &o.command {
                         let data: serde_json::Map<String, serde_json::Value> =
                             data.iter().cloned().collect();
-                        let call = entry(EntryKind::Report, &party.0, &party.1);
-                        app.report(call, route.campaign, *ok, data.into(), reason.as_deref());
+                        let entry = call.entry(EntryKind::Report, &call.party);
+                        app.report(entry, call.campaign, *ok, data.into(), reason.as_deref());
                     }
                 }
                 for m in &turn.sms {
                     app.note(Entry {
                         body: Some(m.body.clone()),
-                        ..entry(EntryKind::SmsOut, &m.to, &m.from)
+                        our_number: m.from.clone(),
+                        ..call.entry(EntryKind::SmsOut, &m.to)
                     });
                 }
-                app.outbound.send_sms(turn.sms);
-                if turn.twiml.len() > MAX_TWIML {
-                    // The state rides in the URLs twice; a big fetched answer makes it grow.
-                    eprintln!(
-                        "ivrc serve: call {call_sid}: the answer is {} bytes, over Twilio's 64 kB",
-                        turn.twiml.len()
-                    );
-                    return Err(Refusal(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        format!("the TwiML answer is {} bytes, over Twilio's 64 kB limit (the call's state holds a large fetched answer)", turn.twiml.len()),
-                    ));
-                }
-                return Ok(xml(turn.twiml));
+                app.outbound.send_sms(turn.sms.clone());
+                return Ok(*turn);
             }
             Step::Fetch(pending) => {
                 let result = app.outbound.fetch(&pending.request).await;
-                step = voice::resume(flow, pending, result, &mut sealer)
-                    .map_err(|e| bad(e.to_string()))?;
+                step =
+                    voice::resume(flow, pending, result, sealer).map_err(|e| bad(e.to_string()))?;
             }
         }
     }
-    Err(Refusal(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        format!("the flow made more than {MAX_FETCHES_PER_REQUEST} requests without answering"),
-    ))
+    Err(internal(format!(
+        "call {}: the flow made more than {MAX_FETCHES_PER_REQUEST} requests without answering",
+        call.sid
+    )))
 }
 
 /// What a stateful request reports, by the parameters Twilio adds for each verb.
@@ -515,7 +659,8 @@ async fn audio_file(
 }
 
 /// Twilio's call status callback (`StatusCallback`, event `completed`): the end of a call
-/// becomes an entry (its status and duration).
+/// becomes an entry (its status and duration), and a call that hung up runs the flow's
+/// `on hangup` from its latest state.
 async fn status_webhook(
     State(app): State<Arc<App>>,
     RawQuery(query): RawQuery,
@@ -523,13 +668,15 @@ async fn status_webhook(
     body: Body,
 ) -> Result<Response, Refusal> {
     let form = authentic_form(&app, "/status", &query, &headers, body).await?;
-    call_ended(&app, &form, None)?;
+    call_ended(&app, &form, None, &Form::parse(b"")?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// The status callback of a call a campaign placed: besides the entry, a call that never
-/// reached the flow (busy, no answer, failed, canceled) is reported to the campaign's result
-/// webhook as not done, with that status as the reason.
+/// The status callback of a call a campaign placed: besides what any call's does, a call
+/// that never reached the flow (busy, no answer, failed, canceled) is reported — by the
+/// flow's own arms when the call was its first dial (a flow without a caller: the lead's
+/// values are in the callback's query), else to the campaign's result webhook as not done,
+/// with that status as the reason.
 async fn campaign_status_webhook(
     State(app): State<Arc<App>>,
     Path(name): Path<String>,
@@ -539,29 +686,29 @@ async fn campaign_status_webhook(
 ) -> Result<Response, Refusal> {
     let path = format!("/campaign/{name}/status");
     let form = authentic_form(&app, &path, &query, &headers, body).await?;
+    let query = Form::parse(query.as_deref().unwrap_or_default().as_bytes())?;
     let campaign = app.campaign(&name)?;
-    call_ended(&app, &form, Some((name.as_str(), campaign)))?;
+    call_ended(&app, &form, Some((name.as_str(), campaign)), &query).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-/// Notes the end of a call from a status callback, and for a campaign call that did not
-/// connect, reports it.
-fn call_ended(app: &App, form: &Form, campaign: Option<(&str, &Campaign)>) -> Result<(), Refusal> {
+/// Notes the end of a call from a status callback; runs `on hangup` for a call that hung up
+/// mid-flow, and reports a campaign call that did not connect.
+async fn call_ended(
+    app: &App,
+    form: &Form,
+    campaign: Option<(&str, &Campaign)>,
+    query: &Form,
+) -> Result<(), Refusal> {
     let call_sid = form.require("CallSid")?.to_string();
     let status = form.require("CallStatus")?.to_string();
-    let known = [
-        "queued",
-        "ringing",
-        "in-progress",
-        "completed",
-        "busy",
-        "failed",
-        "no-answer",
-        "canceled",
-    ];
-    if !known.contains(&status.as_str()) {
-        return Err(bad(format!("unknown CallStatus `{status}`")));
-    }
+    let unplaced = match status.as_str() {
+        "queued" | "ringing" | "in-progress" | "completed" => None,
+        "busy" => Some(Outcome::Busy),
+        "no-answer" => Some(Outcome::NoAnswer),
+        "failed" | "canceled" => Some(Outcome::Failed),
+        _ => return Err(bad(format!("unknown CallStatus `{status}`"))),
+    };
     let (party, ours, _) = parties(form)?;
     let duration = match form.get("CallDuration") {
         None => None,
@@ -574,20 +721,59 @@ fn call_ended(app: &App, form: &Form, campaign: Option<(&str, &Campaign)>) -> Re
         Some(d) => format!("{status}, {d} s"),
         None => status.clone(),
     };
-    let entry = |kind, body: String| Entry {
-        at_ms: now_ms(),
-        kind,
+    let at_ms = now_ms();
+    let now = at_ms / 1000;
+    let flow_name = campaign.map_or(String::new(), |(_, c)| c.flow.clone());
+    app.note(Entry {
+        at_ms,
+        kind: EntryKind::CallEnded,
         contact: party.to_string(),
         our_number: ours.to_string(),
-        flow: campaign.map_or(String::new(), |(_, c)| c.flow.clone()),
+        flow: flow_name,
         sid: call_sid.clone(),
         body: Some(body),
         url: None,
-    };
-    app.note(entry(EntryKind::CallEnded, body));
-    if campaign.is_some() && status != "completed" {
-        let call = entry(EntryKind::Report, String::new());
-        app.report(call, campaign, false, serde_json::json!({}), Some(&status));
+    });
+    match (unplaced, campaign) {
+        (None, _) if status == "completed" => {
+            let Some((name, s)) = app.kept(&call_sid, now).await? else {
+                return Ok(());
+            };
+            let flow = app.flow(&name)?;
+            let call = Call::new(at_ms, flow, &call_sid, s.caller(), s.called(), campaign);
+            let mut links = Sealer {
+                app,
+                flow: &flow.name,
+                path: "/status",
+                now,
+            };
+            let step = voice::turn(flow, Some(s), Input::Hangup, &mut links)
+                .map_err(|e| bad(e.to_string()))?;
+            run_turn(app, flow, &call, step, &mut links).await?;
+            app.forget(&call_sid, now).await;
+        }
+        (Some(outcome), Some((name, c))) => {
+            let flow = app.flow(&c.flow)?;
+            let call = Call::new(at_ms, flow, &call_sid, party, ours, campaign);
+            if flow.uses_caller() {
+                let entry = call.entry(EntryKind::Report, "");
+                app.report(entry, campaign, false, serde_json::json!({}), Some(&status));
+            } else {
+                // The flow's first dial: its own arm for the outcome says what to report.
+                let path = format!("/campaign/{name}");
+                let mut links = Sealer {
+                    app,
+                    flow: &flow.name,
+                    path: &path,
+                    now,
+                };
+                let input = start(flow, query, &call, outcome);
+                let step =
+                    voice::turn(flow, None, input, &mut links).map_err(|e| bad(e.to_string()))?;
+                run_turn(app, flow, &call, step, &mut links).await?;
+            }
+        }
+        _ => {}
     }
     Ok(())
 }

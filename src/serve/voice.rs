@@ -6,9 +6,11 @@
 //! Time is virtual, as in `ivrc test`: prompts take none, and the engine's timers are due
 //! against a clock kept in the state. A `<Gather>` waits until the next timer is due (its
 //! `timeout`); when Twilio reports no input, that timer fires. A pause becomes `<Pause>` and
-//! the turn goes on. Twilio runs one leg per document, so the flows served are those whose
-//! statements act on the caller, with `dial` answered straight into `bridge caller and LEG`
-//! (one `<Dial>`); `serve::capabilities` says what else is refused. This module does no I/O and
+//! the turn goes on. Twilio runs one leg per document: a call's documents speak to its own
+//! party (the caller, or the leg a flow without a caller dials first), and a dial followed by
+//! statements on the dialled party gets a `<Number url>` step whose documents speak to that
+//! party until the flow bridges it with the call, hangs it up or ends; `serve::capabilities`
+//! refuses flows that need anything else. This module does no I/O and
 //! reads no clock: the server seals the state and builds the URLs ([`Links`]), makes the HTTP
 //! request a `fetch` waits for ([`Step::Fetch`], then [`resume`]) and sends the text messages
 //! a turn asks for ([`Turn::sms`]).
@@ -36,6 +38,22 @@ pub struct CallState {
     now_ms: u64,
     /// Pending engine timers: when each is due.
     timers: Vec<(u64, TimerId)>,
+    /// The leg this Twilio call is: the caller, or the leg a flow without one dials first.
+    home: LegId,
+    /// The leg the documents of this state speak to: `home`, or a dialled party during its
+    /// `<Number url>` step (a request of that party's call, whose `ParentCallSid` is ours).
+    on: LegId,
+    /// For a flow that places its own calls: what became of the call Twilio placed, given
+    /// to the flow's first dial (then `None`).
+    first_dial: Option<Outcome>,
+    /// Turns taken so far: of a call's states, the latest has the most.
+    pub turn: u32,
+    /// A dialled party's step ended by hanging the party up, and the flow went on for the
+    /// call: its `<Dial>` action goes on from here, with these verbs first.
+    step_done: bool,
+    /// Verbs for the call's next document, made during a dialled party's step after it hung
+    /// the party up.
+    held: Vec<(ir::NodeId, Verb)>,
 }
 
 impl CallState {
@@ -47,6 +65,18 @@ impl CallState {
     /// The number that was called.
     pub fn called(&self) -> &str {
         &self.called
+    }
+
+    /// Whether the state's documents speak to a dialled party (its `<Number url>` step)
+    /// rather than to this Twilio call.
+    pub fn on_dialled_party(&self) -> bool {
+        self.on != self.home
+    }
+
+    /// Whether the call's next request will not carry this state in its URL: a dialled
+    /// party's step, or one that has just ended, goes on in the call's `<Dial>` action.
+    pub fn continues_elsewhere(&self) -> bool {
+        self.on != self.home || self.step_done
     }
 }
 
@@ -64,7 +94,13 @@ pub enum Input {
         called: String,
         /// The flow's parameters (from the webhook URL of a placed call), by name.
         params: Vec<(String, String)>,
+        /// For a flow without a caller (it places its own calls, the first one through the
+        /// REST API): what became of that call — answered for its webhook, how it failed
+        /// for the status callback of a call that never connected. Other flows ignore it.
+        first_dial: Outcome,
     },
+    /// The party of this Twilio call hung up (its status callback says `completed`).
+    Hangup,
     /// A `<Gather>` ended with keys (`Digits`).
     Digits(String),
     /// A `<Gather>` ended with speech (`SpeechResult`, `Confidence`).
@@ -95,6 +131,8 @@ pub trait Links {
 pub struct Turn {
     /// The TwiML document.
     pub twiml: String,
+    /// The call's state after the turn.
+    pub state: CallState,
     /// What the engine did, in order (for the call's record).
     pub log: Vec<Output>,
     /// Text messages to send (the call goes on without waiting for them).
@@ -127,7 +165,7 @@ pub struct PendingFetch {
 #[derive(Debug, Clone)]
 pub enum Step {
     /// The answer to the webhook.
-    Answer(Turn),
+    Answer(Box<Turn>),
     /// A fetch to make; then [`resume`] with its result.
     Fetch(Box<PendingFetch>),
 }
@@ -144,6 +182,10 @@ pub enum TurnError {
     /// `DialCallStatus` is not one Twilio sends.
     #[error("unknown DialCallStatus `{0}`")]
     DialStatus(String),
+    /// The flow acts on a party the document does not speak to (`serve::capabilities`
+    /// refuses such flows before the server starts).
+    #[error("the flow acts on a party this document does not speak to: {0}")]
+    OtherParty(String),
 }
 
 /// A flow's file path as the tail of its audio URL: each segment percent-encoded.
@@ -167,7 +209,7 @@ pub fn turn(
     };
     driver.audio_base = links.audio_base();
     driver.apply(input)?;
-    Ok(driver.finish(links))
+    driver.finish(links)
 }
 
 /// Goes on with a turn once its fetch has a result: the JSON answer, or why it failed.
@@ -187,7 +229,7 @@ pub fn resume(
         return Err(TurnError::Unexpected("a fetch result"));
     }
     driver.feed(Event::FetchDone { result });
-    Ok(driver.finish(links))
+    driver.finish(links)
 }
 
 /// Who the call is between, and Twilio's id of it.
@@ -201,6 +243,23 @@ struct Numbers {
 struct Driver<'f> {
     engine: Engine<'f>,
     ids: Numbers,
+    /// The leg this Twilio call is.
+    home: LegId,
+    /// The leg this document speaks to.
+    on: LegId,
+    /// What the flow's first dial is told (a flow without a caller), until it dials.
+    first_dial: Option<Outcome>,
+    /// This turn's number.
+    turn: u32,
+    /// The document ends by connecting its party to the call that dialled it.
+    connect: bool,
+    /// The step's party was hung up: verbs from then on are `held` for the call.
+    step_done: bool,
+    held: Vec<(ir::NodeId, Verb)>,
+    /// Something the flow did that this document cannot carry out.
+    other_party: Option<String>,
+    /// No document is played: the turn runs for a status callback.
+    detached: bool,
     now: u64,
     timers: Vec<(u64, TimerId)>,
     /// Verbs so far, each with the node that produced it.
@@ -224,13 +283,29 @@ impl<'f> Driver<'f> {
             called: s.called,
             caller: s.caller,
         };
-        Ok(Driver::new(engine, ids, s.now_ms, s.timers))
+        let mut driver = Driver::new(engine, ids, s.now_ms, s.timers);
+        driver.home = s.home;
+        driver.on = s.on;
+        driver.first_dial = s.first_dial;
+        driver.turn = s.turn.saturating_add(1);
+        driver.step_done = s.step_done;
+        driver.held = s.held;
+        Ok(driver)
     }
 
     fn new(engine: Engine<'f>, ids: Numbers, now: u64, timers: Vec<(u64, TimerId)>) -> Driver<'f> {
         Driver {
             engine,
             ids,
+            home: CALLER,
+            on: CALLER,
+            first_dial: None,
+            turn: 1,
+            connect: false,
+            step_done: false,
+            held: Vec::new(),
+            other_party: None,
+            detached: false,
             now,
             timers,
             verbs: Vec::new(),
@@ -250,6 +325,7 @@ impl<'f> Driver<'f> {
                 caller,
                 called,
                 params,
+                first_dial,
             } => {
                 if awaiting != Awaiting::Nothing || self.engine.ended() {
                     return Err(TurnError::Unexpected("a new call"));
@@ -260,13 +336,23 @@ impl<'f> Driver<'f> {
                     caller: caller.clone(),
                 };
                 self.first = true;
+                let has_caller = self.engine.flow().uses_caller();
+                if !has_caller {
+                    self.detached = first_dial != Outcome::Answered;
+                    self.first_dial = Some(first_dial);
+                }
                 self.feed(Event::Start {
-                    has_caller: true,
-                    caller: Some(caller),
+                    has_caller,
+                    caller: has_caller.then_some(caller),
                     called: Some(called),
                     call_id: call_sid,
                     params,
                 });
+            }
+            Input::Hangup => {
+                self.detached = true;
+                self.on = self.home;
+                self.feed(Event::Hangup { leg: self.home });
             }
             Input::Digits(digits) => {
                 let Awaiting::Keys(leg) = awaiting else {
@@ -320,6 +406,14 @@ impl<'f> Driver<'f> {
                 }
             }
             Input::NoInput => {
+                if awaiting == Awaiting::Dial(self.on) && self.on != self.home {
+                    // The first request of a dialled party's `<Number url>` step: it answered.
+                    self.feed(Event::DialResult {
+                        leg: self.on,
+                        outcome: Outcome::Answered,
+                    });
+                    return Ok(());
+                }
                 if !matches!(awaiting, Awaiting::Keys(_) | Awaiting::Speech(_)) {
                     return Err(TurnError::Unexpected("the end of a gather"));
                 }
@@ -332,9 +426,6 @@ impl<'f> Driver<'f> {
                 self.feed(Event::RecordDone { leg, url });
             }
             Input::DialStatus(status) => {
-                let Awaiting::Dial(leg) = awaiting else {
-                    return Err(TurnError::Unexpected("a dial status"));
-                };
                 let outcome = match status.as_str() {
                     "completed" | "answered" => Outcome::Answered,
                     "busy" => Outcome::Busy,
@@ -342,13 +433,66 @@ impl<'f> Driver<'f> {
                     "failed" | "canceled" => Outcome::Failed,
                     _ => return Err(TurnError::DialStatus(status)),
                 };
-                if outcome == Outcome::Answered {
-                    self.dialled = Some(leg);
+                // Back on this call; the state may be the last one of the dialled party's
+                // `<Number url>` step.
+                let party = std::mem::replace(&mut self.on, self.home);
+                if self.step_done {
+                    // The step hung its party up and the flow went on for this call.
+                    self.step_done = false;
+                    self.verbs = std::mem::take(&mut self.held);
+                    return Ok(());
                 }
-                self.feed(Event::DialResult { leg, outcome });
+                match awaiting {
+                    Awaiting::Dial(leg) => {
+                        if outcome == Outcome::Answered {
+                            self.dialled = Some(leg);
+                        }
+                        self.feed(Event::DialResult { leg, outcome });
+                    }
+                    _ if self.engine.ended() => {}
+                    // The step connected the parties and their bridge is over, or the party
+                    // hung up during its step.
+                    _ if party != self.home => self.feed(Event::Hangup { leg: party }),
+                    _ => return Err(TurnError::Unexpected("a dial status")),
+                }
             }
         }
         Ok(())
+    }
+
+    /// Where verbs go now: this document, or — once a dialled party's step has hung up its
+    /// party — the call's next document.
+    fn document(&mut self) -> &mut Vec<(ir::NodeId, Verb)> {
+        if self.step_done {
+            &mut self.held
+        } else {
+            &mut self.verbs
+        }
+    }
+
+    /// Notes that the flow did `what` on a party this document does not speak to.
+    fn not_here(&mut self, leg: LegId, what: &str) {
+        let name = self
+            .engine
+            .flow()
+            .legs
+            .get(leg.0 as usize)
+            .map_or("?", |l| l.name.as_str());
+        self.other_party
+            .get_or_insert_with(|| format!("{what} on `{name}`"));
+    }
+
+    /// A flow without a caller: its first dial is the call Twilio placed, which answered
+    /// (this is its webhook) or never connected (its status callback).
+    fn first_dial_placed(&mut self) {
+        if let (Some(outcome), Awaiting::Dial(leg)) =
+            (self.first_dial.clone(), self.engine.awaiting())
+        {
+            self.first_dial = None;
+            self.home = leg;
+            self.on = leg;
+            self.feed(Event::DialResult { leg, outcome });
+        }
     }
 
     /// Lets virtual time pass until the next engine timer and fires it.
@@ -377,13 +521,17 @@ impl<'f> Driver<'f> {
     fn carry_out(&mut self, out: &Output) -> Option<Event> {
         let node = out.node;
         match &out.command {
+            Command::Say { leg, .. } | Command::Play { leg, .. } if *leg != self.on => {
+                self.not_here(*leg, "a prompt");
+                Some(Event::PromptDone { leg: *leg })
+            }
             Command::Say {
                 leg,
                 text,
                 lang,
                 voice,
             } => {
-                self.verbs.push((
+                self.document().push((
                     node,
                     Verb::Say {
                         text: text.clone(),
@@ -402,7 +550,7 @@ impl<'f> Driver<'f> {
                     Audio::Record(_) => None,
                 };
                 if let Some(url) = url {
-                    self.verbs.push((node, Verb::Play { url }));
+                    self.document().push((node, Verb::Play { url }));
                 }
                 Some(Event::PromptDone { leg: *leg })
             }
@@ -428,31 +576,54 @@ impl<'f> Driver<'f> {
                 });
                 None
             }
+            Command::Transfer { leg, .. } if *leg != self.on => {
+                self.not_here(*leg, "a transfer");
+                None
+            }
             Command::Transfer { number, .. } => {
-                self.verbs.push((
+                self.document().push((
                     node,
                     Verb::Dial {
                         action: None,
                         caller_id: None,
                         timeout_secs: 30,
                         number: number.clone(),
+                        url: None,
                     },
                 ));
                 None
             }
             Command::Hangup { leg: None } | Command::End => {
-                if !matches!(self.verbs.last(), Some((_, Verb::Hangup))) {
-                    self.verbs.push((node, Verb::Hangup));
+                if !matches!(self.document().last(), Some((_, Verb::Hangup))) {
+                    self.document().push((node, Verb::Hangup));
                 }
                 None
             }
-            Command::Hangup { leg: Some(leg) } if *leg == CALLER => {
-                self.verbs.push((node, Verb::Hangup));
+            Command::Hangup { leg: Some(leg) } if *leg == self.on => {
+                self.document().push((node, Verb::Hangup));
+                if self.on != self.home {
+                    // The step is over; what follows is for the call, once Twilio asks its
+                    // `<Dial>` action how to go on.
+                    self.step_done = true;
+                    self.on = self.home;
+                }
                 None
             }
-            // A bridge right after `<Dial>` answered has happened and ended inside the dial.
             Command::Bridge { a, b } => {
-                let other = if *a == CALLER { *b } else { *a };
+                let other = match (*a == self.home, *b == self.home) {
+                    (true, _) => *b,
+                    (_, true) => *a,
+                    _ => {
+                        self.not_here(*a, "a bridge without this call");
+                        return None;
+                    }
+                };
+                if other == self.on {
+                    // The end of a `<Number url>` step that connects its party.
+                    self.connect = true;
+                    return None;
+                }
+                // A bridge right after `<Dial>` answered has happened and ended inside the dial.
                 (self.dialled == Some(other)).then_some(Event::Hangup { leg: other })
             }
             _ => None,
@@ -460,14 +631,18 @@ impl<'f> Driver<'f> {
     }
 
     /// Closes the document with what the engine waits for, after letting pauses pass.
-    fn finish(mut self, links: &mut dyn Links) -> Step {
-        while self.engine.awaiting() == Awaiting::Time {
+    fn finish(mut self, links: &mut dyn Links) -> Result<Step, TurnError> {
+        loop {
+            self.first_dial_placed();
+            if self.engine.awaiting() != Awaiting::Time {
+                break;
+            }
             let Some(at) = self.timers.iter().map(|(at, _)| *at).min() else {
                 break;
             };
             let seconds = at.saturating_sub(self.now).div_ceil(1000);
-            self.verbs
-                .push((self.engine.current().id, Verb::Pause { seconds }));
+            let node = self.engine.current().id;
+            self.document().push((node, Verb::Pause { seconds }));
             self.fire_next_timer();
         }
         if self.engine.awaiting() == Awaiting::Fetch {
@@ -488,16 +663,29 @@ impl<'f> Driver<'f> {
                 _ => None,
             });
             if let Some(request) = request {
-                return Step::Fetch(Box::new(PendingFetch {
+                return Ok(Step::Fetch(Box::new(PendingFetch {
                     request,
                     state: self.state(),
                     verbs: self.verbs,
                     log: self.log,
                     sms: self.sms,
-                }));
+                })));
             }
         }
         let closing = match self.engine.awaiting() {
+            // The call's next document says what comes next, not this step's.
+            _ if self.detached || self.step_done => None,
+            Awaiting::Keys(leg) | Awaiting::Speech(leg) | Awaiting::Record(leg)
+                if leg != self.on =>
+            {
+                self.not_here(leg, "input");
+                None
+            }
+            Awaiting::Dial(leg) if self.on != self.home => {
+                self.not_here(leg, "a dial (a `<Number url>` step cannot dial)");
+                None
+            }
+            Awaiting::Bridge(..) if self.connect => Some(Vec::new()),
             Awaiting::Keys(_) | Awaiting::Speech(_) => Some(self.gather(links)),
             Awaiting::Record(_) => {
                 let record = self.log.iter().rev().find_map(|o| match &o.command {
@@ -514,7 +702,7 @@ impl<'f> Driver<'f> {
                     }]
                 })
             }
-            Awaiting::Dial(_) => {
+            Awaiting::Dial(leg) => {
                 let dial = self.log.iter().rev().find_map(|o| match &o.command {
                     Command::Dial {
                         number,
@@ -524,17 +712,31 @@ impl<'f> Driver<'f> {
                     } => Some((number.clone(), caller_id.clone(), *timeout_ms)),
                     _ => None,
                 });
+                // Statements on the party before it is bridged with this call run as its
+                // `<Number url>` step, on its own call.
+                let step =
+                    (!answered_into_bridge(self.engine.flow(), self.engine.current(), self.home))
+                        .then(|| {
+                            let mut s = self.state();
+                            s.on = leg;
+                            links.next(&s)
+                        });
                 dial.map(|(number, caller_id, timeout_ms)| {
                     vec![Verb::Dial {
                         action: Some(links.next(&self.state())),
                         caller_id,
                         timeout_secs: timeout_ms.div_ceil(1000),
                         number,
+                        url: step,
                     }]
                 })
             }
             _ => None,
         };
+        if let (Some(problem), false) = (&self.other_party, self.detached) {
+            return Err(TurnError::OtherParty(problem.clone()));
+        }
+        let state = self.state();
         let mut verbs: Vec<Verb> = self.verbs.into_iter().map(|(_, v)| v).collect();
         match closing {
             Some(mut c) => verbs.append(&mut c),
@@ -553,11 +755,12 @@ impl<'f> Driver<'f> {
         if self.first && !answered && verbs == [Verb::Hangup] {
             verbs = vec![Verb::Reject];
         }
-        Step::Answer(Turn {
+        Ok(Step::Answer(Box::new(Turn {
             twiml: twiml::voice_response(&verbs),
+            state,
             log: self.log,
             sms: self.sms,
-        })
+        })))
     }
 
     /// How many of the last verbs the node produced (its prompt).
@@ -651,6 +854,25 @@ impl<'f> Driver<'f> {
             snapshot: self.engine.snapshot(),
             now_ms: self.now,
             timers: self.timers.clone(),
+            home: self.home,
+            on: self.on,
+            first_dial: self.first_dial.clone(),
+            turn: self.turn,
+            step_done: self.step_done,
+            held: self.held.clone(),
         }
     }
+}
+
+/// Whether a dial's `answered` edge goes straight to bridging `home` with the dialled leg,
+/// which one `<Dial>` does by itself (no `<Number url>` step).
+pub fn answered_into_bridge(flow: &ir::Flow, dial: &ir::Node, home: LegId) -> bool {
+    let Op::Dial { leg, .. } = &dial.op else {
+        return false;
+    };
+    dial.edge(&Outcome::Answered)
+        .and_then(|to| flow.nodes.get(to.0 as usize))
+        .is_some_and(|n| {
+            matches!(n.op, Op::Bridge { a, b, .. } if (a, b) == (home, *leg) || (a, b) == (*leg, home))
+        })
 }

@@ -14,41 +14,6 @@ use crate::engine::{Command, Engine, Event, Output, TimerId};
 use crate::ir::{self, LegId, Outcome};
 use std::collections::{BTreeMap, VecDeque};
 
-/// Whether any statement of the flow acts on, or reads, the caller leg.
-pub fn uses_caller(flow: &ir::Flow) -> bool {
-    let caller = LegId(0);
-    flow.nodes.iter().any(|n| match &n.op {
-        ir::Op::Answer { leg }
-        | ir::Op::Say { leg, .. }
-        | ir::Op::Play { leg, .. }
-        | ir::Op::Collect { leg, .. }
-        | ir::Op::Menu { leg, .. }
-        | ir::Op::Listen { leg, .. }
-        | ir::Op::Transfer { leg, .. }
-        | ir::Op::Record { leg, .. }
-        | ir::Op::Block { leg } => *leg == caller,
-        ir::Op::Bridge { a, b, .. } => *a == caller || *b == caller,
-        ir::Op::Hangup { leg } => *leg == Some(caller),
-        ir::Op::Sms { to, .. } => reads_caller(to),
-        _ => false,
-    })
-}
-
-/// Whether an expression reads the caller's number.
-fn reads_caller(e: &ir::Expr) -> bool {
-    match e {
-        ir::Expr::LegNumber { leg } => *leg == LegId(0),
-        ir::Expr::Field { base, .. } => reads_caller(base),
-        ir::Expr::Call { arg, .. } | ir::Expr::Unary { arg, .. } => reads_caller(arg),
-        ir::Expr::Binary { lhs, rhs, .. } => reads_caller(lhs) || reads_caller(rhs),
-        ir::Expr::Text { template } => template
-            .parts
-            .iter()
-            .any(|p| matches!(p, ir::TemplatePart::Value(v) if reads_caller(v))),
-        _ => false,
-    }
-}
-
 /// The most events handled at one virtual instant before the call is declared stuck.
 pub const MAX_EVENTS_AT_ONCE: usize = 100_000;
 
@@ -167,7 +132,7 @@ impl<'f> VirtualCall<'f> {
     /// Starts a call from `caller`, with parameter values. A flow that never acts on its
     /// caller leg places its own calls (a campaign without `dial`), so it starts without one.
     pub fn start_call(&mut self, caller: Option<String>, params: Vec<(String, String)>) {
-        let has_caller = uses_caller(self.flow());
+        let has_caller = self.flow().uses_caller();
         self.feed(Event::Start {
             has_caller,
             caller,

@@ -108,3 +108,70 @@ fn campaign_call_requests_start_calls_the_server_runs() {
         assert!(doc.contains("voice=\"Polly.Maxim\""), "{doc}");
     }
 }
+
+/// The Voximplant seed's callback campaign on Twilio: the flow has no caller, so the call
+/// requested for each lead is its first dial (the operator), with the dial's ring time and
+/// caller id. Twilio fetching `Url` gets the operator's prompt; a busy operator's status
+/// callback (with the lead's values in its URL) runs the flow's own arm for it.
+#[test]
+fn a_flow_that_dials_first_is_requested_as_its_first_dial() {
+    let server = serve(&["examples/callback.ivr"], &[("TWILIO_AUTH_TOKEN", TOKEN)]);
+    let (run, dir) = build_twiml("examples/callback.ivr", &server.base, "callback");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let calls: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("shop_callback.calls.json")).expect("calls file"),
+    )
+    .expect("JSON");
+    let list = calls["calls"].as_array().expect("calls");
+    assert_eq!(list.len(), 2, "{calls}");
+    for (n, call) in list.iter().enumerate() {
+        assert_eq!(call["To"], "+74950000000");
+        assert_eq!(call["From"], "+74950000001");
+        assert_eq!(call["Timeout"], 30);
+        let url = call["Url"].as_str().expect("Url");
+        let status_url = call["StatusCallback"].as_str().expect("StatusCallback");
+        assert_eq!(
+            status_url.split_once('?').map(|(_, q)| q),
+            url.split_once('?').map(|(_, q)| q),
+            "the status callback carries the lead's values"
+        );
+        let sid = format!("CA{n:032}");
+        let form = [
+            ("CallSid", sid.as_str()),
+            ("From", "+74950000001"),
+            ("To", "+74950000000"),
+            ("Direction", "outbound-api"),
+        ];
+        let (status, doc) = signed_post(&agent(), &server, url, &form);
+        assert_eq!(status, 200, "{url}: {doc}");
+        assert!(doc.contains("<Gather input=\"speech\""), "{doc}");
+        assert!(doc.contains("хочет купить"), "{doc}");
+        let busy = [
+            ("CallSid", "CA-busy"),
+            ("CallStatus", "busy"),
+            ("From", "+74950000001"),
+            ("To", "+74950000000"),
+            ("Direction", "outbound-api"),
+        ];
+        let (status, body) = signed_post(&agent(), &server, status_url, &busy);
+        assert_eq!(status, 204, "{status_url}: {body}");
+    }
+    let run = super::entries_when(
+        &[
+            "entries",
+            "--contact",
+            "+74950000000",
+            "--store",
+            &server.store.display().to_string(),
+            "--format",
+            "json",
+        ],
+        |out| out.matches("оператор недоступен").count() >= 2,
+    );
+    assert_eq!(
+        run.stdout.matches("оператор недоступен").count(),
+        2,
+        "{}",
+        run.stdout
+    );
+}

@@ -143,13 +143,29 @@ fn answer(r: Result<ureq::Response, ureq::Error>, url: &str) -> (u16, String) {
     }
 }
 
-/// The engine's `report` for a test's inputs, in words.
-fn engine_report(program: &ir::Program, test: &ir::Test) -> Option<String> {
+/// The engine's `report`s for a test's inputs, as the server writes them
+/// (`{"ok", "data", "reason"}`).
+fn engine_report_values(program: &ir::Program, test: &ir::Test) -> Vec<serde_json::Value> {
+    let call = ivrc::testing::play_inputs(program, test)
+        .unwrap_or_else(|f| panic!("test \"{}\": {} ({})", test.name, f.expected, f.actual));
+    call.log
+        .iter()
+        .filter_map(|l| match &l.output.command {
+            ivrc::engine::Command::Report { ok, data, reason } => {
+                let data: serde_json::Map<String, serde_json::Value> =
+                    data.iter().cloned().collect();
+                Some(serde_json::json!({ "ok": ok, "data": data, "reason": reason }))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The engine's `report`s for a test's inputs, in words.
+fn engine_reports(program: &ir::Program, test: &ir::Test) -> Vec<String> {
     common::engine_lines(program, test, |c| {
         matches!(c, ivrc::engine::Command::Report { .. })
     })
-    .into_iter()
-    .next()
 }
 
 /// What the engine does for the same inputs, in the walker's words: what a TwiML call leg
@@ -223,7 +239,7 @@ fn timeline_of_the_talkdesk_customer(server: &Server) {
         "--format",
         "json",
     ];
-    let run = entries_when(&args, |out| out.matches("\"kind\"").count() >= 5);
+    let run = entries_when(&args, |out| out.matches("\"kind\"").count() >= 7);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let entries: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON entries");
     let seen: Vec<(String, String)> = entries
@@ -248,7 +264,9 @@ fn timeline_of_the_talkdesk_customer(server: &Server) {
             "sms_out",
             "Sorry we missed your call. We will call you back soon.",
         ),
+        ("call_ended", "completed"),
         ("call", ""),
+        ("call_ended", "completed"),
     ];
     assert_eq!(
         seen,
@@ -308,6 +326,35 @@ fn results_reach_the_webhook(mock: &Mock, report: Option<String>) {
             reason
         );
     }
+}
+
+/// The `report` entries of call `n` (whose party is `contact`) are what the engine reported
+/// (waiting up to 5 s for the server's writer thread):
+/// made in whichever request ran them — a party's step, the `<Dial>` action, the status
+/// callback of a call that never connected, or of one that hung up (`on hangup`).
+fn reports_are_the_engines(
+    server: &Server,
+    contact: &str,
+    n: usize,
+    expected: Vec<serde_json::Value>,
+) {
+    let sid = format!("CA{n:032}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let reports = loop {
+        let store = ivrc::store::Store::open(&server.store).expect("the entries store");
+        let reports: Vec<serde_json::Value> = store
+            .timeline(contact)
+            .expect("a timeline")
+            .into_iter()
+            .filter(|e| e.sid == sid && e.kind == ivrc::store::EntryKind::Report)
+            .map(|e| serde_json::from_str(e.body.as_deref().unwrap_or_default()).expect("JSON"))
+            .collect();
+        if reports.len() >= expected.len() || std::time::Instant::now() > deadline {
+            break reports;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(reports, expected, "call {sid}");
 }
 
 /// A campaign call that never reached the flow — busy (the status callback says so) or
@@ -401,6 +448,7 @@ fn servable_files() -> Vec<String> {
         "examples/sum.test.ivr".to_string(),
         "examples/sms_reply.test.ivr".to_string(),
         "examples/robocall.test.ivr".to_string(),
+        "examples/callback.test.ivr".to_string(),
     ];
     files.extend(ivr_files("tests/fixtures/twilio"));
     files
@@ -410,6 +458,7 @@ fn servable_files() -> Vec<String> {
 fn served_calls_do_what_the_engine_does() {
     let mut compared = 0;
     let mut checks = 0;
+    let mut reports = 0;
     let mut docs = Vec::new();
     // The CRM of tests/fixtures/twilio/crm.ivr and Twilio's REST API.
     let mock = Mock::start(CRM_PORT);
@@ -428,36 +477,78 @@ fn served_calls_do_what_the_engine_does() {
         for (n, test) in program.tests.iter().enumerate() {
             // A flow whose campaign dials the lead runs as a call placed through the REST
             // API, its parameters in the webhook URL: at the campaign's webhook when its
-            // results go to the mock (not to a host outside), else at the flow's.
+            // results go to the mock (not to a host outside), else at the flow's. A flow
+            // without a caller runs as the call placed for its first dial, at its campaign's.
+            let flow = program
+                .flows
+                .iter()
+                .find(|f| f.name == test.flow)
+                .expect("the test's flow");
+            let dials_first = !flow.uses_caller();
+            let params: Vec<(String, String)> = test
+                .params
+                .iter()
+                .map(|(k, v)| (k.clone(), literal(v)))
+                .collect();
             let placed = program
                 .campaigns
                 .iter()
-                .find(|c| c.flow == test.flow && c.dial.is_some())
+                .find(|c| c.flow == test.flow && (c.dial.is_some() || dials_first))
                 .map(|c| {
                     let to_mock = c
                         .result_webhook
                         .as_deref()
                         .is_none_or(|u| u.starts_with(&mock.base));
+                    let first_dial = dials_first.then(|| {
+                        match ivrc::engine::Engine::first_dial(flow, params.clone()) {
+                            Some(ivrc::engine::Command::Dial {
+                                number, timeout_ms, ..
+                            }) => (number, timeout_ms),
+                            other => panic!("{file}: no first dial: {other:?}"),
+                        }
+                    });
                     Placed {
-                        path: if to_mock {
+                        path: if to_mock || dials_first {
                             format!("/campaign/{}", c.name)
                         } else {
                             format!("/voice/{}", c.flow)
                         },
-                        params: test
-                            .params
-                            .iter()
-                            .map(|(k, v)| (k.clone(), literal(v)))
-                            .collect(),
+                        params: params.clone(),
+                        first_dial,
                     }
                 });
             let (served, served_docs) = walk(&server, &mock, &test.flow, test, placed.as_ref(), n);
-            if placed
-                .as_ref()
-                .is_some_and(|p| p.path.starts_with("/campaign/"))
+            let texted = matches!(
+                test.steps.first().map(|s| &s.kind),
+                Some(ir::TestStepKind::ReceiveSms { .. })
+            );
+            if !texted {
+                // The party of the call: the number its first dial called, else the caller
+                // (or the lead a campaign called).
+                let party = match placed.as_ref().and_then(|p| p.first_dial.as_ref()) {
+                    Some((number, _)) => number.clone(),
+                    None => test.from.clone().unwrap_or_else(|| "+79990000000".into()),
+                };
+                let expected = engine_report_values(&program, test);
+                reports_are_the_engines(&server, &party, n, expected);
+                reports += 1;
+            }
+            let posts_results = program.campaigns.iter().any(|c| {
+                c.flow == test.flow
+                    && c.result_webhook
+                        .as_deref()
+                        .is_some_and(|u| u.starts_with(&mock.base))
+            });
+            if posts_results
+                && placed
+                    .as_ref()
+                    .is_some_and(|p| p.path.starts_with("/campaign/"))
             {
-                results_reach_the_webhook(&mock, engine_report(&program, test));
+                results_reach_the_webhook(&mock, engine_reports(&program, test).into_iter().next());
                 checks += 1;
+            }
+            if std::env::var_os("IVRC_SHOW_WALKS").is_some() {
+                eprintln!("{file}: {}\n  {}", test.name, served.join("\n  "));
             }
             docs.extend(served_docs);
             let engine = engine_transcript(&program, test);
@@ -495,12 +586,25 @@ fn served_calls_do_what_the_engine_does() {
         checks += 1;
     }
     assert!(compared >= 20, "only {compared} tests were compared");
+    assert!(
+        reports >= 20,
+        "the reports of only {reports} calls were compared"
+    );
     // The CRM, the two campaign results, the timeline, the reports and the unreached leads.
     assert!(checks >= 6, "only {checks} of the side checks ran");
     assert!(
         docs.len() >= 30,
         "only {} documents were served",
         docs.len()
+    );
+    // Dialled parties' steps (the callback flow's operator and client, the agent's whisper)
+    // were served and ended both ways: connecting the parties, and hanging the party up.
+    let steps = docs.iter().filter(|d| d.contains("<Number url=")).count();
+    assert!(steps >= 6, "only {steps} dials with a <Number url> step");
+    assert!(
+        docs.iter()
+            .any(|d| d.contains("<Response/>") || d.contains("<Response></Response>")),
+        "no step connected its party"
     );
     same_as_the_twilio_library(&docs, "served");
 }
@@ -509,7 +613,7 @@ fn served_calls_do_what_the_engine_does() {
 fn flows_the_server_cannot_run_are_refused_before_it_starts() {
     let run = ivrc(&[
         "serve",
-        "examples/callback.ivr",
+        "tests/fixtures/twilio_refused/parties.ivr",
         "--listen",
         "127.0.0.1:0",
         "--format",
@@ -525,6 +629,19 @@ fn flows_the_server_cannot_run_are_refused_before_it_starts() {
             .all(|c| *c == "ivrc::codegen::unsupported_by_target"),
         "{codes:?}"
     );
+    // One refusal per flow, each naming what no document of the moment can carry out.
+    for construct in [
+        "`say` on `caller` while the document speaks to `agent`",
+        "`dial` during the `<Number url>` step of `agent`",
+        "`say` in `on hangup`",
+    ] {
+        assert!(
+            run.stderr.contains(construct),
+            "{construct}: {}",
+            run.stderr
+        );
+    }
+    assert_eq!(codes.len(), 3, "{}", run.stderr);
 }
 
 #[test]
@@ -782,4 +899,41 @@ fn a_slow_client_gets_a_408_and_others_are_served_meanwhile() {
     let _ = slow.read_to_end(&mut answer);
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+}
+
+/// A dialled party's `<Number url>` step is a request of that party's call: it is served only
+/// with the `ParentCallSid` of the call whose state it carries.
+#[test]
+fn a_dialled_partys_step_is_served_only_for_the_call_that_dialled() {
+    let server = serve(&["tests/fixtures/twilio/whisper.ivr"], &[]);
+    let agent = agent();
+    let start = [
+        ("CallSid", "CA1"),
+        ("From", "+15005550010"),
+        ("To", "+15005550006"),
+    ];
+    let (status, doc) = post(&agent, &format!("{}/voice/whisper", server.base), &start);
+    assert_eq!(status, 200, "{doc}");
+    let step = roxmltree::Document::parse(&doc)
+        .ok()
+        .and_then(|d| {
+            d.descendants()
+                .find(|n| n.has_tag_name("Number"))
+                .and_then(|n| n.attribute("url").map(str::to_string))
+        })
+        .expect("a <Number url> step");
+    let answered = |parent: Option<&str>| {
+        let mut form = vec![("CallSid", "CA1D"), ("To", "+15005550001")];
+        form.extend(parent.map(|p| ("ParentCallSid", p)));
+        post(&agent, &step, &form)
+    };
+    assert_eq!(answered(None).0, 400);
+    assert_eq!(answered(Some("CA2")).0, 400);
+    let (status, doc) = answered(Some("CA1"));
+    assert_eq!(status, 200, "{doc}");
+    assert!(
+        doc.contains("A customer is calling from +15005550010"),
+        "{doc}"
+    );
+    assert!(doc.contains("<Gather input=\"dtmf\""), "{doc}");
 }

@@ -1,16 +1,24 @@
-//! A caller and Twilio in one: walks the TwiML `ivrc serve` answers with the way Twilio runs
-//! it — `<Gather>` with `numDigits`, `finishOnKey`, `timeout` and the fall-through
-//! `<Redirect>`, `<Record>` with its key and length, `<Dial>` with its action and ring time,
-//! `<Redirect>`, `<Hangup>` — and feeds it the inputs of a `test` block in virtual time.
+//! The parties of a call and Twilio in one: walks the TwiML `ivrc serve` answers with the
+//! way Twilio runs it — `<Gather>` with `numDigits`, `finishOnKey`, `timeout` and the
+//! fall-through `<Redirect>`, `<Record>` with its key and length, `<Dial>` with its action and
+//! ring time, a `<Number url>` step run on the dialled party's own call (ending it connects
+//! the parties, `<Hangup>` drops the party), `<Redirect>`, `<Hangup>` — feeds it the inputs
+//! of a `test` block in virtual time, and posts the call's status callback when it ends. A
+//! flow that places its own calls starts as the call Twilio places for its first dial.
 
 use super::mock::{percent_decode, Mock};
 use super::{agent, signed_post, Server};
 use ivrc::codegen::twiml::build::percent_encode;
 use ivrc::ir::{self, TestStepKind};
 
-/// What the walker waits in, as Twilio would.
+/// What a party's call waits in, as Twilio would.
 enum Pending {
     Nothing,
+    /// The call Twilio places for a flow's first dial rings (a flow without a caller).
+    Placed {
+        timeout_ms: u64,
+        elapsed: u64,
+    },
     Gather {
         action: String,
         redirect: Option<String>,
@@ -31,6 +39,9 @@ enum Pending {
         action: String,
         timeout_ms: u64,
         elapsed: u64,
+        number: String,
+        /// The `<Number url>` step run on the dialled party's call when it answers.
+        step: Option<String>,
         bridged: Option<String>,
     },
 }
@@ -42,20 +53,48 @@ pub struct Placed {
     pub path: String,
     /// The lead's values.
     pub params: Vec<(String, String)>,
+    /// For a flow without a caller, the number its first dial calls (the call placed) and
+    /// its ring time.
+    pub first_dial: Option<(String, u64)>,
 }
 
-/// A caller's phone and Twilio, for one call.
+/// Whose call a document runs on.
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    /// The call the webhooks started.
+    Main,
+    /// A dialled party's call during its `<Number url>` step.
+    Dialled,
+}
+
+/// One party's call.
+struct Party {
+    sid: String,
+    /// The party's leg in the flow.
+    leg: String,
+    pending: Pending,
+}
+
+/// The parties' phones and Twilio, for one call.
 struct Walker<'a> {
     agent: ureq::Agent,
     server: &'a Server,
-    call_sid: String,
+    main: Party,
+    dialled: Option<Party>,
+    /// Where the main call's status callback goes.
+    status: String,
+    /// The main call's webhook and its number, for a call Twilio places.
+    placed: Option<(String, String)>,
+    /// The caller's number, for an inbound call.
+    caller: String,
     out: Vec<String>,
-    pending: Pending,
     ended: bool,
     recordings: u32,
     /// Every document the server answered.
     docs: Vec<String>,
 }
+
+const OURS: &str = "+70000000000";
 
 impl Walker<'_> {
     /// Action URLs are absolute (the server has a base URL); entry paths are not.
@@ -67,43 +106,56 @@ impl Walker<'_> {
         }
     }
 
-    fn request(&mut self, path: &str, extra: &[(&str, &str)]) {
-        let mut form = vec![("CallSid", self.call_sid.as_str()), ("AccountSid", "AC1")];
+    fn party(&mut self, side: Side) -> &mut Party {
+        match (side, &mut self.dialled) {
+            (Side::Dialled, Some(d)) => d,
+            _ => &mut self.main,
+        }
+    }
+
+    fn request(&mut self, side: Side, path: &str, extra: &[(&str, &str)]) {
+        let sid = self.party(side).sid.clone();
+        let mut form = vec![("CallSid", sid.as_str()), ("AccountSid", "AC1")];
+        let parent = self.main.sid.clone();
+        if side == Side::Dialled {
+            form.push(("ParentCallSid", parent.as_str()));
+        }
         form.extend_from_slice(extra);
         let url = self.url(path);
         let (status, body) = signed_post(&self.agent, self.server, &url, &form);
         assert_eq!(status, 200, "{path}: {body}");
-        self.pending = Pending::Nothing;
+        self.party(side).pending = Pending::Nothing;
         self.docs.push(body.clone());
-        self.run(&body);
+        self.run(side, &body);
     }
 
-    /// Carries out a document until it waits or ends.
-    fn run(&mut self, xml: &str) {
+    /// Carries out a document on a party's call until it waits or ends.
+    fn run(&mut self, side: Side, xml: &str) {
         let doc =
             roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("bad XML ({e}): {xml}"));
         let root = doc.root_element();
         assert_eq!(root.tag_name().name(), "Response");
+        let leg = self.party(side).leg.clone();
         let verbs: Vec<roxmltree::Node> = root.children().filter(|n| n.is_element()).collect();
         for (i, v) in verbs.iter().enumerate() {
             let text = v.text().unwrap_or_default().to_string();
             let attr = |name: &str| v.attribute(name).unwrap_or_default().to_string();
             let secs = |name: &str| attr(name).parse::<u64>().expect("seconds") * 1000;
             match v.tag_name().name() {
-                "Say" => self.out.push(format!("say to caller \"{text}\"")),
+                "Say" => self.out.push(format!("say to {leg} \"{text}\"")),
                 "Play" => {
                     let shown = self.audio(&text);
-                    self.out.push(format!("play to caller \"{shown}\""));
+                    self.out.push(format!("play to {leg} \"{shown}\""));
                 }
                 "Pause" => {}
                 "Gather" => {
                     for p in v.children().filter(|n| n.is_element()) {
                         let t = p.text().unwrap_or_default();
                         match p.tag_name().name() {
-                            "Say" => self.out.push(format!("say to caller \"{t}\"")),
+                            "Say" => self.out.push(format!("say to {leg} \"{t}\"")),
                             "Play" => {
                                 let shown = self.audio(t);
-                                self.out.push(format!("play to caller \"{shown}\""));
+                                self.out.push(format!("play to {leg} \"{shown}\""));
                             }
                             "Pause" => {}
                             other => panic!("<{other}> inside <Gather>"),
@@ -114,7 +166,7 @@ impl Walker<'_> {
                         .filter(|n| n.tag_name().name() == "Redirect")
                         .and_then(|n| n.text())
                         .map(str::to_string);
-                    self.pending = Pending::Gather {
+                    self.party(side).pending = Pending::Gather {
                         action: attr("action"),
                         redirect,
                         speech: attr("input") == "speech",
@@ -129,7 +181,7 @@ impl Walker<'_> {
                     return;
                 }
                 "Record" => {
-                    self.pending = Pending::Record {
+                    self.party(side).pending = Pending::Record {
                         action: attr("action"),
                         max_ms: secs("maxLength"),
                         finish: attr("finishOnKey"),
@@ -138,43 +190,78 @@ impl Walker<'_> {
                     return;
                 }
                 "Dial" => {
-                    let number = v
-                        .children()
-                        .find(|n| n.tag_name().name() == "Number")
+                    assert!(side == Side::Main, "<Dial> in a <Number url> step: {xml}");
+                    let number_noun = v.children().find(|n| n.tag_name().name() == "Number");
+                    let number = number_noun
                         .and_then(|n| n.text())
                         .unwrap_or_default()
                         .to_string();
+                    let step = number_noun
+                        .and_then(|n| n.attribute("url"))
+                        .map(str::to_string);
                     match v.attribute("action") {
                         Some(action) => {
                             self.out.push(format!("dial {number}"));
-                            self.pending = Pending::Dial {
+                            self.main.pending = Pending::Dial {
                                 action: action.to_string(),
                                 timeout_ms: secs("timeout"),
                                 elapsed: 0,
+                                number,
+                                step,
                                 bridged: None,
                             };
                             return;
                         }
                         // Without an action the call is handed over for good.
                         None => {
-                            self.out.push(format!("transfer caller to {number}"));
+                            self.out.push(format!("transfer {leg} to {number}"));
                             self.end();
                             return;
                         }
                     }
                 }
                 "Redirect" => {
-                    self.request(&text, &[]);
+                    self.request(side, &text, &[]);
                     return;
                 }
                 "Hangup" | "Reject" => {
-                    self.end();
+                    self.hung_up(side);
                     return;
                 }
                 other => panic!("unexpected verb <{other}>"),
             }
         }
-        self.end();
+        match side {
+            Side::Main => self.end(),
+            // A step that runs out connects its party with the call.
+            Side::Dialled => {
+                let Some(d) = self.dialled.take() else { return };
+                self.out
+                    .push(format!("bridge {} and {}", self.main.leg, d.leg));
+                if let Pending::Dial { bridged, .. } = &mut self.main.pending {
+                    *bridged = Some(d.leg);
+                }
+            }
+        }
+    }
+
+    /// A party's call ends: the main call's end, or the dialled party leaving its step, after
+    /// which Twilio asks the main call's `<Dial>` action how to go on.
+    fn hung_up(&mut self, side: Side) {
+        match side {
+            Side::Main => self.end(),
+            Side::Dialled => {
+                let Some(d) = self.dialled.take() else { return };
+                if let Pending::Dial { action, .. } = &self.main.pending {
+                    let a = action.clone();
+                    self.request(
+                        Side::Main,
+                        &a,
+                        &[("DialCallStatus", "completed"), ("DialCallSid", &d.sid)],
+                    );
+                }
+            }
+        }
     }
 
     /// A file the server serves (`…/audio/FLOW/PATH`) is fetched like Twilio would and
@@ -192,49 +279,105 @@ impl Walker<'_> {
         percent_decode(file)
     }
 
+    /// The main call ends: Twilio posts its status callback (which runs `on hangup` when the
+    /// flow was still going).
     fn end(&mut self) {
-        if !self.ended {
-            self.out.push("end of the call".into());
-            self.ended = true;
+        self.finish("completed");
+    }
+
+    fn finish(&mut self, status: &str) {
+        if self.ended {
+            return;
         }
-        self.pending = Pending::Nothing;
+        self.ended = true;
+        self.main.pending = Pending::Nothing;
+        self.dialled = None;
+        let sid = self.main.sid.clone();
+        let (party, direction) = match &self.placed {
+            Some((_, number)) => (number.clone(), "outbound-api"),
+            None => (self.caller.clone(), "inbound"),
+        };
+        let (from, to) = if direction == "inbound" {
+            (party.as_str(), OURS)
+        } else {
+            (OURS, party.as_str())
+        };
+        let url = self.url(&self.status.clone());
+        let form = [
+            ("CallSid", sid.as_str()),
+            ("CallStatus", status),
+            ("From", from),
+            ("To", to),
+            ("Direction", direction),
+        ];
+        let (code, body) = signed_post(&self.agent, self.server, &url, &form);
+        assert_eq!(code, 204, "{url}: {body}");
+        self.out.push("end of the call".into());
     }
 
     /// An inbound call from `from`, or — with `placed` parameters — a call placed through
-    /// the REST API to `from` as a campaign lead, the parameters in the webhook URL.
+    /// the REST API to `from` as a campaign lead (or to the first number a flow without a
+    /// caller dials), the parameters in the webhook URL.
     fn start(&mut self, flow: &str, from: &str, placed: Option<&Placed>) {
-        match placed {
-            None => self.request(
+        let Some(placed) = placed else {
+            self.caller = from.to_string();
+            self.request(
+                Side::Main,
                 &format!("/voice/{flow}"),
-                &[
-                    ("From", from),
-                    ("To", "+70000000000"),
-                    ("CallStatus", "ringing"),
-                ],
-            ),
-            Some(placed) => {
-                let query: Vec<String> = placed
-                    .params
-                    .iter()
-                    .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
-                    .collect();
+                &[("From", from), ("To", OURS), ("CallStatus", "ringing")],
+            );
+            return;
+        };
+        let query: Vec<String> = placed
+            .params
+            .iter()
+            .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
+            .collect();
+        let query = query.join("&");
+        let url = format!("{}?{query}", placed.path);
+        match &placed.first_dial {
+            None => {
+                self.placed = Some((url.clone(), from.to_string()));
+                self.status = match placed.path.strip_prefix("/campaign/") {
+                    Some(_) => format!("{}/status", placed.path),
+                    None => "/status".into(),
+                };
                 self.request(
-                    &format!("{}?{}", placed.path, query.join("&")),
+                    Side::Main,
+                    &url,
                     &[
-                        ("From", "+70000000000"),
+                        ("From", OURS),
                         ("To", from),
                         ("Direction", "outbound-api"),
                         ("CallStatus", "in-progress"),
                     ],
                 );
             }
+            Some((number, timeout_ms)) => {
+                self.placed = Some((url, number.clone()));
+                self.status = format!("{}/status?{query}", placed.path);
+                self.out.push(format!("dial {number}"));
+                self.main.pending = Pending::Placed {
+                    timeout_ms: *timeout_ms,
+                    elapsed: 0,
+                };
+            }
         }
     }
 
-    fn press(&mut self, keys: &str) {
+    /// The side a step names its leg for: the dialled party's during its step, else the main
+    /// call's.
+    fn side_of(&self, leg: Option<&str>) -> Side {
+        match (&self.dialled, leg) {
+            (Some(d), Some(l)) if d.leg == l => Side::Dialled,
+            _ => Side::Main,
+        }
+    }
+
+    fn press(&mut self, side: Side, keys: &str) {
         for key in keys.chars() {
             let key = key.to_string();
-            match &mut self.pending {
+            match &mut self.party(side).pending {
                 Pending::Gather {
                     action,
                     speech: false,
@@ -245,46 +388,52 @@ impl Walker<'_> {
                 } => {
                     if !finish.is_empty() && *finish == key {
                         let (a, d) = (action.clone(), digits.clone());
-                        self.request(&a, &[("Digits", &d)]);
+                        self.request(side, &a, &[("Digits", &d)]);
                     } else {
                         digits.push_str(&key);
                         if num_digits.is_some_and(|n| digits.chars().count() >= n) {
                             let (a, d) = (action.clone(), digits.clone());
-                            self.request(&a, &[("Digits", &d)]);
+                            self.request(side, &a, &[("Digits", &d)]);
                         }
                     }
                 }
                 Pending::Record { action, finish, .. } if *finish == key => {
                     let a = action.clone();
-                    self.finish_recording(&a);
+                    self.finish_recording(side, &a);
                 }
                 _ => {}
             }
         }
     }
 
-    fn finish_recording(&mut self, action: &str) {
+    fn finish_recording(&mut self, side: Side, action: &str) {
         self.recordings += 1;
         let url = format!("recording-{}.wav", self.recordings);
-        self.request(action, &[("RecordingUrl", &url)]);
+        self.request(side, action, &[("RecordingUrl", &url)]);
     }
 
-    fn speak(&mut self, text: &str) {
+    fn speak(&mut self, side: Side, text: &str) {
         if let Pending::Gather {
             action,
             speech: true,
             ..
-        } = &self.pending
+        } = &self.party(side).pending
         {
             let a = action.clone();
-            self.request(&a, &[("SpeechResult", text), ("Confidence", "0.9")]);
+            self.request(side, &a, &[("SpeechResult", text), ("Confidence", "0.9")]);
         }
     }
 
-    /// Lets time pass: gathers, recordings and ringing end when their time is up.
+    /// Lets time pass: gathers, recordings and ringing end when their time is up — on the
+    /// dialled party's call during its step (the main call only waits for it then).
     fn wait(&mut self, mut ms: u64) {
         loop {
-            match &mut self.pending {
+            let side = if self.dialled.is_some() {
+                Side::Dialled
+            } else {
+                Side::Main
+            };
+            match &mut self.party(side).pending {
                 Pending::Gather {
                     action,
                     redirect,
@@ -298,12 +447,12 @@ impl Walker<'_> {
                     }
                     if digits.is_empty() {
                         match redirect.clone() {
-                            Some(r) => self.request(&r, &[]),
-                            None => self.end(),
+                            Some(r) => self.request(side, &r, &[]),
+                            None => self.hung_up(side),
                         }
                     } else {
                         let (a, d) = (action.clone(), digits.clone());
-                        self.request(&a, &[("Digits", &d)]);
+                        self.request(side, &a, &[("Digits", &d)]);
                     }
                 }
                 Pending::Record {
@@ -316,51 +465,113 @@ impl Walker<'_> {
                         return;
                     }
                     let a = action.clone();
-                    self.finish_recording(&a);
+                    self.finish_recording(side, &a);
                 }
                 Pending::Dial {
                     action,
                     timeout_ms,
                     elapsed,
                     bridged: None,
+                    ..
                 } => {
                     if !runs_out(elapsed, *timeout_ms, &mut ms) {
                         return;
                     }
                     let a = action.clone();
-                    self.request(&a, &[("DialCallStatus", "no-answer")]);
+                    self.request(side, &a, &[("DialCallStatus", "no-answer")]);
+                }
+                Pending::Placed {
+                    timeout_ms,
+                    elapsed,
+                } => {
+                    if !runs_out(elapsed, *timeout_ms, &mut ms) {
+                        return;
+                    }
+                    self.finish("no-answer");
                 }
                 _ => return,
+            }
+            if self.ended {
+                return;
             }
         }
     }
 
     fn dial_outcome(&mut self, leg: &str, outcome: &ir::Outcome) {
-        let Pending::Dial {
-            action,
-            bridged: None,
-            ..
-        } = &mut self.pending
-        else {
-            return;
-        };
         let status = match outcome {
-            ir::Outcome::Answered => {
-                self.out.push(format!("bridge caller and {leg}"));
-                if let Pending::Dial { bridged, .. } = &mut self.pending {
-                    *bridged = Some(leg.to_string());
-                }
-                return;
-            }
+            ir::Outcome::Answered => "answered",
             ir::Outcome::Busy => "busy",
             ir::Outcome::NoAnswer => "no-answer",
             _ => "failed",
         };
-        let a = action.clone();
-        self.request(&a, &[("DialCallStatus", status)]);
+        match &self.main.pending {
+            // The call Twilio placed for the flow's first dial.
+            Pending::Placed { .. } => {
+                self.main.leg = leg.to_string();
+                if status != "answered" {
+                    self.finish(status);
+                    return;
+                }
+                let Some((url, number)) = self.placed.clone() else {
+                    return;
+                };
+                self.request(
+                    Side::Main,
+                    &url,
+                    &[
+                        ("From", OURS),
+                        ("To", &number),
+                        ("Direction", "outbound-api"),
+                        ("CallStatus", "in-progress"),
+                    ],
+                );
+            }
+            Pending::Dial {
+                action,
+                number,
+                step,
+                bridged: None,
+                ..
+            } => match (status, step.clone()) {
+                ("answered", Some(step)) => {
+                    let sid = format!("{}D", self.main.sid);
+                    let number = number.clone();
+                    self.dialled = Some(Party {
+                        sid,
+                        leg: leg.to_string(),
+                        pending: Pending::Nothing,
+                    });
+                    self.request(
+                        Side::Dialled,
+                        &step,
+                        &[
+                            ("From", OURS),
+                            ("To", &number),
+                            ("Direction", "outbound-dial"),
+                            ("CallStatus", "in-progress"),
+                        ],
+                    );
+                }
+                ("answered", None) => {
+                    self.out.push(format!("bridge {} and {leg}", self.main.leg));
+                    if let Pending::Dial { bridged, .. } = &mut self.main.pending {
+                        *bridged = Some(leg.to_string());
+                    }
+                }
+                _ => {
+                    let a = action.clone();
+                    self.request(Side::Main, &a, &[("DialCallStatus", status)]);
+                }
+            },
+            _ => {}
+        }
     }
 
     fn hangup(&mut self, leg: Option<&str>) {
+        if self.side_of(leg) == Side::Dialled {
+            self.hung_up(Side::Dialled);
+            return;
+        }
         if let (
             Some(l),
             Pending::Dial {
@@ -368,25 +579,26 @@ impl Walker<'_> {
                 bridged: Some(b),
                 ..
             },
-        ) = (leg, &self.pending)
+        ) = (leg, &self.main.pending)
         {
             if l == b {
                 let a = action.clone();
                 self.request(
+                    Side::Main,
                     &a,
                     &[("DialCallStatus", "completed"), ("DialCallDuration", "42")],
                 );
                 return;
             }
         }
-        if leg.is_none() || leg == Some("caller") {
+        if leg.is_none() || leg == Some(self.main.leg.as_str()) {
             self.end();
         }
     }
 }
 
 /// Plays a test's inputs through the server, with the mock answering its fetches in the
-/// order of the test's `respond` steps; returns what the caller heard, what was dialled and
+/// order of the test's `respond` steps; returns what the parties heard, what was dialled and
 /// texted in the replies to messages, and every document served.
 pub fn walk(
     server: &Server,
@@ -406,9 +618,16 @@ pub fn walk(
     let mut w = Walker {
         agent: agent(),
         server,
-        call_sid: format!("CA{n:032}"),
+        main: Party {
+            sid: format!("CA{n:032}"),
+            leg: "caller".into(),
+            pending: Pending::Nothing,
+        },
+        dialled: None,
+        status: "/status".into(),
+        placed: None,
+        caller: String::new(),
         out: Vec::new(),
-        pending: Pending::Nothing,
         ended: false,
         recordings: 0,
         docs: Vec::new(),
@@ -420,7 +639,7 @@ pub fn walk(
         let form = [
             ("MessageSid", "SM1"),
             ("From", from),
-            ("To", "+70000000000"),
+            ("To", OURS),
             ("Body", text),
         ];
         let (status, doc) = signed_post(&w.agent, server, &url, &form);
@@ -441,8 +660,8 @@ pub fn walk(
             break;
         }
         match &step.kind {
-            TestStepKind::Press { keys, .. } => w.press(keys),
-            TestStepKind::Speak { text, .. } => w.speak(text),
+            TestStepKind::Press { keys, leg } => w.press(w.side_of(leg.as_deref()), keys),
+            TestStepKind::Speak { text, leg } => w.speak(w.side_of(leg.as_deref()), text),
             TestStepKind::Wait { ms } => w.wait(*ms),
             TestStepKind::DialOutcome { leg, outcome } => w.dial_outcome(leg, outcome),
             TestStepKind::Hangup { leg } => w.hangup(leg.as_deref()),

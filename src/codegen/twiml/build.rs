@@ -6,6 +6,7 @@
 
 use super::{voice_name, voice_response, Verb};
 use crate::codegen::Artifact;
+use crate::engine::{Command, Engine};
 use crate::ir::{self, Expr, LegId, Op, Outcome, Template, TemplatePart};
 
 /// Why a flow has no static document, or a campaign setting Twilio does not take.
@@ -145,6 +146,7 @@ fn static_verbs(flow: &ir::Flow) -> Result<Vec<Verb>, (String, ir::SrcSpan)> {
                 caller_id: None,
                 timeout_secs: 30,
                 number: value.clone(),
+                url: None,
             }),
             Op::Hangup { leg: None } | Op::End => {
                 verbs.push(Verb::Hangup);
@@ -200,32 +202,62 @@ fn calls(
         .iter()
         .map(|id| flow.vars[id.0 as usize].name.clone())
         .collect();
+    // A flow without a caller places its own calls: the call requested for a lead is the
+    // flow's first dial (its webhook runs the flow from that dial's answer, its status
+    // callback the arms for the other outcomes, with the lead's values in both URLs).
+    let dials_first = !flow.uses_caller();
+    let mut unnamed = false;
     let list: Vec<serde_json::Value> = c
         .leads_rows
         .iter()
         .filter_map(|lead| {
-            let to = lead.values.get(c.dial.as_deref()?)?.clone();
+            let query: Vec<String> = params
+                .iter()
+                .filter_map(|p| {
+                    let v = lead.values.get(p)?;
+                    Some(format!("{}={}", percent_encode(p), percent_encode(v)))
+                })
+                .collect();
+            let query = query.join("&");
+            let (to, caller_id, ring_ms) = if dials_first {
+                let values = params
+                    .iter()
+                    .filter_map(|p| Some((p.clone(), lead.values.get(p)?.clone())))
+                    .collect();
+                match Engine::first_dial(flow, values) {
+                    Some(Command::Dial {
+                        number,
+                        caller_id,
+                        timeout_ms,
+                        ..
+                    }) => (number, caller_id, Some(timeout_ms)),
+                    _ => {
+                        unnamed = true;
+                        return None;
+                    }
+                }
+            } else {
+                (lead.values.get(c.dial.as_deref()?)?.clone(), None, None)
+            };
             let (url, method) = if is_static {
                 (format!("{base}/{}.xml", flow.name), "GET")
             } else {
-                let query: Vec<String> = params
-                    .iter()
-                    .filter_map(|p| {
-                        let v = lead.values.get(p)?;
-                        Some(format!("{}={}", percent_encode(p), percent_encode(v)))
-                    })
-                    .collect();
-                (
-                    format!("{base}/campaign/{}?{}", c.name, query.join("&")),
-                    "POST",
-                )
+                (format!("{base}/campaign/{}?{query}", c.name), "POST")
+            };
+            let status = if dials_first {
+                format!("{base}/campaign/{}/status?{query}", c.name)
+            } else {
+                format!("{base}/campaign/{}/status", c.name)
             };
             let mut call = serde_json::json!({
-                "To": to, "From": from, "Url": url, "Method": method,
-                "StatusCallback": format!("{base}/campaign/{}/status", c.name),
+                "To": to, "From": caller_id.unwrap_or_else(|| from.clone()), "Url": url, "Method": method,
+                "StatusCallback": status,
                 "StatusCallbackEvent": "completed",
                 "StatusCallbackMethod": "POST",
             });
+            if let Some(ms) = ring_ms {
+                call["Timeout"] = ms.div_ceil(1000).into();
+            }
             if c.detect_machine {
                 call["MachineDetection"] = "Enable".into();
             }
@@ -235,6 +267,14 @@ fn calls(
             Some(call)
         })
         .collect();
+    if unnamed {
+        notes.push(NeedsServe {
+            construct: format!("the first `dial` of flow `{}`", flow.name),
+            problem: "does not come before everything else the flow waits for",
+            help: "the call requested for a lead is the flow's first dial, so its number must be known from the lead's values alone; leads whose number is not are left out of calls.json".into(),
+            span: flow.span.clone(),
+        });
+    }
     let body = serde_json::json!({
         "campaign": c.name,
         "flow": flow.name,

@@ -17,7 +17,7 @@ use quick_xml::events::{BytesDecl, BytesEnd, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 
 /// What a `<Gather>` listens for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum GatherInput {
     /// Keys (`input="dtmf"`).
     Dtmf,
@@ -26,7 +26,7 @@ pub enum GatherInput {
 }
 
 /// One TwiML voice verb.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Verb {
     /// `<Say voice language>text</Say>`.
     Say {
@@ -86,6 +86,9 @@ pub enum Verb {
         timeout_secs: u64,
         /// The number to call.
         number: String,
+        /// A document run on the called party's end after it answers and before the parties
+        /// are connected (`<Number url>`): it ends to connect them, or hangs up the party.
+        url: Option<String>,
     },
     /// `<Redirect>url</Redirect>`: fetch the next document.
     Redirect {
@@ -287,6 +290,7 @@ fn verb(w: &mut Xml, v: &Verb) {
             caller_id,
             timeout_secs,
             number,
+            url,
         } => {
             let mut s = BytesStart::new("Dial");
             if let Some(action) = action {
@@ -298,7 +302,12 @@ fn verb(w: &mut Xml, v: &Verb) {
             }
             attr(&mut s, "timeout", &timeout_secs.max(&1).to_string());
             let _ = w.write_event(Event::Start(s));
-            element(w, BytesStart::new("Number"), Some(number));
+            let mut n = BytesStart::new("Number");
+            if let Some(url) = url {
+                attr(&mut n, "url", url);
+                attr(&mut n, "method", "POST");
+            }
+            element(w, n, Some(number));
             let _ = w.write_event(Event::End(BytesEnd::new("Dial")));
         }
         Verb::Redirect { url } => {
