@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Load benchmark of `ivrc serve` (issue 5): wrk, from Debian's packages, POSTs Twilio voice
 # webhooks to a release build on 127.0.0.1 — bounded: DURATION seconds (default 10) per run,
-# CONNECTIONS connections (default 32). Two runs: the first webhook of a call (a new engine,
-# the first prompt, a sealed state), and a Gather action (the state opened and checked, keys
-# fed, the next prompt and a new state). Prints wrk's figures; BENCHMARKS.md records them.
+# CONNECTIONS connections (default 32). Three runs: the first webhook of a call (a new engine,
+# the first prompt, a sealed state), a Gather action (the state opened and checked, keys
+# fed, the next prompt and a new state), and a dialled party's `<Number url>` step answered
+# (tests/fixtures/twilio/whisper.ivr: the state opened, the party's prompt and gather, and the
+# call's latest state kept in the store before the answer). Prints wrk's figures;
+# BENCHMARKS.md records them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DURATION="${DURATION:-10}"
@@ -20,9 +23,11 @@ fi
 
 cargo build --release --quiet
 out="$(mktemp)"
-target/release/ivrc serve examples/sum.ivr --listen "127.0.0.1:$PORT" >"$out" 2>&1 &
+store="$(mktemp -d)"
+target/release/ivrc serve examples/sum.ivr tests/fixtures/twilio/whisper.ivr --store "$store/entries.db" \
+  --listen "127.0.0.1:$PORT" >"$out" 2>&1 &
 server=$!
-trap 'kill "$server" 2>/dev/null || true; rm -f "$out"' EXIT
+trap 'kill "$server" 2>/dev/null || true; rm -rf "$out" "$store"' EXIT
 for _ in $(seq 50); do
   grep -q "listening on" "$out" && break
   sleep 0.1
@@ -39,3 +44,10 @@ BODY="$start_body" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s script
 echo "== gather action: POST /voice/sum?s=… with Digits"
 BODY='CallSid=CA00000000000000000000000000000001&AccountSid=AC1&Digits=12' \
   wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s scripts/load-serve.lua "$base$action"
+
+whisper_body='CallSid=CA00000000000000000000000000000002&AccountSid=AC1&From=%2B15005550010&To=%2B15005550006&CallStatus=ringing'
+step="$(curl -s -X POST --data "$whisper_body" "$base/voice/whisper" | sed -n 's/.*<Number url="\([^"]*\)".*/\1/p' | sed 's/&amp;/\&/g')"
+[ -n "$step" ] || { echo "no <Number url> in the whisper flow's answer" >&2; exit 1; }
+echo "== a dialled party's step answered: POST /voice/whisper?s=… with ParentCallSid (state kept)"
+BODY='CallSid=CA00000000000000000000000000000003&ParentCallSid=CA00000000000000000000000000000002&AccountSid=AC1&To=%2B15005550001' \
+  wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s scripts/load-serve.lua "$base$step"

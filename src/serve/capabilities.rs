@@ -142,10 +142,10 @@ fn parties(flow: &ir::Flow) -> Vec<(&ir::Node, String, &'static str)> {
             (_, Doc::Hangup | Doc::Unplaced)
                 if acts_on.is_some() || matches!(n.op, Op::Dial { .. } | Op::Bridge { .. }) =>
             {
-                let place = if doc == Doc::Hangup {
-                    "in `on hangup`"
-                } else {
-                    "after the call's first dial failed"
+                let place = match (doc, home) {
+                    (Doc::Hangup, _) => "in `on hangup`",
+                    (_, None) => "before the flow's first dial",
+                    _ => "after the call's first dial failed",
                 };
                 Some((format!("`{}` {place}", n.op.keyword()), SILENT))
             }
@@ -196,7 +196,10 @@ fn parties(flow: &ir::Flow) -> Vec<(&ir::Node, String, &'static str)> {
             _ => None,
         };
         if let Some((construct, help)) = problem {
-            out.push((n, construct, help));
+            // A statement reached in several ways is refused once.
+            if !out.iter().any(|(m, _, _): &(&ir::Node, _, _)| m.id == n.id) {
+                out.push((n, construct, help));
+            }
             continue;
         }
         for e in &n.edges {
