@@ -10,6 +10,7 @@ mod build;
 #[path = "../common/mod.rs"]
 mod common;
 mod mock;
+mod turns;
 mod typings;
 mod walker;
 
