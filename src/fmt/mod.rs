@@ -109,10 +109,19 @@ impl<'t> Walker<'t> {
             pieces.push(Piece::Child(child));
         }
         if pieces.is_empty() && container.is_none() {
-            // A token: atomic rules and rules of one literal (`==`).
+            // A token: an atomic rule, or an operator — a rule of one literal whose span may
+            // run on over the blanks and comments before a look-ahead (`op_sub`).
+            let len = if is_operator(rule) {
+                literal_len(&self.text[start..end])
+            } else {
+                end - start
+            };
             if rule != Rule::EOI {
-                let glue_right = rule == Rule::op_neg;
-                self.code(start, end, false, glue_right);
+                self.code(start, start + len, false, rule == Rule::op_neg);
+            }
+            self.lex_gap(start + len, end, &mut pieces);
+            for piece in pieces {
+                self.other(piece);
             }
             return;
         }
@@ -182,7 +191,7 @@ impl<'t> Walker<'t> {
                                     || (c.shape == Shape::Block && self.joins(p, child_start)) =>
                             {
                                 if c.shape == Shape::Block {
-                                    self.printer.token(";", true, false);
+                                    self.printer.separator(";");
                                 }
                                 Break::SameLine
                             }
@@ -196,7 +205,7 @@ impl<'t> Walker<'t> {
                     self.node(child);
                     index += 1;
                     if c.shape != Shape::Block && index < items.len() {
-                        self.printer.token(",", true, false);
+                        self.printer.separator(",");
                     }
                 }
                 other => self.other(other),
@@ -230,11 +239,13 @@ impl<'t> Walker<'t> {
             Piece::Literal(a, b) => {
                 let text = &self.text[a..b];
                 // Separators are written anew by `container`.
-                if text != ";" && text != "," {
+                if text == ";" || text == "," {
+                    self.advance(b, false);
+                } else {
+                    // `crm.hint`, `rate 3/s`, `window 09:00-21:00`, `a: number`.
                     let (glue_left, glue_right) = match text {
                         "." | "/" | "-" => (true, true),
-                        ":" | ")" | "]" => (true, false),
-                        "(" | "[" => (false, true),
+                        ":" => (true, false),
                         _ => (false, false),
                     };
                     self.code(a, b, glue_left, glue_right);
@@ -299,6 +310,34 @@ impl<'t> Walker<'t> {
             }
         }
     }
+}
+
+/// The operators: rules of one literal, not atomic.
+fn is_operator(rule: Rule) -> bool {
+    matches!(
+        rule,
+        Rule::op_eq
+            | Rule::op_ne
+            | Rule::op_le
+            | Rule::op_ge
+            | Rule::op_lt
+            | Rule::op_gt
+            | Rule::op_add
+            | Rule::op_sub
+            | Rule::op_mul
+            | Rule::op_div
+            | Rule::op_rem
+            | Rule::op_neg
+    )
+}
+
+/// The length of the operator at the start of `text`: up to a blank or a comment.
+fn literal_len(text: &str) -> usize {
+    let mut len = text.find([' ', '\t', '\n', '\r']).unwrap_or(text.len());
+    if let Some(comment) = text.get(1..len).and_then(|rest| rest.find("//")) {
+        len = comment + 1;
+    }
+    len
 }
 
 /// Whether `;` may follow an item of this rule (the grammar allows none after a flow's

@@ -50,6 +50,8 @@ pub(super) struct Printer {
     out: String,
     /// Byte offset in `out` where the current line starts.
     line_start: usize,
+    /// Byte offset in `out` just past the last token (comments may follow it).
+    code_end: usize,
     frames: Vec<Frame>,
     pending: Vec<Pending>,
     /// A comment ended the current line: the next token starts a new one.
@@ -70,6 +72,7 @@ impl Printer {
         Printer {
             out: String::new(),
             line_start: 0,
+            code_end: 0,
             frames: vec![Frame {
                 flat: false,
                 pad: false,
@@ -94,9 +97,19 @@ impl Printer {
     pub(super) fn token(&mut self, text: &str, glue_left: bool, glue_right: bool) {
         self.place_next(glue_left);
         self.out.push_str(text);
+        self.code_end = self.out.len();
         self.glue_prev = glue_right;
         self.just_opened = false;
         self.blank_ok = true;
+    }
+
+    /// Writes a separator (`;`, `,`) right after the last token, before any comment that
+    /// followed it in the source.
+    pub(super) fn separator(&mut self, text: &str) {
+        self.out.insert_str(self.code_end, text);
+        self.code_end += text.len();
+        self.glue_prev = false;
+        self.just_opened = false;
     }
 
     /// Writes an opening bracket and enters its container: `flat` keeps it on one line,
@@ -104,6 +117,7 @@ impl Printer {
     pub(super) fn open(&mut self, text: &str, flat: bool, pad: bool, glue_left: bool) {
         self.place_next(glue_left);
         self.out.push_str(text);
+        self.code_end = self.out.len();
         let indent = self.indent() + usize::from(!flat);
         self.frames.push(Frame { flat, pad, indent });
         self.glue_prev = !pad;
@@ -124,6 +138,7 @@ impl Printer {
             self.place(Place::CloseBroken, false);
         }
         self.out.push_str(text);
+        self.code_end = self.out.len();
         if self.frames.len() > 1 {
             self.frames.pop();
         }
@@ -137,7 +152,9 @@ impl Printer {
     /// `aligned` says whether two or more blanks preceded it there.
     pub(super) fn comment(&mut self, text: &str, newlines: usize, column: usize, aligned: bool) {
         let text = text.trim_end();
-        let after_code = newlines == 0 && self.pending.is_empty() && !self.out.is_empty();
+        // Only one comment ends a line: after a dropped separator (`a // x` newline `, // y`)
+        // the second goes on a line of its own.
+        let after_code = newlines == 0 && !self.break_next && !self.out.is_empty();
         if after_code {
             // A trailing comment stays on its line: one space after the code, or the column the
             // author aligned it to while the code still ends before it.
