@@ -243,6 +243,33 @@ campaign c for main { leads "l.csv"; rate 3/s; window 09:00-21:00 }
 }
 
 #[test]
+fn the_rules_no_example_uses() {
+    // Every grammar rule the examples and fixtures do not reach (options, operators,
+    // grouping, `else if`, JSON null), in a program that checks clean.
+    let text = "flow rare(n: number) {\n  answer\n  fetch crm=post \"https://crm.example/x\"with{ \"k\":n }{header \"Authorization\" \"Bearer x\";timeout 3s\n    on error->hangup}\n  collect c: number { prompt \"Введите\"; barge_in off; max_digits 4\n    on timeout | invalid -> hangup }\n  if (n+c)/2>=10 or n%3<=-1 and not(n-1==0) { say \"a\" } else if n > 1 { say \"b\" } else { say \"c\" }\n  dial +79001234567 as op { caller_id +74950000000; timeout 20s; on busy | no_answer | failed -> hangup }\n  bridge caller and op\n}\ntest \"t\" for rare with { n: 1 } {\n  respond { \"a\": null }\n}\n";
+    let expected = r##"flow rare(n: number) {
+  answer
+  fetch crm = post "https://crm.example/x" with { "k": n } {
+    header "Authorization" "Bearer x"; timeout 3s
+    on error -> hangup
+  }
+  collect c: number {
+    prompt "Введите"; barge_in off; max_digits 4
+    on timeout | invalid -> hangup
+  }
+  if (n + c) / 2 >= 10 or n % 3 <= -1 and not (n - 1 == 0) { say "a" } else if n > 1 { say "b" } else { say "c" }
+  dial +79001234567 as op { caller_id +74950000000; timeout 20s; on busy | no_answer | failed -> hangup }
+  bridge caller and op
+}
+test "t" for rare with { n: 1 } {
+  respond { "a": null }
+}
+"##;
+    assert_eq!(fmt(text), expected);
+    assert_eq!(ir(expected), ir(text));
+}
+
+#[test]
 fn own_line_and_trailing_comments() {
     let text = "// header\nflow f { // the flow\n  answer  // two spaces before\n      // own line, badly indented\n  say \"a\" // one space\n  dial +79001234567 // the number\n    as op { timeout 5s }\n  hangup\n  // at the end of the block\n}\n// at the end of the file\n";
     let expected = "// header
