@@ -18,7 +18,7 @@ use printer::{Break, Printer};
 /// Formats a whole `.ivr` source text, or returns its syntax errors (spans into `text`).
 ///
 /// ```
-/// let text = "flow sum{answer;say \"hi\"   // greet\nhangup}";
+/// let text = "flow sum{answer;say \"hi\" // greet\nhangup}";
 /// let formatted = ivrc::fmt::format_source(text).expect("no syntax errors");
 /// assert_eq!(formatted, "flow sum {\n  answer; say \"hi\" // greet\n  hangup\n}\n");
 /// ```
