@@ -109,7 +109,8 @@ fn report(name: &str, text: String, errors: Vec<SyntaxError>, printer: &mut Prin
     printer.add(&sources, problems);
 }
 
-/// Prints a unified diff from `old` to `new` when they differ; 1 if they do.
+/// Prints a unified diff from `old` to `new` when they differ; 1 if they do (2 if stdout
+/// cannot be written).
 fn diff(name: &str, old: &str, new: &str) -> u8 {
     if old == new {
         return 0;
@@ -120,8 +121,13 @@ fn diff(name: &str, old: &str, new: &str) -> u8 {
         .context_radius(3)
         .header(&format!("a/{name}"), &format!("b/{name}"))
         .to_string();
-    print!("{text}");
-    1
+    match std::io::stdout().write_all(text.as_bytes()) {
+        Ok(()) => 1,
+        Err(e) => {
+            eprintln!("error: cannot write standard output: {e}");
+            2
+        }
+    }
 }
 
 /// Replaces the file's contents through a temporary file in its directory, so that a crash
