@@ -56,6 +56,11 @@ pub enum Command {
         after_help = "Examples:\n  ivrc calls\n  ivrc calls --since 2026-11-22 --format json\n\nExit status: 0, or 2 when the store cannot be read."
     )]
     Calls(CallsArgs),
+    /// Lay out `.ivr` files in the one canonical style, comments kept.
+    #[command(
+        after_help = "Examples:\n  ivrc fmt examples/*.ivr\n  ivrc fmt --check examples/*.ivr\n  ivrc fmt - < flow.ivr > formatted.ivr\n\nFiles are rewritten only when they change (through a temporary file in the same directory).\n--check writes nothing and prints a unified diff for each file that would change.\n`-` reads standard input and writes the result to standard output (for editors).\nFiles with syntax errors are reported and left as they are. The rules: docs/fmt.md.\nExit status: 0 when every file is (or now is) formatted, 1 when a file has syntax errors or --check\nfinds one that would change, 2 when a file cannot be read or written."
+    )]
+    Fmt(FmtArgs),
     /// Draw flows: statements as nodes, edges labelled by outcome.
     #[command(
         after_help = "Examples:\n  ivrc graph examples/callback.ivr --format mermaid\n  ivrc graph examples/sum.ivr --format svg -o sum.svg\n\nsvg is drawn by Graphviz's `dot` (Debian: graphviz).\nExit status: 1 when a flow has errors, 2 when a file cannot be read or written, --flow names no flow, or\n`dot` is missing or fails."
@@ -187,6 +192,17 @@ pub struct GraphArgs {
     /// Write here instead of stdout.
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+}
+
+/// Arguments of `ivrc fmt`.
+#[derive(Debug, Args)]
+pub struct FmtArgs {
+    /// The `.ivr` files to format in place; `-` formats standard input to standard output.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Write nothing: print a diff for each file that would change, and exit 1 if one would.
+    #[arg(long)]
+    pub check: bool,
 }
 
 /// Arguments of `ivrc calls`.

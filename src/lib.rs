@@ -20,6 +20,7 @@ pub mod check;
 pub mod codegen;
 pub mod engine;
 pub mod fetch;
+pub mod fmt;
 pub mod graph;
 pub mod ir;
 pub mod leads;

@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         cli::Command::Run(args) => command::run::run(&args),
         cli::Command::Calls(args) => command::calls::run(&args),
         cli::Command::Graph(args) => command::graph::run(&args),
+        cli::Command::Fmt(args) => command::fmt::run(&args),
     };
     ExitCode::from(code)
 }

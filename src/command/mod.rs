@@ -4,6 +4,7 @@ pub mod build;
 pub mod calls;
 pub mod check;
 pub mod entries;
+pub mod fmt;
 pub mod graph;
 mod load;
 mod report;

@@ -15,6 +15,7 @@ pub use grammar::Rule;
 
 use crate::span::{FileId, Span};
 use grammar::IvrParser;
+use pest::iterators::Pairs;
 use pest::Parser;
 
 /// The largest source file accepted, in bytes.
@@ -78,6 +79,16 @@ pub fn parse(file: FileId, text: &str) -> (ast::Module, Vec<SyntaxError>) {
         }
         Err(_) => parse_in_chunks(file, text),
     }
+}
+
+/// The pest parse tree of a file without syntax errors, for the formatter: the AST keeps
+/// neither punctuation nor the order of tokens. Any error is reported as [`parse`] reports it.
+pub(crate) fn parse_tree(file: FileId, text: &str) -> Result<Pairs<'_, Rule>, Vec<SyntaxError>> {
+    let (_, errors) = parse(file, text);
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    IvrParser::parse(Rule::file, text).map_err(|e| vec![translate(file, 0, text, e)])
 }
 
 /// After a failure, parses each top-level item on its own so that one error per item is
