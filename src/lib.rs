@@ -24,6 +24,7 @@ pub mod fmt;
 pub mod graph;
 pub mod ir;
 pub mod leads;
+pub mod load;
 pub mod lower;
 pub mod phone;
 pub mod phrase;
