@@ -26,6 +26,7 @@ pub mod ir;
 pub mod leads;
 pub mod load;
 pub mod lower;
+pub mod lsp;
 pub mod phone;
 pub mod phrase;
 pub mod runtime;

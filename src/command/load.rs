@@ -1,8 +1,8 @@
 //! Loading a program from disk: the one place that reads `.ivr` and leads files. The rules
 //! (imports, leads paths) are the library's `ivrc::load`; this module supplies the disk.
 
-pub use ivrc::load::Loaded;
 use ivrc::load::Files;
+pub use ivrc::load::Loaded;
 use std::path::{Path, PathBuf};
 
 /// The files of the file system.

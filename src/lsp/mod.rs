@@ -1,0 +1,26 @@
+//! The language server (`ivrc lsp`): diagnostics, navigation, hover and completion for
+//! editors, from the front end only (syntax, check), never the engine.
+//!
+//! ```text
+//!  client ─► transport (framing) ─► server (JSON-RPC, lifecycle, open documents)
+//!                                     │ program: document + imports ─► parse, check ─► symbols
+//!                                     └─► diagnostics, navigation, hover, completion
+//! ```
+//!
+//! The library speaks the protocol over any reader and writer and reads files only through
+//! the [`crate::load::Files`] it is given; `ivrc lsp` hands it standard input and output and
+//! the disk. Positions are in UTF-16 code units, as the protocol's default encoding.
+
+mod completion;
+mod diagnostics;
+pub mod document;
+mod hover;
+mod keywords;
+mod lexical;
+mod navigation;
+mod program;
+mod server;
+pub mod symbols;
+mod transport;
+
+pub use server::{serve, Server};
