@@ -714,3 +714,75 @@ fn leaving_without_shutdown_exits_with_1() {
     client.initialize();
     assert_eq!(client.exit_code(), 1);
 }
+
+/// The files of the real disk, for the server run in this process.
+struct Disk;
+
+impl ivrc::load::Files for Disk {
+    fn read(&mut self, path: &Path) -> std::io::Result<Vec<u8>> {
+        std::fs::read(path)
+    }
+
+    fn identity(&mut self, path: &Path) -> PathBuf {
+        path.canonicalize().unwrap_or_else(|_| path.to_path_buf())
+    }
+}
+
+#[test]
+fn every_fixture_and_example_answers_without_internal_errors() {
+    // The server in this process, over messages in memory: each file of the repository is
+    // opened, and every line is asked about at its start, middle and end.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut server = ivrc::lsp::Server::new(Disk);
+    let mut id = 0;
+    let mut ask = |server: &mut ivrc::lsp::Server<Disk>, method: &str, params: Value| {
+        id += 1;
+        let message = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        let (answers, _) = server.receive(message.to_string().as_bytes());
+        for a in &answers {
+            assert!(a.get("error").is_none(), "{method} {params}: {a}");
+        }
+        answers
+    };
+    ask(&mut server, "initialize", json!({"capabilities": {}}));
+    let mut files = Vec::new();
+    for dir in ["examples", "tests/fixtures/ok", "tests/fixtures/err"] {
+        for f in common::ivr_files(dir) {
+            files.push(root.join(f));
+        }
+    }
+    assert!(files.len() > 100, "{} files", files.len());
+    for path in files {
+        let text = String::from_utf8_lossy(&std::fs::read(&path).expect("readable")).into_owned();
+        let uri = format!("file://{}", path.display());
+        let open = json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {
+            "textDocument": {"uri": uri, "languageId": "ivr", "version": 1, "text": text}}});
+        let (published, _) = server.receive(open.to_string().as_bytes());
+        assert!(
+            published
+                .iter()
+                .all(|m| m["method"] == "textDocument/publishDiagnostics"),
+            "{published:?}"
+        );
+        for (line, content) in text.lines().enumerate().take(200) {
+            let width = content.encode_utf16().count();
+            for character in [0, width / 2, width] {
+                let p = at(&uri, line as u32, character as u32);
+                ask(&mut server, "textDocument/hover", p.clone());
+                ask(&mut server, "textDocument/definition", p.clone());
+                ask(&mut server, "textDocument/completion", p.clone());
+                let mut r = p;
+                r["context"] = json!({"includeDeclaration": true});
+                ask(&mut server, "textDocument/references", r);
+            }
+        }
+        ask(
+            &mut server,
+            "textDocument/documentSymbol",
+            json!({"textDocument": {"uri": uri}}),
+        );
+        let close = json!({"jsonrpc": "2.0", "method": "textDocument/didClose",
+            "params": {"textDocument": {"uri": uri}}});
+        server.receive(close.to_string().as_bytes());
+    }
+}
