@@ -67,7 +67,7 @@ pub enum Command {
     )]
     Graph(GraphArgs),
     /// Serve the language server protocol on stdin/stdout, for editors: diagnostics, go to
-    /// definition, references, hover, completion, outline.
+    /// definition, references, hover, completion, outline, formatting.
     #[command(
         after_help = "Editors start it and speak JSON-RPC with it over its standard input and output:\n  VS Code: the extension in editors/vscode starts `ivrc lsp` when ivrc is on PATH\n  Neovim:  vim.lsp.start({ name = 'ivrc', cmd = { 'ivrc', 'lsp' } })\n  Vim:     vim-lsp's lsp#register_server({ 'name': 'ivrc', 'cmd': ['ivrc', 'lsp'], 'allowlist': ['ivr'] })\nSee docs/lsp.md. Imports and leads files are read relative to each document's file.\nExit status: 0 after `shutdown` and `exit`, 1 when the client exits or closes the input without `shutdown`,\n2 on an I/O error."
     )]

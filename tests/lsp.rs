@@ -630,6 +630,34 @@ fn completion_of_keywords_names_and_placeholders() {
 }
 
 #[test]
+fn formatting_is_one_edit_of_the_whole_document() {
+    let dir = scratch("formatting");
+    let messy = "flow f{say \"Привет\";hangup} // конец";
+    let (_, uri) = write(&dir, "f.ivr", messy);
+    let mut client = Client::start();
+    client.initialize();
+    client.open(&uri, messy);
+    client.diagnostics(&uri);
+    let options = json!({"tabSize": 8, "insertSpaces": false});
+    let request = json!({"textDocument": {"uri": uri}, "options": options});
+    let formatted = ivrc::fmt::format_source(messy).expect("formats");
+    assert_ne!(formatted, messy);
+    // The end of the text is 36 UTF-16 units (47 bytes) into its only line.
+    assert_eq!(
+        client.call("textDocument/formatting", request.clone()),
+        json!([{"range": range(0, 0, 0, 36), "newText": formatted}])
+    );
+    client.change(&uri, 2, json!([{"text": formatted}]));
+    assert_eq!(
+        client.call("textDocument/formatting", request.clone()),
+        json!([])
+    );
+    // With a syntax error there is nothing to format.
+    client.change(&uri, 3, json!([{"text": "flow f { say }"}]));
+    assert_eq!(client.call("textDocument/formatting", request), Value::Null);
+}
+
+#[test]
 fn malformed_input_gets_errors_and_the_server_goes_on() {
     let dir = scratch("malformed");
     let (_, uri) = write(&dir, "callback.ivr", CALLBACK);
@@ -649,7 +677,8 @@ fn malformed_input_gets_errors_and_the_server_goes_on() {
             "hoverProvider": true,
             "definitionProvider": true,
             "referencesProvider": true,
-            "documentSymbolProvider": true
+            "documentSymbolProvider": true,
+            "documentFormattingProvider": true
         })
     );
     client.open(&uri, CALLBACK);

@@ -1,10 +1,10 @@
-//! The language server (`ivrc lsp`): diagnostics, navigation, hover and completion for
-//! editors, from the front end only (syntax, check), never the engine.
+//! The language server (`ivrc lsp`): diagnostics, navigation, hover, completion and
+//! formatting for editors, from the front end only (syntax, check, fmt), never the engine.
 //!
 //! ```text
 //!  client ─► transport (framing) ─► server (JSON-RPC, lifecycle, open documents)
 //!                                     │ program: document + imports ─► parse, check ─► symbols
-//!                                     └─► diagnostics, navigation, hover, completion
+//!                                     └─► diagnostics, navigation, hover, completion, formatting
 //! ```
 //!
 //! The library speaks the protocol over any reader and writer and reads files only through
@@ -14,6 +14,7 @@
 mod completion;
 mod diagnostics;
 pub mod document;
+mod formatting;
 mod hover;
 mod keywords;
 mod lexical;

@@ -10,7 +10,7 @@
 use super::document::Document;
 use super::program::{document_path, normalize, Overlay, Program, View};
 use super::transport::{self, Frame};
-use super::{completion, diagnostics, hover, navigation};
+use super::{completion, diagnostics, formatting, hover, navigation};
 use crate::load::Files;
 use lsp_types::notification::{self as note, Notification as _};
 use lsp_types::request::{self as req, Request as _};
@@ -244,6 +244,11 @@ impl<F: Files> Server<F> {
                     None => Value::Null,
                 })
             }
+            (State::Running, req::Formatting::METHOD) => {
+                let p: lsp_types::DocumentFormattingParams = parse(params)?;
+                let doc = self.docs.get(&p.text_document.uri).map(|o| &o.doc);
+                Ok(json!(doc.and_then(formatting::format)))
+            }
             (State::Running, _) => Err(Error {
                 code: code::METHOD_NOT_FOUND,
                 message: format!("unknown method `{method}`"),
@@ -416,6 +421,7 @@ fn initialize_result() -> InitializeResult {
                 ..Default::default()
             }),
             document_symbol_provider: Some(OneOf::Left(true)),
+            document_formatting_provider: Some(OneOf::Left(true)),
             ..Default::default()
         },
         server_info: Some(ServerInfo {
