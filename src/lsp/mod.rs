@@ -13,7 +13,7 @@
 
 mod completion;
 mod diagnostics;
-pub mod document;
+mod document;
 mod formatting;
 mod hover;
 mod keywords;
@@ -21,7 +21,7 @@ mod lexical;
 mod navigation;
 mod program;
 mod server;
-pub mod symbols;
+mod symbols;
 mod transport;
 
 pub use server::{serve, Server};
