@@ -630,6 +630,58 @@ fn completion_of_keywords_names_and_placeholders() {
 }
 
 #[test]
+fn completion_in_campaigns_tests_and_between_items() {
+    let dir = scratch("completion_items");
+    let (_, uri) = write(&dir, "callback.ivr", CALLBACK);
+    let mut client = Client::start();
+    client.initialize();
+    // `|` marks the position; each text is opened as the document and asked about there.
+    let cases = [
+        (
+            "campaign c for callback {\n  leads \"l.csv\"\n  dial |\n}\n",
+            vec!["name", "phone"],
+        ),
+        (
+            "campaign c for callback {\n  re|\n}\n",
+            vec!["retry_after", "redial", "record_calls", "result_webhook"],
+        ),
+        (
+            "test \"т2\" for callback {\n  answer |\n}\n",
+            vec!["caller", "client"],
+        ),
+        (
+            "test \"т2\" for callback {\n  expect b|\n}\n",
+            vec!["bridge", "block"],
+        ),
+        ("f|\n", vec!["flow"]),
+        ("flow z(a: d|) { hangup }\n", vec!["digits", "duration"]),
+    ];
+    for (version, (extra, expected)) in cases.into_iter().enumerate() {
+        let text = format!("{CALLBACK}{}", extra.replace('|', ""));
+        let marker =
+            CALLBACK.lines().count() + extra.lines().position(|l| l.contains('|')).unwrap_or(0);
+        let line = extra.lines().find(|l| l.contains('|')).unwrap_or_default();
+        let character = line
+            .split('|')
+            .next()
+            .unwrap_or_default()
+            .encode_utf16()
+            .count();
+        let version = i32::try_from(version).unwrap_or(0) + 1;
+        if version == 1 {
+            client.open(&uri, &text);
+        } else {
+            client.change(&uri, version, json!([{"text": text}]));
+        }
+        let items = client.call(
+            "textDocument/completion",
+            at(&uri, marker as u32, character as u32),
+        );
+        assert_eq!(labels(&items), expected, "{extra}");
+    }
+}
+
+#[test]
 fn formatting_is_one_edit_of_the_whole_document() {
     let dir = scratch("formatting");
     let messy = "flow f{say \"Привет\";hangup} // конец";
