@@ -66,6 +66,12 @@ pub enum Command {
         after_help = "Examples:\n  ivrc graph examples/callback.ivr --format mermaid\n  ivrc graph examples/sum.ivr --format svg -o sum.svg\n\nsvg is drawn by Graphviz's `dot` (Debian: graphviz).\nExit status: 1 when a flow has errors, 2 when a file cannot be read or written, --flow names no flow, or\n`dot` is missing or fails."
     )]
     Graph(GraphArgs),
+    /// Serve the language server protocol on stdin/stdout, for editors: diagnostics, go to
+    /// definition, references, hover, completion, outline, formatting.
+    #[command(
+        after_help = "Editors start it and speak JSON-RPC with it over its standard input and output:\n  VS Code: the extension in editors/vscode starts `ivrc lsp` when ivrc is on PATH\n  Neovim:  vim.lsp.start({ name = 'ivrc', cmd = { 'ivrc', 'lsp' } })\n  Vim:     vim-lsp's lsp#register_server({ 'name': 'ivrc', 'cmd': ['ivrc', 'lsp'], 'allowlist': ['ivr'] })\nSee docs/lsp.md. Imports and leads files are read relative to each document's file.\nExit status: 0 after `shutdown` and `exit`, 1 when the client exits or closes the input without `shutdown`,\n2 on an I/O error."
+    )]
+    Lsp,
 }
 
 /// Arguments of `ivrc run`.

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         cli::Command::Calls(args) => command::calls::run(&args),
         cli::Command::Graph(args) => command::graph::run(&args),
         cli::Command::Fmt(args) => command::fmt::run(&args),
+        cli::Command::Lsp => command::lsp::run(),
     };
     ExitCode::from(code)
 }

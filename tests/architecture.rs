@@ -1,5 +1,6 @@
 //! Import rules of ARCHITECTURE.md, checked over the source text: rsip only in
-//! `runtime/sip/message.rs`; code generation targets never import each other.
+//! `runtime/sip/message.rs`; code generation targets never import each other; the language
+//! server touches no file or standard stream itself.
 
 use std::path::{Path, PathBuf};
 
@@ -65,6 +66,18 @@ fn the_sip_runtime_does_not_use_the_webhook_server() {
                 !text.contains("serve::"),
                 "{path} reaches into the webhook server"
             );
+        }
+    }
+}
+
+#[test]
+fn the_language_server_does_no_io_of_its_own() {
+    // It reads files through `load::Files` and speaks over the streams it is handed.
+    for (path, text) in sources() {
+        if path.starts_with("src/lsp/") || path == "src/load.rs" {
+            for forbidden in ["std::fs", "stdin", "stdout", "stderr", "print!", "println!"] {
+                assert!(!text.contains(forbidden), "{path} uses {forbidden}");
+            }
         }
     }
 }

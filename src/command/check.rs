@@ -4,7 +4,6 @@ use super::load::{load_or_exit, Loaded};
 use super::report::{Printer, Problem};
 use crate::cli::{CheckArgs, Format};
 use ivrc::check::Analysis;
-use ivrc::span::FileId;
 use ivrc::syntax::ast;
 
 /// Loads, parses and checks; returns the program and its problems (syntax errors first;
@@ -21,9 +20,7 @@ pub fn analyse(loaded: &Loaded) -> (Option<Analysis>, Vec<Problem>) {
     if !problems.is_empty() {
         return (None, problems);
     }
-    let modules: Vec<(FileId, &ast::Module)> =
-        loaded.modules.iter().map(|(f, m)| (*f, m)).collect();
-    let (analysis, diags) = ivrc::check::check(&modules, &loaded.leads);
+    let (analysis, diags) = ivrc::check::check(&loaded.module_refs(), &loaded.leads);
     problems.extend(diags.into_iter().map(|d| Problem {
         file: d.file,
         diag: Box::new(d.error),

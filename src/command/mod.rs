@@ -7,6 +7,7 @@ pub mod entries;
 pub mod fmt;
 pub mod graph;
 mod load;
+pub mod lsp;
 mod report;
 pub mod run;
 pub mod serve;
