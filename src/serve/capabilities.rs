@@ -4,13 +4,10 @@
 //! `play record` and files named by values; and the facts the server needs up front — which
 //! audio files a flow names, whether its calls send texts.
 
-use super::voice;
+use super::voice::{self, CALLER};
 use crate::codegen::twiml;
 use crate::codegen::Unsupported;
 use crate::ir::{self, LegId, Op, Outcome};
-
-/// The caller leg.
-const CALLER: LegId = LegId(0);
 
 /// Constructs of a flow that `ivrc serve` cannot run on Twilio.
 pub fn capabilities(flow: &ir::Flow) -> Vec<Unsupported> {

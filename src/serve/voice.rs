@@ -21,8 +21,8 @@ pub use crate::fetch::FetchRequest;
 use crate::ir::{self, LegId, Op, Outcome};
 use std::collections::VecDeque;
 
-/// The caller: the one leg a Twilio document speaks to.
-const CALLER: LegId = LegId(0);
+/// The caller leg: the call's own party unless the flow has no caller.
+pub(crate) const CALLER: LegId = LegId(0);
 
 /// What the server keeps about a call between webhooks, sealed into the next action URL.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
