@@ -57,6 +57,10 @@ fn a_campaign_calls_every_lead_redials_the_busy_one_and_exports_the_results() {
     let trunk = free_port();
     let trunk_arg = format!("sip:127.0.0.1:{trunk}");
     let (sink, _) = rtp_sink(Duration::from_secs(1), Duration::from_secs(1));
+    let results_path = format!(
+        "{}/runtime-campaign-results.json",
+        env!("CARGO_TARGET_TMPDIR")
+    );
     let dir = super::harness::scratch("campaign-trunk");
     // The fixture with a result webhook of this test's own.
     let (url, posted) = webhook(3);
@@ -89,7 +93,7 @@ fn a_campaign_calls_every_lead_redials_the_busy_one_and_exports_the_results() {
             "--time-scale",
             "60",
             "--results",
-            "target/tmp/runtime-campaign-results.json",
+            &results_path,
         ],
     );
     let store = rt.dir.join("calls.db");
@@ -111,10 +115,9 @@ fn a_campaign_calls_every_lead_redials_the_busy_one_and_exports_the_results() {
             .any(|l| l == "campaign: 2 done, 1 failed, 0 pending; 4 calls placed"),
         "{stdout:#?}"
     );
-    let results: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string("target/tmp/runtime-campaign-results.json").expect("results"),
-    )
-    .expect("json");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&results_path).expect("results"))
+            .expect("json");
     let by_name = |name: &str| {
         results
             .as_array()
