@@ -110,3 +110,34 @@ proptest! {
         }
     }
 }
+
+/// The table of cases the generated VoxEngine scenarios run too (tests/voximplant.rs): what
+/// people write, normalized or refused with the same words.
+#[test]
+fn the_shared_table_of_cases_holds() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/phones/normalize.json"
+    );
+    let table: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("the table")).expect("JSON");
+    assert!(table.len() >= 30, "the table has {} cases", table.len());
+    for case in &table {
+        let text = case["text"].as_str().expect("text");
+        let how = match case["normalize"].as_str() {
+            Some("ru") => Normalization::Ru,
+            Some("e164") => Normalization::E164,
+            other => panic!("unknown normalization {other:?}"),
+        };
+        let got = match normalize(text, how) {
+            Ok(phone) => serde_json::json!({ "phone": phone.e164() }),
+            Err(e) => serde_json::json!({ "error": e.to_string() }),
+        };
+        let mut want = case.clone();
+        if let Some(o) = want.as_object_mut() {
+            o.remove("text");
+            o.remove("normalize");
+        }
+        assert_eq!(got, want, "{text:?} under {how:?}");
+    }
+}

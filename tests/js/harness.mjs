@@ -14,7 +14,7 @@
 // after Connected (HUMAN, or VOICEMAIL for the `machine` outcome); call.record;
 // VoximplantAPI.Client().SMS.sendSmsMessage; a POST to the campaign's result webhook is
 // answered 200 at once and its body kept. Prints { transcripts: {test: lines}, webhooks:
-// {test: bodies} }.
+// {test: bodies}, reports: {test: what went to CallList.reportResult/reportError} }.
 
 import fs from "node:fs";
 import vm from "node:vm";
@@ -35,6 +35,8 @@ function runTest(test, flowName) {
   let asr = null;
   let recordings = 0;
   const webhooks = [];
+  const log = [];
+  const listReports = [];
   let resultWebhook = null;
 
   class Call {
@@ -67,7 +69,6 @@ function runTest(test, flowName) {
     console, JSON, Math, Array, Object, String, Number, BigInt, Error, Set, Map, Promise, encodeURIComponent,
     setTimeout: (f, ms) => { const id = ++seq; timers.set(id, { at: now + ms, f, seq: id }); return id; },
     clearTimeout: (id) => timers.delete(id),
-    Logger: { write: () => {} },
     Modules: { ASR: "ASR", Recorder: "recorder", VoximplantAPI: "voximplantapi" },
     require: () => {},
     AppEvents: { CallAlerting: "Application.CallAlerting", Started: "Application.Started" },
@@ -106,8 +107,8 @@ function runTest(test, flowName) {
       terminate: () => { terminated = true; },
     },
     CallList: {
-      reportResult: (data, cb) => queue.push(cb),
-      reportError: (data, cb) => queue.push(cb),
+      reportResult: (data, cb) => { listReports.push({ result: data }); queue.push(cb); },
+      reportError: (data, cb) => { listReports.push({ error: data }); queue.push(cb); },
     },
     Net: {
       httpRequestAsync: (url, options) => new Promise((resolve) => {
@@ -117,18 +118,27 @@ function runTest(test, flowName) {
         timers.set(id, { at: now + (options.timeout || 90) * 1000, f: () => { pendingFetch = null; resolve({ code: -7, text: "" }); }, seq: id });
       }),
     },
-    IVRC_TRACE: (kind, a, b, c) => {
-      if (kind === "leg") { b.leg = a; }
-      if (kind === "end") { flowEnded = true; out.push("end of the call"); }
-      if (kind === "dial") out.push(`dial ${b} as ${a}`);
-      if (kind === "transfer") out.push(`transfer ${a} to ${b}`);
-      if (kind === "fetch") out.push(`fetch ${a} ${b}`);
-      if (kind === "sms") out.push(`sms to ${a} "${b}"`);
-      if (kind === "hangup") out.push(a === null ? "hangup" : `hangup ${a}`);
-      if (kind === "report") {
-        if (a) out.push(Object.keys(c).length ? `report ok with { ${Object.entries(c).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(", ")} }` : "report ok");
-        else out.push(b === null ? "report retry" : `report retry "${b}"`);
-      }
+  };
+  // What the scenario did, read from its own session log (`[ivrc FLOW] step [kind, …]`), as
+  // the call history would show it: the scenario runs exactly as uploaded.
+  const onStep = ([kind, a, b, c]) => {
+    if (kind === "leg") { const call = calls.find((x) => x.id() === b); if (call) call.leg = a; }
+    if (kind === "end") { flowEnded = true; out.push("end of the call"); }
+    if (kind === "dial") out.push(`dial ${b} as ${a}`);
+    if (kind === "transfer") out.push(`transfer ${a} to ${b}`);
+    if (kind === "fetch") out.push(`fetch ${a} ${b}`);
+    if (kind === "sms") out.push(`sms to ${a} "${b}"`);
+    if (kind === "hangup") out.push(a === null ? "hangup" : `hangup ${a}`);
+    if (kind === "report") {
+      if (a) out.push(Object.keys(c).length ? `report ok with { ${Object.entries(c).map(([k, v]) => `${k}: ${JSON.stringify(v)}`).join(", ")} }` : "report ok");
+      else out.push(b === null ? "report retry" : `report retry "${b}"`);
+    }
+  };
+  sandbox.Logger = {
+    write: (message) => {
+      log.push(message);
+      const m = /^\[ivrc [^\]]*\] step (.*)$/s.exec(message);
+      if (m) onStep(JSON.parse(m[1]));
     },
   };
   const ctx = vm.createContext(sandbox);
@@ -203,14 +213,15 @@ function runTest(test, flowName) {
       }
     }
     await settle();
-    return { out, webhooks };
+    return { out, webhooks, listReports };
   })();
 }
 
-const results = { transcripts: {}, webhooks: {} };
+const results = { transcripts: {}, webhooks: {}, reports: {} };
 for (const test of program.tests) {
-  const { out, webhooks } = await runTest(test, test.flow);
+  const { out, webhooks, listReports } = await runTest(test, test.flow);
   results.transcripts[test.name] = out;
   results.webhooks[test.name] = webhooks;
+  results.reports[test.name] = listReports;
 }
 console.log(JSON.stringify(results, null, 1));

@@ -225,9 +225,6 @@ fn scenario(flow: &ir::Flow, start: &Start, campaign: Option<&ir::Campaign>) -> 
     if uses(|op| matches!(op, Op::Sms { .. })) {
         out.push_str("require(Modules.VoximplantAPI);\n");
     }
-    if *start != Start::Inbound {
-        out.push_str("if (typeof Modules.CallList !== \"undefined\") require(Modules.CallList);\n");
-    }
     out.push('\n');
     out.push_str(RUNTIME);
     out.push_str("\n/* ---- the flow ---- */\n");
@@ -259,8 +256,12 @@ fn flow_table(flow: &ir::Flow, start: &Start, campaign: Option<&ir::Campaign>) -
         .map_or_else(|| "null".into(), js::string);
     o.push_str(&format!("  callerId: {caller_id},\n"));
     let detect_lead = campaign.is_some_and(|c| c.detect_machine);
+    let phones = match campaign.map(|c| c.normalize) {
+        Some(crate::phone::Normalization::Ru) => "ru",
+        Some(crate::phone::Normalization::E164) | None => "e164",
+    };
     let webhook = format!(
-        "campaign: {}, resultWebhook: {}",
+        "phones: \"{phones}\", campaign: {}, resultWebhook: {}",
         campaign.map_or("null".into(), |c| js::string(&c.name)),
         campaign
             .and_then(|c| c.result_webhook.as_deref())
@@ -568,7 +569,7 @@ fn startup(start: &Start) -> String {
         Start::Inbound => "VoxEngine.addEventListener(AppEvents.CallAlerting, (e) => {\n  ivrcRun(FLOW, (rt) => {\n    rt.attach(0, e.call);\n    rt.setCalled(e.destination, e.call.id());\n    e.call.handleTones(true);\n    rt.begin({}, e.callerid, true);\n  });\n});\n".to_string(),
         Start::CallList => "VoxEngine.addEventListener(AppEvents.Started, () => {\n  const row = JSON.parse(VoxEngine.customData() || \"{}\");\n  ivrcRun(FLOW, (rt) => rt.begin(row, null, false));\n});\n".to_string(),
         Start::CallListDialing(column) => format!(
-            "VoxEngine.addEventListener(AppEvents.Started, () => {{\n  const row = JSON.parse(VoxEngine.customData() || \"{{}}\");\n  ivrcRun(FLOW, (rt) => rt.dialLead(row, row[{col}]));\n}});\n",
+            "VoxEngine.addEventListener(AppEvents.Started, () => {{\n  const row = JSON.parse(VoxEngine.customData() || \"{{}}\");\n  ivrcRun(FLOW, (rt) => rt.dialLead(row, {col}));\n}});\n",
             col = js::string(column)
         ),
     }

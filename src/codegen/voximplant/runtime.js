@@ -122,6 +122,63 @@ function $phone(v) {
   return t;
 }
 function $text(v) { return $plain(v); }
+/* Phone normalization, exactly as `ivrc build` normalizes a leads file (src/phone.rs; one
+ * table of cases, tests/fixtures/phones/normalize.json, runs against both): spaces, `-`,
+ * `(`, `)` and `.` are ignored and `+` may only come first; "e164" wants `+` and 8 to 15
+ * digits (11 after +7), "ru" also takes 8…/7… with 11 digits or 10 national digits. */
+function $normalizePhone(text, how) {
+  let plus = false, seen = false, digits = "";
+  for (const c of text) {
+    if (c === " " || c === "\t" || c === "\u00a0" || c === "\u2007" || c === "\u202f") continue;
+    const first = !seen;
+    seen = true;
+    if (c >= "0" && c <= "9") digits += c;
+    else if (c === "+" && first) plus = true;
+    else if (c !== "-" && c !== "(" && c !== ")" && c !== ".") throw new IvrcError("`" + c + "` is not allowed in a phone number");
+  }
+  if (!plus && digits === "") throw new IvrcError("the phone number is empty");
+  if (how === "ru") {
+    let national = null;
+    if (plus) {
+      if (digits.startsWith("7")) {
+        if (digits.length - 1 !== 10) throw new IvrcError("a +7 number has 10 digits after the country code, this one has " + (digits.length - 1));
+        national = digits.slice(1);
+      }
+    } else if (digits.length === 11 && (digits[0] === "7" || digits[0] === "8")) national = digits.slice(1);
+    else if (digits.length === 10) national = digits;
+    if (national === null) throw new IvrcError("`" + text + "` cannot be read as a Russian number (expected +7…, 8…, 7… with 11 digits or 10 digits without the country code)");
+    return "+7" + national;
+  }
+  if (!plus) throw new IvrcError("a phone number in international form starts with `+` and a country code");
+  if (digits.startsWith("0")) throw new IvrcError("a country code never starts with 0");
+  if (digits.startsWith("7") && digits.length !== 11) throw new IvrcError("a +7 number has 10 digits after the country code, this one has " + Math.max(digits.length - 1, 0));
+  if (digits.length < 8 || digits.length > 15) throw new IvrcError("a phone number has 8 to 15 digits after `+`, this one has " + digits.length);
+  return "+" + digits;
+}
+/* One cell of a call-list row read into a parameter, as the leads file's cells are read
+ * (src/leads.rs): blank is an error, text is kept as written, numbers and digits are trimmed
+ * and checked, phones normalized with `how`. The error names the column and the value. */
+function $cell(raw, name, type, how) {
+  const text = raw === undefined || raw === null ? "" : typeof raw === "string" ? raw : String(raw);
+  const value = text.trim();
+  if (value === "") throw new IvrcError("column `" + name + "` is empty");
+  if (type === "phone") {
+    try { return $normalizePhone(value, how); } catch (e) {
+      throw new IvrcError("`" + text + "` in column `" + name + "` is not a valid phone number: " + (e instanceof Error ? e.message : String(e)));
+    }
+  }
+  if (type === "number") {
+    if (!/^[+-]?[0-9]+$/.test(value)) throw new IvrcError("`" + text + "` in column `" + name + "` is not a number");
+    const n = BigInt(value);
+    if (n < $MIN || n > $MAX) throw new IvrcError("`" + text + "` in column `" + name + "` is not a number");
+    return n;
+  }
+  if (type === "digits") {
+    if (!/^[0-9]+$/.test(value)) throw new IvrcError("`" + text + "` in column `" + name + "` is not a number");
+    return value;
+  }
+  return text;
+}
 function $len(v) { return BigInt(Array.from($plain(v)).length); }
 function $url(parts) {
   return parts.map((p, i) => (i % 2 === 0 ? p : encodeURIComponent($r(p)).replace(/[!'()*]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase()))).join("");
@@ -135,12 +192,6 @@ function $contains(utterance, phrase) {
   return (" " + utterance + " ").indexOf(" " + phrase + " ") >= 0;
 }
 
-/* A test hook: the differential tests define IVRC_TRACE to see which call is which leg and
- * what the flow asked for; on Voximplant it is undefined and this does nothing. */
-function $trace() {
-  if (typeof IVRC_TRACE === "function") IVRC_TRACE.apply(null, arguments);
-}
-
 /* One run of a flow: the state machine of the ivrc engine, fed by VoxEngine events. */
 function ivrcRun(FLOW, start) {
   const s = {
@@ -151,6 +202,11 @@ function ivrcRun(FLOW, start) {
   };
   const node = (id) => FLOW.nodes[id];
   function log(text) { Logger.write("[ivrc " + FLOW.name + "] " + text); }
+  /* Each step that reaches outside the scenario (a leg's call, a dial, a transfer, a fetch,
+   * an SMS, a hangup, a report, the end) goes to the session log as one JSON line,
+   * `[ivrc FLOW] step ["dial","op","+7…"]`: the call history shows what the flow did, and the
+   * differential tests read the same lines instead of hooking into the scenario. */
+  function step(kind, ...args) { log("step " + JSON.stringify([kind].concat(args))); }
 
   function timer(ms, fire) {
     const t = setTimeout(() => { s.timers.delete(t); if (!s.ended) fire(); }, ms);
@@ -168,7 +224,7 @@ function ivrcRun(FLOW, start) {
   /* The flow is over: no timer fires and nothing listens any more; with `hangUp`, every
    * connected leg is hung up too. */
   function stop(hangUp) {
-    s.ended = true; $trace("end");
+    s.ended = true; step("end");
     for (const t of s.timers) clearTimeout(t);
     stopListening();
     if (hangUp) for (const l of s.legs) if (l.call && l.status === "connected") l.call.hangup();
@@ -285,7 +341,7 @@ function ivrcRun(FLOW, start) {
           w.timer = timer(n.maxLength, () => {
             if (s.wait !== w) return;
             s.wait = null;
-            for (const [i, l] of [[n.a, a], [n.b, b]]) { $trace("hangup", FLOW.legs[i]); if (l.call) l.call.hangup(); l.status = "gone"; }
+            for (const [i, l] of [[n.a, a], [n.b, b]]) { step("hangup", FLOW.legs[i]); if (l.call) l.call.hangup(); l.status = "gone"; }
             follow("next");
           });
           s.wait = w;
@@ -322,7 +378,7 @@ function ivrcRun(FLOW, start) {
         case "label": break;
         case "report": { report(n); return; }
         case "hangup": {
-          $trace("hangup", n.leg === null ? null : FLOW.legs[n.leg]);
+          step("hangup", n.leg === null ? null : FLOW.legs[n.leg]);
           if (n.leg === null) { end(); return; }
           const l = s.legs[n.leg];
           if (l.call) l.call.hangup();
@@ -345,8 +401,7 @@ function ivrcRun(FLOW, start) {
     for (const [k, f] of n.data) { const v = value(f); if (!v) return; data[k] = $json(v.ok); }
     let reason = null;
     if (n.reason) { const r = value(n.reason); if (!r) return; reason = r.ok; }
-    log(n.ok ? "report ok " + JSON.stringify(data) : "report retry " + reason);
-    $trace("report", n.ok, reason, data);
+    step("report", n.ok, reason, data);
     stop(true);
     if (!FLOW.callList) { VoxEngine.terminate(); return; }
     listReport(n.ok, n.ok ? data : { reason: reason });
@@ -355,7 +410,7 @@ function ivrcRun(FLOW, start) {
   function attach(leg, call) {
     const l = s.legs[leg];
     l.call = call;
-    $trace("leg", FLOW.legs[leg], call);
+    step("leg", FLOW.legs[leg], call.id());
     call.addEventListener(CallEvents.PlaybackFinished, () => onEvent({ type: "prompt_done", leg: leg }));
     call.addEventListener(CallEvents.ToneReceived, (e) => onEvent({ type: "key", leg: leg, key: e.tone }));
     call.addEventListener(CallEvents.Disconnected, () => onEvent({ type: "hangup", leg: leg }));
@@ -390,7 +445,7 @@ function ivrcRun(FLOW, start) {
 
   function dial(leg, number, callerId, timeoutMs, amd) {
     const l = s.legs[leg];
-    $trace("dial", FLOW.legs[leg], number);
+    step("dial", FLOW.legs[leg], number);
     l.status = "dialing"; l.number = number;
     const out = callOut(number, callerId || FLOW.callerId || "", amd);
     const call = out.call;
@@ -421,7 +476,7 @@ function ivrcRun(FLOW, start) {
 
   function transfer(leg, number, ends) {
     const from = s.legs[leg];
-    $trace("transfer", FLOW.legs[leg], number);
+    step("transfer", FLOW.legs[leg], number);
     const other = VoxEngine.callPSTN(number, FLOW.callerId || (from.number || ""));
     from.status = "gone";
     other.addEventListener(CallEvents.Connected, () => { if (from.call) VoxEngine.sendMediaBetween(from.call, other); });
@@ -449,7 +504,7 @@ function ivrcRun(FLOW, start) {
       headers["Content-Type"] = "application/json";
     }
     const me = n.id;
-    $trace("fetch", n.method, url.ok);
+    step("fetch", n.method, url.ok);
     s.wait = { kind: "fetch" };
     let result;
     try {
@@ -489,7 +544,7 @@ function ivrcRun(FLOW, start) {
   /* `sms`: through the Management API client of Modules.VoximplantAPI, from the flow's
    * caller id (a Voximplant number with SMS enabled). The call goes on without waiting. */
   function sendSms(to, text) {
-    $trace("sms", to, text);
+    step("sms", to, text);
     const api = new VoximplantAPI.Client();
     api.SMS.sendSmsMessage({ source: String(FLOW.callerId).replace("+", ""), destination: to.replace("+", ""), smsBody: text })
       .then((r) => { if (r.error) log("sms to " + to + " failed: " + JSON.stringify(r.error)); })
@@ -645,17 +700,26 @@ function ivrcRun(FLOW, start) {
     if (FLOW.handlers.hangup !== null && s.handler === null) { s.handler = "hangup"; run(FLOW.handlers.hangup); } else end();
   }
 
-  /* Start: parameters by name from the call list row or nothing (inbound). */
+  /* Start: parameters by name from the call-list row (nothing for an inbound call). A row
+   * that cannot be read is reported to the call list with the column and the value, never a
+   * silent end; the list retries it until its attempts run out, so a row fixed in the list
+   * meanwhile is called. */
   function bindParams(row) {
     for (const p of FLOW.params) {
-      const raw = row[p.name];
-      if (raw === undefined || raw === null) { log("no value for parameter " + p.name); end(); return false; }
       try {
-        const text = String(raw);
-        s.v[p.var] = p.type === "number" ? $number(text) : p.type === "digits" ? $digits(text) : p.type === "phone" ? $phone(text) : text;
-      } catch (e) { log("parameter " + p.name + ": " + e.message); end(); return false; }
+        s.v[p.var] = $cell(row[p.name], p.name, p.type, FLOW.callList ? FLOW.callList.phones : "e164");
+      } catch (e) {
+        if (!(e instanceof IvrcError)) throw e;
+        unreadable(e.message);
+        return false;
+      }
     }
     return true;
+  }
+  function unreadable(why) {
+    log("the row cannot be read: " + why);
+    stop(true);
+    if (FLOW.callList) listReport(false, { reason: why }); else VoxEngine.terminate();
   }
 
   function begin(row, caller, hasCaller) {
@@ -669,11 +733,16 @@ function ivrcRun(FLOW, start) {
     begin: begin,
     /* A call-list task of a campaign with `dial COLUMN`: call the lead, run the flow once a
      * person answers; otherwise report the attempt as failed so that the list retries it. */
-    dialLead: (row, raw) => {
+    dialLead: (row, column) => {
+      const raw = row[column];
       s.row = row;
       const unreached = (why) => { log(why); listReport(false, { ivrc: why }); };
       let lead;
-      try { lead = $phone(String(raw)); } catch (e) { unreached("the lead's phone: " + e.message); return; }
+      try { lead = $cell(raw, column, "phone", FLOW.callList.phones); } catch (e) {
+        if (!(e instanceof IvrcError)) throw e;
+        unreadable(e.message);
+        return;
+      }
       const out = callOut(lead, FLOW.callerId || "", FLOW.callList.detectMachine);
       const call = out.call;
       attach(0, call);
