@@ -289,7 +289,9 @@ fn scenario_and_call_list_snapshots() {
             let shown = match text.split_once("/* ---- the flow ---- */") {
                 Some((head, flow)) => format!(
                     "{}[runtime.js]\n{flow}",
-                    head.split("/* ivrc runtime for VoxEngine").next().unwrap_or(head)
+                    head.split("/* ivrc runtime for VoxEngine")
+                        .next()
+                        .unwrap_or(head)
                 ),
                 None => text,
             };
@@ -340,7 +342,11 @@ fn scenarios_normalize_phones_as_ivrc_does() {
         .arg(&table_path)
         .output()
         .expect("node runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let results: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("JSON");
     let table: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(&table_path).expect("table")).expect("JSON");
@@ -369,10 +375,16 @@ fn call_list_rows_are_read_as_users_write_them() {
     let row = |name: &str, phone: &str| {
         let mut t = template.clone();
         t["name"] = name.into();
-        t["params"][2] = serde_json::json!(["phone", { "expr": "text", "template": [{ "text": phone }] }]);
+        t["params"][2] =
+            serde_json::json!(["phone", { "expr": "text", "template": [{ "text": phone }] }]);
         t
     };
-    let local = ["79161112233", "89161112233", "+7 (916) 111-22-33", " 8 916 111 22 33 "];
+    let local = [
+        "79161112233",
+        "89161112233",
+        "+7 (916) 111-22-33",
+        " 8 916 111 22 33 ",
+    ];
     let mut tests: Vec<serde_json::Value> = local.iter().map(|p| row(p, p)).collect();
     tests.push(row("bad", "+7 916 111"));
     tests.push(row("blank", "  "));

@@ -159,9 +159,10 @@ pub fn run(args: &RunArgs) -> u8 {
         let (place_tx, place_rx) = tokio::sync::mpsc::unbounded_channel();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let dialer_finished = Arc::new(tokio::sync::Notify::new());
-        let dialer = campaign.map(|(c, flow, leads)| {
+        let dialer = campaign.map(|(c, flow, leads, number_columns)| {
             let finished = dialer_finished.clone();
             let dialer = Dialer {
+                number_columns,
                 campaign: c,
                 flow,
                 store: args.store.clone(),
@@ -225,15 +226,15 @@ pub fn run(args: &RunArgs) -> u8 {
     code
 }
 
-/// The campaign to run, its flow's index and its leads: the file it names (read when the
+/// The campaign to run, its flow's index, its leads — the file it names (read when the
 /// program was checked) or `--leads`, whose bad rows are reported with their lines and left
-/// out.
+/// out — and the columns of the numbers its calls go to.
 fn campaign_of(
     program: &ivrc::ir::Program,
     name: &str,
     args: &RunArgs,
     flow_dir: &std::path::Path,
-) -> Result<(ivrc::ir::Campaign, usize, Vec<Lead>), String> {
+) -> Result<(ivrc::ir::Campaign, usize, Vec<Lead>, Vec<String>), String> {
     let Some(c) = program.campaigns.iter().find(|c| c.name == name) else {
         let known: Vec<&str> = program.campaigns.iter().map(|c| c.name.as_str()).collect();
         return Err(format!(
@@ -275,7 +276,8 @@ fn campaign_of(
             file.display()
         ));
     }
-    Ok((c.clone(), flow, leads))
+    let number_columns = ivrc::runtime::dialer::number_columns(c, &program.flows[flow]);
+    Ok((c.clone(), flow, leads, number_columns))
 }
 
 /// Reads `--leads`: the columns the flow's parameters name, the campaign's delimiter and

@@ -282,3 +282,69 @@ fn a_campaign_killed_with_sigkill_resumes_without_losing_or_repeating_a_lead() {
         }
     }
 }
+
+/// The same person listed twice, written two ways (`89001111111`, `+7 (900) 111-11-11`), with
+/// lines to spare: the dialer calls the number once at a time — the second row waits until
+/// the first row's call is over — and both rows are done.
+#[test]
+fn a_number_on_two_rows_is_never_called_twice_at_once() {
+    let trunk = free_port();
+    let trunk_arg = format!("sip:127.0.0.1:{trunk}");
+    let (sink, _) = rtp_sink(Duration::from_secs(1), Duration::from_secs(1));
+    let dir = super::harness::scratch("campaign-duplicates-trunk");
+    let source = std::fs::read_to_string("tests/fixtures/runtime/campaign.ivr").expect("fixture");
+    let flow_file = dir.join("campaign.ivr");
+    std::fs::write(&flow_file, source.replace("  lines 2\n", "  lines 3\n")).expect("flow");
+    std::fs::write(
+        dir.join("campaign_leads.csv"),
+        "name;phone\nИван;89001111111\nИван Петрович;+7 (900) 111-11-11\nМария;+79002222222\n",
+    )
+    .expect("leads");
+    let flow_arg = flow_file.display().to_string();
+    let leads = sipp_uas(&dir, trunk, "uas_lead.xml", sink, &["-m", "3"]);
+    let rt = Runtime::start(
+        "campaign-duplicates",
+        &[flow_arg.as_str()],
+        &["--trunk", &trunk_arg, "--campaign", "notify"],
+    );
+    let store_dir = rt.dir.clone();
+    let (code, stdout, stderr) = rt.wait(Duration::from_secs(60));
+    assert_eq!(code, 0, "{stderr}\n{stdout:#?}");
+    let leads = leads.wait_with_output().expect("sipp");
+    assert!(
+        leads.status.success(),
+        "the leads' sipp: {}",
+        String::from_utf8_lossy(&leads.stderr)
+    );
+    assert!(
+        stdout
+            .iter()
+            .any(|l| l == "campaign: 3 done, 0 failed, 0 pending; 3 calls placed"),
+        "{stdout:#?}"
+    );
+    let records = Runtime::calls(&store_dir);
+    let mut same: Vec<(u64, u64)> = records
+        .iter()
+        .filter(|r| r["called"] == "+79001111111")
+        .map(|r| {
+            (
+                r["started_ms"].as_u64().unwrap_or(0),
+                r["ended_ms"].as_u64().unwrap_or(u64::MAX),
+            )
+        })
+        .collect();
+    same.sort_unstable();
+    assert_eq!(same.len(), 2, "{records:#?}");
+    assert!(
+        same[1].0 >= same[0].1,
+        "the second call to +79001111111 started at {} before the first ended at {}",
+        same[1].0,
+        same[0].1
+    );
+    // Мария, on her own number, was called beside the first Иван, not after both.
+    let maria = records
+        .iter()
+        .find(|r| r["called"] == "+79002222222")
+        .unwrap_or_else(|| panic!("{records:#?}"));
+    assert!(maria["started_ms"].as_u64().unwrap_or(u64::MAX) < same[0].1);
+}

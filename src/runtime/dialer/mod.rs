@@ -37,6 +37,24 @@ pub struct Dialer {
     pub results: Option<PathBuf>,
     /// Draw a progress bar (stderr is a terminal).
     pub progress: bool,
+    /// The lead's columns that hold the numbers its calls go to ([`number_columns`]): a lead
+    /// is not called while one of them is on a call of another lead.
+    pub number_columns: Vec<String>,
+}
+
+/// The columns whose numbers a campaign's calls go to: the `dial` column, or, for a flow that
+/// places its own calls, every phone parameter. Two rows with the same number (the same person
+/// listed twice, written two ways) are then never rung at the same time.
+pub fn number_columns(campaign: &Campaign, flow: &crate::ir::Flow) -> Vec<String> {
+    if let Some(column) = &campaign.dial {
+        return vec![column.clone()];
+    }
+    flow.params
+        .iter()
+        .map(|id| &flow.vars[id.0 as usize])
+        .filter(|v| v.ty == crate::ir::Type::Phone)
+        .map(|v| v.name.clone())
+        .collect()
 }
 
 /// How a campaign run ended.
@@ -75,6 +93,14 @@ pub fn attempt_of(record: &CallRecord, dials_lead: bool) -> Attempt {
 }
 
 impl Dialer {
+    /// The numbers a lead's calls go to.
+    fn numbers_of(&self, lead: &LeadRow) -> Vec<String> {
+        self.number_columns
+            .iter()
+            .filter_map(|c| lead.params.get(c).cloned())
+            .collect()
+    }
+
     /// Runs the campaign over `leads` until every lead is final or `stop` turns true (then
     /// the calls under way finish first); places calls through `placements`.
     ///
@@ -131,6 +157,9 @@ impl Dialer {
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(usize, Option<CallRecord>)>();
         // Attempts under way: the lead's line and the attempt's number.
         let mut active: HashMap<usize, u32> = HashMap::new();
+        // The numbers on a call, and the due leads that wait for one of them to be free.
+        let mut on_call: HashMap<String, usize> = HashMap::new();
+        let mut waiting: Vec<Reverse<(u64, usize)>> = Vec::new();
         // Pending leads by when they are due (entries of leads that moved on are skipped when
         // they surface), the leads by line, and how many are not finished.
         let mut due: BinaryHeap<Reverse<(u64, usize)>> = rows
@@ -173,6 +202,11 @@ impl Dialer {
                     else {
                         continue;
                     };
+                    let numbers = self.numbers_of(&lead);
+                    if numbers.iter().any(|n| on_call.contains_key(n)) {
+                        waiting.push(Reverse((at, line)));
+                        continue;
+                    }
                     if let Some(b) = bucket.as_mut() {
                         if !b.take(now) {
                             wake = wake.min(b.next_ms(now));
@@ -214,12 +248,17 @@ impl Dialer {
                     });
                     summary.calls += 1;
                     active.insert(line, attempt);
+                    for n in numbers {
+                        on_call.insert(n, line);
+                    }
                 }
             }
             let sleep = Duration::from_millis(wake.saturating_sub(now_ms()).clamp(5, 1000));
             tokio::select! {
                 Some((line, record)) = done_rx.recv() => {
                     let Some(attempt) = active.remove(&line) else { continue };
+                    on_call.retain(|_, l| *l != line);
+                    due.extend(waiting.drain(..));
                     let Some(mut lead) = rows.get(&line).cloned() else { continue };
                     let outcome = match &record {
                         Some(r) => attempt_of(r, dials_lead),
