@@ -101,6 +101,7 @@ impl App {
                     let campaign = Campaign {
                         flow: c.flow.clone(),
                         result_webhook: c.result_webhook.clone(),
+                        normalize: c.normalize,
                     };
                     (c.name.clone(), campaign)
                 })
@@ -116,10 +117,12 @@ impl App {
     }
 }
 
-/// A campaign whose calls the server runs: its flow and where its results go.
+/// A campaign whose calls the server runs: its flow, where its results go and how the
+/// phones of its leads' values are read.
 struct Campaign {
     flow: String,
     result_webhook: Option<String>,
+    normalize: crate::phone::Normalization,
 }
 
 impl App {
@@ -424,7 +427,21 @@ async fn call_webhook(
                 );
                 return Ok(xml(twiml::voice_response(&[twiml::Verb::Hangup])));
             }
-            let input = start(flow, &query, &call, Outcome::Answered);
+            let input = match start(flow, &query, &call, Outcome::Answered) {
+                Ok(input) => input,
+                Err(reason) => {
+                    // A lead's row that cannot be read: reported with why, nobody is told
+                    // anything on the call.
+                    app.report(
+                        call.entry(EntryKind::Report, caller),
+                        route.campaign,
+                        false,
+                        serde_json::json!({}),
+                        Some(&reason),
+                    );
+                    return Ok(xml(twiml::voice_response(&[twiml::Verb::Hangup])));
+                }
+            };
             (None, input, call)
         }
         Some(token) => {
@@ -534,22 +551,41 @@ impl<'a> Call<'a> {
 
 /// The first input of a call: its parties, the flow's parameters from the webhook's query,
 /// and — for a flow that places its own calls — what became of the call placed for it.
-fn start(flow: &ir::Flow, query: &Form, call: &Call, first_dial: Outcome) -> Input {
-    let params = flow
-        .params
-        .iter()
-        .filter_map(|id| {
-            let name = &flow.vars[id.0 as usize].name;
-            query.get(name).map(|v| (name.clone(), v.to_string()))
-        })
-        .collect();
-    Input::Start {
+/// A campaign's lead values are its row as the user's scheduler sent it: phones are
+/// normalized with the campaign's rules, as `ivrc build` reads the leads file.
+///
+/// # Errors
+///
+/// A phone value of a campaign's lead that cannot be read, naming the column and the value.
+fn start(flow: &ir::Flow, query: &Form, call: &Call, first_dial: Outcome) -> Result<Input, String> {
+    let mut params = Vec::new();
+    for id in &flow.params {
+        let var = &flow.vars[id.0 as usize];
+        let Some(value) = query.get(&var.name) else {
+            continue;
+        };
+        let value = match call.campaign {
+            Some((_, c)) if var.ty == ir::Type::Phone => {
+                crate::phone::normalize(value.trim(), c.normalize)
+                    .map(String::from)
+                    .map_err(|e| {
+                        format!(
+                            "`{value}` in column `{}` is not a valid phone number: {e}",
+                            var.name
+                        )
+                    })?
+            }
+            _ => value.to_string(),
+        };
+        params.push((var.name.clone(), value));
+    }
+    Ok(Input::Start {
         call_sid: call.sid.clone(),
         caller: call.party.clone(),
         called: call.ours.clone(),
         params,
         first_dial,
-    }
+    })
 }
 
 /// Carries out a turn: its fetches made, its reports noted and posted, its texts noted and
@@ -767,7 +803,14 @@ async fn call_ended(
                     path: &path,
                     now,
                 };
-                let input = start(flow, query, &call, outcome);
+                let input = match start(flow, query, &call, outcome) {
+                    Ok(input) => input,
+                    Err(reason) => {
+                        let entry = call.entry(EntryKind::Report, "");
+                        app.report(entry, campaign, false, serde_json::json!({}), Some(&reason));
+                        return Ok(());
+                    }
+                };
                 let step =
                     voice::turn(flow, None, input, &mut links).map_err(|e| bad(e.to_string()))?;
                 run_turn(app, flow, &call, step, &mut links).await?;

@@ -382,6 +382,44 @@ fn unreached_leads_are_reported(server: &Server, mock: &Mock) {
     let results = mock.take_results(1);
     let posted: serde_json::Value = serde_json::from_str(&results[0]).expect("JSON");
     assert_eq!(posted["reason"], "answering machine");
+    // The lead's values as a user's scheduler sent them: a phone with separators is read as
+    // the leads file is; one that the campaign's rules cannot read is reported with the
+    // column and the value, and the call ends without a word.
+    let spaced = format!(
+        "{}/campaign/survey_calls?name=X&phone=%2B7%20(916)%20123-45-67",
+        server.base
+    );
+    let answered = [
+        ("CallSid", "CA11"),
+        ("From", "+70000000000"),
+        ("To", "+79161234567"),
+        ("Direction", "outbound-api"),
+    ];
+    let (status, doc) = signed_post(&agent, server, &spaced, &answered);
+    assert_eq!(status, 200);
+    assert!(doc.contains("X, оцените наш сервис"), "{doc}");
+    let local = format!(
+        "{}/campaign/survey_calls?name=X&phone=89161234567",
+        server.base
+    );
+    let answered = [
+        ("CallSid", "CA12"),
+        ("From", "+70000000000"),
+        ("To", "+79161234567"),
+        ("Direction", "outbound-api"),
+    ];
+    let (status, doc) = signed_post(&agent, server, &local, &answered);
+    assert_eq!(status, 200);
+    assert!(doc.ends_with("<Response><Hangup/></Response>\n"), "{doc}");
+    let results = mock.take_results(1);
+    let posted: serde_json::Value = serde_json::from_str(&results[0]).expect("JSON");
+    assert_eq!(
+        (posted["ok"].clone(), posted["reason"].clone()),
+        (
+            false.into(),
+            "`89161234567` in column `phone` is not a valid phone number: a phone number in international form starts with `+` and a country code".into()
+        )
+    );
     let bad = [
         ("CallSid", "CA9"),
         ("CallStatus", "exploded"),
