@@ -5,7 +5,13 @@ use std::path::PathBuf;
 
 /// ivrc — compile and check phone call flows written in `.ivr`.
 #[derive(Debug, Parser)]
-#[command(name = "ivrc", version, about, propagate_version = true)]
+#[command(
+    name = "ivrc",
+    version,
+    about,
+    propagate_version = true,
+    after_help = "Exit status: 0 ok, 1 diagnostics (or a failing test), 2 usage or I/O error. Output that cannot be\nwritten (stdout or stderr a closed pipe, as in `ivrc check --format json f.ivr | head`) is an I/O error:\nexit status 2, said on stderr when stdout failed; `run` and `serve` keep serving and exit 2 when stopped.\nWith --format json, standard output carries one JSON document and nothing else."
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -335,11 +341,17 @@ pub struct BuildArgs {
     #[arg(long, value_enum)]
     pub target: Target,
     /// Where to write the output: a file for `ir`, a directory for the other targets
-    /// (stdout when left out).
+    /// (stdout when left out; required with `--format json`).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
-    /// Output format of diagnostics.
-    #[arg(long, value_enum, default_value = "human")]
+    /// Output format of diagnostics; `json` prints them on stdout, so the build's output
+    /// then goes to `-o`.
+    #[arg(
+        long,
+        value_enum,
+        default_value = "human",
+        requires_if("json", "output")
+    )]
     pub format: Format,
     /// Treat warnings as errors.
     #[arg(long)]

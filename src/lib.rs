@@ -33,6 +33,7 @@ pub mod runtime;
 pub mod serve;
 pub mod sim;
 pub mod span;
+pub mod stdio;
 pub mod store;
 pub mod syntax;
 pub mod testing;

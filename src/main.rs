@@ -1,6 +1,7 @@
 //! The `ivrc` binary: parses the command line and dispatches to a subcommand. This and the
 //! modules below it are the only code that touches files, stdout and exit codes
-//! (0 ok, 1 diagnostics, 2 usage or I/O error).
+//! (0 ok, 1 diagnostics, 2 usage or I/O error). Output that cannot be written (a closed
+//! pipe on stdout or stderr) is an I/O error too: exit status 2, never a panic.
 
 mod cli;
 mod command;
@@ -15,7 +16,22 @@ use std::process::ExitCode;
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        // Help, version and usage errors; clap returns a write error instead of panicking.
+        Err(e) => {
+            let code = match e.print() {
+                Ok(()) => u8::try_from(e.exit_code()).unwrap_or(2),
+                Err(why) => {
+                    if !e.use_stderr() {
+                        ivrc::errln!("error: cannot write standard output: {why}");
+                    }
+                    2
+                }
+            };
+            return ExitCode::from(code);
+        }
+    };
     let code = match cli.command {
         cli::Command::Check(args) => command::check::run(&args),
         cli::Command::Build(args) => command::build::run(&args),
@@ -29,5 +45,19 @@ fn main() -> ExitCode {
         cli::Command::Fmt(args) => command::fmt::run(&args),
         cli::Command::Lsp => command::lsp::run(),
     };
-    ExitCode::from(code)
+    ExitCode::from(with_output_failure(code))
+}
+
+/// The exit status once the command is done: 2 when some output could not be written,
+/// said on stderr when it is stdout that failed (and stderr still takes it).
+fn with_output_failure(code: u8) -> u8 {
+    match ivrc::stdio::failure() {
+        None => code,
+        Some((stream, why)) => {
+            if *stream == ivrc::stdio::Stream::Out {
+                ivrc::errln!("error: cannot write standard output: {why}");
+            }
+            2
+        }
+    }
 }

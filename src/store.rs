@@ -403,7 +403,7 @@ fn write_batches(store: &Store, queue: &Receiver<Row>) {
             }
         }
         if let Err(e) = store.add_rows(&batch) {
-            eprintln!(
+            crate::errln!(
                 "ivrc: cannot write {} entries and call records: {e}",
                 batch.len()
             );
@@ -440,7 +440,7 @@ impl Writer {
     fn queue(&self, row: Row) {
         if let Some(q) = &self.queue {
             if q.send(row).is_err() {
-                eprintln!("ivrc: the entries writer has stopped; a row was not written");
+                crate::errln!("ivrc: the entries writer has stopped; a row was not written");
             }
         }
     }

@@ -313,10 +313,12 @@ fn unsupported_constructs_are_refused_with_a_diagnostic() {
         "voximplant",
         "--format",
         "json",
+        "-o",
+        &scratch("refused").display().to_string(),
     ]);
     assert_eq!(run.code, 1);
     let json: serde_json::Value =
-        serde_json::from_str(&run.stderr).expect("JSON diagnostics on stderr");
+        serde_json::from_str(&run.stdout).expect("JSON diagnostics on stdout");
     let codes = common::diagnostic_codes(&json);
     assert!(
         codes

@@ -14,7 +14,7 @@ pub fn run(args: &BuildArgs) -> u8 {
         Err(code) => return code,
     };
     let (analysis, problems) = analyse(&loaded);
-    let mut printer = Printer::new(args.format, true);
+    let mut printer = Printer::new(args.format);
     printer.add(&loaded.sources, problems);
     let failed = printer.counts.errors > 0 || (args.deny_warnings && printer.counts.warnings > 0);
     let Some(analysis) = analysis.filter(|_| !failed) else {
@@ -29,7 +29,7 @@ pub fn run(args: &BuildArgs) -> u8 {
                 return write_one(args.output.as_deref(), t + "\n");
             }
             Err(e) => {
-                eprintln!("error: cannot serialize the IR: {e}");
+                ivrc::errln!("error: cannot serialize the IR: {e}");
                 return 2;
             }
         },
@@ -106,13 +106,13 @@ fn finish_generated(
 fn write_one(output: Option<&Path>, text: String) -> u8 {
     match output {
         None => {
-            print!("{text}");
+            ivrc::out!("{text}");
             0
         }
         Some(path) => match std::fs::write(path, text) {
             Ok(()) => 0,
             Err(e) => {
-                eprintln!("error: cannot write `{}`: {e}", path.display());
+                ivrc::errln!("error: cannot write `{}`: {e}", path.display());
                 2
             }
         },
@@ -123,28 +123,28 @@ fn write_one(output: Option<&Path>, text: String) -> u8 {
 fn write_all(output: Option<&Path>, files: &[Artifact]) -> u8 {
     let Some(dir) = output else {
         for f in files {
-            println!("// ==== {} ====", f.path);
-            print!("{}", f.contents);
+            ivrc::outln!("// ==== {} ====", f.path);
+            ivrc::out!("{}", f.contents);
         }
         return 0;
     };
     if let Err(e) = std::fs::create_dir_all(dir) {
-        eprintln!("error: cannot create `{}`: {e}", dir.display());
+        ivrc::errln!("error: cannot create `{}`: {e}", dir.display());
         return 2;
     }
     for f in files {
         let path = dir.join(&f.path);
         if let Err(e) = std::fs::write(&path, &f.contents) {
-            eprintln!("error: cannot write `{}`: {e}", path.display());
+            ivrc::errln!("error: cannot write `{}`: {e}", path.display());
             return 2;
         }
         if f.path.ends_with(".sh") {
             if let Err(e) = make_executable(&path) {
-                eprintln!("error: cannot make `{}` executable: {e}", path.display());
+                ivrc::errln!("error: cannot make `{}` executable: {e}", path.display());
                 return 2;
             }
         }
-        eprintln!("wrote {}", path.display());
+        ivrc::errln!("wrote {}", path.display());
     }
     0
 }

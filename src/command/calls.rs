@@ -32,39 +32,39 @@ pub fn run(args: &CallsArgs) -> u8 {
         Some(day) => match day_start_ms(day) {
             Some(ms) => ms,
             None => {
-                eprintln!("error: --since `{day}` is not a day like 2026-11-22");
+                ivrc::errln!("error: --since `{day}` is not a day like 2026-11-22");
                 return 2;
             }
         },
     };
     if !args.store.exists() {
-        eprintln!("error: no store at `{}`", args.store.display());
+        ivrc::errln!("error: no store at `{}`", args.store.display());
         return 2;
     }
     let calls = match Store::open(&args.store).and_then(|s| s.calls(since)) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("error: {e}");
+            ivrc::errln!("error: {e}");
             return 2;
         }
     };
     match args.format {
         Format::Json => match serde_json::to_string_pretty(&calls) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => ivrc::outln!("{text}"),
             Err(e) => {
-                eprintln!("error: {e}");
+                ivrc::errln!("error: {e}");
                 return 2;
             }
         },
         Format::Human => {
             if calls.is_empty() {
-                println!("no calls");
+                ivrc::outln!("no calls");
             }
             for c in &calls {
                 let seconds = c.ended_ms.saturating_sub(c.started_ms) as f64 / 1000.0;
                 let values: Vec<String> =
                     c.values.iter().map(|(k, v)| format!("{k}={v}")).collect();
-                println!(
+                ivrc::outln!(
                     "{}  {} → {}  flow {}  {:.1} s  ended by {}  keys \"{}\"  {}",
                     store::utc(c.started_ms),
                     c.caller,
@@ -76,10 +76,10 @@ pub fn run(args: &CallsArgs) -> u8 {
                     values.join(" ")
                 );
                 if let Some(r) = &c.report {
-                    println!("    report {r}");
+                    ivrc::outln!("    report {r}");
                 }
                 for e in &c.errors {
-                    println!("    error: {e}");
+                    ivrc::outln!("    error: {e}");
                 }
             }
         }

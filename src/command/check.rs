@@ -30,7 +30,7 @@ pub fn analyse(loaded: &Loaded) -> (Option<Analysis>, Vec<Problem>) {
 
 /// Runs `ivrc check`: each file is checked as its own program, with its imports.
 pub fn run(args: &CheckArgs) -> u8 {
-    let mut printer = Printer::new(args.format, false);
+    let mut printer = Printer::new(args.format);
     let (mut files, mut flows) = (0, 0);
     for file in &args.files {
         let loaded = match load_or_exit(file) {
@@ -49,7 +49,7 @@ pub fn run(args: &CheckArgs) -> u8 {
     }
     let code = printer.finish().exit_code(args.deny_warnings);
     if code == 0 && args.format == Format::Human {
-        eprintln!(
+        ivrc::errln!(
             "ok: {files} file{}, {flows} flow{}",
             plural(files),
             plural(flows)
@@ -74,7 +74,7 @@ pub fn program_for(
     format: Format,
     refuse: fn(&ivrc::ir::Flow) -> Vec<ivrc::codegen::Unsupported>,
 ) -> Result<ivrc::ir::Program, u8> {
-    let mut printer = Printer::new(format, true);
+    let mut printer = Printer::new(format);
     let mut program: Option<ivrc::ir::Program> = None;
     let mut failed = false;
     for file in files {
@@ -97,7 +97,7 @@ pub fn program_for(
             Some(p) => {
                 for f in lowered.flows {
                     if p.flows.iter().any(|g| g.name == f.name) {
-                        eprintln!("error: two files define the flow `{}`", f.name);
+                        ivrc::errln!("error: two files define the flow `{}`", f.name);
                         return Err(2);
                     }
                     p.flows.push(f);

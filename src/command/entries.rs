@@ -10,32 +10,32 @@ pub fn run(args: &EntriesArgs) -> u8 {
     let contact = match phone::normalize(&args.contact, Normalization::E164) {
         Ok(p) => p.to_string(),
         Err(e) => {
-            eprintln!("error: `{}` is not a phone number: {e}", args.contact);
+            ivrc::errln!("error: `{}` is not a phone number: {e}", args.contact);
             return 2;
         }
     };
     if !args.store.exists() {
-        eprintln!("error: no entries store at `{}`", args.store.display());
+        ivrc::errln!("error: no entries store at `{}`", args.store.display());
         return 2;
     }
     let entries = match Store::open(&args.store).and_then(|s| s.timeline(&contact)) {
         Ok(e) => e,
         Err(e) => {
-            eprintln!("error: {e}");
+            ivrc::errln!("error: {e}");
             return 2;
         }
     };
     match args.format {
         Format::Json => match serde_json::to_string_pretty(&entries) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => ivrc::outln!("{text}"),
             Err(e) => {
-                eprintln!("error: {e}");
+                ivrc::errln!("error: {e}");
                 return 2;
             }
         },
         Format::Human => {
             if entries.is_empty() {
-                println!("no entries for {contact}");
+                ivrc::outln!("no entries for {contact}");
             }
             for e in &entries {
                 let what = match e.kind {
@@ -59,7 +59,7 @@ pub fn run(args: &EntriesArgs) -> u8 {
                         e.body.as_deref().unwrap_or_default()
                     ),
                 };
-                println!("{}  {what}   ({} {})", store::utc(e.at_ms), e.flow, e.sid);
+                ivrc::outln!("{}  {what}   ({} {})", store::utc(e.at_ms), e.flow, e.sid);
             }
         }
     }

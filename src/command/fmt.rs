@@ -13,7 +13,7 @@ const BOM: &str = "\u{feff}";
 
 /// Runs `ivrc fmt`: every file is handled, the exit status is the worst outcome.
 pub fn run(args: &FmtArgs) -> u8 {
-    let mut printer = Printer::new(Format::Human, true);
+    let mut printer = Printer::new(Format::Human);
     let mut code = 0;
     for path in &args.files {
         let outcome = if path.as_os_str() == "-" {
@@ -31,7 +31,7 @@ pub fn run(args: &FmtArgs) -> u8 {
 fn stdin(check: bool, printer: &mut Printer) -> u8 {
     let mut bytes = Vec::new();
     if let Err(e) = std::io::stdin().read_to_end(&mut bytes) {
-        eprintln!("error: cannot read standard input: {e}");
+        ivrc::errln!("error: cannot read standard input: {e}");
         return 2;
     }
     let Some((text, formatted)) = format_bytes("<stdin>", bytes, printer) else {
@@ -40,13 +40,9 @@ fn stdin(check: bool, printer: &mut Printer) -> u8 {
     if check {
         return diff("<stdin>", &text, &formatted);
     }
-    match std::io::stdout().write_all(formatted.as_bytes()) {
-        Ok(()) => 0,
-        Err(e) => {
-            eprintln!("error: cannot write standard output: {e}");
-            2
-        }
-    }
+    // A failed write is reported by `main` with exit status 2.
+    ivrc::out!("{formatted}");
+    0
 }
 
 /// Formats one file in place when it changes (or, with `--check`, prints the diff).
@@ -55,7 +51,7 @@ fn file(path: &Path, check: bool, printer: &mut Printer) -> u8 {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("error: cannot read `{name}`: {e}");
+            ivrc::errln!("error: cannot read `{name}`: {e}");
             return 2;
         }
     };
@@ -71,7 +67,7 @@ fn file(path: &Path, check: bool, printer: &mut Printer) -> u8 {
     match write_atomically(path, formatted.as_bytes()) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("error: cannot write `{name}`: {e}");
+            ivrc::errln!("error: cannot write `{name}`: {e}");
             2
         }
     }
@@ -109,8 +105,8 @@ fn report(name: &str, text: String, errors: Vec<SyntaxError>, printer: &mut Prin
     printer.add(&sources, problems);
 }
 
-/// Prints a unified diff from `old` to `new` when they differ; 1 if they do (2 if stdout
-/// cannot be written).
+/// Prints a unified diff from `old` to `new` when they differ; 1 if they do (`main` makes it
+/// 2 when stdout cannot be written).
 fn diff(name: &str, old: &str, new: &str) -> u8 {
     if old == new {
         return 0;
@@ -121,13 +117,8 @@ fn diff(name: &str, old: &str, new: &str) -> u8 {
         .context_radius(3)
         .header(&format!("a/{name}"), &format!("b/{name}"))
         .to_string();
-    match std::io::stdout().write_all(text.as_bytes()) {
-        Ok(()) => 1,
-        Err(e) => {
-            eprintln!("error: cannot write standard output: {e}");
-            2
-        }
-    }
+    ivrc::out!("{text}");
+    1
 }
 
 /// Replaces the file's contents through a temporary file in its directory, so that a crash

@@ -21,7 +21,7 @@ pub fn run(args: &GraphArgs) -> u8 {
         .collect();
     if flows.is_empty() {
         let names: Vec<&str> = program.flows.iter().map(|f| f.name.as_str()).collect();
-        eprintln!(
+        ivrc::errln!(
             "error: no flow `{}` in {} (flows: {})",
             args.flow.as_deref().unwrap_or_default(),
             args.file.display(),
@@ -39,23 +39,22 @@ pub fn run(args: &GraphArgs) -> u8 {
         match svg(&text) {
             Ok(b) => b,
             Err(message) => {
-                eprintln!("error: {message}");
+                ivrc::errln!("error: {message}");
                 return 2;
             }
         }
     } else {
         text.into_bytes()
     };
-    let written = match &args.output {
-        Some(path) => std::fs::write(path, &bytes).map_err(|e| format!("{}: {e}", path.display())),
-        None => std::io::stdout()
-            .write_all(&bytes)
-            .map_err(|e| format!("stdout: {e}")),
+    let Some(path) = &args.output else {
+        // A failed write is reported by `main` with exit status 2.
+        let _ = ivrc::stdio::write_bytes(ivrc::stdio::Stream::Out, &bytes);
+        return 0;
     };
-    match written {
+    match std::fs::write(path, &bytes) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("error: cannot write {e}");
+            ivrc::errln!("error: cannot write {}: {e}", path.display());
             2
         }
     }

@@ -21,7 +21,7 @@ impl Files for Disk {
 /// Loads `root`, or prints why it cannot be read and gives exit status 2.
 pub fn load_or_exit(root: &Path) -> Result<Loaded, u8> {
     ivrc::load::load(root, &mut Disk).map_err(|e| {
-        eprintln!("error: {}", e.0);
+        ivrc::errln!("error: {}", e.0);
         2
     })
 }

@@ -9,7 +9,7 @@ pub fn run() -> u8 {
         Ok(true) => 0,
         Ok(false) => 1,
         Err(e) => {
-            eprintln!("error: {e}");
+            ivrc::errln!("error: {e}");
             2
         }
     }

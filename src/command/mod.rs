@@ -20,7 +20,16 @@ fn async_runtime() -> Result<tokio::runtime::Runtime, u8> {
         .enable_all()
         .build()
         .map_err(|e| {
-            eprintln!("error: cannot start the runtime: {e}");
+            ivrc::errln!("error: cannot start the runtime: {e}");
             2
         })
+}
+
+/// Where a server's own lines (listening on…, progress, stopped…) go: stdout, or stderr under
+/// `--format json`, so that stdout then carries the diagnostics array alone.
+fn lines_stream(format: crate::cli::Format) -> ivrc::stdio::Stream {
+    match format {
+        crate::cli::Format::Human => ivrc::stdio::Stream::Out,
+        crate::cli::Format::Json => ivrc::stdio::Stream::Err,
+    }
 }

@@ -35,21 +35,20 @@ impl Counts {
 }
 
 /// Collects diagnostics of one or more programs and prints them: reports to stderr as
-/// they come (human), or one JSON array on stdout at the end.
+/// they come (human), or one JSON array on stdout at the end (every `--format json` output
+/// is on stdout, so a tool reads one stream).
 pub struct Printer {
     format: Format,
-    json_to_stderr: bool,
     json: Vec<serde_json::Value>,
     /// Totals so far.
     pub counts: Counts,
 }
 
 impl Printer {
-    /// A printer for `format`; JSON goes to stderr when stdout carries the command's output.
-    pub fn new(format: Format, json_to_stderr: bool) -> Printer {
+    /// A printer for `format`.
+    pub fn new(format: Format) -> Printer {
         Printer {
             format,
-            json_to_stderr,
             json: Vec::new(),
             counts: Counts {
                 errors: 0,
@@ -67,7 +66,7 @@ impl Printer {
                 self.counts.errors += 1;
             }
             match self.format {
-                Format::Human => eprint!("{}", render(sources, p)),
+                Format::Human => ivrc::err!("{}", render(sources, p)),
                 Format::Json => self.json.push(to_json(sources, &p)),
             }
         }
@@ -87,28 +86,29 @@ impl Printer {
 
     /// Prints the summary line or the JSON array; returns the totals.
     pub fn finish(self) -> Counts {
-        let c = self.counts;
-        match self.format {
-            Format::Human if c.errors + c.warnings > 0 => {
-                eprintln!(
-                    "{} error{}, {} warning{}",
-                    c.errors,
-                    plural(c.errors),
-                    c.warnings,
-                    plural(c.warnings)
-                );
-            }
-            Format::Human => {}
-            Format::Json => {
-                let text = serde_json::to_string_pretty(&self.json).unwrap_or_else(|_| "[]".into());
-                if self.json_to_stderr {
-                    eprintln!("{text}");
-                } else {
-                    println!("{text}");
-                }
-            }
+        let format = self.format;
+        let (counts, json) = self.finish_keeping_json();
+        if format == Format::Json {
+            let text = serde_json::to_string_pretty(&json).unwrap_or_else(|_| "[]".into());
+            ivrc::outln!("{text}");
         }
-        c
+        counts
+    }
+
+    /// Prints the summary line (human) and returns the totals with the diagnostics as JSON
+    /// values (empty for human), for a command that puts them into its own JSON output.
+    pub fn finish_keeping_json(self) -> (Counts, Vec<serde_json::Value>) {
+        let c = self.counts;
+        if self.format == Format::Human && c.errors + c.warnings > 0 {
+            ivrc::errln!(
+                "{} error{}, {} warning{}",
+                c.errors,
+                plural(c.errors),
+                c.warnings,
+                plural(c.warnings)
+            );
+        }
+        (c, self.json)
     }
 }
 

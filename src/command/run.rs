@@ -9,7 +9,7 @@ use ivrc::runtime::media::prompts::{Espeak, Prompts, Voice};
 use ivrc::runtime::sip::uac::Trunk;
 use ivrc::runtime::{self, server, Config};
 use ivrc::store::Store;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,7 +27,7 @@ pub fn run(args: &RunArgs) -> u8 {
         .unwrap_or_default();
     if let Some(d) = &args.default_flow {
         if !program.flows.iter().any(|f| &f.name == d) {
-            eprintln!("error: --default-flow `{d}` is not a flow of these files");
+            ivrc::errln!("error: --default-flow `{d}` is not a flow of these files");
             return 2;
         }
     }
@@ -35,7 +35,7 @@ pub fn run(args: &RunArgs) -> u8 {
         Some(name) => match campaign_of(&program, name, args, &flow_dir) {
             Ok(c) => Some(c),
             Err(message) => {
-                eprintln!("error: {message}");
+                ivrc::errln!("error: {message}");
                 return 2;
             }
         },
@@ -44,13 +44,13 @@ pub fn run(args: &RunArgs) -> u8 {
     let trunk = match trunk(args) {
         Ok(t) => t,
         Err(message) => {
-            eprintln!("error: {message}");
+            ivrc::errln!("error: {message}");
             return 2;
         }
     };
     if trunk.is_none() {
         if let Some((c, ..)) = &campaign {
-            eprintln!(
+            ivrc::errln!(
                 "error: campaign `{}` places calls: give the trunk to call through with --trunk sip:HOST:PORT",
                 c.name
             );
@@ -62,7 +62,7 @@ pub fn run(args: &RunArgs) -> u8 {
                 .iter()
                 .find(|n| matches!(n.op, ivrc::ir::Op::Dial { .. }))
             {
-                eprintln!(
+                ivrc::errln!(
                     "error: flow `{}` dials (line {}): give the trunk to call through with --trunk sip:HOST:PORT",
                     flow.name, n.span.line
                 );
@@ -73,7 +73,7 @@ pub fn run(args: &RunArgs) -> u8 {
     let store = match Store::open(&args.store) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: cannot open `{}`: {e}", args.store.display());
+            ivrc::errln!("error: cannot open `{}`: {e}", args.store.display());
             return 2;
         }
     };
@@ -87,7 +87,7 @@ pub fn run(args: &RunArgs) -> u8 {
         };
         for text in runtime::fixed_prompts(flow) {
             if let Err(e) = prompts.speech(&text, &voice) {
-                eprintln!("error: flow `{}`: cannot speak \"{text}\": {e}", flow.name);
+                ivrc::errln!("error: flow `{}`: cannot speak \"{text}\": {e}", flow.name);
                 return 2;
             }
         }
@@ -95,7 +95,7 @@ pub fn run(args: &RunArgs) -> u8 {
     let asr = match listening_recognizer(&program, args) {
         Ok(a) => a,
         Err(message) => {
-            eprintln!("error: {message}");
+            ivrc::errln!("error: {message}");
             return 2;
         }
     };
@@ -121,11 +121,12 @@ pub fn run(args: &RunArgs) -> u8 {
         clock: match ivrc::runtime::media::clock::Clock::start() {
             Ok(c) => Arc::new(c),
             Err(e) => {
-                eprintln!("error: cannot start the media clock: {e}");
+                ivrc::errln!("error: cannot start the media clock: {e}");
                 return 2;
             }
         },
     };
+    let lines = super::lines_stream(args.format);
     let tokio = match super::async_runtime() {
         Ok(r) => r,
         Err(code) => return code,
@@ -134,7 +135,7 @@ pub fn run(args: &RunArgs) -> u8 {
         let socket = match tokio::net::UdpSocket::bind(&args.listen).await {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("error: cannot listen on {}: {e}", args.listen);
+                ivrc::errln!("error: cannot listen on {}: {e}", args.listen);
                 return 2;
             }
         };
@@ -145,17 +146,16 @@ pub fn run(args: &RunArgs) -> u8 {
         let tcp = match tokio::net::TcpListener::bind(&addr).await {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("error: cannot listen on {addr} (TCP): {e}");
+                ivrc::errln!("error: cannot listen on {addr} (TCP): {e}");
                 return 2;
             }
         };
-        // Printing may fail (a closed pipe); the server goes on regardless.
-        let mut stdout = std::io::stdout();
-        let _ = writeln!(stdout, "listening on sip:{addr} (UDP and TCP)");
+        // Printing may fail (a closed pipe); the server goes on regardless, and `main` makes
+        // the exit status 2 when it stops.
+        ivrc::println_to!(lines, "listening on sip:{addr} (UDP and TCP)");
         for n in &names {
-            let _ = writeln!(stdout, "  flow: sip:{n}@{addr}");
+            ivrc::println_to!(lines, "  flow: sip:{n}@{addr}");
         }
-        let _ = stdout.flush();
         let (place_tx, place_rx) = tokio::sync::mpsc::unbounded_channel();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let dialer_finished = Arc::new(tokio::sync::Notify::new());
@@ -169,6 +169,7 @@ pub fn run(args: &RunArgs) -> u8 {
                 time_scale: args.time_scale,
                 results: args.results.clone(),
                 progress: std::io::stderr().is_terminal(),
+                lines,
             };
             let place_tx = place_tx.clone();
             tokio::spawn(async move {
@@ -187,33 +188,38 @@ pub fn run(args: &RunArgs) -> u8 {
         drop(place_tx);
         let mut code = match served {
             Ok(summary) => {
-                let _ = writeln!(
-                    stdout,
+                ivrc::println_to!(
+                    lines,
                     "stopped: {} calls, {} refused, {} hung up at shutdown",
-                    summary.calls, summary.refused, summary.cut
+                    summary.calls,
+                    summary.refused,
+                    summary.cut
                 );
                 0
             }
             Err(e) => {
-                eprintln!("error: the runtime stopped: {e}");
+                ivrc::errln!("error: the runtime stopped: {e}");
                 2
             }
         };
         if let Some(task) = dialer {
             match task.await {
                 Ok(Ok(s)) => {
-                    let _ = writeln!(
-                        stdout,
+                    ivrc::println_to!(
+                        lines,
                         "campaign: {} done, {} failed, {} pending; {} calls placed",
-                        s.done, s.failed, s.pending, s.calls
+                        s.done,
+                        s.failed,
+                        s.pending,
+                        s.calls
                     );
                 }
                 Ok(Err(e)) => {
-                    eprintln!("error: the campaign stopped: {e}");
+                    ivrc::errln!("error: the campaign stopped: {e}");
                     code = 2;
                 }
                 Err(e) => {
-                    eprintln!("error: the campaign stopped: {e}");
+                    ivrc::errln!("error: the campaign stopped: {e}");
                     code = 2;
                 }
             }
@@ -257,10 +263,10 @@ fn campaign_of(
             )
         })?;
     if c.detect_machine {
-        eprintln!("warning: campaign `{name}`: the runtime has no answering-machine detection; every answer counts as a person");
+        ivrc::errln!("warning: campaign `{name}`: the runtime has no answering-machine detection; every answer counts as a person");
     }
     if c.record_calls.is_some() {
-        eprintln!("warning: campaign `{name}`: the runtime does not record calls yet; `record_calls` is ignored");
+        ivrc::errln!("warning: campaign `{name}`: the runtime does not record calls yet; `record_calls` is ignored");
     }
     let leads = match &args.leads {
         None => c.leads_rows.clone(),
@@ -313,7 +319,7 @@ fn read_leads_file(
         if !p.is_row() {
             return Err(format!("--leads {}: {p}", path.display()));
         }
-        eprintln!(
+        ivrc::errln!(
             "warning: --leads {}: {p}; the row is left out",
             path.display()
         );

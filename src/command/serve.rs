@@ -12,7 +12,7 @@ use ivrc::serve::capabilities;
 use ivrc::serve::http::{self, App, Config};
 use ivrc::serve::outbound::TwilioApi;
 use ivrc::store::Store;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::sync::Arc;
 
 /// How long a sealed call state stays valid: longer than any call step waits.
@@ -29,19 +29,19 @@ pub fn run(args: &ServeArgs) -> u8 {
         .ok()
         .filter(|t| !t.is_empty());
     if auth_token.is_some() && args.base_url.is_none() {
-        eprintln!("error: TWILIO_AUTH_TOKEN is set but --base-url is not: signatures are computed over the public URL");
+        ivrc::errln!("error: TWILIO_AUTH_TOKEN is set but --base-url is not: signatures are computed over the public URL");
         return 2;
     }
     let state_key = match std::env::var("IVRC_STATE_KEY") {
         Ok(k) if k.len() >= 16 => k.into_bytes(),
         Ok(_) => {
-            eprintln!("error: IVRC_STATE_KEY must be at least 16 characters");
+            ivrc::errln!("error: IVRC_STATE_KEY must be at least 16 characters");
             return 2;
         }
         Err(_) => match random_key() {
             Ok(k) => k,
             Err(e) => {
-                eprintln!("error: cannot read random bytes for the state key: {e}");
+                ivrc::errln!("error: cannot read random bytes for the state key: {e}");
                 return 2;
             }
         },
@@ -70,7 +70,7 @@ pub fn run(args: &ServeArgs) -> u8 {
             .iter()
             .find(|f| capabilities::sends_sms_in_calls(f))
         {
-            eprintln!(
+            ivrc::errln!(
                 "error: flow `{}` sends text messages during calls, which needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN",
                 f.name
             );
@@ -93,7 +93,7 @@ pub fn run(args: &ServeArgs) -> u8 {
         match Store::open(&args.store).and_then(|e| Ok((e, Store::open(&args.store)?))) {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("error: cannot open `{}`: {e}", args.store.display());
+                ivrc::errln!("error: cannot open `{}`: {e}", args.store.display());
                 return 2;
             }
         };
@@ -106,30 +106,30 @@ pub fn run(args: &ServeArgs) -> u8 {
         let listener = match tokio::net::TcpListener::bind(&args.listen).await {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("error: cannot listen on {}: {e}", args.listen);
+                ivrc::errln!("error: cannot listen on {}: {e}", args.listen);
                 return 2;
             }
         };
         let addr = listener
             .local_addr()
             .map_or(args.listen.clone(), |a| a.to_string());
-        // Printing may fail (a closed pipe); the server goes on regardless.
-        let mut stdout = std::io::stdout();
-        let _ = writeln!(stdout, "listening on http://{addr}");
+        // Printing may fail (a closed pipe); the server goes on regardless, and `main` makes
+        // the exit status 2 when it stops.
+        let lines = super::lines_stream(args.format);
+        ivrc::println_to!(lines, "listening on http://{addr}");
         for n in &names {
-            let _ = writeln!(
-                stdout,
+            ivrc::println_to!(
+                lines,
                 "  voice webhook: POST /voice/{n}   sms webhook: POST /sms/{n}"
             );
         }
-        let _ = stdout.flush();
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
         match http::serve(listener, app, shutdown).await {
             Ok(()) => 0,
             Err(e) => {
-                eprintln!("error: the server stopped: {e}");
+                ivrc::errln!("error: the server stopped: {e}");
                 2
             }
         }

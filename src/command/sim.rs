@@ -16,7 +16,7 @@ pub fn run(args: &SimArgs) -> u8 {
         Err(code) => return code,
     };
     let (analysis, problems) = analyse(&loaded);
-    let mut printer = Printer::new(Format::Human, true);
+    let mut printer = Printer::new(Format::Human);
     printer.add(&loaded.sources, problems);
     let counts = printer.finish();
     let Some(analysis) = analysis.filter(|_| counts.errors == 0) else {
@@ -33,7 +33,7 @@ pub fn run(args: &SimArgs) -> u8 {
             .or(program.flows.first()),
     };
     let Some(flow) = flow else {
-        eprintln!(
+        ivrc::errln!(
             "error: no flow {}",
             args.flow
                 .as_deref()
@@ -44,12 +44,12 @@ pub fn run(args: &SimArgs) -> u8 {
     let mut params = Vec::new();
     for p in &args.params {
         let Some((k, v)) = p.split_once('=') else {
-            eprintln!("error: --param takes name=value, not `{p}`");
+            ivrc::errln!("error: --param takes name=value, not `{p}`");
             return 2;
         };
         params.push((k.to_string(), v.to_string()));
     }
-    println!("ivrc sim: flow `{}` — keys, :speech, /wait 30s, /answer LEG, /hangup, /fetch {{json}} (see --help)", flow.name);
+    ivrc::outln!("ivrc sim: flow `{}` — keys, :speech, /wait 30s, /answer LEG, /hangup, /fetch {{json}} (see --help)", flow.name);
     let mut console = Console {
         call: VirtualCall::new(flow),
         leg: None,
@@ -59,19 +59,20 @@ pub fn run(args: &SimArgs) -> u8 {
     shown = show(&console.call, shown);
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
-        if console.call.ended() {
+        // Nobody reads the answers any more (stdout closed): stop instead of reading on.
+        if console.call.ended() || ivrc::stdio::failure().is_some() {
             break;
         }
         match console::parse(&line).and_then(|input| console.apply(input)) {
             Ok(()) => shown = show(&console.call, shown),
-            Err(e) => println!("  ? {e}"),
+            Err(e) => ivrc::outln!("  ? {e}"),
         }
         if console.call.ended() {
             break;
         }
     }
     if !console.call.ended() {
-        println!(
+        ivrc::outln!(
             "(input ended; the call is still waiting at {})",
             seconds(console.call.now_ms())
         );
@@ -83,7 +84,7 @@ pub fn run(args: &SimArgs) -> u8 {
 fn show(call: &VirtualCall<'_>, from: usize) -> usize {
     for entry in &call.log[from..] {
         if let Some(text) = call.describe(&entry.output.command) {
-            println!("[{:>7}] {text}", seconds(entry.at_ms));
+            ivrc::outln!("[{:>7}] {text}", seconds(entry.at_ms));
         }
     }
     call.log.len()

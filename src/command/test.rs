@@ -9,7 +9,7 @@ use ivrc::testing::{self, TestResult};
 /// Runs `ivrc test`.
 pub fn run(args: &TestArgs) -> u8 {
     let mut results: Vec<(String, TestResult)> = Vec::new();
-    let mut printer = Printer::new(args.format, true);
+    let mut printer = Printer::new(args.format);
     let mut broken = false;
     for file in &args.files {
         let loaded = match load_or_exit(file) {
@@ -31,7 +31,7 @@ pub fn run(args: &TestArgs) -> u8 {
             results.push((root.clone(), testing::run(&program, test)));
         }
     }
-    let counts = printer.finish();
+    let (counts, diagnostics) = printer.finish_keeping_json();
     broken |= counts.errors > 0;
     let failed = results.iter().filter(|(_, r)| r.failure.is_some()).count();
     let passed = results.len() - failed;
@@ -39,24 +39,24 @@ pub fn run(args: &TestArgs) -> u8 {
         Format::Human => {
             for (file, r) in &results {
                 match &r.failure {
-                    None => println!("ok    {file}: {}", r.name),
+                    None => ivrc::outln!("ok    {file}: {}", r.name),
                     Some(f) => {
-                        println!("FAIL  {file}: {}", r.name);
-                        println!("  at {}:{}", f.step.file, f.step.line);
-                        println!("  expected: {}", f.expected);
+                        ivrc::outln!("FAIL  {file}: {}", r.name);
+                        ivrc::outln!("  at {}:{}", f.step.file, f.step.line);
+                        ivrc::outln!("  expected: {}", f.expected);
                         match &f.flow_span {
                             Some(s) => {
-                                println!("  actual:   {}   ({}:{})", f.actual, s.file, s.line)
+                                ivrc::outln!("  actual:   {}   ({}:{})", f.actual, s.file, s.line)
                             }
-                            None => println!("  actual:   {}", f.actual),
+                            None => ivrc::outln!("  actual:   {}", f.actual),
                         }
                     }
                 }
             }
             if broken {
-                println!("{passed} passed, {failed} failed; files with errors were not run");
+                ivrc::outln!("{passed} passed, {failed} failed; files with errors were not run");
             } else {
-                println!("{passed} passed, {failed} failed");
+                ivrc::outln!("{passed} passed, {failed} failed");
             }
         }
         Format::Json => {
@@ -78,8 +78,13 @@ pub fn run(args: &TestArgs) -> u8 {
                     })
                 })
                 .collect();
-            let summary = serde_json::json!({ "passed": passed, "failed": failed, "tests": list });
-            println!(
+            let summary = serde_json::json!({
+                "passed": passed,
+                "failed": failed,
+                "tests": list,
+                "diagnostics": diagnostics,
+            });
+            ivrc::outln!(
                 "{}",
                 serde_json::to_string_pretty(&summary).unwrap_or_default()
             );

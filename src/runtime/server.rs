@@ -180,7 +180,7 @@ pub async fn run(
                                     w.add(entry);
                                 }
                             } else {
-                                eprintln!(
+                                crate::errln!(
                                     "ivrc: the text to {} was refused: SIP {status}",
                                     entry.contact
                                 );
@@ -282,7 +282,7 @@ pub async fn run(
             () = &mut shutdown, if !stopping => {
                 stopping = true;
                 grace_ends = Some(Instant::now() + shared.config.grace);
-                eprintln!("ivrc: shutting down: new calls get 503; {} calls have {:?} to finish", calls.len(), shared.config.grace);
+                crate::errln!("ivrc: shutting down: new calls get 503; {} calls have {:?} to finish", calls.len(), shared.config.grace);
             },
             () = tokio::time::sleep_until(grace_ends.map_or(far, |g| g + AFTER_GRACE).into()), if cut => {}
             () = tokio::time::sleep_until(grace_ends.unwrap_or(far).into()), if grace_ends.is_some() && !cut => {

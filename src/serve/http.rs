@@ -228,14 +228,14 @@ impl App {
         let done =
             tokio::task::spawn_blocking(move || states.forget_call_state(&sid, before_ms)).await;
         if let Ok(Err(e)) = done {
-            eprintln!("ivrc serve: cannot forget the state of call {call_sid}: {e}");
+            crate::errln!("ivrc serve: cannot forget the state of call {call_sid}: {e}");
         }
     }
 }
 
 /// A 500 with a line in the server's log.
 fn internal(why: String) -> Refusal {
-    eprintln!("ivrc serve: {why}");
+    crate::errln!("ivrc serve: {why}");
     Refusal(StatusCode::INTERNAL_SERVER_ERROR, why)
 }
 
@@ -675,7 +675,7 @@ async fn audio_file(
         return Err(not_found());
     }
     let bytes = tokio::fs::read(dir.join(&file)).await.map_err(|e| {
-        eprintln!(
+        crate::errln!(
             "ivrc serve: cannot read `{}`: {e}",
             dir.join(&file).display()
         );

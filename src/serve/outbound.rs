@@ -50,7 +50,7 @@ impl Outbound {
     pub fn send_sms(&self, messages: Vec<OutgoingSms>) {
         for m in messages {
             let Some(api) = self.twilio.clone() else {
-                eprintln!(
+                crate::errln!(
                     "ivrc serve: cannot text {}: no Twilio account configured",
                     m.to
                 );
@@ -72,8 +72,12 @@ impl Outbound {
                     .await;
                 match sent {
                     Ok(r) if r.status().is_success() => {}
-                    Ok(r) => eprintln!("ivrc serve: texting {} failed: HTTP {}", m.to, r.status()),
-                    Err(e) => eprintln!("ivrc serve: texting {} failed: {}", m.to, describe(&e)),
+                    Ok(r) => {
+                        crate::errln!("ivrc serve: texting {} failed: HTTP {}", m.to, r.status())
+                    }
+                    Err(e) => {
+                        crate::errln!("ivrc serve: texting {} failed: {}", m.to, describe(&e))
+                    }
                 }
             });
         }
@@ -104,7 +108,7 @@ impl Outbound {
                     Err(e) => why = describe(&e),
                 }
             }
-            eprintln!("ivrc serve: the result webhook {url} did not take {result}: {why}");
+            crate::errln!("ivrc serve: the result webhook {url} did not take {result}: {why}");
         });
     }
 }

@@ -131,9 +131,12 @@ fn unsupported_fixtures(target: &str, extra: &[&str]) {
         assert!(!panicked(&run), "{file}: {}", run.stderr);
         assert_eq!(run.code, 1, "{file} built:\n{}\n{}", run.stdout, run.stderr);
         assert!(run.stdout.is_empty(), "{file} wrote output");
-        args.extend(["--format", "json"]);
+        let out = super::scratch(&format!("{target}-refused"))
+            .display()
+            .to_string();
+        args.extend(["--format", "json", "-o", &out]);
         let diagnostics: serde_json::Value =
-            serde_json::from_str(&ivrc(&args).stderr).expect("JSON diagnostics");
+            serde_json::from_str(&ivrc(&args).stdout).expect("JSON diagnostics on stdout");
         for (construct, line) in refused_constructs(path) {
             let message = format!("{construct} is not supported by the {target} target");
             let found = diagnostics

@@ -56,7 +56,7 @@ fn a_static_flow_is_one_document_equal_to_the_served_one() {
 fn a_flow_that_needs_input_is_left_to_the_server_with_a_warning() {
     let (run, dir) = build_twiml("examples/sum.ivr", "https://ivr.example.com", "sum");
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let json: serde_json::Value = serde_json::from_str(&run.stderr).expect("JSON diagnostics");
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON diagnostics");
     assert_eq!(
         common::diagnostic_codes(&json),
         ["ivrc::codegen::needs_serve"]

@@ -646,7 +646,7 @@ fn flows_the_server_cannot_run_are_refused_before_it_starts() {
         "json",
     ]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    let json: serde_json::Value = serde_json::from_str(&run.stderr).expect("JSON diagnostics");
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON diagnostics");
     let codes = common::diagnostic_codes(&json);
     assert!(!codes.is_empty());
     assert!(
@@ -662,12 +662,12 @@ fn flows_the_server_cannot_run_are_refused_before_it_starts() {
         "`say` in `on hangup`",
     ] {
         assert!(
-            run.stderr.contains(construct),
+            run.stdout.contains(construct),
             "{construct}: {}",
-            run.stderr
+            run.stdout
         );
     }
-    assert_eq!(codes.len(), 3, "{}", run.stderr);
+    assert_eq!(codes.len(), 3, "{}", run.stdout);
 }
 
 #[test]

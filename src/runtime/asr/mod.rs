@@ -177,7 +177,7 @@ fn spot(
         "16000",
     ];
     let Ok(config) = pocketsphinx::CmdLn::init(true, &args) else {
-        eprintln!(
+        crate::errln!(
             "ivrc: the keyword spotter cannot start (pocketsphinx refused its configuration)"
         );
         return;

@@ -72,7 +72,7 @@ impl Recognizer for Vosk {
         let url = self.url.clone();
         runtime.spawn(async move {
             let Ok((socket, _)) = tokio_tungstenite::connect_async(url.as_str()).await else {
-                eprintln!("ivrc: cannot reach the Vosk server at {url}");
+                crate::errln!("ivrc: cannot reach the Vosk server at {url}");
                 return;
             };
             let (mut send, mut receive) = socket.split();

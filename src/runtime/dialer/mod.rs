@@ -40,6 +40,8 @@ pub struct Dialer {
     /// The lead's columns that hold the numbers its calls go to ([`number_columns`]): a lead
     /// is not called while one of them is on a call of another lead.
     pub number_columns: Vec<String>,
+    /// The stream of its progress lines (stdout, or stderr when stdout carries JSON).
+    pub lines: crate::stdio::Stream,
 }
 
 /// The columns whose numbers a campaign's calls go to: the `dial` column, or, for a flow that
@@ -122,7 +124,7 @@ impl Dialer {
         let added = st.add_leads(leads, now_ms()).map_err(|e| e.to_string())?;
         let recovered = st.recover(rules, now_ms()).map_err(|e| e.to_string())?;
         if !recovered.is_empty() {
-            eprintln!(
+            crate::errln!(
                 "campaign `{}`: {} attempts were cut off by the last stop and count as interrupted (lines {recovered:?})",
                 c.name,
                 recovered.len()
@@ -130,14 +132,15 @@ impl Dialer {
         }
         let rows = st.leads().map_err(|e| e.to_string())?;
         let total = rows.len();
-        println!(
+        crate::println_to!(
+            self.lines,
             "campaign `{}`: {total} leads ({added} new), {} finished before",
             c.name,
             rows.iter().filter(|l| l.state.is_final()).count()
         );
         let offset = c.utc_offset_minutes.unwrap_or(0);
         if c.window.is_some() && c.utc_offset_minutes.is_none() {
-            eprintln!(
+            crate::errln!(
                 "campaign `{}`: the calling window is taken in UTC; set `timezone` for the recipients' local time",
                 c.name
             );
@@ -265,7 +268,7 @@ impl Dialer {
                         None => Attempt::Interrupted,
                     };
                     if outcome == Attempt::NoReport {
-                        eprintln!(
+                        crate::errln!(
                             "campaign `{}`: line {line}: the call ended without `report` (a flow defect); counted as a retry",
                             c.name
                         );
@@ -285,7 +288,7 @@ impl Dialer {
                                 b.inc(1);
                                 b.set_message(line_text);
                             }
-                            None => println!("{line_text}"),
+                            None => crate::println_to!(self.lines, "{line_text}"),
                         }
                         if let Some(url) = &c.result_webhook {
                             let body = results::webhook_body(&c.name, &lead);
@@ -303,7 +306,7 @@ impl Dialer {
         }
         while let Some(posted) = webhooks.join_next().await {
             if let Ok(Err(e)) = posted {
-                eprintln!("campaign `{}`: result webhook: {e}", c.name);
+                crate::errln!("campaign `{}`: result webhook: {e}", c.name);
             }
         }
         let rows = st.leads().map_err(|e| e.to_string())?;
