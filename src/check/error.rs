@@ -365,6 +365,23 @@ pub enum CheckError {
         #[label("these outcomes end the call")]
         at: SourceSpan,
     },
+    /// A `fetch` whose result is used, with nothing to handle a failed request.
+    #[error("`fetch {name}` does not handle `error`")]
+    #[diagnostic(
+        code(ivrc::check::unhandled_fetch_error),
+        severity(Warning),
+        help("add `on error -> …` to the `fetch` (e.g. transfer to an operator) or a flow-wide `on error -> …`; otherwise every call ends here when the request fails or times out")
+    )]
+    UnhandledFetchError {
+        /// The variable.
+        name: String,
+        /// The variable of the fetch.
+        #[label("a failed request ends the call")]
+        at: SourceSpan,
+        /// The first use of the result.
+        #[label("the result is used here")]
+        used: Option<SourceSpan>,
+    },
     /// A campaign flow that can end without reporting.
     #[error("flow `{flow}` can end without `report`")]
     #[diagnostic(
@@ -482,6 +499,21 @@ pub enum CheckError {
     EmptyPhrase {
         /// Where.
         #[label("no words here")]
+        at: SourceSpan,
+    },
+    /// A `say`, prompt or `sms` whose text is empty or only spaces.
+    #[error("empty text in `{what}`")]
+    #[diagnostic(
+        code(ivrc::check::empty_text),
+        help("{help}")
+    )]
+    EmptyText {
+        /// The statement or option.
+        what: String,
+        /// What to write instead.
+        help: String,
+        /// The text literal.
+        #[label("nothing to say")]
         at: SourceSpan,
     },
     /// A `listen` or `menu` without any phrase or key arms.
