@@ -318,3 +318,32 @@ fn unsupported_constructs_are_refused_with_a_diagnostic() {
     assert!(json.as_array().is_some_and(|a| a.len() >= 3), "{json}");
     assert!(json[0]["labels"][0]["line"].as_u64().is_some());
 }
+
+#[test]
+fn a_language_the_target_lacks_is_refused_at_the_lang_line() {
+    let run = ivrc(&[
+        "build",
+        "tests/fixtures/err/unknown_lang.ivr",
+        "--target",
+        "voximplant",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    // The JSON is on whichever stream `build` prints diagnostics to.
+    let text = if run.stdout.trim_start().starts_with('[') {
+        &run.stdout
+    } else {
+        &run.stderr
+    };
+    let json: serde_json::Value = serde_json::from_str(text).expect("JSON diagnostics");
+    let refusal = json
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|d| d["code"] == "ivrc::codegen::unsupported_by_target")
+        .expect("a refusal");
+    // Line 3 is `lang ru-RF`, not the whole flow from line 2.
+    assert_eq!(refusal["labels"][0]["line"], 3, "{refusal}");
+    assert_eq!(refusal["labels"][0]["end_line"], 3, "{refusal}");
+}

@@ -622,6 +622,18 @@ pub enum CheckError {
         #[label("not valid here")]
         at: SourceSpan,
     },
+    /// A `lang` no target speaks.
+    #[error("no target speaks `lang {tag}`")]
+    #[diagnostic(code(ivrc::check::unknown_lang), severity(Warning), help("{help}"))]
+    UnknownLang {
+        /// The tag as written.
+        tag: String,
+        /// The nearest known tags.
+        help: String,
+        /// The tag.
+        #[label("not a language of any target")]
+        at: SourceSpan,
+    },
     /// `on machine` without `detect_machine`.
     #[error("`on machine` without `detect_machine`")]
     #[diagnostic(

@@ -266,6 +266,21 @@ impl<'a> FlowChecker<'a> {
                             help: "write a language tag such as `ru-RU` or `en-US`".into(),
                             at: l.span.into(),
                         });
+                    } else if !super::langs::is_known(&l.name) {
+                        let tags: Vec<String> = super::langs::nearest(&l.name)
+                            .iter()
+                            .map(|t| format!("`{t}`"))
+                            .collect();
+                        let help = match tags.as_slice() {
+                            [] => "no target speaks it; the targets speak tags such as `ru-RU` and `en-US` (docs/language.md lists them all)".to_string(),
+                            [one] => format!("did you mean {one}?"),
+                            [init @ .., last] => format!("did you mean {} or {last}?", init.join(", ")),
+                        };
+                        self.out.push(CheckError::UnknownLang {
+                            tag: l.name.clone(),
+                            help,
+                            at: l.span.into(),
+                        });
                     }
                     "lang"
                 }

@@ -9,6 +9,7 @@
 mod campaign;
 pub mod error;
 mod flow;
+mod langs;
 mod scope;
 mod suggest;
 mod test_blocks;

@@ -25,7 +25,7 @@ pub fn did_you_mean<'a>(
 
 /// Edit distance over characters, counting a swap of two neighbours as one edit (optimal
 /// string alignment): `nmae` is one typo away from `name`, as a user sees it.
-fn distance(a: &str, b: &str) -> usize {
+pub fn distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     // Three rows: two back (for swaps), one back, and the current one.
