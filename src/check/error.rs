@@ -503,10 +503,7 @@ pub enum CheckError {
     },
     /// A `say`, prompt or `sms` whose text is empty or only spaces.
     #[error("empty text in `{what}`")]
-    #[diagnostic(
-        code(ivrc::check::empty_text),
-        help("{help}")
-    )]
+    #[diagnostic(code(ivrc::check::empty_text), help("{help}"))]
     EmptyText {
         /// The statement or option.
         what: String,
@@ -821,6 +818,28 @@ pub enum CheckError {
         line: usize,
         /// What is wrong.
         problem: String,
+        /// The `leads` setting.
+        #[label("in this file")]
+        at: SourceSpan,
+    },
+    /// A row whose number normalizes to the number of an earlier row.
+    #[error("leads file `{path}` line {line}: `{column}` `{number}` is also on line {first_line}")]
+    #[diagnostic(
+        code(ivrc::check::leads_duplicate_number),
+        severity(Warning),
+        help("each row is an attempt on the number; the runtime dialer never calls it twice at once (the later row waits), but a Voximplant call list with `lines` above 1 may; remove one row unless two calls are wanted")
+    )]
+    LeadsDuplicateNumber {
+        /// The path.
+        path: String,
+        /// The later row's line.
+        line: usize,
+        /// The earlier row's line.
+        first_line: usize,
+        /// The column.
+        column: String,
+        /// The number, normalized.
+        number: String,
         /// The `leads` setting.
         #[label("in this file")]
         at: SourceSpan,
