@@ -162,9 +162,21 @@ pub struct FlowSettings {
     pub voice: Option<String>,
     /// The number shown to called parties.
     pub caller_id: Option<Expr>,
+    /// Where each setting is written (`lang`, `voice`, `caller_id`), for diagnostics on one
+    /// setting.
+    #[serde(default)]
+    pub at: Vec<SettingAt>,
 }
 
 impl FlowSettings {
+    /// Where the setting `key` is written, or `flow` (the whole flow) when it is not.
+    pub fn span_or<'a>(&'a self, key: &str, flow: &'a SrcSpan) -> &'a SrcSpan {
+        self.at
+            .iter()
+            .find(|s| s.key == key)
+            .map_or(flow, |s| &s.span)
+    }
+
     /// The `caller_id` when it is a literal number (the form every target can use as is).
     pub fn caller_id_number(&self) -> Option<&str> {
         match &self.caller_id {

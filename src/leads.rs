@@ -91,6 +91,9 @@ pub struct LeadsReport {
     pub header: Vec<String>,
     /// The rows that passed every check, in file order.
     pub leads: Vec<Lead>,
+    /// For each of `leads`, the byte range of each expected column's cell, by column name
+    /// (for diagnostics that point at a good row, such as two rows with one number).
+    pub cells: Vec<BTreeMap<String, Range<usize>>>,
     /// Every problem found, in file order.
     pub problems: Vec<LeadProblem>,
 }
@@ -236,6 +239,7 @@ pub fn read_leads(bytes: &[u8], options: &LeadsOptions) -> LeadsReport {
         delimiter: options.delimiter.unwrap_or(DEFAULT_DELIMITER),
         header: Vec::new(),
         leads: Vec::new(),
+        cells: Vec::new(),
         problems: Vec::new(),
     };
     let (base, body) = match bytes.strip_prefix(BOM) {
@@ -662,6 +666,12 @@ fn check_row(
             line: row.line,
             values,
         });
+        report.cells.push(
+            columns
+                .iter()
+                .map(|c| (c.expected.name.clone(), row.span(c.index)))
+                .collect(),
+        );
     }
 }
 

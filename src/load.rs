@@ -6,7 +6,7 @@
 //! names them). It does no I/O itself: every read goes through the [`Files`] the caller
 //! supplies — the binary reads the disk, the language server its open documents first.
 
-use crate::check::LeadsFiles;
+use crate::check::{LeadsFile, LeadsFiles};
 use crate::span::{FileId, Sources, Span};
 use crate::syntax::{self, ast, SyntaxError};
 use std::path::{Path, PathBuf};
@@ -144,8 +144,13 @@ pub fn load(root: &Path, files: &mut impl Files) -> Result<Loaded, LoadError> {
                 .find(|(f, _)| *f == file)
                 .map(|(_, p)| parent(p))
                 .unwrap_or_default();
-            let bytes = files.read(&dir.join(&rel)).ok();
-            loaded.leads.insert((file, rel), bytes);
+            let path = dir.join(&rel);
+            let leads = files.read(&path).ok().map(|bytes| {
+                let leads = LeadsFile::add(&mut loaded.sources, path.display().to_string(), bytes);
+                loaded.paths.push((leads.file, path));
+                leads
+            });
+            loaded.leads.insert((file, rel), leads);
         }
     }
     Ok(loaded)

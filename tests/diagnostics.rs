@@ -121,3 +121,39 @@ fn unreadable_file_is_a_usage_error() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("cannot read"), "{}", run.stderr);
 }
+
+#[test]
+fn leads_file_problems_carry_a_label_in_the_csv() {
+    let run = ivrc(&[
+        "check",
+        "--format",
+        "json",
+        "tests/fixtures/err/leads_duplicate_number.ivr",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON on stdout");
+    let d = &json[0];
+    assert_eq!(d["code"], "ivrc::check::leads_duplicate_number");
+    // The primary label is the `leads` line of the flow file…
+    assert_eq!(d["file"], "tests/fixtures/err/leads_duplicate_number.ivr");
+    assert_eq!(d["labels"][0]["line"], 4);
+    // …and both rows are labelled in the CSV, at their phone cells.
+    let csv = "tests/fixtures/err/leads_duplicate_number.csv";
+    let related = d["related"].as_array().expect("related");
+    assert_eq!(related.len(), 2, "{d}");
+    assert_eq!(related[0]["file"], csv);
+    assert_eq!(related[0]["labels"][0]["line"], 4);
+    assert_eq!(related[0]["labels"][0]["column"], 9);
+    assert_eq!(related[1]["file"], csv);
+    assert_eq!(related[1]["labels"][0]["line"], 2);
+    assert_eq!(related[1]["labels"][0]["column"], 6);
+    // Every diagnostic has the key, empty when nothing is elsewhere.
+    let run = ivrc(&[
+        "check",
+        "--format",
+        "json",
+        "tests/fixtures/err/unknown_leg.ivr",
+    ]);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON on stdout");
+    assert_eq!(json[0]["related"], serde_json::json!([]));
+}

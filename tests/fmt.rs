@@ -111,7 +111,8 @@ fn compile_at(path: &Path, text: &str) -> (Vec<String>, Option<Value>) {
             .find(|(f, _, _)| *f == file)
             .map(|(_, _, d)| d.clone());
         let bytes = dir.and_then(|d| std::fs::read(d.join(&rel)).ok());
-        leads.insert((file, rel), bytes);
+        let file_of = bytes.map(|b| ivrc::check::LeadsFile::add(&mut sources, rel.clone(), b));
+        leads.insert((file, rel), file_of);
     }
     let (analysis, diags) = ivrc::check::check(&refs, &leads);
     messages.extend(diags.iter().map(|d| d.error.to_string()));

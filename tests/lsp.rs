@@ -259,11 +259,18 @@ fn check_diagnostics(path: &Path, uri: &str) -> Vec<Value> {
                 "source": "ivrc",
                 "message": message,
             });
-            if labels.len() > 1 {
-                let related: Vec<Value> = labels[1..]
-                    .iter()
-                    .map(|l| json!({"location": {"uri": uri, "range": to_range(l)}, "message": l["label"]}))
-                    .collect();
+            let mut related: Vec<Value> = labels[1..]
+                .iter()
+                .map(|l| json!({"location": {"uri": uri, "range": to_range(l)}, "message": l["label"]}))
+                .collect();
+            // Places in other files (a leads file's rows), with that file's URI.
+            for r in p["related"].as_array().into_iter().flatten() {
+                let file_uri = format!("file://{}", r["file"].as_str().expect("file"));
+                for l in r["labels"].as_array().expect("labels") {
+                    related.push(json!({"location": {"uri": file_uri, "range": to_range(l)}, "message": l["label"]}));
+                }
+            }
+            if !related.is_empty() {
                 d["relatedInformation"] = json!(related);
             }
             d
@@ -341,6 +348,46 @@ fn diagnostics_are_those_of_ivrc_check_and_go_when_fixed() {
         json!({"textDocument": {"uri": import}}),
     );
     assert_eq!(client.diagnostics(&import)["diagnostics"], json!([]));
+}
+
+const CAMPAIGN: &str = "campaign c for f {
+  leads \"leads.csv\"
+  dial phone
+  normalize ru
+}
+flow f(name: text, phone: phone) {
+  say \"Здравствуйте, {{name}}\"
+  report ok
+}
+";
+
+const LEADS: &str = "name;phone\nИван;89161112246\nМария;12345\nИван П.;+7 (916) 111-22-46\n";
+
+#[test]
+fn leads_file_problems_point_into_the_leads_file() {
+    let dir = scratch("leads");
+    let (path, uri) = write(&dir, "campaign.ivr", CAMPAIGN);
+    let (_, csv_uri) = write(&dir, "leads.csv", LEADS);
+    let mut client = Client::start();
+    client.initialize();
+    client.open(&uri, CAMPAIGN);
+    let published = client.diagnostics(&uri)["diagnostics"].clone();
+    assert_eq!(published, json!(check_diagnostics(&path, &uri)));
+    // The bad phone of line 3: at the `leads` line, with the cell as related information
+    // (columns in UTF-16 units: `Мария;` is 6).
+    assert_eq!(published[0]["code"], "ivrc::check::leads_bad_row");
+    assert_eq!(published[0]["range"], range(1, 8, 1, 19));
+    let cell = &published[0]["relatedInformation"][0];
+    assert_eq!(cell["location"]["uri"], csv_uri.as_str());
+    assert_eq!(cell["location"]["range"], range(2, 6, 2, 11));
+    assert_eq!(cell["message"], "not a valid phone number");
+    // One number on lines 2 and 4: both rows are named.
+    assert_eq!(published[1]["code"], "ivrc::check::leads_duplicate_number");
+    let rows = &published[1]["relatedInformation"];
+    assert_eq!(rows[0]["location"]["range"], range(3, 8, 3, 26));
+    assert_eq!(rows[1]["location"]["range"], range(1, 5, 1, 16));
+    assert_eq!(rows[1]["message"], "first here");
+    assert_eq!(rows[1]["location"]["uri"], csv_uri.as_str());
 }
 
 #[test]

@@ -427,3 +427,29 @@ fn call_list_rows_are_read_as_users_write_them() {
         );
     }
 }
+
+#[test]
+fn a_language_the_target_lacks_is_refused_at_the_lang_line() {
+    let out = scratch("unknown_lang").display().to_string();
+    let run = ivrc(&[
+        "build",
+        "tests/fixtures/err/unknown_lang.ivr",
+        "--target",
+        "voximplant",
+        "--format",
+        "json",
+        "-o",
+        &out,
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON diagnostics");
+    let refusal = json
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|d| d["code"] == "ivrc::codegen::unsupported_by_target")
+        .expect("a refusal");
+    // Line 3 is `lang ru-RF`, not the whole flow from line 2.
+    assert_eq!(refusal["labels"][0]["line"], 3, "{refusal}");
+    assert_eq!(refusal["labels"][0]["end_line"], 3, "{refusal}");
+}

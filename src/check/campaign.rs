@@ -4,7 +4,7 @@
 use super::error::CheckError;
 use super::suggest::did_you_mean;
 use super::values;
-use super::LeadsFiles;
+use super::{LeadsFiles, Related};
 use crate::ir::Type;
 use crate::leads::{self, ColumnKind, ExpectedColumn, LeadProblem, LeadsOptions};
 use crate::phone::Normalization;
@@ -16,19 +16,21 @@ use std::collections::HashMap;
 const MAX_ROW_REPORTS: usize = 20;
 
 /// Checks a campaign; returns the valid leads rows and the delimiter read (`None` when the
-/// file is missing).
+/// file is missing). Problems of the leads file go to `in_leads`, with labels in the file.
 pub fn check_campaign(
     c: &Campaign,
     flows: &HashMap<&str, &Flow>,
     file: FileId,
     leads_files: &LeadsFiles,
     out: &mut Vec<CheckError>,
+    in_leads: &mut Vec<(CheckError, Vec<Related>)>,
 ) -> super::CampaignLeads {
     let flow = super::flow_named(flows, &c.flow, out);
     let mut seen: HashMap<String, Span> = HashMap::new();
     let mut leads_at = None;
     let mut delimiter = None;
     let mut normalization = Normalization::E164;
+    let mut dial_column = None;
     let mut skip_bad_phones = false;
     for s in &c.settings {
         let key = s.kind.key();
@@ -58,6 +60,7 @@ pub fn check_campaign(
                 }),
             },
             CampaignSettingKind::Dial(col) => {
+                dial_column = Some(col.name.clone());
                 match flow.and_then(|f| f.params.iter().find(|p| p.name.name == col.name)) {
                     Some(p) if p.ty.name == "phone" => {}
                     Some(p) => out.push(CheckError::TypeMismatch {
@@ -217,80 +220,192 @@ pub fn check_campaign(
             });
         }
     }
-    match leads_files.get(&(file, path.clone())) {
-        Some(Some(bytes)) => {
-            let columns = flow
-                .params
-                .iter()
-                .map(|p| ExpectedColumn {
-                    name: p.name.name.clone(),
-                    kind: column_kind(&p.ty.name),
-                })
-                .collect();
-            let report = leads::read_leads(
-                bytes,
-                &LeadsOptions {
-                    columns,
-                    delimiter,
-                    normalization,
-                },
-            );
-            // Call lists take `;` or `,`; a tab-separated export is a wrong delimiter even
-            // though it can be read.
-            if delimiter.is_none() && report.delimiter == b'\t' {
-                out.push(CheckError::LeadsDelimiter {
-                    path: path.clone(),
-                    expected: ";".into(),
-                    found: "\\t".into(),
-                    at: at.into(),
-                });
-                return super::CampaignLeads::default();
-            }
-            let header = report.header.join(&(report.delimiter as char).to_string());
-            let mut rows = 0;
-            for p in &report.problems {
-                if p.is_row() {
-                    rows += 1;
-                    if rows > MAX_ROW_REPORTS {
-                        continue;
-                    }
-                }
-                match p {
-                    // `normalize … else skip|flag` asks for such rows to be set aside.
-                    LeadProblem::BadPhone {
-                        line,
-                        column,
-                        error,
-                        ..
-                    } if skip_bad_phones => out.push(CheckError::LeadsRowSkipped {
-                        path: path.clone(),
-                        line: *line,
-                        problem: format!("`{column}`: {error}"),
-                        at: at.into(),
-                    }),
-                    _ => out.push(leads_problem(&path, &header, p, at)),
-                }
-            }
-            if rows > MAX_ROW_REPORTS {
-                out.push(CheckError::LeadsUnusable {
-                    path: path.clone(),
-                    problem: format!("{} more bad rows", rows - MAX_ROW_REPORTS),
-                    help: "only the first 20 bad rows are shown".into(),
-                    at: at.into(),
-                });
-            }
-            super::CampaignLeads {
-                rows: report.leads,
-                delimiter: Some(report.delimiter),
-            }
-        }
-        _ => {
-            out.push(CheckError::LeadsNotFound {
-                path,
+    let Some(Some(leads_file)) = leads_files.get(&(file, path.clone())) else {
+        out.push(CheckError::LeadsNotFound {
+            path,
+            at: at.into(),
+        });
+        return super::CampaignLeads::default();
+    };
+    let columns = flow
+        .params
+        .iter()
+        .map(|p| ExpectedColumn {
+            name: p.name.name.clone(),
+            kind: column_kind(&p.ty.name),
+        })
+        .collect();
+    let report = leads::read_leads(
+        &leads_file.bytes,
+        &LeadsOptions {
+            columns,
+            delimiter,
+            normalization,
+        },
+    );
+    let csv = |range: std::ops::Range<usize>, label: String| Related {
+        at: Span::new(leads_file.file, range.start, range.end),
+        label,
+    };
+    // Call lists take `;` or `,`; a tab-separated export is a wrong delimiter even
+    // though it can be read.
+    if delimiter.is_none() && report.delimiter == b'\t' {
+        let bytes = &leads_file.bytes;
+        let header_end = bytes
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r')
+            .unwrap_or(bytes.len());
+        in_leads.push((
+            CheckError::LeadsDelimiter {
+                path: path.clone(),
+                expected: ";".into(),
+                found: "\\t".into(),
                 at: at.into(),
-            });
-            super::CampaignLeads::default()
+            },
+            vec![csv(0..header_end, "separated by tabs".into())],
+        ));
+        return super::CampaignLeads::default();
+    }
+    let header = report.header.join(&(report.delimiter as char).to_string());
+    let mut rows = 0;
+    for p in &report.problems {
+        if p.is_row() {
+            rows += 1;
+            if rows > MAX_ROW_REPORTS {
+                continue;
+            }
         }
+        let error = match p {
+            // `normalize … else skip|flag` asks for such rows to be set aside.
+            LeadProblem::BadPhone {
+                line,
+                column,
+                error,
+                ..
+            } if skip_bad_phones => CheckError::LeadsRowSkipped {
+                path: path.clone(),
+                line: *line,
+                problem: format!("`{column}`: {error}"),
+                at: at.into(),
+            },
+            _ => leads_problem(&path, &header, p, at),
+        };
+        let related = match p {
+            LeadProblem::Empty => Vec::new(),
+            _ => vec![csv(p.range(), csv_label(p))],
+        };
+        in_leads.push((error, related));
+    }
+    if rows > MAX_ROW_REPORTS {
+        in_leads.push((
+            CheckError::LeadsUnusable {
+                path: path.clone(),
+                problem: format!("{} more bad rows", rows - MAX_ROW_REPORTS),
+                help: "only the first 20 bad rows are shown".into(),
+                at: at.into(),
+            },
+            Vec::new(),
+        ));
+    }
+    duplicate_numbers(&path, at, dial_column, flow, &report, &csv, in_leads);
+    super::CampaignLeads {
+        rows: report.leads,
+        delimiter: Some(report.delimiter),
+    }
+}
+
+/// At most this many rows with a number already on an earlier row are reported per file.
+const MAX_DUPLICATE_REPORTS: usize = 20;
+
+/// Warns about rows whose number (the `dial` column, or without `dial` each `phone`
+/// column) normalizes to the number of an earlier row: a dialer calls the number once at a
+/// time, so such rows wait for each other (or, on a call list with several lines, may ring
+/// one phone twice at once).
+fn duplicate_numbers(
+    path: &str,
+    at: Span,
+    dial_column: Option<String>,
+    flow: &Flow,
+    report: &leads::LeadsReport,
+    csv: &dyn Fn(std::ops::Range<usize>, String) -> Related,
+    in_leads: &mut Vec<(CheckError, Vec<Related>)>,
+) {
+    let columns: Vec<String> = match dial_column {
+        Some(c) => vec![c],
+        None => flow
+            .params
+            .iter()
+            .filter(|p| p.ty.name == "phone")
+            .map(|p| p.name.name.clone())
+            .collect(),
+    };
+    let mut reported = 0;
+    for column in &columns {
+        let mut first: HashMap<&str, usize> = HashMap::new();
+        for (i, lead) in report.leads.iter().enumerate() {
+            let Some(number) = lead.values.get(column) else {
+                continue;
+            };
+            let Some(&earlier) = first.get(number.as_str()) else {
+                first.insert(number, i);
+                continue;
+            };
+            reported += 1;
+            if reported > MAX_DUPLICATE_REPORTS {
+                continue;
+            }
+            let cell = |j: usize| report.cells[j].get(column).cloned().unwrap_or_default();
+            let line = lead.line;
+            let first_line = report.leads[earlier].line;
+            in_leads.push((
+                CheckError::LeadsDuplicateNumber {
+                    path: path.to_string(),
+                    line,
+                    first_line,
+                    column: column.clone(),
+                    number: number.clone(),
+                    at: at.into(),
+                },
+                vec![
+                    csv(cell(i), format!("`{number}` again")),
+                    csv(cell(earlier), "first here".to_string()),
+                ],
+            ));
+        }
+    }
+    if reported > MAX_DUPLICATE_REPORTS {
+        in_leads.push((
+            CheckError::LeadsUnusable {
+                path: path.to_string(),
+                problem: format!(
+                    "{} more rows with a number already on an earlier row",
+                    reported - MAX_DUPLICATE_REPORTS
+                ),
+                help: "only the first 20 are shown".into(),
+                at: at.into(),
+            },
+            Vec::new(),
+        ));
+    }
+}
+
+/// The label of a leads-file problem at its place in the file.
+fn csv_label(p: &LeadProblem) -> String {
+    match p {
+        LeadProblem::Bom { .. } => "byte order mark".into(),
+        LeadProblem::InvalidUtf8 { .. } => "not UTF-8".into(),
+        LeadProblem::Empty => String::new(),
+        LeadProblem::WrongDelimiter { found, .. } => {
+            format!("separated by `{}`", show_delimiter(*found))
+        }
+        LeadProblem::MissingColumn { name, .. } => format!("no `{name}` here"),
+        LeadProblem::DuplicateColumn { .. } => "again".into(),
+        LeadProblem::WrongFieldCount {
+            expected, found, ..
+        } => format!("{found} values, not {expected}"),
+        LeadProblem::EmptyCell { column, .. } => format!("`{column}` is empty"),
+        LeadProblem::BadPhone { .. } => "not a valid phone number".into(),
+        LeadProblem::BadNumber { .. } => "not a whole number".into(),
     }
 }
 

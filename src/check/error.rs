@@ -365,6 +365,23 @@ pub enum CheckError {
         #[label("these outcomes end the call")]
         at: SourceSpan,
     },
+    /// A `fetch` whose result is used, with nothing to handle a failed request.
+    #[error("`fetch {name}` does not handle `error`")]
+    #[diagnostic(
+        code(ivrc::check::unhandled_fetch_error),
+        severity(Warning),
+        help("add `on error -> …` to the `fetch` (e.g. transfer to an operator) or a flow-wide `on error -> …`; otherwise every call ends here when the request fails or times out")
+    )]
+    UnhandledFetchError {
+        /// The variable.
+        name: String,
+        /// The variable of the fetch.
+        #[label("a failed request ends the call")]
+        at: SourceSpan,
+        /// The first use of the result.
+        #[label("the result is used here")]
+        used: Option<SourceSpan>,
+    },
     /// A campaign flow that can end without reporting.
     #[error("flow `{flow}` can end without `report`")]
     #[diagnostic(
@@ -484,6 +501,18 @@ pub enum CheckError {
         #[label("no words here")]
         at: SourceSpan,
     },
+    /// A `say`, prompt or `sms` whose text is empty or only spaces.
+    #[error("empty text in `{what}`")]
+    #[diagnostic(code(ivrc::check::empty_text), help("{help}"))]
+    EmptyText {
+        /// The statement or option.
+        what: String,
+        /// What to write instead.
+        help: String,
+        /// The text literal.
+        #[label("nothing to say")]
+        at: SourceSpan,
+    },
     /// A `listen` or `menu` without any phrase or key arms.
     #[error("`{statement}` has no {what} to wait for")]
     #[diagnostic(
@@ -588,6 +617,18 @@ pub enum CheckError {
         help: String,
         /// Where.
         #[label("not valid here")]
+        at: SourceSpan,
+    },
+    /// A `lang` no target speaks.
+    #[error("no target speaks `lang {tag}`")]
+    #[diagnostic(code(ivrc::check::unknown_lang), severity(Warning), help("{help}"))]
+    UnknownLang {
+        /// The tag as written.
+        tag: String,
+        /// The nearest known tags.
+        help: String,
+        /// The tag.
+        #[label("not a language of any target")]
         at: SourceSpan,
     },
     /// `on machine` without `detect_machine`.
@@ -777,6 +818,28 @@ pub enum CheckError {
         line: usize,
         /// What is wrong.
         problem: String,
+        /// The `leads` setting.
+        #[label("in this file")]
+        at: SourceSpan,
+    },
+    /// A row whose number normalizes to the number of an earlier row.
+    #[error("leads file `{path}` line {line}: `{column}` `{number}` is also on line {first_line}")]
+    #[diagnostic(
+        code(ivrc::check::leads_duplicate_number),
+        severity(Warning),
+        help("each row is an attempt on the number; the runtime dialer never calls it twice at once (the later row waits), but a Voximplant call list with `lines` above 1 may; remove one row unless two calls are wanted")
+    )]
+    LeadsDuplicateNumber {
+        /// The path.
+        path: String,
+        /// The later row's line.
+        line: usize,
+        /// The earlier row's line.
+        first_line: usize,
+        /// The column.
+        column: String,
+        /// The number, normalized.
+        number: String,
         /// The `leads` setting.
         #[label("in this file")]
         at: SourceSpan,

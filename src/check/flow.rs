@@ -80,6 +80,9 @@ pub struct FlowChecker<'a> {
     unset_reported: Vec<Span>,
     /// Forward gotos: (label, skipped name, goto span), applied when the label is reached.
     skips: Vec<(String, String, Span)>,
+    /// Fetches whose failure ends the call (no `on error` anywhere): the variable's name,
+    /// its definition and its first use, if any.
+    pub(super) unguarded_fetches: Vec<(String, Span, Option<Span>)>,
 }
 
 /// Checks a flow, pushing problems to `out`.
@@ -109,6 +112,7 @@ pub fn check_flow(
         has_error_handler: flow.handlers.iter().any(|h| h.event.name == "error"),
         unset_reported: Vec::new(),
         skips: Vec::new(),
+        unguarded_fetches: Vec::new(),
     };
     c.scopes.push();
     c.scopes.define(Binding {
@@ -126,6 +130,15 @@ pub fn check_flow(
     if exits.falls {
         let end = flow.span.end as usize;
         c.unreported_end(Span::new(flow.span.file, end.saturating_sub(1), end));
+    }
+    for (name, def, used) in std::mem::take(&mut c.unguarded_fetches) {
+        if let Some(used) = used {
+            c.out.push(CheckError::UnhandledFetchError {
+                name,
+                at: def.into(),
+                used: Some(used.into()),
+            });
+        }
     }
 }
 
@@ -251,6 +264,21 @@ impl<'a> FlowChecker<'a> {
                             setting: "lang".into(),
                             value: l.name.clone(),
                             help: "write a language tag such as `ru-RU` or `en-US`".into(),
+                            at: l.span.into(),
+                        });
+                    } else if !super::langs::is_known(&l.name) {
+                        let tags: Vec<String> = super::langs::nearest(&l.name)
+                            .iter()
+                            .map(|t| format!("`{t}`"))
+                            .collect();
+                        let help = match tags.as_slice() {
+                            [] => "no target speaks it; the targets speak tags such as `ru-RU` and `en-US` (docs/language.md lists them all)".to_string(),
+                            [one] => format!("did you mean {one}?"),
+                            [init @ .., last] => format!("did you mean {} or {last}?", init.join(", ")),
+                        };
+                        self.out.push(CheckError::UnknownLang {
+                            tag: l.name.clone(),
+                            help,
                             at: l.span.into(),
                         });
                     }
@@ -401,6 +429,13 @@ impl<'a> FlowChecker<'a> {
             Kind::Value(_) => Resolved::Var(b.def),
             Kind::Broken => return,
         };
+        if let Some(f) = self
+            .unguarded_fetches
+            .iter_mut()
+            .find(|f| f.1 == b.def && f.2.is_none())
+        {
+            f.2 = Some(id.span);
+        }
         self.analysis.resolved.insert(id.span, r);
         if b.is_caller {
             self.require_caller(id.span);
@@ -538,7 +573,7 @@ impl<'a> FlowChecker<'a> {
             }
             StmtKind::Say { leg, text } => {
                 self.leg(leg.as_ref(), s.span);
-                self.template(text);
+                self.spoken("say", text);
                 Exits::FALLS
             }
             StmtKind::Play { leg, audio } => {
@@ -599,7 +634,7 @@ impl<'a> FlowChecker<'a> {
                     }
                     None => self.require_caller(s.span),
                 }
-                self.template(text);
+                self.spoken("sms", text);
                 Exits::FALLS
             }
             StmtKind::Fetch {

@@ -9,6 +9,7 @@
 mod campaign;
 pub mod error;
 mod flow;
+mod langs;
 mod scope;
 mod suggest;
 mod test_blocks;
@@ -32,6 +33,18 @@ pub struct Diag {
     pub file: FileId,
     /// The problem.
     pub error: CheckError,
+    /// Places in other files that the problem is about (the rows of a leads file), each
+    /// with its own label.
+    pub related: Vec<Related>,
+}
+
+/// A labelled place in another file than the diagnostic's, such as a leads file's row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Related {
+    /// Where (its `file` is the other file).
+    pub at: Span,
+    /// What is there.
+    pub label: String,
 }
 
 impl Diag {
@@ -58,7 +71,26 @@ pub enum Resolved {
 }
 
 /// Leads files by the file that names them and the path as written; `None` when missing.
-pub type LeadsFiles = HashMap<(FileId, String), Option<Vec<u8>>>;
+pub type LeadsFiles = HashMap<(FileId, String), Option<LeadsFile>>;
+
+/// A leads file as read: its bytes, and its text among the program's sources so that
+/// diagnostics can point into it.
+#[derive(Debug, Clone)]
+pub struct LeadsFile {
+    /// The file's id in the sources.
+    pub file: FileId,
+    /// The bytes as read.
+    pub bytes: Vec<u8>,
+}
+
+impl LeadsFile {
+    /// Adds the file to `sources` under `name` (as text, invalid UTF-8 replaced, so offsets
+    /// hold up to the first invalid byte) and keeps its bytes for the checker.
+    pub fn add(sources: &mut crate::span::Sources, name: String, bytes: Vec<u8>) -> LeadsFile {
+        let file = sources.add(name, String::from_utf8_lossy(&bytes).into_owned());
+        LeadsFile { file, bytes }
+    }
+}
 
 /// Side tables of a checked program, keyed by spans in the AST.
 #[derive(Debug, Default)]
@@ -121,6 +153,7 @@ pub fn check(modules: &[(FileId, &Module)], leads: &LeadsFiles) -> (Analysis, Ve
                                 at: f.name.span.into(),
                                 first: same_file(f.name.span, first),
                             },
+                            related: Vec::new(),
                         });
                     } else {
                         flows.insert(f.name.name.as_str(), f);
@@ -135,6 +168,7 @@ pub fn check(modules: &[(FileId, &Module)], leads: &LeadsFiles) -> (Analysis, Ve
                                 at: c.name.span.into(),
                                 first: same_file(c.name.span, *first),
                             },
+                            related: Vec::new(),
                         });
                     } else {
                         campaigns.insert(c.name.name.as_str(), c.name.span);
@@ -150,6 +184,7 @@ pub fn check(modules: &[(FileId, &Module)], leads: &LeadsFiles) -> (Analysis, Ve
                                 at: t.name.span.into(),
                                 first: same_file(t.name.span, *first),
                             },
+                            related: Vec::new(),
                         });
                     } else {
                         tests.insert(name, t.name.span);
@@ -167,9 +202,20 @@ pub fn check(modules: &[(FileId, &Module)], leads: &LeadsFiles) -> (Analysis, Ve
             if let Item::Campaign(c) = item {
                 let mut out = Vec::new();
                 let flow = flows.get(c.flow.name.as_str()).copied();
-                let rows = campaign::check_campaign(c, &flows, *file, leads, &mut out);
+                let mut in_leads = Vec::new();
+                let rows =
+                    campaign::check_campaign(c, &flows, *file, leads, &mut out, &mut in_leads);
                 analysis.leads.insert(c.span, rows);
-                diags.extend(out.into_iter().map(|error| Diag { file: *file, error }));
+                diags.extend(out.into_iter().map(|error| Diag {
+                    file: *file,
+                    error,
+                    related: Vec::new(),
+                }));
+                diags.extend(in_leads.into_iter().map(|(error, related)| Diag {
+                    file: *file,
+                    error,
+                    related,
+                }));
                 if flow.is_some() {
                     let dials = c
                         .settings
@@ -194,12 +240,20 @@ pub fn check(modules: &[(FileId, &Module)], leads: &LeadsFiles) -> (Analysis, Ve
                         self_dialing: self_dialing.get(f.name.name.as_str()).cloned(),
                     };
                     flow::check_flow(f, &ctx, &mut analysis, &mut out);
-                    diags.extend(out.into_iter().map(|error| Diag { file: *file, error }));
+                    diags.extend(out.into_iter().map(|error| Diag {
+                        file: *file,
+                        error,
+                        related: Vec::new(),
+                    }));
                 }
                 Item::Test(t) => {
                     let mut out = Vec::new();
                     test_blocks::check_test(t, &flows, &mut analysis, &mut out);
-                    diags.extend(out.into_iter().map(|error| Diag { file: *file, error }));
+                    diags.extend(out.into_iter().map(|error| Diag {
+                        file: *file,
+                        error,
+                        related: Vec::new(),
+                    }));
                 }
                 Item::Campaign(_) | Item::Import(_) => {}
             }

@@ -23,24 +23,29 @@ pub fn did_you_mean<'a>(
     }
 }
 
-/// Levenshtein distance over characters.
-fn distance(a: &str, b: &str) -> usize {
+/// Edit distance over characters, counting a swap of two neighbours as one edit (optimal
+/// string alignment): `nmae` is one typo away from `name`, as a user sees it.
+pub fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = if ca == *cb {
-                prev
-            } else {
-                1 + prev.min(cur).min(row[j])
-            };
-            prev = cur;
+    // Three rows: two back (for swaps), one back, and the current one.
+    let mut two_back: Vec<usize> = vec![0; b.len() + 1];
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    let mut cur: Vec<usize> = vec![0; b.len() + 1];
+    for i in 1..=a.len() {
+        cur[0] = i;
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut d = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d = d.min(two_back[j - 2] + 1);
+            }
+            cur[j] = d;
         }
+        std::mem::swap(&mut two_back, &mut prev);
+        std::mem::swap(&mut prev, &mut cur);
     }
-    row[b.len()]
+    prev[b.len()]
 }
 
 #[cfg(test)]
@@ -52,5 +57,8 @@ mod tests {
         assert_eq!(closest("clinet", ["client", "op"]), Some("client"));
         assert_eq!(closest("zzz", ["client", "op"]), None);
         assert_eq!(distance("kitten", "sitting"), 3);
+        assert_eq!(distance("nmae", "name"), 1);
+        assert_eq!(closest("nmae", ["name", "phone"]), Some("name"));
+        assert_eq!(distance("", "ab"), 2);
     }
 }

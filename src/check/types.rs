@@ -99,6 +99,25 @@ impl FlowChecker<'_> {
         }
     }
 
+    /// Checks a text to be spoken or sent (`say`, a prompt, an `sms` body): a template, and
+    /// one that is not empty, since an empty text says nothing at best and is refused by
+    /// some platforms at worst.
+    pub fn spoken(&mut self, what: &str, t: &Template) {
+        self.template(t);
+        if t.as_plain().is_some_and(|text| text.trim().is_empty()) {
+            let help = if what == "sms" {
+                "write the message to send".to_string()
+            } else {
+                "write what the caller should hear; to wait in silence use `pause`".to_string()
+            };
+            self.out.push(CheckError::EmptyText {
+                what: what.to_string(),
+                help,
+                at: t.span.into(),
+            });
+        }
+    }
+
     fn infer(&mut self, e: &Expr) -> Option<Type> {
         match &e.kind {
             ExprKind::Int(_) => Some(Type::Number),

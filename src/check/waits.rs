@@ -87,9 +87,9 @@ impl<'a> FlowChecker<'a> {
                     if let Some(p) = pause {
                         values::duration("prompt pause", p, values::PROMPT_PAUSE, self.out);
                     }
-                    self.template(text);
+                    self.spoken("prompt", text);
                 }
-                OptKind::Reprompt(t) => self.template(t),
+                OptKind::Reprompt(t) => self.spoken("reprompt", t),
                 OptKind::Retries(n) => {
                     values::count("retries", n, 0, 10, self.out);
                 }
@@ -603,6 +603,13 @@ impl<'a> FlowChecker<'a> {
             },
             body,
         );
+        let handled = infos
+            .iter()
+            .any(|a| a.is_else || a.outcomes.iter().any(|o| o == "error"));
+        if !handled && !self.has_error_handler {
+            self.unguarded_fetches
+                .push((var.name.clone(), var.span, None));
+        }
         let (exits, unset) = self.summarize(&infos, &["ok"], &["error"]);
         self.define_value(var, Type::Json, unset);
         exits

@@ -6,6 +6,7 @@
 //! A construct a platform cannot run is refused with [`Unsupported`], pointing at it.
 
 pub mod js;
+pub mod limits;
 pub mod twiml;
 pub mod twin24;
 pub mod voximplant;

@@ -22,6 +22,16 @@ pub fn run(args: &BuildArgs) -> u8 {
         return 1;
     };
     let program = loaded.lower(&analysis);
+    if let Some(target) = limited_target(args.target) {
+        let too_long = ivrc::codegen::limits::check(&program, target);
+        for t in &too_long {
+            printer.add_in(&loaded.sources, &t.span.file, Box::new(t.diagnostic()));
+        }
+        if !too_long.is_empty() {
+            printer.finish();
+            return 1;
+        }
+    }
     let artifacts = match args.target {
         Target::Ir => match serde_json::to_string_pretty(&program) {
             Ok(t) => {
@@ -78,6 +88,17 @@ pub fn run(args: &BuildArgs) -> u8 {
             printer.finish();
             1
         }
+    }
+}
+
+/// The target's name in the table of text limits, for targets that send texts to a platform.
+fn limited_target(target: Target) -> Option<&'static str> {
+    match target {
+        Target::Voximplant => Some("voximplant"),
+        Target::Twiml => Some("twiml"),
+        // Zvonobot's limits are not documented where we could read them; Twin24's texts
+        // live in its bot, not in what is built (docs/language.md, Text limits).
+        Target::Ir | Target::Zvonobot | Target::Twin24 => None,
     }
 }
 

@@ -15,6 +15,7 @@ pub fn analyse(loaded: &Loaded) -> (Option<Analysis>, Vec<Problem>) {
         .map(|(file, e)| Problem {
             file: *file,
             diag: Box::new(e.clone()),
+            related: Vec::new(),
         })
         .collect();
     if !problems.is_empty() {
@@ -24,6 +25,7 @@ pub fn analyse(loaded: &Loaded) -> (Option<Analysis>, Vec<Problem>) {
     problems.extend(diags.into_iter().map(|d| Problem {
         file: d.file,
         diag: Box::new(d.error),
+        related: d.related,
     }));
     (Some(analysis), problems)
 }

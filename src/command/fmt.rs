@@ -100,6 +100,7 @@ fn report(name: &str, text: String, errors: Vec<SyntaxError>, printer: &mut Prin
         .map(|e| Problem {
             file,
             diag: Box::new(e),
+            related: Vec::new(),
         })
         .collect();
     printer.add(&sources, problems);

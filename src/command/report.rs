@@ -1,8 +1,12 @@
 //! Printing diagnostics: miette's graphical reports for people, JSON for tools.
 
 use crate::cli::Format;
-use ivrc::span::{FileId, Sources};
-use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, NamedSource, Severity};
+use ivrc::check::Related;
+use ivrc::span::{FileId, Sources, Span};
+use miette::{
+    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, Severity,
+};
+use std::fmt;
 use std::io::IsTerminal;
 
 /// A diagnostic of any phase and the file its spans point into.
@@ -11,6 +15,8 @@ pub struct Problem {
     pub file: FileId,
     /// The diagnostic.
     pub diag: Box<dyn Diagnostic + Send + Sync>,
+    /// Labelled places in other files (a leads file's rows).
+    pub related: Vec<Related>,
 }
 
 impl Problem {
@@ -81,7 +87,14 @@ impl Printer {
         diag: Box<dyn Diagnostic + Send + Sync>,
     ) {
         let file = sources.find(file_name).unwrap_or(FileId(0));
-        self.add(sources, vec![Problem { file, diag }]);
+        self.add(
+            sources,
+            vec![Problem {
+                file,
+                diag,
+                related: Vec::new(),
+            }],
+        );
     }
 
     /// Prints the summary line or the JSON array; returns the totals.
@@ -133,12 +146,120 @@ fn render(sources: &Sources, p: Problem) -> String {
         .get(p.file)
         .map(|f| (f.name.clone(), f.text.clone()))
         .unwrap_or_default();
-    let report = miette::Report::new_boxed(p.diag).with_source_code(NamedSource::new(name, text));
+    let diag: Box<dyn Diagnostic + Send + Sync> = if p.related.is_empty() {
+        p.diag
+    } else {
+        let elsewhere = p
+            .related
+            .iter()
+            .map(|r| Elsewhere::new(sources, r))
+            .collect();
+        Box::new(WithRelated {
+            inner: p.diag,
+            elsewhere,
+        })
+    };
+    let report = miette::Report::new_boxed(diag).with_source_code(NamedSource::new(name, text));
     let mut out = String::new();
     if handler.render_report(&mut out, report.as_ref()).is_err() {
         out = format!("{report}\n");
     }
     out
+}
+
+/// A diagnostic with places in other files, which miette shows as related reports, each
+/// with its own file.
+struct WithRelated {
+    inner: Box<dyn Diagnostic + Send + Sync>,
+    elsewhere: Vec<Elsewhere>,
+}
+
+impl fmt::Debug for WithRelated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.inner, f)
+    }
+}
+
+impl fmt::Display for WithRelated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.inner, f)
+    }
+}
+
+impl std::error::Error for WithRelated {}
+
+impl Diagnostic for WithRelated {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.inner.code()
+    }
+    fn severity(&self) -> Option<Severity> {
+        self.inner.severity()
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.inner.help()
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        self.inner.labels()
+    }
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        Some(Box::new(
+            self.elsewhere.iter().map(|e| e as &dyn Diagnostic),
+        ))
+    }
+}
+
+/// One labelled place in another file, as a report of its own: "line 3 of `leads.csv`".
+#[derive(Debug)]
+struct Elsewhere {
+    message: String,
+    label: LabeledSpan,
+    source: NamedSource<String>,
+}
+
+impl Elsewhere {
+    fn new(sources: &Sources, r: &Related) -> Elsewhere {
+        let (name, text) = sources
+            .get(r.at.file)
+            .map(|f| (f.name.clone(), f.text.clone()))
+            .unwrap_or_default();
+        let (line, _) = sources.line_col(r.at.file, r.at.start);
+        Elsewhere {
+            message: format!("line {line} of `{name}`"),
+            label: LabeledSpan::new_with_span(Some(r.label.clone()), r.at),
+            source: NamedSource::new(name, text),
+        }
+    }
+}
+
+impl fmt::Display for Elsewhere {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Elsewhere {}
+
+impl Diagnostic for Elsewhere {
+    fn severity(&self) -> Option<Severity> {
+        Some(Severity::Advice)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        Some(Box::new(std::iter::once(self.label.clone())))
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.source)
+    }
+}
+
+/// A label as JSON: its text, byte offsets, and 1-based lines and columns.
+fn label_json(sources: &Sources, label: Option<&str>, at: Span) -> serde_json::Value {
+    let (line, column) = sources.line_col(at.file, at.start);
+    let (end_line, end_column) = sources.line_col(at.file, at.end);
+    serde_json::json!({
+        "label": label,
+        "start": at.start, "end": at.end,
+        "line": line, "column": column, "end_line": end_line, "end_column": end_column,
+    })
 }
 
 fn to_json(sources: &Sources, p: &Problem) -> serde_json::Value {
@@ -147,19 +268,22 @@ fn to_json(sources: &Sources, p: &Problem) -> serde_json::Value {
         .labels()
         .map(|ls| {
             ls.map(|l| {
-                let start = u32::try_from(l.offset()).unwrap_or(u32::MAX);
-                let end = u32::try_from(l.offset() + l.len()).unwrap_or(u32::MAX);
-                let (line, column) = sources.line_col(p.file, start);
-                let (end_line, end_column) = sources.line_col(p.file, end);
-                serde_json::json!({
-                    "label": l.label(),
-                    "start": start, "end": end,
-                    "line": line, "column": column, "end_line": end_line, "end_column": end_column,
-                })
+                let at = Span::new(p.file, l.offset(), l.offset() + l.len());
+                label_json(sources, l.label(), at)
             })
             .collect()
         })
         .unwrap_or_default();
+    let related: Vec<serde_json::Value> = p
+        .related
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "file": sources.get(r.at.file).map(|f| f.name.clone()),
+                "labels": [label_json(sources, Some(&r.label), r.at)],
+            })
+        })
+        .collect();
     serde_json::json!({
         "code": d.code().map(|c| c.to_string()),
         "severity": if p.is_warning() { "warning" } else { "error" },
@@ -167,5 +291,6 @@ fn to_json(sources: &Sources, p: &Problem) -> serde_json::Value {
         "help": d.help().map(|h| h.to_string()),
         "file": sources.get(p.file).map(|f| f.name.clone()),
         "labels": labels,
+        "related": related,
     })
 }

@@ -173,13 +173,24 @@ impl<'a> FlowLowerer<'a> {
         }
         let mut settings = ir::FlowSettings::default();
         for s in &f.settings {
-            match &s.kind {
-                ast::SettingKind::Lang(l) => settings.lang = Some(l.name.clone()),
-                ast::SettingKind::Voice(v) => settings.voice = Some(v.name.clone()),
-                ast::SettingKind::CallerId(e) => {
-                    settings.caller_id = Some(self.coerce(e, Type::Phone))
+            let key = match &s.kind {
+                ast::SettingKind::Lang(l) => {
+                    settings.lang = Some(l.name.clone());
+                    "lang"
                 }
-            }
+                ast::SettingKind::Voice(v) => {
+                    settings.voice = Some(v.name.clone());
+                    "voice"
+                }
+                ast::SettingKind::CallerId(e) => {
+                    settings.caller_id = Some(self.coerce(e, Type::Phone));
+                    "caller_id"
+                }
+            };
+            settings.at.push(ir::SettingAt {
+                key: key.into(),
+                span: self.span(s.span),
+            });
         }
         self.caller_id = settings.caller_id.clone();
         let end_span = Span::new(

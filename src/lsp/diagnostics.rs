@@ -6,7 +6,8 @@
 //! show the message everywhere and related information only in some places. A problem in an
 //! imported file is shown at the document's `import` that brings the file in, with the
 //! place in that file as related information: `ivrc check` of the document reports it too,
-//! and it may be why the rest of the document is not checked.
+//! and it may be why the rest of the document is not checked. A problem about a leads file's
+//! rows has the rows (file, line, column) as related information, so an editor can jump there.
 
 use super::program::{View, ROOT};
 use lsp_types::{
@@ -19,7 +20,7 @@ pub fn of_document(view: &View<'_>) -> Vec<Diagnostic> {
     view.program
         .problems
         .iter()
-        .filter_map(|p| convert(view, p.file(), p.diagnostic()))
+        .filter_map(|p| convert(view, p.file(), p.diagnostic(), p.related()))
         .collect()
 }
 
@@ -27,6 +28,7 @@ fn convert(
     view: &View<'_>,
     file: crate::span::FileId,
     d: &dyn miette::Diagnostic,
+    elsewhere: &[crate::check::Related],
 ) -> Option<Diagnostic> {
     let labels: Vec<miette::LabeledSpan> = d.labels().map(Iterator::collect).unwrap_or_default();
     let span_of =
@@ -64,6 +66,16 @@ fn convert(
         }
         view.range(import)
     };
+    // Places in other files (a leads file's rows) are related information wherever the
+    // diagnostic itself is shown.
+    for r in elsewhere {
+        if let Some(location) = view.location(r.at) {
+            related.push(DiagnosticRelatedInformation {
+                location,
+                message: r.label.clone(),
+            });
+        }
+    }
     if let Some(help) = d.help() {
         message.push_str(&format!("\nhelp: {help}"));
     }

@@ -34,6 +34,14 @@ impl Problem {
         }
     }
 
+    /// Labelled places in other files (a leads file's rows).
+    pub fn related(&self) -> &[crate::check::Related] {
+        match self {
+            Problem::Syntax(..) => &[],
+            Problem::Check(d) => &d.related,
+        }
+    }
+
     /// The diagnostic, to read its code, message, labels and help.
     pub fn diagnostic(&self) -> &dyn miette::Diagnostic {
         match self {

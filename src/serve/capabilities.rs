@@ -24,11 +24,18 @@ pub fn capabilities(flow: &ir::Flow) -> Vec<Unsupported> {
     )
     .is_none()
     {
+        // The refusal is about the `voice` when the language is one of the built-in
+        // voices' (then the voice is what is unknown), else about `lang`.
+        let known_lang = matches!(
+            flow.settings.lang.as_deref().unwrap_or("ru-RU"),
+            "ru-RU" | "en-US"
+        );
+        let setting = if known_lang { "voice" } else { "lang" };
         out.push(Unsupported {
             target: "twilio",
             construct: "this language and voice".into(),
             help: "use `lang ru-RU` or `en-US` with `voice female`/`male`, or a Twilio voice such as `voice \"Polly.Tatyana\"`".into(),
-            span: flow.span.clone(),
+            span: flow.settings.span_or(setting, &flow.span).clone(),
         });
     }
     let in_calls = reached_by_calls(flow);

@@ -86,8 +86,15 @@ fn unsupported(span: &ir::SrcSpan, construct: &str, help: &str) -> Unsupported {
 
 fn flow_capabilities(flow: &ir::Flow, out: &mut Vec<Unsupported>) {
     if voice(flow).is_none() {
+        // A full platform voice name makes any `lang` work, so a refusal is about `voice`
+        // when it is written and the language is one the target knows, else about `lang`.
+        let known_lang = matches!(
+            flow.settings.lang.as_deref().unwrap_or("ru-RU"),
+            "ru-RU" | "en-US"
+        );
+        let key = if known_lang { "voice" } else { "lang" };
         out.push(unsupported(
-            &flow.span,
+            flow.settings.span_or(key, &flow.span),
             "this language and voice",
             "the Voximplant target knows `lang ru-RU` and `en-US` with `voice female`/`male`, or a VoxEngine voice such as `voice \"Google.ru_RU_Wavenet_A\"`",
         ));
