@@ -31,7 +31,15 @@ fn run(
     require("espeak-ng", "--version");
     let parties_dir = scratch(&format!("{name}-parties"));
     match operator {
-        Some(word) => speak(&parties_dir, word, "operator"),
+        Some(word) => {
+            // The operator lets the prompt start (1.5 s) before answering over it: on a loaded
+            // machine the prompt is rendered late, and speech at once would stop it unheard.
+            speak(&parties_dir, word, "operator");
+            let path = parties_dir.join("operator.ulaw");
+            let mut audio = vec![0xffu8; 12_000];
+            audio.extend(std::fs::read(&path).expect("operator audio"));
+            std::fs::write(&path, audio).expect("operator audio");
+        }
         None => std::fs::write(parties_dir.join("operator.ulaw"), vec![0xffu8; 8000 * 3])
             .expect("silence"),
     }
