@@ -2,8 +2,9 @@
 //! every target's generated matcher.
 //!
 //! Matching ignores case and punctuation, treats «ё» as «е», and finds a phrase as whole
-//! words anywhere in a longer utterance («да, конечно» matches «да»). It does not do fuzzy
-//! or phonetic matching; recognizers are asked for the phrases as hints instead.
+//! words anywhere in a longer utterance («да, конечно» matches «да») unless a negation comes
+//! right before it («не готов» does not say «готов», [`says`]). It does not do fuzzy or
+//! phonetic matching; recognizers are asked for the phrases as hints instead.
 
 /// The canonical form of a phrase or utterance: lower case, «ё» → «е», punctuation
 /// replaced by spaces, single spaces between words, no spaces at the ends.
@@ -35,6 +36,43 @@ pub fn contains_words(utterance: &str, phrase: &str) -> bool {
     u.windows(p.len()).any(|w| w == p.as_slice())
 }
 
+/// Words that negate a phrase said right after them, in every language ivrc speaks:
+/// Russian «не», «ни»; English "not", "never", "no" is not one ("no, I'm ready" agrees).
+/// English contractions are caught by [`negates`]: normalization splits "don't" into
+/// "don t", and a "t" after a word ending in "n" is the negation.
+pub const NEGATIONS: &[&str] = &["не", "ни", "not", "never", "cannot"];
+
+/// How many words before a phrase a negation reaches: «не готов», «не очень готов», "not
+/// quite ready".
+pub const NEGATION_REACH: usize = 2;
+
+/// Whether the word at `i` of normalized `words` is a negation ([`NEGATIONS`], or the "t"
+/// of an English "n't").
+pub fn negates(words: &[&str], i: usize) -> bool {
+    let Some(word) = words.get(i) else {
+        return false;
+    };
+    NEGATIONS.contains(word)
+        || (*word == "t" && i > 0 && words.get(i - 1).is_some_and(|w| w.ends_with('n')))
+}
+
+/// Whether the normalized `phrase` is said in the normalized `utterance`: it occurs as whole
+/// words ([`contains_words`]) at least once with no negation among the [`NEGATION_REACH`]
+/// words before it — «не готов» and "I'm not ready" do not say «готов» or "ready". A phrase
+/// that itself holds a negation («не готов») is matched as written.
+pub fn says(utterance: &str, phrase: &str) -> bool {
+    if phrase.is_empty() {
+        return false;
+    }
+    let u: Vec<&str> = utterance.split(' ').collect();
+    let p: Vec<&str> = phrase.split(' ').collect();
+    let negative = (0..p.len()).any(|i| negates(&p, i));
+    u.windows(p.len()).enumerate().any(|(start, w)| {
+        w == p.as_slice()
+            && (negative || !(start.saturating_sub(NEGATION_REACH)..start).any(|i| negates(&u, i)))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +92,44 @@ mod tests {
         assert!(!contains_words("дайте подумать", "да"));
         assert!(contains_words("я готов соединить", "готов соединить"));
         assert!(!contains_words("готов", ""));
+    }
+
+    fn said(utterance: &str, phrase: &str) -> bool {
+        says(&normalize(utterance), &normalize(phrase))
+    }
+
+    #[test]
+    fn a_negated_phrase_is_not_said() {
+        assert!(said("Готов!", "готов"));
+        assert!(said("да, я готов", "готов"));
+        assert!(said("нет, я готов", "готов"));
+        assert!(!said("не готов", "готов"));
+        assert!(!said("Нет, не готов.", "готов"));
+        assert!(!said("я не очень готов", "готов"));
+        assert!(!said("ни да ни нет", "да"));
+        assert!(!said("I'm not ready", "ready"));
+        assert!(!said("not quite ready", "ready"));
+        assert!(!said("I don't think ready", "think ready"));
+        assert!(!said("I can't, not ready", "ready"));
+        assert!(!said("I’m never ready", "ready"));
+        assert!(said("no, I'm ready", "ready"));
+        assert!(said("yes ready", "ready"));
+        assert!(!said("no, I'm not", "ready"));
+    }
+
+    #[test]
+    fn a_phrase_with_a_negation_is_matched_as_written() {
+        assert!(said("я не готов", "не готов"));
+        assert!(said("нет, не готов", "не готов"));
+        assert!(!said("готов", "не готов"));
+        assert!(said("I'm not ready", "not ready"));
+        assert!(said("I don't", "don't"));
+    }
+
+    #[test]
+    fn a_negation_only_reaches_two_words() {
+        assert!(!said("не очень готов", "готов"));
+        assert!(said("не знаю, но вроде готов", "готов"));
+        assert!(said("не сейчас, а вообще готов", "готов"));
     }
 }
