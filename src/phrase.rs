@@ -26,16 +26,6 @@ pub fn normalize(text: &str) -> String {
     out
 }
 
-/// Whether the normalized `phrase` occurs as whole words in the normalized `utterance`.
-pub fn contains_words(utterance: &str, phrase: &str) -> bool {
-    if phrase.is_empty() {
-        return false;
-    }
-    let u: Vec<&str> = utterance.split(' ').collect();
-    let p: Vec<&str> = phrase.split(' ').collect();
-    u.windows(p.len()).any(|w| w == p.as_slice())
-}
-
 /// Words that negate a phrase said right after them, in every language ivrc speaks:
 /// Russian «не», «ни»; English "not", "never", "no" is not one ("no, I'm ready" agrees).
 /// English contractions are caught by [`negates`]: normalization splits "don't" into
@@ -57,7 +47,7 @@ pub fn negates(words: &[&str], i: usize) -> bool {
 }
 
 /// Whether the normalized `phrase` is said in the normalized `utterance`: it occurs as whole
-/// words ([`contains_words`]) at least once with no negation among the [`NEGATION_REACH`]
+/// words («да конечно» says «да», «дайте» does not) at least once with no negation among the [`NEGATION_REACH`]
 /// words before it — «не готов» and "I'm not ready" do not say «готов» or "ready". A phrase
 /// that itself holds a negation («не готов») is matched as written.
 pub fn says(utterance: &str, phrase: &str) -> bool {
@@ -87,11 +77,11 @@ mod tests {
 
     #[test]
     fn matches_whole_words_only() {
-        assert!(contains_words("да конечно", "да"));
-        assert!(contains_words("ну да", "да"));
-        assert!(!contains_words("дайте подумать", "да"));
-        assert!(contains_words("я готов соединить", "готов соединить"));
-        assert!(!contains_words("готов", ""));
+        assert!(says("да конечно", "да"));
+        assert!(says("ну да", "да"));
+        assert!(!says("дайте подумать", "да"));
+        assert!(says("я готов соединить", "готов соединить"));
+        assert!(!says("готов", ""));
     }
 
     fn said(utterance: &str, phrase: &str) -> bool {
@@ -124,6 +114,24 @@ mod tests {
         assert!(!said("готов", "не готов"));
         assert!(said("I'm not ready", "not ready"));
         assert!(said("I don't", "don't"));
+    }
+
+    /// The table the VoxEngine runtime's `$says` runs too (tests/voximplant.rs).
+    #[test]
+    fn the_shared_table_of_cases_holds() {
+        let table: Vec<serde_json::Value> =
+            serde_json::from_str(include_str!("../tests/fixtures/phrases/says.json"))
+                .expect("the table is JSON");
+        assert!(table.len() >= 30);
+        for case in &table {
+            let utterance = case["utterance"].as_str().unwrap_or_default();
+            let phrase = case["phrase"].as_str().unwrap_or_default();
+            assert_eq!(
+                Some(said(utterance, phrase)),
+                case["said"].as_bool(),
+                "{case}"
+            );
+        }
     }
 
     #[test]

@@ -330,18 +330,17 @@ fn unsupported_constructs_are_refused_with_a_diagnostic() {
     assert!(json[0]["labels"][0]["line"].as_u64().is_some());
 }
 
-/// The scenario normalizes phones with the same rules and words as `ivrc build`: one table of
-/// cases (tests/fixtures/phones/normalize.json, also run against src/phone.rs in
-/// tests/phone_props.rs) through the generated `$normalizePhone`.
-#[test]
-fn scenarios_normalize_phones_as_ivrc_does() {
-    let dir = build("examples/callback.ivr", "phones").expect("builds");
+/// Runs `call` (JavaScript, a function of one case) of the callback scenario's runtime over
+/// the table at `table` (tests/js/table.mjs); `{ value }` or `{ error }` per case.
+fn runtime_table(table: &str, call: &str) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
+    let dir = build("examples/callback.ivr", "table").expect("builds");
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let table_path = root.join("tests/fixtures/phones/normalize.json");
+    let table_path = root.join(table);
     let out = Command::new(node())
-        .arg(root.join("tests/js/phones.mjs"))
+        .arg(root.join("tests/js/table.mjs"))
         .arg(dir.join("callback.voxengine.js"))
         .arg(&table_path)
+        .arg(call)
         .output()
         .expect("node runs");
     assert!(
@@ -350,16 +349,41 @@ fn scenarios_normalize_phones_as_ivrc_does() {
         String::from_utf8_lossy(&out.stderr)
     );
     let results: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).expect("JSON");
-    let table: Vec<serde_json::Value> =
+    let cases: Vec<serde_json::Value> =
         serde_json::from_str(&std::fs::read_to_string(&table_path).expect("table")).expect("JSON");
-    assert_eq!(results.len(), table.len());
-    for (case, got) in table.iter().zip(&results) {
-        let mut want = case.clone();
-        if let Some(o) = want.as_object_mut() {
-            o.remove("text");
-            o.remove("normalize");
-        }
+    assert_eq!(results.len(), cases.len());
+    (cases, results)
+}
+
+/// The scenario normalizes phones with the same rules and words as `ivrc build`: one table of
+/// cases (tests/fixtures/phones/normalize.json, also run against src/phone.rs in
+/// tests/phone_props.rs) through the generated `$normalizePhone`.
+#[test]
+fn scenarios_normalize_phones_as_ivrc_does() {
+    let (cases, results) = runtime_table(
+        "tests/fixtures/phones/normalize.json",
+        "(c) => $normalizePhone(c.text, c.normalize)",
+    );
+    for (case, got) in cases.iter().zip(&results) {
+        let want = match (&case["phone"], &case["error"]) {
+            (serde_json::Value::String(p), _) => serde_json::json!({ "value": p }),
+            (_, e) => serde_json::json!({ "error": e }),
+        };
         assert_eq!(got, &want, "{case}");
+    }
+}
+
+/// The scenario matches phrases with the engine's rule, negations included: one table of
+/// cases (tests/fixtures/phrases/says.json, also run against src/phrase.rs) through the
+/// generated `$says`.
+#[test]
+fn scenarios_match_phrases_as_the_engine_does() {
+    let (cases, results) = runtime_table(
+        "tests/fixtures/phrases/says.json",
+        "(c) => $says($norm(c.utterance), $norm(c.phrase))",
+    );
+    for (case, got) in cases.iter().zip(&results) {
+        assert_eq!(got, &serde_json::json!({ "value": case["said"] }), "{case}");
     }
 }
 

@@ -172,8 +172,9 @@ pub struct Phrase {
     pub span: Span,
 }
 
-/// Checks the phrases of a `listen`: none empty, none twice, and warns where one arm's
-/// phrase contains another arm's.
+/// Checks the phrases of a `listen`: none empty, none twice, and warns where saying one arm's
+/// phrase says another arm's (`phrase::says`: «да нет» says «да»; «не готов» does not say
+/// «готов»).
 pub fn phrases(list: &[Phrase], out: &mut Vec<CheckError>) {
     for (i, p) in list.iter().enumerate() {
         if p.text.is_empty() {
@@ -191,14 +192,14 @@ pub fn phrases(list: &[Phrase], out: &mut Vec<CheckError>) {
                     first: Some(q.span.into()),
                 });
             } else if q.arm != p.arm {
-                if phrase::contains_words(&p.text, &q.text) {
+                if phrase::says(&p.text, &q.text) {
                     out.push(CheckError::OverlappingPhrases {
                         inner: q.text.clone(),
                         outer: p.text.clone(),
                         at: p.span.into(),
                         other: Some(q.span.into()),
                     });
-                } else if phrase::contains_words(&q.text, &p.text) {
+                } else if phrase::says(&q.text, &p.text) {
                     out.push(CheckError::OverlappingPhrases {
                         inner: p.text.clone(),
                         outer: q.text.clone(),

@@ -411,7 +411,7 @@ impl Engine<'_> {
                 let heard = phrase::normalize(&text);
                 let matched = phrases
                     .iter()
-                    .position(|group| group.iter().any(|p| phrase::contains_words(&heard, p)));
+                    .position(|group| group.iter().any(|p| phrase::says(&heard, p)));
                 let names_nomatch = self.node(self.s.node).edge(&Outcome::NoMatch).is_some();
                 let outcome = match matched {
                     Some(i) => Outcome::Phrase(u32::try_from(i).unwrap_or(u32::MAX)),

@@ -233,12 +233,26 @@ fn scenario(flow: &ir::Flow, start: &Start, campaign: Option<&ir::Campaign>) -> 
         out.push_str("require(Modules.VoximplantAPI);\n");
     }
     out.push('\n');
+    out.push_str(&negations());
     out.push_str(RUNTIME);
     out.push_str("\n/* ---- the flow ---- */\n");
     out.push_str(&flow_table(flow, start, campaign));
     out.push('\n');
     out.push_str(&startup(start));
     out
+}
+
+/// The negation rule's words and reach (`crate::phrase`), for the runtime's `$says`.
+fn negations() -> String {
+    let words: Vec<String> = crate::phrase::NEGATIONS
+        .iter()
+        .map(|w| js::string(w))
+        .collect();
+    format!(
+        "const $NEGATIONS = [{}];\nconst $NEGATION_REACH = {};\n",
+        words.join(", "),
+        crate::phrase::NEGATION_REACH
+    )
 }
 
 fn flow_table(flow: &ir::Flow, start: &Start, campaign: Option<&ir::Campaign>) -> String {

@@ -183,13 +183,33 @@ function $len(v) { return BigInt(Array.from($plain(v)).length); }
 function $url(parts) {
   return parts.map((p, i) => (i % 2 === 0 ? p : encodeURIComponent($r(p)).replace(/[!'()*]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase()))).join("");
 }
-/* Phrase matching: lower case, «ё» as «е», punctuation ignored, whole words. */
+/* Phrase matching: lower case, «ё» as «е», punctuation ignored, whole words, negations
+ * respected ($NEGATIONS and $NEGATION_REACH come from src/phrase.rs with the flow). */
 function $norm(text) {
   return text.toLowerCase().replace(/ё/g, "е").split(/[^\p{L}\p{N}]+/u).filter((w) => w.length > 0).join(" ");
 }
-function $contains(utterance, phrase) {
+/* Whether a negation ($NEGATIONS, or the "t" of an English "n't") is word `i` of `words`. */
+function $negates(words, i) {
+  if (i < 0 || i >= words.length) return false;
+  return $NEGATIONS.indexOf(words[i]) >= 0 || (words[i] === "t" && i > 0 && /n$/.test(words[i - 1]));
+}
+/* Whether the phrase is said in the utterance (both normalized): as whole words, at least once
+ * with no negation among the $NEGATION_REACH words before it, unless the phrase holds a
+ * negation itself («не готов» does not say «готов»; src/phrase.rs `says`). */
+function $says(utterance, phrase) {
   if (phrase === "") return false;
-  return (" " + utterance + " ").indexOf(" " + phrase + " ") >= 0;
+  const u = utterance.split(" "), p = phrase.split(" ");
+  let negative = false;
+  for (let i = 0; i < p.length; i++) if ($negates(p, i)) negative = true;
+  for (let start = 0; start + p.length <= u.length; start++) {
+    let same = true;
+    for (let k = 0; k < p.length && same; k++) same = u[start + k] === p[k];
+    if (!same) continue;
+    let negated = false;
+    for (let i = Math.max(0, start - $NEGATION_REACH); i < start; i++) if ($negates(u, i)) negated = true;
+    if (negative || !negated) return true;
+  }
+  return false;
 }
 
 /* One run of a flow: the state machine of the ivrc engine, fed by VoxEngine events. */
@@ -670,7 +690,7 @@ function ivrcRun(FLOW, start) {
       if (ev.type === "speech" && ev.leg === w.leg) {
         const heard = $norm(ev.text);
         let matched = -1;
-        for (let i = 0; i < n.phrases.length && matched < 0; i++) if (n.phrases[i].some((p) => $contains(heard, p))) matched = i;
+        for (let i = 0; i < n.phrases.length && matched < 0; i++) if (n.phrases[i].some((p) => $says(heard, p))) matched = i;
         let outcome = matched >= 0 ? "phrase:" + matched : n.e.nomatch !== undefined ? "nomatch" : null;
         if (outcome === null) {
           if (w.prompting && n.bargeIn) {

@@ -1,12 +1,13 @@
-// Runs the phone normalizer of a generated VoxEngine scenario over a table of cases.
-// Usage: node phones.mjs SCENARIO.js TABLE.json — prints, per case, { phone } or { error }
-// as the scenario's `$normalizePhone` answers (the scenario is loaded unchanged, with no
-// VoxEngine event ever fired).
+// Runs one function of a generated VoxEngine scenario's runtime over a table of cases.
+// Usage: node table.mjs SCENARIO.js TABLE.json CALL — CALL is JavaScript source of a function
+// of one case, evaluated inside the scenario (e.g. `(c) => $normalizePhone(c.text, c.normalize)`).
+// Prints, per case, { value } or { error } (the thrown error's message). The scenario is
+// loaded unchanged, with no VoxEngine event ever fired.
 
 import fs from "node:fs";
 import vm from "node:vm";
 
-const [scenarioPath, tablePath] = process.argv.slice(2);
+const [scenarioPath, tablePath, call] = process.argv.slice(2);
 const table = JSON.parse(fs.readFileSync(tablePath, "utf8"));
 const noop = () => {};
 const ctx = vm.createContext({
@@ -20,10 +21,10 @@ const ctx = vm.createContext({
   VoxEngine: { addEventListener: noop },
 });
 vm.runInContext(fs.readFileSync(scenarioPath, "utf8"), ctx, { filename: scenarioPath });
-const normalize = vm.runInContext("$normalizePhone", ctx);
-const results = table.map(({ text, normalize: how }) => {
+const f = vm.runInContext(call, ctx);
+const results = table.map((c) => {
   try {
-    return { phone: normalize(text, how) };
+    return { value: f(c) };
   } catch (e) {
     return { error: e.message };
   }
