@@ -17,6 +17,9 @@ command -v jq >/dev/null 2>&1 || need_apt+=(jq)
 command -v sipp >/dev/null 2>&1 || need_apt+=(sip-tester)
 command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
 command -v sox >/dev/null 2>&1 || need_apt+=(sox)
+# A real softphone calls the runtime in tests/runtime/baresip.rs: baresip with its aufile
+# (a WAV as the microphone) and ctrl_tcp (driven over a loopback socket) modules.
+[ -f /usr/lib/baresip/modules/ctrl_tcp.so ] || need_apt+=(baresip-core)
 # The runtime's keyword spotter links libpocketsphinx and reads its en-us acoustic model.
 [ -f /usr/include/pocketsphinx/pocketsphinx.h ] || need_apt+=(libpocketsphinx-dev libsphinxbase-dev)
 [ -d /usr/share/pocketsphinx/model/en-us/en-us ] || need_apt+=(pocketsphinx-en-us)

@@ -4,9 +4,11 @@
 //! `ivrc calls`. Nothing is skipped: sipp and espeak-ng come from scripts/setup.sh.
 
 mod asr;
+mod baresip;
 mod callback;
 mod calls;
 mod campaign;
 mod harness;
 mod legs;
 mod protocol;
+mod speech;
