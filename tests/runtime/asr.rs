@@ -191,3 +191,27 @@ fn the_vosk_client_sends_the_phrases_and_audio_and_the_flow_takes_its_answer() {
         "{r:#}"
     );
 }
+
+/// Speech outside the phrase list comes back from Vosk as `[unk]`: the flow takes `nomatch`.
+#[test]
+fn speech_vosk_does_not_know_takes_nomatch() {
+    require("espeak-ng", "--version");
+    let (vosk, server) = mock_vosk("[unk]");
+    let url = format!("vosk:ws://127.0.0.1:{vosk}");
+    let placed = super::harness::CallSpec {
+        name: "vosk-unk",
+        run_args: &["--asr", &url],
+        scenario: "uac_say.xml",
+        service: "unsure",
+        ..super::harness::CallSpec::default()
+    }
+    .place(|dir| super::calls::phrase(dir, "хорошо"));
+    let _ = server.join().expect("the stand-in server");
+    let r = &placed.record;
+    assert!(
+        r["prompts"]
+            .as_array()
+            .is_some_and(|p| p.iter().any(|t| t == "Не понял.")),
+        "{r:#}"
+    );
+}

@@ -120,15 +120,16 @@ impl Recognizer for Vosk {
     }
 }
 
-/// The phrase of a final result, with the mean word confidence; `None` for partials, empty
-/// results and anything unreadable.
+/// The text of a final result, with the mean word confidence; `None` for partials, empty
+/// results and anything unreadable. `[unk]` — speech outside the phrase list — is passed on
+/// as heard: it matches no phrase, so the flow takes `nomatch`.
 fn result(message: &Message) -> Option<Heard> {
     let Message::Text(text) = message else {
         return None;
     };
     let json: serde_json::Value = serde_json::from_str(text).ok()?;
     let said = json.get("text")?.as_str()?.trim();
-    if said.is_empty() || said == "[unk]" {
+    if said.is_empty() {
         return None;
     }
     let confs: Vec<f64> = json
@@ -161,7 +162,8 @@ mod tests {
         let m = |t: &str| Message::Text(t.into());
         assert_eq!(result(&m(r#"{"partial": "гот"}"#)), None);
         assert_eq!(result(&m(r#"{"text": ""}"#)), None);
-        assert_eq!(result(&m(r#"{"text": "[unk]"}"#)), None);
+        let unknown = result(&m(r#"{"text": "[unk]"}"#)).expect("speech outside the list");
+        assert_eq!((unknown.text.as_str(), unknown.confidence), ("[unk]", 1.0));
         assert_eq!(result(&m("not json")), None);
         let h = result(&m(r#"{"result": [{"word": "готов", "conf": 0.5}, {"word": "да", "conf": 1.0}], "text": "готов да"}"#)).expect("a result");
         assert_eq!((h.text.as_str(), h.confidence), ("готов да", 0.75));
