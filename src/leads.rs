@@ -714,6 +714,28 @@ impl CellError {
     }
 }
 
+/// Reads one value of a lead that comes from outside a leads file (a scheduler's URL) as a
+/// cell of a `kind` column is read there; the error names the column and the value, as the
+/// leads-file problems do, without a line.
+///
+/// # Errors
+///
+/// The value is blank, or not a phone or number of that kind.
+pub fn read_value(
+    raw: &str,
+    column: &str,
+    kind: ColumnKind,
+    normalization: Normalization,
+) -> Result<String, String> {
+    check_cell(raw, kind, normalization).map_err(|e| match e {
+        CellError::Empty => format!("column `{column}` is empty"),
+        CellError::Phone(error) => {
+            format!("`{raw}` in column `{column}` is not a valid phone number: {error}")
+        }
+        CellError::Number => format!("`{raw}` in column `{column}` is not a number"),
+    })
+}
+
 /// Validates and normalizes one cell of an expected column.
 fn check_cell(
     raw: &str,

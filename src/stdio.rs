@@ -72,12 +72,9 @@ macro_rules! out {
 /// remembered (`ivrc::stdio::failure`).
 #[macro_export]
 macro_rules! outln {
-    ($($arg:tt)*) => {{
-        let _ = $crate::stdio::write(
-            $crate::stdio::Stream::Out,
-            format_args!("{}\n", format_args!($($arg)*)),
-        );
-    }};
+    ($($arg:tt)*) => {
+        $crate::println_to!($crate::stdio::Stream::Out, $($arg)*)
+    };
 }
 
 /// Prints to standard error like `eprint!`, without panicking; a failure is remembered
@@ -93,12 +90,9 @@ macro_rules! err {
 /// remembered (`ivrc::stdio::failure`).
 #[macro_export]
 macro_rules! errln {
-    ($($arg:tt)*) => {{
-        let _ = $crate::stdio::write(
-            $crate::stdio::Stream::Err,
-            format_args!("{}\n", format_args!($($arg)*)),
-        );
-    }};
+    ($($arg:tt)*) => {
+        $crate::println_to!($crate::stdio::Stream::Err, $($arg)*)
+    };
 }
 
 /// Prints to `stream` (a [`Stream`] value chosen at run time) like `println!`, without

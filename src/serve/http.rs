@@ -565,16 +565,12 @@ fn start(flow: &ir::Flow, query: &Form, call: &Call, first_dial: Outcome) -> Res
             continue;
         };
         let value = match call.campaign {
-            Some((_, c)) if var.ty == ir::Type::Phone => {
-                crate::phone::normalize(value.trim(), c.normalize)
-                    .map(String::from)
-                    .map_err(|e| {
-                        format!(
-                            "`{value}` in column `{}` is not a valid phone number: {e}",
-                            var.name
-                        )
-                    })?
-            }
+            Some((_, c)) if var.ty == ir::Type::Phone => crate::leads::read_value(
+                value,
+                &var.name,
+                crate::leads::ColumnKind::Phone,
+                c.normalize,
+            )?,
             _ => value.to_string(),
         };
         params.push((var.name.clone(), value));
