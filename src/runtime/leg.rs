@@ -22,6 +22,13 @@ pub enum MediaEvent {
     Key(LegId, char),
     /// No RTP for the media timeout.
     Silent(LegId),
+    /// The clock sent a prompt to its end; `generation` tells which prompt (see [`Play`]).
+    PromptEnded {
+        /// The leg.
+        leg: LegId,
+        /// The prompt's generation.
+        generation: u64,
+    },
 }
 
 /// What the reader does with packets besides keys, changed by the call.
@@ -90,7 +97,6 @@ impl Leg {
         &mut self,
         negotiated: Negotiated,
         clock: &Clock,
-        done: mpsc::UnboundedSender<(u32, u64)>,
         events: mpsc::UnboundedSender<MediaEvent>,
         rtp_timeout: Duration,
         seed: u32,
@@ -110,8 +116,12 @@ impl Leg {
             },
             a_law: negotiated.codec == Codec::Pcma,
             play: self.play.clone(),
-            tag: self.id.0,
-            done,
+            prompt_ended: {
+                let (leg, events) = (self.id, events.clone());
+                Box::new(move |generation| {
+                    let _ = events.send(MediaEvent::PromptEnded { leg, generation });
+                })
+            },
         });
         self.reader = Some(tokio::spawn(read(
             bound.socket,

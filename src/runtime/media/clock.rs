@@ -51,10 +51,9 @@ pub struct Stream {
     pub a_law: bool,
     /// What to send.
     pub play: Arc<Mutex<Play>>,
-    /// Which stream of the call this is, in `done` messages.
-    pub tag: u32,
-    /// Told the tag and generation of each prompt that has been sent to its end.
-    pub done: tokio::sync::mpsc::UnboundedSender<(u32, u64)>,
+    /// Told the generation of each prompt that has been sent to its end (the clock thread
+    /// calls it: it must not block).
+    pub prompt_ended: Box<dyn Fn(u64) + Send>,
 }
 
 /// The clock thread's handle.
@@ -196,7 +195,7 @@ fn send(r: &mut Running, now: Instant) -> bool {
         r.next = now + PACKET;
     }
     if let Some(generation) = finished {
-        let _ = r.stream.done.send((r.stream.tag, generation));
+        (r.stream.prompt_ended)(generation);
     }
     true
 }

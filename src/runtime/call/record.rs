@@ -1,0 +1,157 @@
+//! The call record, built in one place: the call feeds the recorder every event it hands the
+//! engine and every output the engine gives back, and tells it what happened to the legs; at
+//! the end the recorder gives the [`CallRecord`] the server stores.
+
+use crate::engine::{Audio, Command, Event, Output};
+use crate::ir::{self, LegId, Outcome};
+use crate::runtime::now_ms;
+use crate::store::{CallRecord, LegRecord};
+use std::collections::BTreeMap;
+
+/// Builds one call's record as the call runs.
+pub(super) struct Recorder {
+    record: CallRecord,
+    /// Records of the dialled legs, by leg id.
+    legs: BTreeMap<u32, LegRecord>,
+}
+
+impl Recorder {
+    /// A record for a call that starts now.
+    pub(super) fn new(
+        call_id: &str,
+        flow: &str,
+        caller: &str,
+        called: &str,
+        started_ms: u64,
+    ) -> Self {
+        Recorder {
+            record: CallRecord {
+                call_id: call_id.into(),
+                flow: flow.into(),
+                caller: caller.into(),
+                called: called.into(),
+                started_ms,
+                ..CallRecord::default()
+            },
+            legs: BTreeMap::new(),
+        }
+    }
+
+    /// An event handed to the engine: keys and phrases are kept.
+    pub(super) fn event(&mut self, event: &Event) {
+        match event {
+            Event::Key { key, .. } => self.record.keys.push(*key),
+            Event::Speech { text, .. } => self.record.phrases.push(text.clone()),
+            _ => {}
+        }
+    }
+
+    /// What the engine asked for: the statement's line, and what the flow said, played, sent,
+    /// reported or failed at.
+    pub(super) fn output(&mut self, flow: &ir::Flow, output: &Output) {
+        let line = flow
+            .nodes
+            .get(output.node.0 as usize)
+            .map_or(0, |n| n.span.line);
+        if self.record.path.last() != Some(&line) {
+            self.record.path.push(line);
+        }
+        match &output.command {
+            Command::Say { text, .. } => self.record.prompts.push(text.clone()),
+            Command::Play {
+                audio: Audio::File(path),
+                ..
+            } => self.record.prompts.push(format!("play {path}")),
+            Command::Sms { to, text } => self.record.texts.push(format!("to {to}: {text}")),
+            Command::Report { ok, data, reason } => {
+                let data: serde_json::Map<String, serde_json::Value> =
+                    data.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                self.record.report =
+                    Some(serde_json::json!({ "ok": ok, "reason": reason, "data": data }));
+            }
+            Command::Error { reason } => self.record.errors.push(reason.clone()),
+            _ => {}
+        }
+    }
+
+    /// A runtime failure: a prompt that could not be rendered, a listen without a recognizer …
+    pub(super) fn error(&mut self, error: String) {
+        self.record.errors.push(error);
+    }
+
+    /// The call's first party answered (or was answered).
+    pub(super) fn answered(&mut self) {
+        self.record.answered_ms = Some(now_ms());
+    }
+
+    /// A placed call: the number dialled first is the called number.
+    pub(super) fn placed(&mut self, number: &str) {
+        number.clone_into(&mut self.record.called);
+    }
+
+    /// Who ended the call, unless someone already did.
+    pub(super) fn ended_by(&mut self, by: &str) {
+        if self.record.ended_by.is_empty() {
+            self.record.ended_by = by.into();
+        }
+    }
+
+    /// Who ended the call, whoever was said before (a transfer, a shutdown, an unreached party).
+    pub(super) fn ended_by_now(&mut self, by: &str) {
+        self.record.ended_by = by.into();
+    }
+
+    /// A leg is being dialled.
+    pub(super) fn leg_dialed(&mut self, leg: LegId, name: String, number: String, sip_id: String) {
+        self.legs.insert(
+            leg.0,
+            LegRecord {
+                leg: name,
+                number,
+                sip_id,
+                started_ms: now_ms(),
+                ..LegRecord::default()
+            },
+        );
+    }
+
+    /// A dialled leg's dial is decided.
+    pub(super) fn leg_result(&mut self, leg: LegId, outcome: &Outcome, detail: &str) {
+        if let Some(r) = self.legs.get_mut(&leg.0) {
+            r.outcome = String::from(outcome.clone());
+            r.detail = detail.to_string();
+            if *outcome == Outcome::Answered {
+                r.answered_ms = Some(now_ms());
+            } else {
+                r.ended_ms = Some(now_ms());
+            }
+        }
+    }
+
+    /// The flow gave up on a leg before it answered.
+    pub(super) fn leg_cancelled(&mut self, leg: LegId) {
+        if let Some(r) = self.legs.get_mut(&leg.0) {
+            r.outcome = "cancelled".into();
+            r.ended_ms = Some(now_ms());
+        }
+    }
+
+    /// A dialled leg ended (the first reason counts).
+    pub(super) fn leg_ended(&mut self, leg: LegId, by: &str) {
+        if let Some(r) = self.legs.get_mut(&leg.0) {
+            if r.ended_by.is_empty() {
+                r.ended_by = by.into();
+                r.ended_ms = Some(now_ms());
+            }
+        }
+    }
+
+    /// The record of the ended call, with the flow's variables as they were at the end.
+    pub(super) fn finish(mut self, values: Vec<(String, String)>) -> CallRecord {
+        self.ended_by("flow");
+        self.record.values = values;
+        self.record.legs = self.legs.into_values().collect();
+        self.record.ended_ms = now_ms();
+        self.record
+    }
+}
