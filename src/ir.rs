@@ -123,6 +123,11 @@ pub struct VarId(pub u32);
 #[serde(transparent)]
 pub struct LegId(pub u32);
 
+impl LegId {
+    /// The call's own party: the caller of an inbound call, the first party of a placed one.
+    pub const CALLER: LegId = LegId(0);
+}
+
 /// Index of a loop counter within its flow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
@@ -277,7 +282,7 @@ impl Flow {
     /// Whether any statement of the flow acts on, or reads, the caller leg. A flow without
     /// one places its own calls: its first dial is the call.
     pub fn uses_caller(&self) -> bool {
-        let caller = LegId(0);
+        let caller = LegId::CALLER;
         self.nodes.iter().any(|n| match &n.op {
             Op::Answer { leg }
             | Op::Say { leg, .. }
@@ -299,7 +304,7 @@ impl Flow {
 /// Whether an expression reads the caller's number.
 fn reads_caller(e: &Expr) -> bool {
     match e {
-        Expr::LegNumber { leg } => *leg == LegId(0),
+        Expr::LegNumber { leg } => *leg == LegId::CALLER,
         Expr::Field { base, .. } => reads_caller(base),
         Expr::Call { arg, .. } | Expr::Unary { arg, .. } => reads_caller(arg),
         Expr::Binary { lhs, rhs, .. } => reads_caller(lhs) || reads_caller(rhs),
@@ -963,7 +968,7 @@ pub struct Campaign {
     /// The number shown.
     pub caller_id: Option<String>,
     /// Leads read at compile time (empty when the file was not found).
-    pub leads_rows: Vec<crate::leads::Lead>,
+    pub leads_rows: Vec<Lead>,
     /// Where each setting is written, for diagnostics on one setting.
     #[serde(default)]
     pub settings: Vec<SettingAt>,
@@ -1178,4 +1183,13 @@ pub enum TestStepKind {
         /// The leg, when named.
         leg: Option<String>,
     },
+}
+
+/// One valid row of a campaign's leads file (read by [`crate::leads`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Lead {
+    /// The 1-based line the row starts on (the header is line 1).
+    pub line: usize,
+    /// Every named header column and its value; phones in E.164 form.
+    pub values: std::collections::BTreeMap<String, String>,
 }

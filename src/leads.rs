@@ -15,6 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
+use crate::ir::Lead;
 use crate::phone::{normalize, Normalization, PhoneError};
 
 /// The UTF-8 byte order mark.
@@ -69,17 +70,6 @@ pub struct LeadsOptions {
     pub delimiter: Option<u8>,
     /// How phone columns are normalized.
     pub normalization: Normalization,
-}
-
-/// One valid row of the leads file.
-#[derive(
-    Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,
-)]
-pub struct Lead {
-    /// The 1-based line the row starts on (the header is line 1).
-    pub line: usize,
-    /// Every named header column and its value; phones in E.164 form.
-    pub values: BTreeMap<String, String>,
 }
 
 /// Everything learned from a leads file.

@@ -1,7 +1,8 @@
 //! Tests for `ivrc::leads`: reading leads CSV files the way the checker
 //! does, with every problem located by line and byte range.
 
-use ivrc::leads::{read_leads, ColumnKind, ExpectedColumn, Lead, LeadProblem, LeadsOptions};
+use ivrc::ir::Lead;
+use ivrc::leads::{read_leads, ColumnKind, ExpectedColumn, LeadProblem, LeadsOptions};
 use ivrc::phone::{Normalization, PhoneError};
 use proptest::prelude::*;
 use std::ops::Range;

@@ -109,7 +109,7 @@ pub struct Analysis {
 #[derive(Debug, Default, Clone)]
 pub struct CampaignLeads {
     /// The valid rows.
-    pub rows: Vec<crate::leads::Lead>,
+    pub rows: Vec<crate::ir::Lead>,
     /// The delimiter used (declared or detected); `None` when the file was not read.
     pub delimiter: Option<u8>,
 }

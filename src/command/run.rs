@@ -2,7 +2,7 @@
 //! on a UDP socket until SIGINT or SIGTERM (`ivrc::runtime`).
 
 use crate::cli::RunArgs;
-use ivrc::leads::Lead;
+use ivrc::ir::Lead;
 use ivrc::runtime::asr::{Recognizer, Spotter, Vosk};
 use ivrc::runtime::dialer::Dialer;
 use ivrc::runtime::media::prompts::{Espeak, Prompts, Voice};

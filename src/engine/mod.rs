@@ -462,7 +462,7 @@ impl<'f> Engine<'f> {
     pub fn awaiting(&self) -> Awaiting {
         let leg = match &self.node(self.s.node).op {
             Op::Collect { leg, .. } | Op::Menu { leg, .. } | Op::Listen { leg, .. } => *leg,
-            _ => LegId(0),
+            _ => LegId::CALLER,
         };
         match &self.s.wait {
             Wait::Nothing => Awaiting::Nothing,

@@ -30,10 +30,10 @@ impl FlowLowerer<'_> {
             },
             Some(Resolved::Leg(def)) => {
                 return ir::Expr::LegNumber {
-                    leg: self.leg_ids.get(def).copied().unwrap_or(LegId(0)),
+                    leg: self.leg_ids.get(def).copied().unwrap_or(LegId::CALLER),
                 }
             }
-            Some(Resolved::Caller) => return ir::Expr::LegNumber { leg: LegId(0) },
+            Some(Resolved::Caller) => return ir::Expr::LegNumber { leg: LegId::CALLER },
             Some(Resolved::Builtin(b)) => return ir::Expr::Builtin { name: *b },
             None => return ir::Expr::Bool { value: false },
         };

@@ -119,7 +119,7 @@ impl<'a> FlowLowerer<'a> {
             var_names: std::collections::HashSet::new(),
             var_ids: SpanMap::default(),
             legs: vec![ir::Leg {
-                id: LegId(0),
+                id: LegId::CALLER,
                 name: "caller".into(),
                 kind: ir::LegKind::Caller,
             }],
@@ -292,8 +292,8 @@ impl<'a> FlowLowerer<'a> {
 
     fn leg(&self, leg: Option<&ast::Ident>) -> LegId {
         match leg.and_then(|l| self.analysis.resolved.get(&l.span)) {
-            Some(Resolved::Leg(def)) => self.leg_ids.get(def).copied().unwrap_or(LegId(0)),
-            _ => LegId(0),
+            Some(Resolved::Leg(def)) => self.leg_ids.get(def).copied().unwrap_or(LegId::CALLER),
+            _ => LegId::CALLER,
         }
     }
 
@@ -413,7 +413,7 @@ impl<'a> FlowLowerer<'a> {
     fn stmt(&mut self, s: &Stmt, next: NodeId) -> NodeId {
         let span = s.span;
         match &s.kind {
-            StmtKind::Answer => self.then(Op::Answer { leg: LegId(0) }, next, span),
+            StmtKind::Answer => self.then(Op::Answer { leg: LegId::CALLER }, next, span),
             StmtKind::Say { leg, text } => {
                 let op = Op::Say {
                     leg: self.leg(leg.as_ref()),
@@ -575,7 +575,11 @@ impl<'a> FlowLowerer<'a> {
                     })
                     .or_else(|| self.caller_id.clone());
                 let op = Op::Dial {
-                    leg: self.leg_ids.get(&leg.span).copied().unwrap_or(LegId(0)),
+                    leg: self
+                        .leg_ids
+                        .get(&leg.span)
+                        .copied()
+                        .unwrap_or(LegId::CALLER),
                     target: self.coerce(target, Type::Phone),
                     timeout_ms: timeout(body, defaults::DIAL_TIMEOUT_MS),
                     caller_id,
@@ -597,7 +601,7 @@ impl<'a> FlowLowerer<'a> {
                     leg: leg_id,
                     target: self.coerce(target, Type::Phone),
                 };
-                if leg_id == LegId(0) {
+                if leg_id == LegId::CALLER {
                     self.add(op, Vec::new(), span)
                 } else {
                     self.then(op, next, span)
@@ -618,7 +622,7 @@ impl<'a> FlowLowerer<'a> {
                     None if self.in_sms => ir::Expr::Builtin {
                         name: ir::Builtin::SmsFrom,
                     },
-                    None => ir::Expr::LegNumber { leg: LegId(0) },
+                    None => ir::Expr::LegNumber { leg: LegId::CALLER },
                 };
                 let op = Op::Sms {
                     to,
@@ -815,12 +819,12 @@ impl<'a> FlowLowerer<'a> {
                     span,
                 )
             }
-            StmtKind::Block => self.then(Op::Block { leg: LegId(0) }, next, span),
+            StmtKind::Block => self.then(Op::Block { leg: LegId::CALLER }, next, span),
             StmtKind::Hangup(leg) => match leg {
                 None => self.add(Op::Hangup { leg: None }, Vec::new(), span),
                 Some(l) => {
                     let id = self.leg(Some(l));
-                    if id == LegId(0) {
+                    if id == LegId::CALLER {
                         self.add(Op::Hangup { leg: Some(id) }, Vec::new(), span)
                     } else {
                         self.then(Op::Hangup { leg: Some(id) }, next, span)

@@ -4,7 +4,7 @@
 //! `play record` and files named by values; and the facts the server needs up front — which
 //! audio files a flow names, whether its calls send texts.
 
-use super::voice::{self, CALLER};
+use super::voice;
 use crate::codegen::twiml;
 use crate::codegen::Unsupported;
 use crate::ir::{self, LegId, Op, Outcome};
@@ -94,7 +94,7 @@ fn parties(flow: &ir::Flow) -> Vec<(&ir::Node, String, &'static str)> {
     // Where the walk is: the node, the call's own leg (unknown before a flow without a
     // caller dials), and whom its statements reach.
     type At = (ir::NodeId, Option<LegId>, Doc);
-    let caller = flow.uses_caller().then_some(CALLER);
+    let caller = flow.uses_caller().then_some(LegId::CALLER);
     let name = |l: LegId| flow.legs.get(l.0 as usize).map_or("?", |l| l.name.as_str());
     let mut seen = std::collections::HashSet::<At>::new();
     let mut stack: Vec<At> = vec![(flow.entry, caller, caller.map_or(Doc::Unplaced, Doc::Party))];

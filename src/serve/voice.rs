@@ -21,9 +21,6 @@ pub use crate::fetch::FetchRequest;
 use crate::ir::{self, LegId, Op, Outcome};
 use std::collections::VecDeque;
 
-/// The caller leg: the call's own party unless the flow has no caller.
-pub(crate) const CALLER: LegId = LegId(0);
-
 /// What the server keeps about a call between webhooks, sealed into the next action URL.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct CallState {
@@ -297,8 +294,8 @@ impl<'f> Driver<'f> {
         Driver {
             engine,
             ids,
-            home: CALLER,
-            on: CALLER,
+            home: LegId::CALLER,
+            on: LegId::CALLER,
             first_dial: None,
             turn: 1,
             connect: false,

@@ -117,8 +117,8 @@ impl<'f> VirtualCall<'f> {
     /// The leg input goes to when none is named: the caller while connected, else the last
     /// connected dialled leg.
     pub fn default_leg(&self) -> LegId {
-        if self.engine.connected(LegId(0)) {
-            return LegId(0);
+        if self.engine.connected(LegId::CALLER) {
+            return LegId::CALLER;
         }
         self.flow()
             .legs
@@ -126,7 +126,7 @@ impl<'f> VirtualCall<'f> {
             .rev()
             .map(|l| l.id)
             .find(|id| self.engine.connected(*id))
-            .unwrap_or(LegId(0))
+            .unwrap_or(LegId::CALLER)
     }
 
     /// Starts a call from `caller`, with parameter values. A flow that never acts on its

@@ -105,7 +105,7 @@ pub fn generate(program: &ir::Program, base_url: &str) -> Built {
 
 /// The one document of a flow that needs no input and computes nothing.
 fn static_verbs(flow: &ir::Flow) -> Result<Vec<Verb>, (String, ir::SrcSpan)> {
-    let caller = LegId(0);
+    let caller = LegId::CALLER;
     let voice = voice_name(
         flow.settings.lang.as_deref(),
         flow.settings.voice.as_deref(),

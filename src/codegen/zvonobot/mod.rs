@@ -12,8 +12,8 @@
 mod shape;
 
 use super::{Artifact, Caveat, Generated, Unsupported};
+use crate::ir::Lead;
 use crate::ir::{self, Expr, Template, TemplatePart};
-use crate::leads::Lead;
 use serde_json::{json, Value};
 use shape::{Action, Audio1, Call};
 

@@ -6,7 +6,6 @@ use crate::codegen::Unsupported;
 use crate::ir::{self, Audio, Expr, LegId, NodeId, Op, Outcome, Template, TemplatePart};
 
 /// The caller's leg: the lead the campaign dialled.
-const CALLER: LegId = LegId(0);
 
 /// What the lead hears first.
 #[derive(Debug, Clone, PartialEq)]
@@ -242,14 +241,14 @@ impl Reader<'_> {
                     audio: Audio::Record { id },
                     ..
                 } => Some(Action::Record(*id)),
-                Op::Transfer { leg, target } if *leg == CALLER => {
+                Op::Transfer { leg, target } if *leg == LegId::CALLER => {
                     self.expr(target, &node.span);
                     Some(Action::Transfer(target.clone()))
                 }
                 Op::Sms {
                     to: Expr::LegNumber { leg },
                     text,
-                } if *leg == CALLER => {
+                } if *leg == LegId::CALLER => {
                     self.template(text, &node.span);
                     Some(Action::Sms(text.clone()))
                 }
@@ -261,7 +260,7 @@ impl Reader<'_> {
                     );
                     None
                 }
-                Op::Block { leg } if *leg == CALLER => Some(Action::Block),
+                Op::Block { leg } if *leg == LegId::CALLER => Some(Action::Block),
                 Op::Say { .. } => {
                     self.refuse(
                         &node.span,
@@ -351,7 +350,7 @@ impl Reader<'_> {
                 true
             }
             Expr::Var { id } => self.flow.params.contains(id),
-            Expr::LegNumber { leg } => *leg == CALLER,
+            Expr::LegNumber { leg } => *leg == LegId::CALLER,
             _ => false,
         };
         if !fits {

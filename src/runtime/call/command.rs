@@ -2,7 +2,7 @@
 //! fetches, listening, transfers, dials, bridges and texts — and taking back the work that
 //! comes home ([`Done`]).
 
-use super::{seed, Call, CallRequest, Done, OutgoingText, RenderError, CALLER};
+use super::{seed, Call, CallRequest, Done, OutgoingText, RenderError};
 use crate::engine::{Audio, Command, Event};
 use crate::fetch::{FetchRequest, Fetcher};
 use crate::ir::LegId;
@@ -132,7 +132,7 @@ impl Call<'_> {
     pub(super) fn command(&mut self, command: Command) {
         match command {
             Command::Answer { leg } => {
-                if leg == CALLER {
+                if leg == LegId::CALLER {
                     self.answer();
                 }
             }
@@ -168,7 +168,7 @@ impl Call<'_> {
                 timeout_ms,
             }),
             Command::Transfer { leg, number } => {
-                if leg == CALLER {
+                if leg == LegId::CALLER {
                     self.record.ended_by_now("transfer");
                     self.leg_gone(leg, "transfer");
                     let _ = self
@@ -181,7 +181,7 @@ impl Call<'_> {
                     self.hang_up(leg, "flow");
                 }
             }
-            Command::Hangup { leg } => self.hang_up(leg.unwrap_or(CALLER), "flow"),
+            Command::Hangup { leg } => self.hang_up(leg.unwrap_or(LegId::CALLER), "flow"),
             Command::End => self.hang_up_all("flow"),
             Command::Listen { leg, phrases, .. } => self.listen(leg, &phrases),
             Command::StopListening { .. } => self.stop_listening(),
@@ -224,7 +224,7 @@ impl Call<'_> {
         if self.prompt_to_nobody(leg) {
             return;
         }
-        if leg == CALLER {
+        if leg == LegId::CALLER {
             self.answer();
         }
         let prompts = self.tasks.prompts.clone();
@@ -247,7 +247,7 @@ impl Call<'_> {
         if self.prompt_to_nobody(leg) {
             return;
         }
-        if leg == CALLER {
+        if leg == LegId::CALLER {
             self.answer();
         }
         match audio {
@@ -278,7 +278,7 @@ impl Call<'_> {
     }
 
     fn listen(&mut self, leg: LegId, phrases: &[String]) {
-        if leg == CALLER {
+        if leg == LegId::CALLER {
             self.answer();
         }
         self.stop_listening();

@@ -1,7 +1,7 @@
 //! The lives of a call's legs: answering the inbound one, dialling others and learning how the
 //! dial went, starting their media, the prompt each one plays, and hanging up from either side.
 
-use super::{seed, Call, CallRequest, CALLER};
+use super::{seed, Call, CallRequest};
 use crate::engine::Event;
 use crate::ir::{LegId, Outcome};
 use crate::runtime::leg::{Leg, LegState};
@@ -59,7 +59,7 @@ impl Call<'_> {
         let _ = self
             .requests
             .send(CallRequest::Answer(self.call_id.clone(), sdp));
-        self.start_media(CALLER, negotiated);
+        self.start_media(LegId::CALLER, negotiated);
     }
 
     /// Starts a connected leg's media: its stream on the clock, its reader.
@@ -93,7 +93,7 @@ impl Call<'_> {
 
     /// A prompt to a leg that is not up ends at once.
     pub(super) fn prompt_to_nobody(&mut self, leg: LegId) -> bool {
-        let nobody = if leg == CALLER && self.answer_sdp.is_some() {
+        let nobody = if leg == LegId::CALLER && self.answer_sdp.is_some() {
             false // the inbound leg is answered by its first prompt
         } else {
             !self.is_up(leg)
@@ -153,7 +153,7 @@ impl Call<'_> {
                 l.stop();
             }
         }
-        if leg == CALLER {
+        if leg == LegId::CALLER {
             if let Some(start) = self.pending_start.take() {
                 if outcome == Outcome::Answered {
                     self.record.answered();
@@ -217,7 +217,7 @@ impl Call<'_> {
 
     /// A leg is over on the SIP side: its media stops, a bridge with it ends.
     pub(super) fn leg_gone(&mut self, leg: LegId, by: &str) {
-        if leg == CALLER {
+        if leg == LegId::CALLER {
             self.record.ended_by(by);
         }
         self.record.leg_ended(leg, by);

@@ -35,9 +35,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 use tokio::time::sleep_until;
 
-/// The caller's leg.
-const CALLER: LegId = LegId(0);
-
 /// What reaches a call from the SIP side, by the leg's SIP Call-ID.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallInput {
@@ -256,7 +253,7 @@ impl Call<'_> {
             }
             CallInput::Gone(sip, gone) => {
                 if let Some(leg) = self.leg_by_sip(&sip) {
-                    let why = match (gone, leg == CALLER) {
+                    let why = match (gone, leg == LegId::CALLER) {
                         (Gone::Bye, true) => "caller",
                         (Gone::Bye, false) => "callee",
                         (Gone::Cancel, _) => "cancel",
@@ -389,7 +386,12 @@ pub async fn run(setup: CallSetup) {
     let has_caller = inbound.is_some();
     if let Some(i) = inbound {
         // Its media starts with the answer.
-        call.legs[0] = Some(Leg::new(CALLER, call_id.clone(), i.bound, LegState::Up));
+        call.legs[0] = Some(Leg::new(
+            LegId::CALLER,
+            call_id.clone(),
+            i.bound,
+            LegState::Up,
+        ));
         call.answer_sdp = Some((i.answer_sdp, i.negotiated));
     }
     let start = match text {
@@ -411,7 +413,7 @@ pub async fn run(setup: CallSetup) {
             call.record.placed(&number);
             call.pending_start = Some(start);
             let ring = PLACED_RING.as_millis() as u64;
-            call.dial(CALLER, number, None, ring);
+            call.dial(LegId::CALLER, number, None, ring);
         }
         None => call.handle(start),
     }

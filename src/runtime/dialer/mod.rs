@@ -12,8 +12,8 @@ pub mod state;
 
 use super::now_ms;
 use super::server::Placement;
+use crate::ir::Lead;
 use crate::ir::{Campaign, RedialOutcome};
-use crate::leads::Lead;
 use crate::store::CallRecord;
 use plan::{Attempt, Bucket, Rules};
 use state::{CampaignState, LeadRow, LeadState};

@@ -5,7 +5,7 @@
 //! interrupted and count against the lead's limit.
 
 use super::plan::{self, Attempt, Next, Rules};
-use crate::leads::Lead;
+use crate::ir::Lead;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::BTreeMap;
 use std::path::Path;
