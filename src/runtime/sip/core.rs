@@ -7,7 +7,7 @@
 //!
 //! It decides how to answer requests; it does not run flows. A new INVITE becomes
 //! [`Effect::Start`] for the server to create a call, which later asks the core to answer,
-//! reject, redirect, transfer or hang up (`Core::answer`, …).
+//! reject, transfer or hang up (`Core::answer`, …).
 
 use super::effect::{Effect, IncomingText};
 use super::message::{self, branch, cseq, uri_user, ErrorKind, Headers, Message, Method, Request};

@@ -6,7 +6,7 @@
 //!
 //! It decides how to answer requests; it does not run flows. A new INVITE becomes
 //! [`Effect::Start`] for the server to create a call, which later asks the core to answer,
-//! reject, redirect, transfer or hang up.
+//! reject, transfer or hang up.
 
 use super::effect::{Effect, Gone, NewCall};
 use super::info::key_of_info;
