@@ -5,8 +5,6 @@
 use crate::codegen::Unsupported;
 use crate::ir::{self, Audio, Expr, LegId, NodeId, Op, Outcome, Template, TemplatePart};
 
-/// The caller's leg: the lead the campaign dialled.
-
 /// What the lead hears first.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Audio1 {

@@ -5,10 +5,11 @@ use super::{seed, Call, CallRequest};
 use crate::engine::Event;
 use crate::ir::{LegId, Outcome};
 use crate::runtime::leg::{Leg, LegState};
-use crate::runtime::media::prompts::Samples;
+use crate::runtime::media::Samples;
 use crate::runtime::now_ms;
 use crate::runtime::sdp::{self, Negotiated};
-use crate::runtime::sip::uac::{Dial, Dialed};
+use crate::runtime::sip::effect::Dialed;
+use crate::runtime::sip::uac::Dial;
 use std::time::{Duration, Instant};
 
 /// The engine's outcome for a dial's final SIP status.

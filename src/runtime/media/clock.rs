@@ -5,8 +5,8 @@
 //! to stop.
 
 use super::g711;
-use super::prompts::Samples;
 use super::rtp;
+use super::Samples;
 use std::collections::BinaryHeap;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::mpsc::{channel, Receiver, Sender};

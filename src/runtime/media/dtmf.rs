@@ -1,5 +1,5 @@
-//! Keys from the caller: RFC 4733 telephone-events in RTP, and SIP INFO bodies
-//! (`application/dtmf-relay` `Signal=5`, or `application/dtmf` `5`).
+//! Keys from the caller in RTP: RFC 4733 telephone-events (SIP INFO keys are
+//! `sip::info`'s).
 //!
 //! One key is reported per event, at its first packet (so barge-in is immediate). The
 //! packets that follow for the same event — updates and the end packet, which RFC 4733 §2.5.1.4
@@ -56,30 +56,6 @@ impl Receiver {
     }
 }
 
-/// The key in a SIP INFO body of type `content_type`, if it carries one.
-pub fn key_of_info(content_type: &str, body: &[u8]) -> Option<char> {
-    let text = std::str::from_utf8(body).ok()?;
-    let kind = content_type.split(';').next()?.trim().to_ascii_lowercase();
-    let signal = match kind.as_str() {
-        "application/dtmf-relay" => text.lines().find_map(|l| {
-            let (k, v) = l.split_once('=')?;
-            k.trim().eq_ignore_ascii_case("signal").then(|| v.trim())
-        })?,
-        "application/dtmf" => text.trim(),
-        _ => return None,
-    };
-    let mut chars = signal.chars();
-    let key = chars.next()?;
-    if chars.next().is_some() {
-        return signal.parse::<u8>().ok().and_then(key_of_event);
-    }
-    match key {
-        '0'..='9' | '*' | '#' => Some(key),
-        'A'..='D' | 'a'..='d' => Some(key.to_ascii_uppercase()),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,25 +89,5 @@ mod tests {
         assert_eq!(r.packet(4000, &[9, 0x8a, 0, 0]), None);
         assert_eq!(r.packet(4000, &[9, 0, 0]), None, "short payload");
         assert_eq!(r.packet(4800, &[200, 0, 0, 0]), None, "not a DTMF event");
-    }
-
-    #[test]
-    fn info_bodies() {
-        assert_eq!(
-            key_of_info("application/dtmf-relay", b"Signal=5\r\nDuration=160\r\n"),
-            Some('5')
-        );
-        assert_eq!(
-            key_of_info("application/dtmf-relay", b"Signal= #\r\n"),
-            Some('#')
-        );
-        assert_eq!(
-            key_of_info("application/dtmf-relay", b"Signal=11\r\n"),
-            Some('#')
-        );
-        assert_eq!(key_of_info("application/dtmf", b"*"), Some('*'));
-        assert_eq!(key_of_info("text/plain", b"5"), None);
-        assert_eq!(key_of_info("application/dtmf", b"x"), None);
-        assert_eq!(key_of_info("application/dtmf-relay", &[0xff]), None);
     }
 }

@@ -1,4 +1,4 @@
-//! Media of a call: RTP packets, G.711, RFC 4733 and SIP INFO keys, and prompt audio
+//! Media of a call: RTP packets, G.711, RFC 4733 keys, and prompt audio
 //! (speech and files at 8 kHz), the RTP port range, and the relay of bridged legs.
 
 pub mod clock;
@@ -9,3 +9,8 @@ pub mod prompts;
 pub mod relay;
 pub mod resample;
 pub mod rtp;
+
+use std::sync::Arc;
+
+/// 8 kHz mono samples, shared: a prompt's audio, from its renderer to the media clock.
+pub type Samples = Arc<[i16]>;

@@ -4,13 +4,11 @@
 //! render them again. G.711 encoding happens per call, since calls differ in codec.
 
 use super::resample::to_8k;
+use super::Samples;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-
-/// 8 kHz mono samples, shared.
-pub type Samples = Arc<[i16]>;
+use std::sync::Mutex;
 
 /// Why a prompt has no audio.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -261,6 +259,7 @@ fn downmix(samples: impl Iterator<Item = f32>, channels: usize) -> Vec<f32> {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
 
     /// Writes a 16 kHz stereo 440 Hz tone as the "speech", counting renders.
     struct Tone(Arc<AtomicUsize>);

@@ -386,6 +386,15 @@ fn param<'a>(text: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
+/// The URI of a name-addr (`"x" <sip:a@b>;tag=1` → `sip:a@b`), else the value up to its
+/// first parameter.
+pub fn strip_angle(value: &str) -> &str {
+    match (value.find('<'), value.find('>')) {
+        (Some(a), Some(b)) if a < b => &value[a + 1..b],
+        _ => value.split(';').next().unwrap_or(value),
+    }
+}
+
 /// The user part of a SIP URI (`sip:sum@host` → `sum`), from a URI or a name-addr.
 pub fn uri_user(value: &str) -> Option<&str> {
     let uri = match (value.find('<'), value.find('>')) {

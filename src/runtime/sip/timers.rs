@@ -1,11 +1,18 @@
-//! The transaction timers of the UA core and of our outbound legs: a heap of (when, Call-ID,
-//! the dialog's generation when set, which timer). A dialog bumps its generation when it
-//! changes state, so the timers of the old state are skipped when they come due instead of
-//! being searched for and removed.
+//! The transaction timers of the calls we answer and of our outbound legs: RFC 3261's
+//! intervals, and a heap of (when, Call-ID, the dialog's generation when set, which timer). A
+//! dialog bumps its generation when it changes state, so the timers of the old state are
+//! skipped when they come due instead of being searched for and removed.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
+
+/// RFC 3261 T1: the round-trip estimate.
+pub const T1: Duration = Duration::from_millis(500);
+/// RFC 3261 T2: the longest retransmit interval of non-INVITE requests and INVITE responses.
+pub const T2: Duration = Duration::from_secs(4);
+/// Timer H, F and J: 64·T1.
+pub const TIMEOUT: Duration = Duration::from_secs(32);
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Timer<K> {

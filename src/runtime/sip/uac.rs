@@ -4,13 +4,14 @@
 //! for errors, a new transaction for 2xx, §13.2.2.4), CANCEL before the answer (§9.1: only
 //! after a provisional response), BYE both ways, and re-INVITEs answered with our offer so a
 //! hold does not drop the call. Text messages go out the same way as MESSAGE requests (RFC
-//! 3428: a non-INVITE transaction, timers E and F, challenges answered). No I/O: the
-//! [`super::core::Core`] hands it datagrams and takes its effects.
+//! 3428: a non-INVITE transaction, timers E and F, challenges answered). No I/O: the UA
+//! core hands it datagrams and takes its effects. The calls we answer are [`super::uas`]'s.
 
-use super::core::{Effect, Gone, T1, T2, TIMEOUT};
 use super::digest::Challenge;
-use super::message::{self, cseq, tag, Method, Request, Response};
-use super::timers::{token, Timers};
+use super::effect::{Dialed, Effect, Gone};
+use super::info::key_of_info;
+use super::message::{self, cseq, strip_angle, tag, Method, Request, Response};
+use super::timers::{token, Timers, T1, T2, TIMEOUT};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -39,17 +40,6 @@ pub struct Dial {
     pub caller_id: Option<String>,
     /// Our SDP offer.
     pub offer: Vec<u8>,
-}
-
-/// How an outbound leg got on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Dialed {
-    /// 180/183: it rings.
-    Ringing,
-    /// 2xx with the callee's SDP answer.
-    Answered(Vec<u8>),
-    /// A final error response (its status), 408 when nothing answered.
-    Failed(u16),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,8 +98,8 @@ enum TimerKind {
     Forget,
 }
 
-/// The outbound legs by Call-ID.
-pub struct Outbound {
+/// The outbound legs (calls and texts we place) by Call-ID.
+pub struct OutboundLegs {
     local: SocketAddr,
     trunk: Option<Trunk>,
     legs: HashMap<String, Leg>,
@@ -126,10 +116,10 @@ fn dialable(number: &str) -> bool {
             .all(|c| c.is_ascii_digit() || matches!(c, '+' | '*' | '#'))
 }
 
-impl Outbound {
+impl OutboundLegs {
     /// Outbound legs from `local` through `trunk` (none: every dial fails with 503).
-    pub fn new(local: SocketAddr, trunk: Option<Trunk>) -> Outbound {
-        Outbound {
+    pub fn new(local: SocketAddr, trunk: Option<Trunk>) -> OutboundLegs {
+        OutboundLegs {
             local,
             trunk,
             legs: HashMap::new(),
@@ -416,7 +406,7 @@ impl Outbound {
             l.remote_target = response
                 .headers
                 .get("Contact")
-                .map(super::core::strip_angle)
+                .map(strip_angle)
                 .filter(|u| message::is_sendable_uri(u))
                 .map_or_else(|| l.request_uri.clone(), str::to_string);
             l.routes = response
@@ -613,7 +603,7 @@ impl Outbound {
             }
             Method::Info => {
                 let kind = r.headers.get("Content-Type").unwrap_or_default();
-                if let Some(key) = crate::runtime::media::dtmf::key_of_info(kind, &r.body) {
+                if let Some(key) = key_of_info(kind, &r.body) {
                     self.out.push(Effect::Key(call_id.clone(), key));
                 }
                 self.out.push(respond(200, "OK", &[], b""));
@@ -694,7 +684,7 @@ mod tests {
         }
     }
 
-    fn sent(o: &mut Outbound) -> Vec<String> {
+    fn sent(o: &mut OutboundLegs) -> Vec<String> {
         o.effects()
             .into_iter()
             .filter_map(|e| match e {
@@ -726,7 +716,7 @@ mod tests {
         }
     }
 
-    fn dial(o: &mut Outbound, now: Instant) -> String {
+    fn dial(o: &mut OutboundLegs, now: Instant) -> String {
         o.dial(
             Dial {
                 call_id: "leg1".into(),
@@ -742,7 +732,7 @@ mod tests {
     #[test]
     fn answered_call_is_acked_and_hung_up_with_bye() {
         let now = Instant::now();
-        let mut o = Outbound::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
+        let mut o = OutboundLegs::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
         let invite = dial(&mut o, now);
         assert!(invite.starts_with("INVITE sip:+79001234567@127.0.0.1:5080 SIP/2.0\r\n"));
         assert!(invite.contains("From: <sip:+74950000001@127.0.0.1:5080>;tag="));
@@ -777,7 +767,7 @@ mod tests {
     fn a_contact_we_could_not_send_to_gives_way_to_the_request_uri() {
         // Found by the fuzzer: a port that does not fit made our ACK unreadable.
         let now = Instant::now();
-        let mut o = Outbound::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
+        let mut o = OutboundLegs::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
         let invite = dial(&mut o, now);
         o.response(
             &reply(
@@ -798,7 +788,7 @@ mod tests {
     #[test]
     fn busy_and_unanswered_invites_report_their_status() {
         let now = Instant::now();
-        let mut o = Outbound::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
+        let mut o = OutboundLegs::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
         let invite = dial(&mut o, now);
         o.response(&reply(&invite, 486, ""), now);
         let effects = o.effects();
@@ -810,7 +800,7 @@ mod tests {
             Effect::Dialed("leg1".into(), Dialed::Failed(486))
         );
 
-        let mut o = Outbound::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
+        let mut o = OutboundLegs::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
         dial(&mut o, now);
         // Timer A doubles: 0.5, 1, 2, 4, 8, 16 s; timer B at 32 s gives up with 408.
         o.fire(now + Duration::from_millis(500));
@@ -824,7 +814,7 @@ mod tests {
     #[test]
     fn cancel_waits_for_a_provisional_response() {
         let now = Instant::now();
-        let mut o = Outbound::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
+        let mut o = OutboundLegs::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
         let invite = dial(&mut o, now);
         o.hangup("leg1", now);
         assert!(sent(&mut o).is_empty());
@@ -849,7 +839,7 @@ mod tests {
     #[test]
     fn an_answer_crossing_our_cancel_is_acked_and_hung_up() {
         let now = Instant::now();
-        let mut o = Outbound::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
+        let mut o = OutboundLegs::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
         let invite = dial(&mut o, now);
         o.response(&reply(&invite, 180, ""), now);
         o.effects();
@@ -864,7 +854,7 @@ mod tests {
     #[test]
     fn a_407_is_answered_once_with_proxy_authorization() {
         let now = Instant::now();
-        let mut o = Outbound::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(true)));
+        let mut o = OutboundLegs::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(true)));
         let invite = dial(&mut o, now);
         let challenge =
             "Proxy-Authenticate: Digest realm=\"trunk\", nonce=\"abc\", qop=\"auth\"\r\n";
@@ -884,7 +874,7 @@ mod tests {
     #[test]
     fn requests_from_the_callee_in_the_dialog() {
         let now = Instant::now();
-        let mut o = Outbound::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
+        let mut o = OutboundLegs::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
         let invite = dial(&mut o, now);
         o.response(&reply(&invite, 200, ""), now);
         o.effects();
@@ -918,7 +908,7 @@ mod tests {
     #[test]
     fn a_text_goes_out_as_message_and_answers_a_challenge() {
         let now = Instant::now();
-        let mut o = Outbound::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(true)));
+        let mut o = OutboundLegs::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(true)));
         o.message("t1", "+79001234567", Some("+74950000001"), "Спасибо!", now);
         let msg = sent(&mut o).remove(0);
         assert!(msg.starts_with("MESSAGE sip:+79001234567@127.0.0.1:5080 SIP/2.0\r\n"));
@@ -939,7 +929,7 @@ mod tests {
         assert_eq!(sent(&mut o).len(), 1);
         o.response(&reply(&again, 202, ""), now);
         assert_eq!(o.effects(), vec![Effect::Texted("t1".into(), 202)]);
-        let mut lost = Outbound::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
+        let mut lost = OutboundLegs::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
         lost.message("t2", "+79001234567", None, "x", now);
         lost.fire(now + TIMEOUT);
         assert!(lost.effects().contains(&Effect::Texted("t2".into(), 408)));
@@ -948,7 +938,7 @@ mod tests {
     #[test]
     fn no_trunk_or_a_bad_number_fails_at_once() {
         let now = Instant::now();
-        let mut o = Outbound::new("127.0.0.1:5060".parse().unwrap(), None);
+        let mut o = OutboundLegs::new("127.0.0.1:5060".parse().unwrap(), None);
         o.dial(
             Dial {
                 call_id: "x".into(),
@@ -962,7 +952,7 @@ mod tests {
             o.effects(),
             vec![Effect::Dialed("x".into(), Dialed::Failed(503))]
         );
-        let mut o = Outbound::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
+        let mut o = OutboundLegs::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
         o.dial(
             Dial {
                 call_id: "x".into(),

@@ -1,0 +1,82 @@
+//! What the SIP side asks its server to do, and what it tells it: the [`Effect`]s that the
+//! UA core (`core`), the calls we answer (`uas`) and the legs we place (`uac`) all produce.
+//! It sits beneath all three, so none of them needs another for its vocabulary.
+
+use super::message::Headers;
+use std::net::SocketAddr;
+
+/// What the core asks its server to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Send a datagram.
+    Send(Vec<u8>, SocketAddr),
+    /// A new call: the server checks capacity and the flow, then creates it or rejects it.
+    Start(Box<NewCall>),
+    /// A key pressed with SIP INFO.
+    Key(String, char),
+    /// The caller left (BYE or CANCEL), or the dialog failed (no ACK): stop the call.
+    Gone(String, Gone),
+    /// The dialog is over and forgotten; its call slot is free.
+    Closed(String),
+    /// How an outbound leg placed with `Core::dial` got on.
+    Dialed(String, Dialed),
+    /// A text message came (out of dialog MESSAGE); the server answers it with
+    /// `Core::reply`.
+    Text(Box<IncomingText>),
+    /// The final status of a text sent with `Core::message`.
+    Texted(String, u16),
+}
+
+/// A text message that came.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IncomingText {
+    /// The request's headers (for the reply).
+    pub headers: Headers,
+    /// Where it came from.
+    pub peer: SocketAddr,
+    /// Its Call-ID.
+    pub id: String,
+    /// The request-URI user (which flow).
+    pub service: Option<String>,
+    /// The sender (From user).
+    pub from: Option<String>,
+    /// The text.
+    pub text: String,
+}
+
+/// Why a call's caller is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gone {
+    /// BYE from the caller.
+    Bye,
+    /// CANCEL before the answer.
+    Cancel,
+    /// Our 200 OK was never acknowledged (timer H).
+    NoAck,
+}
+
+/// An INVITE that starts a dialog.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewCall {
+    /// Its Call-ID.
+    pub call_id: String,
+    /// The request-URI user (which flow).
+    pub service: Option<String>,
+    /// The From user (the caller's number).
+    pub caller: Option<String>,
+    /// The SDP offer.
+    pub offer: Vec<u8>,
+    /// Where it came from.
+    pub peer: SocketAddr,
+}
+
+/// How an outbound leg got on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dialed {
+    /// 180/183: it rings.
+    Ringing,
+    /// 2xx with the callee's SDP answer.
+    Answered(Vec<u8>),
+    /// A final error response (its status), 408 when nothing answered.
+    Failed(u16),
+}
