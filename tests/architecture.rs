@@ -1,7 +1,8 @@
 //! Import rules of ARCHITECTURE.md, checked over the source text: rsip only in
-//! `runtime/sip/message.rs`; code generation targets never import each other; the language
-//! server touches no file or standard stream itself; the pure modules do no I/O and read no
-//! clock; the runtime's SIP layer imports nothing from the rest of the runtime.
+//! `runtime/sip/message.rs`; rusqlite only in `store/`; code generation targets never import
+//! each other; the language server touches no file or standard stream itself; the pure
+//! modules do no I/O and read no clock; the runtime's SIP layer imports nothing from the rest
+//! of the runtime.
 
 use std::path::{Path, PathBuf};
 
@@ -38,6 +39,18 @@ fn only_the_sip_message_module_uses_rsip() {
         .map(|(path, _)| path)
         .collect();
     assert_eq!(users, ["src/runtime/sip/message.rs"]);
+}
+
+#[test]
+fn only_the_store_uses_rusqlite() {
+    // Another database can then stand behind the store's types and one error type.
+    let users: Vec<String> = sources()
+        .into_iter()
+        .filter(|(_, text)| text.contains("rusqlite"))
+        .map(|(path, _)| path)
+        .filter(|path| !path.starts_with("src/store/"))
+        .collect();
+    assert!(users.is_empty(), "rusqlite outside src/store/: {users:?}");
 }
 
 #[test]

@@ -191,7 +191,7 @@ fn a_campaign_calls_every_lead_redials_the_busy_one_and_exports_the_results() {
 
 #[test]
 fn a_campaign_killed_with_sigkill_resumes_without_losing_or_repeating_a_lead() {
-    use ivrc::runtime::dialer::state::{CampaignState, LeadState};
+    use ivrc::store::campaign::{CampaignState, LeadState};
     let trunk = free_port();
     let trunk_arg = format!("sip:127.0.0.1:{trunk}");
     let (sink, _) = rtp_sink(Duration::from_secs(1), Duration::from_secs(1));

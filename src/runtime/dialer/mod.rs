@@ -1,22 +1,21 @@
 //! The campaign dialer of `ivrc run --campaign NAME`: it places one call per due lead through
 //! the server ([`Placement`]) within the campaign's simultaneous lines, call rate (token
 //! bucket) and calling window; decides each attempt's sequel with the campaign's attempts,
-//! retry interval and redial rules ([`plan`]); keeps all of it in the store ([`state`]) so a
-//! killed process resumes where it was; shows progress; posts each lead's final result to the
+//! retry interval and redial rules ([`plan`]); keeps all of it in the store
+//! ([`crate::store::campaign`]) so a killed process resumes where it was; shows progress; posts each lead's final result to the
 //! result webhook (with retries); and ends with a summary and, when asked, the results as CSV
 //! or JSON.
 
 pub mod plan;
 pub mod results;
-pub mod state;
 
 use super::now_ms;
 use super::server::Placement;
 use crate::ir::Lead;
 use crate::ir::{Campaign, RedialOutcome};
-use crate::store::CallRecord;
+use crate::store::campaign::{CampaignState, LeadRow, LeadState};
+use crate::store::{CallRecord, StoreError};
 use plan::{Attempt, Bucket, Rules};
-use state::{CampaignState, LeadRow, LeadState};
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::path::PathBuf;
@@ -94,6 +93,50 @@ pub fn attempt_of(record: &CallRecord, dials_lead: bool) -> Attempt {
     Attempt::NoReport
 }
 
+/// Ends attempt `number` of `lead`: the plan settles what follows ([`plan::settle`]) and the
+/// store writes the attempt and the lead.
+fn end_attempt(
+    st: &mut CampaignState,
+    rules: Rules<'_>,
+    lead: &mut LeadRow,
+    number: u32,
+    attempt: &Attempt,
+    result: Option<serde_json::Value>,
+    now_ms: u64,
+) -> Result<(), StoreError> {
+    plan::settle(rules, lead, attempt, result, now_ms);
+    st.end_attempt(lead, number, now_ms)
+}
+
+/// Closes the attempts a killed process left calling, as interrupted (they count against the
+/// lead's limit); the lines.
+fn recover(
+    st: &mut CampaignState,
+    rules: Rules<'_>,
+    now_ms: u64,
+) -> Result<Vec<usize>, StoreError> {
+    let calling: Vec<LeadRow> = st
+        .leads()?
+        .into_iter()
+        .filter(|l| l.state == LeadState::Calling)
+        .collect();
+    let mut lines = Vec::new();
+    for mut lead in calling {
+        let number = lead.attempts;
+        end_attempt(
+            st,
+            rules,
+            &mut lead,
+            number,
+            &Attempt::Interrupted,
+            None,
+            now_ms,
+        )?;
+        lines.push(lead.line);
+    }
+    Ok(lines)
+}
+
 impl Dialer {
     /// The numbers a lead's calls go to.
     fn numbers_of(&self, lead: &LeadRow) -> Vec<String> {
@@ -122,7 +165,7 @@ impl Dialer {
         };
         let mut st = CampaignState::open(&self.store, &c.name).map_err(|e| e.to_string())?;
         let added = st.add_leads(leads, now_ms()).map_err(|e| e.to_string())?;
-        let recovered = st.recover(rules, now_ms()).map_err(|e| e.to_string())?;
+        let recovered = recover(&mut st, rules, now_ms()).map_err(|e| e.to_string())?;
         if !recovered.is_empty() {
             crate::errln!(
                 "campaign `{}`: {} attempts were cut off by the last stop and count as interrupted (lines {recovered:?})",
@@ -274,7 +317,7 @@ impl Dialer {
                         );
                     }
                     let data = record.as_ref().and_then(|r| r.report.as_ref()).map(|r| r["data"].clone());
-                    st.end_attempt(rules, &mut lead, attempt, &outcome, data, now_ms())
+                    end_attempt(&mut st, rules, &mut lead, attempt, &outcome, data, now_ms())
                         .map_err(|e| e.to_string())?;
                     if lead.state == LeadState::Pending {
                         due.push(Reverse((lead.next_at_ms, lead.line)));
@@ -321,5 +364,89 @@ impl Dialer {
             results::export(path, &rows).map_err(|e| format!("{}: {e}", path.display()))?;
         }
         Ok(summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lead(line: usize, phone: &str) -> Lead {
+        Lead {
+            line,
+            values: [("phone".to_string(), phone.to_string())].into(),
+        }
+    }
+
+    fn campaign() -> crate::ir::Campaign {
+        crate::compile(
+            "t.ivr",
+            "campaign c for f {\n  leads \"x.csv\"\n  attempts 2\n  retry_after 1m\n}\nflow f(phone: phone) {\n  report ok\n}\n",
+        )
+        .program
+        .expect("compiles")
+        .campaigns[0]
+            .clone()
+    }
+
+    #[test]
+    fn attempts_survive_a_reopen_and_interrupted_ones_count() {
+        let dir = std::env::temp_dir().join(format!("ivrc-dialer-state-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.db");
+        let c = campaign();
+        let rules = Rules {
+            campaign: &c,
+            time_scale: 1.0,
+        };
+        {
+            let mut s = CampaignState::open(&path, "c").unwrap();
+            assert_eq!(
+                s.add_leads(&[lead(2, "+79000000001"), lead(3, "+79000000002")], 0)
+                    .unwrap(),
+                2
+            );
+            assert_eq!(s.begin(2, "call-a", 10).unwrap(), 1);
+            assert_eq!(s.begin(3, "call-b", 10).unwrap(), 1);
+            let mut l3 = s.leads().unwrap().remove(1);
+            end_attempt(
+                &mut s,
+                rules,
+                &mut l3,
+                1,
+                &Attempt::Ok,
+                Some(serde_json::json!({"x": 1})),
+                20,
+            )
+            .unwrap();
+            // killed here: lead 2 is still calling.
+        }
+        let mut s = CampaignState::open(&path, "c").unwrap();
+        assert_eq!(
+            s.add_leads(&[lead(2, "+79000000001")], 30).unwrap(),
+            0,
+            "known leads stay"
+        );
+        assert_eq!(recover(&mut s, rules, 40).unwrap(), vec![2]);
+        let leads = s.leads().unwrap();
+        assert_eq!(
+            (leads[0].state, leads[0].attempts, leads[0].next_at_ms),
+            (LeadState::Pending, 1, 60_040)
+        );
+        assert_eq!(leads[0].outcome, "interrupted");
+        assert_eq!(
+            (leads[1].state, leads[1].result.clone()),
+            (LeadState::Done, Some(serde_json::json!({"x": 1})))
+        );
+        // The second attempt uses the last one allowed.
+        assert_eq!(s.begin(2, "call-c", 70_000).unwrap(), 2);
+        assert_eq!(recover(&mut s, rules, 80_000).unwrap(), vec![2]);
+        let l2 = &s.leads().unwrap()[0];
+        assert_eq!(l2.state, LeadState::Failed);
+        let attempts = s.attempts().unwrap();
+        assert_eq!(attempts.len(), 3);
+        assert!(attempts.iter().all(|a| a.ended_ms.is_some()));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

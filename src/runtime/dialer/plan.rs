@@ -1,8 +1,9 @@
 //! The dialer's rules, without I/O or a clock of their own: what follows an attempt (done,
-//! failed, or another attempt when), the call-rate token bucket, and the calling window in
-//! the recipients' local time.
+//! failed, or another attempt when) and how its lead's row changes, the call-rate token
+//! bucket, and the calling window in the recipients' local time.
 
 use crate::ir::{Campaign, RedialOutcome, Window};
+use crate::store::campaign::{LeadRow, LeadState};
 use std::collections::BTreeMap;
 
 /// How an attempt ended, as the dialer counts it.
@@ -105,6 +106,41 @@ pub fn after(
             Next::RetryAt(now_ms + scaled(every))
         }
         None => Next::RetryAt(now_ms + scaled(campaign.retry_after_ms)),
+    }
+}
+
+/// Settles an attempt of `lead`: [`after`] decides what follows, and the lead takes it — its
+/// state, next time, redials, outcome and reason, and the report's data when there is one.
+pub fn settle(
+    rules: Rules<'_>,
+    lead: &mut LeadRow,
+    attempt: &Attempt,
+    result: Option<serde_json::Value>,
+    now_ms: u64,
+) {
+    let next = after(
+        rules.campaign,
+        attempt,
+        lead.attempts,
+        &mut lead.redials,
+        now_ms,
+        rules.time_scale,
+    );
+    lead.outcome = attempt.name().to_string();
+    (lead.state, lead.next_at_ms, lead.reason) = match next {
+        Next::Done => (LeadState::Done, now_ms, String::new()),
+        Next::Failed(why) => (LeadState::Failed, now_ms, why),
+        Next::RetryAt(at) => (
+            LeadState::Pending,
+            at,
+            match attempt {
+                Attempt::Retry(r) => r.clone(),
+                other => other.name().to_string(),
+            },
+        ),
+    };
+    if result.is_some() {
+        lead.result = result;
     }
 }
 

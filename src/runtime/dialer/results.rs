@@ -1,7 +1,7 @@
 //! A campaign's results: one line per finished lead for the log, the JSON posted to the
 //! result webhook (retried with backoff), and the export as CSV or JSON.
 
-use super::state::LeadRow;
+use crate::store::campaign::LeadRow;
 use std::path::Path;
 use std::time::Duration;
 
@@ -129,7 +129,7 @@ pub fn export(path: &Path, leads: &[LeadRow]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::runtime::dialer::state::LeadState;
+    use crate::store::campaign::LeadState;
 
     fn lead() -> LeadRow {
         LeadRow {

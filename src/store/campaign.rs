@@ -1,10 +1,10 @@
-//! A campaign's progress in the embedded store (the same SQLite file as the call records):
-//! each lead's state, attempts and next time, and every attempt with its outcome. An attempt
-//! is written before its call starts and after it ends, each in one transaction, so a killed
-//! process loses nothing: on restart, attempts still marked as calling are closed as
-//! interrupted and count against the lead's limit.
+//! A campaign's progress, for the dialer of `ivrc run --campaign`: each lead's state,
+//! attempts and next time, and every attempt with its outcome. An attempt is written before
+//! its call starts and after it ends, each in one transaction synced to disk, so a killed
+//! process loses nothing: on restart the dialer finds the attempts still marked as calling.
+//! What follows an attempt is the dialer's to decide; this part writes what it decided.
 
-use super::plan::{self, Attempt, Next, Rules};
+use super::{as_i64, connect, Durability, StoreError};
 use crate::ir::Lead;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::BTreeMap;
@@ -91,25 +91,10 @@ pub struct AttemptRow {
     pub outcome: Option<String>,
 }
 
-/// Why the campaign state cannot be read or written.
-#[derive(Debug, thiserror::Error)]
-pub enum StateError {
-    /// SQLite refused.
-    #[error("the campaign store: {0}")]
-    Sqlite(#[from] rusqlite::Error),
-    /// A row this version did not write.
-    #[error("the campaign store holds a lead in an unknown state `{0}`")]
-    Corrupt(String),
-}
-
 /// A campaign's state, open.
 pub struct CampaignState {
     db: Connection,
     campaign: String,
-}
-
-fn as_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 impl CampaignState {
@@ -117,38 +102,10 @@ impl CampaignState {
     ///
     /// # Errors
     ///
-    /// SQLite cannot open or create it.
-    pub fn open(path: &Path, campaign: &str) -> Result<CampaignState, StateError> {
-        let db = Connection::open(path)?;
-        db.pragma_update(None, "journal_mode", "WAL")?;
-        // FULL: a finished attempt is on disk before the next call starts.
-        db.pragma_update(None, "synchronous", "FULL")?;
-        db.busy_timeout(std::time::Duration::from_secs(10))?;
-        db.execute_batch(
-            "CREATE TABLE IF NOT EXISTS campaign_leads (
-                campaign TEXT NOT NULL,
-                line INTEGER NOT NULL,
-                params TEXT NOT NULL,
-                state TEXT NOT NULL,
-                attempts INTEGER NOT NULL,
-                next_at_ms INTEGER NOT NULL,
-                redials TEXT NOT NULL,
-                outcome TEXT NOT NULL,
-                reason TEXT NOT NULL,
-                result TEXT,
-                PRIMARY KEY (campaign, line)
-            );
-            CREATE TABLE IF NOT EXISTS campaign_attempts (
-                campaign TEXT NOT NULL,
-                line INTEGER NOT NULL,
-                attempt INTEGER NOT NULL,
-                call_id TEXT NOT NULL,
-                started_ms INTEGER NOT NULL,
-                ended_ms INTEGER,
-                outcome TEXT,
-                PRIMARY KEY (campaign, line, attempt)
-            );",
-        )?;
+    /// SQLite cannot open or create it, or its tables are of a later ivrc.
+    pub fn open(path: &Path, campaign: &str) -> Result<CampaignState, StoreError> {
+        // Synced at every commit: a finished attempt is on disk before the next call starts.
+        let db = connect(path, Durability::Machine)?;
         Ok(CampaignState {
             db,
             campaign: campaign.to_string(),
@@ -160,7 +117,7 @@ impl CampaignState {
     /// # Errors
     ///
     /// SQLite refused.
-    pub fn add_leads(&mut self, leads: &[Lead], now_ms: u64) -> Result<usize, StateError> {
+    pub fn add_leads(&mut self, leads: &[Lead], now_ms: u64) -> Result<usize, StoreError> {
         let tx = self
             .db
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -185,39 +142,12 @@ impl CampaignState {
         Ok(added)
     }
 
-    /// Closes the attempts a killed process left calling, as interrupted; the lines.
-    ///
-    /// # Errors
-    ///
-    /// SQLite refused.
-    pub fn recover(&mut self, rules: Rules<'_>, now_ms: u64) -> Result<Vec<usize>, StateError> {
-        let calling: Vec<LeadRow> = self
-            .leads()?
-            .into_iter()
-            .filter(|l| l.state == LeadState::Calling)
-            .collect();
-        let mut lines = Vec::new();
-        for mut lead in calling {
-            let number = lead.attempts;
-            self.end_attempt(
-                rules,
-                &mut lead,
-                number,
-                &Attempt::Interrupted,
-                None,
-                now_ms,
-            )?;
-            lines.push(lead.line);
-        }
-        Ok(lines)
-    }
-
     /// Every lead of the campaign, by line.
     ///
     /// # Errors
     ///
     /// SQLite refused, or a row is not ours.
-    pub fn leads(&self) -> Result<Vec<LeadRow>, StateError> {
+    pub fn leads(&self) -> Result<Vec<LeadRow>, StoreError> {
         let mut q = self.db.prepare(
             "SELECT line, params, state, attempts, next_at_ms, redials, outcome, reason, result
              FROM campaign_leads WHERE campaign = ?1 ORDER BY line",
@@ -241,8 +171,10 @@ impl CampaignState {
             out.push(LeadRow {
                 line: usize::try_from(line).unwrap_or(0),
                 params: serde_json::from_str(&params)
-                    .map_err(|_| StateError::Corrupt(params.clone()))?,
-                state: LeadState::parse(&state).ok_or(StateError::Corrupt(state))?,
+                    .map_err(|_| StoreError::Unreadable(format!("lead parameters `{params}`")))?,
+                state: LeadState::parse(&state).ok_or_else(|| {
+                    StoreError::Unreadable(format!("a lead in an unknown state `{state}`"))
+                })?,
                 attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
                 next_at_ms: u64::try_from(next).unwrap_or(0),
                 redials: serde_json::from_str(&redials).unwrap_or_default(),
@@ -260,7 +192,7 @@ impl CampaignState {
     /// # Errors
     ///
     /// SQLite refused (the call must not start then).
-    pub fn begin(&mut self, line: usize, call_id: &str, now_ms: u64) -> Result<u32, StateError> {
+    pub fn begin(&mut self, line: usize, call_id: &str, now_ms: u64) -> Result<u32, StoreError> {
         let tx = self
             .db
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -287,46 +219,19 @@ impl CampaignState {
         Ok(u32::try_from(attempt).unwrap_or(u32::MAX))
     }
 
-    /// Ends an attempt: the campaign's rules ([`plan::after`]) decide what the lead does
-    /// next, `lead` is updated to it (state, next time, redials, outcome, reason, result) and
-    /// both the attempt and the lead are written in one transaction.
+    /// Ends attempt `attempt_number` of `lead` with the lead's outcome, and writes the lead as
+    /// the dialer left it (state, next time, redials, outcome, reason, result), in one
+    /// transaction.
     ///
     /// # Errors
     ///
     /// SQLite refused.
     pub fn end_attempt(
         &mut self,
-        rules: Rules<'_>,
-        lead: &mut LeadRow,
+        lead: &LeadRow,
         attempt_number: u32,
-        attempt: &Attempt,
-        result: Option<serde_json::Value>,
         now_ms: u64,
-    ) -> Result<(), StateError> {
-        let next = plan::after(
-            rules.campaign,
-            attempt,
-            lead.attempts,
-            &mut lead.redials,
-            now_ms,
-            rules.time_scale,
-        );
-        lead.outcome = attempt.name().to_string();
-        (lead.state, lead.next_at_ms, lead.reason) = match next {
-            Next::Done => (LeadState::Done, now_ms, String::new()),
-            Next::Failed(why) => (LeadState::Failed, now_ms, why),
-            Next::RetryAt(at) => (
-                LeadState::Pending,
-                at,
-                match attempt {
-                    Attempt::Retry(r) => r.clone(),
-                    other => other.name().to_string(),
-                },
-            ),
-        };
-        if result.is_some() {
-            lead.result = result;
-        }
+    ) -> Result<(), StoreError> {
         let tx = self
             .db
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -365,7 +270,7 @@ impl CampaignState {
     /// # Errors
     ///
     /// SQLite refused.
-    pub fn attempts(&self) -> Result<Vec<AttemptRow>, StateError> {
+    pub fn attempts(&self) -> Result<Vec<AttemptRow>, StoreError> {
         let mut q = self.db.prepare(
             "SELECT line, attempt, call_id, started_ms, ended_ms, outcome
              FROM campaign_attempts WHERE campaign = ?1 ORDER BY line, attempt",
@@ -383,88 +288,5 @@ impl CampaignState {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn lead(line: usize, phone: &str) -> Lead {
-        Lead {
-            line,
-            values: [("phone".to_string(), phone.to_string())].into(),
-        }
-    }
-
-    fn campaign() -> crate::ir::Campaign {
-        crate::compile(
-            "t.ivr",
-            "campaign c for f {\n  leads \"x.csv\"\n  attempts 2\n  retry_after 1m\n}\nflow f(phone: phone) {\n  report ok\n}\n",
-        )
-        .program
-        .expect("compiles")
-        .campaigns[0]
-            .clone()
-    }
-
-    #[test]
-    fn attempts_survive_a_reopen_and_interrupted_ones_count() {
-        let dir = std::env::temp_dir().join(format!("ivrc-dialer-state-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("s.db");
-        let c = campaign();
-        let rules = Rules {
-            campaign: &c,
-            time_scale: 1.0,
-        };
-        {
-            let mut s = CampaignState::open(&path, "c").unwrap();
-            assert_eq!(
-                s.add_leads(&[lead(2, "+79000000001"), lead(3, "+79000000002")], 0)
-                    .unwrap(),
-                2
-            );
-            assert_eq!(s.begin(2, "call-a", 10).unwrap(), 1);
-            assert_eq!(s.begin(3, "call-b", 10).unwrap(), 1);
-            let mut l3 = s.leads().unwrap().remove(1);
-            s.end_attempt(
-                rules,
-                &mut l3,
-                1,
-                &Attempt::Ok,
-                Some(serde_json::json!({"x": 1})),
-                20,
-            )
-            .unwrap();
-            // killed here: lead 2 is still calling.
-        }
-        let mut s = CampaignState::open(&path, "c").unwrap();
-        assert_eq!(
-            s.add_leads(&[lead(2, "+79000000001")], 30).unwrap(),
-            0,
-            "known leads stay"
-        );
-        assert_eq!(s.recover(rules, 40).unwrap(), vec![2]);
-        let leads = s.leads().unwrap();
-        assert_eq!(
-            (leads[0].state, leads[0].attempts, leads[0].next_at_ms),
-            (LeadState::Pending, 1, 60_040)
-        );
-        assert_eq!(leads[0].outcome, "interrupted");
-        assert_eq!(
-            (leads[1].state, leads[1].result.clone()),
-            (LeadState::Done, Some(serde_json::json!({"x": 1})))
-        );
-        // The second attempt uses the last one allowed.
-        assert_eq!(s.begin(2, "call-c", 70_000).unwrap(), 2);
-        assert_eq!(s.recover(rules, 80_000).unwrap(), vec![2]);
-        let l2 = &s.leads().unwrap()[0];
-        assert_eq!(l2.state, LeadState::Failed);
-        let attempts = s.attempts().unwrap();
-        assert_eq!(attempts.len(), 3);
-        assert!(attempts.iter().all(|a| a.ended_ms.is_some()));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

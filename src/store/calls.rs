@@ -1,0 +1,103 @@
+//! Call records: what each call on the SIP runtime did, step by step, written by `ivrc run`
+//! and read by `ivrc calls`. A record is kept as JSON beside its start time and Call-ID.
+
+use super::{as_i64, Store, StoreError};
+use rusqlite::{params, Connection};
+
+/// What one call on the SIP runtime did (`ivrc calls` lists them).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CallRecord {
+    /// The SIP Call-ID.
+    pub call_id: String,
+    /// The flow that ran.
+    pub flow: String,
+    /// The caller's number (the From user).
+    pub caller: String,
+    /// The called number (the request-URI user).
+    pub called: String,
+    /// When the INVITE arrived, milliseconds since the Unix epoch.
+    pub started_ms: u64,
+    /// When the call was answered.
+    pub answered_ms: Option<u64>,
+    /// When it ended.
+    pub ended_ms: u64,
+    /// Who ended it: `caller`, `flow`, `cancel`, `transfer`, `shutdown`, `no_ack`, `error`.
+    pub ended_by: String,
+    /// The keys pressed, in order.
+    pub keys: String,
+    /// The statements that ran, as source lines, in order (repeats of a line kept once).
+    pub path: Vec<u32>,
+    /// Every variable with a value at the end, rendered as text.
+    pub values: Vec<(String, String)>,
+    /// What was said and played, in order.
+    pub prompts: Vec<String>,
+    /// The phrases recognized, in order.
+    #[serde(default)]
+    pub phrases: Vec<String>,
+    /// The flow's `report`: `ok` or `retry`, its reason and data.
+    pub report: Option<serde_json::Value>,
+    /// Runtime errors (a failed prompt, an unhandled outcome …).
+    pub errors: Vec<String>,
+    /// The legs the flow dialled.
+    #[serde(default)]
+    pub legs: Vec<LegRecord>,
+    /// The texts the flow sent (`to NUMBER: TEXT`).
+    #[serde(default)]
+    pub texts: Vec<String>,
+}
+
+/// A leg a call dialled.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LegRecord {
+    /// The leg's name in the flow.
+    pub leg: String,
+    /// The number called.
+    pub number: String,
+    /// Its SIP Call-ID.
+    pub sip_id: String,
+    /// When the INVITE went out, ms since the epoch.
+    pub started_ms: u64,
+    /// When it answered.
+    pub answered_ms: Option<u64>,
+    /// When it ended.
+    pub ended_ms: Option<u64>,
+    /// `answered`, `busy`, `no_answer`, `failed`, or `cancelled` (the flow gave up first).
+    pub outcome: String,
+    /// The SIP status or why it failed.
+    pub detail: String,
+    /// Who ended it: `callee`, `flow`, `rtp_timeout`, `dial_timeout`, `shutdown`.
+    pub ended_by: String,
+}
+
+/// Writes a call record within the caller's transaction.
+pub(super) fn insert(db: &Connection, c: &CallRecord) -> Result<(), StoreError> {
+    let json = serde_json::to_string(c).unwrap_or_default();
+    db.prepare_cached(
+        "INSERT INTO calls (started_ms, call_id, flow, record) VALUES (?1, ?2, ?3, ?4)",
+    )?
+    .execute(params![as_i64(c.started_ms), c.call_id, c.flow, json])?;
+    Ok(())
+}
+
+impl Store {
+    /// Call records that started at or after `since_ms`, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// SQLite refused, or a record is not one this version writes.
+    pub fn calls(&self, since_ms: u64) -> Result<Vec<CallRecord>, StoreError> {
+        let db = self.db();
+        let mut query = db.prepare_cached(
+            "SELECT record FROM calls WHERE started_ms >= ?1 ORDER BY started_ms, id",
+        )?;
+        let rows = query.query_map([as_i64(since_ms)], |r| r.get::<_, String>(0))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let text = row?;
+            let record = serde_json::from_str(&text)
+                .map_err(|e| StoreError::Unreadable(format!("a call record ({e})")))?;
+            out.push(record);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,334 @@
+//! The store: one embedded SQLite file that every driver meeting real calls writes to. It
+//! holds a contact's timeline of calls, recordings and texts ([`entries`], the "entries" of
+//! the Talkdesk seed), the SIP runtime's call records ([`calls`]), the latest sealed state of
+//! `ivrc serve` calls ([`serve_states`]) and each campaign's leads and attempts ([`campaign`]).
+//!
+//! This module owns the file: opening it, its pragmas, every table (the schema and its
+//! version), the one error type and the writer thread that batches entries and call records.
+//! The parts hold their rows and queries. Only `src/store/` imports rusqlite, so another
+//! database can stand behind the same types. Times are given by the caller (milliseconds
+//! since the Unix epoch) and printed in UTC; the store reads no clock. It does not decide
+//! which events become entries (the drivers do) nor what follows a campaign attempt (the
+//! dialer's plan does).
+
+pub mod calls;
+pub mod campaign;
+pub mod entries;
+pub mod serve_states;
+
+pub use calls::{CallRecord, LegRecord};
+pub use entries::{Entry, EntryKind};
+pub use serve_states::SavedState;
+
+use rusqlite::Connection;
+use std::path::Path;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+
+/// Entries queued for the writer thread before `add` waits (backpressure, not loss).
+const QUEUE: usize = 10_000;
+/// The most entries written in one transaction.
+const BATCH: usize = 512;
+
+/// The version of the tables below, kept in the file's `user_version`. Files written before
+/// it was kept read 0 and have the same tables.
+const SCHEMA_VERSION: i64 = 1;
+
+/// Every table of the store.
+const SCHEMA: &str = "
+    CREATE TABLE IF NOT EXISTS entries (
+        id INTEGER PRIMARY KEY,
+        at_ms INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        contact TEXT NOT NULL,
+        our_number TEXT NOT NULL,
+        flow TEXT NOT NULL,
+        sid TEXT NOT NULL,
+        body TEXT,
+        url TEXT
+    );
+    CREATE INDEX IF NOT EXISTS entries_by_contact ON entries (contact, at_ms);
+    CREATE TABLE IF NOT EXISTS calls (
+        id INTEGER PRIMARY KEY,
+        started_ms INTEGER NOT NULL,
+        call_id TEXT NOT NULL,
+        flow TEXT NOT NULL,
+        record TEXT NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS calls_by_start ON calls (started_ms);
+    CREATE TABLE IF NOT EXISTS call_states (
+        call_sid TEXT PRIMARY KEY,
+        flow TEXT NOT NULL,
+        turn INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        at_ms INTEGER NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS campaign_leads (
+        campaign TEXT NOT NULL,
+        line INTEGER NOT NULL,
+        params TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        next_at_ms INTEGER NOT NULL,
+        redials TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        result TEXT,
+        PRIMARY KEY (campaign, line)
+    );
+    CREATE TABLE IF NOT EXISTS campaign_attempts (
+        campaign TEXT NOT NULL,
+        line INTEGER NOT NULL,
+        attempt INTEGER NOT NULL,
+        call_id TEXT NOT NULL,
+        started_ms INTEGER NOT NULL,
+        ended_ms INTEGER,
+        outcome TEXT,
+        PRIMARY KEY (campaign, line, attempt)
+    );";
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite refused (cannot open, disk full, a broken file …).
+    #[error("the store: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A row holds something this version does not write.
+    #[error("the store holds {0}, which this version does not write")]
+    Unreadable(String),
+    /// The file's tables are of a later version of ivrc.
+    #[error("the store's tables are version {0}, newer than this ivrc's {SCHEMA_VERSION}")]
+    Newer(i64),
+}
+
+/// How hard a connection's commits wait for the disk.
+#[derive(Debug, Clone, Copy)]
+enum Durability {
+    /// Synced at checkpoints: every committed row survives a crash of the process.
+    Process,
+    /// Synced at every commit: a committed row survives a crash of the machine.
+    Machine,
+}
+
+/// Opens (creating when needed) the store's file at `path` with its pragmas and tables.
+fn connect(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
+    let db = Connection::open(path)?;
+    // WAL lets `ivrc entries` read while a server writes.
+    db.pragma_update(None, "journal_mode", "WAL")?;
+    let synchronous = match durability {
+        Durability::Process => "NORMAL",
+        Durability::Machine => "FULL",
+    };
+    db.pragma_update(None, "synchronous", synchronous)?;
+    // The campaign dialer and the call records write to the same file from two connections.
+    db.busy_timeout(std::time::Duration::from_secs(10))?;
+    let version: i64 = db.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::Newer(version));
+    }
+    if version < SCHEMA_VERSION {
+        db.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        ))?;
+    }
+    Ok(db)
+}
+
+/// A millisecond count as SQLite's integer (saturating).
+fn as_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// An open store.
+pub struct Store {
+    db: Mutex<Connection>,
+}
+
+impl Store {
+    /// Opens (creating when needed) the store at `path`.
+    ///
+    /// # Errors
+    ///
+    /// SQLite cannot open or create it, or its tables are of a later ivrc.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let db = connect(path, Durability::Process)?;
+        Ok(Store { db: Mutex::new(db) })
+    }
+
+    /// The connection, also after a thread panicked holding it.
+    fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.db.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds call records (and their entries) in one transaction.
+    ///
+    /// # Errors
+    ///
+    /// SQLite refused; nothing of `rows` is written.
+    pub fn add_rows(&self, rows: &[Row]) -> Result<(), StoreError> {
+        let mut db = self.db();
+        let tx = db.transaction()?;
+        for row in rows {
+            match row {
+                Row::Entry(e) => entries::insert(&tx, e)?,
+                Row::Call(c) => calls::insert(&tx, c)?,
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Moves the store to a writer thread: [`Writer::add`] queues and returns at once, and
+    /// the thread commits what is queued in batches. Dropping the writer writes what is left.
+    pub fn into_writer(self) -> Writer {
+        let (tx, rx) = sync_channel::<Row>(QUEUE);
+        let thread = std::thread::spawn(move || write_batches(&self, &rx));
+        Writer {
+            queue: Some(tx),
+            thread: Some(thread),
+        }
+    }
+}
+
+/// The writer thread: waits for an entry, takes what else is queued (up to [`BATCH`]) and
+/// commits them together, until the queue is closed and empty.
+fn write_batches(store: &Store, queue: &Receiver<Row>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < BATCH {
+            match queue.try_recv() {
+                Ok(row) => batch.push(row),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = store.add_rows(&batch) {
+            crate::errln!(
+                "ivrc: cannot write {} entries and call records: {e}",
+                batch.len()
+            );
+        }
+    }
+}
+
+/// What the writer thread writes.
+#[derive(Debug, Clone)]
+pub enum Row {
+    /// An entry of a contact's timeline.
+    Entry(Entry),
+    /// A call record.
+    Call(Box<CallRecord>),
+}
+
+/// Queues entries for a store's writer thread.
+pub struct Writer {
+    queue: Option<SyncSender<Row>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Writer {
+    /// Queues an entry; waits only while the queue is full.
+    pub fn add(&self, entry: Entry) {
+        self.queue(Row::Entry(entry));
+    }
+
+    /// Queues a call record.
+    pub fn add_call(&self, record: CallRecord) {
+        self.queue(Row::Call(Box::new(record)));
+    }
+
+    fn queue(&self, row: Row) {
+        if let Some(q) = &self.queue {
+            if q.send(row).is_err() {
+                crate::errln!("ivrc: the entries writer has stopped; a row was not written");
+            }
+        }
+    }
+}
+
+impl Drop for Writer {
+    /// Closes the queue and waits until everything queued is written.
+    fn drop(&mut self) {
+        self.queue.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch as `YYYY-MM-DD HH:MM:SS` in UTC.
+pub fn utc(at_ms: u64) -> String {
+    let secs = at_ms / 1000;
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Days since 1970-01-01 to a civil date (the proleptic Gregorian calendar), by
+    // counting 400-year eras of 146,097 days from 0000-03-01.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A fresh directory for a test's store, and the store's path in it.
+    pub(crate) fn scratch(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("ivrc-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::create_dir_all(&dir);
+        let path = dir.join("entries.db");
+        (dir, path)
+    }
+
+    #[test]
+    fn a_file_without_a_schema_version_keeps_opening_and_a_newer_one_is_refused() {
+        let (dir, path) = scratch("schema");
+        {
+            // A store as ivrc wrote it before the version was kept.
+            let db = Connection::open(&path).expect("creates");
+            db.execute_batch(SCHEMA).expect("tables");
+            db.execute(
+                "INSERT INTO call_states (call_sid, flow, turn, state, at_ms)
+                 VALUES ('CA1', 'f', 1, 's', 0)",
+                [],
+            )
+            .expect("a row");
+        }
+        let store = Store::open(&path).expect("opens");
+        assert!(store.call_state("CA1").expect("reads").is_some());
+        let version: i64 = store
+            .db()
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, SCHEMA_VERSION);
+        store
+            .db()
+            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .expect("set");
+        drop(store);
+        assert!(matches!(
+            Store::open(&path),
+            Err(StoreError::Newer(v)) if v == SCHEMA_VERSION + 1
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn times_print_in_utc() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00");
+        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00");
+        assert_eq!(utc(1_795_312_861_000), "2026-11-22 02:01:01");
+    }
+}
