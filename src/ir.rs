@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The version of this IR's shape.
-pub const IR_VERSION: u32 = 1;
+pub const IR_VERSION: u32 = 2;
 
 /// Writes milliseconds the way durations are written in source: `2h`, `1m`, `10s`, `500ms`.
 pub fn format_duration(ms: u64) -> String {
@@ -161,10 +161,12 @@ pub struct Flow {
 /// Flow settings.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 pub struct FlowSettings {
-    /// BCP 47 language of prompts and recognition, e.g. `ru-RU`.
-    pub lang: Option<String>,
-    /// `female`, `male`, or a platform voice name.
-    pub voice: Option<String>,
+    /// BCP 47 language of prompts and recognition, e.g. `ru-RU`; the language's default when
+    /// the flow sets none.
+    pub lang: String,
+    /// `female`, `male`, or a platform voice name; the language's default when the flow sets
+    /// none.
+    pub voice: String,
     /// The number shown to called parties.
     pub caller_id: Option<Expr>,
     /// Where each setting is written (`lang`, `voice`, `caller_id`), for diagnostics on one
@@ -1185,7 +1187,7 @@ pub enum TestStepKind {
     },
 }
 
-/// One valid row of a campaign's leads file (read by [`crate::leads`]).
+/// One valid row of a campaign's leads file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Lead {
     /// The 1-based line the row starts on (the header is line 1).

@@ -71,7 +71,7 @@ pub fn limit(target: &str, flow: &ir::Flow, kind: TextKind) -> Option<TextLimit>
     match (target, kind) {
         ("voximplant", TextKind::Spoken) => Some(VOXENGINE_SAY),
         ("voximplant", TextKind::Sms) => Some(VOXIMPLANT_SMS),
-        ("twiml", TextKind::Spoken) => Some(twilio_say(flow.settings.voice.as_deref())),
+        ("twiml", TextKind::Spoken) => Some(twilio_say(&flow.settings.voice)),
         ("twiml", TextKind::Sms) => Some(TWILIO_SMS),
         _ => None,
     }
@@ -79,8 +79,8 @@ pub fn limit(target: &str, flow: &ir::Flow, kind: TextKind) -> Option<TextLimit>
 
 /// Twilio's `<Say>` limit for a flow's `voice`: `female`/`male` are Polly voices on this
 /// target, a named voice goes by its prefix, anything else is a basic voice.
-fn twilio_say(voice: Option<&str>) -> TextLimit {
-    match voice.unwrap_or("female") {
+fn twilio_say(voice: &str) -> TextLimit {
+    match voice {
         "female" | "male" => TWILIO_SAY_POLLY,
         v if v.starts_with("Polly.") => TWILIO_SAY_POLLY,
         v if v.starts_with("Google.") => TWILIO_SAY_GOOGLE,
@@ -233,8 +233,8 @@ mod tests {
 
     #[test]
     fn twilio_limits_go_by_voice() {
-        assert_eq!(twilio_say(None).max, 3000);
-        assert_eq!(twilio_say(Some("Google.ru-RU-Wavenet-A")).max, 5000);
-        assert_eq!(twilio_say(Some("alice")).max, 4096);
+        assert_eq!(twilio_say("female").max, 3000);
+        assert_eq!(twilio_say("Google.ru-RU-Wavenet-A").max, 5000);
+        assert_eq!(twilio_say("alice").max, 4096);
     }
 }

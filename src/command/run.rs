@@ -79,10 +79,7 @@ pub fn run(args: &RunArgs) -> u8 {
     };
     let prompts = Arc::new(Prompts::new(Box::new(Espeak), args.cache_dir.clone()));
     for flow in &program.flows {
-        let Some(voice) = Voice::of(
-            flow.settings.lang.as_deref(),
-            flow.settings.voice.as_deref(),
-        ) else {
+        let Some(voice) = Voice::of(&flow.settings.lang, &flow.settings.voice) else {
             continue;
         };
         for text in runtime::fixed_prompts(flow) {

@@ -124,9 +124,9 @@ pub enum Command {
         /// The text.
         text: String,
         /// The flow's language.
-        lang: Option<String>,
+        lang: String,
         /// The flow's voice.
-        voice: Option<String>,
+        voice: String,
     },
     /// Play audio; report `PromptDone` when it ends.
     Play {
@@ -159,7 +159,7 @@ pub enum Command {
         /// Every phrase, normalized (hints for the recognizer).
         phrases: Vec<String>,
         /// The flow's language.
-        lang: Option<String>,
+        lang: String,
     },
     /// Stop recognizing.
     StopListening {

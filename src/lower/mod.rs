@@ -38,6 +38,10 @@ pub mod defaults {
     pub const RECORD_MAX_MS: u64 = 60_000;
     /// `bridge` longest connection.
     pub const BRIDGE_MAX_MS: u64 = 4 * 3_600_000;
+    /// A flow's `lang`.
+    pub const LANG: &str = "ru-RU";
+    /// A flow's `voice`.
+    pub const VOICE: &str = "female";
     /// `prompt loop` pause between repetitions.
     pub const PROMPT_LOOP_PAUSE_MS: u64 = 1_000;
     /// Campaign attempts per lead.
@@ -171,15 +175,19 @@ impl<'a> FlowLowerer<'a> {
         for h in &f.handlers {
             self.declare_in(&h.action);
         }
-        let mut settings = ir::FlowSettings::default();
+        let mut settings = ir::FlowSettings {
+            lang: defaults::LANG.into(),
+            voice: defaults::VOICE.into(),
+            ..ir::FlowSettings::default()
+        };
         for s in &f.settings {
             let key = match &s.kind {
                 ast::SettingKind::Lang(l) => {
-                    settings.lang = Some(l.name.clone());
+                    settings.lang.clone_from(&l.name);
                     "lang"
                 }
                 ast::SettingKind::Voice(v) => {
-                    settings.voice = Some(v.name.clone());
+                    settings.voice.clone_from(&v.name);
                     "voice"
                 }
                 ast::SettingKind::CallerId(e) => {

@@ -111,12 +111,7 @@ pub fn capabilities(flow: &ir::Flow) -> Vec<Unsupported> {
         Unsupported::new("runtime", span, construct, help)
     };
     let mut out = Vec::new();
-    if media::prompts::Voice::of(
-        flow.settings.lang.as_deref(),
-        flow.settings.voice.as_deref(),
-    )
-    .is_none()
-    {
+    if media::prompts::Voice::of(&flow.settings.lang, &flow.settings.voice).is_none() {
         out.push(refuse(
             &flow.span,
             "this `voice`",

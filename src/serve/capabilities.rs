@@ -18,18 +18,10 @@ pub fn capabilities(flow: &ir::Flow) -> Vec<Unsupported> {
         help: help.to_string(),
         span: n.span.clone(),
     };
-    if twiml::voice_name(
-        flow.settings.lang.as_deref(),
-        flow.settings.voice.as_deref(),
-    )
-    .is_none()
-    {
+    if twiml::voice_name(&flow.settings.lang, &flow.settings.voice).is_none() {
         // The refusal is about the `voice` when the language is one of the built-in
         // voices' (then the voice is what is unknown), else about `lang`.
-        let known_lang = matches!(
-            flow.settings.lang.as_deref().unwrap_or("ru-RU"),
-            "ru-RU" | "en-US"
-        );
+        let known_lang = matches!(flow.settings.lang.as_str(), "ru-RU" | "en-US");
         let setting = if known_lang { "voice" } else { "lang" };
         out.push(Unsupported {
             target: "twilio",

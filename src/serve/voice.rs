@@ -532,8 +532,8 @@ impl<'f> Driver<'f> {
                     node,
                     Verb::Say {
                         text: text.clone(),
-                        voice: twiml::voice_name(lang.as_deref(), voice.as_deref()),
-                        language: Some(lang.clone().unwrap_or_else(|| "ru-RU".into())),
+                        voice: twiml::voice_name(lang, voice),
+                        language: Some(lang.clone()),
                     },
                 ));
                 Some(Event::PromptDone { leg: *leg })
@@ -833,7 +833,7 @@ impl<'f> Driver<'f> {
             timeout_secs: timeout.div_ceil(1000),
             hints,
             language: if input == GatherInput::Speech {
-                Some(lang.unwrap_or_else(|| "ru-RU".into()))
+                Some(lang)
             } else {
                 None
             },

@@ -106,11 +106,8 @@ pub fn generate(program: &ir::Program, base_url: &str) -> Built {
 /// The one document of a flow that needs no input and computes nothing.
 fn static_verbs(flow: &ir::Flow) -> Result<Vec<Verb>, (String, ir::SrcSpan)> {
     let caller = LegId::CALLER;
-    let voice = voice_name(
-        flow.settings.lang.as_deref(),
-        flow.settings.voice.as_deref(),
-    );
-    let language = Some(flow.settings.lang.clone().unwrap_or_else(|| "ru-RU".into()));
+    let voice = voice_name(&flow.settings.lang, &flow.settings.voice);
+    let language = Some(flow.settings.lang.clone());
     let mut verbs = Vec::new();
     let mut id = flow.entry;
     for _ in 0..=flow.nodes.len() {

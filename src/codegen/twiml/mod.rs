@@ -112,9 +112,7 @@ pub struct Message {
 
 /// The Twilio voice for a flow's `lang` and `voice`: Amazon Polly voices for the built-in
 /// choices, or a voice named in full (`voice "Google.ru-RU-Wavenet-A"`).
-pub fn voice_name(lang: Option<&str>, voice: Option<&str>) -> Option<String> {
-    let lang = lang.unwrap_or("ru-RU");
-    let voice = voice.unwrap_or("female");
+pub fn voice_name(lang: &str, voice: &str) -> Option<String> {
     let known = match (lang, voice) {
         ("ru-RU", "female") => Some("Polly.Tatyana"),
         ("ru-RU", "male") => Some("Polly.Maxim"),
@@ -365,15 +363,18 @@ mod tests {
 
     #[test]
     fn voices_follow_the_flow_settings() {
-        assert_eq!(voice_name(None, None).as_deref(), Some("Polly.Tatyana"));
         assert_eq!(
-            voice_name(Some("en-US"), Some("male")).as_deref(),
+            voice_name("ru-RU", "female").as_deref(),
+            Some("Polly.Tatyana")
+        );
+        assert_eq!(
+            voice_name("en-US", "male").as_deref(),
             Some("Polly.Matthew")
         );
         assert_eq!(
-            voice_name(Some("ru-RU"), Some("Google.ru-RU-Wavenet-A")).as_deref(),
+            voice_name("ru-RU", "Google.ru-RU-Wavenet-A").as_deref(),
             Some("Google.ru-RU-Wavenet-A")
         );
-        assert_eq!(voice_name(Some("de-DE"), None), None);
+        assert_eq!(voice_name("de-DE", "female"), None);
     }
 }

@@ -88,10 +88,7 @@ fn flow_capabilities(flow: &ir::Flow, out: &mut Vec<Unsupported>) {
     if voice(flow).is_none() {
         // A full platform voice name makes any `lang` work, so a refusal is about `voice`
         // when it is written and the language is one the target knows, else about `lang`.
-        let known_lang = matches!(
-            flow.settings.lang.as_deref().unwrap_or("ru-RU"),
-            "ru-RU" | "en-US"
-        );
+        let known_lang = matches!(flow.settings.lang.as_str(), "ru-RU" | "en-US");
         let key = if known_lang { "voice" } else { "lang" };
         out.push(unsupported(
             flow.settings.span_or(key, &flow.span),
@@ -125,7 +122,7 @@ const AMD_HELP: &str = "VoxEngine detects answering machines for `lang ru-RU` (A
 
 /// The VoxEngine answering-machine model for the flow's language (targets.md A.7).
 fn amd_model(flow: &ir::Flow) -> Option<&'static str> {
-    match flow.settings.lang.as_deref().unwrap_or("ru-RU") {
+    match flow.settings.lang.as_str() {
         "ru-RU" => Some("AMD.Model.RU"),
         "en-US" => Some("AMD.Model.US"),
         _ => None,
@@ -186,9 +183,8 @@ fn campaign_capabilities(c: &ir::Campaign, flow: &ir::Flow, out: &mut Vec<Unsupp
 
 /// The VoxEngine voice for the flow's settings, as a property path.
 fn voice(flow: &ir::Flow) -> Option<String> {
-    let lang = flow.settings.lang.as_deref().unwrap_or("ru-RU");
-    let voice = flow.settings.voice.as_deref().unwrap_or("female");
-    let known = match (lang, voice) {
+    let voice = flow.settings.voice.as_str();
+    let known = match (flow.settings.lang.as_str(), voice) {
         ("ru-RU", "female") => Some("VoiceList.Default.ru_RU_Female"),
         ("ru-RU", "male") => Some("VoiceList.Default.ru_RU_Male"),
         ("en-US", "female") => Some("VoiceList.Amazon.en_US_Joanna"),
@@ -203,8 +199,8 @@ fn voice(flow: &ir::Flow) -> Option<String> {
 }
 
 fn asr_profile(flow: &ir::Flow) -> &'static str {
-    match flow.settings.lang.as_deref() {
-        Some("en-US") => "ASRProfileList.Google.en_US",
+    match flow.settings.lang.as_str() {
+        "en-US" => "ASRProfileList.Google.en_US",
         _ => "ASRProfileList.Google.ru_RU",
     }
 }

@@ -267,8 +267,8 @@ impl CampaignBuild<'_> {
 
     fn gender(&self) -> u8 {
         let female = self.options.female_gender;
-        match self.flow.settings.voice.as_deref() {
-            Some("male") => 1 - female.min(1),
+        match self.flow.settings.voice.as_str() {
+            "male" => 1 - female.min(1),
             _ => female,
         }
     }

@@ -142,7 +142,7 @@ impl Call<'_> {
                 text,
                 lang,
                 voice,
-            } => self.say(leg, text, Voice::of(lang.as_deref(), voice.as_deref())),
+            } => self.say(leg, text, Voice::of(&lang, &voice)),
             Command::Play { leg, audio } => self.play(leg, audio),
             Command::StopPrompt { leg } => {
                 self.set_prompt(leg, None);

@@ -37,7 +37,7 @@ pub trait Tts: Send + Sync {
 /// The voice of a flow: its language and `voice` setting.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Voice {
-    /// BCP 47 language, `ru-RU` when the flow sets none.
+    /// BCP 47 language.
     pub lang: String,
     /// `female` or `male`.
     pub gender: String,
@@ -46,13 +46,13 @@ pub struct Voice {
 impl Voice {
     /// The voice of a flow's `lang` and `voice`; `None` for a voice name espeak-ng does not
     /// have (only `female` and `male` are mapped).
-    pub fn of(lang: Option<&str>, voice: Option<&str>) -> Option<Voice> {
-        let gender = match voice.unwrap_or("female") {
+    pub fn of(lang: &str, voice: &str) -> Option<Voice> {
+        let gender = match voice {
             g @ ("female" | "male") => g.to_string(),
             _ => return None,
         };
         Some(Voice {
-            lang: lang.unwrap_or("ru-RU").to_string(),
+            lang: lang.to_string(),
             gender,
         })
     }
@@ -302,7 +302,7 @@ mod tests {
     fn speech_is_rendered_once_then_served_from_memory_and_disk() {
         let dir = scratch("cache");
         let renders = Arc::new(AtomicUsize::new(0));
-        let voice = Voice::of(Some("ru-RU"), None).expect("a voice");
+        let voice = Voice::of("ru-RU", "female").expect("a voice");
         let prompts = Prompts::new(Box::new(Tone(renders.clone())), dir.clone());
         let a = prompts.speech("abc", &voice).expect("rendered");
         assert_eq!(a.len(), 2400, "0.3 s at 8 kHz");
@@ -315,7 +315,7 @@ mod tests {
         let fresh = Prompts::new(Box::new(Tone(renders.clone())), dir.clone());
         assert_eq!(fresh.speech("abc", &voice).expect("from disk"), a);
         assert_eq!(renders.load(Ordering::SeqCst), 1);
-        let male = Voice::of(Some("ru-RU"), Some("male")).expect("a voice");
+        let male = Voice::of("ru-RU", "male").expect("a voice");
         prompts.speech("abc", &male).expect("another voice");
         assert_eq!(
             renders.load(Ordering::SeqCst),
@@ -331,7 +331,7 @@ mod tests {
         std::fs::create_dir_all(&dir).expect("dir");
         let path = dir.join("t.wav");
         Tone(Arc::new(AtomicUsize::new(0)))
-            .speak("ab", &Voice::of(None, None).expect("voice"), &path)
+            .speak("ab", &Voice::of("ru-RU", "female").expect("voice"), &path)
             .expect("written");
         let prompts = Prompts::new(Box::new(Espeak), dir.clone());
         assert_eq!(prompts.file(&path).expect("read").len(), 1600);
@@ -344,9 +344,9 @@ mod tests {
             prompts.file(&dir.join("missing.wav")),
             Err(PromptError::File { .. })
         ));
-        assert_eq!(Voice::of(None, Some("Google.ru_RU_Wavenet_A")), None);
+        assert_eq!(Voice::of("ru-RU", "Google.ru_RU_Wavenet_A"), None);
         assert_eq!(
-            Espeak::voice_name(&Voice::of(Some("en-US"), Some("male")).expect("voice")),
+            Espeak::voice_name(&Voice::of("en-US", "male").expect("voice")),
             "en-us+m3"
         );
         let _ = std::fs::remove_dir_all(&dir);
