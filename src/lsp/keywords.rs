@@ -282,6 +282,10 @@ mod tests {
         {
             assert!(RESERVED.contains(w), "`{w}` is not reserved");
         }
+        for s in crate::check::rules::STATEMENTS {
+            let k = statement_or_item(s.word);
+            assert!(k.is_some(), "`{}` of check::rules is no statement", s.word);
+        }
         for t in TYPES {
             assert_eq!(crate::ir::Type::from_name(t).map(|t| t.name()), Some(*t));
         }
