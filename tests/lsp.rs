@@ -677,6 +677,70 @@ fn completion_of_keywords_names_and_placeholders() {
 }
 
 #[test]
+fn completion_offers_what_the_statement_around_takes() {
+    let dir = scratch("completion_options");
+    let (_, uri) = write(&dir, "callback.ivr", CALLBACK);
+    let mut client = Client::start();
+    client.initialize();
+    let flow = |body: &str| format!("flow o(p: phone) {{\n{body}\n}}\n");
+    // `^` marks the position in a flow added to CALLBACK.
+    let cases = [
+        // A statement's own options, then `on` and `else` if it has arms.
+        (
+            flow("  dial p as x {\n    ^\n  }"),
+            vec!["timeout", "caller_id", "detect_machine", "on", "else"],
+        ),
+        (flow("  dial p as x {\n    m^\n  }"), vec![]),
+        (
+            flow("  collect n: digits {\n    m^\n  }"),
+            vec!["min_digits", "max_digits"],
+        ),
+        (
+            flow("  record r {\n    ^\n  }"),
+            vec!["max_length", "end_key"],
+        ),
+        // The statement's outcomes after `on` and `|`.
+        (
+            flow("  dial p as x {\n    on ^\n  }"),
+            vec!["answered", "busy", "no_answer", "failed", "machine"],
+        ),
+        (
+            flow("  fetch r = get \"https://crm.example\" {\n    on ok | ^\n  }"),
+            vec!["ok", "error"],
+        ),
+        // `sms.text` and `sms.from` inside `on sms` only.
+        (
+            flow("  hangup\n  on sms -> {\n    say \"{{s^}}\"\n  }"),
+            vec!["sms.text", "sms.from"],
+        ),
+        (flow("  say \"{{s^}}\""), vec![]),
+    ];
+    for (version, (extra, expected)) in cases.into_iter().enumerate() {
+        let text = format!("{CALLBACK}{}", extra.replace('^', ""));
+        let marker =
+            CALLBACK.lines().count() + extra.lines().position(|l| l.contains('^')).unwrap_or(0);
+        let line = extra.lines().find(|l| l.contains('^')).unwrap_or_default();
+        let character = line
+            .split('^')
+            .next()
+            .unwrap_or_default()
+            .encode_utf16()
+            .count();
+        let version = i32::try_from(version).unwrap_or(0) + 1;
+        if version == 1 {
+            client.open(&uri, &text);
+        } else {
+            client.change(&uri, version, json!([{"text": text}]));
+        }
+        let items = client.call(
+            "textDocument/completion",
+            at(&uri, marker as u32, character as u32),
+        );
+        assert_eq!(labels(&items), expected, "{extra}");
+    }
+}
+
+#[test]
 fn completion_in_campaigns_tests_and_between_items() {
     let dir = scratch("completion_items");
     let (_, uri) = write(&dir, "callback.ivr", CALLBACK);

@@ -7,6 +7,7 @@
 //! expression types in `types.rs`, value ranges in `values.rs`.
 
 use super::error::CheckError;
+use super::rules;
 use super::scope::{Binding, Kind, Scopes};
 use super::suggest::did_you_mean;
 use super::values;
@@ -598,7 +599,7 @@ impl<'a> FlowChecker<'a> {
             StmtKind::Bridge { a, b, body } => {
                 self.leg(Some(a), s.span);
                 self.leg(Some(b), s.span);
-                self.options("bridge", &["max_length"], body);
+                self.options(&rules::BRIDGE, body);
                 self.no_arms(
                     "bridge",
                     "it goes on when a party hangs up or its `max_length` passes",
@@ -622,7 +623,7 @@ impl<'a> FlowChecker<'a> {
             }
             StmtKind::Record { var, leg, body } => {
                 self.leg(leg.as_ref(), s.span);
-                self.options("record", &["max_length", "end_key"], body);
+                self.options(&rules::RECORD, body);
                 self.no_arms("record", "it goes on when the recording ends", body);
                 self.define_value(var, Type::Text, None);
                 Exits::FALLS

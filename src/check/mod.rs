@@ -10,6 +10,7 @@ mod campaign;
 pub mod error;
 mod flow;
 mod langs;
+pub mod rules;
 mod scope;
 mod suggest;
 mod test_blocks;

@@ -8,45 +8,13 @@
 
 use super::error::CheckError;
 use super::flow::FlowChecker;
+use super::rules::{self, and_list, CONVERSIONS};
 use super::scope::Kind;
 use super::suggest::did_you_mean;
 use super::values;
 use super::Resolved;
-use crate::ir::{Builtin, Type};
+use crate::ir::Type;
 use crate::syntax::ast::{BinaryOp, Expr, ExprKind, Ident, Template, TemplatePart, UnaryOp};
-
-/// The conversions and what they accept.
-const FUNCTIONS: [(&str, Type, &[Type]); 5] = [
-    (
-        "number",
-        Type::Number,
-        &[Type::Number, Type::Digits, Type::Text, Type::Json],
-    ),
-    (
-        "text",
-        Type::Text,
-        &[
-            Type::Number,
-            Type::Digits,
-            Type::Text,
-            Type::Phone,
-            Type::Duration,
-            Type::Bool,
-            Type::Json,
-        ],
-    ),
-    (
-        "digits",
-        Type::Digits,
-        &[Type::Digits, Type::Number, Type::Text, Type::Json],
-    ),
-    (
-        "phone",
-        Type::Phone,
-        &[Type::Phone, Type::Text, Type::Digits, Type::Json],
-    ),
-    ("len", Type::Number, &[Type::Text, Type::Digits]),
-];
 
 /// "a number", "a phone", … for messages.
 pub fn article(t: Type) -> String {
@@ -229,11 +197,12 @@ impl FlowChecker<'_> {
     }
 
     fn call(&mut self, func: &Ident, args: &[Expr], e: &Expr) -> Option<Type> {
-        let Some((name, result, accepts)) = FUNCTIONS.iter().find(|f| f.0 == func.name) else {
+        let Some(conversion) = CONVERSIONS.iter().find(|c| c.name == func.name) else {
+            let names = CONVERSIONS.iter().map(|c| c.name);
             let help = did_you_mean(
                 &func.name,
-                FUNCTIONS.iter().map(|f| f.0),
-                "the conversions are `number`, `text`, `digits`, `phone` and `len`",
+                names.clone(),
+                &format!("the conversions are {}", and_list(names)),
             );
             self.out.push(CheckError::UnknownFunction {
                 name: func.name.clone(),
@@ -245,6 +214,7 @@ impl FlowChecker<'_> {
             }
             return None;
         };
+        let (name, accepts) = (conversion.name, conversion.accepts);
         if args.len() != 1 {
             self.out.push(CheckError::WrongArity {
                 name: name.to_string(),
@@ -268,7 +238,7 @@ impl FlowChecker<'_> {
             });
             return None;
         }
-        Some(*result)
+        Some(conversion.result)
     }
 
     /// Resolves a dotted path (variable, leg attribute, JSON field or built-in).
@@ -311,25 +281,32 @@ impl FlowChecker<'_> {
                 },
             };
         }
-        let builtin = match (first.name.as_str(), rest) {
-            ("called", [f]) if f.name == "number" => Some((Builtin::CalledNumber, Type::Phone)),
-            ("call", [f]) if f.name == "id" => Some((Builtin::CallId, Type::Text)),
-            ("sms", [f]) if f.name == "text" && self.in_sms => Some((Builtin::SmsText, Type::Text)),
-            ("sms", [f]) if f.name == "from" && self.in_sms => {
-                Some((Builtin::SmsFrom, Type::Phone))
-            }
+        let builtin = match rest {
+            [f] => rules::BUILTINS.iter().find(|b| {
+                b.name.split_once('.') == Some((first.name.as_str(), f.name.as_str()))
+                    && (self.in_sms || !b.sms_only)
+            }),
             _ => None,
         };
-        if let Some((b, t)) = builtin {
+        if let Some(b) = builtin {
             self.analysis
                 .resolved
-                .insert(first.span, Resolved::Builtin(b));
-            return Some(t);
+                .insert(first.span, Resolved::Builtin(b.builtin));
+            return Some(b.ty);
         }
-        let help = if first.name == "sms" {
-            "`sms.text` and `sms.from` are known inside `on sms -> …` only".to_string()
-        } else if matches!(first.name.as_str(), "called" | "call") {
-            "the built-in values are `called.number` and `call.id`".to_string()
+        // A built-in's first segment: say which built-ins there are (and where).
+        let starts = |b: &rules::BuiltinValue| b.name.split_once('.').map(|(f, _)| f);
+        let of_first = rules::BUILTINS
+            .iter()
+            .find(|b| starts(b) == Some(first.name.as_str()));
+        let names = |sms_only: bool| {
+            let of = rules::BUILTINS.iter().filter(|b| b.sms_only == sms_only);
+            and_list(of.map(|b| b.name))
+        };
+        let help = if of_first.is_some_and(|b| b.sms_only) {
+            format!("{} are known inside `on sms -> …` only", names(true))
+        } else if of_first.is_some() {
+            format!("the built-in values are {}", names(false))
         } else {
             let names = self.scopes.names(false);
             did_you_mean(

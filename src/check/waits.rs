@@ -4,6 +4,7 @@
 
 use super::error::CheckError;
 use super::flow::{Exits, FlowChecker};
+use super::rules::{self, Statement};
 use super::scope::{Binding, Kind};
 use super::values::{self, Phrase};
 use crate::ir::Type;
@@ -16,20 +17,22 @@ use std::collections::HashMap;
 const MAX_PHRASES: usize = 200;
 
 /// What the arms of one statement may match.
-pub(super) struct ArmRules<'s> {
-    statement: &'static str,
-    outcomes: &'s [&'static str],
-    /// `Some("keys")` or `Some("phrases")` when string patterns are allowed.
-    texts: Option<&'static str>,
-    /// Outcomes whose arm sees the statement's new binding.
-    binding: Option<(Binding, &'s [&'static str])>,
+pub(super) struct ArmRules {
+    /// The statement's outcomes, and what else its arms may name.
+    statement: &'static Statement,
+    /// The statement's new variable or leg, seen by the arms of the outcomes that bind it.
+    binding: Option<Binding>,
 }
 
-impl ArmRules<'_> {
+impl ArmRules {
     /// "`statement` has `a`, `b`": the outcomes, for help lines.
     fn what_it_has(&self) -> String {
-        let outcomes: Vec<String> = self.outcomes.iter().map(|x| format!("`{x}`")).collect();
-        format!("`{}` has {}", self.statement, outcomes.join(", "))
+        let outcomes: Vec<String> = self
+            .statement
+            .outcome_names()
+            .map(|x| format!("`{x}`"))
+            .collect();
+        format!("`{}` has {}", self.statement.word, outcomes.join(", "))
     }
 }
 
@@ -43,13 +46,14 @@ pub(super) struct ArmInfo {
 }
 
 impl<'a> FlowChecker<'a> {
-    /// Reports options not in `allowed` and options given twice.
-    pub(super) fn options(&mut self, statement: &str, allowed: &[&str], body: &Body) {
+    /// Reports options `rules` does not allow and options given twice.
+    pub(super) fn options(&mut self, rules: &Statement, body: &Body) {
+        let (statement, allowed) = (rules.word, rules.options);
         let mut seen: HashMap<&str, Span> = HashMap::new();
         for o in &body.options {
             let k = o.kind.keyword();
             let looped_prompt = matches!(o.kind, OptKind::Prompt { looped: true, .. });
-            if !allowed.contains(&k) || (looped_prompt && statement != "listen") {
+            if !rules.option_names().any(|n| n == k) || (looped_prompt && statement != "listen") {
                 let help = if looped_prompt {
                     "`prompt loop` is for `listen`; for keys use `retries` and `reprompt`"
                         .to_string()
@@ -60,7 +64,7 @@ impl<'a> FlowChecker<'a> {
                         "`{statement}` takes {}",
                         allowed
                             .iter()
-                            .map(|a| format!("`{a}`"))
+                            .map(|a| format!("`{}`", a.name))
                             .collect::<Vec<_>>()
                             .join(", ")
                     )
@@ -120,7 +124,7 @@ impl<'a> FlowChecker<'a> {
     }
 
     /// Validates and walks the arms of a statement.
-    pub(super) fn arms(&mut self, rules: ArmRules<'_>, body: &'a Body) -> Vec<ArmInfo> {
+    pub(super) fn arms(&mut self, rules: ArmRules, body: &'a Body) -> Vec<ArmInfo> {
         let mut infos = Vec::new();
         let mut covered: HashMap<String, Span> = HashMap::new();
         for arm in &body.arms {
@@ -139,23 +143,24 @@ impl<'a> FlowChecker<'a> {
             for p in &arm.patterns {
                 match p {
                     Pattern::Outcome(o) => {
-                        if !rules.outcomes.contains(&o.name.as_str()) {
+                        if !rules.statement.outcome_names().any(|n| n == o.name) {
                             let help = format!(
                                 "{}{}",
                                 rules.what_it_has(),
                                 rules
+                                    .statement
                                     .texts
                                     .map_or(String::new(), |t| format!(" and {t} in quotes"))
                             );
                             let help = match super::suggest::closest(
                                 &o.name,
-                                rules.outcomes.iter().copied(),
+                                rules.statement.outcome_names(),
                             ) {
                                 Some(c) => format!("did you mean `{c}`? {help}"),
                                 None => help,
                             };
                             self.out.push(CheckError::UnknownOutcome {
-                                statement: rules.statement.into(),
+                                statement: rules.statement.word.into(),
                                 name: o.name.clone(),
                                 help,
                                 at: o.span.into(),
@@ -172,11 +177,11 @@ impl<'a> FlowChecker<'a> {
                         covered.insert(o.name.clone(), o.span);
                         outcomes.push(o.name.clone());
                     }
-                    Pattern::Text(t) => match rules.texts {
+                    Pattern::Text(t) => match rules.statement.texts {
                         Some(_) => texts.push(t.clone()),
                         None => {
                             self.out.push(CheckError::UnknownOutcome {
-                                statement: rules.statement.into(),
+                                statement: rules.statement.word.into(),
                                 name: t.source_text(),
                                 help: rules.what_it_has(),
                                 at: t.span.into(),
@@ -185,15 +190,19 @@ impl<'a> FlowChecker<'a> {
                     },
                 }
             }
-            let sees_binding = rules.binding.as_ref().filter(|(_, oks)| {
+            let binds = |name: &String| {
+                let mut of = rules.statement.outcomes.iter();
+                of.any(|r| r.binds && r.name == name)
+            };
+            let sees_binding = rules.binding.as_ref().filter(|_| {
                 !arm.is_else
                     && texts.is_empty()
                     && !outcomes.is_empty()
-                    && outcomes.iter().all(|o| oks.contains(&o.as_str()))
+                    && outcomes.iter().all(binds)
             });
             self.arm_depth += 1;
             self.scopes.push();
-            if let Some((b, _)) = sees_binding {
+            if let Some(b) = sees_binding {
                 self.scopes.define(b.clone());
             }
             let exits = self.block(&arm.action);
@@ -233,22 +242,7 @@ impl<'a> FlowChecker<'a> {
             }
             None => None,
         };
-        self.options(
-            "collect",
-            &[
-                "prompt",
-                "reprompt",
-                "retries",
-                "min_digits",
-                "max_digits",
-                "end_key",
-                "timeout",
-                "digit_timeout",
-                "where",
-                "barge_in",
-            ],
-            body,
-        );
+        self.options(&rules::COLLECT, body);
         let (mut min, mut max) = (1i64, if t == Some(Type::Number) { 18 } else { 32 });
         let limit = if t == Some(Type::Number) { 18 } else { 64 };
         let mut where_expr = None;
@@ -311,14 +305,12 @@ impl<'a> FlowChecker<'a> {
         }
         let infos = self.arms(
             ArmRules {
-                statement: "collect",
-                outcomes: &["ok", "timeout", "invalid"],
-                texts: None,
-                binding: binding.clone().map(|b| (b, &["ok"][..])),
+                statement: &rules::COLLECT,
+                binding: binding.clone(),
             },
             body,
         );
-        let (exits, unset) = self.summarize(&infos, &["ok"], &["timeout", "invalid"]);
+        let (exits, unset) = self.summarize(&rules::COLLECT, body, &infos);
         match t {
             Some(t) => self.define_value(var, t, unset),
             None => self.define_broken(var),
@@ -326,18 +318,19 @@ impl<'a> FlowChecker<'a> {
         exits
     }
 
-    /// Exits of a statement with arms: `go_on` outcomes continue when they have no arm,
-    /// the others raise. Also returns the first failure arm that continues.
+    /// Exits of a statement with arms: the outcomes it takes that go on continue when they
+    /// have no arm, the others raise. Also returns the first failure arm that continues.
     pub(super) fn summarize(
         &self,
+        rules: &Statement,
+        body: &Body,
         infos: &[ArmInfo],
-        go_on: &[&str],
-        failures: &[&str],
     ) -> (Exits, Option<(String, Span)>) {
+        let (go_on, failures): (Vec<_>, Vec<_>) = rules.taken(body).partition(|o| o.goes_on);
         let mut exits = Exits::ENDS;
         let mut unset = None;
         let else_arm = infos.iter().find(|a| a.is_else);
-        for o in go_on {
+        for o in go_on.iter().map(|o| o.name) {
             let arm = infos
                 .iter()
                 .find(|a| a.outcomes.iter().any(|x| x == o))
@@ -347,7 +340,7 @@ impl<'a> FlowChecker<'a> {
                 None => exits.falls = true,
             }
         }
-        for o in failures {
+        for o in failures.iter().map(|o| o.name) {
             let arm = infos
                 .iter()
                 .find(|a| a.outcomes.iter().any(|x| x == o))
@@ -360,7 +353,7 @@ impl<'a> FlowChecker<'a> {
                             if a.is_else {
                                 "else".to_string()
                             } else {
-                                (*o).to_string()
+                                o.to_string()
                             },
                             a.span,
                         ));
@@ -379,11 +372,7 @@ impl<'a> FlowChecker<'a> {
 
     pub(super) fn menu(&mut self, leg: Option<&Ident>, body: &'a Body, span: Span) -> Exits {
         self.leg(leg, span);
-        self.options(
-            "menu",
-            &["prompt", "reprompt", "retries", "timeout", "barge_in"],
-            body,
-        );
+        self.options(&rules::MENU, body);
         for o in &body.options {
             if let OptKind::Timeout(d) = &o.kind {
                 values::duration("timeout", d, values::INPUT_TIMEOUT, self.out);
@@ -391,9 +380,7 @@ impl<'a> FlowChecker<'a> {
         }
         let infos = self.arms(
             ArmRules {
-                statement: "menu",
-                outcomes: &["timeout", "invalid"],
-                texts: Some("keys"),
+                statement: &rules::MENU,
                 binding: None,
             },
             body,
@@ -422,7 +409,7 @@ impl<'a> FlowChecker<'a> {
                 at: span.into(),
             });
         }
-        self.summarize(&infos, &[], &["timeout", "invalid"]).0
+        self.summarize(&rules::MENU, body, &infos).0
     }
 
     pub(super) fn listen(
@@ -434,12 +421,10 @@ impl<'a> FlowChecker<'a> {
     ) -> Exits {
         self.leg(leg, span);
         values::duration("listen within", within, values::LISTEN_WITHIN, self.out);
-        self.options("listen", &["prompt", "barge_in"], body);
+        self.options(&rules::LISTEN, body);
         let infos = self.arms(
             ArmRules {
-                statement: "listen",
-                outcomes: &["nomatch", "timeout"],
-                texts: Some("phrases"),
+                statement: &rules::LISTEN,
                 binding: None,
             },
             body,
@@ -470,10 +455,10 @@ impl<'a> FlowChecker<'a> {
                 help: format!("a `listen` takes at most {MAX_PHRASES} phrases; recognizers take hints, not dictionaries"),
                 at: span.into(),
             });
-            return self.summarize(&infos, &[], &["nomatch", "timeout"]).0;
+            return self.summarize(&rules::LISTEN, body, &infos).0;
         }
         values::phrases(&list, self.out);
-        self.summarize(&infos, &[], &["nomatch", "timeout"]).0
+        self.summarize(&rules::LISTEN, body, &infos).0
     }
 
     pub(super) fn dial(&mut self, target: &Expr, leg: &Ident, body: &'a Body, span: Span) -> Exits {
@@ -482,7 +467,7 @@ impl<'a> FlowChecker<'a> {
             Type::Phone,
             "dial a phone number such as `+74951234567` or a `phone` parameter",
         );
-        self.options("dial", &["timeout", "caller_id", "detect_machine"], body);
+        self.options(&rules::DIAL, body);
         let mut detect = false;
         for o in &body.options {
             match &o.kind {
@@ -493,7 +478,6 @@ impl<'a> FlowChecker<'a> {
                 _ => {}
             }
         }
-        let outcomes: &[&str] = &["answered", "busy", "no_answer", "failed", "machine"];
         // The new leg is connected in the `answered` and `machine` arms, so they may use it.
         let connected = Binding {
             name: leg.name.clone(),
@@ -505,10 +489,8 @@ impl<'a> FlowChecker<'a> {
         };
         let infos = self.arms(
             ArmRules {
-                statement: "dial",
-                outcomes,
-                texts: None,
-                binding: Some((connected, &["answered", "machine"][..])),
+                statement: &rules::DIAL,
+                binding: Some(connected),
             },
             body,
         );
@@ -522,15 +504,11 @@ impl<'a> FlowChecker<'a> {
                 }
             }
         }
-        let failures: Vec<&str> = if detect {
-            vec!["busy", "no_answer", "failed", "machine"]
-        } else {
-            vec!["busy", "no_answer", "failed"]
-        };
         let has_else = infos.iter().any(|a| a.is_else);
-        let unhandled: Vec<&str> = failures
-            .iter()
-            .copied()
+        let unhandled: Vec<&str> = rules::DIAL
+            .taken(body)
+            .filter(|f| !f.goes_on)
+            .map(|f| f.name)
             .filter(|f| !has_else && !infos.iter().any(|a| a.outcomes.iter().any(|o| o == f)))
             .collect();
         if !unhandled.is_empty() && !self.has_error_handler {
@@ -544,7 +522,7 @@ impl<'a> FlowChecker<'a> {
                 at: span.into(),
             });
         }
-        let (exits, unset) = self.summarize(&infos, &["answered"], &failures);
+        let (exits, unset) = self.summarize(&rules::DIAL, body, &infos);
         match self.scopes.get(&leg.name) {
             Some(b) => {
                 let first = (b.def.file == leg.span.file && !b.is_caller).then_some(b.def.into());
@@ -580,7 +558,7 @@ impl<'a> FlowChecker<'a> {
         for p in params {
             self.type_of(&p.value);
         }
-        self.options("fetch", &["timeout", "header"], body);
+        self.options(&rules::FETCH, body);
         for o in &body.options {
             if let OptKind::Timeout(d) = &o.kind {
                 values::duration("timeout", d, values::FETCH_TIMEOUT, self.out);
@@ -596,10 +574,8 @@ impl<'a> FlowChecker<'a> {
         };
         let infos = self.arms(
             ArmRules {
-                statement: "fetch",
-                outcomes: &["ok", "error"],
-                texts: None,
-                binding: Some((binding, &["ok"])),
+                statement: &rules::FETCH,
+                binding: Some(binding),
             },
             body,
         );
@@ -610,7 +586,7 @@ impl<'a> FlowChecker<'a> {
             self.unguarded_fetches
                 .push((var.name.clone(), var.span, None));
         }
-        let (exits, unset) = self.summarize(&infos, &["ok"], &["error"]);
+        let (exits, unset) = self.summarize(&rules::FETCH, body, &infos);
         self.define_value(var, Type::Json, unset);
         exits
     }

@@ -13,7 +13,7 @@ mod items;
 mod options;
 mod renumber;
 
-use crate::check::{Analysis, Resolved};
+use crate::check::{rules, Analysis, Resolved};
 use crate::ir::{self, Edge, LegId, LoopId, Node, NodeId, Op, Outcome, Type, VarId, VarOrigin};
 use crate::span::{FileId, Sources, Span, SpanMap};
 use crate::syntax::ast::{
@@ -319,36 +319,40 @@ impl<'a> FlowLowerer<'a> {
         )
     }
 
-    /// Edges for a statement's outcomes: an arm's action, or the default.
+    /// Edges for the outcomes `statement` takes with `body` (`check::rules`): an arm's
+    /// action, or the default. The outcomes it always takes come first.
     fn outcome_edges(
         &mut self,
         body: &Body,
-        outcomes: &[(&str, Outcome, bool)],
+        statement: &rules::Statement,
         next: NodeId,
         span: Span,
-        statement: &str,
         lowered: &mut HashMap<usize, NodeId>,
     ) -> Vec<Edge> {
+        let (always, sometimes): (Vec<_>, Vec<_>) = statement
+            .taken(body)
+            .partition(|o| o.when == rules::When::Always);
         let mut edges = Vec::new();
-        for (name, outcome, go_on) in outcomes {
+        for o in always.into_iter().chain(sometimes) {
+            let Ok(outcome) = Outcome::try_from(o.name.to_string()) else {
+                continue; // every outcome of the table is one of the IR's (a test says so)
+            };
+            let name = o.name;
             let arm = body
                 .arms
                 .iter()
                 .position(|a| {
                     a.patterns
                         .iter()
-                        .any(|p| matches!(p, Pattern::Outcome(o) if o.name == *name))
+                        .any(|p| matches!(p, Pattern::Outcome(o) if o.name == name))
                 })
                 .or_else(|| body.arms.iter().position(|a| a.is_else));
             let to = match arm {
                 Some(i) => self.arm(body, i, next, lowered),
-                None if *go_on => next,
-                None => self.raise(&format!("{statement} {name}"), span),
+                None if o.goes_on => next,
+                None => self.raise(&format!("{} {name}", statement.word), span),
             };
-            edges.push(Edge {
-                on: outcome.clone(),
-                to,
-            });
+            edges.push(Edge { on: outcome, to });
         }
         edges
     }
@@ -467,18 +471,8 @@ impl<'a> FlowLowerer<'a> {
                     valid_if,
                     barge_in: op_fields.barge_in,
                 };
-                let edges = self.outcome_edges(
-                    body,
-                    &[
-                        ("ok", Outcome::Ok, true),
-                        ("timeout", Outcome::Timeout, false),
-                        ("invalid", Outcome::Invalid, false),
-                    ],
-                    next,
-                    span,
-                    "collect",
-                    &mut HashMap::new(),
-                );
+                let edges =
+                    self.outcome_edges(body, &rules::COLLECT, next, span, &mut HashMap::new());
                 self.add(op, edges, span)
             }
             StmtKind::Menu { leg, body } => {
@@ -493,17 +487,7 @@ impl<'a> FlowLowerer<'a> {
                         })
                     })
                     .collect();
-                edges.extend(self.outcome_edges(
-                    body,
-                    &[
-                        ("timeout", Outcome::Timeout, false),
-                        ("invalid", Outcome::Invalid, false),
-                    ],
-                    next,
-                    span,
-                    "menu",
-                    &mut lowered,
-                ));
+                edges.extend(self.outcome_edges(body, &rules::MENU, next, span, &mut lowered));
                 let reprompt = self.reprompt(body);
                 let op = Op::Menu {
                     leg: self.leg(leg.as_ref()),
@@ -527,24 +511,7 @@ impl<'a> FlowLowerer<'a> {
                         to: *to,
                     })
                     .collect();
-                let names_nomatch = body.arms.iter().any(|a| {
-                    a.is_else
-                        || a.patterns
-                            .iter()
-                            .any(|p| matches!(p, Pattern::Outcome(o) if o.name == "nomatch"))
-                });
-                let mut outcomes = vec![("timeout", Outcome::Timeout, false)];
-                if names_nomatch {
-                    outcomes.push(("nomatch", Outcome::NoMatch, false));
-                }
-                edges.extend(self.outcome_edges(
-                    body,
-                    &outcomes,
-                    next,
-                    span,
-                    "listen",
-                    &mut lowered,
-                ));
+                edges.extend(self.outcome_edges(body, &rules::LISTEN, next, span, &mut lowered));
                 let op = Op::Listen {
                     leg: self.leg(leg.as_ref()),
                     prompt: self.prompt(body),
@@ -562,17 +529,7 @@ impl<'a> FlowLowerer<'a> {
                     .options
                     .iter()
                     .any(|o| matches!(o.kind, OptKind::DetectMachine));
-                let mut outcomes = vec![
-                    ("answered", Outcome::Answered, true),
-                    ("busy", Outcome::Busy, false),
-                    ("no_answer", Outcome::NoAnswer, false),
-                    ("failed", Outcome::Failed, false),
-                ];
-                if detect {
-                    outcomes.push(("machine", Outcome::Machine, false));
-                }
-                let edges =
-                    self.outcome_edges(body, &outcomes, next, span, "dial", &mut HashMap::new());
+                let edges = self.outcome_edges(body, &rules::DIAL, next, span, &mut HashMap::new());
                 // Without its own `caller_id`, a dial shows the flow's.
                 let caller_id = body
                     .options
@@ -645,14 +602,8 @@ impl<'a> FlowLowerer<'a> {
                 params,
                 body,
             } => {
-                let edges = self.outcome_edges(
-                    body,
-                    &[("ok", Outcome::Ok, true), ("error", Outcome::Error, false)],
-                    next,
-                    span,
-                    "fetch",
-                    &mut HashMap::new(),
-                );
+                let edges =
+                    self.outcome_edges(body, &rules::FETCH, next, span, &mut HashMap::new());
                 let headers = body
                     .options
                     .iter()

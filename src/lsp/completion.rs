@@ -1,5 +1,6 @@
 //! Completion: the keywords that may start what is being written where it is written
-//! (statements, options, settings, test steps, items), the names a position takes
+//! (statements, the options and outcomes of the statement around, settings, test steps,
+//! items), the names a position takes
 //! (variables and parameters in scope, legs, labels, flows, a campaign flow's parameters,
 //! types), and placeholders: after `{{` in a string, the values in scope, closed with `}}`.
 //!
@@ -11,8 +12,9 @@ use super::keywords::{self, Keyword};
 use super::lexical::{self, Place};
 use super::program::{without_bom, View, ROOT};
 use super::symbols::{SymbolIndex, SymbolKind};
+use crate::check::rules::{self, Statement};
 use crate::span::{Sources, Span};
-use crate::syntax::ast::{Item, Module, Stmt, StmtKind};
+use crate::syntax::ast::{Body, Item, Module, Stmt, StmtKind};
 use lsp_types::{
     CompletionItem, CompletionItemKind, CompletionTextEdit, Documentation, MarkupContent,
     MarkupKind, TextEdit,
@@ -93,8 +95,8 @@ enum Container<'m> {
     FlowBody,
     /// A block: a branch, a loop, an arm's or a handler's action.
     Block,
-    /// A statement's `{ … }` of options and arms.
-    Options,
+    /// The `{ … }` of options and arms of this statement.
+    Options(&'static Statement),
 }
 
 /// A completion request.
@@ -154,6 +156,9 @@ impl At<'_> {
                 items.extend(self.values_and_words(start));
                 items
             }
+            Some("on" | "|") if matches!(container, Container::Options(_)) => {
+                self.outcomes(start, container)
+            }
             Some(":") if matches!(first, "let" | "collect" | "flow") => {
                 self.words(start, keywords::TYPES)
             }
@@ -182,20 +187,61 @@ impl At<'_> {
             Container::Test(_) => self.words(start, keywords::TEST_STEPS),
             Container::FlowBody => statements(keywords::FLOW_SETTINGS),
             // `on ok -> …` and `{ … }` after `->` take statements, the rest of a body options.
-            Container::Options if first != "on" && first != "else" => {
-                self.words(start, keywords::OPTIONS)
+            Container::Options(statement) if first != "on" && first != "else" => {
+                self.options(start, statement)
             }
-            Container::Options | Container::Block => statements(&[]),
+            Container::Options(_) | Container::Block => statements(&[]),
         }
+    }
+
+    /// The options of `statement`, each with its value, then `on` and `else` if it has arms.
+    fn options(&self, start: usize, statement: &Statement) -> Vec<CompletionItem> {
+        let mut items: Vec<CompletionItem> = statement
+            .options
+            .iter()
+            .map(|o| {
+                let (kind, label) = (CompletionItemKind::KEYWORD, o.name.to_string());
+                self.item(start, label.clone(), kind, Some(o.syntax()), None, label)
+            })
+            .collect();
+        if statement.has_arms() {
+            items.extend(self.words(start, &["on", "else"]));
+        }
+        items
+    }
+
+    /// After `on` or `|` in a statement's body: the outcomes of the statement.
+    fn outcomes(&self, start: usize, container: Container<'_>) -> Vec<CompletionItem> {
+        match container {
+            Container::Options(statement) => {
+                let names: Vec<&str> = statement.outcome_names().collect();
+                self.words(start, &names)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether the span `s` holds the position (its ends and the blanks around excluded).
+    fn inside(&self, s: Span) -> bool {
+        let s = lexical::trimmed(&self.view.doc.text, s);
+        (s.start as usize) < self.offset && self.offset < s.end as usize
+    }
+
+    /// Whether the position is in an `on sms` handler, where `sms.text` and `sms.from` are
+    /// known.
+    fn in_sms_handler(&self) -> bool {
+        self.module.items.iter().any(|item| match item {
+            Item::Flow(f) => f
+                .handlers
+                .iter()
+                .any(|h| h.event.name == "sms" && self.inside(h.span)),
+            _ => false,
+        })
     }
 
     /// Where the line being written is, from the tree.
     fn container(&self) -> Container<'_> {
-        let text = &self.view.doc.text;
-        let inside = |s: Span| {
-            let s = lexical::trimmed(text, s);
-            (s.start as usize) < self.offset && self.offset < s.end as usize
-        };
+        let inside = |s: Span| self.inside(s);
         for item in &self.module.items {
             match item {
                 Item::Campaign(c) if inside(c.span) => return Container::Campaign(&c.flow.name),
@@ -237,12 +283,19 @@ impl At<'_> {
             let detail = "phone: the leg's number".to_string();
             out.push((format!("{leg}.number"), CompletionItemKind::FIELD, detail));
         }
-        for (name, detail) in BUILTINS {
-            out.push((name.into(), CompletionItemKind::CONSTANT, detail.into()));
+        let in_sms = self.in_sms_handler();
+        for b in rules::BUILTINS.iter().filter(|b| in_sms || !b.sms_only) {
+            let detail = format!("{}: {}", b.ty.name(), b.doc);
+            out.push((b.name.into(), CompletionItemKind::CONSTANT, detail));
         }
         if with_words {
-            for w in keywords::EXPRESSION_WORDS {
-                out.push(((*w).into(), CompletionItemKind::KEYWORD, String::new()));
+            let conversions = rules::CONVERSIONS.iter().map(|c| c.name);
+            for w in keywords::EXPRESSION_WORDS
+                .iter()
+                .copied()
+                .chain(conversions)
+            {
+                out.push((w.into(), CompletionItemKind::KEYWORD, String::new()));
             }
         }
         out
@@ -407,12 +460,6 @@ impl At<'_> {
     }
 }
 
-/// The built-in values of every flow: (name, detail).
-const BUILTINS: [(&str, &str); 2] = [
-    ("called.number", "phone: the number that was called"),
-    ("call.id", "text: the platform's id of the call"),
-];
-
 /// Words after which an expression comes.
 const EXPRESSION_AFTER: &[&str] = &["if", "where", "not", "and", "or", "caller_id"];
 
@@ -436,16 +483,25 @@ fn in_stmts(stmts: &[Stmt], inside: &impl Fn(Span) -> bool) -> Option<Container<
             .find_map(|b| in_stmts(b, inside))
             .unwrap_or(Container::Block),
         StmtKind::Repeat { body, .. } => in_stmts(body, inside).unwrap_or(Container::Block),
-        StmtKind::Collect { body, .. }
-        | StmtKind::Menu { body, .. }
-        | StmtKind::Listen { body, .. }
-        | StmtKind::Dial { body, .. }
-        | StmtKind::Record { body, .. }
-        | StmtKind::Fetch { body, .. }
-        | StmtKind::Bridge { body, .. } => match body.arms.iter().find(|a| inside(a.span)) {
-            Some(a) => in_stmts(&a.action, inside).unwrap_or(Container::Block),
-            None => Container::Options,
-        },
+        StmtKind::Collect { body, .. } => in_body(&rules::COLLECT, body, inside),
+        StmtKind::Menu { body, .. } => in_body(&rules::MENU, body, inside),
+        StmtKind::Listen { body, .. } => in_body(&rules::LISTEN, body, inside),
+        StmtKind::Dial { body, .. } => in_body(&rules::DIAL, body, inside),
+        StmtKind::Record { body, .. } => in_body(&rules::RECORD, body, inside),
+        StmtKind::Fetch { body, .. } => in_body(&rules::FETCH, body, inside),
+        StmtKind::Bridge { body, .. } => in_body(&rules::BRIDGE, body, inside),
         _ => Container::Block,
     })
+}
+
+/// Where in the body of `statement` the position is: in an arm's action, or among options.
+fn in_body(
+    statement: &'static Statement,
+    body: &Body,
+    inside: &impl Fn(Span) -> bool,
+) -> Container<'static> {
+    match body.arms.iter().find(|a| inside(a.span)) {
+        Some(a) => in_stmts(&a.action, inside).unwrap_or(Container::Block),
+        None => Container::Options(statement),
+    }
 }

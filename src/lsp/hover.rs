@@ -1,13 +1,12 @@
 //! Hover: what a name is (its kind, its type as the checker inferred it, where it is
-//! defined), what a built-in value or `caller` is, and the syntax and doc of a statement or
-//! item keyword (from the keyword table).
+//! defined), what a built-in value (from `check::rules`) or `caller` is, and the syntax and
+//! doc of a statement or item keyword (from the keyword table).
 
 use super::keywords;
 use super::lexical::{self, Place};
 use super::program::{View, ROOT};
 use super::symbols::{SymbolId, SymbolKind};
-use crate::check::Resolved;
-use crate::ir::Builtin;
+use crate::check::{rules, Resolved};
 use lsp_types::{Hover, HoverContents, MarkupContent, MarkupKind};
 
 /// What to show for the text at `offset`.
@@ -81,25 +80,16 @@ fn builtin(view: &View<'_>, offset: usize) -> Option<String> {
         view.program.analysis.resolved.iter().find(|(s, _)| {
             s.file == ROOT && s.start as usize <= offset && offset <= s.end as usize
         })?;
-    Some(
-        match resolved {
-            Resolved::Caller => {
-                "leg `caller`: the inbound call, or the lead's call in a campaign that dials"
-            }
-            Resolved::Builtin(Builtin::CalledNumber) => {
-                "`called.number`: phone — the number that was called (ours)"
-            }
-            Resolved::Builtin(Builtin::CallId) => "`call.id`: text — the platform's id of the call",
-            Resolved::Builtin(Builtin::SmsText) => {
-                "`sms.text`: text — the text of the message `on sms` handles"
-            }
-            Resolved::Builtin(Builtin::SmsFrom) => {
-                "`sms.from`: phone — the sender of the message `on sms` handles"
-            }
-            Resolved::Var(_) | Resolved::Leg(_) => return None,
+    Some(match resolved {
+        Resolved::Caller => {
+            "leg `caller`: the inbound call, or the lead's call in a campaign that dials".into()
         }
-        .to_string(),
-    )
+        Resolved::Builtin(b) => {
+            let b = rules::builtin(*b);
+            format!("`{}`: {} — {}", b.name, b.ty.name(), b.doc)
+        }
+        Resolved::Var(_) | Resolved::Leg(_) => return None,
+    })
 }
 
 /// A statement or item keyword: its syntax and doc.

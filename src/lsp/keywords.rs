@@ -1,6 +1,8 @@
 //! The language's keywords as an editor offers and explains them: every statement and
 //! top-level item with its syntax and a short doc (the wording of docs/language.md), and the
-//! keywords each place in a file takes. Hover and completion read this one table.
+//! keywords each place in a file takes. Hover and completion read this one table; the
+//! options and outcomes of each statement, the built-ins and the conversions they read from
+//! `check::rules`.
 //!
 //! It does not define the syntax: `grammar/ivr.pest` does, and a test keeps the words here
 //! reserved words of the grammar and sections of docs/language.md.
@@ -195,26 +197,6 @@ pub const ITEMS: &[Keyword] = &[
 /// What may start a line directly in a flow's body besides a statement: settings and `on`.
 pub const FLOW_SETTINGS: &[&str] = &["lang", "voice", "caller_id", "on"];
 
-/// What may start a line in a statement's `{ … }` body: options and arms.
-pub const OPTIONS: &[&str] = &[
-    "prompt",
-    "reprompt",
-    "retries",
-    "min_digits",
-    "max_digits",
-    "end_key",
-    "timeout",
-    "digit_timeout",
-    "where",
-    "barge_in",
-    "caller_id",
-    "detect_machine",
-    "header",
-    "max_length",
-    "on",
-    "else",
-];
-
 /// The settings of a campaign.
 pub const CAMPAIGN_SETTINGS: &[&str] = &[
     "leads",
@@ -255,10 +237,9 @@ pub const EXPECTATIONS: &[&str] = &[
     "say", "play", "dial", "bridge", "transfer", "sms", "fetch", "report", "hangup", "block",
 ];
 
-/// Words that may start an expression besides a name: literals, `not` and the conversions.
-pub const EXPRESSION_WORDS: &[&str] = &[
-    "true", "false", "not", "number", "text", "digits", "phone", "len",
-];
+/// Keywords that may start an expression besides a name and a conversion (whose names
+/// `check::rules::CONVERSIONS` holds): the literals and `not`.
+pub const EXPRESSION_WORDS: &[&str] = &["true", "false", "not"];
 
 /// The type names.
 pub const TYPES: &[&str] = &[
@@ -294,13 +275,16 @@ mod tests {
         }
         for w in FLOW_SETTINGS
             .iter()
-            .chain(OPTIONS)
             .chain(CAMPAIGN_SETTINGS)
             .chain(TEST_STEPS)
             .chain(EXPECTATIONS)
-            .chain(&EXPRESSION_WORDS[..3])
+            .chain(EXPRESSION_WORDS)
         {
             assert!(RESERVED.contains(w), "`{w}` is not reserved");
+        }
+        for s in crate::check::rules::STATEMENTS {
+            let k = statement_or_item(s.word);
+            assert!(k.is_some(), "`{}` of check::rules is no statement", s.word);
         }
         for t in TYPES {
             assert_eq!(crate::ir::Type::from_name(t).map(|t| t.name()), Some(*t));
