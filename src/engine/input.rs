@@ -89,7 +89,7 @@ impl Listen {
 impl Engine<'_> {
     /// Says the prompt (first attempt) or the re-prompt; returns whether anything was said.
     fn prompt(&mut self, retry: bool) -> bool {
-        let (leg, text) = match &self.node(self.s.node).op {
+        let (leg, text) = match &self.node(self.state.node).op {
             Op::Collect {
                 leg,
                 prompt,
@@ -121,7 +121,7 @@ impl Engine<'_> {
     }
 
     pub(super) fn start_collect(&mut self) {
-        let Op::Collect { leg, .. } = &self.node(self.s.node).op else {
+        let Op::Collect { leg, .. } = &self.node(self.state.node).op else {
             return;
         };
         let mut c = Collect {
@@ -135,13 +135,13 @@ impl Engine<'_> {
     }
 
     fn begin_collect_attempt(&mut self, c: &mut Collect, retry: bool) {
-        let Op::Collect { timeout_ms, .. } = &self.node(self.s.node).op else {
+        let Op::Collect { timeout_ms, .. } = &self.node(self.state.node).op else {
             return;
         };
         let timeout = *timeout_ms;
         c.digits.clear();
         c.prompting = self.prompt(retry);
-        if self.s.wait == Wait::Ended {
+        if self.state.wait == Wait::Ended {
             return;
         }
         c.timer = if c.prompting {
@@ -149,7 +149,7 @@ impl Engine<'_> {
         } else {
             Some(self.timer(timeout))
         };
-        self.s.wait = Wait::Collect(c.clone());
+        self.state.wait = Wait::Collect(c.clone());
     }
 
     pub(super) fn collect_event(&mut self, mut c: Collect, event: Event) {
@@ -161,7 +161,7 @@ impl Engine<'_> {
             digit_timeout_ms,
             barge_in,
             ..
-        } = &self.node(self.s.node).op
+        } = &self.node(self.state.node).op
         else {
             return;
         };
@@ -169,7 +169,7 @@ impl Engine<'_> {
             Event::PromptDone { leg } if leg == c.leg && c.prompting => {
                 c.prompting = false;
                 c.timer = Some(self.timer(*timeout_ms));
-                self.s.wait = Wait::Collect(c);
+                self.state.wait = Wait::Collect(c);
             }
             Event::Key { leg, key } if leg == c.leg => {
                 if c.prompting {
@@ -187,7 +187,7 @@ impl Engine<'_> {
                     // An end key before any digit (often the `#` after a number that reached
                     // `max_digits`) submits nothing; keep waiting for the first digit.
                     c.timer = Some(self.timer(*timeout_ms));
-                    self.s.wait = Wait::Collect(c);
+                    self.state.wait = Wait::Collect(c);
                     return;
                 }
                 if !ends {
@@ -197,7 +197,7 @@ impl Engine<'_> {
                     self.finish_collect(c);
                 } else {
                     c.timer = Some(self.timer(*digit_timeout_ms));
-                    self.s.wait = Wait::Collect(c);
+                    self.state.wait = Wait::Collect(c);
                 }
             }
             Event::Timer { id } if c.timer == Some(id) => {
@@ -220,7 +220,7 @@ impl Engine<'_> {
             min_digits,
             valid_if,
             ..
-        } = &self.node(self.s.node).op
+        } = &self.node(self.state.node).op
         else {
             return;
         };
@@ -239,15 +239,15 @@ impl Engine<'_> {
         let Some(value) = value else {
             return self.retry_collect(c, Outcome::Invalid, *retries);
         };
-        self.s.vars[var.0 as usize] = Some(value);
+        self.state.vars[var.0 as usize] = Some(value);
         if let Some(cond) = valid_if {
             let Some(ok) = self.value(cond) else { return };
             if !ok.truthy() {
-                self.s.vars[var.0 as usize] = None;
+                self.state.vars[var.0 as usize] = None;
                 return self.retry_collect(c, Outcome::Invalid, *retries);
             }
         }
-        self.s.wait = Wait::Nothing;
+        self.state.wait = Wait::Nothing;
         self.follow(&Outcome::Ok);
     }
 
@@ -256,13 +256,13 @@ impl Engine<'_> {
             c.attempt += 1;
             self.begin_collect_attempt(&mut c, true);
         } else {
-            self.s.wait = Wait::Nothing;
+            self.state.wait = Wait::Nothing;
             self.follow(&outcome);
         }
     }
 
     pub(super) fn start_menu(&mut self) {
-        let Op::Menu { leg, .. } = &self.node(self.s.node).op else {
+        let Op::Menu { leg, .. } = &self.node(self.state.node).op else {
             return;
         };
         let mut m = Menu {
@@ -275,12 +275,12 @@ impl Engine<'_> {
     }
 
     fn begin_menu_attempt(&mut self, m: &mut Menu, retry: bool) {
-        let Op::Menu { timeout_ms, .. } = &self.node(self.s.node).op else {
+        let Op::Menu { timeout_ms, .. } = &self.node(self.state.node).op else {
             return;
         };
         let timeout = *timeout_ms;
         m.prompting = self.prompt(retry);
-        if self.s.wait == Wait::Ended {
+        if self.state.wait == Wait::Ended {
             return;
         }
         m.timer = if m.prompting {
@@ -288,7 +288,7 @@ impl Engine<'_> {
         } else {
             Some(self.timer(timeout))
         };
-        self.s.wait = Wait::Menu(m.clone());
+        self.state.wait = Wait::Menu(m.clone());
     }
 
     pub(super) fn menu_event(&mut self, mut m: Menu, event: Event) {
@@ -298,7 +298,7 @@ impl Engine<'_> {
             keys,
             barge_in,
             ..
-        } = &self.node(self.s.node).op
+        } = &self.node(self.state.node).op
         else {
             return;
         };
@@ -306,7 +306,7 @@ impl Engine<'_> {
             Event::PromptDone { leg } if leg == m.leg && m.prompting => {
                 m.prompting = false;
                 m.timer = Some(self.timer(*timeout_ms));
-                self.s.wait = Wait::Menu(m);
+                self.state.wait = Wait::Menu(m);
             }
             Event::Key { leg, key } if leg == m.leg => {
                 if m.prompting {
@@ -321,7 +321,7 @@ impl Engine<'_> {
                 }
                 let key = key.to_string();
                 if keys.contains(&key) {
-                    self.s.wait = Wait::Nothing;
+                    self.state.wait = Wait::Nothing;
                     self.follow(&Outcome::Key(key));
                 } else {
                     self.retry_menu(m, Outcome::Invalid, *retries);
@@ -340,7 +340,7 @@ impl Engine<'_> {
             m.attempt += 1;
             self.begin_menu_attempt(&mut m, true);
         } else {
-            self.s.wait = Wait::Nothing;
+            self.state.wait = Wait::Nothing;
             self.follow(&outcome);
         }
     }
@@ -351,7 +351,7 @@ impl Engine<'_> {
             phrases,
             within_ms,
             ..
-        } = &self.node(self.s.node).op
+        } = &self.node(self.state.node).op
         else {
             return;
         };
@@ -365,10 +365,10 @@ impl Engine<'_> {
         });
         let deadline = self.timer(*within_ms);
         let prompting = self.prompt(false);
-        if self.s.wait == Wait::Ended {
+        if self.state.wait == Wait::Ended {
             return;
         }
-        self.s.wait = Wait::Listen(Listen {
+        self.state.wait = Wait::Listen(Listen {
             leg,
             prompting,
             pause: None,
@@ -382,7 +382,7 @@ impl Engine<'_> {
             phrases,
             barge_in,
             ..
-        } = &self.node(self.s.node).op
+        } = &self.node(self.state.node).op
         else {
             return;
         };
@@ -392,18 +392,24 @@ impl Engine<'_> {
                 if let Some(p) = prompt.as_ref().filter(|p| p.looped) {
                     l.pause = Some(self.timer(p.pause_ms));
                 }
-                self.s.wait = Wait::Listen(l);
+                self.state.wait = Wait::Listen(l);
             }
             Event::Timer { id } if l.pause == Some(id) => {
                 l.pause = None;
                 l.prompting = self.prompt(false);
-                if self.s.wait != Wait::Ended {
-                    self.s.wait = Wait::Listen(l);
+                if self.state.wait != Wait::Ended {
+                    self.state.wait = Wait::Listen(l);
                 }
             }
             Event::Timer { id } if l.deadline == id => {
-                self.s.wait = Wait::Nothing;
-                stop(&mut self.out, self.s.node, l.leg, l.prompting, &[l.pause]);
+                self.state.wait = Wait::Nothing;
+                stop(
+                    &mut self.out,
+                    self.state.node,
+                    l.leg,
+                    l.prompting,
+                    &[l.pause],
+                );
                 self.emit(Command::StopListening { leg: l.leg });
                 self.follow(&Outcome::Timeout);
             }
@@ -412,7 +418,7 @@ impl Engine<'_> {
                 let matched = phrases
                     .iter()
                     .position(|group| group.iter().any(|p| phrase::says(&heard, p)));
-                let names_nomatch = self.node(self.s.node).edge(&Outcome::NoMatch).is_some();
+                let names_nomatch = self.node(self.state.node).edge(&Outcome::NoMatch).is_some();
                 let outcome = match matched {
                     Some(i) => Outcome::Phrase(u32::try_from(i).unwrap_or(u32::MAX)),
                     None if names_nomatch => Outcome::NoMatch,
@@ -425,16 +431,16 @@ impl Engine<'_> {
                                 l.pause = Some(self.timer(p.pause_ms));
                             }
                         }
-                        self.s.wait = Wait::Listen(l);
+                        self.state.wait = Wait::Listen(l);
                         return;
                     }
                 };
-                self.s.wait = Wait::Nothing;
+                self.state.wait = Wait::Nothing;
                 // Leaving the listen always stops its prompt (barge-in only decides whether
                 // unmatched speech interrupts it), so no stale prompt end can follow.
                 stop(
                     &mut self.out,
-                    self.s.node,
+                    self.state.node,
                     l.leg,
                     l.prompting,
                     &[l.pause, Some(l.deadline)],

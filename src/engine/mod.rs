@@ -8,372 +8,25 @@
 //! simulator and the test runner are all drivers of this engine.
 
 mod input;
+mod protocol;
+mod state;
 pub mod value;
 
 use crate::ir::{self, LegId, NodeId, Op, Outcome, VarId};
+pub use protocol::{Audio, Command, Event, Output, TimerId};
+pub use state::{Awaiting, Snapshot, SnapshotMismatch};
+use state::{Handler, LegStatus, Wait};
 pub use value::{EvalError, Value};
-
-/// Identifies a timer the engine asked for.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
-pub struct TimerId(pub u64);
-
-/// Something that happened to the call.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    /// A call starts: inbound (the caller's and called numbers) or placed by a campaign.
-    /// Parameters are given as text and converted to the flow's declared types.
-    Start {
-        /// Whether there is a caller leg: an inbound call, or a campaign call the dialer
-        /// placed. A flow that places its own calls starts without one.
-        has_caller: bool,
-        /// The caller leg's number, when known.
-        caller: Option<String>,
-        /// The number that was called.
-        called: Option<String>,
-        /// The platform's call id.
-        call_id: String,
-        /// Parameter values by name.
-        params: Vec<(String, String)>,
-    },
-    /// An inbound text message starts the flow's `on sms` handler.
-    StartSms {
-        /// The sender.
-        from: String,
-        /// The message.
-        text: String,
-        /// Parameter values by name.
-        params: Vec<(String, String)>,
-    },
-    /// The prompt playing on a leg ended.
-    PromptDone {
-        /// The leg.
-        leg: LegId,
-    },
-    /// A key was pressed.
-    Key {
-        /// The leg.
-        leg: LegId,
-        /// `0`–`9`, `*` or `#`.
-        key: char,
-    },
-    /// Speech was recognized.
-    Speech {
-        /// The leg.
-        leg: LegId,
-        /// What was heard.
-        text: String,
-        /// The recognizer's confidence, 0–1.
-        confidence: f32,
-    },
-    /// A timer fired.
-    Timer {
-        /// Which.
-        id: TimerId,
-    },
-    /// A dial ended ringing: answered, busy, no_answer, failed or machine.
-    DialResult {
-        /// The leg.
-        leg: LegId,
-        /// The outcome (one of the dial outcomes).
-        outcome: Outcome,
-    },
-    /// A party hung up.
-    Hangup {
-        /// The leg.
-        leg: LegId,
-    },
-    /// The pending fetch finished.
-    FetchDone {
-        /// The JSON answer, or why it failed.
-        result: Result<serde_json::Value, String>,
-    },
-    /// The recording in progress finished.
-    RecordDone {
-        /// The leg.
-        leg: LegId,
-        /// Where the recording is.
-        url: String,
-    },
-}
-
-/// How a prompt's audio is given.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Audio {
-    /// A file path, relative to the flow file.
-    File(String),
-    /// An http(s) URL.
-    Url(String),
-    /// A platform record id.
-    Record(u64),
-}
-
-/// What the driver must do.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Command {
-    /// Answer the leg.
-    Answer {
-        /// The leg.
-        leg: LegId,
-    },
-    /// Speak text; report `PromptDone` when it ends.
-    Say {
-        /// The leg.
-        leg: LegId,
-        /// The text.
-        text: String,
-        /// The flow's language.
-        lang: String,
-        /// The flow's voice.
-        voice: String,
-    },
-    /// Play audio; report `PromptDone` when it ends.
-    Play {
-        /// The leg.
-        leg: LegId,
-        /// The audio.
-        audio: Audio,
-    },
-    /// Stop the prompt playing on a leg (barge-in); no `PromptDone` follows.
-    StopPrompt {
-        /// The leg.
-        leg: LegId,
-    },
-    /// Start a timer; report `Timer` when it fires.
-    StartTimer {
-        /// Its id.
-        id: TimerId,
-        /// Milliseconds from now.
-        ms: u64,
-    },
-    /// Forget a timer.
-    CancelTimer {
-        /// Its id.
-        id: TimerId,
-    },
-    /// Start recognizing these phrases on a leg.
-    Listen {
-        /// The leg.
-        leg: LegId,
-        /// Every phrase, normalized (hints for the recognizer).
-        phrases: Vec<String>,
-        /// The flow's language.
-        lang: String,
-    },
-    /// Stop recognizing.
-    StopListening {
-        /// The leg.
-        leg: LegId,
-    },
-    /// Call a number as a new leg; report `DialResult` (the driver enforces the timeout).
-    Dial {
-        /// The new leg.
-        leg: LegId,
-        /// The number.
-        number: String,
-        /// The number shown.
-        caller_id: Option<String>,
-        /// Ring time.
-        timeout_ms: u64,
-        /// Answering-machine detection.
-        detect_machine: bool,
-    },
-    /// Connect two legs' media.
-    Bridge {
-        /// One leg.
-        a: LegId,
-        /// The other.
-        b: LegId,
-    },
-    /// Hand a leg over to a number.
-    Transfer {
-        /// The leg.
-        leg: LegId,
-        /// The number.
-        number: String,
-    },
-    /// Record a party; report `RecordDone`.
-    Record {
-        /// The leg.
-        leg: LegId,
-        /// Longest recording.
-        max_ms: u64,
-        /// Ends recording.
-        end_key: Option<String>,
-    },
-    /// Send a text message.
-    Sms {
-        /// The number.
-        to: String,
-        /// The message.
-        text: String,
-    },
-    /// Make an HTTP request; report `FetchDone` (the driver enforces the timeout).
-    Fetch {
-        /// GET or POST.
-        method: ir::Method,
-        /// The URL.
-        url: String,
-        /// Query or body parameters.
-        params: Vec<(String, serde_json::Value)>,
-        /// Headers.
-        headers: Vec<(String, String)>,
-        /// Time limit.
-        timeout_ms: u64,
-    },
-    /// Report the campaign attempt.
-    Report {
-        /// Done, or retry.
-        ok: bool,
-        /// Data of `report ok with`.
-        data: Vec<(String, serde_json::Value)>,
-        /// Reason of `report retry`.
-        reason: Option<String>,
-    },
-    /// Blacklist a number.
-    Block {
-        /// The number.
-        number: String,
-    },
-    /// Hang up one leg, or every leg.
-    Hangup {
-        /// The leg, or all.
-        leg: Option<LegId>,
-    },
-    /// A runtime error (an outcome without an arm, an overflow, a missing value).
-    Error {
-        /// What went wrong.
-        reason: String,
-    },
-    /// The flow is over: hang up whatever is still connected.
-    End,
-}
-
-/// A command and the node that issued it (for messages that point at source).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Output {
-    /// The node.
-    pub node: NodeId,
-    /// The command.
-    pub command: Command,
-}
 
 /// The most nodes run for one event without waiting; more is a runtime error (a loop that
 /// never waits, e.g. `repeat within 1m` over statements that take no time).
 const MAX_STEPS_PER_EVENT: u32 = 100_000;
 
-/// Where a leg is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-enum LegStatus {
-    Idle,
-    Dialing,
-    Connected,
-    Gone,
-}
-
-/// What the current node waits for.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-enum Wait {
-    /// Running, or not started.
-    Nothing,
-    /// A say or play to end.
-    Prompt { leg: LegId },
-    /// A pause.
-    Pause { timer: TimerId },
-    /// Keys for `collect`.
-    Collect(input::Collect),
-    /// A key for `menu`.
-    Menu(input::Menu),
-    /// A phrase for `listen`.
-    Listen(input::Listen),
-    /// A dial outcome.
-    Dial { leg: LegId },
-    /// A hangup of either bridged leg, or the end of the bridge's time limit.
-    Bridge { a: LegId, b: LegId, timer: TimerId },
-    /// The fetch result.
-    Fetch,
-    /// The end of a recording.
-    Record { leg: LegId },
-    /// The flow ended.
-    Ended,
-}
-
-/// What a call waits for: what a driver must ask its platform for so that the call goes on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Awaiting {
-    /// Not started, or a handler just ran out of statements.
-    Nothing,
-    /// The end of a prompt on a leg.
-    Prompt(LegId),
-    /// Only time: a pause.
-    Time,
-    /// Keys on a leg (`collect`, `menu`).
-    Keys(LegId),
-    /// Speech on a leg (`listen`).
-    Speech(LegId),
-    /// The outcome of dialling a leg.
-    Dial(LegId),
-    /// The end of a bridge of two legs.
-    Bridge(LegId, LegId),
-    /// The answer to a fetch.
-    Fetch,
-    /// The end of a recording on a leg.
-    Record(LegId),
-    /// Nothing more: the flow ended.
-    Ended,
-}
-
-/// Which handler is running, if any.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-enum Handler {
-    Hangup,
-    Error,
-    Sms,
-}
-
-/// Everything an engine knows about a call, apart from the flow: what a driver keeps between
-/// requests when it cannot keep the engine in memory (the webhook server puts it, signed,
-/// into the next request's URL). Resuming from it continues exactly where the call was.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Snapshot {
-    /// The flow it belongs to.
-    flow: String,
-    /// The IR version it was taken with.
-    ir_version: u32,
-    vars: Vec<Option<Value>>,
-    leg_status: Vec<LegStatus>,
-    leg_numbers: Vec<Option<String>>,
-    loop_counts: Vec<u32>,
-    loop_expired: Vec<Option<TimerId>>,
-    called: Option<String>,
-    call_id: String,
-    sms: Option<(String, String)>,
-    node: NodeId,
-    wait: Wait,
-    handler: Option<Handler>,
-    next_timer: u64,
-}
-
-/// Why a snapshot cannot be resumed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the snapshot is of flow `{snapshot}` (IR {snapshot_ir}), not of `{flow}` (IR {flow_ir}) or its shape changed")]
-pub struct SnapshotMismatch {
-    /// The snapshot's flow.
-    pub snapshot: String,
-    /// The snapshot's IR version.
-    pub snapshot_ir: u32,
-    /// The flow given.
-    pub flow: String,
-    /// This build's IR version.
-    pub flow_ir: u32,
-}
-
 /// One run of a flow.
 pub struct Engine<'f> {
     flow: &'f ir::Flow,
     /// The state of the call; everything but the flow and the pending output.
-    s: Snapshot,
+    state: Snapshot,
     out: Vec<Output>,
 }
 
@@ -382,7 +35,7 @@ impl<'f> Engine<'f> {
     pub fn new(flow: &'f ir::Flow) -> Engine<'f> {
         Engine {
             flow,
-            s: Snapshot {
+            state: Snapshot {
                 flow: flow.name.clone(),
                 ir_version: ir::IR_VERSION,
                 vars: vec![None; flow.vars.len()],
@@ -404,7 +57,7 @@ impl<'f> Engine<'f> {
 
     /// The state of the call, to resume it later with [`Engine::resume`].
     pub fn snapshot(&self) -> Snapshot {
-        self.s.clone()
+        self.state.clone()
     }
 
     /// An engine that continues the call a snapshot was taken of.
@@ -427,7 +80,7 @@ impl<'f> Engine<'f> {
         }
         Ok(Engine {
             flow,
-            s,
+            state: s,
             out: Vec::new(),
         })
     }
@@ -455,16 +108,16 @@ impl<'f> Engine<'f> {
 
     /// Whether the flow has ended.
     pub fn ended(&self) -> bool {
-        self.s.wait == Wait::Ended
+        self.state.wait == Wait::Ended
     }
 
     /// What the call waits for now.
     pub fn awaiting(&self) -> Awaiting {
-        let leg = match &self.node(self.s.node).op {
+        let leg = match &self.node(self.state.node).op {
             Op::Collect { leg, .. } | Op::Menu { leg, .. } | Op::Listen { leg, .. } => *leg,
             _ => LegId::CALLER,
         };
-        match &self.s.wait {
+        match &self.state.wait {
             Wait::Nothing => Awaiting::Nothing,
             Wait::Prompt { leg } => Awaiting::Prompt(*leg),
             Wait::Pause { .. } => Awaiting::Time,
@@ -480,13 +133,13 @@ impl<'f> Engine<'f> {
 
     /// The statement the call is at (the one it waits in, while it waits).
     pub fn current(&self) -> &'f ir::Node {
-        self.node(self.s.node)
+        self.node(self.state.node)
     }
 
     /// Every variable that has a value, by name, in declaration order (for call records).
     pub fn variables(&self) -> impl Iterator<Item = (&'f str, &Value)> + '_ {
         let flow = self.flow;
-        self.s
+        self.state
             .vars
             .iter()
             .zip(&flow.vars)
@@ -495,13 +148,13 @@ impl<'f> Engine<'f> {
 
     /// Whether a leg is connected now.
     pub fn connected(&self, leg: LegId) -> bool {
-        self.s.leg_status.get(leg.0 as usize) == Some(&LegStatus::Connected)
+        self.state.leg_status.get(leg.0 as usize) == Some(&LegStatus::Connected)
     }
 
     /// Handles one event and returns the commands it causes.
     pub fn handle(&mut self, event: Event) -> Vec<Output> {
         self.out.clear();
-        if self.s.wait == Wait::Ended {
+        if self.state.wait == Wait::Ended {
             return Vec::new();
         }
         match event {
@@ -512,19 +165,19 @@ impl<'f> Engine<'f> {
                 call_id,
                 params,
             } => {
-                self.s.leg_numbers[0] = caller;
+                self.state.leg_numbers[0] = caller;
                 if has_caller {
-                    self.s.leg_status[0] = LegStatus::Connected;
+                    self.state.leg_status[0] = LegStatus::Connected;
                 }
-                self.s.called = called;
-                self.s.call_id = call_id;
+                self.state.called = called;
+                self.state.call_id = call_id;
                 if self.bind_params(&params) {
                     self.run(self.flow.entry);
                 }
             }
             Event::StartSms { from, text, params } => {
-                self.s.sms = Some((from, text));
-                self.s.handler = Some(Handler::Sms);
+                self.state.sms = Some((from, text));
+                self.state.handler = Some(Handler::Sms);
                 match self.flow.handlers.sms {
                     Some(entry) => {
                         if self.bind_params(&params) {
@@ -548,7 +201,7 @@ impl<'f> Engine<'f> {
                 return false;
             };
             match Value::parse_as(text, var.ty) {
-                Ok(v) => self.s.vars[id.0 as usize] = Some(v),
+                Ok(v) => self.state.vars[id.0 as usize] = Some(v),
                 Err(e) => {
                     self.error(format!("parameter `{}`: {e}", var.name));
                     return false;
@@ -560,14 +213,14 @@ impl<'f> Engine<'f> {
 
     fn emit(&mut self, command: Command) {
         self.out.push(Output {
-            node: self.s.node,
+            node: self.state.node,
             command,
         });
     }
 
     fn timer(&mut self, ms: u64) -> TimerId {
-        self.s.next_timer += 1;
-        let id = TimerId(self.s.next_timer);
+        self.state.next_timer += 1;
+        let id = TimerId(self.state.next_timer);
         self.emit(Command::StartTimer { id, ms });
         id
     }
@@ -578,14 +231,14 @@ impl<'f> Engine<'f> {
 
     /// Follows the edge of the current node for `outcome`, or raises when there is none.
     fn follow(&mut self, outcome: &Outcome) {
-        match self.node(self.s.node).edge(outcome) {
+        match self.node(self.state.node).edge(outcome) {
             Some(next) => self.run(next),
             None => self.raise(format!("no edge for `{}`", String::from(outcome.clone()))),
         }
     }
 
     fn end(&mut self) {
-        self.s.wait = Wait::Ended;
+        self.state.wait = Wait::Ended;
         self.emit(Command::End);
     }
 
@@ -597,9 +250,9 @@ impl<'f> Engine<'f> {
     /// A failure without an arm or a runtime error: the `on error` handler, else the end.
     fn raise(&mut self, reason: String) {
         self.emit(Command::Error { reason });
-        match (self.flow.handlers.error, self.s.handler) {
+        match (self.flow.handlers.error, self.state.handler) {
             (Some(entry), None | Some(Handler::Hangup) | Some(Handler::Sms)) => {
-                self.s.handler = Some(Handler::Error);
+                self.state.handler = Some(Handler::Error);
                 self.run(entry);
             }
             _ => self.end(),
@@ -608,41 +261,41 @@ impl<'f> Engine<'f> {
 
     /// Stops whatever the current node waits for (prompts, recognition, timers).
     fn cancel_wait(&mut self) {
-        match std::mem::replace(&mut self.s.wait, Wait::Nothing) {
+        match std::mem::replace(&mut self.state.wait, Wait::Nothing) {
             Wait::Prompt { leg } => self.emit(Command::StopPrompt { leg }),
             Wait::Pause { timer } => self.emit(Command::CancelTimer { id: timer }),
-            Wait::Collect(c) => c.cancel(&mut self.out, self.s.node),
-            Wait::Menu(m) => m.cancel(&mut self.out, self.s.node),
-            Wait::Listen(l) => l.cancel(&mut self.out, self.s.node),
-            Wait::Ended => self.s.wait = Wait::Ended,
+            Wait::Collect(c) => c.cancel(&mut self.out, self.state.node),
+            Wait::Menu(m) => m.cancel(&mut self.out, self.state.node),
+            Wait::Listen(l) => l.cancel(&mut self.out, self.state.node),
+            Wait::Ended => self.state.wait = Wait::Ended,
             _ => {}
         }
     }
 
     fn on_hangup(&mut self, leg: LegId) {
-        let Some(status) = self.s.leg_status.get(leg.0 as usize).copied() else {
+        let Some(status) = self.state.leg_status.get(leg.0 as usize).copied() else {
             return;
         };
         if matches!(status, LegStatus::Gone | LegStatus::Idle) {
             return;
         }
-        self.s.leg_status[leg.0 as usize] = LegStatus::Gone;
-        match self.s.wait.clone() {
+        self.state.leg_status[leg.0 as usize] = LegStatus::Gone;
+        match self.state.wait.clone() {
             Wait::Bridge { a, b, timer } if leg == a || leg == b => {
                 // The normal end of a bridge: the other party stays for what follows.
-                self.s.wait = Wait::Nothing;
+                self.state.wait = Wait::Nothing;
                 self.emit(Command::CancelTimer { id: timer });
                 self.follow(&Outcome::Next);
             }
             Wait::Dial { leg: dialing } if leg == dialing => {
-                self.s.wait = Wait::Nothing;
+                self.state.wait = Wait::Nothing;
                 self.follow(&Outcome::Failed);
             }
             _ => {
                 self.cancel_wait();
-                match (self.flow.handlers.hangup, self.s.handler) {
+                match (self.flow.handlers.hangup, self.state.handler) {
                     (Some(entry), None) => {
-                        self.s.handler = Some(Handler::Hangup);
+                        self.state.handler = Some(Handler::Hangup);
                         self.run(entry);
                     }
                     _ => self.end(),
@@ -655,7 +308,7 @@ impl<'f> Engine<'f> {
         // A loop's deadline may fire while any statement waits; it only marks the loop.
         if let Event::Timer { id } = &event {
             if let Some(slot) = self
-                .s
+                .state
                 .loop_expired
                 .iter_mut()
                 .find(|slot| **slot == Some(*id))
@@ -664,22 +317,22 @@ impl<'f> Engine<'f> {
                 return;
             }
         }
-        match (self.s.wait.clone(), event) {
+        match (self.state.wait.clone(), event) {
             (Wait::Prompt { leg }, Event::PromptDone { leg: l }) if leg == l => {
-                self.s.wait = Wait::Nothing;
+                self.state.wait = Wait::Nothing;
                 self.follow(&Outcome::Next);
             }
             (Wait::Bridge { a, b, timer }, Event::Timer { id }) if timer == id => {
                 // The bridge's time limit: both parties are hung up and the flow goes on.
-                self.s.wait = Wait::Nothing;
+                self.state.wait = Wait::Nothing;
                 for leg in [a, b] {
                     self.emit(Command::Hangup { leg: Some(leg) });
-                    self.s.leg_status[leg.0 as usize] = LegStatus::Gone;
+                    self.state.leg_status[leg.0 as usize] = LegStatus::Gone;
                 }
                 self.follow(&Outcome::Next);
             }
             (Wait::Pause { timer }, Event::Timer { id }) if timer == id => {
-                self.s.wait = Wait::Nothing;
+                self.state.wait = Wait::Nothing;
                 self.follow(&Outcome::Next);
             }
             (Wait::Collect(c), e) => self.collect_event(c, e),
@@ -687,19 +340,19 @@ impl<'f> Engine<'f> {
             (Wait::Listen(l), e) => self.listen_event(l, e),
             (Wait::Dial { leg }, Event::DialResult { leg: l, outcome }) if leg == l => {
                 if matches!(outcome, Outcome::Answered | Outcome::Machine) {
-                    self.s.leg_status[leg.0 as usize] = LegStatus::Connected;
+                    self.state.leg_status[leg.0 as usize] = LegStatus::Connected;
                 } else {
-                    self.s.leg_status[leg.0 as usize] = LegStatus::Gone;
+                    self.state.leg_status[leg.0 as usize] = LegStatus::Gone;
                 }
-                self.s.wait = Wait::Nothing;
+                self.state.wait = Wait::Nothing;
                 self.follow(&outcome);
             }
             (Wait::Fetch, Event::FetchDone { result }) => {
-                self.s.wait = Wait::Nothing;
+                self.state.wait = Wait::Nothing;
                 match result {
                     Ok(json) => {
-                        if let Op::Fetch { var, .. } = &self.node(self.s.node).op {
-                            self.s.vars[var.0 as usize] = Some(Value::Json(json));
+                        if let Op::Fetch { var, .. } = &self.node(self.state.node).op {
+                            self.state.vars[var.0 as usize] = Some(Value::Json(json));
                         }
                         self.follow(&Outcome::Ok);
                     }
@@ -712,10 +365,10 @@ impl<'f> Engine<'f> {
                 }
             }
             (Wait::Record { leg }, Event::RecordDone { leg: l, url }) if leg == l => {
-                if let Op::Record { var, .. } = &self.node(self.s.node).op {
-                    self.s.vars[var.0 as usize] = Some(Value::Text(url));
+                if let Op::Record { var, .. } = &self.node(self.state.node).op {
+                    self.state.vars[var.0 as usize] = Some(Value::Text(url));
                 }
-                self.s.wait = Wait::Nothing;
+                self.state.wait = Wait::Nothing;
                 self.follow(&Outcome::Next);
             }
             // Anything else is stale (a cancelled timer) or early (input nobody waits for).
@@ -727,7 +380,7 @@ impl<'f> Engine<'f> {
     fn run(&mut self, start: NodeId) {
         let mut id = start;
         for _ in 0..MAX_STEPS_PER_EVENT {
-            self.s.node = id;
+            self.state.node = id;
             let node = self.node(id);
             let next = |o: &Outcome| node.edge(o);
             match &node.op {
@@ -737,7 +390,7 @@ impl<'f> Engine<'f> {
                         return;
                     };
                     self.say(*leg, text);
-                    self.s.wait = Wait::Prompt { leg: *leg };
+                    self.state.wait = Wait::Prompt { leg: *leg };
                     return;
                 }
                 Op::Play { leg, audio } => {
@@ -745,12 +398,12 @@ impl<'f> Engine<'f> {
                         return;
                     };
                     self.emit(Command::Play { leg: *leg, audio });
-                    self.s.wait = Wait::Prompt { leg: *leg };
+                    self.state.wait = Wait::Prompt { leg: *leg };
                     return;
                 }
                 Op::Pause { ms } => {
                     let timer = self.timer(*ms);
-                    self.s.wait = Wait::Pause { timer };
+                    self.state.wait = Wait::Pause { timer };
                     return;
                 }
                 Op::Collect { .. } => {
@@ -782,8 +435,8 @@ impl<'f> Engine<'f> {
                         },
                         None => None,
                     };
-                    self.s.leg_status[leg.0 as usize] = LegStatus::Dialing;
-                    self.s.leg_numbers[leg.0 as usize] = Some(number.clone());
+                    self.state.leg_status[leg.0 as usize] = LegStatus::Dialing;
+                    self.state.leg_numbers[leg.0 as usize] = Some(number.clone());
                     self.emit(Command::Dial {
                         leg: *leg,
                         number,
@@ -791,7 +444,7 @@ impl<'f> Engine<'f> {
                         timeout_ms: *timeout_ms,
                         detect_machine: *detect_machine,
                     });
-                    self.s.wait = Wait::Dial { leg: *leg };
+                    self.state.wait = Wait::Dial { leg: *leg };
                     return;
                 }
                 Op::Bridge {
@@ -805,7 +458,7 @@ impl<'f> Engine<'f> {
                     }
                     self.emit(Command::Bridge { a: *a, b: *b });
                     let timer = self.timer(*max_length_ms);
-                    self.s.wait = Wait::Bridge {
+                    self.state.wait = Wait::Bridge {
                         a: *a,
                         b: *b,
                         timer,
@@ -817,7 +470,7 @@ impl<'f> Engine<'f> {
                         return;
                     };
                     self.emit(Command::Transfer { leg: *leg, number });
-                    self.s.leg_status[leg.0 as usize] = LegStatus::Gone;
+                    self.state.leg_status[leg.0 as usize] = LegStatus::Gone;
                     if node.edges.is_empty() {
                         self.end();
                         return;
@@ -834,7 +487,7 @@ impl<'f> Engine<'f> {
                         max_ms: *max_length_ms,
                         end_key: end_key.clone(),
                     });
-                    self.s.wait = Wait::Record { leg: *leg };
+                    self.state.wait = Wait::Record { leg: *leg };
                     return;
                 }
                 Op::Sms { to, text } => {
@@ -873,12 +526,12 @@ impl<'f> Engine<'f> {
                         headers: h,
                         timeout_ms: *timeout_ms,
                     });
-                    self.s.wait = Wait::Fetch;
+                    self.state.wait = Wait::Fetch;
                     return;
                 }
                 Op::Assign { var, value } => {
                     let Some(v) = self.value(value) else { return };
-                    self.s.vars[var.0 as usize] = Some(v);
+                    self.state.vars[var.0 as usize] = Some(v);
                 }
                 Op::Branch { cond } => {
                     let Some(v) = self.value(cond) else { return };
@@ -897,22 +550,22 @@ impl<'f> Engine<'f> {
                 }
                 Op::LoopStart { id: l } => {
                     let i = l.0 as usize;
-                    self.s.loop_counts[i] = 0;
-                    if let Some(old) = self.s.loop_expired[i].take() {
+                    self.state.loop_counts[i] = 0;
+                    if let Some(old) = self.state.loop_expired[i].take() {
                         self.emit(Command::CancelTimer { id: old });
                     }
                     if let Some(ms) = self.flow.loops[i].within_ms {
                         let t = self.timer(ms);
-                        self.s.loop_expired[i] = Some(t);
+                        self.state.loop_expired[i] = Some(t);
                     }
                 }
                 Op::LoopCheck { id: l } => {
                     let i = l.0 as usize;
                     let spec = &self.flow.loops[i];
-                    let expired = self.s.loop_expired[i] == Some(TimerId(0));
-                    let within_count = spec.max_count.is_none_or(|m| self.s.loop_counts[i] < m);
+                    let expired = self.state.loop_expired[i] == Some(TimerId(0));
+                    let within_count = spec.max_count.is_none_or(|m| self.state.loop_counts[i] < m);
                     let outcome = if within_count && !expired {
-                        self.s.loop_counts[i] += 1;
+                        self.state.loop_counts[i] += 1;
                         Outcome::Body
                     } else {
                         Outcome::Done
@@ -947,7 +600,7 @@ impl<'f> Engine<'f> {
                     self.end();
                     return;
                 }
-                Op::Block { leg } => match self.s.leg_numbers[leg.0 as usize].clone() {
+                Op::Block { leg } => match self.state.leg_numbers[leg.0 as usize].clone() {
                     Some(number) => self.emit(Command::Block { number }),
                     None => return self.raise("the number to block is not known".into()),
                 },
@@ -959,7 +612,7 @@ impl<'f> Engine<'f> {
                             return;
                         }
                         Some(l) => {
-                            self.s.leg_status[l.0 as usize] = LegStatus::Gone;
+                            self.state.leg_status[l.0 as usize] = LegStatus::Gone;
                             if node.edges.is_empty() {
                                 self.end();
                                 return;
@@ -1040,11 +693,11 @@ impl<'f> Engine<'f> {
 
 impl value::Scope for Engine<'_> {
     fn var(&self, id: VarId) -> Option<&Value> {
-        self.s.vars.get(id.0 as usize).and_then(Option::as_ref)
+        self.state.vars.get(id.0 as usize).and_then(Option::as_ref)
     }
 
     fn leg_number(&self, leg: LegId) -> Option<&str> {
-        self.s
+        self.state
             .leg_numbers
             .get(leg.0 as usize)
             .and_then(|n| n.as_deref())
@@ -1052,10 +705,14 @@ impl value::Scope for Engine<'_> {
 
     fn builtin(&self, name: ir::Builtin) -> Option<Value> {
         match name {
-            ir::Builtin::CalledNumber => self.s.called.clone().map(Value::Phone),
-            ir::Builtin::CallId => Some(Value::Text(self.s.call_id.clone())),
-            ir::Builtin::SmsText => self.s.sms.as_ref().map(|(_, t)| Value::Text(t.clone())),
-            ir::Builtin::SmsFrom => self.s.sms.as_ref().map(|(f, _)| Value::Phone(f.clone())),
+            ir::Builtin::CalledNumber => self.state.called.clone().map(Value::Phone),
+            ir::Builtin::CallId => Some(Value::Text(self.state.call_id.clone())),
+            ir::Builtin::SmsText => self.state.sms.as_ref().map(|(_, t)| Value::Text(t.clone())),
+            ir::Builtin::SmsFrom => self
+                .state
+                .sms
+                .as_ref()
+                .map(|(f, _)| Value::Phone(f.clone())),
         }
     }
 }

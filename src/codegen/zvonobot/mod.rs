@@ -6,7 +6,7 @@
 //! A Zvonobot call plays one record — a moderated record id, or text its TTS reads with a
 //! male or female voice — and then takes at most one key, each key running one action:
 //! another record, a transfer to a manager, an SMS to the lead, or the blacklist
-//! ([`shape`]). The API key is never written: the send script reads `ZVONOBOT_API_KEY`.
+//! (`shape`). The API key is never written: the send script reads `ZVONOBOT_API_KEY`.
 //! Item keys the sources do not confirm are [`Options`], defaulting to Salebot's names.
 
 mod shape;

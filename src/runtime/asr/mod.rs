@@ -61,7 +61,7 @@ const GAP: Duration = Duration::from_millis(200);
 const SILENCE_SAMPLES: usize = 1600;
 
 /// The offline keyword spotter: pocketsphinx with the en-us acoustic model, a grammar of
-/// exactly the flow's phrases, and a dictionary of their words (see [`lexicon`]).
+/// exactly the flow's phrases, and a dictionary of their words (see `lexicon`).
 pub struct Spotter {
     model: PathBuf,
     work: PathBuf,

@@ -6,7 +6,7 @@
 //! ends with the call record.
 //!
 //! The task waits on one inbox per source: the SIP side ([`CallInput`]), the legs' media
-//! ([`MediaEvent`]), the work it started itself ([`Done`]: rendered prompts, fetches, phrases
+//! ([`MediaEvent`]), the work it started itself (`Done`: rendered prompts, fetches, phrases
 //! heard) and its timers. `mod.rs` holds the setup and the loop, `command.rs` carries out the
 //! engine's commands, `legs.rs` the legs' lives, `record.rs` builds the call record.
 
