@@ -3,8 +3,9 @@
 //! ```text
 //!  .ivr text ─► syntax (pest → AST) ─► check (names, types, paths, values) ─► lower ─► ir::Program
 //!                                                                                │
-//!                 codegen (voximplant, …) ◄──────────────────────────────────────┤
-//!                 engine (events → commands) ◄── sim (virtual time) ◄── testing  ┘
+//!       codegen (voximplant, twiml, zvonobot, twin24) ◄──────────────────────────┤
+//!       engine (events → commands) ◄── sim + testing, serve (Twilio webhooks),   ┘
+//!                                      runtime (SIP + RTP); fmt, graph and lsp beside
 //! ```
 //!
 //! The binary loads files, imports and leads; [`compile`] runs the pipeline on one text with
