@@ -8,22 +8,13 @@
 //! (sipp's pcaps) replay every digit with the same timestamp, so the timestamp alone cannot
 //! tell two presses of `#` apart.
 
+use crate::runtime::sip::info::key_of_event;
+
 /// Decodes RFC 4733 events of one stream into keys.
 #[derive(Debug, Default, Clone)]
 pub struct Receiver {
     /// The event being received: timestamp, event code, whether its end was seen.
     current: Option<(u32, u8, bool)>,
-}
-
-/// The key of an RFC 4733 event code, for the 16 DTMF events.
-pub fn key_of_event(event: u8) -> Option<char> {
-    match event {
-        0..=9 => Some(char::from(b'0' + event)),
-        10 => Some('*'),
-        11 => Some('#'),
-        12..=15 => Some(char::from(b'A' + event - 12)),
-        _ => None,
-    }
 }
 
 impl Receiver {

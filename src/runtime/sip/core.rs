@@ -243,27 +243,14 @@ fn text_key(headers: &Headers) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::sip::effect::split_sent;
     use std::time::Duration;
 
     const PEER: &str = "127.0.0.1:5080";
 
     /// The first lines of what was sent, and the other effects.
     fn drain(core: &mut Core) -> (Vec<String>, Vec<Effect>) {
-        let mut sent = Vec::new();
-        let mut other = Vec::new();
-        for e in core.effects() {
-            match e {
-                Effect::Send(b, _) => sent.push(
-                    String::from_utf8_lossy(&b)
-                        .lines()
-                        .next()
-                        .unwrap_or_default()
-                        .to_string(),
-                ),
-                e => other.push(e),
-            }
-        }
-        (sent, other)
+        split_sent(core.effects())
     }
 
     #[test]

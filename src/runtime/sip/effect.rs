@@ -80,3 +80,23 @@ pub enum Dialed {
     /// A final error response (its status), 408 when nothing answered.
     Failed(u16),
 }
+
+/// For tests: the first line of each message sent, and the other effects.
+#[cfg(test)]
+pub(crate) fn split_sent(effects: Vec<Effect>) -> (Vec<String>, Vec<Effect>) {
+    let mut sent = Vec::new();
+    let mut other = Vec::new();
+    for e in effects {
+        match e {
+            Effect::Send(b, _) => sent.push(
+                String::from_utf8_lossy(&b)
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+            ),
+            e => other.push(e),
+        }
+    }
+    (sent, other)
+}

@@ -25,10 +25,9 @@ pub fn key_of_info(content_type: &str, body: &[u8]) -> Option<char> {
     }
 }
 
-/// The key of a numeric signal (`Signal=11`): an RFC 4733 event code, as some phones send
-/// them. The same table as `media::dtmf::key_of_event`, written again here so that SIP does
-/// not depend on media; RFC 4733 fixes it.
-fn key_of_event(event: u8) -> Option<char> {
+/// The key of an RFC 4733 event code, for the 16 DTMF events: what a numeric INFO signal
+/// (`Signal=11`) means, as some phones send them, and what an RTP event means (`media::dtmf`).
+pub fn key_of_event(event: u8) -> Option<char> {
     match event {
         0..=9 => Some(char::from(b'0' + event)),
         10 => Some('*'),

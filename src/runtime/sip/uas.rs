@@ -653,6 +653,7 @@ fn target_uri(number: &str, request_uri: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runtime::sip::effect::split_sent;
 
     const PEER: &str = "127.0.0.1:5080";
 
@@ -674,21 +675,7 @@ mod tests {
 
     /// The first lines of what was sent, and the other effects.
     fn drain(calls: &mut IncomingCalls) -> (Vec<String>, Vec<Effect>) {
-        let mut sent = Vec::new();
-        let mut other = Vec::new();
-        for e in calls.effects() {
-            match e {
-                Effect::Send(b, _) => sent.push(
-                    String::from_utf8_lossy(&b)
-                        .lines()
-                        .next()
-                        .unwrap_or_default()
-                        .to_string(),
-                ),
-                e => other.push(e),
-            }
-        }
-        (sent, other)
+        split_sent(calls.effects())
     }
 
     fn start(calls: &mut IncomingCalls, call: &str, now: Instant) -> String {
