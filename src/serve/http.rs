@@ -7,15 +7,16 @@
 //! is configured (the parsing itself is `request`'s), and what each call leaves behind: entries
 //! in the store, texts, campaign results. It binds nothing itself: the caller gives a bound
 //! listener, so tests use port 0 and the CLI decides the address. Flow behaviour lives in
-//! `voice` and the engine, not here.
+//! `voice` (calls), `sms` (texts) and the engine, not here.
 
 use super::capabilities;
 use super::outbound::{Outbound, TwilioApi};
 use super::request::{bad, read_body, signature_ok, Form, Refusal};
+use super::sms;
 use super::state;
 use super::voice::{self, CallState, Input, Links, Step};
-use crate::codegen::twiml::{self, Message};
-use crate::engine::{Command, Engine, Event};
+use crate::codegen::twiml;
+use crate::engine::Command;
 use crate::ir::{self, Outcome};
 use crate::store::{Entry, EntryKind, SavedState, Store, Writer};
 use axum::body::Body;
@@ -406,11 +407,11 @@ async fn call_webhook(
     let query = Form::parse(query.as_deref().unwrap_or_default().as_bytes())?;
     let at_ms = now_ms();
     let now = at_ms / 1000;
-    let (state, input, call) = match query.get("s") {
+    let (state, input, context) = match query.get("s") {
         None => {
             let (caller, called, placed) = parties(&form)?;
-            let call = Call::new(at_ms, flow, &call_sid, caller, called, route.campaign);
-            app.note(call.entry(EntryKind::Call, caller));
+            let context = EntryContext::new(at_ms, flow, &call_sid, caller, called, route.campaign);
+            app.note(context.entry(EntryKind::Call, caller));
             // A placed call with `MachineDetection` reports who answered; a machine or a fax
             // is not the lead: the call ends and the attempt is reported as not done.
             let machine = form
@@ -419,7 +420,7 @@ async fn call_webhook(
             if placed && machine {
                 let data = serde_json::json!({});
                 app.report(
-                    call.entry(EntryKind::Report, caller),
+                    context.entry(EntryKind::Report, caller),
                     route.campaign,
                     false,
                     data,
@@ -427,13 +428,13 @@ async fn call_webhook(
                 );
                 return Ok(xml(twiml::voice_response(&[twiml::Verb::Hangup])));
             }
-            let input = match start(flow, &query, &call, Outcome::Answered) {
+            let input = match start(flow, &query, &context, Outcome::Answered) {
                 Ok(input) => input,
                 Err(reason) => {
                     // A lead's row that cannot be read: reported with why, nobody is told
                     // anything on the call.
                     app.report(
-                        call.entry(EntryKind::Report, caller),
+                        context.entry(EntryKind::Report, caller),
                         route.campaign,
                         false,
                         serde_json::json!({}),
@@ -442,7 +443,7 @@ async fn call_webhook(
                     return Ok(xml(twiml::voice_response(&[twiml::Verb::Hangup])));
                 }
             };
-            (None, input, call)
+            (None, input, context)
         }
         Some(token) => {
             let mut s: CallState =
@@ -466,7 +467,7 @@ async fn call_webhook(
                     }
                 }
             }
-            let call = Call::new(
+            let context = EntryContext::new(
                 at_ms,
                 flow,
                 &s.call_sid,
@@ -477,10 +478,10 @@ async fn call_webhook(
             if let Input::Recorded(url) = &input {
                 app.note(Entry {
                     url: Some(url.clone()),
-                    ..call.entry(EntryKind::Voicemail, s.caller())
+                    ..context.entry(EntryKind::Voicemail, s.caller())
                 });
             }
-            (Some(s), input, call)
+            (Some(s), input, context)
         }
     };
     let mut sealer = Sealer {
@@ -490,7 +491,7 @@ async fn call_webhook(
         now,
     };
     let step = voice::turn(flow, state, input, &mut sealer).map_err(|e| bad(e.to_string()))?;
-    let turn = run_turn(app, flow, &call, step, &mut sealer).await?;
+    let turn = run_turn(app, flow, &context, step, &mut sealer).await?;
     app.keep(flow, &turn.state, now).await?;
     if turn.twiml.len() > MAX_TWIML {
         // The state rides in the URLs twice; a big fetched answer makes it grow.
@@ -502,9 +503,12 @@ async fn call_webhook(
     Ok(xml(turn.twiml))
 }
 
-/// Who a call's entries and reports are about.
-struct Call<'a> {
+/// What the entries and reports a request writes about a call say: when, which flow, which
+/// call and campaign, and between which numbers.
+struct EntryContext<'a> {
+    /// When the request came.
     at_ms: u64,
+    /// The flow's name.
     flow: String,
     /// The call's id (of the call that dialled, for a dialled party's step).
     sid: String,
@@ -512,10 +516,11 @@ struct Call<'a> {
     party: String,
     /// Our number.
     ours: String,
+    /// The campaign that placed the call, by name.
     campaign: Option<(&'a str, &'a Campaign)>,
 }
 
-impl<'a> Call<'a> {
+impl<'a> EntryContext<'a> {
     fn new(
         at_ms: u64,
         flow: &ir::Flow,
@@ -523,8 +528,8 @@ impl<'a> Call<'a> {
         party: &str,
         ours: &str,
         campaign: Option<(&'a str, &'a Campaign)>,
-    ) -> Call<'a> {
-        Call {
+    ) -> EntryContext<'a> {
+        EntryContext {
             at_ms,
             flow: flow.name.clone(),
             sid: sid.to_string(),
@@ -557,14 +562,19 @@ impl<'a> Call<'a> {
 /// # Errors
 ///
 /// A phone value of a campaign's lead that cannot be read, naming the column and the value.
-fn start(flow: &ir::Flow, query: &Form, call: &Call, first_dial: Outcome) -> Result<Input, String> {
+fn start(
+    flow: &ir::Flow,
+    query: &Form,
+    context: &EntryContext,
+    first_dial: Outcome,
+) -> Result<Input, String> {
     let mut params = Vec::new();
     for id in &flow.params {
         let var = &flow.vars[id.0 as usize];
         let Some(value) = query.get(&var.name) else {
             continue;
         };
-        let value = match call.campaign {
+        let value = match context.campaign {
             Some((_, c)) if var.ty == ir::Type::Phone => crate::leads::read_value(
                 value,
                 &var.name,
@@ -576,9 +586,9 @@ fn start(flow: &ir::Flow, query: &Form, call: &Call, first_dial: Outcome) -> Res
         params.push((var.name.clone(), value));
     }
     Ok(Input::Start {
-        call_sid: call.sid.clone(),
-        caller: call.party.clone(),
-        called: call.ours.clone(),
+        call_sid: context.sid.clone(),
+        caller: context.party.clone(),
+        called: context.ours.clone(),
         params,
         first_dial,
     })
@@ -589,7 +599,7 @@ fn start(flow: &ir::Flow, query: &Form, call: &Call, first_dial: Outcome) -> Res
 async fn run_turn(
     app: &App,
     flow: &ir::Flow,
-    call: &Call<'_>,
+    context: &EntryContext<'_>,
     mut step: Step,
     sealer: &mut Sealer<'_>,
 ) -> Result<voice::Turn, Refusal> {
@@ -600,15 +610,15 @@ async fn run_turn(
                     if let Command::Report { ok, data, reason } = &o.command {
                         let data: serde_json::Map<String, serde_json::Value> =
                             data.iter().cloned().collect();
-                        let entry = call.entry(EntryKind::Report, &call.party);
-                        app.report(entry, call.campaign, *ok, data.into(), reason.as_deref());
+                        let entry = context.entry(EntryKind::Report, &context.party);
+                        app.report(entry, context.campaign, *ok, data.into(), reason.as_deref());
                     }
                 }
                 for m in &turn.sms {
                     app.note(Entry {
                         body: Some(m.body.clone()),
                         our_number: m.from.clone(),
-                        ..call.entry(EntryKind::SmsOut, &m.to)
+                        ..context.entry(EntryKind::SmsOut, &m.to)
                     });
                 }
                 app.outbound.send_sms(turn.sms.clone());
@@ -623,7 +633,7 @@ async fn run_turn(
     }
     Err(internal(format!(
         "call {}: the flow made more than {MAX_FETCHES_PER_REQUEST} requests without answering",
-        call.sid
+        context.sid
     )))
 }
 
@@ -772,7 +782,8 @@ async fn call_ended(
                 return Ok(());
             };
             let flow = app.flow(&name)?;
-            let call = Call::new(at_ms, flow, &call_sid, s.caller(), s.called(), campaign);
+            let context =
+                EntryContext::new(at_ms, flow, &call_sid, s.caller(), s.called(), campaign);
             let mut links = Sealer {
                 app,
                 flow: &flow.name,
@@ -781,14 +792,14 @@ async fn call_ended(
             };
             let step = voice::turn(flow, Some(s), Input::Hangup, &mut links)
                 .map_err(|e| bad(e.to_string()))?;
-            run_turn(app, flow, &call, step, &mut links).await?;
+            run_turn(app, flow, &context, step, &mut links).await?;
             app.forget(&call_sid, now).await;
         }
         (Some(outcome), Some((name, c))) => {
             let flow = app.flow(&c.flow)?;
-            let call = Call::new(at_ms, flow, &call_sid, party, ours, campaign);
+            let context = EntryContext::new(at_ms, flow, &call_sid, party, ours, campaign);
             if flow.uses_caller() {
-                let entry = call.entry(EntryKind::Report, "");
+                let entry = context.entry(EntryKind::Report, "");
                 app.report(entry, campaign, false, serde_json::json!({}), Some(&status));
             } else {
                 // The flow's first dial: its own arm for the outcome says what to report.
@@ -799,17 +810,17 @@ async fn call_ended(
                     path: &path,
                     now,
                 };
-                let input = match start(flow, query, &call, outcome) {
+                let input = match start(flow, query, &context, outcome) {
                     Ok(input) => input,
                     Err(reason) => {
-                        let entry = call.entry(EntryKind::Report, "");
+                        let entry = context.entry(EntryKind::Report, "");
                         app.report(entry, campaign, false, serde_json::json!({}), Some(&reason));
                         return Ok(());
                     }
                 };
                 let step =
                     voice::turn(flow, None, input, &mut links).map_err(|e| bad(e.to_string()))?;
-                run_turn(app, flow, &call, step, &mut links).await?;
+                run_turn(app, flow, &context, step, &mut links).await?;
             }
         }
         _ => {}
@@ -842,30 +853,15 @@ async fn sms_webhook(
         url: None,
     };
     app.note(entry(EntryKind::SmsIn, &from, &text));
-    let mut engine = Engine::new(flow);
-    let messages: Vec<Message> = engine
-        .handle(Event::StartSms {
-            from: from.clone(),
-            text,
-            params: Vec::new(),
-        })
-        .into_iter()
-        .filter_map(|o| match o.command {
-            Command::Sms { to, text } => Some(Message {
-                to: (to != from).then_some(to),
-                body: text,
-            }),
-            _ => None,
-        })
-        .collect();
-    for m in &messages {
+    let reply = sms::turn(flow, &from, text);
+    for m in &reply.messages {
         app.note(entry(
             EntryKind::SmsOut,
             m.to.as_deref().unwrap_or(&from),
             &m.body,
         ));
     }
-    Ok(xml(twiml::messaging_response(&messages)))
+    Ok(xml(reply.twiml))
 }
 
 #[cfg(test)]

@@ -1,14 +1,16 @@
 //! The webhook server for request/response platforms (Twilio TwiML).
 //!
 //! `state` seals the call state that travels in webhook URLs so the server keeps no session;
-//! `voice` runs one webhook turn of a call (engine in, TwiML out) without any I/O; `http` is
-//! the server itself, with `request` reading each request strictly; `capabilities` decides
-//! what of a flow can run on Twilio; `outbound` makes the HTTP requests of `fetch` and sends
-//! text messages and campaign results.
+//! `voice` runs one webhook turn of a call (engine in, TwiML out) without any I/O, and `sms`
+//! one turn of the messaging webhook the same way; `http` is the server itself, with
+//! `request` reading each request strictly; `capabilities` decides what of a flow can run on
+//! Twilio; `outbound` makes the HTTP requests of `fetch` and sends text messages and campaign
+//! results.
 
 pub mod capabilities;
 pub mod http;
 pub mod outbound;
 mod request;
+pub mod sms;
 pub mod state;
 pub mod voice;

@@ -201,7 +201,7 @@ pub fn turn(
     links: &mut dyn Links,
 ) -> Result<Step, TurnError> {
     let mut driver = match state {
-        None => Driver::new(Engine::new(flow), Numbers::default(), 0, Vec::new()),
+        None => Driver::new(Engine::new(flow), TwilioCall::default(), 0, Vec::new()),
         Some(s) => Driver::from_state(flow, s)?,
     };
     driver.audio_base = links.audio_base();
@@ -229,17 +229,20 @@ pub fn resume(
     driver.finish(links)
 }
 
-/// Who the call is between, and Twilio's id of it.
+/// The Twilio call a turn is for: its id and the numbers it is between.
 #[derive(Default)]
-struct Numbers {
-    call_sid: String,
+struct TwilioCall {
+    /// `CallSid`.
+    sid: String,
+    /// Our number.
     called: String,
+    /// The party the flow talks to.
     caller: String,
 }
 
 struct Driver<'f> {
     engine: Engine<'f>,
-    ids: Numbers,
+    call: TwilioCall,
     /// The leg this Twilio call is.
     home: LegId,
     /// The leg this document speaks to.
@@ -275,12 +278,12 @@ impl<'f> Driver<'f> {
     fn from_state(flow: &'f ir::Flow, s: CallState) -> Result<Driver<'f>, TurnError> {
         let engine =
             Engine::resume(flow, s.snapshot).map_err(|e| TurnError::Mismatch(e.to_string()))?;
-        let ids = Numbers {
-            call_sid: s.call_sid,
+        let call = TwilioCall {
+            sid: s.call_sid,
             called: s.called,
             caller: s.caller,
         };
-        let mut driver = Driver::new(engine, ids, s.now_ms, s.timers);
+        let mut driver = Driver::new(engine, call, s.now_ms, s.timers);
         driver.home = s.home;
         driver.on = s.on;
         driver.first_dial = s.first_dial;
@@ -290,10 +293,15 @@ impl<'f> Driver<'f> {
         Ok(driver)
     }
 
-    fn new(engine: Engine<'f>, ids: Numbers, now: u64, timers: Vec<(u64, TimerId)>) -> Driver<'f> {
+    fn new(
+        engine: Engine<'f>,
+        call: TwilioCall,
+        now: u64,
+        timers: Vec<(u64, TimerId)>,
+    ) -> Driver<'f> {
         Driver {
             engine,
-            ids,
+            call,
             home: LegId::CALLER,
             on: LegId::CALLER,
             first_dial: None,
@@ -327,8 +335,8 @@ impl<'f> Driver<'f> {
                 if awaiting != Awaiting::Nothing || self.engine.ended() {
                     return Err(TurnError::Unexpected("a new call"));
                 }
-                self.ids = Numbers {
-                    call_sid: call_sid.clone(),
+                self.call = TwilioCall {
+                    sid: call_sid.clone(),
                     called: called.clone(),
                     caller: caller.clone(),
                 };
@@ -565,7 +573,7 @@ impl<'f> Driver<'f> {
                     .flow()
                     .settings
                     .caller_id_number()
-                    .map_or_else(|| self.ids.called.clone(), str::to_string);
+                    .map_or_else(|| self.call.called.clone(), str::to_string);
                 self.sms.push(OutgoingSms {
                     from,
                     to: to.clone(),
@@ -845,9 +853,9 @@ impl<'f> Driver<'f> {
 
     fn state(&self) -> CallState {
         CallState {
-            call_sid: self.ids.call_sid.clone(),
-            called: self.ids.called.clone(),
-            caller: self.ids.caller.clone(),
+            call_sid: self.call.sid.clone(),
+            called: self.call.called.clone(),
+            caller: self.call.caller.clone(),
             snapshot: self.engine.snapshot(),
             now_ms: self.now,
             timers: self.timers.clone(),

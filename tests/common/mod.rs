@@ -1,8 +1,13 @@
-//! Helpers shared by the integration tests: running the real `ivrc` binary.
+//! Helpers shared by the integration tests: running the real `ivrc` binary, the flow
+//! generator of the property tests (`generate`), and the loopback stand-in of the HTTP APIs
+//! that served and generated code call (`mock`).
 
+// Every test binary compiles this module whole, as `mod common;`, and uses a different part
+// of it: what one binary leaves unused is not dead.
 #![allow(dead_code)]
 
 pub mod generate;
+pub mod mock;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

@@ -6,9 +6,6 @@
 
 #[path = "../common/mod.rs"]
 mod common;
-#[path = "../twilio/mock.rs"]
-#[allow(dead_code)]
-mod mock;
 mod options;
 mod schema_rules;
 mod send;

@@ -2,7 +2,7 @@
 //! API: the requests they make are the documented ones, carry the key or token from the
 //! environment, and their bodies satisfy the schemas; a refusal by the API fails the script.
 
-use super::mock::Mock;
+use super::common::mock::Mock;
 use super::{assert_valid, build, schema, CHANNEL};
 use std::path::Path;
 use std::process::Command;

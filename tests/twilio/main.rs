@@ -1,22 +1,21 @@
 //! `ivrc serve` against an independent client: the real binary listens on 127.0.0.1, and a
 //! client that walks TwiML the way Twilio does (`walker`: HTTP by ureq, XML by roxmltree)
 //! plays the inputs of every `test` block, with a loopback mock as the CRM that `fetch` asks
-//! and as Twilio's REST API for texts (`mock`). What the caller hears, what is dialled and
-//! texted must be what the engine does for the same inputs (a differential test); every
-//! served document is rebuilt with the official twilio npm package and must match
-//! (`typings`). Bad requests get a 4xx and the server keeps serving.
+//! and as Twilio's REST API for texts (`common::mock`). What the caller hears, what is
+//! dialled and texted must be what the engine does for the same inputs (a differential
+//! test); every served document is rebuilt with the official twilio npm package and must
+//! match (`typings`). Bad requests get a 4xx and the server keeps serving.
 
 mod build;
 #[path = "../common/mod.rs"]
 mod common;
-mod mock;
 mod turns;
 mod typings;
 mod walker;
 
+use common::mock::Mock;
 use common::{ivr_files, ivrc};
 use ivrc::ir;
-use mock::Mock;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use typings::same_as_the_twilio_library;

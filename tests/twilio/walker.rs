@@ -6,7 +6,7 @@
 //! of a `test` block in virtual time, and posts the call's status callback when it ends. A
 //! flow that places its own calls starts as the call Twilio places for its first dial.
 
-use super::mock::{percent_decode, Mock};
+use super::common::mock::{percent_decode, Mock};
 use super::{agent, signed_post, Server};
 use ivrc::codegen::twiml::build::percent_encode;
 use ivrc::ir::{self, TestStepKind};

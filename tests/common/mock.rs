@@ -1,6 +1,7 @@
-//! A loopback HTTP server standing in for the systems `ivrc serve` calls out to: a CRM that
-//! `fetch` asks (answers are queued by the test, in order) and Twilio's REST API, whose
-//! Messages requests it records. Plain std sockets, one request per connection.
+//! A loopback HTTP server standing in for the systems `ivrc serve` and the generated send
+//! scripts call out to: a CRM that `fetch` asks, or the Zvonobot and Twin24 APIs (answers
+//! are queued by the test, in order), and Twilio's REST API, whose Messages requests it
+//! records. Plain std sockets, one request per connection.
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
