@@ -38,12 +38,7 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    /// The IR of these modules, after a check without errors gave `analysis`.
-    pub fn lower(&self, analysis: &crate::check::Analysis) -> crate::ir::Program {
-        crate::lower::lower(&self.sources, &self.module_refs(), analysis)
-    }
-
-    /// The modules as the checker and `lower` take them.
+    /// The modules as the checker and the lowering take them.
     pub fn module_refs(&self) -> Vec<(FileId, &ast::Module)> {
         self.modules.iter().map(|(f, m)| (*f, m)).collect()
     }

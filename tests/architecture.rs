@@ -2,7 +2,7 @@
 //! `runtime/sip/message.rs`; rusqlite only in `store/`; code generation targets never import
 //! each other; the language server touches no file or standard stream itself; the pure
 //! modules do no I/O and read no clock; the runtime's SIP layer imports nothing from the rest
-//! of the runtime.
+//! of the runtime; the language server and `load` never reach `lower`.
 
 use std::path::{Path, PathBuf};
 
@@ -93,6 +93,56 @@ fn the_language_server_does_no_io_of_its_own() {
                 assert!(!text.contains(forbidden), "{path} uses {forbidden}");
             }
         }
+    }
+}
+
+/// Whether `code` names the module `lower` in a path (`crate::lower`, `lower::lower`,
+/// `ivrc::lower`, `super::lower`).
+fn names_lower(code: &str) -> bool {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    code.match_indices("lower").any(|(at, word)| {
+        let before = &code[..at];
+        let after = &code[at + word.len()..];
+        let whole = !before.ends_with(ident) && !after.starts_with(ident);
+        whole && (before.ends_with("::") || after.starts_with("::"))
+    })
+}
+
+#[test]
+fn the_language_server_and_load_never_reach_lower() {
+    // `load` gathers a program for the binary and the editor alike; lowering to IR is the
+    // binary's step after a clean check (`command/check.rs`), never the language server's.
+    let mut seen = 0;
+    let mut found = Vec::new();
+    for (path, text) in sources() {
+        if path.starts_with("src/lsp/") || path == "src/load.rs" {
+            seen += 1;
+            if names_lower(&without_comments_and_literals(&text)) {
+                found.push(path);
+            }
+        }
+    }
+    assert!(seen > 2, "the language server was not found ({seen} files)");
+    assert!(found.is_empty(), "these reach `lower`: {found:?}");
+}
+
+#[test]
+fn the_lower_rule_reads_paths_only() {
+    for code in [
+        "use crate::lower;",
+        "crate::lower::lower(s, m, a)",
+        "ivrc::lower::defaults::LANG",
+        "use super::super::lower::defaults;",
+    ] {
+        assert!(names_lower(code), "{code}");
+    }
+    for code in [
+        "let lower = 1;",
+        "s.to_lowercase()",
+        "Self::lowered",
+        "flower::x",
+    ] {
+        assert!(!names_lower(code), "{code}");
     }
 }
 

@@ -1,6 +1,6 @@
 //! `ivrc build`: check a file and emit it for a target.
 
-use super::check::analyse;
+use super::check::{analyse, lower};
 use super::load::load_or_exit;
 use super::report::Printer;
 use crate::cli::{BuildArgs, Target};
@@ -21,7 +21,7 @@ pub fn run(args: &BuildArgs) -> u8 {
         printer.finish();
         return 1;
     };
-    let program = loaded.lower(&analysis);
+    let program = lower(&loaded, &analysis);
     if let Some(target) = limited_target(args.target) {
         let too_long = ivrc::codegen::limits::check(&program, target);
         for t in &too_long {

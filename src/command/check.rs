@@ -30,6 +30,11 @@ pub fn analyse(loaded: &Loaded) -> (Option<Analysis>, Vec<Problem>) {
     (Some(analysis), problems)
 }
 
+/// The IR of a loaded program, after a check without errors gave `analysis`.
+pub fn lower(loaded: &Loaded, analysis: &Analysis) -> ivrc::ir::Program {
+    ivrc::lower::lower(&loaded.sources, &loaded.module_refs(), analysis)
+}
+
 /// Runs `ivrc check`: each file is checked as its own program, with its imports.
 pub fn run(args: &CheckArgs) -> u8 {
     let mut printer = Printer::new(args.format);
@@ -87,7 +92,7 @@ pub fn program_for(
             failed = true;
             continue;
         };
-        let lowered = loaded.lower(&analysis);
+        let lowered = lower(&loaded, &analysis);
         for flow in &lowered.flows {
             for u in refuse(flow) {
                 printer.add_in(&loaded.sources, &u.span.file, Box::new(u.diagnostic()));

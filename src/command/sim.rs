@@ -1,7 +1,7 @@
 //! `ivrc sim`: a console call. Prints what the robot does; reads keys, speech and commands
 //! from stdin (a terminal or a script).
 
-use super::check::analyse;
+use super::check::{analyse, lower};
 use super::load::load_or_exit;
 use super::report::Printer;
 use crate::cli::{Format, SimArgs};
@@ -22,7 +22,7 @@ pub fn run(args: &SimArgs) -> u8 {
     let Some(analysis) = analysis.filter(|_| counts.errors == 0) else {
         return 1;
     };
-    let program = loaded.lower(&analysis);
+    let program = lower(&loaded, &analysis);
     let root = loaded.root();
     let flow = match &args.flow {
         Some(name) => program.flows.iter().find(|f| &f.name == name),

@@ -1,6 +1,6 @@
 //! `ivrc test`: run the `test` blocks of each file against the engine in virtual time.
 
-use super::check::analyse;
+use super::check::{analyse, lower};
 use super::load::load_or_exit;
 use super::report::Printer;
 use crate::cli::{Format, TestArgs};
@@ -25,7 +25,7 @@ pub fn run(args: &TestArgs) -> u8 {
             broken = true;
             continue;
         };
-        let program = loaded.lower(&analysis);
+        let program = lower(&loaded, &analysis);
         let root = loaded.root();
         for test in program.tests.iter().filter(|t| t.span.file == root) {
             results.push((root.clone(), testing::run(&program, test)));
