@@ -70,7 +70,7 @@ fn push(out: &mut String, word: &str) {
 }
 
 /// Zero in the six cases.
-const ZERO: [&str; 6] = ["ноль", "нуля", "нулю", "ноль", "нулём", "нуле"];
+const ZERO: [&str; 6] = ["ноль", "ноля", "нолю", "ноль", "нолём", "ноле"];
 
 /// One in the six cases, by gender (masculine, feminine, neuter); the accusative is the
 /// inanimate one.
