@@ -98,7 +98,8 @@ fn zoned(when: &str, zone: &str) -> Result<ZonedDateTime, SpeechError> {
     Ok(instant.to_zoned_datetime(time_zone(zone)?))
 }
 
-/// An IANA zone by name, or a fixed offset: `UTC`, `Z`, `±H`, `±HH`, `±HHMM`, `±HH:MM`.
+/// An IANA zone by name, or a fixed offset up to 18 hours: `UTC`, `Z`, `±H`, `±HH`, `±HHMM`,
+/// `±HH:MM`.
 fn time_zone(zone: &str) -> Result<TimeZone, SpeechError> {
     let unknown = || SpeechError::UnknownZone(zone.to_string());
     let text = zone.trim();
@@ -115,8 +116,8 @@ fn time_zone(zone: &str) -> Result<TimeZone, SpeechError> {
         return Err(unknown());
     }
     let (hours, minutes) = match body.split_once(':') {
-        Some((h, m)) => (h, m),
-        None if body.len() > 2 => body.split_at(body.len() - 2),
+        Some(parts) => parts,
+        None if body.len() == 4 => body.split_at(2),
         None => (body, "0"),
     };
     let number = |s: &str| -> Result<i32, SpeechError> {
@@ -126,7 +127,8 @@ fn time_zone(zone: &str) -> Result<TimeZone, SpeechError> {
         s.parse().map_err(|_| unknown())
     };
     let (hours, minutes) = (number(hours)?, number(minutes)?);
-    if hours > 25 || minutes > 59 {
+    // Offsets in use run from -12:00 to +14:00; ±18:00 is ISO 8601's bound.
+    if hours > 18 || minutes > 59 {
         return Err(unknown());
     }
     let offset =
