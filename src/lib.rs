@@ -34,6 +34,7 @@ pub mod runtime;
 pub mod serve;
 pub mod sim;
 pub mod span;
+pub mod speech;
 pub mod stdio;
 pub mod store;
 pub mod syntax;
