@@ -72,11 +72,33 @@ fn expr_text(flow: &Flow, e: &Expr) -> String {
 }
 
 fn template_text(flow: &Flow, t: &ir::Template) -> String {
-    t.parts
+    parts_text(flow, &t.parts)
+}
+
+fn parts_text(flow: &Flow, parts: &[TemplatePart]) -> String {
+    parts
         .iter()
         .map(|p| match p {
             TemplatePart::Text(s) => s.clone(),
             TemplatePart::Value(e) => format!("{{{{{}}}}}", expr_text(flow, e)),
+            TemplatePart::If {
+                cond,
+                negated,
+                then,
+                otherwise,
+            } => {
+                let kind = if *negated { "unless" } else { "if" };
+                let otherwise = if otherwise.is_empty() {
+                    String::new()
+                } else {
+                    format!("{{{{else}}}}{}", parts_text(flow, otherwise))
+                };
+                format!(
+                    "{{{{#{kind} {}}}}}{}{otherwise}{{{{/{kind}}}}}",
+                    expr_text(flow, cond),
+                    parts_text(flow, then)
+                )
+            }
         })
         .collect()
 }

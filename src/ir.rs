@@ -10,7 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// The version of this IR's shape.
-pub const IR_VERSION: u32 = 2;
+pub const IR_VERSION: u32 = 3;
 
 /// Writes milliseconds the way durations are written in source: `2h`, `1m`, `10s`, `500ms`.
 pub fn format_duration(ms: u64) -> String {
@@ -310,10 +310,7 @@ fn reads_caller(e: &Expr) -> bool {
         Expr::Field { base, .. } => reads_caller(base),
         Expr::Call { arg, .. } | Expr::Unary { arg, .. } => reads_caller(arg),
         Expr::Binary { lhs, rhs, .. } => reads_caller(lhs) || reads_caller(rhs),
-        Expr::Text { template } => template
-            .parts
-            .iter()
-            .any(|p| matches!(p, TemplatePart::Value(v) if reads_caller(v))),
+        Expr::Text { template } => template.exprs().into_iter().any(reads_caller),
         _ => false,
     }
 }
@@ -746,6 +743,45 @@ pub struct Template {
     pub parts: Vec<TemplatePart>,
 }
 
+impl Template {
+    /// The text when the template has no values (nor blocks), else `None`.
+    pub fn fixed_text(&self) -> Option<String> {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                TemplatePart::Text(s) => Some(s.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Every expression the template reads, blocks' conditions and branches included.
+    pub fn exprs(&self) -> Vec<&Expr> {
+        let mut out = Vec::new();
+        parts_exprs(&self.parts, &mut out);
+        out
+    }
+}
+
+fn parts_exprs<'t>(parts: &'t [TemplatePart], out: &mut Vec<&'t Expr>) {
+    for p in parts {
+        match p {
+            TemplatePart::Text(_) => {}
+            TemplatePart::Value(e) => out.push(e),
+            TemplatePart::If {
+                cond,
+                then,
+                otherwise,
+                ..
+            } => {
+                out.push(cond);
+                parts_exprs(then, out);
+                parts_exprs(otherwise, out);
+            }
+        }
+    }
+}
+
 /// A piece of a template.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -754,6 +790,19 @@ pub enum TemplatePart {
     Text(String),
     /// A value rendered as text.
     Value(Expr),
+    /// `{{#if}}` / `{{#unless}}`: `then` when the value is present (a true bool, a text or
+    /// digits that are not empty, a json value that is there and not `false`, `0`, `""` or
+    /// `[]`), else `otherwise`; `negated` swaps them.
+    If {
+        /// The value tested.
+        cond: Expr,
+        /// `#unless`.
+        negated: bool,
+        /// Said when the value is present.
+        then: Vec<TemplatePart>,
+        /// Said when it is not.
+        otherwise: Vec<TemplatePart>,
+    },
 }
 
 /// Built-in values.

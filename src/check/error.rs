@@ -501,6 +501,35 @@ pub enum CheckError {
         #[label("no words here")]
         at: SourceSpan,
     },
+    /// A template block tests a value that has no presence to test.
+    #[error("`{{{{#{block}}}}}` cannot test a {ty}")]
+    #[diagnostic(
+        code(ivrc::check::template_condition),
+        help("a block tests a bool, a text or digits (said when not empty) or a json value (said when it is there and not false, 0, \"\" or []); {help}")
+    )]
+    TemplateCondition {
+        /// `if` or `unless`.
+        block: String,
+        /// The value's type.
+        ty: String,
+        /// What to write instead.
+        help: String,
+        /// The value.
+        #[label("a {ty}")]
+        at: SourceSpan,
+    },
+    /// A helper no template knows.
+    #[error("unknown helper `{name}`")]
+    #[diagnostic(code(ivrc::check::unknown_helper), help("{help}"))]
+    UnknownHelper {
+        /// The name as written.
+        name: String,
+        /// The helpers there are.
+        help: String,
+        /// The name.
+        #[label("no such helper")]
+        at: SourceSpan,
+    },
     /// A `say`, prompt or `sms` whose text is empty or only spaces.
     #[error("empty text in `{what}`")]
     #[diagnostic(code(ivrc::check::empty_text), help("{help}"))]

@@ -58,11 +58,42 @@ impl FlowChecker<'_> {
 
     /// Checks every placeholder of a template.
     pub fn template(&mut self, t: &Template) {
-        for part in &t.parts {
-            if let TemplatePart::Placeholder(p) = part {
-                if let Some(t) = self.path(&p.path) {
-                    self.analysis.expr_types.insert(p.span, t);
+        self.template_parts(&t.parts);
+    }
+
+    fn template_parts(&mut self, parts: &[TemplatePart]) {
+        for part in parts {
+            match part {
+                TemplatePart::Text(_) => {}
+                TemplatePart::Placeholder(p) => {
+                    if let Some(t) = self.path(&p.path) {
+                        self.analysis.expr_types.insert(p.span, t);
+                    }
                 }
+                TemplatePart::Block(b) => {
+                    if let Some(t) = self.path(&b.cond.path) {
+                        self.analysis.expr_types.insert(b.cond.span, t);
+                        if !matches!(t, Type::Bool | Type::Text | Type::Digits | Type::Json) {
+                            let help = match t {
+                                Type::Phone => "a phone always has a value: test what decides whether to say it".into(),
+                                _ => format!("compare it in a `let` first: `let big = {} > 100`", b.cond.dotted()),
+                            };
+                            self.out.push(CheckError::TemplateCondition {
+                                block: if b.negated { "unless" } else { "if" }.into(),
+                                ty: t.name().into(),
+                                help,
+                                at: b.cond.span.into(),
+                            });
+                        }
+                    }
+                    self.template_parts(&b.then);
+                    self.template_parts(&b.otherwise);
+                }
+                TemplatePart::Helper(h) => self.out.push(CheckError::UnknownHelper {
+                    name: h.name.name.clone(),
+                    help: "the speech helpers (plural, words, digits, money, date, time) are not available yet; compute the text with `let` and `if` first".into(),
+                    at: h.name.span.into(),
+                }),
             }
         }
     }

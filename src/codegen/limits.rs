@@ -91,11 +91,18 @@ fn twilio_say(voice: &str) -> TextLimit {
 /// The characters of a template's fixed text: its length at run time when it has no
 /// placeholders, and a lower bound of it when it has.
 pub fn fixed_len(t: &Template) -> usize {
-    t.parts
+    fixed_len_parts(&t.parts)
+}
+
+fn fixed_len_parts(parts: &[TemplatePart]) -> usize {
+    parts
         .iter()
         .map(|p| match p {
             TemplatePart::Text(s) => s.chars().count(),
             TemplatePart::Value(_) => 0,
+            TemplatePart::If {
+                then, otherwise, ..
+            } => fixed_len_parts(then).min(fixed_len_parts(otherwise)),
         })
         .sum()
 }
@@ -178,10 +185,7 @@ pub fn check(program: &ir::Program, target: &'static str) -> Vec<TooLong> {
                         target,
                         what,
                         length,
-                        placeholders: text
-                            .parts
-                            .iter()
-                            .any(|p| matches!(p, TemplatePart::Value(_))),
+                        placeholders: !text.exprs().is_empty(),
                         limit,
                         span: n.span.clone(),
                     });

@@ -78,6 +78,27 @@ impl Value {
         }
     }
 
+    /// Whether a template block says its text for the value: a true bool, a text or digits
+    /// that are not empty, a JSON value that is there and not `false`, `0`, `""` or `[]`
+    /// (Handlebars' own truthiness), any phone, a number or duration that is not zero.
+    pub fn present(&self) -> bool {
+        match self {
+            Value::Bool(b) => *b,
+            Value::Text(s) | Value::Digits(s) => !s.is_empty(),
+            Value::Phone(_) => true,
+            Value::Number(n) => *n != 0,
+            Value::Duration(d) => *d != 0,
+            Value::Json(j) => match j {
+                serde_json::Value::Null => false,
+                serde_json::Value::Bool(b) => *b,
+                serde_json::Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+                serde_json::Value::String(s) => !s.is_empty(),
+                serde_json::Value::Array(a) => !a.is_empty(),
+                serde_json::Value::Object(_) => true,
+            },
+        }
+    }
+
     /// The value as spoken or sent: numbers in decimal, phones in E.164, JSON strings without
     /// quotes. JSON null cannot be rendered (strict templates).
     pub fn render(&self) -> Result<String, EvalError> {
@@ -137,12 +158,7 @@ fn digits(text: &str) -> Result<Value, EvalError> {
 /// Renders a template strictly.
 pub fn render(t: &Template, scope: &dyn Scope) -> Result<String, EvalError> {
     let mut out = String::new();
-    for part in &t.parts {
-        match part {
-            TemplatePart::Text(s) => out.push_str(s),
-            TemplatePart::Value(e) => out.push_str(&eval(e, scope)?.render()?),
-        }
-    }
+    render_parts(&t.parts, scope, false, &mut out)?;
     Ok(out)
 }
 
@@ -150,10 +166,20 @@ pub fn render(t: &Template, scope: &dyn Scope) -> Result<String, EvalError> {
 /// characters stay as they are), so a `+7…` number or Cyrillic text arrives intact.
 pub fn render_url(t: &Template, scope: &dyn Scope) -> Result<String, EvalError> {
     let mut out = String::new();
-    for part in &t.parts {
+    render_parts(&t.parts, scope, true, &mut out)?;
+    Ok(out)
+}
+
+fn render_parts(
+    parts: &[TemplatePart],
+    scope: &dyn Scope,
+    url: bool,
+    out: &mut String,
+) -> Result<(), EvalError> {
+    for part in parts {
         match part {
             TemplatePart::Text(s) => out.push_str(s),
-            TemplatePart::Value(e) => {
+            TemplatePart::Value(e) if url => {
                 for b in eval(e, scope)?.render()?.bytes() {
                     if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
                         out.push(char::from(b));
@@ -162,9 +188,19 @@ pub fn render_url(t: &Template, scope: &dyn Scope) -> Result<String, EvalError> 
                     }
                 }
             }
+            TemplatePart::Value(e) => out.push_str(&eval(e, scope)?.render()?),
+            TemplatePart::If {
+                cond,
+                negated,
+                then,
+                otherwise,
+            } => {
+                let present = eval(cond, scope)?.present() != *negated;
+                render_parts(if present { then } else { otherwise }, scope, url, out)?;
+            }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Evaluates an expression.

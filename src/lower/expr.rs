@@ -9,15 +9,27 @@ use crate::syntax::ast::{self, TemplatePart};
 impl FlowLowerer<'_> {
     /// A template with its placeholders resolved.
     pub(super) fn template(&self, t: &ast::Template) -> ir::Template {
-        let parts = t
-            .parts
+        ir::Template {
+            parts: self.template_parts(&t.parts),
+        }
+    }
+
+    fn template_parts(&self, parts: &[TemplatePart]) -> Vec<ir::TemplatePart> {
+        parts
             .iter()
             .map(|p| match p {
                 TemplatePart::Text(s) => ir::TemplatePart::Text(s.clone()),
                 TemplatePart::Placeholder(ph) => ir::TemplatePart::Value(self.path(&ph.path)),
+                TemplatePart::Block(b) => ir::TemplatePart::If {
+                    cond: self.path(&b.cond.path),
+                    negated: b.negated,
+                    then: self.template_parts(&b.then),
+                    otherwise: self.template_parts(&b.otherwise),
+                },
+                // Rejected by the checker until the speech helpers land.
+                TemplatePart::Helper(_) => ir::TemplatePart::Text(String::new()),
             })
-            .collect();
-        ir::Template { parts }
+            .collect()
     }
 
     pub(super) fn path(&self, segs: &[ast::Ident]) -> ir::Expr {

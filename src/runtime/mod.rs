@@ -56,15 +56,7 @@ pub struct Config {
 /// The fixed texts `flow` speaks (`say`, prompts and re-prompts without values), to render
 /// before the first call instead of while callers wait.
 pub fn fixed_prompts(flow: &ir::Flow) -> Vec<String> {
-    let fixed = |t: &ir::Template| -> Option<String> {
-        t.parts
-            .iter()
-            .map(|p| match p {
-                ir::TemplatePart::Text(s) => Some(s.as_str()),
-                ir::TemplatePart::Value(_) => None,
-            })
-            .collect()
-    };
+    let fixed = ir::Template::fixed_text;
     let mut out: Vec<String> = Vec::new();
     for n in &flow.nodes {
         let templates: Vec<&ir::Template> = match &n.op {

@@ -43,7 +43,7 @@ pub fn capabilities(flow: &ir::Flow) -> Vec<Unsupported> {
             Op::Play {
                 audio: ir::Audio::File { path },
                 ..
-            } if path.parts.iter().any(|p| matches!(p, ir::TemplatePart::Value(_))) => Some((
+            } if !path.exprs().is_empty() => Some((
                 "`play` of a local file named by a value",
                 "the server only serves the files a flow names in fixed text; play a URL, or name the file",
             )),
@@ -217,14 +217,7 @@ pub fn audio_files(flow: &ir::Flow) -> Vec<String> {
             Op::Play {
                 audio: ir::Audio::File { path },
                 ..
-            } => path
-                .parts
-                .iter()
-                .map(|p| match p {
-                    ir::TemplatePart::Text(t) => Some(t.as_str()),
-                    ir::TemplatePart::Value(_) => None,
-                })
-                .collect::<Option<String>>(),
+            } => path.fixed_text(),
             _ => None,
         })
         .collect()

@@ -24,38 +24,76 @@ pub struct Template {
 }
 
 impl Template {
-    /// The text when the template has no placeholders, else `None`.
+    /// The text when the template has no tags, else `None`.
     pub fn as_plain(&self) -> Option<String> {
         let mut out = String::new();
         for part in &self.parts {
             match part {
                 TemplatePart::Text(t) => out.push_str(t),
-                TemplatePart::Placeholder(_) => return None,
+                _ => return None,
             }
         }
         Some(out)
     }
 
-    /// The literal text with placeholders written back as `{{path}}`.
+    /// The literal text with its tags written back (`{{path}}`, `{{helper a 'b' k=v}}`,
+    /// `{{#if x}}…{{else}}…{{/if}}`).
     pub fn source_text(&self) -> String {
         let mut out = String::new();
-        for part in &self.parts {
-            match part {
-                TemplatePart::Text(t) => out.push_str(t),
-                TemplatePart::Placeholder(p) => {
-                    out.push_str("{{");
-                    out.push_str(
-                        &p.path
-                            .iter()
-                            .map(|i| i.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join("."),
-                    );
-                    out.push_str("}}");
+        write_parts(&self.parts, &mut out);
+        out
+    }
+}
+
+impl Placeholder {
+    /// The path as written: `crm.hint`.
+    pub fn dotted(&self) -> String {
+        self.path
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect::<Vec<_>>()
+            .join(".")
+    }
+}
+
+fn write_parts(parts: &[TemplatePart], out: &mut String) {
+    let arg = |a: &HelperArg| match a {
+        HelperArg::Path(p) => p.dotted(),
+        HelperArg::Text(t) => format!("'{t}'"),
+        HelperArg::Number(n) => n.to_string(),
+        HelperArg::Bool(b) => b.to_string(),
+    };
+    for part in parts {
+        match part {
+            TemplatePart::Text(t) => out.push_str(t),
+            TemplatePart::Placeholder(p) => {
+                out.push_str("{{");
+                out.push_str(&p.dotted());
+                out.push_str("}}");
+            }
+            TemplatePart::Helper(h) => {
+                out.push_str("{{");
+                out.push_str(&h.name.name);
+                for a in &h.args {
+                    out.push(' ');
+                    out.push_str(&arg(a));
                 }
+                for (k, v) in &h.options {
+                    out.push_str(&format!(" {}={}", k.name, arg(v)));
+                }
+                out.push_str("}}");
+            }
+            TemplatePart::Block(b) => {
+                let kind = if b.negated { "unless" } else { "if" };
+                out.push_str(&format!("{{{{#{kind} {}}}}}", b.cond.dotted()));
+                write_parts(&b.then, out);
+                if !b.otherwise.is_empty() {
+                    out.push_str("{{else}}");
+                    write_parts(&b.otherwise, out);
+                }
+                out.push_str(&format!("{{{{/{kind}}}}}"));
             }
         }
-        out
     }
 }
 
@@ -66,6 +104,51 @@ pub enum TemplatePart {
     Text(String),
     /// A `{{path}}` placeholder.
     Placeholder(Placeholder),
+    /// A `{{helper arg … key=value …}}` call.
+    Helper(HelperCall),
+    /// An `{{#if path}}…{{else}}…{{/if}}` or `{{#unless path}}…{{/unless}}` block.
+    Block(Block),
+}
+
+/// A helper called in a template: `{{plural n 'рубль' 'рубля' 'рублей'}}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HelperCall {
+    /// The helper's name.
+    pub name: Ident,
+    /// The arguments in order.
+    pub args: Vec<HelperArg>,
+    /// The `key=value` options, in source order.
+    pub options: Vec<(Ident, HelperArg)>,
+    /// From `{{` to `}}`.
+    pub span: Span,
+}
+
+/// An argument of a helper.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HelperArg {
+    /// A value: `n`, `crm.total`.
+    Path(Placeholder),
+    /// A quoted text.
+    Text(String),
+    /// A whole number.
+    Number(i64),
+    /// `true` or `false`.
+    Bool(bool),
+}
+
+/// A block said only when its condition holds (or, negated, does not).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    /// `#unless` rather than `#if`.
+    pub negated: bool,
+    /// The value tested.
+    pub cond: Placeholder,
+    /// Said when the test passes.
+    pub then: Vec<TemplatePart>,
+    /// Said otherwise (`{{else}}`), possibly nothing.
+    pub otherwise: Vec<TemplatePart>,
+    /// The opening tag.
+    pub span: Span,
 }
 
 /// A `{{crm.hint}}` placeholder.

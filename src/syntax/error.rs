@@ -62,13 +62,39 @@ pub enum SyntaxError {
     #[error("unsupported placeholder `{text}`")]
     #[diagnostic(
         code(ivrc::syntax::bad_placeholder),
-        help("a placeholder names a variable or a field: `{{{{sum}}}}`, `{{{{crm.hint}}}}`; compute other values with `let` first")
+        help("a tag names a variable or a field (`{{{{sum}}}}`, `{{{{crm.hint}}}}`) or opens an `{{{{#if name}}}}`/`{{{{#unless name}}}}` block; compute other values with `let` first")
     )]
     BadPlaceholder {
         /// The placeholder's content.
         text: String,
         /// Where.
         #[label("not a variable name")]
+        at: SourceSpan,
+    },
+    /// Handlebars that does not parse (a block never closed, a stray `{{/if}}`, …).
+    #[error("this template does not parse: {message}")]
+    #[diagnostic(
+        code(ivrc::syntax::bad_template),
+        help("tags are `{{{{name}}}}`, `{{{{helper arg …}}}}` and `{{{{#if name}}}}…{{{{else}}}}…{{{{/if}}}}`; write `\\{{` for a literal brace")
+    )]
+    BadTemplate {
+        /// What the Handlebars parser expected.
+        message: String,
+        /// Where it stopped.
+        #[label("here")]
+        at: SourceSpan,
+    },
+    /// A Unicode noncharacter that templates use internally.
+    #[error("the character {code} cannot appear in a string")]
+    #[diagnostic(
+        code(ivrc::syntax::reserved_character),
+        help("Unicode reserves U+FDD0–U+FDEF for programs' internal use; ivrc's templates use three of them, so remove it")
+    )]
+    ReservedCharacter {
+        /// The character's code point.
+        code: String,
+        /// Where.
+        #[label("reserved character")]
         at: SourceSpan,
     },
     /// A reserved word used as a name.

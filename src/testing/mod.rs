@@ -383,7 +383,7 @@ fn template_text(t: &ir::Template) -> String {
         .iter()
         .map(|p| match p {
             ir::TemplatePart::Text(s) => s.clone(),
-            ir::TemplatePart::Value(_) => "*".to_string(),
+            ir::TemplatePart::Value(_) | ir::TemplatePart::If { .. } => "*".to_string(),
         })
         .collect()
 }

@@ -289,13 +289,8 @@ fn literal(e: &ir::Expr) -> String {
         ir::Expr::Phone { value } => value.clone(),
         ir::Expr::Bool { value } => value.to_string(),
         ir::Expr::Text { template } => template
-            .parts
-            .iter()
-            .map(|p| match p {
-                ir::TemplatePart::Text(t) => t.clone(),
-                ir::TemplatePart::Value(_) => String::new(),
-            })
-            .collect(),
+            .fixed_text()
+            .expect("a test parameter's text has no values"),
         other => panic!("a test parameter that is not a literal: {other:?}"),
     }
 }

@@ -7,7 +7,7 @@
 use super::{voice_name, voice_response, Verb};
 use crate::codegen::Artifact;
 use crate::engine::{Command, Engine};
-use crate::ir::{self, Expr, LegId, Op, Outcome, Template, TemplatePart};
+use crate::ir::{self, Expr, LegId, Op, Outcome};
 
 /// Why a flow has no static document, or a campaign setting Twilio does not take.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,7 +117,7 @@ fn static_verbs(flow: &ir::Flow) -> Result<Vec<Verb>, (String, ir::SrcSpan)> {
         let dynamic = |what: &str| Err((what.to_string(), n.span.clone()));
         match &n.op {
             Op::Answer { .. } | Op::Label { .. } => {}
-            Op::Say { leg, text } if *leg == caller => match fixed(text) {
+            Op::Say { leg, text } if *leg == caller => match text.fixed_text() {
                 Some(text) => verbs.push(Verb::Say {
                     text,
                     voice: voice.clone(),
@@ -128,7 +128,7 @@ fn static_verbs(flow: &ir::Flow) -> Result<Vec<Verb>, (String, ir::SrcSpan)> {
             Op::Play {
                 leg,
                 audio: ir::Audio::Url { url },
-            } if *leg == caller => match fixed(url) {
+            } if *leg == caller => match url.fixed_text() {
                 Some(url) => verbs.push(Verb::Play { url }),
                 None => return dynamic("a `play` with a value"),
             },
@@ -160,17 +160,6 @@ fn static_verbs(flow: &ir::Flow) -> Result<Vec<Verb>, (String, ir::SrcSpan)> {
         }
     }
     Err(("a loop".into(), flow.span.clone()))
-}
-
-/// A template's text when it has no values.
-fn fixed(t: &Template) -> Option<String> {
-    t.parts
-        .iter()
-        .map(|p| match p {
-            TemplatePart::Text(s) => Some(s.as_str()),
-            TemplatePart::Value(_) => None,
-        })
-        .collect()
 }
 
 /// `<campaign>.calls.json`: one `POST /2010-04-01/Accounts/{AccountSid}/Calls.json` per lead.

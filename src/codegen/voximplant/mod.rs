@@ -472,43 +472,39 @@ fn template(t: &Template) -> String {
 }
 
 fn template_expr(t: &Template) -> String {
-    if t.parts.is_empty() {
+    parts_expr(&t.parts, "$r")
+}
+
+/// A template's parts as one JavaScript string expression; `value` renders a value (`$r`, or
+/// `$enc` to percent-encode it in a URL).
+fn parts_expr(parts: &[TemplatePart], value: &str) -> String {
+    if parts.is_empty() {
         return js::string("");
     }
-    let parts: Vec<String> = t
-        .parts
+    let parts: Vec<String> = parts
         .iter()
         .map(|p| match p {
             TemplatePart::Text(s) => js::string(s),
-            TemplatePart::Value(e) => format!("$r({})", expr(e)),
+            TemplatePart::Value(e) => format!("{value}({})", expr(e)),
+            TemplatePart::If {
+                cond,
+                negated,
+                then,
+                otherwise,
+            } => format!(
+                "($present({}) !== {negated} ? ({}) : ({}))",
+                expr(cond),
+                parts_expr(then, value),
+                parts_expr(otherwise, value)
+            ),
         })
         .collect();
     parts.join(" + ")
 }
 
-/// A URL template: text pieces and values alternate, values are percent-encoded.
+/// A URL template: values are percent-encoded.
 fn url_template(t: &Template) -> String {
-    let mut parts = Vec::new();
-    let mut expect_text = true;
-    for p in &t.parts {
-        match p {
-            TemplatePart::Text(s) => {
-                if !expect_text {
-                    parts.push(js::string(""));
-                }
-                parts.push(js::string(s));
-                expect_text = false;
-            }
-            TemplatePart::Value(e) => {
-                if expect_text {
-                    parts.push(js::string(""));
-                }
-                parts.push(expr(e));
-                expect_text = true;
-            }
-        }
-    }
-    format!("(s) => $url([{}])", parts.join(", "))
+    format!("(s) => {}", parts_expr(&t.parts, "$enc"))
 }
 
 fn phone_expr(e: &Expr) -> String {

@@ -180,8 +180,22 @@ function $cell(raw, name, type, how) {
   return text;
 }
 function $len(v) { return BigInt(Array.from($plain(v)).length); }
-function $url(parts) {
-  return parts.map((p, i) => (i % 2 === 0 ? p : encodeURIComponent($r(p)).replace(/[!'()*]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase()))).join("");
+// A value put into a URL: percent-encoded except RFC 3986's unreserved characters.
+function $enc(v) {
+  return encodeURIComponent($r(v)).replace(/[!'()*]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase());
+}
+// Whether a template block says its text for a value (engine::Value::present).
+function $present(v) {
+  if (typeof v === "boolean") return v;
+  if (typeof v === "string") return v !== "";
+  if (typeof v === "bigint") return v !== 0n;
+  if (v !== null && typeof v === "object" && typeof v.d === "number") return v.d !== 0;
+  if ($isJ(v)) {
+    const j = v.j;
+    if (j === null || j === undefined || j === false || j === 0 || j === "") return false;
+    return !(Array.isArray(j) && j.length === 0);
+  }
+  return false;
 }
 /* Phrase matching: lower case, «ё» as «е», punctuation ignored, whole words, negations
  * respected ($NEGATIONS and $NEGATION_REACH come from src/phrase.rs with the flow). */

@@ -236,6 +236,8 @@ impl CampaignBuild<'_> {
             .map(|p| match p {
                 TemplatePart::Text(s) => s.clone(),
                 TemplatePart::Value(e) => self.value(e, lead),
+                // shape::read refuses blocks
+                TemplatePart::If { .. } => String::new(),
             })
             .collect()
     }

@@ -333,10 +333,15 @@ impl Reader<'_> {
 
     /// Refuses values that are not lead columns (Zvonobot texts are fixed per call).
     fn template(&mut self, t: &Template, span: &ir::SrcSpan) {
-        for part in &t.parts {
-            if let TemplatePart::Value(e) = part {
-                self.expr(e, span);
-            }
+        if t.parts.iter().any(|p| matches!(p, TemplatePart::If { .. })) {
+            self.refuse(
+                span,
+                "a `{{#if}}` block",
+                "Zvonobot texts are fixed per call: write the text for each case",
+            );
+        }
+        for e in t.exprs() {
+            self.expr(e, span);
         }
     }
 
