@@ -81,6 +81,14 @@ fn parts_text(flow: &Flow, parts: &[TemplatePart]) -> String {
         .map(|p| match p {
             TemplatePart::Text(s) => s.clone(),
             TemplatePart::Value(e) => format!("{{{{{}}}}}", expr_text(flow, e)),
+            TemplatePart::Helper { helper, .. } => {
+                let args: Vec<String> = helper
+                    .exprs()
+                    .into_iter()
+                    .map(|e| expr_text(flow, e))
+                    .collect();
+                format!("{{{{{} {}}}}}", helper.name(), args.join(" "))
+            }
             TemplatePart::If {
                 cond,
                 negated,

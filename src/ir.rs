@@ -778,6 +778,7 @@ fn parts_exprs<'t>(parts: &'t [TemplatePart], out: &mut Vec<&'t Expr>) {
                 parts_exprs(then, out);
                 parts_exprs(otherwise, out);
             }
+            TemplatePart::Helper { helper, .. } => out.extend(helper.exprs()),
         }
     }
 }
@@ -803,6 +804,90 @@ pub enum TemplatePart {
         /// Said when it is not.
         otherwise: Vec<TemplatePart>,
     },
+    /// A speech helper (docs/speech.md), in the flow's language.
+    Helper {
+        /// The flow's language (`ru-RU`, `en-US`, …).
+        lang: String,
+        /// Which helper, with its arguments.
+        helper: Helper,
+    },
+}
+
+/// A speech helper and its arguments, checked: names of genders, cases, styles and currencies
+/// are ones `crate::speech` knows, and the forms fit the language.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Helper {
+    /// The form of a noun for the number `n`: one/few/many in Russian, one/other in English.
+    Plural {
+        /// A number.
+        n: Expr,
+        /// The forms, in the language's order.
+        forms: Vec<String>,
+    },
+    /// The number `n` in words.
+    Words {
+        /// A number.
+        n: Expr,
+        /// `masculine`, `feminine` or `neuter`.
+        gender: String,
+        /// One of the six Russian cases, by its English name.
+        case: String,
+    },
+    /// The digits of a value read one by one, in groups.
+    Digits {
+        /// A value rendered as text.
+        text: Expr,
+        /// Group sizes from the left, the last repeating; empty for one group.
+        groups: Vec<u32>,
+    },
+    /// An amount of money and its currency.
+    Money {
+        /// A decimal amount, rendered as text.
+        amount: Expr,
+        /// `RUB`, `USD` or `EUR`.
+        currency: String,
+        /// `words` or `digits`.
+        style: String,
+    },
+    /// The date of a timestamp in a time zone.
+    Date {
+        /// An RFC 3339 timestamp or Unix seconds, rendered as text.
+        when: Expr,
+        /// An IANA time zone or a fixed offset, rendered as text.
+        zone: Expr,
+    },
+    /// The time of day of a timestamp in a time zone.
+    Time {
+        /// An RFC 3339 timestamp or Unix seconds, rendered as text.
+        when: Expr,
+        /// An IANA time zone or a fixed offset, rendered as text.
+        zone: Expr,
+    },
+}
+
+impl Helper {
+    /// The helper's name as written in templates.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Helper::Plural { .. } => "plural",
+            Helper::Words { .. } => "words",
+            Helper::Digits { .. } => "digits",
+            Helper::Money { .. } => "money",
+            Helper::Date { .. } => "date",
+            Helper::Time { .. } => "time",
+        }
+    }
+
+    /// The values the helper reads.
+    pub fn exprs(&self) -> Vec<&Expr> {
+        match self {
+            Helper::Plural { n, .. } | Helper::Words { n, .. } => vec![n],
+            Helper::Digits { text, .. } => vec![text],
+            Helper::Money { amount, .. } => vec![amount],
+            Helper::Date { when, zone } | Helper::Time { when, zone } => vec![when, zone],
+        }
+    }
 }
 
 /// Built-in values.

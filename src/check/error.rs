@@ -530,6 +530,18 @@ pub enum CheckError {
         #[label("no such helper")]
         at: SourceSpan,
     },
+    /// A speech helper called with arguments or options it does not take.
+    #[error("{problem}")]
+    #[diagnostic(code(ivrc::check::bad_helper_call), help("{help}"))]
+    BadHelperCall {
+        /// What is wrong.
+        problem: String,
+        /// How the helper is called.
+        help: String,
+        /// The tag.
+        #[label("in this helper call")]
+        at: SourceSpan,
+    },
     /// A `say`, prompt or `sms` whose text is empty or only spaces.
     #[error("empty text in `{what}`")]
     #[diagnostic(code(ivrc::check::empty_text), help("{help}"))]

@@ -84,6 +84,8 @@ pub struct FlowChecker<'a> {
     /// Fetches whose failure ends the call (no `on error` anywhere): the variable's name,
     /// its definition and its first use, if any.
     pub(super) unguarded_fetches: Vec<(String, Span, Option<Span>)>,
+    /// The flow's `lang`, as written, or the language's default.
+    pub(super) lang: String,
 }
 
 /// Checks a flow, pushing problems to `out`.
@@ -114,6 +116,14 @@ pub fn check_flow(
         unset_reported: Vec::new(),
         skips: Vec::new(),
         unguarded_fetches: Vec::new(),
+        lang: flow
+            .settings
+            .iter()
+            .find_map(|s| match &s.kind {
+                SettingKind::Lang(l) => Some(l.name.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| crate::lower::defaults::LANG.to_string()),
     };
     c.scopes.push();
     c.scopes.define(Binding {

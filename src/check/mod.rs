@@ -9,6 +9,7 @@
 mod campaign;
 pub mod error;
 mod flow;
+mod helpers;
 mod langs;
 pub mod rules;
 mod scope;
@@ -20,6 +21,7 @@ mod waits;
 
 pub use error::CheckError;
 pub use flow::for_each_child_block;
+pub use helpers::{group_sizes, HELPERS};
 pub use values::utc_offset;
 
 use crate::ir::Type;

@@ -89,11 +89,7 @@ impl FlowChecker<'_> {
                     self.template_parts(&b.then);
                     self.template_parts(&b.otherwise);
                 }
-                TemplatePart::Helper(h) => self.out.push(CheckError::UnknownHelper {
-                    name: h.name.name.clone(),
-                    help: "the speech helpers (plural, words, digits, money, date, time) are not available yet; compute the text with `let` and `if` first".into(),
-                    at: h.name.span.into(),
-                }),
+                TemplatePart::Helper(h) => self.helper(h),
             }
         }
     }

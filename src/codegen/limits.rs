@@ -99,7 +99,7 @@ fn fixed_len_parts(parts: &[TemplatePart]) -> usize {
         .iter()
         .map(|p| match p {
             TemplatePart::Text(s) => s.chars().count(),
-            TemplatePart::Value(_) => 0,
+            TemplatePart::Value(_) | TemplatePart::Helper { .. } => 0,
             TemplatePart::If {
                 then, otherwise, ..
             } => fixed_len_parts(then).min(fixed_len_parts(otherwise)),

@@ -5,7 +5,8 @@
 //! is an error. Errors are returned as [`EvalError`]; the engine turns them into the flow's
 //! error path.
 
-use crate::ir::{BinaryOp, Builtin, Expr, Func, Template, TemplatePart, Type, UnaryOp};
+use crate::ir::{BinaryOp, Builtin, Expr, Func, Helper, Template, TemplatePart, Type, UnaryOp};
+use crate::speech;
 use std::fmt;
 
 /// A value held by a variable.
@@ -180,13 +181,7 @@ fn render_parts(
         match part {
             TemplatePart::Text(s) => out.push_str(s),
             TemplatePart::Value(e) if url => {
-                for b in eval(e, scope)?.render()?.bytes() {
-                    if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-                        out.push(char::from(b));
-                    } else {
-                        out.push_str(&format!("%{b:02X}"));
-                    }
-                }
+                out.push_str(&percent_encoded(&eval(e, scope)?.render()?));
             }
             TemplatePart::Value(e) => out.push_str(&eval(e, scope)?.render()?),
             TemplatePart::If {
@@ -198,9 +193,81 @@ fn render_parts(
                 let present = eval(cond, scope)?.present() != *negated;
                 render_parts(if present { then } else { otherwise }, scope, url, out)?;
             }
+            TemplatePart::Helper { lang, helper } => {
+                let said = say(lang, helper, scope)?;
+                if url {
+                    out.push_str(&percent_encoded(&said));
+                } else {
+                    out.push_str(&said);
+                }
+            }
         }
     }
     Ok(())
+}
+
+/// Text percent-encoded for a URL: RFC 3986 unreserved characters stay as they are.
+fn percent_encoded(text: &str) -> String {
+    let mut out = String::new();
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// What a speech helper says (`crate::speech`); its failures are the flow's errors.
+fn say(lang: &str, helper: &Helper, scope: &dyn Scope) -> Result<String, EvalError> {
+    let failed = |e: speech::SpeechError| EvalError(e.to_string());
+    let lang: speech::Lang = lang.parse().map_err(failed)?;
+    let number = |e: &Expr| match eval(e, scope)? {
+        Value::Number(n) => Ok(n),
+        other => err(format!(
+            "`{}` needs a number, got {}",
+            helper.name(),
+            other.render()?
+        )),
+    };
+    let text = |e: &Expr| eval(e, scope)?.render();
+    match helper {
+        Helper::Plural { n, forms } => {
+            let forms: Vec<&str> = forms.iter().map(String::as_str).collect();
+            speech::plural(lang, number(n)?, &forms)
+                .map(str::to_string)
+                .map_err(failed)
+        }
+        Helper::Words { n, gender, case } => Ok(speech::words(
+            lang,
+            number(n)?,
+            gender.parse().map_err(failed)?,
+            case.parse().map_err(failed)?,
+        )),
+        Helper::Digits { text: t, groups } => {
+            let groups: Vec<usize> = groups.iter().map(|g| *g as usize).collect();
+            speech::digits(&text(t)?, &groups).map_err(failed)
+        }
+        Helper::Money {
+            amount,
+            currency,
+            style,
+        } => {
+            let style = if style == "digits" {
+                speech::Style::Digits
+            } else {
+                speech::Style::Words
+            };
+            speech::money(lang, &text(amount)?, currency, style).map_err(failed)
+        }
+        Helper::Date { when, zone } => {
+            speech::date(lang, &text(when)?, &text(zone)?).map_err(failed)
+        }
+        Helper::Time { when, zone } => {
+            speech::time(lang, &text(when)?, &text(zone)?).map_err(failed)
+        }
+    }
 }
 
 /// Evaluates an expression.

@@ -26,10 +26,94 @@ impl FlowLowerer<'_> {
                     then: self.template_parts(&b.then),
                     otherwise: self.template_parts(&b.otherwise),
                 },
-                // Rejected by the checker until the speech helpers land.
-                TemplatePart::Helper(_) => ir::TemplatePart::Text(String::new()),
+                TemplatePart::Helper(h) => ir::TemplatePart::Helper {
+                    lang: self.lang.clone(),
+                    helper: self.helper(h),
+                },
             })
             .collect()
+    }
+
+    /// A checked helper call, its options' defaults written out.
+    fn helper(&self, h: &ast::HelperCall) -> ir::Helper {
+        let arg = |i: usize, want: Type| match h.args.get(i) {
+            Some(a) => self.helper_arg(a, want),
+            None => ir::Expr::Bool { value: false }, // the checker counted them
+        };
+        let quoted = |a: &ast::HelperArg| match a {
+            ast::HelperArg::Text(t) => t.clone(),
+            ast::HelperArg::Number(n) => n.to_string(),
+            ast::HelperArg::Bool(b) => b.to_string(),
+            ast::HelperArg::Path(p) => p.dotted(),
+        };
+        let option = |key: &str, default: &str| {
+            h.options
+                .iter()
+                .find(|(k, _)| k.name == key)
+                .map_or_else(|| default.to_string(), |(_, v)| quoted(v))
+        };
+        match h.name.name.as_str() {
+            "plural" => ir::Helper::Plural {
+                n: arg(0, Type::Number),
+                forms: h.args.iter().skip(1).map(quoted).collect(),
+            },
+            "words" => ir::Helper::Words {
+                n: arg(0, Type::Number),
+                gender: option("gender", "masculine"),
+                case: option("case", "nominative"),
+            },
+            "digits" => ir::Helper::Digits {
+                text: arg(0, Type::Text),
+                groups: h
+                    .options
+                    .iter()
+                    .find(|(k, _)| k.name == "group")
+                    .and_then(|(_, v)| crate::check::group_sizes(&quoted(v)).ok())
+                    .unwrap_or_default(),
+            },
+            "money" => ir::Helper::Money {
+                amount: arg(0, Type::Text),
+                currency: h.args.get(1).map(quoted).unwrap_or_default().to_uppercase(),
+                style: option("style", "words"),
+            },
+            "date" => ir::Helper::Date {
+                when: arg(0, Type::Text),
+                zone: arg(1, Type::Text),
+            },
+            _ => ir::Helper::Time {
+                when: arg(0, Type::Text),
+                zone: arg(1, Type::Text),
+            },
+        }
+    }
+
+    /// A helper's argument as a value of type `want` (a JSON value converted).
+    fn helper_arg(&self, a: &ast::HelperArg, want: Type) -> ir::Expr {
+        match a {
+            ast::HelperArg::Path(p) => {
+                let lowered = self.path(&p.path);
+                let func = if want == Type::Number {
+                    ir::Func::Number
+                } else {
+                    ir::Func::Text
+                };
+                match self.analysis.expr_types.get(&p.span) {
+                    Some(Type::Json) => ir::Expr::Call {
+                        func,
+                        arg: Box::new(lowered),
+                        ty: want,
+                    },
+                    _ => lowered,
+                }
+            }
+            ast::HelperArg::Number(n) => ir::Expr::Number { value: *n },
+            ast::HelperArg::Text(t) => ir::Expr::Text {
+                template: ir::Template {
+                    parts: vec![ir::TemplatePart::Text(t.clone())],
+                },
+            },
+            ast::HelperArg::Bool(b) => ir::Expr::Bool { value: *b },
+        }
     }
 
     pub(super) fn path(&self, segs: &[ast::Ident]) -> ir::Expr {

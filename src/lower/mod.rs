@@ -106,6 +106,8 @@ struct FlowLowerer<'a> {
     in_sms: bool,
     /// The flow's `caller_id` setting, for dials without their own.
     caller_id: Option<ir::Expr>,
+    /// The flow's language, for its speech helpers.
+    lang: String,
 }
 
 fn u32_of(n: i64) -> u32 {
@@ -133,6 +135,7 @@ impl<'a> FlowLowerer<'a> {
             next_to: Vec::new(),
             in_sms: false,
             caller_id: None,
+            lang: defaults::LANG.into(),
         }
     }
 
@@ -200,6 +203,7 @@ impl<'a> FlowLowerer<'a> {
             });
         }
         self.caller_id = settings.caller_id.clone();
+        self.lang.clone_from(&settings.lang);
         let end_span = Span::new(
             f.span.file,
             (f.span.end as usize).saturating_sub(1),

@@ -383,7 +383,9 @@ fn template_text(t: &ir::Template) -> String {
         .iter()
         .map(|p| match p {
             ir::TemplatePart::Text(s) => s.clone(),
-            ir::TemplatePart::Value(_) | ir::TemplatePart::If { .. } => "*".to_string(),
+            ir::TemplatePart::Value(_)
+            | ir::TemplatePart::If { .. }
+            | ir::TemplatePart::Helper { .. } => "*".to_string(),
         })
         .collect()
 }

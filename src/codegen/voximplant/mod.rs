@@ -486,6 +486,9 @@ fn parts_expr(parts: &[TemplatePart], value: &str) -> String {
         .map(|p| match p {
             TemplatePart::Text(s) => js::string(s),
             TemplatePart::Value(e) => format!("{value}({})", expr(e)),
+            TemplatePart::Helper { lang, helper } => {
+                format!("{value}({})", helper_call(lang, helper))
+            }
             TemplatePart::If {
                 cond,
                 negated,
@@ -500,6 +503,50 @@ fn parts_expr(parts: &[TemplatePart], value: &str) -> String {
         })
         .collect();
     parts.join(" + ")
+}
+
+/// A speech helper's call into speech.js (the mirror of `crate::speech`, compared with it by
+/// tests/speech_js.rs).
+fn helper_call(lang: &str, helper: &ir::Helper) -> String {
+    let lang = js::string(match lang.parse::<crate::speech::Lang>() {
+        Ok(crate::speech::Lang::En) => "en",
+        _ => "ru",
+    });
+    let strings = |items: &[String]| {
+        let items: Vec<String> = items.iter().map(|s| js::string(s)).collect();
+        format!("[{}]", items.join(", "))
+    };
+    match helper {
+        ir::Helper::Plural { n, forms } => {
+            format!("$sPlural({lang}, {}, {})", expr(n), strings(forms))
+        }
+        ir::Helper::Words { n, gender, case } => format!(
+            "$sWords({lang}, {}, {}, {})",
+            expr(n),
+            js::string(gender),
+            js::string(case)
+        ),
+        ir::Helper::Digits { text, groups } => {
+            let groups: Vec<String> = groups.iter().map(u32::to_string).collect();
+            format!("$sDigits($r({}), [{}])", expr(text), groups.join(", "))
+        }
+        ir::Helper::Money {
+            amount,
+            currency,
+            style,
+        } => format!(
+            "$sMoney({lang}, $r({}), {}, {})",
+            expr(amount),
+            js::string(currency),
+            js::string(style)
+        ),
+        ir::Helper::Date { when, zone } => {
+            format!("$sDate({lang}, $r({}), $r({}))", expr(when), expr(zone))
+        }
+        ir::Helper::Time { when, zone } => {
+            format!("$sTime({lang}, $r({}), $r({}))", expr(when), expr(zone))
+        }
+    }
 }
 
 /// A URL template: values are percent-encoded.

@@ -236,8 +236,8 @@ impl CampaignBuild<'_> {
             .map(|p| match p {
                 TemplatePart::Text(s) => s.clone(),
                 TemplatePart::Value(e) => self.value(e, lead),
-                // shape::read refuses blocks
-                TemplatePart::If { .. } => String::new(),
+                // shape::read refuses blocks and helpers
+                TemplatePart::If { .. } | TemplatePart::Helper { .. } => String::new(),
             })
             .collect()
     }

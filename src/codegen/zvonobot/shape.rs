@@ -333,12 +333,20 @@ impl Reader<'_> {
 
     /// Refuses values that are not lead columns (Zvonobot texts are fixed per call).
     fn template(&mut self, t: &Template, span: &ir::SrcSpan) {
-        if t.parts.iter().any(|p| matches!(p, TemplatePart::If { .. })) {
-            self.refuse(
-                span,
-                "a `{{#if}}` block",
-                "Zvonobot texts are fixed per call: write the text for each case",
-            );
+        for part in &t.parts {
+            match part {
+                TemplatePart::If { .. } => self.refuse(
+                    span,
+                    "a `{{#if}}` block",
+                    "Zvonobot texts are fixed per call: write the text for each case",
+                ),
+                TemplatePart::Helper { helper, .. } => self.refuse(
+                    span,
+                    &format!("the `{}` helper", helper.name()),
+                    "Zvonobot texts are fixed per call: put the words in a leads column",
+                ),
+                _ => {}
+            }
         }
         for e in t.exprs() {
             self.expr(e, span);
