@@ -23,4 +23,4 @@ pub use lang::{Case, Gender, Lang};
 pub use money::{money, Style};
 pub use numbers::words;
 pub use plural::plural;
-pub use when::{date, time};
+pub use when::{date, time, zone_table, ZoneRules};

@@ -2,8 +2,11 @@
 //! of the IANA database bundled into the binary (never the machine's /usr/share/zoneinfo), so
 //! a prompt says the same time on every machine and target.
 
+use std::collections::BTreeMap;
+
 use jiff::tz::{Offset, TimeZone};
 use jiff::{Timestamp, ZonedDateTime};
+use serde::Serialize;
 
 use super::{Lang, SpeechError};
 
@@ -134,4 +137,90 @@ fn time_zone(zone: &str) -> Result<TimeZone, SpeechError> {
     let offset =
         Offset::from_seconds(sign * (hours * 3600 + minutes * 60)).map_err(|_| unknown())?;
     Ok(TimeZone::fixed(offset))
+}
+
+/// 400 Gregorian years in seconds (146 097 days, a whole number of weeks): the period after
+/// which every IANA zone's rule for the future (its POSIX TZ string) repeats exactly.
+const CYCLE: i64 = 146_097 * 86_400;
+
+/// One IANA zone's UTC offsets as the JavaScript mirror of [`date`] and [`time`]
+/// (`src/codegen/voximplant/speech.js`, `$sZones`) reads them: VoxEngine documents no Intl
+/// time-zone support, and the host's tzdata could differ from jiff's anyway, so the build
+/// hands the scenario the offsets jiff computes. Serialized as `{"o": …, "t": …, "c": …}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ZoneRules {
+    /// The offset in seconds before the first transition, then after each one.
+    #[serde(rename = "o")]
+    pub offsets: Vec<i32>,
+    /// The Unix seconds at which the offset changes, ascending, up to `cycle` + 400 years.
+    #[serde(rename = "t")]
+    pub transitions: Vec<i64>,
+    /// The Unix second from which the offsets repeat every 400 years: a moment at or after
+    /// `cycle` + 400 years has the offset of the same moment 400 years (or a multiple) earlier.
+    #[serde(rename = "c")]
+    pub cycle: i64,
+}
+
+/// The `$sZones` table of a scenario: the rules of every IANA zone among `zones`, keyed by
+/// the trimmed name in ASCII lower case (jiff looks names up in any letter case). `UTC`, `Z`
+/// and fixed offsets are left out: the JavaScript reads them itself. A name jiff does not
+/// know is an error, as in [`date`].
+pub fn zone_table<'a>(
+    zones: impl IntoIterator<Item = &'a str>,
+) -> Result<BTreeMap<String, ZoneRules>, SpeechError> {
+    let mut table = BTreeMap::new();
+    for zone in zones {
+        let text = zone.trim();
+        let tz = time_zone(zone)?;
+        if text.eq_ignore_ascii_case("utc") || text == "Z" || text.starts_with(['+', '-']) {
+            continue;
+        }
+        table.insert(text.to_ascii_lowercase(), zone_rules(&tz, zone)?);
+    }
+    Ok(table)
+}
+
+/// The offsets of `tz` from jiff's first instant, with a start of the 400-year cycle checked
+/// against jiff over the following 400 years (the explicit transitions of the IANA data end
+/// long before; `zone` names the zone in the error if no candidate start holds).
+fn zone_rules(tz: &TimeZone, zone: &str) -> Result<ZoneRules, SpeechError> {
+    let offset_at = |second: i64| -> Result<i32, SpeechError> {
+        let at = Timestamp::from_second(second)
+            .map_err(|_| SpeechError::UnknownZone(zone.to_string()))?;
+        Ok(tz.to_offset(at).seconds())
+    };
+    // The years 2038, 2100, 2200 and 2400 start on these Unix seconds.
+    for cycle in [2_145_916_800, 4_102_444_800, 7_258_118_400, 13_569_465_600] {
+        let mut offsets = vec![tz.to_offset(Timestamp::MIN).seconds()];
+        let mut transitions = Vec::new();
+        for change in tz.following(Timestamp::MIN) {
+            let second = change.timestamp().as_second();
+            if second >= cycle + 2 * CYCLE {
+                break;
+            }
+            let offset = change.offset().seconds();
+            if offsets.last() != Some(&offset) {
+                offsets.push(offset);
+                transitions.push(second);
+            }
+        }
+        let first = transitions.partition_point(|&t| t < cycle);
+        let second = transitions.partition_point(|&t| t < cycle + CYCLE);
+        let repeats = transitions.len() - second == second - first
+            && (first..second).all(|k| {
+                let later = k + second - first;
+                transitions[later] == transitions[k] + CYCLE && offsets[later + 1] == offsets[k + 1]
+            })
+            && offset_at(cycle)? == offset_at(cycle + CYCLE)?;
+        if repeats {
+            transitions.truncate(second);
+            offsets.truncate(second + 1);
+            return Ok(ZoneRules {
+                offsets,
+                transitions,
+                cycle,
+            });
+        }
+    }
+    Err(SpeechError::UnknownZone(zone.to_string()))
 }
