@@ -45,7 +45,10 @@ fn a_broken_example_fails_the_right_test_readably() {
     let flow = std::fs::read_to_string(format!("{root}/examples/sum.ivr")).expect("sum.ivr");
     std::fs::write(
         dir.join("sum.ivr"),
-        flow.replace("Сумма равна {{sum}}.", "Итого: {{sum}}."),
+        flow.replace(
+            "Сумма равна {{words sum case='dative'}}.",
+            "Итого: {{sum}}.",
+        ),
     )
     .expect("write");
     let tests =

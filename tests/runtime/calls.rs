@@ -32,7 +32,7 @@ fn the_sum_task_keys_12_and_30_and_hears_42() {
     assert!(
         r["prompts"]
             .as_array()
-            .is_some_and(|p| p.iter().any(|t| t == "Сумма равна 42.")),
+            .is_some_and(|p| p.iter().any(|t| t == "Сумма равна сорока двум.")),
         "{r:#}"
     );
     // One packet every 20 ms from the answer to the BYE, on one stream.

@@ -15,6 +15,8 @@ use super::{Artifact, Unsupported};
 use crate::ir::{self, Expr, Op, Template, TemplatePart};
 
 const RUNTIME: &str = include_str!("runtime.js");
+/// The speech helpers' mirror, added to scenarios whose templates call one.
+const SPEECH: &str = include_str!("speech.js");
 const TARGET: &str = "voximplant";
 
 /// How a flow's scenario is started.
@@ -231,11 +233,58 @@ fn scenario(flow: &ir::Flow, start: &Start, campaign: Option<&ir::Campaign>) -> 
     out.push('\n');
     out.push_str(&negations());
     out.push_str(RUNTIME);
+    if let Some(zones) = speech_zones(flow) {
+        out.push_str("\n/* ---- speech helpers ---- */\n");
+        out.push_str(&format!("const $sZones = {zones};\n"));
+        out.push_str(SPEECH);
+    }
     out.push_str("\n/* ---- the flow ---- */\n");
     out.push_str(&flow_table(flow, start, campaign));
     out.push('\n');
     out.push_str(&startup(start));
     out
+}
+
+/// When the flow calls a speech helper: the `$sZones` table of the time zones its `date` and
+/// `time` name in quotes (a zone taken from a value must be one of them or a fixed offset).
+/// The helpers are found in the IR's JSON, which reaches every template of every statement.
+fn speech_zones(flow: &ir::Flow) -> Option<String> {
+    fn walk(v: &serde_json::Value, uses: &mut bool, zones: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                if let Some(helper) = map.get("helper") {
+                    *uses = true;
+                    for kind in ["date", "time"] {
+                        let zone = &helper[kind]["zone"];
+                        if zone["expr"] == "text" {
+                            if let [serde_json::Value::Object(part)] =
+                                zone["template"].as_array().map_or(&[][..], Vec::as_slice)
+                            {
+                                if let Some(text) = part.get("text").and_then(|t| t.as_str()) {
+                                    zones.push(text.to_string());
+                                }
+                            }
+                        }
+                    }
+                }
+                map.values().for_each(|x| walk(x, uses, zones));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|x| walk(x, uses, zones)),
+            _ => {}
+        }
+    }
+    let (mut uses, mut zones) = (false, Vec::new());
+    walk(
+        &serde_json::to_value(&flow.nodes).ok()?,
+        &mut uses,
+        &mut zones,
+    );
+    if !uses {
+        return None;
+    }
+    // The checker accepted every quoted zone, so none is refused here.
+    let table = crate::speech::zone_table(zones.iter().map(String::as_str)).unwrap_or_default();
+    serde_json::to_string(&table).ok()
 }
 
 /// The negation rule's words and reach (`crate::phrase`), for the runtime's `$says`.
