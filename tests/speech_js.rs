@@ -143,12 +143,12 @@ impl Calls {
 
 const GENDERS: [&str; 3] = ["masculine", "feminine", "neuter"];
 const CASES: [&str; 6] = [
-    "nominative",
-    "genitive",
-    "dative",
-    "accusative",
-    "instrumental",
-    "prepositional",
+    Case::ALL[0].name(),
+    Case::ALL[1].name(),
+    Case::ALL[2].name(),
+    Case::ALL[3].name(),
+    Case::ALL[4].name(),
+    Case::ALL[5].name(),
 ];
 
 /// Numbers across the range: every n in -2000..=2000, ±10^k and its neighbours, the ends of

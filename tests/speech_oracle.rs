@@ -106,15 +106,6 @@ const GENDERS: [(Gender, &str); 3] = [
     (Gender::Neuter, "n"),
 ];
 
-const CASES: [&str; 6] = [
-    "nominative",
-    "genitive",
-    "dative",
-    "accusative",
-    "instrumental",
-    "prepositional",
-];
-
 /// num2words' English in our style: American, without "and" and without commas between
 /// groups ("one hundred twenty-five"): commas make a TTS engine pause inside one number.
 fn american(oracle: &str) -> String {
@@ -159,7 +150,7 @@ fn number_words_agree_with_num2words() {
             ask_for(vec![format!("en {n}")]),
         ));
         for (gender, g) in GENDERS {
-            for (case, name) in Case::ALL.into_iter().zip(CASES) {
+            for (case, name) in Case::ALL.into_iter().map(|c| (c, c.name())) {
                 let mine = words(Lang::Ru, n, gender, case);
                 let (minus, batch) = russian_requests(n, g, name);
                 items.push((format!("ru {n} {g} {name}"), mine, minus, ask_for(batch)));

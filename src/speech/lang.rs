@@ -86,6 +86,19 @@ impl Case {
         Case::Prepositional,
     ];
 
+    /// The case's English name, as templates write it: `nominative`, `genitive`, `dative`,
+    /// `accusative`, `instrumental`, `prepositional`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Case::Nominative => "nominative",
+            Case::Genitive => "genitive",
+            Case::Dative => "dative",
+            Case::Accusative => "accusative",
+            Case::Instrumental => "instrumental",
+            Case::Prepositional => "prepositional",
+        }
+    }
+
     /// The position of the case in [`Case::ALL`], the column of the declension tables.
     pub(super) fn index(self) -> usize {
         self as usize
@@ -98,14 +111,9 @@ impl FromStr for Case {
     /// Reads the case's English name: `nominative`, `genitive`, `dative`, `accusative`,
     /// `instrumental`, `prepositional`.
     fn from_str(name: &str) -> Result<Self, SpeechError> {
-        match name {
-            "nominative" => Ok(Case::Nominative),
-            "genitive" => Ok(Case::Genitive),
-            "dative" => Ok(Case::Dative),
-            "accusative" => Ok(Case::Accusative),
-            "instrumental" => Ok(Case::Instrumental),
-            "prepositional" => Ok(Case::Prepositional),
-            _ => Err(SpeechError::UnknownCase(name.to_string())),
-        }
+        Case::ALL
+            .into_iter()
+            .find(|c| c.name() == name)
+            .ok_or_else(|| SpeechError::UnknownCase(name.to_string()))
     }
 }
