@@ -179,6 +179,16 @@ pub fn decode(file: FileId, raw: &str, start: usize, errors: &mut Vec<SyntaxErro
             span,
         };
     }
+    if let Some(tag) = too_deep(&d) {
+        errors.push(SyntaxError::TooDeep {
+            limit: super::MAX_NESTING,
+            at: d.span(tag).into(),
+        });
+        return Template {
+            parts: vec![TemplatePart::Text(String::new())],
+            span,
+        };
+    }
     let tree = match Tree::compile(&d.hb) {
         Ok(tree) => tree,
         Err(_) if tags_alone_fail(&d, errors) => {
@@ -216,6 +226,24 @@ pub fn decode(file: FileId, raw: &str, start: usize, errors: &mut Vec<SyntaxErro
         parts.push(TemplatePart::Text(String::new()));
     }
     Template { parts, span }
+}
+
+/// The first block tag nested deeper than [`super::MAX_NESTING`], the bound every recursive
+/// phase relies on (handlebars' parser and the renderers recurse per block).
+fn too_deep(d: &Decoded) -> Option<std::ops::Range<usize>> {
+    let mut depth = 0usize;
+    for tag in &d.tags {
+        let body = d.hb[tag.clone()].trim_start_matches('{').trim_start();
+        if body.starts_with('#') {
+            depth += 1;
+            if depth > super::MAX_NESTING {
+                return Some(tag.clone());
+            }
+        } else if body.starts_with('/') {
+            depth = depth.saturating_sub(1);
+        }
+    }
+    None
 }
 
 /// Reports each tag that is not Handlebars even on its own (`{{a + b}}`); true when any is.
@@ -579,6 +607,13 @@ mod tests {
             parts(r#""\q""#).1[0],
             SyntaxError::BadEscape { .. }
         ));
+        let deep = format!("\"{}a{}\"", "{{#if x}}".repeat(65), "{{/if}}".repeat(65));
+        assert!(matches!(
+            parts(&deep).1[0],
+            SyntaxError::TooDeep { limit: 64, .. }
+        ));
+        let fine = format!("\"{}a{}\"", "{{#if x}}".repeat(64), "{{/if}}".repeat(64));
+        assert!(parts(&fine).1.is_empty());
         assert!(matches!(
             parts("\"a\u{FDD0}b\"").1[0],
             SyntaxError::ReservedCharacter { .. }
