@@ -12,8 +12,9 @@
 mod shape;
 
 use super::{Artifact, Caveat, Generated, Unsupported};
-use crate::ir::Lead;
-use crate::ir::{self, Expr, Template, TemplatePart};
+use crate::engine::value::{self, Scope};
+use crate::engine::Value as FlowValue;
+use crate::ir::{self, Builtin, Expr, Lead, LegId, Template, VarId};
 use serde_json::{json, Value};
 use shape::{Action, Audio1, Call};
 
@@ -212,34 +213,18 @@ struct CampaignBuild<'a> {
 
 impl CampaignBuild<'_> {
     /// A value for one lead: literals as written, parameters from the lead's columns.
-    fn value(&self, e: &Expr, lead: &Lead) -> String {
-        match e {
-            Expr::Phone { value } => value.clone(),
-            Expr::Number { value } => value.to_string(),
-            Expr::Text { template } => self.text(template, lead),
-            Expr::Var { id } => self
-                .flow
-                .vars
-                .get(id.0 as usize)
-                .and_then(|v| lead.values.get(&v.name))
-                .cloned()
-                .unwrap_or_default(),
-            Expr::LegNumber { .. } => self.dial_phone(lead).to_string(),
-            // shape::read refuses every other value
-            _ => String::new(),
-        }
+    fn value(&self, e: &Expr, lead: &Lead) -> Result<String, String> {
+        let scope = LeadScope::new(self, lead)?;
+        value::eval(e, &scope)
+            .and_then(|v| v.render())
+            .map_err(|e| e.to_string())
     }
 
-    fn text(&self, t: &Template, lead: &Lead) -> String {
-        t.parts
-            .iter()
-            .map(|p| match p {
-                TemplatePart::Text(s) => s.clone(),
-                TemplatePart::Value(e) => self.value(e, lead),
-                // shape::read refuses blocks and helpers
-                TemplatePart::If { .. } | TemplatePart::Helper { .. } => String::new(),
-            })
-            .collect()
+    /// A text for one lead, rendered at build time the way the engine renders it at run time
+    /// (blocks and speech helpers included), since a Zvonobot call carries fixed text.
+    fn text(&self, t: &Template, lead: &Lead) -> Result<String, String> {
+        let scope = LeadScope::new(self, lead)?;
+        value::render(t, &scope).map_err(|e| e.to_string())
     }
 
     fn dial_phone<'l>(&self, lead: &'l Lead) -> &'l str {
@@ -247,9 +232,9 @@ impl CampaignBuild<'_> {
         lead.values.get(dial).map_or("", String::as_str)
     }
 
-    fn caller_id(&self, lead: &Lead) -> Option<String> {
+    fn caller_id(&self, lead: &Lead) -> Option<Result<String, String>> {
         if let Some(c) = &self.campaign.caller_id {
-            return Some(c.clone());
+            return Some(Ok(c.clone()));
         }
         self.flow
             .settings
@@ -258,13 +243,15 @@ impl CampaignBuild<'_> {
             .map(|e| self.value(e, lead))
     }
 
-    fn spoken_text(&self, texts: &[Template], lead: &Lead) -> String {
-        texts
-            .iter()
-            .map(|t| self.text(t, lead).trim().to_string())
-            .filter(|t| !t.is_empty())
-            .collect::<Vec<_>>()
-            .join(" ")
+    fn spoken_text(&self, texts: &[Template], lead: &Lead) -> Result<String, String> {
+        let mut said = Vec::new();
+        for t in texts {
+            let text = self.text(t, lead)?;
+            if !text.trim().is_empty() {
+                said.push(text.trim().to_string());
+            }
+        }
+        Ok(said.join(" "))
     }
 
     fn gender(&self) -> u8 {
@@ -276,22 +263,25 @@ impl CampaignBuild<'_> {
     }
 
     /// The create-call body of one lead, without `phone` and `apiKey`; a number not in
-    /// Zvonobot's form is refused.
+    /// Zvonobot's form, or a text the flow cannot say for the lead, is refused.
     fn body(&self, lead: &Lead, refused: &mut Vec<Unsupported>) -> serde_json::Map<String, Value> {
-        let mut bad = |what: &str, e: String| {
+        let mut bad = |what: &str, help: String| {
             refused.push(refuse(
                 &self.campaign.span,
                 &format!("the {what} of the lead on line {}", lead.line),
-                &format!("Zvonobot numbers have 11 or more digits, country code first: {e}"),
+                &help,
             ));
         };
+        let phone_help =
+            |e: String| format!("Zvonobot numbers have 11 or more digits, country code first: {e}");
+        let text_help = |e: String| format!("the text cannot be said for this lead: {e}");
         let mut body = serde_json::Map::new();
         if let Some(cid) = self.caller_id(lead) {
-            match wire_phone(&cid) {
+            match cid.and_then(|cid| wire_phone(&cid)) {
                 Ok(p) => {
                     body.insert("outgoingPhone".into(), json!(p));
                 }
-                Err(e) => bad("calling number", e),
+                Err(e) => bad("calling number", phone_help(e)),
             }
         }
         match &self.call.audio {
@@ -299,23 +289,29 @@ impl CampaignBuild<'_> {
                 body.insert("record".into(), json!({ "id": id }));
                 body.insert("recordId".into(), json!(id));
             }
-            Audio1::Text(texts) => {
-                body.insert(
-                    "record".into(),
-                    json!({ "text": self.spoken_text(texts, lead), "gender": self.gender() }),
-                );
-            }
+            Audio1::Text(texts) => match self.spoken_text(texts, lead) {
+                Ok(text) => {
+                    body.insert(
+                        "record".into(),
+                        json!({ "text": text, "gender": self.gender() }),
+                    );
+                }
+                Err(e) => bad("record text", text_help(e)),
+            },
         }
         let mut ivrs = Vec::new();
         for (digit, action) in &self.call.keys {
             let mut item = json!({ "digit": digit });
             match action {
                 Action::Record(id) => item[&self.options.record_key] = json!(id),
-                Action::Transfer(to) => match wire_phone(&self.value(to, lead)) {
+                Action::Transfer(to) => match self.value(to, lead).and_then(|to| wire_phone(&to)) {
                     Ok(p) => item[&self.options.transfer_key] = json!(p),
-                    Err(e) => bad("manager's number", e),
+                    Err(e) => bad("manager's number", phone_help(e)),
                 },
-                Action::Sms(text) => item["smsText"] = json!(self.text(text, lead)),
+                Action::Sms(text) => match self.text(text, lead) {
+                    Ok(text) => item["smsText"] = json!(text),
+                    Err(e) => bad("SMS text", text_help(e)),
+                },
                 Action::Block => item["needBlock"] = json!(1),
             }
             ivrs.push(item);
@@ -379,12 +375,19 @@ impl CampaignBuild<'_> {
         };
         let mut calls = Vec::new();
         for lead in &self.campaign.leads_rows {
-            let Some(number) = self.caller_id(lead).and_then(|c| wire_phone(&c).ok()) else {
+            let Some(number) = self
+                .caller_id(lead)
+                .and_then(|c| c.and_then(|c| wire_phone(&c)).ok())
+            else {
                 out.caveats
                     .push(self.no_salebot("the calling number: set `caller_id +7…`"));
                 return;
             };
+            // `requests` refuses a lead whose phone or texts do not fit, failing the build.
             let Ok(client_phone) = wire_phone(self.dial_phone(lead)) else {
+                continue;
+            };
+            let Ok(payload) = self.payload(lead) else {
                 continue;
             };
             let mut call = json!({
@@ -397,7 +400,7 @@ impl CampaignBuild<'_> {
                 call["function"] = json!("zvonobot_call");
             } else {
                 call["function"] = json!("zvonobot_digits_call");
-                call["payload"] = Value::Array(self.payload(lead));
+                call["payload"] = Value::Array(payload);
             }
             calls.push(call);
         }
@@ -408,17 +411,19 @@ impl CampaignBuild<'_> {
     }
 
     /// The payload list: index = digit, one key per entry, `{}` for digits without action.
-    fn payload(&self, lead: &Lead) -> Vec<Value> {
+    fn payload(&self, lead: &Lead) -> Result<Vec<Value>, String> {
         let last = self.call.keys.iter().map(|(d, _)| *d).max().unwrap_or(0);
         (0..=last)
-            .map(|digit| match self.call.keys.iter().find(|(d, _)| *d == digit) {
-                None => json!({}),
-                Some((_, Action::Record(id))) => json!({ "record": id.to_string() }),
-                Some((_, Action::Transfer(to))) => {
-                    json!({ "managerPhone": wire_phone(&self.value(to, lead)).unwrap_or_default() })
-                }
-                Some((_, Action::Sms(text))) => json!({ "smsText": self.text(text, lead) }),
-                Some((_, Action::Block)) => json!({ "needBlock": "1" }),
+            .map(|digit| {
+                Ok(match self.call.keys.iter().find(|(d, _)| *d == digit) {
+                    None => json!({}),
+                    Some((_, Action::Record(id))) => json!({ "record": id.to_string() }),
+                    Some((_, Action::Transfer(to))) => {
+                        json!({ "managerPhone": wire_phone(&self.value(to, lead)?)? })
+                    }
+                    Some((_, Action::Sms(text))) => json!({ "smsText": self.text(text, lead)? }),
+                    Some((_, Action::Block)) => json!({ "needBlock": "1" }),
+                })
             })
             .collect()
     }
@@ -442,7 +447,9 @@ impl CampaignBuild<'_> {
             .campaign
             .leads_rows
             .iter()
-            .map(|lead| (lead.line, self.spoken_text(texts, lead).chars().count()))
+            // `requests` refuses a lead whose texts cannot be said, failing the build.
+            .filter_map(|lead| Some((lead.line, self.spoken_text(texts, lead).ok()?)))
+            .map(|(line, text)| (line, text.chars().count()))
             .min_by_key(|(_, chars)| *chars);
         if let Some((line, chars)) = shortest {
             let seconds = chars.div_ceil(TTS_CHARS_PER_SECOND);
@@ -485,4 +492,47 @@ done
 exit $failed
 "#
     )
+}
+
+/// The values a flow sees on one lead's call, known at build time: its parameters from the
+/// lead's columns and the dialled number. Everything else `shape::read` refuses.
+struct LeadScope<'a> {
+    /// Each variable's value, by id; `None` for variables that are not parameters.
+    vars: Vec<Option<FlowValue>>,
+    /// The number dialled.
+    dialled: &'a str,
+}
+
+impl<'a> LeadScope<'a> {
+    fn new(build: &CampaignBuild<'_>, lead: &'a Lead) -> Result<Self, String> {
+        let mut vars = Vec::with_capacity(build.flow.vars.len());
+        for var in &build.flow.vars {
+            let value = match lead.values.get(&var.name) {
+                Some(cell) if build.flow.params.contains(&var.id) => Some(
+                    FlowValue::parse_as(cell, var.ty)
+                        .map_err(|e| format!("column `{}`: {e}", var.name))?,
+                ),
+                _ => None,
+            };
+            vars.push(value);
+        }
+        Ok(LeadScope {
+            vars,
+            dialled: build.dial_phone(lead),
+        })
+    }
+}
+
+impl Scope for LeadScope<'_> {
+    fn var(&self, id: VarId) -> Option<&FlowValue> {
+        self.vars.get(id.0 as usize)?.as_ref()
+    }
+
+    fn leg_number(&self, leg: LegId) -> Option<&str> {
+        (leg == LegId::CALLER).then_some(self.dialled)
+    }
+
+    fn builtin(&self, _: Builtin) -> Option<FlowValue> {
+        None
+    }
 }

@@ -3,7 +3,7 @@
 //! refused on the construct, with the nearest thing Zvonobot has in the help.
 
 use crate::codegen::Unsupported;
-use crate::ir::{self, Audio, Expr, LegId, NodeId, Op, Outcome, Template, TemplatePart};
+use crate::ir::{self, Audio, Expr, LegId, NodeId, Op, Outcome, Template};
 
 /// What the lead hears first.
 #[derive(Debug, Clone, PartialEq)]
@@ -332,22 +332,9 @@ impl Reader<'_> {
     }
 
     /// Refuses values that are not lead columns (Zvonobot texts are fixed per call).
+    /// Blocks and helpers are rendered per lead at build time, so a template fits when every
+    /// value it reads is known then.
     fn template(&mut self, t: &Template, span: &ir::SrcSpan) {
-        for part in &t.parts {
-            match part {
-                TemplatePart::If { .. } => self.refuse(
-                    span,
-                    "a `{{#if}}` block",
-                    "Zvonobot texts are fixed per call: write the text for each case",
-                ),
-                TemplatePart::Helper { helper, .. } => self.refuse(
-                    span,
-                    &format!("the `{}` helper", helper.name()),
-                    "Zvonobot texts are fixed per call: put the words in a leads column",
-                ),
-                _ => {}
-            }
-        }
         for e in t.exprs() {
             self.expr(e, span);
         }
