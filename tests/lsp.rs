@@ -668,8 +668,31 @@ fn completion_of_keywords_names_and_placeholders() {
             "caller.number",
             "client.number",
             "called.number",
-            "call.id"
+            "call.id",
+            "plural",
+            "words",
+            "digits",
+            "money",
+            "date",
+            "time",
+            "#if",
+            "#unless"
         ]
+    );
+    // A helper: its name, then its arguments.
+    let items = complete_line(&mut client, 14, "  say \"{{wo");
+    assert_eq!(items[0]["label"], "words");
+    assert_eq!(items[0]["textEdit"]["newText"], "words ");
+    assert!(items[0]["documentation"]["value"]
+        .as_str()
+        .is_some_and(|d| d.contains("gender='feminine'")));
+    let items = complete_line(&mut client, 14, "  say \"{{words tr");
+    assert_eq!(labels(&items), ["tries"]);
+    assert_eq!(items[0]["textEdit"]["newText"], "tries");
+    assert_eq!(
+        complete_line(&mut client, 14, "  say \"{{plural n 'ру"),
+        json!([]),
+        "nothing inside a quoted argument"
     );
     // Nothing in plain text or comments.
     assert_eq!(complete_line(&mut client, 14, "  say \"Прив"), json!([]));
@@ -714,6 +737,8 @@ fn completion_offers_what_the_statement_around_takes() {
             vec!["sms.text", "sms.from"],
         ),
         (flow("  say \"{{s^}}\""), vec![]),
+        (flow("  say \"{{#^}}\""), vec!["#if", "#unless"]),
+        (flow("  say \"{{#if p^}}\""), vec!["p"]),
     ];
     for (version, (extra, expected)) in cases.into_iter().enumerate() {
         let text = format!("{CALLBACK}{}", extra.replace('^', ""));

@@ -20,6 +20,12 @@ use lsp_types::{
     MarkupKind, TextEdit,
 };
 
+/// The blocks a tag may open, with what they do.
+const BLOCKS: [(&str, &str); 2] = [
+    ("#if", "`{{#if value}}…{{else}}…{{/if}}`: the text when the value is there (not empty, not false, not 0)"),
+    ("#unless", "`{{#unless value}}…{{/unless}}`: the text when the value is not there"),
+];
+
 /// The character that asks for completion by itself: the second `{` of a placeholder.
 pub const TRIGGER: &str = "{";
 
@@ -27,9 +33,8 @@ pub const TRIGGER: &str = "{";
 pub fn complete(view: &View<'_>, offset: usize, trigger: Option<&str>) -> Vec<CompletionItem> {
     let text = &view.doc.text;
     let place = lexical::place(text, offset);
-    if !matches!(place, Place::Code | Place::Placeholder(_))
-        || (trigger.is_some() && !matches!(place, Place::Placeholder(_)))
-    {
+    let in_tag = matches!(place, Place::Placeholder(_) | Place::HelperArgument(_));
+    if !(in_tag || place == Place::Code) || (trigger.is_some() && !in_tag) {
         return Vec::new();
     }
     let parsed_cleanly = !view
@@ -55,6 +60,7 @@ pub fn complete(view: &View<'_>, offset: usize, trigger: Option<&str>) -> Vec<Co
     };
     let (start, mut items) = match place {
         Place::Placeholder(start) => (start, at.placeholders(start)),
+        Place::HelperArgument(start) => (start, at.helper_arguments(start)),
         _ => (lexical::word_start(text, offset), at.code()),
     };
     let typed = text.get(start..offset).unwrap_or_default();
@@ -108,7 +114,8 @@ struct At<'a> {
 }
 
 impl At<'_> {
-    /// After `{{` in a string: values, and legs' numbers, in scope.
+    /// After `{{` in a string: values, and legs' numbers, in scope; the speech helpers; the
+    /// blocks.
     fn placeholders(&self, start: usize) -> Vec<CompletionItem> {
         let text = &self.view.doc.text;
         let close = if text[self.offset..].starts_with("}}") {
@@ -116,10 +123,48 @@ impl At<'_> {
         } else {
             "}}"
         };
-        self.values(false)
+        let mut items: Vec<CompletionItem> = self
+            .values(false)
             .into_iter()
             .map(|(label, kind, detail)| {
                 let insert = format!("{label}{close}");
+                self.item(start, label, kind, Some(detail), None, insert)
+            })
+            .collect();
+        for (name, usage) in crate::check::HELPERS {
+            let doc = format!("`{{{{{usage}}}}}` — see docs/speech.md");
+            let insert = format!("{name} ");
+            let detail = Some("speech helper".to_string());
+            items.push(self.item(
+                start,
+                name.to_string(),
+                CompletionItemKind::FUNCTION,
+                detail,
+                Some(&doc),
+                insert,
+            ));
+        }
+        for (block, doc) in BLOCKS {
+            let insert = format!("{block} ");
+            let detail = Some("block".to_string());
+            items.push(self.item(
+                start,
+                block.to_string(),
+                CompletionItemKind::KEYWORD,
+                detail,
+                Some(doc),
+                insert,
+            ));
+        }
+        items
+    }
+
+    /// At an argument of a helper or a block: values in scope.
+    fn helper_arguments(&self, start: usize) -> Vec<CompletionItem> {
+        self.values(false)
+            .into_iter()
+            .map(|(label, kind, detail)| {
+                let insert = label.clone();
                 self.item(start, label, kind, Some(detail), None, insert)
             })
             .collect()

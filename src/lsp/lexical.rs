@@ -16,8 +16,12 @@ pub enum Place {
     Comment,
     /// In a string, outside a placeholder.
     String,
-    /// In a string, after an open `{{` and a dotted name, which starts at this offset.
+    /// In a string, after an open `{{` and a dotted name or a helper's name (`#if` with its
+    /// `#`), which starts at this offset.
     Placeholder(usize),
+    /// In a string, at an argument of a helper or a block (`{{plural n`, `{{#if crm.ok`):
+    /// a dotted name starting at this offset.
+    HelperArgument(usize),
 }
 
 /// The offset where the line holding `offset` starts.
@@ -61,9 +65,23 @@ pub fn place(text: &str, offset: usize) -> Place {
     if !in_string {
         return Place::Code;
     }
-    match placeholder {
-        Some(p) if line[p..].chars().all(|c| is_word_char(c) || c == '.') => {
-            Place::Placeholder(start + p)
+    let Some(p) = placeholder else {
+        return Place::String;
+    };
+    let tag = &line[p..];
+    let dotted_name = |s: &str| s.chars().all(|c| is_word_char(c) || c == '.');
+    if dotted_name(tag.strip_prefix('#').unwrap_or(tag)) {
+        return Place::Placeholder(start + p);
+    }
+    match tag.rfind(' ') {
+        // Not inside a quoted argument (`'…'`), and after a name: `{{words n `.
+        Some(last) if tag.matches('\'').count() % 2 == 0 && dotted_name(&tag[last + 1..]) => {
+            let head = tag.trim_start_matches('#');
+            if head.starts_with(is_word_char) {
+                Place::HelperArgument(start + p + last + 1)
+            } else {
+                Place::String
+            }
         }
         _ => Place::String,
     }
@@ -165,6 +183,27 @@ mod tests {
         assert_eq!(place(text, at("{{a}}")), Place::String);
         assert_eq!(place(text, text.len()), Place::Placeholder(text.len() - 3));
         assert_eq!(place("say \"\\{{a", 9), Place::String, "an escaped brace");
+        let helper = "say \"{{#if crm.ok}} {{plural n 'a' 'b c' 'd'}}";
+        let at = |s: &str| helper.find(s).expect("in text");
+        assert_eq!(place(helper, at("#if") + 2), Place::Placeholder(at("#if")));
+        assert_eq!(
+            place(helper, at("crm.ok") + 3),
+            Place::HelperArgument(at("crm.ok"))
+        );
+        assert_eq!(
+            place(helper, at("plural n") + 8),
+            Place::HelperArgument(at("n '"))
+        );
+        assert_eq!(
+            place(helper, at(" c'")),
+            Place::String,
+            "inside a quoted argument"
+        );
+        assert_eq!(
+            place(helper, at(" c'") + 1),
+            Place::String,
+            "inside a quoted argument"
+        );
     }
 
     #[test]
