@@ -34,7 +34,12 @@ pub fn complete(view: &View<'_>, offset: usize, trigger: Option<&str>) -> Vec<Co
     let text = &view.doc.text;
     let place = lexical::place(text, offset);
     let in_tag = matches!(place, Place::Placeholder(_) | Place::HelperArgument(_));
-    if !(in_tag || place == Place::Code) || (trigger.is_some() && !in_tag) {
+    let asked = if trigger.is_some() {
+        in_tag
+    } else {
+        in_tag || place == Place::Code
+    };
+    if !asked {
         return Vec::new();
     }
     let parsed_cleanly = !view
