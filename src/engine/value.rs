@@ -158,7 +158,7 @@ fn digits(text: &str) -> Result<Value, EvalError> {
 
 /// Renders a template strictly.
 pub fn render(t: &Template, scope: &dyn Scope) -> Result<String, EvalError> {
-    let mut out = String::new();
+    let mut out = String::with_capacity(size_hint(&t.parts));
     render_parts(&t.parts, scope, false, &mut out)?;
     Ok(out)
 }
@@ -166,9 +166,27 @@ pub fn render(t: &Template, scope: &dyn Scope) -> Result<String, EvalError> {
 /// Renders a URL template: values put into it are percent-encoded (RFC 3986 unreserved
 /// characters stay as they are), so a `+7…` number or Cyrillic text arrives intact.
 pub fn render_url(t: &Template, scope: &dyn Scope) -> Result<String, EvalError> {
-    let mut out = String::new();
+    let mut out = String::with_capacity(size_hint(&t.parts));
     render_parts(&t.parts, scope, true, &mut out)?;
     Ok(out)
+}
+
+/// About how long a rendering is, so the text grows once: the fixed text, the longer branch
+/// of each block, and room for a short value in each tag.
+fn size_hint(parts: &[TemplatePart]) -> usize {
+    /// Room for one value: a name, a number, a phone.
+    const VALUE: usize = 16;
+    parts
+        .iter()
+        .map(|part| match part {
+            TemplatePart::Text(s) => s.len(),
+            TemplatePart::Value(_) => VALUE,
+            TemplatePart::Helper { .. } => 4 * VALUE,
+            TemplatePart::If {
+                then, otherwise, ..
+            } => size_hint(then).max(size_hint(otherwise)),
+        })
+        .sum()
 }
 
 fn render_parts(

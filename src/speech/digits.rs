@@ -17,7 +17,8 @@ pub fn digits(text: &str, groups: &[usize]) -> Result<String, SpeechError> {
     let mut sizes = groups.iter().copied();
     let mut size = sizes.next().unwrap_or(usize::MAX);
     let mut in_group = 0;
-    let mut out = String::with_capacity(text.len() * 2);
+    // A digit, a space, and now and then a comma: at most three bytes per character of text.
+    let mut out = String::with_capacity(text.len() * 3);
     for c in text.chars() {
         if c.is_whitespace() || SKIPPED.contains(&c) {
             continue;
