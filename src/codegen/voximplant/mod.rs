@@ -233,7 +233,7 @@ fn scenario(flow: &ir::Flow, start: &Start, campaign: Option<&ir::Campaign>) -> 
     out.push('\n');
     out.push_str(&negations());
     out.push_str(RUNTIME);
-    if let Some(zones) = speech_zones(flow) {
+    if let Some(zones) = speech_zones(flow, campaign) {
         out.push_str("\n/* ---- speech helpers ---- */\n");
         out.push_str(&format!("const $sZones = {zones};\n"));
         out.push_str(SPEECH);
@@ -246,43 +246,68 @@ fn scenario(flow: &ir::Flow, start: &Start, campaign: Option<&ir::Campaign>) -> 
 }
 
 /// When the flow calls a speech helper: the `$sZones` table of the time zones its `date` and
-/// `time` name in quotes (a zone taken from a value must be one of them or a fixed offset).
-/// The helpers are found in the IR's JSON, which reaches every template of every statement.
-fn speech_zones(flow: &ir::Flow) -> Option<String> {
-    fn walk(v: &serde_json::Value, uses: &mut bool, zones: &mut Vec<String>) {
+/// `time` name in quotes, and of the zones in the campaign's leads where a helper takes its
+/// zone from a parameter (the lead's zone). Any other zone taken from a value must be one of
+/// them or a fixed offset. The helpers are found in the IR's JSON, which reaches every
+/// template of every statement.
+fn speech_zones(flow: &ir::Flow, campaign: Option<&ir::Campaign>) -> Option<String> {
+    /// What the walk finds: whether a helper is used, the quoted zones, the variables read
+    /// as zones.
+    #[derive(Default)]
+    struct Found {
+        uses: bool,
+        zones: Vec<String>,
+        zone_vars: Vec<u64>,
+    }
+    fn walk(v: &serde_json::Value, found: &mut Found) {
         match v {
             serde_json::Value::Object(map) => {
                 if let Some(helper) = map.get("helper") {
-                    *uses = true;
+                    found.uses = true;
                     for kind in ["date", "time"] {
                         let zone = &helper[kind]["zone"];
+                        if let Some(id) = zone["id"].as_u64().filter(|_| zone["expr"] == "var") {
+                            found.zone_vars.push(id);
+                        }
                         if zone["expr"] == "text" {
                             if let [serde_json::Value::Object(part)] =
                                 zone["template"].as_array().map_or(&[][..], Vec::as_slice)
                             {
                                 if let Some(text) = part.get("text").and_then(|t| t.as_str()) {
-                                    zones.push(text.to_string());
+                                    found.zones.push(text.to_string());
                                 }
                             }
                         }
                     }
                 }
-                map.values().for_each(|x| walk(x, uses, zones));
+                map.values().for_each(|x| walk(x, found));
             }
-            serde_json::Value::Array(items) => items.iter().for_each(|x| walk(x, uses, zones)),
+            serde_json::Value::Array(items) => items.iter().for_each(|x| walk(x, found)),
             _ => {}
         }
     }
-    let (mut uses, mut zones) = (false, Vec::new());
-    walk(
-        &serde_json::to_value(&flow.nodes).ok()?,
-        &mut uses,
-        &mut zones,
-    );
-    if !uses {
+    let mut found = Found::default();
+    walk(&serde_json::to_value(&flow.nodes).ok()?, &mut found);
+    if !found.uses {
         return None;
     }
-    // The checker accepted every quoted zone, so none is refused here.
+    // The checker accepted every quoted zone. A lead's cell that is no zone is left out: the
+    // helper fails on that lead's call, as it does in the engine.
+    let mut zones = found.zones;
+    for id in found.zone_vars {
+        let Some(var) = flow.vars.get(id as usize) else {
+            continue;
+        };
+        let cells = campaign
+            .into_iter()
+            .flat_map(|c| &c.leads_rows)
+            .filter_map(|lead| lead.values.get(&var.name));
+        zones.extend(
+            cells
+                .filter(|cell| crate::speech::zone_table([cell.as_str()]).is_ok())
+                .cloned(),
+        );
+    }
     let table = crate::speech::zone_table(zones.iter().map(String::as_str)).unwrap_or_default();
     serde_json::to_string(&table).ok()
 }
