@@ -58,6 +58,23 @@ pub fn run(args: &EntriesArgs) -> u8 {
                         e.our_number,
                         e.body.as_deref().unwrap_or_default()
                     ),
+                    EntryKind::Note => {
+                        format!("note: \"{}\"", e.body.as_deref().unwrap_or_default())
+                    }
+                    EntryKind::CallOut => format!(
+                        "agent's call from {}: {}",
+                        e.our_number,
+                        e.body.as_deref().unwrap_or_default()
+                    ),
+                    EntryKind::SmsStatus => match e.url.as_deref() {
+                        Some(code) => format!(
+                            "sms {}: error {code}",
+                            e.body.as_deref().unwrap_or_default()
+                        ),
+                        None => format!("sms {}", e.body.as_deref().unwrap_or_default()),
+                    },
+                    EntryKind::OptOut => "opted out of texts".to_string(),
+                    EntryKind::OptIn => "opted back in to texts".to_string(),
                 };
                 ivrc::outln!("{}  {what}   ({} {})", store::utc(e.at_ms), e.flow, e.sid);
             }

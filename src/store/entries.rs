@@ -20,6 +20,18 @@ pub enum EntryKind {
     SmsOut,
     /// A flow's `report` (a campaign attempt's result): `body` holds it as JSON.
     Report,
+    /// An agent's note on the contact (`body`), written in the console.
+    Note,
+    /// A call an agent placed from the console: `body` holds how it ended (Twilio's
+    /// `DialCallStatus`: `completed`, `busy`, `no-answer`, `failed`, `canceled`).
+    CallOut,
+    /// A delivery status of a text we sent (`sid` names it): `body` holds Twilio's
+    /// `MessageStatus`, and `url` the error code of a failed one.
+    SmsStatus,
+    /// The contact asked us to stop texting (a STOP-family message, or Twilio error 21610).
+    OptOut,
+    /// The contact opted back in (START, UNSTOP, YES).
+    OptIn,
 }
 
 impl EntryKind {
@@ -31,6 +43,11 @@ impl EntryKind {
             EntryKind::SmsIn => "sms_in",
             EntryKind::SmsOut => "sms_out",
             EntryKind::Report => "report",
+            EntryKind::Note => "note",
+            EntryKind::CallOut => "call_out",
+            EntryKind::SmsStatus => "sms_status",
+            EntryKind::OptOut => "opt_out",
+            EntryKind::OptIn => "opt_in",
         }
     }
 
@@ -42,6 +59,11 @@ impl EntryKind {
             EntryKind::SmsIn,
             EntryKind::SmsOut,
             EntryKind::Report,
+            EntryKind::Note,
+            EntryKind::CallOut,
+            EntryKind::SmsStatus,
+            EntryKind::OptOut,
+            EntryKind::OptIn,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
@@ -69,8 +91,56 @@ pub struct Entry {
     pub url: Option<String>,
 }
 
-/// Writes an entry within the caller's transaction.
-pub(super) fn insert(db: &Connection, e: &Entry) -> Result<(), StoreError> {
+/// An entry as stored, with its row id: ids grow with every entry written, so "after id N"
+/// is what a reader has not seen yet.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Stored {
+    /// The row id.
+    pub id: i64,
+    /// The entry.
+    #[serde(flatten)]
+    pub entry: Entry,
+}
+
+/// The columns every entry query reads, in the order [`read_row`] takes them.
+const COLUMNS: &str = "id, at_ms, kind, contact, our_number, flow, sid, body, url";
+
+/// One row of [`COLUMNS`].
+fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, i64, String, Entry)> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        Entry {
+            at_ms: 0,
+            kind: EntryKind::Call,
+            contact: r.get(3)?,
+            our_number: r.get(4)?,
+            flow: r.get(5)?,
+            sid: r.get(6)?,
+            body: r.get(7)?,
+            url: r.get(8)?,
+        },
+    ))
+}
+
+/// The rows of an entry query, checked: a kind this version does not write is an error.
+pub(super) fn collect(
+    rows: impl Iterator<Item = rusqlite::Result<(i64, i64, String, Entry)>>,
+) -> Result<Vec<Stored>, StoreError> {
+    let mut out = Vec::new();
+    for row in rows {
+        let (id, at, kind, mut entry) = row?;
+        entry.at_ms = u64::try_from(at).unwrap_or(0);
+        entry.kind = EntryKind::parse(&kind)
+            .ok_or_else(|| StoreError::Unreadable(format!("an unknown entry kind `{kind}`")))?;
+        out.push(Stored { id, entry });
+    }
+    Ok(out)
+}
+
+/// Writes an entry within the caller's transaction; its row id.
+pub(super) fn insert(db: &Connection, e: &Entry) -> Result<i64, StoreError> {
     db.prepare_cached(
         "INSERT INTO entries (at_ms, kind, contact, our_number, flow, sid, body, url)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -85,16 +155,16 @@ pub(super) fn insert(db: &Connection, e: &Entry) -> Result<(), StoreError> {
         e.body,
         e.url
     ])?;
-    Ok(())
+    Ok(db.last_insert_rowid())
 }
 
 impl Store {
-    /// Adds an entry.
+    /// Adds an entry; its row id.
     ///
     /// # Errors
     ///
     /// SQLite refused.
-    pub fn add(&self, e: &Entry) -> Result<(), StoreError> {
+    pub fn add(&self, e: &Entry) -> Result<i64, StoreError> {
         insert(&self.db(), e)
     }
 
@@ -105,35 +175,79 @@ impl Store {
     /// SQLite refused, or an entry is of a kind this version does not write.
     pub fn timeline(&self, contact: &str) -> Result<Vec<Entry>, StoreError> {
         let db = self.db();
-        let mut query = db.prepare_cached(
-            "SELECT at_ms, kind, contact, our_number, flow, sid, body, url FROM entries
-             WHERE contact = ?1 ORDER BY at_ms, id",
+        let mut query = db.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM entries WHERE contact = ?1 ORDER BY at_ms, id"
+        ))?;
+        let rows = query.query_map([contact], read_row)?;
+        Ok(collect(rows)?.into_iter().map(|s| s.entry).collect())
+    }
+
+    /// A page of a contact's timeline in the order written: the last `limit` entries before
+    /// row `before` (the newest when `None`), delivery statuses left out.
+    ///
+    /// # Errors
+    ///
+    /// SQLite refused, or an entry is of a kind this version does not write.
+    pub fn timeline_page(
+        &self,
+        contact: &str,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<Stored>, StoreError> {
+        let db = self.db();
+        let mut query = db.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM entries
+             WHERE contact = ?1 AND id < ?2 AND kind <> 'sms_status'
+             ORDER BY id DESC LIMIT ?3"
+        ))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = query.query_map(
+            params![contact, before.unwrap_or(i64::MAX), limit],
+            read_row,
         )?;
-        let rows = query.query_map([contact], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                Entry {
-                    at_ms: 0,
-                    kind: EntryKind::Call,
-                    contact: r.get(2)?,
-                    our_number: r.get(3)?,
-                    flow: r.get(4)?,
-                    sid: r.get(5)?,
-                    body: r.get(6)?,
-                    url: r.get(7)?,
-                },
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (at, kind, mut e) = row?;
-            e.at_ms = u64::try_from(at).unwrap_or(0);
-            e.kind = EntryKind::parse(&kind)
-                .ok_or_else(|| StoreError::Unreadable(format!("an unknown entry kind `{kind}`")))?;
-            out.push(e);
-        }
-        Ok(out)
+        let mut page = collect(rows)?;
+        page.reverse();
+        Ok(page)
+    }
+
+    /// The delivery statuses of a contact's texts, in the order written.
+    ///
+    /// # Errors
+    ///
+    /// SQLite refused.
+    pub fn delivery_statuses(&self, contact: &str) -> Result<Vec<Stored>, StoreError> {
+        let db = self.db();
+        let mut query = db.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM entries WHERE contact = ?1 AND kind = 'sms_status' ORDER BY id"
+        ))?;
+        let rows = query.query_map([contact], read_row)?;
+        collect(rows)
+    }
+
+    /// Every contact's entries written after row `after`, at most `limit`, in the order
+    /// written: what a reader that has seen up to `after` missed.
+    ///
+    /// # Errors
+    ///
+    /// SQLite refused, or an entry is of a kind this version does not write.
+    pub fn entries_after(&self, after: i64, limit: usize) -> Result<Vec<Stored>, StoreError> {
+        let db = self.db();
+        let mut query = db.prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM entries WHERE id > ?1 ORDER BY id LIMIT ?2"
+        ))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = query.query_map(params![after, limit], read_row)?;
+        collect(rows)
+    }
+
+    /// The id of the last entry written (0 for none).
+    ///
+    /// # Errors
+    ///
+    /// SQLite refused.
+    pub fn last_entry_id(&self) -> Result<i64, StoreError> {
+        let db = self.db();
+        Ok(db.query_row("SELECT COALESCE(MAX(id), 0) FROM entries", [], |r| r.get(0))?)
     }
 }
 

@@ -1,6 +1,6 @@
 //! The store: one embedded SQLite file that every driver meeting real calls writes to. It
 //! holds a contact's timeline of calls, recordings and texts ([`entries`], the "entries" of
-//! the Talkdesk seed), the SIP runtime's call records ([`calls`]), the latest sealed state of
+//! the Talkdesk seed, with [`contacts`] listing them for the console), the SIP runtime's call records ([`calls`]), the latest sealed state of
 //! `ivrc serve` calls ([`serve_states`]) and each campaign's leads and attempts ([`campaign`]).
 //!
 //! This module owns the file: opening it, its pragmas, every table (the schema and its
@@ -13,11 +13,13 @@
 
 pub mod calls;
 pub mod campaign;
+pub mod contacts;
 pub mod entries;
 pub mod serve_states;
 
 pub use calls::{CallRecord, LegRecord};
-pub use entries::{Entry, EntryKind};
+pub use contacts::ContactSummary;
+pub use entries::{Entry, EntryKind, Stored};
 pub use serve_states::SavedState;
 
 use rusqlite::Connection;
@@ -32,8 +34,9 @@ const QUEUE: usize = 10_000;
 const BATCH: usize = 512;
 
 /// The version of the tables below, kept in the file's `user_version`. Files written before
-/// it was kept read 0 and have the same tables.
-const SCHEMA_VERSION: i64 = 1;
+/// it was kept read 0 and have the tables of version 1; version 2 added `contact_reads`.
+/// Every statement of [`SCHEMA`] may run again on an older file, which brings it up to date.
+const SCHEMA_VERSION: i64 = 2;
 
 /// Every table of the store.
 const SCHEMA: &str = "
@@ -49,6 +52,10 @@ const SCHEMA: &str = "
         url TEXT
     );
     CREATE INDEX IF NOT EXISTS entries_by_contact ON entries (contact, at_ms);
+    CREATE TABLE IF NOT EXISTS contact_reads (
+        contact TEXT PRIMARY KEY,
+        seen_id INTEGER NOT NULL
+    );
     CREATE TABLE IF NOT EXISTS calls (
         id INTEGER PRIMARY KEY,
         started_ms INTEGER NOT NULL,
@@ -171,7 +178,9 @@ impl Store {
         let tx = db.transaction()?;
         for row in rows {
             match row {
-                Row::Entry(e) => entries::insert(&tx, e)?,
+                Row::Entry(e) => {
+                    entries::insert(&tx, e)?;
+                }
                 Row::Call(c) => calls::insert(&tx, c)?,
             }
         }
