@@ -19,6 +19,7 @@
 
 pub mod check;
 pub mod codegen;
+pub mod console;
 pub mod engine;
 pub mod fetch;
 pub mod fmt;
@@ -31,6 +32,7 @@ pub mod lsp;
 pub mod phone;
 pub mod phrase;
 pub mod runtime;
+pub mod secret;
 pub mod serve;
 pub mod sim;
 pub mod span;

@@ -16,6 +16,7 @@ use super::sms;
 use super::state;
 use super::voice::{self, CallState, Input, Links, Step};
 use crate::codegen::twiml;
+use crate::console::opt_out::Keyword;
 use crate::engine::Command;
 use crate::ir::{self, Outcome};
 use crate::store::{Entry, EntryKind, SavedState, Store, Writer};
@@ -263,6 +264,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/audio/{flow}/{*file}", axum::routing::get(audio_file))
         .route("/campaign/{campaign}/status", post(campaign_status_webhook))
         .route("/sms/{flow}", post(sms_webhook))
+        .route("/twilio/message-status", post(message_status_webhook))
+        .route("/twilio/dial-result", post(dial_result_webhook))
         .with_state(app)
 }
 
@@ -853,6 +856,11 @@ async fn sms_webhook(
         url: None,
     };
     app.note(entry(EntryKind::SmsIn, &from, &text));
+    match crate::console::opt_out::keyword(&text) {
+        Some(Keyword::OptOut) => app.note(entry(EntryKind::OptOut, &from, &text)),
+        Some(Keyword::OptIn) => app.note(entry(EntryKind::OptIn, &from, &text)),
+        None => {}
+    }
     let reply = sms::turn(flow, &from, text);
     for m in &reply.messages {
         app.note(entry(
@@ -862,6 +870,78 @@ async fn sms_webhook(
         ));
     }
     Ok(xml(reply.twiml))
+}
+
+/// A delivery status of a text the console sent (its `StatusCallback`): an `sms_status`
+/// entry, or an `opt_out` too when Twilio says the recipient unsubscribed (21610).
+async fn message_status_webhook(
+    State(app): State<Arc<App>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Refusal> {
+    let path = "/twilio/message-status";
+    let form = authentic_form(&app, path, &query, &headers, body).await?;
+    let status = form.require("MessageStatus")?;
+    if crate::console::delivery::Status::parse(status).is_none() {
+        return Err(Refusal(
+            StatusCode::BAD_REQUEST,
+            format!("MessageStatus `{status}` is not a delivery status"),
+        ));
+    }
+    let code = form.get("ErrorCode").filter(|c| !c.is_empty());
+    let entry = |kind, body: &str| -> Result<Entry, Refusal> {
+        Ok(Entry {
+            at_ms: now_ms(),
+            kind,
+            contact: form.require("To")?.to_string(),
+            our_number: form.require("From")?.to_string(),
+            flow: "console".into(),
+            sid: form.require("MessageSid")?.to_string(),
+            body: Some(body.to_string()),
+            url: code.map(str::to_string),
+        })
+    };
+    app.note(entry(EntryKind::SmsStatus, status)?);
+    if code == Some("21610") {
+        app.note(entry(EntryKind::OptOut, "error 21610")?);
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// How the agent's call to a contact ended (the `action` of the console's `<Dial>`): a
+/// `call_out` entry with `DialCallStatus`, and an empty document that ends the agent's call.
+async fn dial_result_webhook(
+    State(app): State<Arc<App>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, Refusal> {
+    let path = "/twilio/dial-result";
+    let form = authentic_form(&app, path, &query, &headers, body).await?;
+    let contact = query
+        .as_deref()
+        .and_then(|q| q.strip_prefix("contact="))
+        .map(|c| c.replace("%2B", "+"))
+        .filter(|c| crate::phone::parse_e164(c).is_ok())
+        .ok_or_else(|| Refusal(StatusCode::BAD_REQUEST, "no contact=E164 in the URL".into()))?;
+    let status = form.require("DialCallStatus")?;
+    app.note(Entry {
+        at_ms: now_ms(),
+        kind: EntryKind::CallOut,
+        contact,
+        our_number: form.require("From")?.to_string(),
+        flow: "console".into(),
+        sid: form
+            .get("DialCallSid")
+            .unwrap_or(form.require("CallSid")?)
+            .to_string(),
+        body: Some(status.to_string()),
+        url: None,
+    });
+    Ok(xml(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response/>".into()
+    ))
 }
 
 #[cfg(test)]

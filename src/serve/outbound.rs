@@ -112,3 +112,125 @@ impl Outbound {
         });
     }
 }
+
+/// A message or call Twilio accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    /// Its SID (`SM…`, `CA…`).
+    pub sid: String,
+    /// Its first status (`queued`, `accepted`, …).
+    pub status: String,
+}
+
+/// Why Twilio did not accept a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// Twilio's error code (21610: the recipient unsubscribed), when it gave one.
+    pub code: Option<i64>,
+    /// What went wrong, in words.
+    pub message: String,
+}
+
+impl Outbound {
+    /// Sends a text now through `Messages.json`, with Twilio posting its delivery statuses to
+    /// `status_callback`.
+    ///
+    /// # Errors
+    ///
+    /// No account is configured, Twilio refused (with its error code), or it could not be
+    /// reached.
+    pub async fn create_message(
+        &self,
+        to: &str,
+        from: &str,
+        body: &str,
+        status_callback: Option<&str>,
+    ) -> Result<Created, Refused> {
+        let mut form = vec![("To", to), ("From", from), ("Body", body)];
+        if let Some(url) = status_callback {
+            form.push(("StatusCallback", url));
+        }
+        self.create("Messages.json", &form).await
+    }
+
+    /// Places a call through `Calls.json` that runs `twiml` when answered, with Twilio posting
+    /// its progress to `status_callback`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Outbound::create_message`].
+    pub async fn create_call(
+        &self,
+        to: &str,
+        from: &str,
+        twiml: &str,
+        timeout_secs: u32,
+        status_callback: Option<&str>,
+    ) -> Result<Created, Refused> {
+        let timeout = timeout_secs.to_string();
+        let mut form = vec![
+            ("To", to),
+            ("From", from),
+            ("Twiml", twiml),
+            ("Timeout", timeout.as_str()),
+        ];
+        if let Some(url) = status_callback {
+            form.extend([
+                ("StatusCallback", url),
+                (
+                    "StatusCallbackEvent",
+                    "initiated ringing answered completed",
+                ),
+            ]);
+        }
+        self.create("Calls.json", &form).await
+    }
+
+    /// POSTs a form to a resource of the account and reads the created resource or Twilio's
+    /// error (`{"code": …, "message": …}`).
+    async fn create(&self, resource: &str, form: &[(&str, &str)]) -> Result<Created, Refused> {
+        let refused = |message: String| Refused {
+            code: None,
+            message,
+        };
+        let api = self
+            .twilio
+            .as_ref()
+            .ok_or_else(|| refused("no Twilio account is configured".into()))?;
+        let url = format!(
+            "{}/2010-04-01/Accounts/{}/{resource}",
+            api.base, api.account_sid
+        );
+        let answer = self
+            .client
+            .post(&url)
+            .basic_auth(&api.account_sid, Some(&api.auth_token))
+            .form(form)
+            .timeout(SMS_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| refused(format!("Twilio cannot be reached: {}", describe(&e))))?;
+        let http = answer.status();
+        let json: serde_json::Value = answer
+            .json()
+            .await
+            .map_err(|e| refused(format!("Twilio answered HTTP {http} without JSON: {e}")))?;
+        if !http.is_success() {
+            return Err(Refused {
+                code: json["code"].as_i64(),
+                message: json["message"]
+                    .as_str()
+                    .map_or_else(|| format!("HTTP {http}"), str::to_string),
+            });
+        }
+        match (json["sid"].as_str(), json["status"].as_str()) {
+            (Some(sid), Some(status)) => Ok(Created {
+                sid: sid.to_string(),
+                status: status.to_string(),
+            }),
+            _ => Err(refused(format!(
+                "Twilio's answer has no sid and status: {json}"
+            ))),
+        }
+    }
+}
