@@ -32,6 +32,10 @@ command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
 # Node.js runs the generated VoxEngine scenarios in the differential tests.
 command -v node >/dev/null 2>&1 || need_apt+=(nodejs npm)
+# The browser tests (tests/browser_smoke.rs and tests/browser/) drive headless Chromium
+# through chromedriver: /usr/bin/chromium and /usr/bin/chromedriver.
+[ -x /usr/bin/chromium ] || need_apt+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then
     apt-get update -qq
