@@ -260,6 +260,13 @@ pub struct ServeArgs {
     /// The entries store (SQLite) every call and text message is written to.
     #[arg(long, default_value = "ivrc-entries.db")]
     pub store: PathBuf,
+    /// Serve the agent console on this address (its own listener; off when left out). Off
+    /// loopback it needs IVRC_CONSOLE_TOKEN (32 characters or more).
+    #[arg(long)]
+    pub console_listen: Option<String>,
+    /// The console's reply templates: one a line, `name | text`.
+    #[arg(long, requires = "console_listen")]
+    pub reply_templates: Option<PathBuf>,
     /// Output format of diagnostics.
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,

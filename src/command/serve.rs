@@ -5,14 +5,16 @@
 //! seals call states, random per start when unset; `TWILIO_AUTH_TOKEN` turns on signature
 //! checks; with `TWILIO_ACCOUNT_SID` too, calls can send text messages through the REST API
 //! at `TWILIO_API_BASE`, `https://api.twilio.com` by default) and runs `ivrc::serve::http` on
-//! a tokio runtime until Ctrl-C.
+//! a tokio runtime until Ctrl-C — with `--console-listen`, the agent console beside it
+//! (`IVRC_CONSOLE_TOKEN` to log in, `IVRC_AGENT_PHONE` for the Call button,
+//! `IVRC_CONSOLE_FROM` for texts to contacts who never dealt with one of our numbers).
 
 use crate::cli::ServeArgs;
+use ivrc::console;
 use ivrc::serve::capabilities;
 use ivrc::serve::http::{self, App, Config};
 use ivrc::serve::outbound::TwilioApi;
 use ivrc::store::Store;
-use std::io::Read;
 use std::sync::Arc;
 
 /// How long a sealed call state stays valid: longer than any call step waits.
@@ -97,6 +99,26 @@ pub fn run(args: &ServeArgs) -> u8 {
                 return 2;
             }
         };
+    let console = match &args.console_listen {
+        None => None,
+        Some(listen) => {
+            let (console_config, made_up) = match console_config(args, &config, listen) {
+                Ok(c) => c,
+                Err(code) => return code,
+            };
+            match Store::open(&args.store) {
+                Ok(store) => Some((
+                    listen.clone(),
+                    Arc::new(console::http::Console::new(console_config, store)),
+                    made_up,
+                )),
+                Err(e) => {
+                    ivrc::errln!("error: cannot open `{}`: {e}", args.store.display());
+                    return 2;
+                }
+            }
+        }
+    };
     let app = Arc::new(App::new(program, config, entries, states));
     let runtime = match super::async_runtime() {
         Ok(r) => r,
@@ -123,10 +145,38 @@ pub fn run(args: &ServeArgs) -> u8 {
                 "  voice webhook: POST /voice/{n}   sms webhook: POST /sms/{n}"
             );
         }
+        let console_server = match console {
+            None => None,
+            Some((listen, console, made_up)) => {
+                let listener = match tokio::net::TcpListener::bind(&listen).await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        ivrc::errln!("error: cannot listen on {listen} for the console: {e}");
+                        return 2;
+                    }
+                };
+                let addr = listener.local_addr().map_or(listen, |a| a.to_string());
+                ivrc::println_to!(lines, "console on http://{addr}/console");
+                if let Some(token) = made_up {
+                    ivrc::println_to!(lines, "  console token (this run only): {token}");
+                }
+                let shutdown = async {
+                    let _ = tokio::signal::ctrl_c().await;
+                };
+                Some(tokio::spawn(console::http::serve(
+                    listener, console, shutdown,
+                )))
+            }
+        };
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        match http::serve(listener, app, shutdown).await {
+        let served = http::serve(listener, app, shutdown).await;
+        let console_served = match console_server {
+            None => Ok(()),
+            Some(task) => task.await.unwrap_or_else(|e| Err(std::io::Error::other(e))),
+        };
+        match served.and(console_served) {
             Ok(()) => 0,
             Err(e) => {
                 ivrc::errln!("error: the server stopped: {e}");
@@ -139,6 +189,93 @@ pub fn run(args: &ServeArgs) -> u8 {
 /// 32 random bytes from the operating system.
 fn random_key() -> std::io::Result<Vec<u8>> {
     let mut key = vec![0u8; 32];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut key)?;
+    ivrc::secret::fill_random(&mut key)?;
     Ok(key)
+}
+
+/// The console's setup from the arguments and the environment, and the login token to print
+/// when it was made up here (loopback only); or exit status 2 with the reason printed.
+fn console_config(
+    args: &ServeArgs,
+    config: &Config,
+    listen: &str,
+) -> Result<(console::http::Config, Option<String>), u8> {
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let loopback = listen
+        .parse::<std::net::SocketAddr>()
+        .is_ok_and(|a| a.ip().is_loopback())
+        || listen.starts_with("localhost:");
+    let (token, made_up) = match env("IVRC_CONSOLE_TOKEN") {
+        Some(t) if t.len() >= console::auth::MIN_TOKEN_LEN => (t, None),
+        Some(_) => {
+            ivrc::errln!(
+                "error: IVRC_CONSOLE_TOKEN must be at least {} characters",
+                console::auth::MIN_TOKEN_LEN
+            );
+            return Err(2);
+        }
+        None if loopback => {
+            let t: String = random_key()
+                .map_err(|e| {
+                    ivrc::errln!("error: cannot read random bytes for the console token: {e}");
+                    2u8
+                })?
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            (t.clone(), Some(t))
+        }
+        None => {
+            ivrc::errln!("error: the console on {listen} is reachable from other machines: set IVRC_CONSOLE_TOKEN (at least {} characters) or listen on 127.0.0.1", console::auth::MIN_TOKEN_LEN);
+            return Err(2);
+        }
+    };
+    let phone = |name: &str| -> Result<Option<String>, u8> {
+        match env(name) {
+            None => Ok(None),
+            Some(p) => match ivrc::phone::parse_e164(&p) {
+                Ok(p) => Ok(Some(p.to_string())),
+                Err(e) => {
+                    ivrc::errln!("error: {name} `{p}` is not a number in E.164 form: {e}");
+                    Err(2)
+                }
+            },
+        }
+    };
+    let reply_templates = match &args.reply_templates {
+        None => Vec::new(),
+        Some(path) => {
+            let parsed = std::fs::read_to_string(path)
+                .map_err(|e| e.to_string())
+                .and_then(|text| console::replies::parse(&text));
+            match parsed {
+                Ok(t) => t,
+                Err(e) => {
+                    ivrc::errln!("error: the reply templates `{}`: {e}", path.display());
+                    return Err(2);
+                }
+            }
+        }
+    };
+    // Sessions are signed with a key derived from the state key, so they survive a restart
+    // when IVRC_STATE_KEY is set.
+    let key = {
+        use hmac::Mac;
+        let mut m = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&config.state_key)
+            .map_err(|_| 2u8)?;
+        m.update(b"ivrc console sessions");
+        m.finalize().into_bytes().to_vec()
+    };
+    Ok((
+        console::http::Config {
+            token,
+            key,
+            twilio: config.twilio_api.clone(),
+            public_base: config.base_url.clone(),
+            agent_phone: phone("IVRC_AGENT_PHONE")?,
+            from_number: phone("IVRC_CONSOLE_FROM")?,
+            reply_templates,
+        },
+        made_up,
+    ))
 }

@@ -11,4 +11,5 @@ pub mod delivery;
 pub mod http;
 pub mod opt_out;
 pub mod pages;
+pub mod replies;
 pub mod segments;

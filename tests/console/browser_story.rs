@@ -1,0 +1,1 @@
+//! The seed's story in headless Chromium (filled in below).
