@@ -120,7 +120,9 @@ pub async fn serve(
 }
 
 /// Headers on every answer: a strict Content Security Policy (no inline script, no framing),
-/// no referrer, no caching of pages that show customers' messages.
+/// no referrer to other sites (`same-origin`: with `no-referrer` browsers send `Origin: null`
+/// on the console's own form posts, and the origin check needs it), no caching of pages that
+/// show customers' messages.
 async fn security_headers(mut r: Response) -> Response {
     let h = r.headers_mut();
     h.insert(
@@ -131,7 +133,7 @@ async fn security_headers(mut r: Response) -> Response {
     );
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,

@@ -856,10 +856,21 @@ async fn sms_webhook(
         url: None,
     };
     app.note(entry(EntryKind::SmsIn, &from, &text));
-    match crate::console::opt_out::keyword(&text) {
+    // A STOP-family or START-family keyword is Twilio's to answer (it confirms and blocks or
+    // unblocks the number); the flow does not answer it, nor anything from a contact who
+    // opted out.
+    let keyword = crate::console::opt_out::keyword(&text);
+    match keyword {
         Some(Keyword::OptOut) => app.note(entry(EntryKind::OptOut, &from, &text)),
         Some(Keyword::OptIn) => app.note(entry(EntryKind::OptIn, &from, &text)),
         None => {}
+    }
+    let opted_out = app
+        .states
+        .opted_out(&from)
+        .map_err(|e| internal(e.to_string()))?;
+    if keyword.is_some() || opted_out {
+        return Ok(xml(twiml::messaging_response(&[])));
     }
     let reply = sms::turn(flow, &from, text);
     for m in &reply.messages {
