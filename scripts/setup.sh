@@ -27,7 +27,7 @@ command -v sox >/dev/null 2>&1 || need_apt+=(sox)
 command -v dot >/dev/null 2>&1 || need_apt+=(graphviz)
 # The load scripts in bench/ read peak RSS and CPU time with GNU time.
 [ -x /usr/bin/time ] || need_apt+=(time)
-# The speech helpers' oracle test runs num2words from PyPI in a venv (scripts/setup-num2words.sh).
+# The speech helpers' oracle test runs num2words from PyPI in a venv (scripts/setup-python.sh).
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need_apt+=(python3-venv)
 # Node.js runs the generated VoxEngine scenarios in the differential tests.
@@ -68,8 +68,9 @@ done
 if [ ! -x tests/js/node_modules/.bin/tsc ] || [ ! -d tests/js/node_modules/twilio ]; then
   (cd tests/js && npm ci --no-audit --no-fund --loglevel=error)
 fi
-# num2words, pinned, in target/py: the oracle of tests/speech_oracle.rs (issue 19).
-scripts/setup-num2words.sh
+# num2words and pymongo, pinned, in target/py: the independent checkers of tests/speech_oracle.rs
+# (issue 19) and of the Talkdesk export (tests/console, issue 20).
+scripts/setup-python.sh
 # The editor grammar's tests (vscode-tmgrammar-test) and the extension's packaging tools,
 # pinned in editors/vscode/package-lock.json.
 editors/vscode/setup.sh

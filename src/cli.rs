@@ -234,15 +234,27 @@ pub struct CallsArgs {
 /// Arguments of `ivrc entries`.
 #[derive(Debug, Args)]
 pub struct EntriesArgs {
-    /// The contact's phone number, in international form.
-    #[arg(long)]
-    pub contact: String,
+    /// The contact's phone number, in international form (every contact's with `--export`
+    /// when left out).
+    #[arg(long, required_unless_present = "export")]
+    pub contact: Option<String>,
+    /// Write the entries as documents of another system instead, one a line:
+    /// `talkdesk` is the Talkdesk seed's MongoDB shape in Extended JSON, for `mongoimport`.
+    #[arg(long, value_enum)]
+    pub export: Option<Export>,
     /// The entries store `ivrc serve` writes.
     #[arg(long, default_value = "ivrc-entries.db")]
     pub store: PathBuf,
     /// Output format.
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
+}
+
+/// What `ivrc entries --export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Export {
+    /// The Talkdesk seed's entries collection (MongoDB Extended JSON lines).
+    Talkdesk,
 }
 
 /// Arguments of `ivrc serve`.

@@ -1,5 +1,5 @@
 //! The speech helpers' number words and plural forms against an implementation nobody here
-//! wrote (issue 19, item 4): `num2words` from PyPI, pinned by scripts/setup-num2words.sh in
+//! wrote (issue 19, item 4): `num2words` from PyPI, pinned by scripts/setup-python.sh in
 //! target/py. Every n in 0..=2000, the powers of ten and their neighbours, the ends of the
 //! `i64` range and a few thousand seeded random values, in Russian (three genders, six cases)
 //! and English. Where num2words is wrong or writes another valid style, the difference is
@@ -41,7 +41,7 @@ fn python() -> Option<PathBuf> {
     if works {
         return Some(python);
     }
-    let reason = "num2words is not installed in target/py: run scripts/setup-num2words.sh";
+    let reason = "num2words is not installed in target/py: run scripts/setup-python.sh";
     if std::env::var("CI").is_ok_and(|v| v == "true") {
         panic!("{reason}");
     }

@@ -1,16 +1,22 @@
 //! `ivrc entries`: a contact's timeline from the entries store — the calls, recordings and
-//! text messages `ivrc serve` wrote, oldest first.
+//! text messages `ivrc serve` wrote, oldest first — or, with `--export talkdesk`, every entry
+//! as a document of the Talkdesk seed's MongoDB collection.
 
-use crate::cli::{EntriesArgs, Format};
+use crate::cli::{EntriesArgs, Export, Format};
 use ivrc::phone::{self, Normalization};
 use ivrc::store::{self, EntryKind, Store};
 
 /// Runs `ivrc entries`.
 pub fn run(args: &EntriesArgs) -> u8 {
-    let contact = match phone::normalize(&args.contact, Normalization::E164) {
-        Ok(p) => p.to_string(),
-        Err(e) => {
-            ivrc::errln!("error: `{}` is not a phone number: {e}", args.contact);
+    let contact = match args
+        .contact
+        .as_deref()
+        .map(|c| (c, phone::normalize(c, Normalization::E164)))
+    {
+        None => None,
+        Some((_, Ok(p))) => Some(p.to_string()),
+        Some((given, Err(e))) => {
+            ivrc::errln!("error: `{given}` is not a phone number: {e}");
             return 2;
         }
     };
@@ -18,6 +24,13 @@ pub fn run(args: &EntriesArgs) -> u8 {
         ivrc::errln!("error: no entries store at `{}`", args.store.display());
         return 2;
     }
+    if let Some(Export::Talkdesk) = args.export {
+        return export_talkdesk(args, contact.as_deref());
+    }
+    let Some(contact) = contact else {
+        ivrc::errln!("error: name the contact with --contact");
+        return 2;
+    };
     let entries = match Store::open(&args.store).and_then(|s| s.timeline(&contact)) {
         Ok(e) => e,
         Err(e) => {
@@ -79,6 +92,25 @@ pub fn run(args: &EntriesArgs) -> u8 {
                 ivrc::outln!("{}  {what}   ({} {})", store::utc(e.at_ms), e.flow, e.sid);
             }
         }
+    }
+    0
+}
+
+/// Writes every entry (or one contact's) as Talkdesk documents, one a line.
+fn export_talkdesk(args: &EntriesArgs, contact: Option<&str>) -> u8 {
+    let entries = match Store::open(&args.store).and_then(|s| s.entries_after(0, usize::MAX)) {
+        Ok(e) => e,
+        Err(e) => {
+            ivrc::errln!("error: {e}");
+            return 2;
+        }
+    };
+    let entries: Vec<_> = entries
+        .into_iter()
+        .filter(|s| contact.is_none_or(|c| s.entry.contact == c))
+        .collect();
+    for doc in ivrc::console::talkdesk::documents(&entries) {
+        ivrc::outln!("{doc}");
     }
     0
 }

@@ -15,7 +15,7 @@ use super::delivery::{self, Delivery, Status};
 use super::pages::{self, ContactItem, ReplyTemplate, Row, RowFragment};
 use crate::codegen::twiml::{voice_response, Verb};
 use crate::serve::outbound::{Outbound, TwilioApi};
-use crate::store::{Entry, EntryKind, Store, StoreError, Stored};
+use crate::store::{Entry, EntryKind, EntryStore, StoreError, Stored};
 use askama::Template;
 use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -64,7 +64,7 @@ pub struct Config {
 /// The console: its configuration, its own connection to the store, the REST client.
 pub struct Console {
     config: Config,
-    store: Arc<Store>,
+    store: Arc<dyn EntryStore>,
     outbound: Outbound,
     /// When each address last tried to log in.
     logins: Mutex<HashMap<IpAddr, Instant>>,
@@ -73,7 +73,7 @@ pub struct Console {
 impl Console {
     /// A console over `store` (its own connection: the webhook server writes through
     /// another).
-    pub fn new(config: Config, store: Store) -> Console {
+    pub fn new(config: Config, store: impl EntryStore + 'static) -> Console {
         Console {
             outbound: Outbound::new(config.twilio.clone()),
             store: Arc::new(store),
@@ -119,7 +119,8 @@ pub async fn serve(
     .await
 }
 
-/// Headers on every answer: a strict Content Security Policy (no inline script, no framing),
+/// Headers on every answer: a strict Content Security Policy (no inline script, no framing;
+/// audio also from `https:`, where Twilio keeps voicemail recordings),
 /// no referrer to other sites (`same-origin`: with `no-referrer` browsers send `Origin: null`
 /// on the console's own form posts, and the origin check needs it), no caching of pages that
 /// show customers' messages.
@@ -128,7 +129,7 @@ async fn security_headers(mut r: Response) -> Response {
     h.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
-            "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+            "default-src 'self'; media-src 'self' https:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
         ),
     );
     h.insert(
@@ -201,11 +202,11 @@ fn html(status: StatusCode, page: &impl Template) -> Response {
 /// Runs a store query off the async threads.
 async fn with_store<T: Send + 'static>(
     c: &Arc<Console>,
-    query: impl FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    query: impl FnOnce(&dyn EntryStore) -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, Deny> {
     let store = c.store.clone();
     let failed = |why: String| Deny::Status(StatusCode::INTERNAL_SERVER_ERROR, why);
-    match tokio::task::spawn_blocking(move || query(&store)).await {
+    match tokio::task::spawn_blocking(move || query(&*store)).await {
         Ok(Ok(t)) => Ok(t),
         Ok(Err(e)) => Err(failed(e.to_string())),
         Err(e) => Err(failed(format!("the store query failed: {e}"))),
@@ -365,17 +366,17 @@ struct Frame {
 }
 
 fn frame(
-    store: &Store,
+    store: &dyn EntryStore,
     q: &str,
     before: Option<i64>,
     current: Option<&str>,
 ) -> Result<Frame, StoreError> {
-    let after = store.last_entry_id()?;
+    let after = store.last_id()?;
     let search = Some(q.trim()).filter(|q| !q.is_empty());
-    let list = store.contacts(search, before, PAGE + 1)?;
+    let list = store.contact_list(search, before, PAGE + 1)?;
     let contacts_older = (list.len() > PAGE).then(|| list[PAGE - 1].last.id);
     let unread_total = store
-        .contacts(None, None, usize::MAX)?
+        .contact_list(None, None, usize::MAX)?
         .iter()
         .map(|c| c.unread)
         .sum();
@@ -434,11 +435,11 @@ struct ContactData {
 }
 
 fn contact_data(
-    store: &Store,
+    store: &dyn EntryStore,
     contact: &str,
     before: Option<i64>,
 ) -> Result<ContactData, StoreError> {
-    let page = store.timeline_page(contact, before, PAGE + 1)?;
+    let page = store.page(contact, before, PAGE + 1)?;
     let older = (page.len() > PAGE).then(|| page[1].id);
     let page: Vec<Stored> = if page.len() > PAGE {
         page[1..].to_vec()
@@ -447,10 +448,10 @@ fn contact_data(
     };
     if before.is_none() {
         if let Some(last) = page.last() {
-            store.mark_read(contact, last.id)?;
+            store.read_up_to(contact, last.id)?;
         }
     }
-    let statuses = deliveries(&store.delivery_statuses(contact)?);
+    let statuses = deliveries(&store.statuses(contact)?);
     let rows = page
         .iter()
         .map(|s| {
@@ -463,7 +464,7 @@ fn contact_data(
         })
         .collect();
     let mut our_numbers: Vec<String> = Vec::new();
-    for s in store.timeline(contact)?.iter().rev() {
+    for s in store.contact_entries(contact)?.iter().rev() {
         if !s.our_number.is_empty() && !our_numbers.contains(&s.our_number) {
             our_numbers.push(s.our_number.clone());
         }
@@ -472,7 +473,7 @@ fn contact_data(
         frame: frame(store, "", None, Some(contact))?,
         rows,
         older,
-        opted_out: store.opted_out(contact)?,
+        opted_out: store.is_opted_out(contact)?,
         our_numbers,
     })
 }
@@ -549,12 +550,12 @@ async fn contact_page(
 
 /// Our number for a contact: the one they last dealt with, else the configured one.
 fn our_number(
-    store: &Store,
+    store: &dyn EntryStore,
     contact: &str,
     fallback: Option<&str>,
 ) -> Result<Option<String>, StoreError> {
     let last = store
-        .timeline(contact)?
+        .contact_entries(contact)?
         .into_iter()
         .rev()
         .map(|e| e.our_number)
@@ -605,7 +606,7 @@ async fn add_note(
         body: Some(note),
         url: None,
     };
-    match with_store(&c, move |store| store.add(&entry)).await {
+    match with_store(&c, move |store| store.add_entry(&entry)).await {
         Ok(_) => Redirect::to(&format!("/console/contacts/{contact}")).into_response(),
         Err(r) => r.into_response(),
     }
@@ -642,7 +643,7 @@ async fn send_text(
     let fallback = c.config.from_number.clone();
     let (opted_out, from) = match with_store(&c, move |store| {
         Ok((
-            store.opted_out(&who)?,
+            store.is_opted_out(&who)?,
             our_number(store, &who, fallback.as_deref())?,
         ))
     })
@@ -688,7 +689,7 @@ async fn send_text(
                 entry(EntryKind::SmsStatus, &created.sid, &created.status, None),
             ];
             match with_store(&c, move |store| {
-                rows.iter().try_for_each(|r| store.add(r).map(drop))
+                rows.iter().try_for_each(|r| store.add_entry(r).map(drop))
             })
             .await
             {
@@ -699,7 +700,7 @@ async fn send_text(
         Err(refused) => {
             if refused.code == Some(21610) {
                 let row = entry(EntryKind::OptOut, "", "error 21610", None);
-                if let Err(r) = with_store(&c, move |store| store.add(&row)).await {
+                if let Err(r) = with_store(&c, move |store| store.add_entry(&row)).await {
                     return r.into_response();
                 }
             }
@@ -810,12 +811,12 @@ async fn mark_unread(
     let who = contact.clone();
     let marked = with_store(&c, move |store| {
         let last_inbound = store
-            .timeline_page(&who, None, PAGE)?
+            .page(&who, None, PAGE)?
             .into_iter()
             .rev()
             .find(|s| matches!(s.entry.kind, EntryKind::SmsIn | EntryKind::Voicemail));
         if let Some(s) = last_inbound {
-            store.mark_unread(&who, s.id)?;
+            store.unread_from(&who, s.id)?;
         }
         Ok(())
     })
@@ -853,7 +854,7 @@ async fn events(
         .and_then(|v| v.trim().parse::<i64>().ok());
     let last = match resumed.or(query.after) {
         Some(id) => id,
-        None => match with_store(&c, Store::last_entry_id).await {
+        None => match with_store(&c, |store| store.last_id()).await {
             Ok(id) => id,
             Err(r) => return r.into_response(),
         },
@@ -885,15 +886,15 @@ async fn events(
 }
 
 /// The events of the entries written after row `after`, and the last row read.
-fn read_events(store: &Store, after: i64) -> Result<(i64, Vec<Event>), StoreError> {
-    let rows = store.entries_after(after, BATCH)?;
+fn read_events(store: &dyn EntryStore, after: i64) -> Result<(i64, Vec<Event>), StoreError> {
+    let rows = store.after(after, BATCH)?;
     let mut last = after;
     let mut events = Vec::with_capacity(rows.len());
     for s in rows {
         last = s.id;
         let contact = &s.entry.contact;
         let data = if s.entry.kind == EntryKind::SmsStatus {
-            let current = deliveries(&store.delivery_statuses(contact)?).remove(&s.entry.sid);
+            let current = deliveries(&store.statuses(contact)?).remove(&s.entry.sid);
             let Some(d) = current else { continue };
             (
                 "status",
@@ -913,8 +914,8 @@ fn read_events(store: &Store, after: i64) -> Result<(i64, Vec<Event>), StoreErro
                     "contact": contact,
                     "kind": row.kind,
                     "html": html,
-                    "unread": store.unread(contact)?,
-                    "opted_out": store.opted_out(contact)?,
+                    "unread": store.unread_count(contact)?,
+                    "opted_out": store.is_opted_out(contact)?,
                 }),
             )
         };

@@ -13,3 +13,4 @@ pub mod opt_out;
 pub mod pages;
 pub mod replies;
 pub mod segments;
+pub mod talkdesk;

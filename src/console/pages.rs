@@ -40,7 +40,7 @@ impl ContactItem {
             contact: c.contact.clone(),
             unread: c.unread,
             opted_out: c.opted_out,
-            snippet: snippet(title(e.kind, e.body.as_deref()), e.body.as_deref()),
+            snippet: snippet(title(e.kind, e.body.as_deref()), text_of(e)),
             at_iso: iso(e.at_ms),
             at_text: utc_text(e.at_ms),
             current: current == Some(c.contact.as_str()),
@@ -118,9 +118,8 @@ impl Row {
             sid: e.sid.clone(),
             title: title(e.kind, e.body.as_deref()),
             body: match e.kind {
-                EntryKind::SmsIn | EntryKind::SmsOut | EntryKind::Note => e.body.clone(),
                 EntryKind::Report => e.body.clone(),
-                _ => None,
+                _ => text_of(e).map(str::to_string),
             },
             audio: (e.kind == EntryKind::Voicemail)
                 .then(|| e.url.clone())
@@ -205,7 +204,8 @@ fn title(kind: EntryKind, body: Option<&str>) -> String {
     match kind {
         EntryKind::Call => "Call".into(),
         EntryKind::CallEnded => format!("Call ended: {body}"),
-        EntryKind::Voicemail => "Voicemail".into(),
+        EntryKind::Voicemail if body.is_empty() => "Voicemail".into(),
+        EntryKind::Voicemail => format!("Voicemail, {body} s"),
         EntryKind::SmsIn => "Text from the contact".into(),
         EntryKind::SmsOut => "Text sent".into(),
         EntryKind::Report => "Flow report".into(),
@@ -224,6 +224,14 @@ fn title(kind: EntryKind, body: Option<&str>) -> String {
         EntryKind::SmsStatus => format!("Text {body}"),
         EntryKind::OptOut => "Opted out of texts".into(),
         EntryKind::OptIn => "Opted back in to texts".into(),
+    }
+}
+
+/// The words of a message or note (other entries' bodies are data, not text).
+fn text_of(e: &crate::store::Entry) -> Option<&str> {
+    match e.kind {
+        EntryKind::SmsIn | EntryKind::SmsOut | EntryKind::Note => e.body.as_deref(),
+        _ => None,
     }
 }
 

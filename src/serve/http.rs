@@ -479,8 +479,13 @@ async fn call_webhook(
                 route.campaign,
             );
             if let Input::Recorded(url) = &input {
+                // Whole seconds, as Twilio posts `RecordingDuration`.
+                let seconds = form
+                    .get("RecordingDuration")
+                    .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()));
                 app.note(Entry {
                     url: Some(url.clone()),
+                    body: seconds.map(str::to_string),
                     ..context.entry(EntryKind::Voicemail, s.caller())
                 });
             }

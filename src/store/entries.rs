@@ -12,7 +12,8 @@ pub enum EntryKind {
     Call,
     /// A call ended: its status and duration (Twilio's status callback).
     CallEnded,
-    /// A recording the caller left (`record`).
+    /// A recording the caller left (`record`): `url` is where it is, `body` its length in
+    /// whole seconds when known.
     Voicemail,
     /// A text message received.
     SmsIn,
@@ -156,6 +157,90 @@ pub(super) fn insert(db: &Connection, e: &Entry) -> Result<i64, StoreError> {
         e.url
     ])?;
     Ok(db.last_insert_rowid())
+}
+
+/// What the agent console needs of a store of entries: SQLite's [`Store`] today; a
+/// document store (the Talkdesk seed's MongoDB) could stand behind the same calls. Ids are
+/// increasing row numbers, as "after id N" needs.
+pub trait EntryStore: Send + Sync {
+    /// Adds an entry; its id.
+    fn add_entry(&self, e: &Entry) -> Result<i64, StoreError>;
+    /// A contact's entries, oldest first.
+    fn contact_entries(&self, contact: &str) -> Result<Vec<Entry>, StoreError>;
+    /// See [`Store::timeline_page`].
+    fn page(
+        &self,
+        contact: &str,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<Stored>, StoreError>;
+    /// See [`Store::delivery_statuses`].
+    fn statuses(&self, contact: &str) -> Result<Vec<Stored>, StoreError>;
+    /// See [`Store::entries_after`].
+    fn after(&self, after: i64, limit: usize) -> Result<Vec<Stored>, StoreError>;
+    /// See [`Store::last_entry_id`].
+    fn last_id(&self) -> Result<i64, StoreError>;
+    /// See [`Store::contacts`].
+    fn contact_list(
+        &self,
+        search: Option<&str>,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<super::ContactSummary>, StoreError>;
+    /// See [`Store::opted_out`].
+    fn is_opted_out(&self, contact: &str) -> Result<bool, StoreError>;
+    /// See [`Store::unread`].
+    fn unread_count(&self, contact: &str) -> Result<u32, StoreError>;
+    /// See [`Store::mark_read`].
+    fn read_up_to(&self, contact: &str, seen: i64) -> Result<(), StoreError>;
+    /// See [`Store::mark_unread`].
+    fn unread_from(&self, contact: &str, from: i64) -> Result<(), StoreError>;
+}
+
+impl EntryStore for Store {
+    fn add_entry(&self, e: &Entry) -> Result<i64, StoreError> {
+        self.add(e)
+    }
+    fn contact_entries(&self, contact: &str) -> Result<Vec<Entry>, StoreError> {
+        self.timeline(contact)
+    }
+    fn page(
+        &self,
+        contact: &str,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<Stored>, StoreError> {
+        self.timeline_page(contact, before, limit)
+    }
+    fn statuses(&self, contact: &str) -> Result<Vec<Stored>, StoreError> {
+        self.delivery_statuses(contact)
+    }
+    fn after(&self, after: i64, limit: usize) -> Result<Vec<Stored>, StoreError> {
+        self.entries_after(after, limit)
+    }
+    fn last_id(&self) -> Result<i64, StoreError> {
+        self.last_entry_id()
+    }
+    fn contact_list(
+        &self,
+        search: Option<&str>,
+        before: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<super::ContactSummary>, StoreError> {
+        self.contacts(search, before, limit)
+    }
+    fn is_opted_out(&self, contact: &str) -> Result<bool, StoreError> {
+        self.opted_out(contact)
+    }
+    fn unread_count(&self, contact: &str) -> Result<u32, StoreError> {
+        self.unread(contact)
+    }
+    fn read_up_to(&self, contact: &str, seen: i64) -> Result<(), StoreError> {
+        self.mark_read(contact, seen)
+    }
+    fn unread_from(&self, contact: &str, from: i64) -> Result<(), StoreError> {
+        self.mark_unread(contact, from)
+    }
 }
 
 impl Store {

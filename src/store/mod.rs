@@ -19,7 +19,7 @@ pub mod serve_states;
 
 pub use calls::{CallRecord, LegRecord};
 pub use contacts::ContactSummary;
-pub use entries::{Entry, EntryKind, Stored};
+pub use entries::{Entry, EntryKind, EntryStore, Stored};
 pub use serve_states::SavedState;
 
 use rusqlite::Connection;

@@ -30,6 +30,8 @@ pub struct Console {
     pub base: String,
     /// The console listener: `http://127.0.0.1:PORT`.
     pub console: String,
+    /// The entries store.
+    pub store: std::path::PathBuf,
 }
 
 impl Drop for Console {
@@ -108,6 +110,7 @@ pub fn start(twilio: &FakeTwilio, name: &str) -> Console {
         child,
         base,
         console: console.expect("the server prints where the console is"),
+        store,
     }
 }
 
@@ -795,4 +798,113 @@ fn contacts_come_by_last_activity_with_unread_badges() {
     assert!(list.contains("<title>(1) Contacts"), "{list}");
     let found = get(&c, "/console/contacts?q=London", Some(&cookie)).body;
     assert!(found.contains("+447700900123") && !found.contains(CUSTOMER));
+}
+
+/// The Python of scripts/setup-python.sh with pymongo, or `None` (a failure under CI).
+fn pymongo() -> Option<std::path::PathBuf> {
+    let python = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/py/bin/python");
+    let works = Command::new(&python)
+        .args(["-c", "import bson.json_util"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if works {
+        return Some(python);
+    }
+    let reason = "pymongo is not installed in target/py: run scripts/setup-python.sh";
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{reason}");
+    eprintln!("skipped: {reason}");
+    None
+}
+
+/// Reads Extended JSON lines as mongoimport does and prints each document's `_type`, the
+/// BSON types of its ids and time, and its fields.
+const READ_EXTENDED_JSON: &str = r#"
+import sys
+from bson import json_util, ObjectId
+import datetime
+for line in sys.stdin:
+    d = json_util.loads(line)
+    ids = all(isinstance(d[k], ObjectId) for k in ("_id", "customer_id") if k in d)
+    acc = isinstance(d.get("account_id"), ObjectId) or "account_id" not in d
+    when = isinstance(d["created_at"], datetime.datetime)
+    print(d["_type"], ids and acc, when, ",".join(sorted(k for k in d if not k.startswith("_"))))
+"#;
+
+#[test]
+fn entries_export_as_talkdesk_documents_that_mongoimport_reads() {
+    let twilio = FakeTwilio::start();
+    let c = start(&twilio, "export");
+    let cookie = login(&c);
+    inbound_text(&c, CUSTOMER, "SMe1", "Please call me");
+    let path = format!("/console/contacts/{CUSTOMER}");
+    let page = get(&c, &path, Some(&cookie)).body;
+    assert_eq!(
+        post(
+            &c,
+            &format!("{path}/notes"),
+            Some(&cookie),
+            &[("csrf", &csrf(&page)), ("note", "VIP")]
+        )
+        .status,
+        303
+    );
+    assert_eq!(
+        post(
+            &c,
+            &format!("{path}/sms"),
+            Some(&cookie),
+            &[("csrf", &csrf(&page)), ("body", "Later")]
+        )
+        .status,
+        303
+    );
+    let sms = twilio.take(1);
+    let form = [
+        ("MessageSid", sms[0].sid.as_str()),
+        ("MessageStatus", "delivered"),
+        ("To", CUSTOMER),
+        ("From", OURS),
+    ];
+    assert_eq!(webhook(&c, "/twilio/message-status", &form).status, 204);
+    page_eventually(&c, &cookie, CUSTOMER, "data-status=\"delivered\"");
+    let run = Command::new(env!("CARGO_BIN_EXE_ivrc"))
+        .args(["entries", "--export", "talkdesk", "--store"])
+        .arg(&c.store)
+        .output()
+        .expect("ivrc entries runs");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let lines = String::from_utf8(run.stdout).expect("UTF-8");
+    assert_eq!(
+        lines.lines().count(),
+        4,
+        "text in, reply, note, text out (its status folded): {lines}"
+    );
+    let Some(python) = pymongo() else { return };
+    let mut child = Command::new(python)
+        .args(["-c", READ_EXTENDED_JSON])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python starts");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), lines.as_bytes())
+        .expect("written");
+    let out = child.wait_with_output().expect("python ran");
+    assert!(out.status.success());
+    let read = String::from_utf8(out.stdout).expect("UTF-8");
+    let expected = [
+        "SmsEntry True True account_id,body,created_at,customer_id,customer_phone_number,direction,flow,smssid,talkdesk_phone_number",
+        "SmsEntry True True account_id,body,created_at,customer_id,customer_phone_number,direction,flow,smssid,talkdesk_phone_number",
+        "NoteEntry True True body,created_at,customer_id,customer_phone_number,flow",
+        "SmsEntry True True account_id,body,created_at,customer_id,customer_phone_number,direction,flow,smssid,status,talkdesk_phone_number",
+    ];
+    assert_eq!(read.lines().collect::<Vec<_>>(), expected, "{lines}");
+    assert!(lines
+        .lines()
+        .last()
+        .is_some_and(|l| l.contains("\"status\":\"delivered\"")));
 }
