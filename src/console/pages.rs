@@ -293,5 +293,15 @@ mod tests {
         // A voicemail's address is played only when it is a web address.
         let vm = Row::new(&stored(EntryKind::Voicemail, ""), None);
         assert_eq!(vm.audio, None);
+        let mut recorded = stored(EntryKind::Voicemail, "38");
+        recorded.entry.url =
+            Some("https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1".into());
+        let vm = Row::new(&recorded, None);
+        assert_eq!(vm.title, "Voicemail, 38 s");
+        let html = RowFragment { row: &vm }.render().expect("renders");
+        assert!(
+            html.contains("<audio controls preload=\"none\" src=\"https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE1\"></audio>"),
+            "{html}"
+        );
     }
 }

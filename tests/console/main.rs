@@ -908,3 +908,37 @@ fn entries_export_as_talkdesk_documents_that_mongoimport_reads() {
         .last()
         .is_some_and(|l| l.contains("\"status\":\"delivered\"")));
 }
+
+#[test]
+fn older_history_is_paged() {
+    let twilio = FakeTwilio::start();
+    let c = start(&twilio, "older");
+    let cookie = login(&c);
+    // 30 texts, each answered by the flow: 60 rows, more than the 50 of a page.
+    for i in 0..30 {
+        inbound_text(
+            &c,
+            CUSTOMER,
+            &format!("SMo{i}"),
+            &format!("message number {i}"),
+        );
+    }
+    let page = page_eventually(&c, &cookie, CUSTOMER, "message number 29");
+    assert_eq!(page.matches("<li id=\"e").count(), 50, "the newest 50 rows");
+    assert!(
+        !page.contains("message number 4<"),
+        "older rows wait for the next page"
+    );
+    let at = page
+        .find("class=\"older\" href=\"")
+        .expect("a Load older link")
+        + 20;
+    let href = page[at..at + page[at..].find('"').expect("end")].replace("&#38;", "&");
+    let older = get(&c, &href, Some(&cookie)).body;
+    assert_eq!(older.matches("<li id=\"e").count(), 10, "{href}");
+    assert!(older.contains("message number 0<") && older.contains("message number 4<"));
+    assert!(
+        !older.contains("class=\"older\" href"),
+        "the first page has nothing older"
+    );
+}
