@@ -91,6 +91,25 @@ async fn console_story() {
         WAIT,
     )
     .await;
+    // Another customer texts: their row appears on top of the list with a badge, and the
+    // title counts the unread text (the open contact's own texts are read as they arrive).
+    let hc = c.clone();
+    blocking(move || super::inbound_text(&hc, "+447700900123", "SMother", "Are you open today?"))
+        .await;
+    let other_badge =
+        "document.querySelector(\"#contact-list li[data-contact='+447700900123'] .badge\")";
+    b.wait_until(&format!("{other_badge} !== null && {other_badge}.dataset.unread === '1' && !{other_badge}.hidden"), WAIT).await;
+    b.wait_until("document.title.startsWith('(1) ')", WAIT)
+        .await;
+    let first = b
+        .eval("return document.querySelector('#contact-list li').dataset.contact;")
+        .await;
+    assert_eq!(
+        first,
+        serde_json::json!("+447700900123"),
+        "the latest activity first"
+    );
+    same_page(&b).await;
     b.screenshot("1-text-arrived").await;
 
     // Call: Twilio rings the agent; the customer does not answer.
