@@ -375,11 +375,7 @@ fn frame(
     let search = Some(q.trim()).filter(|q| !q.is_empty());
     let list = store.contact_list(search, before, PAGE + 1)?;
     let contacts_older = (list.len() > PAGE).then(|| list[PAGE - 1].last.id);
-    let unread_total = store
-        .contact_list(None, None, usize::MAX)?
-        .iter()
-        .map(|c| c.unread)
-        .sum();
+    let unread_total = store.unread_everywhere()?;
     Ok(Frame {
         after,
         unread_total,

@@ -96,6 +96,22 @@ impl Store {
         Ok(out)
     }
 
+    /// How many messages and voicemails of all contacts an agent has not seen.
+    ///
+    /// # Errors
+    ///
+    /// SQLite refused.
+    pub fn unread_total(&self) -> Result<u32, StoreError> {
+        let n: i64 = self
+            .db()
+            .prepare_cached(&format!(
+                "SELECT COUNT(*) FROM entries e LEFT JOIN contact_reads r ON r.contact = e.contact
+                 WHERE e.kind IN ({UNREAD_KINDS}) AND e.id > COALESCE(r.seen_id, 0)"
+            ))?
+            .query_row([], |r| r.get(0))?;
+        Ok(u32::try_from(n).unwrap_or(u32::MAX))
+    }
+
     /// Whether the contact's latest opt-out or opt-in entry is an opt-out.
     ///
     /// # Errors
@@ -229,11 +245,13 @@ mod tests {
         let order: Vec<(&str, u32)> = all.iter().map(|c| (c.contact.as_str(), c.unread)).collect();
         assert_eq!(order, [(b, 1), (a, 2)], "statuses are no activity");
         assert_eq!(all[0].last.id, last_b);
+        assert_eq!(store.unread_total().expect("counts"), 3);
         store.mark_read(a, seen).expect("read");
         store.mark_read(a, seen - 1).expect("never back");
         assert_eq!(store.unread(a).expect("counts"), 0);
         store.mark_unread(a, seen).expect("unread");
         assert_eq!(store.unread(a).expect("counts"), 1);
+        assert_eq!(store.unread_total().expect("counts"), 2);
 
         // Paging by the last row seen, and searching digits or text (LIKE's wildcards literal).
         let next = store

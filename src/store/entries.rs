@@ -191,6 +191,8 @@ pub trait EntryStore: Send + Sync {
     fn is_opted_out(&self, contact: &str) -> Result<bool, StoreError>;
     /// See [`Store::unread`].
     fn unread_count(&self, contact: &str) -> Result<u32, StoreError>;
+    /// See [`Store::unread_total`].
+    fn unread_everywhere(&self) -> Result<u32, StoreError>;
     /// See [`Store::mark_read`].
     fn read_up_to(&self, contact: &str, seen: i64) -> Result<(), StoreError>;
     /// See [`Store::mark_unread`].
@@ -234,6 +236,9 @@ impl EntryStore for Store {
     }
     fn unread_count(&self, contact: &str) -> Result<u32, StoreError> {
         self.unread(contact)
+    }
+    fn unread_everywhere(&self) -> Result<u32, StoreError> {
+        self.unread_total()
     }
     fn read_up_to(&self, contact: &str, seen: i64) -> Result<(), StoreError> {
         self.mark_read(contact, seen)

@@ -34,7 +34,8 @@ const QUEUE: usize = 10_000;
 const BATCH: usize = 512;
 
 /// The version of the tables below, kept in the file's `user_version`. Files written before
-/// it was kept read 0 and have the tables of version 1; version 2 added `contact_reads`.
+/// it was kept read 0 and have the tables of version 1; version 2 added `contact_reads` and
+/// the index of entries by kind.
 /// Every statement of [`SCHEMA`] may run again on an older file, which brings it up to date.
 const SCHEMA_VERSION: i64 = 2;
 
@@ -52,6 +53,7 @@ const SCHEMA: &str = "
         url TEXT
     );
     CREATE INDEX IF NOT EXISTS entries_by_contact ON entries (contact, at_ms);
+    CREATE INDEX IF NOT EXISTS entries_by_kind ON entries (kind, id);
     CREATE TABLE IF NOT EXISTS contact_reads (
         contact TEXT PRIMARY KEY,
         seen_id INTEGER NOT NULL
