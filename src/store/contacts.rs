@@ -50,15 +50,13 @@ impl Store {
         let db = self.db();
         let mut query = db.prepare_cached(
             "SELECT e.id, e.at_ms, e.kind, e.contact, e.our_number, e.flow, e.sid, e.body, e.url
-             FROM entries e
-             JOIN (SELECT contact, MAX(id) AS last FROM entries
-                   WHERE kind <> 'sms_status' GROUP BY contact) l ON e.id = l.last
-             WHERE e.id < ?1
+             FROM contact_last l JOIN entries e ON e.id = l.last_id
+             WHERE l.last_id < ?1
                AND (?2 IS NULL
-                    OR (?3 IS NOT NULL AND e.contact LIKE ?3)
-                    OR EXISTS (SELECT 1 FROM entries t WHERE t.contact = e.contact
+                    OR (?3 IS NOT NULL AND l.contact LIKE ?3)
+                    OR EXISTS (SELECT 1 FROM entries t WHERE t.contact = l.contact
                                AND t.body LIKE ?2 ESCAPE '\\'))
-             ORDER BY e.id DESC LIMIT ?4",
+             ORDER BY l.last_id DESC LIMIT ?4",
         )?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = query.query_map(
@@ -179,7 +177,10 @@ fn like_pattern(text: &str) -> String {
 fn unread(db: &rusqlite::Connection, contact: &str) -> Result<u32, StoreError> {
     let n: i64 = db
         .prepare_cached(&format!(
-            "SELECT COUNT(*) FROM entries WHERE contact = ?1 AND kind IN ({UNREAD_KINDS})
+            // By contact: a contact has few entries, while the index by kind would walk every
+            // contact's texts (10 ms a contact at 100,000 entries).
+            "SELECT COUNT(*) FROM entries INDEXED BY entries_by_contact
+             WHERE contact = ?1 AND kind IN ({UNREAD_KINDS})
              AND id > COALESCE((SELECT seen_id FROM contact_reads WHERE contact = ?1), 0)"
         ))?
         .query_row([contact], |r| r.get(0))?;
@@ -189,7 +190,8 @@ fn unread(db: &rusqlite::Connection, contact: &str) -> Result<u32, StoreError> {
 fn opted_out(db: &rusqlite::Connection, contact: &str) -> Result<bool, StoreError> {
     let last: Option<String> = db
         .prepare_cached(
-            "SELECT kind FROM entries WHERE contact = ?1 AND kind IN ('opt_out', 'opt_in')
+            "SELECT kind FROM entries INDEXED BY entries_by_contact
+             WHERE contact = ?1 AND kind IN ('opt_out', 'opt_in')
              ORDER BY id DESC LIMIT 1",
         )?
         .query_row([contact], |r| r.get(0))
@@ -218,6 +220,40 @@ mod tests {
             body: Some(body.into()),
             url: None,
         }
+    }
+
+    #[test]
+    fn a_version_1_file_lists_its_contacts_after_the_upgrade() {
+        let (dir, path) = scratch("contacts-v1");
+        {
+            let db = rusqlite::Connection::open(&path).expect("creates");
+            db.execute_batch(
+                "CREATE TABLE entries (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL,
+                   kind TEXT NOT NULL, contact TEXT NOT NULL, our_number TEXT NOT NULL,
+                   flow TEXT NOT NULL, sid TEXT NOT NULL, body TEXT, url TEXT);
+                 INSERT INTO entries (at_ms, kind, contact, our_number, flow, sid, body)
+                   VALUES (1, 'sms_in', '+15146300808', '+16502907793', 'f', 'SM1', 'a'),
+                          (2, 'sms_in', '+79001234567', '+16502907793', 'f', 'SM2', 'b'),
+                          (3, 'sms_out', '+15146300808', '+16502907793', 'f', 'SM3', 'c');
+                 PRAGMA user_version = 1;",
+            )
+            .expect("a version 1 file");
+        }
+        let store = Store::open(&path).expect("upgrades");
+        let listed: Vec<(String, i64)> = store
+            .contacts(None, None, 10)
+            .expect("lists")
+            .into_iter()
+            .map(|c| (c.contact, c.last.id))
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("+15146300808".to_string(), 3),
+                ("+79001234567".to_string(), 2)
+            ]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -156,7 +156,16 @@ pub(super) fn insert(db: &Connection, e: &Entry) -> Result<i64, StoreError> {
         e.body,
         e.url
     ])?;
-    Ok(db.last_insert_rowid())
+    let id = db.last_insert_rowid();
+    // The contact list is by last activity; a delivery status is no activity.
+    if e.kind != EntryKind::SmsStatus {
+        db.prepare_cached(
+            "INSERT INTO contact_last (contact, last_id) VALUES (?1, ?2)
+             ON CONFLICT (contact) DO UPDATE SET last_id = MAX(last_id, excluded.last_id)",
+        )?
+        .execute(params![e.contact, id])?;
+    }
+    Ok(id)
 }
 
 /// What the agent console needs of a store of entries: SQLite's [`Store`] today; a

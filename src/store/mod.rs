@@ -34,8 +34,9 @@ const QUEUE: usize = 10_000;
 const BATCH: usize = 512;
 
 /// The version of the tables below, kept in the file's `user_version`. Files written before
-/// it was kept read 0 and have the tables of version 1; version 2 added `contact_reads` and
-/// the index of entries by kind.
+/// it was kept read 0 and have the tables of version 1; version 2 added `contact_reads`,
+/// `contact_last` (filled from the entries on the way up, [`UP_TO_2`]) and the index of
+/// entries by kind.
 /// Every statement of [`SCHEMA`] may run again on an older file, which brings it up to date.
 const SCHEMA_VERSION: i64 = 2;
 
@@ -58,6 +59,11 @@ const SCHEMA: &str = "
         contact TEXT PRIMARY KEY,
         seen_id INTEGER NOT NULL
     );
+    CREATE TABLE IF NOT EXISTS contact_last (
+        contact TEXT PRIMARY KEY,
+        last_id INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS contact_last_by_id ON contact_last (last_id);
     CREATE TABLE IF NOT EXISTS calls (
         id INTEGER PRIMARY KEY,
         started_ms INTEGER NOT NULL,
@@ -96,6 +102,11 @@ const SCHEMA: &str = "
         outcome TEXT,
         PRIMARY KEY (campaign, line, attempt)
     );";
+
+/// What a file of version 0 or 1 needs beyond the tables: each contact's last entry.
+const UP_TO_2: &str = "
+    INSERT OR REPLACE INTO contact_last (contact, last_id)
+        SELECT contact, MAX(id) FROM entries WHERE kind <> 'sms_status' GROUP BY contact;";
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -137,8 +148,9 @@ fn connect(path: &Path, durability: Durability) -> Result<Connection, StoreError
         return Err(StoreError::Newer(version));
     }
     if version < SCHEMA_VERSION {
+        let up_to_2 = if version < 2 { UP_TO_2 } else { "" };
         db.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {SCHEMA} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+            "BEGIN IMMEDIATE; {SCHEMA} {up_to_2} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
         ))?;
     }
     Ok(db)
