@@ -54,7 +54,7 @@ pub enum Command {
     Entries(EntriesArgs),
     /// Answer SIP calls and run flows on them: the bundled runtime (UDP, G.711, RFC 4733).
     #[command(
-        after_help = "Examples:\n  ivrc run examples/sum.ivr\n  ivrc run examples/*.ivr --listen 0.0.0.0:5060 --rtp-ip 203.0.113.7 --max-calls 500\n  ivrc run examples/sms_reply.ivr --trunk sip:10.0.0.5:5060 --trunk-user 100   (password: IVRC_TRUNK_PASSWORD)\n  ivrc run examples/callback.ivr --campaign shop_callback --trunk sip:10.0.0.5:5060 --results results.csv\n\nThe request-URI user picks the flow (sip:sum@host runs `sum`); otherwise --default-flow, or the only flow.\nPrompts are spoken by espeak-ng and cached in --cache-dir; every call is written to --store (ivrc calls).\nSIGINT/SIGTERM: new calls get 503, calls have --grace to finish, the rest are hung up.\n`dial`, `sms` and campaign calls go through --trunk; a campaign run exits when every lead is finished, and\nresumes where it was when restarted on the same --store.\nExit status: 1 when a flow has errors or constructs the runtime cannot run, 2 when a file cannot be read or an\naddress cannot be bound."
+        after_help = "Examples:\n  ivrc run examples/sum.ivr\n  ivrc run examples/*.ivr --listen 0.0.0.0:5060 --rtp-ip 203.0.113.7 --max-calls 500\n  ivrc run examples/sms_reply.ivr --trunk sip:10.0.0.5:5060 --trunk-user 100   (password: IVRC_TRUNK_PASSWORD)\n  ivrc run examples/sum.ivr --trunk sip:sip.provider.example --trunk-user 74950000001 --register\n  ivrc run examples/callback.ivr --campaign shop_callback --trunk sip:10.0.0.5:5060 --results results.csv\n\nThe request-URI user picks the flow (sip:sum@host runs `sum`); otherwise --default-flow, or the only flow.\nPrompts are spoken by espeak-ng and cached in --cache-dir; every call is written to --store (ivrc calls).\nSIGINT/SIGTERM: new calls get 503, calls have --grace to finish, the rest are hung up.\n`dial`, `sms` and campaign calls go through --trunk; a campaign run exits when every lead is finished, and\nresumes where it was when restarted on the same --store.\nExit status: 1 when a flow has errors or constructs the runtime cannot run, 2 when a file cannot be read or an\naddress cannot be bound."
     )]
     Run(RunArgs),
     /// List the call records `ivrc run` wrote.
@@ -126,6 +126,13 @@ pub struct RunArgs {
     /// The password for the trunk's digest challenges.
     #[arg(long, env = "IVRC_TRUNK_PASSWORD", hide_env_values = true)]
     pub trunk_password: Option<String>,
+    /// Register --trunk-user at the trunk (RFC 3261 §10) and keep the registration fresh, so
+    /// that the provider sends calls for our numbers here; unregistered on shutdown.
+    #[arg(long, requires_all = ["trunk", "trunk_user", "trunk_password"])]
+    pub register: bool,
+    /// The expiry to ask the registrar for, in seconds (it may grant less, or ask for more).
+    #[arg(long, default_value_t = ivrc::runtime::sip::register::DEFAULT_EXPIRES, requires = "register")]
+    pub register_expires: u32,
     /// A party that sends no RTP for this many seconds is hung up.
     #[arg(long, default_value_t = 30)]
     pub rtp_timeout: u64,

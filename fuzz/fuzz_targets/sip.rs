@@ -1,12 +1,17 @@
 //! Fuzz target: any datagram through the SIP core (parse, transactions, dialogs), then the
 //! calls it starts answered, hung up and their timers run. An outbound leg (Call-ID
 //! `fuzz-leg`) and a text (`fuzz-text`) are out through an authenticating trunk first, so
-//! responses, challenges and in-dialog requests reach the client side too. Must never panic;
-//! everything the core sends has a valid status line, and every request it sends parses again.
+//! responses, challenges and in-dialog requests reach the client side too; a registration is
+//! out as well, and each part of the input is also sent as the registrar's answer (the status
+//! line and headers after the REGISTER's own Via, From, To, Call-ID and CSeq). Must never
+//! panic; everything the core sends has a valid status line, and every request it sends
+//! parses again.
 
 #![no_main]
 
-use ivrc::runtime::sip::core::{Core, Effect};
+use ivrc::runtime::sip::core::Core;
+use ivrc::runtime::sip::effect::Effect;
+use ivrc::runtime::sip::register::Account;
 use ivrc::runtime::sip::uac::{Dial, Trunk};
 use ivrc::runtime::sip::message;
 use libfuzzer_sys::fuzz_target;
@@ -33,10 +38,42 @@ fuzz_target!(|data: &[u8]| {
         start,
     );
     core.message("fuzz-text", "+79001234567", None, "hello", start);
+    core.register(
+        Account {
+            registrar: peer,
+            domain: "127.0.0.1:5080".into(),
+            user: "100".into(),
+            password: "secret".into(),
+            expires: 60,
+        },
+        start,
+    );
+    // The registration's dialog headers, from the REGISTER it sent.
+    let mut register_headers = String::new();
+    let first = core.effects();
+    for e in &first {
+        if let Effect::Send(bytes, _) = e {
+            let text = String::from_utf8_lossy(bytes);
+            if text.starts_with("REGISTER ") {
+                for line in text.lines() {
+                    if ["Via:", "From:", "To:", "Call-ID:", "CSeq:"].iter().any(|h| line.starts_with(h)) {
+                        register_headers.push_str(line);
+                        register_headers.push_str("\r\n");
+                    }
+                }
+            }
+        }
+    }
     // The same datagram twice (a retransmission), split on a marker into several.
     for part in data.split(|&b| b == 0xfe).take(8) {
         core.datagram(part, peer, start);
         core.datagram(part, peer, start);
+        // As the registrar's answer: `SIP/2.0 ` + the part's first line, our dialog headers,
+        // then the rest of the part.
+        let text = String::from_utf8_lossy(part);
+        let (status, rest) = text.split_once("\r\n").unwrap_or((&text, ""));
+        let answer = format!("SIP/2.0 {status}\r\n{register_headers}{rest}");
+        core.datagram(answer.as_bytes(), peer, start);
     }
     let mut started = Vec::new();
     for step in 0..6u64 {
@@ -73,6 +110,20 @@ fuzz_target!(|data: &[u8]| {
         if step == 3 {
             core.hangup("fuzz-leg", now);
         }
+        if step == 4 {
+            core.unregister(now);
+        }
         core.fire(now);
+    }
+    // Long after: refreshes and retries come due, and every one is a request that parses.
+    for hours in 1..4u64 {
+        core.fire(start + Duration::from_secs(3600 * hours));
+        for effect in core.effects() {
+            if let Effect::Send(bytes, _) = effect {
+                if bytes.starts_with(b"REGISTER ") {
+                    assert!(message::parse(&bytes).is_ok(), "{:?}", String::from_utf8_lossy(&bytes));
+                }
+            }
+        }
     }
 });

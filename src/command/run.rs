@@ -6,6 +6,7 @@ use ivrc::ir::Lead;
 use ivrc::runtime::asr::{Recognizer, Spotter, Vosk};
 use ivrc::runtime::dialer::Dialer;
 use ivrc::runtime::media::prompts::{Espeak, Prompts, Voice};
+use ivrc::runtime::sip::register::Account;
 use ivrc::runtime::sip::uac::Trunk;
 use ivrc::runtime::{self, server, Config};
 use ivrc::store::Store;
@@ -106,6 +107,7 @@ pub fn run(args: &RunArgs) -> u8 {
             default_flow: args.default_flow.clone(),
             grace: Duration::from_secs(args.grace),
             flow_dir,
+            register: register_account(args, trunk.as_ref()),
             trunk,
             rtp_timeout: Duration::from_secs(args.rtp_timeout.max(1)),
             time_scale: args.time_scale,
@@ -357,6 +359,22 @@ fn trunk(args: &RunArgs) -> Result<Option<Trunk>, String> {
         user: args.trunk_user.clone(),
         password: args.trunk_password.clone(),
     }))
+}
+
+/// The account `--register` registers: the trunk's user and password, the trunk's host as
+/// the domain.
+fn register_account(args: &RunArgs, trunk: Option<&Trunk>) -> Option<Account> {
+    if !args.register {
+        return None;
+    }
+    let trunk = trunk?;
+    Some(Account {
+        registrar: trunk.addr,
+        domain: trunk.host.clone(),
+        user: trunk.user.clone()?,
+        password: trunk.password.clone()?,
+        expires: args.register_expires.max(1),
+    })
 }
 
 /// The keyword spotter, when a flow listens, prepared for every `listen`'s phrases.

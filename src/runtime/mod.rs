@@ -47,6 +47,8 @@ pub struct Config {
     pub flow_dir: PathBuf,
     /// Where the legs flows dial go, and how we authenticate there.
     pub trunk: Option<sip::uac::Trunk>,
+    /// The account to register at the provider (`--register`), kept fresh while running.
+    pub register: Option<sip::register::Account>,
     /// A party that sends no RTP this long is hung up.
     pub rtp_timeout: Duration,
     /// Flow timers and dial timeouts run this many times faster (tests of long flows).

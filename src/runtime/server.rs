@@ -9,7 +9,7 @@ use super::media::prompts::Prompts;
 use super::now_ms;
 use super::sdp::{self, SdpError};
 use super::sip::core::Core;
-use super::sip::effect::{Effect, NewCall};
+use super::sip::effect::{Effect, NewCall, Registration};
 use super::Config;
 use crate::ir;
 use crate::store::{CallRecord, Entry, EntryKind, Writer};
@@ -97,6 +97,9 @@ pub async fn run(
     }
     let local = socket.local_addr()?;
     let mut core = Core::new(local, shared.config.trunk.clone());
+    if let Some(account) = shared.config.register.clone() {
+        core.register(account, Instant::now());
+    }
     let shared = Arc::new(shared);
     let (requests_tx, mut requests) = mpsc::unbounded_channel::<CallRequest>();
     // Running calls (inbound, placed, `on sms` runs) by id, and the legs they dialled.
@@ -174,6 +177,7 @@ pub async fn run(
                             launch(&mut calls, &mut summary, call);
                         }
                     },
+                    Effect::Registration(r) => report_registration(&r),
                     Effect::Texted(id, status) => {
                         if let Some(entry) = texts_out.remove(&id) {
                             if (200..300).contains(&status) {
@@ -282,6 +286,7 @@ pub async fn run(
             },
             () = &mut shutdown, if !stopping => {
                 stopping = true;
+                core.unregister(Instant::now());
                 grace_ends = Some(Instant::now() + shared.config.grace);
                 crate::errln!("ivrc: shutting down: new calls get 503; {} calls have {:?} to finish", calls.len(), shared.config.grace);
             },
@@ -431,4 +436,27 @@ fn start(
         called: new.service.clone(),
     });
     Ok((setup, input_tx))
+}
+
+/// A log line per change of our registration at the provider.
+fn report_registration(r: &Registration) {
+    match r {
+        Registration::Registered { expires } => {
+            crate::errln!(
+                "ivrc: registered at the provider for {} s",
+                expires.as_secs()
+            );
+        }
+        Registration::Failed { reason, retry_in } => crate::errln!(
+            "ivrc: registration failed: {reason}; trying again in {} s",
+            retry_in.as_secs()
+        ),
+        Registration::Refused(reason) => {
+            crate::errln!("ivrc: registration refused: {reason}; not trying again")
+        }
+        Registration::Unregistered => crate::errln!("ivrc: unregistered at the provider"),
+        Registration::NotUnregistered(reason) => crate::errln!(
+            "ivrc: the unregistration was not confirmed ({reason}); the binding lapses by itself"
+        ),
+    }
 }

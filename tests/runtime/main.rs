@@ -11,4 +11,5 @@ mod campaign;
 mod harness;
 mod legs;
 mod protocol;
+mod register;
 mod speech;

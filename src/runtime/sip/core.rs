@@ -11,6 +11,7 @@
 
 use super::effect::{Effect, IncomingText};
 use super::message::{self, branch, cseq, uri_user, ErrorKind, Headers, Message, Method, Request};
+use super::register::{Account, Registrar};
 use super::timers::{token, TIMEOUT};
 use super::uac::{Dial, OutboundLegs, Trunk};
 use super::uas::IncomingCalls;
@@ -24,6 +25,10 @@ pub struct Core {
     calls: IncomingCalls,
     /// The calls and texts we place.
     outbound: OutboundLegs,
+    /// Our registration at the provider, when asked for.
+    registrar: Option<Registrar>,
+    /// Our address.
+    local: SocketAddr,
     next_seq: u64,
     out: Vec<Effect>,
     /// Text messages seen lately by branch, with our reply (empty until given), so a
@@ -37,9 +42,26 @@ impl Core {
         Core {
             calls: IncomingCalls::new(local),
             outbound: OutboundLegs::new(local, trunk),
+            registrar: None,
+            local,
             next_seq: 0,
             out: Vec::new(),
             texts: HashMap::new(),
+        }
+    }
+
+    /// Registers at the provider and keeps the registration fresh; how it stands comes back
+    /// as [`Effect::Registration`].
+    pub fn register(&mut self, account: Account, now: Instant) {
+        let mut r = Registrar::new(self.local, account);
+        r.start(now);
+        self.registrar = Some(r);
+    }
+
+    /// Removes our registration (shutdown).
+    pub fn unregister(&mut self, now: Instant) {
+        if let Some(r) = &mut self.registrar {
+            r.stop(now);
         }
     }
 
@@ -51,20 +73,31 @@ impl Core {
     /// Dialogs a shutdown waits for: an answer not yet acknowledged, our BYE or REFER not yet
     /// answered, an outbound leg not yet over.
     pub fn busy_dialogs(&self) -> usize {
-        self.outbound.busy() + self.calls.busy()
+        let unregistering = self.registrar.as_ref().is_some_and(Registrar::busy);
+        self.outbound.busy() + self.calls.busy() + usize::from(unregistering)
     }
 
     /// When the next timer is due.
     pub fn next_timer(&self) -> Option<Instant> {
-        match (self.calls.next_timer(), self.outbound.next_timer()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.calls.next_timer(),
+            self.outbound.next_timer(),
+            self.registrar.as_ref().and_then(Registrar::next_timer),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Whether effects wait to be taken.
     pub fn effects_pending(&self) -> bool {
-        !self.out.is_empty() || self.calls.effects_pending() || self.outbound.effects_pending()
+        !self.out.is_empty()
+            || self.calls.effects_pending()
+            || self.outbound.effects_pending()
+            || self
+                .registrar
+                .as_ref()
+                .is_some_and(Registrar::effects_pending)
     }
 
     /// Takes the effects produced so far.
@@ -72,6 +105,9 @@ impl Core {
         let mut out = std::mem::take(&mut self.out);
         out.extend(self.calls.effects());
         out.extend(self.outbound.effects());
+        if let Some(r) = &mut self.registrar {
+            out.extend(r.effects());
+        }
         out
     }
 
@@ -91,6 +127,16 @@ impl Core {
     /// Handles one datagram from `peer`.
     pub fn datagram(&mut self, bytes: &[u8], peer: SocketAddr, now: Instant) {
         match message::parse(bytes) {
+            Ok(Message::Response(r))
+                if self
+                    .registrar
+                    .as_ref()
+                    .is_some_and(|reg| r.headers.get("Call-ID").is_some_and(|id| reg.owns(id))) =>
+            {
+                if let Some(reg) = &mut self.registrar {
+                    reg.response(&r, now);
+                }
+            }
             Ok(m) => {
                 // Our outbound legs' dialogs are the client side's; the rest are ours.
                 let outbound = m
@@ -228,6 +274,9 @@ impl Core {
     pub fn fire(&mut self, now: Instant) {
         self.outbound.fire(now);
         self.calls.fire(now);
+        if let Some(r) = &mut self.registrar {
+            r.fire(now);
+        }
     }
 }
 

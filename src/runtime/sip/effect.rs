@@ -25,6 +25,31 @@ pub enum Effect {
     Text(Box<IncomingText>),
     /// The final status of a text sent with `Core::message`.
     Texted(String, u16),
+    /// How our registration at the provider stands now.
+    Registration(Registration),
+}
+
+/// How our registration at the provider stands (each change is reported once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registration {
+    /// The registrar keeps our Contact for this long (we refresh before it runs out).
+    Registered {
+        /// The expiry granted.
+        expires: std::time::Duration,
+    },
+    /// An attempt failed; the next one comes after `retry_in`.
+    Failed {
+        /// Why.
+        reason: String,
+        /// When we try again.
+        retry_in: std::time::Duration,
+    },
+    /// The provider refuses the account (wrong password, unknown user): nothing more is tried.
+    Refused(String),
+    /// Our binding is removed (shutdown).
+    Unregistered,
+    /// The shutdown's unregistration was not confirmed (the binding expires by itself).
+    NotUnregistered(String),
 }
 
 /// A text message that came.

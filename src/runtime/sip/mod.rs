@@ -1,6 +1,7 @@
 //! SIP for the runtime: messages ([`message`], the only module that imports rsip), the
 //! user-agent core ([`core`]: dispatch, the effect queue, incoming texts; no I/O), the calls
-//! we answer ([`uas`]) and the calls we place ([`uac`], with [`digest`] authentication), what
+//! we answer ([`uas`]) and the calls we place ([`uac`], with [`digest`] authentication), our
+//! registration at a provider ([`register`]), what
 //! they all report ([`effect`]), their timers ([`timers`]), SIP INFO keys ([`info`]) and the
 //! TCP transport ([`tcp`]; UDP is the server's socket). It imports nothing from the rest of
 //! the runtime (a test in `tests/architecture.rs` keeps it so).
@@ -10,6 +11,7 @@ pub mod digest;
 pub mod effect;
 pub mod info;
 pub mod message;
+pub mod register;
 pub mod tcp;
 pub mod timers;
 pub mod uac;
