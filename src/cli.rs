@@ -130,6 +130,11 @@ pub struct RunArgs {
     /// that the provider sends calls for our numbers here; unregistered on shutdown.
     #[arg(long, requires_all = ["trunk", "trunk_user", "trunk_password"])]
     pub register: bool,
+    /// Run FLOW for calls to NUMBER (the To user, as a provider sends its numbers, or the
+    /// request-URI user; compared by digits); repeatable. Calls no route, flow name or
+    /// --default-flow picks get 404 and a record.
+    #[arg(long, value_name = "NUMBER=FLOW")]
+    pub route: Vec<String>,
     /// The expiry to ask the registrar for, in seconds (it may grant less, or ask for more).
     #[arg(long, default_value_t = ivrc::runtime::sip::register::DEFAULT_EXPIRES, requires = "register")]
     pub register_expires: u32,

@@ -32,6 +32,13 @@ pub fn run(args: &RunArgs) -> u8 {
             return 2;
         }
     }
+    let routes = match routes(&program, &args.route) {
+        Ok(r) => r,
+        Err(message) => {
+            ivrc::errln!("error: {message}");
+            return 2;
+        }
+    };
     let campaign = match &args.campaign {
         Some(name) => match campaign_of(&program, name, args, &flow_dir) {
             Ok(c) => Some(c),
@@ -108,6 +115,12 @@ pub fn run(args: &RunArgs) -> u8 {
             grace: Duration::from_secs(args.grace),
             flow_dir,
             register: register_account(args, trunk.as_ref()),
+            // Registered at a provider, calls come from the provider alone.
+            trusted: args
+                .register
+                .then(|| trunk.as_ref().map(|t| vec![t.addr.ip()]))
+                .flatten(),
+            routes,
             trunk,
             rtp_timeout: Duration::from_secs(args.rtp_timeout.max(1)),
             time_scale: args.time_scale,
@@ -359,6 +372,36 @@ fn trunk(args: &RunArgs) -> Result<Option<Trunk>, String> {
         user: args.trunk_user.clone(),
         password: args.trunk_password.clone(),
     }))
+}
+
+/// The routes of `--route NUMBER=FLOW`: a number with at least three digits, a flow of the
+/// program (its index).
+fn routes(program: &ivrc::ir::Program, given: &[String]) -> Result<Vec<(String, usize)>, String> {
+    let mut out = Vec::new();
+    for r in given {
+        let (number, flow) = r
+            .split_once('=')
+            .ok_or_else(|| format!("--route `{r}` is not NUMBER=FLOW"))?;
+        if number.chars().filter(char::is_ascii_digit).count() < 3
+            || !number
+                .chars()
+                .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+        {
+            return Err(format!("--route `{r}`: `{number}` is not a phone number"));
+        }
+        let index = program
+            .flows
+            .iter()
+            .position(|f| f.name == flow.trim())
+            .ok_or_else(|| {
+                format!(
+                    "--route `{r}`: `{}` is not a flow of these files",
+                    flow.trim()
+                )
+            })?;
+        out.push((number.trim().to_string(), index));
+    }
+    Ok(out)
 }
 
 /// The account `--register` registers: the trunk's user and password, the trunk's host as

@@ -49,6 +49,12 @@ pub struct Config {
     pub trunk: Option<sip::uac::Trunk>,
     /// The account to register at the provider (`--register`), kept fresh while running.
     pub register: Option<sip::register::Account>,
+    /// Calls for these numbers (E.164, as `--route NUMBER=FLOW` gave them) run these flows
+    /// (indexes into the program's flows).
+    pub routes: Vec<(String, usize)>,
+    /// When set, only INVITEs from these addresses start calls (the provider's, with
+    /// `--register`); others get 403.
+    pub trusted: Option<Vec<std::net::IpAddr>>,
     /// A party that sends no RTP this long is hung up.
     pub rtp_timeout: Duration,
     /// Flow timers and dial timeouts run this many times faster (tests of long flows).

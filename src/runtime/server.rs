@@ -131,6 +131,11 @@ pub async fn run(
                             Ok(call) => launch(&mut calls, &mut summary, call),
                             Err((status, reason)) => {
                                 summary.refused += 1;
+                                if matches!(status, 403 | 404) {
+                                    if let Some(w) = &shared.records {
+                                        w.add_call(refused_record(&new, status, reason));
+                                    }
+                                }
                                 core.call_ended(&new.call_id);
                                 core.reject(&new.call_id, status, reason, now);
                             }
@@ -405,21 +410,12 @@ fn start(
     if running >= shared.config.max_calls {
         return Err((486, "Busy Here"));
     }
-    let program = &shared.program;
-    let by_name = new
-        .service
-        .as_deref()
-        .and_then(|s| program.flows.iter().position(|f| f.name == s));
-    let flow = by_name
-        .or_else(|| {
-            shared
-                .config
-                .default_flow
-                .as_deref()
-                .and_then(|d| program.flows.iter().position(|f| f.name == d))
-        })
-        .or_else(|| (program.flows.len() == 1).then_some(0))
-        .ok_or((404, "Not Found"))?;
+    if let Some(trusted) = &shared.config.trusted {
+        if !trusted.contains(&new.peer.ip()) {
+            return Err((403, "Forbidden"));
+        }
+    }
+    let flow = route(shared, new).ok_or((404, "Not Found"))?;
     let negotiated = sdp::negotiate(&new.offer).map_err(|e| match e {
         SdpError::NoCommonCodec => (488, "Not Acceptable Here"),
         SdpError::Malformed(_) => (488, "Not Acceptable Here"),
@@ -436,6 +432,73 @@ fn start(
         called: new.service.clone(),
     });
     Ok((setup, input_tx))
+}
+
+/// The flow of a new call: a `--route` for the number dialled (the To user, a provider's
+/// DID) or the request-URI user, compared by their digits; then the flow the request-URI user
+/// names; then `--default-flow`; then, without routes, the only flow.
+fn route(shared: &Shared, new: &NewCall) -> Option<usize> {
+    let program = &shared.program;
+    let routes = &shared.config.routes;
+    let routed = [new.dialed.as_deref(), new.service.as_deref()]
+        .into_iter()
+        .flatten()
+        .map(route_digits)
+        .filter(|d| !d.is_empty())
+        .find_map(|d| {
+            routes
+                .iter()
+                .find(|(n, _)| route_digits(n) == d)
+                .map(|(_, f)| *f)
+        });
+    let by_name = || {
+        new.service
+            .as_deref()
+            .and_then(|s| program.flows.iter().position(|f| f.name == s))
+    };
+    let default = || {
+        shared
+            .config
+            .default_flow
+            .as_deref()
+            .and_then(|d| program.flows.iter().position(|f| f.name == d))
+    };
+    routed
+        .or_else(by_name)
+        .or_else(default)
+        .or_else(|| (routes.is_empty() && program.flows.len() == 1).then_some(0))
+}
+
+/// The digits of a number as written in a route or a SIP user (`+7 (495) 000-00-01`,
+/// `74950000001` and `+74950000001` are one number).
+fn route_digits(number: &str) -> String {
+    number.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// The record of a call refused before it started (no route, an untrusted source).
+fn refused_record(new: &NewCall, status: u16, reason: &str) -> CallRecord {
+    let now = now_ms();
+    CallRecord {
+        call_id: new.call_id.clone(),
+        caller: new.caller.clone().unwrap_or_default(),
+        called: new
+            .dialed
+            .clone()
+            .or_else(|| new.service.clone())
+            .unwrap_or_default(),
+        started_ms: now,
+        ended_ms: now,
+        ended_by: "refused".into(),
+        errors: vec![format!(
+            "{status} {reason}: {}",
+            if status == 403 {
+                format!("{} is not the provider's address", new.peer.ip())
+            } else {
+                "no route, flow or default flow for the number".to_string()
+            }
+        )],
+        ..CallRecord::default()
+    }
 }
 
 /// A log line per change of our registration at the provider.

@@ -75,3 +75,112 @@ fn a_wrong_password_is_a_clear_error_not_a_loop() {
     assert!(stderr.contains("not trying again"), "{stderr}");
     assert!(!stderr.contains("registered at the provider"), "{stderr}");
 }
+
+/// An INVITE to `user@` the runtime (the request-URI) whose To names `dialed`, as a provider
+/// sends a call for one of its numbers (a DID) to the Contact we registered.
+fn invite_for(client: &super::harness::Client, call_id: &str, user: &str, dialed: &str) -> String {
+    let request = client.request(
+        "INVITE",
+        user,
+        call_id,
+        &format!("z9hG4bK{call_id}"),
+        1,
+        None,
+        &super::harness::offer(free_port()),
+    );
+    request.replace(
+        &format!("To: <sip:{user}@127.0.0.1>"),
+        &format!("To: <sip:{dialed}@provider.test>"),
+    )
+}
+
+#[test]
+fn calls_are_routed_by_the_number_dialled_and_unrouted_ones_refused_with_a_record() {
+    let rt = Runtime::start(
+        "route",
+        &["examples/sum.ivr", "examples/courier.ivr"],
+        &[
+            "--route",
+            "+7 (495) 000-00-01=sum",
+            "--route",
+            "74950000002=courier",
+        ],
+    );
+    let client = super::harness::Client::new(&rt);
+    // The request-URI names our account, the To the DID: the route picks the flow.
+    client.send(invite_for(&client, "routed1", "ivrc", "+74950000001").as_bytes());
+    client.expect(200, Duration::from_secs(10));
+    client.send(invite_for(&client, "routed2", "ivrc", "84950000003").as_bytes());
+    let refused = client.expect(404, Duration::from_secs(5));
+    assert!(refused.contains("Call-ID: routed2"), "{refused}");
+    let dir = rt.dir.clone();
+    let (_, stderr) = rt.stop();
+    let records = Runtime::calls(&dir);
+    let by_id = |id: &str| records.iter().find(|r| r["call_id"] == id).cloned();
+    let routed = by_id("routed1").unwrap_or_else(|| panic!("{records:?}\n{stderr}"));
+    assert_eq!(routed["flow"], "sum");
+    assert_eq!(routed["called"], "ivrc");
+    let unrouted = by_id("routed2").unwrap_or_else(|| panic!("{records:?}"));
+    assert_eq!(unrouted["ended_by"], "refused");
+    assert_eq!(unrouted["called"], "84950000003");
+    assert!(unrouted["errors"][0]
+        .as_str()
+        .is_some_and(|e| e.starts_with("404 Not Found")));
+}
+
+#[test]
+fn registered_only_the_providers_address_starts_calls() {
+    // The registrar on 127.0.0.2 (loopback, another address than the caller's 127.0.0.1).
+    let registrar = free_port();
+    let dir = super::harness::scratch("trusted");
+    let sipp = std::process::Command::new("sipp")
+        .current_dir(&dir)
+        .args([
+            "-sf",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sip/uas_registrar.xml"),
+        ])
+        .args([
+            "-i",
+            "127.0.0.2",
+            "-p",
+            &registrar.to_string(),
+            "-m",
+            "1",
+            "-nostdin",
+        ])
+        .args(["-timeout", "40s", "-timeout_error", "-trace_err"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("sipp runs");
+    std::thread::sleep(Duration::from_millis(300));
+    let trunk = format!("sip:127.0.0.2:{registrar}");
+    let rt = Runtime::start_in(
+        dir,
+        &["examples/sum.ivr"],
+        &[
+            "--trunk",
+            &trunk,
+            "--trunk-user",
+            "ivrc",
+            "--trunk-password",
+            "secret",
+            "--register",
+        ],
+    );
+    let client = super::harness::Client::new(&rt);
+    client.send(invite_for(&client, "scanner1", "sum", "sum").as_bytes());
+    client.expect(403, Duration::from_secs(5));
+    let dir = rt.dir.clone();
+    let (_, stderr) = rt.stop();
+    let _ = sipp.wait_with_output();
+    let records = Runtime::calls(&dir);
+    let scanner = records
+        .iter()
+        .find(|r| r["call_id"] == "scanner1")
+        .unwrap_or_else(|| panic!("{records:?}\n{stderr}"));
+    assert_eq!(scanner["ended_by"], "refused");
+    assert!(scanner["errors"][0]
+        .as_str()
+        .is_some_and(|e| e.contains("127.0.0.1 is not the provider's address")));
+}

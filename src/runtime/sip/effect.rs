@@ -85,8 +85,10 @@ pub enum Gone {
 pub struct NewCall {
     /// Its Call-ID.
     pub call_id: String,
-    /// The request-URI user (which flow).
+    /// The request-URI user (which flow, or the number called).
     pub service: Option<String>,
+    /// The To user: the number the caller dialled (a provider's DID).
+    pub dialed: Option<String>,
     /// The From user (the caller's number).
     pub caller: Option<String>,
     /// The SDP offer.

@@ -246,6 +246,7 @@ impl IncomingCalls {
         self.send(trying.clone(), peer);
         let caller = r.headers.get("From").and_then(uri_user).map(str::to_string);
         let service = uri_user(&r.uri).map(str::to_string);
+        let dialed = r.headers.get("To").and_then(uri_user).map(str::to_string);
         self.dialogs.insert(
             call_id.clone(),
             Dialog {
@@ -267,6 +268,7 @@ impl IncomingCalls {
         self.out.push(Effect::Start(Box::new(NewCall {
             call_id,
             service,
+            dialed,
             caller,
             offer: r.body,
             peer,
