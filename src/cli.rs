@@ -130,6 +130,10 @@ pub struct RunArgs {
     /// that the provider sends calls for our numbers here; unregistered on shutdown.
     #[arg(long, requires_all = ["trunk", "trunk_user", "trunk_password"])]
     pub register: bool,
+    /// Behind NAT: the public address (IP, or IP:PORT when the NAT maps another port) written
+    /// in Via, Contact and SDP instead of the socket's; the SIP port defaults to --listen's.
+    #[arg(long, value_name = "IP[:PORT]")]
+    pub public_address: Option<String>,
     /// Run FLOW for calls to NUMBER (the To user, as a provider sends its numbers, or the
     /// request-URI user; compared by digits); repeatable. Calls no route, flow name or
     /// --default-flow picks get 404 and a record.

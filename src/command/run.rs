@@ -39,6 +39,13 @@ pub fn run(args: &RunArgs) -> u8 {
             return 2;
         }
     };
+    let public = match public_address(args) {
+        Ok(p) => p,
+        Err(message) => {
+            ivrc::errln!("error: {message}");
+            return 2;
+        }
+    };
     let campaign = match &args.campaign {
         Some(name) => match campaign_of(&program, name, args, &flow_dir) {
             Ok(c) => Some(c),
@@ -121,6 +128,7 @@ pub fn run(args: &RunArgs) -> u8 {
                 .then(|| trunk.as_ref().map(|t| vec![t.addr.ip()]))
                 .flatten(),
             routes,
+            public,
             trunk,
             rtp_timeout: Duration::from_secs(args.rtp_timeout.max(1)),
             time_scale: args.time_scale,
@@ -372,6 +380,25 @@ fn trunk(args: &RunArgs) -> Result<Option<Trunk>, String> {
         user: args.trunk_user.clone(),
         password: args.trunk_password.clone(),
     }))
+}
+
+/// `--public-address IP[:PORT]`, the port defaulting to `--listen`'s.
+fn public_address(args: &RunArgs) -> Result<Option<std::net::SocketAddr>, String> {
+    let Some(text) = &args.public_address else {
+        return Ok(None);
+    };
+    if let Ok(addr) = text.parse::<std::net::SocketAddr>() {
+        return Ok(Some(addr));
+    }
+    let ip: std::net::IpAddr = text
+        .parse()
+        .map_err(|_| format!("--public-address `{text}` is not an IP address or IP:PORT"))?;
+    let port = args
+        .listen
+        .parse::<std::net::SocketAddr>()
+        .map(|a| a.port())
+        .unwrap_or(5060);
+    Ok(Some(std::net::SocketAddr::new(ip, port)))
 }
 
 /// The routes of `--route NUMBER=FLOW`: a number with at least three digits, a flow of the

@@ -49,6 +49,9 @@ pub struct Config {
     pub trunk: Option<sip::uac::Trunk>,
     /// The account to register at the provider (`--register`), kept fresh while running.
     pub register: Option<sip::register::Account>,
+    /// The address the far end reaches us at when it is not the socket's (behind NAT,
+    /// `--public-address`): written in Via, Contact and SDP.
+    pub public: Option<std::net::SocketAddr>,
     /// Calls for these numbers (E.164, as `--route NUMBER=FLOW` gave them) run these flows
     /// (indexes into the program's flows).
     pub routes: Vec<(String, usize)>,

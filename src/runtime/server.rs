@@ -96,7 +96,11 @@ pub async fn run(
         ));
     }
     let local = socket.local_addr()?;
-    let mut core = Core::new(local, shared.config.trunk.clone());
+    // Behind NAT, Via, Contact and the registration carry the public address.
+    let mut core = Core::new(
+        shared.config.public.unwrap_or(local),
+        shared.config.trunk.clone(),
+    );
     if let Some(account) = shared.config.register.clone() {
         core.register(account, Instant::now());
     }
@@ -389,6 +393,7 @@ fn base_setup(
         clock: shared.clock.clone(),
         ports: shared.ports.clone(),
         rtp_ip: shared.config.rtp_ip.unwrap_or(local.ip()),
+        sdp_ip: shared.config.public.map(|p| p.ip()),
         rtp_timeout: shared.config.rtp_timeout,
         time_scale: shared.config.time_scale,
     };
@@ -422,7 +427,11 @@ fn start(
     })?;
     let ip = shared.config.rtp_ip.unwrap_or(local.ip());
     let bound = shared.ports.bind(ip).ok_or((503, "Service Unavailable"))?;
-    let answer_sdp = sdp::answer(bound.local, &negotiated, now_ms());
+    let mut shown = bound.local;
+    if let Some(public) = shared.config.public {
+        shown.set_ip(public.ip());
+    }
+    let answer_sdp = sdp::answer(shown, &negotiated, now_ms());
     let (mut setup, input_tx) = base_setup(shared, flow, new.call_id.clone(), local, requests);
     setup.inbound = Some(Inbound {
         bound,

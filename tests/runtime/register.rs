@@ -184,3 +184,29 @@ fn registered_only_the_providers_address_starts_calls() {
         .as_str()
         .is_some_and(|e| e.contains("127.0.0.1 is not the provider's address")));
 }
+
+#[test]
+fn behind_nat_the_public_address_is_what_we_advertise() {
+    let rt = Runtime::start(
+        "public",
+        &["examples/sum.ivr"],
+        &["--public-address", "198.18.0.7"],
+    );
+    let client = super::harness::Client::new(&rt);
+    client.send(invite_for(&client, "nat1", "sum", "sum").as_bytes());
+    let ok = client.expect(200, Duration::from_secs(10));
+    let contact = ok
+        .lines()
+        .find(|l| l.starts_with("Contact:"))
+        .unwrap_or_default();
+    assert_eq!(
+        contact,
+        format!("Contact: <sip:ivrc@198.18.0.7:{}>", rt.port),
+        "{ok}"
+    );
+    assert!(ok.contains("c=IN IP4 198.18.0.7\r\n"), "{ok}");
+    assert!(
+        !ok.contains("127.0.0.1\r\n"),
+        "no private address in the SDP: {ok}"
+    );
+}

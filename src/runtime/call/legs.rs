@@ -125,7 +125,11 @@ impl Call<'_> {
             self.dial_result(leg, "no RTP port free", Outcome::Failed);
             return;
         };
-        let offer = sdp::offer(bound.local, now_ms());
+        let mut shown = bound.local;
+        if let Some(ip) = self.media.sdp_ip {
+            shown.set_ip(ip);
+        }
+        let offer = sdp::offer(shown, now_ms());
         let l = Leg::new(leg, sip_id.clone(), bound, LegState::Dialing);
         if let Some(slot) = self.legs.get_mut(leg.0 as usize) {
             *slot = Some(l);

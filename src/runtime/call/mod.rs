@@ -132,6 +132,8 @@ pub struct CallSetup {
     pub ports: Arc<RtpPorts>,
     /// Our media address.
     pub rtp_ip: IpAddr,
+    /// The media address written in our SDP when it differs from `rtp_ip` (behind NAT).
+    pub sdp_ip: Option<IpAddr>,
     /// A party that sends no RTP this long is hung up.
     pub rtp_timeout: Duration,
     /// Timers and dial timeouts run this many times faster.
@@ -191,6 +193,8 @@ struct MediaPlant {
     ports: Arc<RtpPorts>,
     /// Our media address.
     rtp_ip: IpAddr,
+    /// The media address written in our SDP, when not `rtp_ip`.
+    sdp_ip: Option<IpAddr>,
     /// A party silent this long is hung up.
     rtp_timeout: Duration,
     /// Where the legs report keys, silence and prompt ends.
@@ -339,6 +343,7 @@ pub async fn run(setup: CallSetup) {
         clock,
         ports,
         rtp_ip,
+        sdp_ip,
         rtp_timeout,
         time_scale,
     } = setup;
@@ -370,6 +375,7 @@ pub async fn run(setup: CallSetup) {
             clock,
             ports,
             rtp_ip,
+            sdp_ip,
             rtp_timeout,
             events: media_tx,
         },
