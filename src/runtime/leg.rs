@@ -6,6 +6,7 @@
 use super::media::clock::{Clock, Play, Stream};
 use super::media::ports::Bound;
 use super::media::relay::{Relay, Rewrite, Side};
+use super::media::remote::Remote;
 use super::media::{dtmf, g711, rtp};
 use super::sdp::{Codec, Negotiated};
 use crate::ir::LegId;
@@ -70,6 +71,8 @@ pub struct Leg {
     tap: Arc<Mutex<Tap>>,
     /// What the SDP exchange settled, once it has.
     pub media: Option<Negotiated>,
+    /// Where the party wants our RTP, once the media started.
+    remote: Option<Remote>,
     reader: Option<JoinHandle<()>>,
 }
 
@@ -87,6 +90,7 @@ impl Leg {
             play: Arc::new(Mutex::new(Play::default())),
             tap: Arc::new(Mutex::new(Tap::default())),
             media: None,
+            remote: None,
             reader: None,
         }
     }
@@ -104,9 +108,11 @@ impl Leg {
         let Some(bound) = self.bound.take() else {
             return;
         };
+        let remote = Remote::new(negotiated.remote);
+        self.remote = Some(remote.clone());
         clock.add(Stream {
             socket: bound.out,
-            remote: negotiated.remote,
+            remote: remote.clone(),
             header: rtp::Header {
                 payload_type: negotiated.codec.payload_type(),
                 marker: true,
@@ -126,6 +132,7 @@ impl Leg {
         self.reader = Some(tokio::spawn(read(
             bound.socket,
             self.id,
+            remote,
             negotiated.clone(),
             self.tap.clone(),
             events,
@@ -149,14 +156,24 @@ impl Leg {
     /// Connects two legs' media: each one's packets are relayed to the other, the clock stops
     /// sending to both. False when either has no media yet.
     pub fn bridge(a: &Leg, b: &Leg, seed: u32) -> bool {
-        let (Some(sa), Some(sb), Some(ma), Some(mb)) = (a.side(), b.side(), &a.media, &b.media)
+        let (Some(sa), Some(sb), Some(ra), Some(rb)) = (a.side(), b.side(), &a.remote, &b.remote)
         else {
             return false;
         };
         let (to_b, to_a) = (b.out.clone(), a.out.clone());
         for (from, socket, remote, rewrite) in [
-            (a, to_b, mb.remote, Rewrite::new(sa, sb, seed ^ 0x5eed_0001)),
-            (b, to_a, ma.remote, Rewrite::new(sb, sa, seed ^ 0x5eed_0002)),
+            (
+                a,
+                to_b,
+                rb.clone(),
+                Rewrite::new(sa, sb, seed ^ 0x5eed_0001),
+            ),
+            (
+                b,
+                to_a,
+                ra.clone(),
+                Rewrite::new(sb, sa, seed ^ 0x5eed_0002),
+            ),
         ] {
             from.play.lock().unwrap_or_else(|p| p.into_inner()).relayed = true;
             from.tap.lock().unwrap_or_else(|p| p.into_inner()).relay = Some(Relay {
@@ -208,6 +225,7 @@ impl Drop for Leg {
 async fn read(
     socket: tokio::net::UdpSocket,
     leg: LegId,
+    remote: Remote,
     media: Negotiated,
     tap: Arc<Mutex<Tap>>,
     events: mpsc::UnboundedSender<MediaEvent>,
@@ -221,9 +239,11 @@ async fn read(
     loop {
         tokio::select! {
             received = socket.recv_from(&mut buf) => {
-                let Ok((n, _)) = received else { continue };
+                let Ok((n, from)) = received else { continue };
                 last = Instant::now();
                 let Some(p) = rtp::parse(&buf[..n]) else { continue };
+                // Symmetric RTP: answer where the party's packets come from.
+                remote.heard_from(from);
                 let mut tap = tap.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(relay) = tap.relay.as_mut() {
                     relay.forward(&p);

@@ -210,3 +210,54 @@ fn behind_nat_the_public_address_is_what_we_advertise() {
         "no private address in the SDP: {ok}"
     );
 }
+
+/// The `m=audio` port of an SDP inside a SIP message.
+fn media_port(message: &str) -> u16 {
+    message
+        .lines()
+        .find_map(|l| l.strip_prefix("m=audio "))
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no m=audio in {message}"))
+}
+
+#[test]
+fn rtp_goes_where_the_partys_rtp_comes_from() {
+    let rt = Runtime::start("symmetric", &["examples/sum.ivr"], &[]);
+    let client = super::harness::Client::new(&rt);
+    // The SDP names a port nobody reads (a private address behind NAT, in effect); the party's
+    // packets come from another socket, as through a NAT's mapping.
+    let named = std::net::UdpSocket::bind("127.0.0.1:0").expect("a socket");
+    let mapped = std::net::UdpSocket::bind("127.0.0.1:0").expect("a socket");
+    mapped
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    let named_port = named.local_addr().expect("addr").port();
+    let invite = client.request(
+        "INVITE",
+        "sum",
+        "sym1",
+        "z9hG4bKsym1",
+        1,
+        None,
+        &super::harness::offer(named_port),
+    );
+    client.send(invite.as_bytes());
+    let ok = client.expect(200, Duration::from_secs(10));
+    let ours = media_port(&ok);
+    // One μ-law packet of silence from the mapped socket.
+    let mut packet = vec![0x80, 0x00, 0x00, 0x01, 0, 0, 0, 160, 0x12, 0x34, 0x56, 0x78];
+    packet.extend(std::iter::repeat_n(0xff, 160));
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut got = None;
+    let mut buf = [0u8; 2048];
+    while got.is_none() && std::time::Instant::now() < deadline {
+        mapped.send_to(&packet, ("127.0.0.1", ours)).expect("sent");
+        if let Ok((n, from)) = mapped.recv_from(&mut buf) {
+            got = Some((n, from));
+        }
+    }
+    let (n, from) = got.expect("our RTP reaches the address the party's RTP came from");
+    assert_eq!(from.port(), ours, "from our media port");
+    assert!(n >= 12 && buf[0] >> 6 == 2, "an RTP packet");
+}

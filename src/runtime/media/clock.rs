@@ -8,7 +8,7 @@ use super::g711;
 use super::rtp;
 use super::Samples;
 use std::collections::BinaryHeap;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -44,7 +44,7 @@ pub struct Stream {
     /// The leg's RTP socket (shared with relays into the leg).
     pub socket: Arc<UdpSocket>,
     /// Where the peer wants our RTP.
-    pub remote: SocketAddr,
+    pub remote: super::remote::Remote,
     /// The next packet's header.
     pub header: rtp::Header,
     /// A-law, else μ-law.
@@ -185,7 +185,7 @@ fn send(r: &mut Running, now: Instant) -> bool {
     g711::encode(&frame, r.stream.a_law, &mut r.payload);
     r.stream.header.write(&r.payload, &mut r.packet);
     // A full socket buffer loses this packet, as a network would; the clock goes on.
-    let _ = r.stream.socket.send_to(&r.packet, r.stream.remote);
+    let _ = r.stream.socket.send_to(&r.packet, r.stream.remote.get());
     let h = &mut r.stream.header;
     h.marker = false;
     h.sequence = h.sequence.wrapping_add(1);

@@ -1,5 +1,6 @@
 //! Media of a call: RTP packets, G.711, RFC 4733 keys, and prompt audio
-//! (speech and files at 8 kHz), the RTP port range, and the relay of bridged legs.
+//! (speech and files at 8 kHz), the RTP port range, the relay of bridged legs, and where each
+//! party wants our RTP (symmetric RTP).
 
 pub mod clock;
 pub mod dtmf;
@@ -7,6 +8,7 @@ pub mod g711;
 pub mod ports;
 pub mod prompts;
 pub mod relay;
+pub mod remote;
 pub mod resample;
 pub mod rtp;
 

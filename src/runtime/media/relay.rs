@@ -6,7 +6,7 @@
 //! chosen again so that our stream goes on where it was, marked.
 
 use super::{g711, rtp};
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 
 /// One side of a codec mapping: an audio law and the telephone-event type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,7 +110,7 @@ pub struct Relay {
     /// The other leg's RTP socket (so the packets come from the port it expects).
     pub socket: std::sync::Arc<UdpSocket>,
     /// The other party's RTP address.
-    pub remote: SocketAddr,
+    pub remote: super::remote::Remote,
     /// The rewriting.
     pub rewrite: Rewrite,
     /// A buffer for the rewritten packet.
@@ -122,7 +122,7 @@ impl Relay {
     pub fn forward(&mut self, p: &rtp::Packet<'_>) {
         self.buffer.clear();
         if self.rewrite.packet(p, &mut self.buffer).is_some() {
-            let _ = self.socket.send_to(&self.buffer, self.remote);
+            let _ = self.socket.send_to(&self.buffer, self.remote.get());
         }
     }
 }
