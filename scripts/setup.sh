@@ -20,6 +20,12 @@ command -v sox >/dev/null 2>&1 || need_apt+=(sox)
 # A real softphone calls the runtime in tests/runtime/baresip.rs: baresip with its aufile
 # (a WAV as the microphone) and ctrl_tcp (driven over a loopback socket) modules.
 [ -f /usr/lib/baresip/modules/ctrl_tcp.so ] || need_apt+=(baresip-core)
+# The SIP provider of the interop tests (tests/kamailio/, issue 21): Kamailio as a registrar
+# with digest auth and a proxy. Debian's `kamailio` package itself ships every module they load
+# (auth, registrar, usrloc, tm, sl, rr, …). The tests start their own kamailio on a free
+# loopback port; the package's service is not used (see below).
+fresh_kamailio=no
+[ -x /usr/sbin/kamailio ] || { need_apt+=(kamailio); fresh_kamailio=yes; }
 # The runtime's keyword spotter links libpocketsphinx and reads its en-us acoustic model.
 [ -f /usr/include/pocketsphinx/pocketsphinx.h ] || need_apt+=(libpocketsphinx-dev libsphinxbase-dev)
 [ -d /usr/share/pocketsphinx/model/en-us/en-us ] || need_apt+=(pocketsphinx-en-us)
@@ -43,6 +49,15 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   else
     sudo apt-get update -qq
     sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
+  fi
+fi
+# Debian enables kamailio.service on install, and under systemd it starts the stock config on
+# port 5060 of every interface. The tests need none of it: stop and disable what we installed.
+if [ "$fresh_kamailio" = yes ] && [ -d /run/systemd/system ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    systemctl disable --now kamailio.service
+  else
+    sudo systemctl disable --now kamailio.service
   fi
 fi
 
