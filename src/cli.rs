@@ -134,6 +134,11 @@ pub struct RunArgs {
     /// in Via, Contact and SDP instead of the socket's; the SIP port defaults to --listen's.
     #[arg(long, value_name = "IP[:PORT]")]
     pub public_address: Option<String>,
+    /// Send each party's RTP to where its RTP comes from once the first packet arrives,
+    /// rather than to the address in its SDP (a far end behind NAT; Asterisk's
+    /// `rtp_symmetric`). The address is learnt once and kept.
+    #[arg(long)]
+    pub symmetric_rtp: bool,
     /// Run FLOW for calls to NUMBER (the To user, as a provider sends its numbers, or the
     /// request-URI user; compared by digits); repeatable. Calls no route, flow name or
     /// --default-flow picks get 404 and a record.

@@ -129,6 +129,7 @@ pub fn run(args: &RunArgs) -> u8 {
                 .flatten(),
             routes,
             public,
+            symmetric_rtp: args.symmetric_rtp,
             trunk,
             rtp_timeout: Duration::from_secs(args.rtp_timeout.max(1)),
             time_scale: args.time_scale,

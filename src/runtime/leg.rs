@@ -104,11 +104,12 @@ impl Leg {
         events: mpsc::UnboundedSender<MediaEvent>,
         rtp_timeout: Duration,
         seed: u32,
+        symmetric: bool,
     ) {
         let Some(bound) = self.bound.take() else {
             return;
         };
-        let remote = Remote::new(negotiated.remote);
+        let remote = Remote::new(negotiated.remote, symmetric);
         self.remote = Some(remote.clone());
         clock.add(Stream {
             socket: bound.out,

@@ -52,6 +52,9 @@ pub struct Config {
     /// The address the far end reaches us at when it is not the socket's (behind NAT,
     /// `--public-address`): written in Via, Contact and SDP.
     pub public: Option<std::net::SocketAddr>,
+    /// Send each party's RTP where its RTP comes from, not where its SDP says (a far end
+    /// behind NAT; `--symmetric-rtp`).
+    pub symmetric_rtp: bool,
     /// Calls for these numbers (E.164, as `--route NUMBER=FLOW` gave them) run these flows
     /// (indexes into the program's flows).
     pub routes: Vec<(String, usize)>,

@@ -394,6 +394,7 @@ fn base_setup(
         ports: shared.ports.clone(),
         rtp_ip: shared.config.rtp_ip.unwrap_or(local.ip()),
         sdp_ip: shared.config.public.map(|p| p.ip()),
+        symmetric_rtp: shared.config.symmetric_rtp,
         rtp_timeout: shared.config.rtp_timeout,
         time_scale: shared.config.time_scale,
     };

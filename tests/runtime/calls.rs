@@ -1,15 +1,7 @@
 //! Calls placed by sipp.
 
-use super::harness::{require, CallSpec, Placed};
+use super::harness::{require, value, CallSpec, Placed};
 use std::time::Duration;
-
-fn value<'a>(record: &'a serde_json::Value, name: &str) -> Option<&'a str> {
-    record["values"]
-        .as_array()?
-        .iter()
-        .find(|v| v[0] == name)
-        .and_then(|v| v[1].as_str())
-}
 
 #[test]
 fn the_sum_task_keys_12_and_30_and_hears_42() {

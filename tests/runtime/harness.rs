@@ -481,6 +481,15 @@ pub fn to_tag(response: &str) -> Option<String> {
     Some(to.split(";tag=").nth(1)?.trim().to_string())
 }
 
+/// A variable's value in a call record.
+pub fn value<'a>(record: &'a serde_json::Value, name: &str) -> Option<&'a str> {
+    record["values"]
+        .as_array()?
+        .iter()
+        .find(|v| v[0] == name)
+        .and_then(|v| v[1].as_str())
+}
+
 /// One call placed by sipp on a fresh runtime: fields say what to run; [`CallSpec::place`]
 /// asserts that sipp succeeded and that the runtime stopped with status 0.
 pub struct CallSpec<'a> {

@@ -9,7 +9,10 @@ mod callback;
 mod calls;
 mod campaign;
 mod harness;
+#[path = "../kamailio/mod.rs"]
+mod kamailio;
 mod legs;
 mod protocol;
+mod provider;
 mod register;
 mod speech;

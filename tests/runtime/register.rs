@@ -223,7 +223,7 @@ fn media_port(message: &str) -> u16 {
 
 #[test]
 fn rtp_goes_where_the_partys_rtp_comes_from() {
-    let rt = Runtime::start("symmetric", &["examples/sum.ivr"], &[]);
+    let rt = Runtime::start("symmetric", &["examples/sum.ivr"], &["--symmetric-rtp"]);
     let client = super::harness::Client::new(&rt);
     // The SDP names a port nobody reads (a private address behind NAT, in effect); the party's
     // packets come from another socket, as through a NAT's mapping.

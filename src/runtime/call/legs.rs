@@ -66,14 +66,15 @@ impl Call<'_> {
     /// Starts a connected leg's media: its stream on the clock, its reader.
     fn start_media(&mut self, leg: LegId, negotiated: Negotiated) {
         let seed = seed(&self.call_id) ^ leg.0;
-        let (clock, events, timeout) = (
+        let (clock, events, timeout, symmetric) = (
             self.media.clock.clone(),
             self.media.events.clone(),
             self.media.rtp_timeout,
+            self.media.symmetric_rtp,
         );
         if let Some(l) = self.leg_mut(leg) {
             l.state = LegState::Up;
-            l.start_media(negotiated, &clock, events, timeout, seed);
+            l.start_media(negotiated, &clock, events, timeout, seed, symmetric);
         }
     }
 

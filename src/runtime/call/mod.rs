@@ -134,6 +134,8 @@ pub struct CallSetup {
     pub rtp_ip: IpAddr,
     /// The media address written in our SDP when it differs from `rtp_ip` (behind NAT).
     pub sdp_ip: Option<IpAddr>,
+    /// Send each party's RTP where its RTP comes from (`--symmetric-rtp`).
+    pub symmetric_rtp: bool,
     /// A party that sends no RTP this long is hung up.
     pub rtp_timeout: Duration,
     /// Timers and dial timeouts run this many times faster.
@@ -195,6 +197,8 @@ struct MediaPlant {
     rtp_ip: IpAddr,
     /// The media address written in our SDP, when not `rtp_ip`.
     sdp_ip: Option<IpAddr>,
+    /// Symmetric RTP.
+    symmetric_rtp: bool,
     /// A party silent this long is hung up.
     rtp_timeout: Duration,
     /// Where the legs report keys, silence and prompt ends.
@@ -344,6 +348,7 @@ pub async fn run(setup: CallSetup) {
         ports,
         rtp_ip,
         sdp_ip,
+        symmetric_rtp,
         rtp_timeout,
         time_scale,
     } = setup;
@@ -376,6 +381,7 @@ pub async fn run(setup: CallSetup) {
             ports,
             rtp_ip,
             sdp_ip,
+            symmetric_rtp,
             rtp_timeout,
             events: media_tx,
         },

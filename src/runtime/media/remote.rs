@@ -1,9 +1,10 @@
-//! Where a party wants our RTP. At first the address its SDP named; when its first RTP packet
-//! comes from another address, that one (symmetric RTP, RFC 4961, what Asterisk calls
-//! `rtp_symmetric`/comedia): behind NAT the SDP names a private address that cannot be
-//! reached, while the packets' source is the NAT's mapping, which can. The address is learnt
-//! once, from the first packet, and kept: a later packet from elsewhere does not move the
-//! stream (an RTP-injection defence, like Asterisk's `strictrtp`).
+//! Where a party wants our RTP: the address its SDP named — or, with symmetric RTP (RFC 4961,
+//! Asterisk's `rtp_symmetric`, `ivrc run --symmetric-rtp`), where its first RTP packet came
+//! from: a party behind NAT names a private address that cannot be reached, while its
+//! packets' source is the NAT's mapping, which can. The address is learnt once, from the first
+//! packet, and kept: a later packet from elsewhere does not move the stream (an RTP-injection
+//! defence, like Asterisk's `strictrtp`). Off by default, as in Asterisk: a party may send
+//! from one port and want our RTP at another.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -19,11 +20,11 @@ struct Learnt {
 }
 
 impl Remote {
-    /// The address the SDP named.
-    pub fn new(sdp: SocketAddr) -> Remote {
+    /// The address the SDP named; with `symmetric`, until the first packet says otherwise.
+    pub fn new(sdp: SocketAddr, symmetric: bool) -> Remote {
         Remote(Arc::new(Mutex::new(Learnt {
             addr: sdp,
-            learnt: false,
+            learnt: !symmetric,
         })))
     }
 
@@ -54,7 +55,10 @@ mod tests {
     fn the_first_packets_source_is_kept() {
         let sdp: SocketAddr = "10.0.0.5:4000".parse().expect("addr");
         let nat: SocketAddr = "198.18.0.9:61000".parse().expect("addr");
-        let r = Remote::new(sdp);
+        let fixed = Remote::new(sdp, false);
+        assert!(!fixed.heard_from(nat));
+        assert_eq!(fixed.get(), sdp, "the SDP's address without symmetric RTP");
+        let r = Remote::new(sdp, true);
         assert_eq!(r.get(), sdp);
         assert!(r.heard_from(nat));
         assert_eq!(r.get(), nat);
