@@ -129,3 +129,85 @@ fn after_a_provider_restart_the_runtime_registers_again() {
         "SHA-256 digest is answered: {stderr}"
     );
 }
+
+#[test]
+fn outbound_calls_go_through_the_provider_as_the_trunk() {
+    require("espeak-ng", "--version");
+    let agent_port = super::harness::free_port();
+    let Some(k) = Kamailio::start(
+        "provider_out",
+        ProviderConfig {
+            pstn: Some(std::net::SocketAddr::from(([127, 0, 0, 1], agent_port))),
+            ..ProviderConfig::default()
+        },
+    ) else {
+        return;
+    };
+    let rt = Runtime::start(
+        "provider_out",
+        &["tests/fixtures/runtime/connect.ivr"],
+        &[
+            "--trunk",
+            &k.uri(),
+            "--trunk-user",
+            &k.config().user,
+            "--trunk-password",
+            &k.config().password,
+        ],
+    );
+    super::calls::speak(&rt.dir, "Алло, я клиент.", "phrase");
+    super::calls::speak(&rt.dir, "Оператор слушает.", "agent");
+    let (caller_sink, _caller_heard) = rtp_sink(Duration::from_secs(2), Duration::from_secs(40));
+    let (agent_sink, _agent_heard) = rtp_sink(Duration::from_secs(2), Duration::from_secs(40));
+    let agent = super::harness::sipp_uas(
+        &rt.dir,
+        agent_port,
+        "uas_agent.xml",
+        agent_sink,
+        &["-d", "4000"],
+    );
+    let caller = super::harness::sipp_with(
+        &rt.dir,
+        rt.port,
+        "uac_bridge.xml",
+        "connect",
+        caller_sink,
+        &[],
+    );
+    let agent = agent.wait_with_output().expect("agent sipp");
+    assert!(
+        caller.status.success(),
+        "caller: {}",
+        String::from_utf8_lossy(&caller.stderr)
+    );
+    assert!(
+        agent.status.success(),
+        "agent behind Kamailio: {}\n{}",
+        String::from_utf8_lossy(&agent.stderr),
+        k.log()
+    );
+    let dir = rt.dir.clone();
+    let (code, stderr) = rt.stop();
+    assert_eq!(code, 0, "{stderr}");
+    let records = Runtime::calls(&dir);
+    let r = records
+        .iter()
+        .find(|r| r["flow"] == "connect")
+        .unwrap_or_else(|| panic!("{records:#?}"));
+    assert_eq!(r["legs"][0]["outcome"], "answered", "{r:#}");
+    // Challenged (407), answered with the account's credentials, relayed to the gateway.
+    assert_eq!(
+        k.log_lines("harness: INVITE from ivrc not authenticated")
+            .len(),
+        1,
+        "{}",
+        k.log()
+    );
+    assert_eq!(
+        k.log_lines("harness: INVITE to +74950000000 from ivrc relayed")
+            .len(),
+        1,
+        "{}",
+        k.log()
+    );
+}
