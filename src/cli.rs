@@ -144,6 +144,10 @@ pub struct RunArgs {
     /// --default-flow picks get 404 and a record.
     #[arg(long, value_name = "NUMBER=FLOW")]
     pub route: Vec<String>,
+    /// While registered, send a CRLF keep-alive to the registrar every this many seconds, to
+    /// hold a NAT's mapping open between refreshes; 0 turns them off.
+    #[arg(long, default_value_t = 30, requires = "register")]
+    pub keepalive: u64,
     /// The expiry to ask the registrar for, in seconds (it may grant less, or ask for more).
     #[arg(long, default_value_t = ivrc::runtime::sip::register::DEFAULT_EXPIRES, requires = "register")]
     pub register_expires: u32,

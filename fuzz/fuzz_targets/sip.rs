@@ -45,6 +45,7 @@ fuzz_target!(|data: &[u8]| {
             user: "100".into(),
             password: "secret".into(),
             expires: 60,
+            keepalive: Some(Duration::from_secs(20)),
         },
         start,
     );

@@ -445,6 +445,7 @@ fn register_account(args: &RunArgs, trunk: Option<&Trunk>) -> Option<Account> {
         user: trunk.user.clone()?,
         password: trunk.password.clone()?,
         expires: args.register_expires.max(1),
+        keepalive: (args.keepalive > 0).then(|| Duration::from_secs(args.keepalive)),
     })
 }
 

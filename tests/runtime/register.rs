@@ -261,3 +261,76 @@ fn rtp_goes_where_the_partys_rtp_comes_from() {
     assert_eq!(from.port(), ours, "from our media port");
     assert!(n >= 12 && buf[0] >> 6 == 2, "an RTP packet");
 }
+
+/// A 200 OK to a REGISTER (its dialog headers copied) keeping its Contact for `expires`.
+fn registered_ok(register: &str, expires: u32) -> String {
+    let mut out = String::from("SIP/2.0 200 OK\r\n");
+    for line in register.lines() {
+        if ["Via:", "From:", "To:", "Call-ID:", "CSeq:"]
+            .iter()
+            .any(|h| line.starts_with(h))
+        {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+        if line.starts_with("Contact:") {
+            out.push_str(&format!("{line};expires={expires}\r\n"));
+        }
+    }
+    out.push_str("Content-Length: 0\r\n\r\n");
+    out
+}
+
+#[test]
+fn keep_alives_hold_the_nat_mapping_between_refreshes() {
+    let registrar = std::net::UdpSocket::bind("127.0.0.1:0").expect("a socket");
+    registrar
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    let trunk = format!("sip:{}", registrar.local_addr().expect("addr"));
+    let rt = Runtime::start(
+        "keepalive",
+        &["examples/sum.ivr"],
+        &[
+            "--trunk",
+            &trunk,
+            "--trunk-user",
+            "ivrc",
+            "--trunk-password",
+            "secret",
+            "--register",
+            "--keepalive",
+            "1",
+        ],
+    );
+    let mut buf = [0u8; 4096];
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let (n, from) = loop {
+        assert!(std::time::Instant::now() < deadline, "no REGISTER");
+        if let Ok(got) = registrar.recv_from(&mut buf) {
+            break got;
+        }
+    };
+    let register = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(register.starts_with("REGISTER "), "{register}");
+    registrar
+        .send_to(registered_ok(&register, 60).as_bytes(), from)
+        .expect("sent");
+    // One keep-alive a second while registered (and no REGISTER: the refresh is at 45 s).
+    let (mut pings, mut others) = (0, Vec::new());
+    let until = std::time::Instant::now() + Duration::from_millis(3500);
+    while std::time::Instant::now() < until {
+        if let Ok((n, _)) = registrar.recv_from(&mut buf) {
+            match &buf[..n] {
+                b"\r\n\r\n" => pings += 1,
+                other => others.push(String::from_utf8_lossy(other).into_owned()),
+            }
+        }
+    }
+    assert!(
+        (2..=4).contains(&pings),
+        "{pings} keep-alives in 3.5 s; also {others:?}"
+    );
+    assert!(others.is_empty(), "{others:?}");
+    drop(rt);
+}

@@ -39,6 +39,9 @@ pub struct Account {
     pub password: String,
     /// The expiry we ask for, in seconds.
     pub expires: u32,
+    /// While registered, a CRLF keep-alive to the registrar this often (RFC 5626 §3.5.1's
+    /// double CRLF), so that a NAT on the way keeps our mapping open between refreshes.
+    pub keepalive: Option<Duration>,
 }
 
 /// The registration client.
@@ -72,6 +75,8 @@ pub struct Registrar {
     give_up_at: Option<Instant>,
     /// Register again: the refresh before expiry, or the retry after a failure.
     again_at: Option<Instant>,
+    /// The next keep-alive, while registered.
+    ping_at: Option<Instant>,
     seq: u64,
     out: Vec<Effect>,
 }
@@ -101,6 +106,7 @@ impl Registrar {
             retransmit_at: None,
             give_up_at: None,
             again_at: None,
+            ping_at: None,
             seq,
             out: Vec::new(),
         }
@@ -113,10 +119,15 @@ impl Registrar {
 
     /// When the next timer is due.
     pub fn next_timer(&self) -> Option<Instant> {
-        [self.retransmit_at, self.give_up_at, self.again_at]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.retransmit_at,
+            self.give_up_at,
+            self.again_at,
+            self.ping_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Takes the effects produced so far.
@@ -146,6 +157,7 @@ impl Registrar {
             return;
         }
         self.leaving = true;
+        self.ping_at = None;
         self.answered_nonce = None;
         self.send(None, now);
     }
@@ -211,6 +223,15 @@ impl Registrar {
             self.out
                 .push(Effect::Send(self.request.clone(), self.account.registrar));
         }
+        if let (Some(at), Some(every)) = (self.ping_at, self.account.keepalive) {
+            if at <= now {
+                self.ping_at = Some(now + every);
+                if !self.pending {
+                    self.out
+                        .push(Effect::Send(b"\r\n\r\n".to_vec(), self.account.registrar));
+                }
+            }
+        }
         if !self.pending && self.again_at.is_some_and(|at| at <= now) {
             self.again_at = None;
             self.answered_nonce = None;
@@ -242,6 +263,7 @@ impl Registrar {
     fn refuse(&mut self, reason: String) {
         self.stopped = true;
         self.again_at = None;
+        self.ping_at = None;
         self.report(Registration::Refused(reason));
     }
 
@@ -277,6 +299,7 @@ impl Registrar {
                     // before the end).
                     let refresh = Duration::from_secs((seconds * 3 / 4).max(1));
                     self.again_at = Some(now + refresh);
+                    self.ping_at = self.account.keepalive.map(|every| now + every);
                     self.report(Registration::Registered {
                         expires: Duration::from_secs(seconds),
                     });
@@ -449,6 +472,7 @@ mod tests {
                 user: "ivrc".into(),
                 password: "secret".into(),
                 expires: 60,
+                keepalive: None,
             },
         )
     }
@@ -577,6 +601,34 @@ mod tests {
         assert_eq!(drain(&mut r).1, [Registration::Unregistered]);
         assert!(!r.busy());
         assert_eq!(r.next_timer(), None);
+    }
+
+    #[test]
+    fn keep_alives_go_out_between_refreshes_while_registered() {
+        let now = Instant::now();
+        let mut r = client();
+        r.account.keepalive = Some(Duration::from_secs(10));
+        r.start(now);
+        let (sent, _) = drain(&mut r);
+        r.fire(now + Duration::from_secs(10));
+        assert!(
+            drain(&mut r).0.iter().all(|m| m.starts_with("REGISTER")),
+            "none before the 200"
+        );
+        r.response(&answer(&sent[0], "200 OK", "Expires: 60\r\n"), now);
+        drain(&mut r);
+        r.fire(now + Duration::from_secs(10));
+        assert_eq!(drain(&mut r).0, ["\r\n\r\n"]);
+        r.fire(now + Duration::from_secs(20));
+        assert_eq!(drain(&mut r).0, ["\r\n\r\n"]);
+        // The refresh at 45 s; the pings go on; none once unregistering.
+        r.fire(now + Duration::from_secs(45));
+        let (out, _) = drain(&mut r);
+        assert!(out.iter().any(|m| m.starts_with("REGISTER")), "{out:?}");
+        r.stop(now + Duration::from_secs(46));
+        drain(&mut r);
+        r.fire(now + Duration::from_secs(47));
+        assert!(drain(&mut r).0.iter().all(|m| m != "\r\n\r\n"));
     }
 
     #[test]
