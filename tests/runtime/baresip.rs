@@ -74,9 +74,17 @@ fn wait_for(ctrl: &mut TcpStream, kind: &str, limit: Duration) -> Vec<String> {
 }
 
 /// baresip, as the user `user`, calls the `flow` of the runtime on `port` with `wav` (8 kHz
-/// mono 16-bit, longer than the call: baresip hangs up at its end) as its microphone, waits
-/// until the call is closed, and quits. Its configuration and log are in `dir`.
-fn softphone_call(dir: &Path, port: u16, flow: &str, user: &str, wav: &Path) {
+/// mono 16-bit, longer than the call: baresip hangs up at its end) as its microphone, runs
+/// `during` on its control socket once the call is established, waits until the call is
+/// closed, and quits. Its configuration and log are in `dir`.
+fn softphone_call(
+    dir: &Path,
+    port: u16,
+    flow: &str,
+    user: &str,
+    wav: &Path,
+    during: impl FnOnce(&mut TcpStream),
+) {
     std::fs::create_dir_all(dir).expect("baresip's directory");
     let sip = free_port();
     let ctrl_port = free_tcp_port();
@@ -132,7 +140,9 @@ fn softphone_call(dir: &Path, port: u16, flow: &str, user: &str, wav: &Path) {
     ctrl.set_read_timeout(Some(Duration::from_millis(200)))
         .expect("a read timeout");
     command(&mut ctrl, "dial", &format!("sip:{flow}@127.0.0.1:{port}"));
-    let seen = wait_for(&mut ctrl, "CALL_CLOSED", Duration::from_secs(30));
+    let mut seen = wait_for(&mut ctrl, "CALL_ESTABLISHED", Duration::from_secs(10));
+    during(&mut ctrl);
+    seen.extend(wait_for(&mut ctrl, "CALL_CLOSED", Duration::from_secs(30)));
     assert!(
         seen.iter().any(|t| t == "CALL_ESTABLISHED"),
         "the runtime answered baresip: {seen:?}"
@@ -182,7 +192,7 @@ fn a_softphone_s_keyword_distractor_and_negation_take_the_right_arms() {
             .status()
             .is_ok_and(|s| s.success());
         assert!(ok, "sox makes the WAV");
-        softphone_call(&dir, rt.port, "operator", id, &wav);
+        softphone_call(&dir, rt.port, "operator", id, &wav, |_| {});
     }
     let dir = rt.dir.clone();
     let (code, stderr) = rt.stop();
@@ -211,4 +221,44 @@ fn a_softphone_s_keyword_distractor_and_negation_take_the_right_arms() {
         .collect();
         assert!(wrong.is_empty(), "{wrong:?}; arms taken: {arms:?}");
     }
+}
+
+#[test]
+fn a_softphone_keys_the_sum_by_rfc_4733() {
+    require("baresip", "-h");
+    require("espeak-ng", "--version");
+    let rt = Runtime::start("baresip_sum", &["examples/sum.ivr"], &[]);
+    let dir = rt.dir.join("baresip-sum");
+    std::fs::create_dir_all(&dir).expect("a directory");
+    // Silence for the microphone, longer than the call.
+    let wav = dir.join("silence.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&wav, spec).expect("a WAV");
+    for _ in 0..8000 * 30 {
+        w.write_sample(0i16).expect("a sample");
+    }
+    w.finalize().expect("written");
+    softphone_call(&dir, rt.port, "sum", "softphone", &wav, |ctrl| {
+        // baresip's `sndcode` sends each key as RFC 4733 telephone-events.
+        for key in ["1", "2", "#", "3", "0", "#"] {
+            std::thread::sleep(Duration::from_millis(400));
+            command(ctrl, "sndcode", key);
+        }
+    });
+    let dir = rt.dir.clone();
+    let (code, stderr) = rt.stop();
+    assert_eq!(code, 0, "{stderr}");
+    let records = Runtime::calls(&dir);
+    let r = records
+        .iter()
+        .find(|r| r["caller"] == "softphone")
+        .unwrap_or_else(|| panic!("{records:#?}"));
+    assert_eq!(r["keys"], "12#30#", "{r:#}");
+    assert_eq!(super::harness::value(r, "sum"), Some("42"), "{r:#}");
+    assert_eq!(r["ended_by"], "flow", "{r:#}");
 }
