@@ -73,10 +73,102 @@ fn wait_for(ctrl: &mut TcpStream, kind: &str, limit: Duration) -> Vec<String> {
     panic!("no {kind} from baresip within {limit:?}; saw {seen:?}");
 }
 
-/// baresip, as the user `user`, calls the `flow` of the runtime on `port` with `wav` (8 kHz
-/// mono 16-bit, longer than the call: baresip hangs up at its end) as its microphone, runs
-/// `during` on its control socket once the call is established, waits until the call is
-/// closed, and quits. Its configuration and log are in `dir`.
+/// A running baresip with its control socket; killed when dropped.
+struct Softphone {
+    child: std::process::Child,
+    ctrl: TcpStream,
+    /// Its SIP port on 127.0.0.1.
+    sip: u16,
+}
+
+impl Softphone {
+    /// baresip as the user `user`, `wav` (8 kHz mono 16-bit, longer than any call: baresip
+    /// hangs up at its end) as its microphone, answering calls by itself when `answer` is set.
+    /// Its configuration and log are in `dir`.
+    fn start(dir: &Path, user: &str, wav: &Path, answer: bool) -> Softphone {
+        std::fs::create_dir_all(dir).expect("baresip's directory");
+        let sip = free_port();
+        let ctrl_port = free_tcp_port();
+        let rtp = free_port() & !1;
+        let config = format!(
+            "sip_listen 127.0.0.1:{sip}\n\
+             audio_player aubridge,nil\n\
+             audio_alert aubridge,nil\n\
+             audio_source aufile,{wav}\n\
+             ausrc_srate 8000\n\
+             ausrc_channels 1\n\
+             rtp_ports {rtp}-{}\n\
+             module_path {MODULES}\n\
+             module g711.so\n\
+             module aufile.so\n\
+             module aubridge.so\n\
+             module_app account.so\n\
+             module_app menu.so\n\
+             module_app ctrl_tcp.so\n\
+             ctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
+            rtp + 19,
+            wav = wav.display(),
+        );
+        std::fs::write(dir.join("config"), config).expect("baresip's config");
+        let answermode = if answer { ";answermode=auto" } else { "" };
+        std::fs::write(
+            dir.join("accounts"),
+            format!("<sip:{user}@127.0.0.1:{sip};transport=udp>;regint=0;audio_codecs=PCMU{answermode}\n"),
+        )
+        .expect("baresip's accounts");
+        let log = std::fs::File::create(dir.join("baresip.log")).expect("a log");
+        // `-n 127.0.0.1`: otherwise baresip offers the host's first interface in its SDP; `-t`
+        // bounds it whatever happens.
+        let mut child = Command::new("baresip")
+            .args(["-n", "127.0.0.1", "-t", "40", "-f"])
+            .arg(dir)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("a log"))
+            .stderr(log)
+            .spawn()
+            .expect("baresip starts");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let ctrl = loop {
+            match TcpStream::connect(("127.0.0.1", ctrl_port)) {
+                Ok(s) => break s,
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100))
+                }
+                Err(e) => {
+                    let _ = child.kill();
+                    let log = std::fs::read_to_string(dir.join("baresip.log")).unwrap_or_default();
+                    panic!("baresip's ctrl_tcp did not listen: {e}\n{log}");
+                }
+            }
+        };
+        ctrl.set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("a read timeout");
+        Softphone { child, ctrl, sip }
+    }
+
+    /// Quits (and kills after 5 s).
+    fn quit(mut self) {
+        command(&mut self.ctrl, "quit", "");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Softphone {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// baresip, as the user `user`, calls the `flow` of the runtime on `port` with `wav` as its
+/// microphone, runs `during` on its control socket once the call is established, waits until
+/// the call is closed, and quits. Its configuration and log are in `dir`.
 fn softphone_call(
     dir: &Path,
     port: u16,
@@ -85,78 +177,24 @@ fn softphone_call(
     wav: &Path,
     during: impl FnOnce(&mut TcpStream),
 ) {
-    std::fs::create_dir_all(dir).expect("baresip's directory");
-    let sip = free_port();
-    let ctrl_port = free_tcp_port();
-    let rtp = free_port() & !1;
-    let config = format!(
-        "sip_listen 127.0.0.1:{sip}\n\
-         audio_player aubridge,nil\n\
-         audio_alert aubridge,nil\n\
-         audio_source aufile,{wav}\n\
-         ausrc_srate 8000\n\
-         ausrc_channels 1\n\
-         rtp_ports {rtp}-{}\n\
-         module_path {MODULES}\n\
-         module g711.so\n\
-         module aufile.so\n\
-         module aubridge.so\n\
-         module_app account.so\n\
-         module_app menu.so\n\
-         module_app ctrl_tcp.so\n\
-         ctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
-        rtp + 19,
-        wav = wav.display(),
+    let mut phone = Softphone::start(dir, user, wav, false);
+    command(
+        &mut phone.ctrl,
+        "dial",
+        &format!("sip:{flow}@127.0.0.1:{port}"),
     );
-    std::fs::write(dir.join("config"), config).expect("baresip's config");
-    std::fs::write(
-        dir.join("accounts"),
-        format!("<sip:{user}@127.0.0.1:{sip};transport=udp>;regint=0;audio_codecs=PCMU\n"),
-    )
-    .expect("baresip's accounts");
-    let log = std::fs::File::create(dir.join("baresip.log")).expect("a log");
-    // `-n 127.0.0.1`: otherwise baresip offers the host's first interface in its SDP; `-t`
-    // bounds it whatever happens.
-    let mut baresip = Command::new("baresip")
-        .args(["-n", "127.0.0.1", "-t", "40", "-f"])
-        .arg(dir)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("a log"))
-        .stderr(log)
-        .spawn()
-        .expect("baresip starts");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut ctrl = loop {
-        match TcpStream::connect(("127.0.0.1", ctrl_port)) {
-            Ok(s) => break s,
-            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
-            Err(e) => {
-                let _ = baresip.kill();
-                let log = std::fs::read_to_string(dir.join("baresip.log")).unwrap_or_default();
-                panic!("baresip's ctrl_tcp did not listen: {e}\n{log}");
-            }
-        }
-    };
-    ctrl.set_read_timeout(Some(Duration::from_millis(200)))
-        .expect("a read timeout");
-    command(&mut ctrl, "dial", &format!("sip:{flow}@127.0.0.1:{port}"));
-    let mut seen = wait_for(&mut ctrl, "CALL_ESTABLISHED", Duration::from_secs(10));
-    during(&mut ctrl);
-    seen.extend(wait_for(&mut ctrl, "CALL_CLOSED", Duration::from_secs(30)));
+    let mut seen = wait_for(&mut phone.ctrl, "CALL_ESTABLISHED", Duration::from_secs(10));
+    during(&mut phone.ctrl);
+    seen.extend(wait_for(
+        &mut phone.ctrl,
+        "CALL_CLOSED",
+        Duration::from_secs(30),
+    ));
     assert!(
         seen.iter().any(|t| t == "CALL_ESTABLISHED"),
         "the runtime answered baresip: {seen:?}"
     );
-    command(&mut ctrl, "quit", "");
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if let Ok(Some(_)) = baresip.try_wait() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = baresip.kill();
-    let _ = baresip.wait();
+    phone.quit();
 }
 
 #[test]
@@ -261,4 +299,70 @@ fn a_softphone_keys_the_sum_by_rfc_4733() {
     assert_eq!(r["keys"], "12#30#", "{r:#}");
     assert_eq!(super::harness::value(r, "sum"), Some("42"), "{r:#}");
     assert_eq!(r["ended_by"], "flow", "{r:#}");
+}
+
+#[test]
+fn a_softphone_agent_is_dialled_and_bridged_to_the_caller() {
+    require("baresip", "-h");
+    require("espeak-ng", "--version");
+    let scratch = super::harness::scratch("baresip_agent");
+    let wav = scratch.join("agent.wav");
+    let ok = Command::new("espeak-ng")
+        .args(["-v", "ru", "-w"])
+        .arg(&wav)
+        .arg("Оператор слушает, чем могу помочь?")
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "espeak-ng makes the agent's voice");
+    let resampled = scratch.join("agent8k.wav");
+    let ok = Command::new("sox")
+        .arg(&wav)
+        .args(["-r", "8000", "-c", "1", "-b", "16"])
+        .arg(&resampled)
+        .args(["pad", "0", "30"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "sox makes it 8 kHz");
+    // baresip takes calls for its own user only: the number the flow dials.
+    let mut agent = Softphone::start(&scratch.join("agent"), "+74950000000", &resampled, true);
+    let trunk = format!("sip:127.0.0.1:{}", agent.sip);
+    let rt = Runtime::start_in(
+        scratch,
+        &["tests/fixtures/runtime/connect.ivr"],
+        &["--trunk", &trunk],
+    );
+    super::calls::speak(&rt.dir, "Алло, я клиент.", "phrase");
+    let (caller_sink, caller_heard) =
+        super::harness::rtp_sink(Duration::from_secs(2), Duration::from_secs(40));
+    let (dir, port) = (rt.dir.clone(), rt.port);
+    let caller = std::thread::spawn(move || {
+        super::harness::sipp_with(&dir, port, "uac_bridge.xml", "connect", caller_sink, &[])
+    });
+    // The agent answers by itself; it hangs up four seconds into the bridge.
+    wait_for(&mut agent.ctrl, "CALL_ESTABLISHED", Duration::from_secs(15));
+    std::thread::sleep(Duration::from_secs(4));
+    command(&mut agent.ctrl, "hangup", "");
+    let caller = caller.join().expect("the caller's sipp");
+    assert!(
+        caller.status.success(),
+        "caller: {}",
+        String::from_utf8_lossy(&caller.stderr)
+    );
+    let heard = caller_heard.join().expect("sink");
+    agent.quit();
+    let dir = rt.dir.clone();
+    let (code, stderr) = rt.stop();
+    assert_eq!(code, 0, "{stderr}");
+    let records = Runtime::calls(&dir);
+    let r = records
+        .iter()
+        .find(|r| r["flow"] == "connect")
+        .unwrap_or_else(|| panic!("{records:#?}"));
+    assert_eq!(r["legs"][0]["outcome"], "answered", "{r:#}");
+    assert_eq!(r["legs"][0]["ended_by"], "callee", "{r:#}");
+    // The caller heard the agent's voice through the bridge (and ivrc's prompts).
+    assert!(
+        heard.audible_ssrcs.len() >= 2,
+        "the caller heard ivrc and the agent: {heard:?}"
+    );
 }
