@@ -137,7 +137,10 @@ impl Core {
                     reg.response(&r, now);
                 }
             }
-            Ok(m) => {
+            Ok(mut m) => {
+                if let Message::Request(r) = &mut m {
+                    r.headers.stamp_via(peer);
+                }
                 // Our outbound legs' dialogs are the client side's; the rest are ours.
                 let outbound = m
                     .headers()

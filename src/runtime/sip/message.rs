@@ -77,6 +77,36 @@ impl Headers {
             .filter(move |(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
+
+    /// RFC 3581 §4: when the top Via asks for `rport` (without a value), writes where the
+    /// request came from into it, `rport=PORT;received=IP`, so that our responses (which go
+    /// to that address) tell a client behind NAT its mapping.
+    pub fn stamp_via(&mut self, peer: std::net::SocketAddr) {
+        let Some((_, via)) = self.0.iter_mut().find(|(n, _)| n == "Via") else {
+            return;
+        };
+        let (top, rest) = match via.find(',') {
+            Some(i) => (via[..i].to_string(), via[i..].to_string()),
+            None => (via.clone(), String::new()),
+        };
+        let mut params: Vec<String> = top.split(';').map(str::to_string).collect();
+        let Some(at) = params
+            .iter()
+            .skip(1)
+            .position(|p| p.trim().eq_ignore_ascii_case("rport"))
+        else {
+            return;
+        };
+        params[at + 1] = format!("rport={}", peer.port());
+        if !params
+            .iter()
+            .skip(1)
+            .any(|p| p.trim().to_ascii_lowercase().starts_with("received="))
+        {
+            params.push(format!("received={}", peer.ip()));
+        }
+        *via = params.join(";") + &rest;
+    }
 }
 
 /// A request.
@@ -456,6 +486,40 @@ fn finish(mut out: String, extra: &[(&str, String)], body: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_empty_rport_gets_the_source_port_and_address() {
+        let peer: std::net::SocketAddr = "198.18.0.9:61000".parse().expect("addr");
+        let mut h = Headers(vec![(
+            "Via".into(),
+            "SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK1;rport, SIP/2.0/UDP 10.0.0.6;branch=z9hG4bK0"
+                .into(),
+        )]);
+        h.stamp_via(peer);
+        assert_eq!(
+            h.get("Via"),
+            Some("SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK1;rport=61000;received=198.18.0.9, SIP/2.0/UDP 10.0.0.6;branch=z9hG4bK0")
+        );
+        // Without rport (or with a value already), the Via is left as it is.
+        let mut plain = Headers(vec![(
+            "Via".into(),
+            "SIP/2.0/UDP 10.0.0.5;branch=z9hG4bK2".into(),
+        )]);
+        plain.stamp_via(peer);
+        assert_eq!(
+            plain.get("Via"),
+            Some("SIP/2.0/UDP 10.0.0.5;branch=z9hG4bK2")
+        );
+        let mut given = Headers(vec![(
+            "Via".into(),
+            "SIP/2.0/UDP 10.0.0.5;rport=7;branch=z9hG4bK3".into(),
+        )]);
+        given.stamp_via(peer);
+        assert_eq!(
+            given.get("Via"),
+            Some("SIP/2.0/UDP 10.0.0.5;rport=7;branch=z9hG4bK3")
+        );
+    }
 
     const INVITE: &str = "INVITE sip:sum@127.0.0.1:5060 SIP/2.0\r\nv: SIP/2.0/UDP 127.0.0.1:5080;branch=z9hG4bK-1;rport\r\nFrom: \"A\" <sip:+79001234567@127.0.0.1>;tag=abc\r\nTo: <sip:sum@127.0.0.1>\r\ni: 1-2@127.0.0.1\r\nCSeq: 1 INVITE\r\nContact: <sip:x@127.0.0.1:5080>\r\nContent-Type: application/sdp\r\nContent-Length: 4\r\n\r\nv=0\nextra";
 
