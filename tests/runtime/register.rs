@@ -334,3 +334,91 @@ fn keep_alives_hold_the_nat_mapping_between_refreshes() {
     assert!(others.is_empty(), "{others:?}");
     drop(rt);
 }
+
+#[test]
+fn odd_registrar_answers_are_logged_and_retried_never_a_panic() {
+    let registrar = std::net::UdpSocket::bind("127.0.0.1:0").expect("a socket");
+    registrar
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    let trunk = format!("sip:{}", registrar.local_addr().expect("addr"));
+    let rt = Runtime::start(
+        "odd_registrar",
+        &["examples/sum.ivr"],
+        &[
+            "--trunk",
+            &trunk,
+            "--trunk-user",
+            "ivrc",
+            "--trunk-password",
+            "secret",
+            "--register",
+        ],
+    );
+    let mut buf = [0u8; 4096];
+    let mut next_register = |limit: Duration| {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no REGISTER within {limit:?}"
+            );
+            if let Ok((n, from)) = registrar.recv_from(&mut buf) {
+                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                if text.starts_with("REGISTER ") {
+                    return (text, from);
+                }
+            }
+        }
+    };
+    let (first, from) = next_register(Duration::from_secs(10));
+    // Noise first: bytes that are no SIP, and a 200 for a transaction that is not ours.
+    registrar
+        .send_to(b"\x00\xffgarbage\r\n\r\n", from)
+        .expect("sent");
+    let stray = registered_ok(&first, 60).replace("Call-ID: ", "Call-ID: not-ours-");
+    registrar.send_to(stray.as_bytes(), from).expect("sent");
+    // Then a 200 that binds somebody else's Contact: no binding of ours, so a failure and a
+    // retry. (A Contact that is not even a URI makes the whole response unreadable: it is
+    // dropped, and the REGISTER is retransmitted as if nothing came.)
+    let others = registered_ok(&first, 60)
+        .lines()
+        .map(|l| {
+            if l.starts_with("Contact:") {
+                "Contact: <sip:someone@198.18.0.9:5060>;expires=60"
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n")
+        + "\r\n\r\n";
+    registrar.send_to(others.as_bytes(), from).expect("sent");
+    // The retry, 5 s later (a new CSeq; retransmissions of the first are skipped); this time an
+    // expiry of 2^32 seconds.
+    let cseq = |r: &str| {
+        r.lines()
+            .find(|l| l.starts_with("CSeq:"))
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (second, from) = loop {
+        let (r, from) = next_register(Duration::from_secs(10));
+        if cseq(&r) != cseq(&first) {
+            break (r, from);
+        }
+    };
+    let huge = registered_ok(&second, 60).replace(";expires=60", ";expires=4294967296");
+    registrar.send_to(huge.as_bytes(), from).expect("sent");
+    std::thread::sleep(Duration::from_millis(500));
+    let (_, stderr) = rt.stop();
+    assert!(
+        stderr.contains("ivrc: registration failed: the registrar's 200 OK kept no binding of our Contact; trying again in 5 s"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("ivrc: registered at the provider for 86400 s"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
