@@ -259,6 +259,24 @@ fn post_session(c: &Console, headers: &HeaderMap, csrf: &str) -> Result<Session,
     Ok(s)
 }
 
+/// The session and the contact of a form posted to a contact's page.
+fn posted(
+    c: &Console,
+    headers: &HeaderMap,
+    csrf: &str,
+    raw: &str,
+) -> Result<(Session, String), Deny> {
+    Ok((post_session(c, headers, csrf)?, contact_of(raw)?))
+}
+
+/// Twilio's error code of a refusal, as ` (error 21610)`, or nothing.
+fn error_code(refused: &crate::serve::outbound::Refused) -> String {
+    refused
+        .code
+        .map(|c| format!(" (error {c})"))
+        .unwrap_or_default()
+}
+
 /// A contact's number from the path: E.164 only.
 fn contact_of(raw: &str) -> Result<String, Deny> {
     crate::phone::parse_e164(raw)
@@ -572,12 +590,8 @@ async fn add_note(
     headers: HeaderMap,
     Form(form): Form<NoteForm>,
 ) -> Response {
-    let s = match post_session(&c, &headers, &form.csrf) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
-    let contact = match contact_of(&raw) {
-        Ok(c) => c,
+    let (s, contact) = match posted(&c, &headers, &form.csrf, &raw) {
+        Ok(p) => p,
         Err(r) => return r.into_response(),
     };
     let note = form.note.trim().to_string();
@@ -621,12 +635,8 @@ async fn send_text(
     headers: HeaderMap,
     Form(form): Form<TextForm>,
 ) -> Response {
-    let s = match post_session(&c, &headers, &form.csrf) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
-    let contact = match contact_of(&raw) {
-        Ok(c) => c,
+    let (s, contact) = match posted(&c, &headers, &form.csrf, &raw) {
+        Ok(p) => p,
         Err(r) => return r.into_response(),
     };
     let fail =
@@ -700,10 +710,7 @@ async fn send_text(
                     return r.into_response();
                 }
             }
-            let code = refused
-                .code
-                .map(|c| format!(" (error {c})"))
-                .unwrap_or_default();
+            let code = error_code(&refused);
             fail(
                 StatusCode::BAD_GATEWAY,
                 format!("Twilio did not send the text{code}: {}", refused.message),
@@ -719,12 +726,8 @@ async fn call(
     headers: HeaderMap,
     Form(form): Form<Plain>,
 ) -> Response {
-    let s = match post_session(&c, &headers, &form.csrf) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
-    let contact = match contact_of(&raw) {
-        Ok(c) => c,
+    let (s, contact) = match posted(&c, &headers, &form.csrf, &raw) {
+        Ok(p) => p,
         Err(r) => return r.into_response(),
     };
     let fail =
@@ -778,10 +781,7 @@ async fn call(
     {
         Ok(_) => Redirect::to(&format!("/console/contacts/{contact}")).into_response(),
         Err(refused) => {
-            let code = refused
-                .code
-                .map(|c| format!(" (error {c})"))
-                .unwrap_or_default();
+            let code = error_code(&refused);
             fail(
                 StatusCode::BAD_GATEWAY,
                 format!("Twilio did not place the call{code}: {}", refused.message),
@@ -797,11 +797,8 @@ async fn mark_unread(
     headers: HeaderMap,
     Form(form): Form<Plain>,
 ) -> Response {
-    if let Err(r) = post_session(&c, &headers, &form.csrf) {
-        return r.into_response();
-    }
-    let contact = match contact_of(&raw) {
-        Ok(c) => c,
+    let contact = match posted(&c, &headers, &form.csrf, &raw) {
+        Ok((_, contact)) => contact,
         Err(r) => return r.into_response(),
     };
     let who = contact.clone();

@@ -258,6 +258,38 @@ pub fn inbound_text(c: &Console, from: &str, sid: &str, body: &str) {
     assert_eq!(a.status, 200, "{a:?}");
 }
 
+/// A console, logged in, whose customer texted "Please call me" (as `sid`), and the
+/// customer's page.
+pub struct Opened {
+    /// The fake Twilio API.
+    pub twilio: FakeTwilio,
+    /// The server.
+    pub c: Console,
+    /// The session cookie.
+    pub cookie: String,
+    /// The customer's page's path.
+    pub path: String,
+    /// The page, after the text came.
+    pub page: String,
+}
+
+/// [`Opened`] on a fresh server named `name`.
+pub fn with_a_customer(name: &str, sid: &str) -> Opened {
+    let twilio = FakeTwilio::start();
+    let c = start(&twilio, name);
+    let cookie = login(&c);
+    inbound_text(&c, CUSTOMER, sid, "Please call me");
+    let path = format!("/console/contacts/{CUSTOMER}");
+    let page = get(&c, &path, Some(&cookie)).body;
+    Opened {
+        twilio,
+        c,
+        cookie,
+        path,
+        page,
+    }
+}
+
 /// Decodes a form body.
 pub fn form_pairs(body: &str) -> Vec<(String, String)> {
     let decode = |s: &str| {
@@ -599,12 +631,13 @@ fn a_stream_that_reconnects_gets_what_it_missed() {
 
 #[test]
 fn texts_go_out_with_a_status_callback_and_statuses_only_move_forward() {
-    let twilio = FakeTwilio::start();
-    let c = start(&twilio, "texts");
-    let cookie = login(&c);
-    inbound_text(&c, CUSTOMER, "SMt1", "Please call me");
-    let path = format!("/console/contacts/{CUSTOMER}");
-    let page = get(&c, &path, Some(&cookie)).body;
+    let Opened {
+        twilio,
+        c,
+        cookie,
+        path,
+        page,
+    } = with_a_customer("texts", "SMt1");
     assert!(
         page.contains("Sorry we missed you"),
         "reply templates are offered"
@@ -716,12 +749,13 @@ fn stop_opts_out_and_21610_is_an_opt_out_too() {
 
 #[test]
 fn the_call_button_rings_the_agent_then_dials_the_contact() {
-    let twilio = FakeTwilio::start();
-    let c = start(&twilio, "call");
-    let cookie = login(&c);
-    inbound_text(&c, CUSTOMER, "SMc1", "Please call me");
-    let path = format!("/console/contacts/{CUSTOMER}");
-    let page = get(&c, &path, Some(&cookie)).body;
+    let Opened {
+        twilio,
+        c,
+        cookie,
+        path,
+        page,
+    } = with_a_customer("call", "SMc1");
     let called = post(
         &c,
         &format!("{path}/call"),
@@ -833,12 +867,13 @@ for line in sys.stdin:
 
 #[test]
 fn entries_export_as_talkdesk_documents_that_mongoimport_reads() {
-    let twilio = FakeTwilio::start();
-    let c = start(&twilio, "export");
-    let cookie = login(&c);
-    inbound_text(&c, CUSTOMER, "SMe1", "Please call me");
-    let path = format!("/console/contacts/{CUSTOMER}");
-    let page = get(&c, &path, Some(&cookie)).body;
+    let Opened {
+        twilio,
+        c,
+        cookie,
+        path,
+        page,
+    } = with_a_customer("export", "SMe1");
     assert_eq!(
         post(
             &c,
