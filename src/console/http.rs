@@ -269,12 +269,13 @@ fn posted(
     Ok((post_session(c, headers, csrf)?, contact_of(raw)?))
 }
 
-/// Twilio's error code of a refusal, as ` (error 21610)`, or nothing.
-fn error_code(refused: &crate::serve::outbound::Refused) -> String {
-    refused
+/// What the page says when Twilio did not `what`: its error code and message.
+fn not_done(what: &str, refused: &crate::serve::outbound::Refused) -> String {
+    let code = refused
         .code
         .map(|c| format!(" (error {c})"))
-        .unwrap_or_default()
+        .unwrap_or_default();
+    format!("Twilio did not {what}{code}: {}", refused.message)
 }
 
 /// A contact's number from the path: E.164 only.
@@ -710,12 +711,7 @@ async fn send_text(
                     return r.into_response();
                 }
             }
-            let code = error_code(&refused);
-            fail(
-                StatusCode::BAD_GATEWAY,
-                format!("Twilio did not send the text{code}: {}", refused.message),
-            )
-            .await
+            fail(StatusCode::BAD_GATEWAY, not_done("send the text", &refused)).await
         }
     }
 }
@@ -781,10 +777,9 @@ async fn call(
     {
         Ok(_) => Redirect::to(&format!("/console/contacts/{contact}")).into_response(),
         Err(refused) => {
-            let code = error_code(&refused);
             fail(
                 StatusCode::BAD_GATEWAY,
-                format!("Twilio did not place the call{code}: {}", refused.message),
+                not_done("place the call", &refused),
             )
             .await
         }

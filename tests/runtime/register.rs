@@ -281,17 +281,21 @@ fn registered_ok(register: &str, expires: u32) -> String {
     out
 }
 
-#[test]
-fn keep_alives_hold_the_nat_mapping_between_refreshes() {
-    let registrar = std::net::UdpSocket::bind("127.0.0.1:0").expect("a socket");
-    registrar
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .expect("timeout");
-    let trunk = format!("sip:{}", registrar.local_addr().expect("addr"));
-    let rt = Runtime::start(
-        "keepalive",
-        &["examples/sum.ivr"],
-        &[
+/// A registrar that is only a UDP socket the test reads and answers by hand: for what a real
+/// registrar never sends (odd answers) or never shows (keep-alives it ignores).
+struct PlainRegistrar {
+    socket: std::net::UdpSocket,
+}
+
+impl PlainRegistrar {
+    /// The socket, and `ivrc run examples/sum.ivr` registering there with `extra` arguments.
+    fn start(name: &str, extra: &[&str]) -> (PlainRegistrar, Runtime) {
+        let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("a socket");
+        socket
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("timeout");
+        let trunk = format!("sip:{}", socket.local_addr().expect("addr"));
+        let mut args = vec![
             "--trunk",
             &trunk,
             "--trunk-user",
@@ -299,20 +303,35 @@ fn keep_alives_hold_the_nat_mapping_between_refreshes() {
             "--trunk-password",
             "secret",
             "--register",
-            "--keepalive",
-            "1",
-        ],
-    );
-    let mut buf = [0u8; 4096];
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let (n, from) = loop {
-        assert!(std::time::Instant::now() < deadline, "no REGISTER");
-        if let Ok(got) = registrar.recv_from(&mut buf) {
-            break got;
+        ];
+        args.extend(extra);
+        let rt = Runtime::start(name, &["examples/sum.ivr"], &args);
+        (PlainRegistrar { socket }, rt)
+    }
+
+    /// The next datagram within `limit`, as text, and where it came from.
+    fn recv(&self, limit: Duration) -> (String, std::net::SocketAddr) {
+        let mut buf = [0u8; 4096];
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nothing within {limit:?}"
+            );
+            if let Ok((n, from)) = self.socket.recv_from(&mut buf) {
+                return (String::from_utf8_lossy(&buf[..n]).into_owned(), from);
+            }
         }
-    };
-    let register = String::from_utf8_lossy(&buf[..n]).into_owned();
+    }
+}
+
+#[test]
+fn keep_alives_hold_the_nat_mapping_between_refreshes() {
+    let (registrar, rt) = PlainRegistrar::start("keepalive", &["--keepalive", "1"]);
+    let (register, from) = registrar.recv(Duration::from_secs(10));
     assert!(register.starts_with("REGISTER "), "{register}");
+    let registrar = &registrar.socket;
+    let mut buf = [0u8; 4096];
     registrar
         .send_to(registered_ok(&register, 60).as_bytes(), from)
         .expect("sent");
@@ -337,40 +356,14 @@ fn keep_alives_hold_the_nat_mapping_between_refreshes() {
 
 #[test]
 fn odd_registrar_answers_are_logged_and_retried_never_a_panic() {
-    let registrar = std::net::UdpSocket::bind("127.0.0.1:0").expect("a socket");
-    registrar
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .expect("timeout");
-    let trunk = format!("sip:{}", registrar.local_addr().expect("addr"));
-    let rt = Runtime::start(
-        "odd_registrar",
-        &["examples/sum.ivr"],
-        &[
-            "--trunk",
-            &trunk,
-            "--trunk-user",
-            "ivrc",
-            "--trunk-password",
-            "secret",
-            "--register",
-        ],
-    );
-    let mut buf = [0u8; 4096];
-    let mut next_register = |limit: Duration| {
-        let deadline = std::time::Instant::now() + limit;
-        loop {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no REGISTER within {limit:?}"
-            );
-            if let Ok((n, from)) = registrar.recv_from(&mut buf) {
-                let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-                if text.starts_with("REGISTER ") {
-                    return (text, from);
-                }
-            }
+    let (plain, rt) = PlainRegistrar::start("odd_registrar", &[]);
+    let next_register = |limit: Duration| loop {
+        let (text, from) = plain.recv(limit);
+        if text.starts_with("REGISTER ") {
+            return (text, from);
         }
     };
+    let registrar = &plain.socket;
     let (first, from) = next_register(Duration::from_secs(10));
     // Noise first: bytes that are no SIP, and a 200 for a transaction that is not ours.
     registrar
