@@ -140,7 +140,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub symmetric_rtp: bool,
     /// Run FLOW for calls to NUMBER (the To user, as a provider sends its numbers, or the
-    /// request-URI user; compared by digits); repeatable. Calls no route, flow name or
+    /// request-URI user; normalized like phones, so `8 (495) 000-00-01` is `+74950000001`);
+    /// repeatable. Calls no route, flow name or
     /// --default-flow picks get 404 and a record.
     #[arg(long, value_name = "NUMBER=FLOW")]
     pub route: Vec<String>,

@@ -445,7 +445,7 @@ fn start(
 }
 
 /// The flow of a new call: a `--route` for the number dialled (the To user, a provider's
-/// DID) or the request-URI user, compared by their digits; then the flow the request-URI user
+/// DID) or the request-URI user, normalized like phones; then the flow the request-URI user
 /// names; then `--default-flow`; then, without routes, the only flow.
 fn route(shared: &Shared, new: &NewCall) -> Option<usize> {
     let program = &shared.program;
@@ -479,10 +479,16 @@ fn route(shared: &Shared, new: &NewCall) -> Option<usize> {
         .or_else(|| (routes.is_empty() && program.flows.len() == 1).then_some(0))
 }
 
-/// The digits of a number as written in a route or a SIP user (`+7 (495) 000-00-01`,
-/// `74950000001` and `+74950000001` are one number).
+/// A number as written in a route or a SIP user, in one form for comparing: by the Russian
+/// rules first (`8 (495) 000-00-01`, `74950000001`, `+7 495 000-00-01` and `4950000001` are one
+/// number), else as an international number, else its digits. Both sides go through here, so
+/// any number compares the same way.
 fn route_digits(number: &str) -> String {
-    number.chars().filter(char::is_ascii_digit).collect()
+    use crate::phone::{normalize, Normalization};
+    normalize(number, Normalization::Ru)
+        .or_else(|_| normalize(number, Normalization::E164))
+        .map(|p| p.digits().to_string())
+        .unwrap_or_else(|_| number.chars().filter(char::is_ascii_digit).collect())
 }
 
 /// The record of a call refused before it started (no route, an untrusted source).
@@ -531,5 +537,26 @@ fn report_registration(r: &Registration) {
         Registration::NotUnregistered(reason) => crate::errln!(
             "ivrc: the unregistration was not confirmed ({reason}); the binding lapses by itself"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_digits;
+
+    #[test]
+    fn routes_match_numbers_as_people_write_them() {
+        let did = route_digits("+74950000001");
+        for written in [
+            "8 (495) 000-00-01",
+            "74950000001",
+            "+7 495 000-00-01",
+            "4950000001",
+        ] {
+            assert_eq!(route_digits(written), did, "{written}");
+        }
+        assert_eq!(route_digits("+1 514 630-0808"), route_digits("15146300808"));
+        assert_ne!(route_digits("+74950000002"), did);
+        assert_eq!(route_digits("ivrc"), "");
     }
 }
