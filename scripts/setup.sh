@@ -26,6 +26,10 @@ command -v sox >/dev/null 2>&1 || need_apt+=(sox)
 # loopback port; the package's service is not used (see below).
 fresh_kamailio=no
 [ -x /usr/sbin/kamailio ] || { need_apt+=(kamailio); fresh_kamailio=yes; }
+# The NAT test (tests/runtime/nat.rs) builds a private network, a masquerading router and the
+# provider's network in network namespaces: iproute2's `ip netns` and veth, nftables' `nft`.
+command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
+command -v nft >/dev/null 2>&1 || need_apt+=(nftables)
 # The runtime's keyword spotter links libpocketsphinx and reads its en-us acoustic model.
 [ -f /usr/include/pocketsphinx/pocketsphinx.h ] || need_apt+=(libpocketsphinx-dev libsphinxbase-dev)
 [ -d /usr/share/pocketsphinx/model/en-us/en-us ] || need_apt+=(pocketsphinx-en-us)

@@ -7,6 +7,8 @@
 
 #[path = "kamailio/mod.rs"]
 mod kamailio;
+#[path = "netns/mod.rs"]
+mod netns;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};

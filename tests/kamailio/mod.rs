@@ -1,7 +1,8 @@
 //! Kamailio as the SIP provider of the interop tests (issue 21): Debian's `/usr/sbin/kamailio`
 //! (installed by `scripts/setup.sh`) run by the test in the foreground on a free port of
-//! 127.0.0.1 (UDP and TCP), with a configuration written from `tests/kamailio/kamailio.cfg` and
-//! a [`ProviderConfig`]:
+//! 127.0.0.1 (UDP and TCP) — or on port 5060 of an address in a network namespace of the test
+//! ([`Kamailio::start_in`], tests/netns/) — with a configuration written from
+//! `tests/kamailio/kamailio.cfg` and a [`ProviderConfig`]:
 //!
 //! - a registrar for one account ([`ProviderConfig::user`]) with digest authentication against
 //!   [`ProviderConfig::password`] (no database), its contacts in memory only, so a
@@ -13,7 +14,8 @@
 //! - the proxy record-routes, so ACK, BYE and CANCEL of those calls pass through it.
 //!
 //! A test binary takes this module in with `#[path = "kamailio/mod.rs"] mod kamailio;` (or
-//! `#[path = "../kamailio/mod.rs"]` from a `tests/NAME/main.rs`) and starts a provider with
+//! `#[path = "../kamailio/mod.rs"]` from a `tests/NAME/main.rs`), and tests/netns/ beside it
+//! as `mod netns`, and starts a provider with
 //! [`Kamailio::start`]; dropping it ends the process group. Without Kamailio the test fails
 //! under `CI=true` and is skipped with its reason printed elsewhere. Every wait here is bounded.
 
@@ -21,6 +23,7 @@
 // not dead (tests/kamailio_smoke.rs uses most of it; ivrc's registration tests use the rest).
 #![allow(dead_code)]
 
+use super::netns::Namespace;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
@@ -109,7 +112,10 @@ impl Default for ProviderConfig {
 /// A running Kamailio in a process group of its own; killed (the whole group) when dropped.
 pub struct Kamailio {
     child: Option<Child>,
+    ip: Ipv4Addr,
     port: u16,
+    /// The network namespace it runs in, if not the test's own.
+    netns: Option<String>,
     cfg: ProviderConfig,
     scratch: PathBuf,
     /// How long the last start took until Kamailio answered.
@@ -122,6 +128,26 @@ impl Kamailio {
     /// answers an OPTIONS. `None` (with the reason printed) when Kamailio is not installed;
     /// under `CI=true` that fails the test instead.
     pub fn start(test: &str, cfg: ProviderConfig) -> Option<Kamailio> {
+        Kamailio::launch(test, cfg, Ipv4Addr::LOCALHOST, None)
+    }
+
+    /// [`Kamailio::start`] inside the network namespace `ns`, on port 5060 of `ip` (an
+    /// address of one of its interfaces).
+    pub fn start_in(
+        test: &str,
+        cfg: ProviderConfig,
+        ns: &Namespace,
+        ip: Ipv4Addr,
+    ) -> Option<Kamailio> {
+        Kamailio::launch(test, cfg, ip, Some(ns.name().to_string()))
+    }
+
+    fn launch(
+        test: &str,
+        cfg: ProviderConfig,
+        ip: Ipv4Addr,
+        netns: Option<String>,
+    ) -> Option<Kamailio> {
         if !Path::new(KAMAILIO).is_file() {
             assert!(
                 std::env::var("CI").as_deref() != Ok("true"),
@@ -137,12 +163,14 @@ impl Kamailio {
             .join(format!("{test}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&scratch);
         std::fs::create_dir_all(&scratch).expect("kamailio scratch directory");
-        let port = free_port();
-        std::fs::write(scratch.join("kamailio.cfg"), render(&cfg, port))
+        let port = if netns.is_some() { 5060 } else { free_port() };
+        std::fs::write(scratch.join("kamailio.cfg"), render(&cfg, ip, port))
             .expect("kamailio.cfg written");
         let mut kamailio = Kamailio {
             child: None,
+            ip,
             port,
+            netns,
             cfg,
             scratch,
             last_start: Duration::ZERO,
@@ -153,17 +181,17 @@ impl Kamailio {
 
     /// Where the provider listens (UDP and TCP).
     pub fn addr(&self) -> SocketAddr {
-        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
+        SocketAddr::from((self.ip, self.port))
     }
 
-    /// The provider's port on 127.0.0.1.
+    /// The provider's port.
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// The provider as a trunk URI, `sip:127.0.0.1:PORT`.
+    /// The provider as a trunk URI, `sip:IP:PORT`.
     pub fn uri(&self) -> String {
-        format!("sip:127.0.0.1:{}", self.port)
+        format!("sip:{}", self.addr())
     }
 
     /// The configuration it was started with.
@@ -231,7 +259,7 @@ impl Kamailio {
         };
         terminate(child);
         let deadline = Instant::now() + START_LIMIT;
-        while UdpSocket::bind(self.addr()).is_err() {
+        while self.udp(self.addr()).is_err() {
             assert!(
                 Instant::now() < deadline,
                 "port {} still taken {START_LIMIT:?} after Kamailio stopped",
@@ -256,7 +284,15 @@ impl Kamailio {
         let scratch = self.scratch.display().to_string();
         let child = {
             use std::os::unix::process::CommandExt;
-            Command::new(KAMAILIO)
+            let mut command = match &self.netns {
+                Some(ns) => {
+                    let mut command = Command::new("ip");
+                    command.args(["netns", "exec", ns, KAMAILIO]);
+                    command
+                }
+                None => Command::new(KAMAILIO),
+            };
+            command
                 .args(["-f", &format!("{scratch}/kamailio.cfg")])
                 // Foreground, log to stderr, one worker per socket, 32 MB shared and 4 MB
                 // private memory, runtime files and working directory in the scratch.
@@ -276,7 +312,9 @@ impl Kamailio {
 
     /// Sends OPTIONS from a fresh socket until a 200 comes back, for at most [`START_LIMIT`].
     fn wait_ready(&mut self) {
-        let probe = UdpSocket::bind("127.0.0.1:0").expect("a probe socket");
+        let probe = self
+            .udp(SocketAddr::from((self.ip, 0)))
+            .expect("a probe socket");
         probe
             .set_read_timeout(Some(Duration::from_millis(100)))
             .expect("probe timeout");
@@ -284,15 +322,16 @@ impl Kamailio {
         let deadline = Instant::now() + START_LIMIT;
         for attempt in 0.. {
             let options = format!(
-                "OPTIONS sip:127.0.0.1:{port} SIP/2.0\r\n\
+                "OPTIONS sip:{addr} SIP/2.0\r\n\
                  Via: SIP/2.0/UDP {local};branch=z9hG4bK-harness-{attempt};rport\r\n\
-                 From: <sip:harness@127.0.0.1>;tag=harness\r\n\
-                 To: <sip:127.0.0.1:{port}>\r\n\
-                 Call-ID: harness-ready-{attempt}@127.0.0.1\r\n\
+                 From: <sip:harness@{ip}>;tag=harness\r\n\
+                 To: <sip:{addr}>\r\n\
+                 Call-ID: harness-ready-{attempt}@{ip}\r\n\
                  CSeq: 1 OPTIONS\r\n\
                  Max-Forwards: 70\r\n\
                  Content-Length: 0\r\n\r\n",
-                port = self.port
+                addr = self.addr(),
+                ip = self.ip,
             );
             let _ = probe.send_to(options.as_bytes(), self.addr());
             let mut buf = [0u8; 4096];
@@ -309,6 +348,14 @@ impl Kamailio {
                 "Kamailio did not answer OPTIONS within {START_LIMIT:?}\n{}",
                 self.log_text()
             );
+        }
+    }
+
+    /// A UDP socket bound to `addr` where Kamailio runs (its namespace, or the test's own).
+    fn udp(&self, addr: SocketAddr) -> std::io::Result<UdpSocket> {
+        match &self.netns {
+            Some(ns) => super::netns::udp_in(ns, addr),
+            None => UdpSocket::bind(addr),
         }
     }
 
@@ -359,8 +406,8 @@ fn signal_group(child: &Child, signal: &str) {
         .status();
 }
 
-/// `tests/kamailio/kamailio.cfg` with its fields filled in for `cfg` on `port`.
-fn render(cfg: &ProviderConfig, port: u16) -> String {
+/// `tests/kamailio/kamailio.cfg` with its fields filled in for `cfg` on `ip`:`port`.
+fn render(cfg: &ProviderConfig, ip: Ipv4Addr, port: u16) -> String {
     for (what, value) in [
         ("user", &cfg.user),
         ("password", &cfg.password),
@@ -393,6 +440,7 @@ fn render(cfg: &ProviderConfig, port: u16) -> String {
         WrongPassword::Challenge => "0",
     };
     let text = [
+        ("ADDRESS", ip.to_string()),
         ("PORT", port.to_string()),
         ("USER", cfg.user.clone()),
         ("PASSWORD", cfg.password.clone()),

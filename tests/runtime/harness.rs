@@ -3,7 +3,7 @@
 //! RTP we send; a plain SIP client for protocol tests.
 
 use std::io::{BufRead, BufReader};
-use std::net::UdpSocket;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -37,12 +37,52 @@ pub fn scratch(name: &str) -> PathBuf {
     dir
 }
 
+/// Where a process of a test runs: on 127.0.0.1 of the test's own network namespace, or on an
+/// address of a namespace the test made (tests/netns/).
+#[derive(Clone, Debug)]
+pub struct Host {
+    /// The namespace's name; `None` for the test's own.
+    pub netns: Option<String>,
+    /// The address it binds.
+    pub ip: Ipv4Addr,
+}
+
+impl Host {
+    /// 127.0.0.1 of the test's own namespace.
+    pub fn loopback() -> Host {
+        Host {
+            netns: None,
+            ip: Ipv4Addr::LOCALHOST,
+        }
+    }
+
+    /// `ip` inside the namespace `ns`.
+    pub fn inside(ns: &super::netns::Namespace, ip: Ipv4Addr) -> Host {
+        Host {
+            netns: Some(ns.name().to_string()),
+            ip,
+        }
+    }
+
+    /// `program` to be run there.
+    pub fn command(&self, program: &str) -> Command {
+        match &self.netns {
+            Some(ns) => {
+                let mut command = Command::new("ip");
+                command.args(["netns", "exec", ns, program]);
+                command
+            }
+            None => Command::new(program),
+        }
+    }
+}
+
 /// A running `ivrc run`, killed when dropped.
 pub struct Runtime {
     child: Child,
     /// Its stdout lines after `listening on`.
     stdout: std::sync::mpsc::Receiver<String>,
-    /// Its SIP port on 127.0.0.1.
+    /// Its SIP port (on 127.0.0.1, or the address of [`Runtime::start_on`]).
     pub port: u16,
     /// Its scratch directory (store, cache, sipp traces).
     pub dir: PathBuf,
@@ -57,10 +97,18 @@ impl Runtime {
 
     /// [`Runtime::start`] in `dir` as it is (its store and cache kept: a restart).
     pub fn start_in(dir: PathBuf, files: &[&str], extra: &[&str]) -> Runtime {
-        let port = free_port();
+        Runtime::launch(dir, &Host::loopback(), free_port(), files, extra)
+    }
+
+    /// [`Runtime::start`] listening on `host`'s address and `port`, run where `host` is.
+    pub fn start_on(name: &str, host: &Host, port: u16, files: &[&str], extra: &[&str]) -> Runtime {
+        Runtime::launch(scratch(name), host, port, files, extra)
+    }
+
+    fn launch(dir: PathBuf, host: &Host, port: u16, files: &[&str], extra: &[&str]) -> Runtime {
         // Test binaries run one after another, so ranges only differ within this process.
         let base = 24_000 + 100 * NEXT_RANGE.fetch_add(1, Ordering::SeqCst);
-        let listen = format!("127.0.0.1:{port}");
+        let listen = SocketAddr::from((host.ip, port)).to_string();
         let range = format!("{base}-{}", base + 99);
         let store = dir.join("calls.db").display().to_string();
         let cache = dir.join("cache").display().to_string();
@@ -79,7 +127,8 @@ impl Runtime {
             "1",
         ]);
         args.extend(extra);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ivrc"))
+        let mut child = host
+            .command(env!("CARGO_BIN_EXE_ivrc"))
             .args(&args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env("NO_COLOR", "1")
@@ -217,10 +266,31 @@ pub fn sipp_with(
     rtp_sink: u16,
     extra: &[&str],
 ) -> Output {
-    sipp_command(dir, scenario, free_port(), rtp_sink)
+    sipp_on(
+        &Host::loopback(),
+        dir,
+        SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+        scenario,
+        service,
+        rtp_sink,
+        extra,
+    )
+}
+
+/// [`sipp_with`] run where `host` is, calling `remote`.
+pub fn sipp_on(
+    host: &Host,
+    dir: &std::path::Path,
+    remote: SocketAddr,
+    scenario: &str,
+    service: &str,
+    rtp_sink: u16,
+    extra: &[&str],
+) -> Output {
+    sipp_command(host, dir, scenario, free_port(), rtp_sink)
         .args(["-s", service])
         .args(extra)
-        .arg(format!("127.0.0.1:{port}"))
+        .arg(remote.to_string())
         .output()
         .expect("sipp runs")
 }
@@ -234,7 +304,19 @@ pub fn sipp_uas(
     rtp_sink: u16,
     extra: &[&str],
 ) -> Child {
-    sipp_command(dir, scenario, port, rtp_sink)
+    sipp_uas_on(&Host::loopback(), dir, port, scenario, rtp_sink, extra)
+}
+
+/// [`sipp_uas`] run where `host` is.
+pub fn sipp_uas_on(
+    host: &Host,
+    dir: &std::path::Path,
+    port: u16,
+    scenario: &str,
+    rtp_sink: u16,
+    extra: &[&str],
+) -> Child {
+    sipp_command(host, dir, scenario, port, rtp_sink)
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -242,19 +324,29 @@ pub fn sipp_uas(
         .expect("sipp runs")
 }
 
-/// sipp in `dir` with `scenario` (tests/sip) on 127.0.0.1:`port`, media on a free port, the
-/// key `rtp_sink`, one call, bounded to 40 s.
-fn sipp_command(dir: &std::path::Path, scenario: &str, port: u16, rtp_sink: u16) -> Command {
+/// sipp in `dir` with `scenario` (tests/sip, or a path from the crate's root) on `host`'s
+/// address and `port`, media on a free port, the key `rtp_sink`, one call, bounded to 40 s.
+fn sipp_command(
+    host: &Host,
+    dir: &std::path::Path,
+    scenario: &str,
+    port: u16,
+    rtp_sink: u16,
+) -> Command {
     require("sipp", "-v");
-    let scenario = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/sip")
-        .join(scenario);
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let scenario = if scenario.contains('/') {
+        root.join(scenario)
+    } else {
+        root.join("tests/sip").join(scenario)
+    };
     let media = free_port();
-    let mut sipp = Command::new("sipp");
+    let ip = host.ip.to_string();
+    let mut sipp = host.command("sipp");
     sipp.current_dir(dir)
         .args(["-sf", &scenario.display().to_string()])
-        .args(["-i", "127.0.0.1", "-p", &port.to_string()])
-        .args(["-mi", "127.0.0.1", "-mp", &(media & !1).to_string()])
+        .args(["-i", &ip, "-p", &port.to_string()])
+        .args(["-mi", &ip, "-mp", &(media & !1).to_string()])
         .args(["-key", "rtp_sink", &rtp_sink.to_string()])
         .args([
             "-m",

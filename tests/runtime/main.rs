@@ -12,6 +12,9 @@ mod harness;
 #[path = "../kamailio/mod.rs"]
 mod kamailio;
 mod legs;
+mod nat;
+#[path = "../netns/mod.rs"]
+mod netns;
 mod protocol;
 mod provider;
 mod register;

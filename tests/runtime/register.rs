@@ -371,42 +371,46 @@ fn odd_registrar_answers_are_logged_and_retried_never_a_panic() {
         .expect("sent");
     let stray = registered_ok(&first, 60).replace("Call-ID: ", "Call-ID: not-ours-");
     registrar.send_to(stray.as_bytes(), from).expect("sent");
-    // Then a 200 that binds somebody else's Contact: no binding of ours, so a failure and a
-    // retry. (A Contact that is not even a URI makes the whole response unreadable: it is
-    // dropped, and the REGISTER is retransmitted as if nothing came.)
-    let others = registered_ok(&first, 60)
-        .lines()
-        .map(|l| {
-            if l.starts_with("Contact:") {
-                "Contact: <sip:someone@198.18.0.9:5060>;expires=60"
-            } else {
-                l
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\r\n")
-        + "\r\n\r\n";
-    registrar.send_to(others.as_bytes(), from).expect("sent");
-    // The retry, 5 s later (a new CSeq; retransmissions of the first are skipped); this time an
-    // expiry of 2^32 seconds.
+    // Then a 200 whose Contact line lost its colon: the parser refuses the whole response, but
+    // its status and Call-ID still end the attempt with the reason logged, and a retry.
+    let unreadable = with_contact(&registered_ok(&first, 60), "Contact <sip:ivrc@127.0.0.1>");
+    registrar
+        .send_to(unreadable.as_bytes(), from)
+        .expect("sent");
+    // The retry, 5 s later (a new CSeq; retransmissions of the first are skipped), gets a 200
+    // that binds somebody else's Contact: no binding of ours, so a failure and a retry 10 s later.
     let cseq = |r: &str| {
         r.lines()
             .find(|l| l.starts_with("CSeq:"))
             .unwrap_or_default()
             .to_string()
     };
-    let (second, from) = loop {
-        let (r, from) = next_register(Duration::from_secs(10));
-        if cseq(&r) != cseq(&first) {
+    let next_attempt = |before: &str, limit: Duration| loop {
+        let (r, from) = next_register(limit);
+        if cseq(&r) != cseq(before) {
             break (r, from);
         }
     };
-    let huge = registered_ok(&second, 60).replace(";expires=60", ";expires=4294967296");
+    let (second, from) = next_attempt(&first, Duration::from_secs(10));
+    let others = with_contact(
+        &registered_ok(&second, 60),
+        "Contact: <sip:someone@198.18.0.9:5060>;expires=60",
+    );
+    registrar.send_to(others.as_bytes(), from).expect("sent");
+    // The third attempt: this time an expiry of 2^32 seconds.
+    let (third, from) = next_attempt(&second, Duration::from_secs(15));
+    let huge = registered_ok(&third, 60).replace(";expires=60", ";expires=4294967296");
     registrar.send_to(huge.as_bytes(), from).expect("sent");
     std::thread::sleep(Duration::from_millis(500));
     let (_, stderr) = rt.stop();
     assert!(
-        stderr.contains("ivrc: registration failed: the registrar's 200 OK kept no binding of our Contact; trying again in 5 s"),
+        stderr.contains(
+            "ivrc: registration failed: the registrar's 200 answer is not readable SIP (failed to tokenize headers: Contact <sip:ivrc@127.0.0.1>); trying again in 5 s"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("ivrc: registration failed: the registrar's 200 OK kept no binding of our Contact; trying again in 10 s"),
         "{stderr}"
     );
     assert!(
@@ -414,4 +418,20 @@ fn odd_registrar_answers_are_logged_and_retried_never_a_panic() {
         "{stderr}"
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// `response` with its Contact line replaced by `contact` (a whole header line).
+fn with_contact(response: &str, contact: &str) -> String {
+    response
+        .lines()
+        .map(|l| {
+            if l.starts_with("Contact:") {
+                contact
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\r\n")
+        + "\r\n\r\n"
 }

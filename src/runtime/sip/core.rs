@@ -159,6 +159,12 @@ impl Core {
                 }
             }
             Err(e) => {
+                // An answer to our REGISTER that the parser refused still ends its transaction.
+                if let Some((status, call_id)) = message::unreadable_response(bytes) {
+                    if let Some(reg) = self.registrar.as_mut().filter(|reg| reg.owns(&call_id)) {
+                        reg.unreadable(status, &e.reason, now);
+                    }
+                }
                 if let Some(h) = e.respond_to {
                     let (status, reason) = match e.kind {
                         ErrorKind::UnknownMethod => (501, "Not Implemented"),

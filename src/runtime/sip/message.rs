@@ -236,6 +236,27 @@ fn from_rsip(message: rsip::SipMessage) -> Message {
     }
 }
 
+/// The status code and Call-ID of a response the parser refused (a header line without its
+/// colon, say), read leniently so that the transaction it ends can still be told; `None` when the
+/// datagram does not even start like a response with a Call-ID.
+pub fn unreadable_response(bytes: &[u8]) -> Option<(u16, String)> {
+    let text = String::from_utf8_lossy(bytes);
+    let head = text.split("\r\n\r\n").next().unwrap_or_default();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()?
+        .strip_prefix("SIP/2.0 ")?
+        .get(..3)?
+        .parse::<u16>()
+        .ok()
+        .filter(|code| (100..700).contains(code))?;
+    let call_id = lines.find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        (canonical(name.trim()) == "Call-ID").then(|| value.trim().to_string())
+    })?;
+    (!call_id.is_empty()).then_some((status, call_id))
+}
+
 /// Reads what rsip refused, for an extension method (501) or a 400 with the right headers.
 fn lenient(bytes: &[u8], why: &str) -> ParseError {
     let text = String::from_utf8_lossy(bytes);
@@ -485,6 +506,28 @@ fn finish(mut out: String, extra: &[(&str, String)], body: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_unreadable_response_still_tells_its_status_and_call_id() {
+        let text = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>;tag=2\r\ni: reg-1\r\nCSeq: 2 REGISTER\r\nContact <sip:a@b>;expires=60\r\nContent-Length: 0\r\n\r\n";
+        assert!(
+            parse(text.as_bytes()).is_err(),
+            "rsip refuses the Contact line"
+        );
+        assert_eq!(
+            unreadable_response(text.as_bytes()),
+            Some((200, "reg-1".to_string()))
+        );
+        for noise in [
+            &b"\x00\xffgarbage\r\n\r\n"[..],
+            b"SIP/2.0 2x0 OK\r\nCall-ID: a\r\n\r\n",
+            b"SIP/2.0 200 OK\r\nVia: x\r\n\r\nCall-ID: in-the-body",
+            b"SIP/2.0 200 OK\r\nCall-ID:   \r\n\r\n",
+            b"INVITE sip:a@b SIP/2.0\r\nCall-ID: a\r\n\r\n",
+        ] {
+            assert_eq!(unreadable_response(noise), None, "{noise:?}");
+        }
+    }
+
     use super::*;
 
     #[test]

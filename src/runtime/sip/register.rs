@@ -267,6 +267,27 @@ impl Registrar {
         self.report(Registration::Refused(reason));
     }
 
+    /// A response to our REGISTER that the parser refused (only its `status` could be read):
+    /// a final one ends the transaction as a failure, with `reason` in the report, and the
+    /// next attempt comes after the backoff — rather than retransmitting until timer F as if
+    /// the registrar had not answered.
+    pub fn unreadable(&mut self, status: u16, reason: &str, now: Instant) {
+        if !self.pending || status < 200 {
+            return;
+        }
+        self.pending = false;
+        self.retransmit_at = None;
+        self.give_up_at = None;
+        self.fail(
+            format!(
+                "the registrar's {status} answer is not readable SIP ({})",
+                brief(reason)
+            ),
+            None,
+            now,
+        );
+    }
+
     /// A response to our REGISTER.
     pub fn response(&mut self, r: &Response, now: Instant) {
         // Only the current transaction's answers count (a late answer to an old one is
@@ -418,6 +439,19 @@ fn granted(r: &Response, ours: &str, asked: u32) -> Option<u64> {
     header_expires(r)
         .or(Some(u64::from(asked)))
         .filter(|s| *s > 0)
+}
+
+/// A parser's reason cut to one log-sized line: its first line, without the tokenizer's
+/// repeated prefixes, at most 120 characters.
+fn brief(reason: &str) -> String {
+    let mut line = reason.lines().next().unwrap_or_default();
+    while let Some(rest) = ["Tokenizer error: ", "tokenizer error: "]
+        .iter()
+        .find_map(|p| line.strip_prefix(p))
+    {
+        line = rest;
+    }
+    line.chars().take(120).collect()
 }
 
 fn header_expires(r: &Response) -> Option<u64> {
@@ -685,6 +719,32 @@ mod tests {
         assert!(
             matches!(drain(&mut r).1.as_slice(), [Registration::Refused(why)] if why.starts_with("403"))
         );
+    }
+
+    #[test]
+    fn an_unreadable_final_answer_fails_the_attempt_at_once() {
+        let now = Instant::now();
+        let mut r = client();
+        r.start(now);
+        drain(&mut r);
+        // A provisional answer changes nothing; a final one ends the transaction.
+        r.unreadable(100, "bad Contact", now);
+        assert_eq!(drain(&mut r), (vec![], vec![]));
+        let rsip = "Tokenizer error: Tokenizer error: failed to tokenize headers: Contact <sip:a@b>\r\nContent-Length: 0 or …";
+        r.unreadable(200, rsip, now);
+        let (_, reports) = drain(&mut r);
+        assert!(
+            matches!(reports.as_slice(), [Registration::Failed { reason, retry_in }]
+                if reason == "the registrar's 200 answer is not readable SIP (failed to tokenize headers: Contact <sip:a@b>)"
+                    && *retry_in == FIRST_BACKOFF),
+            "{reports:?}"
+        );
+        // No retransmission is due any more, and a second one is a stray.
+        r.fire(now + Duration::from_secs(4));
+        r.unreadable(200, "bad Contact", now);
+        assert_eq!(drain(&mut r), (vec![], vec![]));
+        r.fire(now + FIRST_BACKOFF);
+        assert_eq!(drain(&mut r).0.len(), 1, "the retry");
     }
 
     #[test]
