@@ -59,7 +59,7 @@ pub enum Command {
     Run(RunArgs),
     /// List the call records `ivrc run` wrote.
     #[command(
-        after_help = "Examples:\n  ivrc calls\n  ivrc calls --since 2026-11-22 --format json\n\nExit status: 0, or 2 when the store cannot be read."
+        after_help = "Examples:\n  ivrc calls\n  ivrc calls --since 2026-11-22 --format json\n\nThe human format starts with how each registration at a provider (ivrc run --register) stands.\nExit status: 0, or 2 when the store cannot be read."
     )]
     Calls(CallsArgs),
     /// Lay out `.ivr` files in the one canonical style, comments kept.

@@ -1,7 +1,8 @@
-//! `ivrc calls`: the call records `ivrc run` wrote, oldest first.
+//! `ivrc calls`: the call records `ivrc run` wrote, oldest first — in the human format after
+//! how each registration at a provider stands.
 
 use crate::cli::{CallsArgs, Format};
-use ivrc::store::{self, Store};
+use ivrc::store::{self, RegistrationState, Store};
 
 /// Milliseconds since the epoch at the start of a `YYYY-MM-DD` day (UTC).
 fn day_start_ms(day: &str) -> Option<u64> {
@@ -41,7 +42,8 @@ pub fn run(args: &CallsArgs) -> u8 {
         ivrc::errln!("error: no store at `{}`", args.store.display());
         return 2;
     }
-    let calls = match Store::open(&args.store).and_then(|s| s.calls(since)) {
+    let read = Store::open(&args.store).and_then(|s| Ok((s.calls(since)?, s.registrations()?)));
+    let (calls, registrations) = match read {
         Ok(c) => c,
         Err(e) => {
             ivrc::errln!("error: {e}");
@@ -57,6 +59,9 @@ pub fn run(args: &CallsArgs) -> u8 {
             }
         },
         Format::Human => {
+            for r in &registrations {
+                ivrc::outln!("{}", registration_line(r));
+            }
             if calls.is_empty() {
                 ivrc::outln!("no calls");
             }
@@ -87,9 +92,50 @@ pub fn run(args: &CallsArgs) -> u8 {
     0
 }
 
+/// How a registration stands, in one line.
+fn registration_line(r: &RegistrationState) -> String {
+    let at = store::utc(r.at_ms);
+    let until = r.until_ms.map(store::utc).unwrap_or_default();
+    let how = match r.state.as_str() {
+        "registered" => format!("registered at {at}, the binding holds until {until}"),
+        "failed" => format!("failed at {at}: {}; next attempt at {until}", r.detail),
+        "refused" => format!("refused at {at}: {}; not trying again", r.detail),
+        "unregistered" => format!("unregistered at {at}"),
+        _ => format!("{} at {at}: {}", r.state.replace('_', " "), r.detail),
+    };
+    format!("registration {}: {how}", r.account)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registration_lines() {
+        let r = |state: &str, detail: &str, until_ms: Option<u64>| RegistrationState {
+            account: "sip:ivrc@provider.test".into(),
+            state: state.into(),
+            detail: detail.into(),
+            at_ms: 1_795_312_861_000,
+            until_ms,
+        };
+        assert_eq!(
+            registration_line(&r("registered", "", Some(1_795_312_921_000))),
+            "registration sip:ivrc@provider.test: registered at 2026-11-22 02:01:01, the binding holds until 2026-11-22 02:02:01"
+        );
+        assert_eq!(
+            registration_line(&r("failed", "the registrar did not answer", Some(1_795_312_866_000))),
+            "registration sip:ivrc@provider.test: failed at 2026-11-22 02:01:01: the registrar did not answer; next attempt at 2026-11-22 02:01:06"
+        );
+        assert_eq!(
+            registration_line(&r("refused", "403 Forbidden", None)),
+            "registration sip:ivrc@provider.test: refused at 2026-11-22 02:01:01: 403 Forbidden; not trying again"
+        );
+        assert_eq!(
+            registration_line(&r("not_unregistered", "no answer", None)),
+            "registration sip:ivrc@provider.test: not unregistered at 2026-11-22 02:01:01: no answer"
+        );
+    }
 
     #[test]
     fn days() {

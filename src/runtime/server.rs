@@ -10,9 +10,10 @@ use super::now_ms;
 use super::sdp::{self, SdpError};
 use super::sip::core::Core;
 use super::sip::effect::{Effect, NewCall, Registration};
+use super::sip::register::Account;
 use super::Config;
 use crate::ir;
-use crate::store::{CallRecord, Entry, EntryKind, Writer};
+use crate::store::{CallRecord, Entry, EntryKind, RegistrationState, Writer};
 use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -186,7 +187,13 @@ pub async fn run(
                             launch(&mut calls, &mut summary, call);
                         }
                     },
-                    Effect::Registration(r) => report_registration(&r),
+                    Effect::Registration(r) => {
+                        report_registration(&r);
+                        if let (Some(w), Some(account)) = (&shared.records, &shared.config.register)
+                        {
+                            w.set_registration(registration_state(account, &r, now_ms()));
+                        }
+                    }
                     Effect::Texted(id, status) => {
                         if let Some(entry) = texts_out.remove(&id) {
                             if (200..300).contains(&status) {
@@ -514,6 +521,28 @@ fn refused_record(new: &NewCall, status: u16, reason: &str) -> CallRecord {
             }
         )],
         ..CallRecord::default()
+    }
+}
+
+/// The store's row for a change of our registration of `account` at `now` (ms since the
+/// epoch), for `ivrc calls`.
+fn registration_state(account: &Account, r: &Registration, now: u64) -> RegistrationState {
+    let after = |d: &Duration| now.saturating_add(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let (state, detail, until_ms) = match r {
+        Registration::Registered { expires } => ("registered", "", Some(after(expires))),
+        Registration::Failed { reason, retry_in } => {
+            ("failed", reason.as_str(), Some(after(retry_in)))
+        }
+        Registration::Refused(reason) => ("refused", reason.as_str(), None),
+        Registration::Unregistered => ("unregistered", "", None),
+        Registration::NotUnregistered(reason) => ("not_unregistered", reason.as_str(), None),
+    };
+    RegistrationState {
+        account: format!("sip:{}@{}", account.user, account.domain),
+        state: state.to_string(),
+        detail: detail.to_string(),
+        at_ms: now,
+        until_ms,
     }
 }
 

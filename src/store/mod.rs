@@ -1,6 +1,8 @@
 //! The store: one embedded SQLite file that every driver meeting real calls writes to. It
 //! holds a contact's timeline of calls, recordings and texts ([`entries`], the "entries" of
-//! the Talkdesk seed, with [`contacts`] listing them for the console), the SIP runtime's call records ([`calls`]), the latest sealed state of
+//! the Talkdesk seed, with [`contacts`] listing them for the console), the SIP runtime's call
+//! records ([`calls`]) and its registrations at providers ([`registrations`]), the latest
+//! sealed state of
 //! `ivrc serve` calls ([`serve_states`]) and each campaign's leads and attempts ([`campaign`]).
 //!
 //! This module owns the file: opening it, its pragmas, every table (the schema and its
@@ -15,11 +17,13 @@ pub mod calls;
 pub mod campaign;
 pub mod contacts;
 pub mod entries;
+pub mod registrations;
 pub mod serve_states;
 
 pub use calls::{CallRecord, LegRecord};
 pub use contacts::ContactSummary;
 pub use entries::{Entry, EntryKind, EntryStore, Stored};
+pub use registrations::RegistrationState;
 pub use serve_states::SavedState;
 
 use rusqlite::Connection;
@@ -36,9 +40,9 @@ const BATCH: usize = 512;
 /// The version of the tables below, kept in the file's `user_version`. Files written before
 /// it was kept read 0 and have the tables of version 1; version 2 added `contact_reads`,
 /// `contact_last` (filled from the entries on the way up, [`UP_TO_2`]) and the index of
-/// entries by kind.
+/// entries by kind; version 3 added `registrations`.
 /// Every statement of [`SCHEMA`] may run again on an older file, which brings it up to date.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 /// Every table of the store.
 const SCHEMA: &str = "
@@ -72,6 +76,13 @@ const SCHEMA: &str = "
         record TEXT NOT NULL
     );
     CREATE INDEX IF NOT EXISTS calls_by_start ON calls (started_ms);
+    CREATE TABLE IF NOT EXISTS registrations (
+        account TEXT PRIMARY KEY,
+        state TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        at_ms INTEGER NOT NULL,
+        until_ms INTEGER
+    );
     CREATE TABLE IF NOT EXISTS call_states (
         call_sid TEXT PRIMARY KEY,
         flow TEXT NOT NULL,
@@ -196,6 +207,7 @@ impl Store {
                     entries::insert(&tx, e)?;
                 }
                 Row::Call(c) => calls::insert(&tx, c)?,
+                Row::Registration(r) => registrations::upsert(&tx, r)?,
             }
         }
         tx.commit()?;
@@ -227,7 +239,7 @@ fn write_batches(store: &Store, queue: &Receiver<Row>) {
         }
         if let Err(e) = store.add_rows(&batch) {
             crate::errln!(
-                "ivrc: cannot write {} entries and call records: {e}",
+                "ivrc: cannot write {} entries, call records and registrations: {e}",
                 batch.len()
             );
         }
@@ -241,6 +253,8 @@ pub enum Row {
     Entry(Entry),
     /// A call record.
     Call(Box<CallRecord>),
+    /// A change of a registration at a provider.
+    Registration(RegistrationState),
 }
 
 /// Queues entries for a store's writer thread.
@@ -258,6 +272,11 @@ impl Writer {
     /// Queues a call record.
     pub fn add_call(&self, record: CallRecord) {
         self.queue(Row::Call(Box::new(record)));
+    }
+
+    /// Queues a change of a registration at a provider.
+    pub fn set_registration(&self, state: RegistrationState) {
+        self.queue(Row::Registration(state));
     }
 
     fn queue(&self, row: Row) {

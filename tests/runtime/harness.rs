@@ -222,6 +222,22 @@ impl Runtime {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// What `ivrc calls` prints for people (registrations, then the records); also while
+    /// the runtime runs.
+    pub fn calls_text(dir: &std::path::Path) -> String {
+        let store = dir.join("calls.db").display().to_string();
+        let out = Command::new(env!("CARGO_BIN_EXE_ivrc"))
+            .args(["calls", "--store", &store])
+            .output()
+            .expect("ivrc calls");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     /// The call records, after a stop.
     pub fn calls(dir: &std::path::Path) -> Vec<serde_json::Value> {
         let store = dir.join("calls.db").display().to_string();

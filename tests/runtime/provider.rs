@@ -52,8 +52,16 @@ fn a_call_to_our_number_through_the_provider_reaches_the_flow() {
         return;
     };
     let rt = registered("provider_call", &k, &k.config().password.clone());
-    // Registered, then refreshed across two expiries of 4 s.
+    // Registered, then refreshed across two expiries of 4 s; `ivrc calls` tells meanwhile.
     k.wait_for_log(SAVED, 3, Duration::from_secs(15));
+    let status = Runtime::calls_text(&rt.dir);
+    assert!(
+        status.contains(&format!(
+            "registration sip:ivrc@127.0.0.1:{}: registered at 20",
+            k.port()
+        )) && status.contains(", the binding holds until 20"),
+        "{status}"
+    );
     let (sink, received) = rtp_sink(Duration::from_secs(2), Duration::from_secs(40));
     let did = k.config().did.clone();
     let out = sipp(&rt.dir, k.port(), "uac_sum.xml", &did, sink);
@@ -97,7 +105,16 @@ fn a_wrong_password_at_the_provider_is_one_clear_error() {
     };
     let rt = registered("provider_wrong", &k, "not-the-password");
     std::thread::sleep(Duration::from_secs(3));
+    let dir = rt.dir.clone();
     let (_, stderr) = rt.stop();
+    let status = Runtime::calls_text(&dir);
+    assert!(
+        status.contains(&format!(
+            "registration sip:ivrc@127.0.0.1:{}: refused at 20",
+            k.port()
+        )) && status.contains(": 403 Forbidden: the provider refuses the account `ivrc`"),
+        "{status}"
+    );
     assert_eq!(
         stderr
             .matches("ivrc: registration refused: 403 Forbidden")
