@@ -95,7 +95,7 @@ pub struct RunArgs {
     /// The RTP port range.
     #[arg(long, default_value = "20000-20999", value_parser = parse_port_range)]
     pub rtp_ports: (u16, u16),
-    /// Calls at once; more get 486 Busy Here.
+    /// Calls at once; more get 503 Service Unavailable.
     #[arg(long, default_value_t = 500)]
     pub max_calls: usize,
     /// The flow for calls whose request-URI names no flow.

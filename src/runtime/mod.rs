@@ -37,7 +37,7 @@ pub struct Config {
     pub rtp_ip: Option<IpAddr>,
     /// The RTP port range (even ports used).
     pub rtp_ports: (u16, u16),
-    /// Calls at once; more get 486.
+    /// Calls at once; more get 503.
     pub max_calls: usize,
     /// The flow for request-URIs that name none.
     pub default_flow: Option<String>,

@@ -11,6 +11,7 @@ use super::sdp::{self, SdpError};
 use super::sip::core::Core;
 use super::sip::effect::{Effect, NewCall, Registration};
 use super::sip::register::Account;
+use super::sip::uas::Load;
 use super::Config;
 use crate::ir;
 use crate::store::{CallRecord, Entry, EntryKind, RegistrationState, Writer};
@@ -217,6 +218,11 @@ pub async fn run(
         if cut && calls.is_empty() && grace_ends.is_some_and(|g| now > g + AFTER_GRACE) {
             break; // peers that never answer our BYE
         }
+        core.set_load(Load {
+            calls: calls.len(),
+            max_calls: shared.config.max_calls,
+            draining: stopping,
+        });
         let next_timer = core.next_timer();
         tokio::select! {
             received = socket.recv_from(&mut buf) => match received {
@@ -420,8 +426,10 @@ fn start(
     if stopping {
         return Err((503, "Service Unavailable"));
     }
+    // Full: 503, as for a server out of capacity (RFC 3261 §21.5.4), so that a proxy in front
+    // tries another instance; 486 would tell the caller the callee is busy.
     if running >= shared.config.max_calls {
-        return Err((486, "Busy Here"));
+        return Err((503, "Service Unavailable"));
     }
     if let Some(trusted) = &shared.config.trusted {
         if !trusted.contains(&new.peer.ip()) {

@@ -189,7 +189,8 @@ fn the_malformed_corpus_gets_the_right_answers_and_a_call_goes_on_unaffected() {
     );
     let ok = client.expect(200, Duration::from_secs(2));
     assert!(
-        ok.contains("Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, MESSAGE"),
+        ok.contains("Allow: INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, MESSAGE")
+            && ok.contains("X-Ivrc-Status: open"),
         "{ok}"
     );
     let out = caller.join().expect("sipp thread");
@@ -318,7 +319,7 @@ fn the_answer_is_retransmitted_until_ack_and_info_keys_reach_the_flow() {
 }
 
 #[test]
-fn calls_over_the_limit_get_486_and_a_shutdown_hangs_up_the_rest() {
+fn calls_over_the_limit_get_503_and_a_shutdown_hangs_up_the_rest() {
     let rt = Runtime::start(
         "capacity",
         &["tests/fixtures/runtime/flows.ivr"],
@@ -337,7 +338,20 @@ fn calls_over_the_limit_get_486_and_a_shutdown_hangs_up_the_rest() {
         &offer(9),
     );
     second.send(invite.as_bytes());
-    second.expect(486, Duration::from_secs(3));
+    second.expect(503, Duration::from_secs(3));
+    // A proxy's probe sees the instance full, then draining.
+    let probe = |client: &Client, id: &str| {
+        let options = client.request("OPTIONS", "ping", id, &format!("z9hG4bK-{id}"), 1, None, "");
+        client.send(options.as_bytes());
+        client.expect(503, Duration::from_secs(2))
+    };
+    let full = probe(&second, "probe-full");
+    assert!(
+        full.contains("X-Ivrc-Status: full")
+            && full.contains("X-Ivrc-Calls: 1")
+            && full.contains("X-Ivrc-Max-Calls: 1"),
+        "{full}"
+    );
     // SIGTERM: the call has the grace period (1 s), then gets BYE.
     let dir = rt.dir.clone();
     let stopper = std::thread::spawn(move || rt.stop());
@@ -357,6 +371,8 @@ fn calls_over_the_limit_get_486_and_a_shutdown_hangs_up_the_rest() {
             .as_bytes(),
     );
     third.expect(503, Duration::from_secs(2));
+    let draining = probe(&third, "probe-draining");
+    assert!(draining.contains("X-Ivrc-Status: draining"), "{draining}");
     first.answer_bye(Duration::from_secs(6), "BYE at the end of the grace period");
     let (code, stderr) = stopper.join().expect("stop");
     assert_eq!(code, 0, "{stderr}");

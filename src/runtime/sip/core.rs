@@ -14,7 +14,7 @@ use super::message::{self, branch, cseq, uri_user, ErrorKind, Headers, Message, 
 use super::register::{Account, Registrar};
 use super::timers::{token, TIMEOUT};
 use super::uac::{Dial, OutboundLegs, Trunk};
-use super::uas::IncomingCalls;
+use super::uas::{IncomingCalls, Load};
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -68,6 +68,11 @@ impl Core {
     /// Places an outbound call; its progress comes back as [`Effect::Dialed`].
     pub fn dial(&mut self, dial: Dial, now: Instant) {
         self.outbound.dial(dial, now);
+    }
+
+    /// Sets how busy the server is: OPTIONS answer with it.
+    pub fn set_load(&mut self, load: Load) {
+        self.calls.set_load(load);
     }
 
     /// Dialogs a shutdown waits for: an answer not yet acknowledged, our BYE or REFER not yet

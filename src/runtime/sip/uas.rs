@@ -93,17 +93,55 @@ enum TimerKind {
 pub struct IncomingCalls {
     /// Our SIP address, for Contact and Via.
     local: SocketAddr,
+    /// How busy the server is, as the answer to OPTIONS tells.
+    load: Load,
     dialogs: HashMap<String, Dialog>,
     timers: Timers<TimerKind>,
     next_seq: u64,
     out: Vec<Effect>,
 }
 
+/// How busy the server is: what OPTIONS answers tell a proxy in front (Kamailio's dispatcher
+/// probes with OPTIONS), as jambonz's feature servers tell their SBCs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Load {
+    /// Calls running.
+    pub calls: usize,
+    /// Calls it takes at most (`--max-calls`).
+    pub max_calls: usize,
+    /// Shutting down: new calls are refused, running ones finish.
+    pub draining: bool,
+}
+
+impl Load {
+    /// Whether a new call would be taken.
+    pub fn taking(self) -> bool {
+        !self.draining && self.calls < self.max_calls
+    }
+
+    /// `open`, `full` or `draining`.
+    pub fn status(self) -> &'static str {
+        if self.draining {
+            "draining"
+        } else if self.calls >= self.max_calls {
+            "full"
+        } else {
+            "open"
+        }
+    }
+}
+
 impl IncomingCalls {
+    /// Sets how busy the server is, for the next OPTIONS.
+    pub fn set_load(&mut self, load: Load) {
+        self.load = load;
+    }
+
     /// Calls answered at `local`.
     pub fn new(local: SocketAddr) -> IncomingCalls {
         IncomingCalls {
             local,
+            load: Load::default(),
             dialogs: HashMap::new(),
             timers: Timers::default(),
             next_seq: 0,
@@ -172,11 +210,21 @@ impl IncomingCalls {
             Method::Bye => self.bye(&r, &call_id, peer, now),
             Method::Cancel => self.cancel(&r, &call_id, peer, now),
             Method::Options => {
+                // A proxy's health probe: 200 while we take calls, 503 while full or draining
+                // (the proxy then sends calls elsewhere); our load either way.
+                let (status, reason) = if self.load.taking() {
+                    (200, "OK")
+                } else {
+                    (503, "Service Unavailable")
+                };
                 let extra = [
                     ("Allow", ALLOW.to_string()),
                     ("Accept", "application/sdp".into()),
+                    ("X-Ivrc-Calls", self.load.calls.to_string()),
+                    ("X-Ivrc-Max-Calls", self.load.max_calls.to_string()),
+                    ("X-Ivrc-Status", self.load.status().into()),
                 ];
-                let bytes = message::response(&r.headers, 200, "OK", Some("opt"), &extra, b"");
+                let bytes = message::response(&r.headers, status, reason, Some("opt"), &extra, b"");
                 self.send(bytes, peer);
             }
             Method::Info => {
