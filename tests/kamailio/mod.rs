@@ -112,6 +112,8 @@ impl Default for ProviderConfig {
 /// A running Kamailio in a process group of its own; killed (the whole group) when dropped.
 pub struct Kamailio {
     child: Option<Child>,
+    /// The configuration file and its `-A` defines.
+    config: Vec<String>,
     ip: Ipv4Addr,
     port: u16,
     /// The network namespace it runs in, if not the test's own.
@@ -148,26 +150,20 @@ impl Kamailio {
         ip: Ipv4Addr,
         netns: Option<String>,
     ) -> Option<Kamailio> {
-        if !Path::new(KAMAILIO).is_file() {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("true"),
-                "{KAMAILIO} is not installed: the Kamailio tests need it under CI; \
-                 run scripts/setup.sh"
-            );
-            println!("skipped: {KAMAILIO} is not installed (scripts/setup.sh installs kamailio)");
+        if !installed() {
             return None;
         }
-        let n = NEXT_SCRATCH.fetch_add(1, Ordering::SeqCst);
-        let scratch = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join("kamailio")
-            .join(format!("{test}-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&scratch);
-        std::fs::create_dir_all(&scratch).expect("kamailio scratch directory");
+        let scratch = scratch_dir(test);
         let port = if netns.is_some() { 5060 } else { free_port() };
         std::fs::write(scratch.join("kamailio.cfg"), render(&cfg, ip, port))
             .expect("kamailio.cfg written");
+        let config = vec![
+            "-f".to_string(),
+            scratch.join("kamailio.cfg").display().to_string(),
+        ];
         let mut kamailio = Kamailio {
             child: None,
+            config,
             ip,
             port,
             netns,
@@ -177,6 +173,75 @@ impl Kamailio {
         };
         kamailio.spawn();
         Some(kamailio)
+    }
+
+    /// The dispatcher in front of ivrc instances (issue 22): Kamailio with the repository's
+    /// own `deploy/kamailio/kamailio.cfg`, inside `ns` on port 5060 of `ip`, its instance list
+    /// (`dispatcher.list`, set 1) naming `instances` as `(address, maxload)`, `duid` ivrc-1, …
+    /// Its control socket is `kamailio_ctl` in the scratch directory ([`Kamailio::rpc`]).
+    pub fn front_in(
+        test: &str,
+        ns: &Namespace,
+        ip: Ipv4Addr,
+        instances: &[(SocketAddr, u32)],
+    ) -> Option<Kamailio> {
+        if !installed() {
+            return None;
+        }
+        let scratch = scratch_dir(test);
+        let list: String = instances
+            .iter()
+            .enumerate()
+            .map(|(n, (addr, maxload))| {
+                format!("1 sip:{addr} 0 0 duid=ivrc-{};maxload={maxload}\n", n + 1)
+            })
+            .collect();
+        std::fs::write(scratch.join("dispatcher.list"), list).expect("dispatcher.list written");
+        let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kamailio/kamailio.cfg");
+        let config = vec![
+            "-f".to_string(),
+            file.display().to_string(),
+            "-A".to_string(),
+            format!("PROXY_IP={ip}"),
+            "-A".to_string(),
+            format!(
+                "DISPATCHER_LIST=\"{}\"",
+                scratch.join("dispatcher.list").display()
+            ),
+            "-A".to_string(),
+            format!(
+                "CTL_SOCKET=\"unix:{}\"",
+                scratch.join("kamailio_ctl").display()
+            ),
+        ];
+        let mut kamailio = Kamailio {
+            child: None,
+            config,
+            ip,
+            port: 5060,
+            netns: Some(ns.name().to_string()),
+            cfg: ProviderConfig::default(),
+            scratch,
+            last_start: Duration::ZERO,
+        };
+        kamailio.spawn();
+        Some(kamailio)
+    }
+
+    /// Runs `kamcmd COMMAND ARGS…` against this Kamailio's control socket; its output.
+    pub fn rpc(&self, args: &[&str]) -> String {
+        let socket = format!("unix:{}", self.scratch.join("kamailio_ctl").display());
+        let out = Command::new("kamcmd")
+            .args(["-s", &socket])
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("kamcmd does not run: {e}"));
+        assert!(
+            out.status.success(),
+            "kamcmd {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     /// Where the provider listens (UDP and TCP).
@@ -284,6 +349,7 @@ impl Kamailio {
         let scratch = self.scratch.display().to_string();
         let child = {
             use std::os::unix::process::CommandExt;
+            let config = self.config.clone();
             let mut command = match &self.netns {
                 Some(ns) => {
                     let mut command = Command::new("ip");
@@ -293,7 +359,7 @@ impl Kamailio {
                 None => Command::new(KAMAILIO),
             };
             command
-                .args(["-f", &format!("{scratch}/kamailio.cfg")])
+                .args(&config)
                 // Foreground, log to stderr, one worker per socket, 32 MB shared and 4 MB
                 // private memory, runtime files and working directory in the scratch.
                 .args(["-DD", "-E", "-n", "1", "-m", "32", "-M", "4"])
@@ -382,6 +448,31 @@ impl Drop for Kamailio {
             let _ = std::fs::remove_dir_all(&self.scratch);
         }
     }
+}
+
+/// Whether Kamailio is installed; `false` with the reason printed, and under `CI=true` a
+/// failure instead.
+fn installed() -> bool {
+    if Path::new(KAMAILIO).is_file() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{KAMAILIO} is not installed: the Kamailio tests need it under CI; run scripts/setup.sh"
+    );
+    println!("skipped: {KAMAILIO} is not installed (scripts/setup.sh installs kamailio)");
+    false
+}
+
+/// A fresh scratch directory under `target/tmp/kamailio/`, named after `test`.
+fn scratch_dir(test: &str) -> PathBuf {
+    let n = NEXT_SCRATCH.fetch_add(1, Ordering::SeqCst);
+    let scratch = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("kamailio")
+        .join(format!("{test}-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).expect("kamailio scratch directory");
+    scratch
 }
 
 /// Ends the Kamailio that `child` is: SIGTERM to its process group, so that the main process

@@ -130,6 +130,45 @@ impl Drop for Namespace {
     }
 }
 
+/// A switch: a namespace of its own holding a bridge, into which hosts plug with one veth
+/// each — the hosts share a subnet and reach nothing else (scale-out.md §4).
+pub struct Hub {
+    ns: Namespace,
+    ports: AtomicU32,
+}
+
+impl Hub {
+    /// A fresh hub with its bridge up.
+    pub fn create() -> Hub {
+        let ns = Namespace::create("hub");
+        ns.ip(&["link", "add", "br0", "type", "bridge"]);
+        ns.ip(&["link", "set", "br0", "up"]);
+        Hub {
+            ns,
+            ports: AtomicU32::new(0),
+        }
+    }
+
+    /// Plugs `host` in: its `eth0` gets `address`/24.
+    pub fn plug(&self, host: &Namespace, address: &str) {
+        let port = format!("p{}", self.ports.fetch_add(1, Ordering::SeqCst));
+        self.ns.ip(&[
+            "link",
+            "add",
+            &port,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            host.name(),
+        ]);
+        self.ns.ip(&["link", "set", &port, "master", "br0", "up"]);
+        host.address("eth0", address);
+    }
+}
+
 /// A UDP socket bound to `addr` inside the namespace called `name`, owned by the test process.
 pub fn udp_in(name: &str, addr: SocketAddr) -> std::io::Result<UdpSocket> {
     let path = format!("/run/netns/{name}");

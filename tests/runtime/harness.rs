@@ -105,7 +105,9 @@ impl Runtime {
         Runtime::launch(scratch(name), host, port, files, extra)
     }
 
-    fn launch(dir: PathBuf, host: &Host, port: u16, files: &[&str], extra: &[&str]) -> Runtime {
+    /// Starts `ivrc run FILES` in `dir` as it is, listening on `host`'s address and `port`,
+    /// run where `host` is; `extra` may give its own `--rtp-ports` and `--grace`.
+    pub fn launch(dir: PathBuf, host: &Host, port: u16, files: &[&str], extra: &[&str]) -> Runtime {
         // Test binaries run one after another, so ranges only differ within this process.
         let base = 24_000 + 100 * NEXT_RANGE.fetch_add(1, Ordering::SeqCst);
         let listen = SocketAddr::from((host.ip, port)).to_string();
@@ -114,18 +116,20 @@ impl Runtime {
         let cache = dir.join("cache").display().to_string();
         let mut args = vec!["run"];
         args.extend(files);
+        if !extra.contains(&"--rtp-ports") {
+            args.extend(["--rtp-ports", &range]);
+        }
         args.extend([
             "--listen",
             &listen,
-            "--rtp-ports",
-            &range,
             "--store",
             &store,
             "--cache-dir",
             &cache,
-            "--grace",
-            "1",
         ]);
+        if !extra.contains(&"--grace") {
+            args.extend(["--grace", "1"]);
+        }
         args.extend(extra);
         let mut child = host
             .command(env!("CARGO_BIN_EXE_ivrc"))

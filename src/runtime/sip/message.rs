@@ -473,8 +473,13 @@ pub fn response(
     body: &[u8],
 ) -> Vec<u8> {
     let mut out = format!("SIP/2.0 {status} {reason}\r\n");
+    // A response that can establish a dialog carries the request's Record-Route (RFC 3261
+    // §12.1.1), so that the caller's ACK and BYE go through the proxies that asked.
+    let establishes = (101..300).contains(&status);
     for (name, value) in &to.0 {
-        if !DIALOG_HEADERS.contains(&name.as_str()) {
+        let copied =
+            DIALOG_HEADERS.contains(&name.as_str()) || (establishes && name == "Record-Route");
+        if !copied {
             continue;
         }
         let _ = write!(out, "{name}: {value}");
@@ -506,6 +511,30 @@ fn finish(mut out: String, extra: &[(&str, String)], body: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn answers_that_establish_a_dialog_carry_the_record_route() {
+        let invite = "INVITE sip:hold@198.18.0.4 SIP/2.0\r\nRecord-Route: <sip:198.18.0.3;lr>\r\nVia: SIP/2.0/UDP 198.18.0.3;branch=z9hG4bK2\r\nVia: SIP/2.0/UDP 198.18.0.7;branch=z9hG4bK1\r\nRecord-Route: <sip:198.18.0.2;lr>\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:hold@b>\r\nCall-ID: rr\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n";
+        let Ok(Message::Request(r)) = parse(invite.as_bytes()) else {
+            panic!("parses");
+        };
+        for (status, carries) in [(100, false), (180, true), (200, true), (486, false)] {
+            let text = String::from_utf8(response(&r.headers, status, "x", Some("t"), &[], b""))
+                .expect("text");
+            let routes: Vec<&str> = text
+                .lines()
+                .filter(|l| l.starts_with("Record-Route:"))
+                .collect();
+            let expected: &[&str] = if carries {
+                &[
+                    "Record-Route: <sip:198.18.0.3;lr>",
+                    "Record-Route: <sip:198.18.0.2;lr>",
+                ]
+            } else {
+                &[]
+            };
+            assert_eq!(routes, expected, "{status}");
+        }
+    }
     #[test]
     fn an_unreadable_response_still_tells_its_status_and_call_id() {
         let text = "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>;tag=2\r\ni: reg-1\r\nCSeq: 2 REGISTER\r\nContact <sip:a@b>;expires=60\r\nContent-Length: 0\r\n\r\n";
