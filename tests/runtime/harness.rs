@@ -119,13 +119,15 @@ impl Runtime {
             &listen,
             "--rtp-ports",
             &range,
-            "--store",
-            &store,
             "--cache-dir",
             &cache,
             "--grace",
             "1",
         ]);
+        // The store is `calls.db` in the directory unless `extra` names another.
+        if !extra.contains(&"--store") {
+            args.extend(["--store", &store]);
+        }
         args.extend(extra);
         let mut child = host
             .command(env!("CARGO_BIN_EXE_ivrc"))
