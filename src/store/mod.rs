@@ -8,7 +8,7 @@
 //!
 //! This module owns the file: opening it ([`Location`] says where), its pragmas, every table
 //! (the schema and its version), the one error type and the writer thread that batches
-//! entries and call records; [`pg`] does the same for PostgreSQL. The parts hold their rows
+//! entries and call records; `pg` does the same for PostgreSQL. The parts hold their rows
 //! and queries, each for both databases side by side, so callers use one [`Store`] and never
 //! care which is behind it. In PostgreSQL this version keeps entries, call records and
 //! registrations; the console's contact list, `ivrc serve`'s call states and campaigns are
@@ -247,7 +247,8 @@ impl Store {
     }
 
     /// Opens the store at `location`, creating its tables or bringing them up to date. A
-    /// PostgreSQL store must not be opened on a tokio worker thread (see [`pg`]).
+    /// PostgreSQL store must not be opened or used on a tokio worker thread: the blocking client
+    /// panics there.
     ///
     /// # Errors
     ///
