@@ -30,6 +30,11 @@ fresh_kamailio=no
 # provider's network in network namespaces: iproute2's `ip netns` and veth, nftables' `nft`.
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)
 command -v nft >/dev/null 2>&1 || need_apt+=(nftables)
+# The store in PostgreSQL (issue 22): its tests start a throwaway PostgreSQL 15 of their own
+# (initdb and pg_ctl from postgresql-15, as the postgres user, on a free loopback port) unless
+# IVRC_PG_URL names one. The package's own cluster service is not used (see below).
+fresh_postgresql=no
+[ -x /usr/lib/postgresql/15/bin/initdb ] || { need_apt+=(postgresql-15); fresh_postgresql=yes; }
 # The runtime's keyword spotter links libpocketsphinx and reads its en-us acoustic model.
 [ -f /usr/include/pocketsphinx/pocketsphinx.h ] || need_apt+=(libpocketsphinx-dev libsphinxbase-dev)
 [ -d /usr/share/pocketsphinx/model/en-us/en-us ] || need_apt+=(pocketsphinx-en-us)
@@ -62,6 +67,15 @@ if [ "$fresh_kamailio" = yes ] && [ -d /run/systemd/system ]; then
     systemctl disable --now kamailio.service
   else
     sudo systemctl disable --now kamailio.service
+  fi
+fi
+# Likewise Debian starts a `main` cluster on port 5432 when postgresql-15 is installed; the
+# tests start their own server and need none of it.
+if [ "$fresh_postgresql" = yes ] && [ -d /run/systemd/system ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    systemctl disable --now postgresql.service
+  else
+    sudo systemctl disable --now postgresql.service
   fi
 fi
 

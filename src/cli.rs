@@ -1,6 +1,7 @@
 //! The command line: subcommands and their arguments, with help text and examples.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use ivrc::store::Location;
 use std::path::PathBuf;
 
 /// ivrc — compile and check phone call flows written in `.ivr`.
@@ -59,9 +60,12 @@ pub enum Command {
     Run(RunArgs),
     /// List the call records `ivrc run` wrote.
     #[command(
-        after_help = "Examples:\n  ivrc calls\n  ivrc calls --since 2026-11-22 --format json\n\nThe human format starts with how each registration at a provider (ivrc run --register) stands.\nExit status: 0, or 2 when the store cannot be read."
+        after_help = "Examples:\n  ivrc calls\n  ivrc calls --since 2026-11-22 --format json\n  ivrc calls --store postgresql://ivrc@127.0.0.1:5432/ivrc\n\nThe human format starts with how each registration at a provider (ivrc run --register) stands.\nExit status: 0, or 2 when the store cannot be read."
     )]
     Calls(CallsArgs),
+    /// Look after a store: create or update its tables.
+    #[command(subcommand)]
+    Store(StoreCommand),
     /// Lay out `.ivr` files in the one canonical style, comments kept.
     #[command(
         after_help = "Examples:\n  ivrc fmt examples/*.ivr\n  ivrc fmt --check examples/*.ivr\n  ivrc fmt - < flow.ivr > formatted.ivr\n\nFiles are rewritten only when they change (through a temporary file in the same directory).\n--check writes nothing and prints a unified diff for each file that would change.\n`-` reads standard input and writes the result to standard output (for editors).\nFiles with syntax errors are reported and left as they are. The rules: docs/fmt.md.\nExit status: 0 when every file is (or now is) formatted, 1 when a file has syntax errors or --check\nfinds one that would change, 2 when a file cannot be read or written."
@@ -107,9 +111,10 @@ pub struct RunArgs {
     /// Where spoken prompts are cached.
     #[arg(long, default_value = ".ivrc-cache/prompts")]
     pub cache_dir: PathBuf,
-    /// The store call records and entries are written to.
+    /// The store call records and entries are written to: a SQLite file, or a PostgreSQL
+    /// database (`postgresql://USER@HOST:PORT/DATABASE`) that several instances share.
     #[arg(long, default_value = "ivrc-entries.db")]
-    pub store: PathBuf,
+    pub store: Location,
     /// The recognizer for `listen`: `pocketsphinx` (the bundled offline keyword spotter) or
     /// `vosk:ws://HOST:PORT` (a Vosk server).
     #[arg(long, default_value = "pocketsphinx")]
@@ -246,15 +251,34 @@ pub struct FmtArgs {
 /// Arguments of `ivrc calls`.
 #[derive(Debug, Args)]
 pub struct CallsArgs {
-    /// The store `ivrc run` writes.
+    /// The store `ivrc run` writes: a SQLite file or a `postgresql://` URL.
     #[arg(long, default_value = "ivrc-entries.db")]
-    pub store: PathBuf,
+    pub store: Location,
     /// Only calls that started on or after this day (UTC), `YYYY-MM-DD`.
     #[arg(long)]
     pub since: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
+}
+
+/// The subcommands of `ivrc store`.
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Create the store's tables, or bring them up to this version's (as every command that
+    /// opens a store does); refuses tables of a later ivrc.
+    #[command(
+        after_help = "Examples:\n  ivrc store migrate --store postgresql://ivrc@127.0.0.1:5432/ivrc\n  ivrc store migrate --store /var/lib/ivrc/entries.db\n\nRun it once before starting several instances on one PostgreSQL database (they would also\ndo it themselves, one after another). A password goes in the URL\n(postgresql://USER:PASSWORD@HOST/DB) and is never printed.\nExit status: 0 when the tables are up to date, 2 when the store cannot be reached or is newer."
+    )]
+    Migrate(MigrateArgs),
+}
+
+/// Arguments of `ivrc store migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// The store: a SQLite file or a `postgresql://` URL.
+    #[arg(long, default_value = "ivrc-entries.db")]
+    pub store: Location,
 }
 
 /// Arguments of `ivrc entries`.
@@ -268,9 +292,9 @@ pub struct EntriesArgs {
     /// `talkdesk` is the Talkdesk seed's MongoDB shape in Extended JSON, for `mongoimport`.
     #[arg(long, value_enum)]
     pub export: Option<Export>,
-    /// The entries store `ivrc serve` writes.
+    /// The entries store `ivrc serve` writes: a SQLite file or a `postgresql://` URL.
     #[arg(long, default_value = "ivrc-entries.db")]
-    pub store: PathBuf,
+    pub store: Location,
     /// Output format.
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
@@ -295,9 +319,10 @@ pub struct ServeArgs {
     /// The public address Twilio reaches this server at; action URLs are absolute under it.
     #[arg(long)]
     pub base_url: Option<String>,
-    /// The entries store (SQLite) every call and text message is written to.
+    /// The entries store (a SQLite file; PostgreSQL is not served yet) every call and text
+    /// message is written to.
     #[arg(long, default_value = "ivrc-entries.db")]
-    pub store: PathBuf,
+    pub store: Location,
     /// Serve the agent console on this address (its own listener; off when left out). Off
     /// loopback it needs IVRC_CONSOLE_TOKEN (32 characters or more).
     #[arg(long)]

@@ -41,6 +41,7 @@ fn main() -> ExitCode {
         cli::Command::Entries(args) => command::entries::run(&args),
         cli::Command::Run(args) => command::run::run(&args),
         cli::Command::Calls(args) => command::calls::run(&args),
+        cli::Command::Store(cli::StoreCommand::Migrate(args)) => command::store::migrate(&args),
         cli::Command::Graph(args) => command::graph::run(&args),
         cli::Command::Fmt(args) => command::fmt::run(&args),
         cli::Command::Lsp => command::lsp::run(),

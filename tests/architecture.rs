@@ -1,5 +1,5 @@
 //! Import rules of ARCHITECTURE.md, checked over the source text: rsip only in
-//! `runtime/sip/message.rs`; rusqlite only in `store/`; code generation targets never import
+//! `runtime/sip/message.rs`; rusqlite and postgres only in `store/`; code generation targets never import
 //! each other; the language server touches no file or standard stream itself; the pure
 //! modules do no I/O and read no clock; the runtime's SIP layer imports nothing from the rest
 //! of the runtime; the language server and `load` never reach `lower`.
@@ -42,15 +42,18 @@ fn only_the_sip_message_module_uses_rsip() {
 }
 
 #[test]
-fn only_the_store_uses_rusqlite() {
-    // Another database can then stand behind the store's types and one error type.
-    let users: Vec<String> = sources()
-        .into_iter()
-        .filter(|(_, text)| text.contains("rusqlite"))
-        .map(|(path, _)| path)
-        .filter(|path| !path.starts_with("src/store/"))
-        .collect();
-    assert!(users.is_empty(), "rusqlite outside src/store/: {users:?}");
+fn only_the_store_uses_rusqlite_and_postgres() {
+    // Another database can then stand behind the store's types and one error type, and the
+    // blocking PostgreSQL client stays on the store's own threads.
+    for client in ["rusqlite", "postgres::"] {
+        let users: Vec<String> = sources()
+            .into_iter()
+            .filter(|(_, text)| text.contains(client))
+            .map(|(path, _)| path)
+            .filter(|path| !path.starts_with("src/store/"))
+            .collect();
+        assert!(users.is_empty(), "{client} outside src/store/: {users:?}");
+    }
 }
 
 #[test]

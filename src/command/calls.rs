@@ -38,11 +38,11 @@ pub fn run(args: &CallsArgs) -> u8 {
             }
         },
     };
-    if !args.store.exists() {
-        ivrc::errln!("error: no store at `{}`", args.store.display());
+    if let Some(file) = args.store.file().filter(|f| !f.exists()) {
+        ivrc::errln!("error: no store at `{}`", file.display());
         return 2;
     }
-    let read = Store::open(&args.store).and_then(|s| Ok((s.calls(since)?, s.registrations()?)));
+    let read = Store::open_at(&args.store).and_then(|s| Ok((s.calls(since)?, s.registrations()?)));
     let (calls, registrations) = match read {
         Ok(c) => c,
         Err(e) => {

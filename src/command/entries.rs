@@ -20,8 +20,8 @@ pub fn run(args: &EntriesArgs) -> u8 {
             return 2;
         }
     };
-    if !args.store.exists() {
-        ivrc::errln!("error: no entries store at `{}`", args.store.display());
+    if let Some(file) = args.store.file().filter(|f| !f.exists()) {
+        ivrc::errln!("error: no entries store at `{}`", file.display());
         return 2;
     }
     if let Some(Export::Talkdesk) = args.export {
@@ -31,7 +31,7 @@ pub fn run(args: &EntriesArgs) -> u8 {
         ivrc::errln!("error: name the contact with --contact");
         return 2;
     };
-    let entries = match Store::open(&args.store).and_then(|s| s.timeline(&contact)) {
+    let entries = match Store::open_at(&args.store).and_then(|s| s.timeline(&contact)) {
         Ok(e) => e,
         Err(e) => {
             ivrc::errln!("error: {e}");
@@ -98,7 +98,7 @@ pub fn run(args: &EntriesArgs) -> u8 {
 
 /// Writes every entry (or one contact's) as Talkdesk documents, one a line.
 fn export_talkdesk(args: &EntriesArgs, contact: Option<&str>) -> u8 {
-    let entries = match Store::open(&args.store).and_then(|s| s.entries_after(0, usize::MAX)) {
+    let entries = match Store::open_at(&args.store).and_then(|s| s.entries_after(0, usize::MAX)) {
         Ok(e) => e,
         Err(e) => {
             ivrc::errln!("error: {e}");

@@ -12,6 +12,7 @@ mod report;
 pub mod run;
 pub mod serve;
 pub mod sim;
+pub mod store;
 pub mod test;
 
 /// The tokio runtime of the servers (`serve`, `run`), or exit status 2 with the reason printed.

@@ -85,10 +85,24 @@ pub fn run(args: &RunArgs) -> u8 {
             }
         }
     }
-    let store = match Store::open(&args.store) {
+    // A campaign's leads and attempts are kept in a SQLite file only so far.
+    let campaign_file = match (&campaign, args.store.file()) {
+        (Some((c, ..)), None) => {
+            ivrc::errln!(
+                "error: campaign `{}` keeps its leads in a SQLite file so far; --store {} is a PostgreSQL database",
+                c.name,
+                args.store
+            );
+            return 2;
+        }
+        (_, file) => file.map(std::path::Path::to_path_buf).unwrap_or_default(),
+    };
+    // Opened here, before the async runtime starts: the PostgreSQL client must not be used on
+    // its threads, and from here on only the writer's own thread uses the store.
+    let store = match Store::open_at(&args.store) {
         Ok(s) => s,
         Err(e) => {
-            ivrc::errln!("error: cannot open `{}`: {e}", args.store.display());
+            ivrc::errln!("error: cannot open `{}`: {e}", args.store);
             return 2;
         }
     };
@@ -186,7 +200,7 @@ pub fn run(args: &RunArgs) -> u8 {
                 number_columns,
                 campaign: c,
                 flow,
-                store: args.store.clone(),
+                store: campaign_file.clone(),
                 time_scale: args.time_scale,
                 results: args.results.clone(),
                 progress: std::io::stderr().is_terminal(),

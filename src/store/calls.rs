@@ -1,7 +1,7 @@
 //! Call records: what each call on the SIP runtime did, step by step, written by `ivrc run`
 //! and read by `ivrc calls`. A record is kept as JSON beside its start time and Call-ID.
 
-use super::{as_i64, Store, StoreError};
+use super::{as_i64, lock, Db, Store, StoreError};
 use rusqlite::{params, Connection};
 
 /// What one call on the SIP runtime did (`ivrc calls` lists them).
@@ -79,25 +79,51 @@ pub(super) fn insert(db: &Connection, c: &CallRecord) -> Result<(), StoreError> 
     Ok(())
 }
 
+/// [`insert`] in PostgreSQL (the record as `jsonb`, so SQL can look into it).
+pub(super) fn insert_pg(
+    tx: &mut postgres::Transaction<'_>,
+    c: &CallRecord,
+) -> Result<(), StoreError> {
+    let json = serde_json::to_string(c).unwrap_or_default();
+    tx.execute(
+        "INSERT INTO calls (started_ms, call_id, flow, record) VALUES ($1, $2, $3, $4::text::jsonb)",
+        &[&as_i64(c.started_ms), &c.call_id, &c.flow, &json],
+    )?;
+    Ok(())
+}
+
 impl Store {
     /// Call records that started at or after `since_ms`, oldest first.
     ///
     /// # Errors
     ///
-    /// SQLite refused, or a record is not one this version writes.
+    /// The database refused, or a record is not one this version writes.
     pub fn calls(&self, since_ms: u64) -> Result<Vec<CallRecord>, StoreError> {
-        let db = self.db();
-        let mut query = db.prepare_cached(
-            "SELECT record FROM calls WHERE started_ms >= ?1 ORDER BY started_ms, id",
-        )?;
-        let rows = query.query_map([as_i64(since_ms)], |r| r.get::<_, String>(0))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let text = row?;
-            let record = serde_json::from_str(&text)
-                .map_err(|e| StoreError::Unreadable(format!("a call record ({e})")))?;
-            out.push(record);
-        }
-        Ok(out)
+        let texts: Vec<String> = match &self.db {
+            Db::Sqlite(db) => {
+                let db = lock(db);
+                let mut query = db.prepare_cached(
+                    "SELECT record FROM calls WHERE started_ms >= ?1 ORDER BY started_ms, id",
+                )?;
+                let rows = query.query_map([as_i64(since_ms)], |r| r.get::<_, String>(0))?;
+                rows.collect::<Result<_, _>>()?
+            }
+            Db::Postgres(pg) => lock(pg).with(|c| {
+                Ok(c.query(
+                    "SELECT record::text FROM calls WHERE started_ms >= $1 ORDER BY started_ms, id",
+                    &[&as_i64(since_ms)],
+                )?
+                .iter()
+                .map(|r| r.try_get(0))
+                .collect::<Result<_, _>>()?)
+            })?,
+        };
+        texts
+            .iter()
+            .map(|text| {
+                serde_json::from_str(text)
+                    .map_err(|e| StoreError::Unreadable(format!("a call record ({e})")))
+            })
+            .collect()
     }
 }

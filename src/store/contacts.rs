@@ -30,7 +30,8 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// SQLite refused, or an entry is of a kind this version does not write.
+    /// SQLite refused, the store is in PostgreSQL, or an entry is of a kind this version does
+    /// not write.
     pub fn contacts(
         &self,
         search: Option<&str>,
@@ -47,7 +48,7 @@ impl Store {
             .map(|s| s.chars().filter(char::is_ascii_digit).collect::<String>())
             .filter(|d| !d.is_empty())
             .map(|d| format!("%{d}%"));
-        let db = self.db();
+        let db = self.sqlite("the console's contact list")?;
         let mut query = db.prepare_cached(
             "SELECT e.id, e.at_ms, e.kind, e.contact, e.our_number, e.flow, e.sid, e.body, e.url
              FROM contact_last l JOIN entries e ON e.id = l.last_id
@@ -79,7 +80,7 @@ impl Store {
                 ))
             },
         )?;
-        let lasts = collect(rows)?;
+        let lasts = collect(rows.collect::<Result<_, _>>()?)?;
         drop(query);
         let mut out = Vec::with_capacity(lasts.len());
         for last in lasts {
@@ -98,10 +99,10 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// SQLite refused.
+    /// SQLite refused, or the store is in PostgreSQL (not kept there yet).
     pub fn unread_total(&self) -> Result<u32, StoreError> {
         let n: i64 = self
-            .db()
+            .sqlite("the console's unread count")?
             .prepare_cached(&format!(
                 "SELECT COUNT(*) FROM entries e LEFT JOIN contact_reads r ON r.contact = e.contact
                  WHERE e.kind IN ({UNREAD_KINDS}) AND e.id > COALESCE(r.seen_id, 0)"
@@ -114,18 +115,18 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// SQLite refused.
+    /// SQLite refused, or the store is in PostgreSQL (not kept there yet).
     pub fn opted_out(&self, contact: &str) -> Result<bool, StoreError> {
-        opted_out(&self.db(), contact)
+        opted_out(&*self.sqlite("the console's opt-outs")?, contact)
     }
 
     /// How many of the contact's messages and voicemails an agent has not seen.
     ///
     /// # Errors
     ///
-    /// SQLite refused.
+    /// SQLite refused, or the store is in PostgreSQL (not kept there yet).
     pub fn unread(&self, contact: &str) -> Result<u32, StoreError> {
-        unread(&self.db(), contact)
+        unread(&*self.sqlite("the console's unread count")?, contact)
     }
 
     /// Records that an agent has seen the contact's entries up to row `seen` (never going
@@ -133,9 +134,9 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// SQLite refused.
+    /// SQLite refused, or the store is in PostgreSQL (not kept there yet).
     pub fn mark_read(&self, contact: &str, seen: i64) -> Result<(), StoreError> {
-        self.db()
+        self.sqlite("the console's read marks")?
             .prepare_cached(
                 "INSERT INTO contact_reads (contact, seen_id) VALUES (?1, ?2)
                  ON CONFLICT (contact) DO UPDATE SET seen_id = MAX(seen_id, excluded.seen_id)",
@@ -149,9 +150,9 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// SQLite refused.
+    /// SQLite refused, or the store is in PostgreSQL (not kept there yet).
     pub fn mark_unread(&self, contact: &str, from: i64) -> Result<(), StoreError> {
-        self.db()
+        self.sqlite("the console's read marks")?
             .prepare_cached(
                 "INSERT INTO contact_reads (contact, seen_id) VALUES (?1, ?2)
                  ON CONFLICT (contact) DO UPDATE SET seen_id = MIN(seen_id, excluded.seen_id)",

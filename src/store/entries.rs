@@ -1,7 +1,7 @@
 //! Entries: every call, recording and text message, attached to a contact by phone number —
 //! a customer's timeline, written by `ivrc serve` and `ivrc run`, read by `ivrc entries`.
 
-use super::{as_i64, Store, StoreError};
+use super::{as_i64, lock, Db, Store, StoreError};
 use rusqlite::{params, Connection};
 
 /// What an entry records.
@@ -106,8 +106,12 @@ pub struct Stored {
 /// The columns every entry query reads, in the order [`read_row`] takes them.
 const COLUMNS: &str = "id, at_ms, kind, contact, our_number, flow, sid, body, url";
 
+/// One row of [`COLUMNS`] before its time and kind are checked: the id, the time, the kind's
+/// name, the entry.
+pub(super) type Columns = (i64, i64, String, Entry);
+
 /// One row of [`COLUMNS`].
-fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, i64, String, Entry)> {
+fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Columns> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -125,13 +129,29 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, i64, String, Entry)
     ))
 }
 
+/// One row of [`COLUMNS`] from PostgreSQL.
+fn read_pg_row(r: &postgres::Row) -> Result<Columns, postgres::Error> {
+    Ok((
+        r.try_get(0)?,
+        r.try_get(1)?,
+        r.try_get(2)?,
+        Entry {
+            at_ms: 0,
+            kind: EntryKind::Call,
+            contact: r.try_get(3)?,
+            our_number: r.try_get(4)?,
+            flow: r.try_get(5)?,
+            sid: r.try_get(6)?,
+            body: r.try_get(7)?,
+            url: r.try_get(8)?,
+        },
+    ))
+}
+
 /// The rows of an entry query, checked: a kind this version does not write is an error.
-pub(super) fn collect(
-    rows: impl Iterator<Item = rusqlite::Result<(i64, i64, String, Entry)>>,
-) -> Result<Vec<Stored>, StoreError> {
+pub(super) fn collect(rows: Vec<Columns>) -> Result<Vec<Stored>, StoreError> {
     let mut out = Vec::new();
-    for row in rows {
-        let (id, at, kind, mut entry) = row?;
+    for (id, at, kind, mut entry) in rows {
         entry.at_ms = u64::try_from(at).unwrap_or(0);
         entry.kind = EntryKind::parse(&kind)
             .ok_or_else(|| StoreError::Unreadable(format!("an unknown entry kind `{kind}`")))?;
@@ -168,7 +188,36 @@ pub(super) fn insert(db: &Connection, e: &Entry) -> Result<i64, StoreError> {
     Ok(id)
 }
 
-/// What the agent console needs of a store of entries: SQLite's [`Store`] today; a
+/// [`insert`] in PostgreSQL.
+pub(super) fn insert_pg(tx: &mut postgres::Transaction<'_>, e: &Entry) -> Result<i64, StoreError> {
+    let id: i64 = tx
+        .query_one(
+            "INSERT INTO entries (at_ms, kind, contact, our_number, flow, sid, body, url)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            &[
+                &as_i64(e.at_ms),
+                &e.kind.as_str(),
+                &e.contact,
+                &e.our_number,
+                &e.flow,
+                &e.sid,
+                &e.body,
+                &e.url,
+            ],
+        )?
+        .try_get(0)?;
+    if e.kind != EntryKind::SmsStatus {
+        tx.execute(
+            "INSERT INTO contact_last (contact, last_id) VALUES ($1, $2)
+             ON CONFLICT (contact) DO UPDATE
+             SET last_id = GREATEST(contact_last.last_id, excluded.last_id)",
+            &[&e.contact, &id],
+        )?;
+    }
+    Ok(id)
+}
+
+/// What the agent console needs of a store of entries: the [`Store`] today; a
 /// document store (the Talkdesk seed's MongoDB) could stand behind the same calls. Ids are
 /// increasing row numbers, as "after id N" needs.
 pub trait EntryStore: Send + Sync {
@@ -258,27 +307,62 @@ impl EntryStore for Store {
 }
 
 impl Store {
+    /// Entries of one query, written for each database: `sqlite` with `?N` parameters,
+    /// `postgres` with `$N`, both selecting [`COLUMNS`].
+    fn select_entries(
+        &self,
+        sqlite: &str,
+        sqlite_params: &[&dyn rusqlite::ToSql],
+        postgres: &str,
+        postgres_params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<Stored>, StoreError> {
+        let rows = match &self.db {
+            Db::Sqlite(db) => {
+                let db = lock(db);
+                let mut query = db.prepare_cached(sqlite)?;
+                let rows = query.query_map(sqlite_params, read_row)?;
+                rows.collect::<Result<_, _>>()?
+            }
+            Db::Postgres(pg) => lock(pg).with(|c| {
+                Ok(c.query(postgres, postgres_params)?
+                    .iter()
+                    .map(read_pg_row)
+                    .collect::<Result<_, _>>()?)
+            })?,
+        };
+        collect(rows)
+    }
+
     /// Adds an entry; its row id.
     ///
     /// # Errors
     ///
-    /// SQLite refused.
+    /// The database refused.
     pub fn add(&self, e: &Entry) -> Result<i64, StoreError> {
-        insert(&self.db(), e)
+        match &self.db {
+            Db::Sqlite(db) => insert(&lock(db), e),
+            Db::Postgres(pg) => lock(pg).with(|c| {
+                let mut tx = c.transaction()?;
+                let id = insert_pg(&mut tx, e)?;
+                tx.commit()?;
+                Ok(id)
+            }),
+        }
     }
 
     /// A contact's entries, oldest first.
     ///
     /// # Errors
     ///
-    /// SQLite refused, or an entry is of a kind this version does not write.
+    /// The database refused, or an entry is of a kind this version does not write.
     pub fn timeline(&self, contact: &str) -> Result<Vec<Entry>, StoreError> {
-        let db = self.db();
-        let mut query = db.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM entries WHERE contact = ?1 ORDER BY at_ms, id"
-        ))?;
-        let rows = query.query_map([contact], read_row)?;
-        Ok(collect(rows)?.into_iter().map(|s| s.entry).collect())
+        let stored = self.select_entries(
+            &format!("SELECT {COLUMNS} FROM entries WHERE contact = ?1 ORDER BY at_ms, id"),
+            &[&contact],
+            &format!("SELECT {COLUMNS} FROM entries WHERE contact = $1 ORDER BY at_ms, id"),
+            &[&contact],
+        )?;
+        Ok(stored.into_iter().map(|s| s.entry).collect())
     }
 
     /// A page of a contact's timeline in the order written: the last `limit` entries before
@@ -286,25 +370,29 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// SQLite refused, or an entry is of a kind this version does not write.
+    /// The database refused, or an entry is of a kind this version does not write.
     pub fn timeline_page(
         &self,
         contact: &str,
         before: Option<i64>,
         limit: usize,
     ) -> Result<Vec<Stored>, StoreError> {
-        let db = self.db();
-        let mut query = db.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM entries
-             WHERE contact = ?1 AND id < ?2 AND kind <> 'sms_status'
-             ORDER BY id DESC LIMIT ?3"
-        ))?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = query.query_map(
-            params![contact, before.unwrap_or(i64::MAX), limit],
-            read_row,
+        let before = before.unwrap_or(i64::MAX);
+        let mut page = self.select_entries(
+            &format!(
+                "SELECT {COLUMNS} FROM entries
+                 WHERE contact = ?1 AND id < ?2 AND kind <> 'sms_status'
+                 ORDER BY id DESC LIMIT ?3"
+            ),
+            &[&contact, &before, &limit],
+            &format!(
+                "SELECT {COLUMNS} FROM entries
+                 WHERE contact = $1 AND id < $2 AND kind <> 'sms_status'
+                 ORDER BY id DESC LIMIT $3"
+            ),
+            &[&contact, &before, &limit],
         )?;
-        let mut page = collect(rows)?;
         page.reverse();
         Ok(page)
     }
@@ -313,14 +401,18 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// SQLite refused.
+    /// The database refused.
     pub fn delivery_statuses(&self, contact: &str) -> Result<Vec<Stored>, StoreError> {
-        let db = self.db();
-        let mut query = db.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM entries WHERE contact = ?1 AND kind = 'sms_status' ORDER BY id"
-        ))?;
-        let rows = query.query_map([contact], read_row)?;
-        collect(rows)
+        self.select_entries(
+            &format!(
+                "SELECT {COLUMNS} FROM entries WHERE contact = ?1 AND kind = 'sms_status' ORDER BY id"
+            ),
+            &[&contact],
+            &format!(
+                "SELECT {COLUMNS} FROM entries WHERE contact = $1 AND kind = 'sms_status' ORDER BY id"
+            ),
+            &[&contact],
+        )
     }
 
     /// Every contact's entries written after row `after`, at most `limit`, in the order
@@ -328,25 +420,28 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// SQLite refused, or an entry is of a kind this version does not write.
+    /// The database refused, or an entry is of a kind this version does not write.
     pub fn entries_after(&self, after: i64, limit: usize) -> Result<Vec<Stored>, StoreError> {
-        let db = self.db();
-        let mut query = db.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM entries WHERE id > ?1 ORDER BY id LIMIT ?2"
-        ))?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = query.query_map(params![after, limit], read_row)?;
-        collect(rows)
+        self.select_entries(
+            &format!("SELECT {COLUMNS} FROM entries WHERE id > ?1 ORDER BY id LIMIT ?2"),
+            &[&after, &limit],
+            &format!("SELECT {COLUMNS} FROM entries WHERE id > $1 ORDER BY id LIMIT $2"),
+            &[&after, &limit],
+        )
     }
 
     /// The id of the last entry written (0 for none).
     ///
     /// # Errors
     ///
-    /// SQLite refused.
+    /// The database refused.
     pub fn last_entry_id(&self) -> Result<i64, StoreError> {
-        let db = self.db();
-        Ok(db.query_row("SELECT COALESCE(MAX(id), 0) FROM entries", [], |r| r.get(0))?)
+        let sql = "SELECT COALESCE(MAX(id), 0) FROM entries";
+        Ok(match &self.db {
+            Db::Sqlite(db) => lock(db).query_row(sql, [], |r| r.get(0))?,
+            Db::Postgres(pg) => lock(pg).with(|c| Ok(c.query_one(sql, &[])?.try_get(0)?))?,
+        })
     }
 }
 

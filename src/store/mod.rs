@@ -1,14 +1,19 @@
-//! The store: one embedded SQLite file that every driver meeting real calls writes to. It
-//! holds a contact's timeline of calls, recordings and texts ([`entries`], the "entries" of
+//! The store: one embedded SQLite file (the default) or a PostgreSQL database (`--store
+//! postgresql://…`, shared by several instances) that every driver meeting real calls writes
+//! to. It holds a contact's timeline of calls, recordings and texts ([`entries`], the "entries" of
 //! the Talkdesk seed, with [`contacts`] listing them for the console), the SIP runtime's call
 //! records ([`calls`]) and its registrations at providers ([`registrations`]), the latest
 //! sealed state of
 //! `ivrc serve` calls ([`serve_states`]) and each campaign's leads and attempts ([`campaign`]).
 //!
-//! This module owns the file: opening it, its pragmas, every table (the schema and its
-//! version), the one error type and the writer thread that batches entries and call records.
-//! The parts hold their rows and queries. Only `src/store/` imports rusqlite, so another
-//! database can stand behind the same types. Times are given by the caller (milliseconds
+//! This module owns the file: opening it ([`Location`] says where), its pragmas, every table
+//! (the schema and its version), the one error type and the writer thread that batches
+//! entries and call records; `pg` does the same for PostgreSQL. The parts hold their rows
+//! and queries, each for both databases side by side, so callers use one [`Store`] and never
+//! care which is behind it. In PostgreSQL this version keeps entries, call records and
+//! registrations; the console's contact list, `ivrc serve`'s call states and campaigns are
+//! in SQLite only so far, and asking a PostgreSQL store for them is a [`StoreError`]. Only
+//! `src/store/` imports rusqlite and postgres. Times are given by the caller (milliseconds
 //! since the Unix epoch) and printed in UTC; the store reads no clock. It does not decide
 //! which events become entries (the drivers do) nor what follows a campaign attempt (the
 //! dialer's plan does).
@@ -17,19 +22,22 @@ pub mod calls;
 pub mod campaign;
 pub mod contacts;
 pub mod entries;
+mod location;
+mod pg;
 pub mod registrations;
 pub mod serve_states;
 
 pub use calls::{CallRecord, LegRecord};
 pub use contacts::ContactSummary;
 pub use entries::{Entry, EntryKind, EntryStore, Stored};
+pub use location::{Location, LocationError, PostgresUrl};
 pub use registrations::RegistrationState;
 pub use serve_states::SavedState;
 
 use rusqlite::Connection;
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
 /// Entries queued for the writer thread before `add` waits (backpressure, not loss).
@@ -125,12 +133,32 @@ pub enum StoreError {
     /// SQLite refused (cannot open, disk full, a broken file …).
     #[error("the store: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL refused, or cannot be reached.
+    #[error("the store (PostgreSQL): {}", pg::describe(.0))]
+    Postgres(#[from] postgres::Error),
     /// A row holds something this version does not write.
     #[error("the store holds {0}, which this version does not write")]
     Unreadable(String),
-    /// The file's tables are of a later version of ivrc.
-    #[error("the store's tables are version {0}, newer than this ivrc's {SCHEMA_VERSION}")]
-    Newer(i64),
+    /// The file's or database's tables are of a later version of ivrc.
+    #[error("the store's tables are version {found}, newer than this ivrc's {known}")]
+    Newer {
+        /// The version found.
+        found: i64,
+        /// The latest version this ivrc knows.
+        known: i64,
+    },
+    /// Something this version keeps in a SQLite file only was asked of a PostgreSQL store.
+    #[error("{0} is kept in a SQLite store only so far, not in PostgreSQL")]
+    SqliteOnly(&'static str),
+}
+
+/// What opening a store did to its tables (`ivrc store migrate` says it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Migrated {
+    /// The version found (0: no tables yet).
+    pub from: i64,
+    /// The version it is at now.
+    pub to: i64,
 }
 
 /// How hard a connection's commits wait for the disk.
@@ -144,6 +172,14 @@ enum Durability {
 
 /// Opens (creating when needed) the store's file at `path` with its pragmas and tables.
 fn connect(path: &Path, durability: Durability) -> Result<Connection, StoreError> {
+    Ok(connect_migrating(path, durability)?.0)
+}
+
+/// [`connect`], and what it did to the tables.
+fn connect_migrating(
+    path: &Path,
+    durability: Durability,
+) -> Result<(Connection, Migrated), StoreError> {
     let db = Connection::open(path)?;
     // WAL lets `ivrc entries` read while a server writes.
     db.pragma_update(None, "journal_mode", "WAL")?;
@@ -156,7 +192,10 @@ fn connect(path: &Path, durability: Durability) -> Result<Connection, StoreError
     db.busy_timeout(std::time::Duration::from_secs(10))?;
     let version: i64 = db.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > SCHEMA_VERSION {
-        return Err(StoreError::Newer(version));
+        return Err(StoreError::Newer {
+            found: version,
+            known: SCHEMA_VERSION,
+        });
     }
     if version < SCHEMA_VERSION {
         let up_to_2 = if version < 2 { UP_TO_2 } else { "" };
@@ -164,7 +203,11 @@ fn connect(path: &Path, durability: Durability) -> Result<Connection, StoreError
             "BEGIN IMMEDIATE; {SCHEMA} {up_to_2} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
         ))?;
     }
-    Ok(db)
+    let migrated = Migrated {
+        from: version,
+        to: SCHEMA_VERSION,
+    };
+    Ok((db, migrated))
 }
 
 /// A millisecond count as SQLite's integer (saturating).
@@ -172,45 +215,115 @@ fn as_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// An open store.
+/// An open store: a SQLite file or a PostgreSQL database, the same calls for both.
 pub struct Store {
-    db: Mutex<Connection>,
+    db: Db,
+}
+
+/// The connection behind a [`Store`].
+enum Db {
+    /// A SQLite file.
+    Sqlite(Mutex<Connection>),
+    /// A PostgreSQL database.
+    Postgres(Box<Mutex<pg::Pg>>),
+}
+
+/// A lock's guard, also after a thread panicked holding it.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Store {
-    /// Opens (creating when needed) the store at `path`.
+    /// Opens (creating when needed) the SQLite store at `path`.
     ///
     /// # Errors
     ///
     /// SQLite cannot open or create it, or its tables are of a later ivrc.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
         let db = connect(path, Durability::Process)?;
-        Ok(Store { db: Mutex::new(db) })
+        Ok(Store {
+            db: Db::Sqlite(Mutex::new(db)),
+        })
     }
 
-    /// The connection, also after a thread panicked holding it.
-    fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.db.lock().unwrap_or_else(|p| p.into_inner())
+    /// Opens the store at `location`, creating its tables or bringing them up to date. A
+    /// PostgreSQL store must not be opened or used on a tokio worker thread: the blocking client
+    /// panics there.
+    ///
+    /// # Errors
+    ///
+    /// The file cannot be opened or the database reached, or its tables are of a later ivrc.
+    pub fn open_at(location: &Location) -> Result<Store, StoreError> {
+        Ok(Store::open_migrating(location)?.0)
+    }
+
+    /// Brings the tables of the store at `location` up to date (creating them when there
+    /// are none), as opening it does; what it found and left.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::open_at`].
+    pub fn migrate(location: &Location) -> Result<Migrated, StoreError> {
+        Ok(Store::open_migrating(location)?.1)
+    }
+
+    fn open_migrating(location: &Location) -> Result<(Store, Migrated), StoreError> {
+        let (db, migrated) = match location {
+            Location::File(path) => {
+                let (c, m) = connect_migrating(path, Durability::Process)?;
+                (Db::Sqlite(Mutex::new(c)), m)
+            }
+            Location::Postgres(url) => {
+                let (c, m) = pg::connect(url)?;
+                (Db::Postgres(Box::new(Mutex::new(c))), m)
+            }
+        };
+        Ok((Store { db }, migrated))
+    }
+
+    /// The SQLite connection, for `what` this version keeps in SQLite only.
+    fn sqlite(&self, what: &'static str) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        match &self.db {
+            Db::Sqlite(c) => Ok(lock(c)),
+            Db::Postgres(_) => Err(StoreError::SqliteOnly(what)),
+        }
     }
 
     /// Adds call records (and their entries) in one transaction.
     ///
     /// # Errors
     ///
-    /// SQLite refused; nothing of `rows` is written.
+    /// The database refused; nothing of `rows` is written.
     pub fn add_rows(&self, rows: &[Row]) -> Result<(), StoreError> {
-        let mut db = self.db();
-        let tx = db.transaction()?;
-        for row in rows {
-            match row {
-                Row::Entry(e) => {
-                    entries::insert(&tx, e)?;
+        match &self.db {
+            Db::Sqlite(c) => {
+                let mut db = lock(c);
+                let tx = db.transaction()?;
+                for row in rows {
+                    match row {
+                        Row::Entry(e) => {
+                            entries::insert(&tx, e)?;
+                        }
+                        Row::Call(c) => calls::insert(&tx, c)?,
+                        Row::Registration(r) => registrations::upsert(&tx, r)?,
+                    }
                 }
-                Row::Call(c) => calls::insert(&tx, c)?,
-                Row::Registration(r) => registrations::upsert(&tx, r)?,
+                tx.commit()?;
             }
+            Db::Postgres(p) => lock(p).with(|client| {
+                let mut tx = client.transaction()?;
+                for row in rows {
+                    match row {
+                        Row::Entry(e) => {
+                            entries::insert_pg(&mut tx, e)?;
+                        }
+                        Row::Call(c) => calls::insert_pg(&mut tx, c)?,
+                        Row::Registration(r) => registrations::upsert_pg(&mut tx, r)?,
+                    }
+                }
+                Ok(tx.commit()?)
+            })?,
         }
-        tx.commit()?;
         Ok(())
     }
 
@@ -237,7 +350,10 @@ fn write_batches(store: &Store, queue: &Receiver<Row>) {
                 Err(_) => break,
             }
         }
-        if let Err(e) = store.add_rows(&batch) {
+        // Once more after a failure: a PostgreSQL connection the server closed while idle
+        // (a restart) is opened again on the second try. A commit whose answer was lost may
+        // then be written twice; without the retry the whole batch would be lost.
+        if let Err(e) = store.add_rows(&batch).or_else(|_| store.add_rows(&batch)) {
             crate::errln!(
                 "ivrc: cannot write {} entries, call records and registrations: {e}",
                 batch.len()
@@ -351,18 +467,20 @@ pub(crate) mod tests {
         let store = Store::open(&path).expect("opens");
         assert!(store.call_state("CA1").expect("reads").is_some());
         let version: i64 = store
-            .db()
+            .sqlite("")
+            .expect("SQLite")
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .expect("version");
         assert_eq!(version, SCHEMA_VERSION);
         store
-            .db()
+            .sqlite("")
+            .expect("SQLite")
             .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .expect("set");
         drop(store);
         assert!(matches!(
             Store::open(&path),
-            Err(StoreError::Newer(v)) if v == SCHEMA_VERSION + 1
+            Err(StoreError::Newer { found, known: SCHEMA_VERSION }) if found == SCHEMA_VERSION + 1
         ));
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -2,7 +2,7 @@
 //! change, written by the runtime as it changes and read by `ivrc calls` — the runtime's
 //! stderr says the same as it happens; this is what a later look (or another terminal) sees.
 
-use super::{as_i64, Store, StoreError};
+use super::{as_i64, lock, Db, Store, StoreError};
 use rusqlite::{params, Connection};
 
 /// The last change of one account's registration.
@@ -37,42 +37,83 @@ pub(super) fn upsert(db: &Connection, r: &RegistrationState) -> Result<(), Store
     Ok(())
 }
 
+/// [`upsert`] in PostgreSQL.
+pub(super) fn upsert_pg(
+    tx: &mut postgres::Transaction<'_>,
+    r: &RegistrationState,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO registrations (account, state, detail, at_ms, until_ms)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (account) DO UPDATE SET state = excluded.state,
+           detail = excluded.detail, at_ms = excluded.at_ms, until_ms = excluded.until_ms",
+        &[
+            &r.account,
+            &r.state,
+            &r.detail,
+            &as_i64(r.at_ms),
+            &r.until_ms.map(as_i64),
+        ],
+    )?;
+    Ok(())
+}
+
+/// The columns of one registration as stored.
+type Columns = (String, String, String, i64, Option<i64>);
+
 impl Store {
-    /// Every account's last registration state, by account.
+    /// Every account's last registration state, by account (in byte order).
     ///
     /// # Errors
     ///
-    /// SQLite refused, or a row holds a time this version does not write.
+    /// The database refused, or a row holds a time this version does not write.
     pub fn registrations(&self) -> Result<Vec<RegistrationState>, StoreError> {
-        let db = self.db();
-        let mut query = db.prepare_cached(
-            "SELECT account, state, detail, at_ms, until_ms FROM registrations ORDER BY account",
-        )?;
-        let rows = query.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, Option<i64>>(4)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (account, state, detail, at_ms, until_ms) = row?;
-            let time = |ms: i64| {
-                u64::try_from(ms)
-                    .map_err(|_| StoreError::Unreadable(format!("a registration time of {ms}")))
-            };
-            out.push(RegistrationState {
-                account,
-                state,
-                detail,
-                at_ms: time(at_ms)?,
-                until_ms: until_ms.map(time).transpose()?,
-            });
-        }
-        Ok(out)
+        let rows: Vec<Columns> = match &self.db {
+            Db::Sqlite(db) => {
+                let db = lock(db);
+                let mut query = db.prepare_cached(
+                    "SELECT account, state, detail, at_ms, until_ms FROM registrations
+                     ORDER BY account",
+                )?;
+                let rows = query.query_map([], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                })?;
+                rows.collect::<Result<_, _>>()?
+            }
+            Db::Postgres(pg) => lock(pg).with(|c| {
+                Ok(c.query(
+                    "SELECT account, state, detail, at_ms, until_ms FROM registrations
+                     ORDER BY account COLLATE \"C\"",
+                    &[],
+                )?
+                .iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get(0)?,
+                        r.try_get(1)?,
+                        r.try_get(2)?,
+                        r.try_get(3)?,
+                        r.try_get(4)?,
+                    ))
+                })
+                .collect::<Result<_, postgres::Error>>()?)
+            })?,
+        };
+        let time = |ms: i64| {
+            u64::try_from(ms)
+                .map_err(|_| StoreError::Unreadable(format!("a registration time of {ms}")))
+        };
+        rows.into_iter()
+            .map(|(account, state, detail, at_ms, until_ms)| {
+                Ok(RegistrationState {
+                    account,
+                    state,
+                    detail,
+                    at_ms: time(at_ms)?,
+                    until_ms: until_ms.map(time).transpose()?,
+                })
+            })
+            .collect()
     }
 }
 

@@ -25,9 +25,9 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// SQLite refused.
+    /// SQLite refused, or the store is in PostgreSQL (not kept there yet).
     pub fn keep_call_state(&self, saved: &SavedState, at_ms: u64) -> Result<(), StoreError> {
-        self.db()
+        self.sqlite("ivrc serve's call states")?
             .prepare_cached(
                 "INSERT INTO call_states (call_sid, flow, turn, state, at_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5)
@@ -49,9 +49,9 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// SQLite refused.
+    /// SQLite refused, or the store is in PostgreSQL (not kept there yet).
     pub fn call_state(&self, call_sid: &str) -> Result<Option<SavedState>, StoreError> {
-        let db = self.db();
+        let db = self.sqlite("ivrc serve's call states")?;
         let mut query =
             db.prepare_cached("SELECT flow, turn, state FROM call_states WHERE call_sid = ?1")?;
         let mut rows = query.query([call_sid])?;
@@ -70,9 +70,9 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// SQLite refused.
+    /// SQLite refused, or the store is in PostgreSQL (not kept there yet).
     pub fn forget_call_state(&self, call_sid: &str, before_ms: u64) -> Result<(), StoreError> {
-        self.db()
+        self.sqlite("ivrc serve's call states")?
             .prepare_cached("DELETE FROM call_states WHERE call_sid = ?1 OR at_ms < ?2")?
             .execute(params![call_sid, as_i64(before_ms)])?;
         Ok(())

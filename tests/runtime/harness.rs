@@ -106,7 +106,7 @@ impl Runtime {
     }
 
     /// Starts `ivrc run FILES` in `dir` as it is, listening on `host`'s address and `port`,
-    /// run where `host` is; `extra` may give its own `--rtp-ports` and `--grace`.
+    /// run where `host` is; `extra` may give its own `--rtp-ports`, `--store` and `--grace`.
     pub fn launch(dir: PathBuf, host: &Host, port: u16, files: &[&str], extra: &[&str]) -> Runtime {
         // Test binaries run one after another, so ranges only differ within this process.
         let base = 24_000 + 100 * NEXT_RANGE.fetch_add(1, Ordering::SeqCst);
@@ -116,19 +116,17 @@ impl Runtime {
         let cache = dir.join("cache").display().to_string();
         let mut args = vec!["run"];
         args.extend(files);
-        if !extra.contains(&"--rtp-ports") {
-            args.extend(["--rtp-ports", &range]);
-        }
-        args.extend([
-            "--listen",
-            &listen,
-            "--store",
-            &store,
-            "--cache-dir",
-            &cache,
-        ]);
-        if !extra.contains(&"--grace") {
-            args.extend(["--grace", "1"]);
+        args.extend(["--listen", &listen, "--cache-dir", &cache]);
+        // Defaults that `extra` may replace: the RTP range, the store (`calls.db` in the
+        // directory) and a grace period of a second.
+        for (option, value) in [
+            ("--rtp-ports", range.as_str()),
+            ("--store", store.as_str()),
+            ("--grace", "1"),
+        ] {
+            if !extra.contains(&option) {
+                args.extend([option, value]);
+            }
         }
         args.extend(extra);
         let mut child = host

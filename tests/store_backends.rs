@@ -1,0 +1,396 @@
+//! The store's conformance tests: every case runs on a SQLite file and on a PostgreSQL
+//! database (tests/pg_server: `IVRC_PG_URL`, or a throwaway server started here) through the
+//! one public `Store`, and must see the same behaviour on both.
+
+#[path = "pg_server/mod.rs"]
+mod pg_server;
+
+use ivrc::store::{
+    CallRecord, Entry, EntryKind, LegRecord, Location, RegistrationState, Row, Store, StoreError,
+};
+use std::path::PathBuf;
+
+/// One backend of a case: where its store is.
+struct Backend {
+    name: &'static str,
+    location: Location,
+}
+
+/// The two backends for case `name`, each fresh: a SQLite file under target/tmp and a
+/// database of its own on the test PostgreSQL (left out, with the reason printed, where
+/// there is none and `CI` is not `true`).
+fn backends(name: &str) -> Vec<Backend> {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("store-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    let mut out = vec![Backend {
+        name: "sqlite",
+        location: Location::File(dir.join("store.db")),
+    }];
+    if let Some(url) = pg_server::database(name) {
+        out.push(Backend {
+            name: "postgresql",
+            location: url.parse().expect("the test server's URL"),
+        });
+    }
+    out
+}
+
+fn record(call_id: &str, started_ms: u64) -> CallRecord {
+    CallRecord {
+        call_id: call_id.into(),
+        flow: "sum".into(),
+        caller: "+79001234567".into(),
+        called: "sum".into(),
+        started_ms,
+        answered_ms: Some(started_ms + 100),
+        ended_ms: started_ms + 9_000,
+        ended_by: "flow".into(),
+        keys: "12#30#".into(),
+        path: vec![3, 4, 7],
+        values: vec![
+            ("a".into(), "12".into()),
+            ("b".into(), "30".into()),
+            ("sum".into(), "42".into()),
+        ],
+        prompts: vec!["Сумма равна сорока двум.".into()],
+        phrases: vec![],
+        report: Some(serde_json::json!({"status": "ok", "data": {"sum": 42, "z": [1, "два"]}})),
+        errors: vec!["a prompt with \"quotes\" and \\ failed".into()],
+        legs: vec![LegRecord {
+            leg: "op".into(),
+            number: "+74950000001".into(),
+            sip_id: "leg-1".into(),
+            started_ms: started_ms + 200,
+            answered_ms: None,
+            ended_ms: Some(started_ms + 300),
+            outcome: "busy".into(),
+            detail: "486 Busy Here".into(),
+            ended_by: "callee".into(),
+        }],
+        texts: vec![],
+    }
+}
+
+fn entry(at_ms: u64, kind: EntryKind, contact: &str, body: &str) -> Entry {
+    Entry {
+        at_ms,
+        kind,
+        contact: contact.into(),
+        our_number: "+16502907793".into(),
+        flow: "support".into(),
+        sid: format!("SM{at_ms}"),
+        body: Some(body.into()),
+        url: None,
+    }
+}
+
+#[test]
+fn call_records_come_back_whole_oldest_first_and_from_a_day_on() {
+    for b in backends("calls") {
+        let store = Store::open_at(&b.location).expect("opens");
+        assert!(store.calls(0).expect("reads").is_empty(), "{}", b.name);
+        let (early, late, same) = (
+            record("c1", 1_000),
+            record("c2", 5_000),
+            record("c3", 1_000),
+        );
+        store
+            .add_rows(&[
+                Row::Call(Box::new(late.clone())),
+                Row::Call(Box::new(early.clone())),
+                Row::Call(Box::new(same.clone())),
+            ])
+            .expect("written");
+        // By start, and in the order written within one start.
+        assert_eq!(
+            store.calls(0).expect("reads"),
+            [early.clone(), same.clone(), late.clone()],
+            "{}",
+            b.name
+        );
+        assert_eq!(store.calls(1_001).expect("reads"), [late], "{}", b.name);
+        assert!(store.calls(5_001).expect("reads").is_empty(), "{}", b.name);
+    }
+}
+
+#[test]
+fn the_last_change_of_each_account_is_kept_in_byte_order() {
+    for b in backends("registrations") {
+        let store = Store::open_at(&b.location).expect("opens");
+        let state = |account: &str, state: &str, at_ms: u64, until_ms| RegistrationState {
+            account: account.into(),
+            state: state.into(),
+            detail: if state == "failed" {
+                "timeout".into()
+            } else {
+                String::new()
+            },
+            at_ms,
+            until_ms,
+        };
+        store
+            .add_rows(&[
+                Row::Registration(state("sip:b@p", "failed", 1, Some(5_000))),
+                Row::Registration(state("sip:B@p", "registered", 2, Some(60_000))),
+                Row::Registration(state("sip:a@p", "registered", 3, Some(60_000))),
+                Row::Registration(state("sip:b@p", "refused", 4, None)),
+            ])
+            .expect("written");
+        assert_eq!(
+            store.registrations().expect("reads"),
+            [
+                state("sip:B@p", "registered", 2, Some(60_000)),
+                state("sip:a@p", "registered", 3, Some(60_000)),
+                state("sip:b@p", "refused", 4, None),
+            ],
+            "{}",
+            b.name
+        );
+    }
+}
+
+#[test]
+fn entries_read_back_by_contact_by_page_and_after_an_id() {
+    for b in backends("entries") {
+        let store = Store::open_at(&b.location).expect("opens");
+        let (a, c) = ("+15146300808", "+79001234567");
+        assert_eq!(store.last_entry_id().expect("reads"), 0, "{}", b.name);
+        let first = store
+            .add(&entry(2_000, EntryKind::SmsIn, a, "Перезвоните мне"))
+            .expect("added");
+        let second = store
+            .add(&entry(1_000, EntryKind::SmsOut, a, "100% _sure_"))
+            .expect("added");
+        let status = store
+            .add(&entry(3_000, EntryKind::SmsStatus, a, "delivered"))
+            .expect("added");
+        let other = store
+            .add(&entry(1_500, EntryKind::Call, c, ""))
+            .expect("added");
+        assert!(
+            first < second && second < status && status < other,
+            "{}",
+            b.name
+        );
+        assert_eq!(store.last_entry_id().expect("reads"), other, "{}", b.name);
+
+        // A timeline is in time order, whatever the order written.
+        let timeline = store.timeline(a).expect("reads");
+        assert_eq!(
+            timeline
+                .iter()
+                .map(|e| (e.at_ms, e.kind))
+                .collect::<Vec<_>>(),
+            [
+                (1_000, EntryKind::SmsOut),
+                (2_000, EntryKind::SmsIn),
+                (3_000, EntryKind::SmsStatus)
+            ],
+            "{}",
+            b.name
+        );
+        assert_eq!(timeline[1].body.as_deref(), Some("Перезвоните мне"));
+        assert_eq!(timeline[1].url, None);
+        assert!(store.timeline("+10000000000").expect("reads").is_empty());
+
+        // A page is in the order written, statuses left out; statuses alone.
+        let page = store.timeline_page(a, None, 10).expect("reads");
+        assert_eq!(
+            page.iter().map(|s| s.id).collect::<Vec<_>>(),
+            [first, second],
+            "{}",
+            b.name
+        );
+        let page = store.timeline_page(a, Some(second), 1).expect("reads");
+        assert_eq!(page.iter().map(|s| s.id).collect::<Vec<_>>(), [first]);
+        let statuses = store.delivery_statuses(a).expect("reads");
+        assert_eq!(statuses.len(), 1);
+        assert_eq!(statuses[0].id, status);
+        assert_eq!(statuses[0].entry.body.as_deref(), Some("delivered"));
+
+        // After an id, every contact's, at most `limit`.
+        let after = store.entries_after(first, 2).expect("reads");
+        assert_eq!(
+            after.iter().map(|s| s.id).collect::<Vec<_>>(),
+            [second, status],
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            store.entries_after(0, usize::MAX).expect("reads").len(),
+            4,
+            "{}",
+            b.name
+        );
+    }
+}
+
+#[test]
+fn the_writer_writes_everything_queued_before_it_is_dropped() {
+    for b in backends("writer") {
+        let writer = Store::open_at(&b.location).expect("opens").into_writer();
+        for i in 0..2_000u64 {
+            writer.add(entry(i, EntryKind::SmsIn, "+15146300808", "x"));
+            if i % 500 == 0 {
+                writer.add_call(record(&format!("c{i}"), i));
+            }
+        }
+        writer.set_registration(RegistrationState {
+            account: "sip:a@p".into(),
+            state: "unregistered".into(),
+            detail: String::new(),
+            at_ms: 7,
+            until_ms: None,
+        });
+        drop(writer);
+        let store = Store::open_at(&b.location).expect("reopens");
+        let timeline = store.timeline("+15146300808").expect("reads");
+        assert_eq!(timeline.len(), 2_000, "{}", b.name);
+        assert!(timeline.windows(2).all(|w| w[0].at_ms < w[1].at_ms));
+        assert_eq!(store.calls(0).expect("reads").len(), 4, "{}", b.name);
+        assert_eq!(store.registrations().expect("reads").len(), 1, "{}", b.name);
+    }
+}
+
+#[test]
+fn tables_are_made_once_and_a_newer_schema_is_refused() {
+    for b in backends("schema") {
+        let made = Store::migrate(&b.location).expect("made");
+        assert_eq!(made.from, 0, "{}", b.name);
+        assert!(made.to >= 1, "{}", b.name);
+        let again = Store::migrate(&b.location).expect("up to date");
+        assert_eq!((again.from, again.to), (made.to, made.to), "{}", b.name);
+        // What a later ivrc would leave behind.
+        let later = made.to + 1;
+        match &b.location {
+            Location::File(path) => rusqlite::Connection::open(path)
+                .and_then(|db| db.pragma_update(None, "user_version", later))
+                .expect("a later version"),
+            Location::Postgres(_) => {
+                let url = b.location.to_string();
+                postgres::Client::connect(&url, postgres::NoTls)
+                    .and_then(|mut db| db.execute("UPDATE ivrc_schema SET version = $1", &[&later]))
+                    .map(drop)
+                    .expect("a later version");
+            }
+        }
+        for refused in [
+            Store::migrate(&b.location).map(drop),
+            Store::open_at(&b.location).map(drop),
+        ] {
+            match refused {
+                Err(StoreError::Newer { found, known }) => {
+                    assert_eq!((found, known), (later, made.to), "{}", b.name)
+                }
+                other => panic!("{}: a newer schema was not refused: {other:?}", b.name),
+            }
+        }
+        let message = Store::open_at(&b.location)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert_eq!(
+            message,
+            format!(
+                "the store's tables are version {later}, newer than this ivrc's {}",
+                made.to
+            )
+        );
+    }
+}
+
+#[test]
+fn what_is_kept_in_sqlite_only_is_an_error_on_postgresql_not_a_panic() {
+    for b in backends("sqlite_only") {
+        let store = Store::open_at(&b.location).expect("opens");
+        let contacts = store.contacts(None, None, 10);
+        let state = store.call_state("CA1");
+        match b.name {
+            "sqlite" => {
+                assert!(contacts.expect("lists").is_empty());
+                assert_eq!(state.expect("reads"), None);
+            }
+            _ => {
+                let e = contacts.expect_err("refused").to_string();
+                assert_eq!(
+                    e,
+                    "the console's contact list is kept in a SQLite store only so far, not in PostgreSQL"
+                );
+                assert!(matches!(state, Err(StoreError::SqliteOnly(_))));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_postgresql_store_reconnects_after_the_server_drops_it() {
+    let Some(url) = pg_server::database("reconnect") else {
+        return;
+    };
+    let store = Store::open_at(&url.parse().expect("a URL")).expect("opens");
+    store
+        .add_rows(&[Row::Call(Box::new(record("c1", 1)))])
+        .expect("written");
+    // Another session ends ours, as a server restart or a network cut would.
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("connects");
+    let ended = admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = 'ivrc'",
+            &[],
+        )
+        .expect("terminates");
+    assert_eq!(ended, 1);
+    // The query on the dead connection fails (a clear error, no panic); the next one runs
+    // on a fresh connection.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut failures = 0;
+    let calls = loop {
+        match store.calls(0) {
+            Ok(c) => break c,
+            Err(e) => {
+                assert!(matches!(e, StoreError::Postgres(_)), "{e}");
+                failures += 1;
+                assert!(std::time::Instant::now() < deadline, "no reconnection: {e}");
+            }
+        }
+    };
+    assert!(failures <= 1, "{failures} failures before reconnecting");
+    assert_eq!(calls.len(), 1);
+    store
+        .add_rows(&[Row::Call(Box::new(record("c2", 2)))])
+        .expect("written after reconnecting");
+    assert_eq!(store.calls(0).expect("reads").len(), 2);
+
+    // The writer loses no batch to a connection closed while it was idle.
+    let writer = store.into_writer();
+    writer.add_call(record("c3", 3));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while Store::open_at(&url.parse().expect("a URL"))
+        .and_then(|s| s.calls(0))
+        .expect("reads")
+        .len()
+        < 3
+    {
+        assert!(std::time::Instant::now() < deadline, "c3 was not written");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let ended = admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = 'ivrc'",
+            &[],
+        )
+        .expect("terminates");
+    assert!(ended >= 1);
+    writer.add_call(record("c4", 4));
+    drop(writer);
+    let ids: Vec<String> = Store::open_at(&url.parse().expect("a URL"))
+        .and_then(|s| s.calls(0))
+        .expect("reads")
+        .into_iter()
+        .map(|c| c.call_id)
+        .collect();
+    assert_eq!(ids, ["c1", "c2", "c3", "c4"]);
+}
