@@ -260,10 +260,35 @@ fn calls_spread_over_instances_and_a_killed_one_costs_only_its_own_calls() {
          restarted one",
         failed.len()
     );
+    let mut stderrs = Vec::new();
     for rt in instances.into_iter().flatten() {
         let (code, stderr) = rt.stop();
         assert_eq!(code, 0, "{stderr}");
+        stderrs.push(stderr);
     }
+    // Each call cut by the kill still has its record, written when it started and closed as
+    // interrupted by the instance's restart.
+    assert!(
+        stderrs[VICTIM].contains(&format!(
+            "ivrc: {} calls were cut off when this instance last stopped; recorded as interrupted",
+            failed.len()
+        )),
+        "{}",
+        stderrs[VICTIM]
+    );
+    let records = Runtime::calls(&dirs[VICTIM]);
+    for id in &failed {
+        let r = records
+            .iter()
+            .find(|r| r["call_id"] == *id)
+            .unwrap_or_else(|| panic!("no record of the cut call {id}"));
+        assert_eq!(r["ended_by"], "interrupted", "{r:#}");
+        assert_eq!(r["instance"], instance_addr(VICTIM).to_string(), "{r:#}");
+    }
+    assert!(
+        records.iter().all(|r| r["ended_by"] != "running"),
+        "a record left running"
+    );
 }
 
 #[test]

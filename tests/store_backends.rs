@@ -5,6 +5,7 @@
 #[path = "pg_server/mod.rs"]
 mod pg_server;
 
+use ivrc::store::calls::{INTERRUPTED, RUNNING};
 use ivrc::store::{
     CallRecord, Entry, EntryKind, LegRecord, Location, RegistrationState, Row, Store, StoreError,
 };
@@ -69,6 +70,7 @@ fn record(call_id: &str, started_ms: u64) -> CallRecord {
             ended_by: "callee".into(),
         }],
         texts: vec![],
+        instance: String::new(),
     }
 }
 
@@ -111,6 +113,73 @@ fn call_records_come_back_whole_oldest_first_and_from_a_day_on() {
         );
         assert_eq!(store.calls(1_001).expect("reads"), [late], "{}", b.name);
         assert!(store.calls(5_001).expect("reads").is_empty(), "{}", b.name);
+    }
+}
+
+#[test]
+fn a_record_written_at_the_start_is_replaced_at_the_end_or_closed_after_a_crash() {
+    for b in backends("running") {
+        let store = Store::open_at(&b.location).expect("opens");
+        let running = |call_id: &str, instance: &str| CallRecord {
+            ended_by: RUNNING.into(),
+            ended_ms: 1_000,
+            instance: instance.into(),
+            ..record(call_id, 1_000)
+        };
+        // Three calls start on two instances; one of instance A ends normally.
+        let ended = CallRecord {
+            instance: "198.18.0.4:5060".into(),
+            ..record("ends", 1_000)
+        };
+        store
+            .add_rows(&[
+                Row::Call(Box::new(running("ends", "198.18.0.4:5060"))),
+                Row::Call(Box::new(running("cut", "198.18.0.4:5060"))),
+                Row::Call(Box::new(running("elsewhere", "198.18.0.5:5060"))),
+            ])
+            .expect("written");
+        store
+            .add_rows(&[Row::Call(Box::new(ended.clone()))])
+            .expect("written");
+        let by_id = |store: &Store| -> Vec<(String, String)> {
+            store
+                .calls(0)
+                .expect("reads")
+                .into_iter()
+                .map(|c| (c.call_id, c.ended_by))
+                .collect()
+        };
+        assert_eq!(
+            by_id(&store),
+            [
+                ("cut".to_string(), RUNNING.to_string()),
+                ("elsewhere".to_string(), RUNNING.to_string()),
+                ("ends".to_string(), "flow".to_string()),
+            ],
+            "{}",
+            b.name
+        );
+        // Instance A restarts: its cut-off call is closed, instance B's call is not touched.
+        assert_eq!(
+            store.interrupt_running("198.18.0.4:5060").expect("closes"),
+            1
+        );
+        let calls = store.calls(0).expect("reads");
+        let cut = calls.iter().find(|c| c.call_id == "cut").expect("kept");
+        assert_eq!(cut.ended_by, INTERRUPTED, "{}", b.name);
+        assert_eq!(cut.ended_ms, cut.started_ms);
+        assert!(
+            cut.errors
+                .iter()
+                .any(|e| e.contains("its instance stopped")),
+            "{cut:?}"
+        );
+        assert_eq!(calls.len(), 3, "{}: {calls:#?}", b.name);
+        assert!(calls.contains(&ended), "{}", b.name);
+        assert_eq!(
+            store.interrupt_running("198.18.0.4:5060").expect("again"),
+            0
+        );
     }
 }
 

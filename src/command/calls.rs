@@ -66,17 +66,21 @@ pub fn run(args: &CallsArgs) -> u8 {
                 ivrc::outln!("no calls");
             }
             for c in &calls {
-                let seconds = c.ended_ms.saturating_sub(c.started_ms) as f64 / 1000.0;
+                // A call still going on (or whose instance stopped and has not started again).
+                let ended = if c.ended_by == store::calls::RUNNING {
+                    "still running".to_string()
+                } else {
+                    let seconds = c.ended_ms.saturating_sub(c.started_ms) as f64 / 1000.0;
+                    format!("{seconds:.1} s  ended by {}", c.ended_by)
+                };
                 let values: Vec<String> =
                     c.values.iter().map(|(k, v)| format!("{k}={v}")).collect();
                 ivrc::outln!(
-                    "{}  {} → {}  flow {}  {:.1} s  ended by {}  keys \"{}\"  {}",
+                    "{}  {} → {}  flow {}  {ended}  keys \"{}\"  {}",
                     store::utc(c.started_ms),
                     c.caller,
                     c.called,
                     c.flow,
-                    seconds,
-                    c.ended_by,
                     c.keys,
                     values.join(" ")
                 );

@@ -106,6 +106,19 @@ pub fn run(args: &RunArgs) -> u8 {
             return 2;
         }
     };
+    // Calls this instance left running when it last stopped without ending them (killed,
+    // crashed) are closed now, before new ones start.
+    let instance = public.map_or_else(|| args.listen.clone(), |p| p.to_string());
+    match store.interrupt_running(&instance) {
+        Ok(0) => {}
+        Ok(n) => ivrc::errln!(
+            "ivrc: {n} calls were cut off when this instance last stopped; recorded as interrupted"
+        ),
+        Err(e) => {
+            ivrc::errln!("error: cannot read `{}`: {e}", args.store);
+            return 2;
+        }
+    }
     let prompts = Arc::new(Prompts::new(Box::new(Espeak), args.cache_dir.clone()));
     for flow in &program.flows {
         let Some(voice) = Voice::of(&flow.settings.lang, &flow.settings.voice) else {
@@ -129,6 +142,7 @@ pub fn run(args: &RunArgs) -> u8 {
     let shared = server::Shared {
         program: Arc::new(program),
         config: Config {
+            instance,
             rtp_ip: args.rtp_ip,
             rtp_ports: args.rtp_ports,
             max_calls: args.max_calls,

@@ -33,6 +33,9 @@ pub(crate) fn now_ms() -> u64 {
 /// Settings of a runtime.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// This instance's name in the call records (its public or listen address), by which a
+    /// restart finds the calls it left running in a store that several instances share.
+    pub instance: String,
     /// The address put in SDP for our media; the SIP address's when not given.
     pub rtp_ip: Option<IpAddr>,
     /// The RTP port range (even ports used).

@@ -258,7 +258,14 @@ pub async fn run(
                             core.dial(dial, now);
                         }
                     }
-                    CallRequest::Ended(record, ids) => {
+                    CallRequest::Started(mut record) => {
+                        if let Some(w) = &shared.records {
+                            record.instance.clone_from(&shared.config.instance);
+                            w.add_call(*record);
+                        }
+                    }
+                    CallRequest::Ended(mut record, ids) => {
+                        record.instance.clone_from(&shared.config.instance);
                         calls.remove(&record.call_id);
                         for id in &ids {
                             legs.remove(id);

@@ -1,7 +1,7 @@
 //! Call records: what each call on the SIP runtime did, step by step, written by `ivrc run`
 //! and read by `ivrc calls`. A record is kept as JSON beside its start time and Call-ID.
 
-use super::{as_i64, lock, Db, Store, StoreError};
+use super::{as_i64, lock, Db, Row, Store, StoreError};
 use rusqlite::{params, Connection};
 
 /// What one call on the SIP runtime did (`ivrc calls` lists them).
@@ -44,7 +44,18 @@ pub struct CallRecord {
     /// The texts the flow sent (`to NUMBER: TEXT`).
     #[serde(default)]
     pub texts: Vec<String>,
+    /// The instance that ran the call (its SIP address), so that a restart finds its own
+    /// cut-off calls in a store that several instances share; empty in older records.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub instance: String,
 }
+
+/// `ended_by` of a call still going on: its record is written when it starts and replaced when
+/// it ends.
+pub const RUNNING: &str = "running";
+/// `ended_by` of a call its instance lost (killed, crashed) while it went on, as the instance
+/// found on its next start.
+pub const INTERRUPTED: &str = "interrupted";
 
 /// A leg a call dialled.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -69,9 +80,14 @@ pub struct LegRecord {
     pub ended_by: String,
 }
 
-/// Writes a call record within the caller's transaction.
+/// Writes a call record within the caller's transaction, in place of the call's record
+/// written when it started.
 pub(super) fn insert(db: &Connection, c: &CallRecord) -> Result<(), StoreError> {
     let json = serde_json::to_string(c).unwrap_or_default();
+    db.prepare_cached(
+        "DELETE FROM calls WHERE call_id = ?1 AND json_extract(record, '$.ended_by') = ?2",
+    )?
+    .execute(params![c.call_id, RUNNING])?;
     db.prepare_cached(
         "INSERT INTO calls (started_ms, call_id, flow, record) VALUES (?1, ?2, ?3, ?4)",
     )?
@@ -85,6 +101,10 @@ pub(super) fn insert_pg(
     c: &CallRecord,
 ) -> Result<(), StoreError> {
     let json = serde_json::to_string(c).unwrap_or_default();
+    tx.execute(
+        "DELETE FROM calls WHERE call_id = $1 AND record->>'ended_by' = $2",
+        &[&c.call_id, &RUNNING],
+    )?;
     tx.execute(
         "INSERT INTO calls (started_ms, call_id, flow, record) VALUES ($1, $2, $3, $4::text::jsonb)",
         &[&as_i64(c.started_ms), &c.call_id, &c.flow, &json],
@@ -125,5 +145,54 @@ impl Store {
                     .map_err(|e| StoreError::Unreadable(format!("a call record ({e})")))
             })
             .collect()
+    }
+}
+
+impl Store {
+    /// Closes the records of the calls `instance` left running when it stopped without ending
+    /// them (killed, crashed): each becomes `interrupted`, its end unknown (the start time
+    /// stands for it) and said so among its errors. Answers how many there were.
+    ///
+    /// # Errors
+    ///
+    /// The database refused, or a record is not one this version writes.
+    pub fn interrupt_running(&self, instance: &str) -> Result<usize, StoreError> {
+        let texts: Vec<String> = match &self.db {
+            Db::Sqlite(db) => {
+                let db = lock(db);
+                let mut query = db.prepare_cached(
+                    "SELECT record FROM calls WHERE json_extract(record, '$.ended_by') = ?1
+                     AND json_extract(record, '$.instance') = ?2",
+                )?;
+                let rows =
+                    query.query_map(params![RUNNING, instance], |r| r.get::<_, String>(0))?;
+                rows.collect::<Result<_, _>>()?
+            }
+            Db::Postgres(pg) => lock(pg).with(|c| {
+                Ok(c.query(
+                    "SELECT record::text FROM calls WHERE record->>'ended_by' = $1
+                     AND record->>'instance' = $2",
+                    &[&RUNNING, &instance],
+                )?
+                .iter()
+                .map(|r| r.try_get(0))
+                .collect::<Result<_, _>>()?)
+            })?,
+        };
+        let mut closed = Vec::with_capacity(texts.len());
+        for text in &texts {
+            let mut record: CallRecord = serde_json::from_str(text)
+                .map_err(|e| StoreError::Unreadable(format!("a call record ({e})")))?;
+            record.ended_by = INTERRUPTED.to_string();
+            record.ended_ms = record.started_ms;
+            record.errors.push(
+                "its instance stopped during the call (killed or crashed); when the call ended \
+                 is not known"
+                    .to_string(),
+            );
+            closed.push(Row::Call(Box::new(record)));
+        }
+        self.add_rows(&closed)?;
+        Ok(closed.len())
     }
 }

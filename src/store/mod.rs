@@ -48,9 +48,10 @@ const BATCH: usize = 512;
 /// The version of the tables below, kept in the file's `user_version`. Files written before
 /// it was kept read 0 and have the tables of version 1; version 2 added `contact_reads`,
 /// `contact_last` (filled from the entries on the way up, [`UP_TO_2`]) and the index of
-/// entries by kind; version 3 added `registrations`.
+/// entries by kind; version 3 added `registrations`; version 4 the index of calls by Call-ID
+/// (a call's record is written when it starts and replaced when it ends).
 /// Every statement of [`SCHEMA`] may run again on an older file, which brings it up to date.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 /// Every table of the store.
 const SCHEMA: &str = "
@@ -84,6 +85,7 @@ const SCHEMA: &str = "
         record TEXT NOT NULL
     );
     CREATE INDEX IF NOT EXISTS calls_by_start ON calls (started_ms);
+    CREATE INDEX IF NOT EXISTS calls_by_call_id ON calls (call_id);
     CREATE TABLE IF NOT EXISTS registrations (
         account TEXT PRIMARY KEY,
         state TEXT NOT NULL,

@@ -12,8 +12,10 @@ use super::{location::PostgresUrl, Migrated, StoreError};
 use postgres::{Client, NoTls};
 
 /// The version of the tables below. Version 1: entries (with each contact's last entry),
-/// call records and registrations — what `ivrc run`, `ivrc calls` and `ivrc entries` use.
-pub(super) const SCHEMA_VERSION: i64 = 1;
+/// call records and registrations — what `ivrc run`, `ivrc calls` and `ivrc entries` use;
+/// version 2: the index of calls by Call-ID (a record is written when its call starts and
+/// replaced when it ends).
+pub(super) const SCHEMA_VERSION: i64 = 2;
 
 /// Every table, for a database of any earlier version (each statement may run again).
 const SCHEMA: &str = "
@@ -43,6 +45,7 @@ const SCHEMA: &str = "
         record jsonb NOT NULL
     );
     CREATE INDEX IF NOT EXISTS calls_by_start ON calls (started_ms);
+    CREATE INDEX IF NOT EXISTS calls_by_call_id ON calls (call_id);
     CREATE TABLE IF NOT EXISTS registrations (
         account text PRIMARY KEY,
         state text NOT NULL,

@@ -62,6 +62,8 @@ pub enum CallRequest {
     Dial(String, Dial),
     /// Send a text for the flow named first.
     Text(String, OutgoingText),
+    /// The call started; its record so far (written at once, replaced when it ends).
+    Started(Box<CallRecord>),
     /// The call is over; its record, and the SIP Call-IDs of all its legs.
     Ended(Box<CallRecord>, Vec<String>),
 }
@@ -396,6 +398,7 @@ pub async fn run(setup: CallSetup) {
             started_ms,
         ),
     };
+    let _ = requests.send(CallRequest::Started(Box::new(call.record.running())));
     let has_caller = inbound.is_some();
     if let Some(i) = inbound {
         // Its media starts with the answer.

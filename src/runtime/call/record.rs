@@ -146,6 +146,16 @@ impl Recorder {
         }
     }
 
+    /// The record as it stands while the call goes on (written when the call starts, so that a
+    /// crash leaves a trace of it).
+    pub(super) fn running(&self) -> CallRecord {
+        CallRecord {
+            ended_by: crate::store::calls::RUNNING.to_string(),
+            ended_ms: self.record.started_ms,
+            ..self.record.clone()
+        }
+    }
+
     /// The record of the ended call, with the flow's variables as they were at the end.
     pub(super) fn finish(mut self, values: Vec<(String, String)>) -> CallRecord {
         self.ended_by("flow");
