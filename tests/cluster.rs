@@ -2,14 +2,16 @@
 //! test makes (tests/netns/, a hub bridging one subnet of 198.18.0.0/24):
 //!
 //! ```text
-//!   caller 198.18.0.7 (sipp)  ──┐
+//!   db     198.18.0.2 (PostgreSQL 15: the store every instance writes its call records to)
 //!   kam    198.18.0.3 (Kamailio with deploy/kamailio/kamailio.cfg)
 //!   ivrc-1 198.18.0.4, ivrc-2 198.18.0.5, ivrc-3 198.18.0.6 (ivrc run … hold.ivr)
+//!   caller 198.18.0.7 (sipp)
 //! ```
 //!
 //! sipp places calls at Kamailio, which spreads them over the instances by call load and probes
-//! them with OPTIONS; media flows between the caller and the instance directly. Bounded: every
-//! process has a deadline, every namespace is deleted when the test ends.
+//! them with OPTIONS; media flows between the caller and the instance directly; the instances
+//! share one PostgreSQL store. Bounded: every process has a deadline, every namespace is
+//! deleted when the test ends, the database server is stopped when the test process ends.
 
 #[path = "runtime/harness.rs"]
 #[allow(dead_code)]
@@ -18,6 +20,8 @@ mod harness;
 mod kamailio;
 #[path = "netns/mod.rs"]
 mod netns;
+#[path = "pg_server/mod.rs"]
+mod pg_server;
 
 use harness::{require, Host, Runtime};
 use kamailio::Kamailio;
@@ -28,6 +32,8 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+/// The database's address.
+const DB: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 /// Kamailio's address.
 const PROXY: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 3);
 /// The caller's address.
@@ -38,9 +44,12 @@ const FLOW: &str = "tests/fixtures/runtime/hold.ivr";
 /// The namespaces of the rig; deleted when dropped (declare it first).
 struct Rig {
     _hub: Hub,
+    _db: Namespace,
     kam: Namespace,
     caller: Namespace,
     instances: Vec<Namespace>,
+    /// The shared store's URL.
+    store: String,
 }
 
 impl Rig {
@@ -51,6 +60,9 @@ impl Rig {
             return None;
         }
         let hub = Hub::create();
+        let db = Namespace::create("db");
+        hub.plug(&db, &DB.to_string());
+        let store = pg_server::server_in(db.name(), &DB.to_string(), "198.18.0.0/24")?;
         let kam = Namespace::create("kam");
         hub.plug(&kam, &PROXY.to_string());
         let caller = Namespace::create("caller");
@@ -64,15 +76,33 @@ impl Rig {
             .collect();
         Some(Rig {
             _hub: hub,
+            _db: db,
             kam,
             caller,
             instances,
+            store,
         })
     }
 
     /// Where instance `i` runs.
     fn host(&self, i: usize) -> Host {
         Host::inside(&self.instances[i], instance_ip(i))
+    }
+
+    /// Every call record in the shared store (`ivrc calls --format json`, run from the
+    /// caller's host, which reaches the database).
+    fn records(&self) -> Vec<serde_json::Value> {
+        let out = Host::inside(&self.caller, CALLER)
+            .command(env!("CARGO_BIN_EXE_ivrc"))
+            .args(["calls", "--store", &self.store, "--format", "json"])
+            .output()
+            .expect("ivrc calls");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("JSON records")
     }
 }
 
@@ -86,18 +116,28 @@ fn instance_addr(i: usize) -> SocketAddr {
     SocketAddr::from((instance_ip(i), 5060))
 }
 
-/// `ivrc run hold.ivr` as instance `i` in `dir` (kept across a restart).
-fn instance(rig: &Rig, i: usize, dir: &Path) -> Runtime {
+/// `ivrc run hold.ivr` as instance `i` (its prompt cache in `dir`), on the shared store, with
+/// `--grace` seconds for its calls when it is stopped.
+fn instance(rig: &Rig, i: usize, dir: &Path, grace: &str) -> Runtime {
     Runtime::launch(
         dir.to_path_buf(),
         &rig.host(i),
         5060,
         &[FLOW],
-        &["--rtp-ports", "20000-29999", "--max-calls", "1000"],
+        &[
+            "--rtp-ports",
+            "20000-29999",
+            "--max-calls",
+            "1000",
+            "--store",
+            &rig.store,
+            "--grace",
+            grace,
+        ],
     )
 }
 
-/// A fresh directory for instance `i`'s store.
+/// A fresh directory for instance `i`'s files.
 fn instance_dir(test: &str, i: usize) -> std::path::PathBuf {
     harness::scratch(&format!("{test}-ivrc{}", i + 1))
 }
@@ -184,8 +224,9 @@ fn calls_spread_over_instances_and_a_killed_one_costs_only_its_own_calls() {
         return;
     };
     let dirs: Vec<_> = (0..N).map(|i| instance_dir("cluster", i)).collect();
-    let mut instances: Vec<Option<Runtime>> =
-        (0..N).map(|i| Some(instance(&rig, i, &dirs[i]))).collect();
+    let mut instances: Vec<Option<Runtime>> = (0..N)
+        .map(|i| Some(instance(&rig, i, &dirs[i], "1")))
+        .collect();
     let backends: Vec<_> = (0..N).map(|i| (instance_addr(i), 1000)).collect();
     let Some(k) = Kamailio::front_in("cluster", &rig.kam, PROXY, &backends) else {
         return;
@@ -203,7 +244,7 @@ fn calls_spread_over_instances_and_a_killed_one_costs_only_its_own_calls() {
     instances[VICTIM].take().expect("running").kill9();
     std::thread::sleep(Duration::from_secs(35).saturating_sub(started.elapsed()));
     let before_restart = k.log().lines().count();
-    instances[VICTIM] = Some(instance(&rig, VICTIM, &dirs[VICTIM]));
+    instances[VICTIM] = Some(instance(&rig, VICTIM, &dirs[VICTIM], "1"));
     let deadline = Instant::now() + Duration::from_secs(180);
     while matches!(sipp.try_wait(), Ok(None)) {
         assert!(Instant::now() < deadline, "sipp did not finish");
@@ -276,7 +317,9 @@ fn calls_spread_over_instances_and_a_killed_one_costs_only_its_own_calls() {
         "{}",
         stderrs[VICTIM]
     );
-    let records = Runtime::calls(&dirs[VICTIM]);
+    // One record per call in the shared store, the cut ones included.
+    let records = rig.records();
+    assert_eq!(records.len(), CALLS as usize, "one record per call");
     for id in &failed {
         let r = records
             .iter()
@@ -302,24 +345,7 @@ fn a_draining_instance_takes_no_new_calls_and_finishes_its_own() {
     };
     let dirs: Vec<_> = (0..N).map(|i| instance_dir("drain", i)).collect();
     // The draining instance gives its calls 60 s to finish.
-    let mut instances: Vec<Runtime> = (0..N)
-        .map(|i| {
-            Runtime::launch(
-                dirs[i].clone(),
-                &rig.host(i),
-                5060,
-                &[FLOW],
-                &[
-                    "--rtp-ports",
-                    "20000-29999",
-                    "--max-calls",
-                    "1000",
-                    "--grace",
-                    "60",
-                ],
-            )
-        })
-        .collect();
+    let mut instances: Vec<Runtime> = (0..N).map(|i| instance(&rig, i, &dirs[i], "60")).collect();
     let backends: Vec<_> = (0..N).map(|i| (instance_addr(i), 1000)).collect();
     let Some(k) = Kamailio::front_in("drain", &rig.kam, PROXY, &backends) else {
         return;
@@ -361,7 +387,10 @@ fn a_draining_instance_takes_no_new_calls_and_finishes_its_own() {
         assert_ne!(last.2, third, "call {id} stayed on the draining instance");
     }
     // Its own calls all ended by the caller's BYE, none cut by the shutdown.
-    let records = Runtime::calls(&dirs[N - 1]);
+    let all = rig.records();
+    assert_eq!(all.len(), CALLS as usize, "one record per call");
+    let third_addr = instance_addr(N - 1).to_string();
+    let records: Vec<_> = all.iter().filter(|r| r["instance"] == third_addr).collect();
     assert!(records.len() > 30, "{} calls on instance 3", records.len());
     assert!(
         records.iter().all(|r| r["ended_by"] == "caller"),

@@ -114,11 +114,79 @@ fn pg_command(bin: &Path, program: &str, root: bool) -> Command {
 
 /// Starts the throwaway server and its watcher; the URL of its `postgres` database.
 fn start() -> Result<String, String> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port: {e}"))?;
+    let url = launch(&Listen {
+        netns: None,
+        ip: "127.0.0.1",
+        port,
+        trusted: None,
+        tag: "",
+    })?;
+    // `pg_ctl -w` waits for the server to accept connections; this only double-checks.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while postgres::Client::connect(&url, postgres::NoTls).is_err() {
+        if Instant::now() > deadline {
+            return Err(format!("the server on port {port} does not answer"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(url)
+}
+
+/// A throwaway server inside the network namespace `netns` on `ip`:5432, trusting the hosts
+/// of `subnet` (such as `198.18.0.0/24`), stopped and removed when this test process ends;
+/// the URL of its `postgres` database. `None` when PostgreSQL is not installed here (the
+/// reason printed), which fails the test under `CI=true`.
+pub fn server_in(netns: &str, ip: &str, subnet: &str) -> Option<String> {
+    let listen = Listen {
+        netns: Some(netns),
+        ip,
+        port: 5432,
+        trusted: Some(subnet),
+        tag: netns,
+    };
+    match launch(&listen) {
+        Ok(url) => Some(url),
+        Err(why) => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "the cluster tests need PostgreSQL under CI: {why}"
+            );
+            eprintln!("skipped: no PostgreSQL: {why}");
+            None
+        }
+    }
+}
+
+/// Where a throwaway server listens.
+struct Listen<'a> {
+    /// The network namespace it runs in; `None` for the test's own.
+    netns: Option<&'a str>,
+    /// Its address.
+    ip: &'a str,
+    /// Its port.
+    port: u16,
+    /// A subnet whose hosts it trusts beside loopback.
+    trusted: Option<&'a str>,
+    /// Part of its directory's name, to tell servers of one process apart.
+    tag: &'a str,
+}
+
+/// initdb, pg_ctl start (as `postgres` when root) and the watcher; the URL of the server's
+/// `postgres` database.
+fn launch(at: &Listen<'_>) -> Result<String, String> {
     let bin = bin_dir().ok_or(
         "IVRC_PG_URL is not set and initdb is not installed (scripts/setup.sh installs postgresql)",
     )?;
     let root = is_root();
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("pg-{}", std::process::id()));
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "pg-{}{}",
+        at.tag,
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
     if root {
@@ -154,15 +222,34 @@ fn start() -> Result<String, String> {
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("no free port: {e}"))?;
+    if let Some(subnet) = at.trusted {
+        use std::io::Write;
+        let mut hba = std::fs::OpenOptions::new()
+            .append(true)
+            .open(data.join("pg_hba.conf"))
+            .map_err(|e| format!("cannot open pg_hba.conf: {e}"))?;
+        writeln!(hba, "host all all {subnet} trust")
+            .map_err(|e| format!("cannot write pg_hba.conf: {e}"))?;
+    }
     let options = format!(
-        "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c max_connections=200",
+        "-c listen_addresses={} -p {} -k {} -c fsync=off -c max_connections=200",
+        at.ip,
+        at.port,
         dir.display()
     );
-    let out = pg_command(&bin, "pg_ctl", root)
+    let mut pg_ctl = match at.netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns]);
+            if root {
+                c.args(["runuser", "-u", "postgres", "--"]);
+            }
+            c.arg(bin.join("pg_ctl"));
+            c
+        }
+        None => pg_command(&bin, "pg_ctl", root),
+    };
+    let out = pg_ctl
         .arg("-D")
         .arg(&data)
         .arg("-l")
@@ -179,16 +266,7 @@ fn start() -> Result<String, String> {
         ));
     }
     watch(&bin, &data, &dir, root);
-    let url = format!("postgresql://ivrc@127.0.0.1:{port}/postgres");
-    // `pg_ctl -w` waits for the server to accept connections; this only double-checks.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while postgres::Client::connect(&url, postgres::NoTls).is_err() {
-        if Instant::now() > deadline {
-            return Err(format!("the server on port {port} does not answer"));
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    Ok(url)
+    Ok(format!("postgresql://ivrc@{}:{}/postgres", at.ip, at.port))
 }
 
 /// Starts the watcher: a shell that waits for this test process to end, then stops the
