@@ -10,11 +10,12 @@
 //! (the schema and its version), the one error type and the writer thread that batches
 //! entries and call records; `pg` does the same for PostgreSQL. The parts hold their rows
 //! and queries, each for both databases side by side, so callers use one [`Store`] and never
-//! care which is behind it. In PostgreSQL this version keeps entries, call records and
-//! registrations; the console's contact list, `ivrc serve`'s call states and campaigns are
+//! care which is behind it. In PostgreSQL this version keeps entries, call records,
+//! registrations and campaigns; the console's contact list and `ivrc serve`'s call states are
 //! in SQLite only so far, and asking a PostgreSQL store for them is a [`StoreError`]. Only
 //! `src/store/` imports rusqlite and postgres. Times are given by the caller (milliseconds
-//! since the Unix epoch) and printed in UTC; the store reads no clock. It does not decide
+//! since the Unix epoch) and printed in UTC; the store reads no clock of the machine (a
+//! campaign on PostgreSQL takes the database's, so instances share one). It does not decide
 //! which events become entries (the drivers do) nor what follows a campaign attempt (the
 //! dialer's plan does).
 
