@@ -169,6 +169,11 @@ pub struct RunArgs {
     /// Write the campaign's results here at the end (`.json`, else CSV).
     #[arg(long, requires = "campaign")]
     pub results: Option<PathBuf>,
+    /// How long, in seconds, a lead this instance calls stays its own without a renewal: it
+    /// renews every third of it, fences itself (hangs up its campaign calls) after two thirds,
+    /// and another instance may rescue the lead once it expires.
+    #[arg(long, default_value_t = 15, requires = "campaign", value_parser = clap::value_parser!(u64).range(3..=3600))]
+    pub campaign_lease: u64,
     /// Run flow timers, dial timeouts and campaign intervals this many times faster (tests).
     #[arg(long, default_value_t = 1.0, value_parser = parse_time_scale)]
     pub time_scale: f64,

@@ -463,3 +463,320 @@ fn a_postgresql_store_reconnects_after_the_server_drops_it() {
         .collect();
     assert_eq!(ids, ["c1", "c2", "c3", "c4"]);
 }
+
+/// Milliseconds since the epoch (SQLite takes the caller's clock; PostgreSQL uses its own).
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// `n` leads on lines 1..=n, each with a number of its own.
+fn leads(n: usize) -> Vec<ivrc::ir::Lead> {
+    (1..=n)
+        .map(|line| ivrc::ir::Lead {
+            line,
+            values: [("phone".to_string(), format!("+7900{line:07}"))].into(),
+        })
+        .collect()
+}
+
+/// The campaign `c` of backend `b`, opened for `owner` with leases of `lease_ms`.
+fn campaign_of(b: &Backend, owner: &str, lease_ms: u64) -> ivrc::store::campaign::CampaignState {
+    ivrc::store::campaign::CampaignState::open(&b.location, "c", owner, lease_ms).expect("opens")
+}
+
+/// A claimed attempt ended as `state` (no retry).
+fn ended(
+    claimed: &ivrc::store::campaign::Claimed,
+    state: ivrc::store::campaign::LeadState,
+) -> ivrc::store::campaign::LeadRow {
+    ivrc::store::campaign::LeadRow {
+        state,
+        outcome: "ok".into(),
+        ..claimed.lead.clone()
+    }
+}
+
+#[test]
+fn two_instances_claiming_at_once_never_get_the_same_lead() {
+    use ivrc::store::campaign::{Finished, LeadState, Limits};
+    for b in backends("claim_race") {
+        let limits = Limits {
+            lines: 1_000,
+            rate: None,
+        };
+        assert_eq!(
+            campaign_of(&b, "loader", 15_000)
+                .prepare(limits, &leads(300), now_ms())
+                .expect("loads"),
+            300
+        );
+        // Both instances load the same file again: nothing is added twice.
+        let b = std::sync::Arc::new(b);
+        let threads: Vec<_> = ["a", "b"]
+            .into_iter()
+            .map(|owner| {
+                let b = b.clone();
+                std::thread::spawn(move || {
+                    let mut st = campaign_of(&b, owner, 15_000);
+                    assert_eq!(st.prepare(limits, &leads(300), now_ms()).expect("loads"), 0);
+                    let mut mine = Vec::new();
+                    loop {
+                        let claim = st
+                            .claim(7, &["phone".to_string()], now_ms())
+                            .expect("claims");
+                        if claim.leads.is_empty() {
+                            if claim.unfinished == 0 {
+                                break;
+                            }
+                            continue;
+                        }
+                        for c in &claim.leads {
+                            assert_eq!(c.attempt, 1);
+                            assert!(
+                                c.call_id.starts_with(&format!("c-{}-1-", c.lead.line)),
+                                "{}",
+                                c.call_id
+                            );
+                            let written = st
+                                .finish(c, &ended(c, LeadState::Done), 0, now_ms())
+                                .expect("finishes");
+                            assert_eq!(written, Finished::Written);
+                            mine.push(c.lead.line);
+                        }
+                    }
+                    mine
+                })
+            })
+            .collect();
+        let mut all: Vec<usize> = Vec::new();
+        let mut each = Vec::new();
+        for t in threads {
+            let mine = t.join().expect("an instance");
+            each.push(mine.len());
+            all.extend(mine);
+        }
+        all.sort_unstable();
+        assert_eq!(
+            all,
+            (1..=300).collect::<Vec<_>>(),
+            "{}: every lead once",
+            b.name
+        );
+        // On PostgreSQL the two really interleave (SQLite's one writer may let one instance
+        // take every lead before the other gets the file; the leads are still disjoint).
+        if b.name == "postgresql" {
+            assert!(
+                each.iter().all(|n| *n > 0),
+                "{}: both claimed: {each:?}",
+                b.name
+            );
+        }
+        let mut st = campaign_of(&b, "reader", 15_000);
+        let attempts = st.attempts().expect("reads");
+        assert_eq!(attempts.len(), 300, "{}", b.name);
+        assert!(st
+            .leads()
+            .expect("reads")
+            .iter()
+            .all(|l| l.state == LeadState::Done && l.attempts == 1));
+    }
+}
+
+#[test]
+fn the_line_limit_and_the_rate_hold_across_instances() {
+    use ivrc::store::campaign::{Finished, LeadState, Limits, LOOKAHEAD_MS};
+    for b in backends("claim_limits") {
+        // Three lines over two instances.
+        let limits = Limits {
+            lines: 3,
+            rate: None,
+        };
+        let (mut a, mut z) = (campaign_of(&b, "a", 15_000), campaign_of(&b, "z", 15_000));
+        a.prepare(limits, &leads(10), now_ms()).expect("loads");
+        let first = a.claim(5, &[], now_ms()).expect("claims");
+        assert_eq!(first.leads.len(), 3, "{}", b.name);
+        let none = z.claim(5, &[], now_ms()).expect("claims");
+        assert!(none.leads.is_empty(), "{}: the lines are taken", b.name);
+        assert_eq!(none.unfinished, 10);
+        let c = &first.leads[0];
+        assert_eq!(
+            a.finish(c, &ended(c, LeadState::Done), 0, now_ms())
+                .expect("finishes"),
+            Finished::Written
+        );
+        let one = z.claim(5, &[], now_ms()).expect("claims");
+        assert_eq!(one.leads.len(), 1, "{}: one line came free", b.name);
+        assert_eq!((one.finished, one.unfinished), (1, 9));
+    }
+    for b in backends("claim_rate") {
+        // 20 calls a second, evenly spaced, over two instances claiming as fast as they can.
+        let limits = Limits {
+            lines: 10_000,
+            rate: Some((20, 1_000)),
+        };
+        campaign_of(&b, "loader", 15_000)
+            .prepare(limits, &leads(2_000), now_ms())
+            .expect("loads");
+        let b = std::sync::Arc::new(b);
+        let threads: Vec<_> = ["a", "z"]
+            .into_iter()
+            .map(|owner| {
+                let b = b.clone();
+                std::thread::spawn(move || {
+                    let mut st = campaign_of(&b, owner, 15_000);
+                    let start = std::time::Instant::now();
+                    let mut claimed = 0;
+                    while start.elapsed() < std::time::Duration::from_millis(1_500) {
+                        let claim = st.claim(50, &[], now_ms()).expect("claims");
+                        for c in &claim.leads {
+                            assert!(c.start_in_ms <= LOOKAHEAD_MS);
+                        }
+                        claimed += claim.leads.len();
+                        std::thread::sleep(std::time::Duration::from_millis(5));
+                    }
+                    claimed
+                })
+            })
+            .collect();
+        let claimed: Vec<usize> = threads
+            .into_iter()
+            .map(|t| t.join().expect("runs"))
+            .collect();
+        assert!(claimed.iter().all(|n| *n > 0), "{}: {claimed:?}", b.name);
+        let mut starts: Vec<u64> = campaign_of(&b, "reader", 15_000)
+            .attempts()
+            .expect("reads")
+            .iter()
+            .map(|a| a.started_ms)
+            .collect();
+        starts.sort_unstable();
+        // 1.5 s of claims reserve slots up to LOOKAHEAD_MS ahead: 1.75 s × 20, + 2 for the
+        // first slot and one late start.
+        assert!(
+            (25..=37).contains(&starts.len()),
+            "{}: {} starts",
+            b.name,
+            starts.len()
+        );
+        // Evenly spaced: never more than the rate + 1 within a second (a start up to one
+        // interval late does not push the next back).
+        for (i, window) in starts.windows(22).enumerate() {
+            assert!(
+                window[21] - window[0] >= 1_000,
+                "{}: 22 starts within {} ms from start {i}",
+                b.name,
+                window[21] - window[0]
+            );
+        }
+        assert!(
+            starts.windows(2).filter(|p| p[1] - p[0] < 49).count() <= 2,
+            "{}: {starts:?}",
+            b.name
+        );
+    }
+}
+
+#[test]
+fn an_expired_lease_is_rescued_and_the_late_finish_of_its_old_owner_is_refused() {
+    use ivrc::store::campaign::{Finished, LeadState, Limits};
+    let interrupted = |lead: &mut ivrc::store::campaign::LeadRow, now: u64| {
+        lead.state = LeadState::Pending;
+        lead.outcome = "interrupted".into();
+        lead.next_at_ms = now;
+    };
+    for b in backends("rescue") {
+        let limits = Limits {
+            lines: 10,
+            rate: None,
+        };
+        // Instance a dies holding lead 1 (a 300 ms lease); z holds lead 2 and renews it; y
+        // holds lead 3 on a long lease.
+        let (mut a, mut z, mut y) = (
+            campaign_of(&b, "a", 300),
+            campaign_of(&b, "z", 300),
+            campaign_of(&b, "y", 60_000),
+        );
+        a.prepare(limits, &leads(3), now_ms()).expect("loads");
+        let zombie = a.claim(1, &[], now_ms()).expect("claims").leads.remove(0);
+        let live = z.claim(1, &[], now_ms()).expect("claims").leads.remove(0);
+        let long = y.claim(1, &[], now_ms()).expect("claims").leads.remove(0);
+        assert_eq!(
+            (zombie.lead.line, live.lead.line, long.lead.line),
+            (1, 2, 3)
+        );
+        // A starting instance finds every lease live: it touches nothing.
+        let mut starting = campaign_of(&b, "s", 300);
+        assert!(
+            starting
+                .rescue(now_ms(), interrupted)
+                .expect("rescues")
+                .is_empty(),
+            "{}",
+            b.name
+        );
+        for _ in 0..6 {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            assert_eq!(z.renew(&[2], now_ms()).expect("renews"), 1, "{}", b.name);
+        }
+        // Only a's lease has expired.
+        let rescued = starting.rescue(now_ms(), interrupted).expect("rescues");
+        assert_eq!(
+            rescued.iter().map(|l| l.line).collect::<Vec<_>>(),
+            [1],
+            "{}",
+            b.name
+        );
+        assert!(starting
+            .rescue(now_ms(), interrupted)
+            .expect("again")
+            .is_empty());
+        let attempts = starting.attempts().expect("reads");
+        assert_eq!(attempts[0].outcome.as_deref(), Some("interrupted"));
+        assert!(attempts[0].ended_ms.is_some());
+        assert_eq!((attempts[0].owner.as_str(), attempts[0].fence), ("a", 1));
+        // The old owner comes back and finishes: refused, the lead untouched.
+        assert_eq!(
+            a.finish(&zombie, &ended(&zombie, LeadState::Done), 0, now_ms())
+                .expect("answers"),
+            Finished::LeaseLost,
+            "{}",
+            b.name
+        );
+        // Another instance claims the lead again (a new fence); the zombie is refused again,
+        // and even a renewal of it by its old owner does nothing.
+        let again = starting.claim(5, &[], now_ms()).expect("claims").leads;
+        assert_eq!(again.len(), 1, "{}", b.name);
+        assert_eq!(
+            (again[0].lead.line, again[0].attempt, again[0].fence),
+            (1, 2, 2)
+        );
+        assert_eq!(a.renew(&[1], now_ms()).expect("renews"), 0);
+        assert_eq!(
+            a.finish(&zombie, &ended(&zombie, LeadState::Done), 0, now_ms())
+                .expect("answers"),
+            Finished::LeaseLost
+        );
+        assert_eq!(
+            starting
+                .finish(&again[0], &ended(&again[0], LeadState::Done), 0, now_ms())
+                .expect("finishes"),
+            Finished::Written
+        );
+        let leads = starting.leads().expect("reads");
+        assert_eq!(
+            leads
+                .iter()
+                .map(|l| (l.state, l.attempts))
+                .collect::<Vec<_>>(),
+            [
+                (LeadState::Done, 2),
+                (LeadState::Calling, 1),
+                (LeadState::Calling, 1)
+            ],
+            "{}",
+            b.name
+        );
+    }
+}

@@ -85,18 +85,6 @@ pub fn run(args: &RunArgs) -> u8 {
             }
         }
     }
-    // A campaign's leads and attempts are kept in a SQLite file only so far.
-    let campaign_file = match (&campaign, args.store.file()) {
-        (Some((c, ..)), None) => {
-            ivrc::errln!(
-                "error: campaign `{}` keeps its leads in a SQLite file so far; --store {} is a PostgreSQL database",
-                c.name,
-                args.store
-            );
-            return 2;
-        }
-        (_, file) => file.map(std::path::Path::to_path_buf).unwrap_or_default(),
-    };
     // Opened here, before the async runtime starts: the PostgreSQL client must not be used on
     // its threads, and from here on only the writer's own thread uses the store.
     let store = match Store::open_at(&args.store) {
@@ -109,6 +97,15 @@ pub fn run(args: &RunArgs) -> u8 {
     // Calls this instance left running when it last stopped without ending them (killed,
     // crashed) are closed now, before new ones start.
     let instance = public.map_or_else(|| args.listen.clone(), |p| p.to_string());
+    // Unique to this process: a restart on the same address must not renew (and so keep
+    // forever) the leases its killed predecessor left.
+    let owner = format!(
+        "{instance}/{}-{:x}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis())
+    );
     match store.interrupt_running(&instance) {
         Ok(0) => {}
         Ok(n) => ivrc::errln!(
@@ -214,7 +211,9 @@ pub fn run(args: &RunArgs) -> u8 {
                 number_columns,
                 campaign: c,
                 flow,
-                store: campaign_file.clone(),
+                store: args.store.clone(),
+                owner: owner.clone(),
+                lease: Duration::from_secs(args.campaign_lease),
                 time_scale: args.time_scale,
                 results: args.results.clone(),
                 progress: std::io::stderr().is_terminal(),

@@ -53,6 +53,9 @@ pub struct Placement {
     pub caller_id: Option<String>,
     /// Told the call's record when it is over.
     pub done: tokio::sync::oneshot::Sender<CallRecord>,
+    /// Turns true when the call must end now (its dialer fenced itself: its lease may not
+    /// outlive the call); the call then ends as at shutdown.
+    pub hangup: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// Everything calls share.
@@ -308,6 +311,17 @@ pub async fn run(
                 call.0.params = p.params;
                 call.0.caller_id = p.caller_id;
                 placed.insert(p.call_id, p.done);
+                if let Some(mut hangup) = p.hangup {
+                    let input = call.1.clone();
+                    tokio::spawn(async move {
+                        tokio::select! {
+                            fenced = hangup.wait_for(|now| *now) => if fenced.is_ok() {
+                                let _ = input.send(CallInput::Shutdown);
+                            },
+                            () = input.closed() => {}
+                        }
+                    });
+                }
                 launch(&mut calls, &mut summary, call);
             },
             () = tokio::time::sleep_until(next_timer.unwrap_or(far).into()), if next_timer.is_some() => {

@@ -10,11 +10,12 @@
 //! (the schema and its version), the one error type and the writer thread that batches
 //! entries and call records; `pg` does the same for PostgreSQL. The parts hold their rows
 //! and queries, each for both databases side by side, so callers use one [`Store`] and never
-//! care which is behind it. In PostgreSQL this version keeps entries, call records and
-//! registrations; the console's contact list, `ivrc serve`'s call states and campaigns are
+//! care which is behind it. In PostgreSQL this version keeps entries, call records,
+//! registrations and campaigns; the console's contact list and `ivrc serve`'s call states are
 //! in SQLite only so far, and asking a PostgreSQL store for them is a [`StoreError`]. Only
 //! `src/store/` imports rusqlite and postgres. Times are given by the caller (milliseconds
-//! since the Unix epoch) and printed in UTC; the store reads no clock. It does not decide
+//! since the Unix epoch) and printed in UTC; the store reads no clock of the machine (a
+//! campaign on PostgreSQL takes the database's, so instances share one). It does not decide
 //! which events become entries (the drivers do) nor what follows a campaign attempt (the
 //! dialer's plan does).
 
@@ -49,9 +50,11 @@ const BATCH: usize = 512;
 /// it was kept read 0 and have the tables of version 1; version 2 added `contact_reads`,
 /// `contact_last` (filled from the entries on the way up, [`UP_TO_2`]) and the index of
 /// entries by kind; version 3 added `registrations`; version 4 the index of calls by Call-ID
-/// (a call's record is written when it starts and replaced when it ends).
+/// (a call's record is written when it starts and replaced when it ends); version 5 the
+/// campaign claim protocol: `campaigns` (limits, pacing), each lead's owner, lease and fence,
+/// each attempt's owner and fence ([`UP_TO_5`]).
 /// Every statement of [`SCHEMA`] may run again on an older file, which brings it up to date.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 5;
 
 /// Every table of the store.
 const SCHEMA: &str = "
@@ -111,6 +114,9 @@ const SCHEMA: &str = "
         outcome TEXT NOT NULL,
         reason TEXT NOT NULL,
         result TEXT,
+        owner TEXT,
+        lease_until_ms INTEGER,
+        fence INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (campaign, line)
     );
     CREATE TABLE IF NOT EXISTS campaign_attempts (
@@ -121,8 +127,35 @@ const SCHEMA: &str = "
         started_ms INTEGER NOT NULL,
         ended_ms INTEGER,
         outcome TEXT,
+        owner TEXT NOT NULL DEFAULT '',
+        fence INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (campaign, line, attempt)
+    );
+    CREATE TABLE IF NOT EXISTS campaigns (
+        name TEXT PRIMARY KEY,
+        interval_ms REAL NOT NULL,
+        pace_next_ms REAL NOT NULL,
+        max_lines INTEGER NOT NULL,
+        nonce TEXT NOT NULL
     );";
+
+/// The columns version 5 added to tables an older file already has (`CREATE TABLE IF NOT
+/// EXISTS` leaves those as they are): table, column, declaration.
+const COLUMNS_5: [(&str, &str, &str); 5] = [
+    ("campaign_leads", "owner", "TEXT"),
+    ("campaign_leads", "lease_until_ms", "INTEGER"),
+    ("campaign_leads", "fence", "INTEGER NOT NULL DEFAULT 0"),
+    ("campaign_attempts", "owner", "TEXT NOT NULL DEFAULT ''"),
+    ("campaign_attempts", "fence", "INTEGER NOT NULL DEFAULT 0"),
+];
+
+/// What a file older than version 5 needs once its columns are there: the index of due leads,
+/// and a lead an older ivrc left calling (killed during a call) holds an expired lease, so the
+/// next start rescues it as the older version's recovery did.
+const UP_TO_5: &str = "
+    CREATE INDEX IF NOT EXISTS campaign_leads_by_state ON campaign_leads (campaign, state, next_at_ms);
+    UPDATE campaign_leads SET owner = '', lease_until_ms = 0
+        WHERE state = 'calling' AND lease_until_ms IS NULL;";
 
 /// What a file of version 0 or 1 needs beyond the tables: each contact's last entry.
 const UP_TO_2: &str = "
@@ -182,7 +215,7 @@ fn connect_migrating(
     path: &Path,
     durability: Durability,
 ) -> Result<(Connection, Migrated), StoreError> {
-    let db = Connection::open(path)?;
+    let mut db = Connection::open(path)?;
     // WAL lets `ivrc entries` read while a server writes.
     db.pragma_update(None, "journal_mode", "WAL")?;
     let synchronous = match durability {
@@ -200,10 +233,26 @@ fn connect_migrating(
         });
     }
     if version < SCHEMA_VERSION {
-        let up_to_2 = if version < 2 { UP_TO_2 } else { "" };
-        db.execute_batch(&format!(
-            "BEGIN IMMEDIATE; {SCHEMA} {up_to_2} PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-        ))?;
+        let tx = db.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch(SCHEMA)?;
+        if version < 2 {
+            tx.execute_batch(UP_TO_2)?;
+        }
+        for (table, column, declaration) in COLUMNS_5 {
+            let there: bool = tx.query_row(
+                "SELECT count(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
+                [table, column],
+                |r| r.get(0),
+            )?;
+            if !there {
+                tx.execute_batch(&format!(
+                    "ALTER TABLE {table} ADD COLUMN {column} {declaration}"
+                ))?;
+            }
+        }
+        tx.execute_batch(UP_TO_5)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()?;
     }
     let migrated = Migrated {
         from: version,

@@ -14,8 +14,9 @@ use postgres::{Client, NoTls};
 /// The version of the tables below. Version 1: entries (with each contact's last entry),
 /// call records and registrations — what `ivrc run`, `ivrc calls` and `ivrc entries` use;
 /// version 2: the index of calls by Call-ID (a record is written when its call starts and
-/// replaced when it ends).
-pub(super) const SCHEMA_VERSION: i64 = 2;
+/// replaced when it ends); version 3: campaigns shared by instances (`campaigns`,
+/// `campaign_leads` with owner, lease and fence, `campaign_attempts`).
+pub(super) const SCHEMA_VERSION: i64 = 3;
 
 /// Every table, for a database of any earlier version (each statement may run again).
 const SCHEMA: &str = "
@@ -52,6 +53,43 @@ const SCHEMA: &str = "
         detail text NOT NULL,
         at_ms bigint NOT NULL,
         until_ms bigint
+    );
+    CREATE TABLE IF NOT EXISTS campaigns (
+        name text PRIMARY KEY,
+        interval_ms float8 NOT NULL,
+        pace_next_ms float8 NOT NULL,
+        max_lines bigint NOT NULL,
+        nonce text NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS campaign_leads (
+        campaign text NOT NULL,
+        line bigint NOT NULL,
+        params jsonb NOT NULL,
+        state text NOT NULL CHECK (state IN ('pending', 'calling', 'done', 'failed')),
+        attempts bigint NOT NULL,
+        next_at_ms bigint NOT NULL,
+        redials jsonb NOT NULL,
+        outcome text NOT NULL,
+        reason text NOT NULL,
+        result jsonb,
+        owner text,
+        lease_until_ms bigint,
+        fence bigint NOT NULL DEFAULT 0,
+        PRIMARY KEY (campaign, line),
+        CHECK ((state = 'calling') = (owner IS NOT NULL AND lease_until_ms IS NOT NULL))
+    );
+    CREATE INDEX IF NOT EXISTS campaign_leads_by_state ON campaign_leads (campaign, state, next_at_ms);
+    CREATE TABLE IF NOT EXISTS campaign_attempts (
+        campaign text NOT NULL,
+        line bigint NOT NULL,
+        attempt bigint NOT NULL,
+        call_id text NOT NULL UNIQUE,
+        started_ms bigint NOT NULL,
+        ended_ms bigint,
+        outcome text,
+        owner text NOT NULL,
+        fence bigint NOT NULL,
+        PRIMARY KEY (campaign, line, attempt)
     );";
 
 /// The advisory lock that instances starting together take around the schema, so only one

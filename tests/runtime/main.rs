@@ -9,6 +9,7 @@ mod baresip;
 mod callback;
 mod calls;
 mod campaign;
+mod campaign_shared;
 mod harness;
 #[path = "../kamailio/mod.rs"]
 mod kamailio;

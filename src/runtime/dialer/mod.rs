@@ -1,11 +1,16 @@
-//! The campaign dialer of `ivrc run --campaign NAME`: it places one call per due lead through
-//! the server ([`Placement`]) within the campaign's simultaneous lines, call rate (token
-//! bucket) and calling window; decides each attempt's sequel with the campaign's attempts,
-//! retry interval and redial rules ([`plan`]); keeps all of it in the store
-//! ([`crate::store::campaign`]) so a killed process resumes where it was; shows progress; posts each lead's final result to the
-//! result webhook (with retries); and ends with a summary and, when asked, the results as CSV
-//! or JSON.
+//! The campaign dialer of `ivrc run --campaign NAME`: it claims due leads from the store
+//! ([`crate::store::campaign`]: the campaign's lines, call rate and each lead's lease held in
+//! the database, so several instances may share one campaign on PostgreSQL) and places one
+//! call per claimed lead through the server ([`Placement`]) at its slot of the rate and within
+//! the calling window; decides each attempt's sequel with the campaign's attempts, retry
+//! interval and redial rules ([`plan`]) and writes it only while the lead is still its own;
+//! renews its leases on a thread of its own and fences itself when it cannot ([`keeper`]);
+//! rescues leads whose lease expired (a killed or cut-off instance's), so a killed process —
+//! or another instance — resumes where it was; shows progress; posts each lead's final result
+//! to the result webhook (with retries and an idempotency key); and ends with a summary and,
+//! when asked, the results as CSV or JSON.
 
+pub mod keeper;
 pub mod plan;
 pub mod results;
 
@@ -13,11 +18,11 @@ use super::now_ms;
 use super::server::Placement;
 use crate::ir::Lead;
 use crate::ir::{Campaign, RedialOutcome};
-use crate::store::campaign::{CampaignState, LeadRow, LeadState};
-use crate::store::{CallRecord, StoreError};
-use plan::{Attempt, Bucket, Rules};
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use crate::store::campaign::{Claim, Claimed, Finished, LeadRow, LeadState, Limits};
+use crate::store::{CallRecord, Location};
+use keeper::{Heartbeat, Held, Opening, StateThread};
+use plan::{Attempt, Rules};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -28,8 +33,13 @@ pub struct Dialer {
     pub campaign: Campaign,
     /// The index of its flow in the program.
     pub flow: usize,
-    /// The store (the campaign's state lives beside the call records).
-    pub store: PathBuf,
+    /// The store (the campaign's state lives beside the call records): a SQLite file, or a
+    /// PostgreSQL database other instances may share.
+    pub store: Location,
+    /// This instance's name in the leases: unique to this process (its address and more).
+    pub owner: String,
+    /// How long a lease lasts without renewal.
+    pub lease: Duration,
     /// Campaign intervals and flow timers run this many times faster.
     pub time_scale: f64,
     /// Where to write the results at the end (`.csv` or `.json`).
@@ -69,6 +79,8 @@ pub struct Summary {
     pub pending: usize,
     /// Calls placed in this run.
     pub calls: usize,
+    /// Attempts of this run whose lead was rescued by another instance before they ended.
+    pub lost: usize,
 }
 
 /// How an attempt's call ended, for the rules.
@@ -93,65 +105,66 @@ pub fn attempt_of(record: &CallRecord, dials_lead: bool) -> Attempt {
     Attempt::NoReport
 }
 
-/// Ends attempt `number` of `lead`: the plan settles what follows ([`plan::settle`]) and the
-/// store writes the attempt and the lead.
-fn end_attempt(
-    st: &mut CampaignState,
-    rules: Rules<'_>,
-    lead: &mut LeadRow,
-    number: u32,
-    attempt: &Attempt,
-    result: Option<serde_json::Value>,
-    now_ms: u64,
-) -> Result<(), StoreError> {
-    plan::settle(rules, lead, attempt, result, now_ms);
-    st.end_attempt(lead, number, now_ms)
+/// Closes the attempts whose lease expired (any instance's: killed, or cut off longer than a
+/// lease) as interrupted, as the plan settles them; the leads. Live leases are not touched.
+async fn rescue(
+    st: &StateThread,
+    campaign: &Campaign,
+    time_scale: f64,
+) -> Result<Vec<LeadRow>, String> {
+    let c = campaign.clone();
+    st.run(move |s| {
+        s.rescue(now_ms(), |lead, now| {
+            let rules = Rules {
+                campaign: &c,
+                time_scale,
+            };
+            plan::settle(rules, lead, &Attempt::Interrupted, None, now);
+        })
+    })
+    .await
 }
 
-/// Closes the attempts a killed process left calling, as interrupted (they count against the
-/// lead's limit); the lines.
-fn recover(
-    st: &mut CampaignState,
-    rules: Rules<'_>,
-    now_ms: u64,
-) -> Result<Vec<usize>, StoreError> {
-    let calling: Vec<LeadRow> = st
-        .leads()?
-        .into_iter()
-        .filter(|l| l.state == LeadState::Calling)
-        .collect();
-    let mut lines = Vec::new();
-    for mut lead in calling {
-        let number = lead.attempts;
-        end_attempt(
-            st,
-            rules,
-            &mut lead,
-            number,
-            &Attempt::Interrupted,
-            None,
-            now_ms,
-        )?;
-        lines.push(lead.line);
-    }
-    Ok(lines)
+/// What reaches the dialer's loop.
+enum Event {
+    /// A placed call ended (its record; `None`: it was never placed or its record was lost).
+    Ended(usize, Option<Box<CallRecord>>),
+    /// A claim's answer.
+    Claimed(Result<Claim, String>),
+    /// A finish's answer, for the claim and the lead as settled.
+    Finished(Box<Claimed>, Box<LeadRow>, Result<Finished, String>),
+    /// A rescue's answer.
+    Rescued(Result<Vec<LeadRow>, String>),
+}
+
+/// Sends a finish to the state's thread; its answer comes back as an [`Event::Finished`]
+/// (after `wait`: a retry).
+fn send_finish(
+    st: &StateThread,
+    events: &mpsc::UnboundedSender<Event>,
+    claimed: Claimed,
+    lead: LeadRow,
+    wait: Duration,
+) {
+    let (st, events) = (st.clone(), events.clone());
+    tokio::spawn(async move {
+        tokio::time::sleep(wait).await;
+        let retry_in = lead.next_at_ms.saturating_sub(now_ms());
+        let (c, l) = (claimed.clone(), lead.clone());
+        let answer = st.run(move |s| s.finish(&c, &l, retry_in, now_ms())).await;
+        let _ = events.send(Event::Finished(Box::new(claimed), Box::new(lead), answer));
+    });
 }
 
 impl Dialer {
-    /// The numbers a lead's calls go to.
-    fn numbers_of(&self, lead: &LeadRow) -> Vec<String> {
-        self.number_columns
-            .iter()
-            .filter_map(|c| lead.params.get(c).cloned())
-            .collect()
-    }
-
-    /// Runs the campaign over `leads` until every lead is final or `stop` turns true (then
-    /// the calls under way finish first); places calls through `placements`.
+    /// Runs the campaign over `leads` (added to the store's when new) until every lead of the
+    /// campaign is final — over every instance sharing it — or `stop` turns true (then the
+    /// calls under way finish first); places calls through `placements`.
     ///
     /// # Errors
     ///
-    /// The store cannot be read or written: the dialer stops rather than call blind.
+    /// The store cannot be opened, the leads not loaded, or the results not read or written
+    /// at the end. A failed claim or finish later on is logged and tried again.
     pub async fn run(
         self,
         leads: &[Lead],
@@ -163,23 +176,30 @@ impl Dialer {
             campaign: c,
             time_scale: self.time_scale,
         };
-        let mut st = CampaignState::open(&self.store, &c.name).map_err(|e| e.to_string())?;
-        let added = st.add_leads(leads, now_ms()).map_err(|e| e.to_string())?;
-        let recovered = recover(&mut st, rules, now_ms()).map_err(|e| e.to_string())?;
-        if !recovered.is_empty() {
-            crate::errln!(
-                "campaign `{}`: {} attempts were cut off by the last stop and count as interrupted (lines {recovered:?})",
-                c.name,
-                recovered.len()
-            );
-        }
-        let rows = st.leads().map_err(|e| e.to_string())?;
+        let opening = Opening {
+            location: self.store.clone(),
+            campaign: c.name.clone(),
+            owner: self.owner.clone(),
+            lease: self.lease,
+        };
+        let st = StateThread::open(opening.clone()).await?;
+        let limits = Limits {
+            lines: c.lines,
+            rate: c.rate.map(|r| (r.calls, r.per_ms)),
+        };
+        let loaded = leads.to_vec();
+        let added = st
+            .run(move |s| s.prepare(limits, &loaded, now_ms()))
+            .await?;
+        let recovered = rescue(&st, c, self.time_scale).await?;
+        self.report_rescued(&recovered);
+        let rows = st.run(|s| s.leads()).await?;
         let total = rows.len();
+        let finished_before = rows.iter().filter(|l| l.state.is_final()).count();
         crate::println_to!(
             self.lines,
-            "campaign `{}`: {total} leads ({added} new), {} finished before",
+            "campaign `{}`: {total} leads ({added} new), {finished_before} finished before",
             c.name,
-            rows.iter().filter(|l| l.state.is_final()).count()
         );
         let offset = c.utc_offset_minutes.unwrap_or(0);
         if c.window.is_some() && c.utc_offset_minutes.is_none() {
@@ -196,154 +216,190 @@ impl Dialer {
                 )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
-            b.set_position(rows.iter().filter(|l| l.state.is_final()).count() as u64);
+            b.set_position(finished_before as u64);
             b
         });
-        let mut bucket = c.rate.map(|r| Bucket::new(r.calls, r.per_ms, now_ms()));
-        let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(usize, Option<CallRecord>)>();
-        // Attempts under way: the lead's line and the attempt's number.
-        let mut active: HashMap<usize, u32> = HashMap::new();
-        // The numbers on a call, and the due leads that wait for one of them to be free.
-        let mut on_call: HashMap<String, usize> = HashMap::new();
-        let mut waiting: Vec<Reverse<(u64, usize)>> = Vec::new();
-        // Pending leads by when they are due (entries of leads that moved on are skipped when
-        // they surface), the leads by line, and how many are not finished.
-        let mut due: BinaryHeap<Reverse<(u64, usize)>> = rows
-            .iter()
-            .filter(|l| l.state == LeadState::Pending)
-            .map(|l| Reverse((l.next_at_ms, l.line)))
-            .collect();
-        let mut unfinished = rows.iter().filter(|l| !l.state.is_final()).count();
-        let mut rows: HashMap<usize, LeadRow> = rows.into_iter().map(|l| (l.line, l)).collect();
+        let held: Held = Held::default();
+        let heartbeat = Heartbeat::start(opening, plan::renew_every(self.lease), held.clone());
+        let (fence_tx, fence_rx) = watch::channel(false);
+        let (events_tx, mut events) = mpsc::unbounded_channel::<Event>();
+        // Attempts claimed and not ended: the lead's line and its claim.
+        let mut active: HashMap<usize, Claimed> = HashMap::new();
         let mut summary = Summary::default();
         let mut webhooks = tokio::task::JoinSet::new();
         let http = reqwest::Client::new();
         let lines = c.lines.max(1) as usize;
         let dials_lead = c.dial.is_some();
+        // The campaign's unfinished leads as the last claim saw them, and whether something
+        // finished since (a claim must look again before the run may end).
+        let mut unfinished: Option<usize> = None;
+        let mut stale = true;
+        let mut claiming = false;
+        let mut next_claim = now_ms();
+        let mut next_rescue = now_ms() + ms(plan::renew_every(self.lease));
+        let mut fenced = false;
+        let mut failing_claims = false;
         loop {
             let stopping = *stop.borrow();
-            if active.is_empty() && (stopping || unfinished == 0) {
-                break;
-            }
-            let now = now_ms();
-            let mut wake = now + 1000;
-            if !stopping {
-                while active.len() < lines {
-                    let Some(&Reverse((at, line))) = due.peek() else {
-                        break;
-                    };
-                    if at > now {
-                        wake = wake.min(at);
-                        break;
-                    }
-                    if !plan::in_window(c.window, offset, now) {
-                        wake = wake.min(plan::window_opens(c.window, offset, now));
-                        break;
-                    }
-                    due.pop();
-                    let Some(mut lead) = rows
-                        .get(&line)
-                        .filter(|l| l.state == LeadState::Pending && l.next_at_ms == at)
-                        .cloned()
-                    else {
-                        continue;
-                    };
-                    let numbers = self.numbers_of(&lead);
-                    if numbers.iter().any(|n| on_call.contains_key(n)) {
-                        waiting.push(Reverse((at, line)));
-                        continue;
-                    }
-                    if let Some(b) = bucket.as_mut() {
-                        if !b.take(now) {
-                            wake = wake.min(b.next_ms(now));
-                            due.push(Reverse((at, line)));
-                            break;
-                        }
-                    }
-                    let call_id = format!(
-                        "{}-{}-{}-{:x}@ivrc",
-                        c.name,
-                        lead.line,
-                        lead.attempts + 1,
-                        now
-                    );
-                    let attempt = st
-                        .begin(lead.line, &call_id, now)
-                        .map_err(|e| e.to_string())?;
-                    lead.attempts = attempt;
-                    lead.state = LeadState::Calling;
-                    rows.insert(lead.line, lead.clone());
-                    let (tx, rx) = oneshot::channel();
-                    let number = c.dial.as_ref().and_then(|p| lead.params.get(p).cloned());
-                    let placed = placements.send(Placement {
-                        call_id,
-                        flow: self.flow,
-                        params: lead.params.clone().into_iter().collect(),
-                        dial: number,
-                        caller_id: c.caller_id.clone(),
-                        done: tx,
-                    });
-                    let line = lead.line;
-                    let done_tx = done_tx.clone();
-                    tokio::spawn(async move {
-                        let record = match placed {
-                            Ok(()) => rx.await.ok(),
-                            Err(_) => None,
-                        };
-                        let _ = done_tx.send((line, record));
-                    });
-                    summary.calls += 1;
-                    active.insert(line, attempt);
-                    for n in numbers {
-                        on_call.insert(n, line);
-                    }
+            let holding = held.lock().unwrap_or_else(|p| p.into_inner()).len();
+            if active.is_empty() && holding == 0 {
+                if stopping {
+                    break;
+                }
+                if !claiming && !stale && unfinished == Some(0) {
+                    break;
                 }
             }
+            if plan::fenced(heartbeat.since_renewal(), self.lease) != fenced {
+                fenced = !fenced;
+                if fenced {
+                    crate::errln!(
+                        "campaign `{}`: this instance's leases have not been renewed for {:?}: it claims no lead and hangs up its {} campaign calls before its leases expire",
+                        c.name,
+                        heartbeat.since_renewal(),
+                        active.len()
+                    );
+                } else {
+                    crate::errln!(
+                        "campaign `{}`: leases renewed again; claiming resumes",
+                        c.name
+                    );
+                }
+                fence_tx.send_replace(fenced);
+            }
+            let now = now_ms();
+            if !claiming && !stopping && now >= next_claim {
+                let open = plan::in_window(c.window, offset, now);
+                let want = if open && !fenced {
+                    lines.saturating_sub(active.len())
+                } else {
+                    0
+                };
+                claiming = true;
+                stale = false;
+                let (st, events, columns) =
+                    (st.clone(), events_tx.clone(), self.number_columns.clone());
+                tokio::spawn(async move {
+                    let answer = st.run(move |s| s.claim(want, &columns, now_ms())).await;
+                    let _ = events.send(Event::Claimed(answer));
+                });
+                next_claim = if open {
+                    now + 1000
+                } else {
+                    plan::window_opens(c.window, offset, now).min(now + 1000)
+                };
+            }
+            if now >= next_rescue {
+                next_rescue = now + ms(plan::renew_every(self.lease));
+                let (st, events, campaign, scale) =
+                    (st.clone(), events_tx.clone(), c.clone(), self.time_scale);
+                tokio::spawn(async move {
+                    let answer = rescue(&st, &campaign, scale).await;
+                    let _ = events.send(Event::Rescued(answer));
+                });
+            }
+            let wake = next_claim.min(next_rescue);
             let sleep = Duration::from_millis(wake.saturating_sub(now_ms()).clamp(5, 1000));
             tokio::select! {
-                Some((line, record)) = done_rx.recv() => {
-                    let Some(attempt) = active.remove(&line) else { continue };
-                    on_call.retain(|_, l| *l != line);
-                    due.extend(waiting.drain(..));
-                    let Some(mut lead) = rows.get(&line).cloned() else { continue };
-                    let outcome = match &record {
-                        Some(r) => attempt_of(r, dials_lead),
-                        None => Attempt::Interrupted,
-                    };
-                    if outcome == Attempt::NoReport {
-                        crate::errln!(
-                            "campaign `{}`: line {line}: the call ended without `report` (a flow defect); counted as a retry",
-                            c.name
-                        );
-                    }
-                    let data = record.as_ref().and_then(|r| r.report.as_ref()).map(|r| r["data"].clone());
-                    end_attempt(&mut st, rules, &mut lead, attempt, &outcome, data, now_ms())
-                        .map_err(|e| e.to_string())?;
-                    if lead.state == LeadState::Pending {
-                        due.push(Reverse((lead.next_at_ms, lead.line)));
-                    } else {
-                        unfinished = unfinished.saturating_sub(1);
-                    }
-                    if lead.state.is_final() {
-                        let line_text = results::line_of(&c.name, &lead);
-                        match &bar {
-                            Some(b) => {
-                                b.inc(1);
-                                b.set_message(line_text);
+                Some(event) = events.recv() => match event {
+                    Event::Claimed(Ok(claim)) => {
+                        claiming = false;
+                        failing_claims = false;
+                        unfinished = Some(claim.unfinished);
+                        if let Some(b) = &bar {
+                            b.set_length((claim.unfinished + claim.finished) as u64);
+                            b.set_position(claim.finished as u64);
+                        }
+                        let now = now_ms();
+                        if claim.leads.is_empty() {
+                            if let Some(due) = claim.next_in_ms {
+                                next_claim = next_claim.min(now + due);
                             }
-                            None => crate::println_to!(self.lines, "{line_text}"),
+                        } else if active.len() + claim.leads.len() < lines {
+                            // More lines free: the rate's next slots come after these.
+                            next_claim = next_claim.min(now + crate::store::campaign::LOOKAHEAD_MS);
                         }
-                        if let Some(url) = &c.result_webhook {
-                            let body = results::webhook_body(&c.name, &lead);
-                            webhooks.spawn(results::post_with_retries(http.clone(), url.clone(), body));
+                        for claimed in claim.leads {
+                            held.lock().unwrap_or_else(|p| p.into_inner()).insert(claimed.lead.line);
+                            self.place(&claimed, &placements, &fence_rx, &stop, &events_tx);
+                            summary.calls += 1;
+                            active.insert(claimed.lead.line, claimed);
                         }
                     }
-                    rows.insert(lead.line, lead);
+                    Event::Claimed(Err(e)) => {
+                        claiming = false;
+                        if !failing_claims {
+                            crate::errln!("campaign `{}`: cannot claim leads: {e}", c.name);
+                        }
+                        failing_claims = true;
+                    }
+                    Event::Ended(line, record) => {
+                        let Some(claimed) = active.remove(&line) else { continue };
+                        let outcome = match &record {
+                            Some(r) => attempt_of(r, dials_lead),
+                            None => Attempt::Interrupted,
+                        };
+                        if outcome == Attempt::NoReport {
+                            crate::errln!(
+                                "campaign `{}`: line {line}: the call ended without `report` (a flow defect); counted as a retry",
+                                c.name
+                            );
+                        }
+                        let data = record.as_ref().and_then(|r| r.report.as_ref()).map(|r| r["data"].clone());
+                        let mut lead = claimed.lead.clone();
+                        plan::settle(rules, &mut lead, &outcome, data, now_ms());
+                        send_finish(&st, &events_tx, claimed, lead, Duration::ZERO);
+                        next_claim = now_ms();
+                    }
+                    Event::Finished(claimed, lead, answer) => match answer {
+                        Ok(written) => {
+                            held.lock().unwrap_or_else(|p| p.into_inner()).remove(&lead.line);
+                            stale = true;
+                            if written == Finished::LeaseLost {
+                                summary.lost += 1;
+                                crate::errln!(
+                                    "campaign `{}`: line {}: attempt {} ended ({}) after its lease was lost (the lead was rescued); the lead is left as it is",
+                                    c.name, lead.line, claimed.attempt, lead.outcome
+                                );
+                            } else if lead.state.is_final() {
+                                let line_text = results::line_of(&c.name, &lead);
+                                match &bar {
+                                    Some(b) => {
+                                        b.inc(1);
+                                        b.set_message(line_text);
+                                    }
+                                    None => crate::println_to!(self.lines, "{line_text}"),
+                                }
+                                if let Some(url) = &c.result_webhook {
+                                    let body = results::webhook_body(&c.name, &lead, claimed.attempt);
+                                    let key = results::idempotency_key(&c.name, lead.line, claimed.attempt);
+                                    webhooks.spawn(results::post_with_retries(http.clone(), url.clone(), key, body));
+                                }
+                            }
+                        }
+                        Err(e) => {
+                            crate::errln!(
+                                "campaign `{}`: line {}: cannot write the end of attempt {} (tried again in a second): {e}",
+                                c.name, lead.line, claimed.attempt
+                            );
+                            send_finish(&st, &events_tx, *claimed, *lead, Duration::from_secs(1));
+                        }
+                    },
+                    Event::Rescued(Ok(rescued)) => {
+                        if !rescued.is_empty() {
+                            stale = true;
+                            self.report_rescued(&rescued);
+                        }
+                    }
+                    Event::Rescued(Err(e)) => {
+                        crate::errln!("campaign `{}`: cannot rescue expired leases: {e}", c.name);
+                    }
                 },
                 _ = stop.changed() => {},
                 () = tokio::time::sleep(sleep) => {},
             }
         }
+        drop(heartbeat);
         if let Some(b) = &bar {
             b.finish();
         }
@@ -352,7 +408,7 @@ impl Dialer {
                 crate::errln!("campaign `{}`: result webhook: {e}", c.name);
             }
         }
-        let rows = st.leads().map_err(|e| e.to_string())?;
+        let rows = st.run(|s| s.leads()).await?;
         for l in &rows {
             match l.state {
                 LeadState::Done => summary.done += 1,
@@ -365,6 +421,71 @@ impl Dialer {
         }
         Ok(summary)
     }
+
+    /// Places a claimed attempt's call at its slot of the call rate, unless the instance has
+    /// fenced itself or is stopping by then; its end comes back as an [`Event::Ended`].
+    fn place(
+        &self,
+        claimed: &Claimed,
+        placements: &mpsc::UnboundedSender<Placement>,
+        fence: &watch::Receiver<bool>,
+        stop: &watch::Receiver<bool>,
+        events: &mpsc::UnboundedSender<Event>,
+    ) {
+        let lead = &claimed.lead;
+        let (tx, rx) = oneshot::channel();
+        let placement = Placement {
+            call_id: claimed.call_id.clone(),
+            flow: self.flow,
+            params: lead.params.clone().into_iter().collect(),
+            dial: self
+                .campaign
+                .dial
+                .as_ref()
+                .and_then(|p| lead.params.get(p).cloned()),
+            caller_id: self.campaign.caller_id.clone(),
+            done: tx,
+            hangup: Some(fence.clone()),
+        };
+        let wait = Duration::from_millis(claimed.start_in_ms);
+        let (placements, fence, stop, events) = (
+            placements.clone(),
+            fence.clone(),
+            stop.clone(),
+            events.clone(),
+        );
+        let line = lead.line;
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            let record = if *fence.borrow() || *stop.borrow() {
+                None
+            } else {
+                match placements.send(placement) {
+                    Ok(()) => rx.await.ok().map(Box::new),
+                    Err(_) => None,
+                }
+            };
+            let _ = events.send(Event::Ended(line, record));
+        });
+    }
+
+    /// Says which attempts a rescue closed.
+    fn report_rescued(&self, rescued: &[LeadRow]) {
+        if rescued.is_empty() {
+            return;
+        }
+        let lines: Vec<usize> = rescued.iter().map(|l| l.line).collect();
+        crate::errln!(
+            "campaign `{}`: {} attempts were cut off (their instance stopped or lost the store, and their leases expired) and count as interrupted (lines {lines:?})",
+            self.campaign.name,
+            rescued.len()
+        );
+    }
+}
+
+/// A duration in whole milliseconds.
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
@@ -390,49 +511,58 @@ mod tests {
     }
 
     #[test]
-    fn attempts_survive_a_reopen_and_interrupted_ones_count() {
+    fn a_killed_owners_attempts_are_rescued_once_their_leases_expire_and_count() {
+        use crate::store::campaign::CampaignState;
         let dir = std::env::temp_dir().join(format!("ivrc-dialer-state-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("s.db");
+        let location = Location::File(dir.join("s.db"));
         let c = campaign();
         let rules = Rules {
             campaign: &c,
             time_scale: 1.0,
         };
+        let limits = Limits {
+            lines: 5,
+            rate: None,
+        };
+        let settle = |lead: &mut LeadRow, now| {
+            plan::settle(rules, lead, &Attempt::Interrupted, None, now);
+        };
         {
-            let mut s = CampaignState::open(&path, "c").unwrap();
-            assert_eq!(
-                s.add_leads(&[lead(2, "+79000000001"), lead(3, "+79000000002")], 0)
-                    .unwrap(),
-                2
-            );
-            assert_eq!(s.begin(2, "call-a", 10).unwrap(), 1);
-            assert_eq!(s.begin(3, "call-b", 10).unwrap(), 1);
-            let mut l3 = s.leads().unwrap().remove(1);
-            end_attempt(
-                &mut s,
+            let mut s = CampaignState::open(&location, "c", "a", 1_000).unwrap();
+            let leads = [lead(2, "+79000000001"), lead(3, "+79000000002")];
+            assert_eq!(s.prepare(limits, &leads, 0).unwrap(), 2);
+            let claim = s.claim(5, &[], 10).unwrap();
+            assert_eq!(claim.leads.len(), 2);
+            let l3 = &claim.leads[1];
+            let mut done = l3.lead.clone();
+            plan::settle(
                 rules,
-                &mut l3,
-                1,
+                &mut done,
                 &Attempt::Ok,
                 Some(serde_json::json!({"x": 1})),
                 20,
-            )
-            .unwrap();
-            // killed here: lead 2 is still calling.
+            );
+            assert_eq!(s.finish(l3, &done, 0, 20).unwrap(), Finished::Written);
+            // killed here: lead 2 is still calling, its lease until 1 010.
         }
-        let mut s = CampaignState::open(&path, "c").unwrap();
+        let mut s = CampaignState::open(&location, "c", "b", 1_000).unwrap();
         assert_eq!(
-            s.add_leads(&[lead(2, "+79000000001")], 30).unwrap(),
+            s.prepare(limits, &[lead(2, "+79000000001")], 30).unwrap(),
             0,
             "known leads stay"
         );
-        assert_eq!(recover(&mut s, rules, 40).unwrap(), vec![2]);
+        assert!(
+            s.rescue(1_000, settle).unwrap().is_empty(),
+            "a live lease stays"
+        );
+        let rescued = s.rescue(1_011, settle).unwrap();
+        assert_eq!(rescued.iter().map(|l| l.line).collect::<Vec<_>>(), [2]);
         let leads = s.leads().unwrap();
         assert_eq!(
             (leads[0].state, leads[0].attempts, leads[0].next_at_ms),
-            (LeadState::Pending, 1, 60_040)
+            (LeadState::Pending, 1, 61_011)
         );
         assert_eq!(leads[0].outcome, "interrupted");
         assert_eq!(
@@ -440,8 +570,9 @@ mod tests {
             (LeadState::Done, Some(serde_json::json!({"x": 1})))
         );
         // The second attempt uses the last one allowed.
-        assert_eq!(s.begin(2, "call-c", 70_000).unwrap(), 2);
-        assert_eq!(recover(&mut s, rules, 80_000).unwrap(), vec![2]);
+        let claim = s.claim(5, &[], 70_000).unwrap();
+        assert_eq!(claim.leads[0].attempt, 2);
+        assert_eq!(s.rescue(80_000, settle).unwrap().len(), 1);
         let l2 = &s.leads().unwrap()[0];
         assert_eq!(l2.state, LeadState::Failed);
         let attempts = s.attempts().unwrap();

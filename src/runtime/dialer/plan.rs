@@ -1,10 +1,11 @@
 //! The dialer's rules, without I/O or a clock of their own: what follows an attempt (done,
-//! failed, or another attempt when) and how its lead's row changes, the call-rate token
-//! bucket, and the calling window in the recipients' local time.
+//! failed, or another attempt when) and how its lead's row changes, the calling window in the
+//! recipients' local time, and when an instance renews its leases and fences itself.
 
 use crate::ir::{Campaign, RedialOutcome, Window};
 use crate::store::campaign::{LeadRow, LeadState};
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 /// How an attempt ended, as the dialer counts it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -144,40 +145,18 @@ pub fn settle(
     }
 }
 
-/// The call-rate pacer: `calls` starts per `per_ms`, evenly spaced (a generic cell rate
-/// algorithm): 50/s is a call every 20 ms, as a trunk's calls-per-second limit expects, never
-/// a burst of 50 (a token bucket of 50 let 99 calls start in the first second). A start that
-/// comes up to one interval late does not push the later ones back, so the rate holds.
-#[derive(Debug, Clone)]
-pub struct Bucket {
-    interval_ms: f64,
-    /// When the next call may start.
-    next: f64,
+/// How often an instance renews its leases: three times a lease, so two renewals may fail
+/// before it fences itself.
+pub fn renew_every(lease: Duration) -> Duration {
+    lease / 3
 }
 
-impl Bucket {
-    /// A pacer whose first call may start at `now_ms`.
-    pub fn new(calls: u32, per_ms: u64, now_ms: u64) -> Bucket {
-        Bucket {
-            interval_ms: per_ms as f64 / f64::from(calls.max(1)),
-            next: now_ms as f64,
-        }
-    }
-
-    /// Takes the start when it is due.
-    pub fn take(&mut self, now_ms: u64) -> bool {
-        let now = now_ms as f64;
-        if now < self.next {
-            return false;
-        }
-        self.next = self.next.max(now - self.interval_ms) + self.interval_ms;
-        true
-    }
-
-    /// When the next start is due.
-    pub fn next_ms(&mut self, now_ms: u64) -> u64 {
-        (self.next.ceil() as u64).max(now_ms)
-    }
+/// Whether an instance must fence itself — claim nothing and hang up its campaign calls —
+/// because its leases were last renewed `since_renewal` ago: from two thirds of a lease on,
+/// so its calls are down before any of its leases can expire and another instance rescue
+/// (and ring) their leads.
+pub fn fenced(since_renewal: Duration, lease: Duration) -> bool {
+    since_renewal >= lease * 2 / 3
 }
 
 const DAY_MS: u64 = 86_400_000;
@@ -290,21 +269,17 @@ mod tests {
     }
 
     #[test]
-    fn the_bucket_holds_the_rate() {
-        let mut b = Bucket::new(3, 1000, 0);
-        assert!(b.take(0));
-        assert!(!b.take(0), "no burst");
-        assert_eq!(b.next_ms(0), 334);
-        assert!(b.take(334));
-        assert!(!b.take(500));
-        // Over a long run, no more than the rate.
-        let mut started = 0;
-        for ms in (1000..61_000).step_by(10) {
-            if b.take(ms) {
-                started += 1;
-            }
-        }
-        assert!((179..=183).contains(&started), "{started}");
+    fn an_instance_fences_itself_before_its_leases_expire() {
+        let lease = Duration::from_secs(15);
+        assert_eq!(renew_every(lease), Duration::from_secs(5));
+        assert!(!fenced(Duration::from_millis(9_999), lease));
+        assert!(fenced(Duration::from_secs(10), lease));
+        // Two renewals may fail; the third failing one fences.
+        assert!(!fenced(
+            renew_every(lease) * 2 - Duration::from_millis(1),
+            lease
+        ));
+        assert!(fenced(renew_every(lease) * 2, lease));
     }
 
     #[test]

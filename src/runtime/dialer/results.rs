@@ -28,9 +28,17 @@ pub fn line_of(campaign: &str, lead: &LeadRow) -> String {
     out
 }
 
-/// The JSON posted for a finished lead.
-pub fn webhook_body(campaign: &str, lead: &LeadRow) -> serde_json::Value {
+/// The key of a lead's result, sent with it as the `Idempotency-Key` header and in the body:
+/// `campaign/line/attempt`, the same for every retry of the post and from whichever instance
+/// posts it, so the receiver can drop a repeat.
+pub fn idempotency_key(campaign: &str, line: usize, attempt: u32) -> String {
+    format!("{campaign}/{line}/{attempt}")
+}
+
+/// The JSON posted for a lead finished by attempt `attempt`.
+pub fn webhook_body(campaign: &str, lead: &LeadRow, attempt: u32) -> serde_json::Value {
     serde_json::json!({
+        "idempotency_key": idempotency_key(campaign, lead.line, attempt),
         "campaign": campaign,
         "line": lead.line,
         "lead": lead.params,
@@ -42,8 +50,8 @@ pub fn webhook_body(campaign: &str, lead: &LeadRow) -> serde_json::Value {
     })
 }
 
-/// Posts `body` until a 2xx answer, [`WEBHOOK_TRIES`] times at most, waiting 1, 2, 4 s
-/// between tries.
+/// Posts `body` with its idempotency `key` until a 2xx answer, [`WEBHOOK_TRIES`] times at
+/// most, waiting 1, 2, 4 s between tries.
 ///
 /// # Errors
 ///
@@ -51,6 +59,7 @@ pub fn webhook_body(campaign: &str, lead: &LeadRow) -> serde_json::Value {
 pub async fn post_with_retries(
     http: reqwest::Client,
     url: String,
+    key: String,
     body: serde_json::Value,
 ) -> Result<(), String> {
     let mut wait = Duration::from_secs(1);
@@ -58,6 +67,7 @@ pub async fn post_with_retries(
     for attempt in 1..=WEBHOOK_TRIES {
         let sent = http
             .post(&url)
+            .header("Idempotency-Key", &key)
             .timeout(Duration::from_secs(10))
             .json(&body)
             .send()
@@ -181,7 +191,8 @@ mod tests {
             line_of("c", &lead()),
             "campaign c: line 2 Иван; \"Петров\" +79001234567: failed after 4 attempts (клиент отказался (all 4 attempts used))"
         );
-        let body = webhook_body("c", &lead());
+        let body = webhook_body("c", &lead(), 4);
+        assert_eq!(body["idempotency_key"], "c/2/4");
         assert_eq!(body["lead"]["phone"], "+79001234567");
         assert_eq!(body["attempts"], 4);
     }
