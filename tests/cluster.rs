@@ -319,7 +319,11 @@ fn calls_spread_over_instances_and_a_killed_one_costs_only_its_own_calls() {
     );
     // One record per call in the shared store, the cut ones included.
     let records = rig.records();
-    assert_eq!(records.len(), CALLS as usize, "one record per call");
+    assert_eq!(
+        records.len(),
+        CALLS as usize,
+        "one record per call\n{stderrs:#?}"
+    );
     for id in &failed {
         let r = records
             .iter()
@@ -388,7 +392,11 @@ fn a_draining_instance_takes_no_new_calls_and_finishes_its_own() {
     }
     // Its own calls all ended by the caller's BYE, none cut by the shutdown.
     let all = rig.records();
-    assert_eq!(all.len(), CALLS as usize, "one record per call");
+    assert_eq!(
+        all.len(),
+        CALLS as usize,
+        "one record per call; the draining instance said:\n{stderr}"
+    );
     let third_addr = instance_addr(N - 1).to_string();
     let records: Vec<_> = all.iter().filter(|r| r["instance"] == third_addr).collect();
     assert!(records.len() > 30, "{} calls on instance 3", records.len());
