@@ -92,17 +92,7 @@ impl Rig {
     /// Every call record in the shared store (`ivrc calls --format json`, run from the
     /// caller's host, which reaches the database).
     fn records(&self) -> Vec<serde_json::Value> {
-        let out = Host::inside(&self.caller, CALLER)
-            .command(env!("CARGO_BIN_EXE_ivrc"))
-            .args(["calls", "--store", &self.store, "--format", "json"])
-            .output()
-            .expect("ivrc calls");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("JSON records")
+        harness::records_at(&Host::inside(&self.caller, CALLER), &self.store)
     }
 }
 

@@ -243,17 +243,35 @@ impl Runtime {
     /// The call records, after a stop.
     pub fn calls(dir: &std::path::Path) -> Vec<serde_json::Value> {
         let store = dir.join("calls.db").display().to_string();
-        let out = Command::new(env!("CARGO_BIN_EXE_ivrc"))
-            .args(["calls", "--store", &store, "--format", "json"])
-            .output()
-            .expect("ivrc calls");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("JSON records")
+        records_at(&Host::loopback(), &store)
     }
+
+    /// The record of the call that ran `flow`, after a stop; fails listing them all when
+    /// there is none.
+    pub fn record_of(dir: &std::path::Path, flow: &str) -> serde_json::Value {
+        let records = Runtime::calls(dir);
+        records
+            .iter()
+            .find(|r| r["flow"] == flow)
+            .cloned()
+            .unwrap_or_else(|| panic!("no call of {flow}: {records:#?}"))
+    }
+}
+
+/// Every call record in `store` (a file or a URL), as `ivrc calls --format json` run where
+/// `host` is prints them.
+pub fn records_at(host: &Host, store: &str) -> Vec<serde_json::Value> {
+    let out = host
+        .command(env!("CARGO_BIN_EXE_ivrc"))
+        .args(["calls", "--store", store, "--format", "json"])
+        .output()
+        .expect("ivrc calls");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON records")
 }
 
 impl Drop for Runtime {

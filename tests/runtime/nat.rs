@@ -348,13 +348,9 @@ fn a_call_through_the_nat_reaches_the_flow_and_its_keys_come_back_through() {
     // The prompts came out through the router (its public address, the runtime's own port).
     assert!(heard.audible >= 50, "{heard:?}");
     assert_eq!(heard.from.map(|a| a.ip()), Some(PUBLIC.into()), "{heard:?}");
-    let records = Runtime::calls(&dir);
-    let r = records
-        .iter()
-        .find(|r| r["flow"] == "sum")
-        .unwrap_or_else(|| panic!("{records:#?}"));
+    let r = Runtime::record_of(&dir, "sum");
     assert_eq!(r["keys"], "12#30#", "{r:#}");
-    assert_eq!(value(r, "sum"), Some("42"));
+    assert_eq!(value(&r, "sum"), Some("42"));
     assert_eq!(
         k.log_lines("Expires 60").len(),
         1,
@@ -452,11 +448,7 @@ fn an_agent_dialled_through_the_nat_is_bridged_with_audio_both_ways() {
     for heard in [&caller_heard, &agent_heard] {
         assert_eq!(heard.from.map(|a| a.ip()), Some(PUBLIC.into()), "{heard:?}");
     }
-    let records = Runtime::calls(&dir);
-    let r = records
-        .iter()
-        .find(|r| r["flow"] == "connect")
-        .unwrap_or_else(|| panic!("{records:#?}"));
+    let r = Runtime::record_of(&dir, "connect");
     assert_eq!(r["legs"][0]["outcome"], "answered", "{r:#}");
     assert_eq!(
         k.log_lines("harness: INVITE to +74950000000 from ivrc relayed")

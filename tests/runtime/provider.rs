@@ -84,13 +84,9 @@ fn a_call_to_our_number_through_the_provider_reaches_the_flow() {
         stderr.contains("ivrc: unregistered at the provider"),
         "{stderr}"
     );
-    let records = Runtime::calls(&dir);
-    let r = records
-        .iter()
-        .find(|r| r["flow"] == "sum")
-        .unwrap_or_else(|| panic!("{records:#?}"));
+    let r = Runtime::record_of(&dir, "sum");
     assert_eq!(r["keys"], "12#30#");
-    assert_eq!(value(r, "sum"), Some("42"));
+    assert_eq!(value(&r, "sum"), Some("42"));
     assert!(
         k.log().contains(&format!("harness: INVITE for DID {did}")),
         "{}",
@@ -206,11 +202,7 @@ fn outbound_calls_go_through_the_provider_as_the_trunk() {
     let dir = rt.dir.clone();
     let (code, stderr) = rt.stop();
     assert_eq!(code, 0, "{stderr}");
-    let records = Runtime::calls(&dir);
-    let r = records
-        .iter()
-        .find(|r| r["flow"] == "connect")
-        .unwrap_or_else(|| panic!("{records:#?}"));
+    let r = Runtime::record_of(&dir, "connect");
     assert_eq!(r["legs"][0]["outcome"], "answered", "{r:#}");
     // Challenged (407), answered with the account's credentials, relayed to the gateway.
     assert_eq!(
