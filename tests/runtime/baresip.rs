@@ -353,11 +353,7 @@ fn a_softphone_agent_is_dialled_and_bridged_to_the_caller() {
     let dir = rt.dir.clone();
     let (code, stderr) = rt.stop();
     assert_eq!(code, 0, "{stderr}");
-    let records = Runtime::calls(&dir);
-    let r = records
-        .iter()
-        .find(|r| r["flow"] == "connect")
-        .unwrap_or_else(|| panic!("{records:#?}"));
+    let r = Runtime::record_of(&dir, "connect");
     assert_eq!(r["legs"][0]["outcome"], "answered", "{r:#}");
     assert_eq!(r["legs"][0]["ended_by"], "callee", "{r:#}");
     // The caller heard the agent's voice through the bridge (and ivrc's prompts).

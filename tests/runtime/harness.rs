@@ -228,16 +228,7 @@ impl Runtime {
     /// the runtime runs.
     pub fn calls_text(dir: &std::path::Path) -> String {
         let store = dir.join("calls.db").display().to_string();
-        let out = Command::new(env!("CARGO_BIN_EXE_ivrc"))
-            .args(["calls", "--store", &store])
-            .output()
-            .expect("ivrc calls");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        ivrc_calls(&Host::loopback(), &store, &[])
     }
 
     /// The call records, after a stop.
@@ -261,9 +252,15 @@ impl Runtime {
 /// Every call record in `store` (a file or a URL), as `ivrc calls --format json` run where
 /// `host` is prints them.
 pub fn records_at(host: &Host, store: &str) -> Vec<serde_json::Value> {
+    serde_json::from_str(&ivrc_calls(host, store, &["--format", "json"])).expect("JSON records")
+}
+
+/// What `ivrc calls --store STORE ARGS…` prints, run where `host` is; it must succeed.
+fn ivrc_calls(host: &Host, store: &str, args: &[&str]) -> String {
     let out = host
         .command(env!("CARGO_BIN_EXE_ivrc"))
-        .args(["calls", "--store", store, "--format", "json"])
+        .args(["calls", "--store", store])
+        .args(args)
         .output()
         .expect("ivrc calls");
     assert!(
@@ -271,7 +268,7 @@ pub fn records_at(host: &Host, store: &str) -> Vec<serde_json::Value> {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("JSON records")
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 impl Drop for Runtime {

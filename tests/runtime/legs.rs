@@ -47,11 +47,7 @@ fn a_dialled_agent_is_bridged_to_the_caller_both_ways() {
     let dir = rt.dir.clone();
     let (code, stderr) = rt.stop();
     assert_eq!(code, 0, "{stderr}");
-    let records = Runtime::calls(&dir);
-    let r = records
-        .iter()
-        .find(|r| r["flow"] == "connect")
-        .unwrap_or_else(|| panic!("no record in {records:#?}"));
+    let r = Runtime::record_of(&dir, "connect");
     // The agent answered, was bridged, and hung up; the caller heard the last prompt and
     // ivrc ended the call.
     let leg = &r["legs"][0];
