@@ -35,6 +35,10 @@ command -v nft >/dev/null 2>&1 || need_apt+=(nftables)
 # IVRC_PG_URL names one. The package's own cluster service is not used (see below).
 fresh_postgresql=no
 [ -x /usr/lib/postgresql/15/bin/initdb ] || { need_apt+=(postgresql-15); fresh_postgresql=yes; }
+# Several `ivrc serve` sharing a PostgreSQL store are tested behind nginx (tests/twilio/nginx.rs
+# starts its own on a free loopback port); the package's service is not used (see below).
+fresh_nginx=no
+[ -x /usr/sbin/nginx ] || { need_apt+=(nginx-light); fresh_nginx=yes; }
 # The runtime's keyword spotter links libpocketsphinx and reads its en-us acoustic model.
 [ -f /usr/include/pocketsphinx/pocketsphinx.h ] || need_apt+=(libpocketsphinx-dev libsphinxbase-dev)
 [ -d /usr/share/pocketsphinx/model/en-us/en-us ] || need_apt+=(pocketsphinx-en-us)
@@ -76,6 +80,14 @@ if [ "$fresh_postgresql" = yes ] && [ -d /run/systemd/system ]; then
     systemctl disable --now postgresql.service
   else
     sudo systemctl disable --now postgresql.service
+  fi
+fi
+# And nginx's service listens on port 80 once installed.
+if [ "$fresh_nginx" = yes ] && [ -d /run/systemd/system ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    systemctl disable --now nginx.service
+  else
+    sudo systemctl disable --now nginx.service
   fi
 fi
 

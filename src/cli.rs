@@ -45,7 +45,7 @@ pub enum Command {
     /// Answer Twilio's voice and SMS webhooks with TwiML for flows: `POST /voice/{flow}`,
     /// `POST /sms/{flow}`.
     #[command(
-        after_help = "Examples:\n  ivrc serve examples/sum.ivr\n  ivrc serve examples/*.ivr --listen 127.0.0.1:8080 --base-url https://ivr.example.com\n\nPaste https://YOUR-HOST/voice/FLOW into the number's \"A call comes in\" webhook, /sms/FLOW into \"A message comes in\"\nand /status into \"Call status changes\"; calls placed for a campaign use /campaign/NAME (ivrc build --target twiml).\nEvery call and text is written to --store (read it with ivrc entries).\nEnvironment: IVRC_STATE_KEY (at least 16 characters) seals the call state carried in URLs, so it survives restarts and\nworks across servers; without it a random key is used. TWILIO_AUTH_TOKEN turns on X-Twilio-Signature checks\n(then --base-url must be the public address Twilio calls); with TWILIO_ACCOUNT_SID too, calls can send texts.\nExit status: 1 when a flow has errors or constructs the server cannot run, 2 when a file cannot be read or the\naddress cannot be bound."
+        after_help = "Examples:\n  ivrc serve examples/sum.ivr\n  ivrc serve examples/*.ivr --listen 127.0.0.1:8080 --base-url https://ivr.example.com\n  ivrc serve examples/callback.ivr --store postgresql://ivrc@db.example.com/ivrc   (several servers: one IVRC_STATE_KEY)\n\nPaste https://YOUR-HOST/voice/FLOW into the number's \"A call comes in\" webhook, /sms/FLOW into \"A message comes in\"\nand /status into \"Call status changes\"; calls placed for a campaign use /campaign/NAME (ivrc build --target twiml).\nEvery call and text is written to --store (read it with ivrc entries).\nEnvironment: IVRC_STATE_KEY (at least 16 characters) seals the call state carried in URLs, so it survives restarts and\nworks across servers; without it a random key is used. TWILIO_AUTH_TOKEN turns on X-Twilio-Signature checks\n(then --base-url must be the public address Twilio calls); with TWILIO_ACCOUNT_SID too, calls can send texts.\nExit status: 1 when a flow has errors or constructs the server cannot run, 2 when a file cannot be read or the\naddress cannot be bound."
     )]
     Serve(ServeArgs),
     /// Print a contact's timeline: the calls, recordings and text messages `ivrc serve` wrote.
@@ -324,8 +324,8 @@ pub struct ServeArgs {
     /// The public address Twilio reaches this server at; action URLs are absolute under it.
     #[arg(long)]
     pub base_url: Option<String>,
-    /// The entries store (a SQLite file; PostgreSQL is not served yet) every call and text
-    /// message is written to.
+    /// The store every call and text message is written to: a SQLite file, or a
+    /// `postgresql://` URL that several `ivrc serve` (with one IVRC_STATE_KEY) may share.
     #[arg(long, default_value = "ivrc-entries.db")]
     pub store: Location,
     /// Serve the agent console on this address (its own listener; off when left out). Off

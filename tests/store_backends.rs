@@ -7,7 +7,8 @@ mod pg_server;
 
 use ivrc::store::calls::{INTERRUPTED, RUNNING};
 use ivrc::store::{
-    CallRecord, Entry, EntryKind, LegRecord, Location, RegistrationState, Row, Store, StoreError,
+    CallRecord, Entry, EntryKind, LegRecord, Location, RegistrationState, Row, SavedState, Store,
+    StoreError,
 };
 use std::path::PathBuf;
 
@@ -295,6 +296,64 @@ fn entries_read_back_by_contact_by_page_and_after_an_id() {
     }
 }
 
+/// Several writers (servers sharing a store, the console) add entries at once while a reader
+/// follows "the entries after the last one I saw", as the console's live feed does: the
+/// reader sees every entry, none skipped because it committed after a later id.
+#[test]
+fn a_reader_following_new_entries_misses_none_of_several_writers() {
+    const WRITERS: usize = 4;
+    const EACH: usize = 150;
+    for b in backends("entries_follow") {
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let seen = std::thread::scope(|scope| {
+            for w in 0..WRITERS {
+                let (location, done) = (&b.location, &done);
+                scope.spawn(move || {
+                    let store = Store::open_at(location).expect("opens");
+                    for i in 0..EACH {
+                        let contact = format!("+1555000{w:02}{i:02}");
+                        store
+                            .add(&entry(1_000, EntryKind::SmsIn, &contact, "hi"))
+                            .expect("added");
+                    }
+                    done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                });
+            }
+            let reader = Store::open_at(&b.location).expect("opens");
+            let mut last = 0;
+            let mut seen = Vec::new();
+            loop {
+                let finished = done.load(std::sync::atomic::Ordering::SeqCst) == WRITERS;
+                let rows = reader.entries_after(last, 1_000).expect("reads");
+                if let Some(l) = rows.last() {
+                    last = l.id;
+                }
+                seen.extend(rows.into_iter().map(|r| r.id));
+                if finished && seen.len() >= WRITERS * EACH {
+                    break seen;
+                }
+                if finished {
+                    // One more read after the writers are done, then judge.
+                    let rest = reader.entries_after(last, 100_000).expect("reads");
+                    seen.extend(rest.into_iter().map(|r| r.id));
+                    break seen;
+                }
+            }
+        });
+        let all = Store::open_at(&b.location)
+            .expect("opens")
+            .entries_after(0, 100_000)
+            .expect("reads");
+        assert_eq!(all.len(), WRITERS * EACH, "{}", b.name);
+        let all: Vec<i64> = all.into_iter().map(|r| r.id).collect();
+        assert_eq!(
+            seen, all,
+            "{}: the reader skipped or repeated entries",
+            b.name
+        );
+    }
+}
+
 #[test]
 fn the_writer_writes_everything_queued_before_it_is_dropped() {
     for b in backends("writer") {
@@ -370,25 +429,107 @@ fn tables_are_made_once_and_a_newer_schema_is_refused() {
 }
 
 #[test]
-fn what_is_kept_in_sqlite_only_is_an_error_on_postgresql_not_a_panic() {
-    for b in backends("sqlite_only") {
+fn contacts_come_by_last_activity_with_unread_counts_and_opt_outs() {
+    for b in backends("contacts") {
         let store = Store::open_at(&b.location).expect("opens");
-        let contacts = store.contacts(None, None, 10);
-        let state = store.call_state("CA1");
-        match b.name {
-            "sqlite" => {
-                assert!(contacts.expect("lists").is_empty());
-                assert_eq!(state.expect("reads"), None);
-            }
-            _ => {
-                let e = contacts.expect_err("refused").to_string();
-                assert_eq!(
-                    e,
-                    "the console's contact list is kept in a SQLite store only so far, not in PostgreSQL"
-                );
-                assert!(matches!(state, Err(StoreError::SqliteOnly(_))));
-            }
-        }
+        let (x, y) = ("+15146300808", "+79001234567");
+        let add = |kind, contact, body| {
+            store
+                .add(&entry(1_000, kind, contact, body))
+                .expect("added")
+        };
+        add(EntryKind::SmsIn, x, "Please call me");
+        let seen = add(EntryKind::SmsIn, x, "100% _sure_");
+        add(EntryKind::SmsIn, y, "Перезвоните");
+        let last_y = add(EntryKind::SmsOut, y, "Звоню");
+        add(EntryKind::SmsStatus, y, "delivered");
+
+        let all = store.contacts(None, None, 50).expect("lists");
+        let order: Vec<(&str, u32)> = all.iter().map(|c| (c.contact.as_str(), c.unread)).collect();
+        assert_eq!(
+            order,
+            [(y, 1), (x, 2)],
+            "{}: statuses are no activity",
+            b.name
+        );
+        assert_eq!(all[0].last.id, last_y, "{}", b.name);
+        assert_eq!(store.unread_total().expect("counts"), 3, "{}", b.name);
+        store.mark_read(x, seen).expect("read");
+        store.mark_read(x, seen - 1).expect("never back");
+        assert_eq!(store.unread(x).expect("counts"), 0, "{}", b.name);
+        store.mark_unread(x, seen).expect("unread");
+        assert_eq!(store.unread(x).expect("counts"), 1, "{}", b.name);
+        assert_eq!(store.unread_total().expect("counts"), 2, "{}", b.name);
+
+        // Paging by the last row seen, and searching digits or text (LIKE's wildcards literal).
+        let next = store
+            .contacts(None, Some(all[0].last.id), 50)
+            .expect("lists");
+        let next: Vec<&str> = next.iter().map(|c| c.contact.as_str()).collect();
+        assert_eq!(next, [x], "{}", b.name);
+        let found = |q: &str| -> Vec<String> {
+            store
+                .contacts(Some(q), None, 50)
+                .expect("searches")
+                .into_iter()
+                .map(|c| c.contact)
+                .collect()
+        };
+        assert_eq!(found("900 123"), [y], "{}", b.name);
+        assert_eq!(
+            found("please CALL"),
+            [x],
+            "{}: ASCII case is folded",
+            b.name
+        );
+        assert_eq!(found("Перезвон"), [y], "{}", b.name);
+        // SQLite's LIKE folds ASCII letters only; PostgreSQL's ILIKE every letter.
+        let cyrillic_folded = found("перезвон") == [y];
+        assert_eq!(cyrillic_folded, b.name == "postgresql", "{}", b.name);
+        assert_eq!(found("100%"), [x], "{}", b.name);
+        assert_eq!(found("0% _s"), [x], "{}", b.name);
+        assert_eq!(found("%"), [x], "{}: a literal percent sign", b.name);
+        assert!(found("no such text").is_empty(), "{}", b.name);
+
+        assert!(!store.opted_out(x).expect("reads"), "{}", b.name);
+        add(EntryKind::OptOut, x, "STOP");
+        assert!(store.opted_out(x).expect("reads"), "{}", b.name);
+        add(EntryKind::OptIn, x, "START");
+        assert!(!store.opted_out(x).expect("reads"), "{}", b.name);
+    }
+}
+
+#[test]
+fn a_served_call_keeps_its_latest_state_until_it_is_forgotten() {
+    for b in backends("call_states") {
+        let store = Store::open_at(&b.location).expect("opens");
+        let saved = |turn: u32, state: &str| SavedState {
+            call_sid: "CA1".into(),
+            flow: "callback".into(),
+            turn,
+            state: state.into(),
+        };
+        store
+            .keep_call_state(&saved(2, "second"), 1_000)
+            .expect("kept");
+        // A turn that arrives late (from another server) does not replace a later one.
+        store
+            .keep_call_state(&saved(1, "first"), 1_001)
+            .expect("kept");
+        let kept = store.call_state("CA1").expect("reads");
+        assert_eq!(kept, Some(saved(2, "second")), "{}", b.name);
+        store
+            .keep_call_state(&saved(3, "third"), 1_002)
+            .expect("kept");
+        let kept = store.call_state("CA1").expect("reads");
+        assert_eq!(kept, Some(saved(3, "third")), "{}", b.name);
+        assert_eq!(store.call_state("CA2").expect("reads"), None, "{}", b.name);
+        store.forget_call_state("CA1", 0).expect("forgotten");
+        assert_eq!(store.call_state("CA1").expect("reads"), None, "{}", b.name);
+        // States older than the cut-off go with any forgotten call.
+        store.keep_call_state(&saved(1, "old"), 500).expect("kept");
+        store.forget_call_state("CA9", 600).expect("forgotten");
+        assert_eq!(store.call_state("CA1").expect("reads"), None, "{}", b.name);
     }
 }
 

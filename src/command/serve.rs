@@ -22,13 +22,6 @@ const STATE_TTL_SECS: u64 = 4 * 60 * 60;
 
 /// Runs `ivrc serve`.
 pub fn run(args: &ServeArgs) -> u8 {
-    let Some(store_file) = args.store.file() else {
-        ivrc::errln!(
-            "error: ivrc serve keeps its store in a SQLite file so far; --store {} is a PostgreSQL database (ivrc run, calls and entries use one)",
-            args.store
-        );
-        return 2;
-    };
     let program =
         match super::check::program_for(&args.files, args.format, capabilities::capabilities) {
             Ok(p) => p,
@@ -99,7 +92,7 @@ pub fn run(args: &ServeArgs) -> u8 {
     };
     // Two connections: entries are written in batches by a thread, call states at once.
     let (entries, states) =
-        match Store::open(store_file).and_then(|e| Ok((e, Store::open(store_file)?))) {
+        match Store::open_at(&args.store).and_then(|e| Ok((e, Store::open_at(&args.store)?))) {
             Ok(s) => s,
             Err(e) => {
                 ivrc::errln!("error: cannot open `{}`: {e}", args.store);
@@ -113,7 +106,7 @@ pub fn run(args: &ServeArgs) -> u8 {
                 Ok(c) => c,
                 Err(code) => return code,
             };
-            match Store::open(store_file) {
+            match Store::open_at(&args.store) {
                 Ok(store) => Some((
                     listen.clone(),
                     Arc::new(console::http::Console::new(console_config, store)),

@@ -220,6 +220,17 @@ impl App {
         Ok(Some((saved.flow, s)))
     }
 
+    /// Whether the contact's latest opt-out or opt-in entry is an opt-out (off the async
+    /// workers: a PostgreSQL store blocks).
+    async fn opted_out(&self, contact: &str) -> Result<bool, Refusal> {
+        let states = Arc::clone(&self.states);
+        let contact = contact.to_string();
+        tokio::task::spawn_blocking(move || states.opted_out(&contact))
+            .await
+            .map_err(|e| internal(format!("reading opt-outs: {e}")))?
+            .map_err(|e| internal(format!("reading opt-outs: {e}")))
+    }
+
     /// Forgets an ended call's kept state, and those older than a state lives.
     async fn forget(&self, call_sid: &str, now: u64) {
         let states = Arc::clone(&self.states);
@@ -870,10 +881,7 @@ async fn sms_webhook(
         Some(Keyword::OptIn) => app.note(entry(EntryKind::OptIn, &from, &text)),
         None => {}
     }
-    let opted_out = app
-        .states
-        .opted_out(&from)
-        .map_err(|e| internal(e.to_string()))?;
+    let opted_out = app.opted_out(&from).await?;
     if keyword.is_some() || opted_out {
         return Ok(xml(twiml::messaging_response(&[])));
     }

@@ -2,8 +2,9 @@
 //! what they last did, how many of their messages an agent has not seen, and whether they
 //! opted out of texts.
 
-use super::entries::{collect, Stored};
-use super::{Store, StoreError};
+use super::entries::{self, Stored};
+use super::{lock, Db, Store, StoreError};
+use postgres::Client;
 use rusqlite::params;
 
 /// The kinds that count as unread until an agent opens the contact.
@@ -30,8 +31,7 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// SQLite refused, the store is in PostgreSQL, or an entry is of a kind this version does
-    /// not write.
+    /// The database refused, or an entry is of a kind this version does not write.
     pub fn contacts(
         &self,
         search: Option<&str>,
@@ -48,66 +48,89 @@ impl Store {
             .map(|s| s.chars().filter(char::is_ascii_digit).collect::<String>())
             .filter(|d| !d.is_empty())
             .map(|d| format!("%{d}%"));
-        let db = self.sqlite("the console's contact list")?;
-        let mut query = db.prepare_cached(
-            "SELECT e.id, e.at_ms, e.kind, e.contact, e.our_number, e.flow, e.sid, e.body, e.url
-             FROM contact_last l JOIN entries e ON e.id = l.last_id
-             WHERE l.last_id < ?1
-               AND (?2 IS NULL
-                    OR (?3 IS NOT NULL AND l.contact LIKE ?3)
-                    OR EXISTS (SELECT 1 FROM entries t WHERE t.contact = l.contact
-                               AND t.body LIKE ?2 ESCAPE '\\'))
-             ORDER BY l.last_id DESC LIMIT ?4",
-        )?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = query.query_map(
-            params![before.unwrap_or(i64::MAX), pattern, digits, limit],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    super::entries::Entry {
-                        at_ms: 0,
-                        kind: super::EntryKind::Call,
-                        contact: r.get(3)?,
-                        our_number: r.get(4)?,
-                        flow: r.get(5)?,
-                        sid: r.get(6)?,
-                        body: r.get(7)?,
-                        url: r.get(8)?,
-                    },
-                ))
-            },
-        )?;
-        let lasts = collect(rows.collect::<Result<_, _>>()?)?;
-        drop(query);
-        let mut out = Vec::with_capacity(lasts.len());
-        for last in lasts {
-            let contact = last.entry.contact.clone();
-            out.push(ContactSummary {
-                unread: unread(&db, &contact)?,
-                opted_out: opted_out(&db, &contact)?,
-                contact,
-                last,
-            });
+        let before = before.unwrap_or(i64::MAX);
+        match &self.db {
+            Db::Sqlite(db) => {
+                let db = lock(db);
+                let lasts = {
+                    let mut query = db.prepare_cached(
+                        "SELECT e.id, e.at_ms, e.kind, e.contact, e.our_number, e.flow, e.sid,
+                           e.body, e.url
+                         FROM contact_last l JOIN entries e ON e.id = l.last_id
+                         WHERE l.last_id < ?1
+                           AND (?2 IS NULL
+                                OR (?3 IS NOT NULL AND l.contact LIKE ?3)
+                                OR EXISTS (SELECT 1 FROM entries t WHERE t.contact = l.contact
+                                           AND t.body LIKE ?2 ESCAPE '\\'))
+                         ORDER BY l.last_id DESC LIMIT ?4",
+                    )?;
+                    let rows = query
+                        .query_map(params![before, pattern, digits, limit], entries::read_row)?;
+                    entries::collect(rows.collect::<Result<_, _>>()?)?
+                };
+                lasts
+                    .into_iter()
+                    .map(|last| {
+                        let contact = last.entry.contact.clone();
+                        Ok(ContactSummary {
+                            unread: unread(&db, &contact)?,
+                            opted_out: opted_out(&db, &contact)?,
+                            contact,
+                            last,
+                        })
+                    })
+                    .collect()
+            }
+            // ILIKE: PostgreSQL folds the case of every letter (SQLite's LIKE, ASCII only).
+            Db::Postgres(pg) => lock(pg).with(|c| {
+                let rows = c.query(
+                    "SELECT e.id, e.at_ms, e.kind, e.contact, e.our_number, e.flow, e.sid,
+                       e.body, e.url
+                     FROM contact_last l JOIN entries e ON e.id = l.last_id
+                     WHERE l.last_id < $1
+                       AND ($2::text IS NULL
+                            OR ($3::text IS NOT NULL AND l.contact LIKE $3)
+                            OR EXISTS (SELECT 1 FROM entries t WHERE t.contact = l.contact
+                                       AND t.body ILIKE $2 ESCAPE '\\'))
+                     ORDER BY l.last_id DESC LIMIT $4",
+                    &[&before, &pattern, &digits, &limit],
+                )?;
+                let lasts = entries::collect(
+                    rows.iter()
+                        .map(entries::read_pg_row)
+                        .collect::<Result<_, _>>()?,
+                )?;
+                lasts
+                    .into_iter()
+                    .map(|last| {
+                        let contact = last.entry.contact.clone();
+                        Ok(ContactSummary {
+                            unread: unread_pg(c, &contact)?,
+                            opted_out: opted_out_pg(c, &contact)?,
+                            contact,
+                            last,
+                        })
+                    })
+                    .collect()
+            }),
         }
-        Ok(out)
     }
 
     /// How many messages and voicemails of all contacts an agent has not seen.
     ///
     /// # Errors
     ///
-    /// SQLite refused, or the store is in PostgreSQL (not kept there yet).
+    /// The database refused.
     pub fn unread_total(&self) -> Result<u32, StoreError> {
-        let n: i64 = self
-            .sqlite("the console's unread count")?
-            .prepare_cached(&format!(
-                "SELECT COUNT(*) FROM entries e LEFT JOIN contact_reads r ON r.contact = e.contact
-                 WHERE e.kind IN ({UNREAD_KINDS}) AND e.id > COALESCE(r.seen_id, 0)"
-            ))?
-            .query_row([], |r| r.get(0))?;
+        let sql = format!(
+            "SELECT COUNT(*) FROM entries e LEFT JOIN contact_reads r ON r.contact = e.contact
+             WHERE e.kind IN ({UNREAD_KINDS}) AND e.id > COALESCE(r.seen_id, 0)"
+        );
+        let n: i64 = match &self.db {
+            Db::Sqlite(db) => lock(db).prepare_cached(&sql)?.query_row([], |r| r.get(0))?,
+            Db::Postgres(pg) => lock(pg).with(|c| Ok(c.query_one(&sql, &[])?.try_get(0)?))?,
+        };
         Ok(u32::try_from(n).unwrap_or(u32::MAX))
     }
 
@@ -115,18 +138,24 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// SQLite refused, or the store is in PostgreSQL (not kept there yet).
+    /// The database refused.
     pub fn opted_out(&self, contact: &str) -> Result<bool, StoreError> {
-        opted_out(&*self.sqlite("the console's opt-outs")?, contact)
+        match &self.db {
+            Db::Sqlite(db) => opted_out(&lock(db), contact),
+            Db::Postgres(pg) => lock(pg).with(|c| opted_out_pg(c, contact)),
+        }
     }
 
     /// How many of the contact's messages and voicemails an agent has not seen.
     ///
     /// # Errors
     ///
-    /// SQLite refused, or the store is in PostgreSQL (not kept there yet).
+    /// The database refused.
     pub fn unread(&self, contact: &str) -> Result<u32, StoreError> {
-        unread(&*self.sqlite("the console's unread count")?, contact)
+        match &self.db {
+            Db::Sqlite(db) => unread(&lock(db), contact),
+            Db::Postgres(pg) => lock(pg).with(|c| unread_pg(c, contact)),
+        }
     }
 
     /// Records that an agent has seen the contact's entries up to row `seen` (never going
@@ -134,15 +163,14 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// SQLite refused, or the store is in PostgreSQL (not kept there yet).
+    /// The database refused.
     pub fn mark_read(&self, contact: &str, seen: i64) -> Result<(), StoreError> {
-        self.sqlite("the console's read marks")?
-            .prepare_cached(
-                "INSERT INTO contact_reads (contact, seen_id) VALUES (?1, ?2)
-                 ON CONFLICT (contact) DO UPDATE SET seen_id = MAX(seen_id, excluded.seen_id)",
-            )?
-            .execute(params![contact, seen])?;
-        Ok(())
+        self.set_read_mark(
+            contact,
+            seen,
+            "MAX(seen_id, excluded.seen_id)",
+            "GREATEST(contact_reads.seen_id, excluded.seen_id)",
+        )
     }
 
     /// Makes the contact's messages unread again from row `from` on (an agent's "mark
@@ -150,14 +178,45 @@ impl Store {
     ///
     /// # Errors
     ///
-    /// SQLite refused, or the store is in PostgreSQL (not kept there yet).
+    /// The database refused.
     pub fn mark_unread(&self, contact: &str, from: i64) -> Result<(), StoreError> {
-        self.sqlite("the console's read marks")?
-            .prepare_cached(
-                "INSERT INTO contact_reads (contact, seen_id) VALUES (?1, ?2)
-                 ON CONFLICT (contact) DO UPDATE SET seen_id = MIN(seen_id, excluded.seen_id)",
-            )?
-            .execute(params![contact, from - 1])?;
+        self.set_read_mark(
+            contact,
+            from - 1,
+            "MIN(seen_id, excluded.seen_id)",
+            "LEAST(contact_reads.seen_id, excluded.seen_id)",
+        )
+    }
+
+    /// Sets the contact's read mark to `seen`, or on a contact with one, to the expression
+    /// of the old and the new mark (`sqlite_keep` / `postgres_keep`).
+    fn set_read_mark(
+        &self,
+        contact: &str,
+        seen: i64,
+        sqlite_keep: &str,
+        postgres_keep: &str,
+    ) -> Result<(), StoreError> {
+        match &self.db {
+            Db::Sqlite(db) => {
+                lock(db)
+                    .prepare_cached(&format!(
+                        "INSERT INTO contact_reads (contact, seen_id) VALUES (?1, ?2)
+                         ON CONFLICT (contact) DO UPDATE SET seen_id = {sqlite_keep}"
+                    ))?
+                    .execute(params![contact, seen])?;
+            }
+            Db::Postgres(pg) => lock(pg).with(|c| {
+                c.execute(
+                    &format!(
+                        "INSERT INTO contact_reads (contact, seen_id) VALUES ($1, $2)
+                         ON CONFLICT (contact) DO UPDATE SET seen_id = {postgres_keep}"
+                    ),
+                    &[&contact, &seen],
+                )?;
+                Ok(())
+            })?,
+        }
         Ok(())
     }
 }
@@ -204,24 +263,37 @@ fn opted_out(db: &rusqlite::Connection, contact: &str) -> Result<bool, StoreErro
     Ok(last.as_deref() == Some("opt_out"))
 }
 
+/// [`unread`] in PostgreSQL.
+fn unread_pg(c: &mut Client, contact: &str) -> Result<u32, StoreError> {
+    let n: i64 = c
+        .query_one(
+            &format!(
+                "SELECT COUNT(*) FROM entries WHERE contact = $1 AND kind IN ({UNREAD_KINDS})
+                 AND id > COALESCE((SELECT seen_id FROM contact_reads WHERE contact = $1), 0)"
+            ),
+            &[&contact],
+        )?
+        .try_get(0)?;
+    Ok(u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+/// [`opted_out`] in PostgreSQL.
+fn opted_out_pg(c: &mut Client, contact: &str) -> Result<bool, StoreError> {
+    let last: Option<String> = c
+        .query_opt(
+            "SELECT kind FROM entries WHERE contact = $1 AND kind IN ('opt_out', 'opt_in')
+             ORDER BY id DESC LIMIT 1",
+            &[&contact],
+        )?
+        .map(|r| r.try_get(0))
+        .transpose()?;
+    Ok(last.as_deref() == Some("opt_out"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::tests::scratch;
-    use super::super::{Entry, EntryKind};
     use super::*;
-
-    fn entry(kind: EntryKind, contact: &str, body: &str) -> Entry {
-        Entry {
-            at_ms: 1_000,
-            kind,
-            contact: contact.into(),
-            our_number: "+16502907793".into(),
-            flow: "support".into(),
-            sid: "SM1".into(),
-            body: Some(body.into()),
-            url: None,
-        }
-    }
 
     #[test]
     fn a_version_1_file_lists_its_contacts_after_the_upgrade() {
@@ -254,77 +326,6 @@ mod tests {
                 ("+79001234567".to_string(), 2)
             ]
         );
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn contacts_come_by_last_activity_with_unread_counts_and_opt_outs() {
-        let (dir, path) = scratch("contacts");
-        let store = Store::open(&path).expect("opens");
-        let (a, b) = ("+15146300808", "+79001234567");
-        store
-            .add(&entry(EntryKind::SmsIn, a, "Please call me"))
-            .expect("added");
-        let seen = store
-            .add(&entry(EntryKind::SmsIn, a, "100% _sure_"))
-            .expect("added");
-        store
-            .add(&entry(EntryKind::SmsIn, b, "Перезвоните"))
-            .expect("added");
-        let last_b = store
-            .add(&entry(EntryKind::SmsOut, b, "Звоню"))
-            .expect("added");
-        store
-            .add(&entry(EntryKind::SmsStatus, b, "delivered"))
-            .expect("added");
-
-        let all = store.contacts(None, None, 50).expect("lists");
-        let order: Vec<(&str, u32)> = all.iter().map(|c| (c.contact.as_str(), c.unread)).collect();
-        assert_eq!(order, [(b, 1), (a, 2)], "statuses are no activity");
-        assert_eq!(all[0].last.id, last_b);
-        assert_eq!(store.unread_total().expect("counts"), 3);
-        store.mark_read(a, seen).expect("read");
-        store.mark_read(a, seen - 1).expect("never back");
-        assert_eq!(store.unread(a).expect("counts"), 0);
-        store.mark_unread(a, seen).expect("unread");
-        assert_eq!(store.unread(a).expect("counts"), 1);
-        assert_eq!(store.unread_total().expect("counts"), 2);
-
-        // Paging by the last row seen, and searching digits or text (LIKE's wildcards literal).
-        let next = store
-            .contacts(None, Some(all[0].last.id), 50)
-            .expect("lists");
-        assert_eq!(next.len(), 1);
-        assert_eq!(next[0].contact, a);
-        let found = |q: &str| -> Vec<String> {
-            store
-                .contacts(Some(q), None, 50)
-                .expect("searches")
-                .into_iter()
-                .map(|c| c.contact)
-                .collect()
-        };
-        assert_eq!(found("900 123"), [b]);
-        assert_eq!(
-            found("перезвон"),
-            Vec::<String>::new(),
-            "SQLite folds ASCII case only"
-        );
-        assert_eq!(found("Перезвон"), [b]);
-        assert_eq!(found("100%"), [a]);
-        assert_eq!(found("0% _s"), [a]);
-        assert_eq!(found("%"), [a], "a literal percent sign");
-        assert!(found("no such text").is_empty());
-
-        assert!(!store.opted_out(a).expect("reads"));
-        store
-            .add(&entry(EntryKind::OptOut, a, "STOP"))
-            .expect("added");
-        assert!(store.opted_out(a).expect("reads"));
-        store
-            .add(&entry(EntryKind::OptIn, a, "START"))
-            .expect("added");
-        assert!(!store.opted_out(a).expect("reads"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -111,7 +111,7 @@ const COLUMNS: &str = "id, at_ms, kind, contact, our_number, flow, sid, body, ur
 pub(super) type Columns = (i64, i64, String, Entry);
 
 /// One row of [`COLUMNS`].
-fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Columns> {
+pub(super) fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Columns> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -130,7 +130,7 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Columns> {
 }
 
 /// One row of [`COLUMNS`] from PostgreSQL.
-fn read_pg_row(r: &postgres::Row) -> Result<Columns, postgres::Error> {
+pub(super) fn read_pg_row(r: &postgres::Row) -> Result<Columns, postgres::Error> {
     Ok((
         r.try_get(0)?,
         r.try_get(1)?,
@@ -188,7 +188,20 @@ pub(super) fn insert(db: &Connection, e: &Entry) -> Result<i64, StoreError> {
     Ok(id)
 }
 
-/// [`insert`] in PostgreSQL.
+/// The advisory lock every transaction adding entries to PostgreSQL takes first (ASCII
+/// "ivre"). Entry ids come from a sequence when the row is inserted, but become visible when
+/// its transaction commits; with several writers (servers, the console) a reader of "the
+/// entries after id N" could pass over a row whose transaction commits late with a lower id.
+/// Held until commit, the lock makes ids follow commit order, so every reader sees a prefix.
+const ENTRY_ORDER_LOCK: i64 = 0x6976_7265;
+
+/// Takes [`ENTRY_ORDER_LOCK`] for the rest of `tx`; before its first entry.
+pub(super) fn hold_entry_order(tx: &mut postgres::Transaction<'_>) -> Result<(), StoreError> {
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&ENTRY_ORDER_LOCK])?;
+    Ok(())
+}
+
+/// [`insert`] in PostgreSQL, within a transaction that holds [`hold_entry_order`].
 pub(super) fn insert_pg(tx: &mut postgres::Transaction<'_>, e: &Entry) -> Result<i64, StoreError> {
     let id: i64 = tx
         .query_one(
@@ -343,6 +356,7 @@ impl Store {
             Db::Sqlite(db) => insert(&lock(db), e),
             Db::Postgres(pg) => lock(pg).with(|c| {
                 let mut tx = c.transaction()?;
+                hold_entry_order(&mut tx)?;
                 let id = insert_pg(&mut tx, e)?;
                 tx.commit()?;
                 Ok(id)

@@ -182,9 +182,6 @@ pub enum StoreError {
         /// The latest version this ivrc knows.
         known: i64,
     },
-    /// Something this version keeps in a SQLite file only was asked of a PostgreSQL store.
-    #[error("{0} is kept in a SQLite store only so far, not in PostgreSQL")]
-    SqliteOnly(&'static str),
 }
 
 /// What opening a store did to its tables (`ivrc store migrate` says it).
@@ -332,14 +329,6 @@ impl Store {
         Ok((Store { db }, migrated))
     }
 
-    /// The SQLite connection, for `what` this version keeps in SQLite only.
-    fn sqlite(&self, what: &'static str) -> Result<MutexGuard<'_, Connection>, StoreError> {
-        match &self.db {
-            Db::Sqlite(c) => Ok(lock(c)),
-            Db::Postgres(_) => Err(StoreError::SqliteOnly(what)),
-        }
-    }
-
     /// Adds call records (and their entries) in one transaction.
     ///
     /// # Errors
@@ -363,6 +352,9 @@ impl Store {
             }
             Db::Postgres(p) => lock(p).with(|client| {
                 let mut tx = client.transaction()?;
+                if rows.iter().any(|r| matches!(r, Row::Entry(_))) {
+                    entries::hold_entry_order(&mut tx)?;
+                }
                 for row in rows {
                     match row {
                         Row::Entry(e) => {
@@ -517,18 +509,15 @@ pub(crate) mod tests {
         }
         let store = Store::open(&path).expect("opens");
         assert!(store.call_state("CA1").expect("reads").is_some());
-        let version: i64 = store
-            .sqlite("")
-            .expect("SQLite")
+        drop(store);
+        let db = Connection::open(&path).expect("opens");
+        let version: i64 = db
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .expect("version");
         assert_eq!(version, SCHEMA_VERSION);
-        store
-            .sqlite("")
-            .expect("SQLite")
-            .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        db.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
             .expect("set");
-        drop(store);
+        drop(db);
         assert!(matches!(
             Store::open(&path),
             Err(StoreError::Newer { found, known: SCHEMA_VERSION }) if found == SCHEMA_VERSION + 1

@@ -15,8 +15,10 @@ use postgres::{Client, NoTls};
 /// call records and registrations — what `ivrc run`, `ivrc calls` and `ivrc entries` use;
 /// version 2: the index of calls by Call-ID (a record is written when its call starts and
 /// replaced when it ends); version 3: campaigns shared by instances (`campaigns`,
-/// `campaign_leads` with owner, lease and fence, `campaign_attempts`).
-pub(super) const SCHEMA_VERSION: i64 = 3;
+/// `campaign_leads` with owner, lease and fence, `campaign_attempts`); version 4: what
+/// `ivrc serve` and its console keep — each call's latest sealed state (`call_states`) and how
+/// far agents have read each contact (`contact_reads`).
+pub(super) const SCHEMA_VERSION: i64 = 4;
 
 /// Every table, for a database of any earlier version (each statement may run again).
 const SCHEMA: &str = "
@@ -47,6 +49,18 @@ const SCHEMA: &str = "
     );
     CREATE INDEX IF NOT EXISTS calls_by_start ON calls (started_ms);
     CREATE INDEX IF NOT EXISTS calls_by_call_id ON calls (call_id);
+    CREATE TABLE IF NOT EXISTS contact_reads (
+        contact text PRIMARY KEY,
+        seen_id bigint NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS call_states (
+        call_sid text PRIMARY KEY,
+        flow text NOT NULL,
+        turn bigint NOT NULL,
+        state text NOT NULL,
+        at_ms bigint NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS call_states_by_time ON call_states (at_ms);
     CREATE TABLE IF NOT EXISTS registrations (
         account text PRIMARY KEY,
         state text NOT NULL,

@@ -31,7 +31,7 @@ fn the_sum_call_is_recorded_in_postgresql_and_ivrc_calls_reads_it_there() {
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(
         out,
-        format!("the store at {url} has its tables now (version 3)\n")
+        format!("the store at {url} has its tables now (version 4)\n")
     );
 
     let rt = Runtime::start("pg-sum", &["examples/sum.ivr"], &["--store", &url]);
@@ -78,7 +78,7 @@ fn the_sum_call_is_recorded_in_postgresql_and_ivrc_calls_reads_it_there() {
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(
         out,
-        format!("the store at {url} is up to date (version 3)\n")
+        format!("the store at {url} is up to date (version 4)\n")
     );
 }
 

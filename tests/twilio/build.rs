@@ -162,7 +162,7 @@ fn a_flow_that_dials_first_is_requested_as_its_first_dial() {
             "--contact",
             "+74950000000",
             "--store",
-            &server.store.display().to_string(),
+            &server.store,
             "--format",
             "json",
         ],
