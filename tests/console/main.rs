@@ -8,6 +8,8 @@
 mod browser;
 mod browser_story;
 mod fake_twilio;
+#[path = "../pg_server/mod.rs"]
+mod pg_server;
 
 use fake_twilio::FakeTwilio;
 use std::io::{BufRead, BufReader, Read};
@@ -30,8 +32,8 @@ pub struct Console {
     pub base: String,
     /// The console listener: `http://127.0.0.1:PORT`.
     pub console: String,
-    /// The entries store.
-    pub store: std::path::PathBuf,
+    /// The entries store, as `--store` takes it: a SQLite file or a `postgresql://` URL.
+    pub store: String,
 }
 
 impl Drop for Console {
@@ -48,16 +50,24 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// Starts `ivrc serve examples/sms_reply.ivr` with the console, Twilio at `twilio`.
+/// Starts `ivrc serve examples/sms_reply.ivr` with the console, Twilio at `twilio`, its
+/// store a fresh SQLite file.
 pub fn start(twilio: &FakeTwilio, name: &str) -> Console {
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console");
     let _ = std::fs::create_dir_all(&dir);
     let store = dir.join(format!("{name}.db"));
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", store.display()));
     }
+    start_on(twilio, name, &store.display().to_string())
+}
+
+/// [`start`] with the store at `store` (a SQLite file or a `postgresql://` URL).
+pub fn start_on(twilio: &FakeTwilio, name: &str, store: &str) -> Console {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console");
+    let _ = std::fs::create_dir_all(&dir);
     let templates = dir.join(format!("{name}.replies"));
     std::fs::write(
         &templates,
@@ -65,8 +75,7 @@ pub fn start(twilio: &FakeTwilio, name: &str) -> Console {
     )
     .expect("templates written");
     let mut child = Command::new(env!("CARGO_BIN_EXE_ivrc"))
-        .args(["serve", "examples/sms_reply.ivr", "--store"])
-        .arg(&store)
+        .args(["serve", "examples/sms_reply.ivr", "--store", store])
         .args([
             "--listen",
             &format!("127.0.0.1:{port}"),
@@ -110,7 +119,7 @@ pub fn start(twilio: &FakeTwilio, name: &str) -> Console {
         child,
         base,
         console: console.expect("the server prints where the console is"),
-        store,
+        store: store.to_string(),
     }
 }
 
@@ -832,6 +841,39 @@ fn contacts_come_by_last_activity_with_unread_badges() {
     assert!(list.contains("<title>(1) Contacts"), "{list}");
     let found = get(&c, "/console/contacts?q=London", Some(&cookie)).body;
     assert!(found.contains("+447700900123") && !found.contains(CUSTOMER));
+}
+
+/// The console of a server whose store is PostgreSQL: texts come in, the list orders and
+/// counts them, opening a contact marks it read, the live feed carries new entries.
+#[test]
+fn the_console_works_on_a_postgresql_store() {
+    let Some(url) = pg_server::database("console") else {
+        return;
+    };
+    let twilio = FakeTwilio::start();
+    let c = start_on(&twilio, "postgresql", &url);
+    let cookie = login(&c);
+    inbound_text(&c, CUSTOMER, "SMp1", "one");
+    inbound_text(&c, "+447700900123", "SMp2", "hello from London");
+    std::thread::sleep(Duration::from_millis(300));
+    let list = get(&c, "/console/contacts", Some(&cookie)).body;
+    assert!(list.contains("<title>(2) Contacts"), "{list}");
+    let london = list.find("+447700900123").expect("listed");
+    let customer = list.find(CUSTOMER).expect("listed");
+    assert!(london < customer, "the latest first");
+    let page = get(&c, &format!("/console/contacts/{CUSTOMER}"), Some(&cookie));
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("one"), "{}", page.body);
+    let list = get(&c, "/console/contacts", Some(&cookie)).body;
+    assert!(list.contains("<title>(1) Contacts"), "{list}");
+    let found = get(&c, "/console/contacts?q=london", Some(&cookie)).body;
+    assert!(found.contains("+447700900123") && !found.contains(CUSTOMER));
+    let fed = events(&c, &cookie, "?after=0", None, Duration::from_millis(1500));
+    let texts = fed
+        .iter()
+        .filter(|(_, _, d)| d.contains("\"kind\":\"sms-in\""))
+        .count();
+    assert_eq!(texts, 2, "{fed:?}");
 }
 
 /// The Python of scripts/setup-python.sh with pymongo, or `None` (a failure under CI).
