@@ -87,6 +87,21 @@ impl Softphone {
     /// Its configuration and log are in `dir`.
     fn start(dir: &Path, user: &str, wav: &Path, answer: bool) -> Softphone {
         std::fs::create_dir_all(dir).expect("baresip's directory");
+        // The ports are free when picked but may be taken before baresip binds them (the
+        // tests run in parallel): then baresip gives up at once, and it is started again on
+        // other ports.
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            match Softphone::try_start(dir, user, wav, answer) {
+                Ok(phone) => return phone,
+                Err(why) => failures.push(why),
+            }
+        }
+        panic!("baresip did not start:\n{}", failures.join("\n"));
+    }
+
+    /// One try of [`Softphone::start`] on freshly picked ports; why it failed, with its log.
+    fn try_start(dir: &Path, user: &str, wav: &Path, answer: bool) -> Result<Softphone, String> {
         let sip = free_port();
         let ctrl_port = free_tcp_port();
         let rtp = free_port() & !1;
@@ -129,21 +144,25 @@ impl Softphone {
             .expect("baresip starts");
         let deadline = Instant::now() + Duration::from_secs(10);
         let ctrl = loop {
+            let exited = child.try_wait().ok().flatten();
             match TcpStream::connect(("127.0.0.1", ctrl_port)) {
                 Ok(s) => break s,
-                Err(_) if Instant::now() < deadline => {
+                Err(_) if exited.is_none() && Instant::now() < deadline => {
                     std::thread::sleep(Duration::from_millis(100))
                 }
                 Err(e) => {
                     let _ = child.kill();
+                    let _ = child.wait();
                     let log = std::fs::read_to_string(dir.join("baresip.log")).unwrap_or_default();
-                    panic!("baresip's ctrl_tcp did not listen: {e}\n{log}");
+                    return Err(format!(
+                        "ctrl_tcp on {ctrl_port} did not listen ({e}; exited: {exited:?})\n{log}"
+                    ));
                 }
             }
         };
         ctrl.set_read_timeout(Some(Duration::from_millis(200)))
             .expect("a read timeout");
-        Softphone { child, ctrl, sip }
+        Ok(Softphone { child, ctrl, sip })
     }
 
     /// Quits (and kills after 5 s).
