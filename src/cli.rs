@@ -111,6 +111,10 @@ pub struct RunArgs {
     /// Where spoken prompts are cached.
     #[arg(long, default_value = ".ivrc-cache/prompts")]
     pub cache_dir: PathBuf,
+    /// The directory of platform audio records: `play record 1484915` (a Zvonobot record id)
+    /// plays DIR/1484915.wav. Every record a flow plays is read before calls are taken.
+    #[arg(long, value_name = "DIR")]
+    pub records: Option<PathBuf>,
     /// The store call records and entries are written to: a SQLite file, or a PostgreSQL
     /// database (`postgresql://USER@HOST:PORT/DATABASE`) that several instances share.
     #[arg(long, default_value = "ivrc-entries.db")]

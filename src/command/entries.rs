@@ -88,6 +88,7 @@ pub fn run(args: &EntriesArgs) -> u8 {
                     },
                     EntryKind::OptOut => "opted out of texts".to_string(),
                     EntryKind::OptIn => "opted back in to texts".to_string(),
+                    EntryKind::Blocked => "blocked from calls (block)".to_string(),
                 };
                 ivrc::outln!("{}  {what}   ({} {})", store::utc(e.at_ms), e.flow, e.sid);
             }

@@ -4,8 +4,9 @@
 use crate::cli::RunArgs;
 use ivrc::ir::Lead;
 use ivrc::runtime::asr::{Recognizer, Spotter, Vosk};
+use ivrc::runtime::blocklist::BlockList;
 use ivrc::runtime::dialer::Dialer;
-use ivrc::runtime::media::prompts::{Espeak, Prompts, Voice};
+use ivrc::runtime::media::prompts::{AudioFiles, Espeak, Prompts, Voice};
 use ivrc::runtime::sip::register::Account;
 use ivrc::runtime::sip::uac::Trunk;
 use ivrc::runtime::{self, server, Config};
@@ -13,6 +14,29 @@ use ivrc::store::Store;
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// How often the block list is read again from the store.
+const BLOCK_LIST_READ: Duration = Duration::from_secs(5);
+
+/// Reads every platform record the flows play (`play record ID`, from `--records DIR`), so a
+/// missing or unreadable file stops the start instead of a call; or why one cannot be read.
+fn records_play(
+    program: &ivrc::ir::Program,
+    audio: &AudioFiles,
+    prompts: &Prompts,
+) -> Result<(), String> {
+    for flow in &program.flows {
+        for (line, id) in runtime::played_records(flow) {
+            let path = audio
+                .record(id)
+                .map_err(|why| format!("flow `{}` plays {why} (line {line})", flow.name))?;
+            prompts.file(&path).map_err(|e| {
+                format!("flow `{}` plays record {id} (line {line}): {e}", flow.name)
+            })?;
+        }
+    }
+    Ok(())
+}
 
 /// Runs `ivrc run`.
 pub fn run(args: &RunArgs) -> u8 {
@@ -116,6 +140,18 @@ pub fn run(args: &RunArgs) -> u8 {
             return 2;
         }
     }
+    let blocked = match store.blocked_numbers() {
+        Ok(numbers) => Arc::new(BlockList::new(numbers.iter().map(String::as_str))),
+        Err(e) => {
+            ivrc::errln!(
+                "error: cannot read the block list from `{}`: {e}",
+                args.store
+            );
+            return 2;
+        }
+    };
+    // Numbers other instances sharing the store block reach this one within seconds.
+    BlockList::follow(&blocked, args.store.clone(), BLOCK_LIST_READ);
     let prompts = Arc::new(Prompts::new(Box::new(Espeak), args.cache_dir.clone()));
     for flow in &program.flows {
         let Some(voice) = Voice::of(&flow.settings.lang, &flow.settings.voice) else {
@@ -127,6 +163,14 @@ pub fn run(args: &RunArgs) -> u8 {
                 return 2;
             }
         }
+    }
+    let audio = AudioFiles {
+        flow_dir,
+        records: args.records.clone(),
+    };
+    if let Err(message) = records_play(&program, &audio, &prompts) {
+        ivrc::errln!("error: {message}");
+        return 2;
     }
     let asr = match listening_recognizer(&program, args) {
         Ok(a) => a,
@@ -145,7 +189,7 @@ pub fn run(args: &RunArgs) -> u8 {
             max_calls: args.max_calls,
             default_flow: args.default_flow.clone(),
             grace: Duration::from_secs(args.grace),
-            flow_dir,
+            audio,
             register: register_account(args, trunk.as_ref()),
             // Registered at a provider, calls come from the provider alone.
             trusted: args
@@ -161,6 +205,7 @@ pub fn run(args: &RunArgs) -> u8 {
         },
         prompts,
         records: Some(store.into_writer()),
+        blocked,
         http: Arc::new(ivrc::fetch::Fetcher::new()),
         asr,
         ports: Arc::new(ivrc::runtime::media::ports::RtpPorts::new(args.rtp_ports)),

@@ -195,6 +195,7 @@ fn kind_name(kind: EntryKind) -> &'static str {
         EntryKind::SmsStatus => "sms-status",
         EntryKind::OptOut => "opt-out",
         EntryKind::OptIn => "opt-in",
+        EntryKind::Blocked => "blocked",
     }
 }
 
@@ -224,6 +225,7 @@ fn title(kind: EntryKind, body: Option<&str>) -> String {
         EntryKind::SmsStatus => format!("Text {body}"),
         EntryKind::OptOut => "Opted out of texts".into(),
         EntryKind::OptIn => "Opted back in to texts".into(),
+        EntryKind::Blocked => "Blocked from calls".into(),
     }
 }
 

@@ -73,6 +73,7 @@ fn document(s: &Stored, statuses: Option<&Vec<(Status, Option<&str>)>>) -> Value
         EntryKind::CallOut => "AgentCallEntry",
         EntryKind::OptOut => "OptOutEntry",
         EntryKind::OptIn => "OptInEntry",
+        EntryKind::Blocked => "BlockedEntry",
     };
     d.insert("_id".into(), entry_oid(s));
     d.insert("_type".into(), json!(ty));
@@ -133,6 +134,9 @@ fn document(s: &Stored, statuses: Option<&Vec<(Status, Option<&str>)>>) -> Value
         }
         EntryKind::Note | EntryKind::OptOut | EntryKind::OptIn => {
             d.insert("body".into(), json!(body.unwrap_or_default()));
+        }
+        EntryKind::Blocked => {
+            d.insert("callsid".into(), json!(e.sid));
         }
     }
     Value::Object(d)

@@ -9,6 +9,7 @@
 //! starts ([`capabilities`]).
 
 pub mod asr;
+pub mod blocklist;
 pub mod call;
 pub mod dialer;
 pub mod leg;
@@ -20,7 +21,6 @@ pub mod sip;
 use crate::codegen::Unsupported;
 use crate::ir::{self, Audio, Op};
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 /// Now, in milliseconds since the Unix epoch (the times of call records and campaign state).
@@ -46,8 +46,8 @@ pub struct Config {
     pub default_flow: Option<String>,
     /// How long calls may go on after a shutdown signal.
     pub grace: Duration,
-    /// The flow file's directory, for `play` of local files.
-    pub flow_dir: PathBuf,
+    /// Where the audio `play` names is: local files, platform records.
+    pub audio: media::prompts::AudioFiles,
     /// Where the legs flows dial go, and how we authenticate there.
     pub trunk: Option<sip::uac::Trunk>,
     /// The account to register at the provider (`--register`), kept fresh while running.
@@ -100,6 +100,20 @@ pub fn fixed_prompts(flow: &ir::Flow) -> Vec<String> {
     out
 }
 
+/// The platform records `flow` plays (`play record ID`), with the statement's line.
+pub fn played_records(flow: &ir::Flow) -> Vec<(u32, u64)> {
+    flow.nodes
+        .iter()
+        .filter_map(|n| match &n.op {
+            Op::Play {
+                audio: Audio::Record { id },
+                ..
+            } => Some((n.span.line, *id)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The phrases of every `listen` of `flow` (what the recognizer must be prepared for), with
 /// the statement's line.
 pub fn listened_phrases(flow: &ir::Flow) -> Vec<(u32, Vec<String>)> {
@@ -130,20 +144,12 @@ pub fn capabilities(flow: &ir::Flow) -> Vec<Unsupported> {
     for n in &flow.nodes {
         let problem = match &n.op {
             Op::Record { .. } => Some(("`record`", "recording on the runtime is not built yet")),
-            Op::Block { .. } => Some(("`block`", "the runtime keeps no blacklist yet")),
             Op::Play {
                 audio: Audio::Url { .. },
                 ..
             } => Some((
                 "`play` of a URL",
                 "the runtime plays local WAV files: `play \"prompt.wav\"`",
-            )),
-            Op::Play {
-                audio: Audio::Record { .. },
-                ..
-            } => Some((
-                "`play record`",
-                "record ids are Zvonobot audio; play a WAV file or `say` the text",
             )),
             _ => None,
         };

@@ -68,6 +68,8 @@ pub struct Shared {
     pub prompts: Arc<Prompts>,
     /// Where records go.
     pub records: Option<Writer>,
+    /// The numbers not to call and whose calls to decline (`block`).
+    pub blocked: Arc<super::blocklist::BlockList>,
     /// For `fetch`.
     pub http: Arc<crate::fetch::Fetcher>,
     /// For `listen`, when a flow listens.
@@ -140,7 +142,7 @@ pub async fn run(
                             Ok(call) => launch(&mut calls, &mut summary, call),
                             Err((status, reason)) => {
                                 summary.refused += 1;
-                                if matches!(status, 403 | 404) {
+                                if matches!(status, 403 | 404 | 603) {
                                     if let Some(w) = &shared.records {
                                         w.add_call(refused_record(&new, status, reason));
                                     }
@@ -242,6 +244,21 @@ pub async fn run(
                     CallRequest::Answer(id, sdp) => core.answer(&id, sdp, now),
                     CallRequest::Hangup(id) => core.hangup(&id, now),
                     CallRequest::Transfer(id, number) => core.transfer(&id, &number, now),
+                    CallRequest::Block { flow, call_id, number } => {
+                        shared.blocked.add(&number);
+                        if let Some(w) = &shared.records {
+                            w.add(Entry {
+                                at_ms: now_ms(),
+                                kind: EntryKind::Blocked,
+                                contact: number,
+                                our_number: String::new(),
+                                flow,
+                                sid: call_id,
+                                body: None,
+                                url: None,
+                            });
+                        }
+                    }
                     CallRequest::Text(flow, text) => {
                         core.message(&text.id, &text.to, text.from.as_deref(), &text.text, now);
                         texts_out.insert(text.id.clone(), Entry {
@@ -306,6 +323,15 @@ pub async fn run(
                 }
             },
             Some(p) = placements.recv(), if !stopping => {
+                // A number on the block list is not called: the attempt ends at once.
+                if let Some(number) = p.dial.as_deref().filter(|n| shared.blocked.contains(n)) {
+                    let record = blocked_record(&shared, &p, number);
+                    if let Some(w) = &shared.records {
+                        w.add_call(record.clone());
+                    }
+                    let _ = p.done.send(record);
+                    continue;
+                }
                 let mut call = base_setup(&shared, p.flow, p.call_id.clone(), local, &requests_tx);
                 call.0.dial_first = p.dial;
                 call.0.params = p.params;
@@ -421,7 +447,7 @@ fn base_setup(
         inputs,
         requests: requests.clone(),
         prompts: shared.prompts.clone(),
-        flow_dir: shared.config.flow_dir.clone(),
+        audio: shared.config.audio.clone(),
         http: shared.http.clone(),
         asr: shared.asr.clone(),
         clock: shared.clock.clone(),
@@ -456,6 +482,15 @@ fn start(
         if !trusted.contains(&new.peer.ip()) {
             return Err((403, "Forbidden"));
         }
+    }
+    // A caller a flow blocked: 603 Decline, "does not wish to participate" (RFC 3261
+    // §21.6.2), so a provider does not try elsewhere.
+    if new
+        .caller
+        .as_deref()
+        .is_some_and(|c| shared.blocked.contains(c))
+    {
+        return Err((603, "Decline"));
     }
     let flow = route(shared, new).ok_or((404, "Not Found"))?;
     let negotiated = sdp::negotiate(&new.offer).map_err(|e| match e {
@@ -540,15 +575,32 @@ fn refused_record(new: &NewCall, status: u16, reason: &str) -> CallRecord {
             .unwrap_or_default(),
         started_ms: now,
         ended_ms: now,
-        ended_by: "refused".into(),
+        ended_by: if status == 603 { "blocked" } else { "refused" }.into(),
         errors: vec![format!(
             "{status} {reason}: {}",
-            if status == 403 {
-                format!("{} is not the provider's address", new.peer.ip())
-            } else {
-                "no route, flow or default flow for the number".to_string()
+            match status {
+                403 => format!("{} is not the provider's address", new.peer.ip()),
+                603 => "the caller's number is on the block list".to_string(),
+                _ => "no route, flow or default flow for the number".to_string(),
             }
         )],
+        ..CallRecord::default()
+    }
+}
+
+/// The record of a placed call not made because its number is on the block list.
+fn blocked_record(shared: &Shared, p: &Placement, number: &str) -> CallRecord {
+    let now = now_ms();
+    CallRecord {
+        call_id: p.call_id.clone(),
+        flow: shared.program.flows[p.flow].name.clone(),
+        caller: number.to_string(),
+        called: number.to_string(),
+        started_ms: now,
+        ended_ms: now,
+        ended_by: "blocked".into(),
+        errors: vec![format!("{number} is on the block list: not called")],
+        instance: shared.config.instance.clone(),
         ..CallRecord::default()
     }
 }

@@ -146,6 +146,29 @@ impl Store {
         }
     }
 
+    /// Every number a flow's `block` put on the block list.
+    ///
+    /// # Errors
+    ///
+    /// The database refused.
+    pub fn blocked_numbers(&self) -> Result<Vec<String>, StoreError> {
+        let sql = "SELECT DISTINCT contact FROM entries WHERE kind = 'blocked' ORDER BY contact";
+        match &self.db {
+            Db::Sqlite(db) => {
+                let db = lock(db);
+                let mut query = db.prepare_cached(sql)?;
+                let rows = query.query_map([], |r| r.get(0))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            }
+            Db::Postgres(pg) => lock(pg).with(|c| {
+                c.query(sql, &[])?
+                    .iter()
+                    .map(|r| Ok(r.try_get(0)?))
+                    .collect()
+            }),
+        }
+    }
+
     /// How many of the contact's messages and voicemails an agent has not seen.
     ///
     /// # Errors

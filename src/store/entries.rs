@@ -33,6 +33,9 @@ pub enum EntryKind {
     OptOut,
     /// The contact opted back in (START, UNSTOP, YES).
     OptIn,
+    /// A flow's `block` put the contact on the block list (`flow` and `sid` name the call):
+    /// the dialer does not call them and their calls to `ivrc run` are declined.
+    Blocked,
 }
 
 impl EntryKind {
@@ -49,6 +52,7 @@ impl EntryKind {
             EntryKind::SmsStatus => "sms_status",
             EntryKind::OptOut => "opt_out",
             EntryKind::OptIn => "opt_in",
+            EntryKind::Blocked => "blocked",
         }
     }
 
@@ -65,6 +69,7 @@ impl EntryKind {
             EntryKind::SmsStatus,
             EntryKind::OptOut,
             EntryKind::OptIn,
+            EntryKind::Blocked,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

@@ -6,6 +6,7 @@
 
 mod asr;
 mod baresip;
+mod blocklist;
 mod callback;
 mod calls;
 mod campaign;

@@ -8,9 +8,8 @@ use crate::fetch::{FetchRequest, Fetcher};
 use crate::ir::LegId;
 use crate::runtime::asr::Recognizer;
 use crate::runtime::leg::Leg;
-use crate::runtime::media::prompts::{Prompts, Voice};
+use crate::runtime::media::prompts::{AudioFiles, Prompts, Voice};
 use crate::runtime::media::Samples;
-use std::path::PathBuf;
 use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,8 +37,8 @@ struct Listening {
 pub(super) struct Tasks {
     done: mpsc::UnboundedSender<Done>,
     prompts: Arc<Prompts>,
-    /// Where the flow file is (for `play` of local files).
-    flow_dir: PathBuf,
+    /// Where the audio `play` names is.
+    audio: AudioFiles,
     http: Arc<Fetcher>,
     asr: Option<Arc<dyn Recognizer>>,
     /// Counts the tasks started, so that a result of one given up on is known.
@@ -54,14 +53,14 @@ impl Tasks {
     pub(super) fn new(
         done: mpsc::UnboundedSender<Done>,
         prompts: Arc<Prompts>,
-        flow_dir: PathBuf,
+        audio: AudioFiles,
         http: Arc<Fetcher>,
         asr: Option<Arc<dyn Recognizer>>,
     ) -> Tasks {
         Tasks {
             done,
             prompts,
-            flow_dir,
+            audio,
             http,
             asr,
             started: 0,
@@ -213,8 +212,15 @@ impl Call<'_> {
             }
             // The recorder keeps them.
             Command::Report { .. } | Command::Error { .. } => {}
+            Command::Block { number } => {
+                let _ = self.requests.send(CallRequest::Block {
+                    flow: self.flow.name.clone(),
+                    call_id: self.call_id.clone(),
+                    number,
+                });
+            }
             // Refused before the runtime starts (runtime::capabilities).
-            Command::Record { .. } | Command::Block { .. } => {
+            Command::Record { .. } => {
                 self.record
                     .error(format!("not available on the runtime: {command:?}"));
             }
@@ -253,9 +259,19 @@ impl Call<'_> {
         }
         match audio {
             Audio::File(path) => {
-                let (prompts, full) = (self.tasks.prompts.clone(), self.tasks.flow_dir.join(&path));
+                let (prompts, full) = (self.tasks.prompts.clone(), self.tasks.audio.file(&path));
                 self.tasks.render(leg, move || Ok(prompts.file(&full)?));
             }
+            Audio::Record(id) => match self.tasks.audio.record(id) {
+                Ok(full) => {
+                    let prompts = self.tasks.prompts.clone();
+                    self.tasks.render(leg, move || Ok(prompts.file(&full)?));
+                }
+                Err(why) => {
+                    self.record.error(why);
+                    self.tasks.render(leg, || Ok(Samples::from(Vec::new())));
+                }
+            },
             other => {
                 self.record
                     .error(format!("cannot play {other:?} on the runtime"));

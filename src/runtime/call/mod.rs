@@ -18,7 +18,7 @@ use super::asr::{Heard, Recognizer};
 use super::leg::{Leg, LegState, MediaEvent};
 use super::media::clock::Clock;
 use super::media::ports::{Bound, RtpPorts};
-use super::media::prompts::{PromptError, Prompts};
+use super::media::prompts::{AudioFiles, PromptError, Prompts};
 use super::media::Samples;
 use super::sdp::Negotiated;
 use super::sip::effect::{Dialed, Gone};
@@ -30,7 +30,6 @@ use command::Tasks;
 use record::Recorder;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -62,6 +61,15 @@ pub enum CallRequest {
     Dial(String, Dial),
     /// Send a text for the flow named first.
     Text(String, OutgoingText),
+    /// A flow's `block` put a number on the block list.
+    Block {
+        /// The flow.
+        flow: String,
+        /// The call's id.
+        call_id: String,
+        /// The number.
+        number: String,
+    },
     /// The call started; its record so far (written at once, replaced when it ends).
     Started(Box<CallRecord>),
     /// The call is over; its record, and the SIP Call-IDs of all its legs.
@@ -122,8 +130,8 @@ pub struct CallSetup {
     pub requests: mpsc::UnboundedSender<CallRequest>,
     /// Prompt audio.
     pub prompts: Arc<Prompts>,
-    /// Where the flow file is (for `play` of local files).
-    pub flow_dir: PathBuf,
+    /// Where the audio `play` names is.
+    pub audio: AudioFiles,
     /// For `fetch`.
     pub http: Arc<crate::fetch::Fetcher>,
     /// For `listen`.
@@ -343,7 +351,7 @@ pub async fn run(setup: CallSetup) {
         mut inputs,
         requests,
         prompts,
-        flow_dir,
+        audio,
         http,
         asr,
         clock,
@@ -377,7 +385,7 @@ pub async fn run(setup: CallSetup) {
         dialing: BTreeMap::new(),
         timers: BTreeMap::new(),
         deferred: VecDeque::new(),
-        tasks: Tasks::new(done_tx, prompts, flow_dir, http, asr),
+        tasks: Tasks::new(done_tx, prompts, audio, http, asr),
         media: MediaPlant {
             clock,
             ports,

@@ -99,8 +99,10 @@ pub fn attempt_of(record: &CallRecord, dials_lead: bool) -> Attempt {
             _ => {}
         }
     }
-    if record.ended_by == "shutdown" {
-        return Attempt::Interrupted;
+    match record.ended_by.as_str() {
+        "shutdown" => return Attempt::Interrupted,
+        "blocked" => return Attempt::Blocked,
+        _ => {}
     }
     Attempt::NoReport
 }

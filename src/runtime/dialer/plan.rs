@@ -20,6 +20,8 @@ pub enum Attempt {
     NoReport,
     /// The runtime stopped during the attempt (found on restart).
     Interrupted,
+    /// The lead's number is on the block list (a flow's `block`): not called, never again.
+    Blocked,
 }
 
 impl Attempt {
@@ -35,6 +37,7 @@ impl Attempt {
             Attempt::Unreached(RedialOutcome::Unproductive) => "unproductive",
             Attempt::NoReport => "no_report",
             Attempt::Interrupted => "interrupted",
+            Attempt::Blocked => "blocked",
         }
     }
 
@@ -43,7 +46,7 @@ impl Attempt {
         match self {
             Attempt::Unreached(o) => Some(*o),
             Attempt::Retry(_) | Attempt::NoReport => Some(RedialOutcome::Unproductive),
-            Attempt::Ok | Attempt::Interrupted => None,
+            Attempt::Ok | Attempt::Interrupted | Attempt::Blocked => None,
         }
     }
 }
@@ -79,8 +82,10 @@ pub fn after(
     now_ms: u64,
     time_scale: f64,
 ) -> Next {
-    if *attempt == Attempt::Ok {
-        return Next::Done;
+    match attempt {
+        Attempt::Ok => return Next::Done,
+        Attempt::Blocked => return Next::Failed("the number is on the block list".into()),
+        _ => {}
     }
     let reason = match attempt {
         Attempt::Retry(r) if !r.is_empty() => r.clone(),
@@ -265,6 +270,11 @@ mod tests {
         assert_eq!(
             after(&c, &Attempt::Interrupted, 3, &mut again, 0, 1.0),
             Next::RetryAt(3_600_000)
+        );
+        // a blocked number is never tried again, with attempts left.
+        assert_eq!(
+            after(&c, &Attempt::Blocked, 1, &mut again, 0, 1.0),
+            Next::Failed("the number is on the block list".into())
         );
     }
 

@@ -116,6 +116,37 @@ impl Tts for Espeak {
     }
 }
 
+/// Where the audio a flow plays is: local files beside the flow file, platform records
+/// (Zvonobot record ids) in the `--records` directory.
+#[derive(Debug, Clone, Default)]
+pub struct AudioFiles {
+    /// The flow file's directory: `play "prompt.wav"` is relative to it.
+    pub flow_dir: PathBuf,
+    /// `--records DIR`: `play record ID` plays `DIR/ID.wav`.
+    pub records: Option<PathBuf>,
+}
+
+impl AudioFiles {
+    /// The file of a local file's path as the flow names it.
+    pub fn file(&self, path: &str) -> PathBuf {
+        self.flow_dir.join(path)
+    }
+
+    /// The file of platform record `id`, or why there is none.
+    ///
+    /// # Errors
+    ///
+    /// No `--records` directory was given.
+    pub fn record(&self, id: u64) -> Result<PathBuf, String> {
+        match &self.records {
+            Some(dir) => Ok(dir.join(format!("{id}.wav"))),
+            None => Err(format!(
+                "record {id} is a platform audio record: give --records DIR holding {id}.wav"
+            )),
+        }
+    }
+}
+
 /// Every prompt rendered so far, in memory and (spoken ones) on disk.
 pub struct Prompts {
     tts: Box<dyn Tts>,
