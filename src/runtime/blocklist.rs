@@ -18,7 +18,8 @@ pub struct BlockList {
 /// A number as the list keeps it: E.164 when it reads as a phone number (so `+7 916 …` and
 /// `+7916…` are one), else as given.
 fn key(number: &str) -> String {
-    crate::phone::parse_e164(number).map_or_else(|_| number.trim().to_string(), |p| p.to_string())
+    crate::phone::normalize(number, crate::phone::Normalization::E164)
+        .map_or_else(|_| number.trim().to_string(), |p| p.to_string())
 }
 
 impl BlockList {
