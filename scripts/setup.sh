@@ -17,6 +17,8 @@ command -v jq >/dev/null 2>&1 || need_apt+=(jq)
 command -v sipp >/dev/null 2>&1 || need_apt+=(sip-tester)
 command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
 command -v sox >/dev/null 2>&1 || need_apt+=(sox)
+# lame encodes the MP3 that the test of `play` of a URL serves (tests/runtime/audio_url.rs).
+command -v lame >/dev/null 2>&1 || need_apt+=(lame)
 # A real softphone calls the runtime in tests/runtime/baresip.rs: baresip with its aufile
 # (a WAV as the microphone) and ctrl_tcp (driven over a loopback socket) modules.
 [ -f /usr/lib/baresip/modules/ctrl_tcp.so ] || need_apt+=(baresip-core)

@@ -87,6 +87,38 @@ impl Fetcher {
     }
 }
 
+/// The largest audio file `play` downloads.
+const MAX_AUDIO: usize = 50 * 1024 * 1024;
+
+/// How long an audio download may take.
+const AUDIO_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Fetcher {
+    /// Downloads the audio file at `url` for `play`: its bytes, or why not (another status
+    /// than 2xx, over 50 MB, 30 s passed, a connection error).
+    pub async fn download(&self, url: &str) -> Result<Vec<u8>, String> {
+        let mut response = self
+            .client
+            .get(url)
+            .timeout(AUDIO_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| describe(&e))?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(format!("HTTP {}", status.as_u16()));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e))? {
+            if body.len() + chunk.len() > MAX_AUDIO {
+                return Err("the file is over 50 MB".into());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
 /// A failed request in words.
 pub fn describe(e: &reqwest::Error) -> String {
     if e.is_timeout() {

@@ -38,6 +38,35 @@ fn records_play(
     Ok(())
 }
 
+/// Downloads every URL without placeholders the flows play, so one that is missing or not
+/// audio stops the start instead of a call (and calls find it in the cache); or why one
+/// cannot be played.
+fn urls_play(program: &ivrc::ir::Program, prompts: &Prompts) -> Result<(), String> {
+    let urls: Vec<(&str, u32, String)> = program
+        .flows
+        .iter()
+        .flat_map(|f| {
+            runtime::played_urls(f)
+                .into_iter()
+                .map(move |(line, url)| (f.name.as_str(), line, url))
+        })
+        .collect();
+    if urls.is_empty() {
+        return Ok(());
+    }
+    let downloads = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the downloads: {e}"))?;
+    let http = ivrc::fetch::Fetcher::new();
+    for (flow, line, url) in urls {
+        prompts
+            .url(&url, |u| downloads.block_on(http.download(u)))
+            .map_err(|e| format!("flow `{flow}` plays (line {line}) {e}"))?;
+    }
+    Ok(())
+}
+
 /// Runs `ivrc run`.
 pub fn run(args: &RunArgs) -> u8 {
     let program = match super::check::program_for(&args.files, args.format, runtime::capabilities) {
@@ -168,7 +197,9 @@ pub fn run(args: &RunArgs) -> u8 {
         flow_dir,
         records: args.records.clone(),
     };
-    if let Err(message) = records_play(&program, &audio, &prompts) {
+    if let Err(message) =
+        records_play(&program, &audio, &prompts).and_then(|()| urls_play(&program, &prompts))
+    {
         ivrc::errln!("error: {message}");
         return 2;
     }

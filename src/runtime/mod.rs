@@ -100,6 +100,21 @@ pub fn fixed_prompts(flow: &ir::Flow) -> Vec<String> {
     out
 }
 
+/// The URLs without placeholders `flow` plays (`play "https://…"`), with the statement's
+/// line: the runtime downloads them before it takes calls.
+pub fn played_urls(flow: &ir::Flow) -> Vec<(u32, String)> {
+    flow.nodes
+        .iter()
+        .filter_map(|n| match &n.op {
+            Op::Play {
+                audio: Audio::Url { url },
+                ..
+            } => url.fixed_text().map(|u| (n.span.line, u)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// The platform records `flow` plays (`play record ID`), with the statement's line.
 pub fn played_records(flow: &ir::Flow) -> Vec<(u32, u64)> {
     flow.nodes
@@ -144,13 +159,6 @@ pub fn capabilities(flow: &ir::Flow) -> Vec<Unsupported> {
     for n in &flow.nodes {
         let problem = match &n.op {
             Op::Record { .. } => Some(("`record`", "recording on the runtime is not built yet")),
-            Op::Play {
-                audio: Audio::Url { .. },
-                ..
-            } => Some((
-                "`play` of a URL",
-                "the runtime plays local WAV files: `play \"prompt.wav\"`",
-            )),
             _ => None,
         };
         if let Some((construct, help)) = problem {

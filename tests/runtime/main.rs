@@ -5,6 +5,7 @@
 //! PostgreSQL, for the store in it, is skipped only outside CI: tests/pg_server).
 
 mod asr;
+mod audio_url;
 mod baresip;
 mod blocklist;
 mod callback;

@@ -272,10 +272,14 @@ impl Call<'_> {
                     self.tasks.render(leg, || Ok(Samples::from(Vec::new())));
                 }
             },
-            other => {
-                self.record
-                    .error(format!("cannot play {other:?} on the runtime"));
-                self.tasks.render(leg, || Ok(Samples::from(Vec::new())));
+            Audio::Url(url) => {
+                // Downloaded on the render task's blocking thread, through the runtime's
+                // shared HTTP client.
+                let (prompts, http) = (self.tasks.prompts.clone(), self.tasks.http.clone());
+                let runtime = tokio::runtime::Handle::current();
+                self.tasks.render(leg, move || {
+                    Ok(prompts.url(&url, |u| runtime.block_on(http.download(u)))?)
+                });
             }
         }
     }

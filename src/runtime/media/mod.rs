@@ -3,6 +3,7 @@
 //! party wants our RTP (symmetric RTP).
 
 pub mod clock;
+pub mod decode;
 pub mod dtmf;
 pub mod g711;
 pub mod ports;

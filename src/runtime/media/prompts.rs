@@ -16,6 +16,14 @@ pub enum PromptError {
     /// The speech engine failed or is missing.
     #[error("text to speech: {0}")]
     Tts(String),
+    /// The audio at a URL cannot be downloaded or decoded.
+    #[error("audio at {url}: {reason}")]
+    Url {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
     /// The audio file cannot be read.
     #[error("audio file `{path}`: {reason}")]
     File {
@@ -208,12 +216,7 @@ impl Prompts {
         if let Some(s) = self.remembered(&key) {
             return Ok(s);
         }
-        let cached = self.cache_dir.join(format!("{key}.s16"));
-        if let Ok(bytes) = std::fs::read(&cached) {
-            let samples: Vec<i16> = bytes
-                .chunks_exact(2)
-                .map(|b| i16::from_le_bytes([b[0], b[1]]))
-                .collect();
+        if let Some(samples) = self.on_disk(&key) {
             return Ok(self.remember(key, samples.into()));
         }
         std::fs::create_dir_all(&self.cache_dir)
@@ -225,15 +228,66 @@ impl Prompts {
         let samples = read_wav(&wav);
         let _ = std::fs::remove_file(&wav);
         let samples = samples.map_err(PromptError::Tts)?;
+        self.keep_on_disk(&key, &samples);
+        Ok(self.remember(key, samples.into()))
+    }
+
+    /// The audio at `url` (MP3, Ogg Vorbis or WAV) at 8 kHz: downloaded by `download` the first
+    /// time, then from memory or the cache directory (a URL's audio is taken not to change).
+    ///
+    /// # Errors
+    ///
+    /// [`PromptError::Url`] when it cannot be downloaded or decoded.
+    pub fn url(
+        &self,
+        url: &str,
+        download: impl FnOnce(&str) -> Result<Vec<u8>, String>,
+    ) -> Result<Samples, PromptError> {
+        let key = url_key(url);
+        if let Some(s) = self.remembered(&key) {
+            return Ok(s);
+        }
+        if let Some(samples) = self.on_disk(&key) {
+            return Ok(self.remember(key, samples.into()));
+        }
+        let failed = |reason: String| PromptError::Url {
+            url: url.to_string(),
+            reason,
+        };
+        let bytes = download(url).map_err(failed)?;
+        let extension = url
+            .split(['?', '#'])
+            .next()
+            .and_then(|p| p.rsplit_once('.'))
+            .map(|(_, ext)| ext.to_ascii_lowercase());
+        let samples = super::decode::to_8k_mono(bytes, extension.as_deref()).map_err(failed)?;
+        let _ = std::fs::create_dir_all(&self.cache_dir);
+        self.keep_on_disk(&key, &samples);
+        Ok(self.remember(key, samples.into()))
+    }
+
+    /// The samples kept in the cache directory under `key`, if any.
+    fn on_disk(&self, key: &str) -> Option<Vec<i16>> {
+        let bytes = std::fs::read(self.cache_dir.join(format!("{key}.s16"))).ok()?;
+        Some(
+            bytes
+                .chunks_exact(2)
+                .map(|b| i16::from_le_bytes([b[0], b[1]]))
+                .collect(),
+        )
+    }
+
+    /// Keeps `samples` in the cache directory under `key` (best effort: a cache that cannot
+    /// be written only costs the work again).
+    fn keep_on_disk(&self, key: &str, samples: &[i16]) {
         let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
         // Written under a temporary name and renamed, so a reader never sees half a file.
         let tmp = self
             .cache_dir
             .join(format!("{key}.{}.tmp", std::process::id()));
         if std::fs::write(&tmp, bytes).is_ok() {
-            let _ = std::fs::rename(&tmp, &cached);
+            let _ = std::fs::rename(&tmp, self.cache_dir.join(format!("{key}.s16")));
         }
-        Ok(self.remember(key, samples.into()))
     }
 
     /// A WAV file's audio at 8 kHz.
@@ -252,6 +306,13 @@ impl Prompts {
         })?;
         Ok(self.remember(key, samples.into()))
     }
+}
+
+/// The cache key of the audio at `url`.
+fn url_key(url: &str) -> String {
+    let hash = Sha256::digest(format!("url\0{url}").as_bytes());
+    let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    format!("url-{hex}")
 }
 
 /// Reads a WAV file (integer or float PCM, any rate and channel count) as 8 kHz mono.
