@@ -115,6 +115,10 @@ pub struct RunArgs {
     /// plays DIR/1484915.wav. Every record a flow plays is read before calls are taken.
     #[arg(long, value_name = "DIR")]
     pub records: Option<PathBuf>,
+    /// Where `record` writes what a party says, one WAV file (8 kHz mono) a recording, named
+    /// by the call's id; each is also a voicemail entry of the party (ivrc entries).
+    #[arg(long, value_name = "DIR")]
+    pub recordings: Option<PathBuf>,
     /// The store call records and entries are written to: a SQLite file, or a PostgreSQL
     /// database (`postgresql://USER@HOST:PORT/DATABASE`) that several instances share.
     #[arg(long, default_value = "ivrc-entries.db")]

@@ -221,6 +221,7 @@ pub fn run(args: &RunArgs) -> u8 {
             default_flow: args.default_flow.clone(),
             grace: Duration::from_secs(args.grace),
             audio,
+            recordings: args.recordings.clone(),
             register: register_account(args, trunk.as_ref()),
             // Registered at a provider, calls come from the provider alone.
             trusted: args

@@ -37,6 +37,8 @@ pub enum MediaEvent {
 struct Tap {
     /// Audio for the recognizer while the leg is listened to.
     listening: Option<std::sync::mpsc::SyncSender<Vec<i16>>>,
+    /// Audio for the recording of the leg (`record`).
+    recording: Option<std::sync::mpsc::SyncSender<Vec<i16>>>,
     /// The other party while bridged.
     relay: Option<Relay>,
 }
@@ -147,6 +149,11 @@ impl Leg {
         self.tap.lock().unwrap_or_else(|p| p.into_inner()).listening = audio;
     }
 
+    /// Sends the leg's audio to a recording (or stops, with `None`: the recording ends).
+    pub fn record(&self, audio: Option<std::sync::mpsc::SyncSender<Vec<i16>>>) {
+        self.tap.lock().unwrap_or_else(|p| p.into_inner()).recording = audio;
+    }
+
     fn side(&self) -> Option<Side> {
         self.media.as_ref().map(|m| Side {
             a_law: m.codec == Codec::Pcma,
@@ -208,6 +215,7 @@ impl Leg {
         let mut tap = self.tap.lock().unwrap_or_else(|p| p.into_inner());
         tap.relay = None;
         tap.listening = None;
+        tap.recording = None;
         drop(tap);
         if let Some(r) = self.reader.take() {
             r.abort();
@@ -252,15 +260,21 @@ async fn read(
                     if let Some(k) = keys.packet(p.header.timestamp, p.payload) {
                         let _ = events.send(MediaEvent::Key(leg, k));
                     }
-                } else if p.header.payload_type == media.codec.payload_type() {
+                } else if p.header.payload_type == media.codec.payload_type()
+                    && (tap.listening.is_some() || tap.recording.is_some())
+                {
+                    let decode = if media.codec == Codec::Pcma {
+                        g711::alaw_decode
+                    } else {
+                        g711::ulaw_decode
+                    };
+                    let pcm: Vec<i16> = p.payload.iter().map(|&b| decode(b)).collect();
+                    // A recognizer or a disk that falls behind loses audio, not the call.
+                    if let Some(audio) = &tap.recording {
+                        let _ = audio.try_send(pcm.clone());
+                    }
                     if let Some(audio) = &tap.listening {
-                        let decode = if media.codec == Codec::Pcma {
-                            g711::alaw_decode
-                        } else {
-                            g711::ulaw_decode
-                        };
-                        // A recognizer that falls behind loses audio, not the call.
-                        let _ = audio.try_send(p.payload.iter().map(|&b| decode(b)).collect());
+                        let _ = audio.try_send(pcm);
                     }
                 }
             },

@@ -48,6 +48,9 @@ pub struct Config {
     pub grace: Duration,
     /// Where the audio `play` names is: local files, platform records.
     pub audio: media::prompts::AudioFiles,
+    /// Where `record` writes its WAV files (`--recordings`); without it `record` records
+    /// nothing (an error of the call).
+    pub recordings: Option<std::path::PathBuf>,
     /// Where the legs flows dial go, and how we authenticate there.
     pub trunk: Option<sip::uac::Trunk>,
     /// The account to register at the provider (`--register`), kept fresh while running.
@@ -155,15 +158,6 @@ pub fn capabilities(flow: &ir::Flow) -> Vec<Unsupported> {
             "this `voice`",
             "the runtime speaks with espeak-ng: `voice female` or `voice male`",
         ));
-    }
-    for n in &flow.nodes {
-        let problem = match &n.op {
-            Op::Record { .. } => Some(("`record`", "recording on the runtime is not built yet")),
-            _ => None,
-        };
-        if let Some((construct, help)) = problem {
-            out.push(refuse(&n.span, construct, help));
-        }
     }
     out
 }

@@ -244,6 +244,11 @@ pub async fn run(
                     CallRequest::Answer(id, sdp) => core.answer(&id, sdp, now),
                     CallRequest::Hangup(id) => core.hangup(&id, now),
                     CallRequest::Transfer(id, number) => core.transfer(&id, &number, now),
+                    CallRequest::Entry(entry) => {
+                        if let Some(w) = &shared.records {
+                            w.add(entry);
+                        }
+                    }
                     CallRequest::Block { flow, call_id, number } => {
                         shared.blocked.add(&number);
                         if let Some(w) = &shared.records {
@@ -448,6 +453,7 @@ fn base_setup(
         requests: requests.clone(),
         prompts: shared.prompts.clone(),
         audio: shared.config.audio.clone(),
+        recordings: shared.config.recordings.clone(),
         http: shared.http.clone(),
         asr: shared.asr.clone(),
         clock: shared.clock.clone(),

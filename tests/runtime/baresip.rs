@@ -381,3 +381,129 @@ fn a_softphone_agent_is_dialled_and_bridged_to_the_caller() {
         "the caller heard ivrc and the agent: {heard:?}"
     );
 }
+
+/// Samples of a WAV file.
+fn samples_of(path: &Path) -> (u32, Vec<i16>) {
+    let reader = hound::WavReader::open(path).expect("a WAV file");
+    let rate = reader.spec().sample_rate;
+    let samples = reader
+        .into_samples::<i16>()
+        .map(|s| s.expect("a sample"))
+        .collect();
+    (rate, samples)
+}
+
+#[test]
+fn a_softphone_leaves_a_voicemail_that_is_recorded_to_a_file_until_the_pound_key() {
+    require("baresip", "-h");
+    require("espeak-ng", "--version");
+    let scratch = super::harness::scratch("baresip_voicemail");
+    let recordings = scratch.join("recordings");
+    let recordings_arg = recordings.display().to_string();
+    let rt = Runtime::start(
+        "baresip_voicemail_runtime",
+        &["tests/fixtures/runtime/voicemail.ivr"],
+        &["--recordings", &recordings_arg],
+    );
+    // The microphone: 4 s of silence, 2 s of a 440 Hz tone (the message), silence.
+    let wav = scratch.join("message.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&wav, spec).expect("a WAV");
+    for i in 0..8000 * 30 {
+        let t = f64::from(i) / 8000.0;
+        let v = if (4.0..6.0).contains(&t) {
+            (t * 440.0 * std::f64::consts::TAU).sin() * 12_000.0
+        } else {
+            0.0
+        };
+        w.write_sample(v as i16).expect("a sample");
+    }
+    w.finalize().expect("written");
+    softphone_call(
+        &scratch,
+        rt.port,
+        "voicemail",
+        "+79005550101",
+        &wav,
+        |ctrl| {
+            std::thread::sleep(Duration::from_secs(8));
+            command(ctrl, "sndcode", "#");
+        },
+    );
+    let dir = rt.dir.clone();
+    let (code, stderr) = rt.stop();
+    assert_eq!(code, 0, "{stderr}");
+    let records = Runtime::calls(&dir);
+    let r = records
+        .iter()
+        .find(|r| r["flow"] == "voicemail")
+        .unwrap_or_else(|| panic!("{records:#?}"));
+    // The end key ended the recording and went no further; the flow went on with the file.
+    assert_eq!(r["keys"], "", "{r:#}");
+    assert_eq!(r["ended_by"], "flow", "{r:#}");
+    let file = r["report"]["data"]["file"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{r:#}"))
+        .to_string();
+    assert!(
+        file.starts_with(&recordings_arg) && file.ends_with("-1.wav"),
+        "{file}"
+    );
+    let (rate, samples) = samples_of(Path::new(&file));
+    assert_eq!(rate, 8000);
+    let seconds = samples.len() as f64 / 8000.0;
+    assert!((4.0..9.0).contains(&seconds), "{seconds} s recorded");
+    // The message is in it: about 2 s loud, at 440 Hz (880 zero crossings a second).
+    let loud: Vec<i16> = samples
+        .iter()
+        .copied()
+        .filter(|s| s.unsigned_abs() > 2_000)
+        .collect();
+    let loud_s = loud.len() as f64 / 8000.0;
+    assert!((1.0..2.5).contains(&loud_s), "{loud_s} s loud");
+    let start = samples
+        .iter()
+        .position(|s| s.unsigned_abs() > 8_000)
+        .expect("a tone");
+    let second = &samples[start..(start + 8000).min(samples.len())];
+    let crossings = second
+        .windows(2)
+        .filter(|w| (w[0] < 0) != (w[1] < 0))
+        .count();
+    assert!(
+        (800..960).contains(&crossings),
+        "{crossings} zero crossings in a second"
+    );
+    // And it is the caller's voicemail.
+    let store = dir.join("calls.db");
+    let out = Command::new(env!("CARGO_BIN_EXE_ivrc"))
+        .args([
+            "entries",
+            "--contact",
+            "+79005550101",
+            "--format",
+            "json",
+            "--store",
+        ])
+        .arg(&store)
+        .output()
+        .expect("ivrc entries");
+    let entries: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let voicemail = entries
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["kind"] == "voicemail"))
+        .unwrap_or_else(|| panic!("{entries:#}"))
+        .clone();
+    assert_eq!(voicemail["url"], file.as_str(), "{voicemail:#}");
+    let whole: u64 = voicemail["body"]
+        .as_str()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(0);
+    assert_eq!(whole, seconds as u64, "{voicemail:#}");
+}

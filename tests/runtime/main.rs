@@ -24,5 +24,6 @@ mod pg_server;
 mod postgresql;
 mod protocol;
 mod provider;
+mod recording;
 mod register;
 mod speech;

@@ -76,7 +76,7 @@ impl Tasks {
     }
 
     /// Reports a task's result as a [`Done`] when it ends (a failed task too).
-    fn report<T: Send + 'static>(
+    pub(super) fn report<T: Send + 'static>(
         &self,
         task: JoinHandle<T>,
         wrap: impl FnOnce(Result<T, JoinError>) -> Done + Send + 'static,
@@ -219,11 +219,11 @@ impl Call<'_> {
                     number,
                 });
             }
-            // Refused before the runtime starts (runtime::capabilities).
-            Command::Record { .. } => {
-                self.record
-                    .error(format!("not available on the runtime: {command:?}"));
-            }
+            Command::Record {
+                leg,
+                max_ms,
+                end_key,
+            } => self.start_recording(leg, max_ms, end_key),
         }
     }
 
@@ -363,6 +363,11 @@ impl Call<'_> {
                     self.handle(Event::FetchDone { result });
                 }
             }
+            Done::Recorded {
+                leg,
+                to_flow,
+                result,
+            } => self.recorded(leg, to_flow, result),
             Done::Heard { generation, heard } => {
                 let leg = match &self.tasks.listening {
                     Some(l) if l.generation == generation => l.leg,

@@ -223,6 +223,7 @@ impl Call<'_> {
 
     /// A leg is over on the SIP side: its media stops, a bridge with it ends.
     pub(super) fn leg_gone(&mut self, leg: LegId, by: &str) {
+        self.recorded_party_gone(leg);
         if leg == LegId::CALLER {
             self.record.ended_by(by);
         }

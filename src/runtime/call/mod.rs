@@ -13,6 +13,7 @@
 mod command;
 mod legs;
 mod record;
+mod recording;
 
 use super::asr::{Heard, Recognizer};
 use super::leg::{Leg, LegState, MediaEvent};
@@ -28,6 +29,7 @@ use crate::ir::{self, LegId, Outcome};
 use crate::store::CallRecord;
 use command::Tasks;
 use record::Recorder;
+use recording::Recordings;
 use std::collections::{BTreeMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -70,6 +72,8 @@ pub enum CallRequest {
         /// The number.
         number: String,
     },
+    /// An entry of a contact's timeline (a recording) to write.
+    Entry(crate::store::Entry),
     /// The call started; its record so far (written at once, replaced when it ends).
     Started(Box<CallRecord>),
     /// The call is over; its record, and the SIP Call-IDs of all its legs.
@@ -150,6 +154,8 @@ pub struct CallSetup {
     pub rtp_timeout: Duration,
     /// Timers and dial timeouts run this many times faster.
     pub time_scale: f64,
+    /// Where `record` writes its files (`--recordings`).
+    pub recordings: Option<std::path::PathBuf>,
 }
 
 /// How long a placed call rings before it counts as not answered.
@@ -184,6 +190,12 @@ enum Done {
     },
     /// A phrase the recognizer heard.
     Heard { generation: u64, heard: Heard },
+    /// A recording's file is finished; `to_flow`: the `record` waits for it.
+    Recorded {
+        leg: LegId,
+        to_flow: bool,
+        result: Result<crate::runtime::media::recording::Recorded, String>,
+    },
 }
 
 /// A number that differs between calls without a random-number crate: the clock's
@@ -242,6 +254,8 @@ struct Call<'f> {
     /// A placed call whose party was not reached: the flow never runs.
     unreached: bool,
     record: Recorder,
+    /// `record` in progress.
+    recordings: Recordings,
 }
 
 impl Call<'_> {
@@ -267,7 +281,9 @@ impl Call<'_> {
         match input {
             CallInput::Key(sip, key) => {
                 if let Some(leg) = self.leg_by_sip(&sip) {
-                    self.handle(Event::Key { leg, key });
+                    if !self.recording_key(leg, key) {
+                        self.handle(Event::Key { leg, key });
+                    }
                 }
             }
             CallInput::Gone(sip, gone) => {
@@ -295,7 +311,11 @@ impl Call<'_> {
 
     fn media_event(&mut self, event: MediaEvent) {
         match event {
-            MediaEvent::Key(leg, key) => self.handle(Event::Key { leg, key }),
+            MediaEvent::Key(leg, key) => {
+                if !self.recording_key(leg, key) {
+                    self.handle(Event::Key { leg, key });
+                }
+            }
             MediaEvent::Silent(leg) => {
                 self.record.error(format!(
                     "no RTP from leg {} for {:?}",
@@ -361,6 +381,7 @@ pub async fn run(setup: CallSetup) {
         symmetric_rtp,
         rtp_timeout,
         time_scale,
+        recordings,
     } = setup;
     let (media_tx, mut media_events) = mpsc::unbounded_channel::<MediaEvent>();
     let (done_tx, mut done) = mpsc::unbounded_channel::<Done>();
@@ -398,6 +419,7 @@ pub async fn run(setup: CallSetup) {
         time_scale,
         pending_start: None,
         unreached: false,
+        recordings: Recordings::new(recordings),
         record: Recorder::new(
             &call_id,
             &flow.name,
@@ -451,6 +473,7 @@ pub async fn run(setup: CallSetup) {
         }
         let timer = earliest(&call.timers);
         let dial_deadline = earliest(&call.dialing);
+        let recorded_until = call.recordings.deadline();
         let far = Instant::now() + Duration::from_secs(3600);
         tokio::select! {
             input = inputs.recv() => match input {
@@ -469,6 +492,9 @@ pub async fn run(setup: CallSetup) {
                     call.handle(Event::Timer { id });
                 }
             },
+            () = sleep_until(recorded_until.unwrap_or(far).into()), if recorded_until.is_some() => {
+                call.end_recording(true);
+            },
             () = sleep_until(dial_deadline.map_or(far, |(_, at)| at).into()), if dial_deadline.is_some() => {
                 if let Some((leg, _)) = dial_deadline {
                     let leg = LegId(leg);
@@ -478,6 +504,8 @@ pub async fn run(setup: CallSetup) {
             },
         }
     }
+    // A recording still going (the call ended under it) is kept.
+    call.end_recording(false);
     call.tasks.stop_all();
     let mut sip_ids = Vec::new();
     for l in call.legs.iter_mut().flatten() {

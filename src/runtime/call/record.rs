@@ -79,6 +79,21 @@ impl Recorder {
         self.record.errors.push(error);
     }
 
+    /// The number of the party on `leg` and the number of ours it talks to (the called
+    /// number of a call that came in; none for a placed call), for its entries.
+    pub(super) fn party(&self, leg: LegId) -> (String, String) {
+        let r = &self.record;
+        if leg != LegId::CALLER {
+            let number = self.legs.get(&leg.0).map(|l| l.number.clone());
+            return (number.unwrap_or_default(), r.caller.clone());
+        }
+        if r.caller.is_empty() {
+            (r.called.clone(), String::new())
+        } else {
+            (r.caller.clone(), r.called.clone())
+        }
+    }
+
     /// The call's first party answered (or was answered).
     pub(super) fn answered(&mut self) {
         self.record.answered_ms = Some(now_ms());

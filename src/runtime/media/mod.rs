@@ -8,6 +8,7 @@ pub mod dtmf;
 pub mod g711;
 pub mod ports;
 pub mod prompts;
+pub mod recording;
 pub mod relay;
 pub mod remote;
 pub mod resample;

@@ -1,0 +1,199 @@
+//! `record` on the runtime: the party's audio goes to a WAV file under `--recordings DIR`
+//! until the end key, the longest length, or the party hangs up; the file becomes the
+//! variable's value (a finished `record`) and a voicemail entry of the party's timeline.
+//! Without a directory, or when the file cannot be written, the variable is empty text, the
+//! call record and the log say why, and the flow goes on.
+
+use super::{Call, CallRequest, Done};
+use crate::engine::Event;
+use crate::ir::LegId;
+use crate::runtime::media::recording::{Recorded, Recording, RATE};
+use crate::store::{Entry, EntryKind};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// The recordings of one call.
+pub(super) struct Recordings {
+    /// `--recordings DIR`.
+    dir: Option<PathBuf>,
+    /// How many the call started (they are numbered in its file names).
+    started: u32,
+    /// The one in progress.
+    active: Option<Active>,
+}
+
+/// A recording in progress.
+struct Active {
+    leg: LegId,
+    end_key: Option<char>,
+    /// When it reaches its longest length (at the call's time scale).
+    until: Instant,
+    recording: Recording,
+}
+
+impl Recordings {
+    /// None yet; files go under `dir`.
+    pub(super) fn new(dir: Option<PathBuf>) -> Recordings {
+        Recordings {
+            dir,
+            started: 0,
+            active: None,
+        }
+    }
+
+    /// When the recording in progress reaches its longest length.
+    pub(super) fn deadline(&self) -> Option<Instant> {
+        self.active.as_ref().map(|a| a.until)
+    }
+}
+
+/// A Call-ID as part of a file name: letters, digits, `-`, `_` and `.` kept, the rest `_`.
+fn file_part(call_id: &str) -> String {
+    call_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+impl Call<'_> {
+    /// Starts recording `leg` for at most `max_ms` (flow time), until `end_key` when given.
+    pub(super) fn start_recording(&mut self, leg: LegId, max_ms: u64, end_key: Option<String>) {
+        self.end_recording(false);
+        let Some(dir) = self.recordings.dir.clone() else {
+            return self.recording_failed(leg, "no --recordings directory to write to".into());
+        };
+        if self.leg(leg).is_none() {
+            return self.recording_failed(leg, "the party is not connected".into());
+        }
+        self.recordings.started += 1;
+        let path = dir.join(format!(
+            "{}-{}.wav",
+            file_part(&self.call_id),
+            self.recordings.started
+        ));
+        let max_samples = max_ms.saturating_mul(u64::from(RATE)) / 1_000;
+        let (recording, audio) = match Recording::start(path, max_samples) {
+            Ok(r) => r,
+            Err(why) => return self.recording_failed(leg, why),
+        };
+        if let Some(l) = self.leg(leg) {
+            l.record(Some(audio));
+        }
+        let until = Instant::now() + self.scaled(Duration::from_millis(max_ms));
+        self.recordings.active = Some(Active {
+            leg,
+            end_key: end_key.and_then(|k| k.chars().next()),
+            until,
+            recording,
+        });
+    }
+
+    /// A key on `leg`: true when it is the end key of the recording in progress there (it
+    /// ends the recording and goes no further).
+    pub(super) fn recording_key(&mut self, leg: LegId, key: char) -> bool {
+        let ends = self
+            .recordings
+            .active
+            .as_ref()
+            .is_some_and(|a| a.leg == leg && a.end_key == Some(key));
+        if ends {
+            self.end_recording(true);
+        }
+        ends
+    }
+
+    /// The party of `leg` is gone: its recording ends and is kept, but the flow hears nothing
+    /// of it (`on hangup` runs instead).
+    pub(super) fn recorded_party_gone(&mut self, leg: LegId) {
+        if self
+            .recordings
+            .active
+            .as_ref()
+            .is_some_and(|a| a.leg == leg)
+        {
+            self.end_recording(false);
+        }
+    }
+
+    /// Ends the recording in progress, if any: the file is finished on a blocking thread,
+    /// becomes a voicemail entry, and with `to_flow` the `record`'s value.
+    pub(super) fn end_recording(&mut self, to_flow: bool) {
+        let Some(active) = self.recordings.active.take() else {
+            return;
+        };
+        if let Some(l) = self.leg(active.leg) {
+            l.record(None);
+        }
+        let (contact, our_number) = self.record.party(active.leg);
+        let entry = Entry {
+            at_ms: crate::runtime::now_ms(),
+            kind: EntryKind::Voicemail,
+            contact,
+            our_number,
+            flow: self.flow.name.clone(),
+            sid: self.call_id.clone(),
+            body: None,
+            url: None,
+        };
+        let (requests, leg) = (self.requests.clone(), active.leg);
+        let finished = tokio::task::spawn_blocking(move || active.recording.finish());
+        let written = async move {
+            let result = finished
+                .await
+                .unwrap_or_else(|e| Err(format!("the recording's task failed: {e}")));
+            match &result {
+                Ok(r) => {
+                    let _ = requests.send(CallRequest::Entry(Entry {
+                        body: Some((r.ms / 1_000).to_string()),
+                        url: Some(r.path.display().to_string()),
+                        ..entry
+                    }));
+                }
+                Err(why) => crate::errln!("ivrc: a recording of call {} failed: {why}", entry.sid),
+            }
+            result
+        };
+        self.tasks
+            .report(tokio::spawn(written), move |r| Done::Recorded {
+                leg,
+                to_flow,
+                result: r.unwrap_or_else(|e| Err(e.to_string())),
+            });
+    }
+
+    /// A recording's file is finished.
+    pub(super) fn recorded(&mut self, leg: LegId, to_flow: bool, result: Result<Recorded, String>) {
+        match result {
+            Ok(r) if to_flow => self.handle(Event::RecordDone {
+                leg,
+                url: r.path.display().to_string(),
+            }),
+            Ok(_) => {}
+            Err(why) => {
+                self.record.error(format!("record: {why}"));
+                if to_flow {
+                    self.handle(Event::RecordDone {
+                        leg,
+                        url: String::new(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// `record` could not start recording (while the engine's command is carried out): the
+    /// call record says why, and the flow goes on with an empty value.
+    fn recording_failed(&mut self, leg: LegId, why: String) {
+        self.record.error(format!("record: {why}"));
+        self.deferred.push_back(Event::RecordDone {
+            leg,
+            url: String::new(),
+        });
+    }
+}
