@@ -2,6 +2,7 @@
 //! (speech and files at 8 kHz), the RTP port range, the relay of bridged legs, and where each
 //! party wants our RTP (symmetric RTP).
 
+pub mod amd;
 pub mod clock;
 pub mod decode;
 pub mod dtmf;
