@@ -387,9 +387,6 @@ fn campaign_of(
                 c.flow
             )
         })?;
-    if c.detect_machine {
-        ivrc::errln!("warning: campaign `{name}`: the runtime has no answering-machine detection; every answer counts as a person");
-    }
     if c.record_calls.is_some() {
         ivrc::errln!("warning: campaign `{name}`: the runtime does not record calls yet; `record_calls` is ignored");
     }

@@ -39,6 +39,8 @@ struct Tap {
     listening: Option<std::sync::mpsc::SyncSender<Vec<i16>>>,
     /// Audio for the recording of the leg (`record`).
     recording: Option<std::sync::mpsc::SyncSender<Vec<i16>>>,
+    /// Audio for answering-machine detection.
+    detecting: Option<std::sync::mpsc::SyncSender<Vec<i16>>>,
     /// The other party while bridged.
     relay: Option<Relay>,
 }
@@ -154,6 +156,11 @@ impl Leg {
         self.tap.lock().unwrap_or_else(|p| p.into_inner()).recording = audio;
     }
 
+    /// Sends the leg's audio to answering-machine detection (or stops, with `None`).
+    pub fn detect(&self, audio: Option<std::sync::mpsc::SyncSender<Vec<i16>>>) {
+        self.tap.lock().unwrap_or_else(|p| p.into_inner()).detecting = audio;
+    }
+
     fn side(&self) -> Option<Side> {
         self.media.as_ref().map(|m| Side {
             a_law: m.codec == Codec::Pcma,
@@ -216,6 +223,7 @@ impl Leg {
         tap.relay = None;
         tap.listening = None;
         tap.recording = None;
+        tap.detecting = None;
         drop(tap);
         if let Some(r) = self.reader.take() {
             r.abort();
@@ -261,7 +269,9 @@ async fn read(
                         let _ = events.send(MediaEvent::Key(leg, k));
                     }
                 } else if p.header.payload_type == media.codec.payload_type()
-                    && (tap.listening.is_some() || tap.recording.is_some())
+                    && (tap.listening.is_some()
+                        || tap.recording.is_some()
+                        || tap.detecting.is_some())
                 {
                     let decode = if media.codec == Codec::Pcma {
                         g711::alaw_decode
@@ -271,6 +281,9 @@ async fn read(
                     let pcm: Vec<i16> = p.payload.iter().map(|&b| decode(b)).collect();
                     // A recognizer or a disk that falls behind loses audio, not the call.
                     if let Some(audio) = &tap.recording {
+                        let _ = audio.try_send(pcm.clone());
+                    }
+                    if let Some(audio) = &tap.detecting {
                         let _ = audio.try_send(pcm.clone());
                     }
                     if let Some(audio) = &tap.listening {

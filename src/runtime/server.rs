@@ -51,6 +51,9 @@ pub struct Placement {
     pub dial: Option<String>,
     /// The number shown.
     pub caller_id: Option<String>,
+    /// Whether the party of `dial` is checked for an answering machine (the campaign's
+    /// `detect_machine`): a machine ends the call before the flow runs.
+    pub detect_machine: bool,
     /// Told the call's record when it is over.
     pub done: tokio::sync::oneshot::Sender<CallRecord>,
     /// Turns true when the call must end now (its dialer fenced itself: its lease may not
@@ -341,6 +344,7 @@ pub async fn run(
                 call.0.dial_first = p.dial;
                 call.0.params = p.params;
                 call.0.caller_id = p.caller_id;
+                call.0.detect_machine_first = p.detect_machine;
                 placed.insert(p.call_id, p.done);
                 if let Some(mut hangup) = p.hangup {
                     let input = call.1.clone();
@@ -454,6 +458,7 @@ fn base_setup(
         prompts: shared.prompts.clone(),
         audio: shared.config.audio.clone(),
         recordings: shared.config.recordings.clone(),
+        detect_machine_first: false,
         http: shared.http.clone(),
         asr: shared.asr.clone(),
         clock: shared.clock.clone(),

@@ -355,3 +355,113 @@ fn a_number_on_two_rows_is_never_called_twice_at_once() {
         .unwrap_or_else(|| panic!("{records:#?}"));
     assert!(maria["started_ms"].as_u64().unwrap_or(u64::MAX) < same[0].1);
 }
+
+/// `text` spoken by espeak-ng (Russian) as headerless 8 kHz μ-law at `path`, `lead` seconds of
+/// silence before it and `tail` after (as sipp's `rtp_stream` plays it).
+fn spoken_ulaw(dir: &std::path::Path, text: &str, lead: &str, tail: &str, path: &str) {
+    let wav = dir.join(format!("{path}.wav"));
+    let spoke = std::process::Command::new("espeak-ng")
+        .args(["-v", "ru", "-w"])
+        .arg(&wav)
+        .arg(text)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(spoke, "espeak-ng is required; run scripts/setup.sh");
+    let converted = std::process::Command::new("sox")
+        .arg(&wav)
+        .args(["-r", "8000", "-c", "1", "-t", "ul"])
+        .arg(dir.join(path))
+        .args(["pad", lead, tail])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(converted, "sox is required; run scripts/setup.sh");
+}
+
+#[test]
+fn a_campaign_with_detect_machine_greets_people_and_leaves_machines_alone() {
+    super::harness::require("espeak-ng", "--version");
+    super::harness::require("sox", "--version");
+    let trunk = free_port();
+    let trunk_arg = format!("sip:127.0.0.1:{trunk}");
+    let dir = super::harness::scratch("amd-trunk");
+    for f in ["machine.ivr", "machine_leads.csv"] {
+        std::fs::copy(format!("tests/fixtures/runtime/{f}"), dir.join(f)).expect("fixture");
+    }
+    spoken_ulaw(
+        &dir,
+        "Здравствуйте. Вы позвонили Ивану. Оставьте сообщение после сигнала.",
+        "0.4",
+        "3",
+        "machine.ulaw",
+    );
+    spoken_ulaw(&dir, "алло", "0.6", "8", "person.ulaw");
+    let results = dir.join("results.json");
+    let (sink, _) = rtp_sink(Duration::from_secs(1), Duration::from_secs(1));
+    let leads = sipp_uas(&dir, trunk, "uas_amd.xml", sink, &["-m", "2"]);
+    let flow = dir.join("machine.ivr").display().to_string();
+    let rt = Runtime::start_in(
+        dir.clone(),
+        &[&flow],
+        &[
+            "--trunk",
+            &trunk_arg,
+            "--campaign",
+            "machines",
+            "--results",
+            &results.display().to_string(),
+        ],
+    );
+    let (code, stdout, stderr) = rt.wait(Duration::from_secs(60));
+    assert_eq!(code, 0, "{stderr}\n{stdout:#?}");
+    assert!(
+        !stderr.contains("answering-machine"),
+        "no warning any more: {stderr}"
+    );
+    let leads = leads.wait_with_output().expect("sipp");
+    assert!(
+        leads.status.success(),
+        "{}",
+        String::from_utf8_lossy(&leads.stderr)
+    );
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&results).expect("results")).expect("JSON");
+    let of = |phone: &str| {
+        results
+            .as_array()
+            .and_then(|a| a.iter().find(|l| l["params"]["phone"] == phone))
+            .unwrap_or_else(|| panic!("{phone} in {results:#}"))
+            .clone()
+    };
+    let machine = of("+79000000001");
+    assert_eq!(
+        (&machine["state"], &machine["outcome"], &machine["attempts"]),
+        (
+            &serde_json::json!("failed"),
+            &serde_json::json!("machine"),
+            &serde_json::json!(1)
+        ),
+        "{machine:#}"
+    );
+    assert_eq!(of("+79000000002")["state"], "done");
+    let calls = Runtime::calls(&dir);
+    let call_of = |phone: &str| {
+        calls
+            .iter()
+            .find(|r| r["called"] == phone)
+            .unwrap_or_else(|| panic!("{phone}: {calls:#?}"))
+            .clone()
+    };
+    let machine_call = call_of("+79000000001");
+    assert_eq!(machine_call["ended_by"], "machine", "{machine_call:#}");
+    assert_eq!(
+        machine_call["prompts"],
+        serde_json::json!([]),
+        "not greeted"
+    );
+    let person_call = call_of("+79000000002");
+    assert_eq!(
+        person_call["prompts"],
+        serde_json::json!(["Здравствуйте."]),
+        "{person_call:#}"
+    );
+}

@@ -190,8 +190,8 @@ impl Call<'_> {
                 number,
                 caller_id,
                 timeout_ms,
-                ..
-            } => self.dial(leg, number, caller_id, timeout_ms),
+                detect_machine,
+            } => self.dial(leg, number, caller_id, timeout_ms, detect_machine),
             Command::Bridge { a, b } => {
                 let seed = seed(&self.call_id);
                 let bridged = match (self.leg(a), self.leg(b)) {
@@ -363,6 +363,7 @@ impl Call<'_> {
                     self.handle(Event::FetchDone { result });
                 }
             }
+            Done::Detected { leg, verdict } => self.detected(leg, verdict),
             Done::Recorded {
                 leg,
                 to_flow,

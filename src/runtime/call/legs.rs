@@ -113,7 +113,9 @@ impl Call<'_> {
         number: String,
         caller_id: Option<String>,
         timeout_ms: u64,
+        detect_machine: bool,
     ) {
+        self.detection.want(leg, detect_machine);
         let sip_id = format!("{}-{}-{}", self.call_id, leg.0, seed(&number));
         let name = self
             .flow
@@ -153,7 +155,8 @@ impl Call<'_> {
     pub(super) fn dial_result(&mut self, leg: LegId, detail: &str, outcome: Outcome) {
         self.dialing.remove(&leg.0);
         self.record.leg_result(leg, &outcome, detail);
-        if outcome != Outcome::Answered {
+        // `answered` and `machine` connect the party.
+        if !matches!(outcome, Outcome::Answered | Outcome::Machine) {
             if let Some(l) = self.leg_mut(leg) {
                 l.state = LegState::Gone;
                 l.stop();
@@ -187,7 +190,9 @@ impl Call<'_> {
             Dialed::Answered(sdp) => match sdp::negotiate(&sdp) {
                 Ok(negotiated) => {
                     self.start_media(leg, negotiated);
-                    self.dial_result(leg, "SIP 200", Outcome::Answered);
+                    if !self.detect_machine(leg) {
+                        self.dial_result(leg, "SIP 200", Outcome::Answered);
+                    }
                 }
                 Err(e) => {
                     self.record.error(format!("dial: the answer's SDP: {e}"));

@@ -12,6 +12,7 @@
 
 mod command;
 mod legs;
+mod machine;
 mod record;
 mod recording;
 
@@ -156,6 +157,9 @@ pub struct CallSetup {
     pub time_scale: f64,
     /// Where `record` writes its files (`--recordings`).
     pub recordings: Option<std::path::PathBuf>,
+    /// Whether the party dialled first (`dial_first`) is checked for an answering machine
+    /// (a campaign's `detect_machine`): a machine ends the call before the flow runs.
+    pub detect_machine_first: bool,
 }
 
 /// How long a placed call rings before it counts as not answered.
@@ -190,6 +194,11 @@ enum Done {
     },
     /// A phrase the recognizer heard.
     Heard { generation: u64, heard: Heard },
+    /// The answering-machine detector's verdict on a dialled party.
+    Detected {
+        leg: LegId,
+        verdict: crate::runtime::media::amd::Verdict,
+    },
     /// A recording's file is finished; `to_flow`: the `record` waits for it.
     Recorded {
         leg: LegId,
@@ -256,6 +265,8 @@ struct Call<'f> {
     record: Recorder,
     /// `record` in progress.
     recordings: Recordings,
+    /// Answering-machine detection of dialled parties.
+    detection: machine::Detection,
 }
 
 impl Call<'_> {
@@ -382,6 +393,7 @@ pub async fn run(setup: CallSetup) {
         rtp_timeout,
         time_scale,
         recordings,
+        detect_machine_first,
     } = setup;
     let (media_tx, mut media_events) = mpsc::unbounded_channel::<MediaEvent>();
     let (done_tx, mut done) = mpsc::unbounded_channel::<Done>();
@@ -420,6 +432,7 @@ pub async fn run(setup: CallSetup) {
         pending_start: None,
         unreached: false,
         recordings: Recordings::new(recordings),
+        detection: machine::Detection::default(),
         record: Recorder::new(
             &call_id,
             &flow.name,
@@ -459,7 +472,7 @@ pub async fn run(setup: CallSetup) {
             call.record.placed(&number);
             call.pending_start = Some(start);
             let ring = PLACED_RING.as_millis() as u64;
-            call.dial(LegId::CALLER, number, None, ring);
+            call.dial(LegId::CALLER, number, None, ring, detect_machine_first);
         }
         None => call.handle(start),
     }

@@ -96,6 +96,7 @@ pub fn attempt_of(record: &CallRecord, dials_lead: bool) -> Attempt {
             "busy" => return Attempt::Unreached(RedialOutcome::Busy),
             "no_answer" => return Attempt::Unreached(RedialOutcome::NoAnswer),
             "failed" => return Attempt::Unreached(RedialOutcome::Failed),
+            "machine" => return Attempt::Unreached(RedialOutcome::Machine),
             _ => {}
         }
     }
@@ -446,6 +447,7 @@ impl Dialer {
                 .as_ref()
                 .and_then(|p| lead.params.get(p).cloned()),
             caller_id: self.campaign.caller_id.clone(),
+            detect_machine: self.campaign.detect_machine,
             done: tx,
             hangup: Some(fence.clone()),
         };
