@@ -89,6 +89,11 @@ pub fn run(args: &EntriesArgs) -> u8 {
                     EntryKind::OptOut => "opted out of texts".to_string(),
                     EntryKind::OptIn => "opted back in to texts".to_string(),
                     EntryKind::Blocked => "blocked from calls (block)".to_string(),
+                    EntryKind::CallRecording => format!(
+                        "call recording {} ({} s)",
+                        e.url.as_deref().unwrap_or_default(),
+                        e.body.as_deref().unwrap_or_default()
+                    ),
                 };
                 ivrc::outln!("{}  {what}   ({} {})", store::utc(e.at_ms), e.flow, e.sid);
             }

@@ -387,8 +387,10 @@ fn campaign_of(
                 c.flow
             )
         })?;
-    if c.record_calls.is_some() {
-        ivrc::errln!("warning: campaign `{name}`: the runtime does not record calls yet; `record_calls` is ignored");
+    if c.record_calls.is_some() && args.recordings.is_none() {
+        return Err(format!(
+            "campaign `{name}` records its calls (`record_calls`): give --recordings DIR to write them to"
+        ));
     }
     let leads = match &args.leads {
         None => c.leads_rows.clone(),

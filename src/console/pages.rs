@@ -196,6 +196,7 @@ fn kind_name(kind: EntryKind) -> &'static str {
         EntryKind::OptOut => "opt-out",
         EntryKind::OptIn => "opt-in",
         EntryKind::Blocked => "blocked",
+        EntryKind::CallRecording => "call-recording",
     }
 }
 
@@ -226,6 +227,8 @@ fn title(kind: EntryKind, body: Option<&str>) -> String {
         EntryKind::OptOut => "Opted out of texts".into(),
         EntryKind::OptIn => "Opted back in to texts".into(),
         EntryKind::Blocked => "Blocked from calls".into(),
+        EntryKind::CallRecording if body.is_empty() => "Call recording".into(),
+        EntryKind::CallRecording => format!("Call recording, {body} s"),
     }
 }
 

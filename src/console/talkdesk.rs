@@ -74,6 +74,7 @@ fn document(s: &Stored, statuses: Option<&Vec<(Status, Option<&str>)>>) -> Value
         EntryKind::OptOut => "OptOutEntry",
         EntryKind::OptIn => "OptInEntry",
         EntryKind::Blocked => "BlockedEntry",
+        EntryKind::CallRecording => "CallRecordingEntry",
     };
     d.insert("_id".into(), entry_oid(s));
     d.insert("_type".into(), json!(ty));
@@ -100,7 +101,7 @@ fn document(s: &Stored, statuses: Option<&Vec<(Status, Option<&str>)>>) -> Value
                 d.insert("status".into(), json!(b));
             }
         }
-        EntryKind::Voicemail => {
+        EntryKind::Voicemail | EntryKind::CallRecording => {
             d.insert("callsid".into(), json!(e.sid));
             if let Some(seconds) = body {
                 d.insert("duration".into(), json!(seconds));

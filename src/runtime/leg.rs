@@ -5,6 +5,7 @@
 
 use super::media::clock::{Clock, Play, Stream};
 use super::media::ports::Bound;
+use super::media::recording::{CallAudio, Channel};
 use super::media::relay::{Relay, Rewrite, Side};
 use super::media::remote::Remote;
 use super::media::{dtmf, g711, rtp};
@@ -41,6 +42,8 @@ struct Tap {
     recording: Option<std::sync::mpsc::SyncSender<Vec<i16>>>,
     /// Audio for answering-machine detection.
     detecting: Option<std::sync::mpsc::SyncSender<Vec<i16>>>,
+    /// Audio for the recording of the whole call, and its channel (also while bridged).
+    whole: Option<(CallAudio, Channel)>,
     /// The other party while bridged.
     relay: Option<Relay>,
 }
@@ -156,6 +159,17 @@ impl Leg {
         self.tap.lock().unwrap_or_else(|p| p.into_inner()).recording = audio;
     }
 
+    /// Sends what the leg's party says to a whole-call recording as `channel` (or stops, with
+    /// `None`).
+    pub fn record_call(&self, audio: Option<(CallAudio, Channel)>) {
+        self.tap.lock().unwrap_or_else(|p| p.into_inner()).whole = audio;
+    }
+
+    /// Sends what the clock plays to the leg's party to a whole-call recording (or stops).
+    pub fn hear(&self, audio: Option<CallAudio>) {
+        self.play.lock().unwrap_or_else(|p| p.into_inner()).heard = audio;
+    }
+
     /// Sends the leg's audio to answering-machine detection (or stops, with `None`).
     pub fn detect(&self, audio: Option<std::sync::mpsc::SyncSender<Vec<i16>>>) {
         self.tap.lock().unwrap_or_else(|p| p.into_inner()).detecting = audio;
@@ -224,6 +238,7 @@ impl Leg {
         tap.listening = None;
         tap.recording = None;
         tap.detecting = None;
+        tap.whole = None;
         drop(tap);
         if let Some(r) = self.reader.take() {
             r.abort();
@@ -236,6 +251,16 @@ impl Drop for Leg {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A G.711 payload as samples.
+fn decoded(media: &Negotiated, payload: &[u8]) -> Vec<i16> {
+    let decode = if media.codec == Codec::Pcma {
+        g711::alaw_decode
+    } else {
+        g711::ulaw_decode
+    };
+    payload.iter().map(|&b| decode(b)).collect()
 }
 
 /// Reads a leg's RTP until aborted or silent for `timeout`.
@@ -264,6 +289,11 @@ async fn read(
                 let mut tap = tap.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(relay) = tap.relay.as_mut() {
                     relay.forward(&p);
+                    if p.header.payload_type == media.codec.payload_type() {
+                        if let Some((audio, channel)) = &tap.whole {
+                            let _ = audio.try_send((*channel, decoded(&media, p.payload)));
+                        }
+                    }
                 } else if Some(p.header.payload_type) == media.dtmf_payload_type {
                     if let Some(k) = keys.packet(p.header.timestamp, p.payload) {
                         let _ = events.send(MediaEvent::Key(leg, k));
@@ -271,14 +301,13 @@ async fn read(
                 } else if p.header.payload_type == media.codec.payload_type()
                     && (tap.listening.is_some()
                         || tap.recording.is_some()
-                        || tap.detecting.is_some())
+                        || tap.detecting.is_some()
+                        || tap.whole.is_some())
                 {
-                    let decode = if media.codec == Codec::Pcma {
-                        g711::alaw_decode
-                    } else {
-                        g711::ulaw_decode
-                    };
-                    let pcm: Vec<i16> = p.payload.iter().map(|&b| decode(b)).collect();
+                    let pcm = decoded(&media, p.payload);
+                    if let Some((audio, channel)) = &tap.whole {
+                        let _ = audio.try_send((*channel, pcm.clone()));
+                    }
                     // A recognizer or a disk that falls behind loses audio, not the call.
                     if let Some(audio) = &tap.recording {
                         let _ = audio.try_send(pcm.clone());

@@ -54,6 +54,9 @@ pub struct Placement {
     /// Whether the party of `dial` is checked for an answering machine (the campaign's
     /// `detect_machine`): a machine ends the call before the flow runs.
     pub detect_machine: bool,
+    /// The campaign's `record_calls`: the call is recorded whole, this many milliseconds cut
+    /// from its start.
+    pub record_calls_trim_ms: Option<u64>,
     /// Told the call's record when it is over.
     pub done: tokio::sync::oneshot::Sender<CallRecord>,
     /// Turns true when the call must end now (its dialer fenced itself: its lease may not
@@ -345,6 +348,7 @@ pub async fn run(
                 call.0.params = p.params;
                 call.0.caller_id = p.caller_id;
                 call.0.detect_machine_first = p.detect_machine;
+                call.0.record_calls_trim_ms = p.record_calls_trim_ms;
                 placed.insert(p.call_id, p.done);
                 if let Some(mut hangup) = p.hangup {
                     let input = call.1.clone();
@@ -459,6 +463,7 @@ fn base_setup(
         audio: shared.config.audio.clone(),
         recordings: shared.config.recordings.clone(),
         detect_machine_first: false,
+        record_calls_trim_ms: None,
         http: shared.http.clone(),
         asr: shared.asr.clone(),
         clock: shared.clock.clone(),

@@ -33,6 +33,9 @@ pub enum EntryKind {
     OptOut,
     /// The contact opted back in (START, UNSTOP, YES).
     OptIn,
+    /// A whole call recorded (a campaign's `record_calls`): `url` is the two-channel WAV file
+    /// (the contact, and what they heard), `body` its length in whole seconds.
+    CallRecording,
     /// A flow's `block` put the contact on the block list (`flow` and `sid` name the call):
     /// the dialer does not call them and their calls to `ivrc run` are declined.
     Blocked,
@@ -53,6 +56,7 @@ impl EntryKind {
             EntryKind::OptOut => "opt_out",
             EntryKind::OptIn => "opt_in",
             EntryKind::Blocked => "blocked",
+            EntryKind::CallRecording => "call_recording",
         }
     }
 
@@ -70,6 +74,7 @@ impl EntryKind {
             EntryKind::OptOut,
             EntryKind::OptIn,
             EntryKind::Blocked,
+            EntryKind::CallRecording,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)

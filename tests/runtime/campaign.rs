@@ -378,7 +378,7 @@ fn spoken_ulaw(dir: &std::path::Path, text: &str, lead: &str, tail: &str, path: 
 }
 
 #[test]
-fn a_campaign_with_detect_machine_greets_people_and_leaves_machines_alone() {
+fn a_campaign_with_detect_machine_greets_people_leaves_machines_alone_and_records_calls() {
     super::harness::require("espeak-ng", "--version");
     super::harness::require("sox", "--version");
     let trunk = free_port();
@@ -409,6 +409,8 @@ fn a_campaign_with_detect_machine_greets_people_and_leaves_machines_alone() {
             "machines",
             "--results",
             &results.display().to_string(),
+            "--recordings",
+            &dir.join("recordings").display().to_string(),
         ],
     );
     let (code, stdout, stderr) = rt.wait(Duration::from_secs(60));
@@ -464,4 +466,54 @@ fn a_campaign_with_detect_machine_greets_people_and_leaves_machines_alone() {
         serde_json::json!(["Здравствуйте."]),
         "{person_call:#}"
     );
+    // The person's call, recorded whole: «алло» on the left, our greeting on the right.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ivrc"))
+        .args([
+            "entries",
+            "--contact",
+            "+79000000002",
+            "--format",
+            "json",
+            "--store",
+        ])
+        .arg(dir.join("calls.db"))
+        .output()
+        .expect("ivrc entries");
+    let entries: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let recording = entries
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["kind"] == "call_recording"))
+        .unwrap_or_else(|| panic!("{entries:#}"))
+        .clone();
+    let file = recording["url"].as_str().unwrap_or_default();
+    let reader = hound::WavReader::open(file).expect("the call's WAV");
+    assert_eq!(
+        (reader.spec().channels, reader.spec().sample_rate),
+        (2, 8000)
+    );
+    let samples: Vec<i16> = reader
+        .into_samples()
+        .map(|s| s.expect("a sample"))
+        .collect();
+    let loud = |channel: usize| {
+        samples
+            .iter()
+            .skip(channel)
+            .step_by(2)
+            .filter(|s| s.unsigned_abs() > 1_000)
+            .count()
+    };
+    let (party, heard) = (loud(0), loud(1));
+    eprintln!("loud samples: party {party}, heard {heard}");
+    assert!(party > 300, "the person's «алло»: {party} loud samples");
+    assert!(
+        heard > 1_000,
+        "the greeting they heard: {heard} loud samples"
+    );
+    // The machine's call is recorded too, from its answer: both calls, one file each.
+    let files = std::fs::read_dir(dir.join("recordings"))
+        .expect("the recordings")
+        .count();
+    assert_eq!(files, 2);
 }

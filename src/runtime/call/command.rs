@@ -198,7 +198,9 @@ impl Call<'_> {
                     (Some(la), Some(lb)) => Leg::bridge(la, lb, seed),
                     _ => false,
                 };
-                if !bridged {
+                if bridged {
+                    self.bridged_into_call_recording(a, b);
+                } else {
                     self.record.error("bridge: a leg has no media".into());
                 }
             }

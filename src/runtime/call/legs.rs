@@ -190,6 +190,10 @@ impl Call<'_> {
             Dialed::Answered(sdp) => match sdp::negotiate(&sdp) {
                 Ok(negotiated) => {
                     self.start_media(leg, negotiated);
+                    // A placed call is recorded from its party's answer (`record_calls`).
+                    if leg == LegId::CALLER && self.pending_start.is_some() {
+                        self.start_call_recording();
+                    }
                     if !self.detect_machine(leg) {
                         self.dial_result(leg, "SIP 200", Outcome::Answered);
                     }

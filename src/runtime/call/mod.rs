@@ -160,6 +160,9 @@ pub struct CallSetup {
     /// Whether the party dialled first (`dial_first`) is checked for an answering machine
     /// (a campaign's `detect_machine`): a machine ends the call before the flow runs.
     pub detect_machine_first: bool,
+    /// A campaign's `record_calls`: the call is recorded whole from the party's answer, this
+    /// many milliseconds cut from its start.
+    pub record_calls_trim_ms: Option<u64>,
 }
 
 /// How long a placed call rings before it counts as not answered.
@@ -394,6 +397,7 @@ pub async fn run(setup: CallSetup) {
         time_scale,
         recordings,
         detect_machine_first,
+        record_calls_trim_ms,
     } = setup;
     let (media_tx, mut media_events) = mpsc::unbounded_channel::<MediaEvent>();
     let (done_tx, mut done) = mpsc::unbounded_channel::<Done>();
@@ -431,7 +435,7 @@ pub async fn run(setup: CallSetup) {
         time_scale,
         pending_start: None,
         unreached: false,
-        recordings: Recordings::new(recordings),
+        recordings: Recordings::new(recordings, record_calls_trim_ms),
         detection: machine::Detection::default(),
         record: Recorder::new(
             &call_id,
@@ -519,6 +523,7 @@ pub async fn run(setup: CallSetup) {
     }
     // A recording still going (the call ended under it) is kept.
     call.end_recording(false);
+    call.end_call_recording();
     call.tasks.stop_all();
     let mut sip_ids = Vec::new();
     for l in call.legs.iter_mut().flatten() {

@@ -3,11 +3,17 @@
 //! variable's value (a finished `record`) and a voicemail entry of the party's timeline.
 //! Without a directory, or when the file cannot be written, the variable is empty text, the
 //! call record and the log say why, and the flow goes on.
+//!
+//! A campaign's `record_calls` records its calls whole, from the party's answer to the end,
+//! in two channels — the party, and what the party heard (prompts, or the party bridged to
+//! them) — as a call recording entry.
 
 use super::{Call, CallRequest, Done};
 use crate::engine::Event;
 use crate::ir::LegId;
-use crate::runtime::media::recording::{Recorded, Recording, RATE};
+use crate::runtime::media::recording::{
+    CallAudio, CallRecording, Channel, Recorded, Recording, RATE,
+};
 use crate::store::{Entry, EntryKind};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -20,6 +26,10 @@ pub(super) struct Recordings {
     started: u32,
     /// The one in progress.
     active: Option<Active>,
+    /// Whether the whole call is recorded (`record_calls`), and how much of its start is cut.
+    whole_trim_ms: Option<u64>,
+    /// The whole call's recording, once the party answered.
+    whole: Option<(CallRecording, CallAudio)>,
 }
 
 /// A recording in progress.
@@ -32,12 +42,15 @@ struct Active {
 }
 
 impl Recordings {
-    /// None yet; files go under `dir`.
-    pub(super) fn new(dir: Option<PathBuf>) -> Recordings {
+    /// None yet; files go under `dir`; the whole call is recorded with `whole_trim_ms` cut
+    /// from its start when that is given.
+    pub(super) fn new(dir: Option<PathBuf>, whole_trim_ms: Option<u64>) -> Recordings {
         Recordings {
             dir,
             started: 0,
             active: None,
+            whole_trim_ms,
+            whole: None,
         }
     }
 
@@ -165,6 +178,79 @@ impl Call<'_> {
                 to_flow,
                 result: r.unwrap_or_else(|e| Err(e.to_string())),
             });
+    }
+
+    /// The party answered: the whole call's recording starts, when the campaign records calls.
+    pub(super) fn start_call_recording(&mut self) {
+        let Some(trim) = self.recordings.whole_trim_ms else {
+            return;
+        };
+        let Some(dir) = self.recordings.dir.clone() else {
+            return self
+                .record
+                .error("record_calls: no --recordings directory to write to".into());
+        };
+        let path = dir.join(format!("{}-call.wav", file_part(&self.call_id)));
+        let (recording, audio) = match CallRecording::start(path, trim) {
+            Ok(r) => r,
+            Err(why) => return self.record.error(format!("record_calls: {why}")),
+        };
+        if let Some(l) = self.leg(LegId::CALLER) {
+            l.record_call(Some((audio.clone(), Channel::Party)));
+            l.hear(Some(audio.clone()));
+        }
+        self.recordings.whole = Some((recording, audio));
+    }
+
+    /// Legs `a` and `b` were bridged: the one that is not the party is what the party hears.
+    pub(super) fn bridged_into_call_recording(&mut self, a: LegId, b: LegId) {
+        let Some((_, audio)) = &self.recordings.whole else {
+            return;
+        };
+        let other = if a == LegId::CALLER { b } else { a };
+        if other != LegId::CALLER && (a == LegId::CALLER || b == LegId::CALLER) {
+            if let Some(l) = self.leg(other) {
+                l.record_call(Some((audio.clone(), Channel::Heard)));
+            }
+        }
+    }
+
+    /// The call is over: its whole recording is finished and becomes an entry of the party.
+    pub(super) fn end_call_recording(&mut self) {
+        let Some((recording, _)) = self.recordings.whole.take() else {
+            return;
+        };
+        for l in self.legs.iter().flatten() {
+            l.record_call(None);
+            l.hear(None);
+        }
+        let (contact, our_number) = self.record.party(LegId::CALLER);
+        let entry = Entry {
+            at_ms: crate::runtime::now_ms(),
+            kind: EntryKind::CallRecording,
+            contact,
+            our_number,
+            flow: self.flow.name.clone(),
+            sid: self.call_id.clone(),
+            body: None,
+            url: None,
+        };
+        let requests = self.requests.clone();
+        tokio::spawn(async move {
+            let done = tokio::task::spawn_blocking(move || recording.finish()).await;
+            match done.unwrap_or_else(|e| Err(e.to_string())) {
+                Ok(r) => {
+                    let _ = requests.send(CallRequest::Entry(Entry {
+                        body: Some((r.ms / 1_000).to_string()),
+                        url: Some(r.path.display().to_string()),
+                        ..entry
+                    }));
+                }
+                Err(why) => {
+                    crate::errln!("ivrc: the recording of call {} failed: {why}", entry.sid);
+                }
+            }
+        });
     }
 
     /// A recording's file is finished.

@@ -448,6 +448,7 @@ impl Dialer {
                 .and_then(|p| lead.params.get(p).cloned()),
             caller_id: self.campaign.caller_id.clone(),
             detect_machine: self.campaign.detect_machine,
+            record_calls_trim_ms: self.campaign.record_calls.as_ref().map(|r| r.trim_ms),
             done: tx,
             hangup: Some(fence.clone()),
         };

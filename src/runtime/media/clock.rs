@@ -37,6 +37,8 @@ pub struct Play {
     /// The leg is bridged: its peer's packets are relayed to it, the clock sends nothing
     /// (and marks the first packet after the bridge).
     pub relayed: bool,
+    /// A whole-call recording hears what is sent.
+    pub heard: Option<super::recording::CallAudio>,
 }
 
 /// A stream handed to the clock.
@@ -179,6 +181,9 @@ fn send(r: &mut Running, now: Instant) -> bool {
         }
         if finished.is_some() {
             play.prompt = None;
+        }
+        if let Some(heard) = &play.heard {
+            let _ = heard.try_send((super::recording::Channel::Heard, frame.to_vec()));
         }
         finished
     };
