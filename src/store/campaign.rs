@@ -493,22 +493,6 @@ impl CampaignState {
     ) -> Result<usize, StoreError> {
         self.transaction(|tx, campaign, _, _| {
             let now = tx.now(now_ms)?;
-            let interval = limits
-                .rate
-                .map_or(0.0, |(calls, per_ms)| per_ms as f64 / f64::from(calls.max(1)));
-            tx.exec(
-                "INSERT INTO campaigns (name, interval_ms, pace_next_ms, max_lines, nonce)
-                 VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (name) DO UPDATE
-                 SET interval_ms = excluded.interval_ms, max_lines = excluded.max_lines",
-                &[
-                    V::Text(campaign.to_string()),
-                    V::Real(interval),
-                    V::Real(now as f64),
-                    V::Int(i64::from(limits.lines.max(1))),
-                    V::Text(nonce()),
-                ],
-            )?;
             let insert = format!(
                 "INSERT INTO campaign_leads
                  (campaign, line, params, state, attempts, next_at_ms, redials, outcome, reason, fence)
@@ -530,6 +514,24 @@ impl CampaignState {
                     ],
                 )?;
             }
+            // The campaign's row last: writing it locks it until the commit, and every claim
+            // of the campaign waits for that lock — not for the whole leads file.
+            let interval = limits
+                .rate
+                .map_or(0.0, |(calls, per_ms)| per_ms as f64 / f64::from(calls.max(1)));
+            tx.exec(
+                "INSERT INTO campaigns (name, interval_ms, pace_next_ms, max_lines, nonce)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (name) DO UPDATE
+                 SET interval_ms = excluded.interval_ms, max_lines = excluded.max_lines",
+                &[
+                    V::Text(campaign.to_string()),
+                    V::Real(interval),
+                    V::Real(now as f64),
+                    V::Int(i64::from(limits.lines.max(1))),
+                    V::Text(nonce()),
+                ],
+            )?;
             Ok(added as usize)
         })
     }
@@ -599,7 +601,6 @@ impl CampaignState {
         now_ms: u64,
     ) -> Result<Claim, StoreError> {
         self.transaction(|tx, campaign, owner, lease_ms| {
-            let now = tx.now(now_ms)?;
             let name = V::Text(campaign.to_string());
             let row = tx.query(
                 &format!(
@@ -608,6 +609,9 @@ impl CampaignState {
                 ),
                 std::slice::from_ref(&name),
             )?;
+            // Read once the row is locked: a claim that waited for another instance's is
+            // answered that much later, and its slots (told as delays from now) must not be.
+            let now = tx.now(now_ms)?;
             let Some(row) = row.first() else {
                 return Err(StoreError::Unreadable(format!(
                     "no row for campaign `{campaign}` (prepare it first)"
