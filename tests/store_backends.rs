@@ -652,26 +652,18 @@ fn the_line_limit_and_the_rate_hold_across_instances() {
             .map(|a| a.started_ms)
             .collect();
         starts.sort_unstable();
-        // 1.5 s of claims reserve slots up to LOOKAHEAD_MS ahead: 1.75 s × 20, + 2 for the
-        // first slot and one late start.
+        // 1.5 s of claims reserve slots up to LOOKAHEAD_MS ahead: 1.75 s × 20, + 1 for the
+        // first slot.
         assert!(
-            (25..=37).contains(&starts.len()),
+            (25..=36).contains(&starts.len()),
             "{}: {} starts",
             b.name,
             starts.len()
         );
-        // Evenly spaced: never more than the rate + 1 within a second (a start up to one
-        // interval late does not push the next back).
-        for (i, window) in starts.windows(22).enumerate() {
-            assert!(
-                window[21] - window[0] >= 1_000,
-                "{}: 22 starts within {} ms from start {i}",
-                b.name,
-                window[21] - window[0]
-            );
-        }
+        // Evenly spaced: never closer than the rate's interval, so never more than the rate
+        // within a second (a late start pushes the next back).
         assert!(
-            starts.windows(2).filter(|p| p[1] - p[0] < 49).count() <= 2,
+            starts.windows(2).all(|p| p[1] - p[0] >= 50),
             "{}: {starts:?}",
             b.name
         );

@@ -636,22 +636,24 @@ impl CampaignState {
                 .unwrap_or(0)
                 .saturating_sub(calling.len())
                 .min(want);
-            // Start slots: the rate's next start, never in the past; a start up to one
-            // interval late does not push the later ones back (the dialer's pacer, held here
-            // for every instance).
+            // Start slots, an interval apart at least: the rate's next start, never in the
+            // past. A late start pushes the later ones back rather than letting one follow it
+            // closer: no second ever holds more starts than the rate allows (the dialer's
+            // pacer, held here for every instance).
             let mut slots = Vec::new();
             let nowf = now as f64;
+            let mut next = pace;
             while slots.len() < room {
                 if interval <= 0.0 {
                     slots.push(now);
                     continue;
                 }
-                let start = pace.max(nowf);
+                let start = next.max(nowf).ceil();
                 if start > nowf + LOOKAHEAD_MS as f64 {
                     break;
                 }
-                slots.push(start.ceil() as u64);
-                pace = pace.max(nowf - interval) + interval;
+                slots.push(start as u64);
+                next = start + interval;
             }
             let mut claimed = Vec::new();
             if !slots.is_empty() {
@@ -723,15 +725,13 @@ impl CampaignState {
                     c.attempt = c.lead.attempts;
                 }
                 // Only the slots used are taken from the rate.
-                let mut next = row[1].real();
-                for _ in 0..claimed.len() {
-                    next = next.max(nowf - interval) + interval;
+                if let Some(last) = claimed.len().checked_sub(1).map(|i| slots[i]) {
+                    pace = last as f64 + interval;
+                    tx.exec(
+                        "UPDATE campaigns SET pace_next_ms = $2 WHERE name = $1",
+                        &[name.clone(), V::Real(pace)],
+                    )?;
                 }
-                tx.exec(
-                    "UPDATE campaigns SET pace_next_ms = $2 WHERE name = $1",
-                    &[name.clone(), V::Real(next)],
-                )?;
-                pace = next;
             }
             let counts = tx.query(
                 "SELECT state, count(*) FROM campaign_leads WHERE campaign = $1 GROUP BY state",
