@@ -288,7 +288,7 @@ fn fencing_of(s: &ivrc::runtime::dialer::Summary) -> String {
         return String::new();
     }
     format!(
-        "; fenced itself {} times, {} attempts ended after their lease was lost",
+        "; times fenced: {}, attempts ended after their lease was lost: {}",
         s.fenced, s.lost
     )
 }

@@ -23,4 +23,6 @@ mod postgresql;
 mod protocol;
 mod provider;
 mod register;
+#[path = "../sip_trace/mod.rs"]
+mod sip_trace;
 mod speech;
