@@ -242,6 +242,7 @@ impl Dialer {
         let mut next_rescue = now_ms() + ms(plan::renew_every(self.lease));
         let mut fenced = false;
         let mut failing_claims = false;
+        let (mut rescuing, mut failing_rescues) = (false, false);
         // Lines whose finish failed and is being tried again (said once each).
         let mut failing_finishes: HashSet<usize> = HashSet::new();
         loop {
@@ -295,7 +296,10 @@ impl Dialer {
                     plan::window_opens(c.window, offset, now).min(now + 1000)
                 };
             }
-            if now >= next_rescue {
+            // One sweep at a time: on a cut network each one waits for the database, and
+            // they must not pile up on the state's thread ahead of claims and finishes.
+            if now >= next_rescue && !rescuing {
+                rescuing = true;
                 next_rescue = now + ms(plan::renew_every(self.lease));
                 let (st, events, campaign, scale) =
                     (st.clone(), events_tx.clone(), c.clone(), self.time_scale);
@@ -395,13 +399,18 @@ impl Dialer {
                         }
                     },
                     Event::Rescued(Ok(rescued)) => {
+                        (rescuing, failing_rescues) = (false, false);
                         if !rescued.is_empty() {
                             stale = true;
                             self.report_rescued(&rescued);
                         }
                     }
                     Event::Rescued(Err(e)) => {
-                        crate::errln!("campaign `{}`: cannot rescue expired leases: {e}", c.name);
+                        rescuing = false;
+                        if !failing_rescues {
+                            crate::errln!("campaign `{}`: cannot rescue expired leases: {e}", c.name);
+                        }
+                        failing_rescues = true;
                     }
                 },
                 _ = stop.changed() => {},
