@@ -307,6 +307,30 @@ fn three_instances_share_a_campaign_through_a_kill_and_a_cut_and_ring_no_lead_tw
         "the trunk took {busiest} new calls in the second from {at} (rate {RATE}/s)"
     );
 
+    // Every call at the trunk has its record in the shared store, the cut-off instance's too
+    // (written late: the store's writer kept them through the cut); only the killed instance
+    // left records of calls it never ended.
+    let records: HashMap<String, String> = rig
+        .records("trunk")
+        .iter()
+        .map(|r| {
+            let field = |k: &str| r[k].as_str().unwrap_or_default().to_string();
+            (field("call_id"), field("ended_by"))
+        })
+        .collect();
+    for s in &spans {
+        let owner = &by_call[s.call_id.as_str()].owner;
+        match records.get(&s.call_id).map(String::as_str) {
+            None => panic!("no call record of {} ({owner})", s.call_id),
+            Some("running") => assert!(
+                owner.starts_with(&owner_of(KILLED)),
+                "{} left running",
+                s.call_id
+            ),
+            Some(_) => {}
+        }
+    }
+
     // The killed instance's cut attempts were called again by the survivors.
     let killed = owner_of(KILLED);
     let cut: Vec<&AttemptRow> = attempts
