@@ -1,5 +1,5 @@
 //! Several `ivrc run` behind Kamailio's dispatcher (issue 22), all in network namespaces the
-//! test makes (tests/netns/, a hub bridging one subnet of 198.18.0.0/24):
+//! test makes (the cluster rig, tests/rig/: a hub bridging one subnet of 198.18.0.0/24):
 //!
 //! ```text
 //!   db     198.18.0.2 (PostgreSQL 15: the store every instance writes its call records to)
@@ -22,18 +22,18 @@ mod kamailio;
 mod netns;
 #[path = "pg_server/mod.rs"]
 mod pg_server;
+#[path = "rig/mod.rs"]
+mod rig;
 
-use harness::{require, Host, Runtime};
+use harness::{require, Runtime};
 use kamailio::Kamailio;
-use netns::{Hub, Namespace};
+use rig::{instance_addr, instance_dir, Rig};
 use std::collections::{HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-/// The database's address.
-const DB: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
 /// Kamailio's address.
 const PROXY: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 3);
 /// The caller's address.
@@ -41,69 +41,9 @@ const CALLER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 7);
 /// The flow every instance runs.
 const FLOW: &str = "tests/fixtures/runtime/hold.ivr";
 
-/// The namespaces of the rig; deleted when dropped (declare it first).
-struct Rig {
-    _hub: Hub,
-    _db: Namespace,
-    kam: Namespace,
-    caller: Namespace,
-    instances: Vec<Namespace>,
-    /// The shared store's URL.
-    store: String,
-}
-
-impl Rig {
-    /// The hub and `n` instance hosts, or `None` (the reason printed) where namespaces are
-    /// not possible outside CI.
-    fn build(n: usize) -> Option<Rig> {
-        if !netns::available(&[]) {
-            return None;
-        }
-        let hub = Hub::create();
-        let db = Namespace::create("db");
-        hub.plug(&db, &DB.to_string());
-        let store = pg_server::server_in(db.name(), &DB.to_string(), "198.18.0.0/24")?;
-        let kam = Namespace::create("kam");
-        hub.plug(&kam, &PROXY.to_string());
-        let caller = Namespace::create("caller");
-        hub.plug(&caller, &CALLER.to_string());
-        let instances = (0..n)
-            .map(|i| {
-                let ns = Namespace::create(&format!("ivrc{}", i + 1));
-                hub.plug(&ns, &instance_ip(i).to_string());
-                ns
-            })
-            .collect();
-        Some(Rig {
-            _hub: hub,
-            _db: db,
-            kam,
-            caller,
-            instances,
-            store,
-        })
-    }
-
-    /// Where instance `i` runs.
-    fn host(&self, i: usize) -> Host {
-        Host::inside(&self.instances[i], instance_ip(i))
-    }
-
-    /// Every call record in the shared store (`ivrc calls --format json`, run from the
-    /// caller's host, which reaches the database).
-    fn records(&self) -> Vec<serde_json::Value> {
-        harness::records_at(&Host::inside(&self.caller, CALLER), &self.store)
-    }
-}
-
-/// Instance `i`'s address: 198.18.0.4, .5, …
-fn instance_ip(i: usize) -> Ipv4Addr {
-    Ipv4Addr::new(198, 18, 0, 4 + i as u8)
-}
-
-/// Instance `i`'s SIP address.
-fn instance_addr(i: usize) -> SocketAddr {
-    SocketAddr::from((instance_ip(i), 5060))
+/// The rig: the database, Kamailio, the caller and `n` instances.
+fn rig(n: usize) -> Option<Rig> {
+    Rig::build(&[("kam", PROXY), ("caller", CALLER)], n, &[])
 }
 
 /// `ivrc run hold.ivr` as instance `i` (its prompt cache in `dir`), on the shared store, with
@@ -127,11 +67,6 @@ fn instance(rig: &Rig, i: usize, dir: &Path, grace: &str) -> Runtime {
     )
 }
 
-/// A fresh directory for instance `i`'s files.
-fn instance_dir(test: &str, i: usize) -> std::path::PathBuf {
-    harness::scratch(&format!("{test}-ivrc{}", i + 1))
-}
-
 /// The load: `calls` calls at `rate` per second, each held `hold`, from the caller's
 /// namespace through Kamailio; sipp's answered/done lines go to `log`.
 fn load(rig: &Rig, dir: &Path, calls: u32, rate: u32, hold: Duration, log: &Path) -> Child {
@@ -142,7 +77,7 @@ fn load(rig: &Rig, dir: &Path, calls: u32, rate: u32, hold: Duration, log: &Path
         calls / rate + hold.as_secs() as u32 + 60 // generous: failover and BYE timeouts
     );
     let caller = CALLER.to_string();
-    Host::inside(&rig.caller, CALLER)
+    rig.at("caller")
         .command("sipp")
         .current_dir(dir)
         .args(["-sf", &scenario.display().to_string()])
@@ -210,7 +145,7 @@ fn calls_spread_over_instances_and_a_killed_one_costs_only_its_own_calls() {
     const CALLS: u32 = 1200;
     const RATE: u32 = 20;
     const HOLD: Duration = Duration::from_secs(10);
-    let Some(rig) = Rig::build(N) else {
+    let Some(rig) = rig(N) else {
         return;
     };
     let dirs: Vec<_> = (0..N).map(|i| instance_dir("cluster", i)).collect();
@@ -218,7 +153,7 @@ fn calls_spread_over_instances_and_a_killed_one_costs_only_its_own_calls() {
         .map(|i| Some(instance(&rig, i, &dirs[i], "1")))
         .collect();
     let backends: Vec<_> = (0..N).map(|i| (instance_addr(i), 1000)).collect();
-    let Some(k) = Kamailio::front_in("cluster", &rig.kam, PROXY, &backends) else {
+    let Some(k) = Kamailio::front_in("cluster", rig.ns("kam"), PROXY, &backends) else {
         return;
     };
     wait_all_active(&k, N);
@@ -308,7 +243,7 @@ fn calls_spread_over_instances_and_a_killed_one_costs_only_its_own_calls() {
         stderrs[VICTIM]
     );
     // One record per call in the shared store, the cut ones included.
-    let records = rig.records();
+    let records = rig.records("caller");
     assert_eq!(
         records.len(),
         CALLS as usize,
@@ -334,14 +269,14 @@ fn a_draining_instance_takes_no_new_calls_and_finishes_its_own() {
     const CALLS: u32 = 400;
     const RATE: u32 = 20;
     const HOLD: Duration = Duration::from_secs(8);
-    let Some(rig) = Rig::build(N) else {
+    let Some(rig) = rig(N) else {
         return;
     };
     let dirs: Vec<_> = (0..N).map(|i| instance_dir("drain", i)).collect();
     // The draining instance gives its calls 60 s to finish.
     let mut instances: Vec<Runtime> = (0..N).map(|i| instance(&rig, i, &dirs[i], "60")).collect();
     let backends: Vec<_> = (0..N).map(|i| (instance_addr(i), 1000)).collect();
-    let Some(k) = Kamailio::front_in("drain", &rig.kam, PROXY, &backends) else {
+    let Some(k) = Kamailio::front_in("drain", rig.ns("kam"), PROXY, &backends) else {
         return;
     };
     wait_all_active(&k, N);
@@ -381,7 +316,7 @@ fn a_draining_instance_takes_no_new_calls_and_finishes_its_own() {
         assert_ne!(last.2, third, "call {id} stayed on the draining instance");
     }
     // Its own calls all ended by the caller's BYE, none cut by the shutdown.
-    let all = rig.records();
+    let all = rig.records("caller");
     assert_eq!(
         all.len(),
         CALLS as usize,

@@ -332,11 +332,12 @@ pub fn run(args: &RunArgs) -> u8 {
                 Ok(Ok(s)) => {
                     ivrc::println_to!(
                         lines,
-                        "campaign: {} done, {} failed, {} pending; {} calls placed",
+                        "campaign: {} done, {} failed, {} pending; {} calls placed{}",
                         s.done,
                         s.failed,
                         s.pending,
-                        s.calls
+                        s.calls,
+                        fencing_of(&s)
                     );
                 }
                 Ok(Err(e)) => {
@@ -355,6 +356,18 @@ pub fn run(args: &RunArgs) -> u8 {
     // for them, then the writer (inside `shared`) flushes every record.
     drop(tokio);
     code
+}
+
+/// What fencing did in a campaign run, for its summary line: nothing when it never fenced
+/// itself and no finish was refused.
+fn fencing_of(s: &ivrc::runtime::dialer::Summary) -> String {
+    if s.fenced == 0 && s.lost == 0 {
+        return String::new();
+    }
+    format!(
+        "; times fenced: {}, attempts ended after their lease was lost: {}",
+        s.fenced, s.lost
+    )
 }
 
 /// The campaign to run, its flow's index, its leads — the file it names (read when the

@@ -493,22 +493,6 @@ impl CampaignState {
     ) -> Result<usize, StoreError> {
         self.transaction(|tx, campaign, _, _| {
             let now = tx.now(now_ms)?;
-            let interval = limits
-                .rate
-                .map_or(0.0, |(calls, per_ms)| per_ms as f64 / f64::from(calls.max(1)));
-            tx.exec(
-                "INSERT INTO campaigns (name, interval_ms, pace_next_ms, max_lines, nonce)
-                 VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (name) DO UPDATE
-                 SET interval_ms = excluded.interval_ms, max_lines = excluded.max_lines",
-                &[
-                    V::Text(campaign.to_string()),
-                    V::Real(interval),
-                    V::Real(now as f64),
-                    V::Int(i64::from(limits.lines.max(1))),
-                    V::Text(nonce()),
-                ],
-            )?;
             let insert = format!(
                 "INSERT INTO campaign_leads
                  (campaign, line, params, state, attempts, next_at_ms, redials, outcome, reason, fence)
@@ -530,6 +514,24 @@ impl CampaignState {
                     ],
                 )?;
             }
+            // The campaign's row last: writing it locks it until the commit, and every claim
+            // of the campaign waits for that lock — not for the whole leads file.
+            let interval = limits
+                .rate
+                .map_or(0.0, |(calls, per_ms)| per_ms as f64 / f64::from(calls.max(1)));
+            tx.exec(
+                "INSERT INTO campaigns (name, interval_ms, pace_next_ms, max_lines, nonce)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (name) DO UPDATE
+                 SET interval_ms = excluded.interval_ms, max_lines = excluded.max_lines",
+                &[
+                    V::Text(campaign.to_string()),
+                    V::Real(interval),
+                    V::Real(now as f64),
+                    V::Int(i64::from(limits.lines.max(1))),
+                    V::Text(nonce()),
+                ],
+            )?;
             Ok(added as usize)
         })
     }
@@ -599,7 +601,6 @@ impl CampaignState {
         now_ms: u64,
     ) -> Result<Claim, StoreError> {
         self.transaction(|tx, campaign, owner, lease_ms| {
-            let now = tx.now(now_ms)?;
             let name = V::Text(campaign.to_string());
             let row = tx.query(
                 &format!(
@@ -608,6 +609,9 @@ impl CampaignState {
                 ),
                 std::slice::from_ref(&name),
             )?;
+            // Read once the row is locked: a claim that waited for another instance's is
+            // answered that much later, and its slots (told as delays from now) must not be.
+            let now = tx.now(now_ms)?;
             let Some(row) = row.first() else {
                 return Err(StoreError::Unreadable(format!(
                     "no row for campaign `{campaign}` (prepare it first)"
@@ -632,22 +636,24 @@ impl CampaignState {
                 .unwrap_or(0)
                 .saturating_sub(calling.len())
                 .min(want);
-            // Start slots: the rate's next start, never in the past; a start up to one
-            // interval late does not push the later ones back (the dialer's pacer, held here
-            // for every instance).
+            // Start slots, an interval apart at least: the rate's next start, never in the
+            // past. A late start pushes the later ones back rather than letting one follow it
+            // closer: no second ever holds more starts than the rate allows (the dialer's
+            // pacer, held here for every instance).
             let mut slots = Vec::new();
             let nowf = now as f64;
+            let mut next = pace;
             while slots.len() < room {
                 if interval <= 0.0 {
                     slots.push(now);
                     continue;
                 }
-                let start = pace.max(nowf);
+                let start = next.max(nowf).ceil();
                 if start > nowf + LOOKAHEAD_MS as f64 {
                     break;
                 }
-                slots.push(start.ceil() as u64);
-                pace = pace.max(nowf - interval) + interval;
+                slots.push(start as u64);
+                next = start + interval;
             }
             let mut claimed = Vec::new();
             if !slots.is_empty() {
@@ -719,15 +725,13 @@ impl CampaignState {
                     c.attempt = c.lead.attempts;
                 }
                 // Only the slots used are taken from the rate.
-                let mut next = row[1].real();
-                for _ in 0..claimed.len() {
-                    next = next.max(nowf - interval) + interval;
+                if let Some(last) = claimed.len().checked_sub(1).map(|i| slots[i]) {
+                    pace = last as f64 + interval;
+                    tx.exec(
+                        "UPDATE campaigns SET pace_next_ms = $2 WHERE name = $1",
+                        &[name.clone(), V::Real(pace)],
+                    )?;
                 }
-                tx.exec(
-                    "UPDATE campaigns SET pace_next_ms = $2 WHERE name = $1",
-                    &[name.clone(), V::Real(next)],
-                )?;
-                pace = next;
             }
             let counts = tx.query(
                 "SELECT state, count(*) FROM campaign_leads WHERE campaign = $1 GROUP BY state",

@@ -11,6 +11,18 @@ use std::str::FromStr;
 /// (`connect_timeout=`): a wrong host is an error within seconds, not a hang.
 const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// How long data sent to PostgreSQL may go unacknowledged, or an idle connection leave its
+/// keepalive probes unanswered, before the connection counts as lost — unless the URL says
+/// (`tcp_user_timeout=`, `keepalives_idle=`…). Without it a query on a cut network waits
+/// until TCP gives up (a quarter of an hour), and with it a campaign's claims and finishes.
+const LOST_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How long the server lets a session of ours wait inside a transaction before it ends the
+/// session and frees its locks, unless the URL's `options` say: an instance cut off in the
+/// middle of a claim must not hold the campaign's row — and every other instance's claims
+/// behind it — until the server's own TCP gives up.
+const IDLE_IN_TRANSACTION: &str = "idle_in_transaction_session_timeout=5s";
+
 /// Where a store is.
 #[derive(Clone)]
 pub enum Location {
@@ -79,8 +91,32 @@ impl FromStr for Location {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
+        bound_waits(&mut config, &url);
         config.application_name("ivrc");
         Ok(Location::Postgres(Box::new(PostgresUrl { shown, config })))
+    }
+}
+
+/// Makes a lost connection fail within seconds on both ends ([`LOST_AFTER`],
+/// [`IDLE_IN_TRANSACTION`]), where the URL (`url`) does not set these itself.
+fn bound_waits(config: &mut postgres::Config, url: &str) {
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(LOST_AFTER);
+    }
+    // The idle time has a default of two hours rather than none: the URL is asked.
+    if !url.contains("keepalives_idle=") {
+        config.keepalives_idle(LOST_AFTER / 5);
+    }
+    if config.get_keepalives_interval().is_none() {
+        config.keepalives_interval(LOST_AFTER / 5);
+    }
+    if config.get_keepalives_retries().is_none() {
+        config.keepalives_retries(3);
+    }
+    let options = config.get_options().unwrap_or_default();
+    if !options.contains("idle_in_transaction_session_timeout") {
+        let both = format!("{options} -c {IDLE_IN_TRANSACTION}");
+        config.options(both.trim_start());
     }
 }
 
@@ -169,6 +205,45 @@ mod tests {
         };
         assert_eq!(u.config.get_connect_timeout(), Some(&CONNECT_TIMEOUT));
         assert_eq!(u.config.get_dbname(), Some("db"));
+    }
+
+    fn config(url: &str) -> postgres::Config {
+        match url.parse::<Location>() {
+            Ok(Location::Postgres(u)) => u.config,
+            other => panic!("not a database: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_lost_connection_fails_within_seconds_unless_the_url_says() {
+        let c = config("postgresql://ivrc@db/ivrc");
+        assert_eq!(c.get_tcp_user_timeout(), Some(&LOST_AFTER));
+        assert!(c.get_keepalives());
+        assert_eq!(c.get_keepalives_idle(), LOST_AFTER / 5);
+        assert_eq!(c.get_keepalives_interval(), Some(LOST_AFTER / 5));
+        assert_eq!(c.get_keepalives_retries(), Some(3));
+        assert_eq!(
+            c.get_options(),
+            Some("-c idle_in_transaction_session_timeout=5s")
+        );
+        let c = config(
+            "postgresql://ivrc@db/ivrc?tcp_user_timeout=30&keepalives_idle=60&options=-c%20work_mem=8MB",
+        );
+        assert_eq!(
+            c.get_tcp_user_timeout(),
+            Some(&std::time::Duration::from_secs(30))
+        );
+        assert_eq!(c.get_keepalives_idle(), std::time::Duration::from_secs(60));
+        assert_eq!(
+            c.get_options(),
+            Some("-c work_mem=8MB -c idle_in_transaction_session_timeout=5s")
+        );
+        let c =
+            config("postgresql://ivrc@db/ivrc?options=-c%20idle_in_transaction_session_timeout=0");
+        assert_eq!(
+            c.get_options(),
+            Some("-c idle_in_transaction_session_timeout=0")
+        );
     }
 
     #[test]

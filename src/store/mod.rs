@@ -36,6 +36,7 @@ pub use registrations::RegistrationState;
 pub use serve_states::SavedState;
 
 use rusqlite::Connection;
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Mutex, MutexGuard};
@@ -374,7 +375,8 @@ impl Store {
     /// the thread commits what is queued in batches. Dropping the writer writes what is left.
     pub fn into_writer(self) -> Writer {
         let (tx, rx) = sync_channel::<Row>(QUEUE);
-        let thread = std::thread::spawn(move || write_batches(&self, &rx));
+        let thread =
+            std::thread::spawn(move || write_batches(|rows| self.add_rows(rows), &rx, KEPT));
         Writer {
             queue: Some(tx),
             thread: Some(thread),
@@ -382,27 +384,90 @@ impl Store {
     }
 }
 
-/// The writer thread: waits for an entry, takes what else is queued (up to [`BATCH`]) and
-/// commits them together, until the queue is closed and empty.
-fn write_batches(store: &Store, queue: &Receiver<Row>) {
-    while let Ok(first) = queue.recv() {
-        let mut batch = vec![first];
-        while batch.len() < BATCH {
-            match queue.try_recv() {
-                Ok(row) => batch.push(row),
-                Err(_) => break,
+/// The most rows the writer keeps while the database cannot be written (a network cut, a
+/// restart): the oldest beyond it are dropped, and the drop is said.
+const KEPT: usize = 100_000;
+/// The longest pause between two tries of a batch the database refused.
+const RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The writer thread: waits for a row, takes what else is queued, and commits the oldest
+/// rows in batches of up to [`BATCH`] with `write`, until the queue is closed and empty.
+/// A batch that fails stays first in line and is tried again — at once (a connection the
+/// server closed while idle is opened again on the second try), then after a pause doubling
+/// up to [`RETRY_MAX`] — so a partition delays the records and never drops them, up to
+/// `kept` rows waiting. A commit whose answer was lost may be written twice. Once the queue
+/// is closed (the runtime stops), a batch failing twice gives up, and the rows not written
+/// are counted in a line.
+fn write_batches(
+    mut write: impl FnMut(&[Row]) -> Result<(), StoreError>,
+    queue: &Receiver<Row>,
+    kept: usize,
+) {
+    let mut backlog: VecDeque<Row> = VecDeque::new();
+    let mut pause = std::time::Duration::ZERO;
+    let mut failures = 0_usize;
+    loop {
+        if backlog.is_empty() {
+            match queue.recv() {
+                Ok(row) => backlog.push_back(row),
+                Err(_) => return,
             }
         }
-        // Once more after a failure: a PostgreSQL connection the server closed while idle
-        // (a restart) is opened again on the second try. A commit whose answer was lost may
-        // then be written twice; without the retry the whole batch would be lost.
-        if let Err(e) = store.add_rows(&batch).or_else(|_| store.add_rows(&batch)) {
-            crate::errln!(
-                "ivrc: cannot write {} entries, call records and registrations: {e}",
-                batch.len()
-            );
+        let open = take_queued(queue, &mut backlog, kept);
+        let n = backlog.len().min(BATCH);
+        let batch: Vec<Row> = backlog.range(..n).cloned().collect();
+        match write(&batch) {
+            Ok(()) => {
+                backlog.drain(..n);
+                if failures > 0 {
+                    crate::errln!(
+                        "ivrc: the store takes rows again after {failures} failed tries; {} rows still to write",
+                        backlog.len()
+                    );
+                }
+                failures = 0;
+                pause = std::time::Duration::ZERO;
+            }
+            Err(e) => {
+                failures += 1;
+                if failures == 1 {
+                    crate::errln!(
+                        "ivrc: cannot write {} entries, call records and registrations (kept, and tried again): {e}",
+                        backlog.len()
+                    );
+                }
+                if !open && failures > 1 {
+                    crate::errln!(
+                        "ivrc: stopping with {} entries, call records and registrations not written: {e}",
+                        backlog.len()
+                    );
+                    return;
+                }
+                std::thread::sleep(pause);
+                pause = (pause * 2).clamp(std::time::Duration::from_millis(100), RETRY_MAX);
+            }
         }
     }
+}
+
+/// Moves every row queued now to the end of `backlog`, dropping its oldest beyond `kept`
+/// (said in a line); whether the queue is still open.
+fn take_queued(queue: &Receiver<Row>, backlog: &mut VecDeque<Row>, kept: usize) -> bool {
+    let open = loop {
+        match queue.try_recv() {
+            Ok(row) => backlog.push_back(row),
+            Err(std::sync::mpsc::TryRecvError::Empty) => break true,
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => break false,
+        }
+    };
+    if backlog.len() > kept {
+        let dropped = backlog.len() - kept;
+        backlog.drain(..dropped);
+        crate::errln!(
+            "ivrc: the store has not taken rows for a while: the {dropped} oldest entries, call records and registrations waiting were dropped ({kept} kept)"
+        );
+    }
+    open
 }
 
 /// What the writer thread writes.
@@ -523,6 +588,90 @@ pub(crate) mod tests {
             Err(StoreError::Newer { found, known: SCHEMA_VERSION }) if found == SCHEMA_VERSION + 1
         ));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// A call record with Call-ID `id`, for the writer's tests.
+    fn call(id: &str) -> Row {
+        Row::Call(Box::new(CallRecord {
+            call_id: id.to_string(),
+            ..CallRecord::default()
+        }))
+    }
+
+    fn ids(rows: &[Row]) -> Vec<String> {
+        rows.iter()
+            .map(|r| match r {
+                Row::Call(c) => c.call_id.clone(),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_writer_keeps_a_refused_batch_and_tries_again_until_it_is_written() {
+        let (tx, rx) = sync_channel::<Row>(16);
+        let written = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let out = written.clone();
+        let mut refusals = 3;
+        let thread = std::thread::spawn(move || {
+            write_batches(
+                |rows| {
+                    if refusals > 0 {
+                        refusals -= 1;
+                        return Err(StoreError::Unreadable("a test's refusal".into()));
+                    }
+                    lock(&out).extend(ids(rows));
+                    Ok(())
+                },
+                &rx,
+                KEPT,
+            );
+        });
+        for id in ["a", "b", "c"] {
+            tx.send(call(id)).expect("queued");
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while lock(&written).len() < 3 {
+            assert!(std::time::Instant::now() < deadline, "not written");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        tx.send(call("d")).expect("queued");
+        drop(tx);
+        thread.join().expect("the writer");
+        assert_eq!(*lock(&written), ["a", "b", "c", "d"], "each once, in order");
+    }
+
+    #[test]
+    fn the_writer_keeps_the_newest_rows_when_too_many_wait_and_gives_up_at_shutdown() {
+        let (tx, rx) = sync_channel::<Row>(16);
+        for id in ["a", "b", "c", "d", "e"] {
+            tx.send(call(id)).expect("queued");
+        }
+        drop(tx);
+        let mut written = Vec::new();
+        write_batches(
+            |rows| {
+                written.extend(ids(rows));
+                Ok(())
+            },
+            &rx,
+            3,
+        );
+        assert_eq!(written, ["c", "d", "e"]);
+        // Closed and refused twice: it stops (the runtime is stopping) instead of hanging.
+        let (tx, rx) = sync_channel::<Row>(16);
+        tx.send(call("f")).expect("queued");
+        drop(tx);
+        let mut tries = 0;
+        write_batches(
+            |_| {
+                tries += 1;
+                Err(StoreError::Unreadable("a test's refusal".into()))
+            },
+            &rx,
+            KEPT,
+        );
+        assert_eq!(tries, 2);
     }
 
     #[test]

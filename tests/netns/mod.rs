@@ -149,8 +149,8 @@ impl Hub {
         }
     }
 
-    /// Plugs `host` in: its `eth0` gets `address`/24.
-    pub fn plug(&self, host: &Namespace, address: &str) {
+    /// Plugs `host` in: its `eth0` gets `address`/24. The name of its port at the hub.
+    pub fn plug(&self, host: &Namespace, address: &str) -> String {
         let port = format!("p{}", self.ports.fetch_add(1, Ordering::SeqCst));
         self.ns.ip(&[
             "link",
@@ -166,11 +166,50 @@ impl Hub {
         ]);
         self.ns.ip(&["link", "set", &port, "master", "br0", "up"]);
         host.address("eth0", address);
+        port
+    }
+
+    /// Cuts `port` off: the hub drops every frame from it and to it (nftables, bridge
+    /// family), silently, as a failed switch would — the host behind keeps its link, address
+    /// and routes, its packets simply vanish, and nothing reaches it. Needs `nft`.
+    pub fn cut(&self, port: &str) {
+        self.ns.run("nft", &["add", "table", "bridge", "cut"]);
+        self.ns.run(
+            "nft",
+            &[
+                "add",
+                "chain",
+                "bridge",
+                "cut",
+                port,
+                "{ type filter hook forward priority 0 ; policy accept ; }",
+            ],
+        );
+        for direction in ["iifname", "oifname"] {
+            self.ns.run(
+                "nft",
+                &[
+                    "add", "rule", "bridge", "cut", port, direction, port, "drop",
+                ],
+            );
+        }
+    }
+
+    /// Ends [`Hub::cut`] of `port`: its frames pass again.
+    pub fn mend(&self, port: &str) {
+        self.ns
+            .run("nft", &["delete", "chain", "bridge", "cut", port]);
     }
 }
 
 /// A UDP socket bound to `addr` inside the namespace called `name`, owned by the test process.
 pub fn udp_in(name: &str, addr: SocketAddr) -> std::io::Result<UdpSocket> {
+    within(name, || UdpSocket::bind(addr))?
+}
+
+/// Runs `work` on a thread inside the namespace called `name` (sockets it opens stay there,
+/// such as a database connection to a host of the namespace's subnet); its answer.
+pub fn within<T: Send>(name: &str, work: impl FnOnce() -> T + Send) -> std::io::Result<T> {
     let path = format!("/run/netns/{name}");
     std::thread::scope(|scope| {
         scope
@@ -179,7 +218,7 @@ pub fn udp_in(name: &str, addr: SocketAddr) -> std::io::Result<UdpSocket> {
                 nix::sched::setns(&target, nix::sched::CloneFlags::CLONE_NEWNET)
                     .map_err(std::io::Error::from)?;
                 // This thread ends here, and with it its stay in the namespace.
-                UdpSocket::bind(addr)
+                Ok(work())
             })
             .join()
             .expect("the namespace thread")

@@ -26,4 +26,6 @@ mod protocol;
 mod provider;
 mod recording;
 mod register;
+#[path = "../sip_trace/mod.rs"]
+mod sip_trace;
 mod speech;

@@ -22,7 +22,7 @@ use crate::store::campaign::{Claim, Claimed, Finished, LeadRow, LeadState, Limit
 use crate::store::{CallRecord, Location};
 use keeper::{Heartbeat, Held, Opening, StateThread};
 use plan::{Attempt, Rules};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
@@ -79,8 +79,11 @@ pub struct Summary {
     pub pending: usize,
     /// Calls placed in this run.
     pub calls: usize,
-    /// Attempts of this run whose lead was rescued by another instance before they ended.
+    /// Attempts of this run whose lead was rescued by another instance before they ended:
+    /// their finishes were refused by the fence.
     pub lost: usize,
+    /// Times this instance fenced itself (its leases not renewed for two thirds of a lease).
+    pub fenced: usize,
 }
 
 /// How an attempt's call ended, for the rules.
@@ -242,6 +245,9 @@ impl Dialer {
         let mut next_rescue = now_ms() + ms(plan::renew_every(self.lease));
         let mut fenced = false;
         let mut failing_claims = false;
+        let (mut rescuing, mut failing_rescues) = (false, false);
+        // Lines whose finish failed and is being tried again (said once each).
+        let mut failing_finishes: HashSet<usize> = HashSet::new();
         loop {
             let stopping = *stop.borrow();
             let holding = held.lock().unwrap_or_else(|p| p.into_inner()).len();
@@ -268,6 +274,7 @@ impl Dialer {
                         c.name
                     );
                 }
+                summary.fenced += usize::from(fenced);
                 fence_tx.send_replace(fenced);
             }
             let now = now_ms();
@@ -292,7 +299,10 @@ impl Dialer {
                     plan::window_opens(c.window, offset, now).min(now + 1000)
                 };
             }
-            if now >= next_rescue {
+            // One sweep at a time: on a cut network each one waits for the database, and
+            // they must not pile up on the state's thread ahead of claims and finishes.
+            if now >= next_rescue && !rescuing {
+                rescuing = true;
                 next_rescue = now + ms(plan::renew_every(self.lease));
                 let (st, events, campaign, scale) =
                     (st.clone(), events_tx.clone(), c.clone(), self.time_scale);
@@ -356,6 +366,7 @@ impl Dialer {
                     }
                     Event::Finished(claimed, lead, answer) => match answer {
                         Ok(written) => {
+                            failing_finishes.remove(&lead.line);
                             held.lock().unwrap_or_else(|p| p.into_inner()).remove(&lead.line);
                             stale = true;
                             if written == Finished::LeaseLost {
@@ -381,21 +392,28 @@ impl Dialer {
                             }
                         }
                         Err(e) => {
-                            crate::errln!(
-                                "campaign `{}`: line {}: cannot write the end of attempt {} (tried again in a second): {e}",
-                                c.name, lead.line, claimed.attempt
-                            );
+                            if failing_finishes.insert(lead.line) {
+                                crate::errln!(
+                                    "campaign `{}`: line {}: cannot write the end of attempt {} (tried again every second): {e}",
+                                    c.name, lead.line, claimed.attempt
+                                );
+                            }
                             send_finish(&st, &events_tx, *claimed, *lead, Duration::from_secs(1));
                         }
                     },
                     Event::Rescued(Ok(rescued)) => {
+                        (rescuing, failing_rescues) = (false, false);
                         if !rescued.is_empty() {
                             stale = true;
                             self.report_rescued(&rescued);
                         }
                     }
                     Event::Rescued(Err(e)) => {
-                        crate::errln!("campaign `{}`: cannot rescue expired leases: {e}", c.name);
+                        rescuing = false;
+                        if !failing_rescues {
+                            crate::errln!("campaign `{}`: cannot rescue expired leases: {e}", c.name);
+                        }
+                        failing_rescues = true;
                     }
                 },
                 _ = stop.changed() => {},

@@ -531,12 +531,22 @@ impl OutboundLegs {
 
     /// The flow is done with the leg: CANCEL while it rings (after a provisional response),
     /// BYE once it is up. No outcome is reported for a leg given up before its answer.
+    ///
+    /// Given up before any response, the INVITE is not sent again: there is nothing to CANCEL
+    /// yet (§9.1), and a retransmission reaching the callee later — after a network cut, when
+    /// a fenced campaign instance hung up and the lead may be another instance's by then —
+    /// must not ring it. A late provisional response still gets its CANCEL and a late answer
+    /// its ACK and BYE until timer B forgets the leg.
     pub fn hangup(&mut self, call_id: &str, now: Instant) {
         let Some(l) = self.legs.get_mut(call_id) else {
             return;
         };
         match l.state {
-            State::Calling => l.cancelled = true,
+            State::Calling => {
+                l.cancelled = true;
+                l.generation += 1;
+                self.timer(now, TIMEOUT, call_id, TimerKind::GiveUp);
+            }
             State::Proceeding => {
                 l.cancelled = true;
                 self.send_cancel(call_id, now);
@@ -834,6 +844,33 @@ mod tests {
         // ACKed, and no outcome: the flow already took its own (no_answer).
         assert_eq!(effects.len(), 1);
         assert!(matches!(&effects[0], Effect::Send(b, _) if b.starts_with(b"ACK ")));
+    }
+
+    #[test]
+    fn an_invite_given_up_before_any_response_is_not_sent_again() {
+        let now = Instant::now();
+        let mut o = OutboundLegs::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
+        let invite = dial(&mut o, now);
+        o.fire(now + Duration::from_millis(500));
+        assert_eq!(sent(&mut o).len(), 1, "retransmitted while wanted");
+        o.hangup("leg1", now + Duration::from_secs(1));
+        for s in 2..20 {
+            o.fire(now + Duration::from_secs(s));
+        }
+        assert!(sent(&mut o).is_empty(), "retransmitted after the hangup");
+        // It reached the callee after all: its ringing is cancelled, its answer hung up.
+        o.response(&reply(&invite, 180, ""), now + Duration::from_secs(20));
+        assert!(sent(&mut o)[0].starts_with("CANCEL "));
+        let mut o = OutboundLegs::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
+        let invite = dial(&mut o, now);
+        o.hangup("leg1", now);
+        o.response(&reply(&invite, 200, ""), now + Duration::from_secs(20));
+        let out = sent(&mut o);
+        assert!(
+            out[0].starts_with("ACK ") && out[1].starts_with("BYE "),
+            "{out:?}"
+        );
+        assert!(o.effects().is_empty(), "no outcome for a leg given up");
     }
 
     #[test]
