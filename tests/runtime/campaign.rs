@@ -358,7 +358,7 @@ fn a_number_on_two_rows_is_never_called_twice_at_once() {
 
 /// `text` spoken by espeak-ng (Russian) as headerless 8 kHz μ-law at `path`, `lead` seconds of
 /// silence before it and `tail` after (as sipp's `rtp_stream` plays it).
-fn spoken_ulaw(dir: &std::path::Path, text: &str, lead: &str, tail: &str, path: &str) {
+pub fn spoken_ulaw(dir: &std::path::Path, text: &str, lead: &str, tail: &str, path: &str) {
     let wav = dir.join(format!("{path}.wav"));
     let spoke = std::process::Command::new("espeak-ng")
         .args(["-v", "ru", "-w"])

@@ -235,3 +235,61 @@ fn a_missed_call_is_followed_by_a_text_to_the_caller() {
         "the caller's timeline has the text:\n{text}"
     );
 }
+
+#[test]
+fn a_dial_with_detect_machine_takes_the_machine_arm_for_a_greeting_and_answered_for_a_person() {
+    require("espeak-ng", "--version");
+    require("sox", "--version");
+    let trunk = free_port();
+    let trunk_arg = format!("sip:127.0.0.1:{trunk}");
+    let rt = Runtime::start(
+        "legs-screen",
+        &["tests/fixtures/runtime/screen.ivr"],
+        &["--trunk", &trunk_arg],
+    );
+    super::campaign::spoken_ulaw(
+        &rt.dir,
+        "Абонент не может ответить. Оставьте сообщение после звукового сигнала.",
+        "0.3",
+        "3",
+        "machine.ulaw",
+    );
+    super::campaign::spoken_ulaw(&rt.dir, "да, слушаю", "0.5", "6", "person.ulaw");
+    let (far_sink, _) = rtp_sink(Duration::from_secs(1), Duration::from_secs(1));
+    let far = sipp_uas(&rt.dir, trunk, "uas_amd.xml", far_sink, &["-m", "2"]);
+    for flow in ["screen_machine", "screen_person"] {
+        let (sink, _) = rtp_sink(Duration::from_secs(3), Duration::from_secs(30));
+        let call = sipp_with(&rt.dir, rt.port, "uac_wait.xml", flow, sink, &[]);
+        assert!(
+            call.status.success(),
+            "{flow}: {}",
+            String::from_utf8_lossy(&call.stderr)
+        );
+    }
+    let far = far.wait_with_output().expect("sipp");
+    assert!(
+        far.status.success(),
+        "{}",
+        String::from_utf8_lossy(&far.stderr)
+    );
+    let dir = rt.dir.clone();
+    let (code, stderr) = rt.stop();
+    assert_eq!(code, 0, "{stderr}");
+    let machine = Runtime::record_of(&dir, "screen_machine");
+    assert_eq!(machine["report"]["ok"], false, "{machine:#}");
+    assert_eq!(machine["report"]["reason"], "автоответчик", "{machine:#}");
+    assert_eq!(machine["legs"][0]["outcome"], "machine", "{machine:#}");
+    assert!(
+        machine["legs"][0]["detail"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("SIP 200, a machine")),
+        "{machine:#}"
+    );
+    let person = Runtime::record_of(&dir, "screen_person");
+    assert_eq!(person["report"]["ok"], true, "{person:#}");
+    assert_eq!(person["legs"][0]["outcome"], "answered", "{person:#}");
+    assert_eq!(
+        person["legs"][0]["detail"], "SIP 200, a person",
+        "{person:#}"
+    );
+}
