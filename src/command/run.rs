@@ -332,11 +332,16 @@ pub fn run(args: &RunArgs) -> u8 {
                 Ok(Ok(s)) => {
                     ivrc::println_to!(
                         lines,
-                        "campaign: {} done, {} failed, {} pending; {} calls placed{}",
+                        "campaign: {} done, {} failed, {} pending; {} calls placed{}{}",
                         s.done,
                         s.failed,
                         s.pending,
                         s.calls,
+                        if s.blocked > 0 {
+                            format!(", {} not placed (the number is blocked)", s.blocked)
+                        } else {
+                            String::new()
+                        },
                         fencing_of(&s)
                     );
                 }

@@ -142,6 +142,11 @@ fn a_blocked_caller_is_declined_and_never_called_by_a_campaign() {
     );
     let (code, stdout, stderr) = rt.wait(Duration::from_secs(60));
     assert_eq!(code, 0, "{stderr}\n{stdout:#?}");
+    assert!(
+        stdout.iter().any(|l| l
+            == "campaign: 1 done, 1 failed, 0 pending; 1 calls placed, 1 not placed (the number is blocked)"),
+        "{stdout:#?}"
+    );
     let leads = leads.wait_with_output().expect("sipp");
     assert!(
         leads.status.success(),

@@ -79,6 +79,8 @@ pub struct Summary {
     pub pending: usize,
     /// Calls placed in this run.
     pub calls: usize,
+    /// Attempts of this run not placed: their number is on the block list.
+    pub blocked: usize,
     /// Attempts of this run whose lead was rescued by another instance before they ended:
     /// their finishes were refused by the fence.
     pub lost: usize,
@@ -352,6 +354,10 @@ impl Dialer {
                             Some(r) => attempt_of(r, dials_lead),
                             None => Attempt::Interrupted,
                         };
+                        if outcome == Attempt::Blocked {
+                            summary.calls = summary.calls.saturating_sub(1);
+                            summary.blocked += 1;
+                        }
                         if outcome == Attempt::NoReport {
                             crate::errln!(
                                 "campaign `{}`: line {line}: the call ended without `report` (a flow defect); counted as a retry",
