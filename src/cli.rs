@@ -57,7 +57,7 @@ pub enum Command {
     #[command(
         after_help = "Examples:\n  ivrc run examples/sum.ivr\n  ivrc run examples/*.ivr --listen 0.0.0.0:5060 --rtp-ip 203.0.113.7 --max-calls 500\n  ivrc run examples/sms_reply.ivr --trunk sip:10.0.0.5:5060 --trunk-user 100   (password: IVRC_TRUNK_PASSWORD)\n  ivrc run examples/sum.ivr --trunk sip:sip.provider.example --trunk-user 74950000001 --register\n  ivrc run examples/callback.ivr --campaign shop_callback --trunk sip:10.0.0.5:5060 --results results.csv\n\nThe request-URI user picks the flow (sip:sum@host runs `sum`); otherwise --default-flow, or the only flow.\nPrompts are spoken by espeak-ng and cached in --cache-dir; every call is written to --store (ivrc calls).\nSIGINT/SIGTERM: new calls get 503, calls have --grace to finish, the rest are hung up.\n`dial`, `sms` and campaign calls go through --trunk; a campaign run exits when every lead is finished, and\nresumes where it was when restarted on the same --store.\nExit status: 1 when a flow has errors or constructs the runtime cannot run, 2 when a file cannot be read or an\naddress cannot be bound."
     )]
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List the call records `ivrc run` wrote.
     #[command(
         after_help = "Examples:\n  ivrc calls\n  ivrc calls --since 2026-11-22 --format json\n  ivrc calls --store postgresql://ivrc@127.0.0.1:5432/ivrc\n\nThe human format starts with how each registration at a provider (ivrc run --register) stands.\nExit status: 0, or 2 when the store cannot be read."
@@ -115,6 +115,12 @@ pub struct RunArgs {
     /// plays DIR/1484915.wav. Every record a flow plays is read before calls are taken.
     #[arg(long, value_name = "DIR")]
     pub records: Option<PathBuf>,
+    /// Answering-machine detection's settings, for `detect_machine`: NAME=VALUE,… of
+    /// initial_silence, greeting, after_greeting_silence, total, min_word, max_word,
+    /// between_words (ms), max_words, silence_threshold (1–32767), follow_noise (on/off);
+    /// Asterisk AMD()'s defaults, the rest as given (docs/runtime.md).
+    #[arg(long, value_name = "SETTINGS", default_value = "")]
+    pub amd: ivrc::runtime::media::amd::Settings,
     /// Where `record` writes what a party says, one WAV file (8 kHz mono) a recording, named
     /// by the call's id; each is also a voicemail entry of the party (ivrc entries).
     #[arg(long, value_name = "DIR")]

@@ -234,6 +234,7 @@ pub fn run(args: &RunArgs) -> u8 {
             trunk,
             rtp_timeout: Duration::from_secs(args.rtp_timeout.max(1)),
             time_scale: args.time_scale,
+            amd: args.amd,
         },
         prompts,
         records: Some(store.into_writer()),

@@ -71,6 +71,8 @@ pub struct Config {
     pub rtp_timeout: Duration,
     /// Flow timers and dial timeouts run this many times faster (tests of long flows).
     pub time_scale: f64,
+    /// Answering-machine detection's settings (`--amd`).
+    pub amd: media::amd::Settings,
 }
 
 /// The fixed texts `flow` speaks (`say`, prompts and re-prompts without values), to render

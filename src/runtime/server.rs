@@ -473,6 +473,7 @@ fn base_setup(
         symmetric_rtp: shared.config.symmetric_rtp,
         rtp_timeout: shared.config.rtp_timeout,
         time_scale: shared.config.time_scale,
+        amd: shared.config.amd,
     };
     (setup, input_tx)
 }

@@ -1,7 +1,8 @@
 //! Answering-machine detection of a dialled party (`dial … { detect_machine }`, a campaign's
 //! `detect_machine`): once the party answers and its media flows, its first seconds go to the
 //! detector (src/runtime/media/amd.rs) on a blocking thread, and the dial's result —
-//! `answered` or `machine` — waits for the verdict (at most the analysis time, 5 s). A party
+//! `answered` or `machine` — waits for the verdict (at most the analysis time, 5 s by
+//! default; `--amd` sets it and the other settings). A party
 //! that sends no audio counts as silence; one the detector is not sure about as a person.
 
 use super::{Call, Done};
@@ -15,8 +16,10 @@ use std::time::{Duration, Instant};
 const QUEUE: usize = 250;
 
 /// The dials whose party is checked for a machine.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct Detection {
+    /// The detector's settings (`--amd`).
+    settings: Settings,
     /// Legs dialled with detection, not answered yet.
     wanted: BTreeSet<u32>,
     /// Legs answered whose verdict is awaited.
@@ -24,6 +27,15 @@ pub(super) struct Detection {
 }
 
 impl Detection {
+    /// No dial checked yet; each with `settings`.
+    pub(super) fn new(settings: Settings) -> Detection {
+        Detection {
+            settings,
+            wanted: BTreeSet::new(),
+            running: BTreeSet::new(),
+        }
+    }
+
     /// The dial of `leg` wants detection (or not: a leg dialled again without it).
     pub(super) fn want(&mut self, leg: LegId, wanted: bool) {
         if wanted {
@@ -33,11 +45,6 @@ impl Detection {
         }
         self.running.remove(&leg.0);
     }
-}
-
-/// How long the dial waits at most for a verdict: the analysis time and a margin.
-pub(super) fn longest_wait() -> Duration {
-    Settings::default().total + Duration::from_secs(2)
 }
 
 /// The verdict as the dial's detail.
@@ -65,9 +72,12 @@ impl Call<'_> {
         let (tx, rx) = sync_channel::<Vec<i16>>(QUEUE);
         l.detect(Some(tx));
         self.detection.running.insert(leg.0);
-        self.dialing.insert(leg.0, Instant::now() + longest_wait());
+        let settings = self.detection.settings;
+        // The dial waits at most the analysis time, and a margin.
+        let longest = settings.total + Duration::from_secs(2);
+        self.dialing.insert(leg.0, Instant::now() + longest);
         let task = tokio::task::spawn_blocking(move || {
-            let mut detector = Detector::new(Settings::default());
+            let mut detector = Detector::new(settings);
             let mut heard = Instant::now();
             loop {
                 match rx.recv_timeout(Duration::from_millis(60)) {

@@ -163,6 +163,8 @@ pub struct CallSetup {
     /// A campaign's `record_calls`: the call is recorded whole from the party's answer, this
     /// many milliseconds cut from its start.
     pub record_calls_trim_ms: Option<u64>,
+    /// Answering-machine detection's settings.
+    pub amd: crate::runtime::media::amd::Settings,
 }
 
 /// How long a placed call rings before it counts as not answered.
@@ -398,6 +400,7 @@ pub async fn run(setup: CallSetup) {
         recordings,
         detect_machine_first,
         record_calls_trim_ms,
+        amd,
     } = setup;
     let (media_tx, mut media_events) = mpsc::unbounded_channel::<MediaEvent>();
     let (done_tx, mut done) = mpsc::unbounded_channel::<Done>();
@@ -436,7 +439,7 @@ pub async fn run(setup: CallSetup) {
         pending_start: None,
         unreached: false,
         recordings: Recordings::new(recordings, record_calls_trim_ms),
-        detection: machine::Detection::default(),
+        detection: machine::Detection::new(amd),
         record: Recorder::new(
             &call_id,
             &flow.name,

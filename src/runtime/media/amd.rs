@@ -53,6 +53,72 @@ impl Default for Settings {
     }
 }
 
+impl std::str::FromStr for Settings {
+    type Err = String;
+
+    /// Settings from `NAME=VALUE,…` (any of `initial_silence`, `greeting`,
+    /// `after_greeting_silence`, `total`, `min_word`, `max_word`, `between_words` in
+    /// milliseconds; `max_words`; `silence_threshold` 1–32767; `follow_noise` on/off), the
+    /// others at their defaults.
+    fn from_str(text: &str) -> Result<Settings, String> {
+        let mut s = Settings::default();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, value) = part
+                .split_once('=')
+                .ok_or_else(|| format!("`{part}` is not NAME=VALUE"))?;
+            let (name, value) = (name.trim(), value.trim());
+            let number = || -> Result<u64, String> {
+                value
+                    .parse::<u64>()
+                    .map_err(|_| format!("`{name}` takes a whole number, not `{value}`"))
+            };
+            let ms = |max: u64| -> Result<Duration, String> {
+                let n = number()?;
+                if n == 0 || n > max {
+                    return Err(format!("`{name}` takes 1–{max} ms, not {n}"));
+                }
+                Ok(Duration::from_millis(n))
+            };
+            match name {
+                "initial_silence" => s.initial_silence = ms(30_000)?,
+                "greeting" => s.greeting = ms(30_000)?,
+                "after_greeting_silence" => s.after_greeting_silence = ms(30_000)?,
+                "total" => s.total = ms(60_000)?,
+                "min_word" => s.min_word = ms(10_000)?,
+                "max_word" => s.max_word = ms(60_000)?,
+                "between_words" => s.between_words = ms(10_000)?,
+                "max_words" => {
+                    s.max_words = u32::try_from(number()?)
+                        .ok()
+                        .filter(|n| (1..=100).contains(n))
+                        .ok_or_else(|| format!("`max_words` takes 1–100, not {value}"))?;
+                }
+                "silence_threshold" => {
+                    s.silence_threshold = u16::try_from(number()?)
+                        .ok()
+                        .filter(|n| (1..=32_767).contains(n))
+                        .ok_or_else(|| {
+                            format!("`silence_threshold` takes 1–32767, not {value}")
+                        })?;
+                }
+                "follow_noise" => {
+                    s.follow_noise = match value {
+                        "on" => true,
+                        "off" => false,
+                        other => return Err(format!("`follow_noise` is on or off, not `{other}`")),
+                    };
+                }
+                other => {
+                    return Err(format!(
+                        "`{other}` is not a setting (initial_silence, greeting, after_greeting_silence, total, min_word, max_word, between_words, max_words, silence_threshold, follow_noise)"
+                    ))
+                }
+            }
+        }
+        Ok(s)
+    }
+}
+
 /// What answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -282,6 +348,24 @@ mod tests {
             ]),
             Some(Verdict::Human)
         );
+    }
+
+    #[test]
+    fn settings_are_read_from_text_and_bad_ones_are_refused() {
+        let s: Settings = "greeting=2000, max_words=4,follow_noise=off".parse().expect("read");
+        assert_eq!(s.greeting, Duration::from_millis(2_000));
+        assert_eq!((s.max_words, s.follow_noise), (4, false));
+        assert_eq!(s.initial_silence, Settings::default().initial_silence);
+        for (bad, why) in [
+            ("greeting", "`greeting` is not NAME=VALUE"),
+            ("greeting=0", "`greeting` takes 1–30000 ms, not 0"),
+            ("greting=100", "`greting` is not a setting"),
+            ("max_words=x", "`max_words` takes a whole number, not `x`"),
+            ("follow_noise=yes", "`follow_noise` is on or off, not `yes`"),
+        ] {
+            let e = bad.parse::<Settings>().expect_err(bad);
+            assert!(e.starts_with(why), "{bad}: {e}");
+        }
     }
 
     #[test]
