@@ -170,6 +170,12 @@ impl Leg {
         self.play.lock().unwrap_or_else(|p| p.into_inner()).heard = audio;
     }
 
+    /// Holds (or resumes) what the clock sends the party: while held nothing is sent and the
+    /// prompt waits where it was (the party put us on hold).
+    pub fn hold(&self, held: bool) {
+        self.play.lock().unwrap_or_else(|p| p.into_inner()).held = held;
+    }
+
     /// Sends the leg's audio to answering-machine detection (or stops, with `None`).
     pub fn detect(&self, audio: Option<std::sync::mpsc::SyncSender<Vec<i16>>>) {
         self.tap.lock().unwrap_or_else(|p| p.into_inner()).detecting = audio;

@@ -172,6 +172,107 @@ pub fn answer(local: SocketAddr, n: &Negotiated, session_id: u64) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// Which way media flows (RFC 3264 §6.1), as an offer or answer says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Both ways (the default).
+    SendRecv,
+    /// The offerer only sends: it put us on hold.
+    SendOnly,
+    /// The offerer only receives.
+    RecvOnly,
+    /// Neither way.
+    Inactive,
+}
+
+impl Direction {
+    /// The direction an offer asks for: the audio stream's attribute, else the session's,
+    /// else both ways; a connection address of 0.0.0.0 (RFC 2543 hold) is `SendOnly`.
+    pub fn of_offer(offer: &[u8]) -> Direction {
+        let text = String::from_utf8_lossy(offer);
+        let (mut session, mut audio, mut in_audio, mut zero) = (None, None, false, false);
+        for line in text.lines().map(|l| l.trim_end_matches('\r')) {
+            if let Some(m) = line.strip_prefix("m=") {
+                in_audio = m.starts_with("audio ");
+                continue;
+            }
+            if line.starts_with("c=") && line.split_whitespace().nth(2) == Some("0.0.0.0") {
+                zero = true;
+            }
+            let d = match line {
+                "a=sendrecv" => Direction::SendRecv,
+                "a=sendonly" => Direction::SendOnly,
+                "a=recvonly" => Direction::RecvOnly,
+                "a=inactive" => Direction::Inactive,
+                _ => continue,
+            };
+            if in_audio {
+                audio = Some(d);
+            } else {
+                session = Some(d);
+            }
+        }
+        match audio.or(session) {
+            Some(d) => d,
+            None if zero => Direction::SendOnly,
+            None => Direction::SendRecv,
+        }
+    }
+
+    /// The direction an answer to this offer takes (RFC 3264 §6.1).
+    pub fn answered(self) -> Direction {
+        match self {
+            Direction::SendRecv => Direction::SendRecv,
+            Direction::SendOnly => Direction::RecvOnly,
+            Direction::RecvOnly => Direction::SendOnly,
+            Direction::Inactive => Direction::Inactive,
+        }
+    }
+
+    /// Whether we send media in this direction of ours.
+    pub fn we_send(self) -> bool {
+        matches!(self, Direction::SendRecv | Direction::SendOnly)
+    }
+
+    fn attribute(self) -> &'static str {
+        match self {
+            Direction::SendRecv => "a=sendrecv",
+            Direction::SendOnly => "a=sendonly",
+            Direction::RecvOnly => "a=recvonly",
+            Direction::Inactive => "a=inactive",
+        }
+    }
+}
+
+/// Our `answer` again for a new offer in the dialog: its direction set to `direction` and its
+/// `o=` version one more (RFC 3264 §8: a changed session description has a new version).
+pub fn answer_again(answer: &[u8], direction: Direction) -> Vec<u8> {
+    let text = String::from_utf8_lossy(answer);
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive("\r\n") {
+        let bare = line.trim_end_matches("\r\n");
+        if let Some(o) = bare.strip_prefix("o=") {
+            let mut parts: Vec<&str> = o.split(' ').collect();
+            let v = parts
+                .get(2)
+                .and_then(|v| v.parse::<u64>().ok())
+                .map_or_else(|| "1".to_string(), |v| v.wrapping_add(1).to_string());
+            if parts.len() > 2 {
+                parts[2] = &v;
+            }
+            let _ = write!(out, "o={}\r\n", parts.join(" "));
+        } else if matches!(
+            bare,
+            "a=sendrecv" | "a=sendonly" | "a=recvonly" | "a=inactive"
+        ) {
+            let _ = write!(out, "{}\r\n", direction.attribute());
+        } else {
+            out.push_str(line);
+        }
+    }
+    out.into_bytes()
+}
+
 /// The payload type we offer for RFC 4733 events.
 pub const OFFERED_DTMF: u8 = 101;
 
@@ -240,5 +341,32 @@ mod tests {
             negotiate(&[0xff, 0xfe]),
             Err(SdpError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn a_hold_offer_is_answered_in_kind_with_a_new_version() {
+        let hold = b"v=0\r\no=a 1 2 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=sendonly\r\n";
+        assert_eq!(Direction::of_offer(hold), Direction::SendOnly);
+        assert_eq!(Direction::SendOnly.answered(), Direction::RecvOnly);
+        assert!(!Direction::RecvOnly.we_send());
+        let old = b"v=0\r\nc=IN IP4 0.0.0.0\r\nm=audio 4000 RTP/AVP 0\r\n";
+        assert_eq!(
+            Direction::of_offer(old),
+            Direction::SendOnly,
+            "RFC 2543 hold"
+        );
+        let session_level = b"v=0\r\na=inactive\r\nm=audio 4000 RTP/AVP 0\r\n";
+        assert_eq!(Direction::of_offer(session_level), Direction::Inactive);
+        let n = negotiate(hold).expect("readable");
+        let first = answer("127.0.0.1:5000".parse().expect("addr"), &n, 7);
+        let again = String::from_utf8(answer_again(&first, Direction::RecvOnly)).expect("text");
+        assert!(again.contains("o=ivrc 7 8 IN IP4 127.0.0.1\r\n"), "{again}");
+        assert!(
+            again.contains("a=recvonly\r\n") && !again.contains("a=sendrecv"),
+            "{again}"
+        );
+        let resumed =
+            String::from_utf8(answer_again(again.as_bytes(), Direction::SendRecv)).expect("text");
+        assert!(resumed.contains("o=ivrc 7 9 ") && resumed.contains("a=sendrecv\r\n"));
     }
 }

@@ -163,6 +163,11 @@ pub async fn run(
                             let _ = c.send(CallInput::Key(id, key));
                         }
                     }
+                    Effect::Sending(id, sending) => {
+                        if let Some(c) = owner(&calls, &legs, &id) {
+                            let _ = c.send(CallInput::Sending(id, sending));
+                        }
+                    }
                     Effect::Gone(id, why) => {
                         if let Some(c) = owner(&calls, &legs, &id) {
                             let _ = c.send(CallInput::Gone(id, why));

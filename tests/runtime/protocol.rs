@@ -389,3 +389,94 @@ fn calls_over_the_limit_get_503_and_a_shutdown_hangs_up_the_rest() {
         "{records:#?}"
     );
 }
+
+/// RTP packets arriving at `media` within `window`.
+fn packets_within(media: &std::net::UdpSocket, window: Duration) -> usize {
+    let deadline = std::time::Instant::now() + window;
+    let mut buf = [0u8; 2048];
+    let mut n = 0;
+    while std::time::Instant::now() < deadline {
+        if media.recv(&mut buf).is_ok() {
+            n += 1;
+        }
+    }
+    n
+}
+
+#[test]
+fn a_re_invite_putting_us_on_hold_stops_our_media_until_it_resumes() {
+    let rt = Runtime::start("reinvite-hold", &["tests/fixtures/runtime/hold.ivr"], &[]);
+    let client = Client::new(&rt);
+    let media = std::net::UdpSocket::bind("127.0.0.1:0").expect("a media port");
+    media
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .expect("a timeout");
+    let port = media.local_addr().expect("an address").port();
+    let (_, tag) = call(&client, "hold", "hold-1", port, true);
+    assert!(
+        packets_within(&media, Duration::from_secs(1)) >= 40,
+        "media flows"
+    );
+    let mut cseq = 1;
+    let mut reoffer = |direction: &str| -> String {
+        cseq += 1;
+        let body = format!("{}{direction}\r\n", offer(port));
+        let branch = format!("z9hG4bK-hold-{cseq}");
+        let invite = client.request("INVITE", "hold", "hold-1", &branch, cseq, Some(&tag), &body);
+        client.send(invite.as_bytes());
+        let ok = client.expect(200, Duration::from_secs(5));
+        let ack = client.request(
+            "ACK",
+            "hold",
+            "hold-1",
+            &format!("{branch}-ack"),
+            cseq,
+            Some(&tag),
+            "",
+        );
+        client.send(ack.as_bytes());
+        ok
+    };
+    // On hold (RFC 3264 §8.4): answered recvonly, and we send nothing.
+    let held = reoffer("a=sendonly");
+    assert!(held.contains("a=recvonly\r\n"), "{held}");
+    let _ = packets_within(&media, Duration::from_millis(200));
+    let during = packets_within(&media, Duration::from_secs(1));
+    assert!(during <= 1, "{during} packets while on hold");
+    // Resumed: sendrecv again, with a newer version, and the media flows.
+    let resumed = reoffer("a=sendrecv");
+    assert!(resumed.contains("a=sendrecv\r\n"), "{resumed}");
+    let version = |sdp: &str| -> u64 {
+        sdp.lines()
+            .find_map(|l| l.strip_prefix("o="))
+            .and_then(|o| o.split(' ').nth(2))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    assert_eq!(version(&resumed), version(&held) + 1);
+    assert!(
+        packets_within(&media, Duration::from_secs(1)) >= 40,
+        "media flows again"
+    );
+    // An offer without a codec of ours: 488, and the call goes on.
+    cseq += 1;
+    let g729 = offer(port)
+        .replace("RTP/AVP 0 101", "RTP/AVP 18")
+        .replace("a=rtpmap:0 PCMU/8000\r\n", "a=rtpmap:18 G729/8000\r\n");
+    let invite = client.request(
+        "INVITE",
+        "hold",
+        "hold-1",
+        "z9hG4bK-hold-g729",
+        cseq,
+        Some(&tag),
+        &g729,
+    );
+    client.send(invite.as_bytes());
+    client.expect(488, Duration::from_secs(5));
+    assert!(
+        packets_within(&media, Duration::from_secs(1)) >= 40,
+        "the call went on"
+    );
+    let _ = rt.stop();
+}

@@ -43,6 +43,8 @@ use tokio::time::sleep_until;
 pub enum CallInput {
     /// A key sent with SIP INFO.
     Key(String, char),
+    /// Whether we may send media to a party (false: it put us on hold).
+    Sending(String, bool),
     /// A party is gone.
     Gone(String, Gone),
     /// How a dialled leg got on.
@@ -311,6 +313,13 @@ impl Call<'_> {
                         (Gone::NoAck, _) => "no_ack",
                     };
                     self.gone(leg, why);
+                }
+            }
+            CallInput::Sending(sip, sending) => {
+                if let Some(leg) = self.leg_by_sip(&sip) {
+                    if let Some(l) = self.leg(leg) {
+                        l.hold(!sending);
+                    }
                 }
             }
             CallInput::Dialed(sip, what) => {

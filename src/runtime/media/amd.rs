@@ -352,7 +352,9 @@ mod tests {
 
     #[test]
     fn settings_are_read_from_text_and_bad_ones_are_refused() {
-        let s: Settings = "greeting=2000, max_words=4,follow_noise=off".parse().expect("read");
+        let s: Settings = "greeting=2000, max_words=4,follow_noise=off"
+            .parse()
+            .expect("read");
         assert_eq!(s.greeting, Duration::from_millis(2_000));
         assert_eq!((s.max_words, s.follow_noise), (4, false));
         assert_eq!(s.initial_silence, Settings::default().initial_silence);

@@ -39,6 +39,8 @@ pub struct Play {
     pub relayed: bool,
     /// A whole-call recording hears what is sent.
     pub heard: Option<super::recording::CallAudio>,
+    /// The party put us on hold: nothing is sent, the prompt waits.
+    pub held: bool,
 }
 
 /// A stream handed to the clock.
@@ -159,7 +161,7 @@ fn send(r: &mut Running, now: Instant) -> bool {
         if play.stopped {
             return false;
         }
-        if play.relayed {
+        if play.relayed || play.held {
             // Time goes on for the receiver's jitter buffer; the next packet we send is marked.
             let h = &mut r.stream.header;
             h.timestamp = h.timestamp.wrapping_add(SAMPLES as u32);

@@ -14,6 +14,8 @@ pub enum Effect {
     Start(Box<NewCall>),
     /// A key pressed with SIP INFO.
     Key(String, char),
+    /// A re-INVITE said whether we may send media to the party (false: on hold).
+    Sending(String, bool),
     /// The caller left (BYE or CANCEL), or the dialog failed (no ACK): stop the call.
     Gone(String, Gone),
     /// The dialog is over and forgotten; its call slot is free.

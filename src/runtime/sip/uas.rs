@@ -323,7 +323,11 @@ impl IncomingCalls {
         })));
     }
 
-    /// A re-INVITE in the dialog (hold, unhold, session refresh): the same answer again.
+    /// A re-INVITE in the dialog. A new offer (hold, resume) is answered in kind (RFC 3264
+    /// §8.4: `sendonly` → `recvonly`, `inactive` → `inactive`, `sendrecv` → `sendrecv`, the
+    /// version bumped) and the call told whether to send media; without an offer (a session
+    /// refresh) the answer is the same as before. An offer with no codec of ours gets 488 and
+    /// the call goes on as it was.
     fn reinvite(&mut self, r: &Request, call_id: &str, peer: SocketAddr) {
         let Some(d) = self.dialogs.get(call_id) else {
             return;
@@ -337,6 +341,21 @@ impl IncomingCalls {
             ("Contact", contact),
             ("Content-Type", "application/sdp".into()),
         ];
+        if !r.body.is_empty() {
+            if crate::runtime::sdp::negotiate(&r.body).is_err() {
+                self.respond(&r.headers, peer, 488, "Not Acceptable Here");
+                return;
+            }
+            let ours = crate::runtime::sdp::Direction::of_offer(&r.body).answered();
+            if let Some(d) = self.dialogs.get_mut(call_id) {
+                d.answer = crate::runtime::sdp::answer_again(&d.answer, ours);
+            }
+            self.out
+                .push(Effect::Sending(call_id.to_string(), ours.we_send()));
+        }
+        let Some(d) = self.dialogs.get(call_id) else {
+            return;
+        };
         let answer = d.answer.clone();
         let bytes = message::response(&r.headers, 200, "OK", None, &extra, &answer);
         self.send(bytes, peer);
