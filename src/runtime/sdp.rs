@@ -248,7 +248,8 @@ impl Direction {
 /// `o=` version one more (RFC 3264 §8: a changed session description has a new version).
 pub fn answer_again(answer: &[u8], direction: Direction) -> Vec<u8> {
     let text = String::from_utf8_lossy(answer);
-    let mut out = String::with_capacity(text.len());
+    let mut out = String::with_capacity(text.len() + 14);
+    let mut said = false;
     for line in text.split_inclusive("\r\n") {
         let bare = line.trim_end_matches("\r\n");
         if let Some(o) = bare.strip_prefix("o=") {
@@ -266,9 +267,13 @@ pub fn answer_again(answer: &[u8], direction: Direction) -> Vec<u8> {
             "a=sendrecv" | "a=sendonly" | "a=recvonly" | "a=inactive"
         ) {
             let _ = write!(out, "{}\r\n", direction.attribute());
+            said = true;
         } else {
             out.push_str(line);
         }
+    }
+    if !said {
+        let _ = write!(out, "{}\r\n", direction.attribute());
     }
     out.into_bytes()
 }

@@ -2,7 +2,7 @@
 //! client transaction (timer A retransmissions, timer B, RFC 3261 §17.1.1), digest challenges
 //! answered once (401/407, [`super::digest`]), ACK for every final response (the same branch
 //! for errors, a new transaction for 2xx, §13.2.2.4), CANCEL before the answer (§9.1: only
-//! after a provisional response), BYE both ways, and re-INVITEs answered with our offer so a
+//! after a provisional response), BYE both ways, and re-INVITEs answered in kind (hold) so a
 //! hold does not drop the call. Text messages go out the same way as MESSAGE requests (RFC
 //! 3428: a non-INVITE transaction, timers E and F, challenges answered). No I/O: the UA
 //! core hands it datagrams and takes its effects. The calls we answer are [`super::uas`]'s.
@@ -597,7 +597,20 @@ impl OutboundLegs {
                 }
             }
             Method::Invite => {
-                // Hold, unhold, a session refresh: our offer stands as the answer.
+                // A new offer (hold, resume) is answered in kind, as for a caller (uas.rs); a
+                // session refresh gets our offer again.
+                if !r.body.is_empty() {
+                    if crate::runtime::sdp::negotiate(&r.body).is_err() {
+                        self.out.push(respond(488, "Not Acceptable Here", &[], b""));
+                        return;
+                    }
+                    let ours = crate::runtime::sdp::Direction::of_offer(&r.body).answered();
+                    if let Some(l) = self.legs.get_mut(&call_id) {
+                        l.body = crate::runtime::sdp::answer_again(&l.body, ours);
+                    }
+                    self.out
+                        .push(Effect::Sending(call_id.clone(), ours.we_send()));
+                }
                 let (offer, contact) = match self.legs.get(&call_id) {
                     Some(l) => (
                         l.body.clone(),
@@ -934,6 +947,26 @@ mod tests {
         o.request(&request("INVITE", &our_tag), peer, now);
         let ok = sent(&mut o).remove(0);
         assert!(ok.starts_with("SIP/2.0 200 OK") && ok.ends_with("v=0\r\n"));
+        // The callee puts us on hold: answered recvonly, and the call told to send nothing.
+        let hold_offer = "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\na=sendonly\r\n";
+        let hold = message::Request {
+            body: hold_offer.as_bytes().to_vec(),
+            ..request("INVITE", &our_tag)
+        };
+        o.request(&hold, peer, now);
+        let effects = o.effects();
+        assert!(effects.contains(&Effect::Sending("leg1".into(), false)));
+        let ok = effects
+            .iter()
+            .find_map(|e| match e {
+                Effect::Send(b, _) => Some(String::from_utf8_lossy(b).into_owned()),
+                _ => None,
+            })
+            .expect("an answer");
+        assert!(
+            ok.starts_with("SIP/2.0 200 OK") && ok.ends_with("a=recvonly\r\n"),
+            "{ok}"
+        );
         o.request(&request("BYE", "wrong"), peer, now);
         assert!(sent(&mut o)[0].starts_with("SIP/2.0 481"));
         o.request(&request("BYE", &our_tag), peer, now);
