@@ -9,6 +9,7 @@
 pub mod core;
 pub mod digest;
 pub mod effect;
+pub mod hold;
 pub mod info;
 pub mod message;
 pub mod register;

@@ -600,13 +600,13 @@ impl OutboundLegs {
                 // A new offer (hold, resume) is answered in kind, as for a caller (uas.rs); a
                 // session refresh gets our offer again.
                 if !r.body.is_empty() {
-                    if crate::runtime::sdp::negotiate(&r.body).is_err() {
+                    if !super::hold::offers_g711(&r.body) {
                         self.out.push(respond(488, "Not Acceptable Here", &[], b""));
                         return;
                     }
-                    let ours = crate::runtime::sdp::Direction::of_offer(&r.body).answered();
+                    let ours = super::hold::Direction::of_offer(&r.body).answered();
                     if let Some(l) = self.legs.get_mut(&call_id) {
-                        l.body = crate::runtime::sdp::answer_again(&l.body, ours);
+                        l.body = super::hold::answer_again(&l.body, ours);
                     }
                     self.out
                         .push(Effect::Sending(call_id.clone(), ours.we_send()));

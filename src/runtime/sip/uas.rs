@@ -342,13 +342,13 @@ impl IncomingCalls {
             ("Content-Type", "application/sdp".into()),
         ];
         if !r.body.is_empty() {
-            if crate::runtime::sdp::negotiate(&r.body).is_err() {
+            if !super::hold::offers_g711(&r.body) {
                 self.respond(&r.headers, peer, 488, "Not Acceptable Here");
                 return;
             }
-            let ours = crate::runtime::sdp::Direction::of_offer(&r.body).answered();
+            let ours = super::hold::Direction::of_offer(&r.body).answered();
             if let Some(d) = self.dialogs.get_mut(call_id) {
-                d.answer = crate::runtime::sdp::answer_again(&d.answer, ours);
+                d.answer = super::hold::answer_again(&d.answer, ours);
             }
             self.out
                 .push(Effect::Sending(call_id.to_string(), ours.we_send()));

@@ -1,0 +1,172 @@
+//! What a re-INVITE's new offer asks of our media (RFC 3264 §8.4, hold and resume): its
+//! direction, and our previous answer again in kind with a new version. Read from the SDP's
+//! text alone, as the SIP layer needs it to answer at once; the media side learns only whether
+//! to send.
+
+use std::fmt::Write as _;
+
+/// Which way media flows (RFC 3264 §6.1), as an offer or answer says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Both ways (the default).
+    SendRecv,
+    /// The offerer only sends: it put us on hold.
+    SendOnly,
+    /// The offerer only receives.
+    RecvOnly,
+    /// Neither way.
+    Inactive,
+}
+
+impl Direction {
+    /// The direction an offer asks for: the audio stream's attribute, else the session's,
+    /// else both ways; a connection address of 0.0.0.0 (RFC 2543 hold) is `SendOnly`.
+    pub fn of_offer(offer: &[u8]) -> Direction {
+        let text = String::from_utf8_lossy(offer);
+        let (mut session, mut audio, mut in_audio, mut zero) = (None, None, false, false);
+        for line in text.lines().map(|l| l.trim_end_matches('\r')) {
+            if let Some(m) = line.strip_prefix("m=") {
+                in_audio = m.starts_with("audio ");
+                continue;
+            }
+            if line.starts_with("c=") && line.split_whitespace().nth(2) == Some("0.0.0.0") {
+                zero = true;
+            }
+            let d = match line {
+                "a=sendrecv" => Direction::SendRecv,
+                "a=sendonly" => Direction::SendOnly,
+                "a=recvonly" => Direction::RecvOnly,
+                "a=inactive" => Direction::Inactive,
+                _ => continue,
+            };
+            if in_audio {
+                audio = Some(d);
+            } else {
+                session = Some(d);
+            }
+        }
+        match audio.or(session) {
+            Some(d) => d,
+            None if zero => Direction::SendOnly,
+            None => Direction::SendRecv,
+        }
+    }
+
+    /// The direction an answer to this offer takes (RFC 3264 §6.1).
+    pub fn answered(self) -> Direction {
+        match self {
+            Direction::SendRecv => Direction::SendRecv,
+            Direction::SendOnly => Direction::RecvOnly,
+            Direction::RecvOnly => Direction::SendOnly,
+            Direction::Inactive => Direction::Inactive,
+        }
+    }
+
+    /// Whether we send media in this direction of ours.
+    pub fn we_send(self) -> bool {
+        matches!(self, Direction::SendRecv | Direction::SendOnly)
+    }
+
+    fn attribute(self) -> &'static str {
+        match self {
+            Direction::SendRecv => "a=sendrecv",
+            Direction::SendOnly => "a=sendonly",
+            Direction::RecvOnly => "a=recvonly",
+            Direction::Inactive => "a=inactive",
+        }
+    }
+}
+
+/// Our `answer` again for a new offer in the dialog: its direction set to `direction` and its
+/// `o=` version one more (RFC 3264 §8: a changed session description has a new version).
+pub fn answer_again(answer: &[u8], direction: Direction) -> Vec<u8> {
+    let text = String::from_utf8_lossy(answer);
+    let mut out = String::with_capacity(text.len() + 14);
+    let mut said = false;
+    for line in text.split_inclusive("\r\n") {
+        let bare = line.trim_end_matches("\r\n");
+        if let Some(o) = bare.strip_prefix("o=") {
+            let mut parts: Vec<&str> = o.split(' ').collect();
+            let v = parts
+                .get(2)
+                .and_then(|v| v.parse::<u64>().ok())
+                .map_or_else(|| "1".to_string(), |v| v.wrapping_add(1).to_string());
+            if parts.len() > 2 {
+                parts[2] = &v;
+            }
+            let _ = write!(out, "o={}\r\n", parts.join(" "));
+        } else if matches!(
+            bare,
+            "a=sendrecv" | "a=sendonly" | "a=recvonly" | "a=inactive"
+        ) {
+            let _ = write!(out, "{}\r\n", direction.attribute());
+            said = true;
+        } else {
+            out.push_str(line);
+        }
+    }
+    if !said {
+        let _ = write!(out, "{}\r\n", direction.attribute());
+    }
+    out.into_bytes()
+}
+
+/// Whether `offer` has an audio stream in a codec we take (PCMU or PCMA, by static payload
+/// type or by name): a new offer without one is refused with 488.
+pub fn offers_g711(offer: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(offer);
+    let mut formats: Vec<&str> = Vec::new();
+    let mut names: Vec<(&str, String)> = Vec::new();
+    for line in text.lines().map(|l| l.trim_end_matches('\r')) {
+        if let Some(m) = line.strip_prefix("m=audio ") {
+            formats = m.split_whitespace().skip(2).collect();
+        } else if let Some(map) = line.strip_prefix("a=rtpmap:") {
+            let mut p = map.split_whitespace();
+            if let (Some(pt), Some(enc)) = (p.next(), p.next()) {
+                names.push((pt, enc.to_ascii_lowercase()));
+            }
+        }
+    }
+    formats
+        .iter()
+        .any(|f| match names.iter().find(|(pt, _)| pt == f) {
+            Some((_, enc)) => enc.starts_with("pcmu/8000") || enc.starts_with("pcma/8000"),
+            None => *f == "0" || *f == "8",
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hold_offer_is_answered_in_kind_with_a_new_version() {
+        let hold = b"v=0\r\no=a 1 2 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\na=sendonly\r\n";
+        assert_eq!(Direction::of_offer(hold), Direction::SendOnly);
+        assert_eq!(Direction::SendOnly.answered(), Direction::RecvOnly);
+        assert!(!Direction::RecvOnly.we_send());
+        let old = b"v=0\r\nc=IN IP4 0.0.0.0\r\nm=audio 4000 RTP/AVP 0\r\n";
+        assert_eq!(
+            Direction::of_offer(old),
+            Direction::SendOnly,
+            "RFC 2543 hold"
+        );
+        let session_level = b"v=0\r\na=inactive\r\nm=audio 4000 RTP/AVP 0\r\n";
+        assert_eq!(Direction::of_offer(session_level), Direction::Inactive);
+        assert!(offers_g711(hold));
+        assert!(!offers_g711(
+            b"v=0\r\nm=audio 4000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n"
+        ));
+        let first =
+            b"v=0\r\no=ivrc 7 7 IN IP4 127.0.0.1\r\nm=audio 5000 RTP/AVP 0\r\na=sendrecv\r\n";
+        let again = String::from_utf8(answer_again(first, Direction::RecvOnly)).expect("text");
+        assert!(again.contains("o=ivrc 7 8 IN IP4 127.0.0.1\r\n"), "{again}");
+        assert!(
+            again.contains("a=recvonly\r\n") && !again.contains("a=sendrecv"),
+            "{again}"
+        );
+        let resumed =
+            String::from_utf8(answer_again(again.as_bytes(), Direction::SendRecv)).expect("text");
+        assert!(resumed.contains("o=ivrc 7 9 ") && resumed.contains("a=sendrecv\r\n"));
+    }
+}
