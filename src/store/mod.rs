@@ -214,6 +214,10 @@ fn connect_migrating(
     durability: Durability,
 ) -> Result<(Connection, Migrated), StoreError> {
     let mut db = Connection::open(path)?;
+    // Several connections write to one file (the dialer, the call records, a server's
+    // writers), and several may open it at once: they wait for each other, also while one
+    // switches the file to WAL or creates the tables.
+    db.busy_timeout(std::time::Duration::from_secs(10))?;
     // WAL lets `ivrc entries` read while a server writes.
     db.pragma_update(None, "journal_mode", "WAL")?;
     let synchronous = match durability {
@@ -221,8 +225,6 @@ fn connect_migrating(
         Durability::Machine => "FULL",
     };
     db.pragma_update(None, "synchronous", synchronous)?;
-    // The campaign dialer and the call records write to the same file from two connections.
-    db.busy_timeout(std::time::Duration::from_secs(10))?;
     let version: i64 = db.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if version > SCHEMA_VERSION {
         return Err(StoreError::Newer {
