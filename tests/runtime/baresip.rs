@@ -289,17 +289,7 @@ fn a_softphone_keys_the_sum_by_rfc_4733() {
     std::fs::create_dir_all(&dir).expect("a directory");
     // Silence for the microphone, longer than the call.
     let wav = dir.join("silence.wav");
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(&wav, spec).expect("a WAV");
-    for _ in 0..8000 * 30 {
-        w.write_sample(0i16).expect("a sample");
-    }
-    w.finalize().expect("written");
+    microphone(&wav, std::iter::repeat_n(0, 8000 * 30));
     softphone_call(&dir, rt.port, "sum", "softphone", &wav, |ctrl| {
         // baresip's `sndcode` sends each key as RFC 4733 telephone-events.
         for key in ["1", "2", "#", "3", "0", "#"] {
@@ -382,6 +372,21 @@ fn a_softphone_agent_is_dialled_and_bridged_to_the_caller() {
     );
 }
 
+/// Writes `samples` as the softphone's microphone: an 8 kHz mono WAV file at `path`.
+fn microphone(path: &Path, samples: impl IntoIterator<Item = i16>) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).expect("a WAV");
+    for s in samples {
+        w.write_sample(s).expect("a sample");
+    }
+    w.finalize().expect("written");
+}
+
 /// Samples of a WAV file.
 fn samples_of(path: &Path) -> (u32, Vec<i16>) {
     let reader = hound::WavReader::open(path).expect("a WAV file");
@@ -407,23 +412,17 @@ fn a_softphone_leaves_a_voicemail_that_is_recorded_to_a_file_until_the_pound_key
     );
     // The microphone: 4 s of silence, 2 s of a 440 Hz tone (the message), silence.
     let wav = scratch.join("message.wav");
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(&wav, spec).expect("a WAV");
-    for i in 0..8000 * 30 {
-        let t = f64::from(i) / 8000.0;
-        let v = if (4.0..6.0).contains(&t) {
-            (t * 440.0 * std::f64::consts::TAU).sin() * 12_000.0
-        } else {
-            0.0
-        };
-        w.write_sample(v as i16).expect("a sample");
-    }
-    w.finalize().expect("written");
+    microphone(
+        &wav,
+        (0..8000 * 30).map(|i| {
+            let t = f64::from(i) / 8000.0;
+            if (4.0..6.0).contains(&t) {
+                ((t * 440.0 * std::f64::consts::TAU).sin() * 12_000.0) as i16
+            } else {
+                0
+            }
+        }),
+    );
     softphone_call(
         &scratch,
         rt.port,
@@ -481,25 +480,7 @@ fn a_softphone_leaves_a_voicemail_that_is_recorded_to_a_file_until_the_pound_key
     );
     // And it is the caller's voicemail.
     let store = dir.join("calls.db");
-    let out = Command::new(env!("CARGO_BIN_EXE_ivrc"))
-        .args([
-            "entries",
-            "--contact",
-            "+79005550101",
-            "--format",
-            "json",
-            "--store",
-        ])
-        .arg(&store)
-        .output()
-        .expect("ivrc entries");
-    let entries: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    let voicemail = entries
-        .as_array()
-        .and_then(|a| a.iter().find(|e| e["kind"] == "voicemail"))
-        .unwrap_or_else(|| panic!("{entries:#}"))
-        .clone();
+    let voicemail = super::harness::entry_of(&store, "+79005550101", "voicemail");
     assert_eq!(voicemail["url"], file.as_str(), "{voicemail:#}");
     let whole: u64 = voicemail["body"]
         .as_str()

@@ -3,7 +3,7 @@
 //! is blocked; their next call is declined with 603, `ivrc entries` shows the block, and a
 //! campaign on the same store does not call the number.
 
-use super::harness::{free_port, rtp_sink, scratch, sipp, sipp_uas, Client, Runtime};
+use super::harness::{free_port, lead_result, rtp_sink, scratch, sipp, sipp_uas, Client, Runtime};
 use std::path::Path;
 use std::time::Duration;
 
@@ -153,15 +153,7 @@ fn a_blocked_caller_is_declined_and_never_called_by_a_campaign() {
         "{}",
         String::from_utf8_lossy(&leads.stderr)
     );
-    let results: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&results).expect("results")).expect("JSON");
-    let of = |phone: &str| {
-        results
-            .as_array()
-            .and_then(|a| a.iter().find(|l| l["params"]["phone"] == phone))
-            .unwrap_or_else(|| panic!("{phone} in {results:#}"))
-            .clone()
-    };
+    let of = |phone: &str| lead_result(&results, phone);
     let blocked = of(CALLER);
     assert_eq!(
         (&blocked["state"], &blocked["outcome"], &blocked["attempts"]),

@@ -425,15 +425,7 @@ fn a_campaign_with_detect_machine_greets_people_leaves_machines_alone_and_record
         "{}",
         String::from_utf8_lossy(&leads.stderr)
     );
-    let results: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&results).expect("results")).expect("JSON");
-    let of = |phone: &str| {
-        results
-            .as_array()
-            .and_then(|a| a.iter().find(|l| l["params"]["phone"] == phone))
-            .unwrap_or_else(|| panic!("{phone} in {results:#}"))
-            .clone()
-    };
+    let of = |phone: &str| super::harness::lead_result(&results, phone);
     let machine = of("+79000000001");
     assert_eq!(
         (&machine["state"], &machine["outcome"], &machine["attempts"]),
@@ -467,25 +459,8 @@ fn a_campaign_with_detect_machine_greets_people_leaves_machines_alone_and_record
         "{person_call:#}"
     );
     // The person's call, recorded whole: «алло» on the left, our greeting on the right.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ivrc"))
-        .args([
-            "entries",
-            "--contact",
-            "+79000000002",
-            "--format",
-            "json",
-            "--store",
-        ])
-        .arg(dir.join("calls.db"))
-        .output()
-        .expect("ivrc entries");
-    let entries: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
-    let recording = entries
-        .as_array()
-        .and_then(|a| a.iter().find(|e| e["kind"] == "call_recording"))
-        .unwrap_or_else(|| panic!("{entries:#}"))
-        .clone();
+    let recording =
+        super::harness::entry_of(&dir.join("calls.db"), "+79000000002", "call_recording");
     let file = recording["url"].as_str().unwrap_or_default();
     let reader = hound::WavReader::open(file).expect("the call's WAV");
     assert_eq!(

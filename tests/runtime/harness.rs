@@ -249,6 +249,40 @@ impl Runtime {
     }
 }
 
+/// The lead whose `phone` is `phone` in a campaign's results file (`--results`, JSON).
+pub fn lead_result(results: &std::path::Path, phone: &str) -> serde_json::Value {
+    let all: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(results).expect("results")).expect("JSON");
+    all.as_array()
+        .and_then(|a| a.iter().find(|l| l["params"]["phone"] == phone))
+        .unwrap_or_else(|| panic!("{phone} in {all:#}"))
+        .clone()
+}
+
+/// The first entry of `kind` of `contact` in the SQLite store at `store`, as `ivrc entries
+/// --format json` prints it.
+pub fn entry_of(store: &std::path::Path, contact: &str, kind: &str) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_ivrc"))
+        .args([
+            "entries",
+            "--contact",
+            contact,
+            "--format",
+            "json",
+            "--store",
+        ])
+        .arg(store)
+        .output()
+        .expect("ivrc entries runs");
+    let entries: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    entries
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["kind"] == kind))
+        .unwrap_or_else(|| panic!("no {kind} in {entries:#}"))
+        .clone()
+}
+
 /// Every call record in `store` (a file or a URL), as `ivrc calls --format json` run where
 /// `host` is prints them.
 pub fn records_at(host: &Host, store: &str) -> Vec<serde_json::Value> {

@@ -143,17 +143,7 @@ impl Call<'_> {
         if let Some(l) = self.leg(active.leg) {
             l.record(None);
         }
-        let (contact, our_number) = self.record.party(active.leg);
-        let entry = Entry {
-            at_ms: crate::runtime::now_ms(),
-            kind: EntryKind::Voicemail,
-            contact,
-            our_number,
-            flow: self.flow.name.clone(),
-            sid: self.call_id.clone(),
-            body: None,
-            url: None,
-        };
+        let entry = self.recording_entry(active.leg, EntryKind::Voicemail);
         let (requests, leg) = (self.requests.clone(), active.leg);
         let finished = tokio::task::spawn_blocking(move || active.recording.finish());
         let written = async move {
@@ -224,17 +214,7 @@ impl Call<'_> {
             l.record_call(None);
             l.hear(None);
         }
-        let (contact, our_number) = self.record.party(LegId::CALLER);
-        let entry = Entry {
-            at_ms: crate::runtime::now_ms(),
-            kind: EntryKind::CallRecording,
-            contact,
-            our_number,
-            flow: self.flow.name.clone(),
-            sid: self.call_id.clone(),
-            body: None,
-            url: None,
-        };
+        let entry = self.recording_entry(LegId::CALLER, EntryKind::CallRecording);
         let requests = self.requests.clone();
         tokio::spawn(async move {
             let done = tokio::task::spawn_blocking(move || recording.finish()).await;
@@ -251,6 +231,21 @@ impl Call<'_> {
                 }
             }
         });
+    }
+
+    /// The entry of a recording of `leg`'s party, its file and length still to be filled in.
+    fn recording_entry(&self, leg: LegId, kind: EntryKind) -> Entry {
+        let (contact, our_number) = self.record.party(leg);
+        Entry {
+            at_ms: crate::runtime::now_ms(),
+            kind,
+            contact,
+            our_number,
+            flow: self.flow.name.clone(),
+            sid: self.call_id.clone(),
+            body: None,
+            url: None,
+        }
     }
 
     /// A recording's file is finished.

@@ -39,17 +39,7 @@ impl Recording {
         path: PathBuf,
         max_samples: u64,
     ) -> Result<(Recording, SyncSender<Vec<i16>>), String> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        }
-        let spec = hound::WavSpec {
-            channels: 1,
-            sample_rate: RATE,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
-        let wav = hound::WavWriter::create(&path, spec)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let wav = create(&path, 1)?;
         let (tx, rx) = sync_channel(QUEUE);
         let shown = path.clone();
         let writer = std::thread::spawn(move || write(wav, &rx, max_samples, &shown));
@@ -64,6 +54,23 @@ impl Recording {
     pub fn finish(self) -> Result<Recorded, String> {
         finished(self.path, self.writer.join())
     }
+}
+
+/// A WAV file of `channels` 16-bit channels at [`RATE`] created at `path` (its directory too).
+fn create(
+    path: &Path,
+    channels: u16,
+) -> Result<hound::WavWriter<std::io::BufWriter<std::fs::File>>, String> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let spec = hound::WavSpec {
+        channels,
+        sample_rate: RATE,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    hound::WavWriter::create(path, spec).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Writes frames from `frames` until it closes or `max` samples are written; how many were.
@@ -123,17 +130,7 @@ impl CallRecording {
     ///
     /// The directory or the file cannot be created.
     pub fn start(path: PathBuf, trim_ms: u64) -> Result<(CallRecording, CallAudio), String> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        }
-        let spec = hound::WavSpec {
-            channels: 2,
-            sample_rate: RATE,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
-        let wav = hound::WavWriter::create(&path, spec)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let wav = create(&path, 2)?;
         let (tx, rx) = sync_channel(2 * QUEUE);
         let shown = path.clone();
         let trim = trim_ms * u64::from(RATE) / 1_000;
