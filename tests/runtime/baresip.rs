@@ -437,11 +437,7 @@ fn a_softphone_leaves_a_voicemail_that_is_recorded_to_a_file_until_the_pound_key
     let dir = rt.dir.clone();
     let (code, stderr) = rt.stop();
     assert_eq!(code, 0, "{stderr}");
-    let records = Runtime::calls(&dir);
-    let r = records
-        .iter()
-        .find(|r| r["flow"] == "voicemail")
-        .unwrap_or_else(|| panic!("{records:#?}"));
+    let r = Runtime::record_of(&dir, "voicemail");
     // The end key ended the recording and went no further; the flow went on with the file.
     assert_eq!(r["keys"], "", "{r:#}");
     assert_eq!(r["ended_by"], "flow", "{r:#}");
