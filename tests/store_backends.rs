@@ -5,7 +5,7 @@
 #[path = "pg_server/mod.rs"]
 mod pg_server;
 
-use ivrc::store::calls::{INTERRUPTED, RUNNING};
+use ivrc::store::calls::{TransferRecord, INTERRUPTED, RUNNING};
 use ivrc::store::{
     CallRecord, Entry, EntryKind, LegRecord, Location, RegistrationState, Row, SavedState, Store,
     StoreError,
@@ -71,6 +71,12 @@ fn record(call_id: &str, started_ms: u64) -> CallRecord {
             ended_by: "callee".into(),
         }],
         texts: vec![],
+        transfers: vec![TransferRecord {
+            leg: "caller".into(),
+            number: "+74951234567".into(),
+            how: "bridge".into(),
+            detail: "REFER 501, INVITE 200".into(),
+        }],
         instance: String::new(),
     }
 }

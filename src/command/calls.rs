@@ -87,6 +87,17 @@ pub fn run(args: &CallsArgs) -> u8 {
                 if let Some(r) = &c.report {
                     ivrc::outln!("    report {r}");
                 }
+                for t in &c.transfers {
+                    let how = match t.how.as_str() {
+                        "refer" => "took our REFER",
+                        "redirect" => "was redirected (302)",
+                        "bridge" => "refused REFER, bridged by us",
+                        "failed" => "could not be handed over",
+                        _ => "was being handed over",
+                    };
+                    let (leg, number, detail) = (&t.leg, &t.number, &t.detail);
+                    ivrc::outln!("    transfer: {leg} to {number} {how} ({detail})");
+                }
                 for e in &c.errors {
                     ivrc::outln!("    error: {e}");
                 }

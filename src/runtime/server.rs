@@ -178,6 +178,11 @@ pub async fn run(
                             let _ = c.send(CallInput::Dialed(id, what));
                         }
                     }
+                    Effect::Referred(id, what) => {
+                        if let Some(c) = owner(&calls, &legs, &id) {
+                            let _ = c.send(CallInput::Referred(id, what));
+                        }
+                    }
                     Effect::Closed(_) => {}
                     Effect::Text(t) => match text_flow(&shared, t.service.as_deref(), stopping) {
                         Err((status, reason)) => core.reply(&t.headers, t.peer, status, reason),

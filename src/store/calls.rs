@@ -44,6 +44,9 @@ pub struct CallRecord {
     /// The texts the flow sent (`to NUMBER: TEXT`).
     #[serde(default)]
     pub texts: Vec<String>,
+    /// The parties the flow handed to another number (`transfer`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transfers: Vec<TransferRecord>,
     /// The instance that ran the call (its SIP address), so that a restart finds its own
     /// cut-off calls in a store that several instances share; empty in older records.
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -56,6 +59,21 @@ pub const RUNNING: &str = "running";
 /// `ended_by` of a call its instance lost (killed, crashed) while it went on, as the instance
 /// found on its next start.
 pub const INTERRUPTED: &str = "interrupted";
+
+/// A party handed to another number by `transfer` (blind).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct TransferRecord {
+    /// The leg's name in the flow (`caller` for the caller).
+    pub leg: String,
+    /// The number it was handed to.
+    pub number: String,
+    /// How it went: `redirect` (302 before the answer), `refer` (the party took our REFER and
+    /// calls the number itself), `bridge` (it refused REFER; we called the number and bridged
+    /// them), `failed` (neither worked: the party was hung up), `pending` (cut off).
+    pub how: String,
+    /// What was answered on the way: `REFER 202`, `REFER 501, INVITE 200`, `REFER 501, INVITE 486`.
+    pub detail: String,
+}
 
 /// A leg a call dialled.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -29,3 +29,4 @@ mod register;
 #[path = "../sip_trace/mod.rs"]
 mod sip_trace;
 mod speech;
+mod transfer;

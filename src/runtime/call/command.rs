@@ -167,20 +167,7 @@ impl Call<'_> {
                 headers,
                 timeout_ms,
             }),
-            Command::Transfer { leg, number } => {
-                if leg == LegId::CALLER {
-                    self.record.ended_by_now("transfer");
-                    self.leg_gone(leg, "transfer");
-                    let _ = self
-                        .requests
-                        .send(CallRequest::Transfer(self.call_id.clone(), number));
-                } else {
-                    self.record.error(format!(
-                        "transfer of a dialled leg is not available on the runtime (to {number})"
-                    ));
-                    self.hang_up(leg, "flow");
-                }
-            }
+            Command::Transfer { leg, number } => self.transfer(leg, number),
             Command::Hangup { leg } => self.hang_up(leg.unwrap_or(LegId::CALLER), "flow"),
             Command::End => self.hang_up_all("flow"),
             Command::Listen { leg, phrases, .. } => self.listen(leg, &phrases),

@@ -121,7 +121,7 @@ impl Call<'_> {
             .flow
             .legs
             .get(leg.0 as usize)
-            .map_or_else(String::new, |l| l.name.clone());
+            .map_or_else(|| "transfer".into(), |l| l.name.clone());
         self.record
             .leg_dialed(leg, name, number.clone(), sip_id.clone());
         let Some(bound) = self.media.ports.bind(self.media.rtp_ip) else {
@@ -161,6 +161,9 @@ impl Call<'_> {
                 l.state = LegState::Gone;
                 l.stop();
             }
+        }
+        if self.transfer_dialled(leg, &outcome, detail) {
+            return;
         }
         if leg == LegId::CALLER {
             if let Some(start) = self.pending_start.take() {
@@ -223,10 +226,13 @@ impl Call<'_> {
         let _ = self.requests.send(CallRequest::Hangup(sip_id));
     }
 
-    /// Ends every leg from our side.
+    /// Ends every leg from our side but those being handed to another number.
     pub(super) fn hang_up_all(&mut self, by: &str) {
         for id in 0..self.legs.len() {
-            self.hang_up(LegId(id as u32), by);
+            let leg = LegId(id as u32);
+            if !self.handed_over(leg) {
+                self.hang_up(leg, by);
+            }
         }
     }
 
@@ -259,6 +265,9 @@ impl Call<'_> {
         }
         if self.dialing.contains_key(&leg.0) {
             self.dial_result(leg, why, Outcome::Failed);
+            return;
+        }
+        if self.transfer_leg_gone(leg, why) {
             return;
         }
         self.leg_gone(leg, why);

@@ -15,6 +15,7 @@ mod legs;
 mod machine;
 mod record;
 mod recording;
+mod transfer;
 
 use super::asr::{Heard, Recognizer};
 use super::leg::{Leg, LegState, MediaEvent};
@@ -23,7 +24,7 @@ use super::media::ports::{Bound, RtpPorts};
 use super::media::prompts::{AudioFiles, PromptError, Prompts};
 use super::media::Samples;
 use super::sdp::Negotiated;
-use super::sip::effect::{Dialed, Gone};
+use super::sip::effect::{Dialed, Gone, Referred};
 use super::sip::uac::Dial;
 use crate::engine::{Engine, Event, TimerId};
 use crate::ir::{self, LegId, Outcome};
@@ -49,6 +50,8 @@ pub enum CallInput {
     Gone(String, Gone),
     /// How a dialled leg got on.
     Dialed(String, Dialed),
+    /// How a party took our REFER.
+    Referred(String, Referred),
     /// The server shuts down: end the call now.
     Shutdown,
 }
@@ -60,7 +63,8 @@ pub enum CallRequest {
     Answer(String, Vec<u8>),
     /// Hang up a leg (BYE; 480 or CANCEL before the answer).
     Hangup(String),
-    /// Hand the inbound leg to a number (302 before the answer, REFER after).
+    /// Hand a party to a number (a caller 302 before the answer; REFER after it, or to a
+    /// leg we placed).
     Transfer(String, String),
     /// Place a leg for the call whose id comes first.
     Dial(String, Dial),
@@ -274,6 +278,8 @@ struct Call<'f> {
     recordings: Recordings,
     /// Answering-machine detection of dialled parties.
     detection: machine::Detection,
+    /// Parties being handed to another number, by leg.
+    handovers: BTreeMap<u32, transfer::Handover>,
 }
 
 impl Call<'_> {
@@ -298,7 +304,7 @@ impl Call<'_> {
     fn input(&mut self, input: CallInput) {
         match input {
             CallInput::Key(sip, key) => {
-                if let Some(leg) = self.leg_by_sip(&sip) {
+                if let Some(leg) = self.leg_by_sip(&sip).filter(|l| !self.handed_over(*l)) {
                     if !self.recording_key(leg, key) {
                         self.handle(Event::Key { leg, key });
                     }
@@ -327,8 +333,14 @@ impl Call<'_> {
                     self.dialed(leg, what);
                 }
             }
+            CallInput::Referred(sip, what) => {
+                if let Some(leg) = self.leg_by_sip(&sip) {
+                    self.referred(leg, what);
+                }
+            }
             CallInput::Shutdown => {
                 self.record.ended_by_now("shutdown");
+                self.handovers.clear();
                 self.hang_up_all("shutdown");
             }
         }
@@ -337,7 +349,7 @@ impl Call<'_> {
     fn media_event(&mut self, event: MediaEvent) {
         match event {
             MediaEvent::Key(leg, key) => {
-                if !self.recording_key(leg, key) {
+                if !self.handed_over(leg) && !self.recording_key(leg, key) {
                     self.handle(Event::Key { leg, key });
                 }
             }
@@ -347,6 +359,9 @@ impl Call<'_> {
                     leg.0, self.media.rtp_timeout
                 ));
                 self.hang_up(leg, "rtp_timeout");
+                if self.transfer_leg_gone(leg, "rtp_timeout") {
+                    return;
+                }
                 if !self.engine.ended() {
                     self.handle(Event::Hangup { leg });
                 }
@@ -449,6 +464,7 @@ pub async fn run(setup: CallSetup) {
         unreached: false,
         recordings: Recordings::new(recordings, record_calls_trim_ms),
         detection: machine::Detection::new(amd),
+        handovers: BTreeMap::new(),
         record: Recorder::new(
             &call_id,
             &flow.name,

@@ -5,6 +5,7 @@
 use crate::engine::{Audio, Command, Event, Output};
 use crate::ir::{self, LegId, Outcome};
 use crate::runtime::now_ms;
+use crate::store::calls::TransferRecord;
 use crate::store::{CallRecord, LegRecord};
 use std::collections::BTreeMap;
 
@@ -158,6 +159,36 @@ impl Recorder {
                 r.ended_by = by.into();
                 r.ended_ms = Some(now_ms());
             }
+        }
+    }
+
+    /// A party is being handed to `number` (`transfer`).
+    pub(super) fn transfer_started(&mut self, leg: &str, number: &str) {
+        self.record.transfers.push(TransferRecord {
+            leg: leg.into(),
+            number: number.into(),
+            how: "pending".into(),
+            detail: String::new(),
+        });
+    }
+
+    /// A step of the transfer of `leg` (`REFER 501`), and how it ended when it has.
+    pub(super) fn transfer_step(&mut self, leg: &str, step: &str, how: Option<&str>) {
+        let Some(t) = self
+            .record
+            .transfers
+            .iter_mut()
+            .rev()
+            .find(|t| t.leg == leg)
+        else {
+            return;
+        };
+        if !t.detail.is_empty() {
+            t.detail.push_str(", ");
+        }
+        t.detail.push_str(step);
+        if let Some(how) = how {
+            t.how = how.into();
         }
     }
 

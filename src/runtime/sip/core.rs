@@ -263,10 +263,14 @@ impl Core {
         self.calls.reject(call_id, status, reason, now);
     }
 
-    /// Hands the call to `number`: 302 before the answer, REFER (a blind transfer) then BYE
-    /// after it.
+    /// Hands a party to `number`: a caller 302 before the answer; after it, or a leg we
+    /// placed, REFER (a blind transfer), reported as [`Effect::Referred`].
     pub fn transfer(&mut self, call_id: &str, number: &str, now: Instant) {
-        self.calls.transfer(call_id, number, now);
+        if self.outbound.owns(call_id) {
+            self.outbound.transfer(call_id, number, now);
+        } else {
+            self.calls.transfer(call_id, number, now);
+        }
     }
 
     /// Ends the call from our side: BYE when answered, 480 before (an outbound leg: CANCEL

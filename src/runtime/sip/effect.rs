@@ -22,6 +22,8 @@ pub enum Effect {
     Closed(String),
     /// How an outbound leg placed with `Core::dial` got on.
     Dialed(String, Dialed),
+    /// How the party took our REFER (`Core::transfer` after the answer).
+    Referred(String, Referred),
     /// A text message came (out of dialog MESSAGE); the server answers it with
     /// `Core::reply`.
     Text(Box<IncomingText>),
@@ -108,6 +110,15 @@ pub enum Dialed {
     Answered(Vec<u8>),
     /// A final error response (its status), 408 when nothing answered.
     Failed(u16),
+}
+
+/// What became of a REFER (a blind transfer, RFC 3515) sent to a party.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Referred {
+    /// 2xx: the party calls the target itself; we have sent BYE.
+    Accepted,
+    /// A final error response (its status), 408 when nothing answered: the dialog goes on.
+    Refused(u16),
 }
 
 /// For tests: the first line of each message sent, and the other effects.

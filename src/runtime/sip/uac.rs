@@ -8,7 +8,7 @@
 //! core hands it datagrams and takes its effects. The calls we answer are [`super::uas`]'s.
 
 use super::digest::Challenge;
-use super::effect::{Dialed, Effect, Gone};
+use super::effect::{Dialed, Effect, Gone, Referred};
 use super::info::key_of_info;
 use super::message::{self, cseq, strip_angle, tag, Method, Request, Response};
 use super::timers::{token, Timers, T1, T2, TIMEOUT};
@@ -50,6 +50,8 @@ enum State {
     Proceeding,
     /// 2xx acknowledged: the call is up.
     Confirmed,
+    /// Up, with our REFER out (a blind transfer).
+    Referring,
     /// Our BYE is out.
     Closing,
     /// Over; kept until timer J to absorb retransmissions.
@@ -291,7 +293,10 @@ impl OutboundLegs {
         ];
         if l.method == Method::Invite {
             headers.push(("Contact", format!("<sip:{}@{local}>", l.caller_user)));
-            headers.push(("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO".into()));
+            headers.push((
+                "Allow",
+                "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY".into(),
+            ));
             headers.push(("Content-Type", "application/sdp".into()));
         } else {
             headers.push(("Content-Type", "text/plain;charset=UTF-8".into()));
@@ -329,8 +334,14 @@ impl OutboundLegs {
         self.send(ack);
     }
 
-    /// A request within the established dialog (ACK of the 2xx, BYE).
-    fn in_dialog(&mut self, call_id: &str, method: &Method, cseq_number: u32) -> Vec<u8> {
+    /// A request within the established dialog (ACK of the 2xx, BYE, REFER with `extra`).
+    fn in_dialog(
+        &mut self,
+        call_id: &str,
+        method: &Method,
+        cseq_number: u32,
+        extra: &[(&str, String)],
+    ) -> Vec<u8> {
         let branch = format!("z9hG4bK{}", self.token());
         let via = self.via(&branch);
         let Some(l) = self.legs.get(call_id) else {
@@ -347,6 +358,7 @@ impl OutboundLegs {
         for r in &l.routes {
             headers.push(("Route", r.clone()));
         }
+        headers.extend(extra.iter().cloned());
         message::request(method, &l.remote_target, &headers, b"")
     }
 
@@ -368,6 +380,23 @@ impl OutboundLegs {
             Method::Cancel if response.status >= 200 => l.generation += 1,
             Method::Bye if response.status >= 200 && l.state == State::Closing => {
                 self.forget_later(&call_id, now);
+            }
+            Method::Other(m)
+                if m == "REFER"
+                    && n == l.cseq
+                    && l.state == State::Referring
+                    && response.status >= 200 =>
+            {
+                l.generation += 1;
+                if response.status < 300 {
+                    self.out
+                        .push(Effect::Referred(call_id.clone(), Referred::Accepted));
+                    self.send_bye(&call_id, now);
+                } else {
+                    l.state = State::Confirmed;
+                    let refused = Referred::Refused(response.status);
+                    self.out.push(Effect::Referred(call_id, refused));
+                }
             }
             _ => {}
         }
@@ -420,7 +449,7 @@ impl OutboundLegs {
             l.generation += 1;
             let cancelled = l.cancelled;
             let first_cseq = l.first_cseq;
-            let ack = self.in_dialog(call_id, &Method::Ack, first_cseq);
+            let ack = self.in_dialog(call_id, &Method::Ack, first_cseq, &[]);
             if let Some(l) = self.legs.get_mut(call_id) {
                 l.ack = ack.clone();
             }
@@ -525,7 +554,7 @@ impl OutboundLegs {
         l.cseq += 1;
         l.state = State::Closing;
         let n = l.cseq;
-        let bytes = self.in_dialog(call_id, &Method::Bye, n);
+        let bytes = self.in_dialog(call_id, &Method::Bye, n, &[]);
         self.retransmit(call_id, bytes, now);
     }
 
@@ -537,6 +566,41 @@ impl OutboundLegs {
     /// a fenced campaign instance hung up and the lead may be another instance's by then —
     /// must not ring it. A late provisional response still gets its CANCEL and a late answer
     /// its ACK and BYE until timer B forgets the leg.
+    /// Hands the answered party to `number` with REFER (a blind transfer, RFC 3515): the
+    /// target at the trunk's host, the request retransmitted by timer E. Its fate comes back
+    /// as [`Effect::Referred`] — accepted: we send BYE; refused or unanswered: the leg goes on.
+    pub fn transfer(&mut self, call_id: &str, number: &str, now: Instant) {
+        let Some(host) = self.trunk.as_ref().map(|t| t.host.clone()) else {
+            return;
+        };
+        let local = self.local;
+        let Some(l) = self.legs.get_mut(call_id) else {
+            return;
+        };
+        if l.state != State::Confirmed {
+            return;
+        }
+        if !dialable(number) {
+            let refused = Referred::Refused(484);
+            self.out
+                .push(Effect::Referred(call_id.to_string(), refused));
+            return;
+        }
+        l.cseq += 1;
+        l.state = State::Referring;
+        let n = l.cseq;
+        let us = format!("<sip:{}@{local}>", l.caller_user);
+        let extra = [
+            ("Refer-To", format!("<sip:{number}@{host}>")),
+            ("Referred-By", us.clone()),
+            ("Contact", us),
+        ];
+        let bytes = self.in_dialog(call_id, &Method::Other("REFER".into()), n, &extra);
+        self.retransmit(call_id, bytes, now);
+    }
+
+    /// Ends the leg from our side: CANCEL before the answer (once a provisional response
+    /// came), BYE after it.
     pub fn hangup(&mut self, call_id: &str, now: Instant) {
         let Some(l) = self.legs.get_mut(call_id) else {
             return;
@@ -551,7 +615,7 @@ impl OutboundLegs {
                 l.cancelled = true;
                 self.send_cancel(call_id, now);
             }
-            State::Confirmed => self.send_bye(call_id, now),
+            State::Confirmed | State::Referring => self.send_bye(call_id, now),
             State::Closing | State::Terminated => {}
         }
     }
@@ -566,7 +630,7 @@ impl OutboundLegs {
             r.headers.get("To").and_then(tag) == our_tag
                 && matches!(
                     l.state,
-                    State::Confirmed | State::Closing | State::Terminated
+                    State::Confirmed | State::Referring | State::Closing | State::Terminated
                 )
         });
         let respond = |status: u16, reason: &str, extra: &[(&str, String)], body: &[u8]| {
@@ -589,7 +653,7 @@ impl OutboundLegs {
                 let Some(l) = self.legs.get_mut(&call_id) else {
                     return;
                 };
-                if l.state == State::Confirmed {
+                if matches!(l.state, State::Confirmed | State::Referring) {
                     l.state = State::Terminated;
                     l.generation += 1;
                     self.out.push(Effect::Gone(call_id.clone(), Gone::Bye));
@@ -631,7 +695,9 @@ impl OutboundLegs {
                 }
                 self.out.push(respond(200, "OK", &[], b""));
             }
+            // OPTIONS, and the progress of our REFER (RFC 3515 §2.4.4): acknowledged.
             Method::Options => self.out.push(respond(200, "OK", &[], b"")),
+            Method::Other(m) if m == "NOTIFY" => self.out.push(respond(200, "OK", &[], b"")),
             _ => self.out.push(respond(501, "Not Implemented", &[], b"")),
         }
     }
@@ -670,6 +736,12 @@ impl OutboundLegs {
                     let (bytes, after) = (l.retransmit.clone(), l.interval);
                     self.send(bytes);
                     self.timer(now, after, &id, TimerKind::Retransmit);
+                }
+                TimerKind::GiveUp if l.state == State::Referring => {
+                    l.state = State::Confirmed;
+                    l.generation += 1;
+                    let refused = Referred::Refused(408);
+                    self.out.push(Effect::Referred(id, refused));
                 }
                 TimerKind::GiveUp => {
                     let report = l.state == State::Calling && !l.cancelled;
@@ -784,6 +856,89 @@ mod tests {
         let bye = sent(&mut o).remove(0);
         assert!(bye.starts_with("BYE sip:callee@127.0.0.1:5090 SIP/2.0"));
         assert!(bye.contains("CSeq: 2 BYE"));
+    }
+
+    /// A dialled leg that is up, its effects taken.
+    fn answered(o: &mut OutboundLegs, now: Instant) {
+        let invite = dial(o, now);
+        o.response(
+            &reply(&invite, 200, "Contact: <sip:callee@127.0.0.1:5090>\r\n"),
+            now,
+        );
+        o.effects();
+    }
+
+    #[test]
+    fn a_dialled_party_is_referred_and_hung_up_once_it_accepts() {
+        let now = Instant::now();
+        let mut o = OutboundLegs::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
+        answered(&mut o, now);
+        o.transfer("leg1", "+74242490764", now);
+        let refer = sent(&mut o).remove(0);
+        assert!(
+            refer.starts_with("REFER sip:callee@127.0.0.1:5090 SIP/2.0"),
+            "{refer}"
+        );
+        assert!(refer.contains("CSeq: 2 REFER"), "{refer}");
+        assert!(
+            refer.contains("Refer-To: <sip:+74242490764@127.0.0.1:5080>"),
+            "{refer}"
+        );
+        assert!(refer.contains("tag=callee"), "in the dialog: {refer}");
+        assert!(message::parse(refer.as_bytes()).is_ok());
+        // The referee's NOTIFY is acknowledged.
+        let notify = "NOTIFY sip:+74950000001@127.0.0.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5090;branch=z9hG4bK-n\r\nFrom: <sip:+79001234567@127.0.0.1:5080>;tag=callee\r\nTo: TO\r\nCall-ID: leg1\r\nCSeq: 1 NOTIFY\r\nEvent: refer\r\nContent-Length: 0\r\n\r\n";
+        let from = refer.lines().find(|l| l.starts_with("From:")).unwrap();
+        let notify = notify.replace("To: TO", &from.replacen("From:", "To:", 1));
+        let message::Message::Request(r) = message::parse(notify.as_bytes()).unwrap() else {
+            unreachable!()
+        };
+        o.request(&r, "127.0.0.1:5090".parse().unwrap(), now);
+        assert!(sent(&mut o)[0].starts_with("SIP/2.0 200 OK"));
+        o.response(&reply(&refer, 202, ""), now);
+        let effects = o.effects();
+        assert!(effects.contains(&Effect::Referred("leg1".into(), Referred::Accepted)));
+        let bye = effects.iter().find_map(|e| match e {
+            Effect::Send(b, _) if b.starts_with(b"BYE ") => Some(String::from_utf8_lossy(b)),
+            _ => None,
+        });
+        assert!(bye.is_some_and(|b| b.contains("CSeq: 3 BYE")));
+    }
+
+    #[test]
+    fn a_refused_or_unanswered_refer_keeps_the_leg_up() {
+        let now = Instant::now();
+        let mut o = OutboundLegs::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
+        answered(&mut o, now);
+        o.transfer("leg1", "+74242490764", now);
+        let refer = sent(&mut o).remove(0);
+        o.response(&reply(&refer, 405, ""), now);
+        assert_eq!(
+            o.effects(),
+            vec![Effect::Referred("leg1".into(), Referred::Refused(405))]
+        );
+        // Unanswered: retransmitted (timer E), then given up (timer F) with the leg still up.
+        o.transfer("leg1", "+74242490764", now);
+        let again = sent(&mut o).remove(0);
+        assert!(again.contains("CSeq: 3 REFER"));
+        o.fire(now + T1);
+        assert!(sent(&mut o)[0].starts_with("REFER "), "retransmitted");
+        o.fire(now + TIMEOUT);
+        let effects = o.effects();
+        assert!(effects.contains(&Effect::Referred("leg1".into(), Referred::Refused(408))));
+        o.hangup("leg1", now + TIMEOUT);
+        assert!(
+            sent(&mut o)[0].starts_with("BYE "),
+            "the leg is still ours to end"
+        );
+        // A number that cannot go into a URI is refused at once.
+        let mut o = OutboundLegs::new("127.0.0.1:5060".parse().unwrap(), Some(trunk(false)));
+        answered(&mut o, now);
+        o.transfer("leg1", "+7 (424) 249", now);
+        assert_eq!(
+            o.effects(),
+            vec![Effect::Referred("leg1".into(), Referred::Refused(484))]
+        );
     }
 
     #[test]

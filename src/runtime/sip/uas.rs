@@ -8,7 +8,7 @@
 //! [`Effect::Start`] for the server to create a call, which later asks the core to answer,
 //! reject, transfer or hang up.
 
-use super::effect::{Effect, Gone, NewCall};
+use super::effect::{Effect, Gone, NewCall, Referred};
 use super::info::key_of_info;
 use super::message::{self, branch, cseq, strip_angle, tag, uri_user, Headers, Method, Request};
 use super::timers::{token, Timers, T1, T2, TIMEOUT};
@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 /// What we allow, for OPTIONS and 405.
-const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, MESSAGE";
+const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, MESSAGE, NOTIFY";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -238,6 +238,10 @@ impl IncomingCalls {
                 }
                 self.respond(&r.headers, peer, 200, "OK");
             }
+            // The progress of our REFER (RFC 3515 §2.4.4): acknowledged, not acted on.
+            Method::Other(ref m) if m == "NOTIFY" && self.in_dialog(&r, &call_id) => {
+                self.respond(&r.headers, peer, 200, "OK");
+            }
             Method::Message | Method::Other(_) => {
                 self.respond(&r.headers, peer, 501, "Not Implemented");
             }
@@ -444,7 +448,16 @@ impl IncomingCalls {
             }
             (State::Referring, Method::Other(m)) if m == "REFER" => {
                 d.generation += 1;
-                self.send_bye(&call_id, now);
+                if status < 300 {
+                    self.out
+                        .push(Effect::Referred(call_id.clone(), Referred::Accepted));
+                    self.send_bye(&call_id, now);
+                } else {
+                    // Refused (405, 501, 603 …): the call stays ours; the call task decides.
+                    d.state = State::Confirmed;
+                    self.out
+                        .push(Effect::Referred(call_id, Referred::Refused(status)));
+                }
             }
             _ => {}
         }
@@ -534,7 +547,9 @@ impl IncomingCalls {
         );
     }
 
-    /// Hands the answered call to `number` with REFER (a blind transfer), then hangs up.
+    /// Hands the call to `number`: 302 before the answer; after it REFER (a blind transfer),
+    /// whose fate comes back as [`Effect::Referred`] — accepted: we send BYE; refused or
+    /// unanswered: the dialog goes on.
     pub fn transfer(&mut self, call_id: &str, number: &str, now: Instant) {
         let Some(d) = self.dialogs.get(call_id) else {
             return;
@@ -685,7 +700,8 @@ impl IncomingCalls {
                     let referring = d.state == State::Referring;
                     d.generation += 1;
                     if referring {
-                        self.send_bye(&id, now);
+                        d.state = State::Confirmed;
+                        self.out.push(Effect::Referred(id, Referred::Refused(408)));
                     } else {
                         d.terminate();
                         self.timer(now, Duration::ZERO, &id, TimerKind::Forget);
@@ -948,10 +964,39 @@ mod tests {
         assert_eq!(sent, ["REFER sip:c@127.0.0.1:5080 SIP/2.0"]);
         let accepted = format!("SIP/2.0 202 Accepted\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-x\r\nFrom: <sip:sum@127.0.0.1>;tag={tag}\r\nTo: <sip:+79001234567@127.0.0.1>;tag=caller\r\nCall-ID: f\r\nCSeq: 1 REFER\r\nContent-Length: 0\r\n\r\n");
         datagram(&mut calls, accepted.as_bytes(), peer, t0);
+        let (sent, other) = drain(&mut calls);
         assert_eq!(
-            drain(&mut calls).0,
+            sent,
             ["BYE sip:c@127.0.0.1:5080 SIP/2.0"],
             "BYE once the REFER is accepted"
         );
+        assert_eq!(other, [Effect::Referred("f".into(), Referred::Accepted)]);
+    }
+
+    #[test]
+    fn a_refused_refer_keeps_the_call_and_says_so() {
+        let t0 = Instant::now();
+        let peer = PEER.parse().expect("addr");
+        let mut calls = IncomingCalls::new("127.0.0.1:5060".parse().expect("addr"));
+        let tag = start(&mut calls, "n", t0);
+        datagram(
+            &mut calls,
+            in_dialog("ACK", "n", "z9hG4bK-ack", 1, &tag).as_bytes(),
+            peer,
+            t0,
+        );
+        calls.transfer("n", "+74951234567", t0);
+        drain(&mut calls);
+        let refused = format!("SIP/2.0 501 Not Implemented\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-x\r\nFrom: <sip:sum@127.0.0.1>;tag={tag}\r\nTo: <sip:+79001234567@127.0.0.1>;tag=caller\r\nCall-ID: n\r\nCSeq: 1 REFER\r\nContent-Length: 0\r\n\r\n");
+        datagram(&mut calls, refused.as_bytes(), peer, t0);
+        let (sent, other) = drain(&mut calls);
+        assert!(sent.is_empty(), "no BYE after a refusal: {sent:?}");
+        assert_eq!(
+            other,
+            [Effect::Referred("n".into(), Referred::Refused(501))]
+        );
+        // The call is still up: our BYE goes out when the flow hangs up.
+        calls.hangup("n", t0);
+        assert_eq!(drain(&mut calls).0, ["BYE sip:c@127.0.0.1:5080 SIP/2.0"]);
     }
 }
