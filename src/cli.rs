@@ -136,7 +136,8 @@ pub struct RunArgs {
     /// The pocketsphinx acoustic model the keyword spotter uses for `listen`.
     #[arg(long, default_value = "/usr/share/pocketsphinx/model/en-us")]
     pub asr_model: PathBuf,
-    /// The SIP trunk the legs of `dial` are placed through: `sip:HOST:PORT` (UDP).
+    /// The SIP trunk the legs of `dial` are placed through: `sip:HOST:PORT` (UDP), or
+    /// `sip:HOST:PORT;transport=tcp` (one connection of ours, opened when first needed).
     #[arg(long)]
     pub trunk: Option<String>,
     /// The user name for the trunk's digest challenges (and the From user without a caller id).

@@ -46,6 +46,7 @@ fuzz_target!(|data: &[u8]| {
             password: "secret".into(),
             expires: 60,
             keepalive: Some(Duration::from_secs(20)),
+            tcp: false,
         },
         start,
     );

@@ -478,7 +478,24 @@ fn trunk(args: &RunArgs) -> Result<Option<Trunk>, String> {
     let host = text
         .strip_prefix("sip:")
         .ok_or_else(|| format!("--trunk `{text}` is not a SIP URI like sip:HOST:PORT"))?;
-    let host = host.split(';').next().unwrap_or(host);
+    let mut params = host.split(';');
+    let host = params.next().unwrap_or(host);
+    let mut tcp = false;
+    for p in params {
+        let (name, value) = p.split_once('=').unwrap_or((p, ""));
+        if !name.eq_ignore_ascii_case("transport") {
+            continue;
+        }
+        tcp = match value.to_ascii_lowercase().as_str() {
+            "udp" => false,
+            "tcp" => true,
+            _ => {
+                return Err(format!(
+                    "--trunk `{text}`: transport `{value}` is not one the runtime speaks (udp, tcp)"
+                ))
+            }
+        };
+    }
     if host.is_empty() || host.contains('@') || host.chars().any(|c| c.is_whitespace() || c == '>')
     {
         return Err(format!(
@@ -502,6 +519,7 @@ fn trunk(args: &RunArgs) -> Result<Option<Trunk>, String> {
         host: with_port,
         user: args.trunk_user.clone(),
         password: args.trunk_password.clone(),
+        tcp,
     }))
 }
 
@@ -568,6 +586,7 @@ fn register_account(args: &RunArgs, trunk: Option<&Trunk>) -> Option<Account> {
         password: trunk.password.clone()?,
         expires: args.register_expires.max(1),
         keepalive: (args.keepalive > 0).then(|| Duration::from_secs(args.keepalive)),
+        tcp: trunk.tcp,
     })
 }
 

@@ -105,9 +105,16 @@ pub async fn run(
         tokio::spawn(super::sip::tcp::accept(
             listener,
             connections.clone(),
-            tcp_messages,
+            tcp_messages.clone(),
         ));
     }
+    // A TCP trunk is reached on a connection of ours, opened when first needed.
+    let tcp_trunk = shared
+        .config
+        .trunk
+        .as_ref()
+        .filter(|t| t.tcp)
+        .map(|t| t.addr);
     let local = socket.local_addr()?;
     // Behind NAT, Via, Contact and the registration carry the public address.
     let mut core = Core::new(
@@ -138,9 +145,14 @@ pub async fn run(
             for effect in core.effects() {
                 match effect {
                     Effect::Send(bytes, to) => {
-                        // On the peer's TCP connection when it has one, else by UDP.
+                        // On the peer's TCP connection when it has one (a TCP trunk gets one),
+                        // else by UDP.
                         if let Err(bytes) = connections.send(to, bytes) {
-                            let _ = socket.send_to(&bytes, to).await;
+                            if tcp_trunk == Some(to) {
+                                connections.connect(to, bytes, tcp_messages.clone());
+                            } else {
+                                let _ = socket.send_to(&bytes, to).await;
+                            }
                         }
                     }
                     Effect::Start(new) => {

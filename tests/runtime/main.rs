@@ -29,4 +29,5 @@ mod register;
 #[path = "../sip_trace/mod.rs"]
 mod sip_trace;
 mod speech;
+mod tcp_trunk;
 mod transfer;

@@ -10,7 +10,13 @@ use std::time::Duration;
 fn register_with(name: &str, password: &str, wait: Duration) -> (std::process::Output, String) {
     let registrar = free_port();
     let rt_dir = super::harness::scratch(name);
-    let sipp = sipp_uas(&rt_dir, registrar, "uas_registrar.xml", free_port(), &[]);
+    let sipp = sipp_uas(
+        &rt_dir,
+        registrar,
+        "uas_registrar.xml",
+        free_port(),
+        &["-d", "200"],
+    );
     // sipp binds before it reads the scenario; give it a moment.
     std::thread::sleep(Duration::from_millis(300));
     let trunk = format!("sip:127.0.0.1:{registrar}");
@@ -146,6 +152,8 @@ fn registered_only_the_providers_address_starts_calls() {
             &registrar.to_string(),
             "-m",
             "1",
+            "-d",
+            "200",
             "-nostdin",
         ])
         .args(["-timeout", "40s", "-timeout_error", "-trace_err"])

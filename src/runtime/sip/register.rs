@@ -42,6 +42,9 @@ pub struct Account {
     /// While registered, a CRLF keep-alive to the registrar this often (RFC 5626 §3.5.1's
     /// double CRLF), so that a NAT on the way keeps our mapping open between refreshes.
     pub keepalive: Option<Duration>,
+    /// Register over TCP (the trunk's `;transport=tcp`): Via says TCP, our Contact asks for
+    /// TCP, and REGISTER is not retransmitted.
+    pub tcp: bool,
 }
 
 /// The registration client.
@@ -171,7 +174,12 @@ impl Registrar {
     }
 
     fn contact(&self) -> String {
-        format!("<sip:{}@{}>", self.account.user, self.local)
+        let transport = if self.account.tcp {
+            ";transport=tcp"
+        } else {
+            ""
+        };
+        format!("<sip:{}@{}{transport}>", self.account.user, self.local)
     }
 
     /// Sends a REGISTER (a new transaction), with credentials when answering a challenge.
@@ -182,7 +190,12 @@ impl Registrar {
         let mut headers: Vec<(&str, String)> = vec![
             (
                 "Via",
-                format!("SIP/2.0/UDP {};branch={};rport", self.local, self.branch),
+                format!(
+                    "SIP/2.0/{} {};branch={};rport",
+                    if self.account.tcp { "TCP" } else { "UDP" },
+                    self.local,
+                    self.branch
+                ),
             ),
             ("Max-Forwards", "70".into()),
             ("From", format!("{};tag={}", self.aor(), self.from_tag)),
@@ -202,7 +215,8 @@ impl Registrar {
         self.interval = T1;
         self.out
             .push(Effect::Send(self.request.clone(), self.account.registrar));
-        self.retransmit_at = Some(now + T1);
+        // Timer E is for unreliable transports (RFC 3261 §17.1.2.2).
+        self.retransmit_at = (!self.account.tcp).then(|| now + T1);
         // A shutdown waits for the unregistration only briefly.
         self.give_up_at = Some(now + if self.leaving { LEAVE_TIMEOUT } else { TIMEOUT });
         self.again_at = None;
@@ -507,6 +521,7 @@ mod tests {
                 password: "secret".into(),
                 expires: 60,
                 keepalive: None,
+                tcp: false,
             },
         )
     }

@@ -1,7 +1,8 @@
 //! SIP over TCP (RFC 3261 §18.3): messages framed by their Content-Length on a stream. Each
-//! accepted connection gets a reader task that hands whole messages to the core, and a writer
-//! that the server uses for everything sent to that peer (responses go back on the
-//! connection the request came on).
+//! connection — accepted, or opened by us to a TCP trunk — gets a reader task that hands whole
+//! messages to the core, and a writer that the server uses for everything sent to that peer
+//! (responses go back on the connection the request came on; the trunk's requests come on
+//! ours).
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -14,6 +15,8 @@ use tokio::sync::mpsc;
 const MAX_HEAD: usize = 64 * 1024;
 /// The largest body accepted.
 const MAX_BODY: usize = 64 * 1024;
+/// How long opening a connection to the trunk may take.
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Writers of the open connections, by peer address.
 #[derive(Clone, Default)]
@@ -29,6 +32,37 @@ impl Connections {
         }
     }
 
+    /// Opens a connection to `peer` (a TCP trunk) and sends `first` on it once it is up; what
+    /// is sent meanwhile queues behind. Messages that come on it go to `messages` as an accepted
+    /// connection's do. When the connection cannot be made (refused, 5 s without an answer)
+    /// what was queued is dropped with a line on stderr, and the transactions give up on timer
+    /// B or F as after a lost datagram; the next request tries again.
+    pub fn connect(
+        &self,
+        peer: SocketAddr,
+        first: Vec<u8>,
+        messages: mpsc::UnboundedSender<(Vec<u8>, SocketAddr)>,
+    ) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let _ = tx.send(first);
+        self.add(peer, tx);
+        let connections = self.clone();
+        tokio::spawn(async move {
+            let connecting = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(peer));
+            match connecting.await {
+                Ok(Ok(stream)) => {
+                    let _ = stream.set_nodelay(true);
+                    serve(stream, peer, rx, &messages).await;
+                }
+                Ok(Err(e)) => crate::errln!("ivrc: no TCP connection to the trunk at {peer}: {e}"),
+                Err(_) => crate::errln!(
+                    "ivrc: no TCP connection to the trunk at {peer}: no answer in {CONNECT_TIMEOUT:?}"
+                ),
+            }
+            connections.remove(peer);
+        });
+    }
+
     fn add(&self, peer: SocketAddr, writer: mpsc::UnboundedSender<Vec<u8>>) {
         self.0
             .lock()
@@ -36,11 +70,13 @@ impl Connections {
             .insert(peer, writer);
     }
 
+    /// Forgets the connection to `peer` once its task has ended (a newer one to the same peer,
+    /// made meanwhile, stays).
     fn remove(&self, peer: SocketAddr) {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&peer);
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.get(&peer).is_some_and(mpsc::UnboundedSender::is_closed) {
+            map.remove(&peer);
+        }
     }
 }
 

@@ -27,6 +27,9 @@ pub struct Trunk {
     pub user: Option<String>,
     /// The digest password.
     pub password: Option<String>,
+    /// Reach it over TCP (`;transport=tcp`): Via says TCP, nothing is retransmitted (RFC 3261
+    /// §17.1.1.2: timers A and E are for unreliable transports), our Contact asks for TCP.
+    pub tcp: bool,
 }
 
 /// A call to place.
@@ -240,7 +243,34 @@ impl OutboundLegs {
     }
 
     fn via(&self, branch: &str) -> String {
-        format!("SIP/2.0/UDP {};branch={branch};rport", self.local)
+        format!(
+            "SIP/2.0/{} {};branch={branch};rport",
+            self.transport(),
+            self.local
+        )
+    }
+
+    fn transport(&self) -> &'static str {
+        if self.reliable() {
+            "TCP"
+        } else {
+            "UDP"
+        }
+    }
+
+    /// Whether the trunk is reached over a stream (no retransmissions).
+    fn reliable(&self) -> bool {
+        self.trunk.as_ref().is_some_and(|t| t.tcp)
+    }
+
+    /// Our Contact as `user`: `<sip:user@local>`, with `;transport=tcp` over TCP.
+    fn contact(&self, user: &str) -> String {
+        let local = self.local;
+        if self.reliable() {
+            format!("<sip:{user}@{local};transport=tcp>")
+        } else {
+            format!("<sip:{user}@{local}>")
+        }
     }
 
     /// Sends a text message: MESSAGE with a text/plain body; how it went comes back as
@@ -276,7 +306,10 @@ impl OutboundLegs {
     fn send_first(&mut self, call_id: &str, credentials: Option<(&str, String)>, now: Instant) {
         let branch = format!("z9hG4bK{}", self.token());
         let via = self.via(&branch);
-        let local = self.local;
+        let Some(l) = self.legs.get(call_id) else {
+            return;
+        };
+        let contact = self.contact(&l.caller_user);
         let Some(l) = self.legs.get_mut(call_id) else {
             return;
         };
@@ -292,7 +325,7 @@ impl OutboundLegs {
             ("CSeq", format!("{} {}", l.cseq, l.method.as_str())),
         ];
         if l.method == Method::Invite {
-            headers.push(("Contact", format!("<sip:{}@{local}>", l.caller_user)));
+            headers.push(("Contact", contact));
             headers.push((
                 "Allow",
                 "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY".into(),
@@ -535,7 +568,10 @@ impl OutboundLegs {
 
     /// Sends a request and retransmits it until an answer: timer A for the INVITE, E for the
     /// others; timer B or F gives up.
+    /// Sends a request of a new transaction: again on timer A or E over UDP, once over TCP;
+    /// given up on at timer B or F.
     fn retransmit(&mut self, call_id: &str, bytes: Vec<u8>, now: Instant) {
+        let reliable = self.reliable();
         let Some(l) = self.legs.get_mut(call_id) else {
             return;
         };
@@ -543,7 +579,9 @@ impl OutboundLegs {
         l.interval = T1;
         l.generation += 1;
         self.send(bytes);
-        self.timer(now, T1, call_id, TimerKind::Retransmit);
+        if !reliable {
+            self.timer(now, T1, call_id, TimerKind::Retransmit);
+        }
         self.timer(now, TIMEOUT, call_id, TimerKind::GiveUp);
     }
 
@@ -573,7 +611,9 @@ impl OutboundLegs {
         let Some(host) = self.trunk.as_ref().map(|t| t.host.clone()) else {
             return;
         };
-        let local = self.local;
+        let Some(us) = self.legs.get(call_id).map(|l| self.contact(&l.caller_user)) else {
+            return;
+        };
         let Some(l) = self.legs.get_mut(call_id) else {
             return;
         };
@@ -589,7 +629,6 @@ impl OutboundLegs {
         l.cseq += 1;
         l.state = State::Referring;
         let n = l.cseq;
-        let us = format!("<sip:{}@{local}>", l.caller_user);
         let extra = [
             ("Refer-To", format!("<sip:{number}@{host}>")),
             ("Referred-By", us.clone()),
@@ -676,10 +715,7 @@ impl OutboundLegs {
                         .push(Effect::Sending(call_id.clone(), ours.we_send()));
                 }
                 let (offer, contact) = match self.legs.get(&call_id) {
-                    Some(l) => (
-                        l.body.clone(),
-                        format!("<sip:{}@{}>", l.caller_user, self.local),
-                    ),
+                    Some(l) => (l.body.clone(), self.contact(&l.caller_user)),
                     None => return,
                 };
                 let extra = [
@@ -776,6 +812,7 @@ mod tests {
             host: "127.0.0.1:5080".into(),
             user: auth.then(|| "100".into()),
             password: auth.then(|| "secret".into()),
+            tcp: false,
         }
     }
 
