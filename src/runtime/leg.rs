@@ -149,6 +149,14 @@ impl Leg {
         self.media = Some(negotiated);
     }
 
+    /// The party wants our RTP at `to` from now on (a re-INVITE's new offer): the clock, relays
+    /// into the leg and the reader's symmetric-RTP learning all follow.
+    pub fn move_media(&self, to: SocketAddr) {
+        if let Some(r) = &self.remote {
+            r.moved_to(to);
+        }
+    }
+
     /// Sends the leg's audio to a recognizer (or stops, with `None`).
     pub fn listen(&self, audio: Option<std::sync::mpsc::SyncSender<Vec<i16>>>) {
         self.tap.lock().unwrap_or_else(|p| p.into_inner()).listening = audio;

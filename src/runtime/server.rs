@@ -180,6 +180,11 @@ pub async fn run(
                             let _ = c.send(CallInput::Sending(id, sending));
                         }
                     }
+                    Effect::MediaMoved(id, to) => {
+                        if let Some(c) = owner(&calls, &legs, &id) {
+                            let _ = c.send(CallInput::MediaMoved(id, to));
+                        }
+                    }
                     Effect::Gone(id, why) => {
                         if let Some(c) = owner(&calls, &legs, &id) {
                             let _ = c.send(CallInput::Gone(id, why));

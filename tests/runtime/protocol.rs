@@ -480,3 +480,74 @@ fn a_re_invite_putting_us_on_hold_stops_our_media_until_it_resumes() {
     );
     let _ = rt.stop();
 }
+
+#[test]
+fn a_re_invite_with_a_new_address_moves_our_media_there() {
+    let rt = Runtime::start("reinvite-move", &["tests/fixtures/runtime/hold.ivr"], &[]);
+    let client = Client::new(&rt);
+    let socket = |_| {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("a media port");
+        s.set_read_timeout(Some(Duration::from_millis(50)))
+            .expect("a timeout");
+        s
+    };
+    let (first, second) = (socket(1), socket(2));
+    let first_port = first.local_addr().expect("an address").port();
+    let second_port = second.local_addr().expect("an address").port();
+    let (_, tag) = call(&client, "hold", "move-1", first_port, true);
+    assert!(
+        packets_within(&first, Duration::from_secs(1)) >= 40,
+        "media flows to the first address"
+    );
+    // A PBX moves the media (Asterisk's direct_media does so): the same session, a new port.
+    let invite = client.request(
+        "INVITE",
+        "hold",
+        "move-1",
+        "z9hG4bK-move-2",
+        2,
+        Some(&tag),
+        &offer(second_port),
+    );
+    client.send(invite.as_bytes());
+    let ok = client.expect(200, Duration::from_secs(5));
+    assert!(ok.contains("a=sendrecv\r\n"), "{ok}");
+    let ack = client.request(
+        "ACK",
+        "hold",
+        "move-1",
+        "z9hG4bK-move-2-ack",
+        2,
+        Some(&tag),
+        "",
+    );
+    client.send(ack.as_bytes());
+    let _ = packets_within(&first, Duration::from_millis(200));
+    let (at_first, at_second) = std::thread::scope(|s| {
+        let a = s.spawn(|| packets_within(&first, Duration::from_secs(1)));
+        let b = s.spawn(|| packets_within(&second, Duration::from_secs(1)));
+        (a.join().expect("first"), b.join().expect("second"))
+    });
+    assert!(at_second >= 40, "{at_second} packets at the new address");
+    assert_eq!(at_first, 0, "nothing more to the old address");
+    // A switch to A-law alone would change the codec in use (μ-law): refused, media unmoved.
+    let alaw = offer(first_port)
+        .replace("RTP/AVP 0 101", "RTP/AVP 8 101")
+        .replace("a=rtpmap:0 PCMU/8000", "a=rtpmap:8 PCMA/8000");
+    let invite = client.request(
+        "INVITE",
+        "hold",
+        "move-1",
+        "z9hG4bK-move-3",
+        3,
+        Some(&tag),
+        &alaw,
+    );
+    client.send(invite.as_bytes());
+    client.expect(488, Duration::from_secs(5));
+    assert!(
+        packets_within(&second, Duration::from_secs(1)) >= 40,
+        "the call went on"
+    );
+    let _ = rt.stop();
+}

@@ -46,6 +46,8 @@ pub enum CallInput {
     Key(String, char),
     /// Whether we may send media to a party (false: it put us on hold).
     Sending(String, bool),
+    /// A party wants our media at a new address.
+    MediaMoved(String, std::net::SocketAddr),
     /// A party is gone.
     Gone(String, Gone),
     /// How a dialled leg got on.
@@ -326,6 +328,11 @@ impl Call<'_> {
                     if let Some(l) = self.leg(leg) {
                         l.hold(!sending);
                     }
+                }
+            }
+            CallInput::MediaMoved(sip, to) => {
+                if let Some(l) = self.leg_by_sip(&sip).and_then(|leg| self.leg(leg)) {
+                    l.move_media(to);
                 }
             }
             CallInput::Dialed(sip, what) => {

@@ -17,6 +17,7 @@ pub struct Remote(Arc<Mutex<Learnt>>);
 struct Learnt {
     addr: SocketAddr,
     learnt: bool,
+    symmetric: bool,
 }
 
 impl Remote {
@@ -25,12 +26,21 @@ impl Remote {
         Remote(Arc::new(Mutex::new(Learnt {
             addr: sdp,
             learnt: !symmetric,
+            symmetric,
         })))
     }
 
     /// Where to send now.
     pub fn get(&self) -> SocketAddr {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).addr
+    }
+
+    /// A new offer names `sdp`: sent there from now on (with symmetric RTP, until the first
+    /// packet after it says otherwise).
+    pub fn moved_to(&self, sdp: SocketAddr) {
+        let mut l = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        l.addr = sdp;
+        l.learnt = !l.symmetric;
     }
 
     /// A packet came from `from`: the first one sets the address for good. Whether the

@@ -16,6 +16,9 @@ pub enum Effect {
     Key(String, char),
     /// A re-INVITE said whether we may send media to the party (false: on hold).
     Sending(String, bool),
+    /// A re-INVITE's offer names a new address for our media (a PBX moving the media to a
+    /// phone, a party changing network).
+    MediaMoved(String, std::net::SocketAddr),
     /// The caller left (BYE or CANCEL), or the dialog failed (no ACK): stop the call.
     Gone(String, Gone),
     /// The dialog is over and forgotten; its call slot is free.

@@ -111,10 +111,42 @@ pub fn answer_again(answer: &[u8], direction: Direction) -> Vec<u8> {
     out.into_bytes()
 }
 
-/// Whether `offer` has an audio stream in a codec we take (PCMU or PCMA, by static payload
-/// type or by name): a new offer without one is refused with 488.
-pub fn offers_g711(offer: &[u8]) -> bool {
+/// Where a new offer wants our RTP: its audio stream's port at the stream's connection address
+/// (else the session's). None for a hold's 0.0.0.0, a rejected stream (port 0) or SDP without
+/// them: the media stays where it was.
+pub fn media_address(offer: &[u8]) -> Option<std::net::SocketAddr> {
     let text = String::from_utf8_lossy(offer);
+    let (mut session, mut audio_ip, mut port, mut in_audio) = (None, None, None, false);
+    for line in text.lines().map(|l| l.trim_end_matches('\r')) {
+        if let Some(m) = line.strip_prefix("m=") {
+            in_audio = port.is_none() && m.starts_with("audio ");
+            if in_audio {
+                port = m
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|p| p.parse::<u16>().ok());
+            }
+        } else if let Some(c) = line.strip_prefix("c=") {
+            let ip = c
+                .split_whitespace()
+                .nth(2)
+                .and_then(|a| a.split('/').next()?.parse::<std::net::IpAddr>().ok());
+            if in_audio {
+                audio_ip = ip;
+            } else if port.is_none() {
+                session = ip;
+            }
+        }
+    }
+    let ip = audio_ip.or(session)?;
+    let port = port.filter(|p| *p != 0)?;
+    (!ip.is_unspecified()).then_some(std::net::SocketAddr::new(ip, port))
+}
+
+/// The G.711 codecs (`pcmu`, `pcma`) an SDP's audio stream lists, by static payload type or
+/// by name.
+fn g711_of(sdp: &[u8]) -> Vec<&'static str> {
+    let text = String::from_utf8_lossy(sdp);
     let mut formats: Vec<&str> = Vec::new();
     let mut names: Vec<(&str, String)> = Vec::new();
     for line in text.lines().map(|l| l.trim_end_matches('\r')) {
@@ -127,12 +159,29 @@ pub fn offers_g711(offer: &[u8]) -> bool {
             }
         }
     }
-    formats
-        .iter()
-        .any(|f| match names.iter().find(|(pt, _)| pt == f) {
-            Some((_, enc)) => enc.starts_with("pcmu/8000") || enc.starts_with("pcma/8000"),
-            None => *f == "0" || *f == "8",
-        })
+    let mut out = Vec::new();
+    for f in formats {
+        let codec = match names.iter().find(|(pt, _)| *pt == f) {
+            Some((_, enc)) if enc.starts_with("pcmu/8000") => "pcmu",
+            Some((_, enc)) if enc.starts_with("pcma/8000") => "pcma",
+            Some(_) => continue,
+            None if f == "0" => "pcmu",
+            None if f == "8" => "pcma",
+            None => continue,
+        };
+        if !out.contains(&codec) {
+            out.push(codec);
+        }
+    }
+    out
+}
+
+/// Whether a new `offer` keeps a codec of `ours` (our answer: the one codec in use; our
+/// offer: those we offered). Our media keeps its codec through a re-INVITE, so an offer
+/// without it is refused with 488 and the call goes on as it was.
+pub fn keeps_codec(ours: &[u8], offer: &[u8]) -> bool {
+    let offered = g711_of(offer);
+    g711_of(ours).iter().any(|c| offered.contains(c))
 }
 
 #[cfg(test)]
@@ -153,10 +202,16 @@ mod tests {
         );
         let session_level = b"v=0\r\na=inactive\r\nm=audio 4000 RTP/AVP 0\r\n";
         assert_eq!(Direction::of_offer(session_level), Direction::Inactive);
-        assert!(offers_g711(hold));
-        assert!(!offers_g711(
+        let ulaw = b"v=0\r\nm=audio 5000 RTP/AVP 0 101\r\na=rtpmap:101 telephone-event/8000\r\n";
+        assert!(keeps_codec(ulaw, hold));
+        assert!(!keeps_codec(
+            ulaw,
             b"v=0\r\nm=audio 4000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n"
         ));
+        // A switch to A-law alone would change our codec: refused.
+        let alaw = b"v=0\r\nm=audio 4000 RTP/AVP 96\r\na=rtpmap:96 PCMA/8000\r\n";
+        assert!(!keeps_codec(ulaw, alaw));
+        assert!(keeps_codec(b"m=audio 5000 RTP/AVP 0 8 101\r\n", alaw));
         let first =
             b"v=0\r\no=ivrc 7 7 IN IP4 127.0.0.1\r\nm=audio 5000 RTP/AVP 0\r\na=sendrecv\r\n";
         let again = String::from_utf8(answer_again(first, Direction::RecvOnly)).expect("text");
@@ -168,5 +223,33 @@ mod tests {
         let resumed =
             String::from_utf8(answer_again(again.as_bytes(), Direction::SendRecv)).expect("text");
         assert!(resumed.contains("o=ivrc 7 9 ") && resumed.contains("a=sendrecv\r\n"));
+    }
+
+    #[test]
+    fn a_new_offer_names_where_our_media_goes() {
+        let moved = b"v=0\r\nc=IN IP4 192.0.2.1\r\nm=video 5000 RTP/AVP 96\r\nm=audio 4002 RTP/AVP 0\r\nc=IN IP4 198.18.0.7\r\n";
+        assert_eq!(
+            media_address(moved),
+            Some("198.18.0.7:4002".parse().expect("addr")),
+            "the audio stream's own c= wins"
+        );
+        let session = b"v=0\r\nc=IN IP4 198.18.0.8\r\nm=audio 4004 RTP/AVP 8\r\n";
+        assert_eq!(
+            media_address(session),
+            Some("198.18.0.8:4004".parse().expect("addr"))
+        );
+        assert_eq!(
+            media_address(b"v=0\r\nc=IN IP4 0.0.0.0\r\nm=audio 4000 RTP/AVP 0\r\n"),
+            None
+        );
+        assert_eq!(
+            media_address(b"v=0\r\nc=IN IP4 198.18.0.8\r\nm=audio 0 RTP/AVP 0\r\n"),
+            None
+        );
+        assert_eq!(media_address(b"m=audio 4000 RTP/AVP 0\r\n"), None);
+        assert_eq!(
+            media_address(b"c=IN IP6 ::1\r\nm=audio 4000 RTP/AVP 0\r\n"),
+            Some("[::1]:4000".parse().expect("addr"))
+        );
     }
 }

@@ -74,6 +74,8 @@ struct Leg {
     to: String,
     /// Our SDP offer (also our answer to a re-INVITE), or a text's words.
     body: Vec<u8>,
+    /// The callee's SDP answer: the codec in use, which a re-INVITE must keep.
+    answer: Vec<u8>,
     caller_user: String,
     /// The INVITE's (or MESSAGE's) CSeq number and Via branch.
     first_cseq: u32,
@@ -228,6 +230,7 @@ impl OutboundLegs {
             from: format!("<sip:{caller_user}@{}>;tag={local_tag}", trunk.host),
             to: format!("<sip:{number}@{}>", trunk.host),
             body,
+            answer: Vec::new(),
             caller_user,
             first_cseq: 0,
             branch: String::new(),
@@ -480,6 +483,7 @@ impl OutboundLegs {
             l.routes.reverse();
             l.state = State::Confirmed;
             l.generation += 1;
+            l.answer.clone_from(&response.body);
             let cancelled = l.cancelled;
             let first_cseq = l.first_cseq;
             let ack = self.in_dialog(call_id, &Method::Ack, first_cseq, &[]);
@@ -703,7 +707,15 @@ impl OutboundLegs {
                 // A new offer (hold, resume) is answered in kind, as for a caller (uas.rs); a
                 // session refresh gets our offer again.
                 if !r.body.is_empty() {
-                    if !super::hold::offers_g711(&r.body) {
+                    let keeps = self.legs.get(&call_id).is_some_and(|l| {
+                        let ours = if l.answer.is_empty() {
+                            &l.body
+                        } else {
+                            &l.answer
+                        };
+                        super::hold::keeps_codec(ours, &r.body)
+                    });
+                    if !keeps {
                         self.out.push(respond(488, "Not Acceptable Here", &[], b""));
                         return;
                     }
@@ -713,6 +725,9 @@ impl OutboundLegs {
                     }
                     self.out
                         .push(Effect::Sending(call_id.clone(), ours.we_send()));
+                    if let Some(to) = super::hold::media_address(&r.body) {
+                        self.out.push(Effect::MediaMoved(call_id.clone(), to));
+                    }
                 }
                 let (offer, contact) = match self.legs.get(&call_id) {
                     Some(l) => (l.body.clone(), self.contact(&l.caller_user)),
@@ -854,7 +869,7 @@ mod tests {
                 call_id: "leg1".into(),
                 number: "+79001234567".into(),
                 caller_id: Some("+74950000001".into()),
-                offer: b"v=0\r\n".to_vec(),
+                offer: b"v=0\r\nm=audio 5000 RTP/AVP 0 8 101\r\n".to_vec(),
             },
             now,
         );
@@ -1138,7 +1153,7 @@ mod tests {
         let peer: SocketAddr = "127.0.0.1:5080".parse().unwrap();
         o.request(&request("INVITE", &our_tag), peer, now);
         let ok = sent(&mut o).remove(0);
-        assert!(ok.starts_with("SIP/2.0 200 OK") && ok.ends_with("v=0\r\n"));
+        assert!(ok.starts_with("SIP/2.0 200 OK") && ok.ends_with("RTP/AVP 0 8 101\r\n"));
         // The callee puts us on hold: answered recvonly, and the call told to send nothing.
         let hold_offer = "v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 4000 RTP/AVP 0\r\na=sendonly\r\n";
         let hold = message::Request {

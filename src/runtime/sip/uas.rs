@@ -346,7 +346,7 @@ impl IncomingCalls {
             ("Content-Type", "application/sdp".into()),
         ];
         if !r.body.is_empty() {
-            if !super::hold::offers_g711(&r.body) {
+            if !super::hold::keeps_codec(&d.answer, &r.body) {
                 self.respond(&r.headers, peer, 488, "Not Acceptable Here");
                 return;
             }
@@ -356,6 +356,9 @@ impl IncomingCalls {
             }
             self.out
                 .push(Effect::Sending(call_id.to_string(), ours.we_send()));
+            if let Some(to) = super::hold::media_address(&r.body) {
+                self.out.push(Effect::MediaMoved(call_id.to_string(), to));
+            }
         }
         let Some(d) = self.dialogs.get(call_id) else {
             return;
