@@ -350,6 +350,10 @@ pub struct ServeArgs {
     /// The console's reply templates: one a line, `name | text`.
     #[arg(long, requires = "console_listen")]
     pub reply_templates: Option<PathBuf>,
+    /// The directory `ivrc run --recordings` writes to: the console plays its voicemails and
+    /// call recordings to logged-in agents.
+    #[arg(long, requires = "console_listen")]
+    pub recordings: Option<PathBuf>,
     /// Output format of diagnostics.
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,

@@ -275,6 +275,7 @@ fn console_config(
             agent_phone: phone("IVRC_AGENT_PHONE")?,
             from_number: phone("IVRC_CONSOLE_FROM")?,
             reply_templates,
+            recordings: args.recordings.clone(),
         },
         made_up,
     ))

@@ -59,6 +59,8 @@ pub struct Config {
     pub from_number: Option<String>,
     /// The composer's reply templates.
     pub reply_templates: Vec<ReplyTemplate>,
+    /// Where `ivrc run --recordings` wrote its recordings, played to logged-in agents.
+    pub recordings: Option<std::path::PathBuf>,
 }
 
 /// The console: its configuration, its own connection to the store, the REST client.
@@ -99,6 +101,7 @@ pub fn router(console: Arc<Console>) -> Router {
         .route("/console/contacts/{contact}/call", post(call))
         .route("/console/contacts/{contact}/unread", post(mark_unread))
         .route("/console/events", get(events))
+        .route("/console/recordings/{name}", get(recording))
         .route("/console/assets/console.css", get(css))
         .route("/console/assets/console.js", get(js))
         .layer(axum::middleware::map_response(security_headers))
@@ -916,6 +919,18 @@ fn read_events(store: &dyn EntryStore, after: i64) -> Result<(i64, Vec<Event>), 
         );
     }
     Ok((last, events))
+}
+
+/// A recording the runtime wrote, to a logged-in agent.
+async fn recording(
+    State(c): State<Arc<Console>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = page_session(&c, &headers) {
+        return r.into_response();
+    }
+    super::recordings::serve(c.config.recordings.as_deref(), &name).await
 }
 
 async fn css() -> Response {

@@ -11,6 +11,7 @@ pub mod delivery;
 pub mod http;
 pub mod opt_out;
 pub mod pages;
+pub mod recordings;
 pub mod replies;
 pub mod segments;
 pub mod talkdesk;

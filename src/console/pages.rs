@@ -121,12 +121,9 @@ impl Row {
                 EntryKind::Report => e.body.clone(),
                 _ => text_of(e).map(str::to_string),
             },
-            audio: (e.kind == EntryKind::Voicemail)
-                .then(|| e.url.clone())
-                .flatten()
-                .filter(|u| {
-                    u.starts_with("https://") || u.starts_with("http://") || u.starts_with('/')
-                }),
+            audio: matches!(e.kind, EntryKind::Voicemail | EntryKind::CallRecording)
+                .then(|| e.url.as_deref().and_then(super::recordings::console_url))
+                .flatten(),
             status: delivery.map(|d| d.status.name().to_string()),
             error_code: delivery.and_then(|d| d.error_code.clone()),
             at_iso: iso(e.at_ms),

@@ -84,6 +84,8 @@ pub fn start_on(twilio: &FakeTwilio, name: &str, store: &str) -> Console {
         ])
         .args(["--console-listen", "127.0.0.1:0", "--reply-templates"])
         .arg(&templates)
+        .arg("--recordings")
+        .arg(recordings_of(name))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env("TWILIO_ACCOUNT_SID", fake_twilio::ACCOUNT)
         .env("TWILIO_AUTH_TOKEN", fake_twilio::TOKEN)
@@ -121,6 +123,16 @@ pub fn start_on(twilio: &FakeTwilio, name: &str, store: &str) -> Console {
         console: console.expect("the server prints where the console is"),
         store: store.to_string(),
     }
+}
+
+/// The recordings directory of the console started as `name` (as `ivrc run --recordings`
+/// would fill it).
+pub fn recordings_of(name: &str) -> std::path::PathBuf {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join("console")
+        .join(format!("{name}-recordings"));
+    let _ = std::fs::create_dir_all(&dir);
+    dir
 }
 
 /// An HTTP answer.
@@ -1018,4 +1030,71 @@ fn older_history_is_paged() {
         !older.contains("class=\"older\" href"),
         "the first page has nothing older"
     );
+}
+
+#[test]
+fn the_runtimes_voicemails_play_in_the_console_for_agents_only() {
+    let twilio = FakeTwilio::start();
+    let c = start(&twilio, "recordings");
+    // What `ivrc run --recordings DIR` leaves: a WAV file, and a voicemail entry naming it.
+    let dir = recordings_of("recordings");
+    let name = "1-4711_127.0.0.1-1.wav";
+    let wav = dir.join(name);
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&wav, spec).expect("a WAV file");
+    for i in 0..8000 {
+        let s = (f64::from(i) * 440.0 * std::f64::consts::TAU / 8000.0).sin();
+        w.write_sample((s * 8000.0) as i16).expect("written");
+    }
+    w.finalize().expect("finished");
+    let store = ivrc::store::Store::open_at(&ivrc::store::Location::File(c.store.clone().into()))
+        .expect("the console's store");
+    store
+        .add(&ivrc::store::Entry {
+            at_ms: 1_796_000_000_000,
+            kind: ivrc::store::EntryKind::Voicemail,
+            contact: CUSTOMER.into(),
+            our_number: OURS.into(),
+            flow: "voicemail".into(),
+            sid: "1-4711@127.0.0.1".into(),
+            body: Some("1".into()),
+            url: Some(wav.display().to_string()),
+        })
+        .expect("added");
+    let cookie = login(&c);
+    let src = format!("/console/recordings/{name}");
+    let page = page_eventually(&c, &cookie, CUSTOMER, "Voicemail, 1 s");
+    assert!(
+        page.contains(&format!("<audio controls preload=\"none\" src=\"{src}\"></audio>")),
+        "{page}"
+    );
+    let fetch = |path: &str, cookie: Option<&str>| {
+        let mut req = agent().get(&format!("{}{path}", c.console));
+        if let Some(cookie) = cookie {
+            req = req.set("Cookie", cookie);
+        }
+        match req.call() {
+            Ok(r) | Err(ureq::Error::Status(_, r)) => {
+                let (status, kind) = (r.status(), r.content_type().to_string());
+                let mut bytes = Vec::new();
+                r.into_reader().read_to_end(&mut bytes).expect("the body");
+                (status, kind, bytes)
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    let (status, kind, bytes) = fetch(&src, Some(&cookie));
+    assert_eq!((status, kind.as_str()), (200, "audio/wav"));
+    assert_eq!(bytes, std::fs::read(&wav).expect("the file"), "the file as written");
+    // Not without a session; nothing outside the directory or not the runtime's.
+    assert_eq!(fetch(&src, None).0, 303, "to the login page");
+    for bad in ["..%2Fsecret.wav", "%2Fetc%2Fpasswd", "x.mp3", "no-such-file.wav"] {
+        let (status, _, _) = fetch(&format!("/console/recordings/{bad}"), Some(&cookie));
+        assert_eq!(status, 404, "{bad}");
+    }
 }
