@@ -162,6 +162,98 @@ fn static_verbs(flow: &ir::Flow) -> Result<Vec<Verb>, (String, ir::SrcSpan)> {
     Err(("a loop".into(), flow.span.clone()))
 }
 
+/// One lead's request to Twilio's `Calls.json`: what `<campaign>.calls.json` lists, and what
+/// `ivrc serve --campaign` posts for an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallRequest {
+    /// The number called: the lead's (`dial` column), or the flow's first `dial` for a flow
+    /// that places its own calls.
+    pub to: String,
+    /// The number shown (the first dial's, the campaign's or the flow's caller id), if known.
+    pub from: Option<String>,
+    /// The webhook the call runs (the lead's values in its query).
+    pub url: String,
+    /// `POST` for the server's webhook, `GET` for a static document.
+    pub method: &'static str,
+    /// Where its status callbacks go.
+    pub status_callback: String,
+    /// How long it rings, for a flow's first dial (its `timeout`).
+    pub timeout_secs: Option<u64>,
+    /// `MachineDetection=Enable` (the campaign's `detect_machine`).
+    pub machine_detection: bool,
+    /// `Record=true` (the campaign's `record_calls`).
+    pub record: bool,
+}
+
+/// The call request of a lead with `values` (the flow's parameters), under `base`; `None` when
+/// the number to call cannot be known from the values alone (a flow whose first dial comes
+/// after something it waits for), or the lead has no number.
+pub fn call_request(
+    c: &ir::Campaign,
+    flow: &ir::Flow,
+    base: &str,
+    values: &std::collections::BTreeMap<String, String>,
+    is_static: bool,
+) -> Option<CallRequest> {
+    let params: Vec<&String> = flow
+        .params
+        .iter()
+        .map(|id| &flow.vars[id.0 as usize].name)
+        .collect();
+    let query: Vec<String> = params
+        .iter()
+        .filter_map(|p| {
+            let v = values.get(*p)?;
+            Some(format!("{}={}", percent_encode(p), percent_encode(v)))
+        })
+        .collect();
+    let query = query.join("&");
+    // A flow without a caller places its own calls: the call requested for a lead is the
+    // flow's first dial (its webhook runs the flow from that dial's answer, its status
+    // callback the arms for the other outcomes, with the lead's values in both URLs).
+    let dials_first = !flow.uses_caller();
+    let (to, caller_id, ring_ms) = if dials_first {
+        let values = params
+            .iter()
+            .filter_map(|p| Some(((*p).clone(), values.get(*p)?.clone())))
+            .collect();
+        match Engine::first_dial(flow, values) {
+            Some(Command::Dial {
+                number,
+                caller_id,
+                timeout_ms,
+                ..
+            }) => (number, caller_id, Some(timeout_ms)),
+            _ => return None,
+        }
+    } else {
+        (values.get(c.dial.as_deref()?)?.clone(), None, None)
+    };
+    let (url, method) = if is_static {
+        (format!("{base}/{}.xml", flow.name), "GET")
+    } else {
+        (format!("{base}/campaign/{}?{query}", c.name), "POST")
+    };
+    let status_callback = if dials_first {
+        format!("{base}/campaign/{}/status?{query}", c.name)
+    } else {
+        format!("{base}/campaign/{}/status", c.name)
+    };
+    let from = caller_id
+        .or_else(|| c.caller_id.clone())
+        .or_else(|| flow.settings.caller_id_number().map(str::to_string));
+    Some(CallRequest {
+        to,
+        from,
+        url,
+        method,
+        status_callback,
+        timeout_secs: ring_ms.map(|ms| ms.div_ceil(1000)),
+        machine_detection: c.detect_machine,
+        record: c.record_calls.is_some(),
+    })
+}
+
 /// `<campaign>.calls.json`: one `POST /2010-04-01/Accounts/{AccountSid}/Calls.json` per lead.
 fn calls(
     c: &ir::Campaign,
@@ -183,71 +275,28 @@ fn calls(
             span: c.span.clone(),
         });
     }
-    let params: Vec<String> = flow
-        .params
-        .iter()
-        .map(|id| flow.vars[id.0 as usize].name.clone())
-        .collect();
-    // A flow without a caller places its own calls: the call requested for a lead is the
-    // flow's first dial (its webhook runs the flow from that dial's answer, its status
-    // callback the arms for the other outcomes, with the lead's values in both URLs).
-    let dials_first = !flow.uses_caller();
     let mut unnamed = false;
     let list: Vec<serde_json::Value> = c
         .leads_rows
         .iter()
         .filter_map(|lead| {
-            let query: Vec<String> = params
-                .iter()
-                .filter_map(|p| {
-                    let v = lead.values.get(p)?;
-                    Some(format!("{}={}", percent_encode(p), percent_encode(v)))
-                })
-                .collect();
-            let query = query.join("&");
-            let (to, caller_id, ring_ms) = if dials_first {
-                let values = params
-                    .iter()
-                    .filter_map(|p| Some((p.clone(), lead.values.get(p)?.clone())))
-                    .collect();
-                match Engine::first_dial(flow, values) {
-                    Some(Command::Dial {
-                        number,
-                        caller_id,
-                        timeout_ms,
-                        ..
-                    }) => (number, caller_id, Some(timeout_ms)),
-                    _ => {
-                        unnamed = true;
-                        return None;
-                    }
-                }
-            } else {
-                (lead.values.get(c.dial.as_deref()?)?.clone(), None, None)
-            };
-            let (url, method) = if is_static {
-                (format!("{base}/{}.xml", flow.name), "GET")
-            } else {
-                (format!("{base}/campaign/{}?{query}", c.name), "POST")
-            };
-            let status = if dials_first {
-                format!("{base}/campaign/{}/status?{query}", c.name)
-            } else {
-                format!("{base}/campaign/{}/status", c.name)
+            let Some(r) = call_request(c, flow, base, &lead.values, is_static) else {
+                unnamed |= !flow.uses_caller();
+                return None;
             };
             let mut call = serde_json::json!({
-                "To": to, "From": caller_id.unwrap_or_else(|| from.clone()), "Url": url, "Method": method,
-                "StatusCallback": status,
+                "To": r.to, "From": r.from.unwrap_or_else(|| from.clone()), "Url": r.url, "Method": r.method,
+                "StatusCallback": r.status_callback,
                 "StatusCallbackEvent": "completed",
                 "StatusCallbackMethod": "POST",
             });
-            if let Some(ms) = ring_ms {
-                call["Timeout"] = ms.div_ceil(1000).into();
+            if let Some(secs) = r.timeout_secs {
+                call["Timeout"] = secs.into();
             }
-            if c.detect_machine {
+            if r.machine_detection {
                 call["MachineDetection"] = "Enable".into();
             }
-            if c.record_calls.is_some() {
+            if r.record {
                 call["Record"] = true.into();
             }
             Some(call)
