@@ -354,6 +354,28 @@ pub struct ServeArgs {
     /// call recordings to logged-in agents.
     #[arg(long, requires = "console_listen")]
     pub recordings: Option<PathBuf>,
+    /// Run this campaign: place its leads' calls through Twilio's REST API (needs --base-url
+    /// and TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN) with the rules of `ivrc run --campaign`,
+    /// serve their webhooks, and stop when every lead is finished.
+    #[arg(long)]
+    pub campaign: Option<String>,
+    /// The campaign's leads from this file instead of the one it names.
+    #[arg(long, requires = "campaign")]
+    pub leads: Option<PathBuf>,
+    /// Write the campaign's results here at the end (`.json`, else CSV).
+    #[arg(long, requires = "campaign")]
+    pub results: Option<PathBuf>,
+    /// How long, in seconds, a lead this server calls stays its own without a renewal (as
+    /// `ivrc run --campaign-lease`).
+    #[arg(long, default_value_t = 15, requires = "campaign", value_parser = clap::value_parser!(u64).range(3..=3600))]
+    pub campaign_lease: u64,
+    /// How long, in seconds, to wait for a call's final status callback before asking Twilio
+    /// how the call stands.
+    #[arg(long, default_value_t = 60, requires = "campaign", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub status_check: u64,
+    /// Run the campaign's intervals (retries, redials) this many times faster (tests).
+    #[arg(long, default_value_t = 1.0, requires = "campaign", value_parser = parse_time_scale)]
+    pub time_scale: f64,
     /// Output format of diagnostics.
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,

@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod calls;
+mod campaign;
 pub mod check;
 pub mod entries;
 pub mod fmt;

@@ -2,7 +2,6 @@
 //! on a UDP socket until SIGINT or SIGTERM (`ivrc::runtime`).
 
 use crate::cli::RunArgs;
-use ivrc::ir::Lead;
 use ivrc::runtime::asr::{Recognizer, Spotter, Vosk};
 use ivrc::runtime::blocklist::BlockList;
 use ivrc::runtime::dialer::Dialer;
@@ -100,13 +99,17 @@ pub fn run(args: &RunArgs) -> u8 {
         }
     };
     let campaign = match &args.campaign {
-        Some(name) => match campaign_of(&program, name, args, &flow_dir) {
-            Ok(c) => Some(c),
-            Err(message) => {
-                ivrc::errln!("error: {message}");
-                return 2;
+        Some(name) => {
+            match super::campaign::campaign_of(&program, name, args.leads.as_deref(), &flow_dir)
+                .and_then(|c| recordings_for(&c.0, args).map(|()| c))
+            {
+                Ok(c) => Some(c),
+                Err(message) => {
+                    ivrc::errln!("error: {message}");
+                    return 2;
+                }
             }
-        },
+        }
         None => None,
     };
     let trunk = match trunk(args) {
@@ -364,6 +367,17 @@ pub fn run(args: &RunArgs) -> u8 {
     code
 }
 
+/// A campaign that records its calls needs somewhere to write them.
+fn recordings_for(c: &ivrc::ir::Campaign, args: &RunArgs) -> Result<(), String> {
+    if c.record_calls.is_some() && args.recordings.is_none() {
+        return Err(format!(
+            "campaign `{}` records its calls (`record_calls`): give --recordings DIR to write them to",
+            c.name
+        ));
+    }
+    Ok(())
+}
+
 /// What fencing did in a campaign run, for its summary line: nothing when it never fenced
 /// itself and no finish was refused.
 fn fencing_of(s: &ivrc::runtime::dialer::Summary) -> String {
@@ -374,100 +388,6 @@ fn fencing_of(s: &ivrc::runtime::dialer::Summary) -> String {
         "; times fenced: {}, attempts ended after their lease was lost: {}",
         s.fenced, s.lost
     )
-}
-
-/// The campaign to run, its flow's index, its leads — the file it names (read when the
-/// program was checked) or `--leads`, whose bad rows are reported with their lines and left
-/// out — and the columns of the numbers its calls go to.
-fn campaign_of(
-    program: &ivrc::ir::Program,
-    name: &str,
-    args: &RunArgs,
-    flow_dir: &std::path::Path,
-) -> Result<(ivrc::ir::Campaign, usize, Vec<Lead>, Vec<String>), String> {
-    let Some(c) = program.campaigns.iter().find(|c| c.name == name) else {
-        let known: Vec<&str> = program.campaigns.iter().map(|c| c.name.as_str()).collect();
-        return Err(format!(
-            "no campaign `{name}` in these files (campaigns: {})",
-            if known.is_empty() {
-                "none".to_string()
-            } else {
-                known.join(", ")
-            }
-        ));
-    };
-    let flow = program
-        .flows
-        .iter()
-        .position(|f| f.name == c.flow)
-        .ok_or_else(|| {
-            format!(
-                "campaign `{name}` runs flow `{}`, which is not there",
-                c.flow
-            )
-        })?;
-    if c.record_calls.is_some() && args.recordings.is_none() {
-        return Err(format!(
-            "campaign `{name}` records its calls (`record_calls`): give --recordings DIR to write them to"
-        ));
-    }
-    let leads = match &args.leads {
-        None => c.leads_rows.clone(),
-        Some(path) => read_leads_file(path, c, &program.flows[flow])?,
-    };
-    if leads.is_empty() {
-        let file = args
-            .leads
-            .clone()
-            .unwrap_or_else(|| flow_dir.join(&c.leads));
-        return Err(format!(
-            "campaign `{name}`: no usable leads in {}",
-            file.display()
-        ));
-    }
-    let number_columns = ivrc::runtime::dialer::number_columns(c, &program.flows[flow]);
-    Ok((c.clone(), flow, leads, number_columns))
-}
-
-/// Reads `--leads`: the columns the flow's parameters name, the campaign's delimiter and
-/// phone normalization. Bad rows are reported and left out; a file that cannot be read at
-/// all is an error.
-fn read_leads_file(
-    path: &std::path::Path,
-    c: &ivrc::ir::Campaign,
-    flow: &ivrc::ir::Flow,
-) -> Result<Vec<Lead>, String> {
-    use ivrc::leads::{ColumnKind, ExpectedColumn, LeadsOptions};
-    let bytes = std::fs::read(path).map_err(|e| format!("--leads {}: {e}", path.display()))?;
-    let columns = flow
-        .params
-        .iter()
-        .map(|id| {
-            let var = &flow.vars[id.0 as usize];
-            ExpectedColumn {
-                name: var.name.clone(),
-                kind: ColumnKind::of_type(var.ty),
-            }
-        })
-        .collect();
-    let report = ivrc::leads::read_leads(
-        &bytes,
-        &LeadsOptions {
-            columns,
-            delimiter: c.delimiter.bytes().next(),
-            normalization: c.normalize,
-        },
-    );
-    for p in &report.problems {
-        if !p.is_row() {
-            return Err(format!("--leads {}: {p}", path.display()));
-        }
-        ivrc::errln!(
-            "warning: --leads {}: {p}; the row is left out",
-            path.display()
-        );
-    }
-    Ok(report.leads)
 }
 
 /// The trunk of `--trunk sip:HOST:PORT`, its address resolved, with the digest credentials.

@@ -8,14 +8,24 @@
 //! a tokio runtime until Ctrl-C — with `--console-listen`, the agent console beside it
 //! (`IVRC_CONSOLE_TOKEN` to log in, `IVRC_AGENT_PHONE` for the Call button,
 //! `IVRC_CONSOLE_FROM` for texts to contacts who never dealt with one of our numbers).
+//! With `--campaign NAME` it also runs the campaign: the dialer of `ivrc run --campaign` places
+//! the calls through Twilio (`ivrc::serve::placer`), they come back to this server's webhooks,
+//! and it stops when every lead is finished (Ctrl-C: no new calls, those under way finish).
 
 use crate::cli::ServeArgs;
 use ivrc::console;
 use ivrc::serve::capabilities;
 use ivrc::serve::http::{self, App, Config};
 use ivrc::serve::outbound::TwilioApi;
+use ivrc::runtime::dialer::Dialer;
+use ivrc::serve::placer::Placer;
 use ivrc::store::Store;
 use std::sync::Arc;
+use std::time::Duration;
+
+/// A campaign this server runs: the campaign, its flow's index, its leads, the columns of the
+/// numbers its calls go to.
+type CampaignRun = (ivrc::ir::Campaign, usize, Vec<ivrc::ir::Lead>, Vec<String>);
 
 /// How long a sealed call state stays valid: longer than any call step waits.
 const STATE_TTL_SECS: u64 = 4 * 60 * 60;
@@ -79,6 +89,13 @@ pub fn run(args: &ServeArgs) -> u8 {
             return 2;
         }
     }
+    let campaign = match campaign_for(args, &program, twilio_api.as_ref()) {
+        Ok(c) => c,
+        Err(message) => {
+            ivrc::errln!("error: {message}");
+            return 2;
+        }
+    };
     let names: Vec<String> = program.flows.iter().map(|f| f.name.clone()).collect();
     let config = Config {
         state_key,
@@ -119,7 +136,25 @@ pub fn run(args: &ServeArgs) -> u8 {
             }
         }
     };
-    let app = Arc::new(App::new(program, config, entries, states));
+    let placer = campaign.as_ref().and_then(|(c, flow, ..)| {
+        Some(Placer {
+            api: config.twilio_api.clone()?,
+            base: config.base_url.clone()?,
+            campaign: c.clone(),
+            flow: program.flows[*flow].clone(),
+            calls: Arc::default(),
+            status_check: Duration::from_secs(args.status_check),
+        })
+    });
+    let mut app = App::new(program, config, entries, states);
+    if let Some(p) = &placer {
+        app = app.dialling(&p.campaign.name);
+    }
+    let app = Arc::new(app);
+    let placer = placer.map(|p| Placer {
+        calls: app.campaign_calls(),
+        ..p
+    });
     let runtime = match super::async_runtime() {
         Ok(r) => r,
         Err(code) => return code,
@@ -168,22 +203,118 @@ pub fn run(args: &ServeArgs) -> u8 {
                 )))
             }
         };
-        let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
+        let (place_tx, place_rx) = tokio::sync::mpsc::unbounded_channel();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let dialer_finished = Arc::new(tokio::sync::Notify::new());
+        let dialer = campaign.zip(placer).map(|((c, flow, leads, number_columns), placer)| {
+            tokio::spawn(placer.run(place_rx));
+            let owner = format!(
+                "{addr}/{}-{:x}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis())
+            );
+            let dialer = Dialer {
+                number_columns,
+                campaign: c,
+                flow,
+                store: args.store.clone(),
+                owner,
+                lease: Duration::from_secs(args.campaign_lease),
+                time_scale: args.time_scale,
+                results: args.results.clone(),
+                progress: false,
+                lines,
+            };
+            let finished = dialer_finished.clone();
+            tokio::spawn(async move {
+                let result = dialer.run(&leads, place_tx, stop_rx).await;
+                finished.notify_one();
+                result
+            })
+        });
+        let campaign_running = dialer.is_some();
+        let shutdown = async move {
+            if campaign_running {
+                // Ctrl-C stops the dialer; the server answers the calls under way until it ends.
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {
+                        let _ = stop_tx.send(true);
+                        dialer_finished.notified().await;
+                    }
+                    () = dialer_finished.notified() => {}
+                }
+            } else {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         };
         let served = http::serve(listener, app, shutdown).await;
+        let campaign_code = match dialer {
+            None => 0,
+            Some(task) => match task.await {
+                Ok(Ok(s)) => {
+                    ivrc::println_to!(
+                        lines,
+                        "campaign: {} done, {} failed, {} pending; {} calls placed",
+                        s.done,
+                        s.failed,
+                        s.pending,
+                        s.calls
+                    );
+                    0
+                }
+                Ok(Err(e)) => {
+                    ivrc::errln!("error: the campaign stopped: {e}");
+                    2
+                }
+                Err(e) => {
+                    ivrc::errln!("error: the campaign stopped: {e}");
+                    2
+                }
+            },
+        };
         let console_served = match console_server {
             None => Ok(()),
             Some(task) => task.await.unwrap_or_else(|e| Err(std::io::Error::other(e))),
         };
         match served.and(console_served) {
-            Ok(()) => 0,
+            Ok(()) => campaign_code,
             Err(e) => {
                 ivrc::errln!("error: the server stopped: {e}");
                 2
             }
         }
     })
+}
+
+/// The campaign of `--campaign`, checked: it needs the Twilio account to place its calls and
+/// `--base-url` for Twilio to reach its webhooks.
+fn campaign_for(
+    args: &ServeArgs,
+    program: &ivrc::ir::Program,
+    twilio: Option<&TwilioApi>,
+) -> Result<Option<CampaignRun>, String> {
+    let Some(name) = &args.campaign else {
+        return Ok(None);
+    };
+    if twilio.is_none() {
+        return Err(format!(
+            "campaign `{name}` places its calls through Twilio: set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN"
+        ));
+    }
+    if args.base_url.is_none() {
+        return Err(format!(
+            "campaign `{name}`: Twilio must reach this server's webhooks: give --base-url"
+        ));
+    }
+    let flow_dir = args
+        .files
+        .first()
+        .and_then(|f| f.parent())
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    super::campaign::campaign_of(program, name, args.leads.as_deref(), &flow_dir).map(Some)
 }
 
 /// 32 random bytes from the operating system.

@@ -91,7 +91,13 @@ mod tests {
             console_url("https://api.twilio.com/x/RE1").as_deref(),
             Some("https://api.twilio.com/x/RE1")
         );
-        for bad in ["recordings/a.wav", "/tmp/.hidden.wav", "/tmp/a.mp3", "/tmp/a b.wav", ""] {
+        for bad in [
+            "recordings/a.wav",
+            "/tmp/.hidden.wav",
+            "/tmp/a.mp3",
+            "/tmp/a b.wav",
+            "",
+        ] {
             assert_eq!(console_url(bad), None, "{bad}");
         }
         assert!(!servable("../a.wav") && !servable("a/b.wav") && servable("a-1.wav"));

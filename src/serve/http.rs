@@ -9,6 +9,7 @@
 //! listener, so tests use port 0 and the CLI decides the address. Flow behaviour lives in
 //! `voice` (calls), `sms` (texts) and the engine, not here.
 
+use super::campaign_calls::CampaignCalls;
 use super::capabilities;
 use super::outbound::{Outbound, TwilioApi};
 use super::request::{bad, read_body, signature_ok, Form, Refusal};
@@ -66,6 +67,10 @@ pub struct App {
     /// The latest state of calls whose next request does not carry it (a dialled party's
     /// step, `on hangup`), written before the answer goes out.
     states: Arc<Store>,
+    /// The calls of the campaign this server dials itself (`--campaign`), until their end.
+    campaign_calls: Arc<CampaignCalls>,
+    /// That campaign: its leads' results are the dialer's to post, not each call's.
+    dialled_campaign: Option<String>,
 }
 
 impl App {
@@ -115,7 +120,27 @@ impl App {
                 .collect(),
             outbound: Outbound::new(config.twilio_api.clone()),
             config,
+            campaign_calls: Arc::default(),
+            dialled_campaign: None,
         }
+    }
+
+    /// The server also dials campaign `name` (`ivrc serve --campaign`): its calls' ends are
+    /// noted for the dialer ([`App::campaign_calls`]), which posts each lead's result once.
+    #[must_use]
+    pub fn dialling(mut self, name: &str) -> App {
+        self.dialled_campaign = Some(name.to_string());
+        self
+    }
+
+    /// Where the ends of the dialled campaign's calls are noted.
+    pub fn campaign_calls(&self) -> Arc<CampaignCalls> {
+        Arc::clone(&self.campaign_calls)
+    }
+
+    /// Whether `campaign` is the one this server dials.
+    fn dials(&self, campaign: Option<(&str, &Campaign)>) -> bool {
+        campaign.is_some_and(|(name, _)| self.dialled_campaign.as_deref() == Some(name))
     }
 }
 
@@ -159,7 +184,10 @@ impl App {
         data: serde_json::Value,
         reason: Option<&str>,
     ) {
-        if let Some((
+        let result = serde_json::json!({ "ok": ok, "data": data, "reason": reason });
+        if self.dials(campaign) {
+            self.campaign_calls.reported(&call.sid, result.clone());
+        } else if let Some((
             name,
             Campaign {
                 result_webhook: Some(url),
@@ -173,7 +201,6 @@ impl App {
             });
             self.outbound.post_result(url, posted);
         }
-        let result = serde_json::json!({ "ok": ok, "data": data, "reason": reason });
         self.note(Entry {
             kind: EntryKind::Report,
             body: Some(result.to_string()),
@@ -431,6 +458,11 @@ async fn call_webhook(
             let machine = form
                 .get("AnsweredBy")
                 .is_some_and(|a| a.starts_with("machine") || a == "fax");
+            if placed && machine && app.dials(route.campaign) {
+                // The dialer's redial rules for `machine` decide what comes next.
+                app.campaign_calls.machine(&call_sid);
+                return Ok(xml(twiml::voice_response(&[twiml::Verb::Hangup])));
+            }
             if placed && machine {
                 let data = serde_json::json!({});
                 app.report(
@@ -764,13 +796,22 @@ async fn call_ended(
     let call_sid = form.require("CallSid")?.to_string();
     let status = form.require("CallStatus")?.to_string();
     let unplaced = match status.as_str() {
-        "queued" | "ringing" | "in-progress" | "completed" => None,
+        // `initiated` comes with the event of that name (StatusCallbackEvent).
+        "queued" | "initiated" | "ringing" | "in-progress" | "completed" => None,
         "busy" => Some(Outcome::Busy),
         "no-answer" => Some(Outcome::NoAnswer),
         "failed" | "canceled" => Some(Outcome::Failed),
         _ => return Err(bad(format!("unknown CallStatus `{status}`"))),
     };
+    let over = matches!(
+        status.as_str(),
+        "completed" | "busy" | "no-answer" | "failed" | "canceled"
+    );
     let (party, ours, _) = parties(form)?;
+    if !over {
+        // The progress events (`initiated`, `ringing`, `answered`): nothing ended.
+        return Ok(());
+    }
     let duration = match form.get("CallDuration") {
         None => None,
         Some(d) => Some(
@@ -783,7 +824,6 @@ async fn call_ended(
         None => status.clone(),
     };
     let at_ms = now_ms();
-    let now = at_ms / 1000;
     let flow_name = campaign.map_or(String::new(), |(_, c)| c.flow.clone());
     app.note(Entry {
         at_ms,
@@ -795,6 +835,28 @@ async fn call_ended(
         body: Some(body),
         url: None,
     });
+    let result = calls_ended_turn(app, form, campaign, query, unplaced, &status).await;
+    if app.dials(campaign) {
+        // After the turn its end ran: what it reported is part of the end.
+        app.campaign_calls.ended(&call_sid, &status);
+    }
+    result
+}
+
+/// What a call's end runs: `on hangup` of a call that hung up mid-flow, the report (or the
+/// first dial's arm) of a campaign call that did not connect.
+async fn calls_ended_turn(
+    app: &App,
+    form: &Form,
+    campaign: Option<(&str, &Campaign)>,
+    query: &Form,
+    unplaced: Option<Outcome>,
+    status: &str,
+) -> Result<(), Refusal> {
+    let call_sid = form.require("CallSid")?.to_string();
+    let (party, ours, _) = parties(form)?;
+    let at_ms = now_ms();
+    let now = at_ms / 1000;
     match (unplaced, campaign) {
         (None, _) if status == "completed" => {
             let Some((name, s)) = app.kept(&call_sid, now).await? else {
@@ -819,7 +881,10 @@ async fn call_ended(
             let context = EntryContext::new(at_ms, flow, &call_sid, party, ours, campaign);
             if flow.uses_caller() {
                 let entry = context.entry(EntryKind::Report, "");
-                app.report(entry, campaign, false, serde_json::json!({}), Some(&status));
+                if !app.dials(campaign) {
+                    // The dialer maps the status to the outcome its redial rules name.
+                    app.report(entry, campaign, false, serde_json::json!({}), Some(status));
+                }
             } else {
                 // The flow's first dial: its own arm for the outcome says what to report.
                 let path = format!("/campaign/{name}");

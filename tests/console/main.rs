@@ -1070,7 +1070,9 @@ fn the_runtimes_voicemails_play_in_the_console_for_agents_only() {
     let src = format!("/console/recordings/{name}");
     let page = page_eventually(&c, &cookie, CUSTOMER, "Voicemail, 1 s");
     assert!(
-        page.contains(&format!("<audio controls preload=\"none\" src=\"{src}\"></audio>")),
+        page.contains(&format!(
+            "<audio controls preload=\"none\" src=\"{src}\"></audio>"
+        )),
         "{page}"
     );
     let fetch = |path: &str, cookie: Option<&str>| {
@@ -1090,10 +1092,19 @@ fn the_runtimes_voicemails_play_in_the_console_for_agents_only() {
     };
     let (status, kind, bytes) = fetch(&src, Some(&cookie));
     assert_eq!((status, kind.as_str()), (200, "audio/wav"));
-    assert_eq!(bytes, std::fs::read(&wav).expect("the file"), "the file as written");
+    assert_eq!(
+        bytes,
+        std::fs::read(&wav).expect("the file"),
+        "the file as written"
+    );
     // Not without a session; nothing outside the directory or not the runtime's.
     assert_eq!(fetch(&src, None).0, 303, "to the login page");
-    for bad in ["..%2Fsecret.wav", "%2Fetc%2Fpasswd", "x.mp3", "no-such-file.wav"] {
+    for bad in [
+        "..%2Fsecret.wav",
+        "%2Fetc%2Fpasswd",
+        "x.mp3",
+        "no-such-file.wav",
+    ] {
         let (status, _, _) = fetch(&format!("/console/recordings/{bad}"), Some(&cookie));
         assert_eq!(status, 404, "{bad}");
     }
