@@ -14,10 +14,10 @@
 
 use crate::cli::ServeArgs;
 use ivrc::console;
+use ivrc::runtime::dialer::Dialer;
 use ivrc::serve::capabilities;
 use ivrc::serve::http::{self, App, Config};
 use ivrc::serve::outbound::TwilioApi;
-use ivrc::runtime::dialer::Dialer;
 use ivrc::serve::placer::Placer;
 use ivrc::store::Store;
 use std::sync::Arc;
@@ -206,34 +206,36 @@ pub fn run(args: &ServeArgs) -> u8 {
         let (place_tx, place_rx) = tokio::sync::mpsc::unbounded_channel();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let dialer_finished = Arc::new(tokio::sync::Notify::new());
-        let dialer = campaign.zip(placer).map(|((c, flow, leads, number_columns), placer)| {
-            tokio::spawn(placer.run(place_rx));
-            let owner = format!(
-                "{addr}/{}-{:x}",
-                std::process::id(),
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis())
-            );
-            let dialer = Dialer {
-                number_columns,
-                campaign: c,
-                flow,
-                store: args.store.clone(),
-                owner,
-                lease: Duration::from_secs(args.campaign_lease),
-                time_scale: args.time_scale,
-                results: args.results.clone(),
-                progress: false,
-                lines,
-            };
-            let finished = dialer_finished.clone();
-            tokio::spawn(async move {
-                let result = dialer.run(&leads, place_tx, stop_rx).await;
-                finished.notify_one();
-                result
-            })
-        });
+        let dialer = campaign
+            .zip(placer)
+            .map(|((c, flow, leads, number_columns), placer)| {
+                tokio::spawn(placer.run(place_rx));
+                let owner = format!(
+                    "{addr}/{}-{:x}",
+                    std::process::id(),
+                    std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis())
+                );
+                let dialer = Dialer {
+                    number_columns,
+                    campaign: c,
+                    flow,
+                    store: args.store.clone(),
+                    owner,
+                    lease: Duration::from_secs(args.campaign_lease),
+                    time_scale: args.time_scale,
+                    results: args.results.clone(),
+                    progress: false,
+                    lines,
+                };
+                let finished = dialer_finished.clone();
+                tokio::spawn(async move {
+                    let result = dialer.run(&leads, place_tx, stop_rx).await;
+                    finished.notify_one();
+                    result
+                })
+            });
         let campaign_running = dialer.is_some();
         let shutdown = async move {
             if campaign_running {

@@ -64,10 +64,7 @@ impl CampaignCalls {
 
     /// The placer gives up on `sid` (its end will not be used).
     pub fn forget(&self, sid: &str) {
-        self.0
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(sid);
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(sid);
     }
 
     /// The flow of `sid` reported.

@@ -127,9 +127,9 @@ impl Placer {
         record.called.clone_from(&request.to);
         let Some(from) = request.from.clone() else {
             record.ended_by = "failed".into();
-            record.errors.push(
-                "no number to call from: set the campaign's or the flow's caller_id".into(),
-            );
+            record
+                .errors
+                .push("no number to call from: set the campaign's or the flow's caller_id".into());
             return Some(finished(record));
         };
         record.caller.clone_from(&from);
@@ -141,7 +141,10 @@ impl Placer {
             ("Method", request.method),
             ("StatusCallback", &request.status_callback),
             ("StatusCallbackMethod", "POST"),
-            ("StatusCallbackEvent", "initiated ringing answered completed"),
+            (
+                "StatusCallbackEvent",
+                "initiated ringing answered completed",
+            ),
             ("Timeout", &timeout),
         ];
         if request.machine_detection {
@@ -229,7 +232,9 @@ impl Placer {
                 Ok(r) => {
                     let status = r.status().as_u16();
                     let body: serde_json::Value = r.json().await.unwrap_or_default();
-                    let code = body["code"].as_i64().map_or(String::new(), |c| format!(" {c}"));
+                    let code = body["code"]
+                        .as_i64()
+                        .map_or(String::new(), |c| format!(" {c}"));
                     let message = body["message"].as_str().unwrap_or_default().to_string();
                     return Placed::Refused(format!(
                         "Twilio refused the call: HTTP {status}{code} {message}"

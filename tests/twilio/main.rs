@@ -7,6 +7,7 @@
 //! match (`typings`). Bad requests get a 4xx and the server keeps serving.
 
 mod build;
+mod campaign;
 #[path = "../common/mod.rs"]
 mod common;
 mod nginx;
@@ -77,7 +78,7 @@ fn serve(files: &[&str], envs: &[(&str, &str)]) -> Server {
         std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("entries-{port}.db"));
     let _ = std::fs::remove_file(&store);
     let store = store.display().to_string();
-    let child = start_server(files, envs, port, &base, &store);
+    let child = start_server(files, envs, port, &base, &store, &[]);
     Server {
         children: vec![child],
         front: None,
@@ -98,7 +99,7 @@ fn serve_pair(files: &[&str], envs: &[(&str, &str)], url: &str, name: &str) -> S
     let ports = [free_port(), free_port()];
     let children = ports
         .iter()
-        .map(|p| start_server(files, &envs, *p, &base, url))
+        .map(|p| start_server(files, &envs, *p, &base, url, &[]))
         .collect();
     let upstreams: Vec<String> = ports.iter().map(|p| format!("127.0.0.1:{p}")).collect();
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("nginx-{name}"));
@@ -126,10 +127,12 @@ fn start_server(
     port: u16,
     base: &str,
     store: &str,
+    extra: &[&str],
 ) -> Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_ivrc"));
     cmd.arg("serve")
         .args(files)
+        .args(extra)
         .args(["--store", store])
         .args(["--listen", &format!("127.0.0.1:{port}"), "--base-url", base])
         .current_dir(env!("CARGO_MANIFEST_DIR"))

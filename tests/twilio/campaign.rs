@@ -1,0 +1,553 @@
+//! `ivrc serve --campaign`: the campaign dialer places its calls through a strict fake of
+//! Twilio's REST API on loopback, which plays each call it is asked for the way Twilio would —
+//! the walker runs the TwiML the server answers with the inputs of the lead's `test` block,
+//! posting the webhooks and status callbacks back to the server — and logs every request it
+//! got. What a real Twilio would refuse (a parameter it does not know, a number not in E.164,
+//! a relative URL, wrong credentials) it refuses with its 4xx and the test fails.
+
+use super::common::mock::{percent_decode, Mock};
+use super::walker::{walk, Placed};
+use super::{free_port, start_server, Server};
+use ivrc::ir;
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const ACCOUNT: &str = "AC00000000000000000000000000000001";
+const TOKEN: &str = "fa4e5b1c0d2a3f4b5c6d7e8f90a1b2c3";
+const CALL_PARAMS: [&str; 10] = [
+    "To",
+    "From",
+    "Url",
+    "Method",
+    "StatusCallback",
+    "StatusCallbackMethod",
+    "StatusCallbackEvent",
+    "Timeout",
+    "MachineDetection",
+    "Record",
+];
+
+/// What the fake was asked and did.
+#[derive(Default)]
+struct Log {
+    /// Every `Calls.json` request: when, and its form.
+    creates: Vec<(Instant, Vec<(String, String)>)>,
+    /// Why requests were refused (a 4xx a real Twilio would give; the tests want none).
+    refused: Vec<String>,
+    /// Requests to answer 429 before taking calls.
+    throttle: usize,
+    /// Calls played to their end.
+    played: usize,
+    /// A call the walker could not play (its panic).
+    broken: Vec<String>,
+}
+
+/// The fake: the program its calls run, the test block each lead's phone plays (the rest
+/// play `default`), the server the calls go to once it is up.
+struct Fake {
+    log: Mutex<Log>,
+    program: ir::Program,
+    scripts: HashMap<String, ir::Test>,
+    default: Option<ir::Test>,
+    server: Mutex<Option<Arc<Server>>>,
+    mock: Mock,
+    next: Mutex<usize>,
+}
+
+/// A running fake of Twilio's REST API.
+struct FakeTwilio {
+    base: String,
+    fake: Arc<Fake>,
+}
+
+impl FakeTwilio {
+    fn start(
+        program: ir::Program,
+        scripts: HashMap<String, ir::Test>,
+        default: Option<ir::Test>,
+        throttle: usize,
+    ) -> FakeTwilio {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let fake = Arc::new(Fake {
+            log: Mutex::new(Log {
+                throttle,
+                ..Log::default()
+            }),
+            program,
+            scripts,
+            default,
+            server: Mutex::new(None),
+            mock: Mock::start(0),
+            next: Mutex::new(1000),
+        });
+        let shared = Arc::clone(&fake);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let fake = Arc::clone(&shared);
+                std::thread::spawn(move || handle(stream, &fake));
+            }
+        });
+        FakeTwilio { base, fake }
+    }
+
+    fn log(&self) -> std::sync::MutexGuard<'_, Log> {
+        self.fake.log.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+fn form(body: &str) -> Vec<(String, String)> {
+    let decode = |s: &str| percent_decode(&s.replace('+', " "));
+    body.split('&')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
+}
+
+fn e164(s: &str) -> bool {
+    s.len() >= 8
+        && s.len() <= 16
+        && s.starts_with('+')
+        && s[1..].bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Why Twilio would refuse this `Calls.json` form (its error code and message), if it would.
+fn refusal(form: &[(String, String)], base: &str) -> Option<(u16, i64, String)> {
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    for (k, _) in form {
+        if !CALL_PARAMS.contains(&k.as_str()) {
+            return Some((400, 20001, format!("unknown parameter {k}")));
+        }
+    }
+    for k in ["To", "From"] {
+        match get(k) {
+            Some(n) if e164(n) => {}
+            other => {
+                return Some((
+                    400,
+                    21211,
+                    format!("{k} {other:?} is not a valid phone number"),
+                ))
+            }
+        }
+    }
+    for k in ["Url", "StatusCallback"] {
+        match get(k) {
+            Some(u) if u.starts_with(base) => {}
+            other => {
+                return Some((
+                    400,
+                    21205,
+                    format!("{k} {other:?} is not the server's absolute URL"),
+                ))
+            }
+        }
+    }
+    if !matches!(get("Method"), Some("POST" | "GET")) || get("StatusCallbackMethod") != Some("POST")
+    {
+        return Some((400, 21209, "a method that is not GET or POST".into()));
+    }
+    let events = get("StatusCallbackEvent").unwrap_or_default();
+    if !events
+        .split(' ')
+        .all(|e| matches!(e, "initiated" | "ringing" | "answered" | "completed"))
+    {
+        return Some((400, 21626, format!("StatusCallbackEvent {events:?}")));
+    }
+    if !get("Timeout").is_some_and(|t| t.parse::<u32>().is_ok_and(|t| (1..=600).contains(&t))) {
+        return Some((400, 21210, "Timeout must be 1 to 600 seconds".into()));
+    }
+    if get("MachineDetection").is_some_and(|m| !matches!(m, "Enable" | "DetectMessageEnd")) {
+        return Some((400, 21627, "MachineDetection".into()));
+    }
+    if get("Record").is_some_and(|r| !matches!(r, "true" | "false")) {
+        return Some((400, 21628, "Record".into()));
+    }
+    None
+}
+
+fn respond(mut stream: TcpStream, status: u16, extra: &str, body: &str) {
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+fn handle(stream: TcpStream, fake: &Arc<Fake>) {
+    let Ok(read_half) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(read_half);
+    let mut request_line = String::new();
+    if reader.read_line(&mut request_line).is_err() {
+        return;
+    }
+    let (mut length, mut auth) = (0, String::new());
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).is_err() || line.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                length = value.trim().parse().unwrap_or(0);
+            } else if name.eq_ignore_ascii_case("authorization") {
+                auth = value.trim().to_string();
+            }
+        }
+    }
+    let mut body = vec![0; length];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
+    let body = String::from_utf8_lossy(&body).into_owned();
+    let mut parts = request_line.split_whitespace();
+    let (method, path) = (
+        parts.next().unwrap_or_default(),
+        parts.next().unwrap_or_default(),
+    );
+    use base64::Engine as _;
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{ACCOUNT}:{TOKEN}"))
+    );
+    let mut log = fake.log.lock().unwrap_or_else(|e| e.into_inner());
+    if auth != expected {
+        log.refused
+            .push(format!("{method} {path}: wrong credentials"));
+        return respond(
+            stream,
+            401,
+            "",
+            "{\"code\": 20003, \"message\": \"Authenticate\"}",
+        );
+    }
+    let calls = format!("/2010-04-01/Accounts/{ACCOUNT}/Calls");
+    if method == "POST" && path == format!("{calls}.json") {
+        let f = form(&body);
+        log.creates.push((Instant::now(), f.clone()));
+        if log.throttle > 0 {
+            log.throttle -= 1;
+            return respond(
+                stream,
+                429,
+                "Retry-After: 1\r\n",
+                "{\"code\": 20429, \"message\": \"Too Many Requests\"}",
+            );
+        }
+        let base = fake.server.lock().unwrap().as_ref().map(|s| s.base.clone());
+        if let Some((status, code, message)) =
+            refusal(&f, base.as_deref().unwrap_or("http://127.0.0.1:"))
+        {
+            log.refused.push(message.clone());
+            return respond(
+                stream,
+                status,
+                "",
+                &serde_json::json!({"code": code, "message": message}).to_string(),
+            );
+        }
+        let n = {
+            let mut next = fake.next.lock().unwrap();
+            *next += 1;
+            *next
+        };
+        let sid = format!("CA{n:032}");
+        drop(log);
+        respond(
+            stream,
+            201,
+            "",
+            &serde_json::json!({"sid": sid, "status": "queued", "account_sid": ACCOUNT})
+                .to_string(),
+        );
+        let fake = Arc::clone(fake);
+        std::thread::spawn(move || play(&fake, &f, n));
+        return;
+    }
+    // Looking a call up, or ending it: answered as Twilio would, logged as refused otherwise.
+    if path.starts_with(&format!("{calls}/")) && path.ends_with(".json") {
+        let sid = &path[calls.len() + 1..path.len() - 5];
+        return respond(
+            stream,
+            200,
+            "",
+            &serde_json::json!({"sid": sid, "status": "completed"}).to_string(),
+        );
+    }
+    log.refused
+        .push(format!("{method} {path}: not an API this fake knows"));
+    respond(
+        stream,
+        404,
+        "",
+        "{\"code\": 20404, \"message\": \"Not Found\"}",
+    );
+}
+
+/// Plays one placed call: the walker runs the lead's test block through the server.
+fn play(fake: &Fake, f: &[(String, String)], n: usize) {
+    let get = |k: &str| {
+        f.iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let server = {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(s) = fake.server.lock().unwrap().clone() {
+                break s;
+            }
+            assert!(Instant::now() < deadline, "the server never came up");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let url = get("Url");
+    let (path, query) = url[server.base.len()..]
+        .split_once('?')
+        .unwrap_or((&url[server.base.len()..], ""));
+    let params: Vec<(String, String)> = form(query);
+    let phone = params
+        .iter()
+        .find(|(k, _)| k == "phone")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let Some(test) = fake.scripts.get(&phone).or(fake.default.as_ref()).cloned() else {
+        fake.log
+            .lock()
+            .unwrap()
+            .broken
+            .push(format!("no script for lead {phone}"));
+        return;
+    };
+    let flow = fake
+        .program
+        .flows
+        .iter()
+        .find(|fl| fl.name == test.flow)
+        .expect("the flow");
+    let first_dial = (!flow.uses_caller()).then(|| {
+        (
+            get("To"),
+            get("Timeout").parse::<u64>().unwrap_or(60) * 1000,
+        )
+    });
+    let placed = Placed {
+        path: path.to_string(),
+        params,
+        first_dial,
+    };
+    let played = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        walk(&server, &fake.mock, &test.flow, &test, Some(&placed), n)
+    }));
+    let mut log = fake.log.lock().unwrap();
+    match played {
+        Ok(_) => log.played += 1,
+        Err(e) => log.broken.push(format!(
+            "{phone}: {}",
+            e.downcast_ref::<String>().cloned().unwrap_or_default()
+        )),
+    }
+}
+
+/// The program of `file`, compiled by the binary (as the walker's tests read it).
+fn program_of(file: &str) -> ir::Program {
+    let ir = super::common::ivrc(&["build", file, "--target", "ir"]);
+    assert_eq!(ir.code, 0, "{}", ir.stderr);
+    serde_json::from_str(&ir.stdout).expect("IR")
+}
+
+/// Runs `ivrc serve FILE --campaign NAME` with `leads` against the fake until the campaign
+/// ends; the results file's leads.
+fn run_campaign(
+    name: &str,
+    file: &str,
+    campaign: &str,
+    leads: &str,
+    twilio: &FakeTwilio,
+) -> Vec<serde_json::Value> {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("twilio-campaign-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    let leads_file = dir.join("leads.csv");
+    std::fs::write(&leads_file, leads).expect("leads written");
+    let results = dir.join("results.json");
+    let store = dir.join("store.db").display().to_string();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let envs = [
+        ("TWILIO_ACCOUNT_SID", ACCOUNT),
+        ("TWILIO_AUTH_TOKEN", TOKEN),
+        ("TWILIO_API_BASE", twilio.base.as_str()),
+    ];
+    let extra = [
+        "--campaign",
+        campaign,
+        "--leads",
+        &leads_file.display().to_string(),
+        "--results",
+        &results.display().to_string(),
+        "--time-scale",
+        "600",
+    ]
+    .map(String::from);
+    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    let mut child = start_server(&[file], &envs, port, &base, &store, &extra);
+    *twilio.fake.server.lock().unwrap() = Some(Arc::new(Server {
+        children: Vec::new(),
+        front: None,
+        base: base.clone(),
+        token: Some(TOKEN.to_string()),
+        store: store.clone(),
+    }));
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("waits") {
+            break s;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let log = twilio.log();
+            panic!(
+                "the campaign did not end in 90 s; placed {}, played {}, broken {:?}, refused {:?}",
+                log.creates.len(),
+                log.played,
+                log.broken,
+                log.refused
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        status.success(),
+        "ivrc serve --campaign exited with {status}"
+    );
+    let log = twilio.log();
+    assert!(
+        log.refused.is_empty(),
+        "Twilio would refuse: {:?}",
+        log.refused
+    );
+    assert!(
+        log.broken.is_empty(),
+        "calls that could not be played: {:?}",
+        log.broken
+    );
+    let text = std::fs::read_to_string(&results).expect("the results file");
+    serde_json::from_str::<Vec<serde_json::Value>>(&text).expect("results JSON")
+}
+
+/// The test blocks of `file`, by name.
+fn test_named<'a>(program: &'a ir::Program, name: &str) -> &'a ir::Test {
+    program
+        .tests
+        .iter()
+        .find(|t| t.name == name)
+        .unwrap_or_else(|| panic!("no test \"{name}\""))
+}
+
+#[test]
+fn the_callback_campaign_runs_through_twilio_operator_first_then_the_client() {
+    let program = program_of("examples/callback.test.ivr");
+    // Two leads, each playing a test block of the example: both agree; the operator is busy
+    // on every attempt.
+    let agree = test_named(&program, "both agree: bridge, then report ok").clone();
+    let busy = test_named(&program, "the operator is busy").clone();
+    let scripts = HashMap::from([
+        ("+79001110001".to_string(), agree),
+        ("+79001110002".to_string(), busy),
+    ]);
+    let twilio = FakeTwilio::start(program, scripts, None, 0);
+    let leads = "name;product;phone\nИван;чайник;+79001110001\nМария;утюг;+79001110002\n";
+    let results = run_campaign(
+        "callback",
+        "examples/callback.ivr",
+        "shop_callback",
+        leads,
+        &twilio,
+    );
+    let by_phone = |p: &str| {
+        results
+            .iter()
+            .find(|r| r["params"]["phone"] == p)
+            .unwrap_or_else(|| panic!("no result for {p}: {results:#?}"))
+            .clone()
+    };
+    let agreed = by_phone("+79001110001");
+    assert_eq!(agreed["state"], "done", "{agreed:#}");
+    assert_eq!(agreed["attempts"], 1, "{agreed:#}");
+    let busy = by_phone("+79001110002");
+    assert_eq!(busy["state"], "failed", "{busy:#}");
+    assert_eq!(
+        busy["attempts"], 4,
+        "every attempt the campaign allows: {busy:#}"
+    );
+    let log = twilio.log();
+    // The operator is called first, from the flow's caller id, for every attempt.
+    assert_eq!(log.creates.len(), 5);
+    for (_, f) in &log.creates {
+        let get = |k: &str| f.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("To"), Some("+74950000000"));
+        assert_eq!(get("From"), Some("+74950000001"));
+        assert_eq!(get("Timeout"), Some("30"));
+        assert_eq!(
+            get("StatusCallbackEvent"),
+            Some("initiated ringing answered completed")
+        );
+    }
+}
+
+#[test]
+fn the_rate_holds_through_throttling_and_every_lead_is_called_once() {
+    let program = program_of("tests/fixtures/twilio/campaign_rate.ivr");
+    let answers = program.tests.first().expect("a test block").clone();
+    let twilio = FakeTwilio::start(program, HashMap::new(), Some(answers), 3);
+    let mut leads = String::from("name;phone\n");
+    for i in 0..15 {
+        leads.push_str(&format!("Лид {i};+7900222{i:04}\n"));
+    }
+    let results = run_campaign(
+        "rate",
+        "tests/fixtures/twilio/campaign_rate.ivr",
+        "rated",
+        &leads,
+        &twilio,
+    );
+    assert_eq!(results.len(), 15);
+    assert!(
+        results
+            .iter()
+            .all(|r| r["state"] == "done" && r["attempts"] == 1),
+        "{results:#?}"
+    );
+    let log = twilio.log();
+    // 15 calls and the 3 requests refused with 429, retried after Retry-After.
+    assert_eq!(log.creates.len(), 18);
+    let times: Vec<Instant> = log.creates.iter().map(|(t, _)| *t).collect();
+    let busiest = times
+        .iter()
+        .map(|t| {
+            times
+                .iter()
+                .filter(|u| **u >= *t && **u < *t + Duration::from_secs(1))
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    assert!(busiest <= 4, "{busiest} requests in one second at 3/s");
+    let mut called: Vec<&str> = log
+        .creates
+        .iter()
+        .filter_map(|(_, f)| f.iter().find(|(k, _)| k == "To").map(|(_, v)| v.as_str()))
+        .collect();
+    called.sort_unstable();
+    called.dedup();
+    assert_eq!(called.len(), 15);
+    assert_eq!(log.played, 15);
+}
