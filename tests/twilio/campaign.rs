@@ -43,6 +43,8 @@ struct Log {
     played: usize,
     /// A call the walker could not play (its panic).
     broken: Vec<String>,
+    /// Every call taken: the lead's phone, when it was created and when it ended.
+    calls: Vec<(String, Instant, Instant)>,
 }
 
 /// The fake: the program its calls run, the test block each lead's phone plays (the rest
@@ -55,6 +57,8 @@ struct Fake {
     server: Mutex<Option<Arc<Server>>>,
     mock: Mock,
     next: Mutex<usize>,
+    /// How long each call rings before it is answered.
+    ring: Duration,
 }
 
 /// A running fake of Twilio's REST API.
@@ -69,6 +73,7 @@ impl FakeTwilio {
         scripts: HashMap<String, ir::Test>,
         default: Option<ir::Test>,
         throttle: usize,
+        ring: Duration,
     ) -> FakeTwilio {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a port");
         let base = format!("http://{}", listener.local_addr().expect("addr"));
@@ -83,6 +88,7 @@ impl FakeTwilio {
             server: Mutex::new(None),
             mock: Mock::start(0),
             next: Mutex::new(1000),
+            ring,
         });
         let shared = Arc::clone(&fake);
         std::thread::spawn(move || {
@@ -291,6 +297,7 @@ fn handle(stream: TcpStream, fake: &Arc<Fake>) {
 
 /// Plays one placed call: the walker runs the lead's test block through the server.
 fn play(fake: &Fake, f: &[(String, String)], n: usize) {
+    let created = Instant::now();
     let get = |k: &str| {
         f.iter()
             .find(|(n, _)| n == k)
@@ -342,10 +349,13 @@ fn play(fake: &Fake, f: &[(String, String)], n: usize) {
         params,
         first_dial,
     };
+    std::thread::sleep(fake.ring);
     let played = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         walk(&server, &fake.mock, &test.flow, &test, Some(&placed), n)
     }));
     let mut log = fake.log.lock().unwrap();
+    // A webhook that fails ends the call at Twilio too (its "application error").
+    log.calls.push((phone.clone(), created, Instant::now()));
     match played {
         Ok(_) => log.played += 1,
         Err(e) => log.broken.push(format!(
@@ -371,12 +381,37 @@ fn run_campaign(
     leads: &str,
     twilio: &FakeTwilio,
 ) -> Vec<serde_json::Value> {
+    let dir = scratch(name, leads);
+    let child = start_campaign(&dir, file, campaign, twilio, &[]);
+    let results = finish_campaign(child, &dir, twilio);
+    let log = twilio.log();
+    assert!(
+        log.broken.is_empty(),
+        "calls that could not be played: {:?}",
+        log.broken
+    );
+    results
+}
+
+/// A fresh directory for a campaign run, with its leads file.
+fn scratch(name: &str, leads: &str) -> std::path::PathBuf {
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("twilio-campaign-{name}"));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("a scratch directory");
+    std::fs::write(dir.join("leads.csv"), leads).expect("leads written");
+    dir
+}
+
+/// Starts `ivrc serve FILE --campaign NAME` on the store, leads and results in `dir`.
+fn start_campaign(
+    dir: &std::path::Path,
+    file: &str,
+    campaign: &str,
+    twilio: &FakeTwilio,
+    more: &[&str],
+) -> std::process::Child {
     let leads_file = dir.join("leads.csv");
-    std::fs::write(&leads_file, leads).expect("leads written");
     let results = dir.join("results.json");
     let store = dir.join("store.db").display().to_string();
     let port = free_port();
@@ -397,8 +432,9 @@ fn run_campaign(
         "600",
     ]
     .map(String::from);
-    let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
-    let mut child = start_server(&[file], &envs, port, &base, &store, &extra);
+    let mut extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+    extra.extend(more);
+    let child = start_server(&[file], &envs, port, &base, &store, &extra);
     *twilio.fake.server.lock().unwrap() = Some(Arc::new(Server {
         children: Vec::new(),
         front: None,
@@ -406,6 +442,15 @@ fn run_campaign(
         token: Some(TOKEN.to_string()),
         store: store.clone(),
     }));
+    child
+}
+
+/// Waits up to 90 s for the campaign to end; the results file's leads.
+fn finish_campaign(
+    mut child: std::process::Child,
+    dir: &std::path::Path,
+    twilio: &FakeTwilio,
+) -> Vec<serde_json::Value> {
     let deadline = Instant::now() + Duration::from_secs(90);
     let status = loop {
         if let Some(s) = child.try_wait().expect("waits") {
@@ -434,12 +479,7 @@ fn run_campaign(
         "Twilio would refuse: {:?}",
         log.refused
     );
-    assert!(
-        log.broken.is_empty(),
-        "calls that could not be played: {:?}",
-        log.broken
-    );
-    let text = std::fs::read_to_string(&results).expect("the results file");
+    let text = std::fs::read_to_string(dir.join("results.json")).expect("the results file");
     serde_json::from_str::<Vec<serde_json::Value>>(&text).expect("results JSON")
 }
 
@@ -463,7 +503,7 @@ fn the_callback_campaign_runs_through_twilio_operator_first_then_the_client() {
         ("+79001110001".to_string(), agree),
         ("+79001110002".to_string(), busy),
     ]);
-    let twilio = FakeTwilio::start(program, scripts, None, 0);
+    let twilio = FakeTwilio::start(program, scripts, None, 0, Duration::ZERO);
     let leads = "name;product;phone\nИван;чайник;+79001110001\nМария;утюг;+79001110002\n";
     let results = run_campaign(
         "callback",
@@ -507,7 +547,7 @@ fn the_callback_campaign_runs_through_twilio_operator_first_then_the_client() {
 fn the_rate_holds_through_throttling_and_every_lead_is_called_once() {
     let program = program_of("tests/fixtures/twilio/campaign_rate.ivr");
     let answers = program.tests.first().expect("a test block").clone();
-    let twilio = FakeTwilio::start(program, HashMap::new(), Some(answers), 3);
+    let twilio = FakeTwilio::start(program, HashMap::new(), Some(answers), 3, Duration::ZERO);
     let mut leads = String::from("name;phone\n");
     for i in 0..15 {
         leads.push_str(&format!("Лид {i};+7900222{i:04}\n"));
@@ -550,4 +590,67 @@ fn the_rate_holds_through_throttling_and_every_lead_is_called_once() {
     called.dedup();
     assert_eq!(called.len(), 15);
     assert_eq!(log.played, 15);
+}
+
+#[test]
+fn a_killed_server_resumes_its_campaign_and_no_lead_is_called_twice_at_once() {
+    let program = program_of("tests/fixtures/twilio/campaign_rate.ivr");
+    let answers = program.tests.first().expect("a test block").clone();
+    // Each call rings for a second: four are under way when the server is killed.
+    let twilio = FakeTwilio::start(
+        program,
+        HashMap::new(),
+        Some(answers),
+        0,
+        Duration::from_secs(1),
+    );
+    let mut leads = String::from("name;phone\n");
+    for i in 0..12 {
+        leads.push_str(&format!("Лид {i};+7900333{i:04}\n"));
+    }
+    let dir = scratch("crash", &leads);
+    let file = "tests/fixtures/twilio/campaign_rate.ivr";
+    let lease = ["--campaign-lease", "3"];
+    let mut first = start_campaign(&dir, file, "resumed", &twilio, &lease);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while twilio.log().creates.len() < 6 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    first.kill().expect("SIGKILL");
+    let _ = first.wait();
+    let second = start_campaign(&dir, file, "resumed", &twilio, &lease);
+    let results = finish_campaign(second, &dir, &twilio);
+    // No lead lost: every one done.
+    assert_eq!(results.len(), 12);
+    assert!(results.iter().all(|r| r["state"] == "done"), "{results:#?}");
+    // The calls cut off by the kill were counted: their leads needed another attempt.
+    let cut = results.iter().filter(|r| r["attempts"] == 2).count();
+    assert!(cut > 0, "calls were under way at the kill: {results:#?}");
+    assert!(
+        results.iter().all(|r| r["attempts"].as_u64() <= Some(2)),
+        "{results:#?}"
+    );
+    let log = twilio.log();
+    // From the fake's log: a lead's calls never overlap — one cut off by the kill had ended
+    // (its next webhook failed) before the lead was called again.
+    let mut by_lead: HashMap<&str, Vec<(Instant, Instant)>> = HashMap::new();
+    for (phone, from, to) in &log.calls {
+        by_lead
+            .entry(phone.as_str())
+            .or_default()
+            .push((*from, *to));
+    }
+    for (phone, mut calls) in by_lead {
+        calls.sort();
+        for pair in calls.windows(2) {
+            assert!(pair[0].1 <= pair[1].0, "{phone}: two calls at once");
+        }
+    }
+    assert_eq!(log.creates.len(), log.calls.len(), "every call taken ended");
+    assert_eq!(
+        log.broken.len(),
+        cut,
+        "only the calls cut off by the kill broke: {:?}",
+        log.broken
+    );
 }
