@@ -226,7 +226,7 @@ pub fn run(args: &ServeArgs) -> u8 {
                     lease: Duration::from_secs(args.campaign_lease),
                     time_scale: args.time_scale,
                     results: args.results.clone(),
-                    progress: false,
+                    progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
                     lines,
                 };
                 let finished = dialer_finished.clone();
