@@ -354,6 +354,10 @@ pub struct ServeArgs {
     /// call recordings to logged-in agents.
     #[arg(long, requires = "console_listen")]
     pub recordings: Option<PathBuf>,
+    /// The directory of platform audio records: `play record 1484915` (a Zvonobot record id)
+    /// plays `DIR/1484915.wav`, served to Twilio at `/records/1484915.wav`.
+    #[arg(long)]
+    pub records: Option<PathBuf>,
     /// Run this campaign: place its leads' calls through Twilio's REST API (needs --base-url
     /// and TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN) with the rules of `ivrc run --campaign`,
     /// serve their webhooks, and stop when every lead is finished.

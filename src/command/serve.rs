@@ -14,6 +14,7 @@
 
 use crate::cli::ServeArgs;
 use ivrc::console;
+use ivrc::runtime::blocklist::BlockList;
 use ivrc::runtime::dialer::Dialer;
 use ivrc::serve::capabilities;
 use ivrc::serve::http::{self, App, Config};
@@ -32,11 +33,18 @@ const STATE_TTL_SECS: u64 = 4 * 60 * 60;
 
 /// Runs `ivrc serve`.
 pub fn run(args: &ServeArgs) -> u8 {
-    let program =
-        match super::check::program_for(&args.files, args.format, capabilities::capabilities) {
-            Ok(p) => p,
-            Err(code) => return code,
-        };
+    let program = match super::check::program_for(
+        &args.files,
+        args.format,
+        if args.records.is_some() {
+            capabilities::capabilities_with_records
+        } else {
+            capabilities::capabilities
+        },
+    ) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
     let auth_token = std::env::var("TWILIO_AUTH_TOKEN")
         .ok()
         .filter(|t| !t.is_empty());
@@ -89,6 +97,22 @@ pub fn run(args: &ServeArgs) -> u8 {
             return 2;
         }
     }
+    if let Some(dir) = &args.records {
+        // A record that is not there stops the start, not a call.
+        for flow in &program.flows {
+            for (line, id) in ivrc::runtime::played_records(flow) {
+                let file = dir.join(format!("{id}.wav"));
+                if let Err(e) = std::fs::File::open(&file) {
+                    ivrc::errln!(
+                        "error: flow `{}` plays record {id} (line {line}): {}: {e}",
+                        flow.name,
+                        file.display()
+                    );
+                    return 2;
+                }
+            }
+        }
+    }
     let campaign = match campaign_for(args, &program, twilio_api.as_ref()) {
         Ok(c) => c,
         Err(message) => {
@@ -106,6 +130,7 @@ pub fn run(args: &ServeArgs) -> u8 {
             .map(|u| u.trim_end_matches('/').to_string()),
         auth_token,
         twilio_api,
+        records: args.records.clone(),
     };
     // Two connections: entries are written in batches by a thread, call states at once.
     let (entries, states) =
@@ -136,6 +161,16 @@ pub fn run(args: &ServeArgs) -> u8 {
             }
         }
     };
+    // The block list: the store's `blocked` entries, read again every few seconds for what
+    // other servers (or `ivrc run`) sharing the store blocked.
+    let blocked = match entries.blocked_numbers() {
+        Ok(numbers) => Arc::new(BlockList::new(numbers.iter().map(String::as_str))),
+        Err(e) => {
+            ivrc::errln!("error: cannot read `{}`: {e}", args.store);
+            return 2;
+        }
+    };
+    BlockList::follow(&blocked, args.store.clone(), Duration::from_secs(5));
     let placer = campaign.as_ref().and_then(|(c, flow, ..)| {
         Some(Placer {
             api: config.twilio_api.clone()?,
@@ -144,9 +179,10 @@ pub fn run(args: &ServeArgs) -> u8 {
             flow: program.flows[*flow].clone(),
             calls: Arc::default(),
             status_check: Duration::from_secs(args.status_check),
+            blocked: Arc::clone(&blocked),
         })
     });
-    let mut app = App::new(program, config, entries, states);
+    let mut app = App::new(program, config, entries, states).with_block_list(blocked);
     if let Some(p) = &placer {
         app = app.dialling(&p.campaign.name);
     }

@@ -11,6 +11,15 @@ use crate::ir::{self, LegId, Op, Outcome};
 
 /// Constructs of a flow that `ivrc serve` cannot run on Twilio.
 pub fn capabilities(flow: &ir::Flow) -> Vec<Unsupported> {
+    refusals(flow, false)
+}
+
+/// [`capabilities`] of a server with platform records (`--records`): `play record` plays them.
+pub fn capabilities_with_records(flow: &ir::Flow) -> Vec<Unsupported> {
+    refusals(flow, true)
+}
+
+fn refusals(flow: &ir::Flow, records: bool) -> Vec<Unsupported> {
     let mut out = Vec::new();
     let refuse = |n: &ir::Node, construct: &str, help: &str| Unsupported {
         target: "twilio",
@@ -36,9 +45,9 @@ pub fn capabilities(flow: &ir::Flow) -> Vec<Unsupported> {
             Op::Play {
                 audio: ir::Audio::Record { .. },
                 ..
-            } => Some((
+            } if !records => Some((
                 "`play record`",
-                "record ids are Zvonobot audio; play a URL or `say` the text",
+                "record ids are Zvonobot audio: give --records DIR holding ID.wav for each, play a URL, or `say` the text",
             )),
             Op::Play {
                 audio: ir::Audio::File { path },
@@ -46,10 +55,6 @@ pub fn capabilities(flow: &ir::Flow) -> Vec<Unsupported> {
             } if !path.exprs().is_empty() => Some((
                 "`play` of a local file named by a value",
                 "the server only serves the files a flow names in fixed text; play a URL, or name the file",
-            )),
-            Op::Block { .. } => Some((
-                "`block`",
-                "Twilio has no blacklist for calls; record the number with your CRM",
             )),
             _ => None,
         };

@@ -20,6 +20,7 @@ use crate::codegen::twiml;
 use crate::console::opt_out::Keyword;
 use crate::engine::Command;
 use crate::ir::{self, Outcome};
+use crate::runtime::blocklist::BlockList;
 use crate::store::{Entry, EntryKind, SavedState, Store, Writer};
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -52,6 +53,9 @@ pub struct Config {
     pub auth_token: Option<String>,
     /// Twilio's REST API, for text messages sent during calls.
     pub twilio_api: Option<TwilioApi>,
+    /// Platform records (`--records DIR`): `play record ID` plays `DIR/ID.wav`, served at
+    /// `/records/ID.wav`.
+    pub records: Option<std::path::PathBuf>,
 }
 
 /// What the server serves: flows by name, and its configuration.
@@ -71,6 +75,8 @@ pub struct App {
     campaign_calls: Arc<CampaignCalls>,
     /// That campaign: its leads' results are the dialer's to post, not each call's.
     dialled_campaign: Option<String>,
+    /// The numbers flows blocked (`block`), kept in the store as `blocked` entries.
+    blocked: Arc<BlockList>,
 }
 
 impl App {
@@ -122,7 +128,15 @@ impl App {
             config,
             campaign_calls: Arc::default(),
             dialled_campaign: None,
+            blocked: Arc::default(),
         }
+    }
+
+    /// The block list this server adds to (`block`), shared with the campaign's placer.
+    #[must_use]
+    pub fn with_block_list(mut self, list: Arc<BlockList>) -> App {
+        self.blocked = list;
+        self
     }
 
     /// The server also dials campaign `name` (`ivrc serve --campaign`): its calls' ends are
@@ -300,6 +314,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/campaign/{campaign}", post(campaign_webhook))
         .route("/status", post(status_webhook))
         .route("/audio/{flow}/{*file}", axum::routing::get(audio_file))
+        .route("/records/{file}", axum::routing::get(record_file))
         .route("/campaign/{campaign}/status", post(campaign_status_webhook))
         .route("/sms/{flow}", post(sms_webhook))
         .route("/twilio/message-status", post(message_status_webhook))
@@ -374,6 +389,14 @@ impl Links for Sealer<'_> {
             self.app.config.base_url.as_deref().unwrap_or_default(),
             self.flow
         )
+    }
+
+    fn records_base(&self) -> Option<String> {
+        self.app.config.records.as_ref()?;
+        Some(format!(
+            "{}/records",
+            self.app.config.base_url.as_deref().unwrap_or_default()
+        ))
     }
 
     fn next(&mut self, s: &CallState) -> String {
@@ -452,6 +475,10 @@ async fn call_webhook(
         None => {
             let (caller, called, placed) = parties(&form)?;
             let context = EntryContext::new(at_ms, flow, &call_sid, caller, called, route.campaign);
+            if !placed && app.blocked.contains(caller) {
+                // A caller a flow blocked is rejected (the SIP runtime's 603 Decline).
+                return Ok(xml(twiml::voice_response(&[twiml::Verb::Reject])));
+            }
             app.note(context.entry(EntryKind::Call, caller));
             // A placed call with `MachineDetection` reports who answered; a machine or a fax
             // is not the lead: the call ends and the attempt is reported as not done.
@@ -658,11 +685,29 @@ async fn run_turn(
         match step {
             Step::Answer(turn) => {
                 for o in &turn.log {
-                    if let Command::Report { ok, data, reason } = &o.command {
-                        let data: serde_json::Map<String, serde_json::Value> =
-                            data.iter().cloned().collect();
-                        let entry = context.entry(EntryKind::Report, &context.party);
-                        app.report(entry, context.campaign, *ok, data.into(), reason.as_deref());
+                    match &o.command {
+                        Command::Report { ok, data, reason } => {
+                            let data: serde_json::Map<String, serde_json::Value> =
+                                data.iter().cloned().collect();
+                            let entry = context.entry(EntryKind::Report, &context.party);
+                            app.report(
+                                entry,
+                                context.campaign,
+                                *ok,
+                                data.into(),
+                                reason.as_deref(),
+                            );
+                        }
+                        Command::Block { number } => {
+                            // The store is the block list (as on the SIP runtime): a campaign
+                            // this server dials never calls the number again.
+                            app.blocked.add(number);
+                            app.note(Entry {
+                                our_number: String::new(),
+                                ..context.entry(EntryKind::Blocked, number)
+                            });
+                        }
+                        _ => {}
                     }
                 }
                 for m in &turn.sms {
@@ -749,6 +794,27 @@ async fn audio_file(
         _ => "application/octet-stream",
     };
     Ok(([(header::CONTENT_TYPE, kind)], bytes).into_response())
+}
+
+/// A platform record (`play record ID`) from `--records`: only `DIGITS.wav`.
+async fn record_file(
+    State(app): State<Arc<App>>,
+    Path(file): Path<String>,
+) -> Result<Response, Refusal> {
+    let not_found = || Refusal(StatusCode::NOT_FOUND, format!("no record `{file}`"));
+    let id = file.strip_suffix(".wav").ok_or_else(not_found)?;
+    if id.is_empty() || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(not_found());
+    }
+    let dir = app.config.records.as_ref().ok_or_else(not_found)?;
+    let bytes = tokio::fs::read(dir.join(&file)).await.map_err(|e| {
+        crate::errln!(
+            "ivrc serve: cannot read `{}`: {e}",
+            dir.join(&file).display()
+        );
+        not_found()
+    })?;
+    Ok(([(header::CONTENT_TYPE, "audio/wav")], bytes).into_response())
 }
 
 /// Twilio's call status callback (`StatusCallback`, event `completed`): the end of a call

@@ -13,6 +13,7 @@
 //! | `busy` / `no-answer` | `busy` / `no_answer` |
 //! | `failed`, `canceled`, a refused request (4xx) | `failed` |
 //! | `completed` without a report | the flow ended without `report` (a retry) |
+//! | the number is on the block list (a flow's `block`) | not placed: `blocked` |
 //!
 //! Twilio's 429 and 5xx answers (and requests that get no answer) are tried again after its
 //! `Retry-After` or a doubling backoff, each try waiting for a slot of the campaign's rate, so
@@ -25,6 +26,7 @@ use super::outbound::TwilioApi;
 use crate::codegen::twiml::build::call_request;
 use crate::fetch::describe;
 use crate::ir;
+use crate::runtime::blocklist::BlockList;
 use crate::runtime::server::Placement;
 use crate::store::CallRecord;
 use std::collections::BTreeMap;
@@ -55,6 +57,8 @@ pub struct Placer {
     pub calls: Arc<CampaignCalls>,
     /// How long to wait for a call's final status callback before asking Twilio.
     pub status_check: Duration,
+    /// The numbers never to call (a flow's `block`, kept in the store).
+    pub blocked: Arc<BlockList>,
 }
 
 /// What a `Calls.json` request came to.
@@ -125,6 +129,11 @@ impl Placer {
             return Some(finished(record));
         };
         record.called.clone_from(&request.to);
+        if self.blocked.contains(&request.to) {
+            // Not placed: the dialer settles the lead as blocked.
+            record.ended_by = "blocked".into();
+            return Some(finished(record));
+        }
         let Some(from) = request.from.clone() else {
             record.ended_by = "failed".into();
             record

@@ -121,6 +121,11 @@ pub trait Links {
     fn next(&mut self, state: &CallState) -> String;
     /// Where the server serves the flow's audio files (`…/audio/FLOW`).
     fn audio_base(&self) -> String;
+    /// Where the server serves platform records (`…/records`, `play record ID` as
+    /// `…/records/ID.wav`), when it has them (`--records`).
+    fn records_base(&self) -> Option<String> {
+        None
+    }
 }
 
 /// What a turn produced.
@@ -205,6 +210,7 @@ pub fn turn(
         Some(s) => Driver::from_state(flow, s)?,
     };
     driver.audio_base = links.audio_base();
+    driver.records_base = links.records_base();
     driver.apply(input)?;
     driver.finish(links)
 }
@@ -219,6 +225,7 @@ pub fn resume(
     let s = pending.state;
     let mut driver = Driver::from_state(flow, s)?;
     driver.audio_base = links.audio_base();
+    driver.records_base = links.records_base();
     driver.verbs = pending.verbs;
     driver.log = pending.log;
     driver.sms = pending.sms;
@@ -272,6 +279,8 @@ struct Driver<'f> {
     first: bool,
     /// Where the flow's audio files are served.
     audio_base: String,
+    /// Where platform records are served, if they are.
+    records_base: Option<String>,
 }
 
 impl<'f> Driver<'f> {
@@ -319,6 +328,7 @@ impl<'f> Driver<'f> {
             sms: Vec::new(),
             first: false,
             audio_base: String::new(),
+            records_base: None,
         }
     }
 
@@ -552,7 +562,10 @@ impl<'f> Driver<'f> {
                     Audio::File(path) => {
                         Some(format!("{}/{}", self.audio_base, file_url_path(path)))
                     }
-                    Audio::Record(_) => None,
+                    Audio::Record(id) => self
+                        .records_base
+                        .as_ref()
+                        .map(|base| format!("{base}/{id}.wav")),
                 };
                 if let Some(url) = url {
                     self.document().push((node, Verb::Play { url }));

@@ -45,6 +45,10 @@ struct Log {
     broken: Vec<String>,
     /// Every call taken: the lead's phone, when it was created and when it ended.
     calls: Vec<(String, Instant, Instant)>,
+    /// What each call's parties heard and did, as the walker tells it, by the lead's phone.
+    heard: Vec<(String, Vec<String>)>,
+    /// Texts sent through `Messages.json`: to, body.
+    sms: Vec<(String, String)>,
 }
 
 /// The fake: the program its calls run, the test block each lead's phone plays (the rest
@@ -275,6 +279,35 @@ fn handle(stream: TcpStream, fake: &Arc<Fake>) {
         std::thread::spawn(move || play(&fake, &f, n));
         return;
     }
+    if method == "POST" && path == format!("/2010-04-01/Accounts/{ACCOUNT}/Messages.json") {
+        let f = form(&body);
+        let get = |k: &str| f.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        let known = f
+            .iter()
+            .all(|(k, _)| matches!(k.as_str(), "To" | "From" | "Body" | "StatusCallback"));
+        let (to, from, text) = (get("To"), get("From"), get("Body"));
+        if !known
+            || !to.as_deref().is_some_and(e164)
+            || !from.as_deref().is_some_and(e164)
+            || text.as_deref().is_none_or(str::is_empty)
+        {
+            log.refused.push(format!("Messages.json {f:?}"));
+            return respond(
+                stream,
+                400,
+                "",
+                "{\"code\": 21602, \"message\": \"Message body is required\"}",
+            );
+        }
+        log.sms
+            .push((to.unwrap_or_default(), text.unwrap_or_default()));
+        return respond(
+            stream,
+            201,
+            "",
+            "{\"sid\": \"SM00000000000000000000000000000001\", \"status\": \"queued\"}",
+        );
+    }
     // Looking a call up, or ending it: answered as Twilio would, logged as refused otherwise.
     if path.starts_with(&format!("{calls}/")) && path.ends_with(".json") {
         let sid = &path[calls.len() + 1..path.len() - 5];
@@ -344,6 +377,11 @@ fn play(fake: &Fake, f: &[(String, String)], n: usize) {
             get("Timeout").parse::<u64>().unwrap_or(60) * 1000,
         )
     });
+    let mut test = test;
+    if first_dial.is_none() {
+        // The walker calls the test's number: here the one this call went to.
+        test.from = Some(get("To"));
+    }
     let placed = Placed {
         path: path.to_string(),
         params,
@@ -351,13 +389,32 @@ fn play(fake: &Fake, f: &[(String, String)], n: usize) {
     };
     std::thread::sleep(fake.ring);
     let played = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        walk(&server, &fake.mock, &test.flow, &test, Some(&placed), n)
+        let (heard, docs) = walk(&server, &fake.mock, &test.flow, &test, Some(&placed), n);
+        // Twilio fetches what a document plays from the server.
+        for url in heard
+            .iter()
+            .filter_map(|l| l.split_whitespace().find(|w| w.starts_with(&server.base)))
+        {
+            let got = super::agent()
+                .get(url)
+                .call()
+                .unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert!(
+                got.content_type().starts_with("audio/"),
+                "{url}: {}",
+                got.content_type()
+            );
+        }
+        (heard, docs)
     }));
     let mut log = fake.log.lock().unwrap();
     // A webhook that fails ends the call at Twilio too (its "application error").
     log.calls.push((phone.clone(), created, Instant::now()));
     match played {
-        Ok(_) => log.played += 1,
+        Ok((heard, _)) => {
+            log.played += 1;
+            log.heard.push((phone, heard));
+        }
         Err(e) => log.broken.push(format!(
             "{phone}: {}",
             e.downcast_ref::<String>().cloned().unwrap_or_default()
@@ -652,5 +709,131 @@ fn a_killed_server_resumes_its_campaign_and_no_lead_is_called_twice_at_once() {
         cut,
         "only the calls cut off by the kill broke: {:?}",
         log.broken
+    );
+}
+
+#[test]
+fn the_promo_robocall_runs_through_twilio_with_its_records_texts_and_block_list() {
+    let program = program_of("examples/promo.test.ivr");
+    let scripts = HashMap::from([
+        (
+            "+79004440000".to_string(),
+            test_named(&program, "0 plays the second record").clone(),
+        ),
+        (
+            "+79004440002".to_string(),
+            test_named(&program, "2 sends the SMS").clone(),
+        ),
+        (
+            "+79004440003".to_string(),
+            test_named(&program, "3 blacklists the number").clone(),
+        ),
+    ]);
+    let twilio = FakeTwilio::start(program, scripts, None, 0, Duration::ZERO);
+    let leads =
+        "name;phone;bonus\nАнна;+79004440000;21\nПётр;+79004440002;300\nОля;+79004440003;5\n";
+    let dir = scratch("promo", leads);
+    // The platform's records as files (what `play record ID` plays).
+    let records = dir.join("records");
+    std::fs::create_dir_all(&records).expect("a records directory");
+    for id in [1_484_915, 1_460_168] {
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 8000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut w =
+            hound::WavWriter::create(records.join(format!("{id}.wav")), spec).expect("a WAV");
+        for i in 0..800 {
+            w.write_sample(((i % 40) * 400) as i16).expect("written");
+        }
+        w.finalize().expect("finished");
+    }
+    let with_records = ["--records", records.to_str().expect("a path")];
+    let child = start_campaign(
+        &dir,
+        "examples/promo.ivr",
+        "promo_run",
+        &twilio,
+        &with_records,
+    );
+    let base = twilio
+        .fake
+        .server
+        .lock()
+        .unwrap()
+        .as_ref()
+        .map(|s| s.base.clone())
+        .expect("the server");
+    let results = finish_campaign(child, &dir, &twilio);
+    assert_eq!(results.len(), 3, "{results:#?}");
+    let log = twilio.log();
+    assert!(log.broken.is_empty(), "{:?}", log.broken);
+    let heard = |phone: &str| {
+        log.heard
+            .iter()
+            .find(|(p, _)| p == phone)
+            .map(|(_, h)| h.join("\n"))
+            .unwrap_or_else(|| panic!("no call to {phone}"))
+    };
+    // The records play from the server's /records/ID.wav (which the fake fetched).
+    let first = format!("{base}/records/1484915.wav");
+    let second = format!("{base}/records/1460168.wav");
+    assert!(
+        heard("+79004440000").contains(&first),
+        "{}",
+        heard("+79004440000")
+    );
+    assert!(
+        heard("+79004440000").contains(&second),
+        "{}",
+        heard("+79004440000")
+    );
+    // The SMS went through the REST API, from the flow's caller id's account, plural right.
+    assert_eq!(
+        log.sms,
+        [(
+            "+79004440002".to_string(),
+            "Привет, это Толик! Вам начислено 300 бонусов.".to_string()
+        )]
+    );
+    drop(log);
+    // The lead who pressed 3 is on the block list: a later run does not call them.
+    let before = twilio.log().creates.len();
+    // The same store, the leads file grown by a row with the blocked number.
+    let again = scratch(
+        "promo-again",
+        &format!("{leads}Оля снова;+7 900 444-00-03;5\n"),
+    );
+    for f in ["store.db", "store.db-wal", "store.db-shm"] {
+        let _ = std::fs::copy(dir.join(f), again.join(f));
+    }
+    let child = start_campaign(
+        &again,
+        "examples/promo.ivr",
+        "promo_run",
+        &twilio,
+        &with_records,
+    );
+    let results = finish_campaign(child, &again, &twilio);
+    assert_eq!(
+        results.len(),
+        4,
+        "the store's campaign and the new row: {results:#?}"
+    );
+    let new = results
+        .iter()
+        .find(|r| r["line"] == 5)
+        .expect("the new row");
+    assert_eq!(
+        (&new["state"], &new["outcome"]),
+        (&serde_json::json!("failed"), &serde_json::json!("blocked")),
+        "{new:#}"
+    );
+    assert_eq!(
+        twilio.log().creates.len(),
+        before,
+        "the blocked number was not called"
     );
 }
