@@ -1,16 +1,19 @@
 //! One party of a call on the runtime: its RTP socket, the stream the media clock sends to it,
 //! and a reader task that turns what the party sends into keys, audio for the recognizer, or —
 //! while the leg is bridged — packets relayed to the other party; a party that sends nothing
-//! for the media timeout is reported silent.
+//! for the media timeout is reported silent. Its RTCP session counts both directions and
+//! reports them (RFC 3550), ending with a BYE when the leg stops.
 
 use super::media::clock::{Clock, Play, Stream};
 use super::media::ports::Bound;
 use super::media::recording::{CallAudio, Channel};
 use super::media::relay::{Relay, Rewrite, Side};
 use super::media::remote::Remote;
-use super::media::{dtmf, g711, rtp};
+use super::media::session::{self, Quality, Rtcp};
+use super::media::{dtmf, g711, rtcp, rtp};
 use super::sdp::{Codec, Negotiated};
 use crate::ir::LegId;
+use crate::store::MediaQuality;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -81,6 +84,10 @@ pub struct Leg {
     /// Where the party wants our RTP, once the media started.
     remote: Option<Remote>,
     reader: Option<JoinHandle<()>>,
+    /// What was sent and received, for RTCP and the record.
+    quality: session::Shared,
+    /// The RTCP session once the media started, until its BYE.
+    rtcp: Option<(Rtcp, JoinHandle<()>)>,
 }
 
 impl Leg {
@@ -99,6 +106,8 @@ impl Leg {
             media: None,
             remote: None,
             reader: None,
+            quality: Quality::shared(),
+            rtcp: None,
         }
     }
 
@@ -118,6 +127,22 @@ impl Leg {
         };
         let remote = Remote::new(negotiated.remote, symmetric);
         self.remote = Some(remote.clone());
+        let ssrc = seed.rotate_left(7) ^ 0x1bad_b002;
+        // With rtcp-mux, reports share the RTP socket and address; the RTCP port stays idle.
+        let (out, to) = if negotiated.rtcp_mux {
+            (bound.out.clone(), remote.clone())
+        } else {
+            (bound.rtcp_out, Remote::new(negotiated.rtcp, symmetric))
+        };
+        let reports = Rtcp {
+            out,
+            remote: to,
+            cname: format!("ivrc@{}", self.local.ip()),
+            ssrc,
+            quality: self.quality.clone(),
+        };
+        let task = tokio::spawn(session::run(reports.clone(), bound.rtcp, seed));
+        self.rtcp = Some((reports.clone(), task));
         clock.add(Stream {
             socket: bound.out,
             remote: remote.clone(),
@@ -126,10 +151,11 @@ impl Leg {
                 marker: true,
                 sequence: seed as u16,
                 timestamp: seed.rotate_left(13),
-                ssrc: seed.rotate_left(7) ^ 0x1bad_b002,
+                ssrc,
             },
             a_law: negotiated.codec == Codec::Pcma,
             play: self.play.clone(),
+            quality: self.quality.clone(),
             prompt_ended: {
                 let (leg, events) = (self.id, events.clone());
                 Box::new(move |generation| {
@@ -145,6 +171,7 @@ impl Leg {
             self.tap.clone(),
             events,
             rtp_timeout,
+            reports,
         )));
         self.media = Some(negotiated);
     }
@@ -203,27 +230,17 @@ impl Leg {
         else {
             return false;
         };
-        let (to_b, to_a) = (b.out.clone(), a.out.clone());
-        for (from, socket, remote, rewrite) in [
-            (
-                a,
-                to_b,
-                rb.clone(),
-                Rewrite::new(sa, sb, seed ^ 0x5eed_0001),
-            ),
-            (
-                b,
-                to_a,
-                ra.clone(),
-                Rewrite::new(sb, sa, seed ^ 0x5eed_0002),
-            ),
+        for (from, to, remote, rewrite) in [
+            (a, b, rb.clone(), Rewrite::new(sa, sb, seed ^ 0x5eed_0001)),
+            (b, a, ra.clone(), Rewrite::new(sb, sa, seed ^ 0x5eed_0002)),
         ] {
             from.play.lock().unwrap_or_else(|p| p.into_inner()).relayed = true;
             from.tap.lock().unwrap_or_else(|p| p.into_inner()).relay = Some(Relay {
-                socket,
+                socket: to.out.clone(),
                 remote,
                 rewrite,
                 buffer: Vec::with_capacity(172),
+                quality: to.quality.clone(),
             });
         }
         true
@@ -244,7 +261,18 @@ impl Leg {
             .is_some()
     }
 
-    /// No more media: the stream ends, the reader stops.
+    /// The leg's media quality for its record, once its media started.
+    pub fn quality(&self) -> Option<MediaQuality> {
+        self.media.as_ref()?;
+        Some(
+            self.quality
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .summary(),
+        )
+    }
+
+    /// No more media: the stream ends, the reader stops, RTCP says goodbye.
     pub fn stop(&mut self) {
         self.play.lock().unwrap_or_else(|p| p.into_inner()).stopped = true;
         let mut tap = self.tap.lock().unwrap_or_else(|p| p.into_inner());
@@ -256,6 +284,10 @@ impl Leg {
         drop(tap);
         if let Some(r) = self.reader.take() {
             r.abort();
+        }
+        if let Some((reports, task)) = self.rtcp.take() {
+            task.abort();
+            reports.send(true);
         }
         self.bound = None;
     }
@@ -277,7 +309,9 @@ fn decoded(media: &Negotiated, payload: &[u8]) -> Vec<i16> {
     payload.iter().map(|&b| decode(b)).collect()
 }
 
-/// Reads a leg's RTP until aborted or silent for `timeout`.
+/// Reads a leg's RTP until aborted or silent for `timeout`; RTCP on the same port (RFC 5761)
+/// goes to the leg's RTCP session.
+#[allow(clippy::too_many_arguments)]
 async fn read(
     socket: tokio::net::UdpSocket,
     leg: LegId,
@@ -286,6 +320,7 @@ async fn read(
     tap: Arc<Mutex<Tap>>,
     events: mpsc::UnboundedSender<MediaEvent>,
     timeout: Duration,
+    reports: Rtcp,
 ) {
     let mut buf = [0u8; 2048];
     let mut keys = dtmf::Receiver::new();
@@ -297,9 +332,21 @@ async fn read(
             received = socket.recv_from(&mut buf) => {
                 let Ok((n, from)) = received else { continue };
                 last = Instant::now();
+                if rtcp::is_rtcp(&buf[..n]) {
+                    if media.rtcp_mux {
+                        reports.datagram(&buf[..n], from);
+                    }
+                    continue;
+                }
                 let Some(p) = rtp::parse(&buf[..n]) else { continue };
                 // Symmetric RTP: answer where the party's packets come from.
                 remote.heard_from(from);
+                let audio = p.header.payload_type == media.codec.payload_type();
+                reports
+                    .quality
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .received(&p.header, last, audio);
                 let mut tap = tap.lock().unwrap_or_else(|p| p.into_inner());
                 if let Some(relay) = tap.relay.as_mut() {
                     relay.forward(&p);

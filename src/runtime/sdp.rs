@@ -1,7 +1,9 @@
 //! SDP offer/answer for one audio stream (RFC 3264 with RFC 4566 syntax): from an offer,
 //! the peer's media address, the G.711 codec we both have (PCMU preferred, then PCMA) and the
-//! peer's telephone-event payload type; and our answer with the same payload numbers, ptime
-//! 20. Nothing else of SDP is interpreted; an offer without audio we can send is refused.
+//! peer's telephone-event payload type, where it wants RTCP (`a=rtcp:`, RFC 3605; else the
+//! RTP port + 1) and whether it offers RTCP on the RTP port (`a=rtcp-mux`, RFC 5761); and our
+//! answer with the same payload numbers, ptime 20, and rtcp-mux when offered. Nothing else of
+//! SDP is interpreted; an offer without audio we can send is refused.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
@@ -41,6 +43,10 @@ pub struct Negotiated {
     pub codec: Codec,
     /// The peer's payload type for RFC 4733 events, when it offered them.
     pub dtmf_payload_type: Option<u8>,
+    /// Where the peer wants our RTCP when it is not muxed.
+    pub rtcp: SocketAddr,
+    /// RTCP shares the RTP ports (RFC 5761): the peer offered it, and our answer takes it.
+    pub rtcp_mux: bool,
 }
 
 /// Why an offer cannot be answered.
@@ -66,6 +72,8 @@ pub fn negotiate(offer: &[u8]) -> Result<Negotiated, SdpError> {
     let mut media_ip: Option<IpAddr> = None;
     let mut audio: Option<(u16, Vec<u8>)> = None;
     let mut rtpmap: Vec<(u8, String)> = Vec::new();
+    let mut rtcp: Option<(u16, Option<IpAddr>)> = None;
+    let mut rtcp_mux = false;
     let mut in_audio = false;
     let mut seen_media = false;
     for line in text.lines() {
@@ -103,7 +111,15 @@ pub fn negotiate(offer: &[u8]) -> Result<Negotiated, SdpError> {
                 }
             }
             "a" if in_audio => {
-                if let Some(map) = value.strip_prefix("rtpmap:") {
+                if value == "rtcp-mux" {
+                    rtcp_mux = true;
+                } else if let Some(at) = value.strip_prefix("rtcp:") {
+                    // `a=rtcp:PORT [IN IP4 ADDRESS]`; an unreadable one is ignored.
+                    let mut p = at.split_whitespace();
+                    if let Some(port) = p.next().and_then(|x| x.parse::<u16>().ok()) {
+                        rtcp = Some((port, p.nth(2).and_then(|a| a.parse().ok())));
+                    }
+                } else if let Some(map) = value.strip_prefix("rtpmap:") {
                     let mut p = map.split_whitespace();
                     if let (Some(pt), Some(enc)) = (p.next().and_then(|x| x.parse().ok()), p.next())
                     {
@@ -142,10 +158,16 @@ pub fn negotiate(offer: &[u8]) -> Result<Negotiated, SdpError> {
         .iter()
         .copied()
         .find(|&pt| named(pt).is_some_and(|e| e.starts_with("telephone-event/8000")));
+    let rtcp = match rtcp {
+        Some((port, address)) => SocketAddr::new(address.unwrap_or(ip), port),
+        None => SocketAddr::new(ip, port.saturating_add(1)),
+    };
     Ok(Negotiated {
         remote: SocketAddr::new(ip, port),
         codec,
         dtmf_payload_type,
+        rtcp,
+        rtcp_mux,
     })
 }
 
@@ -169,6 +191,9 @@ pub fn answer(local: SocketAddr, n: &Negotiated, session_id: u64) -> Vec<u8> {
         );
     }
     s.push_str("a=ptime:20\r\na=sendrecv\r\n");
+    if n.rtcp_mux {
+        s.push_str("a=rtcp-mux\r\n");
+    }
     s.into_bytes()
 }
 
@@ -201,10 +226,30 @@ mod tests {
         assert_eq!(n.remote, "127.0.0.1:17000".parse().expect("addr"));
         assert_eq!(n.codec, Codec::Pcmu);
         assert_eq!(n.dtmf_payload_type, Some(101));
+        assert_eq!(n.rtcp, "127.0.0.1:17001".parse().expect("addr"));
+        assert!(!n.rtcp_mux);
         let a = String::from_utf8(answer("127.0.0.1:20000".parse().expect("addr"), &n, 7))
             .unwrap_or_default();
         assert!(a.contains("m=audio 20000 RTP/AVP 0 101\r\n"), "{a}");
         assert!(a.contains("a=rtpmap:101 telephone-event/8000\r\n"), "{a}");
+        assert!(!a.contains("rtcp-mux"), "{a}");
+    }
+
+    #[test]
+    fn rtcp_attributes() {
+        let moved = format!("{SIPP}a=rtcp:17011\r\n");
+        let n = negotiate(moved.as_bytes()).expect("negotiates");
+        assert_eq!(n.rtcp, "127.0.0.1:17011".parse().expect("addr"));
+        let elsewhere = format!("{SIPP}a=rtcp:53020 IN IP4 10.0.0.7\r\na=rtcp-mux\r\n");
+        let n = negotiate(elsewhere.as_bytes()).expect("negotiates");
+        assert_eq!(n.rtcp, "10.0.0.7:53020".parse().expect("addr"));
+        assert!(n.rtcp_mux);
+        let a = answer("127.0.0.1:20000".parse().expect("addr"), &n, 7);
+        assert!(String::from_utf8_lossy(&a).contains("a=rtcp-mux\r\n"));
+        // Unreadable: the default, port + 1.
+        let junk = format!("{SIPP}a=rtcp:nope\r\n");
+        let n = negotiate(junk.as_bytes()).expect("negotiates");
+        assert_eq!(n.rtcp, "127.0.0.1:17001".parse().expect("addr"));
     }
 
     #[test]

@@ -51,6 +51,9 @@ pub struct CallRecord {
     /// cut-off calls in a store that several instances share; empty in older records.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub instance: String,
+    /// The media quality of the caller's leg (RTCP); none without media or in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<MediaQuality>,
 }
 
 /// `ended_by` of a call still going on: its record is written when it starts and replaced when
@@ -96,6 +99,46 @@ pub struct LegRecord {
     pub detail: String,
     /// Who ended it: `callee`, `flow`, `rtp_timeout`, `dial_timeout`, `shutdown`.
     pub ended_by: String,
+    /// The media quality of the leg (RTCP); none without media or in older records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<MediaQuality>,
+}
+
+/// The media quality of one leg: what we measured of the RTP it sent us (RFC 3550 A.3 and
+/// A.8) and what the party reported of ours in its last RTCP SR or RR.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MediaQuality {
+    /// RTP packets we sent to the party (the media clock's and a bridge's).
+    pub packets_sent: u64,
+    /// RTP packets the party sent us.
+    pub packets_received: u64,
+    /// Of the party's packets, how many never came (expected less received: duplicates make
+    /// it smaller).
+    pub packets_lost: i64,
+    /// Interarrival jitter of the party's packets, in milliseconds.
+    pub jitter_ms: f64,
+    /// RTCP compound packets we sent (BYE included).
+    pub rtcp_sent: u32,
+    /// RTCP compound packets the party sent us that we could read.
+    pub rtcp_received: u32,
+    /// What the party said of our stream in its last report block on it; none when it sent
+    /// none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peer: Option<PeerReport>,
+}
+
+/// A party's last report block on our stream (RFC 3550 §6.4).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PeerReport {
+    /// The fraction of our packets lost in the interval before its report, 0 to 1.
+    pub fraction_lost: f64,
+    /// Our packets it lost since the start.
+    pub packets_lost: i64,
+    /// The interarrival jitter it saw, in milliseconds.
+    pub jitter_ms: f64,
+    /// The round-trip time from its LSR and DLSR (§6.4.1), when it had an SR of ours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub round_trip_ms: Option<f64>,
 }
 
 /// Writes a call record within the caller's transaction, in place of the call's record

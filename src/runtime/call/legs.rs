@@ -191,7 +191,9 @@ impl Call<'_> {
                 self.dial_result(leg, &format!("SIP {status}"), dial_outcome(status));
             }
             Dialed::Answered(sdp) => match sdp::negotiate(&sdp) {
-                Ok(negotiated) => {
+                Ok(mut negotiated) => {
+                    // Our offer had no rtcp-mux: an answer cannot bring it in (RFC 5761 §5.1.1).
+                    negotiated.rtcp_mux = false;
                     self.start_media(leg, negotiated);
                     // A placed call is recorded from its party's answer (`record_calls`).
                     if leg == LegId::CALLER && self.pending_start.is_some() {
@@ -249,6 +251,10 @@ impl Call<'_> {
         let bridged = l.bridged();
         l.state = LegState::Gone;
         l.stop();
+        let quality = l.quality();
+        if let Some(q) = quality {
+            self.record.media(leg, q);
+        }
         if bridged {
             for other in self.legs.iter().flatten() {
                 if other.bridged() {

@@ -564,6 +564,9 @@ pub async fn run(setup: CallSetup) {
     for l in call.legs.iter_mut().flatten() {
         l.stop();
         sip_ids.push(l.sip_id.clone());
+        if let Some(q) = l.quality() {
+            call.record.media(l.id, q);
+        }
     }
     let values = call.values();
     let record = call.record.finish(values);

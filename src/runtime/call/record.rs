@@ -6,7 +6,7 @@ use crate::engine::{Audio, Command, Event, Output};
 use crate::ir::{self, LegId, Outcome};
 use crate::runtime::now_ms;
 use crate::store::calls::TransferRecord;
-use crate::store::{CallRecord, LegRecord};
+use crate::store::{CallRecord, LegRecord, MediaQuality};
 use std::collections::BTreeMap;
 
 /// Builds one call's record as the call runs.
@@ -189,6 +189,17 @@ impl Recorder {
         t.detail.push_str(step);
         if let Some(how) = how {
             t.how = how.into();
+        }
+    }
+
+    /// A leg's media quality as it stands (the last one given is kept): the caller's goes
+    /// in the call's record, a dialled leg's in its own.
+    pub(super) fn media(&mut self, leg: LegId, quality: MediaQuality) {
+        if leg == LegId::CALLER {
+            self.record.media = Some(quality.clone());
+        }
+        if let Some(r) = self.legs.get_mut(&leg.0) {
+            r.media = Some(quality);
         }
     }
 

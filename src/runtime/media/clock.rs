@@ -55,6 +55,8 @@ pub struct Stream {
     pub a_law: bool,
     /// What to send.
     pub play: Arc<Mutex<Play>>,
+    /// Counts what is sent, for RTCP.
+    pub quality: super::session::Shared,
     /// Told the generation of each prompt that has been sent to its end (the clock thread
     /// calls it: it must not block).
     pub prompt_ended: Box<dyn Fn(u64) + Send>,
@@ -193,6 +195,12 @@ fn send(r: &mut Running, now: Instant) -> bool {
     r.stream.header.write(&r.payload, &mut r.packet);
     // A full socket buffer loses this packet, as a network would; the clock goes on.
     let _ = r.stream.socket.send_to(&r.packet, r.stream.remote.get());
+    r.stream
+        .quality
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .sender
+        .sent(&r.stream.header, r.payload.len(), now);
     let h = &mut r.stream.header;
     h.marker = false;
     h.sequence = h.sequence.wrapping_add(1);

@@ -1,6 +1,6 @@
 //! Media of a call: RTP packets, G.711, RFC 4733 keys, and prompt audio
-//! (speech and files at 8 kHz), the RTP port range, the relay of bridged legs, and where each
-//! party wants our RTP (symmetric RTP).
+//! (speech and files at 8 kHz), the RTP port range, the relay of bridged legs, where each
+//! party wants our RTP (symmetric RTP), and RTCP with the media quality it measures.
 
 pub mod amd;
 pub mod clock;
@@ -13,7 +13,9 @@ pub mod recording;
 pub mod relay;
 pub mod remote;
 pub mod resample;
+pub mod rtcp;
 pub mod rtp;
+pub mod session;
 
 use std::sync::Arc;
 

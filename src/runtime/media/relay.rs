@@ -55,9 +55,9 @@ impl Rewrite {
         }
     }
 
-    /// The packet for the other leg, or `None` for what it cannot take (events it did not
-    /// negotiate, payloads of neither type).
-    pub fn packet(&mut self, p: &rtp::Packet<'_>, out: &mut Vec<u8>) -> Option<()> {
+    /// The packet for the other leg (its header returned), or `None` for what it cannot
+    /// take (events it did not negotiate, payloads of neither type).
+    pub fn packet(&mut self, p: &rtp::Packet<'_>, out: &mut Vec<u8>) -> Option<rtp::Header> {
         let pt = p.header.payload_type;
         let payload_type;
         let mut transcoded = Vec::new();
@@ -100,7 +100,7 @@ impl Rewrite {
         };
         self.last = (header.sequence, header.timestamp);
         header.write(payload, out);
-        Some(())
+        Some(header)
     }
 }
 
@@ -115,14 +115,22 @@ pub struct Relay {
     pub rewrite: Rewrite,
     /// A buffer for the rewritten packet.
     pub buffer: Vec<u8>,
+    /// The other leg's figures: what the relay sends it counts for its RTCP.
+    pub quality: super::session::Shared,
 }
 
 impl Relay {
     /// Relays one packet; a full socket buffer loses it, as a network would.
     pub fn forward(&mut self, p: &rtp::Packet<'_>) {
         self.buffer.clear();
-        if self.rewrite.packet(p, &mut self.buffer).is_some() {
+        if let Some(header) = self.rewrite.packet(p, &mut self.buffer) {
             let _ = self.socket.send_to(&self.buffer, self.remote.get());
+            let payload = self.buffer.len() - 12;
+            self.quality
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .sender
+                .sent(&header, payload, std::time::Instant::now());
         }
     }
 }

@@ -1,5 +1,5 @@
 //! RTP packets (RFC 3550): the fixed 12-byte header we send, and reading the packets a peer
-//! sends (header, CSRCs, extension and padding skipped). No RTCP.
+//! sends (header, CSRCs, extension and padding skipped). RTCP is [`super::rtcp`]'s.
 
 /// A packet we send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
