@@ -26,6 +26,7 @@ mod protocol;
 mod provider;
 mod recording;
 mod register;
+mod rtcp;
 #[path = "../sip_trace/mod.rs"]
 mod sip_trace;
 mod speech;
