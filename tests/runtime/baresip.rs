@@ -311,6 +311,38 @@ fn a_softphone_keys_the_sum_by_rfc_4733() {
 }
 
 #[test]
+fn a_softphone_s_rtcp_reports_reach_the_call_record() {
+    require("baresip", "-h");
+    let rt = Runtime::start("baresip_rtcp", &["tests/fixtures/runtime/hold.ivr"], &[]);
+    let dir = rt.dir.join("baresip-rtcp");
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let wav = dir.join("silence.wav");
+    microphone(&wav, std::iter::repeat_n(0, 8000 * 30));
+    // baresip reports every 5 s or so (randomised): nine seconds on the line see its first.
+    softphone_call(&dir, rt.port, "hold", "softphone", &wav, |ctrl| {
+        std::thread::sleep(Duration::from_secs(9));
+        command(ctrl, "hangup", "");
+    });
+    let dir = rt.dir.clone();
+    let (code, stderr) = rt.stop();
+    assert_eq!(code, 0, "{stderr}");
+    let r = Runtime::record_of(&dir, "hold");
+    assert_eq!(r["ended_by"], "caller", "{r:#}");
+    let m = &r["media"];
+    eprintln!("baresip call's media quality: {m:#}");
+    // What we measured of baresip's RTP, over loopback: nothing lost.
+    assert!(m["packets_received"].as_u64() > Some(300), "{m:#}");
+    assert_eq!(m["packets_lost"], 0, "{m:#}");
+    assert!(m["packets_sent"].as_u64() > Some(300), "{m:#}");
+    assert!(m["rtcp_sent"].as_u64() >= Some(2), "{m:#}");
+    // baresip's own reports on our stream (it sends RTCP by default).
+    assert!(m["rtcp_received"].as_u64() >= Some(1), "{m:#}");
+    let peer = &m["peer"];
+    assert_eq!(peer["packets_lost"], 0, "baresip lost none of ours: {m:#}");
+    assert!(peer["jitter_ms"].as_f64().is_some_and(|j| (0.0..20.0).contains(&j)), "{m:#}");
+}
+
+#[test]
 fn a_softphone_agent_is_dialled_and_bridged_to_the_caller() {
     require("baresip", "-h");
     require("espeak-ng", "--version");
