@@ -7,8 +7,8 @@ mod pg_server;
 
 use ivrc::store::calls::{TransferRecord, INTERRUPTED, RUNNING};
 use ivrc::store::{
-    CallRecord, Entry, EntryKind, LegRecord, Location, RegistrationState, Row, SavedState, Store,
-    StoreError,
+    CallRecord, Entry, EntryKind, LegRecord, Location, MediaQuality, PeerReport, RegistrationState,
+    Row, SavedState, Store, StoreError,
 };
 use std::path::PathBuf;
 
@@ -69,6 +69,7 @@ fn record(call_id: &str, started_ms: u64) -> CallRecord {
             outcome: "busy".into(),
             detail: "486 Busy Here".into(),
             ended_by: "callee".into(),
+            media: None,
         }],
         texts: vec![],
         transfers: vec![TransferRecord {
@@ -78,6 +79,20 @@ fn record(call_id: &str, started_ms: u64) -> CallRecord {
             detail: "REFER 501, INVITE 200".into(),
         }],
         instance: String::new(),
+        media: Some(MediaQuality {
+            packets_sent: 450,
+            packets_received: 440,
+            packets_lost: 10,
+            jitter_ms: 1.25,
+            rtcp_sent: 3,
+            rtcp_received: 2,
+            peer: Some(PeerReport {
+                fraction_lost: 0.023,
+                packets_lost: -1,
+                jitter_ms: 0.5,
+                round_trip_ms: Some(12.5),
+            }),
+        }),
     }
 }
 

@@ -339,7 +339,12 @@ fn a_softphone_s_rtcp_reports_reach_the_call_record() {
     assert!(m["rtcp_received"].as_u64() >= Some(1), "{m:#}");
     let peer = &m["peer"];
     assert_eq!(peer["packets_lost"], 0, "baresip lost none of ours: {m:#}");
-    assert!(peer["jitter_ms"].as_f64().is_some_and(|j| (0.0..20.0).contains(&j)), "{m:#}");
+    assert!(
+        peer["jitter_ms"]
+            .as_f64()
+            .is_some_and(|j| (0.0..20.0).contains(&j)),
+        "{m:#}"
+    );
 }
 
 #[test]

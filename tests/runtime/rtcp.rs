@@ -1,8 +1,8 @@
 //! RTCP end to end (RFC 3550 §6): the test is the caller's phone — its own SIP client places
 //! the call with an SDP naming the test's RTP socket, it sends RTP with known gaps across the
-//! sequence wrap and a known jitter, reads the runtime's SRs on its RTCP port (the RTP port
-//! + 1) and answers one with an RR; the call record must show the loss exactly, the jitter
-//! within a bound computed from the test's own send times, and the RR it got.
+//! sequence wrap and a known jitter, reads the runtime's SRs on its RTCP port (the port after
+//! its RTP port) and answers one with an RR; the call record must show the loss exactly, the
+//! jitter within a bound computed from the test's own send times, and the RR it got.
 
 use super::harness::{offer, to_tag, Client, Runtime};
 use std::net::UdpSocket;
@@ -137,7 +137,15 @@ fn rtcp_reports_loss_and_jitter_both_ways_and_the_record_keeps_them() {
     client.send(invite.as_bytes());
     let ok = client.expect(200, Duration::from_secs(5));
     let tag = to_tag(&ok).expect("a To tag");
-    let ack = client.request("ACK", "hold", "rtcp-1", "z9hG4bK-rtcp-1a", 1, Some(&tag), "");
+    let ack = client.request(
+        "ACK",
+        "hold",
+        "rtcp-1",
+        "z9hG4bK-rtcp-1a",
+        1,
+        Some(&tag),
+        "",
+    );
     client.send(ack.as_bytes());
     let their_rtp: u16 = ok
         .lines()
@@ -159,7 +167,11 @@ fn rtcp_reports_loss_and_jitter_both_ways_and_the_record_keeps_them() {
         let start = Instant::now();
         while start.elapsed() < Duration::from_secs(30) {
             if let Ok(n) = reader.recv(&mut buf) {
-                if n >= 12 && rtp_tx.send((word(&buf, 8), u16::from_be_bytes([buf[2], buf[3]]))).is_err() {
+                if n >= 12
+                    && rtp_tx
+                        .send((word(&buf, 8), u16::from_be_bytes([buf[2], buf[3]])))
+                        .is_err()
+                {
                     return;
                 }
             }
@@ -197,8 +209,7 @@ fn rtcp_reports_loss_and_jitter_both_ways_and_the_record_keeps_them() {
         srs.extend(rtcp_rx.try_iter());
         rtp_seen.extend(rtp_rx.try_iter());
         // Once an SR came, the RR on the runtime's stream answers it.
-        if let (false, Some(sr), Some(&(ssrc, highest))) = (rr_sent, srs.first(), rtp_seen.last())
-        {
+        if let (false, Some(sr), Some(&(ssrc, highest))) = (rr_sent, srs.first(), rtp_seen.last()) {
             let held = sr.at.elapsed();
             let packet = rr(our_ssrc, ssrc, u32::from(highest), sr, held);
             reports.send_to(&packet, their_rtcp).expect("our RR");
@@ -223,7 +234,15 @@ fn rtcp_reports_loss_and_jitter_both_ways_and_the_record_keeps_them() {
     assert!(rr_sent, "an SR came within the call's 5 s: {srs:?}");
     let expected_jitter = jitter_ms(&sent);
     // Hang up; the runtime's last compound says BYE.
-    let bye = client.request("BYE", "hold", "rtcp-1", "z9hG4bK-rtcp-1b", 2, Some(&tag), "");
+    let bye = client.request(
+        "BYE",
+        "hold",
+        "rtcp-1",
+        "z9hG4bK-rtcp-1b",
+        2,
+        Some(&tag),
+        "",
+    );
     client.send(bye.as_bytes());
     client.expect(200, Duration::from_secs(5));
     let deadline = Instant::now() + Duration::from_secs(3);
@@ -241,8 +260,14 @@ fn rtcp_reports_loss_and_jitter_both_ways_and_the_record_keeps_them() {
     // The runtime's SRs: its RTP's SSRC, counts that grow, 160 octets a packet, and a last
     // one (with the BYE) that counts what we got.
     let their_ssrc = rtp_seen.first().expect("RTP from the runtime").0;
-    assert!(srs.len() >= 2, "a report in the call and one at its end: {srs:?}");
-    assert!(srs.last().is_some_and(|s| s.bye), "a BYE at the end: {srs:?}");
+    assert!(
+        srs.len() >= 2,
+        "a report in the call and one at its end: {srs:?}"
+    );
+    assert!(
+        srs.last().is_some_and(|s| s.bye),
+        "a BYE at the end: {srs:?}"
+    );
     for pair in srs.windows(2) {
         assert!(pair[1].packets > pair[0].packets, "{srs:?}");
         assert!(pair[1].ntp > pair[0].ntp, "{srs:?}");
@@ -273,7 +298,10 @@ fn rtcp_reports_loss_and_jitter_both_ways_and_the_record_keeps_them() {
         "jitter {jitter} ms, as sent {expected_jitter:.3} ms"
     );
     let packets_sent = m["packets_sent"].as_u64().expect("packets_sent");
-    assert!(packets_sent.abs_diff(u64::from(got)) <= 2, "{m:#}, we got {got}");
+    assert!(
+        packets_sent.abs_diff(u64::from(got)) <= 2,
+        "{m:#}, we got {got}"
+    );
     assert!(m["rtcp_sent"].as_u64() >= Some(srs.len() as u64), "{m:#}");
     assert_eq!(m["rtcp_received"], 1, "{m:#}");
     let peer = &m["peer"];

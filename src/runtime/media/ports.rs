@@ -43,7 +43,7 @@ impl RtpPorts {
         if self.high <= self.low {
             return None;
         }
-        let count = (self.high - self.low + 1) / 2;
+        let count = (self.high - self.low).div_ceil(2);
         for _ in 0..count {
             let port = {
                 let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());

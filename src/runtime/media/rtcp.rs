@@ -527,7 +527,10 @@ mod tests {
         // A late packet from before the wrap counts as received, not as a new cycle.
         receive(&mut r, &[65533]);
         assert_eq!((r.received(), r.lost()), (17, 2));
-        assert_eq!(r.block(0, 0).expect("a block").highest_sequence, 65_536 + 12);
+        assert_eq!(
+            r.block(0, 0).expect("a block").highest_sequence,
+            65_536 + 12
+        );
     }
 
     #[test]
@@ -645,7 +648,10 @@ mod tests {
         let mut big = report;
         big.blocks[0].cumulative_lost = -10_000_000;
         write(&big, "x", false, &mut out);
-        assert_eq!(parse(&out).expect("parses").reports[0].blocks[0].cumulative_lost, -0x80_0000);
+        assert_eq!(
+            parse(&out).expect("parses").reports[0].blocks[0].cumulative_lost,
+            -0x80_0000
+        );
         assert_eq!(ntp_middle(0x0000_1234_5678_0000), 0x1234_5678);
         assert_eq!(to_short(Duration::from_millis(500)), 32_768);
     }
@@ -663,7 +669,11 @@ mod tests {
         // A cut inside a packet is refused (the lengths no longer add up); cuts between the
         // RR (32 bytes), the SDES (16) and the BYE leave shorter valid compounds.
         for n in 0..good.len() {
-            assert_eq!(parse(&good[..n]).is_some(), [32, 48].contains(&n), "cut at {n}");
+            assert_eq!(
+                parse(&good[..n]).is_some(),
+                [32, 48].contains(&n),
+                "cut at {n}"
+            );
         }
         let mut v1 = good.clone();
         v1[0] = 0x41;
@@ -679,7 +689,10 @@ mod tests {
         assert!(parse(&long).is_none(), "a length past the datagram");
         let mut padded_first = good.clone();
         padded_first[0] |= 0x20;
-        assert!(parse(&padded_first).is_none(), "padding in the first packet");
+        assert!(
+            parse(&padded_first).is_none(),
+            "padding in the first packet"
+        );
         // Unknown packet types inside are skipped.
         let mut app = good.clone();
         app.extend_from_slice(&[0x80, 204, 0, 1, 0, 0, 0, 1]);

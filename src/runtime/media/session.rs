@@ -8,8 +8,8 @@
 //! after half of it, each randomised to 0.5–1.5 times (§6.3.1) so that calls started together
 //! spread out.
 
-use super::rtcp::{self, Compound, Receiver, Report, Sender, CLOCK_RATE};
 use super::remote::Remote;
+use super::rtcp::{self, Compound, Receiver, Report, Sender, CLOCK_RATE};
 use super::rtp;
 use crate::store::{MediaQuality, PeerReport};
 use std::net::UdpSocket;
@@ -199,8 +199,8 @@ pub async fn run(rtcp: Rtcp, socket: tokio::net::UdpSocket, seed: u32) {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use super::rtcp::{ReportBlock, SenderInfo};
+    use super::*;
 
     #[test]
     fn intervals_are_spread_around_the_base() {
