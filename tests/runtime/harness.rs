@@ -448,12 +448,29 @@ pub struct Received {
     pub audible_ssrcs: Vec<u32>,
 }
 
-/// Receives RTP on a free port until `idle` passes without a packet (after the first) or
-/// `limit` passes; the port and a handle for the result.
+/// An even port and the odd one after it, both bound on 127.0.0.1: RTP and its RTCP (the
+/// runtime reports to the RTP port + 1, which must not be some other test's socket).
+pub fn port_pair() -> (UdpSocket, UdpSocket) {
+    for _ in 0..200 {
+        let rtp = UdpSocket::bind("127.0.0.1:0").expect("a port");
+        let port = rtp.local_addr().expect("addr").port();
+        if port % 2 != 0 {
+            continue;
+        }
+        if let Ok(rtcp) = UdpSocket::bind(("127.0.0.1", port + 1)) {
+            return (rtp, rtcp);
+        }
+    }
+    panic!("no free even/odd port pair");
+}
+
+/// Receives RTP on a free port (its RTCP port held and ignored) until `idle` passes without a
+/// packet (after the first) or `limit` passes; the port and a handle for the result.
 pub fn rtp_sink(idle: Duration, limit: Duration) -> (u16, std::thread::JoinHandle<Received>) {
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("a sink port");
+    let (socket, rtcp) = port_pair();
     let port = socket.local_addr().expect("addr").port();
     let handle = std::thread::spawn(move || {
+        let _rtcp = rtcp;
         let mut r = Received::default();
         let start = Instant::now();
         let mut last: Option<(u16, u32)> = None;

@@ -4,7 +4,7 @@
 //! its RTP port) and answers one with an RR; the call record must show the loss exactly, the
 //! jitter within a bound computed from the test's own send times, and the RR it got.
 
-use super::harness::{offer, to_tag, Client, Runtime};
+use super::harness::{offer, port_pair, to_tag, Client, Runtime};
 use std::net::UdpSocket;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -15,21 +15,6 @@ const PACKETS: u16 = 251;
 const FIRST_SEQ: u16 = 65_500;
 /// Odd packets go this much late: a transit swing of 80 timestamp units per packet.
 const SWING: Duration = Duration::from_millis(10);
-
-/// An even port and the odd one after it, both bound on 127.0.0.1.
-fn port_pair() -> (UdpSocket, UdpSocket) {
-    for _ in 0..100 {
-        let rtp = UdpSocket::bind("127.0.0.1:0").expect("a port");
-        let port = rtp.local_addr().expect("addr").port();
-        if port % 2 != 0 {
-            continue;
-        }
-        if let Ok(rtcp) = UdpSocket::bind(("127.0.0.1", port + 1)) {
-            return (rtp, rtcp);
-        }
-    }
-    panic!("no free even/odd port pair");
-}
 
 fn word(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
