@@ -2,7 +2,7 @@
 //! how each registration at a provider stands.
 
 use crate::cli::{CallsArgs, Format};
-use ivrc::store::{self, RegistrationState, Store};
+use ivrc::store::{self, MediaQuality, RegistrationState, Store};
 
 /// Milliseconds since the epoch at the start of a `YYYY-MM-DD` day (UTC).
 fn day_start_ms(day: &str) -> Option<u64> {
@@ -98,6 +98,9 @@ pub fn run(args: &CallsArgs) -> u8 {
                     let (leg, number, detail) = (&t.leg, &t.number, &t.detail);
                     ivrc::outln!("    transfer: {leg} to {number} {how} ({detail})");
                 }
+                if let Some(m) = &c.media {
+                    ivrc::outln!("    {}", media_line(m));
+                }
                 for e in &c.errors {
                     ivrc::outln!("    error: {e}");
                 }
@@ -105,6 +108,26 @@ pub fn run(args: &CallsArgs) -> u8 {
         }
     }
     0
+}
+
+/// The caller's media quality, in one line: what we measured, then what the caller reported.
+fn media_line(m: &MediaQuality) -> String {
+    let mut line = format!(
+        "media: sent {}, received {}, lost {}, jitter {:.1} ms",
+        m.packets_sent, m.packets_received, m.packets_lost, m.jitter_ms
+    );
+    if let Some(p) = &m.peer {
+        line.push_str(&format!(
+            "; the caller lost {} ({:.1} % lately), jitter {:.1} ms",
+            p.packets_lost,
+            p.fraction_lost * 100.0,
+            p.jitter_ms
+        ));
+        if let Some(rtt) = p.round_trip_ms {
+            line.push_str(&format!(", round trip {rtt:.1} ms"));
+        }
+    }
+    line
 }
 
 /// How a registration stands, in one line.
@@ -149,6 +172,33 @@ mod tests {
         assert_eq!(
             registration_line(&r("not_unregistered", "no answer", None)),
             "registration sip:ivrc@provider.test: not unregistered at 2026-11-22 02:01:01: no answer"
+        );
+    }
+
+    #[test]
+    fn media_lines() {
+        let mut m = MediaQuality {
+            packets_sent: 251,
+            packets_received: 226,
+            packets_lost: 25,
+            jitter_ms: 8.618,
+            rtcp_sent: 2,
+            rtcp_received: 0,
+            peer: None,
+        };
+        assert_eq!(
+            media_line(&m),
+            "media: sent 251, received 226, lost 25, jitter 8.6 ms"
+        );
+        m.peer = Some(store::PeerReport {
+            fraction_lost: 0.199,
+            packets_lost: 7,
+            jitter_ms: 20.0,
+            round_trip_ms: Some(0.397),
+        });
+        assert_eq!(
+            media_line(&m),
+            "media: sent 251, received 226, lost 25, jitter 8.6 ms; the caller lost 7 (19.9 % lately), jitter 20.0 ms, round trip 0.4 ms"
         );
     }
 

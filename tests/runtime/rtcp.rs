@@ -5,7 +5,6 @@
 //! jitter within a bound computed from the test's own send times, and the RR it got.
 
 use super::harness::{offer, port_pair, to_tag, Client, Runtime};
-use std::net::UdpSocket;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
