@@ -177,10 +177,17 @@ impl Leg {
     }
 
     /// The party wants our RTP at `to` from now on (a re-INVITE's new offer): the clock, relays
-    /// into the leg and the reader's symmetric-RTP learning all follow.
+    /// into the leg and the reader's symmetric-RTP learning all follow, and our RTCP goes to
+    /// the port after it (with rtcp-mux it shares the RTP address and has already moved).
     pub fn move_media(&self, to: SocketAddr) {
         if let Some(r) = &self.remote {
             r.moved_to(to);
+        }
+        let muxed = self.media.as_ref().is_some_and(|m| m.rtcp_mux);
+        if let (Some((reports, _)), false) = (&self.rtcp, muxed) {
+            reports
+                .remote
+                .moved_to(SocketAddr::new(to.ip(), to.port().saturating_add(1)));
         }
     }
 
