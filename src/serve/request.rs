@@ -21,10 +21,16 @@ const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Refusal(pub StatusCode, pub String);
 
 impl IntoResponse for Refusal {
+    /// A plain-text answer that closes the connection: a refused request may have left its
+    /// body unread, and a client that sent its next request on the connection would get an
+    /// early end of it (seen in the bad-request test).
     fn into_response(self) -> Response {
         (
             self.0,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            [
+                (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+                (header::CONNECTION, "close"),
+            ],
             self.1 + "\n",
         )
             .into_response()
