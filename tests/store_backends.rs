@@ -78,6 +78,10 @@ fn record(call_id: &str, started_ms: u64) -> CallRecord {
             how: "bridge".into(),
             detail: "REFER 501, INVITE 200".into(),
         }],
+        commands: vec![
+            "say to caller \"Сумма равна сорока двум.\"".into(),
+            "hangup".into(),
+        ],
         instance: String::new(),
         media: Some(MediaQuality {
             packets_sent: 450,

@@ -13,7 +13,7 @@ mod state;
 pub mod value;
 
 use crate::ir::{self, LegId, NodeId, Op, Outcome, VarId};
-pub use protocol::{Audio, Command, Event, Output, TimerId};
+pub use protocol::{describe, Audio, Command, Event, Output, TimerId};
 pub use state::{Awaiting, Snapshot, SnapshotMismatch};
 use state::{Handler, LegStatus, Wait};
 pub use value::{EvalError, Value};

@@ -330,62 +330,8 @@ impl<'f> VirtualCall<'f> {
     }
 
     /// A one-line description of a command as a person would say it, or `None` for the
-    /// engine's bookkeeping (timers, prompt control, recognition).
+    /// engine's bookkeeping (timers, prompt control, recognition): [`crate::engine::describe`].
     pub fn describe(&self, command: &Command) -> Option<String> {
-        let leg = |id: &LegId| {
-            self.flow()
-                .legs
-                .get(id.0 as usize)
-                .map_or("?".to_string(), |l| l.name.clone())
-        };
-        Some(match command {
-            Command::Say { leg: l, text, .. } => format!("say to {} \"{text}\"", leg(l)),
-            Command::Play { leg: l, audio, .. } => match audio {
-                crate::engine::Audio::Record(id) => format!("play to {} record {id}", leg(l)),
-                crate::engine::Audio::File(p) | crate::engine::Audio::Url(p) => {
-                    format!("play to {} \"{p}\"", leg(l))
-                }
-            },
-            Command::Dial { leg: l, number, .. } => format!("dial {number} as {}", leg(l)),
-            Command::Bridge { a, b } => format!("bridge {} and {}", leg(a), leg(b)),
-            Command::Transfer { leg: l, number } => format!("transfer {} to {number}", leg(l)),
-            Command::Sms { to, text } => format!("sms to {to} \"{text}\""),
-            Command::Fetch { method, url, .. } => format!(
-                "fetch {} {url}",
-                if *method == ir::Method::Get {
-                    "GET"
-                } else {
-                    "POST"
-                }
-            ),
-            Command::Report { ok: true, data, .. } if data.is_empty() => "report ok".to_string(),
-            Command::Report { ok: true, data, .. } => {
-                format!(
-                    "report ok with {{ {} }}",
-                    data.iter()
-                        .map(|(k, v)| format!("{k}: {v}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            }
-            Command::Report {
-                ok: false, reason, ..
-            } => match reason {
-                Some(r) => format!("report retry \"{r}\""),
-                None => "report retry".to_string(),
-            },
-            Command::Block { number } => format!("block {number}"),
-            Command::Hangup { leg: None } => "hangup".to_string(),
-            Command::Hangup { leg: Some(l) } => format!("hangup {}", leg(l)),
-            Command::Error { reason } => format!("error: {reason}"),
-            Command::End => "end of the call".to_string(),
-            Command::Answer { .. }
-            | Command::Record { .. }
-            | Command::StopPrompt { .. }
-            | Command::StartTimer { .. }
-            | Command::CancelTimer { .. }
-            | Command::Listen { .. }
-            | Command::StopListening { .. } => return None,
-        })
+        crate::engine::describe(self.flow(), command)
     }
 }

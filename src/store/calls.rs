@@ -47,6 +47,11 @@ pub struct CallRecord {
     /// The parties the flow handed to another number (`transfer`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub transfers: Vec<TransferRecord>,
+    /// Everything the flow did that a party or the outside world can see, in order, in the
+    /// words of `ivrc test` and `ivrc sim` (`say to caller "…"`, `transfer caller to +7…`,
+    /// `report ok`, `end of the call`); runtime errors are in `errors`. Empty in older records.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<String>,
     /// The instance that ran the call (its SIP address), so that a restart finds its own
     /// cut-off calls in a store that several instances share; empty in older records.
     #[serde(default, skip_serializing_if = "String::is_empty")]

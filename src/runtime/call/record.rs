@@ -57,6 +57,11 @@ impl Recorder {
         if self.record.path.last() != Some(&line) {
             self.record.path.push(line);
         }
+        if !matches!(output.command, Command::Error { .. }) {
+            if let Some(said) = crate::engine::describe(flow, &output.command) {
+                self.record.commands.push(said);
+            }
+        }
         match &output.command {
             Command::Say { text, .. } => self.record.prompts.push(text.clone()),
             Command::Play {
@@ -220,5 +225,52 @@ impl Recorder {
         self.record.legs = self.legs.into_values().collect();
         self.record.ended_ms = now_ms();
         self.record
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_commands_are_what_the_flow_did_in_order_without_bookkeeping_or_errors() {
+        let text = "flow f {\n  answer\n  say \"Добрый день.\"\n  transfer +74951234567\n}\n";
+        let program = crate::compile("f.ivr", text).program.expect("compiles");
+        let flow = &program.flows[0];
+        let mut recorder = Recorder::new("id", "f", "+79001234567", "f", 0);
+        let caller = LegId::CALLER;
+        for command in [
+            Command::Answer { leg: caller },
+            Command::Say {
+                leg: caller,
+                text: "Добрый день.".into(),
+                lang: "ru-RU".into(),
+                voice: "female".into(),
+            },
+            Command::Error {
+                reason: "a failed prompt".into(),
+            },
+            Command::Transfer {
+                leg: caller,
+                number: "+74951234567".into(),
+            },
+            Command::End,
+        ] {
+            let output = Output {
+                node: ir::NodeId(0),
+                command,
+            };
+            recorder.output(flow, &output);
+        }
+        let record = recorder.finish(Vec::new());
+        assert_eq!(
+            record.commands,
+            [
+                "say to caller \"Добрый день.\"",
+                "transfer caller to +74951234567",
+                "end of the call"
+            ]
+        );
+        assert_eq!(record.errors, ["a failed prompt"]);
     }
 }
