@@ -192,9 +192,31 @@ pub struct RunArgs {
     /// Run flow timers, dial timeouts and campaign intervals this many times faster (tests).
     #[arg(long, default_value_t = 1.0, value_parser = parse_time_scale)]
     pub time_scale: f64,
+    /// Call at any hour, whatever the campaign's `window` says (tests; a run started outside
+    /// the hours on purpose).
+    #[arg(long, requires = "campaign")]
+    pub ignore_window: bool,
+    /// Send `fetch` requests whose URL starts with PREFIX to REPLACEMENT instead, e.g.
+    /// `https://crm.example=http://127.0.0.1:8080` (a staging CRM, a test's stand-in);
+    /// repeatable, the first matching prefix wins.
+    #[arg(long, value_name = "PREFIX=REPLACEMENT", value_parser = parse_rewrite)]
+    pub fetch_rewrite: Vec<(String, String)>,
     /// Output format of diagnostics.
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
+}
+
+/// Reads a `--fetch-rewrite`: `PREFIX=REPLACEMENT`, both URLs.
+fn parse_rewrite(text: &str) -> Result<(String, String), String> {
+    let (from, to) = text
+        .split_once('=')
+        .ok_or("give PREFIX=REPLACEMENT, e.g. https://crm.example=http://127.0.0.1:8080")?;
+    for url in [from, to] {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(format!("`{url}` is not an http:// or https:// URL"));
+        }
+    }
+    Ok((from.to_string(), to.to_string()))
 }
 
 /// Reads a time scale: a number from 1 to 1000.

@@ -28,6 +28,8 @@ pub struct FetchRequest {
 #[derive(Debug, Clone, Default)]
 pub struct Fetcher {
     client: reqwest::Client,
+    /// URL prefixes sent elsewhere (`--fetch-rewrite`), the first that matches winning.
+    rewrites: Vec<(String, String)>,
 }
 
 impl Fetcher {
@@ -38,11 +40,33 @@ impl Fetcher {
 
     /// A fetcher sharing `client` (its connection pool).
     pub fn with_client(client: reqwest::Client) -> Fetcher {
-        Fetcher { client }
+        Fetcher {
+            client,
+            rewrites: Vec::new(),
+        }
+    }
+
+    /// This fetcher sending the requests of URLs that start with a prefix to its replacement
+    /// instead (`https://crm.example` → `http://127.0.0.1:8080`): a staging CRM, or a test's
+    /// stand-in. The flow still sees the URL it wrote.
+    pub fn with_rewrites(self, rewrites: Vec<(String, String)>) -> Fetcher {
+        Fetcher { rewrites, ..self }
+    }
+
+    /// Where a request for `url` goes.
+    fn target(&self, url: &str) -> String {
+        self.rewrites
+            .iter()
+            .find_map(|(prefix, to)| {
+                url.strip_prefix(prefix.as_str())
+                    .map(|rest| format!("{to}{rest}"))
+            })
+            .unwrap_or_else(|| url.to_string())
     }
 
     /// Makes a fetch's request; the JSON answer, or why it failed.
     pub async fn fetch(&self, r: &FetchRequest) -> Result<serde_json::Value, String> {
+        let url = self.target(&r.url);
         let mut request = match r.method {
             Method::Get => {
                 let query: Vec<(String, String)> = r
@@ -56,12 +80,12 @@ impl Fetcher {
                         (k.clone(), text)
                     })
                     .collect();
-                self.client.get(&r.url).query(&query)
+                self.client.get(&url).query(&query)
             }
             Method::Post => {
                 let body: serde_json::Map<String, serde_json::Value> =
                     r.params.iter().cloned().collect();
-                self.client.post(&r.url).json(&body)
+                self.client.post(&url).json(&body)
             }
         };
         for (name, value) in &r.headers {
@@ -129,5 +153,30 @@ pub fn describe(e: &reqwest::Error) -> String {
         format!("bad request: {e}")
     } else {
         e.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rewrite_sends_the_urls_under_its_prefix_elsewhere_and_leaves_others() {
+        let f = Fetcher::new().with_rewrites(vec![(
+            "https://crm.example".into(),
+            "http://127.0.0.1:8080".into(),
+        )]);
+        assert_eq!(
+            f.target("https://crm.example/ivr?a=1"),
+            "http://127.0.0.1:8080/ivr?a=1"
+        );
+        assert_eq!(
+            f.target("https://other.example/ivr"),
+            "https://other.example/ivr"
+        );
+        assert_eq!(
+            Fetcher::new().target("https://crm.example/x"),
+            "https://crm.example/x"
+        );
     }
 }

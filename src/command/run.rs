@@ -103,7 +103,12 @@ pub fn run(args: &RunArgs) -> u8 {
             match super::campaign::campaign_of(&program, name, args.leads.as_deref(), &flow_dir)
                 .and_then(|c| recordings_for(&c.0, args).map(|()| c))
             {
-                Ok(c) => Some(c),
+                Ok(mut c) => {
+                    if args.ignore_window {
+                        c.0.window = None;
+                    }
+                    Some(c)
+                }
                 Err(message) => {
                     ivrc::errln!("error: {message}");
                     return 2;
@@ -242,7 +247,7 @@ pub fn run(args: &RunArgs) -> u8 {
         prompts,
         records: Some(store.into_writer()),
         blocked,
-        http: Arc::new(ivrc::fetch::Fetcher::new()),
+        http: Arc::new(ivrc::fetch::Fetcher::new().with_rewrites(args.fetch_rewrite.clone())),
         asr,
         ports: Arc::new(ivrc::runtime::media::ports::RtpPorts::new(args.rtp_ports)),
         clock: match ivrc::runtime::media::clock::Clock::start() {
