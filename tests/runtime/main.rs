@@ -12,6 +12,7 @@ mod callback;
 mod calls;
 mod campaign;
 mod campaign_shared;
+mod differential;
 mod harness;
 #[path = "../kamailio/mod.rs"]
 mod kamailio;
