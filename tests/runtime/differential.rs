@@ -71,21 +71,6 @@ const KNOWN_GAPS: &[(&str, &str)] = &[
          REFER in the outbound dialog, it hangs up",
     ),
     (
-        "examples/promo.test.ivr: 2 sends the SMS",
-        "a campaign's call does not give the engine the lead's number as the caller's: `sms` \
-         without a number fails with \"the leg's number is not known\"",
-    ),
-    (
-        "examples/promo.test.ivr: 3 blacklists the number",
-        "a campaign's call does not give the engine the lead's number as the caller's: `block` \
-         fails with \"the number to block is not known\"",
-    ),
-    (
-        "examples/promo.test.ivr: the SMS counts bonuses in the right form",
-        "a campaign's call does not give the engine the lead's number as the caller's: `sms` \
-         without a number fails with \"the leg's number is not known\"",
-    ),
-    (
         "examples/robocall.test.ivr: the patient asks for the administrator",
         "transfer of a dialled leg (a campaign's lead) is not built yet: the runtime sends no \
          REFER in the outbound dialog, it hangs up",

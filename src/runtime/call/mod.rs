@@ -500,7 +500,9 @@ pub async fn run(setup: CallSetup) {
         },
         None => Event::Start {
             has_caller: has_caller || dial_first.is_some(),
-            caller,
+            // A placed call's caller leg is the party it called: `sms` and `block` without a
+            // number go to them.
+            caller: caller.or_else(|| dial_first.clone()),
             called,
             call_id: call_id.clone(),
             params,
