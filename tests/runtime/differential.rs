@@ -14,7 +14,7 @@
 //! A block the peers cannot play, or that the runtime does not pass yet, is in [`KNOWN_GAPS`]
 //! with the reason; a gap that starts to pass fails the test, so the table stays true.
 
-use super::harness::{free_port, require, rtp_sink, scratch, sipp_uas, sipp_with, Runtime};
+use super::harness::{free_port, require, rtp_sink, scratch, sipp_uas, sipp_with, Host, Runtime};
 use ivrc::engine::Command;
 use ivrc::ir::{self, Outcome, TestStep, TestStepKind};
 use std::collections::BTreeMap;
@@ -59,21 +59,6 @@ const KNOWN_GAPS: &[(&str, &str)] = &[
         "tests/fixtures/engine/listen_phrases.ivr: its .sim script",
         "the bundled keyword spotter takes «алло?» for «да» (docs/runtime.md, \"Known limit of \
          the bundled spotter\"): the flow ends before the caller's «Ну, ДА, конечно!»",
-    ),
-    (
-        "tests/fixtures/engine/dial_default_and_machine.ivr: its .sim script",
-        "an answering machine (`/machine`) needs a spoken greeting from the trunk for the \
-         runtime's detector; these peers answer with silence",
-    ),
-    (
-        "examples/promo.test.ivr: 1 puts the lead through to the manager",
-        "transfer of a dialled leg (a campaign's lead) is not built yet: the runtime sends no \
-         REFER in the outbound dialog, it hangs up",
-    ),
-    (
-        "examples/robocall.test.ivr: the patient asks for the administrator",
-        "transfer of a dialled leg (a campaign's lead) is not built yet: the runtime sends no \
-         REFER in the outbound dialog, it hangs up",
     ),
     (
         "tests/fixtures/engine/actions.ivr: its .sim script",
@@ -132,6 +117,14 @@ struct Party {
     greets: bool,
 }
 
+/// What an answering machine of the trunk says: a greeting longer than the detector's 1.5 s.
+const MACHINE_GREETING: &str =
+    "Здравствуйте. Вы позвонили Ивану. Оставьте сообщение после сигнала.";
+
+/// When the detector has heard enough of [`MACHINE_GREETING`] (it starts after 0.4 s), in ms
+/// after the answer.
+const MACHINE_HEARD_MS: u64 = 400 + 1500 + 500;
+
 /// The peers' plan for a block.
 #[derive(Debug)]
 struct Plan {
@@ -140,6 +133,9 @@ struct Plan {
     parties: BTreeMap<String, Party>,
     /// Whether the engine's call ends by itself (else the caller leaves at the end).
     ends: bool,
+    /// Whether the flow answers the caller (a flow that never acts on its caller leg leaves
+    /// an inbound call unanswered: 480 at its end).
+    answered: bool,
     /// Texts the flow sends (each one more sipp call at the trunk).
     texts: usize,
     /// The number of the block's `from`.
@@ -707,6 +703,10 @@ fn plan(case: &Case, full: &ivrc::sim::VirtualCall<'_>) -> Result<Plan, String> 
                 p.answered_at = clock;
                 match outcome {
                     Outcome::Answered => connected.push(leg.clone()),
+                    Outcome::Machine => {
+                        connected.push(leg.clone());
+                        clock += MACHINE_HEARD_MS;
+                    }
                     Outcome::Busy | Outcome::NoAnswer | Outcome::Failed => {}
                     other => return Err(format!("a dialled party's `{other:?}`")),
                 }
@@ -793,7 +793,14 @@ fn plan(case: &Case, full: &ivrc::sim::VirtualCall<'_>) -> Result<Plan, String> 
             _ => None,
         })
         .collect();
+    let answered = full.log.iter().any(|l| match &l.output.command {
+        Command::Answer { leg } | Command::Say { leg, .. } | Command::Play { leg, .. } => {
+            *leg == ir::LegId::CALLER
+        }
+        _ => false,
+    });
     Ok(Plan {
+        answered,
         scale,
         errors,
         fetches,
@@ -929,8 +936,10 @@ fn play(n: usize, case: &Case, plan: &Plan) -> Result<Ran, String> {
             .expect("leads");
         args.extend(["--campaign", c, "--leads", &leads_arg]);
     }
-    let rt = Runtime::start(
-        &format!("differential-{n}-runtime"),
+    let rt = Runtime::launch(
+        scratch(&format!("differential-{n}-runtime")),
+        &Host::loopback(),
+        sip_port(),
         &[&case.flow_file],
         &args,
     );
@@ -1078,6 +1087,18 @@ fn sipp_said(stderr: &[u8]) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// A port free for both UDP and TCP right now (the runtime listens on both; a port free for
+/// UDP alone may be a TCP connection's, with six runtimes and their peers at work).
+fn sip_port() -> u16 {
+    loop {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("a TCP port");
+        let port = tcp.local_addr().expect("addr").port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// The REFERs' targets and the MESSAGEs the peers received, from their message traces.
@@ -1230,13 +1251,19 @@ fn caller_scenario(plan: &Plan, dir: &Path) -> String {
     } else {
         tail_xml(party, plan.ends, &bye)
     };
+    let (acts, tail) = if plan.answered {
+        (acts, tail)
+    } else {
+        (String::new(), String::new())
+    };
+    let setup = call_setup(plan.answered, from);
     format!(
         r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
 <scenario name="differential caller">
   <send retrans="500"><![CDATA[
 INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=z9hG4bK-inv-[call_number]-[pid]
 From: <sip:{from}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
 To: <sip:[service]@[remote_ip]:[remote_port]>
 Call-ID: [call_id]
@@ -1250,10 +1277,25 @@ Content-Length: [len]
   ]]></send>
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
-  <recv response="200" rtd="true"/>
+{setup}{acts}{tail}  <timewait milliseconds="300"/>
+</scenario>
+"#
+    )
+}
+
+/// The end of the caller's INVITE transaction: the 200 and its ACK, or the 480 of a flow that
+/// never answered it and its ACK (in the INVITE's transaction).
+fn call_setup(answered: bool, from: &str) -> String {
+    let (status, branch) = if answered {
+        ("200", "[branch]")
+    } else {
+        ("480", "z9hG4bK-inv-[call_number]-[pid]")
+    };
+    format!(
+        r#"  <recv response="{status}" rtd="true"/>
   <send><![CDATA[
 ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch={branch}
 From: <sip:{from}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
 To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
 Call-ID: [call_id]
@@ -1262,8 +1304,6 @@ Contact: <sip:sipp@[local_ip]:[local_port]>
 Max-Forwards: 70
 Content-Length: 0
   ]]></send>
-{acts}{tail}  <timewait milliseconds="300"/>
-</scenario>
 "#
     )
 }
@@ -1309,6 +1349,12 @@ fn trunk_scenario(plan: &Plan, dir: &Path) -> String {
                     "  <send retrans=\"500\"><![CDATA[\nSIP/2.0 200 OK\n[last_Via:]\n[last_From:]\n[last_To:];tag=[pid]SIPpTag01[call_number]\n[last_Call-ID:]\n[last_CSeq:]\nContact: <sip:party@[local_ip]:[local_port]>\nContent-Type: application/sdp\nContent-Length: [len]\n\n{SDP}\n  ]]></send>\n  <recv request=\"ACK\"/>\n"
                 );
                 let bye = "BYE [$contact] SIP/2.0\nVia: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]\nFrom: <sip:party@[local_ip]:[local_port]>;tag=[pid]SIPpTag01[call_number]\nTo: [$ivrc]\nCall-ID: [$callid]\nCSeq: 1 BYE\nMax-Forwards: 70\nContent-Length: 0";
+                if party.outcome == Some(Outcome::Machine) {
+                    super::campaign::spoken_ulaw(dir, MACHINE_GREETING, "0.4", "3", "machine.ulaw");
+                    branches.push_str(
+                        "  <nop><action><exec rtp_stream=\"machine.ulaw,1,0\"/></action></nop>\n",
+                    );
+                }
                 if party.greets {
                     super::campaign::spoken_ulaw(dir, "алло", "0.6", "3", "hello.ulaw");
                     branches.push_str(
