@@ -29,6 +29,18 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// A port free for both UDP and TCP right now, for a runtime (it listens on both: a port free
+/// for UDP alone may be the local end of a TCP connection of another test's).
+pub fn free_sip_port() -> u16 {
+    loop {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("a TCP port");
+        let port = tcp.local_addr().expect("addr").port();
+        if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 /// A fresh scratch directory.
 pub fn scratch(name: &str) -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("runtime-{name}"));
@@ -97,7 +109,7 @@ impl Runtime {
 
     /// [`Runtime::start`] in `dir` as it is (its store and cache kept: a restart).
     pub fn start_in(dir: PathBuf, files: &[&str], extra: &[&str]) -> Runtime {
-        Runtime::launch(dir, &Host::loopback(), free_port(), files, extra)
+        Runtime::launch(dir, &Host::loopback(), free_sip_port(), files, extra)
     }
 
     /// [`Runtime::start`] listening on `host`'s address and `port`, run where `host` is.

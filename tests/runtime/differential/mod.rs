@@ -14,7 +14,7 @@
 //! A block the peers cannot play, or that the runtime does not pass yet, is in [`KNOWN_GAPS`]
 //! with the reason; a gap that starts to pass fails the test, so the table stays true.
 
-use crate::harness::{free_port, require, rtp_sink, scratch, sipp_uas, sipp_with, Host, Runtime};
+use crate::harness::{free_port, require, rtp_sink, scratch, sipp_uas, sipp_with, Runtime};
 use ivrc::engine::Command;
 use ivrc::ir::{self, TestStep, TestStepKind};
 use std::fmt::Write as _;
@@ -531,10 +531,8 @@ fn play(n: usize, case: &Case, plan: &Plan) -> Result<Ran, String> {
             .expect("leads");
         args.extend(["--campaign", c, "--leads", &leads_arg]);
     }
-    let rt = Runtime::launch(
-        scratch(&format!("differential-{n}-runtime")),
-        &Host::loopback(),
-        sip_port(),
+    let rt = Runtime::start(
+        &format!("differential-{n}-runtime"),
         &[&case.flow_file],
         &args,
     );
@@ -682,16 +680,4 @@ fn sipp_said(stderr: &[u8]) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// A port free for both UDP and TCP right now (the runtime listens on both; a port free for
-/// UDP alone may be a TCP connection's, with six runtimes and their peers at work).
-fn sip_port() -> u16 {
-    loop {
-        let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("a TCP port");
-        let port = tcp.local_addr().expect("addr").port();
-        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
 }
