@@ -68,8 +68,8 @@ const KNOWN_GAPS: &[(&str, &str)] = &[
     ),
     (
         "tests/fixtures/engine/actions.ivr: its .sim script",
-        "it plays audio from a URL, which the runtime downloads before it starts; no stand-in \
-         serves audio here",
+        "it plays audio from a URL, which the runtime downloads before it starts (no stand-in \
+         serves audio here), and says its recording's path, which is each driver's own",
     ),
 ];
 
