@@ -49,6 +49,10 @@ struct Log {
     heard: Vec<(String, Vec<String>)>,
     /// Texts sent through `Messages.json`: to, body.
     sms: Vec<(String, String)>,
+    /// Calls whose status callback is lost, by sid: what `GET Calls/{Sid}.json` says of them.
+    lost: HashMap<String, &'static str>,
+    /// `GET Calls/{Sid}.json` requests.
+    lookups: usize,
 }
 
 /// The fake: the program its calls run, the test block each lead's phone plays (the rest
@@ -63,6 +67,9 @@ struct Fake {
     next: Mutex<usize>,
     /// How long each call rings before it is answered.
     ring: Duration,
+    /// Leads whose calls go unanswered with their status callback lost: only `GET
+    /// Calls/{Sid}.json` tells (`no-answer`).
+    silent: Mutex<Vec<String>>,
 }
 
 /// A running fake of Twilio's REST API.
@@ -93,6 +100,7 @@ impl FakeTwilio {
             mock: Mock::start(0),
             next: Mutex::new(1000),
             ring,
+            silent: Mutex::default(),
         });
         let shared = Arc::clone(&fake);
         std::thread::spawn(move || {
@@ -311,6 +319,13 @@ fn handle(stream: TcpStream, fake: &Arc<Fake>) {
     // Looking a call up, or ending it: answered as Twilio would, logged as refused otherwise.
     if path.starts_with(&format!("{calls}/")) && path.ends_with(".json") {
         let sid = &path[calls.len() + 1..path.len() - 5];
+        if method == "GET" {
+            log.lookups += 1;
+        }
+        if let Some(status) = log.lost.get(sid) {
+            let body = serde_json::json!({"sid": sid, "status": status}).to_string();
+            return respond(stream, 200, "", &body);
+        }
         return respond(
             stream,
             200,
@@ -357,6 +372,13 @@ fn play(fake: &Fake, f: &[(String, String)], n: usize) {
         .find(|(k, _)| k == "phone")
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
+    if fake.silent.lock().unwrap().contains(&phone) {
+        // It rings out; the status callback never reaches the server.
+        let mut log = fake.log.lock().unwrap();
+        log.lost.insert(format!("CA{n:032}"), "no-answer");
+        log.calls.push((phone, created, Instant::now()));
+        return;
+    }
     let Some(test) = fake.scripts.get(&phone).or(fake.default.as_ref()).cloned() else {
         fake.log
             .lock()
@@ -836,4 +858,34 @@ fn the_promo_robocall_runs_through_twilio_with_its_records_texts_and_block_list(
         before,
         "the blocked number was not called"
     );
+}
+
+#[test]
+fn a_lost_status_callback_is_settled_by_asking_twilio() {
+    let program = program_of("tests/fixtures/twilio/campaign_rate.ivr");
+    let answers = program.tests.first().expect("a test block").clone();
+    let twilio = FakeTwilio::start(program, HashMap::new(), Some(answers), 0, Duration::ZERO);
+    *twilio.fake.silent.lock().unwrap() = vec!["+79005550001".into()];
+    let dir = scratch("lost", "name;phone\nАнна;+79005550001\nПётр;+79005550002\n");
+    let file = "tests/fixtures/twilio/campaign_rate.ivr";
+    let child = start_campaign(&dir, file, "rated", &twilio, &["--status-check", "1"]);
+    let results = finish_campaign(child, &dir, &twilio);
+    let of = |phone: &str| {
+        results
+            .iter()
+            .find(|r| r["params"]["phone"] == phone)
+            .cloned()
+            .expect("a result")
+    };
+    let lost = of("+79005550001");
+    assert_eq!(
+        (&lost["state"], &lost["outcome"]),
+        (
+            &serde_json::json!("failed"),
+            &serde_json::json!("no_answer")
+        ),
+        "{lost:#}"
+    );
+    assert_eq!(of("+79005550002")["state"], "done");
+    assert!(twilio.log().lookups >= 1, "Twilio was asked");
 }
