@@ -32,4 +32,5 @@ mod rtcp;
 mod sip_trace;
 mod speech;
 mod tcp_trunk;
+mod torture;
 mod transfer;
