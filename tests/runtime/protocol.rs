@@ -22,7 +22,7 @@ const CORPUS: &[(&str, Option<u16>)] = &[
     ("cseq_overflow", Some(400)),
     ("empty", None),
     ("escaped_user_in_uri", Some(200)),
-    ("folded_header_line", Some(400)),
+    ("folded_header_line", Some(488)),
     ("header_without_colon", Some(400)),
     ("http_request", None),
     ("huge_header_value", Some(488)),
@@ -57,7 +57,7 @@ const CORPUS: &[(&str, Option<u16>)] = &[
     ("uri_scheme_http", Some(416)),
     ("uri_scheme_mailto", Some(416)),
     ("version_7", Some(505)),
-    ("via_without_branch", Some(400)),
+    ("via_without_branch", Some(488)),
 ];
 
 /// The status of a response's first line.

@@ -90,44 +90,7 @@ const TABLE: &[(&str, &str, Expect, &str, &str)] = &[
 
 /// Messages still handled otherwise than the table says, and why; the test fails when one of
 /// them starts to pass, so that it moves to the table.
-const KNOWN: &[(&str, &str)] = &[
-    ("wsinv", "400: folded lines and `Name :` are not read"),
-    ("esc01", "400: the folded Contact is not read"),
-    (
-        "longreq",
-        "400: `Via  :` is not read, and its top Via has no branch",
-    ),
-    ("semiuri", "400: rsip refuses the request-URI's user part"),
-    (
-        "scalar02",
-        "501: rsip refuses the CSeq, and REGISTER then counts as an unknown method",
-    ),
-    (
-        "quotbal",
-        "accepted: the unbalanced quote in To is not noticed",
-    ),
-    (
-        "lwsruri",
-        "dropped: a request line of four fields is not answered",
-    ),
-    (
-        "lwsstart",
-        "dropped: a request line with double spaces is not answered",
-    ),
-    (
-        "unkscm",
-        "400: rsip refuses the request-URI before its scheme is looked at",
-    ),
-    ("novelsc", "200: the scheme is only checked for INVITE"),
-    ("bext01", "200: Require is not looked at"),
-    ("invut", "488: the body's Content-Type is not looked at"),
-    (
-        "multi01",
-        "accepted: duplicate Call-ID, CSeq, To and From are not noticed",
-    ),
-    ("sdp01", "accepted: Accept is not looked at"),
-    ("inv2543", "400: a top Via without a branch is refused"),
-];
+const KNOWN: &[(&str, &str)] = &[];
 
 /// The folder of the torture messages: `../shared/rfc4475` from the project's root.
 fn folder() -> PathBuf {

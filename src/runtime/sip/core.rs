@@ -151,6 +151,11 @@ impl Core {
                     .headers()
                     .get("Call-ID")
                     .is_some_and(|id| self.outbound.owns(id));
+                if let Message::Request(r) = &m {
+                    if self.refuse_extensions(r, peer) {
+                        return;
+                    }
+                }
                 match (m, outbound) {
                     (Message::Request(r), true) => self.outbound.request(&r, peer, now),
                     (Message::Request(r), false) if r.method == Method::Message => {
@@ -175,6 +180,7 @@ impl Core {
                         ErrorKind::UnknownMethod => (501, "Not Implemented"),
                         ErrorKind::Version => (505, "Version Not Supported"),
                         ErrorKind::Malformed => (400, "Bad Request"),
+                        ErrorKind::UriScheme => (416, "Unsupported URI Scheme"),
                     };
                     // ACK gets no response, whatever its shape.
                     if !matches!(cseq(&h), Some((_, Method::Ack))) {
@@ -183,6 +189,23 @@ impl Core {
                 }
             }
         }
+    }
+
+    /// RFC 3261 §8.2.2.3: a request that requires an extension gets 420 Bad Extension naming
+    /// the option tags in Unsupported (none is supported); ACK and CANCEL are exempt. Whether
+    /// it was refused.
+    fn refuse_extensions(&mut self, r: &Request, peer: SocketAddr) -> bool {
+        if matches!(r.method, Method::Ack | Method::Cancel) {
+            return false;
+        }
+        let tags = message::required(&r.headers);
+        if tags.is_empty() {
+            return false;
+        }
+        let extra = [("Unsupported", tags.join(", "))];
+        let bytes = message::response(&r.headers, 420, "Bad Extension", None, &extra, b"");
+        self.send(bytes, peer);
+        true
     }
 
     /// A MESSAGE: plain text (UTF-8) goes to the server; other bodies are refused here.
@@ -318,6 +341,25 @@ mod tests {
     /// The first lines of what was sent, and the other effects.
     fn drain(core: &mut Core) -> (Vec<String>, Vec<Effect>) {
         split_sent(core.effects())
+    }
+
+    #[test]
+    fn a_required_extension_gets_420_naming_it_but_not_for_ack() {
+        let now = Instant::now();
+        let mut core = Core::new("127.0.0.1:5060".parse().expect("addr"), None);
+        let peer: SocketAddr = PEER.parse().expect("peer");
+        let options = format!("OPTIONS sip:sum@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {PEER};branch=z9hG4bKr1\r\nFrom: <sip:a@b>;tag=c\r\nTo: <sip:sum@b>\r\nCall-ID: r1\r\nCSeq: 1 OPTIONS\r\nRequire: foo, bar\r\nContent-Length: 0\r\n\r\n");
+        core.datagram(options.as_bytes(), peer, now);
+        let sent = core.effects();
+        let Some(Effect::Send(bytes, _)) = sent.first() else {
+            panic!("{sent:?}");
+        };
+        let text = String::from_utf8_lossy(bytes);
+        assert!(text.starts_with("SIP/2.0 420 Bad Extension\r\n"), "{text}");
+        assert!(text.contains("\r\nUnsupported: foo, bar\r\n"), "{text}");
+        let ack = options.replace("OPTIONS", "ACK");
+        core.datagram(ack.as_bytes(), peer, now);
+        assert_eq!(drain(&mut core), (vec![], vec![]));
     }
 
     #[test]

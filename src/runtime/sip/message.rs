@@ -1,9 +1,12 @@
 //! SIP messages as the rest of the runtime sees them: a method, a request-URI or a status,
 //! headers with canonical names in order, and a body. Parsing goes through rsip (the only
 //! module that imports it); requests rsip refuses only for their method (an extension such as
-//! `FOO`) are still read, so that they can get 501. Writing is our own: responses copy the
-//! request's Via, From, To, Call-ID and CSeq lines (RFC 3261 §8.2.6.2), and every value we
-//! generate ourselves is a number, a token or an address.
+//! `FOO`) are still read, so that they can get 501. What RFC 3261 allows but rsip does not
+//! read is made plain first: folded header lines are joined and whitespace before a header's
+//! colon is dropped (§7.3.1), and a request-URI rsip cannot read (an escaped user part, a
+//! scheme it does not know) is handed to it as a placeholder and kept as written. Writing is
+//! our own: responses copy the request's Via, From, To, Call-ID and CSeq lines (RFC 3261
+//! §8.2.6.2), and every value we generate ourselves is a number, a token or an address.
 
 use std::fmt::Write as _;
 
@@ -174,6 +177,8 @@ pub enum ErrorKind {
     UnknownMethod,
     /// 505 Version Not Supported.
     Version,
+    /// 416 Unsupported URI Scheme: a request-URI that is not `sip:`, `sips:` or `tel:`.
+    UriScheme,
 }
 
 /// The headers a response copies from its request.
@@ -186,14 +191,180 @@ const DIALOG_HEADERS: [&str; 5] = ["Via", "From", "To", "Call-ID", "CSeq"];
 /// [`ParseError`] when rsip cannot read it, a header the transaction layer needs is missing
 /// or unreadable, or the body is shorter than its Content-Length.
 pub fn parse(bytes: &[u8]) -> Result<Message, ParseError> {
-    // rsip is not ours: a panic inside it must cost one datagram, not the server.
-    let parsed = std::panic::catch_unwind(|| rsip::SipMessage::try_from(bytes));
-    let message = match parsed {
-        Ok(Ok(m)) => from_rsip(m),
-        Ok(Err(e)) => return Err(lenient(bytes, &e.to_string())),
-        Err(_) => return Err(lenient(bytes, "the parser failed")),
+    let bytes = unfold(bytes);
+    let message = match read(&bytes) {
+        Ok(m) => m,
+        Err(why) => {
+            // A request-URI rsip cannot read (RFC 4475's esc01, semiuri, unkscm): read the
+            // rest with a placeholder in its place and keep the URI as written.
+            let Some((placeholder, uri)) = with_placeholder_uri(&bytes) else {
+                return Err(lenient(&bytes, &why));
+            };
+            match read(&placeholder) {
+                Ok(Message::Request(mut r)) => {
+                    r.uri = uri;
+                    Message::Request(r)
+                }
+                _ => return Err(lenient(&bytes, &why)),
+            }
+        }
     };
     validate(message)
+}
+
+/// rsip's reading of a datagram, or why it refused it.
+fn read(bytes: &[u8]) -> Result<Message, String> {
+    // rsip is not ours: a panic inside it must cost one datagram, not the server.
+    match std::panic::catch_unwind(|| rsip::SipMessage::try_from(bytes)) {
+        Ok(Ok(m)) => Ok(from_rsip(m)),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("the parser failed".into()),
+    }
+}
+
+/// The header section made plain for rsip (RFC 3261 §7.3.1): a line starting with a space or
+/// a tab continues the one before (joined with a single space), and whitespace between a
+/// header's name and its colon is dropped. The start line and the body are left as they are;
+/// so is a datagram that needs neither.
+fn unfold(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    let end = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(bytes.len(), |at| at + 2);
+    let head = &bytes[..end];
+    let mut lines = head.split_inclusive(|&b| b == b'\n');
+    let Some(start) = lines.next() else {
+        return bytes.into();
+    };
+    let mut out: Vec<u8> = start.to_vec();
+    let mut changed = false;
+    for line in lines {
+        let continues = matches!(line.first(), Some(b' ' | b'\t'));
+        if continues && out.ends_with(b"\r\n") && out.len() > start.len() {
+            out.truncate(out.len() - 2);
+            while out.last().is_some_and(|b| matches!(b, b' ' | b'\t')) {
+                out.pop();
+            }
+            out.push(b' ');
+            let rest = line
+                .iter()
+                .position(|b| !matches!(b, b' ' | b'\t'))
+                .map_or(&line[line.len()..], |at| &line[at..]);
+            out.extend_from_slice(rest);
+            changed = true;
+            continue;
+        }
+        match line.iter().position(|&b| b == b':') {
+            Some(colon)
+                if colon > 0
+                    && matches!(line[colon - 1], b' ' | b'\t')
+                    && line[..colon].iter().any(|b| !matches!(b, b' ' | b'\t')) =>
+            {
+                let name = line[..colon].trim_ascii_end();
+                if name.iter().any(|b| b.is_ascii_whitespace()) {
+                    out.extend_from_slice(line);
+                } else {
+                    out.extend_from_slice(name);
+                    out.extend_from_slice(&line[colon..]);
+                    changed = true;
+                }
+            }
+            _ => out.extend_from_slice(line),
+        }
+    }
+    if !changed {
+        return bytes.into();
+    }
+    out.extend_from_slice(&bytes[end..]);
+    out.into()
+}
+
+/// The request with `sip:placeholder.invalid` in place of its request-URI, and the URI as
+/// written, when the request line is three fields split by single spaces and the URI is one
+/// in RFC 3986's generic syntax (`scheme:rest`, no spaces, brackets or quotes).
+fn with_placeholder_uri(bytes: &[u8]) -> Option<(Vec<u8>, String)> {
+    let line_end = bytes.windows(2).position(|w| w == b"\r\n")?;
+    let line = std::str::from_utf8(&bytes[..line_end]).ok()?;
+    let mut parts = line.split(' ');
+    let (method, uri, version) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || method.is_empty() || !is_generic_uri(uri) {
+        return None;
+    }
+    let mut out = format!("{method} sip:placeholder.invalid {version}").into_bytes();
+    out.extend_from_slice(&bytes[line_end..]);
+    Some((out, uri.to_string()))
+}
+
+/// Whether `uri` has RFC 3986's generic shape: a scheme (a letter, then letters, digits, `+`,
+/// `-` or `.`), a colon, and at least one visible ASCII character that may appear in a URI.
+fn is_generic_uri(uri: &str) -> bool {
+    let Some((scheme, rest)) = uri.split_once(':') else {
+        return false;
+    };
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    scheme_ok
+        && !rest.is_empty()
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"<>\"{}|\\^`".contains(&b))
+}
+
+/// Whether a Via or Contact value has no empty element: each comma-separated value (outside
+/// `<…>` and quotes) is non-empty, and so is each `;` parameter after its URI.
+fn params_well_formed(value: &str) -> bool {
+    let (mut depth, mut quoted) = (0u32, false);
+    let mut values = vec![String::new()];
+    for c in value.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            '<' if !quoted => depth += 1,
+            '>' if !quoted => depth = depth.saturating_sub(1),
+            ',' if !quoted && depth == 0 => {
+                values.push(String::new());
+                continue;
+            }
+            _ => {}
+        }
+        if let Some(last) = values.last_mut() {
+            // Parameters inside `<…>` belong to the URI: they are kept out of the check.
+            last.push(if depth > 0 && c == ';' { ' ' } else { c });
+        }
+    }
+    values.iter().all(|v| {
+        let after = v.rsplit_once('>').map_or(v.as_str(), |(_, rest)| rest);
+        let mut params = if v.contains('>') {
+            after.split(';').skip(1)
+        } else {
+            v.split(';').skip(1)
+        };
+        !v.trim().is_empty() && params.all(|p| !p.trim().is_empty())
+    })
+}
+
+/// Whether every quoted string in a header value is closed (a backslash escapes the next
+/// character inside one).
+fn quotes_balanced(value: &str) -> bool {
+    let (mut quoted, mut escaped) = (false, false);
+    for c in value.chars() {
+        match (quoted, escaped, c) {
+            (true, true, _) => escaped = false,
+            (true, false, '\\') => escaped = true,
+            (_, _, '"') => quoted = !quoted,
+            _ => {}
+        }
+    }
+    !quoted
+}
+
+/// The scheme of a URI, lower-cased (`SIP:a@b` → `sip`).
+fn scheme(uri: &str) -> String {
+    uri.split(':')
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
 }
 
 /// Whether `uri` is a URI we can put on a request line: a `sip:`/`sips:` URI with nothing that
@@ -263,15 +434,16 @@ fn lenient(bytes: &[u8], why: &str) -> ParseError {
     let head = text.split("\r\n\r\n").next().unwrap_or_default();
     let mut lines = head.split("\r\n");
     let request_line = lines.next().unwrap_or_default();
-    let mut parts = request_line.split(' ');
-    let method = parts.next().unwrap_or_default();
-    let uri = parts.next().unwrap_or_default();
-    let version = parts.next().unwrap_or_default();
+    // Split on any run of whitespace, so that a request line with extra spaces (RFC 4475's
+    // lwsstart, lwsruri) still gets its 400.
+    let parts: Vec<&str> = request_line.split_ascii_whitespace().collect();
+    let method = parts.first().copied().unwrap_or_default();
+    let version = parts.last().copied().unwrap_or_default();
     let is_token = !method.is_empty()
         && method
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b));
-    let looks_like_request = is_token && !uri.is_empty() && version.starts_with("SIP/");
+    let looks_like_request = is_token && parts.len() >= 3 && version.starts_with("SIP/");
     let mut headers = Vec::new();
     for line in lines {
         if let Some((name, value)) = line.split_once(':') {
@@ -291,10 +463,19 @@ fn lenient(bytes: &[u8], why: &str) -> ParseError {
         };
     }
     let complete = DIALOG_HEADERS.iter().all(|h| headers.get(h).is_some());
+    let unknown = Method::from_token(method);
+    let well_formed = complete
+        && parts.len() == 3
+        && cseq(&headers).is_some_and(|(_, m)| m == unknown)
+        && DIALOG_HEADERS
+            .iter()
+            .all(|h| headers.all(h).count() == 1 || *h == "Via");
     let kind = if version != "SIP/2.0" {
         ErrorKind::Version
-    } else if complete && matches!(Method::from_token(method), Method::Other(_)) {
-        // An extension method rsip does not know: a well-formed request we answer with 501.
+    } else if well_formed && matches!(unknown, Method::Other(_)) {
+        // An extension method rsip does not know, in a request otherwise well-formed (its CSeq
+        // readable and naming it): 501. A broken one is a 400 whatever its method (RFC
+        // 4475's scalar02).
         ErrorKind::UnknownMethod
     } else {
         ErrorKind::Malformed
@@ -304,7 +485,7 @@ fn lenient(bytes: &[u8], why: &str) -> ParseError {
         reason: match kind {
             ErrorKind::Version => format!("version {version}"),
             ErrorKind::UnknownMethod => format!("unknown method {method}"),
-            ErrorKind::Malformed => why.to_string(),
+            ErrorKind::Malformed | ErrorKind::UriScheme => why.to_string(),
         },
         respond_to: Some(headers),
     }
@@ -331,6 +512,26 @@ fn validate(message: Message) -> Result<Message, ParseError> {
             return fail(format!("no {h} header"));
         }
     }
+    // One value each (RFC 3261 §7.3.1, RFC 4475 §3.3.8): two Call-IDs, CSeqs, Froms or Tos
+    // leave the transaction and the dialog undefined.
+    for h in ["Call-ID", "CSeq", "From", "To"] {
+        if headers.all(h).count() > 1 {
+            return fail(format!("more than one {h}"));
+        }
+    }
+    // Empty parameters or values (`;;`, `,,`: RFC 4475 §3.1.2.1) are not the grammar's.
+    for h in ["Via", "Contact"] {
+        if headers.all(h).any(|v| !params_well_formed(v)) {
+            return fail(format!("an empty parameter or value in {h}"));
+        }
+    }
+    // A display name's quotes must close (RFC 4475 §3.1.2.6): otherwise where the URI and
+    // the tag are is anybody's guess.
+    for h in ["From", "To"] {
+        if headers.get(h).is_some_and(|v| !quotes_balanced(v)) {
+            return fail(format!("an unterminated quoted string in {h}"));
+        }
+    }
     if cseq(headers).is_none() {
         return fail("an unreadable CSeq".into());
     }
@@ -344,8 +545,15 @@ fn validate(message: Message) -> Result<Message, ParseError> {
                 ));
             }
         }
-        if branch(headers).is_none() {
-            return fail("the top Via has no branch".into());
+        if !is_generic_uri(&r.uri) {
+            return fail(format!("the request-URI `{}`", r.uri));
+        }
+        if !matches!(scheme(&r.uri).as_str(), "sip" | "sips" | "tel") {
+            return Err(ParseError {
+                kind: ErrorKind::UriScheme,
+                reason: format!("the request-URI `{}`", r.uri),
+                respond_to: Some(headers.clone()),
+            });
         }
     }
     if headers.all("Content-Length").count() > 1 {
@@ -399,6 +607,8 @@ fn canonical(name: &str) -> String {
         ("cseq", "CSeq"),
         ("record-route", "Record-Route"),
         ("max-forwards", "Max-Forwards"),
+        ("require", "Require"),
+        ("accept", "Accept"),
     ];
     let lower = name.to_ascii_lowercase();
     known
@@ -421,6 +631,54 @@ pub fn branch(headers: &Headers) -> Option<&str> {
     let via = headers.get("Via")?;
     let top = via.split(',').next()?;
     param(top, "branch")
+}
+
+/// What identifies a request's server transaction (RFC 3261 §17.2.3): the top Via's branch
+/// when it starts with the magic cookie `z9hG4bK` and has more after it; otherwise (an RFC
+/// 2543 client, RFC 4475 §3.4.1 and §3.2.1) the request-URI, From tag, Call-ID, CSeq number
+/// and top Via together, which an INVITE shares with its CANCEL and its retransmissions.
+pub fn transaction(r: &Request) -> String {
+    match branch(&r.headers) {
+        Some(b) if b.len() > 7 && b.starts_with("z9hG4bK") => b.to_string(),
+        _ => {
+            let h = &r.headers;
+            let via = h.get("Via").unwrap_or_default();
+            let top = via.split(',').next().unwrap_or_default().trim();
+            format!(
+                "2543 {} {} {} {} {top}",
+                r.uri,
+                h.get("From").and_then(tag).unwrap_or_default(),
+                h.get("Call-ID").unwrap_or_default(),
+                cseq(h).map_or(0, |(n, _)| n),
+            )
+        }
+    }
+}
+
+/// The option tags of a request's Require headers (RFC 3261 §20.32), in order. The runtime
+/// supports no extension that a request can require, so every one of them gets 420.
+pub fn required(headers: &Headers) -> Vec<&str> {
+    headers
+        .all("Require")
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// Whether a request's Accept headers let a response carry SDP (RFC 3261 §20.1): no Accept at
+/// all, or one media range that is `application/sdp`, `application/*` or `*/*`.
+pub fn accepts_sdp(headers: &Headers) -> bool {
+    let mut ranges = headers.all("Accept").peekable();
+    if ranges.peek().is_none() {
+        return true;
+    }
+    ranges.flat_map(|v| v.split(',')).any(|range| {
+        let media = range.split(';').next().unwrap_or_default().trim();
+        ["application/sdp", "application/*", "*/*"]
+            .iter()
+            .any(|m| media.eq_ignore_ascii_case(m))
+    })
 }
 
 /// The `tag` parameter of a From or To value (outside its `<…>`).
@@ -635,6 +893,105 @@ mod tests {
             (ErrorKind::UnknownMethod, "unknown method FOO")
         );
         assert!(err.respond_to.is_some());
+    }
+
+    #[test]
+    fn folded_lines_and_space_before_the_colon_are_read() {
+        let text = "INVITE sip:sum@127.0.0.1 SIP/2.0\r\nVia  : SIP/2.0/UDP 127.0.0.1:5080\r\n ;branch=z9hG4bK-f\r\nFrom: <sip:a@b>\r\n  ;tag=1\r\nTo : <sip:sum@b>\r\nCall-ID: f\r\nCSeq: 1\r\n\tINVITE\r\nContent-Length: 3\r\n\r\na\r\n";
+        let Ok(Message::Request(r)) = parse(text.as_bytes()) else {
+            panic!("parses");
+        };
+        assert_eq!(branch(&r.headers), Some("z9hG4bK-f"));
+        assert_eq!(tag(r.headers.get("From").unwrap_or_default()), Some("1"));
+        assert_eq!(cseq(&r.headers), Some((1, Method::Invite)));
+        assert_eq!(r.body, b"a\r\n", "the body is left as it is");
+        assert_eq!(
+            unfold(b"x\r\n\r\n ;y"),
+            &b"x\r\n\r\n ;y"[..],
+            "nothing to do"
+        );
+    }
+
+    #[test]
+    fn a_request_uri_rsip_cannot_read_is_kept_as_written() {
+        let request = |uri: &str| {
+            format!("OPTIONS {uri} SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: u\r\nCSeq: 1 OPTIONS\r\n\r\n")
+        };
+        let uri = "sip:user;par=u%40example.net@example.com";
+        let Ok(Message::Request(r)) = parse(request(uri).as_bytes()) else {
+            panic!("parses");
+        };
+        assert_eq!(r.uri, uri);
+        for (uri, kind) in [
+            (
+                "nobodyKnowsThisScheme:totallyopaquecontent",
+                ErrorKind::UriScheme,
+            ),
+            ("soap.beep://192.0.2.103:3002", ErrorKind::UriScheme),
+            ("<sip:user@example.com>", ErrorKind::Malformed),
+        ] {
+            let err = parse(request(uri).as_bytes()).expect_err(uri);
+            assert_eq!(err.kind, kind, "{uri}");
+            assert!(err.respond_to.is_some(), "{uri}");
+        }
+    }
+
+    #[test]
+    fn an_rfc_2543_transaction_is_told_by_its_fields() {
+        let request = |method: &str, via: &str| {
+            format!("{method} sip:b@c SIP/2.0\r\nVia: SIP/2.0/UDP {via}\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: t\r\nCSeq: 7 {method}\r\n\r\n")
+        };
+        let id = |text: String| match parse(text.as_bytes()) {
+            Ok(Message::Request(r)) => transaction(&r),
+            other => panic!("{other:?}"),
+        };
+        let invite = id(request("INVITE", "h"));
+        assert_eq!(invite, id(request("CANCEL", "h")), "its CANCEL matches");
+        assert_ne!(invite, id(request("INVITE", "other")));
+        assert_ne!(invite, id(request("INVITE", "h;branch=z9hG4bK")));
+        assert_eq!(id(request("INVITE", "h;branch=z9hG4bKx")), "z9hG4bKx");
+    }
+
+    #[test]
+    fn require_accept_and_duplicates() {
+        let h = |lines: &[(&str, &str)]| {
+            Headers(
+                lines
+                    .iter()
+                    .map(|(n, v)| ((*n).to_string(), (*v).to_string()))
+                    .collect(),
+            )
+        };
+        assert_eq!(
+            required(&h(&[("Require", "a, b"), ("Require", "c")])),
+            ["a", "b", "c"]
+        );
+        assert!(accepts_sdp(&h(&[])));
+        assert!(accepts_sdp(&h(&[(
+            "Accept",
+            "text/plain, Application/SDP;level=1"
+        )])));
+        assert!(accepts_sdp(&h(&[("Accept", "*/*")])));
+        assert!(!accepts_sdp(&h(&[("Accept", "text/nobodyKnowsThis")])));
+        assert!(!accepts_sdp(&h(&[("Accept", "")])));
+        assert!(quotes_balanced(r#""a \" b" <sip:a@b>"#));
+        assert!(!quotes_balanced(r#""Mr. J. User <sip:j@b>"#));
+        assert!(params_well_formed(
+            "SIP/2.0/UDP h;branch=z9hG4bK1, SIP/2.0/UDP g"
+        ));
+        assert!(params_well_formed("\"x, ;y\" <sip:a@b;lr>;expires=5"));
+        for bad in [
+            "SIP/2.0/UDP h;;,;,,",
+            "\"Joe\" <sip:joe@b>;;;;",
+            "SIP/2.0/UDP h,",
+        ] {
+            assert!(!params_well_formed(bad), "{bad}");
+        }
+        let two = "INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:b@c>\r\nCall-ID: x\r\nCall-ID: y\r\nCSeq: 1 INVITE\r\n\r\n";
+        assert_eq!(
+            parse(two.as_bytes()).map_err(|e| e.kind),
+            Err(ErrorKind::Malformed)
+        );
     }
 
     #[test]

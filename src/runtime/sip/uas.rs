@@ -10,7 +10,9 @@
 
 use super::effect::{Effect, Gone, NewCall, Referred};
 use super::info::key_of_info;
-use super::message::{self, branch, cseq, strip_angle, tag, uri_user, Headers, Method, Request};
+use super::message::{
+    self, cseq, strip_angle, tag, transaction, uri_user, Headers, Method, Request,
+};
 use super::timers::{token, Timers, T1, T2, TIMEOUT};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -39,7 +41,9 @@ enum State {
 struct Dialog {
     peer: SocketAddr,
     invite: Headers,
-    invite_branch: String,
+    /// The INVITE's server transaction ([`transaction`]), which its CANCEL and its
+    /// retransmissions share.
+    invite_transaction: String,
     invite_uri: String,
     local_tag: String,
     state: State,
@@ -260,9 +264,9 @@ impl IncomingCalls {
     }
 
     fn invite(&mut self, r: Request, call_id: String, peer: SocketAddr) {
-        let branch = branch(&r.headers).unwrap_or_default().to_string();
+        let id = transaction(&r);
         if let Some(d) = self.dialogs.get(&call_id) {
-            if d.invite_branch == branch {
+            if d.invite_transaction == id {
                 // A retransmission: repeat the last response (100 Trying at first; nothing
                 // once the dialog is over).
                 let again = d.last_response.clone();
@@ -278,19 +282,31 @@ impl IncomingCalls {
             self.respond(&r.headers, peer, 482, "Loop Detected");
             return;
         }
-        let scheme = r
-            .uri
-            .split(':')
-            .next()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        if !matches!(scheme.as_str(), "sip" | "sips" | "tel") {
-            self.respond(&r.headers, peer, 416, "Unsupported URI Scheme");
-            return;
-        }
         if r.headers.get("To").and_then(tag).is_some() {
             // A re-INVITE for a dialog we do not have.
             self.respond(&r.headers, peer, 481, "Call/Transaction Does Not Exist");
+            return;
+        }
+        // RFC 3261 §8.2.3: a body we cannot read gets 415 with what we can (RFC 4475 §3.3.6);
+        // an Accept without SDP leaves no answer we could give (406, RFC 4475 §3.3.15).
+        let kind = r.headers.get("Content-Type").unwrap_or_default();
+        let media = kind.split(';').next().unwrap_or_default().trim();
+        let accept = [("Accept", "application/sdp".to_string())];
+        if !r.body.is_empty() && !media.eq_ignore_ascii_case("application/sdp") {
+            let bytes = message::response(
+                &r.headers,
+                415,
+                "Unsupported Media Type",
+                None,
+                &accept,
+                b"",
+            );
+            self.send(bytes, peer);
+            return;
+        }
+        if !message::accepts_sdp(&r.headers) {
+            let bytes = message::response(&r.headers, 406, "Not Acceptable", None, &accept, b"");
+            self.send(bytes, peer);
             return;
         }
         let local_tag = self.token();
@@ -303,7 +319,7 @@ impl IncomingCalls {
             call_id.clone(),
             Dialog {
                 peer,
-                invite_branch: branch,
+                invite_transaction: id,
                 invite_uri: r.uri.clone(),
                 invite: r.headers,
                 local_tag,
@@ -410,7 +426,7 @@ impl IncomingCalls {
         let matches = self
             .dialogs
             .get(call_id)
-            .is_some_and(|d| Some(d.invite_branch.as_str()) == branch(&r.headers));
+            .is_some_and(|d| d.invite_transaction == transaction(r));
         if !matches {
             self.respond(&r.headers, peer, 481, "Call/Transaction Does Not Exist");
             return;
@@ -904,6 +920,55 @@ mod tests {
             (1, 0),
             "a retransmitted BYE is answered again, once"
         );
+    }
+
+    #[test]
+    fn an_rfc_2543_invite_is_cancelled_and_retransmitted_by_its_fields() {
+        let t0 = Instant::now();
+        let peer = PEER.parse().expect("addr");
+        let mut calls = IncomingCalls::new("127.0.0.1:5060".parse().expect("addr"));
+        let invite = invite("old", "x").replace(";branch=x", "");
+        datagram(&mut calls, invite.as_bytes(), peer, t0);
+        assert_eq!(drain(&mut calls).0, ["SIP/2.0 100 Trying"]);
+        datagram(&mut calls, invite.as_bytes(), peer, t0);
+        assert_eq!(
+            drain(&mut calls),
+            (vec!["SIP/2.0 100 Trying".to_string()], vec![])
+        );
+        let cancel = invite
+            .replace("INVITE sip", "CANCEL sip")
+            .replace("1 INVITE", "1 CANCEL");
+        let other = cancel.replace("UDP 127.0.0.1:5080", "UDP 127.0.0.1:5081");
+        datagram(&mut calls, other.as_bytes(), peer, t0);
+        assert_eq!(
+            drain(&mut calls).0,
+            ["SIP/2.0 481 Call/Transaction Does Not Exist"],
+            "another top Via is another transaction"
+        );
+        datagram(&mut calls, cancel.as_bytes(), peer, t0);
+        assert_eq!(
+            drain(&mut calls).0,
+            ["SIP/2.0 200 OK", "SIP/2.0 487 Request Terminated"]
+        );
+    }
+
+    #[test]
+    fn a_body_that_is_not_sdp_gets_415_and_an_accept_without_sdp_406() {
+        let t0 = Instant::now();
+        let peer = PEER.parse().expect("addr");
+        let mut calls = IncomingCalls::new("127.0.0.1:5060".parse().expect("addr"));
+        let xml = invite("ut", "z9hG4bK-ut").replace(
+            "Content-Length: 0\r\n\r\n",
+            "Content-Type: application/unknownformat\r\nContent-Length: 2\r\n\r\n<>",
+        );
+        datagram(&mut calls, xml.as_bytes(), peer, t0);
+        assert_eq!(drain(&mut calls).0, ["SIP/2.0 415 Unsupported Media Type"]);
+        let accept = invite("ac", "z9hG4bK-ac").replace(
+            "Content-Length: 0",
+            "Accept: text/plain\r\nContent-Length: 0",
+        );
+        datagram(&mut calls, accept.as_bytes(), peer, t0);
+        assert_eq!(drain(&mut calls).0, ["SIP/2.0 406 Not Acceptable"]);
     }
 
     #[test]
