@@ -2,12 +2,16 @@
 //! headers with canonical names in order, and a body. Parsing goes through rsip (the only
 //! module that imports it); requests rsip refuses only for their method (an extension such as
 //! `FOO`) are still read, so that they can get 501. What RFC 3261 allows but rsip does not
-//! read is made plain first: folded header lines are joined and whitespace before a header's
-//! colon is dropped (§7.3.1), and a request-URI rsip cannot read (an escaped user part, a
-//! scheme it does not know) is handed to it as a placeholder and kept as written. Writing is
+//! read is made plain first ([`super::lexical`]): folded header lines are joined and
+//! whitespace before a header's colon is dropped (§7.3.1), and a request-URI rsip cannot read
+//! (an escaped user part, a scheme it does not know) is handed to it as a placeholder and kept
+//! as written. Writing is
 //! our own: responses copy the request's Via, From, To, Call-ID and CSeq lines (RFC 3261
 //! §8.2.6.2), and every value we generate ourselves is a number, a token or an address.
 
+use super::lexical::{
+    is_generic_uri, params_well_formed, quotes_balanced, scheme, unfold, with_placeholder_uri,
+};
 use std::fmt::Write as _;
 
 /// A request method.
@@ -222,154 +226,10 @@ fn read(bytes: &[u8]) -> Result<Message, String> {
     }
 }
 
-/// The header section made plain for rsip (RFC 3261 §7.3.1): a line starting with a space or
-/// a tab continues the one before (joined with a single space), and whitespace between a
-/// header's name and its colon is dropped. The start line and the body are left as they are;
-/// so is a datagram that needs neither.
-fn unfold(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    let end = bytes
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map_or(bytes.len(), |at| at + 2);
-    let head = &bytes[..end];
-    let mut lines = head.split_inclusive(|&b| b == b'\n');
-    let Some(start) = lines.next() else {
-        return bytes.into();
-    };
-    let mut out: Vec<u8> = start.to_vec();
-    let mut changed = false;
-    for line in lines {
-        let continues = matches!(line.first(), Some(b' ' | b'\t'));
-        if continues && out.ends_with(b"\r\n") && out.len() > start.len() {
-            out.truncate(out.len() - 2);
-            while out.last().is_some_and(|b| matches!(b, b' ' | b'\t')) {
-                out.pop();
-            }
-            out.push(b' ');
-            let rest = line
-                .iter()
-                .position(|b| !matches!(b, b' ' | b'\t'))
-                .map_or(&line[line.len()..], |at| &line[at..]);
-            out.extend_from_slice(rest);
-            changed = true;
-            continue;
-        }
-        match line.iter().position(|&b| b == b':') {
-            Some(colon)
-                if colon > 0
-                    && matches!(line[colon - 1], b' ' | b'\t')
-                    && line[..colon].iter().any(|b| !matches!(b, b' ' | b'\t')) =>
-            {
-                let name = line[..colon].trim_ascii_end();
-                if name.iter().any(|b| b.is_ascii_whitespace()) {
-                    out.extend_from_slice(line);
-                } else {
-                    out.extend_from_slice(name);
-                    out.extend_from_slice(&line[colon..]);
-                    changed = true;
-                }
-            }
-            _ => out.extend_from_slice(line),
-        }
-    }
-    if !changed {
-        return bytes.into();
-    }
-    out.extend_from_slice(&bytes[end..]);
-    out.into()
-}
-
-/// The request with `sip:placeholder.invalid` in place of its request-URI, and the URI as
-/// written, when the request line is three fields split by single spaces and the URI is one
-/// in RFC 3986's generic syntax (`scheme:rest`, no spaces, brackets or quotes).
-fn with_placeholder_uri(bytes: &[u8]) -> Option<(Vec<u8>, String)> {
-    let line_end = bytes.windows(2).position(|w| w == b"\r\n")?;
-    let line = std::str::from_utf8(&bytes[..line_end]).ok()?;
-    let mut parts = line.split(' ');
-    let (method, uri, version) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || method.is_empty() || !is_generic_uri(uri) {
-        return None;
-    }
-    let mut out = format!("{method} sip:placeholder.invalid {version}").into_bytes();
-    out.extend_from_slice(&bytes[line_end..]);
-    Some((out, uri.to_string()))
-}
-
-/// Whether `uri` has RFC 3986's generic shape: a scheme (a letter, then letters, digits, `+`,
-/// `-` or `.`), a colon, and at least one visible ASCII character that may appear in a URI.
-fn is_generic_uri(uri: &str) -> bool {
-    let Some((scheme, rest)) = uri.split_once(':') else {
-        return false;
-    };
-    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-    scheme_ok
-        && !rest.is_empty()
-        && rest
-            .bytes()
-            .all(|b| b.is_ascii_graphic() && !b"<>\"{}|\\^`".contains(&b))
-}
-
-/// Whether a Via or Contact value has no empty element: each comma-separated value (outside
-/// `<…>` and quotes) is non-empty, and so is each `;` parameter after its URI.
-fn params_well_formed(value: &str) -> bool {
-    let (mut depth, mut quoted) = (0u32, false);
-    let mut values = vec![String::new()];
-    for c in value.chars() {
-        match c {
-            '"' => quoted = !quoted,
-            '<' if !quoted => depth += 1,
-            '>' if !quoted => depth = depth.saturating_sub(1),
-            ',' if !quoted && depth == 0 => {
-                values.push(String::new());
-                continue;
-            }
-            _ => {}
-        }
-        if let Some(last) = values.last_mut() {
-            // Parameters inside `<…>` belong to the URI: they are kept out of the check.
-            last.push(if depth > 0 && c == ';' { ' ' } else { c });
-        }
-    }
-    values.iter().all(|v| {
-        let after = v.rsplit_once('>').map_or(v.as_str(), |(_, rest)| rest);
-        let mut params = if v.contains('>') {
-            after.split(';').skip(1)
-        } else {
-            v.split(';').skip(1)
-        };
-        !v.trim().is_empty() && params.all(|p| !p.trim().is_empty())
-    })
-}
-
-/// Whether every quoted string in a header value is closed (a backslash escapes the next
-/// character inside one).
-fn quotes_balanced(value: &str) -> bool {
-    let (mut quoted, mut escaped) = (false, false);
-    for c in value.chars() {
-        match (quoted, escaped, c) {
-            (true, true, _) => escaped = false,
-            (true, false, '\\') => escaped = true,
-            (_, _, '"') => quoted = !quoted,
-            _ => {}
-        }
-    }
-    !quoted
-}
-
-/// The scheme of a URI, lower-cased (`SIP:a@b` → `sip`).
-fn scheme(uri: &str) -> String {
-    uri.split(':')
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase()
-}
-
 /// Whether `uri` is a URI we can put on a request line: a `sip:`/`sips:` URI with nothing that
-/// breaks the line, which our own parser reads back (a Contact such as
-/// `<sip:x@127.0.0.1:509127>` has a port that does not fit, found by the fuzzer).
+/// breaks the line or that [`parse`] refuses in a request-URI, which our own parser reads back
+/// (a Contact such as `<sip:x@127.0.0.1:509127>` has a port that does not fit, found by the
+/// fuzzer).
 pub fn is_sendable_uri(uri: &str) -> bool {
     let plain = (uri.starts_with("sip:") || uri.starts_with("sips:"))
         && uri.len() > 4
@@ -377,6 +237,7 @@ pub fn is_sendable_uri(uri: &str) -> bool {
             .chars()
             .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"'));
     plain
+        && is_generic_uri(uri)
         && std::panic::catch_unwind(|| rsip::Uri::try_from(uri)).is_ok_and(|parsed| parsed.is_ok())
 }
 
