@@ -3,9 +3,11 @@
 //! `fuzz-leg`) and a text (`fuzz-text`) are out through an authenticating trunk first, so
 //! responses, challenges and in-dialog requests reach the client side too; a registration is
 //! out as well, and each part of the input is also sent as the registrar's answer (the status
-//! line and headers after the REGISTER's own Via, From, To, Call-ID and CSeq). Must never
-//! panic; everything the core sends has a valid status line, and every request it sends
-//! parses again.
+//! line and headers after the REGISTER's own Via, From, To, Call-ID and CSeq). Every datagram
+//! goes through the whole of `message::parse`: folded lines, the request-URI placeholder and
+//! the shape checks of `lexical.rs` included (RFC 4475's torture messages are good seeds).
+//! Must never panic; everything the core sends has a valid status line, and every request it
+//! sends parses again.
 
 #![no_main]
 
@@ -25,6 +27,7 @@ fuzz_target!(|data: &[u8]| {
         host: "127.0.0.1:5080".into(),
         user: Some("100".into()),
         password: Some("secret".into()),
+        tcp: false,
     };
     let mut core = Core::new(local, Some(trunk));
     let start = Instant::now();
