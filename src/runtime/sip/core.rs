@@ -240,8 +240,8 @@ impl Core {
             self.respond(&r.headers, peer, 400, "Bad Request");
             return;
         };
-        let from = r.headers.get("From").and_then(uri_user).map(str::to_string);
-        let service = uri_user(&r.uri).map(str::to_string);
+        let from = r.headers.get("From").and_then(uri_user);
+        let service = uri_user(&r.uri);
         self.texts.insert(key, (now, Vec::new()));
         self.out.push(Effect::Text(Box::new(IncomingText {
             headers: r.headers,

@@ -565,8 +565,39 @@ pub fn strip_angle(value: &str) -> &str {
     }
 }
 
-/// The user part of a SIP URI (`sip:sum@host` → `sum`), from a URI or a name-addr.
-pub fn uri_user(value: &str) -> Option<&str> {
+/// The user part of a SIP URI (`sip:sum@host` → `sum`), from a URI or a name-addr, its
+/// escapes decoded (RFC 3261 §19.1.4: `sip:%73um@host` is `sum` too) unless that would give
+/// something other than printable UTF-8 (`null-%00-null` stays as written).
+pub fn uri_user(value: &str) -> Option<String> {
+    let user = raw_user(value)?;
+    Some(unescape(user).unwrap_or_else(|| user.to_string()))
+}
+
+/// `%XX` escapes decoded, when there are any and the result is printable UTF-8.
+fn unescape(text: &str) -> Option<String> {
+    if !text.contains('%') {
+        return None;
+    }
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out)
+        .ok()
+        .filter(|s| !s.chars().any(char::is_control))
+}
+
+/// The user part of a URI or name-addr as written.
+fn raw_user(value: &str) -> Option<&str> {
     let uri = match (value.find('<'), value.find('>')) {
         (Some(a), Some(b)) if a < b => &value[a + 1..b],
         _ => value,
@@ -724,9 +755,15 @@ mod tests {
         assert_eq!(branch(&r.headers), Some("z9hG4bK-1"));
         assert_eq!(tag(r.headers.get("From").unwrap_or_default()), Some("abc"));
         assert_eq!(tag(r.headers.get("To").unwrap_or_default()), None);
-        assert_eq!(uri_user(&r.uri), Some("sum"));
+        assert_eq!(uri_user(&r.uri).as_deref(), Some("sum"));
+        assert_eq!(uri_user("sip:%73um@h").as_deref(), Some("sum"));
+        assert_eq!(uri_user("<sip:%41%zz@h>").as_deref(), Some("%41%zz"));
         assert_eq!(
-            uri_user(r.headers.get("From").unwrap_or_default()),
+            uri_user("sip:null-%00-null@h").as_deref(),
+            Some("null-%00-null")
+        );
+        assert_eq!(
+            uri_user(r.headers.get("From").unwrap_or_default()).as_deref(),
             Some("+79001234567")
         );
         assert_eq!(r.body, b"v=0\n", "the body is cut at Content-Length");

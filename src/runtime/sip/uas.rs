@@ -312,9 +312,9 @@ impl IncomingCalls {
         let local_tag = self.token();
         let trying = message::response(&r.headers, 100, "Trying", None, &[], b"");
         self.send(trying.clone(), peer);
-        let caller = r.headers.get("From").and_then(uri_user).map(str::to_string);
-        let service = uri_user(&r.uri).map(str::to_string);
-        let dialed = r.headers.get("To").and_then(uri_user).map(str::to_string);
+        let caller = r.headers.get("From").and_then(uri_user);
+        let service = uri_user(&r.uri);
+        let dialed = r.headers.get("To").and_then(uri_user);
         self.dialogs.insert(
             call_id.clone(),
             Dialog {
