@@ -327,7 +327,7 @@ fn lenient(bytes: &[u8], why: &str) -> ParseError {
     let unknown = Method::from_token(method);
     let well_formed = complete
         && parts.len() == 3
-        && cseq(&headers).is_some_and(|(_, m)| m == unknown)
+        && cseq(&headers).is_some()
         && DIALOG_HEADERS
             .iter()
             .all(|h| headers.all(h).count() == 1 || *h == "Via");
@@ -335,8 +335,8 @@ fn lenient(bytes: &[u8], why: &str) -> ParseError {
         ErrorKind::Version
     } else if well_formed && matches!(unknown, Method::Other(_)) {
         // An extension method rsip does not know, in a request otherwise well-formed (its CSeq
-        // readable and naming it): 501. A broken one is a 400 whatever its method (RFC
-        // 4475's scalar02).
+        // readable): 501, even when the CSeq names another method (RFC 4475 §3.1.2.18 prefers
+        // it to 400 there). A broken one is a 400 whatever its method (§3.1.2.4, scalar02).
         ErrorKind::UnknownMethod
     } else {
         ErrorKind::Malformed
