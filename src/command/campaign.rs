@@ -89,3 +89,62 @@ fn read_leads_file(
     }
     Ok(report.leads)
 }
+
+/// This process's name in the campaign's leases: the instance's address, the process id and
+/// the start time, so that a restart on the same address never renews (and so keeps forever)
+/// the leases its killed predecessor left.
+pub fn owner(instance: &str) -> String {
+    format!(
+        "{instance}/{}-{:x}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis())
+    )
+}
+
+/// Waits for the dialer and prints its summary line; the exit status it asks for (2 when the
+/// campaign stopped on an error).
+pub async fn summarize(
+    task: tokio::task::JoinHandle<Result<ivrc::runtime::dialer::Summary, String>>,
+    lines: ivrc::stdio::Stream,
+) -> u8 {
+    let s = match task.await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            ivrc::errln!("error: the campaign stopped: {e}");
+            return 2;
+        }
+        Err(e) => {
+            ivrc::errln!("error: the campaign stopped: {e}");
+            return 2;
+        }
+    };
+    ivrc::println_to!(
+        lines,
+        "campaign: {} done, {} failed, {} pending; {} calls placed{}{}",
+        s.done,
+        s.failed,
+        s.pending,
+        s.calls,
+        if s.blocked > 0 {
+            format!(", {} not placed (the number is blocked)", s.blocked)
+        } else {
+            String::new()
+        },
+        fencing_of(&s)
+    );
+    0
+}
+
+/// What fencing did in a campaign run, for its summary line: nothing when it never fenced
+/// itself and no finish was refused.
+fn fencing_of(s: &ivrc::runtime::dialer::Summary) -> String {
+    if s.fenced == 0 && s.lost == 0 {
+        return String::new();
+    }
+    format!(
+        "; times fenced: {}, attempts ended after their lease was lost: {}",
+        s.fenced, s.lost
+    )
+}

@@ -160,13 +160,7 @@ pub fn run(args: &RunArgs) -> u8 {
     let instance = public.map_or_else(|| args.listen.clone(), |p| p.to_string());
     // Unique to this process: a restart on the same address must not renew (and so keep
     // forever) the leases its killed predecessor left.
-    let owner = format!(
-        "{instance}/{}-{:x}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis())
-    );
+    let owner = super::campaign::owner(&instance);
     match store.interrupt_running(&instance) {
         Ok(0) => {}
         Ok(n) => ivrc::errln!(
@@ -337,31 +331,8 @@ pub fn run(args: &RunArgs) -> u8 {
             }
         };
         if let Some(task) = dialer {
-            match task.await {
-                Ok(Ok(s)) => {
-                    ivrc::println_to!(
-                        lines,
-                        "campaign: {} done, {} failed, {} pending; {} calls placed{}{}",
-                        s.done,
-                        s.failed,
-                        s.pending,
-                        s.calls,
-                        if s.blocked > 0 {
-                            format!(", {} not placed (the number is blocked)", s.blocked)
-                        } else {
-                            String::new()
-                        },
-                        fencing_of(&s)
-                    );
-                }
-                Ok(Err(e)) => {
-                    ivrc::errln!("error: the campaign stopped: {e}");
-                    code = 2;
-                }
-                Err(e) => {
-                    ivrc::errln!("error: the campaign stopped: {e}");
-                    code = 2;
-                }
+            if super::campaign::summarize(task, lines).await != 0 {
+                code = 2;
             }
         }
         code
@@ -381,18 +352,6 @@ fn recordings_for(c: &ivrc::ir::Campaign, args: &RunArgs) -> Result<(), String> 
         ));
     }
     Ok(())
-}
-
-/// What fencing did in a campaign run, for its summary line: nothing when it never fenced
-/// itself and no finish was refused.
-fn fencing_of(s: &ivrc::runtime::dialer::Summary) -> String {
-    if s.fenced == 0 && s.lost == 0 {
-        return String::new();
-    }
-    format!(
-        "; times fenced: {}, attempts ended after their lease was lost: {}",
-        s.fenced, s.lost
-    )
 }
 
 /// The trunk of `--trunk sip:HOST:PORT`, its address resolved, with the digest credentials.

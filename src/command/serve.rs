@@ -246,13 +246,7 @@ pub fn run(args: &ServeArgs) -> u8 {
             .zip(placer)
             .map(|((c, flow, leads, number_columns), placer)| {
                 tokio::spawn(placer.run(place_rx));
-                let owner = format!(
-                    "{addr}/{}-{:x}",
-                    std::process::id(),
-                    std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_millis())
-                );
+                let owner = super::campaign::owner(&addr);
                 let dialer = Dialer {
                     number_columns,
                     campaign: c,
@@ -290,27 +284,7 @@ pub fn run(args: &ServeArgs) -> u8 {
         let served = http::serve(listener, app, shutdown).await;
         let campaign_code = match dialer {
             None => 0,
-            Some(task) => match task.await {
-                Ok(Ok(s)) => {
-                    ivrc::println_to!(
-                        lines,
-                        "campaign: {} done, {} failed, {} pending; {} calls placed",
-                        s.done,
-                        s.failed,
-                        s.pending,
-                        s.calls
-                    );
-                    0
-                }
-                Ok(Err(e)) => {
-                    ivrc::errln!("error: the campaign stopped: {e}");
-                    2
-                }
-                Err(e) => {
-                    ivrc::errln!("error: the campaign stopped: {e}");
-                    2
-                }
-            },
+            Some(task) => super::campaign::summarize(task, lines).await,
         };
         let console_served = match console_server {
             None => Ok(()),

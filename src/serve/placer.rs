@@ -298,16 +298,27 @@ impl Placer {
         None
     }
 
-    /// The call's status at Twilio, when it is final.
-    async fn status_of(&self, client: &reqwest::Client, sid: &str) -> Option<String> {
+    /// A request of the account's REST API about call `sid` (`Calls/{sid}.json`).
+    fn call_request(
+        &self,
+        client: &reqwest::Client,
+        method: reqwest::Method,
+        sid: &str,
+    ) -> reqwest::RequestBuilder {
         let url = format!(
             "{}/2010-04-01/Accounts/{}/Calls/{sid}.json",
             self.api.base, self.api.account_sid
         );
-        let r = client
-            .get(&url)
+        client
+            .request(method, url)
             .basic_auth(&self.api.account_sid, Some(&self.api.auth_token))
             .timeout(REQUEST_TIMEOUT)
+    }
+
+    /// The call's status at Twilio, when it is final.
+    async fn status_of(&self, client: &reqwest::Client, sid: &str) -> Option<String> {
+        let r = self
+            .call_request(client, reqwest::Method::GET, sid)
             .send()
             .await
             .ok()?;
@@ -322,15 +333,9 @@ impl Placer {
 
     /// `POST Calls/{sid}.json` with `form` (ending a call).
     async fn update(&self, client: &reqwest::Client, sid: &str, form: &[(&str, &str)]) {
-        let url = format!(
-            "{}/2010-04-01/Accounts/{}/Calls/{sid}.json",
-            self.api.base, self.api.account_sid
-        );
-        let sent = client
-            .post(&url)
-            .basic_auth(&self.api.account_sid, Some(&self.api.auth_token))
+        let sent = self
+            .call_request(client, reqwest::Method::POST, sid)
             .form(form)
-            .timeout(REQUEST_TIMEOUT)
             .send()
             .await;
         if let Err(e) = sent {

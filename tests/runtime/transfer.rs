@@ -3,7 +3,7 @@
 //! UAS) and bridge it to the party, checked by the audio that reaches the new number.
 
 use super::calls::speak;
-use super::harness::{free_port, require, rtp_sink, sipp_uas, sipp_with, Runtime};
+use super::harness::{free_port, require, rtp_sink, sipp_uas, sipp_with, Received, Runtime};
 use std::process::Output;
 use std::time::Duration;
 
@@ -18,25 +18,52 @@ fn ok(who: &str, out: &Output) {
     );
 }
 
-#[test]
-fn a_caller_who_takes_refer_is_handed_over_and_hung_up() {
-    // A trunk nobody answers: this caller takes REFER, nothing is dialled.
-    let trunk_arg = format!("sip:127.0.0.1:{}", free_port());
-    let rt = Runtime::start("transfer-refer", &[FLOWS], &["--trunk", &trunk_arg]);
-    let (sink, _) = rtp_sink(Duration::from_secs(2), Duration::from_secs(20));
-    let caller = sipp_with(
-        &rt.dir,
-        rt.port,
-        "uac_refer_accept.xml",
-        "handover",
-        sink,
-        &[],
-    );
-    ok("caller", &caller);
+/// One call of the sipp `caller` scenario to flow `service`, with `trunk` (a sipp UAS scenario
+/// and its arguments) behind the trunk when given and `speech` (text, file name) spoken into the
+/// runtime's directory first. Both sipps must succeed and the runtime stop cleanly. The call's
+/// record, what the caller heard and what the trunk's parties heard (one sink for all of them).
+fn handover(
+    name: &str,
+    service: &str,
+    caller: &str,
+    trunk: Option<(&str, &[&str])>,
+    speech: Option<(&str, &str)>,
+) -> (serde_json::Value, Received, Received) {
+    let port = free_port();
+    let trunk_arg = format!("sip:127.0.0.1:{port}");
+    let rt = Runtime::start(name, &[FLOWS], &["--trunk", &trunk_arg]);
+    if let Some((text, file)) = speech {
+        require("espeak-ng", "--version");
+        speak(&rt.dir, text, file);
+    }
+    let (caller_sink, caller_heard) = rtp_sink(Duration::from_secs(2), Duration::from_secs(30));
+    let far = trunk.map(|(scenario, args)| {
+        let (sink, heard) = rtp_sink(Duration::from_secs(3), Duration::from_secs(30));
+        (sipp_uas(&rt.dir, port, scenario, sink, args), heard)
+    });
+    let called = sipp_with(&rt.dir, rt.port, caller, service, caller_sink, &[]);
+    ok("caller", &called);
+    let trunk_heard = far.map_or_else(Received::default, |(sipp, heard)| {
+        ok("trunk", &sipp.wait_with_output().expect("trunk sipp"));
+        heard.join().expect("sink")
+    });
+    let heard = (caller_heard.join().expect("sink"), trunk_heard);
     let dir = rt.dir.clone();
     let (code, stderr) = rt.stop();
     assert_eq!(code, 0, "{stderr}");
-    let r = Runtime::record_of(&dir, "handover");
+    (Runtime::record_of(&dir, service), heard.0, heard.1)
+}
+
+#[test]
+fn a_caller_who_takes_refer_is_handed_over_and_hung_up() {
+    // Nobody behind the trunk: this caller takes REFER, nothing is dialled.
+    let (r, _, _) = handover(
+        "transfer-refer",
+        "handover",
+        "uac_refer_accept.xml",
+        None,
+        None,
+    );
     assert_eq!(r["ended_by"], "transfer", "{r:#}");
     assert_eq!(
         r["transfers"],
@@ -50,31 +77,13 @@ fn a_caller_who_takes_refer_is_handed_over_and_hung_up() {
 
 #[test]
 fn a_caller_who_refuses_refer_is_bridged_to_the_number_by_us() {
-    require("espeak-ng", "--version");
-    let trunk = free_port();
-    let trunk_arg = format!("sip:127.0.0.1:{trunk}");
-    let rt = Runtime::start("transfer-bridge", &[FLOWS], &["--trunk", &trunk_arg]);
-    speak(&rt.dir, "Алло, я хочу поговорить с магазином.", "phrase");
-    let (caller_sink, caller_heard) = rtp_sink(Duration::from_secs(2), Duration::from_secs(30));
-    let (shop_sink, shop_heard) = rtp_sink(Duration::from_secs(2), Duration::from_secs(30));
-    let shop = sipp_uas(&rt.dir, trunk, "uas_transfer_target.xml", shop_sink, &[]);
-    let caller = sipp_with(
-        &rt.dir,
-        rt.port,
-        "uac_refer_refuse.xml",
+    let (r, caller_heard, shop_heard) = handover(
+        "transfer-bridge",
         "handover",
-        caller_sink,
-        &[],
+        "uac_refer_refuse.xml",
+        Some(("uas_transfer_target.xml", &[])),
+        Some(("Алло, я хочу поговорить с магазином.", "phrase")),
     );
-    ok("caller", &caller);
-    ok("shop", &shop.wait_with_output().expect("shop sipp"));
-    let (caller_heard, shop_heard) = (
-        caller_heard.join().expect("sink"),
-        shop_heard.join().expect("sink"),
-    );
-    let dir = rt.dir.clone();
-    let (code, stderr) = rt.stop();
-    assert_eq!(code, 0, "{stderr}");
     // The shop heard the caller (relayed by us, under our SSRC), and the caller got the shop's
     // stream after the prompt.
     assert!(
@@ -82,7 +91,6 @@ fn a_caller_who_refuses_refer_is_bridged_to_the_number_by_us() {
         "the caller's speech reached the number they were handed to: {shop_heard:?}"
     );
     assert!(caller_heard.packets > 0, "{caller_heard:?}");
-    let r = Runtime::record_of(&dir, "handover");
     assert_eq!(r["ended_by"], "transfer", "{r:#}");
     assert_eq!(
         r["transfers"],
@@ -112,28 +120,13 @@ fn a_caller_who_refuses_refer_is_bridged_to_the_number_by_us() {
 
 #[test]
 fn a_dialled_agent_who_takes_refer_is_handed_over_while_the_flow_goes_on() {
-    require("espeak-ng", "--version");
-    let trunk = free_port();
-    let trunk_arg = format!("sip:127.0.0.1:{trunk}");
-    let rt = Runtime::start("transfer-agent", &[FLOWS], &["--trunk", &trunk_arg]);
-    speak(&rt.dir, "Оператор слушает.", "agent");
-    let (caller_sink, _) = rtp_sink(Duration::from_secs(2), Duration::from_secs(30));
-    let (agent_sink, _) = rtp_sink(Duration::from_secs(2), Duration::from_secs(30));
-    let agent = sipp_uas(&rt.dir, trunk, "uas_refer_accept.xml", agent_sink, &[]);
-    let caller = sipp_with(
-        &rt.dir,
-        rt.port,
-        "uac_wait.xml",
+    let (r, _, _) = handover(
+        "transfer-agent",
         "agent_handover",
-        caller_sink,
-        &[],
+        "uac_wait.xml",
+        Some(("uas_refer_accept.xml", &[])),
+        Some(("Оператор слушает.", "agent")),
     );
-    ok("caller", &caller);
-    ok("agent", &agent.wait_with_output().expect("agent sipp"));
-    let dir = rt.dir.clone();
-    let (code, stderr) = rt.stop();
-    assert_eq!(code, 0, "{stderr}");
-    let r = Runtime::record_of(&dir, "agent_handover");
     assert_eq!(r["ended_by"], "flow", "{r:#}");
     assert_eq!(
         r["prompts"],
@@ -152,43 +145,18 @@ fn a_dialled_agent_who_takes_refer_is_handed_over_while_the_flow_goes_on() {
 
 #[test]
 fn a_dialled_agent_who_refuses_refer_is_bridged_to_the_number_after_the_caller_left() {
-    require("espeak-ng", "--version");
-    let trunk = free_port();
-    let trunk_arg = format!("sip:127.0.0.1:{trunk}");
-    let rt = Runtime::start("transfer-agent-bridge", &[FLOWS], &["--trunk", &trunk_arg]);
-    speak(&rt.dir, "Оператор слушает, передаю вас дальше.", "agent");
-    let (caller_sink, _) = rtp_sink(Duration::from_secs(2), Duration::from_secs(30));
-    // One sink for both trunk calls: the target's audible audio can only be the agent's.
-    let (trunk_sink, trunk_heard) = rtp_sink(Duration::from_secs(3), Duration::from_secs(30));
-    let trunk_calls = sipp_uas(
-        &rt.dir,
-        trunk,
-        "uas_refer_refuse.xml",
-        trunk_sink,
-        &["-m", "2"],
-    );
-    let caller = sipp_with(
-        &rt.dir,
-        rt.port,
-        "uac_wait.xml",
+    // Two trunk calls on one sink: the target's audible audio can only be the agent's.
+    let (r, _, heard) = handover(
+        "transfer-agent-bridge",
         "agent_handover",
-        caller_sink,
-        &[],
+        "uac_wait.xml",
+        Some(("uas_refer_refuse.xml", &["-m", "2"])),
+        Some(("Оператор слушает, передаю вас дальше.", "agent")),
     );
-    ok("caller", &caller);
-    ok(
-        "trunk",
-        &trunk_calls.wait_with_output().expect("trunk sipp"),
-    );
-    let heard = trunk_heard.join().expect("sink");
-    let dir = rt.dir.clone();
-    let (code, stderr) = rt.stop();
-    assert_eq!(code, 0, "{stderr}");
     assert!(
         heard.audible > 25,
         "the agent reached the number: {heard:?}"
     );
-    let r = Runtime::record_of(&dir, "agent_handover");
     assert_eq!(
         r["prompts"],
         serde_json::json!(["Оператор переведён."]),
