@@ -148,3 +148,19 @@ fn fencing_of(s: &ivrc::runtime::dialer::Summary) -> String {
         s.fenced, s.lost
     )
 }
+
+/// Runs `dialer` over `leads` on a task of its own, placing through `placements` until `stop`;
+/// `finished` is told when it ends.
+pub fn launch(
+    dialer: ivrc::runtime::dialer::Dialer,
+    leads: Vec<Lead>,
+    placements: tokio::sync::mpsc::UnboundedSender<ivrc::runtime::server::Placement>,
+    stop: tokio::sync::watch::Receiver<bool>,
+    finished: std::sync::Arc<tokio::sync::Notify>,
+) -> tokio::task::JoinHandle<Result<ivrc::runtime::dialer::Summary, String>> {
+    tokio::spawn(async move {
+        let result = dialer.run(&leads, placements, stop).await;
+        finished.notify_one();
+        result
+    })
+}

@@ -299,12 +299,7 @@ pub fn run(args: &RunArgs) -> u8 {
                 progress: std::io::stderr().is_terminal(),
                 lines,
             };
-            let place_tx = place_tx.clone();
-            tokio::spawn(async move {
-                let result = dialer.run(&leads, place_tx, stop_rx).await;
-                finished.notify_one();
-                result
-            })
+            super::campaign::launch(dialer, leads, place_tx.clone(), stop_rx, finished)
         });
         let shutdown = async {
             tokio::select! {

@@ -259,12 +259,7 @@ pub fn run(args: &ServeArgs) -> u8 {
                     progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
                     lines,
                 };
-                let finished = dialer_finished.clone();
-                tokio::spawn(async move {
-                    let result = dialer.run(&leads, place_tx, stop_rx).await;
-                    finished.notify_one();
-                    result
-                })
+                super::campaign::launch(dialer, leads, place_tx, stop_rx, dialer_finished.clone())
             });
         let campaign_running = dialer.is_some();
         let shutdown = async move {

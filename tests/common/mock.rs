@@ -79,35 +79,67 @@ impl Mock {
     }
 }
 
-fn handle(mut stream: TcpStream, log: &Mutex<Log>) {
-    let Ok(read_half) = stream.try_clone() else {
-        return;
-    };
-    let mut reader = BufReader::new(read_half);
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).is_err() {
-        return;
-    }
-    let mut length = 0;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).is_err() || line.trim().is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().unwrap_or(0);
+/// One HTTP request read from `stream`: its method, path, headers and body (by its
+/// Content-Length); `None` when the connection ends first.
+pub struct Request {
+    /// `GET`, `POST` …
+    pub method: String,
+    /// The path with its query.
+    pub path: String,
+    /// The header lines, each name and its trimmed value.
+    pub headers: Vec<(String, String)>,
+    /// The body, read as UTF-8 (lossily).
+    pub body: String,
+}
+
+impl Request {
+    /// Reads one request from `stream`.
+    pub fn read(stream: &TcpStream) -> Option<Request> {
+        let mut reader = BufReader::new(stream.try_clone().ok()?);
+        let mut request_line = String::new();
+        reader.read_line(&mut request_line).ok()?;
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).is_err() || line.trim().is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                headers.push((name.trim().to_string(), value.trim().to_string()));
             }
         }
+        let length = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).ok()?;
+        let mut parts = request_line.split_whitespace();
+        Some(Request {
+            method: parts.next().unwrap_or_default().to_string(),
+            path: parts.next().unwrap_or_default().to_string(),
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })
     }
-    let mut body = vec![0; length];
-    if reader.read_exact(&mut body).is_err() {
+
+    /// The value of header `name`, if the request has it.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn handle(mut stream: TcpStream, log: &Mutex<Log>) {
+    let Some(Request {
+        method, path, body, ..
+    }) = Request::read(&stream)
+    else {
         return;
-    }
-    let body = String::from_utf8_lossy(&body).into_owned();
-    let mut parts = request_line.split_whitespace();
-    let method = parts.next().unwrap_or_default().to_string();
-    let path = parts.next().unwrap_or_default().to_string();
+    };
     let (status, answer) = {
         let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
         if path.ends_with("/Messages.json") {

@@ -8,20 +8,39 @@ use std::time::Duration;
 
 /// `ivrc run` registering `password` at a sipp registrar; sipp's output and ivrc's stderr.
 fn register_with(name: &str, password: &str, wait: Duration) -> (std::process::Output, String) {
+    let (out, stderr, _) = register_at(name, password, wait, false);
+    (out, stderr)
+}
+
+/// `ivrc run` registering `password` for `wait` at a sipp registrar reached over TCP
+/// (`;transport=tcp`, sipp on one TCP socket, its messages logged) or UDP; sipp's output, ivrc's
+/// stderr and the directory both ran in.
+pub(super) fn register_at(
+    name: &str,
+    password: &str,
+    wait: Duration,
+    tcp: bool,
+) -> (std::process::Output, String, std::path::PathBuf) {
     let registrar = free_port();
     let rt_dir = super::harness::scratch(name);
+    let sipp_args: &[&str] = if tcp {
+        &["-t", "t1", "-trace_msg"]
+    } else {
+        &["-d", "200"]
+    };
     let sipp = sipp_uas(
         &rt_dir,
         registrar,
         "uas_registrar.xml",
         free_port(),
-        &["-d", "200"],
+        sipp_args,
     );
     // sipp binds before it reads the scenario; give it a moment.
     std::thread::sleep(Duration::from_millis(300));
-    let trunk = format!("sip:127.0.0.1:{registrar}");
+    let transport = if tcp { ";transport=tcp" } else { "" };
+    let trunk = format!("sip:127.0.0.1:{registrar}{transport}");
     let rt = Runtime::start_in(
-        rt_dir,
+        rt_dir.clone(),
         &["examples/sum.ivr"],
         &[
             "--trunk",
@@ -38,7 +57,7 @@ fn register_with(name: &str, password: &str, wait: Duration) -> (std::process::O
     std::thread::sleep(wait);
     let (_, stderr) = rt.stop();
     let out = sipp.wait_with_output().expect("sipp ends");
-    (out, stderr)
+    (out, stderr, rt_dir)
 }
 
 #[test]

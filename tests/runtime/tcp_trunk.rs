@@ -94,35 +94,8 @@ fn a_leg_dialled_through_a_tcp_trunk_is_placed_bridged_and_ended_on_one_connecti
 
 #[test]
 fn the_runtime_registers_over_tcp() {
-    let registrar = free_port();
-    let dir = super::harness::scratch("register-tcp");
-    let sipp = sipp_uas(
-        &dir,
-        registrar,
-        "uas_registrar.xml",
-        free_port(),
-        &["-t", "t1", "-trace_msg"],
-    );
-    std::thread::sleep(Duration::from_millis(300));
-    let trunk = format!("sip:127.0.0.1:{registrar};transport=tcp");
-    let rt = Runtime::start_in(
-        dir.clone(),
-        &["examples/sum.ivr"],
-        &[
-            "--trunk",
-            &trunk,
-            "--trunk-user",
-            "ivrc",
-            "--trunk-password",
-            "secret",
-            "--register",
-            "--register-expires",
-            "3",
-        ],
-    );
-    std::thread::sleep(Duration::from_millis(5000));
-    let (_, stderr) = rt.stop();
-    let _ = sipp.wait_with_output().expect("sipp ends");
+    let (_, stderr, dir) =
+        super::register::register_at("register-tcp", "secret", Duration::from_millis(5000), true);
     let registered = stderr
         .matches("ivrc: registered at the provider for 3 s")
         .count();

@@ -5,12 +5,12 @@
 //! got. What a real Twilio would refuse (a parameter it does not know, a number not in E.164,
 //! a relative URL, wrong credentials) it refuses with its 4xx and the test fails.
 
-use super::common::mock::{percent_decode, Mock};
+use super::common::mock::{percent_decode, Mock, Request};
 use super::walker::{walk, Placed};
 use super::{free_port, start_server, Server};
 use ivrc::ir;
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -196,38 +196,15 @@ fn respond(mut stream: TcpStream, status: u16, extra: &str, body: &str) {
 }
 
 fn handle(stream: TcpStream, fake: &Arc<Fake>) {
-    let Ok(read_half) = stream.try_clone() else {
+    let Some(request) = Request::read(&stream) else {
         return;
     };
-    let mut reader = BufReader::new(read_half);
-    let mut request_line = String::new();
-    if reader.read_line(&mut request_line).is_err() {
-        return;
-    }
-    let (mut length, mut auth) = (0, String::new());
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).is_err() || line.trim().is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().unwrap_or(0);
-            } else if name.eq_ignore_ascii_case("authorization") {
-                auth = value.trim().to_string();
-            }
-        }
-    }
-    let mut body = vec![0; length];
-    if reader.read_exact(&mut body).is_err() {
-        return;
-    }
-    let body = String::from_utf8_lossy(&body).into_owned();
-    let mut parts = request_line.split_whitespace();
-    let (method, path) = (
-        parts.next().unwrap_or_default(),
-        parts.next().unwrap_or_default(),
+    let (method, path, body) = (
+        request.method.as_str(),
+        request.path.as_str(),
+        &request.body,
     );
+    let auth = request.header("authorization").unwrap_or_default();
     use base64::Engine as _;
     let expected = format!(
         "Basic {}",
@@ -246,7 +223,7 @@ fn handle(stream: TcpStream, fake: &Arc<Fake>) {
     }
     let calls = format!("/2010-04-01/Accounts/{ACCOUNT}/Calls");
     if method == "POST" && path == format!("{calls}.json") {
-        let f = form(&body);
+        let f = form(body);
         log.creates.push((Instant::now(), f.clone()));
         if log.throttle > 0 {
             log.throttle -= 1;
@@ -288,7 +265,7 @@ fn handle(stream: TcpStream, fake: &Arc<Fake>) {
         return;
     }
     if method == "POST" && path == format!("/2010-04-01/Accounts/{ACCOUNT}/Messages.json") {
-        let f = form(&body);
+        let f = form(body);
         let get = |k: &str| f.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         let known = f
             .iter()
