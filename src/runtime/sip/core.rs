@@ -182,9 +182,13 @@ impl Core {
                         ErrorKind::Malformed => (400, "Bad Request"),
                         ErrorKind::UriScheme => (416, "Unsupported URI Scheme"),
                     };
-                    // ACK gets no response, whatever its shape.
+                    // ACK gets no response, whatever its shape. 501 lists what we take
+                    // (RFC 4475 §3.1.1.2).
                     if !matches!(cseq(&h), Some((_, Method::Ack))) {
-                        self.respond(&h, peer, status, reason);
+                        let allow = [("Allow", message::ALLOW.to_string())];
+                        let extra: &[(&str, String)] = if status == 501 { &allow } else { &[] };
+                        let bytes = message::response(&h, status, reason, None, extra, b"");
+                        self.send(bytes, peer);
                     }
                 }
             }

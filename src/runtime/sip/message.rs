@@ -186,6 +186,32 @@ pub enum ErrorKind {
 }
 
 /// The headers a response copies from its request.
+/// The methods we take, for OPTIONS, 405 and 501 (`Allow`).
+pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, MESSAGE, NOTIFY";
+
+/// Whether `method` is a SIP method of IANA's registry (RFC 3261 and its extensions), which
+/// a request we do not take gets 405 for rather than 501 (RFC 3261 §8.2.1). Methods are
+/// case-sensitive.
+pub fn is_known_method(method: &str) -> bool {
+    matches!(
+        method,
+        "ACK"
+            | "BYE"
+            | "CANCEL"
+            | "INFO"
+            | "INVITE"
+            | "MESSAGE"
+            | "NOTIFY"
+            | "OPTIONS"
+            | "PRACK"
+            | "PUBLISH"
+            | "REFER"
+            | "REGISTER"
+            | "SUBSCRIBE"
+            | "UPDATE"
+    )
+}
+
 const DIALOG_HEADERS: [&str; 5] = ["Via", "From", "To", "Call-ID", "CSeq"];
 
 /// Parses one datagram.

@@ -18,8 +18,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-/// What we allow, for OPTIONS and 405.
-const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, MESSAGE, NOTIFY";
+use message::ALLOW;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -246,8 +245,18 @@ impl IncomingCalls {
             Method::Other(ref m) if m == "NOTIFY" && self.in_dialog(&r, &call_id) => {
                 self.respond(&r.headers, peer, 200, "OK");
             }
+            // RFC 3261 §8.2.1: a method we know but do not take gets 405, one we do not know
+            // 501, both listing ours (RFC 4475 §3.1.1.2, §3.3.7: an endpoint that is not a
+            // registrar answers REGISTER 405).
             Method::Message | Method::Other(_) => {
-                self.respond(&r.headers, peer, 501, "Not Implemented");
+                let (status, reason) = if message::is_known_method(r.method.as_str()) {
+                    (405, "Method Not Allowed")
+                } else {
+                    (501, "Not Implemented")
+                };
+                let allow = [("Allow", ALLOW.to_string())];
+                let bytes = message::response(&r.headers, status, reason, None, &allow, b"");
+                self.send(bytes, peer);
             }
         }
     }
@@ -305,7 +314,13 @@ impl IncomingCalls {
             return;
         }
         if !message::accepts_sdp(&r.headers) {
-            let bytes = message::response(&r.headers, 406, "Not Acceptable", None, &accept, b"");
+            // With a Warning saying why (RFC 4475 §3.3.15: 406 "with a Warning/399").
+            let warning = format!(
+                "399 {} \"Only application/sdp bodies are supported\"",
+                self.local
+            );
+            let extra = [accept[0].clone(), ("Warning", warning)];
+            let bytes = message::response(&r.headers, 406, "Not Acceptable", None, &extra, b"");
             self.send(bytes, peer);
             return;
         }
