@@ -159,6 +159,12 @@ pub struct RunArgs {
     /// `rtp_symmetric`). The address is learnt once and kept.
     #[arg(long)]
     pub symmetric_rtp: bool,
+    /// Encrypt calls' media with SRTP keyed in the SDP (SDES, RFC 4568): `required` offers
+    /// and answers only RTP/SAVP with a crypto line (others get 488), `optional` takes what
+    /// the party has, `off` refuses RTP/SAVP. SDES keys are readable by anyone who reads the
+    /// SIP: use it over TLS.
+    #[arg(long, value_enum, default_value = "off")]
+    pub srtp: SrtpMode,
     /// Run FLOW for calls to NUMBER (the To user, as a provider sends its numbers, or the
     /// request-URI user; normalized like phones, so `8 (495) 000-00-01` is `+74950000001`);
     /// repeatable. Calls no route, flow name or
@@ -250,6 +256,17 @@ fn parse_port_range(text: &str) -> Result<(u16, u16), String> {
         ));
     }
     Ok((low, high))
+}
+
+/// `ivrc run --srtp`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SrtpMode {
+    /// Plain RTP only.
+    Off,
+    /// SRTP when the party has it.
+    Optional,
+    /// SRTP only.
+    Required,
 }
 
 /// How `ivrc graph` writes.

@@ -96,6 +96,10 @@ fn record(call_id: &str, started_ms: u64) -> CallRecord {
                 jitter_ms: 0.5,
                 round_trip_ms: Some(12.5),
             }),
+            srtp: Some(ivrc::store::SrtpUse {
+                suite: "AES_CM_128_HMAC_SHA1_32".into(),
+                refused: 2,
+            }),
         }),
     }
 }

@@ -112,8 +112,13 @@ pub fn run(args: &CallsArgs) -> u8 {
 
 /// The caller's media quality, in one line: what we measured, then what the caller reported.
 fn media_line(m: &MediaQuality) -> String {
+    let srtp = m
+        .srtp
+        .as_ref()
+        .map(|s| format!(" (SRTP {}, {} refused)", s.suite, s.refused))
+        .unwrap_or_default();
     let mut line = format!(
-        "media: sent {}, received {}, lost {}, jitter {:.1} ms",
+        "media{srtp}: sent {}, received {}, lost {}, jitter {:.1} ms",
         m.packets_sent, m.packets_received, m.packets_lost, m.jitter_ms
     );
     if let Some(p) = &m.peer {
@@ -185,6 +190,7 @@ mod tests {
             rtcp_sent: 2,
             rtcp_received: 0,
             peer: None,
+            srtp: None,
         };
         assert_eq!(
             media_line(&m),
@@ -199,6 +205,15 @@ mod tests {
         assert_eq!(
             media_line(&m),
             "media: sent 251, received 226, lost 25, jitter 8.6 ms; the caller lost 7 (19.9 % lately), jitter 20.0 ms, round trip 0.4 ms"
+        );
+        m.peer = None;
+        m.srtp = Some(store::SrtpUse {
+            suite: "AES_CM_128_HMAC_SHA1_80".into(),
+            refused: 1,
+        });
+        assert_eq!(
+            media_line(&m),
+            "media (SRTP AES_CM_128_HMAC_SHA1_80, 1 refused): sent 251, received 226, lost 25, jitter 8.6 ms"
         );
     }
 

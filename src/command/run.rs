@@ -233,6 +233,11 @@ pub fn run(args: &RunArgs) -> u8 {
             routes,
             public,
             symmetric_rtp: args.symmetric_rtp,
+            srtp: match args.srtp {
+                crate::cli::SrtpMode::Off => ivrc::runtime::sdp::SrtpPolicy::Off,
+                crate::cli::SrtpMode::Optional => ivrc::runtime::sdp::SrtpPolicy::Optional,
+                crate::cli::SrtpMode::Required => ivrc::runtime::sdp::SrtpPolicy::Required,
+            },
             trunk,
             rtp_timeout: Duration::from_secs(args.rtp_timeout.max(1)),
             time_scale: args.time_scale,

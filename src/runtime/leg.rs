@@ -10,8 +10,9 @@ use super::media::recording::{CallAudio, Channel};
 use super::media::relay::{Relay, Rewrite, Side};
 use super::media::remote::Remote;
 use super::media::session::{self, Quality, Rtcp};
+use super::media::srtp::Protection;
 use super::media::{dtmf, g711, rtcp, rtp};
-use super::sdp::{Codec, Negotiated};
+use super::sdp::{Codec, Negotiated, Offered};
 use crate::ir::LegId;
 use crate::store::MediaQuality;
 use std::net::SocketAddr;
@@ -88,6 +89,10 @@ pub struct Leg {
     quality: session::Shared,
     /// The RTCP session once the media started, until its BYE.
     rtcp: Option<(Rtcp, JoinHandle<()>)>,
+    /// Our offer, for a leg we dial: its answer is read against it.
+    pub offered: Option<Offered>,
+    /// The leg's SRTP, once its media started encrypted.
+    srtp: Option<Protection>,
 }
 
 impl Leg {
@@ -108,6 +113,8 @@ impl Leg {
             reader: None,
             quality: Quality::shared(),
             rtcp: None,
+            offered: None,
+            srtp: None,
         }
     }
 
@@ -127,6 +134,10 @@ impl Leg {
         };
         let remote = Remote::new(negotiated.remote, symmetric);
         self.remote = Some(remote.clone());
+        self.srtp = negotiated
+            .srtp
+            .as_ref()
+            .map(|k| Protection::new(k.suite, &k.ours, &k.theirs));
         let ssrc = seed.rotate_left(7) ^ 0x1bad_b002;
         // With rtcp-mux, reports share the RTP socket and address; the RTCP port stays idle.
         let (out, to) = if negotiated.rtcp_mux {
@@ -140,6 +151,7 @@ impl Leg {
             cname: format!("ivrc@{}", self.local.ip()),
             ssrc,
             quality: self.quality.clone(),
+            srtp: self.srtp.clone(),
         };
         let task = tokio::spawn(session::run(reports.clone(), bound.rtcp, seed));
         self.rtcp = Some((reports.clone(), task));
@@ -156,6 +168,7 @@ impl Leg {
             a_law: negotiated.codec == Codec::Pcma,
             play: self.play.clone(),
             quality: self.quality.clone(),
+            srtp: self.srtp.clone(),
             prompt_ended: {
                 let (leg, events) = (self.id, events.clone());
                 Box::new(move |generation| {
@@ -246,8 +259,9 @@ impl Leg {
                 socket: to.out.clone(),
                 remote,
                 rewrite,
-                buffer: Vec::with_capacity(172),
+                buffer: Vec::with_capacity(182),
                 quality: to.quality.clone(),
+                srtp: to.srtp.clone(),
             });
         }
         true
@@ -271,12 +285,16 @@ impl Leg {
     /// The leg's media quality for its record, once its media started.
     pub fn quality(&self) -> Option<MediaQuality> {
         self.media.as_ref()?;
-        Some(
-            self.quality
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .summary(),
-        )
+        let mut q = self
+            .quality
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .summary();
+        q.srtp = self.srtp.as_ref().map(|s| crate::store::SrtpUse {
+            suite: s.suite().name().into(),
+            refused: s.refused(),
+        });
+        Some(q)
     }
 
     /// No more media: the stream ends, the reader stops, RTCP says goodbye.
@@ -337,14 +355,20 @@ async fn read(
     loop {
         tokio::select! {
             received = socket.recv_from(&mut buf) => {
-                let Ok((n, from)) = received else { continue };
-                last = Instant::now();
+                let Ok((mut n, from)) = received else { continue };
                 if rtcp::is_rtcp(&buf[..n]) {
+                    last = Instant::now();
                     if media.rtcp_mux {
                         reports.datagram(&buf[..n], from);
                     }
                     continue;
                 }
+                if let Some(s) = &reports.srtp {
+                    // Refused packets are counted and dropped: they do not keep the leg alive.
+                    let Some(plain) = s.rtp_in(&mut buf[..n]) else { continue };
+                    n = plain;
+                }
+                last = Instant::now();
                 let Some(p) = rtp::parse(&buf[..n]) else { continue };
                 // Symmetric RTP: answer where the party's packets come from.
                 remote.heard_from(from);

@@ -61,6 +61,8 @@ pub struct Config {
     /// Send each party's RTP where its RTP comes from, not where its SDP says (a far end
     /// behind NAT; `--symmetric-rtp`).
     pub symmetric_rtp: bool,
+    /// SRTP for calls' media (`--srtp`).
+    pub srtp: sdp::SrtpPolicy,
     /// Calls for these numbers (E.164, as `--route NUMBER=FLOW` gave them) run these flows
     /// (indexes into the program's flows).
     pub routes: Vec<(String, usize)>,

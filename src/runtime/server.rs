@@ -498,6 +498,7 @@ fn base_setup(
         rtp_ip: shared.config.rtp_ip.unwrap_or(local.ip()),
         sdp_ip: shared.config.public.map(|p| p.ip()),
         symmetric_rtp: shared.config.symmetric_rtp,
+        srtp: shared.config.srtp,
         rtp_timeout: shared.config.rtp_timeout,
         time_scale: shared.config.time_scale,
         amd: shared.config.amd,
@@ -537,9 +538,10 @@ fn start(
         return Err((603, "Decline"));
     }
     let flow = route(shared, new).ok_or((404, "Not Found"))?;
-    let negotiated = sdp::negotiate(&new.offer).map_err(|e| match e {
-        SdpError::NoCommonCodec => (488, "Not Acceptable Here"),
-        SdpError::Malformed(_) => (488, "Not Acceptable Here"),
+    let negotiated = sdp::negotiate(&new.offer, shared.config.srtp).map_err(|e| match e {
+        SdpError::NoCommonCodec | SdpError::Malformed(_) | SdpError::Srtp(_) => {
+            (488, "Not Acceptable Here")
+        }
     })?;
     let ip = shared.config.rtp_ip.unwrap_or(local.ip());
     let bound = shared.ports.bind(ip).ok_or((503, "Service Unavailable"))?;

@@ -130,6 +130,19 @@ pub struct MediaQuality {
     /// none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer: Option<PeerReport>,
+    /// How the media was encrypted; none for plain RTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub srtp: Option<SrtpUse>,
+}
+
+/// A leg's SRTP (`ivrc run --srtp`).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SrtpUse {
+    /// The SDES suite, e.g. `AES_CM_128_HMAC_SHA1_80`.
+    pub suite: String,
+    /// Packets refused: the party's that failed authentication or were replays, and ours
+    /// that could not be protected.
+    pub refused: u64,
 }
 
 /// A party's last report block on our stream (RFC 3550 §6.4).

@@ -28,7 +28,7 @@ mod pg;
 pub mod registrations;
 pub mod serve_states;
 
-pub use calls::{CallRecord, LegRecord, MediaQuality, PeerReport};
+pub use calls::{CallRecord, LegRecord, MediaQuality, PeerReport, SrtpUse};
 pub use contacts::ContactSummary;
 pub use entries::{Entry, EntryKind, EntryStore, Stored};
 pub use location::{Location, LocationError, PostgresUrl};

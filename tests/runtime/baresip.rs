@@ -33,6 +33,15 @@ fn command(ctrl: &mut TcpStream, name: &str, params: &str) {
 /// Reads ctrl_tcp netstrings until an event of `kind` arrives or `limit` passes; the events'
 /// types seen.
 fn wait_for(ctrl: &mut TcpStream, kind: &str, limit: Duration) -> Vec<String> {
+    wait_for_event(ctrl, kind, limit).0
+}
+
+/// As [`wait_for`], with the event of `kind` itself.
+fn wait_for_event(
+    ctrl: &mut TcpStream,
+    kind: &str,
+    limit: Duration,
+) -> (Vec<String>, serde_json::Value) {
     let deadline = Instant::now() + limit;
     let mut buf = Vec::new();
     let mut seen = Vec::new();
@@ -55,7 +64,7 @@ fn wait_for(ctrl: &mut TcpStream, kind: &str, limit: Duration) -> Vec<String> {
             if let Some(t) = payload["type"].as_str() {
                 seen.push(t.to_string());
                 if t == kind {
-                    return seen;
+                    return (seen, payload);
                 }
             }
         }
@@ -86,13 +95,24 @@ impl Softphone {
     /// hangs up at its end) as its microphone, answering calls by itself when `answer` is set.
     /// Its configuration and log are in `dir`.
     fn start(dir: &Path, user: &str, wav: &Path, answer: bool) -> Softphone {
+        Softphone::start_with(dir, user, wav, answer, None)
+    }
+
+    /// As [`Softphone::start`], with baresip's `mediaenc` (`srtp`, `srtp-mand`) when given.
+    fn start_with(
+        dir: &Path,
+        user: &str,
+        wav: &Path,
+        answer: bool,
+        mediaenc: Option<&str>,
+    ) -> Softphone {
         std::fs::create_dir_all(dir).expect("baresip's directory");
         // The ports are free when picked but may be taken before baresip binds them (the
         // tests run in parallel): then baresip gives up at once, and it is started again on
         // other ports.
         let mut failures = Vec::new();
         for _ in 0..3 {
-            match Softphone::try_start(dir, user, wav, answer) {
+            match Softphone::try_start(dir, user, wav, answer, mediaenc) {
                 Ok(phone) => return phone,
                 Err(why) => failures.push(why),
             }
@@ -101,7 +121,13 @@ impl Softphone {
     }
 
     /// One try of [`Softphone::start`] on freshly picked ports; why it failed, with its log.
-    fn try_start(dir: &Path, user: &str, wav: &Path, answer: bool) -> Result<Softphone, String> {
+    fn try_start(
+        dir: &Path,
+        user: &str,
+        wav: &Path,
+        answer: bool,
+        mediaenc: Option<&str>,
+    ) -> Result<Softphone, String> {
         let sip = free_port();
         let ctrl_port = free_tcp_port();
         let rtp = free_port() & !1;
@@ -120,15 +146,25 @@ impl Softphone {
              module_app account.so\n\
              module_app menu.so\n\
              module_app ctrl_tcp.so\n\
-             ctrl_tcp_listen 127.0.0.1:{ctrl_port}\n",
+             ctrl_tcp_listen 127.0.0.1:{ctrl_port}\n\
+             {srtp}",
             rtp + 19,
             wav = wav.display(),
+            // libre's own SRTP, independent of ours.
+            srtp = if mediaenc.is_some() {
+                "module srtp.so\n"
+            } else {
+                ""
+            },
         );
         std::fs::write(dir.join("config"), config).expect("baresip's config");
         let answermode = if answer { ";answermode=auto" } else { "" };
+        let mediaenc = mediaenc
+            .map(|m| format!(";mediaenc={m}"))
+            .unwrap_or_default();
         std::fs::write(
             dir.join("accounts"),
-            format!("<sip:{user}@127.0.0.1:{sip};transport=udp>;regint=0;audio_codecs=PCMU{answermode}\n"),
+            format!("<sip:{user}@127.0.0.1:{sip};transport=udp>;regint=0;audio_codecs=PCMU{answermode}{mediaenc}\n"),
         )
         .expect("baresip's accounts");
         let log = std::fs::File::create(dir.join("baresip.log")).expect("a log");
@@ -196,7 +232,20 @@ fn softphone_call(
     wav: &Path,
     during: impl FnOnce(&mut TcpStream),
 ) {
-    let mut phone = Softphone::start(dir, user, wav, false);
+    softphone_call_with(dir, port, flow, user, wav, None, during);
+}
+
+/// As [`softphone_call`], with baresip's `mediaenc`.
+fn softphone_call_with(
+    dir: &Path,
+    port: u16,
+    flow: &str,
+    user: &str,
+    wav: &Path,
+    mediaenc: Option<&str>,
+    during: impl FnOnce(&mut TcpStream),
+) {
+    let mut phone = Softphone::start_with(dir, user, wav, false, mediaenc);
     command(
         &mut phone.ctrl,
         "dial",
@@ -520,4 +569,98 @@ fn a_softphone_leaves_a_voicemail_that_is_recorded_to_a_file_until_the_pound_key
         .and_then(|b| b.parse().ok())
         .unwrap_or(0);
     assert_eq!(whole, seconds as u64, "{voicemail:#}");
+}
+
+/// baresip's SRTP module, libre's own implementation (Debian's baresip-core).
+fn require_srtp_module() {
+    require("baresip", "-h");
+    assert!(
+        Path::new(MODULES).join("srtp.so").exists(),
+        "baresip's srtp module is required; run scripts/setup.sh"
+    );
+}
+
+#[test]
+fn a_softphone_keys_the_sum_over_srtp_keyed_by_sdes() {
+    require_srtp_module();
+    let rt = Runtime::start(
+        "baresip_srtp_sum",
+        &["examples/sum.ivr"],
+        &["--srtp", "required"],
+    );
+    let dir = rt.dir.join("baresip-srtp");
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let wav = dir.join("silence.wav");
+    microphone(&wav, std::iter::repeat_n(0, 8000 * 30));
+    // `srtp-mand`: baresip offers RTP/SAVP with its crypto lines and takes nothing plain.
+    softphone_call_with(
+        &dir,
+        rt.port,
+        "sum",
+        "softphone",
+        &wav,
+        Some("srtp-mand"),
+        |ctrl| {
+            // Long enough on the line for both sides' first SRTCP reports.
+            std::thread::sleep(Duration::from_secs(4));
+            for key in ["1", "2", "#", "3", "0", "#"] {
+                std::thread::sleep(Duration::from_millis(400));
+                command(ctrl, "sndcode", key);
+            }
+        },
+    );
+    let log = std::fs::read_to_string(dir.join("baresip.log")).unwrap_or_default();
+    let dir = rt.dir.clone();
+    let (code, stderr) = rt.stop();
+    assert_eq!(code, 0, "{stderr}");
+    let r = Runtime::record_of(&dir, "sum");
+    // The keys came as RFC 4733 events inside SRTP: only decrypted packets say them.
+    assert_eq!(r["keys"], "12#30#", "{r:#}\n{log}");
+    assert_eq!(super::harness::value(&r, "sum"), Some("42"), "{r:#}");
+    let m = &r["media"];
+    eprintln!("baresip SRTP call's media: {m:#}");
+    assert_eq!(m["srtp"]["suite"], "AES_CM_128_HMAC_SHA1_80", "{m:#}");
+    // Refused: at most the one RTCP APP packet ("PINGPONG") baresip sends in the clear as its
+    // RTCP starts; every SRTP packet of baresip's authenticated.
+    assert!(m["srtp"]["refused"].as_u64() <= Some(1), "{m:#}");
+    assert!(m["packets_received"].as_u64() > Some(150), "{m:#}");
+    assert_eq!(m["packets_lost"], 0, "{m:#}");
+    // baresip read our SRTCP reports and sent its own, which we read.
+    assert!(m["rtcp_received"].as_u64() >= Some(1), "{m:#}");
+    assert_eq!(
+        m["peer"]["packets_lost"], 0,
+        "baresip decrypted ours: {m:#}"
+    );
+}
+
+#[test]
+fn a_plain_softphone_gets_488_when_srtp_is_required() {
+    require("baresip", "-h");
+    let rt = Runtime::start(
+        "baresip_srtp_refused",
+        &["examples/sum.ivr"],
+        &["--srtp", "required"],
+    );
+    let dir = rt.dir.join("baresip-plain");
+    std::fs::create_dir_all(&dir).expect("a directory");
+    let wav = dir.join("silence.wav");
+    microphone(&wav, std::iter::repeat_n(0, 8000 * 30));
+    let mut phone = Softphone::start(&dir, "plain", &wav, false);
+    command(
+        &mut phone.ctrl,
+        "dial",
+        &format!("sip:sum@127.0.0.1:{}", rt.port),
+    );
+    let (seen, closed) = wait_for_event(&mut phone.ctrl, "CALL_CLOSED", Duration::from_secs(10));
+    phone.quit();
+    assert!(
+        !seen.iter().any(|t| t == "CALL_ESTABLISHED"),
+        "a plain call was taken: {seen:?}"
+    );
+    assert!(
+        closed["param"].as_str().is_some_and(|p| p.contains("488")),
+        "{closed:#}"
+    );
+    let (code, stderr) = rt.stop();
+    assert_eq!(code, 0, "{stderr}");
 }

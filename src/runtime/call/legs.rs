@@ -132,8 +132,15 @@ impl Call<'_> {
         if let Some(ip) = self.media.sdp_ip {
             shown.set_ip(ip);
         }
-        let offer = sdp::offer(shown, now_ms());
-        let l = Leg::new(leg, sip_id.clone(), bound, LegState::Dialing);
+        let (offer, offered) = match sdp::offer(shown, now_ms(), self.media.srtp) {
+            Ok(o) => o,
+            Err(e) => {
+                self.dial_result(leg, &e.to_string(), Outcome::Failed);
+                return;
+            }
+        };
+        let mut l = Leg::new(leg, sip_id.clone(), bound, LegState::Dialing);
+        l.offered = Some(offered);
         if let Some(slot) = self.legs.get_mut(leg.0 as usize) {
             *slot = Some(l);
         }
@@ -190,7 +197,12 @@ impl Call<'_> {
             Dialed::Failed(status) => {
                 self.dial_result(leg, &format!("SIP {status}"), dial_outcome(status));
             }
-            Dialed::Answered(sdp) => match sdp::negotiate(&sdp) {
+            Dialed::Answered(sdp) => match self
+                .leg(leg)
+                .and_then(|l| l.offered.as_ref())
+                .map(|o| sdp::accept(&sdp, o))
+                .unwrap_or_else(|| Err(sdp::SdpError::Malformed("no offer of ours".into())))
+            {
                 Ok(mut negotiated) => {
                     // Our offer had no rtcp-mux: an answer cannot bring it in (RFC 5761 §5.1.1).
                     negotiated.rtcp_mux = false;

@@ -159,6 +159,8 @@ pub struct CallSetup {
     pub sdp_ip: Option<IpAddr>,
     /// Send each party's RTP where its RTP comes from (`--symmetric-rtp`).
     pub symmetric_rtp: bool,
+    /// SRTP for dialled legs (`--srtp`).
+    pub srtp: crate::runtime::sdp::SrtpPolicy,
     /// A party that sends no RTP this long is hung up.
     pub rtp_timeout: Duration,
     /// Timers and dial timeouts run this many times faster.
@@ -243,6 +245,8 @@ struct MediaPlant {
     sdp_ip: Option<IpAddr>,
     /// Symmetric RTP.
     symmetric_rtp: bool,
+    /// SRTP for dialled legs.
+    srtp: crate::runtime::sdp::SrtpPolicy,
     /// A party silent this long is hung up.
     rtp_timeout: Duration,
     /// Where the legs report keys, silence and prompt ends.
@@ -426,6 +430,7 @@ pub async fn run(setup: CallSetup) {
         rtp_ip,
         sdp_ip,
         symmetric_rtp,
+        srtp,
         rtp_timeout,
         time_scale,
         recordings,
@@ -463,6 +468,7 @@ pub async fn run(setup: CallSetup) {
             rtp_ip,
             sdp_ip,
             symmetric_rtp,
+            srtp,
             rtp_timeout,
             events: media_tx,
         },

@@ -57,6 +57,8 @@ pub struct Stream {
     pub play: Arc<Mutex<Play>>,
     /// Counts what is sent, for RTCP.
     pub quality: super::session::Shared,
+    /// Encrypts what is sent, with SRTP.
+    pub srtp: Option<super::srtp::Protection>,
     /// Told the generation of each prompt that has been sent to its end (the clock thread
     /// calls it: it must not block).
     pub prompt_ended: Box<dyn Fn(u64) + Send>,
@@ -125,7 +127,7 @@ fn run(new: &Receiver<Stream>) {
             streams[slot] = Some(Running {
                 stream,
                 next: now,
-                packet: Vec::with_capacity(12 + SAMPLES),
+                packet: Vec::with_capacity(12 + SAMPLES + 10),
                 payload: Vec::with_capacity(SAMPLES),
             });
             due.push(std::cmp::Reverse((now, slot)));
@@ -193,8 +195,15 @@ fn send(r: &mut Running, now: Instant) -> bool {
     };
     g711::encode(&frame, r.stream.a_law, &mut r.payload);
     r.stream.header.write(&r.payload, &mut r.packet);
+    let protected = r
+        .stream
+        .srtp
+        .as_ref()
+        .is_none_or(|s| s.rtp_out(&mut r.packet));
     // A full socket buffer loses this packet, as a network would; the clock goes on.
-    let _ = r.stream.socket.send_to(&r.packet, r.stream.remote.get());
+    if protected {
+        let _ = r.stream.socket.send_to(&r.packet, r.stream.remote.get());
+    }
     r.stream
         .quality
         .lock()

@@ -117,6 +117,8 @@ pub struct Relay {
     pub buffer: Vec<u8>,
     /// The other leg's figures: what the relay sends it counts for its RTCP.
     pub quality: super::session::Shared,
+    /// The other leg's SRTP: what the relay sends it is encrypted with its keys.
+    pub srtp: Option<super::srtp::Protection>,
 }
 
 impl Relay {
@@ -124,8 +126,15 @@ impl Relay {
     pub fn forward(&mut self, p: &rtp::Packet<'_>) {
         self.buffer.clear();
         if let Some(header) = self.rewrite.packet(p, &mut self.buffer) {
-            let _ = self.socket.send_to(&self.buffer, self.remote.get());
             let payload = self.buffer.len() - 12;
+            if !self
+                .srtp
+                .as_ref()
+                .is_none_or(|s| s.rtp_out(&mut self.buffer))
+            {
+                return;
+            }
+            let _ = self.socket.send_to(&self.buffer, self.remote.get());
             self.quality
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())

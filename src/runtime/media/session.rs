@@ -117,6 +117,7 @@ impl Quality {
             rtcp_sent: self.sent,
             rtcp_received: self.received,
             peer: self.peer.clone(),
+            srtp: None,
         }
     }
 }
@@ -139,6 +140,8 @@ pub struct Rtcp {
     pub ssrc: u32,
     /// The leg's figures.
     pub quality: Shared,
+    /// The leg's SRTP: reports go out as SRTCP, and only SRTCP is read.
+    pub srtp: Option<super::srtp::Protection>,
 }
 
 impl Rtcp {
@@ -151,12 +154,25 @@ impl Rtcp {
         drop(q);
         let mut out = Vec::with_capacity(128);
         rtcp::write(&report, &self.cname, bye, &mut out);
-        let _ = self.out.send_to(&out, self.remote.get());
+        if self.srtp.as_ref().is_none_or(|s| s.rtcp_out(&mut out)) {
+            let _ = self.out.send_to(&out, self.remote.get());
+        }
     }
 
     /// A datagram from `from` on an RTCP port: a readable compound packet is taken in (and,
     /// with symmetric RTP, its source learnt); anything else is ignored.
     pub fn datagram(&self, bytes: &[u8], from: std::net::SocketAddr) {
+        let mut plain;
+        let bytes = match &self.srtp {
+            Some(s) => {
+                plain = bytes.to_vec();
+                let Some(n) = s.rtcp_in(&mut plain) else {
+                    return;
+                };
+                &plain[..n]
+            }
+            None => bytes,
+        };
         if let Some(c) = rtcp::parse(bytes) {
             self.remote.heard_from(from);
             self.quality

@@ -16,6 +16,8 @@ use aes::Aes128;
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 type AesCm = ctr::Ctr128BE<Aes128>;
 
@@ -423,6 +425,91 @@ impl Context {
             self.rtcp.crypt(ssrc, index, &mut body[8..len]);
         }
         Ok(len)
+    }
+}
+
+/// A leg's SRTP, shared by what sends to the party (the clock, relays into the leg, its RTCP)
+/// and what reads from it (its reader, its RTCP): our context and the party's, and a count of
+/// the packets refused.
+#[derive(Debug, Clone)]
+pub struct Protection {
+    send: Arc<Mutex<Context>>,
+    receive: Arc<Mutex<Context>>,
+    refused: Arc<AtomicU64>,
+}
+
+impl Protection {
+    /// SRTP with `suite`, sending under `ours` and receiving under `theirs`.
+    pub fn new(suite: Suite, ours: &MasterKey, theirs: &MasterKey) -> Protection {
+        Protection {
+            send: Arc::new(Mutex::new(Context::new(suite, ours))),
+            receive: Arc::new(Mutex::new(Context::new(suite, theirs))),
+            refused: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// The suite.
+    pub fn suite(&self) -> Suite {
+        self.send.lock().unwrap_or_else(|p| p.into_inner()).suite
+    }
+
+    /// The party changed its key (a re-INVITE's new crypto line): what it sends is read with
+    /// `theirs` from now on.
+    pub fn rekey(&self, theirs: &MasterKey) {
+        let mut r = self.receive.lock().unwrap_or_else(|p| p.into_inner());
+        *r = Context::new(r.suite, theirs);
+    }
+
+    /// Packets refused so far (bad tags, replays, junk), received or not sent.
+    pub fn refused(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed)
+    }
+
+    fn count<T>(&self, r: Result<T, Refused>) -> Option<T> {
+        if r.is_err() {
+            self.refused.fetch_add(1, Ordering::Relaxed);
+        }
+        r.ok()
+    }
+
+    /// Protects an RTP packet we send; false when it must not go out.
+    pub fn rtp_out(&self, packet: &mut Vec<u8>) -> bool {
+        let r = self
+            .send
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .protect_rtp(packet);
+        self.count(r).is_some()
+    }
+
+    /// Protects an RTCP packet we send; false when it must not go out.
+    pub fn rtcp_out(&self, packet: &mut Vec<u8>) -> bool {
+        let r = self
+            .send
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .protect_rtcp(packet);
+        self.count(r).is_some()
+    }
+
+    /// Unprotects an SRTP packet received; its RTP length, `None` when refused.
+    pub fn rtp_in(&self, packet: &mut [u8]) -> Option<usize> {
+        let r = self
+            .receive
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .unprotect_rtp(packet);
+        self.count(r)
+    }
+
+    /// Unprotects an SRTCP packet received; its RTCP length, `None` when refused.
+    pub fn rtcp_in(&self, packet: &mut [u8]) -> Option<usize> {
+        let r = self
+            .receive
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .unprotect_rtcp(packet);
+        self.count(r)
     }
 }
 
