@@ -207,9 +207,57 @@ pub struct RunArgs {
     /// repeatable, the first matching prefix wins.
     #[arg(long, value_name = "PREFIX=REPLACEMENT", value_parser = parse_rewrite)]
     pub fetch_rewrite: Vec<(String, String)>,
+    /// The rate limit of requests per source address (an IPv6 /64) outside calls that are up:
+    /// `N/s`, or `N/s,BURST` (the burst defaults to a second's worth), or `off`. Over it a
+    /// request gets 503 with Retry-After (at a tenth of the rate), beyond that nothing. The
+    /// default leaves room for twice the benchmarks' 1,000 calls/s from one address;
+    /// --trusted sources and the trunk are exempt.
+    #[arg(long, value_name = "N/s[,BURST]|off", default_value = "2000/s", value_parser = parse_rate_limit)]
+    pub rate_limit: RateLimit,
+    /// Take requests only from this network (CIDR like 203.0.113.0/24 or 2001:db8::/32, or an
+    /// address); repeatable. Requests from elsewhere are dropped unanswered. The trunk and
+    /// --trusted sources are always taken.
+    #[arg(long, value_name = "CIDR")]
+    pub allow: Vec<ivrc::runtime::sip::network::Network>,
+    /// A proxy, SBC or PBX in front that sends every caller's requests from its one address
+    /// (CIDR or address; repeatable): not rate-limited, not challenged (--inbound-user), and
+    /// taken whatever --allow says. The trunk's address is trusted too.
+    #[arg(long, value_name = "CIDR")]
+    pub trusted: Vec<ivrc::runtime::sip::network::Network>,
+    /// Drop, unanswered, requests whose User-Agent is a known scanner's (friendly-scanner,
+    /// sipvicious, sipcli, VaxSIPUserAgent, …; docs/runtime.md lists them).
+    #[arg(long)]
+    pub drop_scanners: bool,
+    /// Callers must authenticate with this account (digest, RFC 8760: SHA-256 or MD5, realm
+    /// `ivrc`) before an INVITE or MESSAGE starts a flow: for a PBX calling in rather than a
+    /// provider. Repeatable; the trunk and --trusted sources are not challenged.
+    #[arg(long, value_name = "USER:PASSWORD", env = "IVRC_INBOUND_USER", hide_env_values = true, value_parser = parse_inbound_user)]
+    pub inbound_user: Vec<(String, String)>,
     /// Output format of diagnostics.
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
+}
+
+/// `--rate-limit`: a rate, or `None` for `off`.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit(pub Option<ivrc::runtime::sip::rate::Rate>);
+
+/// Reads a `--rate-limit`: `off`, `N/s` or `N/s,BURST`.
+fn parse_rate_limit(text: &str) -> Result<RateLimit, String> {
+    if text.trim().eq_ignore_ascii_case("off") {
+        return Ok(RateLimit(None));
+    }
+    text.parse().map(|r| RateLimit(Some(r)))
+}
+
+/// Reads an `--inbound-user`: `USER:PASSWORD`, neither empty.
+fn parse_inbound_user(text: &str) -> Result<(String, String), String> {
+    match text.split_once(':') {
+        Some((user, password)) if !user.is_empty() && !password.is_empty() => {
+            Ok((user.to_string(), password.to_string()))
+        }
+        _ => Err("give USER:PASSWORD, neither empty".into()),
+    }
 }
 
 /// Reads a `--fetch-rewrite`: `PREFIX=REPLACEMENT`, both URLs.

@@ -6,6 +6,9 @@ use ivrc::runtime::asr::{Recognizer, Spotter, Vosk};
 use ivrc::runtime::blocklist::BlockList;
 use ivrc::runtime::dialer::Dialer;
 use ivrc::runtime::media::prompts::{AudioFiles, Espeak, Prompts, Voice};
+use ivrc::runtime::sip::guard;
+use ivrc::runtime::sip::inbound_auth::Users;
+use ivrc::runtime::sip::network::Network;
 use ivrc::runtime::sip::register::Account;
 use ivrc::runtime::sip::uac::Trunk;
 use ivrc::runtime::{self, server, Config};
@@ -212,6 +215,13 @@ pub fn run(args: &RunArgs) -> u8 {
             return 2;
         }
     };
+    let guard = match guard_settings(args, trunk.as_ref()) {
+        Ok(g) => g,
+        Err(message) => {
+            ivrc::errln!("error: {message}");
+            return 2;
+        }
+    };
     let names: Vec<String> = program.flows.iter().map(|f| f.name.clone()).collect();
     let shared = server::Shared {
         program: Arc::new(program),
@@ -242,6 +252,7 @@ pub fn run(args: &RunArgs) -> u8 {
             rtp_timeout: Duration::from_secs(args.rtp_timeout.max(1)),
             time_scale: args.time_scale,
             amd: args.amd,
+            guard,
         },
         prompts,
         records: Some(store.into_writer()),
@@ -323,6 +334,18 @@ pub fn run(args: &RunArgs) -> u8 {
                     summary.refused,
                     summary.cut
                 );
+                let g = &summary.guard;
+                ivrc::println_to!(
+                    lines,
+                    "defences: {} rate-limited (503), {} dropped over the rate limit, {} not allowed, {} scanners, {} challenged (401), {} failed authentication, {} unroutable (404)",
+                    g.rate_limited,
+                    g.rate_dropped,
+                    g.not_allowed,
+                    g.scanners,
+                    g.challenged,
+                    g.auth_failed,
+                    summary.unroutable
+                );
                 0
             }
             Err(e) => {
@@ -352,6 +375,32 @@ fn recordings_for(c: &ivrc::ir::Campaign, args: &RunArgs) -> Result<(), String> 
         ));
     }
     Ok(())
+}
+
+/// The defences of `--rate-limit`, `--allow`, `--trusted`, `--drop-scanners` and
+/// `--inbound-user`; the trunk is trusted.
+fn guard_settings(args: &RunArgs, trunk: Option<&Trunk>) -> Result<guard::Settings, String> {
+    let mut trusted = args.trusted.clone();
+    trusted.extend(trunk.map(|t| Network::host(t.addr.ip())));
+    let users = if args.inbound_user.is_empty() {
+        None
+    } else {
+        let mut secret = vec![0u8; 32];
+        ivrc::secret::fill_random(&mut secret)
+            .map_err(|e| format!("cannot read random bytes for the digest nonces: {e}"))?;
+        Some(Users::new(
+            args.inbound_user.clone(),
+            secret,
+            std::time::Instant::now(),
+        ))
+    };
+    Ok(guard::Settings {
+        allow: args.allow.clone(),
+        trusted,
+        rate: args.rate_limit.0,
+        drop_scanners: args.drop_scanners,
+        users,
+    })
 }
 
 /// The trunk of `--trunk sip:HOST:PORT`, its address resolved, with the digest credentials.

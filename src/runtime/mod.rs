@@ -75,6 +75,9 @@ pub struct Config {
     pub time_scale: f64,
     /// Answering-machine detection's settings (`--amd`).
     pub amd: media::amd::Settings,
+    /// The defences at the intake: `--allow`, `--trusted`, `--rate-limit`, `--drop-scanners`,
+    /// `--inbound-user`.
+    pub guard: sip::guard::Settings,
 }
 
 /// The fixed texts `flow` speaks (`say`, prompts and re-prompts without values), to render

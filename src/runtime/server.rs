@@ -35,6 +35,11 @@ pub struct Summary {
     pub refused: u64,
     /// Calls still up at the end of the grace period, hung up by us.
     pub cut: u64,
+    /// INVITEs refused with 404 because no route, flow or default flow takes their number
+    /// (among `refused`; no flow ran for them).
+    pub unroutable: u64,
+    /// What the defences at the intake turned away.
+    pub guard: super::sip::guard::Counts,
 }
 
 /// A call the runtime places itself (a campaign's attempt): the flow runs once the lead's
@@ -121,6 +126,7 @@ pub async fn run(
         shared.config.public.unwrap_or(local),
         shared.config.trunk.clone(),
     );
+    core.set_guard(super::sip::guard::Guard::new(shared.config.guard.clone()));
     if let Some(account) = shared.config.register.clone() {
         core.register(account, Instant::now());
     }
@@ -160,6 +166,7 @@ pub async fn run(
                             Ok(call) => launch(&mut calls, &mut summary, call),
                             Err((status, reason)) => {
                                 summary.refused += 1;
+                                summary.unroutable += u64::from(status == 404);
                                 if matches!(status, 403 | 404 | 603) {
                                     if let Some(w) = &shared.records {
                                         w.add_call(refused_record(&new, status, reason));
@@ -409,6 +416,7 @@ pub async fn run(
             },
         }
     }
+    summary.guard = core.guard_counts();
     Ok(summary)
 }
 

@@ -10,6 +10,7 @@
 //! reject, transfer or hang up (`Core::answer`, …).
 
 use super::effect::{Effect, IncomingText};
+use super::guard::{Counts, Guard, Screen};
 use super::message::{self, branch, cseq, uri_user, ErrorKind, Headers, Message, Method, Request};
 use super::register::{Account, Registrar};
 use super::timers::{token, TIMEOUT};
@@ -34,6 +35,8 @@ pub struct Core {
     /// Text messages seen lately by branch, with our reply (empty until given), so a
     /// retransmitted MESSAGE is answered again instead of starting its flow twice.
     texts: HashMap<String, (Instant, Vec<u8>)>,
+    /// The defences at the intake.
+    guard: Guard,
 }
 
 impl Core {
@@ -47,7 +50,18 @@ impl Core {
             next_seq: 0,
             out: Vec::new(),
             texts: HashMap::new(),
+            guard: Guard::default(),
         }
+    }
+
+    /// Puts the defences in place (none by default).
+    pub fn set_guard(&mut self, guard: Guard) {
+        self.guard = guard;
+    }
+
+    /// What the defences turned away so far.
+    pub fn guard_counts(&self) -> Counts {
+        self.guard.counts()
     }
 
     /// Registers at the provider and keeps the registration fresh; how it stands comes back
@@ -131,6 +145,29 @@ impl Core {
 
     /// Handles one datagram from `peer`.
     pub fn datagram(&mut self, bytes: &[u8], peer: SocketAddr, now: Instant) {
+        let (calls, outbound) = (&self.calls, &self.outbound);
+        let known = |id: &str| calls.knows(id) || outbound.owns(id);
+        match self.guard.screen(bytes, peer.ip(), now, known) {
+            Screen::Pass => {}
+            Screen::Drop => return,
+            Screen::Busy(after) => {
+                if let Ok(Message::Request(r)) = message::parse(bytes) {
+                    if r.method != Method::Ack {
+                        let extra = [("Retry-After", after.to_string())];
+                        let bytes = message::response(
+                            &r.headers,
+                            503,
+                            "Service Unavailable",
+                            None,
+                            &extra,
+                            b"",
+                        );
+                        self.send(bytes, peer);
+                    }
+                }
+                return;
+            }
+        }
         match message::parse(bytes) {
             Ok(Message::Response(r))
                 if self
@@ -152,7 +189,9 @@ impl Core {
                     .get("Call-ID")
                     .is_some_and(|id| self.outbound.owns(id));
                 if let Message::Request(r) = &m {
-                    if self.refuse_extensions(r, peer) {
+                    if self.refuse_extensions(r, peer)
+                        || (!outbound && self.refuse_caller(r, peer, now))
+                    {
                         return;
                     }
                 }
@@ -208,6 +247,27 @@ impl Core {
         }
         let extra = [("Unsupported", tags.join(", "))];
         let bytes = message::response(&r.headers, 420, "Bad Extension", None, &extra, b"");
+        self.send(bytes, peer);
+        true
+    }
+
+    /// Digest authentication of a request that would start a flow (`--inbound-user`): one
+    /// that is not of a dialog we have, answered here when its credentials do not pass.
+    /// Whether it was refused.
+    fn refuse_caller(&mut self, r: &Request, peer: SocketAddr, now: Instant) -> bool {
+        if r.headers
+            .get("Call-ID")
+            .is_some_and(|id| self.calls.knows(id))
+        {
+            return false;
+        }
+        let Some((status, reason, extra)) = self.guard.authenticate(r, peer.ip(), now) else {
+            return false;
+        };
+        // Stateless, as a proxy's challenge (the ACK of a 401 finds no transaction and is
+        // absorbed; a retransmitted INVITE is challenged again).
+        let tag = self.token();
+        let bytes = message::response(&r.headers, status, reason, Some(&tag), &extra, b"");
         self.send(bytes, peer);
         true
     }

@@ -1,6 +1,8 @@
 //! Digest authentication of our outbound INVITEs (RFC 3261 §22, with the digest of RFC 2617
 //! and the SHA-256 algorithm of RFC 7616/RFC 8760): a trunk's 401 (`WWW-Authenticate`) or 407
 //! (`Proxy-Authenticate`) challenge in, the `Authorization` / `Proxy-Authorization` value out.
+//! The hashing ([`Parts::digest`]) and the parameter reader ([`params`]) are shared with the
+//! server side, [`super::inbound_auth`].
 
 use sha2::Digest as _;
 
@@ -44,8 +46,69 @@ pub enum ChallengeError {
     Unsupported(String),
 }
 
-/// Splits `a=b, c="d, e"` into pairs, honouring quoted strings and their `\` escapes.
-fn params(text: &str) -> Vec<(String, String)> {
+impl Algorithm {
+    /// Its name in a challenge (`MD5`, `SHA-256`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Algorithm::Md5 => "MD5",
+            Algorithm::Sha256 => "SHA-256",
+        }
+    }
+
+    /// The algorithm a challenge or credentials name (any case); `None` for others.
+    pub fn named(name: &str) -> Option<Algorithm> {
+        [Algorithm::Md5, Algorithm::Sha256]
+            .into_iter()
+            .find(|a| a.name().eq_ignore_ascii_case(name))
+    }
+
+    /// `text` hashed, in lower-case hex.
+    pub fn hash(self, text: &str) -> String {
+        let bytes: Vec<u8> = match self {
+            Algorithm::Md5 => md5::Md5::digest(text.as_bytes()).to_vec(),
+            Algorithm::Sha256 => sha2::Sha256::digest(text.as_bytes()).to_vec(),
+        };
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// What a digest response is computed from (RFC 2617 §3.2.2.1, RFC 7616 §3.4.1).
+#[derive(Debug, Clone, Copy)]
+pub struct Parts<'a> {
+    /// The hash.
+    pub algorithm: Algorithm,
+    /// The user name.
+    pub user: &'a str,
+    /// The protection space.
+    pub realm: &'a str,
+    /// The password.
+    pub password: &'a str,
+    /// The server's nonce.
+    pub nonce: &'a str,
+    /// The request's method.
+    pub method: &'a str,
+    /// The digest-uri.
+    pub uri: &'a str,
+    /// With `qop=auth`: the nonce count and the client nonce.
+    pub qop: Option<(&'a str, &'a str)>,
+}
+
+impl Parts<'_> {
+    /// The `response` value, in lower-case hex.
+    pub fn digest(&self) -> String {
+        let h = |text: &str| self.algorithm.hash(text);
+        let ha1 = h(&format!("{}:{}:{}", self.user, self.realm, self.password));
+        let ha2 = h(&format!("{}:{}", self.method, self.uri));
+        match self.qop {
+            Some((nc, cnonce)) => h(&format!("{ha1}:{}:{nc}:{cnonce}:auth:{ha2}", self.nonce)),
+            None => h(&format!("{ha1}:{}:{ha2}", self.nonce)),
+        }
+    }
+}
+
+/// Splits `a=b, c="d, e"` into pairs (names in lower case), honouring quoted strings and
+/// their `\` escapes.
+pub fn params(text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut chars = text.chars().peekable();
     loop {
@@ -112,9 +175,8 @@ impl Challenge {
         };
         let algorithm = match get("algorithm") {
             None => Algorithm::Md5,
-            Some(a) if a.eq_ignore_ascii_case("md5") => Algorithm::Md5,
-            Some(a) if a.eq_ignore_ascii_case("sha-256") => Algorithm::Sha256,
-            Some(a) => return Err(ChallengeError::Unsupported(format!("algorithm {a}"))),
+            Some(a) => Algorithm::named(&a)
+                .ok_or_else(|| ChallengeError::Unsupported(format!("algorithm {a}")))?,
         };
         let qop_auth = match get("qop") {
             None => false,
@@ -131,14 +193,6 @@ impl Challenge {
         })
     }
 
-    fn hash(&self, text: &str) -> String {
-        let bytes: Vec<u8> = match self.algorithm {
-            Algorithm::Md5 => md5::Md5::digest(text.as_bytes()).to_vec(),
-            Algorithm::Sha256 => sha2::Sha256::digest(text.as_bytes()).to_vec(),
-        };
-        bytes.iter().map(|b| format!("{b:02x}")).collect()
-    }
-
     /// The credentials header value for `method uri`, with client nonce `cnonce` and nonce
     /// count 1 (each challenge is answered once).
     pub fn answer(
@@ -149,19 +203,20 @@ impl Challenge {
         uri: &str,
         cnonce: &str,
     ) -> String {
-        let ha1 = self.hash(&format!("{user}:{}:{password}", self.realm));
-        let ha2 = self.hash(&format!("{method}:{uri}"));
         let nc = "00000001";
-        let response = if self.qop_auth {
-            self.hash(&format!("{ha1}:{}:{nc}:{cnonce}:auth:{ha2}", self.nonce))
-        } else {
-            self.hash(&format!("{ha1}:{}:{ha2}", self.nonce))
-        };
+        let response = Parts {
+            algorithm: self.algorithm,
+            user,
+            realm: &self.realm,
+            password,
+            nonce: &self.nonce,
+            method,
+            uri,
+            qop: self.qop_auth.then_some((nc, cnonce)),
+        }
+        .digest();
         let quote = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
-        let algorithm = match self.algorithm {
-            Algorithm::Md5 => "MD5",
-            Algorithm::Sha256 => "SHA-256",
-        };
+        let algorithm = self.algorithm.name();
         let mut out = format!(
             "Digest username=\"{}\", realm=\"{}\", nonce=\"{}\", uri=\"{}\", response=\"{response}\", algorithm={algorithm}",
             quote(user),

@@ -496,6 +496,8 @@ fn canonical(name: &str) -> String {
         ("max-forwards", "Max-Forwards"),
         ("require", "Require"),
         ("accept", "Accept"),
+        ("authorization", "Authorization"),
+        ("user-agent", "User-Agent"),
     ];
     let lower = name.to_ascii_lowercase();
     known

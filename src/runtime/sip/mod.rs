@@ -3,16 +3,22 @@
 //! queue, incoming texts; no I/O), the calls we answer ([`uas`]) and the calls we place
 //! ([`uac`], with [`digest`] authentication), our registration at a provider ([`register`]),
 //! what they all report ([`effect`]), their timers ([`timers`]), SIP INFO keys ([`info`]) and
-//! the TCP transport ([`tcp`]; UDP is the server's socket). It imports nothing from the rest
-//! of the runtime (a test in `tests/architecture.rs` keeps it so).
+//! the TCP transport ([`tcp`]; UDP is the server's socket), and the defences at the intake
+//! ([`guard`]: source networks in [`network`], the rate limit in [`rate`], digest
+//! authentication of callers in [`inbound_auth`]). It imports nothing from the rest of the
+//! runtime (a test in `tests/architecture.rs` keeps it so).
 
 pub mod core;
 pub mod digest;
 pub mod effect;
+pub mod guard;
 pub mod hold;
+pub mod inbound_auth;
 pub mod info;
 pub mod lexical;
 pub mod message;
+pub mod network;
+pub mod rate;
 pub mod register;
 pub mod tcp;
 pub mod timers;

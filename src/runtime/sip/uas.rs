@@ -152,6 +152,11 @@ impl IncomingCalls {
         }
     }
 
+    /// Whether `call_id` is one of our dialogs (up, being set up, or over and kept a while).
+    pub fn knows(&self, call_id: &str) -> bool {
+        self.dialogs.contains_key(call_id)
+    }
+
     /// Dialogs a shutdown waits for: an answer not yet acknowledged, our BYE or REFER not yet
     /// answered. (Refusals waiting for their ACK and terminated dialogs only absorb
     /// retransmissions.)
