@@ -233,6 +233,11 @@ pub struct RunArgs {
     /// provider. Repeatable; the trunk and --trusted sources are not challenged.
     #[arg(long, value_name = "USER:PASSWORD", env = "IVRC_INBOUND_USER", hide_env_values = true, value_parser = parse_inbound_user)]
     pub inbound_user: Vec<(String, String)>,
+    /// The digest algorithms --inbound-user challenges offer, most preferred first (RFC 8760
+    /// §2.4); a client takes the first it speaks. Some clients (sipp) read only the first
+    /// challenge: `MD5` alone serves them.
+    #[arg(long, value_name = "ALGORITHMS", default_value = "SHA-256,MD5", value_delimiter = ',', value_parser = parse_algorithm, requires = "inbound_user")]
+    pub inbound_digest: Vec<ivrc::runtime::sip::digest::Algorithm>,
     /// Output format of diagnostics.
     #[arg(long, value_enum, default_value = "human")]
     pub format: Format,
@@ -248,6 +253,13 @@ fn parse_rate_limit(text: &str) -> Result<RateLimit, String> {
         return Ok(RateLimit(None));
     }
     text.parse().map(|r| RateLimit(Some(r)))
+}
+
+/// Reads a digest algorithm: `SHA-256` or `MD5`, any case.
+fn parse_algorithm(text: &str) -> Result<ivrc::runtime::sip::digest::Algorithm, String> {
+    ivrc::runtime::sip::digest::Algorithm::named(text.trim()).ok_or_else(|| {
+        format!("`{text}` is not a digest algorithm the runtime speaks (SHA-256, MD5)")
+    })
 }
 
 /// Reads an `--inbound-user`: `USER:PASSWORD`, neither empty.

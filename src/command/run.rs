@@ -388,11 +388,10 @@ fn guard_settings(args: &RunArgs, trunk: Option<&Trunk>) -> Result<guard::Settin
         let mut secret = vec![0u8; 32];
         ivrc::secret::fill_random(&mut secret)
             .map_err(|e| format!("cannot read random bytes for the digest nonces: {e}"))?;
-        Some(Users::new(
-            args.inbound_user.clone(),
-            secret,
-            std::time::Instant::now(),
-        ))
+        Some(
+            Users::new(args.inbound_user.clone(), secret, std::time::Instant::now())
+                .offering(args.inbound_digest.clone()),
+        )
     };
     Ok(guard::Settings {
         allow: args.allow.clone(),

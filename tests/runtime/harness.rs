@@ -203,6 +203,14 @@ impl Runtime {
         (status.code().unwrap_or(-1), lines, err)
     }
 
+    /// [`Runtime::stop`], with the stdout lines printed after `listening on` (the shutdown
+    /// summary among them).
+    pub fn stop_with_output(mut self) -> (i32, Vec<String>, String) {
+        let stdout = std::mem::replace(&mut self.stdout, std::sync::mpsc::channel().1);
+        let (code, err) = self.stop();
+        (code, stdout.iter().collect(), err)
+    }
+
     /// SIGTERM, then waits for the exit (at most 60 s); the status and stderr.
     pub fn stop(mut self) -> (i32, String) {
         let pid = self.child.id().to_string();

@@ -13,6 +13,7 @@ mod calls;
 mod campaign;
 mod campaign_shared;
 mod differential;
+mod guard;
 mod harness;
 #[path = "../kamailio/mod.rs"]
 mod kamailio;

@@ -118,8 +118,9 @@ impl Users {
             }
             _ => return Verdict::Malformed,
         };
-        // RFC 2617 §3.2.2.5: credentials for another URI are a bad request.
-        if digest_uri != uri {
+        // RFC 2617 §3.2.2.5: credentials for another resource are a bad request. Some clients
+        // (sipp) name the server without the user part: the host and port must match.
+        if digest_uri != uri && host_of(digest_uri) != host_of(uri) {
             return Verdict::Malformed;
         }
         let Some(algorithm) = Algorithm::named(get("algorithm").unwrap_or("MD5"))
@@ -181,6 +182,16 @@ impl Users {
             .map(|b| format!("{b:02x}"))
             .collect()
     }
+}
+
+/// The host and port of a SIP URI in lower case (no scheme, user part or parameters).
+fn host_of(uri: &str) -> String {
+    let rest = uri.split_once(':').map_or(uri, |(_, r)| r);
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    rest.split([';', '?'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
 }
 
 /// Whether two strings are equal, in a time that does not depend on where they differ.
@@ -278,8 +289,18 @@ mod tests {
         );
         let good = answer(&header, "pbx", "s3cret");
         assert_eq!(
-            u.check("INVITE", "sip:other@127.0.0.1", &good, epoch),
+            u.check("INVITE", "sip:sum@192.0.2.1:5060", &good, epoch),
             Verdict::Malformed
+        );
+        // The same server without the user part (as sipp writes it) is the same resource.
+        assert_eq!(
+            u.check(
+                "INVITE",
+                "sip:other@127.0.0.1:5060;transport=udp",
+                &good,
+                epoch
+            ),
+            Verdict::Pass("pbx".into())
         );
         let broken = Headers(vec![(
             "Authorization".into(),
