@@ -466,4 +466,71 @@ mod tests {
         );
         assert!(matches!(drain(&mut core).1.as_slice(), [Effect::Text(_)]));
     }
+
+    #[test]
+    fn callers_are_challenged_before_a_call_starts_and_their_dialogs_are_not() {
+        use crate::runtime::sip::digest::Challenge;
+        use crate::runtime::sip::guard::{Guard, Settings};
+        use crate::runtime::sip::inbound_auth::Users;
+        let now = Instant::now();
+        let mut core = Core::new("127.0.0.1:5060".parse().expect("addr"), None);
+        let users = Users::new(vec![("pbx".into(), "pw".into())], b"k".to_vec(), now);
+        core.set_guard(Guard::new(Settings {
+            users: Some(users),
+            ..Settings::default()
+        }));
+        let peer: SocketAddr = PEER.parse().expect("peer");
+        let invite = |cseq: u32, auth: &str| {
+            format!("INVITE sip:sum@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {PEER};branch=z9hG4bKi{cseq}\r\nFrom: <sip:a@b>;tag=c\r\nTo: <sip:sum@127.0.0.1>\r\nCall-ID: auth1\r\nCSeq: {cseq} INVITE\r\n{auth}Content-Length: 0\r\n\r\n")
+        };
+        core.datagram(invite(1, "").as_bytes(), peer, now);
+        let sent = core.effects();
+        let [Effect::Send(bytes, _)] = sent.as_slice() else {
+            panic!("{sent:?}");
+        };
+        let text = String::from_utf8_lossy(bytes).into_owned();
+        assert!(text.starts_with("SIP/2.0 401 Unauthorized\r\n"), "{text}");
+        let header = text
+            .lines()
+            .find_map(|l| l.strip_prefix("WWW-Authenticate: "))
+            .expect("a challenge");
+        let answer = Challenge::parse(header).expect("challenge").answer(
+            "pbx",
+            "pw",
+            "INVITE",
+            "sip:sum@127.0.0.1",
+            "cn",
+        );
+        let wrong = Challenge::parse(header).expect("challenge").answer(
+            "pbx",
+            "guess",
+            "INVITE",
+            "sip:sum@127.0.0.1",
+            "cn",
+        );
+        core.datagram(
+            invite(2, &format!("Authorization: {wrong}\r\n")).as_bytes(),
+            peer,
+            now,
+        );
+        assert_eq!(
+            drain(&mut core),
+            (vec!["SIP/2.0 403 Forbidden".to_string()], vec![])
+        );
+        core.datagram(
+            invite(3, &format!("Authorization: {answer}\r\n")).as_bytes(),
+            peer,
+            now,
+        );
+        let (sent, other) = drain(&mut core);
+        assert_eq!(sent, ["SIP/2.0 100 Trying"]);
+        assert!(matches!(other.as_slice(), [Effect::Start(_)]), "{other:?}");
+        // The dialog's own requests are not challenged: its CANCEL is answered.
+        let cancel = invite(3, "").replace("INVITE", "CANCEL");
+        core.datagram(cancel.as_bytes(), peer, now);
+        let (sent, _) = drain(&mut core);
+        assert!(sent.contains(&"SIP/2.0 200 OK".to_string()), "{sent:?}");
+        let counts = core.guard_counts();
+        assert_eq!((counts.challenged, counts.auth_failed), (1, 1));
+    }
 }

@@ -79,6 +79,9 @@ pub enum Screen {
     Busy(u32),
 }
 
+/// A refusal of a caller: the status, its reason phrase and the response's extra headers.
+pub type Refusal = (u16, &'static str, Vec<(&'static str, String)>);
+
 /// The defences and their counts.
 #[derive(Debug, Default)]
 pub struct Guard {
@@ -160,12 +163,7 @@ impl Guard {
 
     /// Whether a request that starts a flow (an INVITE or MESSAGE outside our dialogs) from
     /// `ip` is let through: `None`, or the response that refuses it (status, reason, headers).
-    pub fn authenticate(
-        &mut self,
-        r: &Request,
-        ip: IpAddr,
-        now: Instant,
-    ) -> Option<(u16, &'static str, Vec<(&'static str, String)>)> {
+    pub fn authenticate(&mut self, r: &Request, ip: IpAddr, now: Instant) -> Option<Refusal> {
         if !matches!(r.method, Method::Invite | Method::Message) || self.trusted(ip) {
             return None;
         }
