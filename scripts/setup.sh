@@ -28,6 +28,9 @@ command -v lame >/dev/null 2>&1 || need_apt+=(lame)
 # loopback port; the package's service is not used (see below).
 fresh_kamailio=no
 [ -x /usr/sbin/kamailio ] || { need_apt+=(kamailio); fresh_kamailio=yes; }
+# Kamailio as a provider over TLS (tests/runtime/tls.rs, issue 25): its tls module.
+[ -f "/usr/lib/$(uname -m)-linux-gnu/kamailio/modules/tls.so" ] \
+  || need_apt+=(kamailio-tls-modules)
 # The NAT test (tests/runtime/nat.rs) builds a private network, a masquerading router and the
 # provider's network in network namespaces: iproute2's `ip netns` and veth, nftables' `nft`.
 command -v ip >/dev/null 2>&1 || need_apt+=(iproute2)

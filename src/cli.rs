@@ -136,10 +136,26 @@ pub struct RunArgs {
     /// The pocketsphinx acoustic model the keyword spotter uses for `listen`.
     #[arg(long, default_value = "/usr/share/pocketsphinx/model/en-us")]
     pub asr_model: PathBuf,
-    /// The SIP trunk the legs of `dial` are placed through: `sip:HOST:PORT` (UDP), or
-    /// `sip:HOST:PORT;transport=tcp` (one connection of ours, opened when first needed).
+    /// The SIP trunk the legs of `dial` are placed through: `sip:HOST:PORT` (UDP),
+    /// `sip:HOST:PORT;transport=tcp`, or over TLS `sips:HOST:PORT` (port 5061 by default) or
+    /// `sip:HOST:PORT;transport=tls` (one connection of ours, opened when first needed).
     #[arg(long)]
     pub trunk: Option<String>,
+    /// The CA (PEM) that signs a TLS trunk's certificate; without it, Mozilla's root CAs.
+    #[arg(long, value_name = "FILE", requires = "trunk")]
+    pub trunk_ca: Option<PathBuf>,
+    /// Listen for SIP over TLS too, with this certificate chain (PEM, ours first).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// The TLS address; --listen's IP and port 5061 by default.
+    #[arg(long, value_name = "ADDR", requires = "tls_cert")]
+    pub tls_listen: Option<String>,
+    /// Require TLS clients to present a certificate signed by this CA (PEM): mutual TLS.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
     /// The user name for the trunk's digest challenges (and the From user without a caller id).
     #[arg(long, env = "IVRC_TRUNK_USER")]
     pub trunk_user: Option<String>,

@@ -10,6 +10,8 @@ use ivrc::runtime::sip::guard;
 use ivrc::runtime::sip::inbound_auth::Users;
 use ivrc::runtime::sip::network::Network;
 use ivrc::runtime::sip::register::Account;
+use ivrc::runtime::sip::stream::{Listeners, TlsTrunk};
+use ivrc::runtime::sip::transport::Transport;
 use ivrc::runtime::sip::uac::Trunk;
 use ivrc::runtime::{self, server, Config};
 use ivrc::store::Store;
@@ -121,6 +123,13 @@ pub fn run(args: &RunArgs) -> u8 {
         None => None,
     };
     let trunk = match trunk(args) {
+        Ok(t) => t,
+        Err(message) => {
+            ivrc::errln!("error: {message}");
+            return 2;
+        }
+    };
+    let (tls_server, trunk_tls) = match tls_settings(args, trunk.as_ref()) {
         Ok(t) => t,
         Err(message) => {
             ivrc::errln!("error: {message}");
@@ -292,9 +301,33 @@ pub fn run(args: &RunArgs) -> u8 {
                 return 2;
             }
         };
+        // TLS on --tls-listen, else on port 5061 of the same address.
+        let tls = match &tls_server {
+            Some(config) => {
+                let at = args.tls_listen.clone().unwrap_or_else(|| {
+                    socket.local_addr().map_or_else(
+                        |_| "127.0.0.1:5061".to_string(),
+                        |a| std::net::SocketAddr::new(a.ip(), 5061).to_string(),
+                    )
+                });
+                match tokio::net::TcpListener::bind(&at).await {
+                    Ok(l) => Some((l, tokio_rustls::TlsAcceptor::from(config.clone()))),
+                    Err(e) => {
+                        ivrc::errln!("error: cannot listen on {at} (TLS): {e}");
+                        return 2;
+                    }
+                }
+            }
+            None => None,
+        };
+        let tls_addr = tls
+            .as_ref()
+            .and_then(|(l, _)| l.local_addr().ok())
+            .map(|a| format!(", sip:{a};transport=tls (TLS)"))
+            .unwrap_or_default();
         // Printing may fail (a closed pipe); the server goes on regardless, and `main` makes
         // the exit status 2 when it stops.
-        ivrc::println_to!(lines, "listening on sip:{addr} (UDP and TCP)");
+        ivrc::println_to!(lines, "listening on sip:{addr} (UDP and TCP){tls_addr}");
         for n in &names {
             ivrc::println_to!(lines, "  flow: sip:{n}@{addr}");
         }
@@ -323,7 +356,12 @@ pub fn run(args: &RunArgs) -> u8 {
                 () = dialer_finished.notified() => {}
             }
         };
-        let served = server::run(socket, Some(tcp), shared, place_rx, shutdown).await;
+        let streams = Listeners {
+            tcp: Some(tcp),
+            tls,
+            trunk_tls,
+        };
+        let served = server::run(socket, streams, shared, place_rx, shutdown).await;
         drop(place_tx);
         let mut code = match served {
             Ok(summary) => {
@@ -407,23 +445,34 @@ fn trunk(args: &RunArgs) -> Result<Option<Trunk>, String> {
     let Some(text) = &args.trunk else {
         return Ok(None);
     };
-    let host = text
-        .strip_prefix("sip:")
-        .ok_or_else(|| format!("--trunk `{text}` is not a SIP URI like sip:HOST:PORT"))?;
+    // sips: asks for TLS (RFC 3261 §19.1, port 5061 by default).
+    let (host, sips) = match (text.strip_prefix("sip:"), text.strip_prefix("sips:")) {
+        (Some(h), _) => (h, false),
+        (_, Some(h)) => (h, true),
+        _ => {
+            return Err(format!(
+                "--trunk `{text}` is not a SIP URI like sip:HOST:PORT or sips:HOST:PORT"
+            ))
+        }
+    };
     let mut params = host.split(';');
     let host = params.next().unwrap_or(host);
-    let mut tcp = false;
+    let mut transport = if sips { Transport::Tls } else { Transport::Udp };
     for p in params {
         let (name, value) = p.split_once('=').unwrap_or((p, ""));
         if !name.eq_ignore_ascii_case("transport") {
             continue;
         }
-        tcp = match value.to_ascii_lowercase().as_str() {
-            "udp" => false,
-            "tcp" => true,
-            _ => {
+        transport = match Transport::from_param(value) {
+            Some(t) if !sips || t == Transport::Tls => t,
+            Some(_) => {
                 return Err(format!(
-                    "--trunk `{text}`: transport `{value}` is not one the runtime speaks (udp, tcp)"
+                    "--trunk `{text}`: a sips: URI is reached over TLS only"
+                ))
+            }
+            None => {
+                return Err(format!(
+                    "--trunk `{text}`: transport `{value}` is not one the runtime speaks (udp, tcp, tls)"
                 ))
             }
         };
@@ -439,6 +488,8 @@ fn trunk(args: &RunArgs) -> Result<Option<Trunk>, String> {
         .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
     {
         host.to_string()
+    } else if transport == Transport::Tls {
+        format!("{host}:5061")
     } else {
         format!("{host}:5060")
     };
@@ -451,8 +502,44 @@ fn trunk(args: &RunArgs) -> Result<Option<Trunk>, String> {
         host: with_port,
         user: args.trunk_user.clone(),
         password: args.trunk_password.clone(),
-        tcp,
+        transport,
     }))
+}
+
+/// The TLS listener's configuration (`--tls-cert`, `--tls-key`, `--tls-client-ca`) and how a
+/// TLS trunk is reached (its certificate checked for its host against `--trunk-ca` or Mozilla's
+/// roots).
+fn tls_settings(
+    args: &RunArgs,
+    trunk: Option<&Trunk>,
+) -> Result<(Option<Arc<rustls::ServerConfig>>, Option<TlsTrunk>), String> {
+    use ivrc::runtime::sip::tls;
+    let server = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::server_config(
+            cert,
+            key,
+            args.tls_client_ca.as_deref(),
+        )?),
+        _ => None,
+    };
+    let trunk_tls = match trunk.filter(|t| t.transport == Transport::Tls) {
+        Some(t) => Some(TlsTrunk {
+            connector: tokio_rustls::TlsConnector::from(tls::client_config(
+                args.trunk_ca.as_deref(),
+            )?),
+            name: tls::server_name(&t.host).map_err(|e| format!("--trunk: {e}"))?,
+        }),
+        None => {
+            if let Some(ca) = &args.trunk_ca {
+                return Err(format!(
+                    "--trunk-ca `{}`: the trunk is not reached over TLS (sips:HOST:PORT or ;transport=tls)",
+                    ca.display()
+                ));
+            }
+            None
+        }
+    };
+    Ok((server, trunk_tls))
 }
 
 /// `--public-address IP[:PORT]`, the port defaulting to `--listen`'s.
@@ -518,7 +605,7 @@ fn register_account(args: &RunArgs, trunk: Option<&Trunk>) -> Option<Account> {
         password: trunk.password.clone()?,
         expires: args.register_expires.max(1),
         keepalive: (args.keepalive > 0).then(|| Duration::from_secs(args.keepalive)),
-        tcp: trunk.tcp,
+        transport: trunk.transport,
     })
 }
 

@@ -91,35 +91,34 @@ pub struct Shared {
     pub ports: Arc<RtpPorts>,
 }
 
-/// Serves calls on `socket` (UDP) and `tcp`, and places the calls `placements` asks for,
-/// until `shutdown` completes and the calls are over.
+/// Serves calls on `socket` (UDP) and the stream listeners (TCP, TLS), and places the calls
+/// `placements` asks for, until `shutdown` completes and the calls are over.
 ///
 /// # Errors
 ///
 /// The socket's errors other than a peer's ICMP refusal.
 pub async fn run(
     socket: UdpSocket,
-    tcp: Option<tokio::net::TcpListener>,
+    streams: super::sip::stream::Listeners,
     shared: Shared,
     mut placements: mpsc::UnboundedReceiver<Placement>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<Summary> {
-    let connections = super::sip::tcp::Connections::default();
-    let (tcp_messages, mut from_tcp) = mpsc::unbounded_channel::<(Vec<u8>, SocketAddr)>();
-    if let Some(listener) = tcp {
-        tokio::spawn(super::sip::tcp::accept(
-            listener,
-            connections.clone(),
-            tcp_messages.clone(),
-        ));
-    }
-    // A TCP trunk is reached on a connection of ours, opened when first needed.
-    let tcp_trunk = shared
+    let connections = super::sip::stream::Connections::default();
+    let (stream_messages, mut from_stream) = mpsc::unbounded_channel();
+    // A TCP or TLS trunk is reached on a connection of ours, opened when first needed.
+    let stream_trunk = shared
         .config
         .trunk
         .as_ref()
-        .filter(|t| t.tcp)
+        .filter(|t| t.transport.reliable())
         .map(|t| t.addr);
+    let trunk_tls = streams.trunk_tls.clone();
+    let tls_local = match &streams.tls {
+        Some((listener, _)) => Some(listener.local_addr()?),
+        None => None,
+    };
+    streams.spawn(&connections, &stream_messages);
     let local = socket.local_addr()?;
     // Behind NAT, Via, Contact and the registration carry the public address.
     let mut core = Core::new(
@@ -127,6 +126,12 @@ pub async fn run(
         shared.config.trunk.clone(),
     );
     core.set_guard(super::sip::guard::Guard::new(shared.config.guard.clone()));
+    if let Some(mut tls) = tls_local {
+        if let Some(public) = shared.config.public {
+            tls.set_ip(public.ip());
+        }
+        core.listen_tls(tls);
+    }
     if let Some(account) = shared.config.register.clone() {
         core.register(account, Instant::now());
     }
@@ -151,11 +156,11 @@ pub async fn run(
             for effect in core.effects() {
                 match effect {
                     Effect::Send(bytes, to) => {
-                        // On the peer's TCP connection when it has one (a TCP trunk gets one),
-                        // else by UDP.
+                        // On the peer's TCP or TLS connection when it has one (a TCP or TLS
+                        // trunk gets one), else by UDP.
                         if let Err(bytes) = connections.send(to, bytes) {
-                            if tcp_trunk == Some(to) {
-                                connections.connect(to, bytes, tcp_messages.clone());
+                            if stream_trunk == Some(to) {
+                                connections.connect(to, bytes, trunk_tls.clone(), stream_messages.clone());
                             } else {
                                 let _ = socket.send_to(&bytes, to).await;
                             }
@@ -277,7 +282,9 @@ pub async fn run(
                 Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
                 Err(e) => return Err(e),
             },
-            Some((bytes, peer)) = from_tcp.recv() => core.datagram(&bytes, peer, Instant::now()),
+            Some((bytes, peer, transport)) = from_stream.recv() => {
+                core.received(&bytes, peer, transport, Instant::now());
+            }
             Some(request) = requests.recv() => {
                 let now = Instant::now();
                 match request {

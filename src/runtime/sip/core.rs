@@ -14,6 +14,7 @@ use super::guard::{Counts, Guard, Screen};
 use super::message::{self, branch, cseq, uri_user, ErrorKind, Headers, Message, Method, Request};
 use super::register::{Account, Registrar};
 use super::timers::{token, TIMEOUT};
+use super::transport::Transport;
 use super::uac::{Dial, OutboundLegs, Trunk};
 use super::uas::{IncomingCalls, Load};
 use std::collections::HashMap;
@@ -30,6 +31,8 @@ pub struct Core {
     registrar: Option<Registrar>,
     /// Our address.
     local: SocketAddr,
+    /// Our TLS listener's address, when we listen on TLS.
+    tls_local: Option<SocketAddr>,
     next_seq: u64,
     out: Vec<Effect>,
     /// Text messages seen lately by branch, with our reply (empty until given), so a
@@ -47,6 +50,7 @@ impl Core {
             outbound: OutboundLegs::new(local, trunk),
             registrar: None,
             local,
+            tls_local: None,
             next_seq: 0,
             out: Vec::new(),
             texts: HashMap::new(),
@@ -64,10 +68,22 @@ impl Core {
         self.guard.counts()
     }
 
+    /// We listen on TLS at `local` too: calls over TLS, and a TLS trunk, name it in Via and
+    /// Contact.
+    pub fn listen_tls(&mut self, local: SocketAddr) {
+        self.tls_local = Some(local);
+        self.calls.set_tls(local);
+        self.outbound.set_tls(local);
+    }
+
     /// Registers at the provider and keeps the registration fresh; how it stands comes back
     /// as [`Effect::Registration`].
     pub fn register(&mut self, account: Account, now: Instant) {
-        let mut r = Registrar::new(self.local, account);
+        let local = match (account.transport, self.tls_local) {
+            (Transport::Tls, Some(tls)) => tls,
+            _ => self.local,
+        };
+        let mut r = Registrar::new(local, account);
         r.start(now);
         self.registrar = Some(r);
     }
@@ -143,8 +159,13 @@ impl Core {
         self.send(bytes, peer);
     }
 
-    /// Handles one datagram from `peer`.
+    /// Handles one datagram from `peer` (UDP).
     pub fn datagram(&mut self, bytes: &[u8], peer: SocketAddr, now: Instant) {
+        self.received(bytes, peer, Transport::Udp, now);
+    }
+
+    /// Handles one message from `peer` that came on `transport`.
+    pub fn received(&mut self, bytes: &[u8], peer: SocketAddr, transport: Transport, now: Instant) {
         let (calls, outbound) = (&self.calls, &self.outbound);
         let known = |id: &str| calls.knows(id) || outbound.owns(id);
         match self.guard.screen(bytes, peer.ip(), now, known) {
@@ -190,6 +211,7 @@ impl Core {
                     .is_some_and(|id| self.outbound.owns(id));
                 if let Message::Request(r) = &m {
                     if self.refuse_extensions(r, peer)
+                        || self.refuse_sips(r, peer, transport)
                         || (!outbound && self.refuse_caller(r, peer, now))
                     {
                         return;
@@ -200,7 +222,7 @@ impl Core {
                     (Message::Request(r), false) if r.method == Method::Message => {
                         self.text(r, peer, now);
                     }
-                    (Message::Request(r), false) => self.calls.request(r, peer, now),
+                    (Message::Request(r), false) => self.calls.request(r, peer, transport, now),
                     (Message::Response(r), true) => self.outbound.response(&r, now),
                     (Message::Response(r), false) => {
                         self.calls.response(&r.headers, r.status, now);
@@ -269,6 +291,27 @@ impl Core {
         let tag = self.token();
         let bytes = message::response(&r.headers, status, reason, Some(&tag), &extra, b"");
         self.send(bytes, peer);
+        true
+    }
+
+    /// A `sips:` request-URI asks for TLS on every hop (RFC 3261 §26.2.2, RFC 5630 §3): one
+    /// that came over UDP or TCP cannot be served as asked and gets 480 Temporarily Unavailable
+    /// (not 416: the scheme is one we support, over TLS). ACK gets no response. Whether it was
+    /// refused.
+    fn refuse_sips(&mut self, r: &Request, peer: SocketAddr, transport: Transport) -> bool {
+        let sips = r
+            .uri
+            .get(..5)
+            .is_some_and(|s| s.eq_ignore_ascii_case("sips:"));
+        if !sips || transport == Transport::Tls {
+            return false;
+        }
+        if r.method != Method::Ack {
+            let extra = [("Warning", "399 ivrc \"SIPS requires TLS\"".to_string())];
+            let bytes =
+                message::response(&r.headers, 480, "Temporarily Unavailable", None, &extra, b"");
+            self.send(bytes, peer);
+        }
         true
     }
 

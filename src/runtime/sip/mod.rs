@@ -3,9 +3,10 @@
 //! queue, incoming texts; no I/O), the calls we answer ([`uas`]) and the calls we place
 //! ([`uac`], with [`digest`] authentication), our registration at a provider ([`register`]),
 //! what they all report ([`effect`]), their timers ([`timers`]), SIP INFO keys ([`info`]) and
-//! the TCP transport ([`tcp`]; UDP is the server's socket), and the defences at the intake
-//! ([`guard`]: source networks in [`network`], the rate limit in [`rate`], digest
-//! authentication of callers in [`inbound_auth`]). It imports nothing from the rest of the
+//! the stream transports ([`stream`]: TCP and TLS, framed alike; [`tls`] configures TLS; UDP
+//! is the server's socket), named by [`transport`]; and the defences at the intake ([`guard`]:
+//! source networks in [`network`], the rate limit in [`rate`], digest authentication of
+//! callers in [`inbound_auth`]). It imports nothing from the rest of the
 //! runtime (a test in `tests/architecture.rs` keeps it so).
 
 pub mod core;
@@ -20,7 +21,9 @@ pub mod message;
 pub mod network;
 pub mod rate;
 pub mod register;
-pub mod tcp;
+pub mod stream;
 pub mod timers;
+pub mod tls;
+pub mod transport;
 pub mod uac;
 pub mod uas;

@@ -11,6 +11,7 @@ use super::digest::Challenge;
 use super::effect::{Effect, Registration};
 use super::message::{self, cseq, Method, Response};
 use super::timers::{token, T1, T2, TIMEOUT};
+use super::transport::Transport;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -42,9 +43,10 @@ pub struct Account {
     /// While registered, a CRLF keep-alive to the registrar this often (RFC 5626 §3.5.1's
     /// double CRLF), so that a NAT on the way keeps our mapping open between refreshes.
     pub keepalive: Option<Duration>,
-    /// Register over TCP (the trunk's `;transport=tcp`): Via says TCP, our Contact asks for
-    /// TCP, and REGISTER is not retransmitted.
-    pub tcp: bool,
+    /// The trunk's transport: over TCP or TLS, Via names it (with `;alias`, RFC 5923, so that
+    /// calls for us come back on our connection), our Contact asks for it, and REGISTER is not
+    /// retransmitted.
+    pub transport: Transport,
 }
 
 /// The registration client.
@@ -174,11 +176,7 @@ impl Registrar {
     }
 
     fn contact(&self) -> String {
-        let transport = if self.account.tcp {
-            ";transport=tcp"
-        } else {
-            ""
-        };
+        let transport = self.account.transport.uri_param();
         format!("<sip:{}@{}{transport}>", self.account.user, self.local)
     }
 
@@ -191,10 +189,15 @@ impl Registrar {
             (
                 "Via",
                 format!(
-                    "SIP/2.0/{} {};branch={};rport",
-                    if self.account.tcp { "TCP" } else { "UDP" },
+                    "SIP/2.0/{} {};branch={};rport{}",
+                    self.account.transport.via_name(),
                     self.local,
-                    self.branch
+                    self.branch,
+                    if self.account.transport.reliable() {
+                        ";alias"
+                    } else {
+                        ""
+                    }
                 ),
             ),
             ("Max-Forwards", "70".into()),
@@ -216,7 +219,7 @@ impl Registrar {
         self.out
             .push(Effect::Send(self.request.clone(), self.account.registrar));
         // Timer E is for unreliable transports (RFC 3261 §17.1.2.2).
-        self.retransmit_at = (!self.account.tcp).then(|| now + T1);
+        self.retransmit_at = (!self.account.transport.reliable()).then(|| now + T1);
         // A shutdown waits for the unregistration only briefly.
         self.give_up_at = Some(now + if self.leaving { LEAVE_TIMEOUT } else { TIMEOUT });
         self.again_at = None;
@@ -521,7 +524,7 @@ mod tests {
                 password: "secret".into(),
                 expires: 60,
                 keepalive: None,
-                tcp: false,
+                transport: Transport::Udp,
             },
         )
     }

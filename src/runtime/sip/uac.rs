@@ -12,6 +12,7 @@ use super::effect::{Dialed, Effect, Gone, Referred};
 use super::info::key_of_info;
 use super::message::{self, cseq, strip_angle, tag, Method, Request, Response};
 use super::timers::{token, Timers, T1, T2, TIMEOUT};
+use super::transport::Transport;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -27,9 +28,10 @@ pub struct Trunk {
     pub user: Option<String>,
     /// The digest password.
     pub password: Option<String>,
-    /// Reach it over TCP (`;transport=tcp`): Via says TCP, nothing is retransmitted (RFC 3261
-    /// §17.1.1.2: timers A and E are for unreliable transports), our Contact asks for TCP.
-    pub tcp: bool,
+    /// How it is reached: over TCP or TLS (`;transport=tcp`, `sips:`) Via names the transport,
+    /// nothing is retransmitted (RFC 3261 §17.1.1.2: timers A and E are for unreliable
+    /// transports) and our Contact asks for it.
+    pub transport: Transport,
 }
 
 /// A call to place.
@@ -108,6 +110,8 @@ enum TimerKind {
 /// The outbound legs (calls and texts we place) by Call-ID.
 pub struct OutboundLegs {
     local: SocketAddr,
+    /// Our TLS listener's address, when we listen on TLS.
+    tls_local: Option<SocketAddr>,
     trunk: Option<Trunk>,
     legs: HashMap<String, Leg>,
     timers: Timers<TimerKind>,
@@ -128,6 +132,7 @@ impl OutboundLegs {
     pub fn new(local: SocketAddr, trunk: Option<Trunk>) -> OutboundLegs {
         OutboundLegs {
             local,
+            tls_local: None,
             trunk,
             legs: HashMap::new(),
             timers: Timers::default(),
@@ -245,35 +250,48 @@ impl OutboundLegs {
         }
     }
 
+    /// Our Via: over a stream with `;alias` (RFC 5923), so the trunk sends what it has for our
+    /// Contact back on our connection rather than opening one to us.
     fn via(&self, branch: &str) -> String {
+        let transport = self.transport();
+        let alias = if transport.reliable() { ";alias" } else { "" };
         format!(
-            "SIP/2.0/{} {};branch={branch};rport",
-            self.transport(),
-            self.local
+            "SIP/2.0/{} {};branch={branch};rport{alias}",
+            transport.via_name(),
+            self.local()
         )
     }
 
-    fn transport(&self) -> &'static str {
-        if self.reliable() {
-            "TCP"
-        } else {
-            "UDP"
-        }
+    fn transport(&self) -> Transport {
+        self.trunk.as_ref().map(|t| t.transport).unwrap_or_default()
     }
 
     /// Whether the trunk is reached over a stream (no retransmissions).
     fn reliable(&self) -> bool {
-        self.trunk.as_ref().is_some_and(|t| t.tcp)
+        self.transport().reliable()
     }
 
-    /// Our Contact as `user`: `<sip:user@local>`, with `;transport=tcp` over TCP.
-    fn contact(&self, user: &str) -> String {
-        let local = self.local;
-        if self.reliable() {
-            format!("<sip:{user}@{local};transport=tcp>")
-        } else {
-            format!("<sip:{user}@{local}>")
+    /// Our address on the trunk's transport: the TLS listener's for a TLS trunk, when we
+    /// listen on TLS.
+    fn local(&self) -> SocketAddr {
+        match (self.transport(), self.tls_local) {
+            (Transport::Tls, Some(tls)) => tls,
+            _ => self.local,
         }
+    }
+
+    /// Tells the legs our TLS address (`--tls-listen`), for Via and Contact over a TLS trunk.
+    pub fn set_tls(&mut self, local: SocketAddr) {
+        self.tls_local = Some(local);
+    }
+
+    /// Our Contact as `user`: `<sip:user@local>`, asking for the trunk's transport.
+    fn contact(&self, user: &str) -> String {
+        format!(
+            "<sip:{user}@{}{}>",
+            self.local(),
+            self.transport().uri_param()
+        )
     }
 
     /// Sends a text message: MESSAGE with a text/plain body; how it went comes back as
@@ -827,7 +845,7 @@ mod tests {
             host: "127.0.0.1:5080".into(),
             user: auth.then(|| "100".into()),
             password: auth.then(|| "secret".into()),
-            tcp: false,
+            transport: Transport::Udp,
         }
     }
 

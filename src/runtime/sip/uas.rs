@@ -14,6 +14,7 @@ use super::message::{
     self, cseq, strip_angle, tag, transaction, uri_user, Headers, Method, Request,
 };
 use super::timers::{token, Timers, T1, T2, TIMEOUT};
+use super::transport::Transport;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -39,6 +40,8 @@ enum State {
 #[derive(Debug, Clone)]
 struct Dialog {
     peer: SocketAddr,
+    /// The transport the INVITE came on: our Via, our Contact and whether we retransmit.
+    transport: Transport,
     invite: Headers,
     /// The INVITE's server transaction ([`transaction`]), which its CANCEL and its
     /// retransmissions share.
@@ -96,6 +99,8 @@ enum TimerKind {
 pub struct IncomingCalls {
     /// Our SIP address, for Contact and Via.
     local: SocketAddr,
+    /// Our TLS listener's address, for the calls that come over TLS.
+    tls_local: Option<SocketAddr>,
     /// How busy the server is, as the answer to OPTIONS tells.
     load: Load,
     dialogs: HashMap<String, Dialog>,
@@ -135,6 +140,12 @@ impl Load {
 }
 
 impl IncomingCalls {
+    /// Tells the calls our TLS address (`--tls-listen`), for Via and Contact in the calls that
+    /// come over TLS.
+    pub fn set_tls(&mut self, local: SocketAddr) {
+        self.tls_local = Some(local);
+    }
+
     /// Sets how busy the server is, for the next OPTIONS.
     pub fn set_load(&mut self, load: Load) {
         self.load = load;
@@ -144,6 +155,7 @@ impl IncomingCalls {
     pub fn new(local: SocketAddr) -> IncomingCalls {
         IncomingCalls {
             local,
+            tls_local: None,
             load: Load::default(),
             dialogs: HashMap::new(),
             timers: Timers::default(),
@@ -207,13 +219,13 @@ impl IncomingCalls {
         self.send(bytes, peer);
     }
 
-    /// A request outside our outbound legs (MESSAGE is the core's).
-    pub fn request(&mut self, r: Request, peer: SocketAddr, now: Instant) {
+    /// A request outside our outbound legs (MESSAGE is the core's), come on `transport`.
+    pub fn request(&mut self, r: Request, peer: SocketAddr, transport: Transport, now: Instant) {
         let Some(call_id) = r.headers.get("Call-ID").map(str::to_string) else {
             return;
         };
         match r.method {
-            Method::Invite => self.invite(r, call_id, peer),
+            Method::Invite => self.invite(r, call_id, peer, transport),
             Method::Ack => self.ack(&call_id, now),
             Method::Bye => self.bye(&r, &call_id, peer, now),
             Method::Cancel => self.cancel(&r, &call_id, peer, now),
@@ -277,7 +289,7 @@ impl IncomingCalls {
         to_tag == Some(d.local_tag.as_str()) && from_tag == their
     }
 
-    fn invite(&mut self, r: Request, call_id: String, peer: SocketAddr) {
+    fn invite(&mut self, r: Request, call_id: String, peer: SocketAddr, transport: Transport) {
         let id = transaction(&r);
         if let Some(d) = self.dialogs.get(&call_id) {
             if d.invite_transaction == id {
@@ -339,6 +351,7 @@ impl IncomingCalls {
             call_id.clone(),
             Dialog {
                 peer,
+                transport,
                 invite_transaction: id,
                 invite_uri: r.uri.clone(),
                 invite: r.headers,
@@ -376,7 +389,7 @@ impl IncomingCalls {
             self.respond(&r.headers, peer, 491, "Request Pending");
             return;
         }
-        let contact = self.contact();
+        let contact = self.contact(d);
         let extra = [
             ("Contact", contact),
             ("Content-Type", "application/sdp".into()),
@@ -404,8 +417,23 @@ impl IncomingCalls {
         self.send(bytes, peer);
     }
 
-    fn contact(&self) -> String {
-        format!("<sip:ivrc@{}>", self.local)
+    /// Our address on the transport of `d`: the TLS listener's for a call over TLS.
+    fn local_of(&self, d: &Dialog) -> SocketAddr {
+        match (d.transport, self.tls_local) {
+            (Transport::Tls, Some(tls)) => tls,
+            _ => self.local,
+        }
+    }
+
+    /// Our Contact in `d`: over TLS a `sips:` URI when the INVITE's request-URI was one (RFC
+    /// 3261 §12.1.1), else one asking for TLS, so that the caller's BYE comes over TLS too.
+    fn contact(&self, d: &Dialog) -> String {
+        let local = self.local_of(d);
+        if d.transport == Transport::Tls && d.invite_uri.starts_with("sips:") {
+            format!("<sips:ivrc@{local}>")
+        } else {
+            format!("<sip:ivrc@{local}{}>", d.transport.uri_param())
+        }
     }
 
     fn ack(&mut self, call_id: &str, now: Instant) {
@@ -533,14 +561,22 @@ impl IncomingCalls {
         d.generation += 1;
         d.interval = T1;
         let peer = d.peer;
+        // A 2xx is sent again until its ACK whatever the transport (§13.3.1.4: proxies do
+        // not carry it reliably end to end); another final response only over UDP (timer G,
+        // §17.2.1).
+        let again = ok || !d.transport.reliable();
         self.send(bytes, peer);
-        self.timer(now, T1, call_id, TimerKind::Response);
+        if again {
+            self.timer(now, T1, call_id, TimerKind::Response);
+        }
         self.timer(now, TIMEOUT, call_id, TimerKind::AckTimeout);
     }
 
     /// Answers the call with our SDP.
     pub fn answer(&mut self, call_id: &str, sdp: Vec<u8>, now: Instant) {
-        let contact = self.contact();
+        let Some(contact) = self.dialogs.get(call_id).map(|d| self.contact(d)) else {
+            return;
+        };
         let Some(d) = self.dialogs.get_mut(call_id) else {
             return;
         };
@@ -642,8 +678,13 @@ impl IncomingCalls {
         now: Instant,
     ) {
         let branch = format!("z9hG4bK{}", self.token());
-        let local = self.local;
-        let contact = self.contact();
+        let Some((local, contact)) = self
+            .dialogs
+            .get(call_id)
+            .map(|d| (self.local_of(d), self.contact(d)))
+        else {
+            return;
+        };
         let Some(d) = self.dialogs.get_mut(call_id) else {
             return;
         };
@@ -663,16 +704,8 @@ impl IncomingCalls {
             .map(strip_angle)
             .find(|u| message::is_sendable_uri(u))
             .map_or_else(|| format!("sip:{}", d.peer), str::to_string);
-        // The transport the caller used (their top Via), for our Via.
-        let transport = if d
-            .invite
-            .get("Via")
-            .is_some_and(|v| v.to_ascii_uppercase().starts_with("SIP/2.0/TCP"))
-        {
-            "TCP"
-        } else {
-            "UDP"
-        };
+        // The transport the caller used, for our Via.
+        let transport = d.transport.via_name();
         let mut headers: Vec<(&str, String)> = vec![
             (
                 "Via",
@@ -695,9 +728,12 @@ impl IncomingCalls {
         d.interval = T1;
         d.state = state;
         d.generation += 1;
-        let peer = d.peer;
+        let (peer, reliable) = (d.peer, d.transport.reliable());
         self.send(bytes, peer);
-        self.timer(now, T1, call_id, TimerKind::Request);
+        // Timer E is for unreliable transports (§17.1.2.2).
+        if !reliable {
+            self.timer(now, T1, call_id, TimerKind::Request);
+        }
         self.timer(now, TIMEOUT, call_id, TimerKind::RequestTimeout);
     }
 
@@ -792,7 +828,7 @@ mod tests {
     /// Hands a datagram over as the core does.
     fn datagram(calls: &mut IncomingCalls, bytes: &[u8], peer: SocketAddr, now: Instant) {
         match message::parse(bytes).expect("a SIP message") {
-            message::Message::Request(r) => calls.request(r, peer, now),
+            message::Message::Request(r) => calls.request(r, peer, Transport::Udp, now),
             message::Message::Response(r) => calls.response(&r.headers, r.status, now),
         }
     }
