@@ -16,6 +16,7 @@ use ivrc::runtime::sip::effect::Effect;
 use ivrc::runtime::sip::register::Account;
 use ivrc::runtime::sip::uac::{Dial, Trunk};
 use ivrc::runtime::sip::message;
+use ivrc::runtime::sip::transport::Transport;
 use libfuzzer_sys::fuzz_target;
 use std::time::{Duration, Instant};
 
@@ -27,7 +28,7 @@ fuzz_target!(|data: &[u8]| {
         host: "127.0.0.1:5080".into(),
         user: Some("100".into()),
         password: Some("secret".into()),
-        tcp: false,
+        transport: Transport::Udp,
     };
     let mut core = Core::new(local, Some(trunk));
     let start = Instant::now();
@@ -49,7 +50,7 @@ fuzz_target!(|data: &[u8]| {
             password: "secret".into(),
             expires: 60,
             keepalive: Some(Duration::from_secs(20)),
-            tcp: false,
+            transport: Transport::Udp,
         },
         start,
     );

@@ -88,6 +88,22 @@ pub struct ProviderConfig {
     pub wrong_password: WrongPassword,
     /// The digest algorithm of the challenges.
     pub algorithm: DigestAlgorithm,
+    /// SIP over TLS too (the tls module, Debian's kamailio-tls-modules), when given.
+    pub tls: Option<ProviderTls>,
+}
+
+/// Kamailio's TLS listener: on `port` of its address, with a certificate and key (PEM); it
+/// asks no client certificate and, as a client, verifies none (the tls module's defaults). It
+/// accepts the `;alias` of a client's Via (RFC 5923, `tcp_accept_aliases`), so a call for a
+/// contact registered over TLS goes back on the registering connection.
+#[derive(Clone, Debug)]
+pub struct ProviderTls {
+    /// The TCP port of the TLS listener.
+    pub port: u16,
+    /// The server certificate (PEM).
+    pub cert: PathBuf,
+    /// Its key (PEM).
+    pub key: PathBuf,
 }
 
 impl Default for ProviderConfig {
@@ -105,6 +121,7 @@ impl Default for ProviderConfig {
             pstn: None,
             wrong_password: WrongPassword::Forbidden,
             algorithm: DigestAlgorithm::Md5,
+            tls: None,
         }
     }
 }
@@ -530,7 +547,25 @@ fn render(cfg: &ProviderConfig, ip: Ipv4Addr, port: u16) -> String {
         WrongPassword::Forbidden => "1",
         WrongPassword::Challenge => "0",
     };
+    let (tls_listen, tls_module) = match &cfg.tls {
+        Some(t) => (
+            format!("enable_tls=yes\nlisten=tls:{ip}:{}\ntcp_accept_aliases=yes", t.port),
+            format!(
+                "loadmodule \"tls.so\"\n\
+                 modparam(\"tls\", \"certificate\", \"{}\")\n\
+                 modparam(\"tls\", \"private_key\", \"{}\")\n\
+                 modparam(\"tls\", \"tls_method\", \"TLSv1.2+\")\n\
+                 modparam(\"tls\", \"verify_certificate\", 0)\n\
+                 modparam(\"tls\", \"require_certificate\", 0)",
+                t.cert.display(),
+                t.key.display()
+            ),
+        ),
+        None => (String::new(), String::new()),
+    };
     let text = [
+        ("TLS_LISTEN", tls_listen),
+        ("TLS_MODULE", tls_module),
         ("ADDRESS", ip.to_string()),
         ("PORT", port.to_string()),
         ("USER", cfg.user.clone()),

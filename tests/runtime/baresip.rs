@@ -23,7 +23,7 @@ fn free_tcp_port() -> u16 {
 }
 
 /// Sends one ctrl_tcp command as a netstring.
-fn command(ctrl: &mut TcpStream, name: &str, params: &str) {
+pub fn command(ctrl: &mut TcpStream, name: &str, params: &str) {
     let json = serde_json::json!({ "command": name, "params": params, "token": name }).to_string();
     let framed = format!("{}:{json},", json.len());
     ctrl.write_all(framed.as_bytes())
@@ -95,16 +95,18 @@ impl Softphone {
     /// hangs up at its end) as its microphone, answering calls by itself when `answer` is set.
     /// Its configuration and log are in `dir`.
     fn start(dir: &Path, user: &str, wav: &Path, answer: bool) -> Softphone {
-        Softphone::start_with(dir, user, wav, answer, None)
+        Softphone::start_with(dir, user, wav, answer, None, None)
     }
 
-    /// As [`Softphone::start`], with baresip's `mediaenc` (`srtp`, `srtp-mand`) when given.
+    /// As [`Softphone::start`], with baresip's `mediaenc` (`srtp`, `srtp-mand`) when given,
+    /// and its account over TLS trusting the CA `tls_ca` (PEM) when given.
     fn start_with(
         dir: &Path,
         user: &str,
         wav: &Path,
         answer: bool,
         mediaenc: Option<&str>,
+        tls_ca: Option<&Path>,
     ) -> Softphone {
         std::fs::create_dir_all(dir).expect("baresip's directory");
         // The ports are free when picked but may be taken before baresip binds them (the
@@ -112,7 +114,7 @@ impl Softphone {
         // other ports.
         let mut failures = Vec::new();
         for _ in 0..3 {
-            match Softphone::try_start(dir, user, wav, answer, mediaenc) {
+            match Softphone::try_start(dir, user, wav, answer, mediaenc, tls_ca) {
                 Ok(phone) => return phone,
                 Err(why) => failures.push(why),
             }
@@ -127,12 +129,15 @@ impl Softphone {
         wav: &Path,
         answer: bool,
         mediaenc: Option<&str>,
+        tls_ca: Option<&Path>,
     ) -> Result<Softphone, String> {
         let sip = free_port();
         let ctrl_port = free_tcp_port();
         let rtp = free_port() & !1;
+        // Over TLS, libre's own TLS (OpenSSL) trusts the test's CA (`sip_cafile`).
+        let cafile = tls_ca.map_or_else(String::new, |ca| format!("sip_cafile {}\n", ca.display()));
         let config = format!(
-            "sip_listen 127.0.0.1:{sip}\n\
+            "{cafile}sip_listen 127.0.0.1:{sip}\n\
              audio_player aubridge,nil\n\
              audio_alert aubridge,nil\n\
              audio_source aufile,{wav}\n\
@@ -164,7 +169,10 @@ impl Softphone {
             .unwrap_or_default();
         std::fs::write(
             dir.join("accounts"),
-            format!("<sip:{user}@127.0.0.1:{sip};transport=udp>;regint=0;audio_codecs=PCMU{answermode}{mediaenc}\n"),
+            format!(
+                "<sip:{user}@127.0.0.1:{sip};transport={}>;regint=0;audio_codecs=PCMU{answermode}{mediaenc}\n",
+                if tls_ca.is_some() { "tls" } else { "udp" }
+            ),
         )
         .expect("baresip's accounts");
         let log = std::fs::File::create(dir.join("baresip.log")).expect("a log");
@@ -245,12 +253,23 @@ fn softphone_call_with(
     mediaenc: Option<&str>,
     during: impl FnOnce(&mut TcpStream),
 ) {
-    let mut phone = Softphone::start_with(dir, user, wav, false, mediaenc);
-    command(
-        &mut phone.ctrl,
-        "dial",
-        &format!("sip:{flow}@127.0.0.1:{port}"),
-    );
+    let target = format!("sip:{flow}@127.0.0.1:{port}");
+    softphone_dial(dir, &target, mediaenc, None, user, wav, during);
+}
+
+/// [`softphone_call`] to `target` (a SIP URI), with baresip's `mediaenc` when given, over TLS
+/// trusting `tls_ca` when given.
+pub fn softphone_dial(
+    dir: &Path,
+    target: &str,
+    mediaenc: Option<&str>,
+    tls_ca: Option<&Path>,
+    user: &str,
+    wav: &Path,
+    during: impl FnOnce(&mut TcpStream),
+) {
+    let mut phone = Softphone::start_with(dir, user, wav, false, mediaenc, tls_ca);
+    command(&mut phone.ctrl, "dial", target);
     let mut seen = wait_for(&mut phone.ctrl, "CALL_ESTABLISHED", Duration::from_secs(10));
     during(&mut phone.ctrl);
     seen.extend(wait_for(
@@ -459,7 +478,7 @@ fn a_softphone_agent_is_dialled_and_bridged_to_the_caller() {
 }
 
 /// Writes `samples` as the softphone's microphone: an 8 kHz mono WAV file at `path`.
-fn microphone(path: &Path, samples: impl IntoIterator<Item = i16>) {
+pub fn microphone(path: &Path, samples: impl IntoIterator<Item = i16>) {
     let spec = hound::WavSpec {
         channels: 1,
         sample_rate: 8000,

@@ -33,5 +33,6 @@ mod rtcp;
 mod sip_trace;
 mod speech;
 mod tcp_trunk;
+mod tls;
 mod torture;
 mod transfer;
