@@ -160,7 +160,12 @@ pub async fn run(
                         // trunk gets one), else by UDP.
                         if let Err(bytes) = connections.send(to, bytes) {
                             if stream_trunk == Some(to) {
-                                connections.connect(to, bytes, trunk_tls.clone(), stream_messages.clone());
+                                connections.connect(
+                                    to,
+                                    bytes,
+                                    trunk_tls.clone(),
+                                    stream_messages.clone(),
+                                );
                             } else {
                                 let _ = socket.send_to(&bytes, to).await;
                             }

@@ -549,7 +549,10 @@ fn render(cfg: &ProviderConfig, ip: Ipv4Addr, port: u16) -> String {
     };
     let (tls_listen, tls_module) = match &cfg.tls {
         Some(t) => (
-            format!("enable_tls=yes\nlisten=tls:{ip}:{}\ntcp_accept_aliases=yes", t.port),
+            format!(
+                "enable_tls=yes\nlisten=tls:{ip}:{}\ntcp_accept_aliases=yes",
+                t.port
+            ),
             format!(
                 "loadmodule \"tls.so\"\n\
                  modparam(\"tls\", \"certificate\", \"{}\")\n\

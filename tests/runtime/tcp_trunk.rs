@@ -145,6 +145,6 @@ fn a_trunk_transport_the_runtime_does_not_speak_is_refused_before_it_starts() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "error: --trunk `sip:127.0.0.1:5060;transport=sctp`: transport `sctp` is not one the runtime speaks (udp, tcp)\n"
+        "error: --trunk `sip:127.0.0.1:5060;transport=sctp`: transport `sctp` is not one the runtime speaks (udp, tcp, tls)\n"
     );
 }

@@ -53,7 +53,14 @@ impl Ca {
 
     /// A certificate for `names` (DNS names or IP addresses) signed by this CA, for a server
     /// or a client, expired when `expired`; written as `dir/NAME.crt` and `dir/NAME.key`.
-    pub fn issue(&self, dir: &Path, name: &str, names: &[&str], client: bool, expired: bool) -> Pem {
+    pub fn issue(
+        &self,
+        dir: &Path,
+        name: &str,
+        names: &[&str],
+        client: bool,
+        expired: bool,
+    ) -> Pem {
         let key = KeyPair::generate().expect("a key");
         let names: Vec<String> = names.iter().map(|n| (*n).to_string()).collect();
         let mut params = CertificateParams::new(names).expect("params");
@@ -221,7 +228,8 @@ fn a_tls_client_is_answered_on_its_connection_and_sips_needs_tls() {
     }
     // A sips: request-URI over UDP cannot be served as asked (RFC 5630): 480.
     let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("a socket");
-    udp.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    udp.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
     let from = udp.local_addr().expect("addr").port();
     udp.send_to(
         options("sips:sum@127.0.0.1", from, "u1", "UDP").as_bytes(),
@@ -259,7 +267,10 @@ fn with_a_client_ca_only_clients_it_signed_are_served() {
         t.write_all(options("sip:sum@127.0.0.1", me, "m1", "TLS").as_bytes())?;
         read_message(&mut t)
     });
-    assert!(refused.is_err(), "served without the right certificate: {refused:?}");
+    assert!(
+        refused.is_err(),
+        "served without the right certificate: {refused:?}"
+    );
     // No certificate at all: refused too.
     let bare = connect(tls_port, client_config(&ca_pem, None)).and_then(|mut t| {
         let me = t.sock.local_addr()?.port();
@@ -301,7 +312,8 @@ fn trunk_server(pem: &Pem, connections: usize) -> (u16, std::thread::JoinHandle<
             let Ok((sock, _)) = listener.accept() else {
                 break;
             };
-            sock.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+            sock.set_read_timeout(Some(Duration::from_secs(5)))
+                .expect("timeout");
             let conn = rustls::ServerConnection::new(config.clone()).expect("a connection");
             let mut tls = rustls::StreamOwned::new(conn, sock);
             got.push(read_message(&mut tls).unwrap_or_default());
@@ -372,7 +384,10 @@ fn a_trunk_with_a_wrong_certificate_is_refused_with_the_reason() {
         let expected = format!(
             "ivrc: no TLS connection to the trunk at 127.0.0.1:{port}: the TLS handshake failed: {reason} ("
         );
-        assert!(stderr.contains(&expected), "{name}: {expected}\nnot in: {stderr}");
+        assert!(
+            stderr.contains(&expected),
+            "{name}: {expected}\nnot in: {stderr}"
+        );
         let got = server.join().expect("the server");
         assert_eq!(got, vec![String::new()], "{name}: nothing sent in clear");
     }
@@ -381,7 +396,10 @@ fn a_trunk_with_a_wrong_certificate_is_refused_with_the_reason() {
     let (port, server) = trunk_server(&good, 1);
     let stderr = register_over_tls("tls-trunk-good", port, Some(&ca_pem));
     let got = server.join().expect("the server");
-    assert!(got[0].starts_with("REGISTER sip:127.0.0.1:"), "{got:?}\n{stderr}");
+    assert!(
+        got[0].starts_with("REGISTER sip:127.0.0.1:"),
+        "{got:?}\n{stderr}"
+    );
     assert!(got[0].contains("Via: SIP/2.0/TLS "), "{got:?}");
     assert!(got[0].contains(";alias"), "{got:?}");
     assert!(got[0].contains(";transport=tls>"), "{got:?}");
@@ -392,7 +410,12 @@ fn a_trunk_with_a_wrong_certificate_is_refused_with_the_reason() {
 fn a_trunk_ca_without_a_tls_trunk_is_refused_before_it_starts() {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ivrc"))
         .args(["run", "examples/sum.ivr", "--listen", "127.0.0.1:0"])
-        .args(["--trunk", "sip:127.0.0.1:5060", "--trunk-ca", "/nonexistent.pem"])
+        .args([
+            "--trunk",
+            "sip:127.0.0.1:5060",
+            "--trunk-ca",
+            "/nonexistent.pem",
+        ])
         .output()
         .expect("ivrc runs");
     assert_eq!(out.status.code(), Some(2), "{out:?}");
@@ -402,8 +425,18 @@ fn a_trunk_ca_without_a_tls_trunk_is_refused_before_it_starts() {
     );
     let port = free_port();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_ivrc"))
-        .args(["run", "examples/sum.ivr", "--listen", &format!("127.0.0.1:{port}")])
-        .args(["--tls-cert", "/nonexistent.crt", "--tls-key", "/nonexistent.key"])
+        .args([
+            "run",
+            "examples/sum.ivr",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .args([
+            "--tls-cert",
+            "/nonexistent.crt",
+            "--tls-key",
+            "/nonexistent.key",
+        ])
         .output()
         .expect("ivrc runs");
     assert_eq!(out.status.code(), Some(2), "{out:?}");
@@ -479,8 +512,14 @@ fn kamailio_over_tls_registers_the_runtime_and_brings_it_a_call() {
     let dir = rt.dir.clone();
     let (code, stderr) = rt.stop();
     assert_eq!(code, 0, "{stderr}");
-    assert!(stderr.contains("ivrc: registered at the provider for 4 s"), "{stderr}");
-    assert!(stderr.contains("ivrc: unregistered at the provider"), "{stderr}");
+    assert!(
+        stderr.contains("ivrc: registered at the provider for 4 s"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("ivrc: unregistered at the provider"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("no TLS connection"), "{stderr}");
     let r = Runtime::record_of(&dir, "sum");
     assert_eq!(r["keys"], "12#30#", "{r:#}");
@@ -526,8 +565,9 @@ fn baresip_keys_the_sum_over_tls() {
     // logs a far end's BYE as "Connection reset by peer", libre's ECONNRESET).
     let log = std::fs::read_to_string(phone.join("baresip.log")).unwrap_or_default();
     assert!(
-        log.contains(&format!("Call established: sip:sum@127.0.0.1:{tls_port};transport=tls"))
-            && log.contains("session closed: Connection reset by peer"),
+        log.contains(&format!(
+            "Call established: sip:sum@127.0.0.1:{tls_port};transport=tls"
+        )) && log.contains("session closed: Connection reset by peer"),
         "{log}"
     );
 }

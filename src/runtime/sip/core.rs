@@ -308,8 +308,14 @@ impl Core {
         }
         if r.method != Method::Ack {
             let extra = [("Warning", "399 ivrc \"SIPS requires TLS\"".to_string())];
-            let bytes =
-                message::response(&r.headers, 480, "Temporarily Unavailable", None, &extra, b"");
+            let bytes = message::response(
+                &r.headers,
+                480,
+                "Temporarily Unavailable",
+                None,
+                &extra,
+                b"",
+            );
             self.send(bytes, peer);
         }
         true
@@ -467,28 +473,47 @@ mod tests {
         let mut core = Core::new("127.0.0.1:5060".parse().expect("addr"), None);
         core.listen_tls("127.0.0.1:5061".parse().expect("addr"));
         let peer: SocketAddr = PEER.parse().expect("peer");
-        let invite = |uri: &str, call: &str| format!("INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/TLS {PEER};branch=z9hG4bK{call}\r\nFrom: <sip:a@b>;tag=c\r\nTo: <{uri}>\r\nCall-ID: {call}\r\nCSeq: 1 INVITE\r\nContact: <sip:a@{PEER};transport=tls>\r\nContent-Length: 0\r\n\r\n");
+        let invite = |uri: &str, call: &str| {
+            format!("INVITE {uri} SIP/2.0\r\nVia: SIP/2.0/TLS {PEER};branch=z9hG4bK{call}\r\nFrom: <sip:a@b>;tag=c\r\nTo: <{uri}>\r\nCall-ID: {call}\r\nCSeq: 1 INVITE\r\nContact: <sip:a@{PEER};transport=tls>\r\nContent-Length: 0\r\n\r\n")
+        };
         // sips: over UDP (or TCP): 480, no call.
         core.datagram(invite("sips:sum@127.0.0.1", "s0").as_bytes(), peer, now);
         let (sent, effects) = drain(&mut core);
         assert_eq!(sent, ["SIP/2.0 480 Temporarily Unavailable"], "{effects:?}");
         assert!(effects.is_empty(), "{effects:?}");
         for (uri, call, contact) in [
-            ("sip:sum@127.0.0.1", "t1", "Contact: <sip:ivrc@127.0.0.1:5061;transport=tls>"),
-            ("sips:sum@127.0.0.1", "t2", "Contact: <sips:ivrc@127.0.0.1:5061>"),
+            (
+                "sip:sum@127.0.0.1",
+                "t1",
+                "Contact: <sip:ivrc@127.0.0.1:5061;transport=tls>",
+            ),
+            (
+                "sips:sum@127.0.0.1",
+                "t2",
+                "Contact: <sips:ivrc@127.0.0.1:5061>",
+            ),
         ] {
             core.received(invite(uri, call).as_bytes(), peer, Transport::Tls, now);
             let (_, effects) = drain(&mut core);
-            assert!(matches!(effects.as_slice(), [Effect::Start(_)]), "{effects:?}");
+            assert!(
+                matches!(effects.as_slice(), [Effect::Start(_)]),
+                "{effects:?}"
+            );
             core.answer(call, b"v=0\r\n".to_vec(), now);
             let ok = sent_text(&mut core);
-            assert!(ok[0].starts_with("SIP/2.0 200 OK\r\n") && ok[0].contains(contact), "{ok:?}");
-            let ack = invite(uri, call).replace("INVITE", "ACK").replace("To: <", "To: <");
+            assert!(
+                ok[0].starts_with("SIP/2.0 200 OK\r\n") && ok[0].contains(contact),
+                "{ok:?}"
+            );
+            let ack = invite(uri, call).replace("INVITE", "ACK");
             core.received(ack.as_bytes(), peer, Transport::Tls, now);
             core.hangup(call, now);
             let bye = sent_text(&mut core);
             assert!(bye[0].starts_with("BYE sip:a@"), "{bye:?}");
-            assert!(bye[0].contains("Via: SIP/2.0/TLS 127.0.0.1:5061;"), "{bye:?}");
+            assert!(
+                bye[0].contains("Via: SIP/2.0/TLS 127.0.0.1:5061;"),
+                "{bye:?}"
+            );
             // No timer E over TLS: nothing is sent again before timer F gives up.
             core.fire(now + Duration::from_secs(20));
             assert!(sent_text(&mut core).is_empty());

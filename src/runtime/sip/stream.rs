@@ -59,10 +59,20 @@ impl Listeners {
     /// Starts accepting on the listeners, each message to `messages`.
     pub fn spawn(self, connections: &Connections, messages: &mpsc::UnboundedSender<Incoming>) {
         if let Some(listener) = self.tcp {
-            tokio::spawn(accept(listener, None, connections.clone(), messages.clone()));
+            tokio::spawn(accept(
+                listener,
+                None,
+                connections.clone(),
+                messages.clone(),
+            ));
         }
         if let Some((listener, acceptor)) = self.tls {
-            tokio::spawn(accept(listener, Some(acceptor), connections.clone(), messages.clone()));
+            tokio::spawn(accept(
+                listener,
+                Some(acceptor),
+                connections.clone(),
+                messages.clone(),
+            ));
         }
     }
 }
@@ -171,7 +181,8 @@ pub async fn accept(
                 connections.remove(peer);
                 return;
             };
-            let stream = match tokio::time::timeout(CONNECT_TIMEOUT, acceptor.accept(stream)).await {
+            let stream = match tokio::time::timeout(CONNECT_TIMEOUT, acceptor.accept(stream)).await
+            {
                 Ok(Ok(s)) => s,
                 Ok(Err(e)) => {
                     crate::errln!(
@@ -181,7 +192,9 @@ pub async fn accept(
                     return;
                 }
                 Err(_) => {
-                    crate::errln!("ivrc: TLS handshake with {peer} failed: no answer in {CONNECT_TIMEOUT:?}");
+                    crate::errln!(
+                        "ivrc: TLS handshake with {peer} failed: no answer in {CONNECT_TIMEOUT:?}"
+                    );
                     return;
                 }
             };

@@ -10,9 +10,7 @@ use tokio_rustls::rustls::crypto::{ring, CryptoProvider};
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio_rustls::rustls::server::WebPkiClientVerifier;
-use tokio_rustls::rustls::{
-    CertificateError, ClientConfig, Error, RootCertStore, ServerConfig,
-};
+use tokio_rustls::rustls::{CertificateError, ClientConfig, Error, RootCertStore, ServerConfig};
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(ring::default_provider())
