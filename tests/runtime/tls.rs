@@ -547,12 +547,20 @@ fn baresip_keys_the_sum_over_tls() {
     let wav = phone.join("silence.wav");
     super::baresip::microphone(&wav, std::iter::repeat_n(0, 8000 * 30));
     let target = format!("sip:sum@127.0.0.1:{tls_port};transport=tls");
-    super::baresip::softphone_dial(&phone, &target, None, Some(&ca_pem), "softphone", &wav, |ctrl| {
-        for key in ["1", "2", "#", "3", "0", "#"] {
-            std::thread::sleep(Duration::from_millis(400));
-            super::baresip::command(ctrl, "sndcode", key);
-        }
-    });
+    super::baresip::softphone_dial(
+        &phone,
+        &target,
+        None,
+        Some(&ca_pem),
+        "softphone",
+        &wav,
+        |ctrl| {
+            for key in ["1", "2", "#", "3", "0", "#"] {
+                std::thread::sleep(Duration::from_millis(400));
+                super::baresip::command(ctrl, "sndcode", key);
+            }
+        },
+    );
     let dir = rt.dir.clone();
     let (code, stderr) = rt.stop();
     assert_eq!(code, 0, "{stderr}");
