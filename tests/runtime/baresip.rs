@@ -591,7 +591,7 @@ fn a_softphone_leaves_a_voicemail_that_is_recorded_to_a_file_until_the_pound_key
 }
 
 /// baresip's SRTP module, libre's own implementation (Debian's baresip-core).
-fn require_srtp_module() {
+pub fn require_srtp_module() {
     require("baresip", "-h");
     assert!(
         Path::new(MODULES).join("srtp.so").exists(),

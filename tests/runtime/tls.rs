@@ -535,13 +535,39 @@ fn kamailio_over_tls_registers_the_runtime_and_brings_it_a_call() {
 
 #[test]
 fn baresip_keys_the_sum_over_tls() {
+    let r = baresip_sum_over_tls("tls-baresip", None, &[]);
+    assert!(r["media"]["srtp"].is_null(), "{r:#}");
+}
+
+/// The whole of issue 25's first interop case: baresip reaches the runtime over TLS, keys its
+/// SDES crypto lines there (never in the clear), and the sum's keys come as RFC 4733 events
+/// inside SRTP.
+#[test]
+fn baresip_keys_the_sum_over_tls_with_srtp() {
+    super::baresip::require_srtp_module();
+    let r = baresip_sum_over_tls(
+        "tls-srtp-baresip",
+        Some("srtp-mand"),
+        &["--srtp", "required"],
+    );
+    let m = &r["media"];
+    assert_eq!(m["srtp"]["suite"], "AES_CM_128_HMAC_SHA1_80", "{m:#}");
+    assert!(m["srtp"]["refused"].as_u64() <= Some(1), "{m:#}");
+    assert!(m["packets_received"].as_u64() > Some(100), "{m:#}");
+    assert_eq!(m["packets_lost"], 0, "{m:#}");
+}
+
+/// baresip (with `mediaenc` when given) calls the sum flow of a runtime listening on TLS
+/// (`extra` its further flags) at `sip:sum@…;transport=tls`, keys 12#30#; the call's record,
+/// checked for the sum and for having gone over TLS both ways.
+fn baresip_sum_over_tls(name: &str, mediaenc: Option<&str>, extra: &[&str]) -> serde_json::Value {
     super::harness::require("baresip", "-h");
     super::harness::require("espeak-ng", "--version");
-    let dir = scratch("tls-pki-baresip");
+    let dir = scratch(&format!("{name}-pki"));
     let ca = Ca::new("ivrc test CA");
     let ca_pem = ca.write(&dir, "ca");
     let server = ca.issue(&dir, "server", &["127.0.0.1", "localhost"], false, false);
-    let (rt, tls_port) = tls_runtime("tls-baresip", &server, &[]);
+    let (rt, tls_port) = tls_runtime(name, &server, extra);
     let phone = rt.dir.join("baresip-tls");
     std::fs::create_dir_all(&phone).expect("a directory");
     let wav = phone.join("silence.wav");
@@ -550,7 +576,7 @@ fn baresip_keys_the_sum_over_tls() {
     super::baresip::softphone_dial(
         &phone,
         &target,
-        None,
+        mediaenc,
         Some(&ca_pem),
         "softphone",
         &wav,
@@ -578,4 +604,5 @@ fn baresip_keys_the_sum_over_tls() {
         )) && log.contains("session closed: Connection reset by peer"),
         "{log}"
     );
+    r
 }
