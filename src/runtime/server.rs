@@ -106,6 +106,7 @@ pub async fn run(
 ) -> std::io::Result<Summary> {
     let connections = super::sip::stream::Connections::default();
     let (stream_messages, mut from_stream) = mpsc::unbounded_channel();
+    let (reconnected_tx, mut reconnected) = mpsc::unbounded_channel();
     // A TCP or TLS trunk is reached on a connection of ours, opened when first needed.
     let stream_trunk = shared
         .config
@@ -165,6 +166,7 @@ pub async fn run(
                                     bytes,
                                     trunk_tls.clone(),
                                     stream_messages.clone(),
+                                    reconnected_tx.clone(),
                                 );
                             } else {
                                 let _ = socket.send_to(&bytes, to).await;
@@ -290,6 +292,7 @@ pub async fn run(
             Some((bytes, peer, transport)) = from_stream.recv() => {
                 core.received(&bytes, peer, transport, Instant::now());
             }
+            Some(_) = reconnected.recv() => core.reconnected(Instant::now()),
             Some(request) = requests.recv() => {
                 let now = Instant::now();
                 match request {

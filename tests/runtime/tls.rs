@@ -606,3 +606,35 @@ fn baresip_sum_over_tls(name: &str, mediaenc: Option<&str>, extra: &[&str]) -> s
     );
     r
 }
+
+#[test]
+fn a_dropped_trunk_connection_is_made_again_and_the_registration_renewed() {
+    let dir = scratch("tls-pki-reconnect");
+    let ca = Ca::new("ivrc test CA");
+    let ca_pem = ca.write(&dir, "ca");
+    let good = ca.issue(&dir, "good", &["127.0.0.1"], false, false);
+    // The trunk reads the first REGISTER and drops the connection; the second connection
+    // (ours, made again) brings a new REGISTER.
+    let (port, server) = trunk_server(&good, 2);
+    let stderr = register_over_tls("tls-trunk-reconnect", port, Some(&ca_pem));
+    let got = server.join().expect("the server");
+    assert_eq!(got.len(), 2, "{got:?}\n{stderr}");
+    for register in &got {
+        assert!(register.starts_with("REGISTER "), "{got:?}\n{stderr}");
+    }
+    let branch = |m: &str| {
+        m.split("branch=")
+            .nth(1)
+            .and_then(|b| b.split([';', '\r']).next())
+            .map(str::to_string)
+    };
+    assert_ne!(branch(&got[0]), branch(&got[1]), "a new transaction");
+    assert!(
+        stderr.contains(&format!(
+            "ivrc: the TLS connection to the trunk at 127.0.0.1:{port} closed; connecting again"
+        )) && stderr.contains(&format!(
+            "ivrc: connected to the trunk at 127.0.0.1:{port} again (TLS)"
+        )),
+        "{stderr}"
+    );
+}

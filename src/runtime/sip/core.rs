@@ -88,6 +88,14 @@ impl Core {
         self.registrar = Some(r);
     }
 
+    /// Our connection to the trunk was made again after it dropped: the registration, if
+    /// any, is renewed on it.
+    pub fn reconnected(&mut self, now: Instant) {
+        if let Some(r) = &mut self.registrar {
+            r.reconnected(now);
+        }
+    }
+
     /// Removes our registration (shutdown).
     pub fn unregister(&mut self, now: Instant) {
         if let Some(r) = &mut self.registrar {

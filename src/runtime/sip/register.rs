@@ -155,6 +155,17 @@ impl Registrar {
         self.send(None, now);
     }
 
+    /// Our connection to the registrar (TCP or TLS) was made again after it dropped: the
+    /// binding may have been tied to the old one (a registrar that sends calls back on it), so
+    /// we register again now. Nothing while leaving or stopped for good.
+    pub fn reconnected(&mut self, now: Instant) {
+        if self.stopped || self.leaving {
+            return;
+        }
+        self.answered_nonce = None;
+        self.send(None, now);
+    }
+
     /// Removes our binding (`Expires: 0`), for shutdown; nothing is sent when we never got
     /// registered or were refused.
     pub fn stop(&mut self, now: Instant) {

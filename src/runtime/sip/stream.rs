@@ -26,6 +26,9 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// CRLF goes out (RFC 5626 §3.5.1's ping), so that the trunk and NATs keep the connection.
 pub const KEEPALIVE: Duration = Duration::from_secs(30);
 
+/// The longest wait between tries to make a dropped trunk connection again.
+const RECONNECT_MAX: Duration = Duration::from_secs(30);
+
 /// A message that came on a stream: its bytes, the peer, and the connection's transport.
 pub type Incoming = (Vec<u8>, SocketAddr, Transport);
 
@@ -93,47 +96,75 @@ impl Connections {
     /// CRLFs ([`KEEPALIVE`]). When the connection cannot be made (refused, 5 s without an
     /// answer, a certificate refused) what was queued is dropped with a line on stderr naming
     /// the reason, and the transactions give up on timer B or F as after a lost datagram; the
-    /// next request (a registration's refresh at the latest) connects again.
+    /// next request connects again. When a connection that was up drops, it is made again at
+    /// once and then after 1, 2, 4 … 30 s while it fails (what was queued meanwhile is dropped,
+    /// its transactions timing out as on a lost connection), and `reconnected` is told the
+    /// peer each time it is back, so that a registration bound to the old one is renewed.
     pub fn connect(
         &self,
         peer: SocketAddr,
         first: Vec<u8>,
         tls: Option<TlsTrunk>,
         messages: mpsc::UnboundedSender<Incoming>,
+        reconnected: mpsc::UnboundedSender<SocketAddr>,
     ) {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, mut rx) = mpsc::unbounded_channel();
         let _ = tx.send(first);
         self.add(peer, tx);
         let connections = self.clone();
         tokio::spawn(async move {
             let kind = if tls.is_some() { "TLS" } else { "TCP" };
-            let opened = tokio::time::timeout(CONNECT_TIMEOUT, async {
-                let tcp = TcpStream::connect(peer).await?;
-                let _ = tcp.set_nodelay(true);
-                Ok::<_, std::io::Error>(match tls {
-                    Some(t) => Stream::Tls(Box::new(
-                        t.connector.connect(t.name, tcp).await.map_err(|e| {
-                            std::io::Error::other(format!(
-                                "the TLS handshake failed: {}",
-                                super::tls::reason(&e)
-                            ))
-                        })?,
-                    )),
-                    None => Stream::Tcp(tcp),
-                })
-            });
-            match opened.await {
-                Ok(Ok(Stream::Tcp(s))) => {
-                    serve(s, peer, Transport::Tcp, Some(KEEPALIVE), rx, &messages).await;
+            // None until the first connection was up; then the wait before the next try.
+            let mut again: Option<Duration> = None;
+            loop {
+                match open(peer, tls.clone()).await {
+                    Ok(stream) => {
+                        if again.is_some() {
+                            crate::errln!("ivrc: connected to the trunk at {peer} again ({kind})");
+                            let _ = reconnected.send(peer);
+                        }
+                        match stream {
+                            Stream::Tcp(s) => {
+                                serve(s, peer, Transport::Tcp, Some(KEEPALIVE), &mut rx, &messages)
+                                    .await;
+                            }
+                            Stream::Tls(s) => {
+                                serve(
+                                    *s,
+                                    peer,
+                                    Transport::Tls,
+                                    Some(KEEPALIVE),
+                                    &mut rx,
+                                    &messages,
+                                )
+                                .await;
+                            }
+                        }
+                        if messages.is_closed() {
+                            break;
+                        }
+                        crate::errln!(
+                            "ivrc: the {kind} connection to the trunk at {peer} closed; connecting again"
+                        );
+                        again = Some(Duration::from_secs(1));
+                    }
+                    Err(why) => {
+                        crate::errln!("ivrc: no {kind} connection to the trunk at {peer}: {why}");
+                        let Some(wait) = again else {
+                            break;
+                        };
+                        tokio::time::sleep(wait).await;
+                        again = Some((wait * 2).min(RECONNECT_MAX));
+                    }
                 }
-                Ok(Ok(Stream::Tls(s))) => {
-                    serve(*s, peer, Transport::Tls, Some(KEEPALIVE), rx, &messages).await;
+                if messages.is_closed() {
+                    break;
                 }
-                Ok(Err(e)) => crate::errln!("ivrc: no {kind} connection to the trunk at {peer}: {e}"),
-                Err(_) => crate::errln!(
-                    "ivrc: no {kind} connection to the trunk at {peer}: no answer in {CONNECT_TIMEOUT:?}"
-                ),
+                // What was queued while the connection was down belongs to transactions that
+                // time out as on a lost connection.
+                while rx.try_recv().is_ok() {}
             }
+            drop(rx);
             connections.remove(peer);
         });
     }
@@ -153,6 +184,23 @@ impl Connections {
             map.remove(&peer);
         }
     }
+}
+
+/// Opens a TCP connection to `peer` and, with `tls`, does the TLS handshake on it; why not.
+async fn open(peer: SocketAddr, tls: Option<TlsTrunk>) -> Result<Stream, String> {
+    let opening = async {
+        let tcp = TcpStream::connect(peer).await.map_err(|e| e.to_string())?;
+        let _ = tcp.set_nodelay(true);
+        Ok(match tls {
+            Some(t) => Stream::Tls(Box::new(t.connector.connect(t.name, tcp).await.map_err(
+                |e| format!("the TLS handshake failed: {}", super::tls::reason(&e)),
+            )?)),
+            None => Stream::Tcp(tcp),
+        })
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT, opening)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer in {CONNECT_TIMEOUT:?}")))
 }
 
 /// A connection we opened.
@@ -175,9 +223,10 @@ pub async fn accept(
         let (connections, messages, tls) = (connections.clone(), messages.clone(), tls.clone());
         tokio::spawn(async move {
             let Some(acceptor) = tls else {
-                let (tx, rx) = mpsc::unbounded_channel();
+                let (tx, mut rx) = mpsc::unbounded_channel();
                 connections.add(peer, tx);
-                serve(stream, peer, Transport::Tcp, None, rx, &messages).await;
+                serve(stream, peer, Transport::Tcp, None, &mut rx, &messages).await;
+                drop(rx);
                 connections.remove(peer);
                 return;
             };
@@ -198,9 +247,10 @@ pub async fn accept(
                     return;
                 }
             };
-            let (tx, rx) = mpsc::unbounded_channel();
+            let (tx, mut rx) = mpsc::unbounded_channel();
             connections.add(peer, tx);
-            serve(stream, peer, Transport::Tls, None, rx, &messages).await;
+            serve(stream, peer, Transport::Tls, None, &mut rx, &messages).await;
+            drop(rx);
             connections.remove(peer);
         });
     }
@@ -214,7 +264,7 @@ async fn serve<S: AsyncRead + AsyncWrite>(
     peer: SocketAddr,
     transport: Transport,
     keepalive: Option<Duration>,
-    mut outgoing: mpsc::UnboundedReceiver<Vec<u8>>,
+    outgoing: &mut mpsc::UnboundedReceiver<Vec<u8>>,
     messages: &mpsc::UnboundedSender<Incoming>,
 ) {
     let (mut read, mut write) = tokio::io::split(stream);
