@@ -6,6 +6,8 @@
 //! line and headers after the REGISTER's own Via, From, To, Call-ID and CSeq). Every datagram
 //! goes through the whole of `message::parse`: folded lines, the request-URI placeholder and
 //! the shape checks of `lexical.rs` included (RFC 4475's torture messages are good seeds).
+//! Each part is also sent from a stranger to a core with every defence on (an allow list, a
+//! rate limit it soon exceeds, scanners dropped, callers challenged: `guard.rs`).
 //! Must never panic; everything the core sends has a valid status line, and every request it
 //! sends parses again.
 
@@ -13,6 +15,9 @@
 
 use ivrc::runtime::sip::core::Core;
 use ivrc::runtime::sip::effect::Effect;
+use ivrc::runtime::sip::guard::{Guard, Settings};
+use ivrc::runtime::sip::inbound_auth::Users;
+use ivrc::runtime::sip::rate::Rate;
 use ivrc::runtime::sip::register::Account;
 use ivrc::runtime::sip::uac::{Dial, Trunk};
 use ivrc::runtime::sip::message;
@@ -80,6 +85,26 @@ fuzz_target!(|data: &[u8]| {
         let (status, rest) = text.split_once("\r\n").unwrap_or((&text, ""));
         let answer = format!("SIP/2.0 {status}\r\n{register_headers}{rest}");
         core.datagram(answer.as_bytes(), peer, start);
+    }
+    let mut guarded = Core::new(local, None);
+    guarded.set_guard(Guard::new(Settings {
+        allow: vec!["127.0.0.0/8".parse().expect("net")],
+        trusted: Vec::new(),
+        rate: Some(Rate { per_second: 1.0, burst: 3.0 }),
+        drop_scanners: true,
+        users: Some(Users::new(vec![("pbx".into(), "pw".into())], b"k".to_vec(), start)),
+    }));
+    let stranger = "127.0.0.9:5070".parse().expect("addr");
+    for part in data.split(|&b| b == 0xfe).take(8) {
+        guarded.datagram(part, stranger, start);
+    }
+    for effect in guarded.effects() {
+        if let Effect::Send(bytes, _) = effect {
+            if let Some(rest) = bytes.strip_prefix(b"SIP/2.0 ") {
+                let code = std::str::from_utf8(&rest[..rest.len().min(3)]).ok().and_then(|c| c.parse::<u16>().ok());
+                assert!(code.is_some_and(|c| (100..700).contains(&c)), "bad status line: {:?}", String::from_utf8_lossy(&bytes));
+            }
+        }
     }
     let mut started = Vec::new();
     for step in 0..6u64 {

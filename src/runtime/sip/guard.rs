@@ -137,12 +137,16 @@ impl Guard {
             self.counts.not_allowed += 1;
             return Screen::Drop;
         }
+        let limiter = self.limiter.as_mut().filter(|_| !trusted);
+        if !self.settings.drop_scanners && limiter.is_none() {
+            return Screen::Pass;
+        }
         let peek = peek(bytes);
         if self.settings.drop_scanners && peek.user_agent.is_some_and(is_scanner) {
             self.counts.scanners += 1;
             return Screen::Drop;
         }
-        let Some(limiter) = self.limiter.as_mut().filter(|_| !trusted) else {
+        let Some(limiter) = limiter else {
             return Screen::Pass;
         };
         if peek.call_id.is_some_and(known) {

@@ -244,6 +244,22 @@ mod tests {
     }
 
     #[test]
+    fn the_default_takes_the_benchmarks_busiest_load_from_one_address() {
+        // `bench/load.sh setup 1000`: 1,000 INVITEs a second for 20 s from 127.0.0.1, here
+        // with a 300 ms stall each second that sipp then catches up on at once.
+        let mut limiter = Limiter::new(Rate::DEFAULT);
+        let start = Instant::now();
+        let sipp = ip("127.0.0.1");
+        for second in 0..20u64 {
+            for i in 0..1000u64 {
+                let late = if i < 300 { 300_000 } else { i * 1000 };
+                let now = start + Duration::from_secs(second) + Duration::from_micros(late);
+                assert_eq!(limiter.check(sipp, now), Verdict::Pass, "{second} s, {i}");
+            }
+        }
+    }
+
+    #[test]
     fn ipv6_sources_are_their_64s() {
         let mut limiter = Limiter::new(Rate {
             per_second: 1.0,
