@@ -327,6 +327,7 @@ pub fn run(args: &RunArgs) -> u8 {
             .unwrap_or_default();
         // Printing may fail (a closed pipe); the server goes on regardless, and `main` makes
         // the exit status 2 when it stops.
+        let signals = shutdown_signal();
         ivrc::println_to!(lines, "listening on sip:{addr} (UDP and TCP){tls_addr}");
         for n in &names {
             ivrc::println_to!(lines, "  flow: sip:{n}@{addr}");
@@ -352,7 +353,7 @@ pub fn run(args: &RunArgs) -> u8 {
         });
         let shutdown = async {
             tokio::select! {
-                () = shutdown_signal() => { let _ = stop_tx.send(true); }
+                () = signals => { let _ = stop_tx.send(true); }
                 () = dialer_finished.notified() => {}
             }
         };
@@ -648,18 +649,27 @@ fn listening_recognizer(
     Ok(Some(recognizer))
 }
 
-/// Completes on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Completes on SIGINT or SIGTERM. The handlers are installed when it is called (inside the
+/// async runtime), not when it is first polled: a signal that comes right after `listening
+/// on` is a shutdown, not the default action's kill.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate()).ok();
+    let int = signal(SignalKind::interrupt()).ok();
+    async move {
+        tokio::select! {
+            () = received(term) => {},
+            () = received(int) => {},
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        () = term => {},
+    }
+}
+
+/// Completes when `signal` comes; never without one.
+async fn received(signal: Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(mut s) => {
+            s.recv().await;
+        }
+        None => std::future::pending::<()>().await,
     }
 }
