@@ -141,7 +141,8 @@ pub struct RunArgs {
     /// `sip:HOST:PORT;transport=tls` (one connection of ours, opened when first needed).
     #[arg(long)]
     pub trunk: Option<String>,
-    /// The CA (PEM) that signs a TLS trunk's certificate; without it, Mozilla's root CAs.
+    /// The CA (PEM) that signs a TLS trunk's certificate; without it, the host's CA store
+    /// (the system bundle, `SSL_CERT_FILE`, `SSL_CERT_DIR`).
     #[arg(long, value_name = "FILE", requires = "trunk")]
     pub trunk_ca: Option<PathBuf>,
     /// Listen for SIP over TLS too, with this certificate chain (PEM, ours first).

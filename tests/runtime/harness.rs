@@ -112,6 +112,17 @@ impl Runtime {
         Runtime::launch(dir, &Host::loopback(), free_sip_port(), files, extra)
     }
 
+    /// [`Runtime::start`] with environment variables set (`Some`) or removed (`None`).
+    pub fn start_env(
+        name: &str,
+        files: &[&str],
+        extra: &[&str],
+        env: &[(&str, Option<&str>)],
+    ) -> Runtime {
+        let host = Host::loopback();
+        Runtime::launch_env(scratch(name), &host, free_sip_port(), files, extra, env)
+    }
+
     /// [`Runtime::start`] listening on `host`'s address and `port`, run where `host` is.
     pub fn start_on(name: &str, host: &Host, port: u16, files: &[&str], extra: &[&str]) -> Runtime {
         Runtime::launch(scratch(name), host, port, files, extra)
@@ -120,6 +131,18 @@ impl Runtime {
     /// Starts `ivrc run FILES` in `dir` as it is, listening on `host`'s address and `port`,
     /// run where `host` is; `extra` may give its own `--rtp-ports`, `--store` and `--grace`.
     pub fn launch(dir: PathBuf, host: &Host, port: u16, files: &[&str], extra: &[&str]) -> Runtime {
+        Runtime::launch_env(dir, host, port, files, extra, &[])
+    }
+
+    /// [`Runtime::launch`] with environment variables set (`Some`) or removed (`None`).
+    fn launch_env(
+        dir: PathBuf,
+        host: &Host,
+        port: u16,
+        files: &[&str],
+        extra: &[&str],
+        env: &[(&str, Option<&str>)],
+    ) -> Runtime {
         // Test binaries run one after another, so ranges only differ within this process.
         let base = 24_000 + 100 * NEXT_RANGE.fetch_add(1, Ordering::SeqCst);
         let listen = SocketAddr::from((host.ip, port)).to_string();
@@ -141,8 +164,14 @@ impl Runtime {
             }
         }
         args.extend(extra);
-        let mut child = host
-            .command(env!("CARGO_BIN_EXE_ivrc"))
+        let mut command = host.command(env!("CARGO_BIN_EXE_ivrc"));
+        for (name, value) in env {
+            match value {
+                Some(v) => command.env(name, v),
+                None => command.env_remove(name),
+            };
+        }
+        let mut child = command
             .args(&args)
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env("NO_COLOR", "1")

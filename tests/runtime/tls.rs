@@ -323,9 +323,10 @@ fn trunk_server(pem: &Pem, connections: usize) -> (u16, std::thread::JoinHandle<
     (port, handle)
 }
 
-/// The runtime registering at a TLS trunk on `port` whose CA is `ca` (none: Mozilla's
-/// roots); its stderr after a few seconds, and its scratch directory.
-fn register_over_tls(name: &str, port: u16, ca: Option<&Path>) -> String {
+/// The runtime registering at a TLS trunk on `port` whose CA is `ca` (none: the host's CA
+/// store, which is `SSL_CERT_FILE` = `host_store` when given, else the system's with
+/// SSL_CERT_FILE and SSL_CERT_DIR unset); its stderr after a few seconds.
+fn register_over_tls(name: &str, port: u16, ca: Option<&Path>, host_store: Option<&str>) -> String {
     let trunk = format!("sips:127.0.0.1:{port}");
     let ca = ca.map(|c| c.display().to_string());
     let mut args = vec![
@@ -340,7 +341,8 @@ fn register_over_tls(name: &str, port: u16, ca: Option<&Path>) -> String {
     if let Some(ca) = &ca {
         args.extend(["--trunk-ca", ca.as_str()]);
     }
-    let rt = Runtime::start(name, &["examples/sum.ivr"], &args);
+    let env = [("SSL_CERT_FILE", host_store), ("SSL_CERT_DIR", None)];
+    let rt = Runtime::start_env(name, &["examples/sum.ivr"], &args, &env);
     std::thread::sleep(Duration::from_secs(2));
     let (_, stderr) = rt.stop();
     stderr
@@ -372,7 +374,7 @@ fn a_trunk_with_a_wrong_certificate_is_refused_with_the_reason() {
             "the certificate is signed by an unknown CA",
         ),
         (
-            "test-ca-not-among-mozilla-roots",
+            "test-ca-not-in-the-host-store",
             ca.issue(&dir, "no-trunk-ca", &["127.0.0.1"], false, false),
             None,
             "the certificate is signed by an unknown CA",
@@ -380,7 +382,7 @@ fn a_trunk_with_a_wrong_certificate_is_refused_with_the_reason() {
     ];
     for (name, pem, trust, reason) in cases {
         let (port, server) = trunk_server(&pem, 1);
-        let stderr = register_over_tls(&format!("tls-trunk-{name}"), port, trust);
+        let stderr = register_over_tls(&format!("tls-trunk-{name}"), port, trust, None);
         let expected = format!(
             "ivrc: no TLS connection to the trunk at 127.0.0.1:{port}: the TLS handshake failed: {reason} ("
         );
@@ -394,7 +396,7 @@ fn a_trunk_with_a_wrong_certificate_is_refused_with_the_reason() {
     // The right certificate: the REGISTER comes over TLS, Via and Contact saying so.
     let good = ca.issue(&dir, "good", &["127.0.0.1"], false, false);
     let (port, server) = trunk_server(&good, 1);
-    let stderr = register_over_tls("tls-trunk-good", port, Some(&ca_pem));
+    let stderr = register_over_tls("tls-trunk-good", port, Some(&ca_pem), None);
     let got = server.join().expect("the server");
     assert!(
         got[0].starts_with("REGISTER sip:127.0.0.1:"),
@@ -404,6 +406,16 @@ fn a_trunk_with_a_wrong_certificate_is_refused_with_the_reason() {
     assert!(got[0].contains(";alias"), "{got:?}");
     assert!(got[0].contains(";transport=tls>"), "{got:?}");
     assert!(!stderr.contains("handshake failed"), "{stderr}");
+    // Without --trunk-ca, the host's CA store decides: with the test CA in it (as an admin's
+    // `update-ca-certificates` or SSL_CERT_FILE puts it), the same trunk is taken.
+    let (port, server) = trunk_server(&good, 1);
+    let store = ca_pem.display().to_string();
+    let stderr = register_over_tls("tls-trunk-host-store", port, None, Some(&store));
+    let got = server.join().expect("the server");
+    assert!(
+        got[0].starts_with("REGISTER sip:127.0.0.1:"),
+        "{got:?}\n{stderr}"
+    );
 }
 
 #[test]
@@ -616,7 +628,7 @@ fn a_dropped_trunk_connection_is_made_again_and_the_registration_renewed() {
     // The trunk reads the first REGISTER and drops the connection; the second connection
     // (ours, made again) brings a new REGISTER.
     let (port, server) = trunk_server(&good, 2);
-    let stderr = register_over_tls("tls-trunk-reconnect", port, Some(&ca_pem));
+    let stderr = register_over_tls("tls-trunk-reconnect", port, Some(&ca_pem), None);
     let got = server.join().expect("the server");
     assert_eq!(got.len(), 2, "{got:?}\n{stderr}");
     for register in &got {

@@ -1,8 +1,8 @@
 //! TLS for SIP (RFC 3261 §26): the listener's configuration from PEM files (a certificate
 //! chain and its key, and optionally the CA whose client certificates it requires), the
-//! trunk's (its certificate checked against Mozilla's roots, compiled in by webpki-roots, or
-//! a given CA, for the trunk's host name or IP address), and the reason a handshake failed in
-//! words. rustls with the ring provider does the work.
+//! trunk's (its certificate checked against the host's CA store, or a given CA, for the
+//! trunk's host name or IP address), and the reason a handshake failed in words. rustls with
+//! the ring provider does the work.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -77,7 +77,7 @@ pub fn server_config(
 }
 
 /// The trunk's client configuration: its certificate verified against `ca` (PEM) when given,
-/// else against Mozilla's root CAs (webpki-roots, the same on every machine).
+/// else against the host's CA store ([`system_roots`]).
 ///
 /// # Errors
 ///
@@ -85,9 +85,7 @@ pub fn server_config(
 pub fn client_config(ca: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
     let roots = match ca {
         Some(ca) => roots(ca, "--trunk-ca")?,
-        None => RootCertStore {
-            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-        },
+        None => system_roots(),
     };
     let config = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
@@ -95,6 +93,27 @@ pub fn client_config(ca: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(Arc::new(config))
+}
+
+/// The host's trusted CAs, as OpenSSL-based SIP servers take them: the system bundle, or
+/// `SSL_CERT_FILE` / `SSL_CERT_DIR` when set. On a host without any (a bare container),
+/// Mozilla's roots as compiled in by webpki-roots, said on stderr.
+fn system_roots() -> RootCertStore {
+    let found = rustls_native_certs::load_native_certs();
+    let mut roots = RootCertStore::empty();
+    let (added, _unparsable) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        let why = found
+            .errors
+            .first()
+            .map_or_else(|| "none found".to_string(), ToString::to_string);
+        crate::errln!(
+            "ivrc: no CA certificates on this host ({why}): the trunk's certificate is checked \
+             against Mozilla's roots (webpki-roots); --trunk-ca FILE names a CA instead"
+        );
+        roots.roots = webpki_roots::TLS_SERVER_ROOTS.to_vec();
+    }
+    roots
 }
 
 /// The name a trunk's certificate must carry: the host of `host` (`HOST:PORT`, `[v6]:PORT`
