@@ -38,9 +38,11 @@ fuzz_target!(|data: &[u8]| {
     }
     let _ = info::key_of_info("application/dtmf-relay", data);
     let _ = info::key_of_info("application/dtmf", data);
-    if let Ok(n) = sdp::negotiate(data) {
+    if let Ok(n) = sdp::negotiate(data, sdp::SrtpPolicy::Optional) {
         let answer = sdp::answer("127.0.0.1:20000".parse().expect("addr"), &n, 1);
-        let back = sdp::negotiate(&answer).expect("our answer negotiates");
+        let back = sdp::negotiate(&answer, sdp::SrtpPolicy::Optional)
+            .expect("our answer negotiates");
+        assert_eq!(back.srtp.is_some(), n.srtp.is_some());
         assert_eq!(back.codec, n.codec);
         assert_eq!(back.dtmf_payload_type, n.dtmf_payload_type);
     }

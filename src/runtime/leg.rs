@@ -204,6 +204,22 @@ impl Leg {
         }
     }
 
+    /// A re-offer's crypto lines: when the one of the tag in use carries a new key of the
+    /// party's, what it sends is read with that key from now on (ours stays, as our answer
+    /// repeats it); an unchanged line keeps everything.
+    pub fn rekey(&mut self, lines: &[String]) {
+        let (Some(srtp), Some(m)) = (&self.srtp, self.media.as_mut()) else {
+            return;
+        };
+        let Some(keys) = m.srtp.as_mut() else {
+            return;
+        };
+        if let Some(theirs) = super::sdp::rekeyed(keys, lines) {
+            srtp.rekey(&theirs);
+            keys.theirs = theirs;
+        }
+    }
+
     /// Sends the leg's audio to a recognizer (or stops, with `None`).
     pub fn listen(&self, audio: Option<std::sync::mpsc::SyncSender<Vec<i16>>>) {
         self.tap.lock().unwrap_or_else(|p| p.into_inner()).listening = audio;

@@ -150,6 +150,17 @@ fn crypto_line(value: &str) -> Result<(u32, Suite, MasterKey), String> {
     Ok((tag, suite, MasterKey(bytes)))
 }
 
+/// The party's new key in a re-offer's crypto lines (`lines`, as after `a=crypto:`): the
+/// line of the tag and suite in use, when its key differs from the one we have.
+pub fn rekeyed(keys: &Sdes, lines: &[String]) -> Option<MasterKey> {
+    lines
+        .iter()
+        .filter_map(|l| crypto_line(l).ok())
+        .find(|(tag, suite, _)| *tag == keys.tag && *suite == keys.suite)
+        .map(|(_, _, key)| key)
+        .filter(|key| *key != keys.theirs)
+}
+
 /// Writes our crypto line.
 fn write_crypto(s: &mut String, tag: u32, suite: Suite, key: &MasterKey) {
     let inline = base64::engine::general_purpose::STANDARD.encode(key.0);
@@ -613,5 +624,25 @@ mod tests {
         assert!(accept(&plain, &offered).expect("plain").srtp.is_none());
         let (o, _) = offer(local, 9, SrtpPolicy::Off).expect("an offer");
         assert!(!String::from_utf8_lossy(&o).contains("crypto"));
+    }
+
+    #[test]
+    fn a_re_offer_rekeys_only_when_the_line_in_use_changed() {
+        let o = savp(&format!(
+            "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}\r\n"
+        ));
+        let n = negotiate(o.as_bytes(), SrtpPolicy::Required).expect("negotiates");
+        let keys = n.srtp.expect("keys");
+        let same = vec![format!("1 AES_CM_128_HMAC_SHA1_80 inline:{KEY}")];
+        assert_eq!(rekeyed(&keys, &same), None);
+        let new_key = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNk";
+        let other_tag = vec![format!("2 AES_CM_128_HMAC_SHA1_80 inline:{new_key}")];
+        assert_eq!(rekeyed(&keys, &other_tag), None);
+        let changed = vec![
+            format!("2 AES_CM_128_HMAC_SHA1_32 inline:{KEY}"),
+            format!("1 AES_CM_128_HMAC_SHA1_80 inline:{new_key}"),
+        ];
+        let k = rekeyed(&keys, &changed).expect("a new key");
+        assert_eq!(&k.0[..3], b"ABC");
     }
 }

@@ -204,6 +204,11 @@ pub async fn run(
                             let _ = c.send(CallInput::MediaMoved(id, to));
                         }
                     }
+                    Effect::Crypto(id, lines) => {
+                        if let Some(c) = owner(&calls, &legs, &id) {
+                            let _ = c.send(CallInput::Crypto(id, lines));
+                        }
+                    }
                     Effect::Gone(id, why) => {
                         if let Some(c) = owner(&calls, &legs, &id) {
                             let _ = c.send(CallInput::Gone(id, why));

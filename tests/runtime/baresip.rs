@@ -683,3 +683,82 @@ fn a_plain_softphone_gets_488_when_srtp_is_required() {
     let (code, stderr) = rt.stop();
     assert_eq!(code, 0, "{stderr}");
 }
+
+#[test]
+fn a_bridge_is_encrypted_on_the_agent_s_side_only() {
+    require_srtp_module();
+    require("espeak-ng", "--version");
+    let scratch = super::harness::scratch("baresip_srtp_bridge");
+    let wav = scratch.join("agent.wav");
+    let ok = Command::new("espeak-ng")
+        .args(["-v", "ru", "-w"])
+        .arg(&wav)
+        .arg("Оператор слушает, чем могу помочь?")
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "espeak-ng makes the agent's voice");
+    let resampled = scratch.join("agent8k.wav");
+    let ok = Command::new("sox")
+        .arg(&wav)
+        .args(["-r", "8000", "-c", "1", "-b", "16"])
+        .arg(&resampled)
+        .args(["pad", "0", "30"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(ok, "sox makes it 8 kHz");
+    // The agent takes SRTP when offered (`mediaenc=srtp`); the caller (sipp) is plain.
+    let mut agent = Softphone::start_with(
+        &scratch.join("agent"),
+        "+74950000000",
+        &resampled,
+        true,
+        Some("srtp"),
+    );
+    let trunk = format!("sip:127.0.0.1:{}", agent.sip);
+    let rt = Runtime::start_in(
+        scratch,
+        &["tests/fixtures/runtime/connect.ivr"],
+        &["--trunk", &trunk, "--srtp", "optional"],
+    );
+    super::calls::speak(&rt.dir, "Алло, я клиент.", "phrase");
+    let (caller_sink, caller_heard) =
+        super::harness::rtp_sink(Duration::from_secs(2), Duration::from_secs(40));
+    let (dir, port) = (rt.dir.clone(), rt.port);
+    let caller = std::thread::spawn(move || {
+        super::harness::sipp_with(&dir, port, "uac_bridge.xml", "connect", caller_sink, &[])
+    });
+    wait_for(&mut agent.ctrl, "CALL_ESTABLISHED", Duration::from_secs(15));
+    std::thread::sleep(Duration::from_secs(4));
+    command(&mut agent.ctrl, "hangup", "");
+    let caller = caller.join().expect("the caller's sipp");
+    assert!(
+        caller.status.success(),
+        "caller: {}",
+        String::from_utf8_lossy(&caller.stderr)
+    );
+    let heard = caller_heard.join().expect("sink");
+    agent.quit();
+    let dir = rt.dir.clone();
+    let (code, stderr) = rt.stop();
+    assert_eq!(code, 0, "{stderr}");
+    let r = Runtime::record_of(&dir, "connect");
+    assert_eq!(r["legs"][0]["outcome"], "answered", "{r:#}");
+    let agent_media = &r["legs"][0]["media"];
+    assert_eq!(
+        agent_media["srtp"]["suite"], "AES_CM_128_HMAC_SHA1_80",
+        "{r:#}"
+    );
+    assert!(
+        agent_media["packets_received"].as_u64() > Some(100),
+        "{r:#}"
+    );
+    assert!(
+        r["media"]["srtp"].is_null(),
+        "the caller's side is plain: {r:#}"
+    );
+    // The agent's voice, decrypted from its leg and sent plain to the caller, was heard.
+    assert!(
+        heard.audible_ssrcs.len() >= 2,
+        "the caller heard ivrc and the agent: {heard:?}"
+    );
+}

@@ -27,7 +27,7 @@ impl Call<'_> {
         self.legs.get(id.0 as usize).and_then(Option::as_ref)
     }
 
-    fn leg_mut(&mut self, id: LegId) -> Option<&mut Leg> {
+    pub(super) fn leg_mut(&mut self, id: LegId) -> Option<&mut Leg> {
         self.legs.get_mut(id.0 as usize).and_then(Option::as_mut)
     }
 

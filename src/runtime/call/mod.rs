@@ -48,6 +48,8 @@ pub enum CallInput {
     Sending(String, bool),
     /// A party wants our media at a new address.
     MediaMoved(String, std::net::SocketAddr),
+    /// A party's re-offer has these SDES crypto lines.
+    Crypto(String, Vec<String>),
     /// A party is gone.
     Gone(String, Gone),
     /// How a dialled leg got on.
@@ -337,6 +339,11 @@ impl Call<'_> {
             CallInput::MediaMoved(sip, to) => {
                 if let Some(l) = self.leg_by_sip(&sip).and_then(|leg| self.leg(leg)) {
                     l.move_media(to);
+                }
+            }
+            CallInput::Crypto(sip, lines) => {
+                if let Some(l) = self.leg_by_sip(&sip).and_then(|leg| self.leg_mut(leg)) {
+                    l.rekey(&lines);
                 }
             }
             CallInput::Dialed(sip, what) => {

@@ -19,6 +19,9 @@ pub enum Effect {
     /// A re-INVITE's offer names a new address for our media (a PBX moving the media to a
     /// phone, a party changing network).
     MediaMoved(String, std::net::SocketAddr),
+    /// A re-INVITE's offer carries SDES crypto lines (RFC 4568), as written after `a=crypto:`:
+    /// the media checks whether the party's key changed.
+    Crypto(String, Vec<String>),
     /// The caller left (BYE or CANCEL), or the dialog failed (no ACK): stop the call.
     Gone(String, Gone),
     /// The dialog is over and forgotten; its call slot is free.

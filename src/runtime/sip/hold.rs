@@ -143,6 +143,15 @@ pub fn media_address(offer: &[u8]) -> Option<std::net::SocketAddr> {
     (!ip.is_unspecified()).then_some(std::net::SocketAddr::new(ip, port))
 }
 
+/// The values of an offer's `a=crypto:` attributes (SDES keys, RFC 4568), in order.
+pub fn crypto_lines(offer: &[u8]) -> Vec<String> {
+    String::from_utf8_lossy(offer)
+        .lines()
+        .filter_map(|l| l.trim_end_matches('\r').strip_prefix("a=crypto:"))
+        .map(str::to_string)
+        .collect()
+}
+
 /// The G.711 codecs (`pcmu`, `pcma`) an SDP's audio stream lists, by static payload type or
 /// by name.
 fn g711_of(sdp: &[u8]) -> Vec<&'static str> {
@@ -251,5 +260,18 @@ mod tests {
             media_address(b"c=IN IP6 ::1\r\nm=audio 4000 RTP/AVP 0\r\n"),
             Some("[::1]:4000".parse().expect("addr"))
         );
+    }
+
+    #[test]
+    fn crypto_lines_are_read_in_order() {
+        let offer = b"v=0\r\nm=audio 4000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:x\r\na=crypto:2 AES_CM_128_HMAC_SHA1_32 inline:y\r\n";
+        assert_eq!(
+            crypto_lines(offer),
+            [
+                "1 AES_CM_128_HMAC_SHA1_80 inline:x",
+                "2 AES_CM_128_HMAC_SHA1_32 inline:y"
+            ]
+        );
+        assert!(crypto_lines(b"v=0\r\n").is_empty());
     }
 }

@@ -746,6 +746,10 @@ impl OutboundLegs {
                     if let Some(to) = super::hold::media_address(&r.body) {
                         self.out.push(Effect::MediaMoved(call_id.clone(), to));
                     }
+                    let crypto = super::hold::crypto_lines(&r.body);
+                    if !crypto.is_empty() {
+                        self.out.push(Effect::Crypto(call_id.clone(), crypto));
+                    }
                 }
                 let (offer, contact) = match self.legs.get(&call_id) {
                     Some(l) => (l.body.clone(), self.contact(&l.caller_user)),

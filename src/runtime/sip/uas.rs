@@ -408,6 +408,10 @@ impl IncomingCalls {
             if let Some(to) = super::hold::media_address(&r.body) {
                 self.out.push(Effect::MediaMoved(call_id.to_string(), to));
             }
+            let crypto = super::hold::crypto_lines(&r.body);
+            if !crypto.is_empty() {
+                self.out.push(Effect::Crypto(call_id.to_string(), crypto));
+            }
         }
         let Some(d) = self.dialogs.get(call_id) else {
             return;
