@@ -713,6 +713,7 @@ fn a_bridge_is_encrypted_on_the_agent_s_side_only() {
         &resampled,
         true,
         Some("srtp"),
+        None,
     );
     let trunk = format!("sip:127.0.0.1:{}", agent.sip);
     let rt = Runtime::start_in(
