@@ -27,7 +27,8 @@ pub const MASTER_LEN: usize = 30;
 const SRTCP_TAG: usize = 10;
 /// Packets of the replay window.
 const WINDOW: u64 = 128;
-/// SSRCs one context follows at most: a party that keeps changing source loses the oldest.
+/// SSRCs a receiving context follows at most: a party that keeps changing source loses the
+/// oldest.
 const MAX_STREAMS: usize = 16;
 
 /// A crypto suite of RFC 4568 §6.2.
@@ -334,7 +335,9 @@ impl Context {
         let index = w.estimate(seq).ok_or(Refused::Exhausted)?;
         w.check(index)?;
         w.take(index);
-        self.rtp_streams.put(ssrc, w);
+        // Never forgotten on the sending side: a forgotten stream would start its indexes
+        // over and reuse keystream (our sources are few: the clock's and one per bridge).
+        self.rtp_streams.0.insert(ssrc, w);
         self.rtp.crypt(ssrc, index, &mut packet[header..]);
         let roc = ((index >> 16) as u32).to_be_bytes();
         let tag = self.rtp.mac(&[packet, &roc]).finalize().into_bytes();
@@ -639,6 +642,12 @@ mod tests {
             assert_eq!(rx.unprotect_rtp(&mut again), Err(Refused::Replay));
             assert_eq!(rx.unprotect_rtp(&mut [0x80; 5]), Err(Refused::Malformed));
             // We never encrypt one index twice.
+            assert_eq!(tx.protect_rtp(&mut plain.clone()), Err(Refused::Replay));
+            // Not even after many other sources.
+            for ssrc in 0..2 * MAX_STREAMS as u32 {
+                tx.protect_rtp(&mut rtp(1, ssrc, &[0; 4]))
+                    .expect("protects");
+            }
             assert_eq!(tx.protect_rtp(&mut plain.clone()), Err(Refused::Replay));
         }
     }
