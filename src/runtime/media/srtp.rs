@@ -28,8 +28,8 @@ const SRTCP_TAG: usize = 10;
 /// Packets of the replay window.
 const WINDOW: u64 = 128;
 /// SSRCs a receiving context follows at most: a party that keeps changing source loses the
-/// oldest.
-const MAX_STREAMS: usize = 16;
+/// oldest (its rollover counter starts over, so its packets fail until it is found again).
+pub const MAX_STREAMS: usize = 16;
 
 /// A crypto suite of RFC 4568 §6.2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
