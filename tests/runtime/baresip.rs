@@ -3,7 +3,7 @@
 //! `operator` flow of tests/fixtures/runtime/speech.ivr over loopback and speaks; the call
 //! record shows the arm the flow took.
 
-use super::harness::{free_port, require, Runtime};
+use super::harness::{free_even_ports, free_port, require, Runtime};
 use super::speech::{arm, corpus, SPOTTER_REJECTS_OUT_OF_VOCABULARY};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -133,7 +133,7 @@ impl Softphone {
     ) -> Result<Softphone, String> {
         let sip = free_port();
         let ctrl_port = free_tcp_port();
-        let rtp = free_port() & !1;
+        let rtp = free_even_ports(20);
         // Over TLS, libre's own TLS (OpenSSL) trusts the test's CA (`sip_cafile`).
         let cafile = tls_ca.map_or_else(String::new, |ca| format!("sip_cafile {}\n", ca.display()));
         let config = format!(

@@ -29,6 +29,23 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// An even UDP port that is free right now together with the `count - 1` after it, for a
+/// peer's RTP, RTCP (and sipp's video) ports: a free port's even neighbour may be taken.
+pub fn free_even_ports(count: u16) -> u16 {
+    loop {
+        let base = free_port() & !1;
+        if base == 0 || base > u16::MAX - count {
+            continue;
+        }
+        let all: Result<Vec<UdpSocket>, _> = (base..base + count)
+            .map(|p| UdpSocket::bind(("127.0.0.1", p)))
+            .collect();
+        if all.is_ok() {
+            return base;
+        }
+    }
+}
+
 /// A port free for both UDP and TCP right now, for a runtime (it listens on both: a port free
 /// for UDP alone may be the local end of a TCP connection of another test's).
 pub fn free_sip_port() -> u16 {
@@ -456,13 +473,13 @@ fn sipp_command(
     } else {
         root.join("tests/sip").join(scenario)
     };
-    let media = free_port();
+    let media = free_even_ports(4);
     let ip = host.ip.to_string();
     let mut sipp = host.command("sipp");
     sipp.current_dir(dir)
         .args(["-sf", &scenario.display().to_string()])
         .args(["-i", &ip, "-p", &port.to_string()])
-        .args(["-mi", &ip, "-mp", &(media & !1).to_string()])
+        .args(["-mi", &ip, "-mp", &media.to_string()])
         .args(["-key", "rtp_sink", &rtp_sink.to_string()])
         .args([
             "-m",
