@@ -45,26 +45,12 @@ fn registered(name: &str, k: &Kamailio, password: &str) -> Runtime {
 
 const SAVED: &str = "harness: REGISTER ivrc saved";
 
-#[test]
-fn a_call_to_our_number_through_the_provider_reaches_the_flow() {
-    require("espeak-ng", "--version");
-    let Some(k) = provider("provider_call", DigestAlgorithm::Md5) else {
-        return;
-    };
-    let rt = registered("provider_call", &k, &k.config().password.clone());
-    // Registered, then refreshed across two expiries of 4 s; `ivrc calls` tells meanwhile.
-    k.wait_for_log(SAVED, 3, Duration::from_secs(15));
-    let status = Runtime::calls_text(&rt.dir);
-    assert!(
-        status.contains(&format!(
-            "registration sip:ivrc@127.0.0.1:{}: registered at 20",
-            k.port()
-        )) && status.contains(", the binding holds until 20"),
-        "{status}"
-    );
+/// A caller (sipp) dials `k`'s DID and keys the sum through it to `rt`, registered there;
+/// then `rt` stops, having registered for 4 s and unregistered. The call's record and `rt`'s
+/// stderr.
+pub fn sum_through_provider(rt: Runtime, k: &Kamailio) -> (serde_json::Value, String) {
     let (sink, received) = rtp_sink(Duration::from_secs(2), Duration::from_secs(40));
-    let did = k.config().did.clone();
-    let out = sipp(&rt.dir, k.port(), "uac_sum.xml", &did, sink);
+    let out = sipp(&rt.dir, k.port(), "uac_sum.xml", &k.config().did, sink);
     assert!(
         out.status.success(),
         "sipp through Kamailio: {}\n{}\n{}",
@@ -85,8 +71,30 @@ fn a_call_to_our_number_through_the_provider_reaches_the_flow() {
         "{stderr}"
     );
     let r = Runtime::record_of(&dir, "sum");
-    assert_eq!(r["keys"], "12#30#");
-    assert_eq!(value(&r, "sum"), Some("42"));
+    assert_eq!(r["keys"], "12#30#", "{r:#}");
+    assert_eq!(value(&r, "sum"), Some("42"), "{r:#}");
+    (r, stderr)
+}
+
+#[test]
+fn a_call_to_our_number_through_the_provider_reaches_the_flow() {
+    require("espeak-ng", "--version");
+    let Some(k) = provider("provider_call", DigestAlgorithm::Md5) else {
+        return;
+    };
+    let rt = registered("provider_call", &k, &k.config().password.clone());
+    // Registered, then refreshed across two expiries of 4 s; `ivrc calls` tells meanwhile.
+    k.wait_for_log(SAVED, 3, Duration::from_secs(15));
+    let status = Runtime::calls_text(&rt.dir);
+    assert!(
+        status.contains(&format!(
+            "registration sip:ivrc@127.0.0.1:{}: registered at 20",
+            k.port()
+        )) && status.contains(", the binding holds until 20"),
+        "{status}"
+    );
+    let did = k.config().did.clone();
+    sum_through_provider(rt, &k);
     assert!(
         k.log().contains(&format!("harness: INVITE for DID {did}")),
         "{}",

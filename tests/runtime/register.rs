@@ -7,6 +7,19 @@ use super::harness::{free_port, sipp_uas, Runtime};
 use std::time::Duration;
 
 /// `ivrc run` registering `password` at a sipp registrar; sipp's output and ivrc's stderr.
+/// The arguments that register the runtime at `trunk` as `ivrc` with the password `secret`.
+pub fn registering_at(trunk: &str) -> Vec<&str> {
+    vec![
+        "--trunk",
+        trunk,
+        "--trunk-user",
+        "ivrc",
+        "--trunk-password",
+        "secret",
+        "--register",
+    ]
+}
+
 fn register_with(name: &str, password: &str, wait: Duration) -> (std::process::Output, String) {
     let (out, stderr, _) = register_at(name, password, wait, false);
     (out, stderr)
@@ -182,19 +195,7 @@ fn registered_only_the_providers_address_starts_calls() {
         .expect("sipp runs");
     std::thread::sleep(Duration::from_millis(300));
     let trunk = format!("sip:127.0.0.2:{registrar}");
-    let rt = Runtime::start_in(
-        dir,
-        &["examples/sum.ivr"],
-        &[
-            "--trunk",
-            &trunk,
-            "--trunk-user",
-            "ivrc",
-            "--trunk-password",
-            "secret",
-            "--register",
-        ],
-    );
+    let rt = Runtime::start_in(dir, &["examples/sum.ivr"], &registering_at(&trunk));
     let client = super::harness::Client::new(&rt);
     client.send(invite_for(&client, "scanner1", "sum", "sum").as_bytes());
     client.expect(403, Duration::from_secs(5));
@@ -322,15 +323,7 @@ impl PlainRegistrar {
             .set_read_timeout(Some(Duration::from_millis(200)))
             .expect("timeout");
         let trunk = format!("sip:{}", socket.local_addr().expect("addr"));
-        let mut args = vec![
-            "--trunk",
-            &trunk,
-            "--trunk-user",
-            "ivrc",
-            "--trunk-password",
-            "secret",
-            "--register",
-        ];
+        let mut args = registering_at(&trunk);
         args.extend(extra);
         let rt = Runtime::start(name, &["examples/sum.ivr"], &args);
         (PlainRegistrar { socket }, rt)
